@@ -1,0 +1,590 @@
+/* kb.c — the knowledge-base directory: create, open (with the writer lock
+ * and schema migration), transactions, settings (cairn.json). */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern const char cc_catalog_sql[];   /* schemas/catalog.sql, generated */
+
+struct cc_kb {
+    char    *dir;
+    sqlite3 *db;
+    int      lock_fd;     /* -1 for readers */
+    int      writable;
+    cJSON   *settings;
+    char     errmsg[1024];
+};
+
+/* ---------------------------------------------------------------- messages */
+
+cc_status cc_kb_seterr(cc_kb *kb, cc_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(kb->errmsg, sizeof kb->errmsg, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+const char *cc_kb_errmsg(const cc_kb *kb)
+{
+    return kb->errmsg[0] ? kb->errmsg : "no error";
+}
+
+static cc_status status_of_sqlite(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_FULL:    return CC_FULL;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:  return CC_BUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:  return CC_CORRUPT;
+    case SQLITE_NOMEM:   return CC_NOMEM;
+    case SQLITE_IOERR:   return CC_IO;
+    case SQLITE_INTERRUPT: return CC_INTERRUPTED;
+    default:             return CC_SQLITE;
+    }
+}
+
+cc_status cc_kb_sqlerr(cc_kb *kb, const char *what)
+{
+    int rc = sqlite3_extended_errcode(kb->db);
+    cc_status s = status_of_sqlite(rc);
+    if (s == CC_FULL)
+        return cc_kb_seterr(kb, s, "%s: disk full or file size limit reached (%s)",
+                            what, sqlite3_errmsg(kb->db));
+    return cc_kb_seterr(kb, s, "%s: %s", what, sqlite3_errmsg(kb->db));
+}
+
+/* ---------------------------------------------------------------- paths */
+
+const char *cc_kb_dir(const cc_kb *kb) { return kb->dir; }
+struct sqlite3 *cc_kb_db(cc_kb *kb) { return kb->db; }
+int cc_kb_writable(const cc_kb *kb) { return kb->writable; }
+
+static cc_status join(cc_buf *out, const char *dir, const char *name)
+{
+    cc_buf_reset(out);
+    if (cc_buf_puts(out, dir) || cc_buf_putc(out, '/') || cc_buf_puts(out, name))
+        return CC_NOMEM;
+    return CC_OK;
+}
+
+cc_status cc_kb_path(const cc_kb *kb, const char *name, cc_buf *out)
+{
+    return join(out, kb->dir, name);
+}
+
+/* ---------------------------------------------------------------- settings */
+
+static const char *default_settings =
+    "{\n"
+    "  \"format\": 1,\n"
+    "  \"chunk\": {\"target_tokens\": 300, \"overlap_tokens\": 40},\n"
+    "  \"ingest\": {\"invalid_utf8\": \"reject\", \"json_text_field\": \"text\","
+    " \"json_id_field\": \"id\", \"json_title_field\": \"title\"}\n"
+    "}\n";
+
+static cc_status write_file_atomic(const char *path, const char *data, size_t n)
+{
+    cc_buf tmp = CC_BUF_INIT(0);
+    int fd;
+    ssize_t w;
+    size_t off = 0;
+    if (cc_buf_printf(&tmp, "%s.tmp", path)) return cc_seterr(CC_NOMEM, "out of memory");
+    fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cc_status s = cc_seterr(CC_IO, "cannot write %s: %s", tmp.data, strerror(errno));
+        cc_buf_free(&tmp);
+        return s;
+    }
+    while (off < n) {
+        w = write(fd, data + off, n - off);
+        if (w < 0) {
+            cc_status s = cc_seterr(errno == ENOSPC || errno == EFBIG ? CC_FULL : CC_IO,
+                                    "cannot write %s: %s", tmp.data, strerror(errno));
+            close(fd);
+            unlink(tmp.data);
+            cc_buf_free(&tmp);
+            return s;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) || close(fd) || rename(tmp.data, path)) {
+        cc_status s = cc_seterr(CC_IO, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp.data);
+        cc_buf_free(&tmp);
+        return s;
+    }
+    cc_buf_free(&tmp);
+    return CC_OK;
+}
+
+static cc_status load_settings(cc_kb *kb)
+{
+    cc_buf path = CC_BUF_INIT(0);
+    FILE *f;
+    char *text = NULL;
+    long n;
+    cc_status s = CC_OK;
+
+    if (join(&path, kb->dir, "cairn.json")) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    f = fopen(path.data, "rb");
+    if (!f) {
+        if (errno == ENOENT) {        /* settings are optional: defaults */
+            kb->settings = cJSON_Parse(default_settings);
+            cc_buf_free(&path);
+            return kb->settings ? CC_OK : cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        }
+        s = cc_kb_seterr(kb, CC_IO, "cannot read %s: %s", path.data, strerror(errno));
+        goto out;
+    }
+    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        s = cc_kb_seterr(kb, CC_IO, "cannot read %s", path.data);
+        goto out;
+    }
+    if (n > (1 << 20)) {
+        s = cc_kb_seterr(kb, CC_TOOBIG, "%s is larger than 1 MiB", path.data);
+        goto out;
+    }
+    text = malloc((size_t)n + 1);
+    if (!text) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+    if (fread(text, 1, (size_t)n, f) != (size_t)n) {
+        s = cc_kb_seterr(kb, CC_IO, "cannot read %s", path.data);
+        goto out;
+    }
+    text[n] = 0;
+    kb->settings = cJSON_Parse(text);
+    if (!kb->settings || !cJSON_IsObject(kb->settings)) {
+        const char *at = cJSON_GetErrorPtr();
+        s = cc_kb_seterr(kb, CC_INVALID, "%s is not a JSON object%s%.20s%s", path.data,
+                         at ? " (near \"" : "", at ? at : "", at ? "\")" : "");
+        cJSON_Delete(kb->settings);
+        kb->settings = NULL;
+    }
+out:
+    if (f) fclose(f);
+    free(text);
+    cc_buf_free(&path);
+    return s;
+}
+
+/* Finds a dotted key. Returns NULL when absent. */
+static cJSON *setting_find(cc_kb *kb, const char *key)
+{
+    cJSON *node = kb->settings;
+    const char *p = key;
+    while (node && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char part[128];
+        if (n >= sizeof part) return NULL;
+        memcpy(part, p, n);
+        part[n] = 0;
+        node = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, part) : NULL;
+        p += n + (dot ? 1 : 0);
+    }
+    return node;
+}
+
+cc_status cc_kb_setting_str(cc_kb *kb, const char *key, const char *dflt, const char **out)
+{
+    cJSON *v = setting_find(kb, key);
+    if (!v) { *out = dflt; return CC_OK; }
+    if (!cJSON_IsString(v))
+        return cc_kb_seterr(kb, CC_INVALID, "setting %s in cairn.json must be a string", key);
+    *out = v->valuestring;
+    return CC_OK;
+}
+
+cc_status cc_kb_setting_f64(cc_kb *kb, const char *key, double dflt, double *out)
+{
+    cJSON *v = setting_find(kb, key);
+    if (!v) { *out = dflt; return CC_OK; }
+    if (!cJSON_IsNumber(v))
+        return cc_kb_seterr(kb, CC_INVALID, "setting %s in cairn.json must be a number", key);
+    *out = v->valuedouble;
+    return CC_OK;
+}
+
+cc_status cc_kb_setting_i64(cc_kb *kb, const char *key, int64_t dflt, int64_t *out)
+{
+    double d = 0;
+    cc_status s = cc_kb_setting_f64(kb, key, (double)dflt, &d);
+    if (s) return s;
+    if (d != (double)(int64_t)d)
+        return cc_kb_seterr(kb, CC_INVALID, "setting %s in cairn.json must be a whole number", key);
+    *out = (int64_t)d;
+    return CC_OK;
+}
+
+cc_status cc_kb_setting_set(cc_kb *kb, const char *key, const char *json_value)
+{
+    cJSON *val = cJSON_Parse(json_value), *node = kb->settings;
+    const char *p = key;
+    char *text;
+    cc_buf path = CC_BUF_INIT(0);
+    cc_status s;
+    if (!val) return cc_kb_seterr(kb, CC_INVALID, "value for %s is not valid JSON", key);
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char part[128];
+        cJSON *child;
+        if (n == 0 || n >= sizeof part) {
+            cJSON_Delete(val);
+            return cc_kb_seterr(kb, CC_INVALID, "bad setting name '%s'", key);
+        }
+        memcpy(part, p, n);
+        part[n] = 0;
+        if (!dot) {
+            if (cJSON_GetObjectItemCaseSensitive(node, part))
+                cJSON_ReplaceItemInObjectCaseSensitive(node, part, val);
+            else
+                cJSON_AddItemToObject(node, part, val);
+            break;
+        }
+        child = cJSON_GetObjectItemCaseSensitive(node, part);
+        if (!child) child = cJSON_AddObjectToObject(node, part);
+        if (!cJSON_IsObject(child)) {
+            cJSON_Delete(val);
+            return cc_kb_seterr(kb, CC_INVALID, "setting %.*s is not an object", (int)(dot - key), key);
+        }
+        node = child;
+        p = dot + 1;
+    }
+    text = cJSON_Print(kb->settings);
+    if (!text) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    if (join(&path, kb->dir, "cairn.json")) { free(text); return CC_NOMEM; }
+    s = write_file_atomic(path.data, text, strlen(text));
+    if (s) cc_kb_seterr(kb, s, "%s", cc_errmsg());
+    free(text);
+    cc_buf_free(&path);
+    return s;
+}
+
+char *cc_kb_settings_json(cc_kb *kb)
+{
+    return cJSON_Print(kb->settings);
+}
+
+/* ---------------------------------------------------------------- migration */
+
+/* migrations[i] takes a catalog from version i+1 to i+2. Append only. */
+static const char *const migrations[] = {
+    NULL  /* placeholder so the array is never empty; version 1 is the first */
+};
+
+static cc_status migrate(cc_kb *kb, int from)
+{
+    int v;
+    C_ASSERT(from >= 1);
+    for (v = from; v < CC_SCHEMA_VERSION; v++) {
+        const char *sql = migrations[v - 1];
+        char pragma[64];
+        if (!sql) return cc_kb_seterr(kb, CC_ERROR, "no migration from schema %d", v);
+        if (cc_kb_begin(kb)) return CC_SQLITE;
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+        if (sqlite3_exec(kb->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(kb->db, pragma, NULL, NULL, NULL) != SQLITE_OK) {
+            cc_status s = cc_kb_sqlerr(kb, "migrating the catalog");
+            cc_kb_rollback(kb);
+            return s;
+        }
+        if (cc_kb_commit(kb)) return CC_SQLITE;
+    }
+    return CC_OK;
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+static cc_status take_lock(cc_kb *kb)
+{
+    cc_buf path = CC_BUF_INIT(0);
+    char pid[32];
+    int n;
+    if (join(&path, kb->dir, "cairn.lock")) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    kb->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (kb->lock_fd < 0) {
+        cc_status s = cc_kb_seterr(kb, CC_IO, "cannot open %s: %s", path.data, strerror(errno));
+        cc_buf_free(&path);
+        return s;
+    }
+    if (flock(kb->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char other[32] = "";
+        ssize_t r = pread(kb->lock_fd, other, sizeof other - 1, 0);
+        if (r > 0) { other[r] = 0; other[strcspn(other, "\n")] = 0; }
+        cc_kb_seterr(kb, CC_BUSY,
+                     "knowledge base %s is being written by another process%s%s%s; "
+                     "wait for it to finish", kb->dir,
+                     other[0] ? " (pid " : "", other, other[0] ? ")" : "");
+        close(kb->lock_fd);
+        kb->lock_fd = -1;
+        cc_buf_free(&path);
+        return CC_BUSY;
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(kb->lock_fd, 0) == 0 && pwrite(kb->lock_fd, pid, (size_t)n, 0) < 0) {
+        /* the pid is only a hint for the message above */
+    }
+    cc_buf_free(&path);
+    return CC_OK;
+}
+
+static void kb_free(cc_kb *kb)
+{
+    if (!kb) return;
+    if (kb->db) sqlite3_close_v2(kb->db);
+    if (kb->lock_fd >= 0) close(kb->lock_fd);   /* releases the flock */
+    cJSON_Delete(kb->settings);
+    free(kb->dir);
+    free(kb);
+}
+
+void cc_kb_close(cc_kb *kb) { kb_free(kb); }
+
+static int is_empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = 1;
+    if (!d) return 0;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) { empty = 0; break; }
+    closedir(d);
+    return empty;
+}
+
+static cc_status open_db(cc_kb *kb, int create)
+{
+    cc_buf path = CC_BUF_INIT(0);
+    int flags = kb->writable || create ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READWRITE;
+    int rc;
+    if (create) flags |= SQLITE_OPEN_CREATE;
+    if (join(&path, kb->dir, "cairn.db")) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    /* Readers open read-write too: WAL readers need the -shm file; every write
+     * path checks kb->writable (and holds the lock) before writing. */
+    rc = sqlite3_open_v2(path.data, &kb->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    cc_buf_free(&path);
+    if (rc != SQLITE_OK) {
+        cc_status s = kb->db ? cc_kb_sqlerr(kb, "opening cairn.db")
+                             : cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        return s;
+    }
+    sqlite3_extended_result_codes(kb->db, 1);
+    sqlite3_busy_timeout(kb->db, 5000);
+    if (sqlite3_exec(kb->db,
+                     "PRAGMA journal_mode = WAL;"
+                     "PRAGMA synchronous = NORMAL;"
+                     "PRAGMA foreign_keys = ON;"
+                     "PRAGMA trusted_schema = OFF;",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "opening cairn.db");
+    return CC_OK;
+}
+
+static cc_status user_version(cc_kb *kb, int *v)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(kb->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "reading the schema version");
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return cc_kb_sqlerr(kb, "reading the schema version");
+    }
+    *v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return CC_OK;
+}
+
+cc_status cc_kb_create(const char *dir)
+{
+    cc_kb *kb;
+    cc_buf path = CC_BUF_INIT(0);
+    struct stat sb;
+    cc_status s;
+    char now[32], ver[64];
+
+    if (!dir || !*dir) return cc_seterr(CC_INVALID, "no knowledge-base directory given");
+    if (stat(dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode))
+            return cc_seterr(CC_EXISTS, "%s exists and is not a directory", dir);
+        if (!is_empty_dir(dir))
+            return cc_seterr(CC_EXISTS, "%s already exists and is not empty; "
+                             "choose a new directory", dir);
+    } else if (mkdir(dir, 0755) != 0) {
+        return cc_seterr(CC_IO, "cannot create %s: %s", dir, strerror(errno));
+    }
+    kb = calloc(1, sizeof *kb);
+    if (!kb || !(kb->dir = cc_strdup(dir))) {
+        free(kb);
+        return cc_seterr(CC_NOMEM, "out of memory");
+    }
+    kb->lock_fd = -1;
+    kb->writable = 1;
+    if ((s = take_lock(kb)) || (s = open_db(kb, 1))) goto fail;
+    if (join(&path, dir, "graph") || (mkdir(path.data, 0755) != 0 && errno != EEXIST)) {
+        s = cc_kb_seterr(kb, CC_IO, "cannot create %s: %s", path.data, strerror(errno));
+        goto fail;
+    }
+    cc_utc_iso8601(now);
+    if ((s = cc_kb_begin(kb))) goto fail;
+    if (sqlite3_exec(kb->db, cc_catalog_sql, NULL, NULL, NULL) != SQLITE_OK) {
+        s = cc_kb_sqlerr(kb, "creating the catalog");
+        cc_kb_rollback(kb);
+        goto fail;
+    }
+    {
+        sqlite3_stmt *st;
+        snprintf(ver, sizeof ver, "PRAGMA user_version = %d", CC_SCHEMA_VERSION);
+        if (sqlite3_exec(kb->db, ver, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(kb->db, "INSERT INTO meta(key, value) VALUES ('created_at', ?1)",
+                               -1, &st, NULL) != SQLITE_OK) {
+            s = cc_kb_sqlerr(kb, "creating the catalog");
+            cc_kb_rollback(kb);
+            goto fail;
+        }
+        sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            s = cc_kb_sqlerr(kb, "creating the catalog");
+            cc_kb_rollback(kb);
+            goto fail;
+        }
+        sqlite3_finalize(st);
+    }
+    if ((s = cc_kb_commit(kb))) goto fail;
+    if (join(&path, dir, "cairn.json")) { s = CC_NOMEM; goto fail; }
+    if ((s = write_file_atomic(path.data, default_settings, strlen(default_settings)))) {
+        cc_buf_free(&path);
+        kb_free(kb);
+        return s;
+    }
+    cc_buf_free(&path);
+    kb_free(kb);
+    return CC_OK;
+fail:
+    cc_seterr(s, "%s", cc_kb_errmsg(kb));
+    cc_buf_free(&path);
+    kb_free(kb);
+    return s;
+}
+
+cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
+{
+    cc_kb *kb;
+    cc_buf path = CC_BUF_INIT(0);
+    struct stat sb;
+    cc_status s;
+    int v = 0;
+
+    *out = NULL;
+    if (!dir || !*dir) return cc_seterr(CC_INVALID, "no knowledge-base directory given");
+    if (stat(dir, &sb) != 0)
+        return cc_seterr(CC_NOTFOUND, "%s: %s (create one with: cairn init %s)",
+                         dir, strerror(errno), dir);
+    if (!S_ISDIR(sb.st_mode))
+        return cc_seterr(CC_INVALID, "%s is not a knowledge base (not a directory)", dir);
+    if (join(&path, dir, "cairn.db")) return cc_seterr(CC_NOMEM, "out of memory");
+    if (stat(path.data, &sb) != 0) {
+        cc_buf_free(&path);
+        return cc_seterr(CC_NOTFOUND, "%s is not a knowledge base (no cairn.db; "
+                         "create one with: cairn init DIR)", dir);
+    }
+    cc_buf_free(&path);
+
+    kb = calloc(1, sizeof *kb);
+    if (!kb || !(kb->dir = cc_strdup(dir))) {
+        free(kb);
+        return cc_seterr(CC_NOMEM, "out of memory");
+    }
+    kb->lock_fd = -1;
+    kb->writable = (flags & CC_KB_WRITE) != 0;
+    if (kb->writable && (s = take_lock(kb))) goto fail;
+    if ((s = open_db(kb, 0))) goto fail;
+    if ((s = user_version(kb, &v))) goto fail;
+    if (v == 0) {
+        s = cc_kb_seterr(kb, CC_CORRUPT, "%s/cairn.db has no cairn catalog "
+                         "(schema version 0)", dir);
+        goto fail;
+    }
+    if (v > CC_SCHEMA_VERSION) {
+        s = cc_kb_seterr(kb, CC_VERSION, "%s was written by a newer cairn "
+                         "(catalog schema %d; this cairn knows up to %d); "
+                         "upgrade cairn to open it", dir, v, CC_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (v < CC_SCHEMA_VERSION) {
+        if (!kb->writable) {
+            /* migrate needs the writer lock: take it briefly */
+            if ((s = take_lock(kb))) goto fail;
+        }
+        if ((s = migrate(kb, v))) goto fail;
+        if (!kb->writable) { close(kb->lock_fd); kb->lock_fd = -1; }
+    }
+    if ((s = load_settings(kb))) goto fail;
+    *out = kb;
+    return CC_OK;
+fail:
+    cc_seterr(s, "%s", cc_kb_errmsg(kb));
+    kb_free(kb);
+    return s;
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+cc_status cc_kb_exec(cc_kb *kb, const char *sql)
+{
+    if (sqlite3_exec(kb->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "running SQL");
+    return CC_OK;
+}
+
+cc_status cc_kb_begin(cc_kb *kb)
+{
+    C_ASSERT(kb->writable);
+    if (sqlite3_exec(kb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "starting a write");
+    return CC_OK;
+}
+
+cc_status cc_kb_commit(cc_kb *kb)
+{
+    if (sqlite3_exec(kb->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        cc_status s = cc_kb_sqlerr(kb, "committing");
+        sqlite3_exec(kb->db, "ROLLBACK", NULL, NULL, NULL);
+        return s;
+    }
+    return CC_OK;
+}
+
+void cc_kb_rollback(cc_kb *kb)
+{
+    if (!sqlite3_get_autocommit(kb->db))
+        sqlite3_exec(kb->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+cc_status cc_kb_generation(cc_kb *kb, int64_t *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(kb->db, "SELECT coalesce(max(generation), 0) FROM changes",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "reading the generation");
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return cc_kb_sqlerr(kb, "reading the generation");
+    }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return CC_OK;
+}

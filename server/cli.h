@@ -1,0 +1,27 @@
+/* cli.h — the `cairn` executable's commands and the helpers they share.
+ * Each command lives in server/cmd_<name>.c as `int cmd_<name>(argc, argv)`
+ * with argv[0] = the command name; it returns the process exit status
+ * (0 ok, 1 failure, 2 usage error). */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include "core.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Prints "cairn: <message>" to stderr; returns 1 (or 2 via cli_usage). */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_usage(const char *usage);
+
+/* Option helpers: if argv[*i] is `name` (with a value in argv[*i+1]),
+ * consume it. Return 1 when matched, 0 when not, -1 on a missing or bad
+ * value (message printed). */
+int cli_opt_str(int argc, char **argv, int *i, const char *name, const char **out);
+int cli_opt_int(int argc, char **argv, int *i, const char *name, int64_t lo, int64_t hi,
+                int64_t *out);
+
+#endif

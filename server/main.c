@@ -1,0 +1,78 @@
+/* main.c — `cairn`: command dispatch and the shared CLI helpers. */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"init",   cmd_init,   "init KB                      create a knowledge base"},
+};
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("cairn: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_usage(const char *usage)
+{
+    fprintf(stderr, "usage: cairn %s\n", usage);
+    return 2;
+}
+
+int cli_opt_str(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    if (strcmp(argv[*i], name) != 0) return 0;
+    if (*i + 1 >= argc) {
+        cli_error("option %s needs a value", name);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 1;
+}
+
+int cli_opt_int(int argc, char **argv, int *i, const char *name, int64_t lo, int64_t hi,
+                int64_t *out)
+{
+    const char *v;
+    int r = cli_opt_str(argc, argv, i, name, &v);
+    if (r != 1) return r;
+    if (cc_parse_i64(v, lo, hi, out) != CC_OK) {
+        cli_error("option %s: %s", name, cc_errmsg());
+        return -1;
+    }
+    return 1;
+}
+
+static void help(FILE *f)
+{
+    size_t i;
+    fprintf(f, "cairn %s — knowledge-graph and hybrid-retrieval database\n\nusage:\n",
+            CAIRN_VERSION);
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  cairn %s\n", commands[i].summary);
+    fprintf(f, "\nRun 'cairn COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+    if (argc < 2) { help(stderr); return 2; }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) { printf("cairn %s\n", CAIRN_VERSION); return 0; }
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try: cairn --help)", argv[1]);
+    return 2;
+}
