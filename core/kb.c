@@ -60,6 +60,8 @@ cc_status cc_kb_sqlerr(cc_kb *kb, const char *what)
 {
     int rc = sqlite3_extended_errcode(kb->db);
     cc_status s = status_of_sqlite(rc);
+    int syserr = sqlite3_system_errno(kb->db);
+    if (s == CC_IO && (syserr == ENOSPC || syserr == EFBIG)) s = CC_FULL;
     if (s == CC_FULL)
         return cc_kb_seterr(kb, s, "%s: disk full or file size limit reached (%s)",
                             what, sqlite3_errmsg(kb->db));

@@ -132,6 +132,47 @@ enum { CR_FTS_RAW = 1 << 0 };  /* query is FTS5 syntax (expert option) */
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n);
 
+/* ================================================================ ingestion */
+
+/* Ingestion writes the system of record only (documents, chunks, FTS5 rows,
+ * the change log) in one transaction per input; derived indexes catch up
+ * from the change log afterwards. A document is identified by its uri; its
+ * content hash (SHA-256 of title, metadata and text) decides:
+ *   unchanged  -> nothing is written;
+ *   changed    -> the old version is marked deleted and its chunks removed,
+ *                 the new version added (one 'remove' + one 'add' change);
+ *   new        -> added. */
+typedef struct cr_ingest_opts {
+    cr_parse_opts parse;
+    cr_chunk_opts chunk;
+    cr_format     format;      /* CR_FMT_UNKNOWN: from the file name */
+} cr_ingest_opts;
+
+typedef struct cr_ingest_stats {
+    int64_t docs_added, docs_replaced, docs_unchanged;
+    int64_t chunks_added;
+    int64_t bytes;             /* raw input bytes read */
+} cr_ingest_stats;
+
+/* Fills opts from the KB's settings (chunk.*, ingest.*). */
+cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *opts);
+
+/* Ingests one input (data[0..n) named `uri`) in one transaction: all of its
+ * documents or none. Needs a writable KB. On failure the KB is unchanged
+ * and the reason is on the KB handle. Stats are added to *stats. */
+cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *data,
+                         size_t n, const cr_ingest_opts *opts, cr_ingest_stats *stats);
+
+/* Ingests a regular file (mmapped, so memory stays bounded). */
+cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts,
+                         cr_ingest_stats *stats);
+
+/* Deletes the live document with this uri (or numeric id, given as
+ * "#<id>"), with its chunks and FTS rows, in one transaction. CC_NOTFOUND
+ * when there is none. If uri names a JSON file, every record "uri#..."
+ * goes too. *removed gets the number of documents removed. */
+cc_status cr_doc_remove(cc_kb *kb, const char *uri, int64_t *removed);
+
 #ifdef __cplusplus
 }
 #endif

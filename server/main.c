@@ -1,6 +1,7 @@
 /* main.c — `cairn`: command dispatch and the shared CLI helpers. */
 #include "cli.h"
 
+#include <signal.h>
 #include <string.h>
 
 static const struct command {
@@ -9,6 +10,10 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"init",   cmd_init,   "init KB                      create a knowledge base"},
+    {"ingest", cmd_ingest, "ingest KB PATH...            add or update documents (- for stdin)"},
+    {"rm",     cmd_rm,     "rm KB DOC...                 delete documents (uri or #id)"},
+    {"search", cmd_search, "search KB \"text\" [-k N]      BM25 search"},
+    {"demo",   cmd_demo,   "demo [KB]                    build a KB from datasets/ and search it"},
 };
 
 int cli_error(const char *fmt, ...)
@@ -65,6 +70,8 @@ static void help(FILE *f)
 int main(int argc, char **argv)
 {
     size_t i;
+    /* A file-size limit must surface as an error (EFBIG), not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) { help(stderr); return 2; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         help(stdout);

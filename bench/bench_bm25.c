@@ -1,0 +1,83 @@
+/* bench_bm25.c — BM25 query latency on an existing KB.
+ *   bench_bm25 KB [queries=2000] [k=10]
+ * Queries are 1-3 words drawn from the KB's own FTS vocabulary (fts5vocab),
+ * weighted towards mid-frequency terms, with a fixed seed. Prints p50, p90,
+ * p99 and mean latency of cr_bm25_search in microseconds. */
+#include "retrieval.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    cc_kb *kb;
+    sqlite3_stmt *st;
+    char **vocab = NULL;
+    size_t nv = 0, cap = 0, i;
+    int nq = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 2000;
+    int k = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 10;
+    double *lat, sum = 0;
+    unsigned seed = 12345;
+    int64_t nchunks = 0;
+    size_t total_hits = 0;
+
+    if (argc < 2 || nq < 1) { fprintf(stderr, "usage: bench_bm25 KB [queries] [k]\n"); return 2; }
+    if (cc_kb_open(argv[1], CC_KB_READ, &kb)) { fprintf(stderr, "%s\n", cc_errmsg()); return 1; }
+    sqlite3_exec(cc_kb_db(kb), "CREATE VIRTUAL TABLE IF NOT EXISTS temp.v USING "
+                 "fts5vocab(main, 'chunks_fts', 'row')", NULL, NULL, NULL);
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT term FROM temp.v WHERE doc BETWEEN 3 AND "
+                           "(SELECT count(*) FROM chunks) / 20 AND term GLOB '[a-z]*' "
+                           "ORDER BY doc DESC LIMIT 5000", -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "%s\n", sqlite3_errmsg(cc_kb_db(kb)));
+        return 1;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (nv == cap) vocab = realloc(vocab, (cap = cap ? cap * 2 : 1024) * sizeof *vocab);
+        vocab[nv++] = cc_strdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(cc_kb_db(kb), "SELECT count(*) FROM chunks", -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW) nchunks = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (!nv) { fprintf(stderr, "no vocabulary\n"); return 1; }
+    lat = calloc((size_t)nq, sizeof *lat);
+    for (i = 0; i < (size_t)nq; i++) {
+        char q[256];
+        int words = 1 + (int)((seed = seed * 1103515245 + 12345) >> 16) % 3, w;
+        size_t off = 0;
+        cr_hit *hits;
+        size_t n;
+        double t0;
+        q[0] = 0;
+        for (w = 0; w < words; w++) {
+            const char *t = vocab[((seed = seed * 1103515245 + 12345) >> 8) % nv];
+            int r = snprintf(q + off, sizeof q - off, "%s%s", w ? " " : "", t);
+            if (r > 0 && (size_t)r < sizeof q - off) off += (size_t)r;
+        }
+        t0 = cc_now_ms();
+        if (cr_bm25_search(kb, q, k, 0, &hits, &n)) {
+            fprintf(stderr, "query '%s': %s\n", q, cc_kb_errmsg(kb));
+            return 1;
+        }
+        lat[i] = (cc_now_ms() - t0) * 1e3;
+        sum += lat[i];
+        total_hits += n;
+        free(hits);
+    }
+    qsort(lat, (size_t)nq, sizeof *lat, cmp_d);
+    printf("bm25: chunks=%lld queries=%d k=%d  p50=%.0f us  p90=%.0f us  p99=%.0f us  "
+           "mean=%.0f us  hits/query=%.1f\n", (long long)nchunks, nq, k,
+           lat[nq / 2], lat[nq * 9 / 10], lat[nq * 99 / 100], sum / nq,
+           (double)total_hits / nq);
+    for (i = 0; i < nv; i++) free(vocab[i]);
+    free(vocab);
+    free(lat);
+    cc_kb_close(kb);
+    return 0;
+}

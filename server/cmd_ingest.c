@@ -1,0 +1,320 @@
+/* cmd_ingest.c — `cairn ingest KB PATH...` and `cairn rm KB DOC...`. */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "retrieval.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STDIN_MAX_BYTES ((size_t)1 << 30)
+
+/* ---------------------------------------------------------------- file list */
+
+typedef struct file_list {
+    char   **path;
+    int64_t *size;
+    size_t   n, cap;
+    int64_t  total;
+    int64_t  skipped;        /* files in directories with unsupported types */
+    int      errors;
+} file_list;
+
+typedef struct dir_id { dev_t dev; ino_t ino; } dir_id;
+
+static int list_add(file_list *l, const char *path, int64_t size)
+{
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 64;
+        char **p = realloc(l->path, ncap * sizeof *p);
+        int64_t *s;
+        if (!p) return -1;
+        l->path = p;
+        s = realloc(l->size, ncap * sizeof *s);
+        if (!s) return -1;
+        l->size = s;
+        l->cap = ncap;
+    }
+    if (!(l->path[l->n] = cc_strdup(path))) return -1;
+    l->size[l->n++] = size;
+    l->total += size;
+    return 0;
+}
+
+static void list_free(file_list *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++) free(l->path[i]);
+    free(l->path);
+    free(l->size);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walks `path`: directories recursively (sorted, hidden entries skipped,
+ * each directory visited once, so symlink cycles end), files whose type is
+ * known. Problems are printed and counted; the walk goes on. */
+static void walk(file_list *l, const char *path, int explicit, int forced_format,
+                 dir_id *stack, int depth)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        cli_error("%s: %s", path, errno == ELOOP ? "symbolic link loop" : strerror(errno));
+        l->errors++;
+        return;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d;
+        struct dirent *e;
+        char **names = NULL;
+        size_t n = 0, cap = 0, i;
+        int k;
+        if (depth >= 64) {
+            cli_error("%s: directories nested deeper than 64 levels; skipped", path);
+            l->errors++;
+            return;
+        }
+        for (k = 0; k < depth; k++)
+            if (stack[k].dev == sb.st_dev && stack[k].ino == sb.st_ino) {
+                cli_error("%s: symbolic link loop (directory already being read); skipped", path);
+                l->errors++;
+                return;
+            }
+        stack[depth].dev = sb.st_dev;
+        stack[depth].ino = sb.st_ino;
+        if (!(d = opendir(path))) {
+            cli_error("%s: %s", path, strerror(errno));
+            l->errors++;
+            return;
+        }
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            if (n == cap) {
+                char **p = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof *p);
+                if (!p) break;
+                names = p;
+            }
+            if (!(names[n] = cc_strdup(e->d_name))) break;
+            n++;
+        }
+        closedir(d);
+        qsort(names, n, sizeof *names, cmp_str);
+        for (i = 0; i < n; i++) {
+            cc_buf child = CC_BUF_INIT(0);
+            if (cc_buf_printf(&child, "%s/%s", path, names[i]) == CC_OK)
+                walk(l, child.data, 0, forced_format, stack, depth + 1);
+            cc_buf_free(&child);
+            free(names[i]);
+        }
+        free(names);
+        return;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        if (explicit) {
+            cli_error("%s: not a regular file or directory", path);
+            l->errors++;
+        }
+        return;
+    }
+    if (!forced_format && cr_format_from_path(path) == CR_FMT_UNKNOWN) {
+        if (explicit) {
+            cli_error("%s: unknown document type (supported: .txt .md .html .htm .json "
+                      ".jsonl; or give --format)", path);
+            l->errors++;
+        } else {
+            l->skipped++;
+        }
+        return;
+    }
+    if (list_add(l, path, (int64_t)sb.st_size)) {
+        cli_error("out of memory");
+        l->errors++;
+    }
+}
+
+/* ---------------------------------------------------------------- progress */
+
+static void progress(size_t done, size_t nfiles, int64_t bytes, int64_t total, double t0)
+{
+    double secs = (cc_now_ms() - t0) / 1e3, mbs = secs > 0 ? bytes / 1e6 / secs : 0;
+    double eta = mbs > 0 ? (total - bytes) / 1e6 / mbs : 0;
+    int width = 24, fill = total ? (int)(width * (double)bytes / (double)total) : width;
+    char bar[32];
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, ' ', (size_t)(width - fill));
+    bar[width] = 0;
+    fprintf(stderr, "\r[%s] %zu/%zu files  %.1f/%.1f MB  %.1f MB/s  ETA %.0fs ", bar, done,
+            nfiles, bytes / 1e6, total / 1e6, mbs, eta);
+    fflush(stderr);
+}
+
+/* ---------------------------------------------------------------- ingest */
+
+static const char ingest_usage[] =
+    "ingest KB PATH... [options]\n"
+    "  Adds or updates documents: files, directories (recursively), or - for stdin.\n"
+    "  Types by extension: .txt .md .html .htm .json .jsonl\n"
+    "options:\n"
+    "  --format F        treat every input as F (txt, md, html, json, jsonl)\n"
+    "  --uri NAME        name of the document read from stdin (default: stdin)\n"
+    "  --repair-utf8     replace invalid UTF-8 with U+FFFD instead of rejecting\n"
+    "  --json            print a JSON summary\n";
+
+int cmd_ingest(int argc, char **argv)
+{
+    const char *kbdir = NULL, *format = NULL, *uri = "stdin";
+    int json = 0, repair = 0, i, r, failed = 0, tty;
+    char **inputs;
+    size_t ninputs = 0, f;
+    file_list list = {0};
+    dir_id stack[64];
+    cc_kb *kb = NULL;
+    cr_ingest_opts opts;
+    cr_ingest_stats st = {0};
+    cr_format fmt = CR_FMT_UNKNOWN;
+    cc_buf errs = CC_BUF_INIT(0);
+    double t0;
+    int use_stdin = 0;
+
+    inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) return cli_error("out of memory");
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help")) { free(inputs); return cli_usage(ingest_usage), 0; }
+        if ((r = cli_opt_str(argc, argv, &i, "--format", &format))) {
+            if (r < 0) goto usage;
+            continue;
+        }
+        if ((r = cli_opt_str(argc, argv, &i, "--uri", &uri))) {
+            if (r < 0) goto usage;
+            continue;
+        }
+        if (!strcmp(argv[i], "--json")) { json = 1; continue; }
+        if (!strcmp(argv[i], "--repair-utf8")) { repair = 1; continue; }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            cli_error("unknown option %s", argv[i]);
+            goto usage;
+        }
+        if (!kbdir) kbdir = argv[i];
+        else inputs[ninputs++] = argv[i];
+    }
+    if (!kbdir || !ninputs) goto usage;
+    if (format && (fmt = cr_format_from_name(format)) == CR_FMT_UNKNOWN) {
+        cli_error("--format %s: unknown (use txt, md, html, json or jsonl)", format);
+        goto usage;
+    }
+    if (cc_kb_open(kbdir, CC_KB_WRITE, &kb) != CC_OK) {
+        cli_error("%s", cc_errmsg());
+        free(inputs);
+        return 1;
+    }
+    if (cr_ingest_opts_from_kb(kb, &opts) != CC_OK) {
+        cli_error("%s", cc_kb_errmsg(kb));
+        cc_kb_close(kb);
+        free(inputs);
+        return 1;
+    }
+    opts.format = fmt;
+    if (repair) opts.parse.repair_utf8 = 1;
+
+    for (f = 0; f < ninputs; f++) {
+        if (!strcmp(inputs[f], "-")) use_stdin = 1;
+        else walk(&list, inputs[f], 1, fmt != CR_FMT_UNKNOWN, stack, 0);
+    }
+    failed = list.errors;
+    tty = isatty(2) && !json;
+    t0 = cc_now_ms();
+
+    if (use_stdin) {
+        cc_buf in = CC_BUF_INIT(STDIN_MAX_BYTES);
+        char block[65536];
+        size_t got;
+        cc_status s = CC_OK;
+        while (!s && (got = fread(block, 1, sizeof block, stdin)) > 0)
+            s = cc_buf_append(&in, block, got);
+        if (s || ferror(stdin)) {
+            cli_error("stdin: %s", s == CC_TOOBIG ? "input larger than 1 GiB; save it to a file"
+                                                  : "read error");
+            failed++;
+        } else if (cr_ingest_data(kb, uri, fmt != CR_FMT_UNKNOWN ? fmt : CR_FMT_TXT,
+                                  in.data ? in.data : "", in.len, &opts, &st) != CC_OK) {
+            cli_error("%s", cc_kb_errmsg(kb));
+            failed++;
+            cc_buf_json_str(&errs, uri, strlen(uri));
+            cc_buf_putc(&errs, ',');
+        }
+        cc_buf_free(&in);
+    }
+    for (f = 0; f < list.n; f++) {
+        cc_status s = cr_ingest_file(kb, list.path[f], &opts, &st);
+        if (s != CC_OK) {
+            if (tty) fputc('\n', stderr);
+            cli_error("%s", cc_kb_errmsg(kb));
+            failed++;
+            if (errs.len) cc_buf_putc(&errs, ',');
+            cc_buf_puts(&errs, "{\"path\":");
+            cc_buf_json_str(&errs, list.path[f], strlen(list.path[f]));
+            cc_buf_puts(&errs, ",\"message\":");
+            cc_buf_json_str(&errs, cc_kb_errmsg(kb), strlen(cc_kb_errmsg(kb)));
+            cc_buf_putc(&errs, '}');
+            if (s == CC_FULL || s == CC_NOMEM) break;   /* the next file would fail too */
+        }
+        if (tty) progress(f + 1, list.n, st.bytes, list.total, t0);
+    }
+    if (tty && list.n) fputc('\n', stderr);
+    {
+        double secs = (cc_now_ms() - t0) / 1e3;
+        if (json) {
+            printf("{\"files\":%zu,\"added\":%lld,\"replaced\":%lld,\"unchanged\":%lld,"
+                   "\"failed\":%d,\"skipped\":%lld,\"chunks\":%lld,\"bytes\":%lld,"
+                   "\"seconds\":%.3f,\"errors\":[%s]}\n",
+                   list.n + (size_t)use_stdin, (long long)st.docs_added,
+                   (long long)st.docs_replaced, (long long)st.docs_unchanged, failed,
+                   (long long)list.skipped, (long long)st.chunks_added, (long long)st.bytes,
+                   secs, errs.data ? errs.data : "");
+        } else {
+            printf("ingested %zu file%s: %lld added, %lld replaced, %lld unchanged, %d failed"
+                   "%s; %lld chunks; %.1f MB in %.2f s (%.1f MB/s)\n",
+                   list.n + (size_t)use_stdin, list.n + (size_t)use_stdin == 1 ? "" : "s",
+                   (long long)st.docs_added, (long long)st.docs_replaced,
+                   (long long)st.docs_unchanged, failed, list.skipped ? " (unsupported files skipped)" : "",
+                   (long long)st.chunks_added, st.bytes / 1e6, secs,
+                   secs > 0 ? st.bytes / 1e6 / secs : 0.0);
+        }
+    }
+    cc_buf_free(&errs);
+    list_free(&list);
+    cc_kb_close(kb);
+    free(inputs);
+    return failed ? 1 : 0;
+usage:
+    free(inputs);
+    return cli_usage(ingest_usage);
+}
+
+/* ---------------------------------------------------------------- rm */
+
+int cmd_rm(int argc, char **argv)
+{
+    cc_kb *kb;
+    int i, failed = 0;
+    if (argc < 3 || !strcmp(argv[1], "--help"))
+        return cli_usage("rm KB DOC...\n  Deletes documents by uri (as listed by ingest) or #id.\n"
+                         "  A JSON file's uri deletes all of its records.");
+    if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
+    for (i = 2; i < argc; i++) {
+        int64_t n = 0;
+        if (cr_doc_remove(kb, argv[i], &n) != CC_OK) {
+            cli_error("%s", cc_kb_errmsg(kb));
+            failed++;
+        } else {
+            printf("removed %s (%lld document%s)\n", argv[i], (long long)n, n == 1 ? "" : "s");
+        }
+    }
+    cc_kb_close(kb);
+    return failed ? 1 : 0;
+}
