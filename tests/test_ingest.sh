@@ -133,5 +133,8 @@ if [ $rc = 1 ] && grep -qi "disk full\|file size limit" <<<"$out"; then ok; else
 expect 0 "1 added" -- bash -c "printf 'from stdin about Norvale\n' | '$BIN' ingest '$KB' - --uri notes/stdin-1"
 [ "$(count "select count(*) from documents where uri='notes/stdin-1'")" = 1 ] && ok || bad "stdin doc"
 
+# --- cairn check passes on the KB after everything above
+expect 0 "all checks passed" -- "$BIN" check "$KB"
+
 echo "ingest: $pass passed, $fail failed"
 [ $fail = 0 ]
