@@ -13,6 +13,7 @@ static const struct command {
     {"ingest", cmd_ingest, "ingest KB PATH...            add or update documents (- for stdin)"},
     {"rm",     cmd_rm,     "rm KB DOC...                 delete documents (uri or #id)"},
     {"search", cmd_search, "search KB \"text\" [-k N]      BM25 search"},
+    {"sql",    cmd_sql,    "sql KB \"SELECT ...\"         read-only SQL over the catalog"},
     {"check",  cmd_check,  "check KB                     verify catalog and index consistency"},
     {"demo",   cmd_demo,   "demo [KB]                    build a KB from datasets/ and search it"},
 };

@@ -1,0 +1,70 @@
+/* cmd_sql.c — `cairn sql KB "statement; ..."`: read-only SQL over the
+ * catalog's views (see sql/sql.h). Statements come from the argument, or
+ * from stdin when it is "-" or absent. */
+#include "cli.h"
+#include "sql.h"
+
+#include <string.h>
+
+static const char sql_usage[] =
+    "sql KB [\"STATEMENTS\" | -] [--mode table|json|csv|line] [--timeout MS]\n"
+    "  Runs read-only SQL over the views documents, document_versions, chunks,\n"
+    "  entities, mentions, relations, traces. Stops at the first error.";
+
+int cmd_sql(int argc, char **argv)
+{
+    const char *kbdir = NULL, *text = NULL, *mode_s = "table";
+    int64_t timeout = 10000;
+    cq_mode mode;
+    cq_session *s;
+    cc_buf in = CC_BUF_INIT(64 << 20), out = CC_BUF_INIT(0);
+    int i, r, ret = 0;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help")) { puts(sql_usage); return 0; }
+        if ((r = cli_opt_str(argc, argv, &i, "--mode", &mode_s))) {
+            if (r < 0) return cli_usage(sql_usage);
+            continue;
+        }
+        if ((r = cli_opt_int(argc, argv, &i, "--timeout", 0, 86400000, &timeout))) {
+            if (r < 0) return cli_usage(sql_usage);
+            continue;
+        }
+        if (!kbdir) kbdir = argv[i];
+        else if (!text) text = argv[i];
+        else return cli_usage(sql_usage);
+    }
+    if (!kbdir) return cli_usage(sql_usage);
+    if (!strcmp(mode_s, "table")) mode = CQ_TABLE;
+    else if (!strcmp(mode_s, "json")) mode = CQ_JSON;
+    else if (!strcmp(mode_s, "csv")) mode = CQ_CSV;
+    else if (!strcmp(mode_s, "line")) mode = CQ_LINE;
+    else { cli_error("--mode %s: use table, json, csv or line", mode_s); return 2; }
+    if (!text || !strcmp(text, "-")) {
+        char block[65536];
+        size_t n;
+        while ((n = fread(block, 1, sizeof block, stdin)) > 0)
+            if (cc_buf_append(&in, block, n)) { cc_buf_free(&in); return cli_error("input over 64 MiB"); }
+        if (memchr(in.data ? in.data : "", 0, in.len)) {
+            cc_buf_free(&in);
+            return cli_error("input contains a NUL byte");
+        }
+        text = in.data ? in.data : "";
+    }
+    /* kbdir must be a KB: open it the usual way first for a clear message */
+    {
+        cc_kb *kb;
+        if (cc_kb_open(kbdir, CC_KB_READ, &kb) != CC_OK) {
+            cc_buf_free(&in);
+            return cli_error("%s", cc_errmsg());
+        }
+        cc_kb_close(kb);
+    }
+    if (cq_open(kbdir, &s) != CC_OK) { cc_buf_free(&in); return cli_error("%s", cc_errmsg()); }
+    cq_set_timeout_ms(s, (int)timeout);
+    if (cq_exec(s, text, mode, &out, NULL) != CC_OK) ret = cli_error("%s", cq_errmsg(s));
+    if (out.len) fwrite(out.data, 1, out.len, stdout);
+    cq_close(s);
+    cc_buf_free(&in);
+    cc_buf_free(&out);
+    return ret;
+}
