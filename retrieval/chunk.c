@@ -29,7 +29,9 @@ static int is_punct(unsigned char c)
            (c >= '{' && c <= '~');
 }
 
-enum { BR_NONE = 0, BR_SPACE, BR_SENTENCE, BR_PARA };
+/* Kinds of break, weakest first; a chunk ends at the strongest one seen
+ * once it holds at least half its target (a section start: a heading). */
+enum { BR_NONE = 0, BR_SPACE, BR_SENTENCE, BR_PARA, BR_SECTION, BR_KINDS };
 
 /* A place the chunk may end: text[..end) then whitespace up to next. */
 typedef struct cand {
@@ -55,14 +57,17 @@ typedef struct chunker {
     size_t cbyte_s, cchar_s, cbyte_e, cchar_e;   /* running byte->char conversion */
     const cr_section *secs;
     size_t nsecs;
+    size_t prev_end;        /* end of the last chunk: a preferred end must pass it */
 } chunker;
 
 /* Whitespace class of the gap text[i..j): paragraph (2+ newlines),
  * sentence (after . ! ? possibly closed by a quote or bracket), or plain. */
-static int gap_kind(const chunker *c, size_t start, size_t i, size_t j)
+static int gap_kind(const chunker *c, size_t start, size_t i, size_t j, size_t *sec)
 {
     size_t k, nl = 0;
     unsigned char p;
+    while (*sec < c->nsecs && c->secs[*sec].start_byte < i) (*sec)++;
+    if (*sec < c->nsecs && c->secs[*sec].start_byte <= j) return BR_SECTION;
     for (k = i; k < j; k++)
         if (c->t[k] == '\n' && ++nl >= 2) return BR_PARA;
     if (i == start) return BR_SPACE;
@@ -105,6 +110,7 @@ static cc_status add_chunk(chunker *c, size_t s, size_t e, int tokens)
     k->end_char = c->cchar_e;
     k->n_tokens = tokens;
     k->section = section_at(c, s);
+    c->prev_end = e;
     return CC_OK;
 }
 
@@ -151,8 +157,9 @@ static cc_status run(chunker *c)
     while (pos < n && is_ws((unsigned char)t[pos])) pos++;
     while (pos < n) {
         size_t start = pos, i = pos;
-        int tokens = 0, in_word = 0, overflow = 0, newtok = 0, have[4] = { 0, 0, 0, 0 };
-        cand best[4], *pick = NULL;
+        int tokens = 0, in_word = 0, overflow = 0, newtok = 0, have[BR_KINDS] = { 0 }, b;
+        cand best[BR_KINDS], *pick = NULL;
+        size_t sec = section_at(c, start) + 1;      /* SIZE_MAX + 1 == 0 */
         c->nws = 0;
         for (;;) {
             unsigned char ch;
@@ -165,11 +172,11 @@ static cc_status run(chunker *c)
                 int kind;
                 while (j < n && is_ws((unsigned char)t[j])) j++;
                 if (j >= n) return add_chunk(c, start, i, tokens);
-                kind = gap_kind(c, start, i, j);
+                kind = gap_kind(c, start, i, j, &sec);
                 in_word = 0;
                 best[BR_SPACE].end = i; best[BR_SPACE].next = j; best[BR_SPACE].tokens = tokens;
                 have[BR_SPACE] = 1;
-                if (kind > BR_SPACE && tokens >= c->min_tokens) {
+                if (kind > BR_SPACE && tokens >= c->min_tokens && i > c->prev_end) {
                     best[kind] = best[BR_SPACE];
                     have[kind] = 1;
                 }
@@ -183,9 +190,8 @@ static cc_status run(chunker *c)
             else if (!in_word) { tokens++; in_word = 1; newtok = 1; }
             if (tokens > c->target && !overflow) {
                 /* this token does not fit: end at the best place seen */
-                if (have[BR_PARA]) pick = &best[BR_PARA];
-                else if (have[BR_SENTENCE]) pick = &best[BR_SENTENCE];
-                else if (have[BR_SPACE]) pick = &best[BR_SPACE];
+                for (b = BR_KINDS - 1; b > BR_NONE && !pick; b--)
+                    if (have[b]) pick = &best[b];
                 if (pick) break;
                 overflow = 1;                           /* no whitespace yet */
             }
@@ -196,9 +202,8 @@ static cc_status run(chunker *c)
                 goto next;
             }
             if (i - start >= c->max_bytes) {
-                if (have[BR_PARA]) pick = &best[BR_PARA];
-                else if (have[BR_SENTENCE]) pick = &best[BR_SENTENCE];
-                else if (have[BR_SPACE]) pick = &best[BR_SPACE];
+                for (b = BR_KINDS - 1; b > BR_NONE && !pick; b--)
+                    if (have[b]) pick = &best[b];
                 if (pick) break;
                 /* one run with no whitespace, far over: hard cut at a UTF-8 boundary */
                 {
