@@ -279,7 +279,7 @@ static cc_status tag(html *h, size_t i, size_t *next)
             size_t c = find_close(h, end, "title");
             if (!h->have_title && !dropping) {
                 size_t stop = c - end > 2 * CRP_TITLE_MAX ? end + 2 * CRP_TITLE_MAX : c;
-                while (stop > end && ((unsigned char)h->p[stop] & 0xC0) == 0x80) stop--;
+                while (stop > end && stop < h->n && ((unsigned char)h->p[stop] & 0xC0) == 0x80) stop--;
                 h->have_title = 1;
                 s = emit(h, &h->title, end, stop, 0);
             }

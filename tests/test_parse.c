@@ -394,6 +394,103 @@ static void test_json_checks(void)
     cc_buf_free(&err);
 }
 
+/* Mutated and truncated inputs in exact-size buffers (no NUL after them,
+ * so a read past the end shows under ASan): every format must answer with
+ * a document or an error, and every document must keep the invariants. */
+static cc_status count_doc(void *ud, const cr_doc *d)
+{
+    size_t i;
+    (*(int *)ud)++;
+    CHECK(d->len > 0 && cc_utf8_check(d->text, d->len) == d->len);
+    CHECK(memchr(d->text, 0, d->len) == NULL);
+    for (i = 0; i < d->n_sections; i++) CHECK(d->sections[i].start_byte <= d->len);
+    if (d->meta_json) {
+        cc_buf m = CC_BUF_INIT(0);
+        cc_buf_puts(&m, d->meta_json);
+        CHECK(m.len >= 2 && m.data[0] == '{' && m.data[m.len - 1] == '}');
+        cc_buf_free(&m);
+    }
+    return CC_OK;
+}
+
+static void test_fuzz(void)
+{
+    static const char *seeds[] = {
+        "<html><head><title>t &amp; u</title><script>x<y</script></head><body><h1>A</h1>"
+        "<p>one &#x41; &copy;<br/>two</p><pre> a\n b</pre><!-- c --><h2>B</h2>t\xC3\xA9</body>",
+        "# T\n\nText.\n\n## U ##\n```\ncode\n```\nSetext\n======\nend \xE2\x82\xAC\n",
+        "[{\"id\":1,\"text\":\"a \\u00e9\",\"m\":{\"k\":[1,2]}},{\"text\":\"b\",\"title\":\"T\"}]",
+        "{\"text\":\"x\"}\n\n{\"id\":\"q\",\"text\":\"y\\n\"}\r\n",
+    };
+    uint64_t r = 12345;
+    size_t si, it;
+    int ndocs = 0, nerr = 0;
+    size_t iters = 1500;
+    int64_t v;
+    cc_buf err = CC_BUF_INIT(0);
+    if (getenv("CAIRN_FUZZ_ITERS") &&
+        cc_parse_i64(getenv("CAIRN_FUZZ_ITERS"), 1, 100000000, &v) == CC_OK)
+        iters = (size_t)v;   /* longer runs by hand */
+    for (si = 0; si < sizeof seeds / sizeof seeds[0]; si++) {
+        size_t sn = strlen(seeds[si]);
+        for (it = 0; it < iters; it++) {
+            size_t n = sn, k, muts;
+            char *p;
+            cr_format f;
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            if (it % 3 == 0) n = (size_t)(r >> 33) % (sn + 1);      /* truncate */
+            p = malloc(n ? n : 1);
+            memcpy(p, seeds[si], n);
+            muts = it % 3 == 1 ? 1 + (it % 4) : 0;
+            for (k = 0; k < muts && n; k++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                p[(r >> 20) % n] = (char)(r >> 45);
+            }
+            for (f = CR_FMT_TXT; f <= CR_FMT_JSONL; f++) {
+                cr_parse_opts o;
+                memset(&o, 0, sizeof o);
+                o.repair_utf8 = (int)(it & 1);
+                if (cr_parse("f", f, p, n, &o, count_doc, &ndocs, &err) != CC_OK) {
+                    nerr++;
+                    CHECK(err.len > 0 && !strchr(err.data, '\n'));
+                }
+            }
+            free(p);
+        }
+    }
+    printf("parse: fuzz: %d documents, %d errors\n", ndocs, nerr);
+    CHECK(ndocs > 1000 && nerr > 1000);
+    cc_buf_free(&err);
+}
+
+/* Large inputs: time and bounded work. */
+static void test_large(void)
+{
+    cc_buf b = CC_BUF_INIT(0);
+    int nd = 0;
+    double t0, ms;
+    cc_buf err = CC_BUF_INIT(0);
+    while (b.len < ((size_t)20 << 20))
+        cc_buf_puts(&b, "<div class=\"x\"><h2>Heading &amp; more</h2><p>Some <b>bold</b> text "
+                        "&ldquo;quoted&rdquo; here.</p><script>var a = 1 < 2;</script></div>\n");
+    t0 = cc_now_ms();
+    CHECK_OK(cr_parse("big.html", CR_FMT_HTML, b.data, b.len, NULL, count_doc, &nd, &err));
+    ms = cc_now_ms() - t0;
+    printf("parse: %.0f MB of HTML in %.0f ms\n", b.len / 1048576.0, ms);
+    CHECK(nd == 1);
+    cc_buf_reset(&b);
+    nd = 0;
+    while (b.len < ((size_t)20 << 20))
+        cc_buf_puts(&b, "{\"id\":\"x\",\"text\":\"A short record of text.\",\"src\":\"web\"}\n");
+    t0 = cc_now_ms();
+    CHECK_OK(cr_parse("big.jsonl", CR_FMT_JSONL, b.data, b.len, NULL, count_doc, &nd, &err));
+    ms = cc_now_ms() - t0;
+    printf("parse: %.0f MB of JSONL (%d records) in %.0f ms\n", b.len / 1048576.0, nd, ms);
+    CHECK(nd > 300000);
+    cc_buf_free(&b);
+    cc_buf_free(&err);
+}
+
 int main(void)
 {
     test_formats();
@@ -402,5 +499,7 @@ int main(void)
     test_binary_empty_bom();
     test_html_checks();
     test_json_checks();
+    test_fuzz();
+    test_large();
     return check_done("parse");
 }
