@@ -268,6 +268,42 @@ static int md_rule_of(const char *l, size_t n, char c, size_t min)
     return crp_all_ws(l + i, n - i);
 }
 
+/* YAML front matter ("---" first line up to a "---" or "..." line) holds no
+ * headings; its "title:" becomes the document title. *pos is set past it. */
+static cc_status md_front_matter(const crp_input *in, size_t *pos, char **title)
+{
+    size_t p = 0, line = 0;
+    *pos = 0;
+    while (p < in->n) {
+        const char *l = in->p + p, *nl = memchr(l, '\n', in->n - p);
+        size_t len = nl ? (size_t)(nl - l) : in->n - p, tl;
+        size_t next = p + len + (nl != NULL);
+        while (len && crp_is_ws((unsigned char)l[len - 1])) len--;
+        if (line == 0) {
+            if (len != 3 || memcmp(l, "---", 3)) return CC_OK;
+        } else if ((len == 3 && (!memcmp(l, "---", 3) || !memcmp(l, "...", 3)))) {
+            *pos = next;
+            return CC_OK;
+        } else if (!*title && len > 6 && !memcmp(l, "title:", 6)) {
+            const char *t = l + 6;
+            tl = len - 6;
+            while (tl && crp_is_ws((unsigned char)*t)) { t++; tl--; }
+            if (tl >= 2 && (t[0] == '"' || t[0] == '\'') && t[tl - 1] == t[0]) { t++; tl -= 2; }
+            if (tl > CRP_TITLE_MAX) {
+                tl = CRP_TITLE_MAX;
+                while (tl && ((unsigned char)t[tl] & 0xC0) == 0x80) tl--;
+            }
+            if (tl && !(*title = cc_strndup(t, tl))) return CC_NOMEM;
+        }
+        if (++line > 200) break;     /* not front matter after all */
+        p = next;
+    }
+    free(*title);                    /* never closed: not front matter */
+    *title = NULL;
+    *pos = 0;
+    return CC_OK;
+}
+
 static cc_status parse_md(const char *uri, const char *data, size_t n, const cr_parse_opts *o,
                           cr_doc_fn fn, void *ud, cc_buf *err)
 {
@@ -284,6 +320,7 @@ static cc_status parse_md(const char *uri, const char *data, size_t n, const cr_
 
     memset(&secs, 0, sizeof secs);
     if ((s = crp_prepare(data, n, o, CRP_REPAIR_COPY, &fixed, &in, err))) goto out;
+    if ((s = md_front_matter(&in, &pos, &title))) goto nomem;
     while (pos < in.n) {
         const char *l = in.p + pos, *nl = memchr(l, '\n', in.n - pos);
         size_t len = nl ? (size_t)(nl - l) : in.n - pos, ib, ind, h = 0, next = pos + len + (nl != NULL);
