@@ -61,8 +61,10 @@ int cmd_sql(int argc, char **argv)
     }
     if (cq_open(kbdir, &s) != CC_OK) { cc_buf_free(&in); return cli_error("%s", cc_errmsg()); }
     cq_set_timeout_ms(s, (int)timeout);
-    if (cq_exec(s, text, mode, &out, NULL) != CC_OK) ret = cli_error("%s", cq_errmsg(s));
-    if (out.len) fwrite(out.data, 1, out.len, stdout);
+    ret = cq_exec(s, text, mode, &out, NULL) != CC_OK;
+    if (out.len) fwrite(out.data, 1, out.len, stdout);   /* results before the error */
+    fflush(stdout);
+    if (ret) cli_error("%s", cq_errmsg(s));
     cq_close(s);
     cc_buf_free(&in);
     cc_buf_free(&out);

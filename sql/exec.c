@@ -58,7 +58,7 @@ static int authorize(void *ud, int action, const char *a, const char *b, const c
             if (b && !sqlite3_stricmp(b, denied_functions[i])) return SQLITE_DENY;
         return SQLITE_OK;
     case SQLITE_PRAGMA:
-        if (b) return SQLITE_DENY;                   /* PRAGMA x = value */
+        /* b is the value or argument: harmless for the read-only ones */
         for (i = 0; i < sizeof readonly_pragmas / sizeof *readonly_pragmas; i++)
             if (a && !sqlite3_stricmp(a, readonly_pragmas[i])) return SQLITE_OK;
         return SQLITE_DENY;
@@ -209,7 +209,8 @@ static cc_status run_table(cq_session *s, sqlite3_stmt *st, cc_buf *o, int *rc)
     }
     if (!res && nc) {
         for (c = 0; c < nc; c++)
-            cc_buf_printf(o, "%s%-*s", c ? " | " : "", (int)w[c], sqlite3_column_name(st, c));
+            cc_buf_printf(o, "%s%-*s", c ? " | " : "", c + 1 < nc ? (int)w[c] : 0,
+                          sqlite3_column_name(st, c));
         cc_buf_putc(o, '\n');
         for (c = 0; c < nc; c++) {
             size_t k;
@@ -294,16 +295,18 @@ cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
         return seterr(s, CC_INVALID, "line %d, column %d: statement is not valid UTF-8",
                       line, col);
     }
-    while (*p) {
+    for (;;) {
         sqlite3_stmt *st = NULL;
         int rc;
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        if (!*p) break;
         s->deadline_ms = s->timeout_ms ? cc_now_ms() + s->timeout_ms : 0;
         rc = sqlite3_prepare_v2(s->db, p, -1, &st, &tail);
         if (rc != SQLITE_OK) {
             int off = sqlite3_error_offset(s->db), line, col;
             const char *msg = sqlite3_errmsg(s->db);
             line_col(text, (size_t)(p - text) + (off >= 0 ? (size_t)off : 0), &line, &col);
-            if (rc == SQLITE_AUTH)
+            if (rc == SQLITE_AUTH || strstr(msg, "not authorized"))
                 res = seterr(s, CC_INVALID, "line %d: refused: this connection is read-only "
                              "(no writes, schema changes, ATTACH, PRAGMA changes or "
                              "extensions)", line);

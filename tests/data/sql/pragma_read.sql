@@ -1,1 +1,2 @@
-SELECT name FROM pragma_table_info('documents') ORDER BY cid LIMIT 3;
+PRAGMA table_info(documents);
+SELECT name FROM pragma_table_info('documents');
