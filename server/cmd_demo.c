@@ -6,13 +6,14 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json);
 
 static const char *const demo_queries[] = {
-    "PX-9000-v2 recall",
-    "who is the chief financial officer",
-    "maritime safety inspection incident",
+    "PX-9000-v2 heading freeze",
+    "chief financial officer of Norvale Systems",
+    "MV Saltmere Star grounding fine",
 };
 
 int cmd_demo(int argc, char **argv)
@@ -20,6 +21,7 @@ int cmd_demo(int argc, char **argv)
     const char *kbdir = argc > 1 ? argv[1] : "demo-kb";
     const char *src = getenv("CAIRN_SRC");
     cc_buf corpus = CC_BUF_INIT(0);
+    static char kbabs[4096];
     struct stat sb;
     char *args[3];
     size_t i;
@@ -29,7 +31,18 @@ int cmd_demo(int argc, char **argv)
     if (argc > 2 || (argc > 1 && !strcmp(argv[1], "--help")))
         return cli_usage("demo [KB]\n  Creates KB (default ./demo-kb) from datasets/corpus and searches it.");
     if (!src) src = CAIRN_SOURCE_DIR;
-    cc_buf_printf(&corpus, "%s/datasets/corpus", src);
+    /* ingest by a path relative to the source tree, so document uris read
+     * "datasets/corpus/..." wherever the tree lives */
+    if (kbdir[0] != '/') {
+        char *abs = realpath(".", NULL);
+        if (!abs) return cli_error("cannot resolve the current directory");
+        snprintf(kbabs, sizeof kbabs, "%s/%s", abs, kbdir);
+        free(abs);
+        kbdir = kbabs;
+    }
+    if (chdir(src) != 0)
+        return cli_error("cannot enter the source tree %s (set CAIRN_SRC)", src);
+    cc_buf_puts(&corpus, "datasets/corpus");
     if (stat(corpus.data, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         cli_error("sample corpus not found at %s (set CAIRN_SRC to the source tree)", corpus.data);
         cc_buf_free(&corpus);

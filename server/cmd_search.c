@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char search_usage[] =
     "search KB \"text\" [options]\n"
@@ -42,8 +43,11 @@ int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json)
     }
     sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, k);
-    sqlite3_bind_text(st, 3, json ? "[" : "\033[1m", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, json ? "]" : "\033[0m", -1, SQLITE_STATIC);
+    {   /* bold on a terminal, brackets elsewhere */
+        int bold = !json && isatty(1);
+        sqlite3_bind_text(st, 3, bold ? "\033[1m" : "[", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, bold ? "\033[0m" : "]", -1, SQLITE_STATIC);
+    }
     if (json) cc_buf_puts(&out, "{\"hits\":[");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *snip = (const char *)sqlite3_column_text(st, 2);
