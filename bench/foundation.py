@@ -51,17 +51,21 @@ def run(cmd, **kw):
 def child_rss_mb():
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
-def ingest(cairn, kb, corpus, target_tokens=None):
+def ingest(cairn, kb, corpus, target_tokens=None, vectors=False):
+    """Ingests into a new KB. Without vectors (embedder "none") this measures
+    parse + chunk + FTS5 alone, the foundation's pipeline."""
+    import json
     if os.path.exists(kb):
         shutil.rmtree(kb)
     run([cairn, "init", kb])
+    p = os.path.join(kb, "cairn.json")
+    s = json.load(open(p))
     if target_tokens:
-        import json
-        p = os.path.join(kb, "cairn.json")
-        s = json.load(open(p))
         s["chunk"]["target_tokens"] = target_tokens
         s["chunk"]["overlap_tokens"] = max(4, target_tokens // 8)
-        json.dump(s, open(p, "w"))
+    if not vectors:
+        s["embedder"] = {"name": "none"}
+    json.dump(s, open(p, "w"))
     t0 = time.time()
     out = run([cairn, "ingest", kb, corpus, "--json"]).stdout
     return time.time() - t0, out
