@@ -385,6 +385,10 @@ static cc_status open_db(cc_kb *kb, int create)
     }
     sqlite3_extended_result_codes(kb->db, 1);
     sqlite3_busy_timeout(kb->db, 5000);
+    /* a writer gets a larger page cache: big ingests touch many FTS pages */
+    if (kb->writable && sqlite3_exec(kb->db, "PRAGMA cache_size = -32768", NULL, NULL, NULL)
+        != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "opening cairn.db");
     if (sqlite3_exec(kb->db,
                      "PRAGMA journal_mode = WAL;"
                      "PRAGMA synchronous = NORMAL;"
