@@ -450,6 +450,10 @@ static int split_sentences(rx *x)
 
 /* ================================================================ mentions */
 
+/* The mention starting (ending) at token k, or -1; k may be past the end. */
+static int32_t mstart_at(const rx *x, size_t k) { return k < x->nt ? x->mstart[k] : -1; }
+static int32_t mlast_at(const rx *x, size_t k) { return k < x->nt ? x->mlast[k] : -1; }
+
 static int add_mention(rx *x, size_t t0, size_t t1, cg_type type, unsigned flags, float conf)
 {
     rm *m;
@@ -852,7 +856,7 @@ static size_t scan_role(const rx *x, size_t j, size_t e, char pred[64])
     while (k < e && n < 5 && is_word(x, k) && !(x->t[k].f & F_DIGIT)) {
         if (x->t[k].lex & LX(ROLE)) { last_role = k + 1; }
         else if (!(x->t[k].lex & LX(ROLEADJ))) break;
-        if (x->mstart[k] >= 0 && !(x->t[k].lex & LX(ROLE))) break;
+        if (mstart_at(x, k) >= 0 && !(x->t[k].lex & LX(ROLE))) break;
         k++; n++;
     }
     if (!last_role) return 0;
@@ -946,12 +950,12 @@ static int relate_after(rx *x, const sent *s, size_t a)
             if (teq(x, q, "known") && teq(x, q + 1, "as")) q += 2;
         } else if (paren) q = 0;
         else q = 0;
-        if (q && q < e && (b = x->mstart[q]) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
+        if (q && q < e && (b = mstart_at(x, q)) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
             if (add_rel(x, a, "alias_of", (size_t)b, "apposition", 0.8f, 0) < 0) return -1;
         }
         if (!paren && (k = scan_role(x, j + 1, e, role)) && k < e &&
             (teq(x, k, "of") || teq(x, k, "at") || teq(x, k, "for")) &&
-            (b = x->mstart[k + 1]) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
+            (b = mstart_at(x, k + 1)) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
             snprintf(pred, sizeof pred, "%s", role);
             pred_cat(pred, sizeof pred, "_of");
             if (add_rel(x, a, pred, (size_t)b, "apposition", 0.85f, 0) < 0) return -1;
@@ -965,7 +969,7 @@ static int relate_after(rx *x, const sent *s, size_t a)
         size_t q = x->t[j].kind == K_POSS ? j + 1 : j;
         if ((k = scan_role(x, q, e, role))) {
             if (is_p(x, k, ',')) k++;
-            if (k < e && (b = x->mstart[k]) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
+            if (k < e && (b = mstart_at(x, k)) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
                 snprintf(pred, sizeof pred, "%s", role);
                 pred_cat(pred, sizeof pred, "_of");
                 if (add_rel(x, (size_t)b, pred, a, "possessive",
@@ -992,7 +996,7 @@ static int relate_after(rx *x, const sent *s, size_t a)
                            x->s[x->t[np0].b1 - 1] == 'd')) {
             pred[0] = 0;
             if (q < e && (teq(x, q, "of") || teq(x, q, "at") || teq(x, q, "for")) &&
-                (b = x->mstart[q + 1]) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
+                (b = mstart_at(x, q + 1)) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
                 for (k = np0; k < np1; k++) pred_add(x, pred, sizeof pred, k);
                 pred_cat(pred, sizeof pred, "_of");
                 if (add_rel(x, a, pred, (size_t)b, "copula", 0.8f, 0) < 0) return -1;
@@ -1029,7 +1033,7 @@ svo:
             if (!teq(x, q, "by")) goto x_of_y;
             q++;
             if (q < e && lx(x, q, LX(DET))) q++;
-            if (q < e && (b = x->mstart[q]) >= 0) {
+            if (q < e && (b = mstart_at(x, q)) >= 0) {
                 char w[32], lem[40];
                 size_t l = tok_lower(x, &x->t[v], w);
                 if (!l) goto x_of_y;
@@ -1044,7 +1048,7 @@ svo:
             size_t prep = 0, l;
             if (q < e && is_loww(x, q) && (x->t[q].lex & LX(PREP)) && !teq(x, q, "by")) prep = q++;
             if (q < e && lx(x, q, LX(DET)) && is_loww(x, q)) q++;
-            if (q >= e || (b = x->mstart[q]) < 0 || (x->m[b].flags & CG_MF_CONCEPT)) goto x_of_y;
+            if (q >= e || (b = mstart_at(x, q)) < 0 || (x->m[b].flags & CG_MF_CONCEPT)) goto x_of_y;
             l = tok_lower(x, &x->t[v], w);
             if (!l) goto x_of_y;
             lemmatise(w, lem, sizeof lem);
@@ -1055,7 +1059,7 @@ svo:
     }
 x_of_y:
     /* ---- "X of Y" */
-    if (teq(x, j, "of") && !(x->m[a].flags & CG_MF_VALUE) && (b = x->mstart[j + 1]) >= 0 &&
+    if (teq(x, j, "of") && !(x->m[a].flags & CG_MF_VALUE) && (b = mstart_at(x, j + 1)) >= 0 &&
         !(x->m[b].flags & CG_MF_VALUE)) {
         if (add_rel(x, a, "of", (size_t)b, "x_of_y", 0.5f, 0) < 0) return -1;
     }
@@ -1072,10 +1076,10 @@ static int relate_words(rx *x, const sent *s)
         size_t k;
         int32_t b, c;
         if (!is_word(x, i)) continue;
-        if ((x->t[i].lex & (LX(ROLE) | LX(DET))) && x->mstart[i] < 0 &&
+        if ((x->t[i].lex & (LX(ROLE) | LX(DET))) && mstart_at(x, i) < 0 &&
             (i == s->t0 || !(x->t[i - 1].lex & (LX(ROLE) | LX(DET) | LX(ROLEADJ)))) &&
-            (k = scan_role(x, i, e, role)) && teq(x, k, "of") && (b = x->mstart[k + 1]) >= 0 &&
-            is_p(x, x->m[b].t1, ',') && (c = x->mstart[x->m[b].t1 + 1]) >= 0 &&
+            (k = scan_role(x, i, e, role)) && teq(x, k, "of") && (b = mstart_at(x, k + 1)) >= 0 &&
+            is_p(x, x->m[b].t1, ',') && (c = mstart_at(x, x->m[b].t1 + 1)) >= 0 &&
             !(x->m[c].flags & CG_MF_VALUE) && !(x->m[b].flags & CG_MF_VALUE)) {
             snprintf(pred, sizeof pred, "%s", role);
             pred_cat(pred, sizeof pred, "_of");
@@ -1091,15 +1095,15 @@ static int relate_words(rx *x, const sent *s)
             np0 = np1;
             while (np0 > s->t0 && np1 - np0 < 3 && is_loww(x, np0 - 1) &&
                    !(x->t[np0 - 1].lex & (LX(STOP) | LX(PREP) | LX(DET) | LX(COPULA) | LX(AUX))) &&
-                   x->mstart[np0 - 1] < 0 && x->mlast[np0 - 1] < 0 &&
+                   mstart_at(x, np0 - 1) < 0 && mlast_at(x, np0 - 1) < 0 &&
                    (np0 == np1 || !verbish(x, np0 - 1)))
                 np0--;
-            if (np0 == np1 || after >= e || x->mstart[after] < 0) continue;
+            if (np0 == np1 || after >= e || mstart_at(x, after) < 0) continue;
             concept = add_mention(x, np0, np1, CG_TYPE_OTHER, CG_MF_CONCEPT, 0.6f);
             if (concept == -1) return -1;
             if (concept < 0) continue;
             for (q = after; q < e && n < 20;) {
-                if ((b = x->mstart[q]) < 0) break;
+                if ((b = mstart_at(x, q)) < 0) break;
                 if (!(x->m[b].flags & CG_MF_VALUE) &&
                     add_rel(x, (size_t)b, "instance_of", (size_t)concept, "hearst", 0.75f, 0) < 0)
                     return -1;
@@ -1118,11 +1122,11 @@ static int relate_words(rx *x, const sent *s)
                    !(x->t[np1].lex & (LX(STOP) | LX(PREP) | LX(DET) | LX(COPULA) | LX(AUX))) &&
                    (np1 == np0 || !verbish(x, np1)))
                 np1++;
-            if (np1 == np0 || x->mlast[q - 1] < 0) continue;
+            if (np1 == np0 || mlast_at(x, q - 1) < 0) continue;
             concept = add_mention(x, np0, np1, CG_TYPE_OTHER, CG_MF_CONCEPT, 0.6f);
             if (concept == -1) return -1;
             if (concept < 0) continue;
-            while (q > s->t0 && n < 20 && (b = x->mlast[q - 1]) >= 0) {
+            while (q > s->t0 && n < 20 && (b = mlast_at(x, q - 1)) >= 0) {
                 if (!(x->m[b].flags & CG_MF_VALUE) &&
                     add_rel(x, (size_t)b, "instance_of", (size_t)concept, "hearst", 0.7f, 0) < 0)
                     return -1;

@@ -90,6 +90,8 @@ static int split(char *s, char **f, int max)
     return n;
 }
 
+static void run_cuts(const char *text);
+
 static void run_cases(void)
 {
     const char *src = getenv("CAIRN_SRC");
@@ -114,6 +116,7 @@ static void run_cases(void)
             free(doc);
             doc = NULL;
             CHECK_OK(run_doc(line + 2, &x, &doc));
+            run_cuts(line + 2);
             have = 1;
             ncases++;
             bad = 0;
@@ -157,6 +160,54 @@ static void run_cases(void)
     free(doc);
     cg_extraction_free(&x);
     CHECK(ncases >= 20);
+}
+
+/* Every prefix and suffix of a text (cut on character boundaries), so
+ * windows that run off the chunk's end are exercised (with ASan in the
+ * Sanitize build). */
+static size_t n_cuts;
+static void run_cuts(const char *text)
+{
+    size_t n = strlen(text), i;
+    cg_extraction x;
+    cg_extraction_init(&x);
+    for (i = 0; i <= n; i++) {
+        cg_chunk c;
+        if (i < n && ((unsigned char)text[i] & 0xC0) == 0x80) continue;
+        c.text = text; c.len = i; c.start_byte = 0; c.start_char = 0;
+        CHECK_OK(cg_extractor_run(ex, &c, &x));
+        check_offsets(text, &c, &x);
+        c.text = text + i; c.len = n - i;
+        c.start_byte = (int64_t)i; c.start_char = (int64_t)cc_utf8_count(text, i);
+        CHECK_OK(cg_extractor_run(ex, &c, &x));
+        check_offsets(text, &c, &x);
+        n_cuts += 2;
+    }
+    cg_extraction_free(&x);
+}
+
+/* A deterministic soup of the tokens the patterns look for. */
+static void test_soup(void)
+{
+    static const char *const w[] = { "Ana", "Ruiz", ",", "CFO", "of", "Norvale", "'s", "is", "a",
+        "the", "such", "as", "and", "other", "(", "BMSA", ")", "EUR", "4.2", "million", "$", "5m",
+        "%", "14", "March", "2024", "PX-9000-v2", "rev", "C", "was", "acquired", "by", ".", "Inc",
+        "plc", "&", "also", "known", "including", "products", "Dr.", "CEO", "\u00e9", "\u202b",
+        "kg", "km", "in", "Oslo", "not", "partnered", "with", "\n\n", "’s", "Mr", "J." };
+    cc_buf b = CC_BUF_INIT(0);
+    unsigned r = 7;
+    size_t i, k;
+    for (k = 0; k < 60; k++) {
+        cc_buf_reset(&b);
+        for (i = 0; i < 40; i++) {
+            r = r * 1103515245u + 12345u;
+            cc_buf_puts(&b, w[(r >> 16) % (sizeof w / sizeof w[0])]);
+            r = r * 1103515245u + 12345u;
+            if ((r >> 16) % 4) cc_buf_putc(&b, ' ');
+        }
+        run_cuts(b.data);
+    }
+    cc_buf_free(&b);
 }
 
 /* ---------------------------------------------------------------- interface */
@@ -427,6 +478,8 @@ int main(void)
     CHECK_OK(cg_extractor_rules_new(NULL, &ex));
     if (!ex) return check_done("graph_extract");
     run_cases();
+    test_soup();
+    printf("  %zu prefix/suffix runs\n", n_cuts);
     test_interface();
     test_norm();
     test_resolve();
