@@ -225,6 +225,33 @@ typedef struct cg_resolution {
 cc_status cg_resolve(const cg_extraction *x, cg_resolution *out);
 void      cg_resolution_free(cg_resolution *r);   /* NULL-safe */
 
+/* ================================================================ store */
+
+/* The Redland store under a directory (storage "hashes", hash-type "bdb",
+ * contexts on): one context per chunk, so every triple keeps the chunk it
+ * came from.  IRIs are absolute ("urn:cairn:chunk:42"). */
+typedef struct cg_store cg_store;
+
+enum { CG_STORE_OPEN = 0, CG_STORE_CREATE = 1 };
+
+/* Opens (or with CG_STORE_CREATE creates, replacing) the store in dir,
+ * which must exist.  On failure *out is NULL and cc_errmsg() says why. */
+cc_status   cg_store_open(const char *dir, int flags, cg_store **out);
+void        cg_store_close(cg_store *st);          /* syncs; NULL-safe */
+/* Message of the last failure on st; borrowed until the next call. */
+const char *cg_store_errmsg(const cg_store *st);
+
+/* Adds (s, p, o) in context ctx.  o is an IRI, or a plain literal when
+ * o_literal is 1.  Adding a triple already in the context is a no-op. */
+cc_status   cg_store_add(cg_store *st, const char *ctx, const char *s, const char *p,
+                         const char *o, int o_literal);
+/* Removes every triple of context ctx (other contexts keep theirs). */
+cc_status   cg_store_remove_context(cg_store *st, const char *ctx);
+/* Triples in context ctx, or in the whole store when ctx is NULL (a triple
+ * in two contexts counts once per context). */
+cc_status   cg_store_count(cg_store *st, const char *ctx, size_t *out);
+cc_status   cg_store_sync(cg_store *st);
+
 #ifdef __cplusplus
 }
 #endif
