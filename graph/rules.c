@@ -477,8 +477,25 @@ static int is_num(const rx *x, size_t i)
     return i < x->nt && x->t[i].kind == K_NUM;
 }
 
+/* "Oslo-based", "Kestrel-owned": a word whose last hyphen part is lower case. */
+static int hyphen_tail_lower(const rx *x, size_t i)
+{
+    const tok *t = &x->t[i];
+    size_t h = t->b1;
+    while (h > t->b0 && x->s[h - 1] != '-') h--;
+    return h > t->b0 && h < t->b1 && x->s[h] >= 'a' && x->s[h] <= 'z';
+}
+
 static size_t scan_date(const rx *x, size_t i, size_t e)
 {
+    /* a bare year after "in", "since", ...: "In 2023" */
+    if (i > 0 && (teq(x, i - 1, "in") || teq(x, i - 1, "since") || teq(x, i - 1, "during") ||
+                  teq(x, i - 1, "until") || teq(x, i - 1, "by") || teq(x, i - 1, "from"))) {
+        long y = tok_int(x, i, 4);
+        if (y >= 1800 && y <= 2199 && x->t[i].b1 - x->t[i].b0 == 4 && !is_p(x, i + 1, '%') &&
+            !(i + 1 < e && lx(x, i + 1, LX(UNIT) | LX(SCALE) | LX(CURCODE) | LX(CURWORD))))
+            return 1;
+    }
     const tok *t = &x->t[i];
     char suf[16];
     if (t->kind == K_WORD && (t->f & F_HYPH) && t->b1 - t->b0 == 10 && !(t->f & F_ALPHA)) {
@@ -758,6 +775,24 @@ static int find_mentions(rx *x, sent *s)
         else if ((n = scan_percent(x, i, e))) { mi = add_mention(x, i, i + n, CG_TYPE_PERCENT, CG_MF_VALUE, 0.9f); }
         else if ((n = scan_quantity(x, i, e))) { mi = add_mention(x, i, i + n, CG_TYPE_QUANTITY, CG_MF_VALUE, 0.8f); }
         else if ((n = scan_ident(x, i, e))) { mi = add_mention(x, i, i + n, CG_TYPE_PRODUCT, 0, 0.7f); }
+        else if (is_capw(x, i) && (t->f & F_HYPH) && hyphen_tail_lower(x, i)) {
+            size_t h = t->b0;
+            char buf[32];
+            size_t n2 = 0;
+            uint32_t bits;
+            cg_type ty = CG_TYPE_OTHER;
+            while (h < t->b1 && x->s[h] != '-') h++;
+            for (size_t q = t->b0; q < h && n2 < 31; q++)
+                buf[n2++] = (x->s[q] >= 'A' && x->s[q] <= 'Z') ? (char)(x->s[q] + 32) : x->s[q];
+            bits = (h - t->b0 < 32 && (t->f & F_ASCII)) ? cg_lexicon_get(&x->cx->lx, buf, n2) : 0;
+            if (bits & LX(PLACE)) ty = CG_TYPE_PLACE;
+            n = 1;
+            mi = -3;
+            if (h - t->b0 >= 2 && h < t->b1 && !(bits & (LX(STOP) | LX(MONTH) | LX(DAY)))) {
+                mi = add_mention(x, i, i + 1, ty, 0, 0.6f);
+                if (mi >= 0) x->m[mi].b1 = (uint32_t)h;
+            }
+        }
         else if (is_capw(x, i)) {
             size_t t0 = 0, t1 = 0;
             cg_type ty;
@@ -935,7 +970,7 @@ static int verbish(const rx *x, size_t k)
 
 static int relate_after(rx *x, const sent *s, size_t a)
 {
-    size_t e = s->t1, j = x->m[a].t1, k;
+    size_t e = s->t1, j = x->m[a].t1, k = 0;
     char pred[64], role[64];
     int32_t b;
     if (x->m[a].flags & CG_MF_CONCEPT) return 0;
@@ -954,6 +989,13 @@ static int relate_after(rx *x, const sent *s, size_t a)
             if (add_rel(x, a, "alias_of", (size_t)b, "apposition", 0.8f, 0) < 0) return -1;
         }
         if (!paren && (k = scan_role(x, j + 1, e, role)) && k < e &&
+            (teq(x, k, "of") || teq(x, k, "for")) && mstart_at(x, k + 1) < 0) {
+            size_t q = k + 1;      /* "head of research at X": the unit is skipped */
+            while (q < e && q - k <= 3 && is_loww(x, q) && !(x->t[q].lex & (LX(STOP) | LX(PREP))))
+                q++;
+            if (q > k + 1 && (teq(x, q, "at") || teq(x, q, "of"))) k = q;
+        }
+        if (!paren && k && k < e &&
             (teq(x, k, "of") || teq(x, k, "at") || teq(x, k, "for")) &&
             (b = mstart_at(x, k + 1)) >= 0 && !(x->m[b].flags & CG_MF_VALUE)) {
             snprintf(pred, sizeof pred, "%s", role);
@@ -987,6 +1029,8 @@ static int relate_after(rx *x, const sent *s, size_t a)
         if (q < e && lx(x, q, LX(DET))) { det = teq(x, q, "a") || teq(x, q, "an") ? 2 : 1; q++; }
         np0 = q;
         while (q < e && q - np0 < 5 && is_word(x, q) && !(x->t[q].f & F_DIGIT) &&
+               !(q > np0 && verbish(x, q) && (x->t[q].lex & LX(VERB) ||
+                                             x->s[x->t[q].b1 - 1] == 'd')) &&
                (((x->t[q].f & F_LOWER) && !(x->t[q].lex & (LX(STOP) | LX(PREP) | LX(DET)))) ||
                 (x->t[q].lex & LX(ROLE)) || ((x->t[q].f & F_CAP) && q + 1 < e && is_loww(x, q + 1) &&
                                              !(x->t[q + 1].lex & (LX(STOP) | LX(PREP))))))

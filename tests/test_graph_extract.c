@@ -328,6 +328,30 @@ static void test_pathological(void)
     for (i = 0; i < 50000; i++) cc_buf_puts(&b, "A-1-");
     run_big("hyphen chain", b.data, b.len, &x);
 
+    /* time grows linearly: 4x the text costs about 4x (bound 12x, best of 3) */
+    {
+        static const char *const sents[] = {
+            "Ana Ruiz, CFO of Norvale, signed with Kestrel Holdings on 14 March 2024. ",
+            "Kestrel sells products such as PX-9000-v2, KV-12 rev C and Orca Beacon for $310,000. ",
+            "Norvale is a Norwegian shipping company based in Bergen, with 1,200 kg of cargo. ",
+            "The CEO of Kestrel, Jonas Berg, met the Bergen Maritime Safety Authority (BMSA) " };
+        double best[2] = { 1e30, 1e30 };
+        size_t reps[2] = { 1000, 4000 }, r, k;
+        for (k = 0; k < 2; k++) {
+            cc_buf_reset(&b);
+            for (i = 0; i < reps[k]; i++) cc_buf_puts(&b, sents[i % 4]);
+            for (r = 0; r < 3; r++) {
+                cg_chunk c = { b.data, b.len, 0, 0 };
+                double t0 = cc_now_ms(), ms;
+                CHECK_OK(cg_extractor_run(ex, &c, &x));
+                ms = cc_now_ms() - t0;
+                if (ms < best[k]) best[k] = ms;
+            }
+        }
+        printf("  scaling: %.1f ms for 1x, %.1f ms for 4x\n", best[0], best[1]);
+        CHECK_MSG(best[1] < 12 * best[0] + 5, "%.1f ms vs %.1f ms", best[1], best[0]);
+    }
+
     /* the token cap is counted */
     {
         cg_rules_opts o = { 0 };
