@@ -1,0 +1,258 @@
+/*
+ * graph.h — the knowledge-graph module: entity and relation extraction
+ * (a pluggable extractor interface, the rules extractor "rules/1") and
+ * entity normalisation / resolution (keys, acronyms, aliases).
+ *
+ * Prefix: cg_.  Status codes are core's cc_status.
+ *
+ * Offsets: an extractor reads one chunk of a document.  Every mention and
+ * relation it returns carries exact document offsets, half-open [start,end),
+ * in code points (*_char, as in schemas/catalog.sql) and in UTF-8 bytes
+ * (*_byte).  The chunk-relative byte offsets are kept too (chunk_*), so the
+ * surface is always text[chunk_start .. chunk_end) of the chunk.
+ */
+#ifndef CAIRN_GRAPH_H
+#define CAIRN_GRAPH_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ================================================================ types */
+
+/* Entity types; the names are what the catalog stores (entities.type). */
+typedef enum cg_type {
+    CG_TYPE_OTHER = 0,
+    CG_TYPE_PERSON,
+    CG_TYPE_ORG,        /* "organisation" */
+    CG_TYPE_PLACE,
+    CG_TYPE_PRODUCT,
+    CG_TYPE_DATE,
+    CG_TYPE_AMOUNT,     /* money */
+    CG_TYPE_PERCENT,
+    CG_TYPE_QUANTITY,   /* number with a unit */
+    CG_TYPE_COUNT
+} cg_type;
+
+const char *cg_type_str(cg_type t);     /* "person", "organisation", ... */
+
+/* Mention flags. */
+enum {
+    CG_MF_ACRONYM = 1 << 0,   /* all-capitals short form ("BMSA") */
+    CG_MF_CONCEPT = 1 << 1,   /* common-noun class ("products" in a Hearst
+                                 pattern, "shipping company" after "is a"):
+                                 an object of is_a / instance_of, not a name */
+    CG_MF_VALUE   = 1 << 2    /* date, amount, percent or quantity */
+};
+
+typedef struct cg_mention {
+    int64_t start_char, end_char;     /* document code points */
+    int64_t start_byte, end_byte;     /* document bytes */
+    size_t  chunk_start, chunk_end;   /* bytes within the chunk */
+    char   *surface;                  /* exact text; owned by the cg_extraction */
+    cg_type type;
+    unsigned flags;                   /* CG_MF_* */
+    float   confidence;               /* 0..1 */
+} cg_mention;
+
+typedef enum cg_rel_status { CG_REL_CONFIRMED = 0, CG_REL_INFERRED = 1 } cg_rel_status;
+const char *cg_rel_status_str(cg_rel_status s);   /* "confirmed" | "inferred" */
+
+typedef struct cg_relation {
+    size_t  subj, obj;                /* indices into cg_extraction.mentions */
+    char   *predicate;                /* "acquire", "cfo_of", "is_a", ... owned */
+    const char *pattern;              /* static: "apposition", "copula", ... */
+    int64_t sent_start_char, sent_end_char;   /* sentence, document code points */
+    int64_t sent_start_byte, sent_end_byte;   /* sentence, document bytes */
+    size_t  sent_chunk_start, sent_chunk_end; /* sentence, bytes within the chunk */
+    float   confidence;
+    cg_rel_status status;
+} cg_relation;
+
+/* Counted warnings: outputs capped or input skipped, never silently. */
+typedef struct cg_warnings {
+    size_t mentions_capped;     /* mentions dropped at opts.max_mentions */
+    size_t relations_capped;    /* relations dropped at opts.max_relations */
+    size_t cooc_capped;         /* co-occurrence pairs dropped per sentence cap */
+    size_t names_too_long;      /* capitalised runs longer than max_name_tokens */
+    size_t tokens_capped;       /* tokens past opts.max_tokens not examined */
+    size_t bad_offsets;         /* plug-in results rejected (out of range, mid-character) */
+} cg_warnings;
+
+/* The result of one extraction.  Initialise with cg_extraction_init, free
+ * with cg_extraction_free (which frees every surface and predicate). */
+typedef struct cg_extraction {
+    cg_mention  *mentions;  size_t n_mentions;  size_t cap_mentions;
+    cg_relation *relations; size_t n_relations; size_t cap_relations;
+    cg_warnings  warn;
+    size_t       n_warnings;            /* sum of warn's counters */
+    char         extractor[48];         /* "rules/1" */
+    /* limits copied from the options by cg_extractor_run */
+    size_t       max_mentions, max_relations;
+} cg_extraction;
+
+void cg_extraction_init(cg_extraction *x);
+void cg_extraction_free(cg_extraction *x);    /* NULL-safe; leaves x reset */
+
+/* ================================================================ extractors */
+
+/* One chunk of a document: its UTF-8 text and where it starts in the
+ * document.  text need not be NUL-terminated. */
+typedef struct cg_chunk {
+    const char *text;
+    size_t      len;          /* bytes */
+    int64_t     start_byte;   /* of text[0] within the document */
+    int64_t     start_char;
+} cg_chunk;
+
+/* A plug-in extractor's findings, in chunk-relative byte offsets.  The
+ * plug-in calls these from its extract(); cg_extractor_run checks every
+ * offset (in range, on character boundaries), fills the document offsets
+ * and the surfaces, and applies the caps. */
+typedef struct cg_sink cg_sink;
+/* Adds a mention; *idx (may be NULL) receives its index for relations, or
+ * SIZE_MAX when it was dropped (bad offsets or cap): not an error. */
+cc_status cg_sink_mention(cg_sink *s, size_t chunk_start, size_t chunk_end,
+                          cg_type type, unsigned flags, float confidence,
+                          size_t *idx);
+/* Adds a relation between two mentions added before; the sentence is given
+ * in chunk bytes.  pattern must be a static string. */
+cc_status cg_sink_relation(cg_sink *s, size_t subj, const char *predicate,
+                           size_t obj, size_t sent_start, size_t sent_end,
+                           const char *pattern, float confidence,
+                           cg_rel_status status);
+/* Counts a warning in the result being built (field of cg_warnings). */
+void      cg_sink_warn(cg_sink *s, size_t *counter_in_warnings);
+cg_warnings *cg_sink_warnings(cg_sink *s);
+
+#define CG_EXTRACTOR_API_VERSION 1
+
+/* The table a plug-in fills (static const).  ctx is the plug-in's. */
+typedef struct cg_extractor_i {
+    int         api_version;          /* CG_EXTRACTOR_API_VERSION */
+    const char *name;                 /* "rules", "llm" */
+    int         version;              /* of the extractor's behaviour: 1, 2, ... */
+    /* Reads one chunk, reports through the sink.  On failure writes a
+     * message into err (reset first) and returns the status. */
+    cc_status (*extract)(void *ctx, const cg_chunk *chunk, cg_sink *sink, cc_buf *err);
+    void      (*free)(void *ctx);     /* may be NULL */
+} cg_extractor_i;
+
+typedef struct cg_extractor cg_extractor;
+
+/* Limits of the rules extractor (0 = default). */
+typedef struct cg_rules_opts {
+    size_t max_chunk_bytes;       /* default 16 MiB; over it: CC_TOOBIG */
+    size_t max_tokens;            /* default 1,000,000 per chunk */
+    size_t max_mentions;          /* default 4096 per chunk */
+    size_t max_relations;         /* default 8192 per chunk */
+    size_t max_cooc_per_sentence; /* default 6 */
+    size_t max_name_tokens;       /* default 8 words in one proper name */
+    int    no_cooccurrence;       /* 1: no inferred co-occurrence edges */
+} cg_rules_opts;
+
+/* Wraps a plug-in.  On success the extractor owns ctx (iface->free is
+ * called by cg_extractor_free).  CC_VERSION when api_version differs. */
+cc_status   cg_extractor_new(const cg_extractor_i *iface, void *ctx, cg_extractor **out);
+/* The rules extractor ("rules/1"); opts may be NULL. */
+cc_status   cg_extractor_rules_new(const cg_rules_opts *opts, cg_extractor **out);
+void        cg_extractor_free(cg_extractor *ex);
+/* "name/version"; borrowed, lives as long as ex. */
+const char *cg_extractor_id(const cg_extractor *ex);
+/* Message of the last failure on ex; borrowed until the next call. */
+const char *cg_extractor_errmsg(const cg_extractor *ex);
+
+/* Extracts one chunk into out (which must be initialised; earlier
+ * contents are freed first).  Invalid UTF-8 or bad offsets: CC_INVALID. */
+cc_status   cg_extractor_run(cg_extractor *ex, const cg_chunk *chunk, cg_extraction *out);
+
+/* ================================================================ normalisation */
+
+/* The resolution key of a name: Latin-1 / Latin Extended-A letters folded
+ * to ASCII (é→e, ß→ss, Ø→o, Œ→oe, ł→l), case folded, punctuation to
+ * spaces ("&" → "and"), a leading "the" and trailing legal suffixes
+ * (Inc, Ltd, GmbH, Corp, LLC, AG, SA, plc, ...) removed, whitespace
+ * collapsed.  Other scripts are kept as they are.  out is reset first.
+ * A name that is only a suffix keeps it ("AG" → "ag").
+ * *stripped (may be NULL) is set to 1 when a legal suffix was removed.
+ * Invalid UTF-8: CC_INVALID. */
+cc_status cg_norm_key(const char *s, size_t n, cc_buf *out, int *stripped);
+
+/* 1 when acr (2..12 letters, capitals) is the initials of name: of every
+ * word, or of every word but function words (of, and, the, for, de, &),
+ * or with a word contributing its first two capitals ("GmbH").  0 else. */
+int cg_acronym_matches(const char *acr, size_t acr_len, const char *name, size_t name_len);
+
+/* 1 when the name ends in a legal suffix (Inc, Ltd., GmbH, ...). */
+int cg_has_legal_suffix(const char *s, size_t n);
+
+/* ---------------------------------------------------------------- resolution */
+
+typedef enum cg_alias_source {
+    CG_ALIAS_LABEL = 0,    /* the mention's own surface */
+    CG_ALIAS_ACRONYM,      /* short form of a long name */
+    CG_ALIAS_APPOSITION,   /* "X, also known as Y", "X (Y)" */
+    CG_ALIAS_SUFFIX        /* the name with its legal suffix */
+} cg_alias_source;
+const char *cg_alias_source_str(cg_alias_source s);  /* catalog's aliases.source */
+
+typedef struct cg_alias {
+    char *alias;            /* surface */
+    char *norm;             /* its key */
+    cg_alias_source source;
+} cg_alias;
+
+typedef struct cg_entity {
+    char   *key;            /* resolution key (entities.key) */
+    char   *label;          /* preferred display name: the longest surface */
+    cg_type type;
+    unsigned flags;         /* CG_MF_* of its mentions, OR-ed */
+    cg_alias *aliases; size_t n_aliases;   /* distinct norms */
+} cg_entity;
+
+/* Mentions of one extraction grouped into entities: same key; acronym and
+ * its expansion ("International Business Machines (IBM)", or both in the
+ * chunk with matching initials); "X, also known as Y" appositions.
+ * entity_of[i] is the entity of mention i. */
+typedef struct cg_resolution {
+    cg_entity *entities; size_t n_entities;
+    size_t    *entity_of;   /* n = the extraction's n_mentions */
+    size_t     n_mentions;
+} cg_resolution;
+
+cc_status cg_resolve(const cg_extraction *x, cg_resolution *out);
+void      cg_resolution_free(cg_resolution *r);   /* NULL-safe */
+
+/* ================================================================ store */
+
+/* The Redland store under a directory (storage "hashes", hash-type "bdb",
+ * contexts on): one context per chunk, so every triple keeps the chunk it
+ * came from.  IRIs are absolute ("urn:cairn:chunk:42"). */
+typedef struct cg_store cg_store;
+
+enum { CG_STORE_OPEN = 0, CG_STORE_CREATE = 1 };
+
+/* Opens (or with CG_STORE_CREATE creates, replacing) the store in dir,
+ * which must exist.  On failure *out is NULL and cc_errmsg() says why. */
+cc_status   cg_store_open(const char *dir, int flags, cg_store **out);
+void        cg_store_close(cg_store *st);          /* syncs; NULL-safe */
+/* Message of the last failure on st; borrowed until the next call. */
+const char *cg_store_errmsg(const cg_store *st);
+
+/* Adds (s, p, o) in context ctx.  o is an IRI, or a plain literal when
+ * o_literal is 1.  Adding a triple already in the context is a no-op. */
+cc_status   cg_store_add(cg_store *st, const char *ctx, const char *s, const char *p,
+                         const char *o, int o_literal);
+/* Removes every triple of context ctx (other contexts keep theirs). */
+cc_status   cg_store_remove_context(cg_store *st, const char *ctx);
+/* Triples in context ctx, or in the whole store when ctx is NULL (a triple
+ * in two contexts counts once per context). */
+cc_status   cg_store_count(cg_store *st, const char *ctx, size_t *out);
+cc_status   cg_store_sync(cg_store *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CAIRN_GRAPH_H */

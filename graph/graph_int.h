@@ -1,0 +1,35 @@
+/* graph_int.h — helpers shared inside graph/ (not part of the public API). */
+#ifndef CAIRN_GRAPH_INT_H
+#define CAIRN_GRAPH_INT_H
+
+#include "graph.h"
+
+/* The rules extractor's table (rules.c). */
+extern const cg_extractor_i cg_rules_iface;
+/* Creates the rules extractor's context from opts (NULL: defaults). */
+cc_status cg_rules_ctx_new(const cg_rules_opts *opts, void **out);
+
+/* ---------------------------------------------------------------- text.c */
+
+/* Character classes of a code point, as the extractor and the normaliser
+ * see them.  Covers ASCII, Latin-1, Latin Extended-A/B, Greek, Cyrillic;
+ * other letters (Hebrew, Arabic, CJK, ...) are caseless letters. */
+enum {
+    CG_CH_LETTER = 1 << 0,
+    CG_CH_UPPER  = 1 << 1,
+    CG_CH_LOWER  = 1 << 2,
+    CG_CH_DIGIT  = 1 << 3,
+    CG_CH_SPACE  = 1 << 4,    /* incl. NBSP, U+2000..200A, U+3000 */
+    CG_CH_FORMAT = 1 << 5,    /* zero-width, bidi marks and controls: ignored inside words */
+    CG_CH_CURRENCY = 1 << 6,  /* $ € £ ¥ and U+20A0..20CF */
+    CG_CH_PUNCT  = 1 << 7
+};
+unsigned cg_char_class(uint32_t cp);
+
+/* ASCII folding of Latin-1 / Latin Extended-A code points: writes up to
+ * 2 lowercase ASCII bytes into out and returns how many, or 0 when cp has
+ * no such folding (it is then kept, lowercased when cg_lower knows how). */
+int      cg_fold_latin(uint32_t cp, char out[2]);
+uint32_t cg_lower(uint32_t cp);
+
+#endif
