@@ -314,6 +314,7 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
     ingest_ctx c;
     cc_buf err = CC_BUF_INIT(4096);
     cc_status s;
+    int nested;
 
     if (!cc_kb_writable(kb))
         return cc_kb_seterr(kb, CC_INVALID, "knowledge base opened read-only");
@@ -325,7 +326,11 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
         return cc_kb_seterr(kb, CC_UNSUPPORTED, "%s: unknown document type (supported: "
                             ".txt .md .html .htm .json .jsonl; or give --format)", uri);
     cc_utc_iso8601(c.now);
-    if ((s = cc_kb_begin(kb))) return s;
+    /* inside a caller's transaction (a batch of inputs) this input is a
+     * savepoint: it still goes in whole or not at all */
+    nested = !sqlite3_get_autocommit(cc_kb_db(kb));
+    if (nested ? (s = cc_kb_exec(kb, "SAVEPOINT ingest_input")) : (s = cc_kb_begin(kb)))
+        return s;
     if ((s = prepare_all(&c))) goto fail;
     s = cr_parse(uri, c.fmt, data, n, &opts->parse, on_doc, &c, &err);
     if (s) {
@@ -336,7 +341,10 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
     if ((c.fmt == CR_FMT_JSON || c.fmt == CR_FMT_JSONL) && (s = remove_unseen_records(&c, uri)))
         goto fail;
     finalize_all(&c);
-    if ((s = cc_kb_commit(kb))) { cc_buf_free(&err); return s; }
+    if ((s = nested ? cc_kb_exec(kb, "RELEASE ingest_input") : cc_kb_commit(kb))) {
+        cc_buf_free(&err);
+        return s;
+    }
     c.st.bytes = (int64_t)n;
     stats->docs_added += c.st.docs_added;
     stats->docs_replaced += c.st.docs_replaced;
@@ -347,7 +355,11 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
     return CC_OK;
 fail:
     finalize_all(&c);
-    cc_kb_rollback(kb);
+    if (nested)
+        sqlite3_exec(cc_kb_db(kb), "ROLLBACK TO ingest_input; RELEASE ingest_input",
+                     NULL, NULL, NULL);
+    else
+        cc_kb_rollback(kb);
     cc_buf_free(&err);
     return s;
 }

@@ -159,7 +159,10 @@ cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *opts);
 
 /* Ingests one input (data[0..n) named `uri`) in one transaction: all of its
  * documents or none. Needs a writable KB. On failure the KB is unchanged
- * and the reason is on the KB handle. Stats are added to *stats. */
+ * and the reason is on the KB handle. Stats are added to *stats.
+ * Called inside a transaction the caller opened (cc_kb_begin), the input
+ * is a savepoint of it instead: many small inputs then share one commit,
+ * and a failed input still leaves nothing behind. */
 cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *data,
                          size_t n, const cr_ingest_opts *opts, cr_ingest_stats *stats);
 

@@ -155,6 +155,34 @@ static void progress(size_t done, size_t nfiles, int64_t bytes, int64_t total, d
 
 /* ---------------------------------------------------------------- ingest */
 
+/* Small files share transactions (one commit per batch); each file is
+ * still all-or-nothing inside it (a savepoint). Nothing in a batch is
+ * visible to readers, or reported as stored, before its commit. */
+#define BATCH_BYTES ((int64_t)16 << 20)
+#define BATCH_FILES 1000
+
+/* Commits the open batch and moves its stats into *total. Returns the
+ * number of files lost when the commit fails (0 on success). */
+static int commit_batch(cc_kb *kb, cr_ingest_stats *batch, cr_ingest_stats *total,
+                        size_t *files, int64_t *bytes)
+{
+    int lost = 0;
+    if (cc_kb_commit(kb) == CC_OK) {
+        total->docs_added += batch->docs_added;
+        total->docs_replaced += batch->docs_replaced;
+        total->docs_unchanged += batch->docs_unchanged;
+        total->chunks_added += batch->chunks_added;
+        total->bytes += batch->bytes;
+    } else {
+        cli_error("%s (the last %zu files were not stored)", cc_kb_errmsg(kb), *files);
+        lost = (int)*files;
+    }
+    memset(batch, 0, sizeof *batch);
+    *files = 0;
+    *bytes = 0;
+    return lost;
+}
+
 static const char ingest_usage[] =
     "ingest KB PATH... [options]\n"
     "  Adds or updates documents: files, directories (recursively), or - for stdin.\n"
@@ -175,7 +203,9 @@ int cmd_ingest(int argc, char **argv)
     dir_id stack[64];
     cc_kb *kb = NULL;
     cr_ingest_opts opts;
-    cr_ingest_stats st = {0};
+    cr_ingest_stats st = {0}, batch = {0};
+    size_t batch_files = 0;
+    int64_t batch_bytes = 0;
     cr_format fmt = CR_FMT_UNKNOWN;
     cc_buf errs = CC_BUF_INIT(0);
     double t0;
@@ -250,7 +280,15 @@ int cmd_ingest(int argc, char **argv)
         cc_buf_free(&in);
     }
     for (f = 0; f < list.n; f++) {
-        cc_status s = cr_ingest_file(kb, list.path[f], &opts, &st);
+        cc_status s;
+        if (!batch_files && (s = cc_kb_begin(kb)) != CC_OK) {
+            cli_error("%s", cc_kb_errmsg(kb));
+            failed += (int)(list.n - f);
+            break;
+        }
+        s = cr_ingest_file(kb, list.path[f], &opts, &batch);
+        batch_files++;
+        batch_bytes += list.size[f];
         if (s != CC_OK) {
             if (tty) fputc('\n', stderr);
             cli_error("%s", cc_kb_errmsg(kb));
@@ -261,9 +299,12 @@ int cmd_ingest(int argc, char **argv)
             cc_buf_puts(&errs, ",\"message\":");
             cc_buf_json_str(&errs, cc_kb_errmsg(kb), strlen(cc_kb_errmsg(kb)));
             cc_buf_putc(&errs, '}');
-            if (s == CC_FULL || s == CC_NOMEM) break;   /* the next file would fail too */
         }
-        if (tty) progress(f + 1, list.n, st.bytes, list.total, t0);
+        if (batch_bytes >= BATCH_BYTES || batch_files >= BATCH_FILES || f + 1 == list.n ||
+            s == CC_FULL || s == CC_NOMEM)
+            failed += commit_batch(kb, &batch, &st, &batch_files, &batch_bytes);
+        if (s == CC_FULL || s == CC_NOMEM) break;   /* the next file would fail too */
+        if (tty) progress(f + 1, list.n, st.bytes + batch.bytes, list.total, t0);
     }
     if (tty && list.n) fputc('\n', stderr);
     {
