@@ -591,7 +591,7 @@ static cl_status arr_elem(const cl_gguf_arr *a, uint64_t i, const arrdesc **d)
 
 cl_status cl_gguf_arr_get_int(const cl_gguf_arr *a, uint64_t i, int64_t *out)
 {
-    const arrdesc *d;
+    const arrdesc *d = NULL;
     uint64_t uv;
     int big;
     cl_status s = arr_elem(a, i, &d);
@@ -606,7 +606,7 @@ cl_status cl_gguf_arr_get_int(const cl_gguf_arr *a, uint64_t i, int64_t *out)
 
 cl_status cl_gguf_arr_get_f32(const cl_gguf_arr *a, uint64_t i, float *out)
 {
-    const arrdesc *d;
+    const arrdesc *d = NULL;
     cl_status s = arr_elem(a, i, &d);
     if (s) return s;
     if (d->type == CL_GGUF_FLOAT32) *out = ld_f32(d->p + i * 4);
@@ -617,7 +617,7 @@ cl_status cl_gguf_arr_get_f32(const cl_gguf_arr *a, uint64_t i, float *out)
 
 cl_status cl_gguf_arr_get_str(const cl_gguf_arr *a, uint64_t i, const char **str, size_t *len)
 {
-    const arrdesc *d;
+    const arrdesc *d = NULL;
     const uint8_t *p;
     cl_status s = arr_elem(a, i, &d);
     if (s) return s;
@@ -631,7 +631,7 @@ cl_status cl_gguf_arr_get_str(const cl_gguf_arr *a, uint64_t i, const char **str
 
 cl_status cl_gguf_arr_get_arr(const cl_gguf_arr *a, uint64_t i, cl_gguf_arr *out)
 {
-    const arrdesc *d;
+    const arrdesc *d = NULL;
     cl_status s = arr_elem(a, i, &d);
     if (s) return s;
     if (d->type != CL_GGUF_ARRAY)

@@ -663,7 +663,7 @@ static cl_status bpe_word(const cl_tokenizer *t, const char *mapped, size_t mlen
 
 static cl_status bpe_encode(const cl_tokenizer *t, const char *text, size_t n, tokvec *out)
 {
-    cps c;
+    cps c = {0};
     size_t *ends = NULL, n_ends = 0, k, start = 0;
     sbuf mapped = {0};
     cl_status s;
