@@ -109,6 +109,81 @@ done:
     cl_tokenizer_free(t);
 }
 
+/* Encodes text and compares with want[0..nw). */
+static void expect_ids(cl_tokenizer *t, const char *text, int add_special, int parse_special,
+                       const cl_token *want, size_t nw)
+{
+    cl_token *ids = NULL;
+    size_t n = 0, k;
+    int ok;
+    CL_CHECK_OK(cl_tokenize(t, text, strlen(text), add_special, parse_special, &ids, &n));
+    ok = n == nw;
+    for (k = 0; ok && k < n; k++) ok = ids[k] == want[k];
+    CHECK_MSG(ok, "\"%s\" (add_special %d, parse_special %d): got %zu tokens, first %d", text, add_special,
+              parse_special, n, n ? ids[0] : -1);
+    free(ids);
+}
+
+/* BOS/EOS rules and special-token parsing. */
+static void special_rules(const char *dir)
+{
+    char path[1024];
+    cl_gguf *g = NULL;
+    cl_tokenizer *t = NULL;
+    char *txt = NULL;
+
+    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-llama-spm.gguf", dir);
+    CL_CHECK_OK(cl_gguf_open(path, &g));
+    if (g) CL_CHECK_OK(cl_tokenizer_new(g, &t));
+    cl_gguf_close(g);
+    if (t) {
+        static const cl_token a[] = {1, 15043, 3186}, b[] = {15043, 2};
+        CHECK(cl_tokenizer_bos(t) == 1 && cl_tokenizer_eos(t) == 2 && cl_tokenizer_unk(t) == 0);
+        CHECK(cl_tokenizer_adds_bos(t) && !cl_tokenizer_adds_eos(t));
+        expect_ids(t, "Hello world", 1, 0, a, 3);
+        expect_ids(t, "Hello</s>", 0, 1, b, 2);
+        {
+            /* without parse_special "</s>" is plain text, never token 2 */
+            cl_token *ids = NULL;
+            size_t n = 0, k;
+            int has2 = 0;
+            CL_CHECK_OK(cl_tokenize(t, "Hello</s>", 9, 0, 0, &ids, &n));
+            for (k = 0; k < n; k++) has2 |= ids[k] == 2;
+            CHECK(n > 2 && !has2);
+            CL_CHECK_OK(cl_detokenize(t, ids, n, 0, &txt, NULL));
+            CHECK_STR(txt, "Hello</s>");
+            free(txt);
+            free(ids);
+        }
+        CL_CHECK_OK(cl_detokenize(t, a, 3, 0, &txt, NULL));
+        CHECK_STR(txt, "Hello world");
+        free(txt);
+        CL_CHECK_OK(cl_detokenize(t, a, 3, 1, &txt, NULL));
+        CHECK_STR(txt, "<s> Hello world");
+        free(txt);
+        CHECK(cl_detokenize(t, (const cl_token[]){32000}, 1, 0, &txt, NULL) == CL_ERR_RANGE);
+        CHECK(cl_tokenizer_find(t, "\xe2\x96\x81Hello", 8) == 15043);
+        CHECK_STR(cl_tokenizer_token_text(t, 3186), "\xe2\x96\x81world");
+        CHECK(cl_tokenizer_token_type(t, 3) == CL_TOKTYPE_BYTE);
+    }
+    cl_tokenizer_free(t);
+    t = NULL;
+
+    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-bert-bge.gguf", dir);
+    g = NULL;
+    CL_CHECK_OK(cl_gguf_open(path, &g));
+    if (g) CL_CHECK_OK(cl_tokenizer_new(g, &t));
+    cl_gguf_close(g);
+    if (t) {
+        static const cl_token a[] = {101, 7592, 2088, 102};
+        expect_ids(t, "Hello world", 1, 0, a, 4);
+        CL_CHECK_OK(cl_detokenize(t, a, 4, 0, &txt, NULL));
+        CHECK_STR(txt, "hello world");
+        free(txt);
+    }
+    cl_tokenizer_free(t);
+}
+
 int main(void)
 {
     const char *dir = getenv("CAIRN_SHARED");
@@ -121,5 +196,6 @@ int main(void)
     run_vocab(dir, "ggml-vocab-gpt-2.gguf", CL_TOK_BPE);
     run_vocab(dir, "ggml-vocab-llama-spm.gguf", CL_TOK_SPM);
     run_vocab(dir, "ggml-vocab-bert-bge.gguf", CL_TOK_WPM);
+    special_rules(dir);
     return check_done("llm_tokenizer");
 }
