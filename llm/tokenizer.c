@@ -113,6 +113,8 @@ static void sb_put(sbuf *b, const char *s, size_t n)
 
 /* ---------------------------------------------------------------- the tokenizer */
 
+enum { PRE_GPT2 = 0, PRE_LLAMA3 = 1, PRE_QWEN2 = 2 };
+
 struct cl_tokenizer {
     cl_tok_kind kind;
     int32_t n_vocab;
@@ -125,6 +127,8 @@ struct cl_tokenizer {
     char *merge_store;
     cl_token bos, eos, unk, sep, pad, cls;
     int add_bos, add_eos, add_space_prefix;
+    int pre;             /* BPE pre-tokenizer: PRE_GPT2, PRE_LLAMA3, PRE_QWEN2 */
+    int ignore_merges;   /* Llama-3: a piece that is a whole token is not merged */
     int wpm_hash_prefix; /* WordPiece vocab uses "##" continuations (HF) instead of "▁" starts */
     cl_token byte_tok[256];   /* SPM <0xNN>, BPE byte char */
     int bpe_byte_cp[256];     /* GPT-2 bytes_to_unicode */
@@ -347,6 +351,23 @@ cl_status cl_tokenizer_new(const cl_gguf *g, cl_tokenizer **out)
                 hmap_put(&t->merges, t->merge_store + pos, len, (int32_t)i);
                 pos += len + 1;
             }
+        }
+    }
+
+    if (t->kind == CL_TOK_BPE) {
+        const char *pre = "default";
+        size_t pl;
+        cl_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &pl);
+        if (!strcmp(pre, "default") || !strcmp(pre, "gpt-2") || !strcmp(pre, "gpt2")) t->pre = PRE_GPT2;
+        else if (!strcmp(pre, "llama-bpe") || !strcmp(pre, "llama3") || !strcmp(pre, "llama-v3")) {
+            t->pre = PRE_LLAMA3;
+            t->ignore_merges = 1;
+        } else if (!strcmp(pre, "smaug-bpe")) t->pre = PRE_LLAMA3;
+        else if (!strcmp(pre, "qwen2") || !strcmp(pre, "deepseek-r1-qwen")) t->pre = PRE_QWEN2;
+        else {
+            s = cl_err(CL_ERR_UNSUPPORTED,
+                       "tokenizer: pre-tokenizer '%s' is not supported (gpt-2, llama-bpe, qwen2 are)", pre);
+            goto fail;
         }
     }
 
@@ -600,6 +621,69 @@ static cl_status gpt2_split(const cps *c, size_t **ends, size_t *n_ends)
     return CL_OK;
 }
 
+/* Llama-3 pre-tokenizer (Qwen2 is the same with max_digits = 1):
+ * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+static cl_status llama3_split(const cps *c, size_t max_digits, size_t **ends, size_t *n_ends)
+{
+    size_t pos = 0, k = 0;
+    size_t *e = malloc((c->n + 1) * sizeof *e);
+    if (!e) return cl_err(CL_ERR_NOMEM, "tokenizer: out of memory");
+    while (pos < c->n) {
+        uint32_t cp = c->cp[pos];
+        unsigned f = cflags(c, pos), f2;
+        size_t nw, last_nl;
+        if (cp == '\'' && pos + 1 < c->n) {
+            uint32_t nx = cl_uc_tolower(c->cp[pos + 1]);
+            if (nx == 's' || nx == 't' || nx == 'm' || nx == 'd') { pos += 2; e[k++] = pos; continue; }
+            if (pos + 2 < c->n) {
+                uint32_t nn = cl_uc_tolower(c->cp[pos + 2]);
+                if ((nx == 'r' && nn == 'e') || (nx == 'v' && nn == 'e') || (nx == 'l' && nn == 'l')) {
+                    pos += 3; e[k++] = pos; continue;
+                }
+            }
+        }
+        if (!(cp == '\r' || cp == '\n' || IS_N(f)) && (IS_L(f) || IS_L(cflags(c, pos + 1)))) {
+            pos++;
+            while (IS_L(cflags(c, pos))) pos++;
+            e[k++] = pos;
+            continue;
+        }
+        if (IS_N(f)) {
+            size_t ini = pos;
+            while (IS_N(cflags(c, pos))) {
+                pos++;
+                if (pos - ini >= max_digits) { e[k++] = pos; ini = pos; }
+            }
+            if (pos > ini) e[k++] = pos;
+            continue;
+        }
+        f2 = cp == ' ' ? cflags(c, pos + 1) : f;
+        if (!(IS_W(f2) || IS_L(f2) || IS_N(f2)) && f2) {
+            unsigned g;
+            pos += cp == ' ';
+            while ((g = cflags(c, pos)) && !(IS_W(g) || IS_L(g) || IS_N(g))) pos++;
+            while (cget(c, pos) == '\r' || cget(c, pos) == '\n') pos++;
+            e[k++] = pos;
+            continue;
+        }
+        nw = 0;
+        last_nl = 0;
+        while (IS_W(cflags(c, pos + nw))) {
+            uint32_t w = c->cp[pos + nw];
+            if (w == '\r' || w == '\n') last_nl = pos + nw + 1;
+            nw++;
+        }
+        if (last_nl) { pos = last_nl; e[k++] = pos; continue; }
+        if (nw > 1 && cget(c, pos + nw) != 0xFFFFFFFFu) { pos += nw - 1; e[k++] = pos; continue; }
+        if (nw > 0) { pos += nw; e[k++] = pos; continue; }
+        pos++;
+        e[k++] = pos;
+    }
+    *ends = e;
+    *n_ends = k;
+    return CL_OK;
+}
+
 static void bpe_try(const cl_tokenizer *t, sym *v, heap *h, int left, int right, sbuf *tmp)
 {
     bigram b;
@@ -669,7 +753,9 @@ static cl_status bpe_encode(const cl_tokenizer *t, const char *text, size_t n, t
     cl_status s;
     if (!n) return CL_OK;
     if ((s = to_cps(text, n, &c))) return s;
-    if ((s = gpt2_split(&c, &ends, &n_ends))) goto done;
+    if (t->pre == PRE_GPT2) s = gpt2_split(&c, &ends, &n_ends);
+    else s = llama3_split(&c, t->pre == PRE_QWEN2 ? 1 : 3, &ends, &n_ends);
+    if (s) goto done;
     for (k = 0; k < n_ends && !s; k++) {
         size_t b0 = c.off[start], b1 = c.off[ends[k]], j;
         mapped.n = 0;
@@ -679,7 +765,10 @@ static cl_status bpe_encode(const cl_tokenizer *t, const char *text, size_t n, t
             sb_put(&mapped, u, (size_t)l);
         }
         if (mapped.oom) { s = cl_err(CL_ERR_NOMEM, "tokenizer: out of memory"); break; }
-        s = bpe_word(t, mapped.p, mapped.n, out);
+        if (t->ignore_merges && hmap_get(&t->vocab, mapped.p, mapped.n) >= 0)
+            tv_push(out, hmap_get(&t->vocab, mapped.p, mapped.n));
+        else
+            s = bpe_word(t, mapped.p, mapped.n, out);
         start = ends[k];
     }
 done:
