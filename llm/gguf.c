@@ -207,6 +207,38 @@ void cl_gguf_close(cl_gguf *g)
     free(g);
 }
 
+/* Duplicate detection for keys and tensor names in O(n): an open-addressing
+ * set of string pointers (a hostile file may hold ~10^5 of either). */
+typedef struct sset {
+    const char **e;
+    size_t cap;
+} sset;
+
+static cl_status sset_init(sset *s, uint64_t n)
+{
+    size_t cap = 16;
+    while (cap < n * 2) cap *= 2;
+    s->e = calloc(cap, sizeof *s->e);
+    s->cap = cap;
+    return s->e ? CL_OK : cl_err(CL_ERR_NOMEM, "gguf: out of memory");
+}
+
+/* Returns 1 if str was already present, else adds it and returns 0. */
+static int sset_add(sset *s, const char *str)
+{
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p;
+    size_t i;
+    for (p = (const unsigned char *)str; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    i = (size_t)h & (s->cap - 1);
+    while (s->e[i]) {
+        if (!strcmp(s->e[i], str)) return 1;
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->e[i] = str;
+    return 0;
+}
+
 static char *dup_n(const uint8_t *p, size_t n)
 {
     char *s = malloc(n + 1);
@@ -216,7 +248,18 @@ static char *dup_n(const uint8_t *p, size_t n)
     return s;
 }
 
+static cl_status parse_inner(cl_gguf *g, sset *keys, sset *names);
+
 static cl_status parse(cl_gguf *g)
+{
+    sset keys = {0}, names = {0};
+    cl_status s = parse_inner(g, &keys, &names);
+    free(keys.e);
+    free(names.e);
+    return s;
+}
+
+static cl_status parse_inner(cl_gguf *g, sset *keys, sset *names)
 {
     rd r = {g->base, g->size, 0};
     uint32_t ver;
@@ -245,6 +288,7 @@ static cl_status parse(cl_gguf *g)
     g->kvstr = calloc(n_kv ? n_kv : 1, sizeof *g->kvstr);
     g->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *g->tensors);
     if (!g->kvs || !g->kvstr || !g->tensors) return cl_err(CL_ERR_NOMEM, "gguf: out of memory");
+    if ((s = sset_init(keys, n_kv)) || (s = sset_init(names, n_tensors))) return s;
 
     g->alignment = CL_GGUF_DEFAULT_ALIGNMENT;
     for (i = 0; i < n_kv; i++) {
@@ -259,9 +303,8 @@ static cl_status parse(cl_gguf *g)
             return cl_err(CL_ERR_FORMAT, "gguf: metadata key at byte %zu contains a NUL byte", kpos);
         if (!(e->key = dup_n(kp, (size_t)klen))) return cl_err(CL_ERR_NOMEM, "gguf: out of memory");
         g->n_kv = (int64_t)i + 1;
-        for (j = 0; j < (int64_t)i; j++)
-            if (!strcmp(g->kvs[j].key, e->key))
-                return cl_err(CL_ERR_FORMAT, "gguf: duplicate metadata key '%s'", e->key);
+        if (sset_add(keys, e->key))
+            return cl_err(CL_ERR_FORMAT, "gguf: duplicate metadata key '%s'", e->key);
         if ((s = rd_u32(&r, &t, "metadata type"))) return s;
         if (t >= CL_GGUF_TYPE_COUNT)
             return cl_err(CL_ERR_FORMAT, "gguf: key '%s' has bad type id %u", e->key, t);
@@ -335,9 +378,8 @@ static cl_status parse(cl_gguf *g)
             t->n_bytes = (size_t)blocks * bb;
         }
         if ((s = rd_u64(&r, &t->offset, "tensor offset"))) return s;
-        for (j = 0; j < (int64_t)i; j++)
-            if (!strcmp(g->tensors[j].name, t->name))
-                return cl_err(CL_ERR_FORMAT, "gguf: duplicate tensor name '%s'", t->name);
+        if (sset_add(names, t->name))
+            return cl_err(CL_ERR_FORMAT, "gguf: duplicate tensor name '%s'", t->name);
     }
 
     /* data section */
