@@ -1,0 +1,255 @@
+/* llm.h — cairn's inference engine (library cairn_llm, prefix cl_).
+ *
+ * This is the one public header of llm/. llm/ depends on nothing else in the
+ * project: it has its own status enum and its own message buffer.
+ *
+ * What is here so far:
+ *   - status codes and the last error message (thread-local);
+ *   - a GGUF v2/v3 reader over mmap (every count, length, offset and shape is
+ *     checked against the file size before use) and a small GGUF writer;
+ *   - tensor types F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K: row dequantisation
+ *     and the dot product of a quantised row with a float vector;
+ *   - tokenizers built from GGUF metadata: byte-level BPE ("gpt2"),
+ *     SentencePiece BPE ("llama") and WordPiece ("bert").
+ */
+#ifndef CAIRN_LLM_H
+#define CAIRN_LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status */
+
+/* 0 = OK; values are only ever appended. */
+typedef enum cl_status {
+    CL_OK = 0,
+    CL_ERR_IO = 1,        /* open/read/mmap failed */
+    CL_ERR_FORMAT = 2,    /* malformed or hostile file */
+    CL_ERR_NOMEM = 3,     /* allocation failed */
+    CL_ERR_NOTFOUND = 4,  /* key or tensor not present */
+    CL_ERR_TYPE = 5,      /* value has another type than asked for */
+    CL_ERR_RANGE = 6,     /* index or argument out of range */
+    CL_ERR_UNSUPPORTED = 7, /* valid but not handled (tensor type, tokenizer) */
+    CL_ERR_INVALID = 8    /* bad argument from the caller */
+} cl_status;
+
+/* A static English name for a status ("ok", "format error", ...). */
+const char *cl_status_str(cl_status s);
+
+/* The message of the last failure on this thread (borrowed, valid until the
+ * next failing cl_ call on this thread). Never NULL. */
+const char *cl_errmsg(void);
+
+/* -------------------------------------------------------------- gguf types */
+
+typedef enum cl_gguf_type {
+    CL_GGUF_UINT8 = 0, CL_GGUF_INT8 = 1, CL_GGUF_UINT16 = 2, CL_GGUF_INT16 = 3,
+    CL_GGUF_UINT32 = 4, CL_GGUF_INT32 = 5, CL_GGUF_FLOAT32 = 6, CL_GGUF_BOOL = 7,
+    CL_GGUF_STRING = 8, CL_GGUF_ARRAY = 9, CL_GGUF_UINT64 = 10, CL_GGUF_INT64 = 11,
+    CL_GGUF_FLOAT64 = 12,
+    CL_GGUF_TYPE_COUNT = 13
+} cl_gguf_type;
+
+/* Tensor element types, numbered as GGML numbers them. */
+typedef enum cl_type {
+    CL_TYPE_F32 = 0, CL_TYPE_F16 = 1, CL_TYPE_Q4_0 = 2, CL_TYPE_Q4_1 = 3,
+    CL_TYPE_Q5_0 = 6, CL_TYPE_Q5_1 = 7, CL_TYPE_Q8_0 = 8, CL_TYPE_Q8_1 = 9,
+    CL_TYPE_Q2_K = 10, CL_TYPE_Q3_K = 11, CL_TYPE_Q4_K = 12, CL_TYPE_Q5_K = 13,
+    CL_TYPE_Q6_K = 14, CL_TYPE_Q8_K = 15,
+    CL_TYPE_I8 = 24, CL_TYPE_I16 = 25, CL_TYPE_I32 = 26, CL_TYPE_I64 = 27,
+    CL_TYPE_F64 = 28, CL_TYPE_BF16 = 30,
+    CL_TYPE_COUNT = 40 /* upper bound for tables, not a type */
+} cl_type;
+
+/* Name ("Q4_K"), or NULL for an unknown id. */
+const char *cl_type_name(int type);
+/* Values per block and bytes per block (both 0 for types this library does
+ * not know the layout of). */
+int cl_type_block_size(int type);
+size_t cl_type_block_bytes(int type);
+/* 1 when llm/ can dequantise and dot this type. */
+int cl_type_supported(int type);
+/* Bytes of a row of n values; CL_ERR_RANGE when n is not a multiple of the
+ * block size, CL_ERR_UNSUPPORTED for an unknown layout. */
+cl_status cl_type_row_bytes(int type, uint64_t n, size_t *out);
+
+#define CL_GGUF_MAX_DIMS 4
+#define CL_GGUF_DEFAULT_ALIGNMENT 32
+
+typedef struct cl_gguf cl_gguf;
+
+typedef struct cl_tensor {
+    const char *name;      /* borrowed, NUL-terminated copy owned by the cl_gguf */
+    int type;              /* cl_type */
+    int n_dims;            /* 1..4 */
+    uint64_t ne[CL_GGUF_MAX_DIMS]; /* ne[0] = values per row (fastest); unused dims = 1 */
+    uint64_t n_elements;
+    uint64_t offset;       /* from the start of the data section */
+    size_t n_bytes;
+    const void *data;      /* inside the mapping; valid until cl_gguf_close */
+} cl_tensor;
+
+/* Open and validate a GGUF file (v2 or v3). On failure *out is NULL and
+ * cl_errmsg() says what is wrong and where. Close with cl_gguf_close. */
+cl_status cl_gguf_open(const char *path, cl_gguf **out);
+/* Same over a caller's buffer (not copied: it must outlive the handle). */
+cl_status cl_gguf_open_mem(const void *data, size_t size, cl_gguf **out);
+void cl_gguf_close(cl_gguf *g); /* NULL is a no-op */
+
+uint32_t cl_gguf_version(const cl_gguf *g);
+size_t cl_gguf_alignment(const cl_gguf *g);
+uint64_t cl_gguf_data_offset(const cl_gguf *g);
+size_t cl_gguf_file_size(const cl_gguf *g);
+
+/* Metadata. Keys are indexed 0..n_kv-1; find returns -1 when absent. */
+int64_t cl_gguf_n_kv(const cl_gguf *g);
+int64_t cl_gguf_find_key(const cl_gguf *g, const char *key);
+const char *cl_gguf_key(const cl_gguf *g, int64_t i); /* borrowed */
+cl_gguf_type cl_gguf_kv_type(const cl_gguf *g, int64_t i);
+
+/* Typed getters by key. CL_ERR_NOTFOUND when absent, CL_ERR_TYPE when the
+ * stored type differs (u32/i32 also accept any integer type whose value
+ * fits; f32 accepts FLOAT64). Strings are borrowed, not NUL-terminated in
+ * the file: use the length (the _str getter gives a NUL-terminated copy
+ * kept by the handle). */
+cl_status cl_gguf_get_u32(const cl_gguf *g, const char *key, uint32_t *out);
+cl_status cl_gguf_get_i32(const cl_gguf *g, const char *key, int32_t *out);
+cl_status cl_gguf_get_u64(const cl_gguf *g, const char *key, uint64_t *out);
+cl_status cl_gguf_get_f32(const cl_gguf *g, const char *key, float *out);
+cl_status cl_gguf_get_bool(const cl_gguf *g, const char *key, int *out);
+cl_status cl_gguf_get_str(const cl_gguf *g, const char *key, const char **out, size_t *len);
+
+/* Arrays: element type and length; elements by index. For an array of
+ * arrays, cl_gguf_arr_get_arr gives a view of the nested array. */
+typedef struct cl_gguf_arr {
+    const cl_gguf *g;
+    cl_gguf_type type;  /* element type */
+    uint64_t n;         /* element count */
+    int64_t desc;       /* internal */
+} cl_gguf_arr;
+
+cl_status cl_gguf_get_arr(const cl_gguf *g, const char *key, cl_gguf_arr *out);
+cl_status cl_gguf_arr_get_int(const cl_gguf_arr *a, uint64_t i, int64_t *out);   /* any int/bool */
+cl_status cl_gguf_arr_get_f32(const cl_gguf_arr *a, uint64_t i, float *out);     /* f32/f64 */
+cl_status cl_gguf_arr_get_str(const cl_gguf_arr *a, uint64_t i, const char **s, size_t *len);
+cl_status cl_gguf_arr_get_arr(const cl_gguf_arr *a, uint64_t i, cl_gguf_arr *out);
+
+/* Tensors. */
+int64_t cl_gguf_n_tensors(const cl_gguf *g);
+const cl_tensor *cl_gguf_tensor(const cl_gguf *g, int64_t i);           /* NULL if out of range */
+const cl_tensor *cl_gguf_find_tensor(const cl_gguf *g, const char *name); /* NULL if absent */
+
+/* ------------------------------------------------------------- gguf writer */
+
+/* Builds a GGUF v3 file in memory: add KVs and tensors, then write. Values
+ * are copied. Tensor data is placed at `alignment` (general.alignment is
+ * written when it is not the default 32). */
+typedef struct cl_gguf_writer cl_gguf_writer;
+
+cl_status cl_gguf_writer_new(cl_gguf_writer **out);
+void cl_gguf_writer_free(cl_gguf_writer *w);
+cl_status cl_gguf_writer_set_alignment(cl_gguf_writer *w, uint32_t alignment);
+cl_status cl_gguf_writer_add_u32(cl_gguf_writer *w, const char *key, uint32_t v);
+cl_status cl_gguf_writer_add_i32(cl_gguf_writer *w, const char *key, int32_t v);
+cl_status cl_gguf_writer_add_f32(cl_gguf_writer *w, const char *key, float v);
+cl_status cl_gguf_writer_add_bool(cl_gguf_writer *w, const char *key, int v);
+cl_status cl_gguf_writer_add_str(cl_gguf_writer *w, const char *key, const char *v);
+/* An array of scalars: `elems` holds n values of elem_type (not STRING/ARRAY). */
+cl_status cl_gguf_writer_add_arr(cl_gguf_writer *w, const char *key, cl_gguf_type elem_type,
+                                 const void *elems, uint64_t n);
+cl_status cl_gguf_writer_add_arr_str(cl_gguf_writer *w, const char *key,
+                                     const char *const *strs, uint64_t n);
+/* A raw, already-encoded value (type id + payload bytes), for tests and for
+ * nested arrays. */
+cl_status cl_gguf_writer_add_raw(cl_gguf_writer *w, const char *key, uint32_t type,
+                                 const void *payload, size_t len);
+/* ne[0] is the row length. data holds cl_type_row_bytes(...)*rows bytes. */
+cl_status cl_gguf_writer_add_tensor(cl_gguf_writer *w, const char *name, int type, int n_dims,
+                                    const uint64_t *ne, const void *data, size_t n_bytes);
+/* The file image: *out is malloc'd, the caller frees it. */
+cl_status cl_gguf_writer_finish(cl_gguf_writer *w, uint8_t **out, size_t *len);
+cl_status cl_gguf_writer_write_file(cl_gguf_writer *w, const char *path);
+
+/* ------------------------------------------------------------------- quant */
+
+/* Block layouts (as GGML defines them; all little-endian, d/dmin are IEEE
+ * half floats):
+ *   Q8_0  34 bytes / 32 values : fp16 d, int8 q[32];            x = d*q
+ *   Q4_0  18 bytes / 32 values : fp16 d, uint8 qs[16];          x[j] = d*((qs[j]&15)-8),
+ *                                                               x[j+16] = d*((qs[j]>>4)-8)
+ *   Q4_K 144 bytes / 256 values: fp16 d, fp16 dmin, uint8 scales[12] (8 6-bit
+ *        scales + 8 6-bit mins), uint8 qs[128]; sub-block s of 32 values:
+ *        x = d*sc[s]*q - dmin*m[s]
+ *   Q6_K 210 bytes / 256 values: uint8 ql[128], uint8 qh[64], int8 scales[16],
+ *        fp16 d; x = d*scales[i/16]*(q6 - 32)
+ */
+float cl_fp16_to_f32(uint16_t h);
+uint16_t cl_f32_to_fp16(float f);   /* round to nearest even */
+float cl_bf16_to_f32(uint16_t h);
+uint16_t cl_f32_to_bf16(float f);   /* round to nearest even */
+
+/* Dequantise n values (n a multiple of the block size) from row to out. */
+cl_status cl_dequantize_row(int type, const void *row, float *out, uint64_t n);
+/* sum_i row[i]*x[i] over n values, without dequantising the whole row. */
+cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, float *out);
+/* Reference quantisers (round to nearest) for tests and tiny models:
+ * Q8_0 and Q4_0 only; CL_ERR_UNSUPPORTED otherwise. */
+cl_status cl_quantize_row(int type, const float *x, void *out, uint64_t n);
+
+/* --------------------------------------------------------------- tokenizer */
+
+typedef int32_t cl_token;
+
+typedef enum cl_tok_kind {
+    CL_TOK_NONE = 0, CL_TOK_SPM = 1, CL_TOK_BPE = 2, CL_TOK_WPM = 3
+} cl_tok_kind;
+
+/* Token attributes from tokenizer.ggml.token_type */
+enum {
+    CL_TOKTYPE_UNDEFINED = 0, CL_TOKTYPE_NORMAL = 1, CL_TOKTYPE_UNKNOWN = 2,
+    CL_TOKTYPE_CONTROL = 3, CL_TOKTYPE_USER_DEFINED = 4, CL_TOKTYPE_UNUSED = 5,
+    CL_TOKTYPE_BYTE = 6
+};
+
+typedef struct cl_tokenizer cl_tokenizer;
+
+/* Builds a tokenizer from a GGUF's tokenizer.ggml.* metadata (the vocabulary
+ * is copied: the cl_gguf may be closed afterwards). Free with
+ * cl_tokenizer_free. */
+cl_status cl_tokenizer_new(const cl_gguf *g, cl_tokenizer **out);
+void cl_tokenizer_free(cl_tokenizer *t);
+
+cl_tok_kind cl_tokenizer_kind(const cl_tokenizer *t);
+int32_t cl_tokenizer_n_vocab(const cl_tokenizer *t);
+cl_token cl_tokenizer_bos(const cl_tokenizer *t); /* -1 when none */
+cl_token cl_tokenizer_eos(const cl_tokenizer *t);
+cl_token cl_tokenizer_unk(const cl_tokenizer *t);
+/* Whether encode(add_special=1) adds BOS / EOS (from tokenizer.ggml.add_*_token
+ * and the model's defaults: SPM and WPM add BOS ([CLS]) , WPM adds EOS ([SEP])). */
+int cl_tokenizer_adds_bos(const cl_tokenizer *t);
+int cl_tokenizer_adds_eos(const cl_tokenizer *t);
+/* The token's text as stored in the vocabulary (borrowed), NULL if out of range. */
+const char *cl_tokenizer_token_text(const cl_tokenizer *t, cl_token id);
+int cl_tokenizer_token_type(const cl_tokenizer *t, cl_token id);
+/* Exact lookup of a vocabulary string; -1 when absent. */
+cl_token cl_tokenizer_find(const cl_tokenizer *t, const char *text, size_t len);
+
+/* Encode UTF-8 text. add_special: add BOS/EOS as the model asks.
+ * parse_special: text spans equal to control / user-defined tokens become
+ * those tokens. *out is malloc'd (caller frees), *n_out its length. */
+cl_status cl_tokenize(const cl_tokenizer *t, const char *text, size_t len, int add_special,
+                      int parse_special, cl_token **out, size_t *n_out);
+
+/* Decode tokens to UTF-8 text; control tokens are skipped unless
+ * render_special. *out is malloc'd and NUL-terminated, the caller frees. */
+cl_status cl_detokenize(const cl_tokenizer *t, const cl_token *ids, size_t n, int render_special,
+                        char **out, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

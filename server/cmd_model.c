@@ -1,0 +1,161 @@
+/* cmd_model.c — `cairn model info FILE` and `cairn model tokenize FILE TEXT`:
+ * inspect a GGUF model or vocabulary with llm/. */
+#include "cli.h"
+#include "llm.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+int cmd_model(int argc, char **argv);
+
+static const char *gtype_str(cl_gguf_type t)
+{
+    static const char *n[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64",
+                              "i64", "f64"};
+    return (unsigned)t < CL_GGUF_TYPE_COUNT ? n[t] : "?";
+}
+
+/* Prints s (len bytes) quoted, with control bytes escaped, at most max bytes. */
+static void print_quoted(const char *s, size_t len, size_t max)
+{
+    size_t i;
+    putchar('"');
+    for (i = 0; i < len && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
+        else putchar(c);
+    }
+    putchar('"');
+    if (len > max) printf("...");
+}
+
+static void print_arr(const cl_gguf_arr *a, int depth)
+{
+    uint64_t i, show = a->n < 8 ? a->n : 8;
+    printf("[%s x %" PRIu64 "]", gtype_str(a->type), a->n);
+    if (depth > 2) return;
+    printf(" ");
+    for (i = 0; i < show; i++) {
+        int64_t iv;
+        float f;
+        const char *s;
+        size_t sl;
+        cl_gguf_arr c;
+        if (i) printf(", ");
+        if (cl_gguf_arr_get_int(a, i, &iv) == CL_OK) printf("%" PRId64, iv);
+        else if (cl_gguf_arr_get_f32(a, i, &f) == CL_OK) printf("%g", f);
+        else if (cl_gguf_arr_get_str(a, i, &s, &sl) == CL_OK) print_quoted(s, sl, 40);
+        else if (cl_gguf_arr_get_arr(a, i, &c) == CL_OK) print_arr(&c, depth + 1);
+    }
+    if (show < a->n) printf(", ...");
+}
+
+static int model_info(const char *path)
+{
+    cl_gguf *g = NULL;
+    int64_t i;
+    if (cl_gguf_open(path, &g) != CL_OK) return cli_error("%s", cl_errmsg());
+    printf("file: %s\nsize: %zu bytes\ngguf version: %u\nalignment: %zu\ndata offset: %" PRIu64 "\n", path,
+           cl_gguf_file_size(g), cl_gguf_version(g), cl_gguf_alignment(g), cl_gguf_data_offset(g));
+    printf("metadata: %" PRId64 " keys\n", cl_gguf_n_kv(g));
+    for (i = 0; i < cl_gguf_n_kv(g); i++) {
+        const char *k = cl_gguf_key(g, i);
+        cl_gguf_type t = cl_gguf_kv_type(g, i);
+        printf("  %-40s %-4s ", k, gtype_str(t));
+        if (t == CL_GGUF_STRING) {
+            const char *s;
+            size_t sl;
+            cl_gguf_get_str(g, k, &s, &sl);
+            print_quoted(s, sl, 120);
+        } else if (t == CL_GGUF_ARRAY) {
+            cl_gguf_arr a;
+            cl_gguf_get_arr(g, k, &a);
+            print_arr(&a, 0);
+        } else if (t == CL_GGUF_BOOL) {
+            int b;
+            cl_gguf_get_bool(g, k, &b);
+            printf("%s", b ? "true" : "false");
+        } else if (t == CL_GGUF_FLOAT32 || t == CL_GGUF_FLOAT64) {
+            float f;
+            cl_gguf_get_f32(g, k, &f);
+            printf("%g", f);
+        } else {
+            uint64_t u;
+            int32_t v;
+            if (cl_gguf_get_u64(g, k, &u) == CL_OK) printf("%" PRIu64, u);
+            else if (cl_gguf_get_i32(g, k, &v) == CL_OK) printf("%d", v);
+            else printf("(negative)");
+        }
+        printf("\n");
+    }
+    printf("tensors: %" PRId64 "\n", cl_gguf_n_tensors(g));
+    for (i = 0; i < cl_gguf_n_tensors(g); i++) {
+        const cl_tensor *t = cl_gguf_tensor(g, i);
+        int d;
+        printf("  %-40s %-5s [", t->name, cl_type_name(t->type));
+        for (d = 0; d < t->n_dims; d++) printf("%s%" PRIu64, d ? ", " : "", t->ne[d]);
+        printf("] %zu bytes%s\n", t->n_bytes, cl_type_supported(t->type) ? "" : " (type not supported)");
+    }
+    cl_gguf_close(g);
+    return 0;
+}
+
+static int model_tokenize(const char *path, const char *text, int special)
+{
+    cl_gguf *g = NULL;
+    cl_tokenizer *t = NULL;
+    cl_token *ids = NULL;
+    size_t n = 0, i;
+    char *back = NULL;
+    if (cl_gguf_open(path, &g) != CL_OK) return cli_error("%s", cl_errmsg());
+    if (cl_tokenizer_new(g, &t) != CL_OK) {
+        cl_gguf_close(g);
+        return cli_error("%s", cl_errmsg());
+    }
+    cl_gguf_close(g);
+    if (cl_tokenize(t, text, strlen(text), special, special, &ids, &n) != CL_OK) {
+        cl_tokenizer_free(t);
+        return cli_error("%s", cl_errmsg());
+    }
+    printf("%zu tokens\n", n);
+    for (i = 0; i < n; i++) {
+        const char *s = cl_tokenizer_token_text(t, ids[i]);
+        printf("%8d  ", ids[i]);
+        print_quoted(s, strlen(s), 80);
+        printf("\n");
+    }
+    if (cl_detokenize(t, ids, n, special, &back, NULL) == CL_OK) {
+        printf("detokenized: ");
+        print_quoted(back, strlen(back), 4096);
+        printf("\n");
+    }
+    free(back);
+    free(ids);
+    cl_tokenizer_free(t);
+    return 0;
+}
+
+int cmd_model(int argc, char **argv)
+{
+    static const char *usage =
+        "model info FILE\n"
+        "       cairn model tokenize FILE TEXT [--special]\n"
+        "  info: GGUF header, metadata and tensors of FILE.\n"
+        "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
+        "  the model asks and turns special-token text (e.g. <s>) into those tokens.";
+    if (argc >= 2 && !strcmp(argv[1], "--help")) {
+        printf("usage: cairn %s\n", usage);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "info")) return model_info(argv[2]);
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "tokenize")) {
+        int special = 0;
+        if (argc == 5) {
+            if (strcmp(argv[4], "--special")) return cli_usage(usage);
+            special = 1;
+        }
+        return model_tokenize(argv[2], argv[3], special);
+    }
+    return cli_usage(usage);
+}
