@@ -6,8 +6,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-int cmd_model(int argc, char **argv);
-
 static const char *gtype_str(cl_gguf_type t)
 {
     static const char *n[] = {"u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64",

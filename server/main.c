@@ -14,6 +14,7 @@ static const struct command {
     {"rm",     cmd_rm,     "rm KB DOC...                 delete documents (uri or #id)"},
     {"search", cmd_search, "search KB \"text\" [-k N]      BM25 search"},
     {"sql",    cmd_sql,    "sql KB \"SELECT ...\"         read-only SQL over the catalog"},
+    {"model",  cmd_model,  "model info|tokenize FILE ...  inspect a GGUF model"},
     {"check",  cmd_check,  "check KB                     verify catalog and index consistency"},
     {"demo",   cmd_demo,   "demo [KB]                    build a KB from datasets/ and search it"},
 };
