@@ -81,8 +81,10 @@ cc_status cr_metrics_query(const int64_t *ranked, size_t n_ranked,
     /* dup[i]: ranked[i] already appeared earlier in the top `cut`; it is
      * skipped and takes no rank. Found by sorting (id, position) pairs. */
     for (size_t i = 0; i < cut; i++) { pairs[i].id = ranked[i]; pairs[i].gain = (double)i; }
-    qsort(pairs, cut, sizeof *pairs, pair_cmp);
-    memset(dup, 0, cut);
+    if (cut) {
+        qsort(pairs, cut, sizeof *pairs, pair_cmp);
+        memset(dup, 0, cut);
+    }
     for (size_t i = 1; i < cut; i++)
         if (pairs[i].id == pairs[i - 1].id) dup[(size_t)pairs[i].gain] = 1;
 
