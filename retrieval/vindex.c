@@ -15,11 +15,13 @@
  *    32     4  kind: 0 flat, 1 HNSW
  *    36     4  id_len: bytes of the embedder identity (1..1024)
  *    40     8  payload_len: bytes of the FAISS index
- *    48 id_len embedder identity (no NUL)
+ *    48     8  payload checksum (payload_sum below)
+ *    56 id_len embedder identity (no NUL)
  *     . payload_len  faiss::write_index output
  *     .     8  trailer "CAIRNEND"
- * The file size must be exactly 48 + id_len + payload_len + 8, so a
- * truncated file is caught before FAISS reads it. Saving writes path.tmp,
+ * The file size must be exactly 56 + id_len + payload_len + 8, and the
+ * payload must match its checksum, so a truncated or damaged file is caught
+ * before FAISS (which trusts its input) reads it. Saving writes path.tmp,
  * fsyncs it and renames it over path, so the index and its generation
  * change together.
  */
@@ -41,7 +43,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HDR_BYTES      48
+#define HDR_BYTES      56
 #define ID_MAX_BYTES   1024
 #define DIM_MAX        65536
 #define K_MAX          10000
@@ -480,6 +482,34 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
+/* A fast 64-bit checksum of the payload (8-byte little-endian words, an
+ * xxhash-style round each, then the tail bytes). It detects damage; it is
+ * not a cryptographic hash. Reads plen bytes from f's current position. */
+static int payload_sum(FILE *f, uint64_t plen, uint64_t *out)
+{
+    enum { BLK = 1 << 20 };
+    unsigned char *buf = malloc(BLK);
+    if (!buf) return -1;
+    uint64_t h = 0x27D4EB2F165667C5ULL ^ plen, left = plen;
+    while (left) {
+        size_t want = left < BLK ? (size_t)left : BLK;
+        if (fread(buf, 1, want, f) != want) { free(buf); return -1; }
+        size_t i = 0;
+        for (; i + 8 <= want; i += 8) {
+            uint64_t w = get_u64(buf + i) * 0xC2B2AE3D27D4EB4FULL;
+            w = (w << 31) | (w >> 33);
+            h ^= w * 0x9E3779B185EBCA87ULL;
+            h = ((h << 27) | (h >> 37)) * 0x9E3779B185EBCA87ULL + 0x85EBCA77C2B2AE63ULL;
+        }
+        for (; i < want; i++) h = (h ^ buf[i]) * 0x100000001B3ULL;
+        left -= want;
+    }
+    free(buf);
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdULL; h ^= h >> 33;
+    *out = h;
+    return 0;
+}
+
 static cc_status io_status(int e) { return e == ENOSPC || e == EFBIG || e == EDQUOT ? CC_FULL : CC_IO; }
 
 cc_status cr_vindex_save(cr_vindex *vi)
@@ -498,8 +528,9 @@ cc_status cr_vindex_save(cr_vindex *vi)
     put_u32(hdr + 32, vi->hnsw ? 1u : 0u);
     put_u32(hdr + 36, (uint32_t)idl);
     put_u64(hdr + 40, 0);                      /* patched below */
+    put_u64(hdr + 48, 0);                      /* patched below */
     cc_status s = CC_OK;
-    FILE *f = fopen(tmp.data, "wb");
+    FILE *f = fopen(tmp.data, "w+b");
     if (!f) {
         s = verr(vi, io_status(errno), "cannot write %s: %s", tmp.data, strerror(errno));
         cc_buf_free(&tmp);
@@ -516,10 +547,15 @@ cc_status cr_vindex_save(cr_vindex *vi)
         else if (fwrite(TRAILER, 1, 8, f) != 8) e = errno ? errno : EIO;
     }
     if (!e && s == CC_OK) {
-        unsigned char pl[8];
-        put_u64(pl, (uint64_t)(end - (off_t)(HDR_BYTES + idl)));
-        if (fseeko(f, 40, SEEK_SET) || fwrite(pl, 1, 8, f) != 8 || fflush(f) ||
-            fsync(fileno(f)))
+        unsigned char pl[16];
+        uint64_t plen = (uint64_t)(end - (off_t)(HDR_BYTES + idl)), sum = 0;
+        put_u64(pl, plen);
+        if (fflush(f) || fseeko(f, (off_t)(HDR_BYTES + idl), SEEK_SET) ||
+            payload_sum(f, plen, &sum))
+            e = errno ? errno : EIO;
+        put_u64(pl + 8, sum);
+        if (!e && (fseeko(f, 40, SEEK_SET) || fwrite(pl, 1, 16, f) != 16 || fflush(f) ||
+                   fsync(fileno(f))))
             e = errno ? errno : EIO;
     }
     if (fclose(f) && !e && s == CC_OK) e = errno ? errno : EIO;
@@ -601,8 +637,15 @@ static cc_status load(cr_vindex *vi)
                       path, ident, dim, vi->embedder, vi->dim);
         goto out;
     }
-    if (fseeko(f, (off_t)(HDR_BYTES + idl), SEEK_SET)) {
-        s = cc_seterr(CC_IO, "cannot seek in %s: %s", path, strerror(errno));
+    uint64_t sum = 0;
+    if (fseeko(f, (off_t)(HDR_BYTES + idl), SEEK_SET) || payload_sum(f, plen, &sum) ||
+        fseeko(f, (off_t)(HDR_BYTES + idl), SEEK_SET)) {
+        s = cc_seterr(CC_IO, "cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (sum != get_u64(hdr + 48)) {
+        s = cc_seterr(CC_CORRUPT, "%s: vector index checksum mismatch (damaged file); rebuild it",
+                      path);
         goto out;
     }
     if (faiss_read_index(f, 0, &idx)) {

@@ -212,7 +212,7 @@ int main(void)
     char *bytes = malloc((size_t)st.st_size);
     CHECK(in && fread(bytes, 1, (size_t)st.st_size, in) == (size_t)st.st_size);
     if (in) fclose(in);
-    off_t cuts[5] = { 0, 20, 60, st.st_size / 2, st.st_size - 1 };
+    off_t cuts[5] = { 0, 20, 70, st.st_size / 2, st.st_size - 1 };
     for (int c = 0; c < 5; c++) {
         FILE *out = fopen(other, "wb");
         fwrite(bytes, 1, (size_t)cuts[c], out);
@@ -226,13 +226,28 @@ int main(void)
     {
         char *g = malloc((size_t)st.st_size);
         memcpy(g, bytes, (size_t)st.st_size);
-        for (off_t i = 48 + 13; i < 48 + 13 + 64 && i < st.st_size - 8; i++) g[i] = (char)0xff;
+        for (off_t i = 56 + 13; i < 56 + 13 + 64 && i < st.st_size - 8; i++) g[i] = (char)0xff;
         FILE *out = fopen(other, "wb");
         fwrite(g, 1, (size_t)st.st_size, out);
         fclose(out);
         vi = NULL;
         cc_status s = cr_vindex_open(other, "hash/1:dim=32", D, &o, &vi);
         CHECK_MSG(s == CC_CORRUPT, "garbled: %s", cc_status_str(s));
+        cr_vindex_close(vi);
+        free(g);
+    }
+    /* One flipped bit deep in the vectors: caught by the checksum. */
+    {
+        char *g = malloc((size_t)st.st_size);
+        memcpy(g, bytes, (size_t)st.st_size);
+        g[st.st_size / 2] ^= 0x10;
+        FILE *out = fopen(other, "wb");
+        fwrite(g, 1, (size_t)st.st_size, out);
+        fclose(out);
+        vi = NULL;
+        cc_status s = cr_vindex_open(other, "hash/1:dim=32", D, &o, &vi);
+        CHECK_MSG(s == CC_CORRUPT, "bit flip: %s", cc_status_str(s));
+        CHECK(strstr(cc_errmsg(), "checksum") != NULL);
         cr_vindex_close(vi);
         free(g);
     }
