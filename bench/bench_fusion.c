@@ -1,5 +1,5 @@
 /* bench_fusion.c — RRF fusion latency: two lanes of n hits (default 100),
- * half of them shared. Usage: bench_fusion [n] [reps] */
+ * half of each lane shared with the other. Usage: bench_fusion [n] [reps] */
 #include "retrieval.h"
 
 #include <stdio.h>
@@ -18,14 +18,20 @@ int main(int argc, char **argv)
     if (argc > 1 && cc_parse_i64(argv[1], 1, 1000000, &n) != CC_OK) { fprintf(stderr, "bad n\n"); return 2; }
     if (argc > 2 && cc_parse_i64(argv[2], 1, 100000000, &reps) != CC_OK) { fprintf(stderr, "bad reps\n"); return 2; }
     cr_hit *a = calloc((size_t)n, sizeof *a), *b = calloc((size_t)n, sizeof *b);
+    /* Lane A: ids 0..n-1, lane B: ids n/2..3n/2-1, each in a shuffled order. */
     uint64_t x = 42;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n; i++) { a[i].chunk_id = i; b[i].chunk_id = n / 2 + i; }
+    for (int64_t i = n - 1; i > 0; i--) {
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-        a[i].chunk_id = (int64_t)(x >> 33) % (n * 3 / 2 + 1);
+        int64_t j = (int64_t)((x >> 33) % (uint64_t)(i + 1)), t = a[i].chunk_id;
+        a[i].chunk_id = a[j].chunk_id; a[j].chunk_id = t;
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        j = (int64_t)((x >> 33) % (uint64_t)(i + 1)); t = b[i].chunk_id;
+        b[i].chunk_id = b[j].chunk_id; b[j].chunk_id = t;
+    }
+    for (int64_t i = 0; i < n; i++) {
         a[i].rank[CR_LANE_BM25] = (int)i + 1;
         a[i].lane_score[CR_LANE_BM25] = a[i].score = (double)(n - i);
-        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-        b[i].chunk_id = (int64_t)(x >> 33) % (n * 3 / 2 + 1);
         b[i].rank[CR_LANE_VECTOR] = (int)i + 1;
         b[i].lane_score[CR_LANE_VECTOR] = b[i].score = 1.0 - (double)i / (double)n;
     }

@@ -568,10 +568,9 @@ cc_status cr_vindex_save(cr_vindex *vi)
         /* Make the rename durable: fsync the directory. */
         cc_buf dir = CC_BUF_INIT(8192);
         const char *slash = strrchr(vi->path, '/');
-        if (slash ? cc_buf_append(&dir, vi->path, (size_t)(slash - vi->path + (slash == vi->path)))
-                  : cc_buf_puts(&dir, "."))
-            ;
-        else {
+        size_t dl = slash ? (size_t)(slash - vi->path) + (slash == vi->path) : 0;
+        cc_status ds = slash ? cc_buf_append(&dir, vi->path, dl) : cc_buf_puts(&dir, ".");
+        if (ds == CC_OK) {
             int fd = open(dir.data, O_RDONLY | O_DIRECTORY);
             if (fd >= 0) { fsync(fd); close(fd); }
         }

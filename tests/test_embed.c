@@ -124,6 +124,31 @@ int main(void)
     printf("golden sha256: %s\n", hex);
     CHECK_STR(hex, "44a479dc61434b0372e6d9e1748106ce56a2e664d8c884bfe7764bc8ed319d35");
 
+    /* ---- hostile bytes: random binary, a 100 KB word; unit or zero norm, no crash */
+    {
+        uint64_t x = 7;
+        size_t cap = 100000;
+        char *junk = malloc(cap);
+        float *jv = malloc((size_t)d * sizeof *jv);
+        int ok = 1;
+        for (int r = 0; r < 200; r++) {
+            size_t len = (size_t)(r * 37 % 500) + (r == 199 ? cap - 500 : 0);
+            for (size_t i = 0; i < len; i++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                junk[i] = (char)(x >> 56);
+            }
+            if (r == 198) { memset(junk, 'a', cap); len = cap; }
+            const char *t[1] = { junk };
+            size_t l[1] = { len };
+            if (cr_embedder_embed(e, t, l, 1, jv) != CC_OK) { ok = 0; continue; }
+            double nn = dot(jv, jv, d);
+            if (!(fabs(nn - 1.0) < 1e-5 || nn == 0)) ok = 0;
+        }
+        CHECK(ok);
+        free(junk);
+        free(jv);
+    }
+
     /* ---- other dimension: another identity */
     cr_embedder *e2 = NULL;
     cr_embedder_opts o = { .dim = 64 };
