@@ -94,10 +94,10 @@ static void bench_embed(int n_chunks)
 static FaissIndex *raw_load(const char *path, int ef)
 {
     FILE *f = fopen(path, "rb");
-    unsigned char h[56];
-    if (!f || fread(h, 1, 56, f) != 56) die("raw", "cannot read header");
+    unsigned char h[64];      /* layout: retrieval/vindex.c; no tombstones here */
+    if (!f || fread(h, 1, 64, f) != 64) die("raw", "cannot read header");
     uint32_t idl = (uint32_t)h[36] | (uint32_t)h[37] << 8 | (uint32_t)h[38] << 16 | (uint32_t)h[39] << 24;
-    fseek(f, 56 + (long)idl, SEEK_SET);
+    fseek(f, 64 + (long)idl, SEEK_SET);
     FaissIndex *idx = NULL;
     if (faiss_read_index(f, 0, &idx)) die("raw read", faiss_get_last_error());
     fclose(f);

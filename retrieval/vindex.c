@@ -3,7 +3,13 @@
  *
  * In memory: an IndexIDMap2 (ids = chunk ids) over IndexFlatIP, or over
  * IndexHNSWFlat (M = hnsw_m, inner product) once the index holds
- * hnsw_threshold vectors; a set of the ids present (to refuse duplicates).
+ * hnsw_threshold vectors; a set of the live ids (to refuse duplicates).
+ *
+ * FAISS cannot remove from HNSW, so removing from an HNSW index marks the
+ * ids as tombstones: they stay in FAISS, searches over-fetch and skip them,
+ * and once tombstones pass 10% of the index it is rebuilt without them
+ * (flat or HNSW again by the live count). Re-adding a tombstoned id also
+ * rebuilds first. A flat index removes directly.
  *
  * On disk (all integers little-endian):
  *   off  size
@@ -15,12 +21,15 @@
  *    32     4  kind: 0 flat, 1 HNSW
  *    36     4  id_len: bytes of the embedder identity (1..1024)
  *    40     8  payload_len: bytes of the FAISS index
- *    48     8  payload checksum (payload_sum below)
- *    56 id_len embedder identity (no NUL)
+ *    48     8  checksum of the body (tombstones + payload; body_sum below)
+ *    56     8  n_tomb: tombstoned ids (HNSW only; they are in the payload)
+ *    64 id_len embedder identity (no NUL)
+ *     . 8*n_tomb  tombstoned ids (int64)
  *     . payload_len  faiss::write_index output
  *     .     8  trailer "CAIRNEND"
- * The file size must be exactly 56 + id_len + payload_len + 8, and the
- * payload must match its checksum, so a truncated or damaged file is caught
+ * count includes the tombstoned vectors. The file size must be exactly
+ * 64 + id_len + 8*n_tomb + payload_len + 8, and the body must match its
+ * checksum, so a truncated or damaged file is caught
  * before FAISS (which trusts its input) reads it. Saving writes path.tmp,
  * fsyncs it and renames it over path, so the index and its generation
  * change together.
@@ -43,7 +52,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HDR_BYTES      56
+#define HDR_BYTES      64
+#define COUNT_MAX      ((uint64_t)1 << 40)
 #define ID_MAX_BYTES   1024
 #define DIM_MAX        65536
 #define K_MAX          10000
@@ -137,7 +147,8 @@ struct cr_vindex {
     int64_t        generation;
     cr_vindex_opts opts;
     FaissIndex    *idx;       /* an IndexIDMap2 */
-    idset          ids;
+    idset          ids;       /* live ids */
+    idset          tomb;      /* HNSW: removed ids still inside idx */
     cc_buf         err;
 };
 
@@ -212,6 +223,7 @@ void cr_vindex_close(cr_vindex *vi)
     if (!vi) return;
     if (vi->idx) faiss_Index_free(vi->idx);
     idset_free(&vi->ids);
+    idset_free(&vi->tomb);
     cc_buf_free(&vi->err);
     free(vi->path);
     free(vi->embedder);
@@ -258,8 +270,8 @@ static cc_status make_index(cr_vindex *vi, int hnsw, FaissIndex **out)
 }
 
 /* Rebuilds the index from its own vectors, leaving out the ids in `drop`
- * (may be NULL), with the kind chosen for the remaining count plus `extra`
- * vectors about to be added. */
+ * (may be NULL) and the tombstones, with the kind chosen for the remaining
+ * count plus `extra` vectors about to be added. Clears the tombstones. */
 static cc_status rebuild(cr_vindex *vi, const idset *drop, size_t extra)
 {
     FaissIndexIDMap2 *m = faiss_IndexIDMap2_cast(vi->idx);
@@ -282,7 +294,7 @@ static cc_status rebuild(cr_vindex *vi, const idset *drop, size_t extra)
     }
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        if (drop && idset_has(drop, idmap[i])) continue;
+        if ((drop && idset_has(drop, idmap[i])) || idset_has(&vi->tomb, idmap[i])) continue;
         if (kept != i)
             memmove(x + kept * (size_t)vi->dim, x + i * (size_t)vi->dim,
                     (size_t)vi->dim * sizeof *x);
@@ -302,6 +314,7 @@ static cc_status rebuild(cr_vindex *vi, const idset *drop, size_t extra)
     faiss_Index_free(vi->idx);
     vi->idx = idx;
     vi->hnsw = hnsw;
+    idset_free(&vi->tomb);
     return CC_OK;
 }
 
@@ -330,7 +343,9 @@ cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids, const float
         return verr(vi, CC_TOOBIG, "too many vectors in one batch (%zu)", n);
     idset batch = { 0 };
     cc_status s = CC_OK;
+    int readd = 0;        /* an id is a tombstone: rebuild before adding */
     for (size_t i = 0; i < n && s == CC_OK; i++) {
+        readd |= idset_has(&vi->tomb, ids[i]);
         if (ids[i] < 0)
             s = verr(vi, CC_INVALID, "vector id %lld is negative", (long long)ids[i]);
         else if (idset_has(&vi->ids, ids[i]))
@@ -352,7 +367,7 @@ cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids, const float
     if ((vi->ids.used + n + 1) * 4 > vi->ids.cap * 3 &&
         idset_grow(&vi->ids, vi->ids.count + n + 1) != CC_OK)
         return verr(vi, CC_NOMEM, "out of memory adding %zu vectors", n);
-    if (!vi->hnsw && (int64_t)(vi->ids.count + n) >= vi->opts.hnsw_threshold &&
+    if ((readd || (!vi->hnsw && (int64_t)(vi->ids.count + n) >= vi->opts.hnsw_threshold)) &&
         (s = rebuild(vi, NULL, n)) != CC_OK)
         return s;
     if (faiss_Index_add_with_ids(vi->idx, (idx_t)n, vecs, ids))
@@ -379,7 +394,20 @@ cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *
     }
     cc_status s = CC_OK;
     if (np && vi->hnsw) {
-        s = rebuild(vi, &drop, 0);
+        for (size_t i = 0; i < np && s == CC_OK; i++)
+            if (idset_put(&vi->tomb, present[i]) != CC_OK)
+                s = verr(vi, CC_NOMEM, "out of memory removing vectors");
+        if (s != CC_OK) {                  /* undo: nothing removed */
+            for (size_t i = 0; i < np; i++) idset_del(&vi->tomb, present[i]);
+        } else {
+            for (size_t i = 0; i < np; i++) idset_del(&vi->ids, present[i]);
+            if (n_removed) *n_removed = np;
+            if (vi->tomb.count * 10 > vi->ids.count + vi->tomb.count)
+                s = rebuild(vi, NULL, 0);  /* on failure the tombstones stay valid */
+        }
+        idset_free(&drop);
+        free(present);
+        return s;
     } else if (np) {
         FaissIDSelectorBatch *sel = NULL;
         size_t got = 0;
@@ -410,20 +438,53 @@ cc_status cr_vindex_search(cr_vindex *vi, const float *query, int k,
     for (int d = 0; d < vi->dim; d++)
         if (!isfinite(query[d]))
             return verr(vi, CC_INVALID, "query vector has a non-finite component");
-    int64_t nt = (int64_t)vi->ids.count;
-    if (nt == 0) return CC_OK;
-    idx_t kk = k < nt ? k : nt;
-    if (faiss_Index_search(vi->idx, 1, query, kk, scores, ids))
-        return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
-    size_t m = 0;
-    for (idx_t i = 0; i < kk; i++) {
-        if (ids[i] < 0) continue;        /* fewer results than asked (HNSW) */
-        ids[m] = ids[i];
-        scores[m] = scores[i];
-        m++;
+    int64_t live = (int64_t)vi->ids.count;
+    int64_t nt = live + (int64_t)vi->tomb.count;     /* vectors inside FAISS */
+    if (live == 0) return CC_OK;
+    if (!vi->tomb.count) {
+        idx_t kk = k < nt ? k : nt;
+        if (faiss_Index_search(vi->idx, 1, query, kk, scores, ids))
+            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+        size_t m = 0;
+        for (idx_t i = 0; i < kk; i++) {
+            if (ids[i] < 0) continue;        /* fewer results than asked (HNSW) */
+            ids[m] = ids[i];
+            scores[m] = scores[i];
+            m++;
+        }
+        *n_out = m;
+        return CC_OK;
     }
-    *n_out = m;
-    return CC_OK;
+    /* Tombstones: over-fetch, skip them, fetch more while short. */
+    idx_t want = k < live ? k : live;
+    idx_t kk = (idx_t)k + k / 2 + 8;
+    for (;;) {
+        if (kk > nt) kk = nt;
+        int64_t *li = malloc((size_t)kk * sizeof *li);
+        float *ls = malloc((size_t)kk * sizeof *ls);
+        if (!li || !ls) {
+            free(li); free(ls);
+            return verr(vi, CC_NOMEM, "out of memory searching vectors");
+        }
+        if (faiss_Index_search(vi->idx, 1, query, kk, ls, li)) {
+            free(li); free(ls);
+            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+        }
+        size_t m = 0;
+        for (idx_t i = 0; i < kk && (idx_t)m < want; i++) {
+            if (li[i] < 0 || idset_has(&vi->tomb, li[i])) continue;
+            ids[m] = li[i];
+            scores[m] = ls[i];
+            m++;
+        }
+        free(li);
+        free(ls);
+        if ((idx_t)m >= want || kk >= nt) {
+            *n_out = m;
+            return CC_OK;
+        }
+        kk *= 2;
+    }
 }
 
 cc_status cr_vindex_search_hits(cr_vindex *vi, const float *query, int k,
@@ -524,11 +585,13 @@ cc_status cr_vindex_save(cr_vindex *vi)
     put_u32(hdr + 8, CR_VINDEX_FORMAT_VERSION);
     put_u32(hdr + 12, (uint32_t)vi->dim);
     put_u64(hdr + 16, (uint64_t)vi->generation);
-    put_u64(hdr + 24, (uint64_t)vi->ids.count);
+    put_u64(hdr + 24, (uint64_t)(vi->ids.count + vi->tomb.count));
     put_u32(hdr + 32, vi->hnsw ? 1u : 0u);
     put_u32(hdr + 36, (uint32_t)idl);
     put_u64(hdr + 40, 0);                      /* patched below */
     put_u64(hdr + 48, 0);                      /* patched below */
+    put_u64(hdr + 56, (uint64_t)vi->tomb.count);
+    size_t body = HDR_BYTES + idl;             /* tombstones, then payload */
     cc_status s = CC_OK;
     FILE *f = fopen(tmp.data, "w+b");
     if (!f) {
@@ -539,6 +602,12 @@ cc_status cr_vindex_save(cr_vindex *vi)
     int e = 0;
     if (fwrite(hdr, 1, HDR_BYTES, f) != HDR_BYTES || fwrite(vi->embedder, 1, idl, f) != idl)
         e = errno ? errno : EIO;
+    for (size_t i = 0; !e && i < vi->tomb.cap; i++) {
+        unsigned char b[8];
+        if (vi->tomb.slot[i] < 0) continue;
+        put_u64(b, (uint64_t)vi->tomb.slot[i]);
+        if (fwrite(b, 1, 8, f) != 8) e = errno ? errno : EIO;
+    }
     if (!e && faiss_write_index(vi->idx, f))
         s = verr(vi, CC_IO, "FAISS: writing %s: %s", tmp.data, ferr());
     off_t end = ftello(f);
@@ -548,10 +617,10 @@ cc_status cr_vindex_save(cr_vindex *vi)
     }
     if (!e && s == CC_OK) {
         unsigned char pl[16];
-        uint64_t plen = (uint64_t)(end - (off_t)(HDR_BYTES + idl)), sum = 0;
+        uint64_t tb = 8 * (uint64_t)vi->tomb.count;
+        uint64_t plen = (uint64_t)(end - (off_t)(body + tb)), sum = 0;
         put_u64(pl, plen);
-        if (fflush(f) || fseeko(f, (off_t)(HDR_BYTES + idl), SEEK_SET) ||
-            payload_sum(f, plen, &sum))
+        if (fflush(f) || fseeko(f, (off_t)body, SEEK_SET) || payload_sum(f, tb + plen, &sum))
             e = errno ? errno : EIO;
         put_u64(pl + 8, sum);
         if (!e && (fseeko(f, 40, SEEK_SET) || fwrite(pl, 1, 16, f) != 16 || fflush(f) ||
@@ -606,18 +675,21 @@ static cc_status load(cr_vindex *vi)
     uint32_t ver = get_u32(hdr + 8), dim = get_u32(hdr + 12), kind = get_u32(hdr + 32);
     uint32_t idl = get_u32(hdr + 36);
     uint64_t gen = get_u64(hdr + 16), count = get_u64(hdr + 24), plen = get_u64(hdr + 40);
+    uint64_t ntomb = get_u64(hdr + 56);
     if (ver > CR_VINDEX_FORMAT_VERSION) {
         s = cc_seterr(CC_VERSION, "%s has vector index format %u; this cairn reads up to %d",
                       path, ver, CR_VINDEX_FORMAT_VERSION);
         goto out;
     }
     if (ver == 0 || dim == 0 || dim > DIM_MAX || kind > 1 || idl == 0 || idl > ID_MAX_BYTES ||
-        gen > (uint64_t)INT64_MAX || count > (uint64_t)INT64_MAX || plen > (uint64_t)INT64_MAX) {
+        gen > (uint64_t)INT64_MAX || count > COUNT_MAX || ntomb > count ||
+        (ntomb && !kind) || plen > (uint64_t)INT64_MAX / 2) {
         s = cc_seterr(CC_CORRUPT, "%s: vector index header fails its checks; rebuild it", path);
         goto out;
     }
-    uint64_t want = (uint64_t)HDR_BYTES + idl + plen + 8;
-    if (plen + HDR_BYTES + idl + 8 < plen || (uint64_t)st.st_size != want) {
+    uint64_t body = (uint64_t)HDR_BYTES + idl, tb = 8 * ntomb;
+    uint64_t want = body + tb + plen + 8;      /* no overflow: each term is bounded */
+    if ((uint64_t)st.st_size != want) {
         s = cc_seterr(CC_CORRUPT, "%s is %lld bytes, its header says %llu (truncated?); rebuild it",
                       path, (long long)st.st_size, (unsigned long long)want);
         goto out;
@@ -637,8 +709,8 @@ static cc_status load(cr_vindex *vi)
         goto out;
     }
     uint64_t sum = 0;
-    if (fseeko(f, (off_t)(HDR_BYTES + idl), SEEK_SET) || payload_sum(f, plen, &sum) ||
-        fseeko(f, (off_t)(HDR_BYTES + idl), SEEK_SET)) {
+    if (fseeko(f, (off_t)body, SEEK_SET) || payload_sum(f, tb + plen, &sum) ||
+        fseeko(f, (off_t)body, SEEK_SET)) {
         s = cc_seterr(CC_IO, "cannot read %s: %s", path, strerror(errno));
         goto out;
     }
@@ -647,6 +719,24 @@ static cc_status load(cr_vindex *vi)
                       path);
         goto out;
     }
+    if (ntomb && idset_grow(&vi->tomb, (size_t)ntomb) != CC_OK) {
+        s = cc_seterr(CC_NOMEM, "out of memory loading %s", path);
+        goto out;
+    }
+    for (uint64_t i = 0; i < ntomb; i++) {
+        unsigned char b[8];
+        if (fread(b, 1, 8, f) != 8) {
+            s = cc_seterr(CC_IO, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        int64_t id = (int64_t)get_u64(b);
+        if (id < 0 || idset_has(&vi->tomb, id)) {
+            s = cc_seterr(CC_CORRUPT, "%s: bad or repeated tombstone %lld; rebuild it", path,
+                          (long long)id);
+            goto out;
+        }
+        idset_put(&vi->tomb, id);
+    }
     if (faiss_read_index(f, 0, &idx)) {
         idx = NULL;
         s = cc_seterr(CC_CORRUPT, "%s: FAISS cannot read the index (%s); rebuild it", path, ferr());
@@ -654,7 +744,7 @@ static cc_status load(cr_vindex *vi)
     }
     off_t pos = ftello(f);
     FaissIndexIDMap2 *m = faiss_IndexIDMap2_cast(idx);
-    if (pos != (off_t)(HDR_BYTES + idl + plen) || !m || faiss_Index_d(idx) != (int)dim ||
+    if (pos != (off_t)(body + tb + plen) || !m || faiss_Index_d(idx) != (int)dim ||
         faiss_Index_ntotal(idx) != (idx_t)count ||
         faiss_Index_metric_type(idx) != METRIC_INNER_PRODUCT) {
         s = cc_seterr(CC_CORRUPT, "%s: the FAISS index does not match its header; rebuild it",
@@ -680,6 +770,14 @@ static cc_status load(cr_vindex *vi)
             goto out;
         }
         idset_put(&vi->ids, idmap[i]);
+    }
+    for (size_t i = 0; i < vi->tomb.cap; i++) {
+        int64_t id = vi->tomb.slot[i];
+        if (id >= 0 && !idset_del(&vi->ids, id)) {
+            s = cc_seterr(CC_CORRUPT, "%s: tombstone %lld is not in the index; rebuild it", path,
+                          (long long)id);
+            goto out;
+        }
     }
     vi->idx = idx;
     idx = NULL;

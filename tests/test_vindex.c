@@ -181,7 +181,38 @@ int main(void)
     live[100] = live[101] = 0;
     CHECK(nrm == 2 && cr_vindex_is_hnsw(vi) && cr_vindex_count(vi) == N - 3);
     CHECK_OK(cr_vindex_search(vi, x + 100 * D, 5, rid, rsc, &nr));
+    CHECK(nr == 5);
     for (size_t i = 0; i < nr; i++) CHECK(rid[i] != ids[100]);
+    /* Tombstones survive save/open; a tombstoned id can be added again. */
+    CHECK_OK(cr_vindex_save(vi));
+    cr_vindex_close(vi);
+    vi = NULL;
+    CHECK_OK(cr_vindex_open(path, "hash/1:dim=32", D, &o, &vi));
+    if (!vi) return check_done("vindex");
+    CHECK(cr_vindex_is_hnsw(vi) && cr_vindex_count(vi) == N - 3);
+    CHECK_OK(cr_vindex_search(vi, x + 101 * D, 10, rid, rsc, &nr));
+    CHECK(nr == 10);
+    for (size_t i = 0; i < nr; i++) CHECK(rid[i] != ids[100] && rid[i] != ids[101]);
+    CHECK(cr_vindex_remove(vi, 1, rm2, &nrm) == CC_OK && nrm == 0);   /* already gone */
+    CHECK_OK(cr_vindex_add(vi, 1, rm2, x + 100 * D));
+    live[100] = 1;
+    CHECK(cr_vindex_count(vi) == N - 2 && cr_vindex_is_hnsw(vi));
+    CHECK_OK(cr_vindex_search(vi, x + 100 * D, 1, rid, rsc, &nr));
+    CHECK(nr == 1 && rid[0] == ids[100]);
+    /* k larger than the live count: live ids only, each once (HNSW may not
+     * reach every node, so not necessarily all of them). */
+    int64_t *all = malloc(400 * sizeof *all);
+    float *alls = malloc(400 * sizeof *alls);
+    CHECK_OK(cr_vindex_search(vi, x + 101 * D, 400, all, alls, &nr));
+    CHECK_MSG(nr <= (size_t)(N - 2) && nr >= (size_t)(N - 2) * 8 / 10, "got %zu", nr);
+    int has101 = 0, repeated = 0;
+    for (size_t i = 0; i < nr; i++) {
+        has101 |= all[i] == ids[101];
+        for (size_t j = 0; j < i; j++) repeated |= all[i] == all[j];
+    }
+    CHECK(!has101 && !repeated);
+    free(all);
+    free(alls);
 
     /* Hits form for fusion. */
     cr_hit *hits = NULL;
@@ -226,7 +257,7 @@ int main(void)
     {
         char *g = malloc((size_t)st.st_size);
         memcpy(g, bytes, (size_t)st.st_size);
-        for (off_t i = 56 + 13; i < 56 + 13 + 64 && i < st.st_size - 8; i++) g[i] = (char)0xff;
+        for (off_t i = 64 + 13; i < 64 + 13 + 64 && i < st.st_size - 8; i++) g[i] = (char)0xff;
         FILE *out = fopen(other, "wb");
         fwrite(g, 1, (size_t)st.st_size, out);
         fclose(out);
