@@ -227,15 +227,18 @@ cc_status cr_vindex_open(const char *path, const char *embedder_id, int dim,
 void      cr_vindex_close(cr_vindex *vi);
 const char *cr_vindex_errmsg(const cr_vindex *vi);   /* borrowed */
 
-/* Adds n vectors (n*dim floats, finite) under ids. An id already in the
- * index is CC_EXISTS (remove it first); an id repeated in the batch is
+/* Adds n vectors (n*dim floats, finite) under ids (>= 0). An id already in
+ * the index is CC_EXISTS (remove it first); an id repeated in the batch is
  * CC_INVALID. Nothing is added when the call fails. May convert the index
- * to HNSW when it reaches hnsw_threshold. */
+ * to HNSW when it reaches hnsw_threshold (a rebuild: seconds per 10k
+ * vectors), and rebuilds first when an id is a tombstone. */
 cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids,
                         const float *vecs);
 /* Removes the ids that are present; *n_removed (may be NULL) counts them.
- * On an HNSW index (FAISS cannot remove from HNSW) the index is rebuilt from
- * its stored vectors, choosing flat or HNSW again by the remaining count. */
+ * Flat: removed from FAISS. HNSW (FAISS cannot remove from it): the ids
+ * become tombstones, saved with the index and skipped by searches; once
+ * they pass 10% of the index it is rebuilt from its stored vectors, flat or
+ * HNSW again by the live count. */
 cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids,
                            size_t *n_removed);
 /* Top-k (k in 1..10000) by inner product with query (dim floats): writes
@@ -249,7 +252,7 @@ cc_status cr_vindex_search_hits(cr_vindex *vi, const float *query, int k,
 /* Writes the index to its path atomically (path.tmp, fsync, rename). */
 cc_status cr_vindex_save(cr_vindex *vi);
 
-int64_t     cr_vindex_count(const cr_vindex *vi);
+int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);
 void        cr_vindex_set_generation(cr_vindex *vi, int64_t gen);  /* saved by save */
 int         cr_vindex_is_hnsw(const cr_vindex *vi);
