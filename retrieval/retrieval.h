@@ -132,6 +132,193 @@ enum { CR_FTS_RAW = 1 << 0 };  /* query is FTS5 syntax (expert option) */
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n);
 
+/* ================================================================ embedders */
+
+/* An embedder turns texts into L2-normalised float vectors of a fixed
+ * dimension. Backends are a table of function pointers plus a context
+ * (cr_embedder_iface); callers use the cr_embedder_* wrappers. Built in:
+ *   "hash"  signed feature hashing of normalised words, word bigrams and
+ *           character 3..5-grams; needs no weights; identical on every
+ *           machine. Identity "hash/1:dim=<dim>".
+ *   "gguf"  (later) a GGUF embedding model run by llm/.
+ * The identity string names the model and every setting that changes the
+ * vectors; a vector index records it and refuses another. */
+
+#define CR_EMBEDDER_API_VERSION 1
+
+typedef struct cr_embedder cr_embedder;
+
+typedef struct cr_embedder_iface {
+    int         version;    /* CR_EMBEDDER_API_VERSION */
+    const char *name;       /* "hash", "gguf", ... */
+    /* Embeds texts[i] (lens[i] bytes, UTF-8) into out + i*dim. Vectors are
+     * L2-normalised; a text with no features gives the zero vector. */
+    cc_status (*embed)(void *ctx, const char *const *texts, const size_t *lens,
+                       size_t n, float *out /* (n, dim) */);
+    int         (*dim)(void *ctx);
+    const char *(*identity)(void *ctx);     /* borrowed, lives as the ctx */
+    void        (*free_ctx)(void *ctx);
+} cr_embedder_iface;
+
+typedef struct cr_embedder_opts {
+    int         dim;         /* hash: 0 = 384; 8..65536 */
+    const char *model_path;  /* gguf: the model file */
+} cr_embedder_opts;
+
+/* Opens the embedder called `name` ("hash", ...). Unknown name, or one not
+ * available in this build, is CC_UNSUPPORTED / CC_INVALID with a message in
+ * cc_errmsg() naming the embedders there are. opts may be NULL. */
+cc_status   cr_embedder_open(const char *name, const cr_embedder_opts *opts,
+                             cr_embedder **out);
+/* Wraps a backend table and its context (takes ownership of ctx: freed with
+ * iface->free_ctx on cr_embedder_close, also when this call fails).
+ * iface->version must be CR_EMBEDDER_API_VERSION. */
+cc_status   cr_embedder_new(const cr_embedder_iface *iface, void *ctx,
+                            cr_embedder **out);
+void        cr_embedder_close(cr_embedder *e);
+int         cr_embedder_dim(const cr_embedder *e);
+const char *cr_embedder_identity(const cr_embedder *e);  /* borrowed */
+const char *cr_embedder_name(const cr_embedder *e);      /* borrowed */
+/* Embeds n texts into out (n*dim floats, caller-allocated). lens may be NULL
+ * (texts are then NUL-terminated). */
+cc_status   cr_embedder_embed(cr_embedder *e, const char *const *texts,
+                              const size_t *lens, size_t n, float *out);
+/* Message of the last failure on this handle (borrowed). */
+const char *cr_embedder_errmsg(const cr_embedder *e);
+cc_status   cr_embedder_seterr(cr_embedder *e, cc_status s, const char *fmt, ...)
+            __attribute__((format(printf, 3, 4)));
+
+/* The hash embedder's text normalisation, exposed for tests and for the
+ * query side: lowercases (ASCII, Latin-1, Latin Extended-A, Greek,
+ * Cyrillic), folds Latin diacritics (é → e, ß → ss, æ → ae) and turns every
+ * non-word code point into one space. Invalid UTF-8 bytes are separators.
+ * Appends to out. */
+cc_status   cr_hash_normalize(const char *text, size_t n, cc_buf *out);
+
+/* ================================================================ vector index */
+
+/* KB/vectors.faiss: a FAISS index (IndexIDMap2 over IndexFlatIP, or over
+ * IndexHNSWFlat with inner product once the index holds hnsw_threshold
+ * vectors), ids = chunk ids, vectors L2-normalised so inner product is the
+ * cosine. The file carries a header (format version, embedder identity,
+ * dimension, the catalog generation it reflects) and a trailer; see
+ * vindex.c for the layout. Saving is atomic (temp file + rename). */
+
+typedef struct cr_vindex cr_vindex;
+
+typedef struct cr_vindex_opts {
+    int64_t hnsw_threshold;   /* switch flat → HNSW at this many vectors; 0 = 20000 */
+    int     hnsw_m;           /* 0 = 32 */
+    int     hnsw_ef_search;   /* 0 = 64 */
+} cr_vindex_opts;
+
+#define CR_VINDEX_FORMAT_VERSION 1
+
+/* A new, empty index for `path` (nothing is written until cr_vindex_save).
+ * embedder_id: the embedder's identity; dim: its dimension (1..65536). */
+cc_status cr_vindex_create(const char *path, const char *embedder_id, int dim,
+                           const cr_vindex_opts *opts, cr_vindex **out);
+/* Loads path. CC_NOTFOUND: no file; CC_CORRUPT: truncated or unreadable
+ * (rebuild it); CC_VERSION: written by a newer cairn; CC_INVALID: built by
+ * another embedder or dimension (the message names both). Message in
+ * cc_errmsg(). */
+cc_status cr_vindex_open(const char *path, const char *embedder_id, int dim,
+                         const cr_vindex_opts *opts, cr_vindex **out);
+void      cr_vindex_close(cr_vindex *vi);
+const char *cr_vindex_errmsg(const cr_vindex *vi);   /* borrowed */
+
+/* Adds n vectors (n*dim floats, finite) under ids (>= 0). An id already in
+ * the index is CC_EXISTS (remove it first); an id repeated in the batch is
+ * CC_INVALID. Nothing is added when the call fails. May convert the index
+ * to HNSW when it reaches hnsw_threshold (a rebuild: seconds per 10k
+ * vectors), and rebuilds first when an id is a tombstone. */
+cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids,
+                        const float *vecs);
+/* Removes the ids that are present; *n_removed (may be NULL) counts them.
+ * Flat: removed from FAISS. HNSW (FAISS cannot remove from it): the ids
+ * become tombstones, saved with the index and skipped by searches; once
+ * they pass 10% of the index it is rebuilt from its stored vectors, flat or
+ * HNSW again by the live count. */
+cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids,
+                           size_t *n_removed);
+/* Top-k (k in 1..10000) by inner product with query (dim floats): writes
+ * *n_out <= k hits, best first, into ids[] and scores[] (k entries each). */
+cc_status cr_vindex_search(cr_vindex *vi, const float *query, int k,
+                           int64_t *ids, float *scores, size_t *n_out);
+/* The same as a vector-lane hit list (rank[CR_LANE_VECTOR] 1-based,
+ * lane_score and score = inner product). *hits malloc'ed; caller frees. */
+cc_status cr_vindex_search_hits(cr_vindex *vi, const float *query, int k,
+                                cr_hit **hits, size_t *n);
+/* Writes the index to its path atomically (path.tmp, fsync, rename). */
+cc_status cr_vindex_save(cr_vindex *vi);
+
+int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
+int64_t     cr_vindex_generation(const cr_vindex *vi);
+void        cr_vindex_set_generation(cr_vindex *vi, int64_t gen);  /* saved by save */
+int         cr_vindex_is_hnsw(const cr_vindex *vi);
+int         cr_vindex_dim(const cr_vindex *vi);
+const char *cr_vindex_embedder(const cr_vindex *vi);   /* borrowed */
+
+/* ================================================================ fusion */
+
+/* Reciprocal Rank Fusion over the union of lanes:
+ *   score(c) = Σ_l weight[l] / (k + rank_l(c))  over lanes l that found c.
+ * lanes[l] is lane l's hit list, best first (NULL when n[l] == 0); its rank
+ * is the position in the list (1-based); lane_score[l] of an input hit (or
+ * its score when rank[l] is 0) is kept in the output. A chunk listed twice
+ * in one lane counts once, at its better rank. Output: best first, ties by
+ * chunk id ascending; rank[] and lane_score[] filled for every lane. */
+typedef struct cr_fuse_opts {
+    double k;                         /* >= 0; 60 by default */
+    double weight[CR_LANE_COUNT];     /* >= 0; 1 by default */
+    size_t limit;                     /* at most this many hits out; 0 = all */
+} cr_fuse_opts;
+
+#define CR_FUSE_OPTS_DEFAULT { 60.0, { 1.0, 1.0 }, 0 }
+
+/* opts NULL = defaults. NaN/negative/infinite k or weights: CC_INVALID
+ * (message in cc_errmsg()). *out malloc'ed (caller frees); *n_out may be 0. */
+cc_status cr_fuse_rrf(const cr_hit *const lanes[CR_LANE_COUNT],
+                      const size_t n[CR_LANE_COUNT], const cr_fuse_opts *opts,
+                      cr_hit **out, size_t *n_out);
+
+/* ================================================================ metrics */
+
+/* Relevance judgement: gain > 0 is relevant (graded), <= 0 not relevant. */
+typedef struct cr_qrel {
+    int64_t id;
+    double  gain;
+} cr_qrel;
+
+enum { CR_GAIN_GRADED = 0, CR_GAIN_BINARY = 1 };
+
+/* Metrics of one ranked list at cutoff k (k <= 0: the whole list). A chunk
+ * repeated in `ranked` counts at its first position only. Qrel ids must be
+ * unique and gains finite (else CC_INVALID). With no relevant qrel every
+ * metric is 0.
+ *   nDCG@k  = DCG@k / IDCG@k, DCG = Σ g_i / log2(i + 1), i 1-based;
+ *             g = gain (graded) or 1 (binary)
+ *   recall@k = relevant retrieved in top k / relevant
+ *   RR@k     = 1 / rank of the first relevant in top k (0 if none)
+ *   AP@k     = Σ_{relevant at i <= k} precision@i / relevant */
+typedef struct cr_metrics {
+    double ndcg, recall, rr, ap;
+} cr_metrics;
+
+cc_status cr_metrics_query(const int64_t *ranked, size_t n_ranked,
+                           const cr_qrel *qrels, size_t n_qrels, int k,
+                           int gain_mode, cr_metrics *out);
+
+typedef struct cr_eval_query {
+    const int64_t *ranked;  size_t n_ranked;
+    const cr_qrel *qrels;   size_t n_qrels;
+} cr_eval_query;
+
+/* Means over a run (ndcg, recall, rr = MRR, ap = MAP). Queries with no
+ * relevant qrel are left out of the means; *n_scored (may be NULL) counts
+ * the queries that were averaged. */
+cc_status cr_metrics_run(const cr_eval_query *queries, size_t n_queries, int k,
+                         int gain_mode, cr_metrics *out, size_t *n_scored);
 /* ================================================================ ingestion */
 
 /* Ingestion writes the system of record only (documents, chunks, FTS5 rows,

@@ -1,0 +1,806 @@
+/*
+ * vindex.c — the vector index, KB/vectors.faiss: FAISS through its C API.
+ *
+ * In memory: an IndexIDMap2 (ids = chunk ids) over IndexFlatIP, or over
+ * IndexHNSWFlat (M = hnsw_m, inner product) once the index holds
+ * hnsw_threshold vectors; a set of the live ids (to refuse duplicates).
+ *
+ * FAISS cannot remove from HNSW, so removing from an HNSW index marks the
+ * ids as tombstones: they stay in FAISS, searches over-fetch and skip them,
+ * and once tombstones pass 10% of the index it is rebuilt without them
+ * (flat or HNSW again by the live count). Re-adding a tombstoned id also
+ * rebuilds first. A flat index removes directly.
+ *
+ * On disk (all integers little-endian):
+ *   off  size
+ *     0     8  magic "CAIRNVEC"
+ *     8     4  format version (CR_VINDEX_FORMAT_VERSION)
+ *    12     4  dim
+ *    16     8  generation (int64): the catalog generation the index reflects
+ *    24     8  count: vectors in the index
+ *    32     4  kind: 0 flat, 1 HNSW
+ *    36     4  id_len: bytes of the embedder identity (1..1024)
+ *    40     8  payload_len: bytes of the FAISS index
+ *    48     8  checksum of the body (tombstones + payload; body_sum below)
+ *    56     8  n_tomb: tombstoned ids (HNSW only; they are in the payload)
+ *    64 id_len embedder identity (no NUL)
+ *     . 8*n_tomb  tombstoned ids (int64)
+ *     . payload_len  faiss::write_index output
+ *     .     8  trailer "CAIRNEND"
+ * count includes the tombstoned vectors. The file size must be exactly
+ * 64 + id_len + 8*n_tomb + payload_len + 8, and the body must match its
+ * checksum, so a truncated or damaged file is caught
+ * before FAISS (which trusts its input) reads it. Saving writes path.tmp,
+ * fsyncs it and renames it over path, so the index and its generation
+ * change together.
+ */
+#include "retrieval.h"
+
+#include <faiss/c_api/AutoTune_c.h>
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/MetaIndexes_c.h>
+#include <faiss/c_api/error_c.h>
+#include <faiss/c_api/impl/AuxIndexStructures_c.h>
+#include <faiss/c_api/index_factory_c.h>
+#include <faiss/c_api/index_io_c.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HDR_BYTES      64
+#define COUNT_MAX      ((uint64_t)1 << 40)
+#define ID_MAX_BYTES   1024
+#define DIM_MAX        65536
+#define K_MAX          10000
+#define THRESHOLD_DEF  20000
+#define HNSW_M_DEF     32
+#define EF_SEARCH_DEF  64
+#define ADD_BATCH      65536      /* vectors per faiss add call when rebuilding */
+
+static const char MAGIC[8] = { 'C', 'A', 'I', 'R', 'N', 'V', 'E', 'C' };
+static const char TRAILER[8] = { 'C', 'A', 'I', 'R', 'N', 'E', 'N', 'D' };
+
+/* ---------------------------------------------------------------- id set */
+
+/* Open addressing over int64 ids >= 0; EMPTY and GONE (tombstone) mark slots. */
+#define SLOT_EMPTY (-1)
+#define SLOT_GONE  (-2)
+
+typedef struct idset {
+    int64_t *slot;
+    size_t   cap;       /* power of two, or 0 */
+    size_t   count;     /* live ids */
+    size_t   used;      /* live + tombstones */
+} idset;
+
+static inline size_t id_hash(int64_t id)
+{
+    uint64_t k = (uint64_t)id;
+    k ^= k >> 33; k *= 0xff51afd7ed558ccdULL; k ^= k >> 33;
+    return (size_t)k;
+}
+
+static int idset_has(const idset *s, int64_t id)
+{
+    if (!s->cap) return 0;
+    for (size_t i = id_hash(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == SLOT_EMPTY) return 0;
+        if (s->slot[i] == id) return 1;
+    }
+}
+
+static cc_status idset_put(idset *s, int64_t id);
+
+static cc_status idset_grow(idset *s, size_t need)
+{
+    size_t cap = 64;
+    while (cap < need * 2) cap *= 2;
+    int64_t *slot = malloc(cap * sizeof *slot);
+    if (!slot) return CC_NOMEM;
+    for (size_t i = 0; i < cap; i++) slot[i] = SLOT_EMPTY;
+    idset old = *s;
+    s->slot = slot; s->cap = cap; s->count = 0; s->used = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.slot[i] >= 0) idset_put(s, old.slot[i]);
+    free(old.slot);
+    return CC_OK;
+}
+
+/* Adds id (not present). */
+static cc_status idset_put(idset *s, int64_t id)
+{
+    if ((s->used + 1) * 4 > s->cap * 3) {
+        cc_status st = idset_grow(s, s->count + 1);
+        if (st != CC_OK) return st;
+    }
+    size_t i = id_hash(id) & (s->cap - 1);
+    while (s->slot[i] >= 0) i = (i + 1) & (s->cap - 1);
+    if (s->slot[i] == SLOT_EMPTY) s->used++;
+    s->slot[i] = id;
+    s->count++;
+    return CC_OK;
+}
+
+static int idset_del(idset *s, int64_t id)
+{
+    if (!s->cap) return 0;
+    for (size_t i = id_hash(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (s->slot[i] == SLOT_EMPTY) return 0;
+        if (s->slot[i] == id) { s->slot[i] = SLOT_GONE; s->count--; return 1; }
+    }
+}
+
+static void idset_free(idset *s) { free(s->slot); memset(s, 0, sizeof *s); }
+
+/* ---------------------------------------------------------------- handle */
+
+struct cr_vindex {
+    char          *path;
+    char          *embedder;
+    int            dim;
+    int            hnsw;
+    int64_t        generation;
+    cr_vindex_opts opts;
+    FaissIndex    *idx;       /* an IndexIDMap2 */
+    idset          ids;       /* live ids */
+    idset          tomb;      /* HNSW: removed ids still inside idx */
+    cc_buf         err;
+};
+
+static cc_status verr(cr_vindex *vi, cc_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static cc_status verr(cr_vindex *vi, cc_status s, const char *fmt, ...)
+{
+    va_list ap;
+    cc_buf_reset(&vi->err);
+    va_start(ap, fmt);
+    cc_buf_vprintf(&vi->err, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+const char *cr_vindex_errmsg(const cr_vindex *vi)
+{
+    return vi && vi->err.data ? vi->err.data : "";
+}
+
+static const char *ferr(void)
+{
+    const char *m = faiss_get_last_error();
+    return m && *m ? m : "unknown FAISS error";
+}
+
+static cc_status opts_check(const cr_vindex_opts *in, cr_vindex_opts *out)
+{
+    cr_vindex_opts o = { THRESHOLD_DEF, HNSW_M_DEF, EF_SEARCH_DEF };
+    if (in) {
+        if (in->hnsw_threshold < 0 || in->hnsw_m < 0 || in->hnsw_m > 256 ||
+            in->hnsw_ef_search < 0 || in->hnsw_ef_search > 100000)
+            return cc_seterr(CC_INVALID,
+                             "bad vector index options: hnsw_threshold %lld (>= 0), "
+                             "hnsw_m %d (0..256), hnsw_ef_search %d (0..100000)",
+                             (long long)in->hnsw_threshold, in->hnsw_m, in->hnsw_ef_search);
+        if (in->hnsw_threshold) o.hnsw_threshold = in->hnsw_threshold;
+        if (in->hnsw_m) o.hnsw_m = in->hnsw_m;
+        if (in->hnsw_ef_search) o.hnsw_ef_search = in->hnsw_ef_search;
+    }
+    *out = o;
+    return CC_OK;
+}
+
+static cc_status handle_new(const char *path, const char *embedder_id, int dim,
+                            const cr_vindex_opts *opts, cr_vindex **out)
+{
+    C_ASSERT(path && embedder_id && out);
+    *out = NULL;
+    if (dim < 1 || dim > DIM_MAX)
+        return cc_seterr(CC_INVALID, "vector dimension %d is out of range 1..%d", dim, DIM_MAX);
+    size_t idl = strlen(embedder_id);
+    if (idl == 0 || idl > ID_MAX_BYTES)
+        return cc_seterr(CC_INVALID, "embedder identity must be 1..%d bytes", ID_MAX_BYTES);
+    cr_vindex_opts o;
+    cc_status s = opts_check(opts, &o);
+    if (s != CC_OK) return s;
+    cr_vindex *vi = calloc(1, sizeof *vi);
+    if (!vi || !(vi->path = cc_strdup(path)) || !(vi->embedder = cc_strdup(embedder_id))) {
+        if (vi) { free(vi->path); free(vi); }
+        return cc_seterr(CC_NOMEM, "out of memory opening the vector index");
+    }
+    vi->dim = dim;
+    vi->opts = o;
+    cc_buf_init(&vi->err, 4096);
+    *out = vi;
+    return CC_OK;
+}
+
+void cr_vindex_close(cr_vindex *vi)
+{
+    if (!vi) return;
+    if (vi->idx) faiss_Index_free(vi->idx);
+    idset_free(&vi->ids);
+    idset_free(&vi->tomb);
+    cc_buf_free(&vi->err);
+    free(vi->path);
+    free(vi->embedder);
+    free(vi);
+}
+
+int64_t     cr_vindex_count(const cr_vindex *vi) { return (int64_t)vi->ids.count; }
+int64_t     cr_vindex_generation(const cr_vindex *vi) { return vi->generation; }
+void        cr_vindex_set_generation(cr_vindex *vi, int64_t gen) { vi->generation = gen; }
+int         cr_vindex_is_hnsw(const cr_vindex *vi) { return vi->hnsw; }
+int         cr_vindex_dim(const cr_vindex *vi) { return vi->dim; }
+const char *cr_vindex_embedder(const cr_vindex *vi) { return vi->embedder; }
+
+/* ---------------------------------------------------------------- FAISS objects */
+
+static cc_status set_ef_search(cr_vindex *vi, FaissIndex *idx)
+{
+    FaissIndexIDMap2 *m = faiss_IndexIDMap2_cast(idx);
+    if (!m) return verr(vi, CC_CORRUPT, "vector index is not an IndexIDMap2");
+    FaissParameterSpace *ps = NULL;
+    if (faiss_ParameterSpace_new(&ps))
+        return verr(vi, CC_ERROR, "FAISS: %s", ferr());
+    int rc = faiss_ParameterSpace_set_index_parameter(ps, faiss_IndexIDMap2_sub_index(m),
+                                                      "efSearch", vi->opts.hnsw_ef_search);
+    faiss_ParameterSpace_free(ps);
+    if (rc) return verr(vi, CC_ERROR, "FAISS: setting efSearch: %s", ferr());
+    return CC_OK;
+}
+
+static cc_status make_index(cr_vindex *vi, int hnsw, FaissIndex **out)
+{
+    char desc[64];
+    if (hnsw) snprintf(desc, sizeof desc, "IDMap2,HNSW%d", vi->opts.hnsw_m);
+    else      snprintf(desc, sizeof desc, "IDMap2,Flat");
+    FaissIndex *idx = NULL;
+    if (faiss_index_factory(&idx, vi->dim, desc, METRIC_INNER_PRODUCT))
+        return verr(vi, CC_ERROR, "FAISS: creating index '%s': %s", desc, ferr());
+    if (hnsw) {
+        cc_status s = set_ef_search(vi, idx);
+        if (s != CC_OK) { faiss_Index_free(idx); return s; }
+    }
+    *out = idx;
+    return CC_OK;
+}
+
+/* Rebuilds the index from its own vectors, leaving out the ids in `drop`
+ * (may be NULL) and the tombstones, with the kind chosen for the remaining
+ * count plus `extra` vectors about to be added. Clears the tombstones. */
+static cc_status rebuild(cr_vindex *vi, const idset *drop, size_t extra)
+{
+    FaissIndexIDMap2 *m = faiss_IndexIDMap2_cast(vi->idx);
+    idx_t *idmap = NULL;
+    size_t n = 0;
+    faiss_IndexIDMap2_id_map(m, &idmap, &n);
+    float *x = NULL;
+    int64_t *keep_ids = NULL;
+    if (n) {
+        x = malloc(n * (size_t)vi->dim * sizeof *x);
+        keep_ids = malloc(n * sizeof *keep_ids);
+        if (!x || !keep_ids) {
+            free(x); free(keep_ids);
+            return verr(vi, CC_NOMEM, "out of memory rebuilding the vector index (%zu vectors)", n);
+        }
+        if (faiss_Index_reconstruct_n(faiss_IndexIDMap2_sub_index(m), 0, (idx_t)n, x)) {
+            free(x); free(keep_ids);
+            return verr(vi, CC_ERROR, "FAISS: reading vectors back: %s", ferr());
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((drop && idset_has(drop, idmap[i])) || idset_has(&vi->tomb, idmap[i])) continue;
+        if (kept != i)
+            memmove(x + kept * (size_t)vi->dim, x + i * (size_t)vi->dim,
+                    (size_t)vi->dim * sizeof *x);
+        keep_ids[kept++] = idmap[i];
+    }
+    int hnsw = (int64_t)(kept + extra) >= vi->opts.hnsw_threshold;
+    FaissIndex *idx = NULL;
+    cc_status s = make_index(vi, hnsw, &idx);
+    for (size_t i = 0; s == CC_OK && i < kept; i += ADD_BATCH) {
+        size_t b = kept - i < ADD_BATCH ? kept - i : ADD_BATCH;
+        if (faiss_Index_add_with_ids(idx, (idx_t)b, x + i * (size_t)vi->dim, keep_ids + i))
+            s = verr(vi, CC_ERROR, "FAISS: rebuilding: %s", ferr());
+    }
+    free(x);
+    free(keep_ids);
+    if (s != CC_OK) { if (idx) faiss_Index_free(idx); return s; }
+    faiss_Index_free(vi->idx);
+    vi->idx = idx;
+    vi->hnsw = hnsw;
+    idset_free(&vi->tomb);
+    return CC_OK;
+}
+
+/* ---------------------------------------------------------------- create / add / remove / search */
+
+cc_status cr_vindex_create(const char *path, const char *embedder_id, int dim,
+                           const cr_vindex_opts *opts, cr_vindex **out)
+{
+    cr_vindex *vi;
+    cc_status s = handle_new(path, embedder_id, dim, opts, &vi);
+    if (s != CC_OK) return s;
+    if ((s = make_index(vi, 0, &vi->idx)) != CC_OK) {
+        cc_seterr(s, "%s", cr_vindex_errmsg(vi));
+        cr_vindex_close(vi);
+        return s;
+    }
+    *out = vi;
+    return CC_OK;
+}
+
+cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids, const float *vecs)
+{
+    C_ASSERT(vi && (n == 0 || (ids && vecs)));
+    if (n == 0) return CC_OK;
+    if (n > (size_t)INT32_MAX)
+        return verr(vi, CC_TOOBIG, "too many vectors in one batch (%zu)", n);
+    idset batch = { 0 };
+    cc_status s = CC_OK;
+    int readd = 0;        /* an id is a tombstone: rebuild before adding */
+    for (size_t i = 0; i < n && s == CC_OK; i++) {
+        readd |= idset_has(&vi->tomb, ids[i]);
+        if (ids[i] < 0)
+            s = verr(vi, CC_INVALID, "vector id %lld is negative", (long long)ids[i]);
+        else if (idset_has(&vi->ids, ids[i]))
+            s = verr(vi, CC_EXISTS, "chunk %lld already has a vector (remove it first)",
+                     (long long)ids[i]);
+        else if (idset_has(&batch, ids[i]))
+            s = verr(vi, CC_INVALID, "chunk %lld appears twice in one batch", (long long)ids[i]);
+        else if (idset_put(&batch, ids[i]) != CC_OK)
+            s = verr(vi, CC_NOMEM, "out of memory checking vector ids");
+    }
+    idset_free(&batch);
+    if (s != CC_OK) return s;
+    size_t total = n * (size_t)vi->dim;
+    for (size_t i = 0; i < total; i++)
+        if (!isfinite(vecs[i]))
+            return verr(vi, CC_INVALID, "vector for chunk %lld has a non-finite component",
+                        (long long)ids[i / (size_t)vi->dim]);
+    /* Reserve the id set first so that nothing fails after FAISS has the vectors. */
+    if ((vi->ids.used + n + 1) * 4 > vi->ids.cap * 3 &&
+        idset_grow(&vi->ids, vi->ids.count + n + 1) != CC_OK)
+        return verr(vi, CC_NOMEM, "out of memory adding %zu vectors", n);
+    if ((readd || (!vi->hnsw && (int64_t)(vi->ids.count + n) >= vi->opts.hnsw_threshold)) &&
+        (s = rebuild(vi, NULL, n)) != CC_OK)
+        return s;
+    if (faiss_Index_add_with_ids(vi->idx, (idx_t)n, vecs, ids))
+        return verr(vi, CC_ERROR, "FAISS: adding %zu vectors: %s", n, ferr());
+    for (size_t i = 0; i < n; i++) idset_put(&vi->ids, ids[i]);   /* cannot fail: reserved */
+    return CC_OK;
+}
+
+cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *n_removed)
+{
+    C_ASSERT(vi && (n == 0 || ids));
+    if (n_removed) *n_removed = 0;
+    idset drop = { 0 };
+    int64_t *present = n ? malloc(n * sizeof *present) : NULL;
+    size_t np = 0;
+    if (n && !present) return verr(vi, CC_NOMEM, "out of memory removing vectors");
+    for (size_t i = 0; i < n; i++) {
+        if (!idset_has(&vi->ids, ids[i]) || idset_has(&drop, ids[i])) continue;
+        if (idset_put(&drop, ids[i]) != CC_OK) {
+            idset_free(&drop); free(present);
+            return verr(vi, CC_NOMEM, "out of memory removing vectors");
+        }
+        present[np++] = ids[i];
+    }
+    cc_status s = CC_OK;
+    if (np && vi->hnsw) {
+        for (size_t i = 0; i < np && s == CC_OK; i++)
+            if (idset_put(&vi->tomb, present[i]) != CC_OK)
+                s = verr(vi, CC_NOMEM, "out of memory removing vectors");
+        if (s != CC_OK) {                  /* undo: nothing removed */
+            for (size_t i = 0; i < np; i++) idset_del(&vi->tomb, present[i]);
+        } else {
+            for (size_t i = 0; i < np; i++) idset_del(&vi->ids, present[i]);
+            if (n_removed) *n_removed = np;
+            if (vi->tomb.count * 10 > vi->ids.count + vi->tomb.count)
+                s = rebuild(vi, NULL, 0);  /* on failure the tombstones stay valid */
+        }
+        idset_free(&drop);
+        free(present);
+        return s;
+    } else if (np) {
+        FaissIDSelectorBatch *sel = NULL;
+        size_t got = 0;
+        if (faiss_IDSelectorBatch_new(&sel, np, present))
+            s = verr(vi, CC_ERROR, "FAISS: %s", ferr());
+        else if (faiss_Index_remove_ids(vi->idx, (const FaissIDSelector *)sel, &got))
+            s = verr(vi, CC_ERROR, "FAISS: removing %zu vectors: %s", np, ferr());
+        else if (got != np)
+            s = verr(vi, CC_CORRUPT, "FAISS removed %zu vectors, expected %zu", got, np);
+        if (sel) faiss_IDSelector_free((FaissIDSelector *)sel);
+    }
+    if (s == CC_OK) {
+        for (size_t i = 0; i < np; i++) idset_del(&vi->ids, present[i]);
+        if (n_removed) *n_removed = np;
+    }
+    idset_free(&drop);
+    free(present);
+    return s;
+}
+
+cc_status cr_vindex_search(cr_vindex *vi, const float *query, int k,
+                           int64_t *ids, float *scores, size_t *n_out)
+{
+    C_ASSERT(vi && query && ids && scores && n_out);
+    *n_out = 0;
+    if (k < 1 || k > K_MAX)
+        return verr(vi, CC_INVALID, "k = %d is out of range 1..%d", k, K_MAX);
+    for (int d = 0; d < vi->dim; d++)
+        if (!isfinite(query[d]))
+            return verr(vi, CC_INVALID, "query vector has a non-finite component");
+    int64_t live = (int64_t)vi->ids.count;
+    int64_t nt = live + (int64_t)vi->tomb.count;     /* vectors inside FAISS */
+    if (live == 0) return CC_OK;
+    if (!vi->tomb.count) {
+        idx_t kk = k < nt ? k : nt;
+        if (faiss_Index_search(vi->idx, 1, query, kk, scores, ids))
+            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+        size_t m = 0;
+        for (idx_t i = 0; i < kk; i++) {
+            if (ids[i] < 0) continue;        /* fewer results than asked (HNSW) */
+            ids[m] = ids[i];
+            scores[m] = scores[i];
+            m++;
+        }
+        *n_out = m;
+        return CC_OK;
+    }
+    /* Tombstones: over-fetch, skip them, fetch more while short. */
+    idx_t want = k < live ? k : live;
+    idx_t kk = (idx_t)k + k / 2 + 8;
+    for (;;) {
+        if (kk > nt) kk = nt;
+        int64_t *li = malloc((size_t)kk * sizeof *li);
+        float *ls = malloc((size_t)kk * sizeof *ls);
+        if (!li || !ls) {
+            free(li); free(ls);
+            return verr(vi, CC_NOMEM, "out of memory searching vectors");
+        }
+        if (faiss_Index_search(vi->idx, 1, query, kk, ls, li)) {
+            free(li); free(ls);
+            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+        }
+        size_t m = 0;
+        for (idx_t i = 0; i < kk && (idx_t)m < want; i++) {
+            if (li[i] < 0 || idset_has(&vi->tomb, li[i])) continue;
+            ids[m] = li[i];
+            scores[m] = ls[i];
+            m++;
+        }
+        free(li);
+        free(ls);
+        if ((idx_t)m >= want || kk >= nt) {
+            *n_out = m;
+            return CC_OK;
+        }
+        kk *= 2;
+    }
+}
+
+cc_status cr_vindex_search_hits(cr_vindex *vi, const float *query, int k,
+                                cr_hit **hits, size_t *n)
+{
+    C_ASSERT(hits && n);
+    *hits = NULL;
+    *n = 0;
+    if (k < 1 || k > K_MAX)
+        return verr(vi, CC_INVALID, "k = %d is out of range 1..%d", k, K_MAX);
+    int64_t *ids = malloc((size_t)k * sizeof *ids);
+    float *sc = malloc((size_t)k * sizeof *sc);
+    if (!ids || !sc) {
+        free(ids); free(sc);
+        return verr(vi, CC_NOMEM, "out of memory searching vectors");
+    }
+    size_t m = 0;
+    cc_status s = cr_vindex_search(vi, query, k, ids, sc, &m);
+    cr_hit *h = NULL;
+    if (s == CC_OK && m) {
+        h = calloc(m, sizeof *h);
+        if (!h) s = verr(vi, CC_NOMEM, "out of memory searching vectors");
+        for (size_t i = 0; h && i < m; i++) {
+            h[i].chunk_id = ids[i];
+            h[i].score = sc[i];
+            h[i].rank[CR_LANE_VECTOR] = (int)i + 1;
+            h[i].lane_score[CR_LANE_VECTOR] = sc[i];
+        }
+    }
+    free(ids);
+    free(sc);
+    if (s == CC_OK) { *hits = h; *n = m; }
+    return s;
+}
+
+/* ---------------------------------------------------------------- save / open */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* A fast 64-bit checksum of the payload (8-byte little-endian words, an
+ * xxhash-style round each, then the tail bytes). It detects damage; it is
+ * not a cryptographic hash. Reads plen bytes from f's current position. */
+static int payload_sum(FILE *f, uint64_t plen, uint64_t *out)
+{
+    enum { BLK = 1 << 20 };
+    unsigned char *buf = malloc(BLK);
+    if (!buf) return -1;
+    uint64_t h = 0x27D4EB2F165667C5ULL ^ plen, left = plen;
+    while (left) {
+        size_t want = left < BLK ? (size_t)left : BLK;
+        if (fread(buf, 1, want, f) != want) { free(buf); return -1; }
+        size_t i = 0;
+        for (; i + 8 <= want; i += 8) {
+            uint64_t w = get_u64(buf + i) * 0xC2B2AE3D27D4EB4FULL;
+            w = (w << 31) | (w >> 33);
+            h ^= w * 0x9E3779B185EBCA87ULL;
+            h = ((h << 27) | (h >> 37)) * 0x9E3779B185EBCA87ULL + 0x85EBCA77C2B2AE63ULL;
+        }
+        for (; i < want; i++) h = (h ^ buf[i]) * 0x100000001B3ULL;
+        left -= want;
+    }
+    free(buf);
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdULL; h ^= h >> 33;
+    *out = h;
+    return 0;
+}
+
+static cc_status io_status(int e) { return e == ENOSPC || e == EFBIG || e == EDQUOT ? CC_FULL : CC_IO; }
+
+cc_status cr_vindex_save(cr_vindex *vi)
+{
+    C_ASSERT(vi);
+    cc_buf tmp = CC_BUF_INIT(8192);
+    if (cc_buf_printf(&tmp, "%s.tmp", vi->path) != CC_OK)
+        return verr(vi, CC_NOMEM, "vector index path too long");
+    size_t idl = strlen(vi->embedder);
+    unsigned char hdr[HDR_BYTES];
+    memcpy(hdr, MAGIC, 8);
+    put_u32(hdr + 8, CR_VINDEX_FORMAT_VERSION);
+    put_u32(hdr + 12, (uint32_t)vi->dim);
+    put_u64(hdr + 16, (uint64_t)vi->generation);
+    put_u64(hdr + 24, (uint64_t)(vi->ids.count + vi->tomb.count));
+    put_u32(hdr + 32, vi->hnsw ? 1u : 0u);
+    put_u32(hdr + 36, (uint32_t)idl);
+    put_u64(hdr + 40, 0);                      /* patched below */
+    put_u64(hdr + 48, 0);                      /* patched below */
+    put_u64(hdr + 56, (uint64_t)vi->tomb.count);
+    size_t body = HDR_BYTES + idl;             /* tombstones, then payload */
+    cc_status s = CC_OK;
+    FILE *f = fopen(tmp.data, "w+b");
+    if (!f) {
+        s = verr(vi, io_status(errno), "cannot write %s: %s", tmp.data, strerror(errno));
+        cc_buf_free(&tmp);
+        return s;
+    }
+    int e = 0;
+    if (fwrite(hdr, 1, HDR_BYTES, f) != HDR_BYTES || fwrite(vi->embedder, 1, idl, f) != idl)
+        e = errno ? errno : EIO;
+    for (size_t i = 0; !e && i < vi->tomb.cap; i++) {
+        unsigned char b[8];
+        if (vi->tomb.slot[i] < 0) continue;
+        put_u64(b, (uint64_t)vi->tomb.slot[i]);
+        if (fwrite(b, 1, 8, f) != 8) e = errno ? errno : EIO;
+    }
+    if (!e && faiss_write_index(vi->idx, f))
+        s = verr(vi, CC_IO, "FAISS: writing %s: %s", tmp.data, ferr());
+    off_t end = ftello(f);
+    if (!e && s == CC_OK) {
+        if (end < 0) e = errno;
+        else if (fwrite(TRAILER, 1, 8, f) != 8) e = errno ? errno : EIO;
+    }
+    if (!e && s == CC_OK) {
+        unsigned char pl[16];
+        uint64_t tb = 8 * (uint64_t)vi->tomb.count;
+        uint64_t plen = (uint64_t)(end - (off_t)(body + tb)), sum = 0;
+        put_u64(pl, plen);
+        if (fflush(f) || fseeko(f, (off_t)body, SEEK_SET) || payload_sum(f, tb + plen, &sum))
+            e = errno ? errno : EIO;
+        put_u64(pl + 8, sum);
+        if (!e && (fseeko(f, 40, SEEK_SET) || fwrite(pl, 1, 16, f) != 16 || fflush(f) ||
+                   fsync(fileno(f))))
+            e = errno ? errno : EIO;
+    }
+    if (fclose(f) && !e && s == CC_OK) e = errno ? errno : EIO;
+    if (!e && s == CC_OK && rename(tmp.data, vi->path)) e = errno;
+    if (e && s == CC_OK)
+        s = verr(vi, io_status(e), "cannot write %s: %s", tmp.data, strerror(e));
+    if (s != CC_OK) {
+        unlink(tmp.data);
+    } else {
+        /* Make the rename durable: fsync the directory. */
+        cc_buf dir = CC_BUF_INIT(8192);
+        const char *slash = strrchr(vi->path, '/');
+        size_t dl = slash ? (size_t)(slash - vi->path) + (slash == vi->path) : 0;
+        cc_status ds = slash ? cc_buf_append(&dir, vi->path, dl) : cc_buf_puts(&dir, ".");
+        if (ds == CC_OK) {
+            int fd = open(dir.data, O_RDONLY | O_DIRECTORY);
+            if (fd >= 0) { fsync(fd); close(fd); }
+        }
+        cc_buf_free(&dir);
+    }
+    cc_buf_free(&tmp);
+    return s;
+}
+
+/* Loads the file into vi (fresh handle). Messages go to cc_seterr. */
+static cc_status load(cr_vindex *vi)
+{
+    const char *path = vi->path;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return cc_seterr(CC_NOTFOUND, "no vector index at %s", path);
+        return cc_seterr(CC_IO, "cannot open %s: %s", path, strerror(errno));
+    }
+    cc_status s = CC_OK;
+    unsigned char hdr[HDR_BYTES];
+    char ident[ID_MAX_BYTES + 1];
+    struct stat st;
+    FaissIndex *idx = NULL;
+    if (fstat(fileno(f), &st)) {
+        s = cc_seterr(CC_IO, "cannot stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (fread(hdr, 1, HDR_BYTES, f) != HDR_BYTES || memcmp(hdr, MAGIC, 8)) {
+        s = cc_seterr(CC_CORRUPT, "%s is not a cairn vector index (bad or short header); rebuild it",
+                      path);
+        goto out;
+    }
+    uint32_t ver = get_u32(hdr + 8), dim = get_u32(hdr + 12), kind = get_u32(hdr + 32);
+    uint32_t idl = get_u32(hdr + 36);
+    uint64_t gen = get_u64(hdr + 16), count = get_u64(hdr + 24), plen = get_u64(hdr + 40);
+    uint64_t ntomb = get_u64(hdr + 56);
+    if (ver > CR_VINDEX_FORMAT_VERSION) {
+        s = cc_seterr(CC_VERSION, "%s has vector index format %u; this cairn reads up to %d",
+                      path, ver, CR_VINDEX_FORMAT_VERSION);
+        goto out;
+    }
+    if (ver == 0 || dim == 0 || dim > DIM_MAX || kind > 1 || idl == 0 || idl > ID_MAX_BYTES ||
+        gen > (uint64_t)INT64_MAX || count > COUNT_MAX || ntomb > count ||
+        (ntomb && !kind) || plen > (uint64_t)INT64_MAX / 2) {
+        s = cc_seterr(CC_CORRUPT, "%s: vector index header fails its checks; rebuild it", path);
+        goto out;
+    }
+    uint64_t body = (uint64_t)HDR_BYTES + idl, tb = 8 * ntomb;
+    uint64_t want = body + tb + plen + 8;      /* no overflow: each term is bounded */
+    if ((uint64_t)st.st_size != want) {
+        s = cc_seterr(CC_CORRUPT, "%s is %lld bytes, its header says %llu (truncated?); rebuild it",
+                      path, (long long)st.st_size, (unsigned long long)want);
+        goto out;
+    }
+    unsigned char trailer[8];
+    if (fread(ident, 1, idl, f) != idl || fseeko(f, (off_t)(want - 8), SEEK_SET) ||
+        fread(trailer, 1, 8, f) != 8 || memcmp(trailer, TRAILER, 8)) {
+        s = cc_seterr(CC_CORRUPT, "%s: vector index trailer missing; rebuild it", path);
+        goto out;
+    }
+    ident[idl] = '\0';
+    if (strlen(ident) != idl || strcmp(ident, vi->embedder) || (int)dim != vi->dim) {
+        s = cc_seterr(CC_INVALID,
+                      "%s was built by embedder '%s' (dim %u), but the configured embedder is "
+                      "'%s' (dim %d); rebuild the vector index or configure that embedder",
+                      path, ident, dim, vi->embedder, vi->dim);
+        goto out;
+    }
+    uint64_t sum = 0;
+    if (fseeko(f, (off_t)body, SEEK_SET) || payload_sum(f, tb + plen, &sum) ||
+        fseeko(f, (off_t)body, SEEK_SET)) {
+        s = cc_seterr(CC_IO, "cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (sum != get_u64(hdr + 48)) {
+        s = cc_seterr(CC_CORRUPT, "%s: vector index checksum mismatch (damaged file); rebuild it",
+                      path);
+        goto out;
+    }
+    if (ntomb && idset_grow(&vi->tomb, (size_t)ntomb) != CC_OK) {
+        s = cc_seterr(CC_NOMEM, "out of memory loading %s", path);
+        goto out;
+    }
+    for (uint64_t i = 0; i < ntomb; i++) {
+        unsigned char b[8];
+        if (fread(b, 1, 8, f) != 8) {
+            s = cc_seterr(CC_IO, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        int64_t id = (int64_t)get_u64(b);
+        if (id < 0 || idset_has(&vi->tomb, id)) {
+            s = cc_seterr(CC_CORRUPT, "%s: bad or repeated tombstone %lld; rebuild it", path,
+                          (long long)id);
+            goto out;
+        }
+        idset_put(&vi->tomb, id);
+    }
+    if (faiss_read_index(f, 0, &idx)) {
+        idx = NULL;
+        s = cc_seterr(CC_CORRUPT, "%s: FAISS cannot read the index (%s); rebuild it", path, ferr());
+        goto out;
+    }
+    off_t pos = ftello(f);
+    FaissIndexIDMap2 *m = faiss_IndexIDMap2_cast(idx);
+    if (pos != (off_t)(body + tb + plen) || !m || faiss_Index_d(idx) != (int)dim ||
+        faiss_Index_ntotal(idx) != (idx_t)count ||
+        faiss_Index_metric_type(idx) != METRIC_INNER_PRODUCT) {
+        s = cc_seterr(CC_CORRUPT, "%s: the FAISS index does not match its header; rebuild it",
+                      path);
+        goto out;
+    }
+    idx_t *idmap = NULL;
+    size_t nid = 0;
+    faiss_IndexIDMap2_id_map(m, &idmap, &nid);
+    if (nid != count) {
+        s = cc_seterr(CC_CORRUPT, "%s: id map has %zu ids for %llu vectors; rebuild it", path,
+                      nid, (unsigned long long)count);
+        goto out;
+    }
+    if (nid && idset_grow(&vi->ids, nid) != CC_OK) {
+        s = cc_seterr(CC_NOMEM, "out of memory loading %s", path);
+        goto out;
+    }
+    for (size_t i = 0; i < nid; i++) {
+        if (idmap[i] < 0 || idset_has(&vi->ids, idmap[i])) {
+            s = cc_seterr(CC_CORRUPT, "%s: bad or repeated vector id %lld; rebuild it", path,
+                          (long long)idmap[i]);
+            goto out;
+        }
+        idset_put(&vi->ids, idmap[i]);
+    }
+    for (size_t i = 0; i < vi->tomb.cap; i++) {
+        int64_t id = vi->tomb.slot[i];
+        if (id >= 0 && !idset_del(&vi->ids, id)) {
+            s = cc_seterr(CC_CORRUPT, "%s: tombstone %lld is not in the index; rebuild it", path,
+                          (long long)id);
+            goto out;
+        }
+    }
+    vi->idx = idx;
+    idx = NULL;
+    vi->hnsw = (int)kind;
+    vi->generation = (int64_t)gen;
+    if (vi->hnsw && (s = set_ef_search(vi, vi->idx)) != CC_OK)
+        cc_seterr(s, "%s: %s", path, cr_vindex_errmsg(vi));
+out:
+    if (idx) faiss_Index_free(idx);
+    fclose(f);
+    return s;
+}
+
+cc_status cr_vindex_open(const char *path, const char *embedder_id, int dim,
+                         const cr_vindex_opts *opts, cr_vindex **out)
+{
+    cr_vindex *vi;
+    cc_status s = handle_new(path, embedder_id, dim, opts, &vi);
+    if (s != CC_OK) return s;
+    if ((s = load(vi)) != CC_OK) {
+        cr_vindex_close(vi);
+        return s;
+    }
+    *out = vi;
+    return CC_OK;
+}
