@@ -363,6 +363,58 @@ cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts
  * goes too. *removed gets the number of documents removed. */
 cc_status cr_doc_remove(cc_kb *kb, const char *uri, int64_t *removed);
 
+/* ================================================================ search */
+
+/* These sit on the embedder, vector index and fusion sections. */
+
+typedef struct cr_vectors_stats {
+    int64_t added, removed, vectors;
+    int     rebuilt;           /* 1 when the index was missing or corrupt */
+    cc_status rebuild_reason;  /* CC_NOTFOUND or CC_CORRUPT when rebuilt */
+} cr_vectors_stats;
+
+/* The embedder named by the KB settings (embedder.name, .dim, .model). */
+cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out);
+
+/* Brings KB/vectors.faiss up to the catalog's generation (writable KB):
+ * applies the change log after the index's generation; a missing or corrupt
+ * index is rebuilt from all live chunks; an index from another embedder is
+ * refused (CC_INVALID, "run cairn reindex"). */
+cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats);
+
+/* 0 when the settings turn the vector lane off (embedder.name = "none"):
+ * a BM25-only knowledge base. */
+int       cr_vectors_enabled(cc_kb *kb);
+
+enum { CR_MODE_BM25 = 0, CR_MODE_VECTOR = 1, CR_MODE_HYBRID = 2 };
+#define CR_QUERY_MAX_BYTES 65536
+
+typedef struct cr_search_opts {
+    int    mode;                     /* CR_MODE_* */
+    int    k;                        /* hits wanted, 1..10000 */
+    int    depth;                    /* per-lane depth in hybrid mode */
+    double fusion_k;                 /* RRF k */
+    double weight[CR_LANE_COUNT];    /* RRF lane weights */
+    int    flags;                    /* CR_FTS_RAW */
+} cr_search_opts;
+
+/* Defaults from settings: search.k (10), search.depth (50), fusion.k (60),
+ * fusion.weight_bm25 / fusion.weight_vector (1). Mode: hybrid. */
+cc_status cr_search_opts_from_kb(cc_kb *kb, cr_search_opts *o);
+
+/* A searcher holds the embedder and vector index open across queries. */
+typedef struct cr_searcher cr_searcher;
+cc_status cr_searcher_open(cc_kb *kb, cr_searcher **out);
+void      cr_searcher_close(cr_searcher *s);
+/* Runs one search. Hybrid: BM25 and vector lanes to `depth`, fused by RRF,
+ * cut to k; when the vector lane is unavailable (no index yet) hybrid
+ * answers from BM25 alone and cr_searcher_vector_status says why. *hits is
+ * malloc'ed (caller frees). Errors on the KB handle. */
+cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_opts *o,
+                             cr_hit **hits, size_t *n);
+/* NULL when the vector lane is usable, else why not (borrowed). */
+const char *cr_searcher_vector_status(const cr_searcher *s);
+
 #ifdef __cplusplus
 }
 #endif

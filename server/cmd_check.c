@@ -1,6 +1,7 @@
 /* cmd_check.c — `cairn check KB`: verifies a knowledge base. Read-only.
  * Each check prints one line; the exit status is 1 when any fails. */
 #include "cli.h"
+#include "retrieval.h"
 
 #include <sqlite3.h>
 #include <string.h>
@@ -33,6 +34,49 @@ static const struct check {
      " FROM documents d WHERE deleted = 0 AND NOT EXISTS (SELECT 1 FROM changes"
      " WHERE op = 'add' AND doc_id = d.id AND generation = d.generation)"},
 };
+
+/* The vector index reflects the catalog: same generation, one vector per
+ * live chunk. Returns 1 on failure. */
+static int check_vectors(cc_kb *kb)
+{
+    cr_embedder *e;
+    cr_vindex *vi;
+    cc_buf path = CC_BUF_INIT(0);
+    sqlite3_stmt *st;
+    int64_t gen = 0, chunks = 0;
+    int bad = 0;
+    if (!cr_vectors_enabled(kb)) { printf("ok    vector index (disabled)\n"); return 0; }
+    if (cr_embedder_from_kb(kb, &e) != CC_OK) {
+        printf("FAIL  vector index: %s\n", cc_kb_errmsg(kb));
+        return 1;
+    }
+    cc_kb_path(kb, "vectors.faiss", &path);
+    cc_kb_generation(kb, &gen);
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT count(*) FROM chunks", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        chunks = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), NULL, &vi) != CC_OK) {
+        printf("FAIL  vector index: %s (the next cairn ingest or cairn reindex rebuilds it)\n",
+               cc_errmsg());
+        bad = 1;
+    } else {
+        if (cr_vindex_generation(vi) != gen || cr_vindex_count(vi) != chunks) {
+            printf("FAIL  vector index: generation %lld with %lld vectors; catalog generation %lld "
+                   "with %lld chunks (the next cairn ingest catches it up)\n",
+                   (long long)cr_vindex_generation(vi), (long long)cr_vindex_count(vi),
+                   (long long)gen, (long long)chunks);
+            bad = 1;
+        } else {
+            printf("ok    vector index (%lld vectors, generation %lld)\n",
+                   (long long)chunks, (long long)gen);
+        }
+        cr_vindex_close(vi);
+    }
+    cc_buf_free(&path);
+    cr_embedder_close(e);
+    return bad;
+}
 
 int cmd_check(int argc, char **argv)
 {
@@ -67,6 +111,7 @@ int cmd_check(int argc, char **argv)
     } else {
         printf("ok    fts5 integrity-check\n");
     }
+    failed += check_vectors(kb);
     cc_kb_close(kb);
     if (failed) return cli_error("%s: %d check%s failed", argv[1], failed, failed == 1 ? "" : "s");
     printf("%s: all checks passed\n", argv[1]);

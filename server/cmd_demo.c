@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json);
 
 static const char *const demo_queries[] = {
     "PX-9000-v2 heading freeze",
@@ -26,7 +25,6 @@ int cmd_demo(int argc, char **argv)
     char *args[3];
     size_t i;
     int ret;
-    cc_kb *kb;
 
     if (argc > 2 || (argc > 1 && !strcmp(argv[1], "--help")))
         return cli_usage("demo [KB]\n  Creates KB (default ./demo-kb) from datasets/corpus and searches it.");
@@ -63,12 +61,13 @@ int cmd_demo(int argc, char **argv)
     ret = cmd_ingest(3, args);
     cc_buf_free(&corpus);
     if (ret) return ret;
-    if (cc_kb_open(kbdir, CC_KB_READ, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
     for (i = 0; i < sizeof demo_queries / sizeof demo_queries[0]; i++) {
-        printf("\n== cairn search %s \"%s\" -k 3\n", kbdir, demo_queries[i]);
+        char *sargs[6] = {"search", (char *)kbdir, (char *)demo_queries[i], "-k", "3", "--explain"};
+        printf("\n== cairn search %s \"%s\" -k 3 --explain\n", argc > 1 ? argv[1] : "demo-kb",
+               demo_queries[i]);
         fflush(stdout);
-        if ((ret = cli_search_print(kb, demo_queries[i], 3, 0, 0))) break;
+        if ((ret = cmd_search(6, sargs))) break;
+        fflush(stdout);
     }
-    cc_kb_close(kb);
     return ret;
 }

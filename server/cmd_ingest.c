@@ -204,6 +204,7 @@ int cmd_ingest(int argc, char **argv)
     cc_kb *kb = NULL;
     cr_ingest_opts opts;
     cr_ingest_stats st = {0}, batch = {0};
+    cr_vectors_stats vs = {0};
     size_t batch_files = 0;
     int64_t batch_bytes = 0;
     cr_format fmt = CR_FMT_UNKNOWN;
@@ -307,23 +308,29 @@ int cmd_ingest(int argc, char **argv)
         if (tty) progress(f + 1, list.n, st.bytes + batch.bytes, list.total, t0);
     }
     if (tty && list.n) fputc('\n', stderr);
+    /* derived indexes catch up from the change log (also after a crash) */
+    if (cr_vectors_sync(kb, &vs) != CC_OK) {
+        cli_error("vectors: %s", cc_kb_errmsg(kb));
+        failed++;
+    }
     {
         double secs = (cc_now_ms() - t0) / 1e3;
         if (json) {
             printf("{\"files\":%zu,\"added\":%lld,\"replaced\":%lld,\"unchanged\":%lld,"
                    "\"failed\":%d,\"skipped\":%lld,\"chunks\":%lld,\"bytes\":%lld,"
-                   "\"seconds\":%.3f,\"errors\":[%s]}\n",
+                   "\"vectors_added\":%lld,\"vectors_removed\":%lld,\"seconds\":%.3f,\"errors\":[%s]}\n",
                    list.n + (size_t)use_stdin, (long long)st.docs_added,
                    (long long)st.docs_replaced, (long long)st.docs_unchanged, failed,
                    (long long)list.skipped, (long long)st.chunks_added, (long long)st.bytes,
-                   secs, errs.data ? errs.data : "");
+                   (long long)vs.added, (long long)vs.removed, secs, errs.data ? errs.data : "");
         } else {
             printf("ingested %zu file%s: %lld added, %lld replaced, %lld unchanged, %d failed"
-                   "%s; %lld chunks; %.1f MB in %.2f s (%.1f MB/s)\n",
+                   "%s; %lld chunks, %lld vectors%s; %.1f MB in %.2f s (%.1f MB/s)\n",
                    list.n + (size_t)use_stdin, list.n + (size_t)use_stdin == 1 ? "" : "s",
                    (long long)st.docs_added, (long long)st.docs_replaced,
                    (long long)st.docs_unchanged, failed, list.skipped ? " (unsupported files skipped)" : "",
-                   (long long)st.chunks_added, st.bytes / 1e6, secs,
+                   (long long)st.chunks_added, (long long)vs.added,
+                   vs.rebuilt ? " (vector index rebuilt)" : "", st.bytes / 1e6, secs,
                    secs > 0 ? st.bytes / 1e6 / secs : 0.0);
         }
     }
@@ -356,6 +363,72 @@ int cmd_rm(int argc, char **argv)
             printf("removed %s (%lld document%s)\n", argv[i], (long long)n, n == 1 ? "" : "s");
         }
     }
+    {
+        cr_vectors_stats vs;
+        if (cr_vectors_sync(kb, &vs) != CC_OK) {
+            cli_error("vectors: %s", cc_kb_errmsg(kb));
+            failed++;
+        }
+    }
     cc_kb_close(kb);
     return failed ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- reindex */
+
+int cmd_reindex(int argc, char **argv)
+{
+    const char *kbdir = NULL, *emb = NULL;
+    int64_t dim = 0;
+    int i, r;
+    cc_kb *kb;
+    cc_buf path = CC_BUF_INIT(0), v = CC_BUF_INIT(0);
+    cr_vectors_stats vs;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help")) break;
+        if ((r = cli_opt_str(argc, argv, &i, "--embedder", &emb)) ||
+            (r = cli_opt_int(argc, argv, &i, "--dim", 8, 65536, &dim))) {
+            if (r < 0) return 2;
+            continue;
+        }
+        if (!kbdir && argv[i][0] != '-') kbdir = argv[i];
+        else { kbdir = NULL; break; }
+    }
+    if (!kbdir)
+        return cli_usage("reindex KB [--embedder NAME] [--dim N]\n"
+                         "  Rebuilds the vector index (with a new embedder when given).");
+    if (cc_kb_open(kbdir, CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
+    if (emb) {
+        cr_embedder *e;
+        cr_embedder_opts eo = {0};
+        eo.dim = (int)dim;
+        if (cr_embedder_open(emb, &eo, &e) != CC_OK) {   /* check before saving it */
+            cc_kb_close(kb);
+            return cli_error("%s", cc_errmsg());
+        }
+        cr_embedder_close(e);
+        cc_buf_json_str(&v, emb, strlen(emb));
+        if (cc_kb_setting_set(kb, "embedder.name", v.data) != CC_OK) goto fail;
+    }
+    if (dim) {
+        cc_buf_reset(&v);
+        cc_buf_printf(&v, "%lld", (long long)dim);
+        if (cc_kb_setting_set(kb, "embedder.dim", v.data) != CC_OK) goto fail;
+    }
+    if (cc_kb_path(kb, "vectors.faiss", &path) || (unlink(path.data) && errno != ENOENT)) {
+        cc_kb_seterr(kb, CC_IO, "cannot remove %s: %s", path.data, strerror(errno));
+        goto fail;
+    }
+    if (cr_vectors_sync(kb, &vs) != CC_OK) goto fail;
+    printf("reindexed %s: %lld vectors\n", kbdir, (long long)vs.vectors);
+    cc_buf_free(&path);
+    cc_buf_free(&v);
+    cc_kb_close(kb);
+    return 0;
+fail:
+    cli_error("%s", cc_kb_errmsg(kb));
+    cc_buf_free(&path);
+    cc_buf_free(&v);
+    cc_kb_close(kb);
+    return 1;
 }

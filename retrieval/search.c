@@ -1,0 +1,434 @@
+/* search.c — the vector index kept in step with the catalog (catch-up from
+ * the change log, rebuild when missing or corrupt) and hybrid search:
+ * BM25 + vector lanes fused with RRF. */
+#include "retrieval.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EMBED_BATCH 256
+
+/* ---------------------------------------------------------------- settings */
+
+cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out)
+{
+    const char *name;
+    int64_t dim;
+    cr_embedder_opts eo;
+    cc_status s;
+    *out = NULL;
+    if ((s = cc_kb_setting_str(kb, "embedder.name", "hash", &name)) ||
+        (s = cc_kb_setting_i64(kb, "embedder.dim", 384, &dim)))
+        return s;
+    memset(&eo, 0, sizeof eo);
+    eo.dim = (int)dim;
+    if ((s = cc_kb_setting_str(kb, "embedder.model", NULL, &eo.model_path))) return s;
+    if ((s = cr_embedder_open(name, &eo, out)))
+        return cc_kb_seterr(kb, s, "embedder: %s", cc_errmsg());
+    return CC_OK;
+}
+
+static cc_status vindex_opts_from_kb(cc_kb *kb, cr_vindex_opts *o)
+{
+    int64_t thr, m, ef;
+    cc_status s;
+    if ((s = cc_kb_setting_i64(kb, "vectors.hnsw_threshold", 100000, &thr)) ||
+        (s = cc_kb_setting_i64(kb, "vectors.hnsw_m", 32, &m)) ||
+        (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 64, &ef)))
+        return s;
+    if (thr < 1 || m < 4 || m > 256 || ef < 1 || ef > 4096)
+        return cc_kb_seterr(kb, CC_INVALID, "vectors.hnsw_* settings out of range");
+    o->hnsw_threshold = thr;
+    o->hnsw_m = (int)m;
+    o->hnsw_ef_search = (int)ef;
+    return CC_OK;
+}
+
+int cr_vectors_enabled(cc_kb *kb)
+{
+    const char *name = "hash";
+    cc_kb_setting_str(kb, "embedder.name", "hash", &name);
+    return strcmp(name, "none") != 0;
+}
+
+/* ---------------------------------------------------------------- catch-up */
+
+/* Embeds and adds the live chunks with ids in [lo, hi]. */
+static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo, int64_t hi,
+                           int64_t *added)
+{
+    sqlite3_stmt *st;
+    const char *texts[EMBED_BATCH];
+    size_t lens[EMBED_BATCH];
+    int64_t ids[EMBED_BATCH];
+    char *owned[EMBED_BATCH];
+    float *vecs;
+    size_t n = 0, i, dim = (size_t)cr_embedder_dim(e);
+    cc_status s = CC_OK;
+    int rc;
+
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id, text FROM chunks WHERE id BETWEEN ?1 AND ?2"
+                           " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "reading chunks to embed");
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    vecs = malloc(EMBED_BATCH * dim * sizeof *vecs);
+    if (!vecs) { sqlite3_finalize(st); return cc_kb_seterr(kb, CC_NOMEM, "out of memory"); }
+    for (;;) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            ids[n] = sqlite3_column_int64(st, 0);
+            lens[n] = (size_t)sqlite3_column_bytes(st, 1);
+            owned[n] = cc_strndup((const char *)sqlite3_column_text(st, 1), lens[n]);
+            if (!owned[n]) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); break; }
+            texts[n] = owned[n];
+            n++;
+        } else if (rc != SQLITE_DONE) {
+            s = cc_kb_sqlerr(kb, "reading chunks to embed");
+            break;
+        }
+        if (n && (n == EMBED_BATCH || rc == SQLITE_DONE)) {
+            if ((s = cr_embedder_embed(e, texts, lens, n, vecs))) {
+                cc_kb_seterr(kb, s, "embedding: %s", cr_embedder_errmsg(e));
+                break;
+            }
+            if ((s = cr_vindex_add(vi, n, ids, vecs))) {
+                cc_kb_seterr(kb, s, "vector index: %s", cr_vindex_errmsg(vi));
+                break;
+            }
+            *added += (int64_t)n;
+            for (i = 0; i < n; i++) free(owned[i]);
+            n = 0;
+        }
+        if (rc == SQLITE_DONE) break;
+    }
+    for (i = 0; i < n; i++) free(owned[i]);
+    free(vecs);
+    sqlite3_finalize(st);
+    return s;
+}
+
+static cc_status remove_range(cc_kb *kb, cr_vindex *vi, int64_t lo, int64_t hi, int64_t *removed)
+{
+    int64_t id;
+    while (lo <= hi) {
+        int64_t ids[1024];
+        size_t n = 0, got = 0;
+        cc_status s;
+        for (id = lo; id <= hi && n < 1024; id++) ids[n++] = id;
+        lo = id;
+        if ((s = cr_vindex_remove(vi, n, ids, &got)))
+            return cc_kb_seterr(kb, s, "vector index: %s", cr_vindex_errmsg(vi));
+        *removed += (int64_t)got;
+    }
+    return CC_OK;
+}
+
+cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
+{
+    cr_embedder *e = NULL;
+    cr_vindex *vi = NULL;
+    cr_vindex_opts vo;
+    cc_buf path = CC_BUF_INIT(0);
+    sqlite3_stmt *st = NULL;
+    int64_t cur, from;
+    cc_status s;
+    int rc;
+
+    memset(stats, 0, sizeof *stats);
+    if (!cc_kb_writable(kb))
+        return cc_kb_seterr(kb, CC_INVALID, "updating vectors needs the writer lock");
+    if (!cr_vectors_enabled(kb)) return CC_OK;
+    if ((s = vindex_opts_from_kb(kb, &vo)) || (s = cr_embedder_from_kb(kb, &e))) return s;
+    if (cc_kb_path(kb, "vectors.faiss", &path)) { s = CC_NOMEM; goto out; }
+    /* one read snapshot: the generation and the chunks agree */
+    if ((s = cc_kb_exec(kb, "BEGIN"))) goto out;
+    if ((s = cc_kb_generation(kb, &cur))) goto out;
+    s = cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), &vo, &vi);
+    if (s == CC_NOTFOUND || s == CC_CORRUPT) {
+        stats->rebuilt = 1;
+        stats->rebuild_reason = s;
+        if ((s = cr_vindex_create(path.data, cr_embedder_identity(e), cr_embedder_dim(e),
+                                  &vo, &vi))) {
+            cc_kb_seterr(kb, s, "%s", cc_errmsg());
+            goto out;
+        }
+        from = 0;
+        s = add_range(kb, e, vi, 1, INT64_MAX, &stats->added);
+        if (s) goto out;
+        goto save;
+    }
+    if (s == CC_INVALID) {
+        cc_kb_seterr(kb, s, "%s; run: cairn reindex %s", cc_errmsg(), cc_kb_dir(kb));
+        goto out;
+    }
+    if (s) { cc_kb_seterr(kb, s, "%s", cc_errmsg()); goto out; }
+    from = cr_vindex_generation(vi);
+    if (from > cur) {   /* the index is from the future: the catalog was restored */
+        cr_vindex_close(vi);
+        vi = NULL;
+        unlink(path.data);
+        cc_kb_exec(kb, "COMMIT");
+        cc_buf_free(&path);
+        cr_embedder_close(e);
+        return cr_vectors_sync(kb, stats);
+    }
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT op, chunk_lo, chunk_hi FROM changes"
+                           " WHERE generation > ?1 ORDER BY generation", -1, &st, NULL)
+        != SQLITE_OK) {
+        s = cc_kb_sqlerr(kb, "reading the change log");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, from);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *op = (const char *)sqlite3_column_text(st, 0);
+        int64_t lo = sqlite3_column_int64(st, 1), hi = sqlite3_column_int64(st, 2);
+        if (lo > hi) continue;
+        s = !strcmp(op, "add") ? add_range(kb, e, vi, lo, hi, &stats->added)
+                               : remove_range(kb, vi, lo, hi, &stats->removed);
+        if (s) goto out;
+    }
+    if (rc != SQLITE_DONE) { s = cc_kb_sqlerr(kb, "reading the change log"); goto out; }
+save:
+    if (from == cur && !stats->rebuilt) goto out;     /* nothing to write */
+    cr_vindex_set_generation(vi, cur);
+    if ((s = cr_vindex_save(vi))) cc_kb_seterr(kb, s, "saving vectors: %s", cr_vindex_errmsg(vi));
+out:
+    sqlite3_finalize(st);
+    if (!sqlite3_get_autocommit(cc_kb_db(kb))) cc_kb_exec(kb, "COMMIT");
+    stats->vectors = vi ? cr_vindex_count(vi) : 0;
+    cr_vindex_close(vi);
+    cr_embedder_close(e);
+    cc_buf_free(&path);
+    return s;
+}
+
+/* ---------------------------------------------------------------- searcher */
+
+struct cr_searcher {
+    cc_kb       *kb;
+    cr_embedder *emb;     /* NULL until the vector lane is first used */
+    cr_vindex   *vi;
+    int          vector_state;   /* 0 not tried, 1 ready, -1 unavailable */
+    char         vector_why[512];
+};
+
+cc_status cr_searcher_open(cc_kb *kb, cr_searcher **out)
+{
+    cr_searcher *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    s->kb = kb;
+    *out = s;
+    return CC_OK;
+}
+
+void cr_searcher_close(cr_searcher *s)
+{
+    if (!s) return;
+    cr_vindex_close(s->vi);
+    cr_embedder_close(s->emb);
+    free(s);
+}
+
+static cc_status vector_ready(cr_searcher *s)
+{
+    cr_vindex_opts vo;
+    cc_buf path = CC_BUF_INIT(0);
+    cc_status st;
+    if (s->vector_state == 1) return CC_OK;
+    if (s->vector_state == -1)
+        return cc_kb_seterr(s->kb, CC_NOTFOUND, "%s", s->vector_why);
+    if (!cr_vectors_enabled(s->kb)) {
+        st = cc_kb_seterr(s->kb, CC_NOTFOUND, "vectors are disabled (embedder.name is \"none\")");
+        goto fail;
+    }
+    if ((st = vindex_opts_from_kb(s->kb, &vo)) || (st = cr_embedder_from_kb(s->kb, &s->emb)))
+        goto fail;
+    if (cc_kb_path(s->kb, "vectors.faiss", &path)) { st = CC_NOMEM; goto fail; }
+    st = cr_vindex_open(path.data, cr_embedder_identity(s->emb), cr_embedder_dim(s->emb),
+                        &vo, &s->vi);
+    cc_buf_free(&path);
+    if (st) {
+        cc_kb_seterr(s->kb, st, "vector index: %s%s", cc_errmsg(),
+                     st == CC_NOTFOUND || st == CC_CORRUPT
+                         ? " (it is rebuilt by the next cairn ingest or cairn reindex)" : "");
+        goto fail;
+    }
+    s->vector_state = 1;
+    return CC_OK;
+fail:
+    s->vector_state = -1;
+    snprintf(s->vector_why, sizeof s->vector_why, "%s", cc_kb_errmsg(s->kb));
+    return st;
+}
+
+/* Drops hits whose chunk no longer exists (an index behind the catalog). */
+static cc_status filter_live(cc_kb *kb, cr_hit *h, size_t *n)
+{
+    sqlite3_stmt *st;
+    size_t i, m = 0;
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT 1 FROM chunks WHERE id = ?1", -1, &st, NULL)
+        != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "search");
+    for (i = 0; i < *n; i++) {
+        sqlite3_bind_int64(st, 1, h[i].chunk_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            h[m] = h[i];
+            h[m].rank[CR_LANE_VECTOR] = (int)m + 1;
+            m++;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    *n = m;
+    return CC_OK;
+}
+
+/* The vector lane's work, runnable on its own thread: it touches only the
+ * searcher's embedder and index, never the KB handle. */
+typedef struct vec_job {
+    cr_searcher *s;
+    const char  *query;
+    int          depth;
+    cr_hit      *hits;
+    size_t       n;
+    cc_status    st;
+    char         why[256];
+} vec_job;
+
+static void *vector_lane(void *arg)
+{
+    vec_job *j = arg;
+    size_t dim = (size_t)cr_embedder_dim(j->s->emb), d;
+    float *q = malloc(dim * sizeof *q);
+    if (!q) {
+        j->st = CC_NOMEM;
+        snprintf(j->why, sizeof j->why, "out of memory");
+        return NULL;
+    }
+    if ((j->st = cr_embedder_embed(j->s->emb, &j->query, NULL, 1, q))) {
+        snprintf(j->why, sizeof j->why, "embedding the query: %s", cr_embedder_errmsg(j->s->emb));
+        free(q);
+        return NULL;
+    }
+    for (d = 0; d < dim && q[d] == 0.0f; d++) {}
+    if (d < dim &&   /* a query with no features embeds to zero: it matches nothing */
+        (j->st = cr_vindex_search_hits(j->s->vi, q, j->depth, &j->hits, &j->n)))
+        snprintf(j->why, sizeof j->why, "vector search: %s", cr_vindex_errmsg(j->s->vi));
+    free(q);
+    return NULL;
+}
+
+cc_status cr_search_opts_from_kb(cc_kb *kb, cr_search_opts *o)
+{
+    int64_t depth, k;
+    double fk, wb, wv;
+    cc_status s;
+    memset(o, 0, sizeof *o);
+    if ((s = cc_kb_setting_i64(kb, "search.depth", 50, &depth)) ||
+        (s = cc_kb_setting_i64(kb, "search.k", 10, &k)) ||
+        (s = cc_kb_setting_f64(kb, "fusion.k", 60, &fk)) ||
+        (s = cc_kb_setting_f64(kb, "fusion.weight_bm25", 1, &wb)) ||
+        (s = cc_kb_setting_f64(kb, "fusion.weight_vector", 1, &wv)))
+        return s;
+    o->mode = CR_MODE_HYBRID;
+    o->k = (int)k;
+    o->depth = (int)depth;
+    o->fusion_k = fk;
+    o->weight[CR_LANE_BM25] = wb;
+    o->weight[CR_LANE_VECTOR] = wv;
+    return CC_OK;
+}
+
+cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_opts *o,
+                             cr_hit **hits, size_t *n)
+{
+    cr_hit *lane[CR_LANE_COUNT] = {NULL, NULL};
+    size_t nl[CR_LANE_COUNT] = {0, 0};
+    cc_kb *kb = s->kb;
+    cc_status st = CC_OK, bm25_st = CC_OK;
+    char bm25_why[256] = "";
+    int depth, threaded = 0, have_vec = 0;
+    vec_job job;
+    pthread_t tid;
+
+    memset(&job, 0, sizeof job);
+
+    *hits = NULL;
+    *n = 0;
+    if (o->k < 1 || o->k > 10000)
+        return cc_kb_seterr(kb, CC_INVALID, "k must be between 1 and 10000 (got %d)", o->k);
+    if (o->mode != CR_MODE_BM25 && o->mode != CR_MODE_VECTOR && o->mode != CR_MODE_HYBRID)
+        return cc_kb_seterr(kb, CC_INVALID, "unknown search mode %d", o->mode);
+    if (!query || !*query) return cc_kb_seterr(kb, CC_INVALID, "empty query");
+    if (strlen(query) > CR_QUERY_MAX_BYTES)
+        return cc_kb_seterr(kb, CC_TOOBIG, "query longer than %d bytes", CR_QUERY_MAX_BYTES);
+    depth = o->mode == CR_MODE_HYBRID ? (o->depth > o->k ? o->depth : o->k) : o->k;
+    if (depth > 10000) depth = 10000;
+
+    /* The vector lane needs only the embedder and FAISS, not SQLite: in
+     * hybrid mode it runs on a second thread while BM25 runs here. */
+    if (o->mode != CR_MODE_BM25) {
+        if ((st = vector_ready(s))) {
+            if (o->mode == CR_MODE_VECTOR || st == CC_INVALID) goto out;
+            st = CC_OK;            /* hybrid answers from BM25 alone */
+        } else {
+            job.s = s;
+            job.query = query;
+            job.depth = depth;
+            if (o->mode == CR_MODE_HYBRID && pthread_create(&tid, NULL, vector_lane, &job) == 0)
+                threaded = 1;
+            else
+                vector_lane(&job);
+            have_vec = 1;
+        }
+    }
+    if (o->mode != CR_MODE_VECTOR) {
+        st = cr_bm25_search(kb, query, depth, o->flags, &lane[CR_LANE_BM25], &nl[CR_LANE_BM25]);
+        /* a query with no searchable words can still match by vectors */
+        if (st == CC_INVALID && o->mode == CR_MODE_HYBRID && !(o->flags & CR_FTS_RAW)) {
+            bm25_st = st;
+            snprintf(bm25_why, sizeof bm25_why, "%s", cc_kb_errmsg(kb));
+            st = CC_OK;
+        }
+    }
+    if (threaded) pthread_join(tid, NULL);
+    if (st) goto out;
+    if (have_vec) {
+        if (job.st) { st = cc_kb_seterr(kb, job.st, "%s", job.why); goto out; }
+        lane[CR_LANE_VECTOR] = job.hits;
+        nl[CR_LANE_VECTOR] = job.n;
+        job.hits = NULL;
+        if ((st = filter_live(kb, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR]))) goto out;
+    }
+    if (bm25_st && !nl[CR_LANE_VECTOR]) { st = cc_kb_seterr(kb, bm25_st, "%s", bm25_why); goto out; }
+    if (o->mode == CR_MODE_HYBRID) {
+        cr_fuse_opts fo = CR_FUSE_OPTS_DEFAULT;
+        const cr_hit *const lanes[CR_LANE_COUNT] = {lane[0], lane[1]};
+        fo.k = o->fusion_k;
+        fo.weight[CR_LANE_BM25] = o->weight[CR_LANE_BM25];
+        fo.weight[CR_LANE_VECTOR] = o->weight[CR_LANE_VECTOR];
+        fo.limit = (size_t)o->k;
+        if ((st = cr_fuse_rrf(lanes, nl, &fo, hits, n))) cc_kb_seterr(kb, st, "%s", cc_errmsg());
+    } else {
+        int l = o->mode == CR_MODE_BM25 ? CR_LANE_BM25 : CR_LANE_VECTOR;
+        *hits = lane[l];
+        *n = nl[l] > (size_t)o->k ? (size_t)o->k : nl[l];
+        lane[l] = NULL;
+    }
+out:
+    free(job.hits);
+    free(lane[0]);
+    free(lane[1]);
+    return st;
+}
+
+const char *cr_searcher_vector_status(const cr_searcher *s)
+{
+    return s->vector_state == -1 ? s->vector_why : NULL;
+}
