@@ -67,7 +67,9 @@ def metrics(ranked, relevant):
             "recall@100": sum(gains) / len(relevant),
             "mrr": rr, "map": ap / len(relevant)}
 
-def search(cairn, kb, q, mode, has_mode):
+def search(cairn, kb, q, mode, has_mode, record_ids=True):
+    """Ranked distinct documents for q: record ids ("file#id" -> "id") when
+    record_ids, else whole uris."""
     cmd = [cairn, "search", kb, q, "-k", "300", "--json"]
     if has_mode: cmd += ["--mode", mode]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -75,7 +77,9 @@ def search(cairn, kb, q, mode, has_mode):
         return []
     seen, out = set(), []
     for h in json.loads(r.stdout)["hits"]:
-        doc = h["document"].split("#", 1)[1] if "#" in h["document"] else h["document"]
+        doc = h["document"]
+        if record_ids and "#" in doc:
+            doc = doc.split("#", 1)[1]
         if doc not in seen:
             seen.add(doc); out.append(doc)
     return out
@@ -111,7 +115,7 @@ def main():
                 def norm(d):
                     i = d.find("datasets/")
                     return d[i + len("datasets/"):] if i >= 0 else d
-                run = lambda q, mode: [norm(d) for d in search_uris(cairn, kb, q, mode, has_mode)]
+                run = lambda q, mode: [norm(d) for d in search(cairn, kb, q, mode, has_mode, False)]
             else:
                 if not os.path.isdir(os.path.join(a.shared, "data", "ir")):
                     print("skipped %s: %s/data/ir absent" % (name, a.shared), file=sys.stderr); continue
@@ -135,19 +139,6 @@ def main():
                 sys.stdout.flush()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-def search_uris(cairn, kb, q, mode, has_mode):
-    """Like search() but keeps whole uris (sample corpus: file paths and path#id)."""
-    cmd = [cairn, "search", kb, q, "-k", "300", "--json"]
-    if has_mode: cmd += ["--mode", mode]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        return []
-    seen, out = set(), []
-    for h in json.loads(r.stdout)["hits"]:
-        if h["document"] not in seen:
-            seen.add(h["document"]); out.append(h["document"])
-    return out
 
 if __name__ == "__main__":
     main()

@@ -6,17 +6,7 @@
 set -u
 BIN="${CAIRN_BIN:?}"
 T="${CAIRN_TMP:-/tmp}/hybrid.$$"; rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-expect() {
-  local want="$1" pat="$2"; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then bad "exit $rc (want $want): $* :: ${out:0:300}"; return; fi
-  if [ -n "$pat" ] && ! grep -qiE -- "$pat" <<<"$out"; then bad "no /$pat/ in output of $*: ${out:0:300}"; return; fi
-  ok
-}
+. "$(dirname "$0")/lib.sh"
 KB="$T/kb"; D="$T/docs"; mkdir -p "$D"
 "$BIN" init "$KB" >/dev/null
 printf 'The harbour crane lifted forty containers before the storm.\n' > "$D/crane.txt"

@@ -7,18 +7,7 @@ BIN="${CAIRN_BIN:?}"
 T="${CAIRN_TMP:-/tmp}/ingest.$$"
 rm -rf "$T"; mkdir -p "$T"
 trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok()   { pass=$((pass+1)); }
-bad()  { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-# expect STATUS PATTERN -- command...: exit status and a stderr/stdout pattern
-expect() {
-  local want="$1" pat="$2"; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" != "$want" ]; then bad "exit $rc (want $want): $* :: $out"; return; fi
-  if [ -n "$pat" ] && ! grep -qiE -- "$pat" <<<"$out"; then bad "no /$pat/ in output of $*: $out"; return; fi
-  ok
-}
+. "$(dirname "$0")/lib.sh"
 count() { sqlite3 "$KB/cairn.db" "$1"; }
 
 KB="$T/kb"
