@@ -215,7 +215,7 @@ int cmd_ingest(int argc, char **argv)
     inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) return cli_error("out of memory");
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help")) { free(inputs); return cli_usage(ingest_usage), 0; }
+        if (!strcmp(argv[i], "--help")) { free(inputs); printf("usage: cairn %s", ingest_usage); return 0; }
         if ((r = cli_opt_str(argc, argv, &i, "--format", &format))) {
             if (r < 0) goto usage;
             continue;

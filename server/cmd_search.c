@@ -20,6 +20,23 @@ static const char search_usage[] =
     "  --raw           the text is an FTS5 query (expert; syntax errors are reported)\n"
     "  --json          one JSON object with the hits\n";
 
+/* Appends the fields every JSON hit has, leaving the object open. */
+static void put_hit_json(cc_buf *out, size_t rank, int64_t chunk, double score, const char *uri,
+                         int64_t doc_id, int ordinal, int64_t start_char, int64_t end_char,
+                         const char *section, const char *snippet)
+{
+    cc_buf_printf(out, "{\"rank\":%zu,\"chunk\":%lld,\"score\":%.6f,\"document\":", rank,
+                  (long long)chunk, score);
+    cc_buf_json_str(out, uri, strlen(uri));
+    cc_buf_printf(out, ",\"document_id\":%lld,\"ordinal\":%d,\"start_char\":%lld,"
+                  "\"end_char\":%lld,\"section\":", (long long)doc_id, ordinal,
+                  (long long)start_char, (long long)end_char);
+    if (section) cc_buf_json_str(out, section, strlen(section));
+    else cc_buf_puts(out, "null");
+    cc_buf_puts(out, ",\"snippet\":");
+    cc_buf_json_str(out, snippet, strlen(snippet));
+}
+
 /* Runs the search and prints hits. Shared with `cairn demo`. */
 int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json)
 {
@@ -61,19 +78,10 @@ int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json)
         if (!snip) snip = "";
         if (json) {
             if (n) cc_buf_putc(&out, ',');
-            cc_buf_printf(&out, "{\"rank\":%d,\"chunk\":%lld,\"score\":%.6f,\"document\":",
-                          n + 1, (long long)sqlite3_column_int64(st, 0),
-                          sqlite3_column_double(st, 1));
-            cc_buf_json_str(&out, uri, strlen(uri));
-            cc_buf_printf(&out, ",\"document_id\":%lld,\"ordinal\":%d,\"start_char\":%lld,"
-                          "\"end_char\":%lld,\"section\":",
-                          (long long)sqlite3_column_int64(st, 7), sqlite3_column_int(st, 3),
-                          (long long)sqlite3_column_int64(st, 4),
-                          (long long)sqlite3_column_int64(st, 5));
-            if (section) cc_buf_json_str(&out, section, strlen(section));
-            else cc_buf_puts(&out, "null");
-            cc_buf_puts(&out, ",\"snippet\":");
-            cc_buf_json_str(&out, snip, strlen(snip));
+            put_hit_json(&out, (size_t)n + 1, sqlite3_column_int64(st, 0),
+                         sqlite3_column_double(st, 1), uri, sqlite3_column_int64(st, 7),
+                         sqlite3_column_int(st, 3), sqlite3_column_int64(st, 4),
+                         sqlite3_column_int64(st, 5), section, snip);
             cc_buf_putc(&out, '}');
         } else {
             cc_buf_printf(&out, "%2d. %s  chunk %lld (#%d, chars %lld-%lld)  score %.3f\n",
@@ -131,18 +139,9 @@ static int print_hits(cc_kb *kb, const cr_hit *h, size_t n, int json, int explai
         if (!text) text = "";
         if (json) {
             if (i) cc_buf_putc(&out, ',');
-            cc_buf_printf(&out, "{\"rank\":%zu,\"chunk\":%lld,\"score\":%.6f,\"document\":",
-                          i + 1, (long long)h[i].chunk_id, h[i].score);
-            cc_buf_json_str(&out, uri, strlen(uri));
-            cc_buf_printf(&out, ",\"document_id\":%lld,\"ordinal\":%d,\"start_char\":%lld,"
-                          "\"end_char\":%lld,\"section\":",
-                          (long long)sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2),
-                          (long long)sqlite3_column_int64(st, 3),
-                          (long long)sqlite3_column_int64(st, 4));
-            if (section) cc_buf_json_str(&out, section, strlen(section));
-            else cc_buf_puts(&out, "null");
-            cc_buf_puts(&out, ",\"snippet\":");
-            cc_buf_json_str(&out, text, strlen(text));
+            put_hit_json(&out, i + 1, h[i].chunk_id, h[i].score, uri,
+                         sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2),
+                         sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), section, text);
             cc_buf_puts(&out, ",\"lanes\":{");
             for (l = 0; l < CR_LANE_COUNT; l++) {
                 if (l) cc_buf_putc(&out, ',');

@@ -20,6 +20,23 @@ static int check_failures, check_count;
             __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } } while (0)
 #define SKIP(...) do { printf("SKIP: "); printf(__VA_ARGS__); printf("\n"); exit(77); } while (0)
 
+/* Reads a whole file (NUL-terminated; *n = its length). Caller frees;
+ * NULL when it cannot be read. */
+static inline char *check_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    char *p = NULL;
+    long len;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        p = malloc((size_t)len + 1);
+        if (p && fread(p, 1, (size_t)len, f) != (size_t)len) { free(p); p = NULL; }
+        if (p) { p[len] = 0; *n = (size_t)len; }
+    }
+    fclose(f);
+    return p;
+}
+
 static inline int check_done(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, check_count, check_failures);

@@ -11,21 +11,6 @@
 #include <dirent.h>
 #include <string.h>
 
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    char *p = NULL;
-    long len;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        p = malloc((size_t)len + 1);
-        if (p && fread(p, 1, (size_t)len, f) != (size_t)len) { free(p); p = NULL; }
-        if (p) { p[len] = 0; *n = (size_t)len; }
-    }
-    fclose(f);
-    return p;
-}
-
 static int ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -190,7 +175,7 @@ static void test_cases(void)
         memset(&x, 0, sizeof x);
         x.out = &out;
         snprintf(path, sizeof path, "%s/%s.opts", dir, cs);
-        if ((opt = read_all(path, &on))) {
+        if ((opt = check_read_file(path, &on))) {
             if ((p = strstr(opt, "target="))) {
                 p[strcspn(p, "\n")] = 0;
                 if (cc_parse_i64(p + 7, 1, 100000, &v) == CC_OK) x.co.target_tokens = (int)v;
@@ -203,13 +188,13 @@ static void test_cases(void)
             free(opt);
         }
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        data = read_all(path, &n);
+        data = check_read_file(path, &n);
         CHECK_MSG(data != NULL, "cannot read %s", path);
         if (!data) continue;
         s = cr_parse(e->d_name, cr_format_from_path(e->d_name), data, n, NULL, chunk_doc, &x, &err);
         CHECK_MSG(s == CC_OK, "%s: %s", cs, err.data ? err.data : cc_errmsg());
         snprintf(path, sizeof path, "%s/%s.expected", dir, cs);
-        want = read_all(path, &wn);
+        want = check_read_file(path, &wn);
         if (!want || strcmp(want, out.data ? out.data : "")) {
             CHECK_MSG(0, "case %s differs\n--- got:\n%s--- want:\n%s", cs, out.data,
                       want ? want : "(missing)\n");

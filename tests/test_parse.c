@@ -13,21 +13,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    char *p = NULL;
-    long len;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        p = malloc((size_t)len + 1);
-        if (p && fread(p, 1, (size_t)len, f) != (size_t)len) { free(p); p = NULL; }
-        if (p) { p[len] = 0; *n = (size_t)len; }
-    }
-    fclose(f);
-    return p;
-}
-
 /* Checks the cr_doc invariants and appends a dump of the document. */
 static cc_status dump_doc(void *ud, const cr_doc *d)
 {
@@ -54,7 +39,7 @@ static cc_status dump_doc(void *ud, const cr_doc *d)
 static void read_opts(const char *path, cr_parse_opts *o, char store[4][64])
 {
     size_t n;
-    char *t = read_all(path, &n), *line, *nl;
+    char *t = check_read_file(path, &n), *line, *nl;
     memset(o, 0, sizeof *o);
     if (!t) return;
     for (line = t; line && *line; line = nl ? nl + 1 : NULL) {
@@ -105,7 +90,7 @@ static void test_cases(void)
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         snprintf(exp_path, sizeof exp_path, "%s/%s.opts", dir, cs);
         read_opts(exp_path, &o, store);
-        data = read_all(path, &n);
+        data = check_read_file(path, &n);
         CHECK_MSG(data != NULL, "cannot read %s", path);
         if (!data) continue;
         s = cr_parse(e->d_name, cr_format_from_path(e->d_name), data, n, &o, dump_doc, &out, &err);
@@ -115,7 +100,7 @@ static void test_cases(void)
             cc_buf_printf(&out, "error %s: %s\n", cc_status_str(s), err.data ? err.data : "");
         }
         snprintf(exp_path, sizeof exp_path, "%s/%s.expected", dir, cs);
-        want = read_all(exp_path, &en);
+        want = check_read_file(exp_path, &en);
         CHECK_MSG(want != NULL, "missing %s", exp_path);
         if (!want || strcmp(want, out.data ? out.data : "")) {
             if (want) CHECK_MSG(0, "case %s differs\n--- got:\n%s--- want:\n%s", cs, out.data, want);
