@@ -15,6 +15,7 @@
 #define CAIRN_GRAPH_H
 
 #include "core.h"
+#include "retrieval.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -251,6 +252,21 @@ cc_status   cg_store_remove_context(cg_store *st, const char *ctx);
  * in two contexts counts once per context). */
 cc_status   cg_store_count(cg_store *st, const char *ctx, size_t *out);
 cc_status   cg_store_sync(cg_store *st);
+
+/* ================================================================ ingestion */
+
+/* Every caller that writes documents (the CLI, the server, the query
+ * language) goes through these two, so that derived data is never skipped.
+ *
+ * cg_ingest_opts_from_kb: cr_ingest_opts_from_kb plus the graph's work
+ * during ingestion (entity and relation extraction per chunk, written in
+ * the same transaction as the chunks).
+ *
+ * cg_sync_derived: after writes, brings every derived index (vectors.faiss,
+ * the graph store) up to the catalog generation; vs (may be NULL) gets the
+ * vector index's counts.  Errors on the KB handle. */
+cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o);
+cc_status cg_sync_derived(cc_kb *kb, cr_vectors_stats *vs);
 
 #ifdef __cplusplus
 }

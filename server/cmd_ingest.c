@@ -1,7 +1,7 @@
 /* cmd_ingest.c — `cairn ingest KB PATH...` and `cairn rm KB DOC...`. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "retrieval.h"
+#include "graph.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -243,7 +243,7 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return 1;
     }
-    if (cr_ingest_opts_from_kb(kb, &opts) != CC_OK) {
+    if (cg_ingest_opts_from_kb(kb, &opts) != CC_OK) {
         cli_error("%s", cc_kb_errmsg(kb));
         cc_kb_close(kb);
         free(inputs);
@@ -309,7 +309,7 @@ int cmd_ingest(int argc, char **argv)
     }
     if (tty && list.n) fputc('\n', stderr);
     /* derived indexes catch up from the change log (also after a crash) */
-    if (cr_vectors_sync(kb, &vs) != CC_OK) {
+    if (cg_sync_derived(kb, &vs) != CC_OK) {
         cli_error("vectors: %s", cc_kb_errmsg(kb));
         failed++;
     }
@@ -365,7 +365,7 @@ int cmd_rm(int argc, char **argv)
     }
     {
         cr_vectors_stats vs;
-        if (cr_vectors_sync(kb, &vs) != CC_OK) {
+        if (cg_sync_derived(kb, &vs) != CC_OK) {
             cli_error("vectors: %s", cc_kb_errmsg(kb));
             failed++;
         }
@@ -419,7 +419,7 @@ int cmd_reindex(int argc, char **argv)
         cc_kb_seterr(kb, CC_IO, "cannot remove %s: %s", path.data, strerror(errno));
         goto fail;
     }
-    if (cr_vectors_sync(kb, &vs) != CC_OK) goto fail;
+    if (cg_sync_derived(kb, &vs) != CC_OK) goto fail;
     printf("reindexed %s: %lld vectors\n", kbdir, (long long)vs.vectors);
     cc_buf_free(&path);
     cc_buf_free(&v);
