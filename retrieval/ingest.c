@@ -21,6 +21,11 @@ enum {
     ST_FTS_INSERT,
     ST_FTS_DELETE_DOC,
     ST_CHUNK_DELETE_DOC,
+    ST_GONE_ENTITIES,
+    ST_REL_DELETE_DOC,
+    ST_MENTION_DELETE_DOC,
+    ST_ALIAS_DELETE_GONE,
+    ST_ENTITY_DELETE_GONE,
     ST_CHUNK_RANGE,
     ST_DOC_MARK_DELETED,
     ST_CHANGE_INSERT,
@@ -42,6 +47,21 @@ static const char *const sql_text[ST_COUNT] = {
         "INSERT INTO chunks_fts(chunks_fts, rowid, text, section)"
         " SELECT 'delete', id, text, section FROM chunks WHERE doc_id = ?1",
     [ST_CHUNK_DELETE_DOC] = "DELETE FROM chunks WHERE doc_id = ?1",
+    /* graph rows of the document's chunks (schemas/catalog.sql) */
+    [ST_GONE_ENTITIES] =
+        "INSERT OR IGNORE INTO temp.ingest_gone SELECT entity_id FROM mentions"
+        " WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
+    [ST_REL_DELETE_DOC] =
+        "DELETE FROM relations WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
+    [ST_MENTION_DELETE_DOC] =
+        "DELETE FROM mentions WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
+    [ST_ALIAS_DELETE_GONE] =
+        "DELETE FROM aliases WHERE entity_id IN (SELECT id FROM temp.ingest_gone g WHERE"
+        " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
+    [ST_ENTITY_DELETE_GONE] =
+        "DELETE FROM entities WHERE id IN (SELECT id FROM temp.ingest_gone g WHERE"
+        " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id)"
+        " AND NOT EXISTS (SELECT 1 FROM entities e WHERE e.merged_into = g.id))",
     [ST_CHUNK_RANGE] =
         "SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM chunks WHERE doc_id = ?1",
     [ST_DOC_MARK_DELETED] =
@@ -65,7 +85,9 @@ static cc_status prepare_all(ingest_ctx *c)
     int i;
     sqlite3 *db = cc_kb_db(c->kb);
     if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY);"
-                         "DELETE FROM temp.ingest_seen;", NULL, NULL, NULL) != SQLITE_OK)
+                         "DELETE FROM temp.ingest_seen;"
+                         "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY);",
+                     NULL, NULL, NULL) != SQLITE_OK)
         return cc_kb_sqlerr(c->kb, "preparing ingestion");
     for (i = 0; i < ST_COUNT; i++)
         if (sqlite3_prepare_v2(db, sql_text[i], -1, &c->stmt[i], NULL) != SQLITE_OK)
@@ -119,6 +141,17 @@ static cc_status remove_doc(ingest_ctx *c, int64_t doc_id)
         hi = sqlite3_column_int64(s, 1);
     }
     sqlite3_reset(s);
+    if (sqlite3_exec(cc_kb_db(c->kb), "DELETE FROM temp.ingest_gone", NULL, NULL, NULL)
+        != SQLITE_OK)
+        return cc_kb_sqlerr(c->kb, "removing graph rows");
+    sqlite3_bind_int64(c->stmt[ST_GONE_ENTITIES], 1, doc_id);
+    if ((st = run(c, ST_GONE_ENTITIES, "removing graph rows"))) return st;
+    sqlite3_bind_int64(c->stmt[ST_REL_DELETE_DOC], 1, doc_id);
+    if ((st = run(c, ST_REL_DELETE_DOC, "removing relations"))) return st;
+    sqlite3_bind_int64(c->stmt[ST_MENTION_DELETE_DOC], 1, doc_id);
+    if ((st = run(c, ST_MENTION_DELETE_DOC, "removing mentions"))) return st;
+    if ((st = run(c, ST_ALIAS_DELETE_GONE, "removing aliases"))) return st;
+    if ((st = run(c, ST_ENTITY_DELETE_GONE, "removing entities"))) return st;
     sqlite3_bind_int64(c->stmt[ST_FTS_DELETE_DOC], 1, doc_id);
     if ((st = run(c, ST_FTS_DELETE_DOC, "removing search rows"))) return st;
     sqlite3_bind_int64(c->stmt[ST_CHUNK_DELETE_DOC], 1, doc_id);
@@ -230,6 +263,10 @@ static cc_status on_doc(void *ud, const cr_doc *d)
         sqlite3_bind_text(s, 2, text, (int)len, SQLITE_STATIC);
         if (section) sqlite3_bind_text(s, 3, section, -1, SQLITE_STATIC);
         if ((st = run(c, ST_FTS_INSERT, "indexing a chunk"))) goto out;
+        if (c->opts->on_chunk &&
+            (st = c->opts->on_chunk(c->opts->on_chunk_ud, c->kb, doc_id, cid, text, len,
+                                    (int64_t)k->start_byte, (int64_t)k->start_char)))
+            goto out;
     }
     if ((st = log_change(c, "add", doc_id, lo, hi, &gen))) goto out;
     s = c->stmt[ST_DOC_FINISH];

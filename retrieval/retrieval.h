@@ -329,10 +329,21 @@ cc_status cr_metrics_run(const cr_eval_query *queries, size_t n_queries, int k,
  *   changed    -> the old version is marked deleted and its chunks removed,
  *                 the new version added (one 'remove' + one 'add' change);
  *   new        -> added. */
+/* Called for every chunk stored, inside the ingestion transaction, after
+ * the chunk row exists: text[0..len) is the chunk, starting at document
+ * offsets start_byte / start_char.  A failure (reason on the KB handle)
+ * fails the whole input.  Used by the graph module for extraction;
+ * retrieval knows nothing of what it does. */
+typedef cc_status (*cr_chunk_hook)(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
+                                   const char *text, size_t len, int64_t start_byte,
+                                   int64_t start_char);
+
 typedef struct cr_ingest_opts {
     cr_parse_opts parse;
     cr_chunk_opts chunk;
     cr_format     format;      /* CR_FMT_UNKNOWN: from the file name */
+    cr_chunk_hook on_chunk;    /* NULL: none */
+    void         *on_chunk_ud;
 } cr_ingest_opts;
 
 typedef struct cr_ingest_stats {
@@ -358,7 +369,9 @@ cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts
                          cr_ingest_stats *stats);
 
 /* Deletes the live document with this uri (or numeric id, given as
- * "#<id>"), with its chunks and FTS rows, in one transaction. CC_NOTFOUND
+ * "#<id>"), with its chunks and FTS rows, in one transaction.  Replacing
+ * or removing a document also deletes the graph rows of its chunks
+ * (mentions, relations, and entities left with no mention). CC_NOTFOUND
  * when there is none. If uri names a JSON file, every record "uri#..."
  * goes too. *removed gets the number of documents removed. */
 cc_status cr_doc_remove(cc_kb *kb, const char *uri, int64_t *removed);
