@@ -284,7 +284,10 @@ char *cc_kb_settings_json(cc_kb *kb)
 
 /* migrations[i] takes a catalog from version i+1 to i+2. Append only. */
 static const char *const migrations[] = {
-    NULL  /* placeholder so the array is never empty; version 1 is the first */
+    /* 1 -> 2: FTS5 over entity names */
+    "CREATE VIRTUAL TABLE entity_names USING fts5(names, tokenize = 'unicode61 remove_diacritics 2');\n"
+    "INSERT INTO entity_names(rowid, names) SELECT entity_id, group_concat(alias, ' | ')"
+    " FROM aliases GROUP BY entity_id;\n",
 };
 
 static cc_status migrate(cc_kb *kb, int from)

@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { Q_BY_KEY, Q_BY_ALIAS, Q_ENT_INSERT, Q_ALIAS_INSERT, Q_MENTION_INSERT, Q_REL_INSERT, Q_N };
+enum { Q_BY_KEY, Q_BY_ALIAS, Q_ENT_INSERT, Q_ALIAS_INSERT, Q_MENTION_INSERT, Q_REL_INSERT,
+       Q_NAMES, Q_N };
 static const char *const q_sql[Q_N] = {
     [Q_BY_KEY] = "SELECT id, merged_into FROM entities WHERE key = ?1",
     [Q_BY_ALIAS] = "SELECT a.entity_id, e.merged_into FROM aliases a JOIN entities e"
@@ -28,6 +29,9 @@ static const char *const q_sql[Q_N] = {
     [Q_REL_INSERT] = "INSERT INTO relations(subject_id, predicate, object_id, chunk_id,"
                      " start_char, end_char, pattern, extractor, confidence, status)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    /* the entity's row of the names index gets the new alias */
+    [Q_NAMES] = "INSERT OR REPLACE INTO entity_names(rowid, names) VALUES (?1, coalesce("
+                "(SELECT names || ' | ' FROM entity_names WHERE rowid = ?1), '') || ?2)",
 };
 
 /* The rules extractor is stateless between chunks apart from its error
@@ -129,6 +133,10 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
             sqlite3_bind_text(s, 3, e->aliases[j].norm, -1, SQLITE_STATIC);
             sqlite3_bind_text(s, 4, cg_alias_source_str(e->aliases[j].source), -1, SQLITE_STATIC);
             if (!step_ok(s)) { st = cc_kb_sqlerr(kb, "graph: adding an alias"); goto out; }
+            if (!sqlite3_changes(db)) continue;      /* known alias */
+            sqlite3_bind_int64(q[Q_NAMES], 1, id);
+            sqlite3_bind_text(q[Q_NAMES], 2, e->aliases[j].alias, -1, SQLITE_STATIC);
+            if (!step_ok(q[Q_NAMES])) { st = cc_kb_sqlerr(kb, "graph: indexing a name"); goto out; }
         }
     }
     for (i = 0; i < x.n_mentions; i++) {

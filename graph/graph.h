@@ -253,6 +253,67 @@ cc_status   cg_store_remove_context(cg_store *st, const char *ctx);
 cc_status   cg_store_count(cg_store *st, const char *ctx, size_t *out);
 cc_status   cg_store_sync(cg_store *st);
 
+/* ================================================================ subgraph */
+
+/* Subgraph extraction over the catalog (entities, aliases, mentions,
+ * relations: the record), for answering a question. */
+
+typedef struct cg_prov {            /* one chunk stating a triple */
+    int64_t relation_id, chunk_id, doc_id;
+    int64_t start_char, end_char;   /* sentence span, document code points */
+    const char *doc_uri, *pattern, *extractor;   /* owned by the cg_subgraph */
+    float confidence;
+    cg_rel_status status;
+} cg_prov;
+
+typedef struct cg_triple {
+    int64_t subject_id, object_id;                /* entities.id */
+    const char *subject, *predicate, *object;    /* labels, owned by the cg_subgraph */
+    const char *subject_type, *object_type;      /* cg_type_str names */
+    cg_rel_status status;   /* confirmed when any support is confirmed */
+    float confidence;       /* best support's */
+    int support;            /* distinct chunks stating it */
+    int hops;               /* distance from the nearest seed (0: touches a seed) */
+    double score;
+    cg_prov *prov; size_t n_prov;
+} cg_triple;
+
+typedef struct cg_seed {
+    int64_t entity_id;
+    const char *label;      /* owned by the cg_subgraph */
+    const char *from;       /* "question" | "chunk" */
+} cg_seed;
+
+typedef struct cg_subgraph_opts {
+    int hops;               /* 0: setting graph.hops (2); at most 4 */
+    int budget;             /* 0: setting graph.budget (60); at most 10000 */
+} cg_subgraph_opts;
+
+typedef struct cg_subgraph {
+    cg_seed *seeds; size_t n_seeds;
+    cg_triple *triples; size_t n_triples;        /* best score first */
+    /* private */
+    cg_prov *prov_;
+    char   **strs_; size_t n_strs_, cap_strs_;
+} cg_subgraph;
+
+/* Seeds: entities mentioned in the given chunks plus entities named in the
+ * question (FTS5 over entity names, each confirmed by one of its aliases
+ * occurring in the question as whole words after cg_norm_key, an
+ * all-capitals alias in its exact case, or the first word (4+ letters,
+ * capitalised) of a longer name: "Norvale" for "Norvale Systems GmbH").  Expands
+ * up to hops from the seeds along relations (either direction), scores
+ * each triple (subject, predicate, object) by its support, confidence,
+ * status, distance from the seeds and the personalised PageRank of its
+ * ends from the seeds, and keeps the best `budget`, each with its
+ * provenance.  question may be NULL or empty, chunk_ids may be NULL with
+ * n_chunks 0; no seeds give an empty subgraph (CC_OK).  o may be NULL.
+ * Works on a read-only KB.  Errors on the KB handle; *out is then empty.
+ * Bounded work: at most 20,000 relation rows are read per call. */
+cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *chunk_ids,
+                              size_t n_chunks, const cg_subgraph_opts *o, cg_subgraph *out);
+void      cg_subgraph_free(cg_subgraph *g);   /* NULL-safe; leaves g empty */
+
 /* ================================================================ ingestion */
 
 /* Every caller that writes documents (the CLI, the server, the query

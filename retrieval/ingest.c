@@ -24,6 +24,7 @@ enum {
     ST_GONE_ENTITIES,
     ST_REL_DELETE_DOC,
     ST_MENTION_DELETE_DOC,
+    ST_NAMES_DELETE_GONE,
     ST_ALIAS_DELETE_GONE,
     ST_ENTITY_DELETE_GONE,
     ST_CHUNK_RANGE,
@@ -55,6 +56,9 @@ static const char *const sql_text[ST_COUNT] = {
         "DELETE FROM relations WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
     [ST_MENTION_DELETE_DOC] =
         "DELETE FROM mentions WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
+    [ST_NAMES_DELETE_GONE] =
+        "DELETE FROM entity_names WHERE rowid IN (SELECT id FROM temp.ingest_gone g WHERE"
+        " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
     [ST_ALIAS_DELETE_GONE] =
         "DELETE FROM aliases WHERE entity_id IN (SELECT id FROM temp.ingest_gone g WHERE"
         " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
@@ -150,6 +154,7 @@ static cc_status remove_doc(ingest_ctx *c, int64_t doc_id)
     if ((st = run(c, ST_REL_DELETE_DOC, "removing relations"))) return st;
     sqlite3_bind_int64(c->stmt[ST_MENTION_DELETE_DOC], 1, doc_id);
     if ((st = run(c, ST_MENTION_DELETE_DOC, "removing mentions"))) return st;
+    if ((st = run(c, ST_NAMES_DELETE_GONE, "removing entity names"))) return st;
     if ((st = run(c, ST_ALIAS_DELETE_GONE, "removing aliases"))) return st;
     if ((st = run(c, ST_ENTITY_DELETE_GONE, "removing entities"))) return st;
     sqlite3_bind_int64(c->stmt[ST_FTS_DELETE_DOC], 1, doc_id);

@@ -92,6 +92,11 @@ CREATE TABLE aliases (
   PRIMARY KEY (entity_id, norm)
 ) WITHOUT ROWID;
 
+-- Entity names for seed matching (cg_subgraph_extract): one row per entity,
+-- rowid = entities.id, its aliases joined by " | ".  Written with the
+-- aliases (graph/derived.c), deleted with the entity (retrieval/ingest.c).
+CREATE VIRTUAL TABLE entity_names USING fts5(names, tokenize = 'unicode61 remove_diacritics 2');
+
 CREATE TABLE mentions (
   id          INTEGER PRIMARY KEY,
   entity_id   INTEGER NOT NULL REFERENCES entities(id),

@@ -1,0 +1,670 @@
+/* subgraph.c — cg_subgraph_extract: seeds from chunks and the question,
+ * a bounded breadth-first expansion over the relations table, triples
+ * scored by support, confidence, status, seed distance and personalised
+ * PageRank, the best `budget` kept with their provenance. */
+#include "graph.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROWS      20000   /* relation rows read per call */
+#define MAX_PER_NODE  2000    /* relation rows read per expanded entity */
+#define MAX_SEEDS     64
+#define MAX_QTOKENS   64
+#define PPR_ALPHA     0.15
+#define PPR_ITERS     20
+
+/* ---------------------------------------------------------------- output strings */
+
+static const char *keep_str(cg_subgraph *g, const char *s)
+{
+    char *d;
+    if (!s) s = "";
+    if (g->n_strs_ == g->cap_strs_) {
+        size_t cap = g->cap_strs_ ? g->cap_strs_ * 2 : 64;
+        char **p = realloc(g->strs_, cap * sizeof *p);
+        if (!p) return NULL;
+        g->strs_ = p;
+        g->cap_strs_ = cap;
+    }
+    if (!(d = strdup(s))) return NULL;
+    g->strs_[g->n_strs_++] = d;
+    return d;
+}
+
+void cg_subgraph_free(cg_subgraph *g)
+{
+    size_t i;
+    if (!g) return;
+    for (i = 0; i < g->n_strs_; i++) free(g->strs_[i]);
+    free(g->strs_);
+    free(g->seeds);
+    free(g->triples);
+    free(g->prov_);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---------------------------------------------------------------- int64 -> index map */
+
+typedef struct imap { int64_t *keys; size_t *vals; size_t cap, n; } imap;
+
+static size_t hash64(uint64_t x)
+{
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int imap_grow(imap *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 256, i;
+    int64_t *k = malloc(cap * sizeof *k);
+    size_t *v = malloc(cap * sizeof *v);
+    if (!k || !v) { free(k); free(v); return -1; }
+    for (i = 0; i < cap; i++) k[i] = INT64_MIN;
+    for (i = 0; i < m->cap; i++)
+        if (m->keys[i] != INT64_MIN) {
+            size_t j = hash64((uint64_t)m->keys[i]) & (cap - 1);
+            while (k[j] != INT64_MIN) j = (j + 1) & (cap - 1);
+            k[j] = m->keys[i];
+            v[j] = m->vals[i];
+        }
+    free(m->keys); free(m->vals);
+    m->keys = k; m->vals = v; m->cap = cap;
+    return 0;
+}
+
+/* Finds key; when absent and add is 1, inserts it with value val.  Returns
+ * the value, or SIZE_MAX when absent (add 0) or out of memory. */
+static size_t imap_get(imap *m, int64_t key, int add, size_t val)
+{
+    size_t j;
+    if (add && (m->n + 1) * 2 > m->cap && imap_grow(m)) return SIZE_MAX;
+    if (!m->cap) return SIZE_MAX;
+    j = hash64((uint64_t)key) & (m->cap - 1);
+    while (m->keys[j] != INT64_MIN) {
+        if (m->keys[j] == key) return m->vals[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!add) return SIZE_MAX;
+    m->keys[j] = key;
+    m->vals[j] = val;
+    m->n++;
+    return val;
+}
+
+static void imap_free(imap *m) { free(m->keys); free(m->vals); }
+
+/* ---------------------------------------------------------------- working state */
+
+typedef struct node { int64_t id; int dist; double ppr, next, wdeg; } node;
+
+typedef struct row {      /* one relations row */
+    int64_t id, chunk, start, end;
+    const char *pattern, *extractor;   /* interned in the output */
+    float conf;
+    cg_rel_status status;
+    size_t triple;
+} row;
+
+typedef struct tri {
+    size_t s, o;           /* node indices */
+    const char *pred;      /* in the output */
+    float conf;
+    int confirmed, support, hops;
+    double score;
+    size_t first_row, n_rows;   /* after grouping */
+} tri;
+
+typedef struct work {
+    cc_kb *kb;
+    sqlite3 *db;
+    cg_subgraph *g;
+    node *nodes; size_t n_nodes, cap_nodes;
+    imap node_of, seen_rel;
+    row *rows; size_t n_rows, cap_rows;
+    tri *tris; size_t n_tris, cap_tris;
+    /* triple key -> index: open addressing over tris */
+    size_t *tmap; size_t tmap_cap;
+    const char *interned[32]; size_t n_interned;
+} work;
+
+static cc_status nomem(work *w) { return cc_kb_seterr(w->kb, CC_NOMEM, "out of memory"); }
+
+static size_t node_add(work *w, int64_t id, int dist)
+{
+    size_t i = imap_get(&w->node_of, id, 0, 0);
+    if (i != SIZE_MAX) return i;
+    if (w->n_nodes == w->cap_nodes) {
+        size_t cap = w->cap_nodes ? w->cap_nodes * 2 : 64;
+        node *p = realloc(w->nodes, cap * sizeof *p);
+        if (!p) return SIZE_MAX;
+        w->nodes = p;
+        w->cap_nodes = cap;
+    }
+    i = w->n_nodes;
+    if (imap_get(&w->node_of, id, 1, i) != i) return SIZE_MAX;
+    memset(&w->nodes[i], 0, sizeof w->nodes[i]);
+    w->nodes[i].id = id;
+    w->nodes[i].dist = dist;
+    w->n_nodes++;
+    return i;
+}
+
+static const char *intern(work *w, const char *s)
+{
+    size_t i;
+    if (!s) s = "";
+    for (i = 0; i < w->n_interned; i++)
+        if (!strcmp(w->interned[i], s)) return w->interned[i];
+    s = keep_str(w->g, s);
+    if (s && w->n_interned < 32) w->interned[w->n_interned++] = s;
+    return s;
+}
+
+static size_t str_hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+static size_t tri_hash(const work *w, size_t s, size_t o, const char *p)
+{
+    return hash64((uint64_t)w->nodes[s].id * 31 + (uint64_t)w->nodes[o].id) ^ str_hash(p);
+}
+
+static int tmap_grow(work *w)
+{
+    size_t cap = w->tmap_cap ? w->tmap_cap * 2 : 256, i;
+    size_t *m = malloc(cap * sizeof *m);
+    if (!m) return -1;
+    for (i = 0; i < cap; i++) m[i] = SIZE_MAX;
+    for (i = 0; i < w->n_tris; i++) {
+        size_t j = tri_hash(w, w->tris[i].s, w->tris[i].o, w->tris[i].pred) & (cap - 1);
+        while (m[j] != SIZE_MAX) j = (j + 1) & (cap - 1);
+        m[j] = i;
+    }
+    free(w->tmap);
+    w->tmap = m;
+    w->tmap_cap = cap;
+    return 0;
+}
+
+/* The triple (s, pred, o), added when new.  SIZE_MAX: out of memory. */
+static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
+{
+    size_t j;
+    tri *t;
+    if ((w->n_tris + 1) * 2 > w->tmap_cap && tmap_grow(w)) return SIZE_MAX;
+    j = tri_hash(w, s, o, pred) & (w->tmap_cap - 1);
+    while (w->tmap[j] != SIZE_MAX) {
+        t = &w->tris[w->tmap[j]];
+        if (t->s == s && t->o == o && !strcmp(t->pred, pred)) return w->tmap[j];
+        j = (j + 1) & (w->tmap_cap - 1);
+    }
+    if (w->n_tris == w->cap_tris) {
+        size_t cap = w->cap_tris ? w->cap_tris * 2 : 64;
+        tri *p = realloc(w->tris, cap * sizeof *p);
+        if (!p) return SIZE_MAX;
+        w->tris = p;
+        w->cap_tris = cap;
+    }
+    t = &w->tris[w->n_tris];
+    memset(t, 0, sizeof *t);
+    t->s = s;
+    t->o = o;
+    if (!(t->pred = keep_str(w->g, pred))) return SIZE_MAX;
+    t->hops = 1 << 20;
+    w->tmap[j] = w->n_tris;
+    return w->n_tris++;
+}
+
+/* ---------------------------------------------------------------- seeds */
+
+static cc_status add_seed(work *w, int64_t id, const char *from)
+{
+    cg_subgraph *g = w->g;
+    size_t i;
+    for (i = 0; i < g->n_seeds; i++)
+        if (g->seeds[i].entity_id == id) return CC_OK;
+    if (g->n_seeds >= MAX_SEEDS) return CC_OK;
+    if (!g->seeds && !(g->seeds = calloc(MAX_SEEDS, sizeof *g->seeds))) return nomem(w);
+    g->seeds[g->n_seeds].entity_id = id;
+    g->seeds[g->n_seeds].from = from;
+    g->n_seeds++;
+    if (node_add(w, id, 0) == SIZE_MAX) return nomem(w);
+    return CC_OK;
+}
+
+/* 1 when key (a cg_norm_key) occurs in hay (also one) as whole words. */
+static int has_words(const char *hay, const char *key)
+{
+    size_t n = strlen(key);
+    const char *p = hay;
+    if (!n) return 0;
+    while ((p = strstr(p, key))) {
+        if ((p == hay || p[-1] == ' ') && (p[n] == 0 || p[n] == ' ')) return 1;
+        p++;
+    }
+    return 0;
+}
+
+/* 1 when the raw word w (an all-capitals short form) occurs in s as a word. */
+static int has_exact_word(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    const char *p = s;
+    while ((p = strstr(p, word))) {
+        int before = p == s || !isalnum((unsigned char)p[-1]);
+        int after = !isalnum((unsigned char)p[n]);
+        if (before && after) return 1;
+        p++;
+    }
+    return 0;
+}
+
+static int all_caps(const char *s, size_t n)
+{
+    size_t i, letters = 0;
+    for (i = 0; i < n; i++) {
+        if (islower((unsigned char)s[i])) return 0;
+        if (isupper((unsigned char)s[i])) letters++;
+    }
+    return letters > 0;
+}
+
+static cc_status question_seeds(work *w, const char *q)
+{
+    cc_buf match = CC_BUF_INIT(1 << 16), qkey = CC_BUF_INIT(0), akey = CC_BUF_INIT(0);
+    sqlite3_stmt *st = NULL;
+    const char *p = q;
+    int ntok = 0;
+    cc_status s = CC_OK;
+
+    if (cg_norm_key(q, strlen(q), &qkey, NULL) || !qkey.data) goto done;  /* bad UTF-8: no seeds */
+    /* every word of the question, quoted for FTS5, OR-ed */
+    while (*p && ntok < MAX_QTOKENS) {
+        const char *b;
+        while (*p && !(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) p++;
+        b = p;
+        while (*p && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) p++;
+        if (p - b < 2) continue;
+        if ((ntok++ && cc_buf_puts(&match, " OR ")) || cc_buf_putc(&match, '"') ||
+            cc_buf_append(&match, b, (size_t)(p - b)) || cc_buf_putc(&match, '"')) {
+            s = nomem(w);
+            goto done;
+        }
+    }
+    if (!ntok) goto done;
+    if (cc_buf_putc(&match, 0)) { s = nomem(w); goto done; }
+    if (sqlite3_prepare_v2(w->db,
+                           "SELECT n.rowid, n.names, coalesce(e.merged_into, e.id) FROM entity_names n"
+                           " JOIN entities e ON e.id = n.rowid"
+                           " WHERE entity_names MATCH ?1 ORDER BY rank LIMIT 200",
+                           -1, &st, NULL) != SQLITE_OK) {
+        s = cc_kb_sqlerr(w->kb, "finding entities named in the question");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, match.data, -1, SQLITE_STATIC);
+    for (;;) {
+        int rc = sqlite3_step(st);
+        const char *names, *a;
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) {
+            s = cc_kb_sqlerr(w->kb, "finding entities named in the question");
+            goto done;
+        }
+        names = (const char *)sqlite3_column_text(st, 1);
+        for (a = names; a && *a;) {        /* aliases are " | "-separated */
+            const char *e = strstr(a, " | ");
+            size_t n = e ? (size_t)(e - a) : strlen(a);
+            int hit = 0;
+            if (all_caps(a, n) && n <= 12) {     /* short forms: exact case */
+                char word[16];
+                memcpy(word, a, n);
+                word[n] = 0;
+                hit = has_exact_word(q, word);
+            } else if (!cg_norm_key(a, n, &akey, NULL) && akey.data && akey.len >= 2) {
+                hit = has_words(qkey.data, akey.data);
+            }
+            if (!hit) {      /* a name's first word, capitalised: "Norvale" */
+                size_t fw = 0;
+                char word[64];
+                while (fw < n && a[fw] != ' ') fw++;
+                if (fw >= 4 && fw < n && fw < sizeof word && isupper((unsigned char)a[0])) {
+                    memcpy(word, a, fw);
+                    word[fw] = 0;
+                    hit = has_exact_word(q, word);
+                }
+            }
+            if (hit) {
+                if ((s = add_seed(w, sqlite3_column_int64(st, 2), "question"))) goto done;
+                break;
+            }
+            a = e ? e + 3 : NULL;
+        }
+    }
+done:
+    sqlite3_finalize(st);
+    cc_buf_free(&match);
+    cc_buf_free(&qkey);
+    cc_buf_free(&akey);
+    return s;
+}
+
+static cc_status chunk_seeds(work *w, const int64_t *ids, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    size_t i;
+    cc_status s = CC_OK;
+    if (!n) return CC_OK;
+    if (sqlite3_prepare_v2(w->db,
+                           "SELECT DISTINCT coalesce(e.merged_into, e.id) FROM mentions m"
+                           " JOIN entities e ON e.id = m.entity_id WHERE m.chunk_id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(w->kb, "finding the entities of chunks");
+    for (i = 0; i < n && !s; i++) {
+        int rc;
+        sqlite3_bind_int64(st, 1, ids[i]);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if ((s = add_seed(w, sqlite3_column_int64(st, 0), "chunk"))) break;
+        if (!s && rc != SQLITE_DONE && rc != SQLITE_ROW)
+            s = cc_kb_sqlerr(w->kb, "finding the entities of chunks");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
+/* ---------------------------------------------------------------- expansion */
+
+static cc_status expand(work *w, int hops)
+{
+    static const char *const sql[2] = {
+        "SELECT id, subject_id, object_id, predicate, chunk_id, start_char, end_char, pattern,"
+        " extractor, confidence, status FROM relations WHERE subject_id = ?1 LIMIT ?2",
+        "SELECT id, subject_id, object_id, predicate, chunk_id, start_char, end_char, pattern,"
+        " extractor, confidence, status FROM relations WHERE object_id = ?1 LIMIT ?2",
+    };
+    sqlite3_stmt *st[2] = {NULL, NULL};
+    cc_status s = CC_OK;
+    size_t i, lo = 0, hi;
+    int h, k;
+
+    for (k = 0; k < 2; k++)
+        if (sqlite3_prepare_v2(w->db, sql[k], -1, &st[k], NULL) != SQLITE_OK) {
+            s = cc_kb_sqlerr(w->kb, "reading relations");
+            goto done;
+        }
+    for (h = 0; h < hops && w->n_rows < MAX_ROWS; h++) {
+        hi = w->n_nodes;     /* nodes [lo, hi) are at distance h */
+        for (i = lo; i < hi && w->n_rows < MAX_ROWS; i++) {
+            int64_t nid = w->nodes[i].id;
+            for (k = 0; k < 2; k++) {
+                int rc;
+                sqlite3_bind_int64(st[k], 1, nid);
+                sqlite3_bind_int(st[k], 2, MAX_PER_NODE);
+                while ((rc = sqlite3_step(st[k])) == SQLITE_ROW) {
+                    int64_t rid = sqlite3_column_int64(st[k], 0);
+                    size_t a, b, t;
+                    row *r;
+                    if (imap_get(&w->seen_rel, rid, 0, 0) != SIZE_MAX) continue;
+                    if (imap_get(&w->seen_rel, rid, 1, 0) == SIZE_MAX ||
+                        (a = node_add(w, sqlite3_column_int64(st[k], 1), h + 1)) == SIZE_MAX ||
+                        (b = node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
+                        (t = tri_get(w, a, b, (const char *)sqlite3_column_text(st[k], 3)))
+                            == SIZE_MAX) {
+                        s = nomem(w);
+                        goto done;
+                    }
+                    if (w->n_rows == w->cap_rows) {
+                        size_t cap = w->cap_rows ? w->cap_rows * 2 : 256;
+                        row *p = realloc(w->rows, cap * sizeof *p);
+                        if (!p) { s = nomem(w); goto done; }
+                        w->rows = p;
+                        w->cap_rows = cap;
+                    }
+                    r = &w->rows[w->n_rows++];
+                    r->id = rid;
+                    r->chunk = sqlite3_column_int64(st[k], 4);
+                    r->start = sqlite3_column_int64(st[k], 5);
+                    r->end = sqlite3_column_int64(st[k], 6);
+                    r->pattern = intern(w, (const char *)sqlite3_column_text(st[k], 7));
+                    r->extractor = intern(w, (const char *)sqlite3_column_text(st[k], 8));
+                    r->conf = (float)sqlite3_column_double(st[k], 9);
+                    r->status = strcmp((const char *)sqlite3_column_text(st[k], 10), "confirmed")
+                                    ? CG_REL_INFERRED : CG_REL_CONFIRMED;
+                    r->triple = t;
+                    if (!r->pattern || !r->extractor) { s = nomem(w); goto done; }
+                    if (h < w->tris[t].hops) w->tris[t].hops = h;
+                    if (w->n_rows >= MAX_ROWS) break;
+                }
+                if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+                    s = cc_kb_sqlerr(w->kb, "reading relations");
+                    goto done;
+                }
+                sqlite3_reset(st[k]);
+            }
+        }
+        lo = hi;
+    }
+done:
+    sqlite3_finalize(st[0]);
+    sqlite3_finalize(st[1]);
+    return s;
+}
+
+/* ---------------------------------------------------------------- scoring */
+
+static int by_triple(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    if (x->triple != y->triple) return x->triple < y->triple ? -1 : 1;
+    if (x->chunk != y->chunk) return x->chunk < y->chunk ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Sorts the rows by triple, then chunk; counts each triple's support
+ * (distinct chunks), best confidence and status. */
+static void aggregate(work *w)
+{
+    size_t i;
+    qsort(w->rows, w->n_rows, sizeof *w->rows, by_triple);
+    for (i = 0; i < w->n_rows; i++) {
+        const row *r = &w->rows[i];
+        tri *t = &w->tris[r->triple];
+        if (!t->n_rows) t->first_row = i;
+        if (!t->n_rows || r->chunk != w->rows[i - 1].chunk) t->support++;
+        if (r->conf > t->conf) t->conf = r->conf;
+        if (r->status == CG_REL_CONFIRMED) t->confirmed = 1;
+        t->n_rows++;
+    }
+}
+
+static double tri_weight(const tri *t)
+{
+    return (t->confirmed ? 1.0 : 0.3) * (0.2 + t->conf) * (1.0 + log((double)t->support));
+}
+
+/* Personalised PageRank from the seeds over the expanded graph (edges
+ * undirected, weighted by tri_weight). */
+static void pagerank(work *w, size_t n_seeds)
+{
+    size_t i, it;
+    for (i = 0; i < w->n_tris; i++) {
+        double x = tri_weight(&w->tris[i]);
+        w->nodes[w->tris[i].s].wdeg += x;
+        w->nodes[w->tris[i].o].wdeg += x;
+    }
+    for (i = 0; i < w->n_nodes; i++) w->nodes[i].ppr = w->nodes[i].dist == 0 ? 1.0 / n_seeds : 0;
+    for (it = 0; it < PPR_ITERS; it++) {
+        double dangling = 0;
+        for (i = 0; i < w->n_nodes; i++) {
+            w->nodes[i].next = 0;
+            if (w->nodes[i].wdeg == 0) dangling += w->nodes[i].ppr;
+        }
+        for (i = 0; i < w->n_tris; i++) {
+            const tri *t = &w->tris[i];
+            double x = tri_weight(t);
+            node *a = &w->nodes[t->s], *b = &w->nodes[t->o];
+            b->next += a->ppr * x / a->wdeg;
+            a->next += b->ppr * x / b->wdeg;
+        }
+        for (i = 0; i < w->n_nodes; i++) {
+            double restart = w->nodes[i].dist == 0 ? 1.0 / n_seeds : 0;
+            w->nodes[i].ppr = (1 - PPR_ALPHA) * w->nodes[i].next +
+                              (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * restart;
+        }
+    }
+    for (i = 0; i < w->n_tris; i++) {
+        tri *t = &w->tris[i];
+        double ppr = (w->nodes[t->s].ppr + w->nodes[t->o].ppr) * (double)w->n_nodes / 2;
+        t->score = tri_weight(t) / (1.0 + t->hops) * (1.0 + ppr);
+    }
+}
+
+static int by_score(const void *a, const void *b)
+{
+    const tri *x = *(tri *const *)a, *y = *(tri *const *)b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return x->support != y->support ? y->support - x->support : 0;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static cc_status build_output(work *w, int budget)
+{
+    cg_subgraph *g = w->g;
+    tri **order = NULL;
+    sqlite3_stmt *ent = NULL, *doc = NULL;
+    size_t i, j, n_keep, n_prov = 0;
+    cc_status s = CC_OK;
+
+    if (!w->n_tris) goto labels;
+    if (!(order = malloc(w->n_tris * sizeof *order))) { s = nomem(w); goto done; }
+    for (i = 0; i < w->n_tris; i++) order[i] = &w->tris[i];
+    qsort(order, w->n_tris, sizeof *order, by_score);
+    n_keep = w->n_tris < (size_t)budget ? w->n_tris : (size_t)budget;
+    for (i = 0; i < n_keep; i++) n_prov += order[i]->n_rows;
+    if (!(g->triples = calloc(n_keep, sizeof *g->triples)) ||
+        !(g->prov_ = calloc(n_prov ? n_prov : 1, sizeof *g->prov_)))
+        { s = nomem(w); goto done; }
+    if (sqlite3_prepare_v2(w->db, "SELECT label, type FROM entities WHERE id = ?1", -1, &ent,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri FROM chunks c JOIN documents d"
+                                  " ON d.id = c.doc_id WHERE c.id = ?1", -1, &doc, NULL)
+            != SQLITE_OK) {
+        s = cc_kb_sqlerr(w->kb, "reading the subgraph");
+        goto done;
+    }
+    n_prov = 0;
+    for (i = 0; i < n_keep; i++) {
+        const tri *t = order[i];
+        cg_triple *o = &g->triples[i];
+        size_t k;
+        const char **lab[2] = {&o->subject, &o->object}, **typ[2] = {&o->subject_type, &o->object_type};
+        int64_t ids[2] = {w->nodes[t->s].id, w->nodes[t->o].id};
+        o->subject_id = ids[0];
+        o->object_id = ids[1];
+        o->predicate = t->pred;
+        o->status = t->confirmed ? CG_REL_CONFIRMED : CG_REL_INFERRED;
+        o->confidence = t->conf;
+        o->support = t->support;
+        o->hops = t->hops;
+        o->score = t->score;
+        for (k = 0; k < 2; k++) {
+            sqlite3_bind_int64(ent, 1, ids[k]);
+            if (sqlite3_step(ent) == SQLITE_ROW) {
+                *lab[k] = keep_str(g, (const char *)sqlite3_column_text(ent, 0));
+                *typ[k] = keep_str(g, (const char *)sqlite3_column_text(ent, 1));
+            } else {
+                *lab[k] = keep_str(g, "");
+                *typ[k] = keep_str(g, "other");
+            }
+            sqlite3_reset(ent);
+            if (!*lab[k] || !*typ[k]) { s = nomem(w); goto done; }
+        }
+        o->prov = &g->prov_[n_prov];
+        for (j = t->first_row; j < t->first_row + t->n_rows; j++) {
+            const row *r = &w->rows[j];
+            cg_prov *p = &g->prov_[n_prov++];
+            p->relation_id = r->id;
+            p->chunk_id = r->chunk;
+            p->start_char = r->start;
+            p->end_char = r->end;
+            p->pattern = r->pattern;
+            p->extractor = r->extractor;
+            p->confidence = r->conf;
+            p->status = r->status;
+            sqlite3_bind_int64(doc, 1, r->chunk);
+            if (sqlite3_step(doc) == SQLITE_ROW) {
+                p->doc_id = sqlite3_column_int64(doc, 0);
+                p->doc_uri = keep_str(g, (const char *)sqlite3_column_text(doc, 1));
+            } else {
+                p->doc_uri = keep_str(g, "");
+            }
+            sqlite3_reset(doc);
+            if (!p->doc_uri) { s = nomem(w); goto done; }
+            o->n_prov++;
+        }
+        g->n_triples++;
+    }
+labels:
+    if (!ent && sqlite3_prepare_v2(w->db, "SELECT label, type FROM entities WHERE id = ?1", -1,
+                                   &ent, NULL) != SQLITE_OK) {
+        s = cc_kb_sqlerr(w->kb, "reading the subgraph");
+        goto done;
+    }
+    for (i = 0; i < g->n_seeds; i++) {
+        sqlite3_bind_int64(ent, 1, g->seeds[i].entity_id);
+        g->seeds[i].label = keep_str(g, sqlite3_step(ent) == SQLITE_ROW
+                                            ? (const char *)sqlite3_column_text(ent, 0) : "");
+        sqlite3_reset(ent);
+        if (!g->seeds[i].label) { s = nomem(w); goto done; }
+    }
+done:
+    sqlite3_finalize(ent);
+    sqlite3_finalize(doc);
+    free(order);
+    return s;
+}
+
+cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *chunk_ids,
+                              size_t n_chunks, const cg_subgraph_opts *o, cg_subgraph *out)
+{
+    work w;
+    int64_t hops = o ? o->hops : 0, budget = o ? o->budget : 0;
+    cc_status s;
+
+    memset(out, 0, sizeof *out);
+    memset(&w, 0, sizeof w);
+    w.kb = kb;
+    w.db = cc_kb_db(kb);
+    w.g = out;
+    if (hops <= 0 && (s = cc_kb_setting_i64(kb, "graph.hops", 2, &hops))) return s;
+    if (budget <= 0 && (s = cc_kb_setting_i64(kb, "graph.budget", 60, &budget))) return s;
+    if (hops < 1 || hops > 4) return cc_kb_seterr(kb, CC_INVALID, "hops must be in 1..4");
+    if (budget < 1 || budget > 10000)
+        return cc_kb_seterr(kb, CC_INVALID, "budget must be in 1..10000");
+
+    if ((s = chunk_seeds(&w, chunk_ids, chunk_ids ? n_chunks : 0))) goto done;
+    if (question && *question && (s = question_seeds(&w, question))) goto done;
+    if (out->n_seeds) {
+        if ((s = expand(&w, (int)hops))) goto done;
+        aggregate(&w);
+        pagerank(&w, out->n_seeds);
+    }
+    s = build_output(&w, (int)budget);
+done:
+    if (s) cg_subgraph_free(out);
+    imap_free(&w.node_of);
+    imap_free(&w.seen_rel);
+    free(w.nodes);
+    free(w.rows);
+    free(w.tris);
+    free(w.tmap);
+    return s;
+}
