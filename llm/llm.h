@@ -10,7 +10,9 @@
  *   - tensor types F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K: row dequantisation
  *     and the dot product of a quantised row with a float vector;
  *   - tokenizers built from GGUF metadata: byte-level BPE ("gpt2"),
- *     SentencePiece BPE ("llama") and WordPiece ("bert").
+ *     SentencePiece BPE ("llama") and WordPiece ("bert");
+ *   - a CPU decoder forward pass (llama, qwen2, qwen3) with a KV cache and
+ *     greedy generation, and a writer of tiny random test models.
  */
 #ifndef CAIRN_LLM_H
 #define CAIRN_LLM_H

@@ -187,8 +187,11 @@ static int model_run(int argc, char **argv, int logits_mode)
     for (i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--prompt") && i + 1 < argc) prompt = argv[++i];
         else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) ids_arg = argv[++i];
-        else if (!strcmp(argv[i], "-n") && i + 1 < argc) n_new = strtol(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--ids")) show_ids = 1;
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+            char *end;
+            n_new = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end) n_new = -1;
+        } else if (!strcmp(argv[i], "--ids")) show_ids = 1;
         else return cli_error("model %s: unknown or incomplete option %s", argv[1], argv[i]);
     }
     if (logits_mode ? !ids_arg : !prompt) return cli_error("model %s: needs %s", argv[1], logits_mode ? "--tokens 1,2,3" : "--prompt TEXT");
