@@ -12,7 +12,7 @@
  * -> trace.
  *
  * Settings (cairn.json): ask.k (evidence chunks, 5), ask.max_sentences (3),
- * ask.min_score (0.5: the answer abstains when no sentence scores this
+ * ask.min_score (0.4: the answer abstains when no sentence scores this
  * much; see ask.c for the score).
  *
  * Prefix: ca_.  Errors are on the KB handle (cc_kb_errmsg).
