@@ -234,7 +234,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
            bad = CC_BUF_INIT(0);
     char *terms[MAX_TERMS];
     double w[MAX_TERMS];
-    int nt, found[MAX_TERMS] = {0}, k, n_pick = 0, n_bad_num = 0, n_bad_cite = 0;
+    int nt, df[MAX_TERMS] = {0}, k, n_pick = 0, n_bad_num = 0, n_bad_cite = 0;
     int64_t k64, maxs, gen = 0;
     double min_score, t0, t_ret, t_gen, t_chk;
     const char *caller = o && o->caller ? o->caller : "cli";
@@ -331,10 +331,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
      * score = 0.6 sentence coverage + 0.4 chunk coverage (the context
      * names the subject a sentence leaves out) + 0.1 fused score / best. */
     for (int j = 0; j < nt; j++) {
-        int df = 0;
-        for (size_t i = 0; i < ns; i++) df += (int)(ss[i].mask >> j & 1);
-        w[j] = log(1.0 + (double)ns / (1.0 + df));
-        if (df) found[j] = 1;
+        for (size_t i = 0; i < ns; i++) df[j] += (int)(ss[i].mask >> j & 1);
+        w[j] = log(1.0 + (double)ns / (1.0 + df[j]));
     }
     for (size_t i = 0; i < ns; i++) {
         sent *x = &ss[i];
@@ -373,7 +371,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
             cc_buf_printf(&ans, "no evidence sentence scored %.2f (best %.2f)", min_score,
                           ns ? order[0]->score : 0.0);
             for (int i = 0; i < nt; i++)
-                if (!found[i]) cc_buf_printf(&ans, "%s%s", m++ ? ", " : "; not found in the evidence: ", terms[i]);
+                if (!df[i]) cc_buf_printf(&ans, "%s%s", m++ ? ", " : "; not found in the evidence: ", terms[i]);
             cc_buf_putc(&ans, '.');
         }
     }
@@ -451,7 +449,13 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
                           hits[i].rank[l] ? so.weight[l] / (so.fusion_k + hits[i].rank[l]) : 0.0);
         cc_buf_puts(&tr, "}}");
     }
-    cc_buf_puts(&tr, "],\"graph\":null,\"candidates\":[");
+    cc_buf_puts(&tr, "],\"graph\":null,\"terms\":[");
+    for (int j = 0; j < nt; j++) {
+        cc_buf_printf(&tr, "%s{\"term\":", j ? "," : "");
+        cc_buf_json_str(&tr, terms[j], strlen(terms[j]));
+        cc_buf_printf(&tr, ",\"sentences\":%d,\"weight\":%.4f}", df[j], w[j]);
+    }
+    cc_buf_puts(&tr, "],\"candidates\":[");
     for (size_t i = 0; i < ns; i++) {
         sent *x = &ss[i];
         cc_buf_printf(&tr, "%s{\"chunk\":%lld,\"start_char\":%lld,\"end_char\":%lld,"

@@ -68,6 +68,7 @@ expect 1 "question is empty" -- "$BIN" ask "$KB" ""
 expect 1 "question is empty" -- "$BIN" ask "$KB" "   "
 huge=$(head -c 70000 /dev/zero | tr '\0' 'a')
 expect 1 "limit is 65536" -- "$BIN" ask "$KB" "$huge"
+expect 1 "not valid UTF-8" -- "$BIN" ask "$KB" "$(printf 'caf\xff?')"
 expect 2 "usage" -- "$BIN" ask "$KB"
 expect 1 "no trace with id" -- "$BIN" trace "$KB" show tr_nope
 
