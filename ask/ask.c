@@ -259,7 +259,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if ((s = cc_kb_setting_i64(kb, "ask.k", 5, &k64)) ||
         (s = cc_kb_setting_i64(kb, "ask.max_sentences", 3, &maxs)) ||
         (s = cc_kb_setting_f64(kb, "ask.min_score", 0.4, &min_score)))
-        return cc_kb_seterr(kb, s, "settings: %s", cc_kb_errmsg(kb));
+        return s;   /* the message names the setting */
     k = o && o->k ? o->k : (int)k64;
     if (k < 1 || k > 100) return cc_kb_seterr(kb, CC_INVALID, "k must be 1..100 (got %d)", k);
     if (maxs < 1 || maxs > 20) maxs = 3;
