@@ -236,7 +236,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     double w[MAX_TERMS];
     int nt, df[MAX_TERMS] = {0}, k, n_pick = 0, n_bad_num = 0, n_bad_cite = 0;
     int64_t k64, maxs, gen = 0;
-    double min_score, t0, t_ret, t_gen, t_chk;
+    double min_score, t0, t_open, t_ret, t_gen, t_chk;
     const char *caller = o && o->caller ? o->caller : "cli";
     char created[32];
     ca_answer *a;
@@ -275,6 +275,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     so.k = so.depth;
     so.mode = CR_MODE_HYBRID;
     if ((s = cr_searcher_open(kb, &se))) goto out;
+    t_open = cc_now_ms() - t0;
+    t0 = cc_now_ms();
     if ((s = cr_searcher_search(se, question, &so, &hits, &nh))) goto out;
     t_ret = cc_now_ms() - t0;
 
@@ -483,9 +485,9 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     cc_buf_printf(&tr, "]},\"checks\":{\"ok\":%s,\"citations_invalid\":%d,"
                   "\"numbers_unsupported\":[%s],\"sentences_uncited\":0},"
-                  "\"latency_ms\":{\"retrieval\":%.3f,\"graph\":null,\"generate\":%.3f,"
+                  "\"latency_ms\":{\"open\":%.3f,\"retrieval\":%.3f,\"graph\":null,\"generate\":%.3f,"
                   "\"checks\":%.3f}", a->checks_ok ? "true" : "false", n_bad_cite,
-                  bad.data ? bad.data : "", t_ret, t_gen, t_chk);
+                  bad.data ? bad.data : "", t_open, t_ret, t_gen, t_chk);
     if (!tr.data || !ans.data) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
     if ((s = store_trace(kb, created, caller, question, &tr, a))) goto out;
     a->text = cc_buf_detach(&ans);

@@ -13,6 +13,7 @@ Builds a fresh KB, asks every question with `cairn ask --json` and reports:
   abstention      on unanswerable questions: share that abstained; and the
                   share of answerable questions that wrongly abstained
   checks ok       share of answers whose checks all passed
+  latency         p50 / p99 per stage from the traces (ms, in-process)
 """
 import argparse, json, os, shutil, subprocess, tempfile
 
@@ -31,11 +32,14 @@ try:
     n = {"ans": 0, "unans": 0}
     c = dict(rec_all=0, rec_any=0, cited=0, contain=0, abst_ok=0, abst_bad=0, checks=0, total=0)
     bytype = {}
+    lat = {}
     for q in qs:
         out = subprocess.run([cairn, "ask", kb, q["question"], "--json", "-k", str(a.k)],
                              capture_output=True, text=True, check=True).stdout
         t = json.loads(out)
         ans = t["answer"]
+        for st, v in t["latency_ms"].items():
+            if v is not None: lat.setdefault(st, []).append(v)
         c["total"] += 1
         c["checks"] += t["checks"]["ok"]
         if q["type"] == "unanswerable":
@@ -65,5 +69,8 @@ try:
     print(f"unanswerable that abstained:             {c['abst_ok']}/{U} = {c['abst_ok']/max(U,1):.3f}")
     print(f"answerable that abstained (wrongly):     {c['abst_bad']}/{A} = {c['abst_bad']/A:.3f}")
     print(f"checks ok:                               {c['checks']}/{c['total']}")
+    for st, v in lat.items():
+        v.sort()
+        print(f"latency {st:<10} p50 {v[len(v)//2]:.2f} ms  p99 {v[min(len(v)-1, int(len(v)*0.99))]:.2f} ms")
 finally:
     shutil.rmtree(tmp)
