@@ -342,6 +342,10 @@ cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
                              "extensions)", line);
             else if (rc == SQLITE_TOOBIG)
                 res = seterr(s, CC_TOOBIG, "line %d: statement too long (limit 4 MiB)", line);
+            else if (!strcmp(msg, "no query solution"))
+                res = seterr(s, CC_INVALID, "line %d, column %d: a table-valued function is "
+                             "missing its arguments, e.g. search('text' [, mode [, k]])",
+                             line, col);
             else
                 res = seterr(s, CC_INVALID, "line %d, column %d: %s", line, col, msg);
             break;

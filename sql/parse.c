@@ -52,8 +52,9 @@ static int expected(parser *p, const char *what)
         snprintf(p->err, p->errsz, "line %d, column %d: expected %s, found the end of the "
                  "statement", line, col, what);
     else
-        snprintf(p->err, p->errsz, "line %d, column %d: expected %s, found '%.*s'", line, col,
-                 what, p->tok.len > 40 ? 40 : (int)p->tok.len, p->text + p->tok.off);
+        snprintf(p->err, p->errsz, "line %d, column %d: expected %s, found %s%.*s%s", line, col,
+                 what, p->tok.kind == CQ_T_STRING ? "" : "'", p->tok.len > 40 ? 40 : (int)p->tok.len,
+                 p->text + p->tok.off, p->tok.kind == CQ_T_STRING ? "" : "'");
     return -1;
 }
 
