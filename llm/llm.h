@@ -10,7 +10,9 @@
  *   - tensor types F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K: row dequantisation
  *     and the dot product of a quantised row with a float vector;
  *   - tokenizers built from GGUF metadata: byte-level BPE ("gpt2"),
- *     SentencePiece BPE ("llama") and WordPiece ("bert").
+ *     SentencePiece BPE ("llama") and WordPiece ("bert");
+ *   - a CPU decoder forward pass (llama, qwen2, qwen3) with a KV cache and
+ *     greedy generation, and a writer of tiny random test models.
  */
 #ifndef CAIRN_LLM_H
 #define CAIRN_LLM_H
@@ -248,6 +250,44 @@ cl_status cl_tokenize(const cl_tokenizer *t, const char *text, size_t len, int a
  * render_special. *out is malloc'd and NUL-terminated, the caller frees. */
 cl_status cl_detokenize(const cl_tokenizer *t, const cl_token *ids, size_t n, int render_special,
                         char **out, size_t *len);
+
+/* ------------------------------------------------------------------- model */
+
+/* A decoder model (general.architecture llama, qwen2 or qwen3) loaded from a
+ * GGUF file. The weights stay in the file's mapping; only the KV cache and
+ * small work buffers are allocated. One thread, one sequence. */
+typedef struct cl_model cl_model;
+
+typedef struct cl_model_info {
+    char arch[16];
+    uint32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    uint32_t n_ctx_train; /* <arch>.context_length */
+    uint32_t n_ctx;       /* KV cache size in tokens */
+    float eps, rope_base;
+} cl_model_info;
+
+/* Opens and checks every tensor's presence, type and shape. n_ctx: KV cache
+ * size in tokens (0 or more than the trained context = the trained context). */
+cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out);
+void cl_model_free(cl_model *m); /* NULL is a no-op */
+const cl_model_info *cl_model_get_info(const cl_model *m);
+const cl_tokenizer *cl_model_tokenizer(const cl_model *m); /* owned by the model */
+
+/* Runs one token at position pos (pos < n_ctx; positions 0..pos-1 must have
+ * been evaluated before, for this sequence) and writes n_vocab logits. */
+cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits);
+
+/* Greedy generation: evaluates the prompt from position 0, then appends the
+ * arg-max token (lowest id on ties) up to n_new tokens or through EOS (EOS
+ * is included in out). out holds n_new tokens. */
+cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, size_t n_new,
+                            cl_token *out, size_t *n_out);
+
+/* Writes a tiny, fully standard GGUF decoder for tests: arch "llama",
+ * "qwen2" (Q/K/V biases, tied output head) or "qwen3" (QK-norm), matrices of
+ * type F32, F16 or Q8_0 (norms and biases F32), seeded random weights, GQA
+ * (4 query heads, 2 KV heads), a built-in byte-level BPE vocabulary. */
+cl_status cl_make_tiny(const char *arch, int type, uint64_t seed, const char *path);
 
 #ifdef __cplusplus
 }

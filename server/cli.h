@@ -16,6 +16,11 @@ int cmd_check(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_ask(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+
+/* Prints an answer with citations and its trace id (cmd_ask.c); 0 or 1. */
+int cli_ask_print(cc_kb *kb, const char *question, int k, int json);
 
 /* Prints "cairn: <message>" to stderr; returns 1 (or 2 via cli_usage). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

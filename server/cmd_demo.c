@@ -15,6 +15,14 @@ static const char *const demo_queries[] = {
     "MV Saltmere Star grounding fine",
 };
 
+/* Sample questions from datasets/eval/questions.jsonl (q003, q091) and
+ * one the corpus cannot answer. */
+static const char *const demo_questions[] = {
+    "Which company did Kestrel Avionics Ltd acquire in 2023?",
+    "How much did Norvale Analytics BV raise in its Series A round?",
+    "What xylophone quartet performed zebra polkas?",
+};
+
 int cmd_demo(int argc, char **argv)
 {
     const char *kbdir = argc > 1 ? argv[1] : "demo-kb";
@@ -27,7 +35,7 @@ int cmd_demo(int argc, char **argv)
     int ret;
 
     if (argc > 2 || (argc > 1 && !strcmp(argv[1], "--help")))
-        return cli_usage("demo [KB]\n  Creates KB (default ./demo-kb) from datasets/corpus and searches it.");
+        return cli_usage("demo [KB]\n  Creates KB (default ./demo-kb) from datasets/corpus, searches it and asks it questions.");
     if (!src) src = CAIRN_SOURCE_DIR;
     /* ingest by a path relative to the source tree, so document uris read
      * "datasets/corpus/..." wherever the tree lives */
@@ -67,6 +75,13 @@ int cmd_demo(int argc, char **argv)
                demo_queries[i]);
         fflush(stdout);
         if ((ret = cmd_search(6, sargs))) break;
+        fflush(stdout);
+    }
+    for (i = 0; !ret && i < sizeof demo_questions / sizeof demo_questions[0]; i++) {
+        char *qargs[3] = {"ask", (char *)kbdir, (char *)demo_questions[i]};
+        printf("\n== cairn ask %s \"%s\"\n", argc > 1 ? argv[1] : "demo-kb", demo_questions[i]);
+        fflush(stdout);
+        ret = cmd_ask(3, qargs);
         fflush(stdout);
     }
     return ret;

@@ -1,9 +1,11 @@
-/* cmd_model.c — `cairn model info FILE` and `cairn model tokenize FILE TEXT`:
- * inspect a GGUF model or vocabulary with llm/. */
+/* cmd_model.c — `cairn model info|tokenize|make-tiny|run|logits`: inspect a
+ * GGUF model or vocabulary, write a tiny test model, run a decoder greedily
+ * or print its logits, with llm/. */
 #include "cli.h"
 #include "llm.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *gtype_str(cl_gguf_type t)
@@ -134,14 +136,127 @@ static int model_tokenize(const char *path, const char *text, int special)
     return 0;
 }
 
+static int model_make_tiny(int argc, char **argv)
+{
+    const char *arch = NULL, *type = "f32", *path = NULL;
+    uint64_t seed = 1;
+    int i, t;
+    for (i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--arch")) arch = argv[i + 1];
+        else if (!strcmp(argv[i], "--type")) type = argv[i + 1];
+        else if (!strcmp(argv[i], "--out")) path = argv[i + 1];
+        else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
+        else return cli_error("make-tiny: unknown option %s", argv[i]);
+    }
+    if (i != argc || !arch || !path) return cli_error("make-tiny: needs --arch A --out FILE (see --help)");
+    if (!strcmp(type, "f32")) t = CL_TYPE_F32;
+    else if (!strcmp(type, "f16")) t = CL_TYPE_F16;
+    else if (!strcmp(type, "q8_0")) t = CL_TYPE_Q8_0;
+    else return cli_error("make-tiny: --type must be f32, f16 or q8_0, not %s", type);
+    if (cl_make_tiny(arch, t, seed, path) != CL_OK) return cli_error("%s", cl_errmsg());
+    return 0;
+}
+
+/* Parses "1,2,3" into a malloc'd array. */
+static int parse_ids(const char *s, cl_token **out, size_t *n)
+{
+    size_t cap = strlen(s) / 2 + 1;
+    *n = 0;
+    if (!(*out = malloc(cap * sizeof **out))) return -1;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > INT32_MAX || (*end && *end != ',') || *n == cap) return -1;
+        (*out)[(*n)++] = (cl_token)v;
+        s = *end ? end + 1 : end;
+    }
+    return *n ? 0 : -1;
+}
+
+/* model run FILE --prompt TEXT [-n N] [--ids]  /  model logits FILE --tokens 1,2,3 */
+static int model_run(int argc, char **argv, int logits_mode)
+{
+    const char *prompt = NULL, *ids_arg = NULL;
+    long n_new = 16;
+    int show_ids = 0, i, rc = 1;
+    cl_model *m = NULL;
+    cl_token *ids = NULL, *gen = NULL;
+    size_t n = 0, n_gen = 0, k;
+    float *lg = NULL;
+    const cl_model_info *I;
+    for (i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--prompt") && i + 1 < argc) prompt = argv[++i];
+        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) ids_arg = argv[++i];
+        else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+            char *end;
+            n_new = strtol(argv[++i], &end, 10);
+            if (end == argv[i] || *end) n_new = -1;
+        } else if (!strcmp(argv[i], "--ids")) show_ids = 1;
+        else return cli_error("model %s: unknown or incomplete option %s", argv[1], argv[i]);
+    }
+    if (logits_mode ? !ids_arg : !prompt) return cli_error("model %s: needs %s", argv[1], logits_mode ? "--tokens 1,2,3" : "--prompt TEXT");
+    if (n_new < 0 || n_new > 1000000) return cli_error("model run: -n must be between 0 and 1000000");
+    if (cl_model_open(argv[2], 0, &m) != CL_OK) return cli_error("%s", cl_errmsg());
+    I = cl_model_get_info(m);
+    if (logits_mode) {
+        if (parse_ids(ids_arg, &ids, &n)) {
+            cli_error("model logits: --tokens wants comma-separated token ids, got '%s'", ids_arg);
+            goto out;
+        }
+        if (!(lg = malloc(I->n_vocab * sizeof *lg))) goto out;
+        for (k = 0; k < n; k++) {
+            uint32_t v;
+            if (cl_model_eval(m, ids[k], (uint32_t)k, lg) != CL_OK) {
+                cli_error("%s", cl_errmsg());
+                goto out;
+            }
+            for (v = 0; v < I->n_vocab; v++) printf("%s%.9g", v ? " " : "", lg[v]);
+            printf("\n");
+        }
+        rc = 0;
+        goto out;
+    }
+    if (cl_tokenize(cl_model_tokenizer(m), prompt, strlen(prompt), 1, 0, &ids, &n) != CL_OK) {
+        cli_error("%s", cl_errmsg());
+        goto out;
+    }
+    if (!(gen = malloc(((size_t)n_new + 1) * sizeof *gen))) goto out;
+    if (cl_model_generate(m, ids, n, (size_t)n_new, gen, &n_gen) != CL_OK) {
+        cli_error("%s", cl_errmsg());
+        goto out;
+    }
+    if (show_ids) {
+        for (k = 0; k < n_gen; k++) printf("%s%d", k ? "," : "", gen[k]);
+        printf("\n");
+    } else {
+        char *text = NULL;
+        if (cl_detokenize(cl_model_tokenizer(m), gen, n_gen, 0, &text, NULL) == CL_OK) printf("%s%s\n", prompt, text);
+        free(text);
+    }
+    rc = 0;
+out:
+    free(lg);
+    free(ids);
+    free(gen);
+    cl_model_free(m);
+    return rc;
+}
+
 int cmd_model(int argc, char **argv)
 {
     static const char *usage =
         "model info FILE\n"
         "       cairn model tokenize FILE TEXT [--special]\n"
+        "       cairn model make-tiny --arch llama|qwen2|qwen3 [--type f32|f16|q8_0] --out FILE [--seed N]\n"
+        "       cairn model run FILE --prompt TEXT [-n N] [--ids]\n"
+        "       cairn model logits FILE --tokens ID,ID,...\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
-        "  the model asks and turns special-token text (e.g. <s>) into those tokens.";
+        "  the model asks and turns special-token text (e.g. <s>) into those tokens.\n"
+        "  make-tiny: a small GGUF decoder with seeded random weights, for tests.\n"
+        "  run: greedy generation of up to N (default 16) tokens after TEXT (--ids:\n"
+        "  print the generated token ids instead of text).\n"
+        "  logits: one line of logits per position after running the given tokens.";
     if (argc >= 2 && !strcmp(argv[1], "--help")) {
         printf("usage: cairn %s\n", usage);
         return 0;
@@ -155,5 +270,8 @@ int cmd_model(int argc, char **argv)
         }
         return model_tokenize(argv[2], argv[3], special);
     }
+    if (argc >= 2 && !strcmp(argv[1], "make-tiny")) return model_make_tiny(argc, argv);
+    if (argc >= 3 && !strcmp(argv[1], "run")) return model_run(argc, argv, 0);
+    if (argc >= 3 && !strcmp(argv[1], "logits")) return model_run(argc, argv, 1);
     return cli_usage(usage);
 }

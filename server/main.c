@@ -14,6 +14,8 @@ static const struct command {
     {"ingest", cmd_ingest, "ingest KB PATH...            add or update documents (- for stdin)"},
     {"rm",     cmd_rm,     "rm KB DOC...                 delete documents (uri or #id)"},
     {"search", cmd_search, "search KB \"text\" [-k N]      hybrid search (BM25 + vectors, RRF)"},
+    {"ask",    cmd_ask,    "ask KB \"question\" [-k N]      answer with citations (extractive) and a trace"},
+    {"trace",  cmd_trace,  "trace KB list|show ID|verify|export  the stored explainability traces"},
     {"reindex", cmd_reindex, "reindex KB [--embedder E]    rebuild the vector index"},
     {"sql",    cmd_sql,    "sql KB \"SELECT ...\"         read-only SQL over the catalog"},
     {"model",  cmd_model,  "model info|tokenize FILE ...  inspect a GGUF model"},

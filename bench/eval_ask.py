@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""eval_ask.py — quality of `cairn ask` (extractive generator) on
+datasets/eval/questions.jsonl over datasets/corpus.
+
+    /usr/bin/python3 bench/eval_ask.py [--build build] [-k 5]
+
+Builds a fresh KB, asks every question with `cairn ask --json` and reports:
+  gold recall@k   answerable questions whose gold documents are all among
+                  the k fused evidence chunks' documents (and: any of them)
+  cited gold      answerable questions whose answer cites a gold document
+  containment     answerable questions whose answer text contains the gold
+                  answer or an alias (case-insensitive substring; the rule)
+  abstention      on unanswerable questions: share that abstained; and the
+                  share of answerable questions that wrongly abstained
+  checks ok       share of answers whose checks all passed
+"""
+import argparse, json, os, shutil, subprocess, tempfile
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--build", default="build")
+ap.add_argument("-k", type=int, default=5)
+a = ap.parse_args()
+src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+cairn = os.path.abspath(os.path.join(a.build, "cairn"))
+tmp = tempfile.mkdtemp()
+kb = os.path.join(tmp, "kb")
+try:
+    subprocess.run([cairn, "init", kb], check=True, capture_output=True)
+    subprocess.run([cairn, "ingest", kb, "datasets/corpus"], cwd=src, check=True, capture_output=True)
+    qs = [json.loads(l) for l in open(os.path.join(src, "datasets/eval/questions.jsonl"))]
+    n = {"ans": 0, "unans": 0}
+    c = dict(rec_all=0, rec_any=0, cited=0, contain=0, abst_ok=0, abst_bad=0, checks=0, total=0)
+    bytype = {}
+    for q in qs:
+        out = subprocess.run([cairn, "ask", kb, q["question"], "--json", "-k", str(a.k)],
+                             capture_output=True, text=True, check=True).stdout
+        t = json.loads(out)
+        ans = t["answer"]
+        c["total"] += 1
+        c["checks"] += t["checks"]["ok"]
+        if q["type"] == "unanswerable":
+            n["unans"] += 1
+            c["abst_ok"] += ans["abstained"]
+            continue
+        n["ans"] += 1
+        gold = {"datasets/" + d for d in q["docs"]}
+        docs = {f["document"] for f in t["fused"]}
+        cited = {s["document"] for s in ans["sentences"]}
+        c["rec_all"] += gold <= docs
+        c["rec_any"] += bool(gold & docs)
+        c["cited"] += bool(gold & cited)
+        text = ans["text"].lower()
+        hit = any(x.lower() in text for x in [q["answer"]] + q.get("aliases", []) if x)
+        c["contain"] += hit
+        c["abst_bad"] += ans["abstained"]
+        bt = bytype.setdefault(q["type"], [0, 0]); bt[0] += 1; bt[1] += hit
+    A, U = n["ans"], n["unans"]
+    print(f"questions: {A} answerable, {U} unanswerable; k = {a.k}")
+    print(f"gold recall@{a.k} (all gold docs in evidence): {c['rec_all']}/{A} = {c['rec_all']/A:.3f}")
+    print(f"gold recall@{a.k} (any gold doc in evidence):  {c['rec_any']}/{A} = {c['rec_any']/A:.3f}")
+    print(f"answer cites a gold doc:                 {c['cited']}/{A} = {c['cited']/A:.3f}")
+    print(f"answer contains gold answer or alias:    {c['contain']}/{A} = {c['contain']/A:.3f}")
+    for k, (m, h) in sorted(bytype.items()):
+        print(f"  {k:<12} {h}/{m} = {h/m:.3f}")
+    print(f"unanswerable that abstained:             {c['abst_ok']}/{U} = {c['abst_ok']/max(U,1):.3f}")
+    print(f"answerable that abstained (wrongly):     {c['abst_bad']}/{A} = {c['abst_bad']/A:.3f}")
+    print(f"checks ok:                               {c['checks']}/{c['total']}")
+finally:
+    shutil.rmtree(tmp)

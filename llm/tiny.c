@@ -1,0 +1,158 @@
+/* tiny.c — cl_make_tiny: a small standard GGUF decoder with seeded random
+ * weights and a built-in byte-level BPE vocabulary, for tests. */
+#include "llm_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_EMBD = 64, T_HEAD = 4, T_HEAD_KV = 2, T_FF = 96, T_LAYER = 2, T_CTX = 64 };
+
+/* The vocabulary: 256 byte tokens (GPT-2's byte-to-unicode map), a few
+ * merges, then <|endoftext|> (EOS). */
+static const char *const tiny_merges[] = {"h e", "\xc4\xa0 t", "l l", "i n", "\xc4\xa0t he", "o r", "e r"};
+#define N_MERGES (sizeof tiny_merges / sizeof *tiny_merges)
+#define N_VOCAB (256 + N_MERGES + 1)
+
+static uint64_t rng_next(uint64_t *s) /* splitmix64 */
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [-a, a) */
+static float rng_uni(uint64_t *s, float a) { return a * (2.0f * (float)(rng_next(s) >> 40) / 16777216.0f - 1.0f); }
+
+/* Adds a tensor of ne1 rows of ne0 values: random in [-a, a) plus `center`,
+ * stored as `type` (vectors, ne1 == 1, are always F32). */
+static cl_status add_w(cl_gguf_writer *w, uint64_t *rng, const char *name, int type, uint64_t ne0, uint64_t ne1,
+                       float a, float center)
+{
+    uint64_t ne[2] = {ne0, ne1}, r, i;
+    size_t rb;
+    float *row = malloc(ne0 * sizeof(float));
+    uint8_t *buf = NULL;
+    cl_status s;
+    if (ne1 == 1) type = CL_TYPE_F32;
+    if ((s = cl_type_row_bytes(type, ne0, &rb))) goto out;
+    if (!row || !(buf = malloc(rb * ne1))) {
+        s = cl_err(CL_ERR_NOMEM, "make-tiny: out of memory");
+        goto out;
+    }
+    for (r = 0; r < ne1; r++) {
+        uint8_t *o = buf + r * rb;
+        for (i = 0; i < ne0; i++) row[i] = center + rng_uni(rng, a);
+        if (type == CL_TYPE_F32) memcpy(o, row, ne0 * sizeof(float));
+        else if (type == CL_TYPE_F16)
+            for (i = 0; i < ne0; i++) {
+                uint16_t h = cl_f32_to_fp16(row[i]);
+                o[2 * i] = (uint8_t)h;
+                o[2 * i + 1] = (uint8_t)(h >> 8);
+            }
+        else if ((s = cl_quantize_row(type, row, o, ne0)))
+            goto out;
+    }
+    s = cl_gguf_writer_add_tensor(w, name, type, ne1 == 1 ? 1 : 2, ne, buf, rb * ne1);
+out:
+    free(row);
+    free(buf);
+    return s;
+}
+
+static char *merged(const char *m) /* "a b" -> "ab" */
+{
+    char *r = malloc(strlen(m) + 1), *p = r;
+    if (!r) return NULL;
+    for (; *m; m++)
+        if (*m != ' ') *p++ = *m;
+    *p = 0;
+    return r;
+}
+
+cl_status cl_make_tiny(const char *arch, int type, uint64_t seed, const char *path)
+{
+    cl_gguf_writer *w = NULL;
+    char key[128], *toks[N_VOCAB] = {0};
+    int32_t ttype[N_VOCAB];
+    uint64_t rng = seed;
+    int qwen2 = !strcmp(arch, "qwen2"), qwen3 = !strcmp(arch, "qwen3"), i, l, n = 0;
+    const int hd = T_EMBD / T_HEAD, qd = T_HEAD * hd, kvd = T_HEAD_KV * hd;
+    cl_status s;
+    if (!qwen2 && !qwen3 && strcmp(arch, "llama"))
+        return cl_err(CL_ERR_INVALID, "make-tiny: architecture '%s' is not one of llama, qwen2, qwen3", arch);
+    if (type != CL_TYPE_F32 && type != CL_TYPE_F16 && type != CL_TYPE_Q8_0)
+        return cl_err(CL_ERR_INVALID, "make-tiny: tensor type must be f32, f16 or q8_0");
+    if ((s = cl_gguf_writer_new(&w))) return s;
+    for (i = 0; i < 256; i++) { /* GPT-2 byte-to-unicode */
+        int printable = (i >= 33 && i <= 126) || (i >= 161 && i <= 172) || (i >= 174);
+        char buf[4];
+        int len = cl_utf8_encode(printable ? (uint32_t)i : (uint32_t)(256 + n++), buf);
+        if (!(toks[i] = malloc(5))) goto nomem;
+        memcpy(toks[i], buf, len);
+        toks[i][len] = 0;
+        ttype[i] = CL_TOKTYPE_NORMAL;
+    }
+    for (i = 0; i < (int)N_MERGES; i++) {
+        if (!(toks[256 + i] = merged(tiny_merges[i]))) goto nomem;
+        ttype[256 + i] = CL_TOKTYPE_NORMAL;
+    }
+    if (!(toks[N_VOCAB - 1] = strdup("<|endoftext|>"))) goto nomem;
+    ttype[N_VOCAB - 1] = CL_TOKTYPE_CONTROL;
+#define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
+    if ((s = cl_gguf_writer_add_str(w, "general.architecture", arch)) ||
+        (s = cl_gguf_writer_add_str(w, "general.name", "cairn tiny test model")) ||
+        (s = cl_gguf_writer_add_u32(w, KEY("context_length"), T_CTX)) ||
+        (s = cl_gguf_writer_add_u32(w, KEY("embedding_length"), T_EMBD)) ||
+        (s = cl_gguf_writer_add_u32(w, KEY("block_count"), T_LAYER)) ||
+        (s = cl_gguf_writer_add_u32(w, KEY("feed_forward_length"), T_FF)) ||
+        (s = cl_gguf_writer_add_u32(w, KEY("attention.head_count"), T_HEAD)) ||
+        (s = cl_gguf_writer_add_u32(w, KEY("attention.head_count_kv"), T_HEAD_KV)) ||
+        (s = cl_gguf_writer_add_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f)) ||
+        (s = cl_gguf_writer_add_f32(w, KEY("rope.freq_base"), 10000.0f)) ||
+        (s = cl_gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2")) ||
+        (s = cl_gguf_writer_add_str(w, "tokenizer.ggml.pre", qwen2 || qwen3 ? "qwen2" : "llama-bpe")) ||
+        (s = cl_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)toks, N_VOCAB)) ||
+        (s = cl_gguf_writer_add_arr(w, "tokenizer.ggml.token_type", CL_GGUF_INT32, ttype, N_VOCAB)) ||
+        (s = cl_gguf_writer_add_arr_str(w, "tokenizer.ggml.merges", tiny_merges, N_MERGES)) ||
+        (s = cl_gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", N_VOCAB - 1)) ||
+        (s = cl_gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", N_VOCAB - 1)) ||
+        (s = cl_gguf_writer_add_bool(w, "tokenizer.ggml.add_bos_token", 0)))
+        goto fail;
+#undef KEY
+    if ((s = add_w(w, &rng, "token_embd.weight", type, T_EMBD, N_VOCAB, 1.0f, 0.0f))) goto fail;
+    for (l = 0; l < T_LAYER; l++) {
+        char nm[96];
+        float a = 1.7f / sqrtf((float)T_EMBD), af = 1.7f / sqrtf((float)T_FF);
+#define W(what, ne0, ne1, amp, ctr)                                                  \
+    (snprintf(nm, sizeof nm, "blk.%d.%s", l, what), add_w(w, &rng, nm, type, ne0, ne1, amp, ctr))
+        if ((s = W("attn_norm.weight", T_EMBD, 1, 0.2f, 1.0f)) || (s = W("attn_q.weight", T_EMBD, qd, a, 0.0f)) ||
+            (s = W("attn_k.weight", T_EMBD, kvd, a, 0.0f)) || (s = W("attn_v.weight", T_EMBD, kvd, a, 0.0f)) ||
+            (s = W("attn_output.weight", qd, T_EMBD, a, 0.0f)))
+            goto fail;
+        if (qwen2 && ((s = W("attn_q.bias", qd, 1, 0.5f, 0.0f)) || (s = W("attn_k.bias", kvd, 1, 0.5f, 0.0f)) ||
+                      (s = W("attn_v.bias", kvd, 1, 0.5f, 0.0f))))
+            goto fail;
+        if (qwen3 && ((s = W("attn_q_norm.weight", hd, 1, 0.2f, 1.0f)) ||
+                      (s = W("attn_k_norm.weight", hd, 1, 0.2f, 1.0f))))
+            goto fail;
+        if ((s = W("ffn_norm.weight", T_EMBD, 1, 0.2f, 1.0f)) || (s = W("ffn_gate.weight", T_EMBD, T_FF, a, 0.0f)) ||
+            (s = W("ffn_up.weight", T_EMBD, T_FF, a, 0.0f)) || (s = W("ffn_down.weight", T_FF, T_EMBD, af, 0.0f)))
+            goto fail;
+#undef W
+    }
+    if ((s = add_w(w, &rng, "output_norm.weight", type, T_EMBD, 1, 0.2f, 1.0f))) goto fail;
+    /* qwen2 ties the output head to the embedding; the others have their own */
+    if (!qwen2 && (s = add_w(w, &rng, "output.weight", type, T_EMBD, N_VOCAB, 1.7f / sqrtf(T_EMBD), 0.0f)))
+        goto fail;
+    s = cl_gguf_writer_write_file(w, path);
+    goto fail;
+nomem:
+    s = cl_err(CL_ERR_NOMEM, "make-tiny: out of memory");
+fail:
+    for (i = 0; i < (int)N_VOCAB; i++) free(toks[i]);
+    cl_gguf_writer_free(w);
+    return s;
+}
