@@ -1,15 +1,19 @@
 /* cmd_sql.c — `cairn sql KB "statement; ..."`: read-only SQL over the
- * catalog's views (see sql/sql.h). Statements come from the argument, or
- * from stdin when it is "-" or absent. */
+ * catalog's views plus cairn's SHOW and SEARCH statements and the search()
+ * table (see sql/sql.h). Statements come from the argument or -c, or from
+ * stdin when it is "-" or absent; the first error stops the run (exit 1). */
 #include "cli.h"
 #include "sql.h"
 
 #include <string.h>
 
 static const char sql_usage[] =
-    "sql KB [\"STATEMENTS\" | -] [--mode table|json|csv|line] [--timeout MS]\n"
+    "sql KB [\"STATEMENTS\" | -c \"STATEMENTS\" | -] [--mode table|json|csv|line] [--timeout MS]\n"
     "  Runs read-only SQL over the views documents, document_versions, chunks,\n"
-    "  entities, mentions, relations, traces. Stops at the first error.";
+    "  entities, mentions, relations, traces and the table search(query, mode, k);\n"
+    "  also SHOW DOCUMENTS|ENTITIES|TRACES|STATS|SETTINGS [WHERE expr] [LIMIT n]\n"
+    "  and SEARCH 'query' [WITH mode = 'bm25'|'vector'|'hybrid', k = n].\n"
+    "  Statements are separated by ';'. Stops at the first error (exit 1).";
 
 int cmd_sql(int argc, char **argv)
 {
@@ -22,6 +26,10 @@ int cmd_sql(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) { puts(sql_usage); return 0; }
         if ((r = cli_opt_str(argc, argv, &i, "--mode", &mode_s))) {
+            if (r < 0) return cli_usage(sql_usage);
+            continue;
+        }
+        if ((r = cli_opt_str(argc, argv, &i, "-c", &text))) {
             if (r < 0) return cli_usage(sql_usage);
             continue;
         }

@@ -1,12 +1,16 @@
 /* exec.c — read-only SQL sessions: connection setup, the authorizer, the
  * statement time limit, and result formatting (table, json, csv, line). */
-#include "sql.h"
+#include "sql_int.h"
+#include "retrieval.h"
 
 #include <sqlite3.h>
 #include <string.h>
 
 struct cq_session {
     sqlite3 *db;
+    cc_kb       *kb;          /* read handle: settings and search() */
+    cr_searcher *se;          /* opened by the first search() */
+    char        *settings;    /* the KB's settings as JSON */
     int      timeout_ms;
     double   deadline_ms;   /* cc_now_ms() value; 0 = none */
     char     errmsg[1024];
@@ -62,6 +66,13 @@ static int authorize(void *ud, int action, const char *a, const char *b, const c
         for (i = 0; i < sizeof readonly_pragmas / sizeof *readonly_pragmas; i++)
             if (a && !sqlite3_stricmp(a, readonly_pragmas[i])) return SQLITE_OK;
         return SQLITE_DENY;
+    case SQLITE_UPDATE:
+        /* SQLite asks this while connecting an eponymous virtual table
+         * (search(), json_tree()); the connection is read-only and
+         * defensive, so no write to the schema can happen anyway */
+        if (a && (!strcmp(a, "sqlite_master") || !strcmp(a, "sqlite_temp_master")))
+            return SQLITE_OK;
+        return SQLITE_DENY;
     default:
         return SQLITE_DENY;                          /* writes, DDL, ATTACH, ... */
     }
@@ -104,6 +115,13 @@ cc_status cq_open(const char *kbdir, cq_session **out)
         cq_close(s);
         return st;
     }
+    if (cc_kb_open(kbdir, CC_KB_READ, &s->kb) != CC_OK ||
+        !(s->settings = cc_kb_settings_json(s->kb)) ||
+        cq_search_register(s->db, s->kb, &s->se) != SQLITE_OK) {
+        cc_status st = s->kb ? cc_seterr(CC_NOMEM, "out of memory") : CC_NOTFOUND;
+        cq_close(s);
+        return st;
+    }
     sqlite3_set_authorizer(s->db, authorize, s);
     sqlite3_progress_handler(s->db, 1000, progress, s);
     *out = s;
@@ -114,6 +132,9 @@ void cq_close(cq_session *s)
 {
     if (!s) return;
     sqlite3_close_v2(s->db);
+    cr_searcher_close(s->se);
+    cc_kb_close(s->kb);
+    free(s->settings);
     free(s);
 }
 
@@ -131,16 +152,6 @@ static cc_status seterr(cq_session *s, cc_status st, const char *fmt, ...)
     return st;
 }
 
-/* Line and column (1-based) of byte offset `off` in text. */
-static void line_col(const char *text, size_t off, int *line, int *col)
-{
-    size_t i;
-    *line = 1; *col = 1;
-    for (i = 0; i < off && text[i]; i++) {
-        if (text[i] == '\n') { ++*line; *col = 1; }
-        else if (((unsigned char)text[i] & 0xC0) != 0x80) ++*col;
-    }
-}
 
 /* ---------------------------------------------------------------- output */
 
@@ -207,7 +218,7 @@ static cc_status run_table(cq_session *s, sqlite3_stmt *st, cc_buf *o, int *rc)
         }
         nrows++;
     }
-    if (!res && nc) {
+    if (!res && nc && *rc == SQLITE_DONE) {
         for (c = 0; c < nc; c++)
             cc_buf_printf(o, "%s%-*s", c ? " | " : "", c + 1 < nc ? (int)w[c] : 0,
                           sqlite3_column_name(st, c));
@@ -282,52 +293,71 @@ static cc_status run_stmt(cq_session *s, sqlite3_stmt *st, cq_mode mode, cc_buf 
 cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
                   int *n_statements)
 {
-    const char *p = text, *tail;
-    int count = 0;
+    size_t pos = 0, len = strlen(text);
+    int count = 0, r;
     cc_status res = CC_OK;
-    size_t len = strlen(text);
+    cq_stmt stmt;
+    char err[512];
 
+    memset(&stmt, 0, sizeof stmt);
+    stmt.sql = (cc_buf)CC_BUF_INIT(0);
     s->errmsg[0] = 0;
     if (n_statements) *n_statements = 0;
     if (cc_utf8_check(text, len) != len) {
         int line, col;
-        line_col(text, cc_utf8_check(text, len), &line, &col);
+        cq_line_col(text, cc_utf8_check(text, len), &line, &col);
         return seterr(s, CC_INVALID, "line %d, column %d: statement is not valid UTF-8",
                       line, col);
     }
-    for (;;) {
+    while ((r = cq_parse_next(text, pos, s->settings, &stmt, err, sizeof err)) != 0) {
         sqlite3_stmt *st = NULL;
-        int rc;
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-        if (!*p) break;
+        const char *sql, *tail;
+        int rc, line, col, n;
+        if (r < 0) { res = seterr(s, CC_INVALID, "%s", err); break; }
+        if (stmt.sql.len > INT32_MAX || stmt.end - stmt.start > INT32_MAX) {
+            res = seterr(s, CC_TOOBIG, "statement too long");
+            break;
+        }
+        if (stmt.kind == CQ_K_SQL) {            /* with its ';', for SQLite's messages */
+            sql = text + stmt.start;
+            n = (int)(stmt.end - stmt.start) + (text[stmt.end] == ';');
+        }
+        else { sql = stmt.sql.data; n = (int)stmt.sql.len; }
+        pos = stmt.next;
         s->deadline_ms = s->timeout_ms ? cc_now_ms() + s->timeout_ms : 0;
-        rc = sqlite3_prepare_v2(s->db, p, -1, &st, &tail);
+        cq_line_col(text, stmt.start, &line, &col);
+        rc = sqlite3_prepare_v2(s->db, sql, n, &st, &tail);
         if (rc != SQLITE_OK) {
-            int off = sqlite3_error_offset(s->db), line, col;
+            int off = sqlite3_error_offset(s->db);
             const char *msg = sqlite3_errmsg(s->db);
-            line_col(text, (size_t)(p - text) + (off >= 0 ? (size_t)off : 0), &line, &col);
+            size_t at = stmt.start;
+            if (stmt.kind == CQ_K_SQL && off >= 0) at += (size_t)off;
+            else if (stmt.expr_len && off >= 0 && (size_t)off >= stmt.expr_at &&
+                     (size_t)off < stmt.expr_at + stmt.expr_len)
+                at = stmt.expr_src + ((size_t)off - stmt.expr_at);
+            cq_line_col(text, at, &line, &col);
             if (rc == SQLITE_AUTH || strstr(msg, "not authorized"))
                 res = seterr(s, CC_INVALID, "line %d: refused: this connection is read-only "
                              "(no writes, schema changes, ATTACH, PRAGMA changes or "
                              "extensions)", line);
             else if (rc == SQLITE_TOOBIG)
                 res = seterr(s, CC_TOOBIG, "line %d: statement too long (limit 4 MiB)", line);
+            else if (!strcmp(msg, "no query solution"))
+                res = seterr(s, CC_INVALID, "line %d, column %d: a table-valued function is "
+                             "missing its arguments, e.g. search('text' [, mode [, k]])",
+                             line, col);
             else
                 res = seterr(s, CC_INVALID, "line %d, column %d: %s", line, col, msg);
             break;
         }
-        if (!st) { p = tail; continue; }       /* whitespace or comment only */
+        if (!st) continue;                       /* nothing to run */
         if (!sqlite3_stmt_readonly(st)) {
-            int line, col;
-            line_col(text, (size_t)(p - text), &line, &col);
             sqlite3_finalize(st);
             res = seterr(s, CC_INVALID, "line %d: refused: this connection is read-only", line);
             break;
         }
         res = run_stmt(s, st, mode, out, &rc);
         if (!res && rc != SQLITE_DONE) {
-            int line, col;
-            line_col(text, (size_t)(p - text), &line, &col);
             if (rc == SQLITE_INTERRUPT)
                 res = seterr(s, CC_INTERRUPTED, "line %d: statement stopped after the time "
                              "limit of %d ms", line, s->timeout_ms);
@@ -337,8 +367,8 @@ cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
         sqlite3_finalize(st);
         if (res) break;
         count++;
-        p = tail;
     }
+    cc_buf_free(&stmt.sql);
     s->deadline_ms = 0;
     if (n_statements) *n_statements = count;
     return res;

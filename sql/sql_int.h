@@ -1,0 +1,67 @@
+/*
+ * sql_int.h — internals of sql/: cairn's lexer and statement front-end,
+ * and the search() virtual table. Not for use outside sql/.
+ */
+#ifndef CAIRN_SQL_INT_H
+#define CAIRN_SQL_INT_H
+
+#include "sql.h"
+
+#include <stddef.h>
+
+struct sqlite3;
+
+/* ---------------------------------------------------------------- lexer */
+typedef enum cq_tok_kind {
+    CQ_T_END = 0,   /* end of text */
+    CQ_T_WORD,      /* keyword or identifier */
+    CQ_T_STRING,    /* '...' with '' escapes (text includes the quotes) */
+    CQ_T_QUOTED,    /* "...", `...` or [...] identifier */
+    CQ_T_NUMBER,
+    CQ_T_PUNCT,     /* one character, or a two-character operator */
+    CQ_T_ERROR      /* lexing failed: the message is in the error buffer */
+} cq_tok_kind;
+
+typedef struct cq_tok {
+    cq_tok_kind kind;
+    size_t      off, len;   /* byte range in the text */
+} cq_tok;
+
+/* Reads the token at or after *pos (skipping blanks and comments) and
+ * advances *pos past it. On CQ_T_ERROR err holds "line L, column C: ..."
+ * (position of what is unterminated). */
+cq_tok_kind cq_lex_next(const char *text, size_t *pos, cq_tok *t, char *err, size_t errsz);
+
+/* 1-based line and column of byte offset off (columns count characters). */
+void cq_line_col(const char *text, size_t off, int *line, int *col);
+
+/* ---------------------------------------------------------------- parser */
+#define CQ_MAX_DEPTH 100   /* parentheses nested deeper are refused */
+
+typedef enum cq_kind { CQ_K_SQL = 0, CQ_K_SHOW, CQ_K_SEARCH } cq_kind;
+
+typedef struct cq_stmt {
+    cq_kind kind;
+    size_t  start, end;   /* the statement's bytes, without the ';' */
+    size_t  next;         /* where the next statement starts */
+    /* CQ_K_SHOW / CQ_K_SEARCH: SQL to run instead, and where the user's
+     * WHERE expression sits in it (for error positions); expr_len 0: none */
+    cc_buf  sql;
+    size_t  expr_at, expr_len, expr_src;
+} cq_stmt;
+
+/* Reads one statement starting at byte `from`. Returns 0 when there is no
+ * statement left (only blanks and comments), 1 with *st filled, or -1 with
+ * "line L, column C: ..." in err. st->sql must be initialised by the caller;
+ * it is reset here. `settings_json` is the KB's settings (for SHOW
+ * SETTINGS). */
+int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_stmt *st,
+                  char *err, size_t errsz);
+
+/* ---------------------------------------------------------------- search() */
+/* Registers the eponymous virtual table search(query, mode, k) on db. kb is
+ * the session's read handle; *searcher is opened on first use and closed by
+ * the caller. */
+int cq_search_register(struct sqlite3 *db, cc_kb *kb, void *searcher_slot);
+
+#endif

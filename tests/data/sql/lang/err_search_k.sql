@@ -1,0 +1,1 @@
+SEARCH 'x' WITH k = 10001;

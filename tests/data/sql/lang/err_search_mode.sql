@@ -1,0 +1,1 @@
+SEARCH 'x' WITH mode = 'fuzzy';

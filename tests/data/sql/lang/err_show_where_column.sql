@@ -1,0 +1,2 @@
+SHOW DOCUMENTS
+  WHERE format = 'md' AND colour = 'red';

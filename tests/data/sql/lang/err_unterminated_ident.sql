@@ -1,0 +1,1 @@
+SELECT "uri FROM documents;

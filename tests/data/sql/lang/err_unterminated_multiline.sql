@@ -1,0 +1,3 @@
+SHOW STATS;
+SEARCH 'Kestrel
+acquisition;

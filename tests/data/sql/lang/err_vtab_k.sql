@@ -1,0 +1,1 @@
+SELECT * FROM search('x', 'bm25', 0);

@@ -1,0 +1,1 @@
+SEARCH '!!!' WITH mode = 'bm25';
