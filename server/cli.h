@@ -16,6 +16,7 @@ int cmd_check(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "cairn: <message>" to stderr; returns 1 (or 2 via cli_usage). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
