@@ -30,6 +30,15 @@ static const char serve_usage[] =
     "  Only loopback addresses for now: API keys are not implemented yet.\n"
     "  Stops cleanly on SIGTERM or SIGINT.\n";
 
+/* schemas/openapi.json, compiled in (served at /v1/openapi.json) */
+__asm__(".section .rodata\n"
+        ".global cairn_openapi_json\n"
+        "cairn_openapi_json:\n"
+        ".incbin \"" CAIRN_SOURCE_DIR "/schemas/openapi.json\"\n"
+        ".byte 0\n"
+        ".previous\n");
+extern const char cairn_openapi_json[];
+
 /* ---------------------------------------------------------------- state */
 
 typedef struct slot {
@@ -39,9 +48,10 @@ typedef struct slot {
     long            gen;
 } slot;
 
-enum { R_HEALTHZ, R_METRICS, R_SEARCH, R_DOCS, R_DOC, R_OTHER, R_COUNT };
-static const char *const route_name[R_COUNT] = {"/healthz", "/metrics", "/v1/search",
-                                                "/v1/documents", "/v1/documents/{id}", "other"};
+enum { R_HEALTHZ, R_METRICS, R_OPENAPI, R_SEARCH, R_DOCS, R_DOC, R_OTHER, R_COUNT };
+static const char *const route_name[R_COUNT] = {"/healthz", "/metrics", "/v1/openapi.json",
+                                                "/v1/search", "/v1/documents",
+                                                "/v1/documents/{id}", "other"};
 static const int status_list[] = {200, 201, 400, 404, 405, 413, 415, 500, 503};
 #define N_STATUS (sizeof status_list / sizeof *status_list)
 static const double bucket_le[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
@@ -540,6 +550,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = r;
         if (!strcmp(url, "/healthz")) r->route = R_HEALTHZ;
         else if (!strcmp(url, "/metrics")) r->route = R_METRICS;
+        else if (!strcmp(url, "/v1/openapi.json")) r->route = R_OPENAPI;
         else if (!strcmp(url, "/v1/search")) r->route = R_SEARCH;
         else if (!strcmp(url, "/v1/documents")) r->route = R_DOCS;
         else if (!strncmp(url, "/v1/documents/", 14)) r->route = R_DOC;
@@ -564,6 +575,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_error(c, r, 405, "method_not_allowed", "GET", "%s allows GET", url);
     case R_METRICS:
         if (is_get) return do_metrics(c, r);
+        return send_error(c, r, 405, "method_not_allowed", "GET", "%s allows GET", url);
+    case R_OPENAPI:
+        if (is_get) return send_buf(c, r, 200, "application/json", cairn_openapi_json,
+                                    strlen(cairn_openapi_json), NULL);
         return send_error(c, r, 405, "method_not_allowed", "GET", "%s allows GET", url);
     case R_SEARCH:
         if (is_post) return do_search(c, r);
@@ -649,7 +664,7 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
                          handler, NULL,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,

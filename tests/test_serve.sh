@@ -82,6 +82,17 @@ req GET "/v1/documents/$newid"; is 404 'no document' "deleted doc gone"
 req POST /v1/search "${J[@]}" -d '{"query":"zorblat","mode":"bm25"}'; is 200 '"count":0' "search after delete"
 "$BIN" check "$T/kb" >/dev/null 2>&1 && ok || bad "cairn check after API writes"
 
+# OpenAPI: served as in schemas/, and every path and method it lists is routed
+req GET /v1/openapi.json; is 200 '"openapi": *"3\.1' "openapi"
+[ "$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin) == json.load(open(sys.argv[1])))' "$CAIRN_SRC/schemas/openapi.json" <<<"$body")" = True ] && ok || bad "served openapi differs from schemas/openapi.json"
+while read -r m p; do
+  req "$m" "${p//\{id\}/999999}" "${J[@]}" -d '{}'
+  [ "$code" != 404 ] || [ "$p" = "/v1/documents/{id}" ] && [ "$code" != 405 ] && ok || bad "openapi $m $p: $code $body"
+done < <(/usr/bin/python3 -c 'import json,sys
+for p, ops in json.load(open(sys.argv[1]))["paths"].items():
+    for m in ops:
+        if m != "parameters": print(m.upper(), p)' "$CAIRN_SRC/schemas/openapi.json")
+
 # metrics
 req GET /metrics
 is 200 'cairn_http_requests_total\{route="/v1/search",status="400"\} [0-9]+' "metrics counts"
