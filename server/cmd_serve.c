@@ -20,9 +20,11 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BODY_MAX   ((size_t)4 << 20)   /* request body limit: 4 MiB */
 #define N_THREADS  4
+#define SHUTDOWN_WAIT_MS 10000
 
 static const char serve_usage[] =
     "serve KB [--listen HOST:PORT] [--threads N]\n"
@@ -68,6 +70,7 @@ static struct {
     double          sum_s;
     unsigned long   n_req;
     pthread_mutex_t metrics_mu;
+    int             inflight;              /* requests begun, not completed */
 } S = {.write_mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct req {
@@ -546,6 +549,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (!r) {   /* first call: headers only */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = cc_now_ms();
+        __atomic_add_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
         cc_buf_init(&r->body, 0);
         *con_cls = r;
         if (!strcmp(url, "/healthz")) r->route = R_HEALTHZ;
@@ -600,6 +604,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req *r = *con_cls;
     (void)cls; (void)c; (void)toe;
     if (!r) return;
+    __atomic_sub_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
     cc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -685,7 +690,15 @@ int cmd_serve(int argc, char **argv)
     sigwait(&set, &sig);
     fprintf(stderr, "cairn: %s received, finishing in-flight requests\n",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    MHD_quiesce_daemon(d);   /* stop accepting; running handlers complete */
+    /* stop accepting; give requests already begun (body still arriving
+     * included) up to SHUTDOWN_WAIT_MS to complete; idle keep-alive
+     * connections are not waited for */
+    MHD_quiesce_daemon(d);
+    for (i = 0; i < SHUTDOWN_WAIT_MS / 20 && __atomic_load_n(&S.inflight, __ATOMIC_RELAXED); i++)
+        usleep(20 * 1000);
+    if (__atomic_load_n(&S.inflight, __ATOMIC_RELAXED))
+        fprintf(stderr, "cairn: %d request(s) still running after %d ms; closing them\n",
+                S.inflight, SHUTDOWN_WAIT_MS);
     MHD_stop_daemon(d);
 out:
     for (i = 0; i < S.n_slots; i++) {

@@ -8,7 +8,8 @@ BIN="${CAIRN_BIN:?}"
 command -v curl >/dev/null || { echo "curl not installed"; exit 77; }
 T="${CAIRN_TMP:-/tmp}/serve.$$"; rm -rf "$T"; mkdir -p "$T"
 PID=""
-cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$T"; }
+CURLPID=""
+cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; [ -n "$CURLPID" ] && kill "$CURLPID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 "$BIN" init "$T/kb" >/dev/null && "$BIN" ingest "$T/kb" "$CAIRN_SRC/datasets/corpus" >/dev/null 2>&1 \
   || { echo "setup failed"; exit 1; }
@@ -99,10 +100,19 @@ is 200 'cairn_http_requests_total\{route="/v1/search",status="400"\} [0-9]+' "me
 grep -q 'cairn_http_requests_total{route="/v1/documents",status="201"} 1' <<<"$body" && ok || bad "metrics 201: $body"
 grep -qE 'cairn_http_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' <<<"$body" && ok || bad "histogram: $body"
 
-# SIGTERM: exit 0, port closed
+# SIGTERM while a request is in flight (its body arrives slowly): the
+# request completes, then exit 0 and the port is closed
+/usr/bin/python3 -c 'import json; print(json.dumps({"uri":"api/slow.txt","text":"Slow upload about the heron lighthouse. "*6000}))' > "$T/slow.json"
+curl -s -o "$T/slow.out" -w '%{http_code}' --limit-rate 100k -H 'Content-Type: application/json' \
+  --data-binary @"$T/slow.json" "$U/v1/documents" > "$T/slow.code" &
+CURLPID=$!
+sleep 0.7
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""
 [ "$rc" = 0 ] && ok || bad "exit $rc after SIGTERM: $(cat "$T/log")"
 grep -q 'SIGTERM received' "$T/log" && ok || bad "no shutdown message"
+wait "$CURLPID"
+[ "$(cat "$T/slow.code")" = 201 ] && ok || bad "in-flight request: $(cat "$T/slow.code") $(cat "$T/slow.out")"
+[ "$(sqlite3 "$T/kb/cairn.db" "SELECT count(*) FROM documents WHERE uri = 'api/slow.txt' AND deleted = 0")" = 1 ] && ok || bad "in-flight document not stored"
 curl -s -m 2 "$U/healthz" >/dev/null && bad "still answering after SIGTERM" || ok
 
 echo "serve: $pass passed, $fail failed"
