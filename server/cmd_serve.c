@@ -111,9 +111,10 @@ static enum MHD_Result send_json(struct MHD_Connection *c, req *r, int status, c
     char *s = cJSON_PrintUnformatted(j);
     enum MHD_Result ret;
     cJSON_Delete(j);
-    if (!s) return send_buf(c, r, 500, "application/json",
-                            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}",
-                            56, NULL);
+    if (!s) {
+        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        return send_buf(c, r, 500, "application/json", oom, sizeof oom - 1, NULL);
+    }
     ret = send_buf(c, r, status, "application/json", s, strlen(s), NULL);
     free(s);
     return ret;
@@ -254,7 +255,10 @@ static enum MHD_Result do_search(struct MHD_Connection *c, req *r)
         cJSON_Delete(j);
         return send_error(c, r, 500, "internal", NULL, "cannot open the KB: %s", cc_errmsg());
     }
-    cr_search_opts_from_kb(s->kb, &so);
+    if (cr_search_opts_from_kb(s->kb, &so) != CC_OK) {
+        ret = send_error(c, r, 500, "internal", NULL, "%s", cc_kb_errmsg(s->kb));
+        goto out;
+    }
     if (mode) {
         const char *m = mode->valuestring;
         if (!strcmp(m, "bm25")) so.mode = CR_MODE_BM25;
@@ -263,7 +267,8 @@ static enum MHD_Result do_search(struct MHD_Connection *c, req *r)
         else { ret = send_error(c, r, 400, "bad_field", NULL, "field \"mode\": use bm25, vector or hybrid"); goto out; }
     }
     if (k) {
-        if (k->valuedouble != (int)k->valuedouble || k->valuedouble < 1 || k->valuedouble > 10000) {
+        if (!(k->valuedouble >= 1 && k->valuedouble <= 10000) ||
+            k->valuedouble != (int)k->valuedouble) {
             ret = send_error(c, r, 400, "bad_field", NULL, "field \"k\" must be an integer in 1..10000");
             goto out;
         }

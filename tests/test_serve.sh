@@ -49,6 +49,8 @@ req POST /v1/search "${J[@]}" -d '[1]'; is 400 'must be a JSON object' "not an o
 req POST /v1/search "${J[@]}" -d '{"query":"x","color":"red"}'; is 400 'unknown field \\"color\\"' "unknown field"
 req POST /v1/search "${J[@]}" -d '{"query":5}'; is 400 'field \\"query\\" must be a string' "wrong type"
 req POST /v1/search "${J[@]}" -d '{"query":"x","k":0}'; is 400 'field \\"k\\" must be an integer' "bad k"
+req POST /v1/search "${J[@]}" -d '{"query":"x","k":1e300}'; is 400 'field \\"k\\" must be an integer' "huge k"
+req POST /v1/search "${J[@]}" -d '{"query":"x","k":2.5}'; is 400 'field \\"k\\" must be an integer' "fractional k"
 req POST /v1/search "${J[@]}" -d '{"query":"x","mode":"psychic"}'; is 400 'use bm25, vector or hybrid' "bad mode"
 req POST /v1/search "${J[@]}" -d '{"query":"x","weights":{"graph":1}}'; is 400 '\\"weights\\"' "bad weights"
 req POST /v1/search "${J[@]}" -d '{"k":3}'; is 400 '\\"query\\".*required' "missing query"
