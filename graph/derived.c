@@ -11,6 +11,8 @@
  * same transaction as its chunks. */
 #include "graph.h"
 
+#include <pthread.h>
+
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +37,13 @@ static const char *const q_sql[Q_N] = {
 };
 
 /* The rules extractor is stateless between chunks apart from its error
- * message; one per thread. */
+ * message; one per thread, freed when the thread exits (server workers). */
 static _Thread_local cg_extractor *rules_ex;
+static pthread_key_t  rules_key;
+static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
+
+static void rules_free(void *ex) { cg_extractor_free(ex); rules_ex = NULL; }
+static void rules_key_init(void) { pthread_key_create(&rules_key, rules_free); }
 
 static void finalize_q(sqlite3_stmt **q)
 {
@@ -188,8 +195,12 @@ cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
     if (strcmp(name, "rules"))
         return cc_kb_seterr(kb, CC_INVALID,
                             "graph.extractor must be \"rules\" or \"none\", not \"%s\"", name);
-    if (!rules_ex && cg_extractor_rules_new(NULL, &rules_ex))
-        return cc_kb_seterr(kb, CC_NOMEM, "graph: cannot create the rules extractor");
+    if (!rules_ex) {
+        pthread_once(&rules_once, rules_key_init);
+        if (cg_extractor_rules_new(NULL, &rules_ex))
+            return cc_kb_seterr(kb, CC_NOMEM, "graph: cannot create the rules extractor");
+        pthread_setspecific(rules_key, rules_ex);
+    }
     o->on_chunk = on_chunk;
     o->on_chunk_ud = rules_ex;
     return CC_OK;
