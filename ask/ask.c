@@ -2,6 +2,7 @@
  * the hash-chained trace (see ask.h). */
 #include "ask.h"
 #include "retrieval.h"
+#include "graph.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -220,6 +221,44 @@ fail:
     return s;
 }
 
+/* The subgraph as trace JSON: seeds, then triples best first, each with
+ * its provenance (the chunks that state it). */
+static void graph_json(cc_buf *b, const cg_subgraph *g)
+{
+    cc_buf_puts(b, "{\"seeds\":[");
+    for (size_t i = 0; i < g->n_seeds; i++) {
+        cc_buf_printf(b, "%s{\"entity\":%lld,\"label\":", i ? "," : "",
+                      (long long)g->seeds[i].entity_id);
+        cc_buf_json_str(b, g->seeds[i].label, strlen(g->seeds[i].label));
+        cc_buf_printf(b, ",\"from\":\"%s\"}", g->seeds[i].from);
+    }
+    cc_buf_puts(b, "],\"triples\":[");
+    for (size_t i = 0; i < g->n_triples; i++) {
+        const cg_triple *t = &g->triples[i];
+        cc_buf_printf(b, "%s{\"subject\":", i ? "," : "");
+        cc_buf_json_str(b, t->subject, strlen(t->subject));
+        cc_buf_puts(b, ",\"predicate\":");
+        cc_buf_json_str(b, t->predicate, strlen(t->predicate));
+        cc_buf_puts(b, ",\"object\":");
+        cc_buf_json_str(b, t->object, strlen(t->object));
+        cc_buf_printf(b, ",\"subject_id\":%lld,\"object_id\":%lld,\"status\":\"%s\","
+                      "\"confidence\":%.3f,\"support\":%d,\"hops\":%d,\"score\":%.6f,\"provenance\":[",
+                      (long long)t->subject_id, (long long)t->object_id,
+                      cg_rel_status_str(t->status), t->confidence, t->support, t->hops, t->score);
+        for (size_t j = 0; j < t->n_prov; j++) {
+            const cg_prov *p = &t->prov[j];
+            cc_buf_printf(b, "%s{\"chunk\":%lld,\"document\":", j ? "," : "", (long long)p->chunk_id);
+            cc_buf_json_str(b, p->doc_uri, strlen(p->doc_uri));
+            cc_buf_printf(b, ",\"start_char\":%lld,\"end_char\":%lld,\"pattern\":\"%s\","
+                          "\"extractor\":\"%s\",\"confidence\":%.3f,\"status\":\"%s\"}",
+                          (long long)p->start_char, (long long)p->end_char, p->pattern,
+                          p->extractor, p->confidence, cg_rel_status_str(p->status));
+        }
+        cc_buf_puts(b, "]}");
+    }
+    cc_buf_puts(b, "]}");
+}
+
 cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answer **out)
 {
     static const char *const lane_name[CR_LANE_COUNT] = {"bm25", "vector"};
@@ -236,7 +275,9 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     double w[MAX_TERMS];
     int nt, df[MAX_TERMS] = {0}, k, n_pick = 0, n_bad_num = 0, n_bad_cite = 0;
     int64_t k64, maxs, gen = 0;
-    double min_score, t0, t_open, t_ret, t_gen, t_chk;
+    double min_score, t0, t_open, t_ret, t_graph, t_gen, t_chk;
+    cg_subgraph sg = {0};
+    cc_buf gj = CC_BUF_INIT(0);
     const char *caller = o && o->caller ? o->caller : "cli";
     char created[32];
     ca_answer *a;
@@ -289,6 +330,19 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     nt = question_terms(norm.data, terms);
     nc = nh < (size_t)k ? nh : (size_t)k;
     if (!(ch = calloc(nc ? nc : 1, sizeof *ch))) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+
+    /* ---- graph: the subgraph around the evidence chunks and the question
+     * (settings graph.hops, graph.budget); recorded in the trace with each
+     * triple's provenance.  It does not change the extractive answer yet. */
+    t0 = cc_now_ms();
+    {
+        int64_t ids[64];
+        size_t ni = nc < 64 ? nc : 64;
+        for (size_t i = 0; i < ni; i++) ids[i] = hits[i].chunk_id;
+        if ((s = cg_subgraph_extract(kb, question, ids, ni, NULL, &sg))) goto out;
+        graph_json(&gj, &sg);
+    }
+    t_graph = cc_now_ms() - t0;
     if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT c.text, c.start_char, d.uri FROM chunks c"
                            " JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1", -1, &st,
                            NULL) != SQLITE_OK) { s = cc_kb_sqlerr(kb, "reading evidence"); goto out; }
@@ -451,7 +505,9 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
                           hits[i].rank[l] ? so.weight[l] / (so.fusion_k + hits[i].rank[l]) : 0.0);
         cc_buf_puts(&tr, "}}");
     }
-    cc_buf_puts(&tr, "],\"graph\":null,\"terms\":[");
+    cc_buf_puts(&tr, "],\"graph\":");
+    cc_buf_append(&tr, gj.data ? gj.data : "null", gj.data ? gj.len : 4);
+    cc_buf_puts(&tr, ",\"terms\":[");
     for (int j = 0; j < nt; j++) {
         cc_buf_printf(&tr, "%s{\"term\":", j ? "," : "");
         cc_buf_json_str(&tr, terms[j], strlen(terms[j]));
@@ -485,13 +541,15 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     cc_buf_printf(&tr, "]},\"checks\":{\"ok\":%s,\"citations_invalid\":%d,"
                   "\"numbers_unsupported\":[%s],\"sentences_uncited\":0},"
-                  "\"latency_ms\":{\"open\":%.3f,\"retrieval\":%.3f,\"graph\":null,\"generate\":%.3f,"
+                  "\"latency_ms\":{\"open\":%.3f,\"retrieval\":%.3f,\"graph\":%.3f,\"generate\":%.3f,"
                   "\"checks\":%.3f}", a->checks_ok ? "true" : "false", n_bad_cite,
-                  bad.data ? bad.data : "", t_open, t_ret, t_gen, t_chk);
+                  bad.data ? bad.data : "", t_open, t_ret, t_graph, t_gen, t_chk);
     if (!tr.data || !ans.data) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
     if ((s = store_trace(kb, created, caller, question, &tr, a))) goto out;
     a->text = cc_buf_detach(&ans);
 out:
+    cg_subgraph_free(&sg);
+    cc_buf_free(&gj);
     sqlite3_finalize(st);
     for (size_t i = 0; i < nc && ch; i++) { free(ch[i].text); free(ch[i].uri); }
     free(ch);

@@ -6,10 +6,9 @@
  * then one explainability trace stored append-only and hash-chained in the
  * catalog's `traces` table (schema: schemas/trace.schema.json).
  *
- * Stages: retrieval -> graph (NOT YET: subgraph extraction from the fused
- * chunks, cg_subgraph_extract, is being built in graph/; the trace records
- * "graph": null until it is wired in) -> extractive generation -> checks
- * -> trace.
+ * Stages: retrieval -> graph (cg_subgraph_extract from the evidence chunks
+ * and the question, recorded in the trace; not yet used in the answer's
+ * scores) -> extractive generation -> checks -> trace.
  *
  * Settings (cairn.json): ask.k (evidence chunks, 5), ask.max_sentences (3),
  * ask.min_score (0.4: the answer abstains when no sentence scores this

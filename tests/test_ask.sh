@@ -58,6 +58,20 @@ for s in t["answer"]["sentences"]:
 for f in t["fused"]:   # RRF contributions add up to the fused score
     assert abs(sum(f["rrf"].values()) - f["score"]) < 1e-5, f
 assert t["checks"]["ok"] is True
+# the subgraph: seeds from the evidence chunks; every triple's provenance is a
+# real relation row of a live chunk, and its sentence span lies in that chunk
+g = t["graph"]
+assert g["triples"] and any(x["from"] == "chunk" for x in g["seeds"]), g["seeds"]
+seeds = {x["entity"] for x in g["seeds"]}
+assert all(x["hops"] > 0 or x["subject_id"] in seeds or x["object_id"] in seeds for x in g["triples"])
+for x in g["triples"]:
+    assert x["support"] == len({p["chunk"] for p in x["provenance"]}), x
+    for p in x["provenance"]:
+        sc, n = db.execute("SELECT start_char, length(text) FROM chunks WHERE id=?", (p["chunk"],)).fetchone()
+        assert sc <= p["start_char"] < p["end_char"] <= sc + n, p
+        assert db.execute("SELECT count(*) FROM relations r JOIN entities s ON s.id = r.subject_id"
+                          " WHERE r.chunk_id=? AND r.predicate=?", (p["chunk"], x["predicate"])).fetchone()[0] > 0, p
+assert isinstance(t["latency_ms"]["graph"], float)
 PY
 
 # an unanswerable question abstains and says what was missing
