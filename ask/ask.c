@@ -47,7 +47,8 @@ static int is_stop(const char *w)
 static int question_terms(char *norm, char *terms[MAX_TERMS])
 {
     int n = 0;
-    for (char *w = strtok(norm, " "); w && n < MAX_TERMS; w = strtok(NULL, " ")) {
+    char *save = NULL;   /* strtok_r: ca_ask runs on server threads too */
+    for (char *w = strtok_r(norm, " ", &save); w && n < MAX_TERMS; w = strtok_r(NULL, " ", &save)) {
         int dup = 0;
         if (is_stop(w)) continue;
         for (int i = 0; i < n; i++) if (!strcmp(terms[i], w)) dup = 1;

@@ -648,7 +648,7 @@ int cmd_serve(int argc, char **argv)
     }
     memcpy(host, listen, (size_t)(colon - listen));
     host[colon - listen] = 0;
-    if (!strcmp(host, "localhost")) strcpy(host, "127.0.0.1");
+    if (!strcmp(host, "localhost")) snprintf(host, sizeof host, "127.0.0.1");
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         cli_error("--listen %s: '%s' is not an IPv4 address", listen, host);
         return 2;
