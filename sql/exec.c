@@ -144,6 +144,7 @@ void cq_close(cq_session *s)
 
 const char *cq_errmsg(const cq_session *s) { return s->errmsg[0] ? s->errmsg : "no error"; }
 void cq_set_timeout_ms(cq_session *s, int ms) { s->timeout_ms = ms < 0 ? 0 : ms; }
+int cq_is_writer(const cq_session *s) { return s->writer; }
 void cq_set_width(cq_session *s, int columns) { s->width = columns < 0 ? 0 : columns; }
 
 static cc_status seterr(cq_session *s, cc_status st, const char *fmt, ...)

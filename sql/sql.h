@@ -38,6 +38,7 @@ cc_status   cq_open(const char *kbdir, cq_session **out);
  * trace. */
 enum { CQ_OPEN_READ = 0, CQ_OPEN_WRITE = 1 };
 cc_status   cq_open_with(const char *kbdir, int flags, cq_session **out);
+int         cq_is_writer(const cq_session *s);
 void        cq_close(cq_session *s);
 const char *cq_errmsg(const cq_session *s);   /* borrowed */
 
