@@ -7,6 +7,8 @@
 #include "sql.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 static const char sql_usage[] =
     "sql KB [\"STATEMENTS\" | -c \"STATEMENTS\" | -] [--mode table|json|csv|line]\n"
@@ -77,6 +79,10 @@ int cmd_sql(int argc, char **argv)
     }
     if (cq_open_with(kbdir, writer ? CQ_OPEN_WRITE : CQ_OPEN_READ, &s) != CC_OK) { cc_buf_free(&in); return cli_error("%s", cc_errmsg()); }
     cq_set_timeout_ms(s, (int)timeout);
+    if (mode == CQ_TABLE && isatty(1)) {          /* fit tables to the terminal */
+        struct winsize ws;
+        if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) cq_set_width(s, ws.ws_col);
+    }
     ret = cq_exec(s, text, mode, &out, NULL) != CC_OK;
     if (out.len) fwrite(out.data, 1, out.len, stdout);   /* results before the error */
     fflush(stdout);

@@ -38,6 +38,12 @@ static const char *const readonly_pragmas[] = {
     "collation_list", "compile_options",
 };
 
+/* PRAGMAs that read when given no value (and write when given one). */
+static const char *const read_without_value_pragmas[] = {
+    "user_version", "application_id", "schema_version", "page_count", "page_size",
+    "freelist_count", "encoding", "data_version",
+};
+
 static int authorize(void *ud, int action, const char *a, const char *b, const char *db,
                      const char *trigger)
 {
@@ -56,6 +62,8 @@ static int authorize(void *ud, int action, const char *a, const char *b, const c
         /* b is the value or argument: harmless for the read-only ones */
         for (i = 0; i < sizeof readonly_pragmas / sizeof *readonly_pragmas; i++)
             if (a && !sqlite3_stricmp(a, readonly_pragmas[i])) return SQLITE_OK;
+        for (i = 0; !b && i < sizeof read_without_value_pragmas / sizeof *read_without_value_pragmas; i++)
+            if (a && !sqlite3_stricmp(a, read_without_value_pragmas[i])) return SQLITE_OK;
         return SQLITE_DENY;
     case SQLITE_UPDATE:
         /* SQLite asks this while connecting an eponymous virtual table
@@ -428,7 +436,9 @@ cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
         if (param) sqlite3_bind_text(st, 1, param, -1, free);   /* frees param */
         if (!sqlite3_stmt_readonly(st)) {
             sqlite3_finalize(st);
-            res = seterr(s, CC_INVALID, "line %d: refused: this connection is read-only", line);
+            res = seterr(s, CC_INVALID, "line %d: refused: this connection is read-only "
+                         "(no writes, schema changes, ATTACH, PRAGMA changes or extensions)",
+                         line);
             break;
         }
         res = run_stmt(s, st, mode, out, &rc);
@@ -436,6 +446,10 @@ cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
             if (rc == SQLITE_INTERRUPT)
                 res = seterr(s, CC_INTERRUPTED, "line %d: statement stopped after the time "
                              "limit of %d ms", line, s->timeout_ms);
+            else if (rc == SQLITE_AUTH)
+                res = seterr(s, CC_INVALID, "line %d: refused: this connection is read-only "
+                             "(no writes, schema changes, ATTACH, PRAGMA changes or "
+                             "extensions)", line);
             else
                 res = seterr(s, CC_INVALID, "line %d: %s", line, sqlite3_errmsg(s->db));
         }

@@ -5,8 +5,9 @@
  *
  * Result columns:
  *   ASK, TRACE, EXPLAIN ASK: part, n, value, score, uri, chunk_id,
- *     start_char, end_char (one row per answer, citation, evidence chunk,
- *     seed, triple, ...; n numbers the rows of a part)
+ *     start_char, end_char: one row per answer, abstained (only when it
+ *     did), citation (n = its [n]; one row per quoted sentence), evidence
+ *     chunk, seed, triple, ...; n numbers the rows of a part
  *   TRACE ... AS JSON: json        VERIFY TRACES: traces, status
  *   INGEST: files, added, replaced, unchanged, chunks, vectors
  *   DELETE DOCUMENT: document, removed */
@@ -76,6 +77,8 @@ static void trace_select(cc_buf *sql, int ask)
         " UNION ALL SELECT 3, 'caller', NULL, ?1->>'$.caller', NULL, NULL, NULL, NULL, NULL"
         " UNION ALL SELECT 4, 'question', NULL, ?1->>'$.question', NULL, NULL, NULL, NULL, NULL"
         " UNION ALL SELECT 5, 'answer', NULL, ?1->>'$.answer.text', NULL, NULL, NULL, NULL, NULL"
+        " UNION ALL SELECT 5.5, 'abstained', NULL, 'yes: the evidence was too thin', NULL,"
+        " NULL, NULL, NULL, NULL WHERE ?1->>'$.answer.abstained'"
         " UNION ALL SELECT 6, 'citation', value->>'citation', value->>'text', NULL,"
         " value->>'document', value->>'chunk', value->>'start_char', value->>'end_char'"
         " FROM json_each(?1, '$.answer.sentences')"
@@ -87,7 +90,8 @@ static void trace_select(cc_buf *sql, int ask)
         " 'FAILED: ' || json_extract(?1, '$.checks') END, NULL, NULL, NULL, NULL, NULL"
         " UNION ALL SELECT 10, 'latency_ms', NULL, (SELECT group_concat(key || ' ' || value, ', ')"
         " FROM json_each(?1, '$.latency_ms')), NULL, NULL, NULL, NULL, NULL)");
-    if (ask) cc_buf_puts(sql, " WHERE part IN ('answer', 'citation', 'checks', 'trace')");
+    if (ask) cc_buf_puts(sql, " WHERE part IN ('answer', 'abstained', 'citation', 'checks',"
+                              " 'trace')");
     cc_buf_puts(sql, ask ? " ORDER BY o = 1, o, n" : " ORDER BY o, n");
 }
 
