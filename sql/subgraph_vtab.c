@@ -27,6 +27,8 @@ enum { COL_RANK, COL_SUBJ, COL_PRED, COL_OBJ, COL_SUBJ_ID, COL_OBJ_ID, COL_SCORE
        COL_SUPPORT, COL_HOPS, COL_CHUNK, COL_URI, COL_START, COL_END, COL_PATTERN,
        COL_EXTRACTOR, COL_CONF, COL_ARG, COL_HOPS_ARG, COL_BUDGET };
 
+#define SUBGRAPH_QUESTION_MAX 65536   /* bytes, as ask's questions */
+
 typedef struct gvtab {
     sqlite3_vtab base;
     cc_kb       *kb;
@@ -162,6 +164,12 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
     } else {
         q = (const char *)sqlite3_value_text(argv[0]);
         if (!q) return SQLITE_NOMEM;
+        if (sqlite3_value_bytes(argv[0]) > SUBGRAPH_QUESTION_MAX) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "the question is %d bytes; the limit is %d",
+                     sqlite3_value_bytes(argv[0]), SUBGRAPH_QUESTION_MAX);
+            return vt_err(&v->base, msg);
+        }
     }
     if (cg_subgraph_extract(v->kb, q, NULL, 0, &o, &c->g) != CC_OK) {
         free(label);

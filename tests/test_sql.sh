@@ -95,9 +95,20 @@ got=$("$BIN" sql "$T/corpus" -c "SHOW DOCUMENTS WHERE $deep" 2>&1); rc=$?
 # a 1 MB SEARCH query string is refused with a message, not a crash
 got=$( { printf "SEARCH '"; head -c 1000000 /dev/zero | tr '\0' x; printf "' WITH mode = 'bm25';"; } | "$BIN" sql "$T/corpus" 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "^cairn: line 1" <<<"$got" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: 1 MB SEARCH: rc=$rc ${got:0:200}"; }
+# 1 MB arguments to cairn's statements and tables: clear errors, no crash
+for st in "ASK '%s'" "EXPLAIN ASK '%s'" "TRACE '%s'" "SELECT count(*) FROM subgraph('%s')"; do
+  got=$(printf "$st;" "$(head -c 1000000 /dev/zero | tr '\0' x)" | "$BIN" sql "$T/corpus" 2>&1); rc=$?
+  [ $rc = 1 ] && grep -qE "^cairn: line 1: .*(limit is 65536|longer than 65536 bytes|no trace with id)" <<<"$got" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: 1 MB $st: rc=$rc ${got:0:200}"; }
+done
 # time limit: a statement that would run for ever is stopped
 got=$("$BIN" sql "$T/kb" "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r;" --timeout 300 2>&1); rc=$?
 if [ $rc = 1 ] && grep -q "time limit of 300 ms" <<<"$got"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: timeout: $got"; fi
+# ... also one joining the virtual tables (the limit holds between their rows)
+got=$("$BIN" sql "$T/corpus" "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r, subgraph('Ana Ruiz', 1, 5) g, search('Norvale', 'bm25', 3);" --timeout 300 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q "time limit of 300 ms" <<<"$got"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: timeout with vtabs: $got"; fi
+# NUL bytes: in a file given on stdin they are refused (an argument cannot hold one)
+got=$(printf "ASK 'Who\0 is it?';" | "$BIN" sql "$T/kb" 2>&1); rc=$?
+[ $rc = 1 ] && grep -q "NUL byte" <<<"$got" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: NUL in ASK: $got"; }
 # json and csv modes
 got=$("$BIN" sql "$T/kb" "SELECT format, n_chunks FROM documents ORDER BY uri" --mode json)
 [ "$got" == '[{"format":"txt","n_chunks":1},{"format":"md","n_chunks":1}]' ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: json: $got"; }
