@@ -125,11 +125,12 @@ cc_status cq_open_with(const char *kbdir, int flags, cq_session **out)
         cq_close(s);
         return st;
     }
-    if (cc_kb_open(kbdir, s->writer ? CC_KB_WRITE : CC_KB_READ, &s->kb) != CC_OK ||
+    if ((rc = cc_kb_open(kbdir, s->writer ? CC_KB_WRITE : CC_KB_READ, &s->kb)) != CC_OK ||
         !(s->settings = cc_kb_settings_json(s->kb)) ||
         cq_search_register(s->db, s->kb, &s->se) != SQLITE_OK ||
         cq_subgraph_register(s->db, s->kb) != SQLITE_OK) {
-        cc_status st = s->kb ? cc_seterr(CC_NOMEM, "out of memory") : CC_NOTFOUND;
+        /* cc_kb_open's message stays in cc_errmsg() */
+        cc_status st = s->kb ? cc_seterr(CC_NOMEM, "out of memory") : (cc_status)rc;
         cq_close(s);
         return st;
     }
