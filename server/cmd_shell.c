@@ -10,6 +10,7 @@
 
 #include <editline/readline.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
@@ -27,7 +28,7 @@ static const char dot_help[] =
     ".mode table|json|csv|line  how results are printed\n"
     ".timer on|off              print each statement's run time\n"
     ".output FILE|stdout        send results to FILE (truncated) or back to stdout\n"
-    ".quit, .exit               leave (so does Ctrl-D)\n"
+    ".quit, .exit               leave (so does Ctrl-D); Ctrl-C stops a running statement\n"
     "Statements end with ';' and may span lines. Tab completes keywords, tables\n"
     "and columns; the up arrow recalls earlier statements.\n"
     "  SELECT ... FROM documents | chunks | entities | mentions | relations | traces\n"
@@ -139,12 +140,29 @@ static int dot_command(shell *sh, char *line)
     return -1;
 }
 
-/* Runs the statements in text; 0 or -1 on an error (printed). */
+static cq_session *g_running;   /* the session a Ctrl-C interrupts */
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (g_running) cq_interrupt(g_running);
+}
+
+/* Runs the statements in text; 0 or -1 on an error (printed). On a
+ * terminal, Ctrl-C stops the statement, not the shell. */
 static int run(shell *sh, const char *text)
 {
     cc_buf out = CC_BUF_INIT(0);
     double t0 = cc_now_ms();
+    struct sigaction sa, old;
     int err;
+    if (sh->interactive) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sigemptyset(&sa.sa_mask);
+        g_running = sh->s;
+        sigaction(SIGINT, &sa, &old);
+    }
     if (sh->mode == CQ_TABLE && sh->out == stdout && isatty(1)) {
         struct winsize ws;
         cq_set_width(sh->s, ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 0);
@@ -152,6 +170,10 @@ static int run(shell *sh, const char *text)
         cq_set_width(sh->s, 0);
     }
     err = cq_exec(sh->s, text, sh->mode, &out, NULL) != CC_OK;
+    if (sh->interactive) {
+        sigaction(SIGINT, &old, NULL);
+        g_running = NULL;
+    }
     if (out.len) fwrite(out.data, 1, out.len, sh->out);
     fflush(sh->out);
     if (err) cli_error("%s", cq_errmsg(sh->s));
@@ -211,7 +233,11 @@ static int interactive(shell *sh)
             /* one history entry per statement, its lines joined */
             cc_buf h = CC_BUF_INIT(0);
             for (size_t i = 0; i < stmt.len; i++) cc_buf_putc(&h, stmt.data[i] == '\n' ? ' ' : stmt.data[i]);
-            if (h.data) add_history(h.data);
+            if (h.data) {
+                HIST_ENTRY *prev = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
+                if (!prev || !prev->line || strcmp(prev->line, h.data)) add_history(h.data);
+                if (hist) write_history(hist);    /* kept even if the shell is killed */
+            }
             cc_buf_free(&h);
             run(sh, stmt.data);
             cc_buf_reset(&stmt);

@@ -80,7 +80,7 @@ static int authorize(void *ud, int action, const char *a, const char *b, const c
 static int progress(void *ud)
 {
     cq_session *s = ud;
-    return s->deadline_ms > 0 && cc_now_ms() > s->deadline_ms;
+    return s->interrupted || (s->deadline_ms > 0 && cc_now_ms() > s->deadline_ms);
 }
 
 cc_status cq_open(const char *kbdir, cq_session **out)
@@ -154,6 +154,7 @@ void cq_close(cq_session *s)
 const char *cq_errmsg(const cq_session *s) { return s->errmsg[0] ? s->errmsg : "no error"; }
 void cq_set_timeout_ms(cq_session *s, int ms) { s->timeout_ms = ms < 0 ? 0 : ms; }
 int cq_is_writer(const cq_session *s) { return s->writer; }
+void cq_interrupt(cq_session *s) { s->interrupted = 1; }
 void cq_set_width(cq_session *s, int columns) { s->width = columns < 0 ? 0 : columns; }
 
 static cc_status seterr(cq_session *s, cc_status st, const char *fmt, ...)
@@ -373,6 +374,7 @@ cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
     memset(&stmt, 0, sizeof stmt);
     stmt.sql = (cc_buf)CC_BUF_INIT(0);
     s->errmsg[0] = 0;
+    s->interrupted = 0;
     if (n_statements) *n_statements = 0;
     if (cc_utf8_check(text, len) != len) {
         int line, col;
@@ -444,7 +446,9 @@ cc_status cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
         }
         res = run_stmt(s, st, mode, out, &rc);
         if (!res && rc != SQLITE_DONE) {
-            if (rc == SQLITE_INTERRUPT)
+            if (rc == SQLITE_INTERRUPT && s->interrupted)
+                res = seterr(s, CC_INTERRUPTED, "line %d: statement interrupted", line);
+            else if (rc == SQLITE_INTERRUPT)
                 res = seterr(s, CC_INTERRUPTED, "line %d: statement stopped after the time "
                              "limit of %d ms", line, s->timeout_ms);
             else if (rc == SQLITE_AUTH)

@@ -53,6 +53,10 @@ void        cq_set_timeout_ms(cq_session *s, int ms);
 cc_status   cq_exec(cq_session *s, const char *text, cq_mode mode, cc_buf *out,
                     int *n_statements);
 
+/* Stops the statement running in cq_exec (it fails with CC_INTERRUPTED).
+ * Safe to call from a signal handler or another thread. */
+void        cq_interrupt(cq_session *s);
+
 /* Table mode fitted to a terminal `columns` wide: columns are narrowed and
  * long values wrapped over several lines. 0 (default): no fitting, values
  * over 60 characters are cut with "...". */

@@ -8,6 +8,7 @@
 
 #include "sql.h"
 
+#include <signal.h>
 #include <stddef.h>
 
 struct sqlite3;
@@ -24,6 +25,7 @@ struct cq_session {
     int      timeout_ms;
     int      width;                 /* table mode: terminal columns, 0 = no fitting */
     double   deadline_ms;           /* cc_now_ms() value; 0 = none */
+    volatile sig_atomic_t interrupted;   /* set by cq_interrupt */
     char     errmsg[1024];
 };
 

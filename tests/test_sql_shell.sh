@@ -56,7 +56,7 @@ wait_for() {
   echo "screen:"; screen; return 1
 }
 TM -f /dev/null new-session -d -s sh -x 100 -y 50 \
-  "env HOME='$T/home' CAIRN_HISTORY='$T/history' TERM=xterm '$BIN' shell '$T/kb'; sleep 30"
+  "env HOME='$T/home' CAIRN_HISTORY='$T/history' TERM=xterm '$BIN' shell '$T/kb' --timeout 0; sleep 30"
 wait_for '^cairn> ?$' && ok || bad "no prompt"
 # a statement over two lines, the table name completed with Tab
 TM send-keys -t sh 'SELECT count(*) AS n' Enter
@@ -87,10 +87,15 @@ fi
 [ $done_ = 1 ] && ok || bad "long value: no result"
 if screen | grep -qF -- "$last" && [ "$(screen | awk '{ if (length($0) > 100) n++ } END { print n + 0 }')" = 0 ] &&
    ! screen | grep -q '\.\.\.$'; then ok; else bad "long value not wrapped (last word '$last')"; screen; fi
-# .quit ends the shell and the history is saved
+# Ctrl-C stops a statement that would run for ever (no time limit here), not the shell
+TM send-keys -t sh "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r\\;" Enter
+sleep 0.5; TM send-keys -t sh C-c
+wait_for 'cairn: line 1: statement interrupted$' && TM send-keys -t sh "SELECT 'still here' AS s\\;" Enter &&
+  wait_for '^still here$' && ok || bad "Ctrl-C did not interrupt the statement"
+# .quit ends the shell and the history is saved, a repeated statement once
 TM send-keys -t sh '.quit' Enter
 for i in $(seq 100); do [ -s "$T/history" ] && break; sleep 0.1; done
-sed 's/\\040/ /g' "$T/history" | grep -qF 'SELECT count(*) AS n FROM relations ;' && ok || bad "history not saved: $(cat "$T/history" 2>&1)"
+[ "$(sed 's/\\040/ /g' "$T/history" | grep -cF 'SELECT count(*) AS n FROM relations ;')" = 1 ] && ok || bad "history not saved: $(cat "$T/history" 2>&1)"
 
 echo "shell: $pass passed, $fail failed"
 [ $fail = 0 ]
