@@ -140,7 +140,7 @@ static int dot_command(shell *sh, char *line)
     return -1;
 }
 
-static cq_session *g_running;   /* the session a Ctrl-C interrupts */
+static cq_session *volatile g_running;   /* the session a Ctrl-C interrupts */
 
 static void on_sigint(int sig)
 {
