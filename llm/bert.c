@@ -1,0 +1,386 @@
+/* bert.c — BERT encoder forward pass on the CPU (GGUF architecture "bert" as
+ * llama.cpp writes it), batched: several token sequences in one call.
+ *
+ * Tensors (ggml order, ne[0] first; E = embedding_length, F = feed_forward_length):
+ *   token_embd.weight        [E, n_vocab]     any supported type
+ *   token_types.weight       [E, n_types]     optional (type 0 is added)
+ *   position_embd.weight     [E, n_ctx_train] absolute positions
+ *   token_embd_norm.{weight,bias}  [E]        LayerNorm of the embedding sum
+ *   blk.L.attn_{q,k,v,output}.weight [E, E] + .bias [E]
+ *   blk.L.attn_output_norm.{weight,bias} [E]
+ *   blk.L.ffn_up.weight [E, F] + .bias [F], blk.L.ffn_down.weight [F, E] + .bias [E]
+ *   blk.L.layer_output_norm.{weight,bias} [E]
+ * Post-norm layers: x = LN(x + Attn(x)); x = LN(x + Down(GELU(Up(x)))).
+ * GELU is the exact erf form (what BERT checkpoints were trained with;
+ * llama.cpp uses the tanh approximation, within ~1e-3).
+ *
+ * A batch is packed: the sequences' tokens are rows of one [T, E] matrix,
+ * so every weight row is read once per batch and dotted with all T rows;
+ * attention is bidirectional inside a sequence and masked between them
+ * (which is what a padding mask does, without computing the padding).
+ * Weights stay in the mapping: a weight row is dequantised into a small
+ * buffer (ROWS rows at a time) and never a whole matrix. */
+#include "llm_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct blayer {
+    const cl_tensor *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *ln1_w, *ln1_b;
+    const cl_tensor *up, *bup, *down, *bdown, *ln2_w, *ln2_b;
+} blayer;
+
+struct cl_bert {
+    const cl_gguf *g;
+    cl_bert_hparams hp;
+    const cl_tensor *tok, *types, *pos, *ln0_w, *ln0_b;
+    blayer *layers;
+    /* work buffers, grown to the largest batch seen (floats) */
+    float *x, *q, *k, *v, *ao, *tmp, *h, *att, *wbuf;
+    size_t cap_tokens;
+};
+
+enum { TILE_T = 16, TILE_R = 16 };
+
+static cl_status bget_u32(const cl_gguf *g, const char *suffix, uint32_t *out, int required)
+{
+    char key[96];
+    cl_status s;
+    snprintf(key, sizeof key, "bert.%s", suffix);
+    s = cl_gguf_get_u32(g, key, out);
+    if (s == CL_ERR_NOTFOUND && !required) return CL_OK;
+    if (s) return cl_err(s, "bert: metadata %s: %s", key, cl_errmsg());
+    if (*out == 0 || *out > (1u << 20)) return cl_err(CL_ERR_FORMAT, "bert: metadata %s = %u is out of range", key, *out);
+    return CL_OK;
+}
+
+/* A tensor of shape [ne0, ne1] (ne1 = 1: a vector, which must be F32). */
+static cl_status bwant(const cl_gguf *g, const char *name, uint64_t ne0, uint64_t ne1, int optional,
+                       const cl_tensor **out)
+{
+    const cl_tensor *t = cl_gguf_find_tensor(g, name);
+    *out = NULL;
+    if (!t) return optional ? CL_OK : cl_err(CL_ERR_NOTFOUND, "bert: tensor %s is missing", name);
+    if (!cl_type_supported(t->type))
+        return cl_err(CL_ERR_UNSUPPORTED, "bert: tensor %s has type %s, which is not supported", name,
+                      cl_type_name(t->type) ? cl_type_name(t->type) : "?");
+    if (t->ne[0] != ne0 || (ne1 && t->ne[1] != ne1) || t->ne[2] != 1 || t->ne[3] != 1)
+        return cl_err(CL_ERR_FORMAT, "bert: tensor %s has shape [%llu, %llu], expected [%llu, %llu]", name,
+                      (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)ne0,
+                      (unsigned long long)ne1);
+    if (ne1 == 1 && t->type != CL_TYPE_F32) return cl_err(CL_ERR_UNSUPPORTED, "bert: vector %s must be F32", name);
+    *out = t;
+    return CL_OK;
+}
+
+static cl_status bwant_l(const cl_gguf *g, int l, const char *what, uint64_t ne0, uint64_t ne1,
+                         const cl_tensor **out)
+{
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s", l, what);
+    return bwant(g, name, ne0, ne1, 0, out);
+}
+
+void cl_bert_free(cl_bert *b)
+{
+    if (!b) return;
+    free(b->layers);
+    free(b->x);
+    free(b->q);
+    free(b->k);
+    free(b->v);
+    free(b->ao);
+    free(b->tmp);
+    free(b->h);
+    free(b->att);
+    free(b->wbuf);
+    free(b);
+}
+
+cl_status cl_bert_new(const cl_gguf *g, cl_bert **out)
+{
+    cl_bert *b;
+    cl_bert_hparams *H;
+    const char *arch;
+    size_t alen;
+    uint32_t pool = CL_POOL_CLS;
+    int causal = 0, l;
+    uint64_t e, f;
+    cl_status s;
+    *out = NULL;
+    if ((s = cl_gguf_get_str(g, "general.architecture", &arch, &alen)))
+        return cl_err(s, "bert: general.architecture: %s", cl_errmsg());
+    if (strcmp(arch, "bert"))
+        return cl_err(CL_ERR_UNSUPPORTED, "bert: architecture is '%s', not 'bert'", arch);
+    if (!(b = calloc(1, sizeof *b))) return cl_err(CL_ERR_NOMEM, "bert: out of memory");
+    b->g = g;
+    H = &b->hp;
+    if ((s = bget_u32(g, "embedding_length", &H->n_embd, 1)) || (s = bget_u32(g, "block_count", &H->n_layer, 1)) ||
+        (s = bget_u32(g, "feed_forward_length", &H->n_ff, 1)) ||
+        (s = bget_u32(g, "attention.head_count", &H->n_head, 1)) ||
+        (s = bget_u32(g, "context_length", &H->n_ctx_train, 1)))
+        goto fail;
+    if (H->n_embd % H->n_head) {
+        s = cl_err(CL_ERR_FORMAT, "bert: %u heads do not divide embedding length %u", H->n_head, H->n_embd);
+        goto fail;
+    }
+    H->eps = 1e-12f;
+    if ((s = cl_gguf_get_f32(g, "bert.attention.layer_norm_epsilon", &H->eps)) && s != CL_ERR_NOTFOUND) goto fail;
+    if (!(H->eps > 0.0f && H->eps < 1.0f)) {
+        s = cl_err(CL_ERR_FORMAT, "bert: layer norm epsilon %g is out of range", H->eps);
+        goto fail;
+    }
+    if ((s = cl_gguf_get_bool(g, "bert.attention.causal", &causal)) && s != CL_ERR_NOTFOUND) goto fail;
+    if (causal) {
+        s = cl_err(CL_ERR_UNSUPPORTED, "bert: causal attention (bert.attention.causal = true) is not supported");
+        goto fail;
+    }
+    s = cl_gguf_get_u32(g, "bert.pooling_type", &pool);
+    if (s && s != CL_ERR_NOTFOUND) {
+        s = cl_err(s, "bert: metadata bert.pooling_type: %s", cl_errmsg());
+        goto fail;
+    }
+    /* llama.cpp's default for BERT without the key is CLS */
+    H->pooling = (int)pool;
+    e = H->n_embd;
+    f = H->n_ff;
+    {
+        const cl_tensor *t = cl_gguf_find_tensor(g, "token_embd.weight");
+        if (!t) {
+            s = cl_err(CL_ERR_NOTFOUND, "bert: tensor token_embd.weight is missing");
+            goto fail;
+        }
+        H->n_vocab = (uint32_t)(t->ne[1] < (1u << 24) ? t->ne[1] : 0);
+        if (!H->n_vocab) {
+            s = cl_err(CL_ERR_FORMAT, "bert: token_embd.weight has %llu rows", (unsigned long long)t->ne[1]);
+            goto fail;
+        }
+    }
+    if ((s = bwant(g, "token_embd.weight", e, H->n_vocab, 0, &b->tok)) ||
+        (s = bwant(g, "token_types.weight", e, 0, 1, &b->types)) ||
+        (s = bwant(g, "position_embd.weight", e, 0, 0, &b->pos)) ||
+        (s = bwant(g, "token_embd_norm.weight", e, 1, 0, &b->ln0_w)) ||
+        (s = bwant(g, "token_embd_norm.bias", e, 1, 0, &b->ln0_b)))
+        goto fail;
+    /* positions past the table cannot be embedded */
+    if (b->pos->ne[1] < H->n_ctx_train) H->n_ctx_train = (uint32_t)b->pos->ne[1];
+    if (!(b->layers = calloc(H->n_layer, sizeof *b->layers))) goto nomem;
+    for (l = 0; l < (int)H->n_layer; l++) {
+        blayer *L = &b->layers[l];
+        if ((s = bwant_l(g, l, "attn_q.weight", e, e, &L->wq)) || (s = bwant_l(g, l, "attn_q.bias", e, 1, &L->bq)) ||
+            (s = bwant_l(g, l, "attn_k.weight", e, e, &L->wk)) || (s = bwant_l(g, l, "attn_k.bias", e, 1, &L->bk)) ||
+            (s = bwant_l(g, l, "attn_v.weight", e, e, &L->wv)) || (s = bwant_l(g, l, "attn_v.bias", e, 1, &L->bv)) ||
+            (s = bwant_l(g, l, "attn_output.weight", e, e, &L->wo)) ||
+            (s = bwant_l(g, l, "attn_output.bias", e, 1, &L->bo)) ||
+            (s = bwant_l(g, l, "attn_output_norm.weight", e, 1, &L->ln1_w)) ||
+            (s = bwant_l(g, l, "attn_output_norm.bias", e, 1, &L->ln1_b)) ||
+            (s = bwant_l(g, l, "ffn_up.weight", e, f, &L->up)) || (s = bwant_l(g, l, "ffn_up.bias", f, 1, &L->bup)) ||
+            (s = bwant_l(g, l, "ffn_down.weight", f, e, &L->down)) ||
+            (s = bwant_l(g, l, "ffn_down.bias", e, 1, &L->bdown)) ||
+            (s = bwant_l(g, l, "layer_output_norm.weight", e, 1, &L->ln2_w)) ||
+            (s = bwant_l(g, l, "layer_output_norm.bias", e, 1, &L->ln2_b)))
+            goto fail;
+    }
+    if (!(b->wbuf = malloc((size_t)TILE_R * (e > f ? e : f) * sizeof(float))) ||
+        !(b->att = malloc((size_t)H->n_ctx_train * sizeof(float))))
+        goto nomem;
+    *out = b;
+    return CL_OK;
+nomem:
+    s = cl_err(CL_ERR_NOMEM, "bert: out of memory");
+fail:
+    cl_bert_free(b);
+    return s;
+}
+
+const cl_bert_hparams *cl_bert_get_hparams(const cl_bert *b) { return &b->hp; }
+
+/* ------------------------------------------------------------ kernels */
+
+static float dotf(const float *a, const float *b, size_t n)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+        s4 += a[i + 4] * b[i + 4];
+        s5 += a[i + 5] * b[i + 5];
+        s6 += a[i + 6] * b[i + 6];
+        s7 += a[i + 7] * b[i + 7];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+}
+
+/* Y[t][r] = W row r . X[t] + bias[r] for t < n_t, over W's ne[1] rows.
+ * X is (n_t, ne0), Y is (n_t, ne1). Rows are dequantised TILE_R at a time
+ * into wbuf (F32 rows are used in place). */
+static void matmul(cl_bert *b, const cl_tensor *W, const cl_tensor *bias, const float *X, float *Y, size_t n_t)
+{
+    size_t in = (size_t)W->ne[0], outn = (size_t)W->ne[1], rb = W->n_bytes / W->ne[1], r0, t0, r, t;
+    const float *bd = bias ? bias->data : NULL;
+    for (r0 = 0; r0 < outn; r0 += TILE_R) {
+        size_t nr = outn - r0 < TILE_R ? outn - r0 : TILE_R;
+        const float *wr;
+        if (W->type == CL_TYPE_F32) wr = (const float *)((const uint8_t *)W->data + r0 * rb);
+        else {
+            for (r = 0; r < nr; r++)
+                cl_dequantize_row(W->type, (const uint8_t *)W->data + (r0 + r) * rb, b->wbuf + r * in, in);
+            wr = b->wbuf;
+        }
+        for (t0 = 0; t0 < n_t; t0 += TILE_T) {
+            size_t nt = n_t - t0 < TILE_T ? n_t - t0 : TILE_T;
+            for (t = 0; t < nt; t++) {
+                const float *x = X + (t0 + t) * in;
+                float *y = Y + (t0 + t) * outn + r0;
+                for (r = 0; r < nr; r++) y[r] = dotf(wr + r * in, x, in) + (bd ? bd[r0 + r] : 0.0f);
+            }
+        }
+    }
+}
+
+/* x = LN(x (+ add)) * w + b, row by row, in place. */
+static void layernorm(float *x, const float *add, const cl_tensor *w, const cl_tensor *bias, size_t n_t, size_t n,
+                      float eps)
+{
+    const float *wd = w->data, *bd = bias->data;
+    size_t t, i;
+    for (t = 0; t < n_t; t++) {
+        float *r = x + t * n;
+        double mean = 0.0, var = 0.0, sc;
+        if (add)
+            for (i = 0; i < n; i++) r[i] += add[t * n + i];
+        for (i = 0; i < n; i++) mean += r[i];
+        mean /= (double)n;
+        for (i = 0; i < n; i++) var += (r[i] - mean) * (r[i] - mean);
+        sc = 1.0 / sqrt(var / (double)n + eps);
+        for (i = 0; i < n; i++) r[i] = (float)((r[i] - mean) * sc) * wd[i] + bd[i];
+    }
+}
+
+static cl_status grow(cl_bert *b, size_t n_t)
+{
+    size_t e = b->hp.n_embd, f = b->hp.n_ff;
+    float **bufs[6] = {&b->x, &b->q, &b->k, &b->v, &b->ao, &b->tmp};
+    int i;
+    if (n_t <= b->cap_tokens) return CL_OK;
+    if (n_t > SIZE_MAX / sizeof(float) / (e > f ? e : f)) return cl_err(CL_ERR_NOMEM, "bert: batch too large");
+    for (i = 0; i < 6; i++) {
+        free(*bufs[i]);
+        if (!(*bufs[i] = malloc(n_t * e * sizeof(float)))) goto nomem;
+    }
+    free(b->h);
+    if (!(b->h = malloc(n_t * f * sizeof(float)))) goto nomem;
+    b->cap_tokens = n_t;
+    return CL_OK;
+nomem:
+    b->cap_tokens = 0;
+    return cl_err(CL_ERR_NOMEM, "bert: out of memory for a batch of %zu tokens", n_t);
+}
+
+/* ------------------------------------------------------------ forward */
+
+cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *n_toks, size_t n_seq, int pooling,
+                         float *out)
+{
+    const cl_bert_hparams *H = &b->hp;
+    size_t e = H->n_embd, hd = e / H->n_head, n_t = 0, s, t, i, l, off;
+    size_t tok_rb = b->tok->n_bytes / b->tok->ne[1], pos_rb = b->pos->n_bytes / b->pos->ne[1];
+    float scale = 1.0f / sqrtf((float)hd), *row;
+    cl_status st;
+    if (pooling != CL_POOL_MEAN && pooling != CL_POOL_CLS && pooling != CL_POOL_LAST)
+        return cl_err(CL_ERR_INVALID, "bert: pooling %d is not one of mean (1), cls (2), last (3)", pooling);
+    for (s = 0; s < n_seq; s++) {
+        if (n_toks[s] > H->n_ctx_train)
+            return cl_err(CL_ERR_RANGE, "bert: sequence %zu has %zu tokens, more than the context (%u)", s, n_toks[s],
+                          H->n_ctx_train);
+        for (t = 0; t < n_toks[s]; t++)
+            if (toks[s][t] < 0 || (uint32_t)toks[s][t] >= H->n_vocab)
+                return cl_err(CL_ERR_RANGE, "bert: token %d is outside the vocabulary (%u)", toks[s][t], H->n_vocab);
+        n_t += n_toks[s];
+    }
+    if (!n_t) {
+        memset(out, 0, n_seq * e * sizeof(float));
+        return CL_OK;
+    }
+    if ((st = grow(b, n_t))) return st;
+    if (!(row = malloc(e * sizeof(float)))) return cl_err(CL_ERR_NOMEM, "bert: out of memory");
+    /* embeddings: token + type 0 + position, then LayerNorm */
+    for (s = 0, off = 0; s < n_seq; s++)
+        for (t = 0; t < n_toks[s]; t++, off++) {
+            float *x = b->x + off * e;
+            cl_dequantize_row(b->tok->type, (const uint8_t *)b->tok->data + (size_t)toks[s][t] * tok_rb, x, e);
+            cl_dequantize_row(b->pos->type, (const uint8_t *)b->pos->data + t * pos_rb, row, e);
+            for (i = 0; i < e; i++) x[i] += row[i];
+            if (b->types) {
+                cl_dequantize_row(b->types->type, b->types->data, row, e);
+                for (i = 0; i < e; i++) x[i] += row[i];
+            }
+        }
+    free(row);
+    layernorm(b->x, NULL, b->ln0_w, b->ln0_b, n_t, e, H->eps);
+    for (l = 0; l < H->n_layer; l++) {
+        const blayer *L = &b->layers[l];
+        matmul(b, L->wq, L->bq, b->x, b->q, n_t);
+        matmul(b, L->wk, L->bk, b->x, b->k, n_t);
+        matmul(b, L->wv, L->bv, b->x, b->v, n_t);
+        /* attention inside each sequence, all heads */
+        for (s = 0, off = 0; s < n_seq; off += n_toks[s], s++) {
+            size_t n = n_toks[s], qi, j, h;
+            for (h = 0; h < H->n_head; h++)
+                for (qi = 0; qi < n; qi++) {
+                    const float *qv = b->q + (off + qi) * e + h * hd;
+                    float mx = -INFINITY, sum = 0.0f, *o = b->ao + (off + qi) * e + h * hd;
+                    for (j = 0; j < n; j++) {
+                        b->att[j] = dotf(qv, b->k + (off + j) * e + h * hd, hd) * scale;
+                        if (b->att[j] > mx) mx = b->att[j];
+                    }
+                    for (j = 0; j < n; j++) sum += (b->att[j] = expf(b->att[j] - mx));
+                    memset(o, 0, hd * sizeof(float));
+                    for (j = 0; j < n; j++) {
+                        const float *vv = b->v + (off + j) * e + h * hd;
+                        float a = b->att[j] / sum;
+                        for (i = 0; i < hd; i++) o[i] += a * vv[i];
+                    }
+                }
+        }
+        matmul(b, L->wo, L->bo, b->ao, b->tmp, n_t);
+        layernorm(b->x, b->tmp, L->ln1_w, L->ln1_b, n_t, e, H->eps);
+        matmul(b, L->up, L->bup, b->x, b->h, n_t);
+        for (i = 0; i < n_t * H->n_ff; i++) b->h[i] = 0.5f * b->h[i] * (1.0f + erff(b->h[i] * (float)M_SQRT1_2));
+        matmul(b, L->down, L->bdown, b->h, b->tmp, n_t);
+        layernorm(b->x, b->tmp, L->ln2_w, L->ln2_b, n_t, e, H->eps);
+    }
+    /* pooling and L2 normalisation */
+    for (s = 0, off = 0; s < n_seq; off += n_toks[s], s++) {
+        float *o = out + s * e;
+        size_t n = n_toks[s];
+        memset(o, 0, e * sizeof(float));
+        if (!n) continue;
+        if (pooling == CL_POOL_MEAN) {
+            for (t = 0; t < n; t++)
+                for (i = 0; i < e; i++) o[i] += b->x[(off + t) * e + i];
+            for (i = 0; i < e; i++) o[i] /= (float)n;
+        } else {
+            memcpy(o, b->x + (off + (pooling == CL_POOL_CLS ? 0 : n - 1)) * e, e * sizeof(float));
+        }
+        cl_l2_normalize(o, e);
+    }
+    return CL_OK;
+}
+
+void cl_l2_normalize(float *v, size_t n)
+{
+    double ss = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) ss += (double)v[i] * v[i];
+    if (ss > 0.0) {
+        double inv = 1.0 / sqrt(ss);
+        for (i = 0; i < n; i++) v[i] = (float)(v[i] * inv);
+    }
+}
