@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define DECODER_MAX_CTX 2048
+#define BATCH_TOKENS 4096 /* tokens per BERT forward pass */
 
 struct cl_embed {
     cl_embed_info info;
@@ -201,7 +202,14 @@ cl_status cl_embed_texts(cl_embed *e, const char *const *texts, const size_t *le
             nt[i] = e->info.n_ctx;
         }
     }
-    if (!s) s = cl_embed_tokens(e, (const cl_token *const *)ids, nt, n, out);
+    /* forward passes of at most BATCH_TOKENS tokens (or one longer text),
+     * so memory stays bounded whatever the number of texts */
+    for (i = 0; i < n && !s;) {
+        size_t j = i + 1, tot = nt[i];
+        while (j < n && tot + nt[j] <= BATCH_TOKENS) tot += nt[j++];
+        s = cl_embed_tokens(e, (const cl_token *const *)ids + i, nt + i, j - i, out + i * e->info.dim);
+        i = j;
+    }
 out:
     if (ids)
         for (i = 0; i < n; i++) free(ids[i]);

@@ -343,7 +343,7 @@ cl_status cl_embed_tokens(cl_embed *e, const cl_token *const *toks, const size_t
 
 /* Tokenizes n UTF-8 texts (special tokens added as the model asks, e.g.
  * [CLS] ... [SEP]), cuts each to n_ctx tokens keeping the final one, and
- * embeds them in one batch into out (n * dim floats). */
+ * embeds them into out (n * dim floats), in batches of up to 4096 tokens. */
 cl_status cl_embed_texts(cl_embed *e, const char *const *texts, const size_t *lens, size_t n, float *out);
 
 /* Options of the BERT test-model writer. Zero fields take the tiny defaults

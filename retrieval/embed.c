@@ -19,6 +19,9 @@ struct cr_embedder {
 /* Defined in embed_hash.c. */
 cc_status cr_hash_embedder_ctx(const cr_embedder_opts *opts,
                                const cr_embedder_iface **iface, void **ctx);
+/* Defined in embed_gguf.c. */
+cc_status cr_gguf_embedder_ctx(const cr_embedder_opts *opts,
+                               const cr_embedder_iface **iface, void **ctx);
 
 typedef cc_status (*embedder_ctor)(const cr_embedder_opts *opts,
                                    const cr_embedder_iface **iface, void **ctx);
@@ -28,7 +31,7 @@ static const struct {
     embedder_ctor ctor;   /* NULL: known but not in this build */
 } backends[] = {
     { "hash", cr_hash_embedder_ctx },
-    { "gguf", NULL },
+    { "gguf", cr_gguf_embedder_ctx },
 };
 
 cc_status cr_embedder_open(const char *name, const cr_embedder_opts *opts,
@@ -38,6 +41,12 @@ cc_status cr_embedder_open(const char *name, const cr_embedder_opts *opts,
     *out = NULL;
     if (!name || !*name)
         return cc_seterr(CC_INVALID, "no embedder named (known: hash, gguf)");
+    if (!strncmp(name, "gguf:", 5)) {   /* "gguf:/path/model.gguf" */
+        cr_embedder_opts o = {0};
+        if (opts) o = *opts;
+        o.model_path = name + 5;
+        return cr_embedder_open("gguf", &o, out);
+    }
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
         if (strcmp(name, backends[i].name)) continue;
         if (!backends[i].ctor)

@@ -140,7 +140,10 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
  *   "hash"  signed feature hashing of normalised words, word bigrams and
  *           character 3..5-grams; needs no weights; identical on every
  *           machine. Identity "hash/1:dim=<dim>".
- *   "gguf"  (later) a GGUF embedding model run by llm/.
+ *   "gguf"  a GGUF embedding model run by llm/ (cl_embed: BERT family, or a
+ *           decoder with a pooling type); opts->model_path names the file, or
+ *           the name is "gguf:/path/model.gguf". Identity
+ *           "gguf/1:<arch>:dim=<d>:pool=<p>:sha256=<hash of the file>".
  * The identity string names the model and every setting that changes the
  * vectors; a vector index records it and refuses another. */
 
@@ -162,7 +165,8 @@ typedef struct cr_embedder_iface {
 
 typedef struct cr_embedder_opts {
     int         dim;         /* hash: 0 = 384; 8..65536 */
-    const char *model_path;  /* gguf: the model file */
+    const char *model_path;  /* gguf: the model file (settings: embedder.model,
+                                relative to the KB directory) */
 } cr_embedder_opts;
 
 /* Opens the embedder called `name` ("hash", ...). Unknown name, or one not

@@ -27,8 +27,15 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out)
     memset(&eo, 0, sizeof eo);
     eo.dim = (int)dim;
     if ((s = cc_kb_setting_str(kb, "embedder.model", NULL, &eo.model_path))) return s;
-    if ((s = cr_embedder_open(name, &eo, out)))
-        return cc_kb_seterr(kb, s, "embedder: %s", cc_errmsg());
+    /* a relative embedder.model is relative to the KB directory */
+    cc_buf mp = CC_BUF_INIT(0);
+    if (eo.model_path && eo.model_path[0] != '/' && *eo.model_path) {
+        if (cc_kb_path(kb, eo.model_path, &mp)) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        eo.model_path = mp.data;
+    }
+    s = cr_embedder_open(name, &eo, out);
+    cc_buf_free(&mp);
+    if (s) return cc_kb_seterr(kb, s, "embedder: %s", cc_errmsg());
     return CC_OK;
 }
 

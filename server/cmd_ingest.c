@@ -396,7 +396,8 @@ int cmd_reindex(int argc, char **argv)
     }
     if (!kbdir)
         return cli_usage("reindex KB [--embedder NAME] [--dim N]\n"
-                         "  Rebuilds the vector index (with a new embedder when given).");
+                         "  Rebuilds the vector index (with a new embedder when given).\n"
+                         "  NAME: hash, none, or gguf:/path/model.gguf (a GGUF embedding model).");
     if (cc_kb_open(kbdir, CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (emb) {
         cr_embedder *e;
@@ -407,6 +408,18 @@ int cmd_reindex(int argc, char **argv)
             return cli_error("%s", cc_errmsg());
         }
         cr_embedder_close(e);
+        if (!strncmp(emb, "gguf:", 5)) {   /* name "gguf", embedder.model = the absolute path */
+            char *abs = realpath(emb + 5, NULL);
+            if (!abs) {
+                cc_kb_seterr(kb, CC_IO, "%s: %s", emb + 5, strerror(errno));
+                goto fail;
+            }
+            cc_buf_json_str(&v, abs, strlen(abs));
+            free(abs);
+            if (cc_kb_setting_set(kb, "embedder.model", v.data) != CC_OK) goto fail;
+            cc_buf_reset(&v);
+            emb = "gguf";
+        }
         cc_buf_json_str(&v, emb, strlen(emb));
         if (cc_kb_setting_set(kb, "embedder.name", v.data) != CC_OK) goto fail;
     }
