@@ -38,8 +38,11 @@ struct cl_bert {
     const cl_tensor *tok, *types, *pos, *ln0_w, *ln0_b;
     blayer *layers;
     /* work buffers, grown to the largest batch seen (floats) */
-    float *x, *q, *k, *v, *ao, *tmp, *h, *att, *wbuf;
-    size_t cap_tokens;
+    float *x, *q, *k, *v, *ao, *tmp, *h, *wbuf;
+    float *att;  /* (n_ctx, n_ctx) scores of one head */
+    float *vt;   /* (head_dim, n_ctx) one head's V, transposed */
+    size_t cap_tokens, cap_seq;
+    void (*tile)(const float *, size_t, size_t, const float *, size_t, size_t, size_t, float *, size_t);
 };
 
 enum { TILE_T = 16, TILE_R = 16 };
@@ -83,6 +86,132 @@ static cl_status bwant_l(const cl_gguf *g, int l, const char *what, uint64_t ne0
     return bwant(g, name, ne0, ne1, 0, out);
 }
 
+/* ------------------------------------------------------------ kernels */
+
+/* The one kernel: y[t*ldy + r] = w_r . x_t for r < nr, t < nt, where w_r =
+ * w + r*ldw and x_t = x + t*ldx hold n floats. Portable C, and AVX2+FMA
+ * (chosen at run time) computing 4 rows x 2 columns per pass. */
+static float dotf(const float *a, const float *b, size_t n)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+        s4 += a[i + 4] * b[i + 4];
+        s5 += a[i + 5] * b[i + 5];
+        s6 += a[i + 6] * b[i + 6];
+        s7 += a[i + 7] * b[i + 7];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+}
+
+static void tile_c(const float *w, size_t ldw, size_t nr, const float *x, size_t ldx, size_t nt, size_t n, float *y,
+                   size_t ldy)
+{
+    size_t r, t;
+    for (t = 0; t < nt; t++)
+        for (r = 0; r < nr; r++) y[t * ldy + r] = dotf(w + r * ldw, x + t * ldx, n);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma"))) static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    float tail = 0.0f;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    for (; i < n; i++) tail += a[i] * b[i];
+    return hsum8(_mm256_add_ps(s0, s1)) + tail;
+}
+
+__attribute__((target("avx2,fma"))) static void tile_avx2(const float *w, size_t ldw, size_t nr, const float *x,
+                                                          size_t ldx, size_t nt, size_t n, float *y, size_t ldy)
+{
+    size_t r, t, k, n8 = n & ~(size_t)7;
+    for (t = 0; t + 2 <= nt; t += 2) {
+        const float *x0 = x + t * ldx, *x1 = x0 + ldx;
+        for (r = 0; r + 4 <= nr; r += 4) {
+            const float *w0 = w + r * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+                   a31 = a00;
+            float *y0 = y + t * ldy + r, *y1 = y0 + ldy;
+            int i;
+            for (k = 0; k < n8; k += 8) {
+                __m256 v0 = _mm256_loadu_ps(x0 + k), v1 = _mm256_loadu_ps(x1 + k), m;
+                m = _mm256_loadu_ps(w0 + k);
+                a00 = _mm256_fmadd_ps(m, v0, a00);
+                a01 = _mm256_fmadd_ps(m, v1, a01);
+                m = _mm256_loadu_ps(w1 + k);
+                a10 = _mm256_fmadd_ps(m, v0, a10);
+                a11 = _mm256_fmadd_ps(m, v1, a11);
+                m = _mm256_loadu_ps(w2 + k);
+                a20 = _mm256_fmadd_ps(m, v0, a20);
+                a21 = _mm256_fmadd_ps(m, v1, a21);
+                m = _mm256_loadu_ps(w3 + k);
+                a30 = _mm256_fmadd_ps(m, v0, a30);
+                a31 = _mm256_fmadd_ps(m, v1, a31);
+            }
+            y0[0] = hsum8(a00), y1[0] = hsum8(a01), y0[1] = hsum8(a10), y1[1] = hsum8(a11);
+            y0[2] = hsum8(a20), y1[2] = hsum8(a21), y0[3] = hsum8(a30), y1[3] = hsum8(a31);
+            for (i = 0; i < 4 && n8 < n; i++) {
+                const float *wi = w0 + i * ldw;
+                for (k = n8; k < n; k++) y0[i] += wi[k] * x0[k], y1[i] += wi[k] * x1[k];
+            }
+        }
+        for (; r < nr; r++) {
+            y[t * ldy + r] = dot_avx2(w + r * ldw, x0, n);
+            y[(t + 1) * ldy + r] = dot_avx2(w + r * ldw, x1, n);
+        }
+    }
+    for (; t < nt; t++)
+        for (r = 0; r < nr; r++) y[t * ldy + r] = dot_avx2(w + r * ldw, x + t * ldx, n);
+}
+#endif
+
+/* Y[t][r] = W row r . X[t] + bias[r] for t < n_t, over W's ne[1] rows.
+ * X is (n_t, ne0), Y is (n_t, ne1). Rows are dequantised TILE_R at a time
+ * into wbuf (F32 rows are used in place). */
+static void matmul(cl_bert *b, const cl_tensor *W, const cl_tensor *bias, const float *X, float *Y, size_t n_t)
+{
+    size_t in = (size_t)W->ne[0], outn = (size_t)W->ne[1], rb = W->n_bytes / W->ne[1], r0, t0, r, t;
+    const float *bd = bias ? bias->data : NULL;
+    for (r0 = 0; r0 < outn; r0 += TILE_R) {
+        size_t nr = outn - r0 < TILE_R ? outn - r0 : TILE_R;
+        const float *wr;
+        if (W->type == CL_TYPE_F32) wr = (const float *)((const uint8_t *)W->data + r0 * rb);
+        else {
+            for (r = 0; r < nr; r++)
+                cl_dequantize_row(W->type, (const uint8_t *)W->data + (r0 + r) * rb, b->wbuf + r * in, in);
+            wr = b->wbuf;
+        }
+        for (t0 = 0; t0 < n_t; t0 += TILE_T) {
+            size_t nt = n_t - t0 < TILE_T ? n_t - t0 : TILE_T;
+            b->tile(wr, in, nr, X + t0 * in, in, nt, in, Y + t0 * outn + r0, outn);
+        }
+    }
+    if (bd)
+        for (t = 0; t < n_t; t++)
+            for (r = 0; r < outn; r++) Y[t * outn + r] += bd[r];
+}
+
 void cl_bert_free(cl_bert *b)
 {
     if (!b) return;
@@ -95,6 +224,7 @@ void cl_bert_free(cl_bert *b)
     free(b->tmp);
     free(b->h);
     free(b->att);
+    free(b->vt);
     free(b->wbuf);
     free(b);
 }
@@ -183,9 +313,13 @@ cl_status cl_bert_new(const cl_gguf *g, cl_bert **out)
             (s = bwant_l(g, l, "layer_output_norm.bias", e, 1, &L->ln2_b)))
             goto fail;
     }
-    if (!(b->wbuf = malloc((size_t)TILE_R * (e > f ? e : f) * sizeof(float))) ||
-        !(b->att = malloc((size_t)H->n_ctx_train * sizeof(float))))
-        goto nomem;
+    if (!(b->wbuf = malloc((size_t)TILE_R * (e > f ? e : f) * sizeof(float)))) goto nomem;
+    b->tile = tile_c;
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* CAIRN_LLM_PORTABLE=1 keeps the portable C kernel (tests compare both) */
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("CAIRN_LLM_PORTABLE"))
+        b->tile = tile_avx2;
+#endif
     *out = b;
     return CL_OK;
 nomem:
@@ -196,53 +330,6 @@ fail:
 }
 
 const cl_bert_hparams *cl_bert_get_hparams(const cl_bert *b) { return &b->hp; }
-
-/* ------------------------------------------------------------ kernels */
-
-static float dotf(const float *a, const float *b, size_t n)
-{
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-        s4 += a[i + 4] * b[i + 4];
-        s5 += a[i + 5] * b[i + 5];
-        s6 += a[i + 6] * b[i + 6];
-        s7 += a[i + 7] * b[i + 7];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
-}
-
-/* Y[t][r] = W row r . X[t] + bias[r] for t < n_t, over W's ne[1] rows.
- * X is (n_t, ne0), Y is (n_t, ne1). Rows are dequantised TILE_R at a time
- * into wbuf (F32 rows are used in place). */
-static void matmul(cl_bert *b, const cl_tensor *W, const cl_tensor *bias, const float *X, float *Y, size_t n_t)
-{
-    size_t in = (size_t)W->ne[0], outn = (size_t)W->ne[1], rb = W->n_bytes / W->ne[1], r0, t0, r, t;
-    const float *bd = bias ? bias->data : NULL;
-    for (r0 = 0; r0 < outn; r0 += TILE_R) {
-        size_t nr = outn - r0 < TILE_R ? outn - r0 : TILE_R;
-        const float *wr;
-        if (W->type == CL_TYPE_F32) wr = (const float *)((const uint8_t *)W->data + r0 * rb);
-        else {
-            for (r = 0; r < nr; r++)
-                cl_dequantize_row(W->type, (const uint8_t *)W->data + (r0 + r) * rb, b->wbuf + r * in, in);
-            wr = b->wbuf;
-        }
-        for (t0 = 0; t0 < n_t; t0 += TILE_T) {
-            size_t nt = n_t - t0 < TILE_T ? n_t - t0 : TILE_T;
-            for (t = 0; t < nt; t++) {
-                const float *x = X + (t0 + t) * in;
-                float *y = Y + (t0 + t) * outn + r0;
-                for (r = 0; r < nr; r++) y[r] = dotf(wr + r * in, x, in) + (bd ? bd[r0 + r] : 0.0f);
-            }
-        }
-    }
-}
 
 /* x = LN(x (+ add)) * w + b, row by row, in place. */
 static void layernorm(float *x, const float *add, const cl_tensor *w, const cl_tensor *bias, size_t n_t, size_t n,
@@ -263,11 +350,21 @@ static void layernorm(float *x, const float *add, const cl_tensor *w, const cl_t
     }
 }
 
-static cl_status grow(cl_bert *b, size_t n_t)
+static cl_status grow(cl_bert *b, size_t n_t, size_t max_n)
 {
     size_t e = b->hp.n_embd, f = b->hp.n_ff;
     float **bufs[6] = {&b->x, &b->q, &b->k, &b->v, &b->ao, &b->tmp};
     int i;
+    if (max_n > b->cap_seq) {
+        free(b->att);
+        free(b->vt);
+        b->vt = NULL;
+        b->cap_seq = 0;
+        if (!(b->att = malloc(max_n * max_n * sizeof(float))) ||
+            !(b->vt = malloc(max_n * (e / b->hp.n_head) * sizeof(float))))
+            return cl_err(CL_ERR_NOMEM, "bert: out of memory for a sequence of %zu tokens", max_n);
+        b->cap_seq = max_n;
+    }
     if (n_t <= b->cap_tokens) return CL_OK;
     if (n_t > SIZE_MAX / sizeof(float) / (e > f ? e : f)) return cl_err(CL_ERR_NOMEM, "bert: batch too large");
     for (i = 0; i < 6; i++) {
@@ -289,7 +386,7 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
                          float *out)
 {
     const cl_bert_hparams *H = &b->hp;
-    size_t e = H->n_embd, hd = e / H->n_head, n_t = 0, s, t, i, l, off;
+    size_t e = H->n_embd, hd = e / H->n_head, n_t = 0, max_n = 0, s, t, i, l, off;
     size_t tok_rb = b->tok->n_bytes / b->tok->ne[1], pos_rb = b->pos->n_bytes / b->pos->ne[1];
     float scale = 1.0f / sqrtf((float)hd), *row;
     cl_status st;
@@ -303,12 +400,13 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
             if (toks[s][t] < 0 || (uint32_t)toks[s][t] >= H->n_vocab)
                 return cl_err(CL_ERR_RANGE, "bert: token %d is outside the vocabulary (%u)", toks[s][t], H->n_vocab);
         n_t += n_toks[s];
+        if (n_toks[s] > max_n) max_n = n_toks[s];
     }
     if (!n_t) {
         memset(out, 0, n_seq * e * sizeof(float));
         return CL_OK;
     }
-    if ((st = grow(b, n_t))) return st;
+    if ((st = grow(b, n_t, max_n))) return st;
     if (!(row = malloc(e * sizeof(float)))) return cl_err(CL_ERR_NOMEM, "bert: out of memory");
     /* embeddings: token + type 0 + position, then LayerNorm */
     for (s = 0, off = 0; s < n_seq; s++)
@@ -329,25 +427,27 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
         matmul(b, L->wq, L->bq, b->x, b->q, n_t);
         matmul(b, L->wk, L->bk, b->x, b->k, n_t);
         matmul(b, L->wv, L->bv, b->x, b->v, n_t);
-        /* attention inside each sequence, all heads */
+        /* attention inside each sequence (the mask between sequences), per
+         * head: S = Q K^T * scale, softmax by rows, O = S V */
         for (s = 0, off = 0; s < n_seq; off += n_toks[s], s++) {
             size_t n = n_toks[s], qi, j, h;
-            for (h = 0; h < H->n_head; h++)
+            for (h = 0; h < H->n_head; h++) {
+                const float *qh = b->q + off * e + h * hd, *kh = b->k + off * e + h * hd;
+                b->tile(kh, e, n, qh, e, n, hd, b->att, n);
                 for (qi = 0; qi < n; qi++) {
-                    const float *qv = b->q + (off + qi) * e + h * hd;
-                    float mx = -INFINITY, sum = 0.0f, *o = b->ao + (off + qi) * e + h * hd;
+                    float *a = b->att + qi * n, mx = -INFINITY, sum = 0.0f, inv;
                     for (j = 0; j < n; j++) {
-                        b->att[j] = dotf(qv, b->k + (off + j) * e + h * hd, hd) * scale;
-                        if (b->att[j] > mx) mx = b->att[j];
+                        a[j] *= scale;
+                        if (a[j] > mx) mx = a[j];
                     }
-                    for (j = 0; j < n; j++) sum += (b->att[j] = expf(b->att[j] - mx));
-                    memset(o, 0, hd * sizeof(float));
-                    for (j = 0; j < n; j++) {
-                        const float *vv = b->v + (off + j) * e + h * hd;
-                        float a = b->att[j] / sum;
-                        for (i = 0; i < hd; i++) o[i] += a * vv[i];
-                    }
+                    for (j = 0; j < n; j++) sum += (a[j] = expf(a[j] - mx));
+                    inv = 1.0f / sum;
+                    for (j = 0; j < n; j++) a[j] *= inv;
                 }
+                for (j = 0; j < n; j++)
+                    for (i = 0; i < hd; i++) b->vt[i * n + j] = b->v[(off + j) * e + h * hd + i];
+                b->tile(b->vt, n, hd, b->att, n, n, n, b->ao + off * e + h * hd, e);
+            }
         }
         matmul(b, L->wo, L->bo, b->ao, b->tmp, n_t);
         layernorm(b->x, b->tmp, L->ln1_w, L->ln1_b, n_t, e, H->eps);

@@ -399,6 +399,13 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out);
  * refused (CC_INVALID, "run cairn reindex"). */
 cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats);
 
+/* Progress of the embedding done by cr_vectors_sync: fn(ud, done, total)
+ * in chunks, called at the start and after every batch. Process-wide, for
+ * the command line's progress bar (set before syncing, NULL to clear); a
+ * server leaves it unset. */
+typedef void (*cr_progress_fn)(void *ud, int64_t done, int64_t total);
+void      cr_vectors_set_progress(cr_progress_fn fn, void *ud);
+
 /* 0 when the settings turn the vector lane off (embedder.name = "none"):
  * a BM25-only knowledge base. */
 int       cr_vectors_enabled(cc_kb *kb);

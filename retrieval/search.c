@@ -64,6 +64,35 @@ int cr_vectors_enabled(cc_kb *kb)
 
 /* ---------------------------------------------------------------- catch-up */
 
+/* Progress of embedding (cr_vectors_set_progress): set by the command line
+ * before it syncs; NULL = none. */
+static cr_progress_fn progress_fn;
+static void *progress_ud;
+static int64_t progress_done, progress_total;
+
+void cr_vectors_set_progress(cr_progress_fn fn, void *ud)
+{
+    progress_fn = fn;
+    progress_ud = ud;
+}
+
+/* Chunks to embed: all live ones (rebuild) or those added after `from`. */
+static void progress_start(cc_kb *kb, int64_t from, int rebuild)
+{
+    sqlite3_stmt *st;
+    progress_done = progress_total = 0;
+    if (!progress_fn) return;
+    if (sqlite3_prepare_v2(cc_kb_db(kb), rebuild ? "SELECT count(*) FROM chunks"
+                           : "SELECT sum(chunk_hi - chunk_lo + 1) FROM changes"
+                             " WHERE generation > ?1 AND op = 'add' AND chunk_hi >= chunk_lo",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    if (!rebuild) sqlite3_bind_int64(st, 1, from);
+    if (sqlite3_step(st) == SQLITE_ROW) progress_total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (progress_total > 0) progress_fn(progress_ud, 0, progress_total);
+}
+
 /* Embeds and adds the live chunks with ids in [lo, hi]. */
 static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo, int64_t hi,
                            int64_t *added)
@@ -108,6 +137,8 @@ static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo,
                 break;
             }
             *added += (int64_t)n;
+            progress_done += (int64_t)n;
+            if (progress_fn && progress_total > 0) progress_fn(progress_ud, progress_done, progress_total);
             for (i = 0; i < n; i++) free(owned[i]);
             n = 0;
         }
@@ -165,6 +196,7 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
             goto out;
         }
         from = 0;
+        progress_start(kb, 0, 1);
         s = add_range(kb, e, vi, 1, INT64_MAX, &stats->added);
         if (s) goto out;
         goto save;
@@ -191,6 +223,7 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
         goto out;
     }
     sqlite3_bind_int64(st, 1, from);
+    if (from < cur) progress_start(kb, from, 0);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *op = (const char *)sqlite3_column_text(st, 0);
         int64_t lo = sqlite3_column_int64(st, 1), hi = sqlite3_column_int64(st, 2);

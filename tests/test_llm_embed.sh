@@ -58,6 +58,11 @@ for type in f32 q8_0; do
   "$BIN" model make-tiny --arch bert --type $type --seed 3 --out "$f" || chk "bert builtin: make-tiny" false
   compare "$f" mean "bert $type mean (built-in vocab)"
 done
+# the portable C kernel (no AVX2) gives the same vectors
+CAIRN_LLM_PORTABLE=1 "$BIN" model embed "$T/bert-builtin-f32.gguf" "${TEXTS[@]}" > "$T/p.txt"
+"$BIN" model embed "$T/bert-builtin-f32.gguf" "${TEXTS[@]}" > "$T/c.txt"
+d=$(maxdiff "$T/c.txt" "$T/p.txt")
+chk "portable kernel equals the SIMD one (got $d)" 'le "$d" 1e-6'
 # metadata pooling can be overridden
 "$BIN" model embed "$T/bert-builtin-f32.gguf" --pooling cls "${TEXTS[@]}" > "$T/c.txt"
 a=(); for x in "${TEXTS[@]}"; do a+=("$(ids "$T/bert-builtin-f32.gguf" "$x")"); done
