@@ -79,11 +79,12 @@ int main(int argc, char **argv)
     size_t n = 512, i, done;
     char **texts = malloc(n * sizeof *texts);
     uint64_t r = 42;
-    struct { const char *name; uint32_t embd, layers, heads, ff, ctx; int type; } models[] = {
-        {"tiny bert f32 (64d, 2 layers)", 64, 2, 4, 128, 128, CL_TYPE_F32},
-        {"tiny bert q8_0", 64, 2, 4, 128, 128, CL_TYPE_Q8_0},
-        {"MiniLM-L6 shape f32 (384d, 6 layers)", 384, 6, 12, 1536, 512, CL_TYPE_F32},
-        {"MiniLM-L6 shape q8_0", 384, 6, 12, 1536, 512, CL_TYPE_Q8_0},
+    struct { const char *name; uint32_t embd, layers, heads, ff, ctx; int type, threads; } models[] = {
+        {"tiny bert f32 (64d, 2 layers)", 64, 2, 4, 128, 128, CL_TYPE_F32, 1},
+        {"tiny bert q8_0", 64, 2, 4, 128, 128, CL_TYPE_Q8_0, 1},
+        {"MiniLM-L6 shape f32 (384d, 6 layers)", 384, 6, 12, 1536, 512, CL_TYPE_F32, 1},
+        {"MiniLM-L6 shape q8_0", 384, 6, 12, 1536, 512, CL_TYPE_Q8_0, 1},
+        {"MiniLM-L6 shape q8_0, 2 threads", 384, 6, 12, 1536, 512, CL_TYPE_Q8_0, 2},
     };
     cr_embedder *e;
     double hash_rate, wall;
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
         }
         texts[i] = b.data;
     }
-    printf("embedding throughput, %d-word chunks, >= %.0f s each, 1 thread, %s kernel\n", n_words, secs,
+    printf("embedding throughput, %d-word chunks, >= %.0f s each, 1 thread unless said, %s kernel\n", n_words, secs,
            getenv("CAIRN_LLM_PORTABLE") ? "portable C" : "AVX2+FMA when available");
     printf("vocabulary: %s\n\n", vocab[0] ? vocab : "built-in WordPiece (../shared absent)");
     printf("| embedder | chunks/s (wall) | chunks per CPU-s | x hash (CPU) | chunks timed |\n"
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
         if (cl_make_tiny_bert(&o, path) != CL_OK) die("make-tiny", cl_errmsg());
         memset(&eo, 0, sizeof eo);
         eo.model_path = path;
+        eo.threads = models[i].threads;
         if (cr_embedder_open("gguf", &eo, &e) != CC_OK) die("gguf", cc_errmsg());
         rate = run(e, texts, n, secs, GGUF_BATCH, &done, &cpu);
         printf("| gguf: %s | %.2f | %.2f | %.5f | %zu |\n", models[i].name, rate, cpu, cpu / hash_rate, done);

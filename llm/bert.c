@@ -19,10 +19,13 @@
  * attention is bidirectional inside a sequence and masked between them
  * (which is what a padding mask does, without computing the padding).
  * Weights stay in the mapping: a weight row is dequantised into a small
- * buffer (ROWS rows at a time) and never a whole matrix. */
+ * buffer (TILE_R rows at a time) and never a whole matrix. Matrix products
+ * are split by row tiles, attention by (sequence, head), over n_threads
+ * threads started per call. */
 #include "llm_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +41,12 @@ struct cl_bert {
     const cl_tensor *tok, *types, *pos, *ln0_w, *ln0_b;
     blayer *layers;
     /* work buffers, grown to the largest batch seen (floats) */
-    float *x, *q, *k, *v, *ao, *tmp, *h, *wbuf;
-    float *att;  /* (n_ctx, n_ctx) scores of one head */
-    float *vt;   /* (head_dim, n_ctx) one head's V, transposed */
+    float *x, *q, *k, *v, *ao, *tmp, *h;
+    int n_threads;
+    /* per thread: */
+    float *wbuf[CL_BERT_MAX_THREADS]; /* (TILE_R, max(E, F)) dequantised weight rows */
+    float *att[CL_BERT_MAX_THREADS];  /* (n, n) scores of one head */
+    float *vt[CL_BERT_MAX_THREADS];   /* (head_dim, n) one head's V, transposed */
     size_t cap_tokens, cap_seq;
     void (*tile)(const float *, size_t, size_t, const float *, size_t, size_t, size_t, float *, size_t);
 };
@@ -186,30 +192,108 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const float *w, size_t
 }
 #endif
 
-/* Y[t][r] = W row r . X[t] + bias[r] for t < n_t, over W's ne[1] rows.
- * X is (n_t, ne0), Y is (n_t, ne1). Rows are dequantised TILE_R at a time
- * into wbuf (F32 rows are used in place). */
-static void matmul(cl_bert *b, const cl_tensor *W, const cl_tensor *bias, const float *X, float *Y, size_t n_t)
+/* ------------------------------------------------------------ threads */
+
+/* Runs fn(ctx, i, tid) for i < n on up to b->n_threads threads (thread tid
+ * takes i = tid, tid + n_threads, ...). Every item is computed the same way
+ * whatever the thread count, so results do not depend on it. */
+typedef void (*par_fn)(void *ctx, size_t i, int tid);
+typedef struct par_job { par_fn fn; void *ctx; size_t n; int nth, tid; } par_job;
+
+static void *par_main(void *a)
 {
-    size_t in = (size_t)W->ne[0], outn = (size_t)W->ne[1], rb = W->n_bytes / W->ne[1], r0, t0, r, t;
-    const float *bd = bias ? bias->data : NULL;
-    for (r0 = 0; r0 < outn; r0 += TILE_R) {
-        size_t nr = outn - r0 < TILE_R ? outn - r0 : TILE_R;
-        const float *wr;
-        if (W->type == CL_TYPE_F32) wr = (const float *)((const uint8_t *)W->data + r0 * rb);
-        else {
-            for (r = 0; r < nr; r++)
-                cl_dequantize_row(W->type, (const uint8_t *)W->data + (r0 + r) * rb, b->wbuf + r * in, in);
-            wr = b->wbuf;
-        }
-        for (t0 = 0; t0 < n_t; t0 += TILE_T) {
-            size_t nt = n_t - t0 < TILE_T ? n_t - t0 : TILE_T;
-            b->tile(wr, in, nr, X + t0 * in, in, nt, in, Y + t0 * outn + r0, outn);
-        }
+    par_job *j = a;
+    size_t i;
+    for (i = (size_t)j->tid; i < j->n; i += (size_t)j->nth) j->fn(j->ctx, i, j->tid);
+    return NULL;
+}
+
+static void par_for(const cl_bert *b, size_t n, par_fn fn, void *ctx)
+{
+    pthread_t th[CL_BERT_MAX_THREADS];
+    par_job job[CL_BERT_MAX_THREADS];
+    int nth = b->n_threads < (int)n ? b->n_threads : (int)n, t, started[CL_BERT_MAX_THREADS] = {0};
+    if (nth < 1) nth = 1;
+    for (t = 0; t < nth; t++) {
+        job[t].fn = fn, job[t].ctx = ctx, job[t].n = n, job[t].nth = nth, job[t].tid = t;
+        if (t) started[t] = pthread_create(&th[t], NULL, par_main, &job[t]) == 0;
+    }
+    par_main(&job[0]);
+    for (t = 1; t < nth; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else par_main(&job[t]); /* could not start a thread: do its share here */
+    }
+}
+
+/* Y[t][r] = W row r . X[t] + bias[r] for t < n_t, over W's ne[1] rows.
+ * X is (n_t, ne0), Y is (n_t, ne1). One item = TILE_R rows, dequantised
+ * into the thread's wbuf (F32 rows are used in place). */
+typedef struct mm_job {
+    cl_bert *b;
+    const cl_tensor *W, *bias;
+    const float *X;
+    float *Y;
+    size_t n_t;
+} mm_job;
+
+static void mm_item(void *ctx, size_t item, int tid)
+{
+    const mm_job *j = ctx;
+    const cl_tensor *W = j->W;
+    size_t in = (size_t)W->ne[0], outn = (size_t)W->ne[1], rb = W->n_bytes / W->ne[1], r0 = item * TILE_R, t0, r, t;
+    size_t nr = outn - r0 < TILE_R ? outn - r0 : TILE_R;
+    const float *wr, *bd = j->bias ? j->bias->data : NULL;
+    if (W->type == CL_TYPE_F32) wr = (const float *)((const uint8_t *)W->data + r0 * rb);
+    else {
+        for (r = 0; r < nr; r++)
+            cl_dequantize_row(W->type, (const uint8_t *)W->data + (r0 + r) * rb, j->b->wbuf[tid] + r * in, in);
+        wr = j->b->wbuf[tid];
+    }
+    for (t0 = 0; t0 < j->n_t; t0 += TILE_T) {
+        size_t nt = j->n_t - t0 < TILE_T ? j->n_t - t0 : TILE_T;
+        j->b->tile(wr, in, nr, j->X + t0 * in, in, nt, in, j->Y + t0 * outn + r0, outn);
     }
     if (bd)
-        for (t = 0; t < n_t; t++)
-            for (r = 0; r < outn; r++) Y[t * outn + r] += bd[r];
+        for (t = 0; t < j->n_t; t++)
+            for (r = 0; r < nr; r++) j->Y[t * outn + r0 + r] += bd[r0 + r];
+}
+
+static void matmul(cl_bert *b, const cl_tensor *W, const cl_tensor *bias, const float *X, float *Y, size_t n_t)
+{
+    mm_job j = {b, W, bias, X, Y, n_t};
+    par_for(b, ((size_t)W->ne[1] + TILE_R - 1) / TILE_R, mm_item, &j);
+}
+
+/* Attention, one item = one (sequence, head): S = Q K^T * scale, softmax by
+ * rows, O = S V, inside the sequence only (the mask between sequences). */
+typedef struct att_job {
+    cl_bert *b;
+    const size_t *off, *n_toks;
+    float scale;
+} att_job;
+
+static void att_item(void *ctx, size_t item, int tid)
+{
+    const att_job *j = ctx;
+    cl_bert *b = j->b;
+    size_t e = b->hp.n_embd, nh = b->hp.n_head, hd = e / nh, s = item / nh, h = item % nh;
+    size_t n = j->n_toks[s], off = j->off[s], qi, i, k;
+    float *att = b->att[tid], *vt = b->vt[tid];
+    if (!n) return;
+    b->tile(b->k + off * e + h * hd, e, n, b->q + off * e + h * hd, e, n, hd, att, n);
+    for (qi = 0; qi < n; qi++) {
+        float *a = att + qi * n, mx = -INFINITY, sum = 0.0f, inv;
+        for (k = 0; k < n; k++) {
+            a[k] *= j->scale;
+            if (a[k] > mx) mx = a[k];
+        }
+        for (k = 0; k < n; k++) sum += (a[k] = expf(a[k] - mx));
+        inv = 1.0f / sum;
+        for (k = 0; k < n; k++) a[k] *= inv;
+    }
+    for (k = 0; k < n; k++)
+        for (i = 0; i < hd; i++) vt[i * n + k] = b->v[(off + k) * e + h * hd + i];
+    b->tile(vt, n, hd, att, n, n, n, b->ao + off * e + h * hd, e);
 }
 
 void cl_bert_free(cl_bert *b)
@@ -223,13 +307,15 @@ void cl_bert_free(cl_bert *b)
     free(b->ao);
     free(b->tmp);
     free(b->h);
-    free(b->att);
-    free(b->vt);
-    free(b->wbuf);
+    for (int t = 0; t < CL_BERT_MAX_THREADS; t++) {
+        free(b->att[t]);
+        free(b->vt[t]);
+        free(b->wbuf[t]);
+    }
     free(b);
 }
 
-cl_status cl_bert_new(const cl_gguf *g, cl_bert **out)
+cl_status cl_bert_new(const cl_gguf *g, int n_threads, cl_bert **out)
 {
     cl_bert *b;
     cl_bert_hparams *H;
@@ -313,7 +399,9 @@ cl_status cl_bert_new(const cl_gguf *g, cl_bert **out)
             (s = bwant_l(g, l, "layer_output_norm.bias", e, 1, &L->ln2_b)))
             goto fail;
     }
-    if (!(b->wbuf = malloc((size_t)TILE_R * (e > f ? e : f) * sizeof(float)))) goto nomem;
+    b->n_threads = n_threads < 1 ? 1 : n_threads > CL_BERT_MAX_THREADS ? CL_BERT_MAX_THREADS : n_threads;
+    for (l = 0; l < b->n_threads; l++)
+        if (!(b->wbuf[l] = malloc((size_t)TILE_R * (e > f ? e : f) * sizeof(float)))) goto nomem;
     b->tile = tile_c;
 #if defined(__x86_64__) && defined(__GNUC__)
     /* CAIRN_LLM_PORTABLE=1 keeps the portable C kernel (tests compare both) */
@@ -356,13 +444,15 @@ static cl_status grow(cl_bert *b, size_t n_t, size_t max_n)
     float **bufs[6] = {&b->x, &b->q, &b->k, &b->v, &b->ao, &b->tmp};
     int i;
     if (max_n > b->cap_seq) {
-        free(b->att);
-        free(b->vt);
-        b->vt = NULL;
         b->cap_seq = 0;
-        if (!(b->att = malloc(max_n * max_n * sizeof(float))) ||
-            !(b->vt = malloc(max_n * (e / b->hp.n_head) * sizeof(float))))
-            return cl_err(CL_ERR_NOMEM, "bert: out of memory for a sequence of %zu tokens", max_n);
+        for (i = 0; i < b->n_threads; i++) {
+            free(b->att[i]);
+            free(b->vt[i]);
+            b->vt[i] = NULL;
+            if (!(b->att[i] = malloc(max_n * max_n * sizeof(float))) ||
+                !(b->vt[i] = malloc(max_n * (e / b->hp.n_head) * sizeof(float))))
+                return cl_err(CL_ERR_NOMEM, "bert: out of memory for a sequence of %zu tokens", max_n);
+        }
         b->cap_seq = max_n;
     }
     if (n_t <= b->cap_tokens) return CL_OK;
@@ -389,6 +479,8 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
     size_t e = H->n_embd, hd = e / H->n_head, n_t = 0, max_n = 0, s, t, i, l, off;
     size_t tok_rb = b->tok->n_bytes / b->tok->ne[1], pos_rb = b->pos->n_bytes / b->pos->ne[1];
     float scale = 1.0f / sqrtf((float)hd), *row;
+    size_t *offs;
+    att_job aj;
     cl_status st;
     if (pooling != CL_POOL_MEAN && pooling != CL_POOL_CLS && pooling != CL_POOL_LAST)
         return cl_err(CL_ERR_INVALID, "bert: pooling %d is not one of mean (1), cls (2), last (3)", pooling);
@@ -422,33 +514,15 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
         }
     free(row);
     layernorm(b->x, NULL, b->ln0_w, b->ln0_b, n_t, e, H->eps);
+    if (!(offs = malloc(n_seq * sizeof *offs))) return cl_err(CL_ERR_NOMEM, "bert: out of memory");
+    for (s = 0, off = 0; s < n_seq; off += n_toks[s], s++) offs[s] = off;
+    aj.b = b, aj.off = offs, aj.n_toks = n_toks, aj.scale = scale;
     for (l = 0; l < H->n_layer; l++) {
         const blayer *L = &b->layers[l];
         matmul(b, L->wq, L->bq, b->x, b->q, n_t);
         matmul(b, L->wk, L->bk, b->x, b->k, n_t);
         matmul(b, L->wv, L->bv, b->x, b->v, n_t);
-        /* attention inside each sequence (the mask between sequences), per
-         * head: S = Q K^T * scale, softmax by rows, O = S V */
-        for (s = 0, off = 0; s < n_seq; off += n_toks[s], s++) {
-            size_t n = n_toks[s], qi, j, h;
-            for (h = 0; h < H->n_head; h++) {
-                const float *qh = b->q + off * e + h * hd, *kh = b->k + off * e + h * hd;
-                b->tile(kh, e, n, qh, e, n, hd, b->att, n);
-                for (qi = 0; qi < n; qi++) {
-                    float *a = b->att + qi * n, mx = -INFINITY, sum = 0.0f, inv;
-                    for (j = 0; j < n; j++) {
-                        a[j] *= scale;
-                        if (a[j] > mx) mx = a[j];
-                    }
-                    for (j = 0; j < n; j++) sum += (a[j] = expf(a[j] - mx));
-                    inv = 1.0f / sum;
-                    for (j = 0; j < n; j++) a[j] *= inv;
-                }
-                for (j = 0; j < n; j++)
-                    for (i = 0; i < hd; i++) b->vt[i * n + j] = b->v[(off + j) * e + h * hd + i];
-                b->tile(b->vt, n, hd, b->att, n, n, n, b->ao + off * e + h * hd, e);
-            }
-        }
+        par_for(b, n_seq * H->n_head, att_item, &aj);
         matmul(b, L->wo, L->bo, b->ao, b->tmp, n_t);
         layernorm(b->x, b->tmp, L->ln1_w, L->ln1_b, n_t, e, H->eps);
         matmul(b, L->up, L->bup, b->x, b->h, n_t);
@@ -456,6 +530,7 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
         matmul(b, L->down, L->bdown, b->h, b->tmp, n_t);
         layernorm(b->x, b->tmp, L->ln2_w, L->ln2_b, n_t, e, H->eps);
     }
+    free(offs);
     /* pooling and L2 normalisation */
     for (s = 0, off = 0; s < n_seq; off += n_toks[s], s++) {
         float *o = out + s * e;

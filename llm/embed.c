@@ -57,7 +57,7 @@ static cl_status check_pooling(const char *path, int p)
 
 cl_status cl_embed_open(const char *path, const cl_embed_params *params, cl_embed **out)
 {
-    cl_embed_params P = {CL_POOL_UNSET, 0};
+    cl_embed_params P = {CL_POOL_UNSET, 0, 1};
     cl_embed *e;
     cl_embed_info *I;
     const char *arch;
@@ -75,7 +75,7 @@ cl_status cl_embed_open(const char *path, const cl_embed_params *params, cl_embe
     snprintf(I->arch, sizeof I->arch, "%s", arch);
     if (!strcmp(arch, "bert")) {
         const cl_bert_hparams *H;
-        if ((s = cl_bert_new(e->g, &e->bert))) {
+        if ((s = cl_bert_new(e->g, P.n_threads, &e->bert))) {
             s = cl_err(s, "embed: %s: %s", path, cl_errmsg());
             goto fail;
         }

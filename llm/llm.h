@@ -318,6 +318,8 @@ typedef struct cl_embed_params {
                          a decoder without it is refused: not an embedding model) */
     uint32_t n_ctx;   /* most tokens per text (longer texts are cut, keeping the final
                          token); 0 = the model's context, at most 2048 for decoders */
+    int n_threads;    /* BERT: threads per forward pass (0 or 1 = the calling thread
+                         only; at most 64); results do not depend on it */
 } cl_embed_params;
 
 typedef struct cl_embed_info {

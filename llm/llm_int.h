@@ -42,8 +42,10 @@ typedef struct cl_bert_hparams {
     float eps;            /* LayerNorm epsilon */
     int pooling;          /* bert.pooling_type (CL_POOL_*; CLS when absent) */
 } cl_bert_hparams;
-/* g is borrowed and must outlive the encoder (weights stay in its mapping). */
-cl_status cl_bert_new(const cl_gguf *g, cl_bert **out);
+#define CL_BERT_MAX_THREADS 64
+/* g is borrowed and must outlive the encoder (weights stay in its mapping).
+ * n_threads: 1..CL_BERT_MAX_THREADS (clamped). */
+cl_status cl_bert_new(const cl_gguf *g, int n_threads, cl_bert **out);
 void cl_bert_free(cl_bert *b); /* NULL is a no-op */
 const cl_bert_hparams *cl_bert_get_hparams(const cl_bert *b);
 /* Encodes n_seq token sequences in one batch, pools each (CL_POOL_MEAN, _CLS,

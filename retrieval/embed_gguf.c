@@ -132,7 +132,12 @@ cc_status cr_gguf_embedder_ctx(const cr_embedder_opts *opts,
                          "(cairn reindex KB --embedder gguf:/path/model.gguf, or embedder.model)");
     if ((s = file_sha256(path, hex))) return s;
     if (!(c = calloc(1, sizeof *c))) return cc_seterr(CC_NOMEM, "out of memory (gguf embedder)");
-    if (cl_embed_open(path, NULL, &c->model) != CL_OK) {
+    cl_embed_params P = {CL_POOL_UNSET, 0, opts->threads};
+    if (P.n_threads <= 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        P.n_threads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
+    }
+    if (cl_embed_open(path, &P, &c->model) != CL_OK) {
         free(c);
         return cc_seterr(CC_INVALID, "%s", cl_errmsg());
     }

@@ -167,6 +167,7 @@ typedef struct cr_embedder_opts {
     int         dim;         /* hash: 0 = 384; 8..65536 */
     const char *model_path;  /* gguf: the model file (settings: embedder.model,
                                 relative to the KB directory) */
+    int         threads;     /* gguf: threads per forward pass; 0 = online CPUs (at most 16) */
 } cr_embedder_opts;
 
 /* Opens the embedder called `name` ("hash", ...). Unknown name, or one not

@@ -26,6 +26,12 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out)
         return s;
     memset(&eo, 0, sizeof eo);
     eo.dim = (int)dim;
+    {
+        int64_t th;
+        if ((s = cc_kb_setting_i64(kb, "embedder.threads", 0, &th))) return s;
+        if (th < 0 || th > 64) return cc_kb_seterr(kb, CC_INVALID, "embedder.threads must be 0..64");
+        eo.threads = (int)th;
+    }
     if ((s = cc_kb_setting_str(kb, "embedder.model", NULL, &eo.model_path))) return s;
     /* a relative embedder.model is relative to the KB directory */
     cc_buf mp = CC_BUF_INIT(0);

@@ -268,7 +268,7 @@ out:
  * all texts embedded in one batch. */
 static int model_embed(int argc, char **argv)
 {
-    cl_embed_params P = {CL_POOL_UNSET, 0};
+    cl_embed_params P = {CL_POOL_UNSET, 0, 1};
     const char **texts;
     size_t n = 0, i, d;
     int json = 0, k, rc = 1;
@@ -278,7 +278,15 @@ static int model_embed(int argc, char **argv)
     if (!(texts = calloc((size_t)argc, sizeof *texts))) return cli_error("out of memory");
     for (k = 3; k < argc; k++) {
         if (!strcmp(argv[k], "--json")) json = 1;
-        else if (!strcmp(argv[k], "--pooling") && k + 1 < argc) {
+        else if (!strcmp(argv[k], "--threads") && k + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++k], &end, 10);
+            if (end == argv[k] || *end || t < 1 || t > 64) {
+                cli_error("model embed: --threads must be 1..64, not %s", argv[k]);
+                goto out;
+            }
+            P.n_threads = (int)t;
+        } else if (!strcmp(argv[k], "--pooling") && k + 1 < argc) {
             if ((P.pooling = cl_pooling_from_name(argv[++k])) < 0) {
                 cli_error("model embed: --pooling must be mean, cls or last, not %s", argv[k]);
                 goto out;
@@ -338,7 +346,7 @@ int cmd_model(int argc, char **argv)
         "       cairn model make-tiny --arch llama|qwen2|qwen3|bert [--type f32|f16|q8_0] --out FILE [--seed N]\n"
         "       cairn model run FILE --prompt TEXT [-n N] [--ids]\n"
         "       cairn model logits FILE --tokens ID,ID,...\n"
-        "       cairn model embed FILE TEXT... [--json] [--pooling mean|cls|last]\n"
+        "       cairn model embed FILE TEXT... [--json] [--pooling mean|cls|last] [--threads N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
         "  the model asks and turns special-token text (e.g. <s>) into those tokens.\n"

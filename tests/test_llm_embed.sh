@@ -63,6 +63,10 @@ CAIRN_LLM_PORTABLE=1 "$BIN" model embed "$T/bert-builtin-f32.gguf" "${TEXTS[@]}"
 "$BIN" model embed "$T/bert-builtin-f32.gguf" "${TEXTS[@]}" > "$T/c.txt"
 d=$(maxdiff "$T/c.txt" "$T/p.txt")
 chk "portable kernel equals the SIMD one (got $d)" 'le "$d" 1e-6'
+# threads split the work, not the arithmetic: identical vectors
+"$BIN" model embed "$T/bert-builtin-q8_0.gguf" --threads 3 "${TEXTS[@]}" "${TEXTS[@]}" > "$T/p.txt"
+"$BIN" model embed "$T/bert-builtin-q8_0.gguf" "${TEXTS[@]}" "${TEXTS[@]}" > "$T/c.txt"
+chk "--threads 3 gives the same vectors as 1" 'cmp -s "$T/c.txt" "$T/p.txt"'
 # metadata pooling can be overridden
 "$BIN" model embed "$T/bert-builtin-f32.gguf" --pooling cls "${TEXTS[@]}" > "$T/c.txt"
 a=(); for x in "${TEXTS[@]}"; do a+=("$(ids "$T/bert-builtin-f32.gguf" "$x")"); done
