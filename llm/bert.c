@@ -75,7 +75,7 @@ static cl_status bwant(const cl_gguf *g, const char *name, uint64_t ne0, uint64_
     if (!cl_type_supported(t->type))
         return cl_err(CL_ERR_UNSUPPORTED, "bert: tensor %s has type %s, which is not supported", name,
                       cl_type_name(t->type) ? cl_type_name(t->type) : "?");
-    if (t->ne[0] != ne0 || (ne1 && t->ne[1] != ne1) || t->ne[2] != 1 || t->ne[3] != 1)
+    if (t->ne[0] != ne0 || (ne1 ? t->ne[1] != ne1 : t->ne[1] < 1) || t->ne[2] != 1 || t->ne[3] != 1)
         return cl_err(CL_ERR_FORMAT, "bert: tensor %s has shape [%llu, %llu], expected [%llu, %llu]", name,
                       (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)ne0,
                       (unsigned long long)ne1);

@@ -1,8 +1,12 @@
 /* test_embed.c — the embedder interface and the built-in hash embedder. */
 #include "retrieval.h"
 #include "check.h"
+#include "llm.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static double dot(const float *a, const float *b, int d)
 {
@@ -40,6 +44,65 @@ static int fake_dim(void *ctx) { (void)ctx; return 2; }
 static const char *fake_id(void *ctx) { (void)ctx; return "fake/1"; }
 static void fake_free(void *ctx) { (void)ctx; fake_freed++; }
 
+/* The gguf embedder on a tiny BERT written by llm/: dimension, identity
+ * (arch, dim, pooling, the file's SHA-256), unit vectors, batch = single. */
+static void check_gguf(void)
+{
+    const char *tmp = getenv("CAIRN_TMP") ? getenv("CAIRN_TMP") : "/tmp";
+    cc_buf path = CC_BUF_INIT(0), want = CC_BUF_INIT(0);
+    cl_tiny_bert_opts o = {0};
+    cr_embedder *e = NULL;
+    o.type = CL_TYPE_F32;
+    o.seed = 4;
+    o.pooling = CL_POOL_MEAN;
+    cc_buf_printf(&path, "%s/test_embed.%d.gguf", tmp, (int)getpid());
+    CHECK(cl_make_tiny_bert(&o, path.data) == CL_OK);
+    FILE *f = fopen(path.data, "rb");
+    CHECK(f != NULL);
+    if (!f) return;
+    cc_sha256 c;
+    uint8_t blk[4096], dig[32];
+    size_t got;
+    cc_sha256_init(&c);
+    while ((got = fread(blk, 1, sizeof blk, f)) > 0) cc_sha256_update(&c, blk, got);
+    fclose(f);
+    cc_sha256_final(&c, dig);
+    cc_buf_puts(&want, "gguf/1:bert:dim=64:pool=mean:sha256=");
+    for (int i = 0; i < 32; i++) cc_buf_printf(&want, "%02x", dig[i]);
+    cr_embedder_opts eo = { .model_path = path.data, .threads = 2 };
+    CHECK_OK(cr_embedder_open("gguf", &eo, &e));
+    if (e) {
+        CHECK(cr_embedder_dim(e) == 64);
+        CHECK_STR(cr_embedder_identity(e), want.data);
+        CHECK_STR(cr_embedder_name(e), "gguf");
+        const char *texts[3] = { "the river city", "hello world and the dog", "" };
+        float v[3 * 64], one[64];
+        CHECK_OK(cr_embedder_embed(e, texts, NULL, 3, v));
+        for (int t = 0; t < 3; t++) {
+            double n2 = 0;
+            for (int i = 0; i < 64; i++) n2 += (double)v[t * 64 + i] * v[t * 64 + i];
+            CHECK_MSG(fabs(n2 - 1) < 1e-5, "text %d: |v|^2 = %g", t, n2);  /* "" is [CLS][SEP] */
+        }
+        CHECK_OK(cr_embedder_embed(e, texts + 1, NULL, 1, one));
+        double md = 0;
+        for (int i = 0; i < 64; i++) md = fmax(md, fabs(one[i] - v[64 + i]));
+        CHECK_MSG(md < 1e-6, "batch vs single: %g", md);
+        cr_embedder_close(e);
+    }
+    /* the same name with the path in it */
+    cc_buf spec = CC_BUF_INIT(0);
+    cc_buf_printf(&spec, "gguf:%s", path.data);
+    CHECK_OK(cr_embedder_open(spec.data, NULL, &e));
+    if (e) CHECK_STR(cr_embedder_identity(e), want.data);
+    cr_embedder_close(e);
+    unlink(path.data);
+    CHECK(cr_embedder_open(spec.data, NULL, &e) == CC_IO);
+    CHECK(strstr(cc_errmsg(), "cannot open model"));
+    cc_buf_free(&spec);
+    cc_buf_free(&path);
+    cc_buf_free(&want);
+}
+
 int main(void)
 {
     /* ---- normalisation */
@@ -59,7 +122,9 @@ int main(void)
     CHECK(cr_embedder_open("nope", NULL, &e) == CC_INVALID);
     CHECK(e == NULL);
     CHECK(strstr(cc_errmsg(), "nope") && strstr(cc_errmsg(), "hash"));
-    CHECK(cr_embedder_open("gguf", NULL, &e) == CC_UNSUPPORTED);
+    CHECK(cr_embedder_open("gguf", NULL, &e) == CC_INVALID);     /* no model file */
+    CHECK(strstr(cc_errmsg(), "needs a model file"));
+    check_gguf();
     CHECK(cr_embedder_open("", NULL, &e) == CC_INVALID);
     cr_embedder_opts bad = { .dim = 3 };
     CHECK(cr_embedder_open("hash", &bad, &e) == CC_INVALID);
