@@ -168,6 +168,10 @@ typedef struct cr_embedder_opts {
     const char *model_path;  /* gguf: the model file (settings: embedder.model,
                                 relative to the KB directory) */
     int         threads;     /* gguf: threads per forward pass; 0 = online CPUs (at most 16) */
+    const char *query_prefix;   /* prepended to queries (cr_embedder_embed_query), and */
+    const char *doc_prefix;     /* to documents (cr_embedder_embed), e.g. "query: " and
+                                   "passage: " for E5 models; NULL or "" = none; at most
+                                   256 bytes each; part of the identity when set */
 } cr_embedder_opts;
 
 /* Opens the embedder called `name` ("hash", ...). Unknown name, or one not
@@ -188,6 +192,9 @@ const char *cr_embedder_name(const cr_embedder *e);      /* borrowed */
  * (texts are then NUL-terminated). */
 cc_status   cr_embedder_embed(cr_embedder *e, const char *const *texts,
                               const size_t *lens, size_t n, float *out);
+/* Embeds one query (len bytes) into out (dim floats), with the query
+ * prefix when one is set; cr_embedder_embed is for documents. */
+cc_status   cr_embedder_embed_query(cr_embedder *e, const char *text, size_t len, float *out);
 /* Message of the last failure on this handle (borrowed). */
 const char *cr_embedder_errmsg(const cr_embedder *e);
 cc_status   cr_embedder_seterr(cr_embedder *e, cc_status s, const char *fmt, ...)
@@ -391,7 +398,8 @@ typedef struct cr_vectors_stats {
     cc_status rebuild_reason;  /* CC_NOTFOUND or CC_CORRUPT when rebuilt */
 } cr_vectors_stats;
 
-/* The embedder named by the KB settings (embedder.name, .dim, .model). */
+/* The embedder named by the KB settings (embedder.name, .dim, .model,
+ * .threads, .query_prefix, .doc_prefix). */
 cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out);
 
 /* Brings KB/vectors.faiss up to the catalog's generation (writable KB):

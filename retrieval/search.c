@@ -26,6 +26,9 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out)
         return s;
     memset(&eo, 0, sizeof eo);
     eo.dim = (int)dim;
+    if ((s = cc_kb_setting_str(kb, "embedder.query_prefix", NULL, &eo.query_prefix)) ||
+        (s = cc_kb_setting_str(kb, "embedder.doc_prefix", NULL, &eo.doc_prefix)))
+        return s;
     {
         int64_t th;
         if ((s = cc_kb_setting_i64(kb, "embedder.threads", 0, &th))) return s;
@@ -357,7 +360,7 @@ static void *vector_lane(void *arg)
         snprintf(j->why, sizeof j->why, "out of memory");
         return NULL;
     }
-    if ((j->st = cr_embedder_embed(j->s->emb, &j->query, NULL, 1, q))) {
+    if ((j->st = cr_embedder_embed_query(j->s->emb, j->query, strlen(j->query), q))) {
         snprintf(j->why, sizeof j->why, "embedding the query: %s", cr_embedder_errmsg(j->s->emb));
         free(q);
         return NULL;

@@ -103,6 +103,38 @@ static void check_gguf(void)
     cc_buf_free(&want);
 }
 
+/* Query / document prefixes: part of the identity; the query gets its
+ * prefix, documents theirs. */
+static void check_prefixes(void)
+{
+    cr_embedder *e = NULL, *plain = NULL;
+    cr_embedder_opts o = { .dim = 64, .query_prefix = "query: ", .doc_prefix = "passage: " };
+    cr_embedder_opts p = { .dim = 64 };
+    float a[64], b[64];
+    CHECK_OK(cr_embedder_open("hash", &o, &e));
+    CHECK_OK(cr_embedder_open("hash", &p, &plain));
+    if (!e || !plain) return;
+    CHECK_STR(cr_embedder_identity(e), "hash/1:dim=64:qp=\"query: \":dp=\"passage: \"");
+    CHECK_STR(cr_embedder_identity(plain), "hash/1:dim=64");
+    const char *q = "river town", *qp = "query: river town", *d = "old bridge", *dp = "passage: old bridge";
+    CHECK_OK(cr_embedder_embed_query(e, q, strlen(q), a));
+    CHECK_OK(cr_embedder_embed(plain, &qp, NULL, 1, b));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK_OK(cr_embedder_embed(e, &d, NULL, 1, a));
+    CHECK_OK(cr_embedder_embed(plain, &dp, NULL, 1, b));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK_OK(cr_embedder_embed_query(plain, q, strlen(q), a));   /* no prefix: as a document */
+    CHECK_OK(cr_embedder_embed(plain, &q, NULL, 1, b));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    cr_embedder_close(e);
+    cr_embedder_close(plain);
+    char big[300];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    o.query_prefix = big;
+    CHECK(cr_embedder_open("hash", &o, &e) == CC_INVALID);
+}
+
 int main(void)
 {
     /* ---- normalisation */
@@ -125,6 +157,7 @@ int main(void)
     CHECK(cr_embedder_open("gguf", NULL, &e) == CC_INVALID);     /* no model file */
     CHECK(strstr(cc_errmsg(), "needs a model file"));
     check_gguf();
+    check_prefixes();
     CHECK(cr_embedder_open("", NULL, &e) == CC_INVALID);
     cr_embedder_opts bad = { .dim = 3 };
     CHECK(cr_embedder_open("hash", &bad, &e) == CC_INVALID);

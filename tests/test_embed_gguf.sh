@@ -75,5 +75,18 @@ cp "$T/m.gguf" "$KB/model.gguf"
 expect 0 "reindexed" -- "$BIN" reindex "$KB"
 expect 0 "chunk [0-9]+ .*score" -- "$BIN" search "$KB" "river" --mode vector -k 1
 
+# query / document prefixes (settings): queries get one, chunks the other;
+# they are part of the identity, so changing them needs a reindex
+"$PY" -c 'import json, sys; p = sys.argv[1]; s = json.load(open(p)); s["embedder"]["query_prefix"] = "query: "; s["embedder"]["doc_prefix"] = "passage: "; json.dump(s, open(p, "w"))' "$KB/cairn.json"
+expect 1 'qp=\"query: \":dp=\"passage: \"' -- "$BIN" search "$KB" "river" --mode vector
+expect 0 "reindexed" -- "$BIN" reindex "$KB"
+"$BIN" model embed "$KB/model.gguf" "query: river town harbour" "passage: $other" > "$T/v.txt"
+out=$("$BIN" search "$KB" "river town harbour" --mode vector -k 100 --json 2>&1)
+"$PY" -c 'import json, sys, numpy as np
+v = np.loadtxt(sys.argv[2]); want = float(v[0] @ v[1])
+h = [x for x in json.loads(sys.argv[1])["hits"] if x["chunk"] == 5]
+sys.exit(0 if h and abs(h[0]["score"] - want) < 1e-4 else 1)' "$out" "$T/v.txt" \
+  && ok || bad "with prefixes, the score of chunk 5 is not cos(query: ..., passage: ...): $out"
+
 echo "embed_gguf: $pass passed, $fail failed"
 [ $fail = 0 ]
