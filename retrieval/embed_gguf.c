@@ -1,7 +1,7 @@
 /*
  * embed_gguf.c — the "gguf" embedder: a transformer embedding model (BERT
  * family, or a decoder whose metadata names a pooling) run by llm/'s
- * cl_embed. Identity "gguf/1:<arch>:dim=<d>:pool=<p>:sha256=<file hash>",
+ * cl_embed. Identity "gguf/1:<arch>:dim=<d>:pool=<p>:ctx=<max tokens>:sha256=<file hash>",
  * so an index made with another model file (even one of the same shape) is
  * refused. The file hash is computed once per process for a given file
  * (device, inode, size, mtime).
@@ -132,7 +132,7 @@ cc_status cr_gguf_embedder_ctx(const cr_embedder_opts *opts,
                          "(cairn reindex KB --embedder gguf:/path/model.gguf, or embedder.model)");
     if ((s = file_sha256(path, hex))) return s;
     if (!(c = calloc(1, sizeof *c))) return cc_seterr(CC_NOMEM, "out of memory (gguf embedder)");
-    cl_embed_params P = {CL_POOL_UNSET, 0, opts->threads};
+    cl_embed_params P = {CL_POOL_UNSET, opts->max_tokens > 0 ? (uint32_t)opts->max_tokens : 0, opts->threads};
     if (P.n_threads <= 0) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         P.n_threads = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (int)ncpu;
@@ -143,8 +143,8 @@ cc_status cr_gguf_embedder_ctx(const cr_embedder_opts *opts,
     }
     I = cl_embed_get_info(c->model);
     c->dim = (int)I->dim;
-    snprintf(c->identity, sizeof c->identity, "gguf/%d:%s:dim=%u:pool=%s:sha256=%s",
-             GGUF_EMBEDDER_VERSION, I->arch, I->dim, cl_pooling_name(I->pooling), hex);
+    snprintf(c->identity, sizeof c->identity, "gguf/%d:%s:dim=%u:pool=%s:ctx=%u:sha256=%s",
+             GGUF_EMBEDDER_VERSION, I->arch, I->dim, cl_pooling_name(I->pooling), I->n_ctx, hex);
     *iface = &gguf_iface;
     *ctx = c;
     return CC_OK;

@@ -143,7 +143,7 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
  *   "gguf"  a GGUF embedding model run by llm/ (cl_embed: BERT family, or a
  *           decoder with a pooling type); opts->model_path names the file, or
  *           the name is "gguf:/path/model.gguf". Identity
- *           "gguf/1:<arch>:dim=<d>:pool=<p>:sha256=<hash of the file>".
+ *           "gguf/1:<arch>:dim=<d>:pool=<p>:ctx=<max tokens>:sha256=<hash of the file>".
  * The identity string names the model and every setting that changes the
  * vectors; a vector index records it and refuses another. */
 
@@ -168,6 +168,8 @@ typedef struct cr_embedder_opts {
     const char *model_path;  /* gguf: the model file (settings: embedder.model,
                                 relative to the KB directory) */
     int         threads;     /* gguf: threads per forward pass; 0 = online CPUs (at most 16) */
+    int         max_tokens;  /* gguf: tokens per text, longer ones are cut (0 = the model's
+                                context; sentence-transformers' MiniLM uses 256) */
     const char *query_prefix;   /* prepended to queries (cr_embedder_embed_query), and */
     const char *doc_prefix;     /* to documents (cr_embedder_embed), e.g. "query: " and
                                    "passage: " for E5 models; NULL or "" = none; at most
@@ -399,7 +401,7 @@ typedef struct cr_vectors_stats {
 } cr_vectors_stats;
 
 /* The embedder named by the KB settings (embedder.name, .dim, .model,
- * .threads, .query_prefix, .doc_prefix). */
+ * .threads, .max_tokens, .query_prefix, .doc_prefix). */
 cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out);
 
 /* Brings KB/vectors.faiss up to the catalog's generation (writable KB):

@@ -34,6 +34,10 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out)
         if ((s = cc_kb_setting_i64(kb, "embedder.threads", 0, &th))) return s;
         if (th < 0 || th > 64) return cc_kb_seterr(kb, CC_INVALID, "embedder.threads must be 0..64");
         eo.threads = (int)th;
+        if ((s = cc_kb_setting_i64(kb, "embedder.max_tokens", 0, &th))) return s;
+        if (th < 0 || th > 1 << 20)
+            return cc_kb_seterr(kb, CC_INVALID, "embedder.max_tokens must be 0..1048576");
+        eo.max_tokens = (int)th;
     }
     if ((s = cc_kb_setting_str(kb, "embedder.model", NULL, &eo.model_path))) return s;
     /* a relative embedder.model is relative to the KB directory */

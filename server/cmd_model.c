@@ -286,6 +286,14 @@ static int model_embed(int argc, char **argv)
                 goto out;
             }
             P.n_threads = (int)t;
+        } else if (!strcmp(argv[k], "--max-tokens") && k + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++k], &end, 10);
+            if (end == argv[k] || *end || t < 1 || t > (1 << 20)) {
+                cli_error("model embed: --max-tokens must be 1..1048576, not %s", argv[k]);
+                goto out;
+            }
+            P.n_ctx = (uint32_t)t;
         } else if (!strcmp(argv[k], "--pooling") && k + 1 < argc) {
             if ((P.pooling = cl_pooling_from_name(argv[++k])) < 0) {
                 cli_error("model embed: --pooling must be mean, cls or last, not %s", argv[k]);
@@ -347,6 +355,7 @@ int cmd_model(int argc, char **argv)
         "       cairn model run FILE --prompt TEXT [-n N] [--ids]\n"
         "       cairn model logits FILE --tokens ID,ID,...\n"
         "       cairn model embed FILE TEXT... [--json] [--pooling mean|cls|last] [--threads N]\n"
+        "                         [--max-tokens N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
         "  the model asks and turns special-token text (e.g. <s>) into those tokens.\n"

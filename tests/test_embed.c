@@ -67,7 +67,7 @@ static void check_gguf(void)
     while ((got = fread(blk, 1, sizeof blk, f)) > 0) cc_sha256_update(&c, blk, got);
     fclose(f);
     cc_sha256_final(&c, dig);
-    cc_buf_puts(&want, "gguf/1:bert:dim=64:pool=mean:sha256=");
+    cc_buf_puts(&want, "gguf/1:bert:dim=64:pool=mean:ctx=128:sha256=");
     for (int i = 0; i < 32; i++) cc_buf_printf(&want, "%02x", dig[i]);
     cr_embedder_opts eo = { .model_path = path.data, .threads = 2 };
     CHECK_OK(cr_embedder_open("gguf", &eo, &e));

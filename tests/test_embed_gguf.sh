@@ -87,6 +87,17 @@ v = np.loadtxt(sys.argv[2]); want = float(v[0] @ v[1])
 h = [x for x in json.loads(sys.argv[1])["hits"] if x["chunk"] == 5]
 sys.exit(0 if h and abs(h[0]["score"] - want) < 1e-4 else 1)' "$out" "$T/v.txt" \
   && ok || bad "with prefixes, the score of chunk 5 is not cos(query: ..., passage: ...): $out"
+# embedder.max_tokens cuts texts (and is part of the identity)
+"$PY" -c 'import json, sys; p = sys.argv[1]; s = json.load(open(p)); s["embedder"]["max_tokens"] = 16; json.dump(s, open(p, "w"))' "$KB/cairn.json"
+expect 1 "ctx=16" -- "$BIN" search "$KB" "river" --mode vector
+expect 0 "reindexed" -- "$BIN" reindex "$KB"
+"$BIN" model embed "$KB/model.gguf" --max-tokens 16 "query: river town harbour" "passage: $other" > "$T/v.txt"
+out=$("$BIN" search "$KB" "river town harbour" --mode vector -k 100 --json 2>&1)
+"$PY" -c 'import json, sys, numpy as np
+v = np.loadtxt(sys.argv[2]); want = float(v[0] @ v[1])
+h = [x for x in json.loads(sys.argv[1])["hits"] if x["chunk"] == 5]
+sys.exit(0 if h and abs(h[0]["score"] - want) < 1e-4 else 1)' "$out" "$T/v.txt" \
+  && ok || bad "with max_tokens 16, the score of chunk 5 is not the cosine of 16-token vectors: $out"
 
 echo "embed_gguf: $pass passed, $fail failed"
 [ $fail = 0 ]
