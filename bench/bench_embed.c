@@ -71,8 +71,8 @@ static double run(cr_embedder *e, char **texts, size_t n, double secs, size_t ba
 
 int main(int argc, char **argv)
 {
-    double secs = argc > 1 ? atof(argv[1]) : 3.0;
-    int n_words = argc > 2 ? atoi(argv[2]) : 200;
+    double secs = argc > 1 ? strtod(argv[1], NULL) : 3.0;
+    long n_words = argc > 2 ? strtol(argv[2], NULL, 10) : 200;
     const char *shared = getenv("CAIRN_SHARED") ? getenv("CAIRN_SHARED") : "../shared";
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char vocab[1024], path[1024];
@@ -88,19 +88,20 @@ int main(int argc, char **argv)
     };
     cr_embedder *e;
     double hash_rate, wall;
-    if (secs <= 0 || n_words < 1 || !texts) die("usage", "bench_embed [seconds] [words per chunk]");
+    if (!(secs > 0 && secs < 3600) || n_words < 1 || n_words > 100000 || !texts)
+        die("usage", "bench_embed [seconds] [words per chunk]");
     snprintf(vocab, sizeof vocab, "%s/vocab/ggml-vocab-bert-bge.gguf", shared);
     if (access(vocab, R_OK)) vocab[0] = 0;
     for (i = 0; i < n; i++) { /* synthetic chunks: n_words words from a fixed list */
         cc_buf b = CC_BUF_INIT(0);
-        int w;
+        long w;
         for (w = 0; w < n_words; w++) {
             r = r * 6364136223846793005ull + 1442695040888963407ull;
             cc_buf_printf(&b, "%s%s", w ? (w % 17 == 16 ? ". " : " ") : "", words[(r >> 33) % N_WORDS]);
         }
         texts[i] = b.data;
     }
-    printf("embedding throughput, %d-word chunks, >= %.0f s each, 1 thread unless said, %s kernel\n", n_words, secs,
+    printf("embedding throughput, %ld-word chunks, >= %g s each, 1 thread unless said, %s kernel\n", n_words, secs,
            getenv("CAIRN_LLM_PORTABLE") ? "portable C" : "AVX2+FMA when available");
     printf("vocabulary: %s\n\n", vocab[0] ? vocab : "built-in WordPiece (../shared absent)");
     printf("| embedder | chunks/s (wall) | chunks per CPU-s | x hash (CPU) | chunks timed |\n"

@@ -470,6 +470,16 @@ nomem:
     return cl_err(CL_ERR_NOMEM, "bert: out of memory for a batch of %zu tokens", n_t);
 }
 
+/* GELU (exact erf form) of one token's FFN row, in place. */
+static void gelu_item(void *ctx, size_t t, int tid)
+{
+    cl_bert *b = ctx;
+    float *h = b->h + t * b->hp.n_ff;
+    size_t i;
+    (void)tid;
+    for (i = 0; i < b->hp.n_ff; i++) h[i] = 0.5f * h[i] * (1.0f + erff(h[i] * (float)M_SQRT1_2));
+}
+
 /* ------------------------------------------------------------ forward */
 
 cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *n_toks, size_t n_seq, int pooling,
@@ -526,7 +536,7 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
         matmul(b, L->wo, L->bo, b->ao, b->tmp, n_t);
         layernorm(b->x, b->tmp, L->ln1_w, L->ln1_b, n_t, e, H->eps);
         matmul(b, L->up, L->bup, b->x, b->h, n_t);
-        for (i = 0; i < n_t * H->n_ff; i++) b->h[i] = 0.5f * b->h[i] * (1.0f + erff(b->h[i] * (float)M_SQRT1_2));
+        par_for(b, n_t, gelu_item, b);
         matmul(b, L->down, L->bdown, b->h, b->tmp, n_t);
         layernorm(b->x, b->tmp, L->ln2_w, L->ln2_b, n_t, e, H->eps);
     }
