@@ -274,7 +274,8 @@ const cl_model_info *cl_model_get_info(const cl_model *m);
 const cl_tokenizer *cl_model_tokenizer(const cl_model *m); /* owned by the model */
 
 /* Runs one token at position pos (pos < n_ctx; positions 0..pos-1 must have
- * been evaluated before, for this sequence) and writes n_vocab logits. */
+ * been evaluated before, for this sequence) and writes n_vocab logits
+ * (logits NULL: the output head is skipped; see cl_model_hidden). */
 cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits);
 
 /* Greedy generation: evaluates the prompt from position 0, then appends the
@@ -288,6 +289,86 @@ cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt
  * type F32, F16 or Q8_0 (norms and biases F32), seeded random weights, GQA
  * (4 query heads, 2 KV heads), a built-in byte-level BPE vocabulary. */
 cl_status cl_make_tiny(const char *arch, int type, uint64_t seed, const char *path);
+
+
+/* -------------------------------------------------------------- embeddings */
+
+/* Pooling of token states into one vector, numbered as llama.cpp's
+ * <arch>.pooling_type metadata. */
+typedef enum cl_pooling {
+    CL_POOL_UNSET = -1, /* take it from the model's metadata */
+    CL_POOL_NONE = 0, CL_POOL_MEAN = 1, CL_POOL_CLS = 2, CL_POOL_LAST = 3
+} cl_pooling;
+
+/* "mean", "cls", "last", "none" (NULL for other values). */
+const char *cl_pooling_name(int pooling);
+/* The inverse; -1 for an unknown name. */
+int cl_pooling_from_name(const char *name);
+
+/* An embedding model: a BERT encoder (general.architecture "bert": absolute
+ * positions, LayerNorm, GELU, token type 0, bidirectional attention) or a
+ * decoder (llama, qwen2, qwen3) pooled over its final normed hidden states
+ * (last-token pooling for decoder embedding models). Vectors are pooled as
+ * the metadata's <arch>.pooling_type says (or as the caller overrides) and
+ * L2-normalised. Weights stay mmapped. One call at a time per handle. */
+typedef struct cl_embed cl_embed;
+
+typedef struct cl_embed_params {
+    int pooling;      /* CL_POOL_UNSET: from the metadata (BERT without the key: CLS;
+                         a decoder without it is refused: not an embedding model) */
+    uint32_t n_ctx;   /* most tokens per text (longer texts are cut, keeping the final
+                         token); 0 = the model's context, at most 2048 for decoders */
+    int n_threads;    /* BERT: threads per forward pass (0 or 1 = the calling thread
+                         only; at most 64); results do not depend on it */
+} cl_embed_params;
+
+typedef struct cl_embed_info {
+    char arch[16];
+    uint32_t dim;       /* vector length (embedding_length) */
+    int pooling;        /* CL_POOL_MEAN, _CLS or _LAST */
+    uint32_t n_ctx;     /* most tokens per text */
+    uint32_t n_layer, n_head, n_ff, n_vocab;
+    int is_decoder;
+} cl_embed_info;
+
+/* Opens path; params may be NULL (defaults). A file that is not an embedding
+ * model (unknown arch, a decoder with no pooling type) is an error naming why. */
+cl_status cl_embed_open(const char *path, const cl_embed_params *params, cl_embed **out);
+void cl_embed_free(cl_embed *e); /* NULL is a no-op */
+const cl_embed_info *cl_embed_get_info(const cl_embed *e);
+const cl_tokenizer *cl_embed_tokenizer(const cl_embed *e); /* owned by e */
+
+/* Embeds n token sequences (BERT: in one batch) into out (n * dim floats,
+ * caller-allocated). A sequence longer than n_ctx is CL_ERR_RANGE; an empty
+ * one gives the zero vector. */
+cl_status cl_embed_tokens(cl_embed *e, const cl_token *const *toks, const size_t *n_toks, size_t n, float *out);
+
+/* Tokenizes n UTF-8 texts (special tokens added as the model asks, e.g.
+ * [CLS] ... [SEP]), cuts each to n_ctx tokens keeping the final one, and
+ * embeds them into out (n * dim floats), in batches of up to 4096 tokens. */
+cl_status cl_embed_texts(cl_embed *e, const char *const *texts, const size_t *lens, size_t n, float *out);
+
+/* Options of the BERT test-model writer. Zero fields take the tiny defaults
+ * (64 dims, 2 layers, 4 heads, ffn 128, 128 positions). */
+typedef struct cl_tiny_bert_opts {
+    int type;               /* CL_TYPE_F32, _F16 or _Q8_0 for matrices (norms and biases F32) */
+    uint64_t seed;
+    int pooling;            /* written as bert.pooling_type; CL_POOL_UNSET = mean */
+    uint32_t n_embd, n_layer, n_head, n_ff, n_ctx;
+    const char *vocab_path; /* a GGUF whose tokenizer.ggml.* (WordPiece) is copied;
+                               NULL = a small built-in WordPiece vocabulary */
+} cl_tiny_bert_opts;
+
+/* Writes a standard llama.cpp-style "bert" GGUF with seeded random weights. */
+cl_status cl_make_tiny_bert(const cl_tiny_bert_opts *o, const char *path);
+
+/* Rewrites the GGUF at path with "<arch>.pooling_type" = pooling added (or
+ * replaced), e.g. to turn a tiny decoder into a last-token embedding model. */
+cl_status cl_gguf_set_pooling(const char *path, int pooling);
+
+/* The final normed hidden state (n_embd floats) of the last cl_model_eval;
+ * cl_model_eval with logits NULL skips the output head. */
+void cl_model_hidden(const cl_model *m, float *out);
 
 #ifdef __cplusplus
 }

@@ -33,4 +33,26 @@ size_t cl_utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Encode cp; returns bytes written (1..4) to out. */
 int cl_utf8_encode(uint32_t cp, char out[4]);
 
+
+/* BERT encoder (llm/bert.c), used by the embedding handle (llm/embed.c). */
+typedef struct cl_bert cl_bert;
+typedef struct cl_bert_hparams {
+    uint32_t n_vocab, n_embd, n_layer, n_head, n_ff;
+    uint32_t n_ctx_train; /* positions that can be embedded */
+    float eps;            /* LayerNorm epsilon */
+    int pooling;          /* bert.pooling_type (CL_POOL_*; CLS when absent) */
+} cl_bert_hparams;
+#define CL_BERT_MAX_THREADS 64
+/* g is borrowed and must outlive the encoder (weights stay in its mapping).
+ * n_threads: 1..CL_BERT_MAX_THREADS (clamped). */
+cl_status cl_bert_new(const cl_gguf *g, int n_threads, cl_bert **out);
+void cl_bert_free(cl_bert *b); /* NULL is a no-op */
+const cl_bert_hparams *cl_bert_get_hparams(const cl_bert *b);
+/* Encodes n_seq token sequences in one batch, pools each (CL_POOL_MEAN, _CLS,
+ * _LAST) and L2-normalises: out holds n_seq * n_embd floats. */
+cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *n_toks, size_t n_seq, int pooling,
+                         float *out);
+/* v /= |v| (a zero vector stays zero). */
+void cl_l2_normalize(float *v, size_t n);
+
 #endif

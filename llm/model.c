@@ -298,7 +298,7 @@ cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits
         for (i = 0; i < I->n_embd; i++) m->x[i] += m->xb[i];
     }
     rmsnorm(m->xb, m->x, m->out_norm, I->n_embd, I->eps);
-    matvec(m->out, NULL, m->xb, logits);
+    if (logits) matvec(m->out, NULL, m->xb, logits); /* NULL: embedding use, see cl_model_hidden */
     return CL_OK;
 }
 
@@ -331,4 +331,10 @@ cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt
     free(logits);
     *n_out = n;
     return s;
+}
+
+/* Embedding hook: the final normed hidden state left by cl_model_eval. */
+void cl_model_hidden(const cl_model *m, float *out)
+{
+    memcpy(out, m->xb, m->info.n_embd * sizeof(float));
 }

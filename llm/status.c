@@ -2,6 +2,7 @@
 #include "llm_int.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char errmsg[1024];
 
@@ -25,9 +26,11 @@ const char *cl_errmsg(void) { return errmsg; }
 
 cl_status cl_err(cl_status s, const char *fmt, ...)
 {
+    char tmp[sizeof errmsg]; /* the arguments may include cl_errmsg() itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(errmsg, sizeof errmsg, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(errmsg, tmp, sizeof errmsg);
     return s;
 }

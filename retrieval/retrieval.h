@@ -140,7 +140,10 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
  *   "hash"  signed feature hashing of normalised words, word bigrams and
  *           character 3..5-grams; needs no weights; identical on every
  *           machine. Identity "hash/1:dim=<dim>".
- *   "gguf"  (later) a GGUF embedding model run by llm/.
+ *   "gguf"  a GGUF embedding model run by llm/ (cl_embed: BERT family, or a
+ *           decoder with a pooling type); opts->model_path names the file, or
+ *           the name is "gguf:/path/model.gguf". Identity
+ *           "gguf/1:<arch>:dim=<d>:pool=<p>:ctx=<max tokens>:sha256=<hash of the file>".
  * The identity string names the model and every setting that changes the
  * vectors; a vector index records it and refuses another. */
 
@@ -162,7 +165,15 @@ typedef struct cr_embedder_iface {
 
 typedef struct cr_embedder_opts {
     int         dim;         /* hash: 0 = 384; 8..65536 */
-    const char *model_path;  /* gguf: the model file */
+    const char *model_path;  /* gguf: the model file (settings: embedder.model,
+                                relative to the KB directory) */
+    int         threads;     /* gguf: threads per forward pass; 0 = online CPUs (at most 16) */
+    int         max_tokens;  /* gguf: tokens per text, longer ones are cut (0 = the model's
+                                context; sentence-transformers' MiniLM uses 256) */
+    const char *query_prefix;   /* prepended to queries (cr_embedder_embed_query), and */
+    const char *doc_prefix;     /* to documents (cr_embedder_embed), e.g. "query: " and
+                                   "passage: " for E5 models; NULL or "" = none; at most
+                                   256 bytes each; part of the identity when set */
 } cr_embedder_opts;
 
 /* Opens the embedder called `name` ("hash", ...). Unknown name, or one not
@@ -183,6 +194,9 @@ const char *cr_embedder_name(const cr_embedder *e);      /* borrowed */
  * (texts are then NUL-terminated). */
 cc_status   cr_embedder_embed(cr_embedder *e, const char *const *texts,
                               const size_t *lens, size_t n, float *out);
+/* Embeds one query (len bytes) into out (dim floats), with the query
+ * prefix when one is set; cr_embedder_embed is for documents. */
+cc_status   cr_embedder_embed_query(cr_embedder *e, const char *text, size_t len, float *out);
 /* Message of the last failure on this handle (borrowed). */
 const char *cr_embedder_errmsg(const cr_embedder *e);
 cc_status   cr_embedder_seterr(cr_embedder *e, cc_status s, const char *fmt, ...)
@@ -386,7 +400,8 @@ typedef struct cr_vectors_stats {
     cc_status rebuild_reason;  /* CC_NOTFOUND or CC_CORRUPT when rebuilt */
 } cr_vectors_stats;
 
-/* The embedder named by the KB settings (embedder.name, .dim, .model). */
+/* The embedder named by the KB settings (embedder.name, .dim, .model,
+ * .threads, .max_tokens, .query_prefix, .doc_prefix). */
 cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out);
 
 /* Brings KB/vectors.faiss up to the catalog's generation (writable KB):
@@ -394,6 +409,13 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out);
  * index is rebuilt from all live chunks; an index from another embedder is
  * refused (CC_INVALID, "run cairn reindex"). */
 cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats);
+
+/* Progress of the embedding done by cr_vectors_sync: fn(ud, done, total)
+ * in chunks, called at the start and after every batch. Process-wide, for
+ * the command line's progress bar (set before syncing, NULL to clear); a
+ * server leaves it unset. */
+typedef void (*cr_progress_fn)(void *ud, int64_t done, int64_t total);
+void      cr_vectors_set_progress(cr_progress_fn fn, void *ud);
 
 /* 0 when the settings turn the vector lane off (embedder.name = "none"):
  * a BM25-only knowledge base. */

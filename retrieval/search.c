@@ -26,9 +26,29 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out)
         return s;
     memset(&eo, 0, sizeof eo);
     eo.dim = (int)dim;
+    if ((s = cc_kb_setting_str(kb, "embedder.query_prefix", NULL, &eo.query_prefix)) ||
+        (s = cc_kb_setting_str(kb, "embedder.doc_prefix", NULL, &eo.doc_prefix)))
+        return s;
+    {
+        int64_t th;
+        if ((s = cc_kb_setting_i64(kb, "embedder.threads", 0, &th))) return s;
+        if (th < 0 || th > 64) return cc_kb_seterr(kb, CC_INVALID, "embedder.threads must be 0..64");
+        eo.threads = (int)th;
+        if ((s = cc_kb_setting_i64(kb, "embedder.max_tokens", 0, &th))) return s;
+        if (th < 0 || th > 1 << 20)
+            return cc_kb_seterr(kb, CC_INVALID, "embedder.max_tokens must be 0..1048576");
+        eo.max_tokens = (int)th;
+    }
     if ((s = cc_kb_setting_str(kb, "embedder.model", NULL, &eo.model_path))) return s;
-    if ((s = cr_embedder_open(name, &eo, out)))
-        return cc_kb_seterr(kb, s, "embedder: %s", cc_errmsg());
+    /* a relative embedder.model is relative to the KB directory */
+    cc_buf mp = CC_BUF_INIT(0);
+    if (eo.model_path && eo.model_path[0] != '/' && *eo.model_path) {
+        if (cc_kb_path(kb, eo.model_path, &mp)) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        eo.model_path = mp.data;
+    }
+    s = cr_embedder_open(name, &eo, out);
+    cc_buf_free(&mp);
+    if (s) return cc_kb_seterr(kb, s, "embedder: %s", cc_errmsg());
     return CC_OK;
 }
 
@@ -56,6 +76,35 @@ int cr_vectors_enabled(cc_kb *kb)
 }
 
 /* ---------------------------------------------------------------- catch-up */
+
+/* Progress of embedding (cr_vectors_set_progress): set by the command line
+ * before it syncs; NULL = none. */
+static cr_progress_fn progress_fn;
+static void *progress_ud;
+static int64_t progress_done, progress_total;
+
+void cr_vectors_set_progress(cr_progress_fn fn, void *ud)
+{
+    progress_fn = fn;
+    progress_ud = ud;
+}
+
+/* Chunks to embed: all live ones (rebuild) or those added after `from`. */
+static void progress_start(cc_kb *kb, int64_t from, int rebuild)
+{
+    sqlite3_stmt *st;
+    progress_done = progress_total = 0;
+    if (!progress_fn) return;
+    if (sqlite3_prepare_v2(cc_kb_db(kb), rebuild ? "SELECT count(*) FROM chunks"
+                           : "SELECT sum(chunk_hi - chunk_lo + 1) FROM changes"
+                             " WHERE generation > ?1 AND op = 'add' AND chunk_hi >= chunk_lo",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    if (!rebuild) sqlite3_bind_int64(st, 1, from);
+    if (sqlite3_step(st) == SQLITE_ROW) progress_total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (progress_total > 0) progress_fn(progress_ud, 0, progress_total);
+}
 
 /* Embeds and adds the live chunks with ids in [lo, hi]. */
 static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo, int64_t hi,
@@ -101,6 +150,8 @@ static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo,
                 break;
             }
             *added += (int64_t)n;
+            progress_done += (int64_t)n;
+            if (progress_fn && progress_total > 0) progress_fn(progress_ud, progress_done, progress_total);
             for (i = 0; i < n; i++) free(owned[i]);
             n = 0;
         }
@@ -158,6 +209,7 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
             goto out;
         }
         from = 0;
+        progress_start(kb, 0, 1);
         s = add_range(kb, e, vi, 1, INT64_MAX, &stats->added);
         if (s) goto out;
         goto save;
@@ -184,6 +236,7 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
         goto out;
     }
     sqlite3_bind_int64(st, 1, from);
+    if (from < cur) progress_start(kb, from, 0);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *op = (const char *)sqlite3_column_text(st, 0);
         int64_t lo = sqlite3_column_int64(st, 1), hi = sqlite3_column_int64(st, 2);
@@ -311,7 +364,7 @@ static void *vector_lane(void *arg)
         snprintf(j->why, sizeof j->why, "out of memory");
         return NULL;
     }
-    if ((j->st = cr_embedder_embed(j->s->emb, &j->query, NULL, 1, q))) {
+    if ((j->st = cr_embedder_embed_query(j->s->emb, j->query, strlen(j->query), q))) {
         snprintf(j->why, sizeof j->why, "embedding the query: %s", cr_embedder_errmsg(j->s->emb));
         free(q);
         return NULL;

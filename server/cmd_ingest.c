@@ -153,6 +153,31 @@ static void progress(size_t done, size_t nfiles, int64_t bytes, int64_t total, d
     fflush(stderr);
 }
 
+/* The embedding phase (cr_vectors_set_progress): the same bar, in chunks. */
+typedef struct embed_progress { double t0; int open; } embed_progress;
+
+static void embed_progress_fn(void *ud, int64_t done, int64_t total)
+{
+    embed_progress *p = ud;
+    double secs, rate, eta;
+    int width = 24, fill;
+    char bar[32];
+    if (done == 0) p->t0 = cc_now_ms();
+    secs = (cc_now_ms() - p->t0) / 1e3;
+    rate = secs > 0 ? done / secs : 0;
+    eta = rate > 0 ? (total - done) / rate : 0;
+    fill = total ? (int)(width * (double)done / (double)total) : width;
+    if (fill > width) fill = width;
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, ' ', (size_t)(width - fill));
+    bar[width] = 0;
+    fprintf(stderr, "\r[%s] embedding %lld/%lld chunks  %.1f chunks/s  ETA %.0fs ", bar, (long long)done,
+            (long long)total, rate, eta);
+    p->open = done < total;
+    if (!p->open) fputc('\n', stderr);
+    fflush(stderr);
+}
+
 /* ---------------------------------------------------------------- ingest */
 
 /* Small files share transactions (one commit per batch); each file is
@@ -309,10 +334,14 @@ int cmd_ingest(int argc, char **argv)
     }
     if (tty && list.n) fputc('\n', stderr);
     /* derived indexes catch up from the change log (also after a crash) */
+    embed_progress ep = {0};
+    if (tty) cr_vectors_set_progress(embed_progress_fn, &ep);
     if (cg_sync_derived(kb, &vs) != CC_OK) {
         cli_error("vectors: %s", cc_kb_errmsg(kb));
         failed++;
     }
+    cr_vectors_set_progress(NULL, NULL);
+    if (ep.open) fputc('\n', stderr);   /* a failure ended the bar early */
     {
         double secs = (cc_now_ms() - t0) / 1e3;
         if (json) {
@@ -396,7 +425,8 @@ int cmd_reindex(int argc, char **argv)
     }
     if (!kbdir)
         return cli_usage("reindex KB [--embedder NAME] [--dim N]\n"
-                         "  Rebuilds the vector index (with a new embedder when given).");
+                         "  Rebuilds the vector index (with a new embedder when given).\n"
+                         "  NAME: hash, none, or gguf:/path/model.gguf (a GGUF embedding model).");
     if (cc_kb_open(kbdir, CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (emb) {
         cr_embedder *e;
@@ -407,6 +437,18 @@ int cmd_reindex(int argc, char **argv)
             return cli_error("%s", cc_errmsg());
         }
         cr_embedder_close(e);
+        if (!strncmp(emb, "gguf:", 5)) {   /* name "gguf", embedder.model = the absolute path */
+            char *abs = realpath(emb + 5, NULL);
+            if (!abs) {
+                cc_kb_seterr(kb, CC_IO, "%s: %s", emb + 5, strerror(errno));
+                goto fail;
+            }
+            cc_buf_json_str(&v, abs, strlen(abs));
+            free(abs);
+            if (cc_kb_setting_set(kb, "embedder.model", v.data) != CC_OK) goto fail;
+            cc_buf_reset(&v);
+            emb = "gguf";
+        }
         cc_buf_json_str(&v, emb, strlen(emb));
         if (cc_kb_setting_set(kb, "embedder.name", v.data) != CC_OK) goto fail;
     }
@@ -419,7 +461,12 @@ int cmd_reindex(int argc, char **argv)
         cc_kb_seterr(kb, CC_IO, "cannot remove %s: %s", path.data, strerror(errno));
         goto fail;
     }
-    if (cg_sync_derived(kb, &vs) != CC_OK) goto fail;
+    embed_progress ep = {0};
+    if (isatty(2)) cr_vectors_set_progress(embed_progress_fn, &ep);
+    r = cg_sync_derived(kb, &vs);
+    cr_vectors_set_progress(NULL, NULL);
+    if (ep.open) fputc('\n', stderr);
+    if (r != CC_OK) goto fail;
     printf("reindexed %s: %lld vectors\n", kbdir, (long long)vs.vectors);
     cc_buf_free(&path);
     cc_buf_free(&v);

@@ -136,13 +136,29 @@ static int model_tokenize(const char *path, const char *text, int special)
     return 0;
 }
 
+/* make-tiny --arch bert: the vocabulary from --vocab FILE (a WordPiece GGUF)
+ * or, with --vocab builtin or none, the built-in one. */
+static int make_tiny_bert(int type, uint64_t seed, const char *pooling, const char *vocab, const char *path)
+{
+    cl_tiny_bert_opts o;
+    memset(&o, 0, sizeof o);
+    o.type = type;
+    o.seed = seed;
+    o.pooling = pooling ? cl_pooling_from_name(pooling) : CL_POOL_UNSET;
+    o.vocab_path = vocab && strcmp(vocab, "builtin") ? vocab : NULL;
+    if (cl_make_tiny_bert(&o, path) != CL_OK) return cli_error("%s", cl_errmsg());
+    return 0;
+}
+
 static int model_make_tiny(int argc, char **argv)
 {
-    const char *arch = NULL, *type = "f32", *path = NULL;
+    const char *arch = NULL, *type = "f32", *path = NULL, *pooling = NULL, *vocab = NULL;
     uint64_t seed = 1;
     int i, t;
     for (i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--arch")) arch = argv[i + 1];
+        if (!strcmp(argv[i], "--pooling")) pooling = argv[i + 1];
+        else if (!strcmp(argv[i], "--vocab")) vocab = argv[i + 1];
+        else if (!strcmp(argv[i], "--arch")) arch = argv[i + 1];
         else if (!strcmp(argv[i], "--type")) type = argv[i + 1];
         else if (!strcmp(argv[i], "--out")) path = argv[i + 1];
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
@@ -153,7 +169,13 @@ static int model_make_tiny(int argc, char **argv)
     else if (!strcmp(type, "f16")) t = CL_TYPE_F16;
     else if (!strcmp(type, "q8_0")) t = CL_TYPE_Q8_0;
     else return cli_error("make-tiny: --type must be f32, f16 or q8_0, not %s", type);
+    if (pooling && cl_pooling_from_name(pooling) < 0)
+        return cli_error("make-tiny: --pooling must be none, mean, cls or last, not %s", pooling);
+    if (!strcmp(arch, "bert")) return make_tiny_bert(t, seed, pooling, vocab, path);
+    if (vocab) return cli_error("make-tiny: --vocab is for --arch bert");
     if (cl_make_tiny(arch, t, seed, path) != CL_OK) return cli_error("%s", cl_errmsg());
+    if (pooling && cl_gguf_set_pooling(path, cl_pooling_from_name(pooling)) != CL_OK)
+        return cli_error("%s", cl_errmsg());
     return 0;
 }
 
@@ -242,21 +264,109 @@ out:
     return rc;
 }
 
+/* model embed FILE TEXT... [--json] [--pooling P]: one vector per text,
+ * all texts embedded in one batch. */
+static int model_embed(int argc, char **argv)
+{
+    cl_embed_params P = {CL_POOL_UNSET, 0, 1};
+    const char **texts;
+    size_t n = 0, i, d;
+    int json = 0, k, rc = 1;
+    cl_embed *e = NULL;
+    const cl_embed_info *I;
+    float *v = NULL;
+    if (!(texts = calloc((size_t)argc, sizeof *texts))) return cli_error("out of memory");
+    for (k = 3; k < argc; k++) {
+        if (!strcmp(argv[k], "--json")) json = 1;
+        else if (!strcmp(argv[k], "--threads") && k + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++k], &end, 10);
+            if (end == argv[k] || *end || t < 1 || t > 64) {
+                cli_error("model embed: --threads must be 1..64, not %s", argv[k]);
+                goto out;
+            }
+            P.n_threads = (int)t;
+        } else if (!strcmp(argv[k], "--max-tokens") && k + 1 < argc) {
+            char *end;
+            long t = strtol(argv[++k], &end, 10);
+            if (end == argv[k] || *end || t < 1 || t > (1 << 20)) {
+                cli_error("model embed: --max-tokens must be 1..1048576, not %s", argv[k]);
+                goto out;
+            }
+            P.n_ctx = (uint32_t)t;
+        } else if (!strcmp(argv[k], "--pooling") && k + 1 < argc) {
+            if ((P.pooling = cl_pooling_from_name(argv[++k])) < 0) {
+                cli_error("model embed: --pooling must be mean, cls or last, not %s", argv[k]);
+                goto out;
+            }
+        } else if (argv[k][0] == '-' && argv[k][1] == '-') {
+            cli_error("model embed: unknown or incomplete option %s", argv[k]);
+            goto out;
+        } else texts[n++] = argv[k];
+    }
+    if (!n) {
+        cli_error("model embed: needs FILE and at least one TEXT");
+        goto out;
+    }
+    if (cl_embed_open(argv[2], &P, &e) != CL_OK) {
+        cli_error("%s", cl_errmsg());
+        goto out;
+    }
+    I = cl_embed_get_info(e);
+    if (!(v = malloc(n * I->dim * sizeof *v))) {
+        cli_error("out of memory");
+        goto out;
+    }
+    if (cl_embed_texts(e, texts, NULL, n, v) != CL_OK) {
+        cli_error("%s", cl_errmsg());
+        goto out;
+    }
+    if (json) {
+        printf("{\"model\":");
+        print_quoted(argv[2], strlen(argv[2]), 4096);
+        printf(",\"arch\":\"%s\",\"dim\":%u,\"pooling\":\"%s\",\"vectors\":[", I->arch, I->dim,
+               cl_pooling_name(I->pooling));
+        for (i = 0; i < n; i++) {
+            printf("%s[", i ? "," : "");
+            for (d = 0; d < I->dim; d++) printf("%s%.9g", d ? "," : "", v[i * I->dim + d]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        for (i = 0; i < n; i++) {
+            for (d = 0; d < I->dim; d++) printf("%s%.9g", d ? " " : "", v[i * I->dim + d]);
+            printf("\n");
+        }
+    }
+    rc = 0;
+out:
+    free(v);
+    free(texts);
+    cl_embed_free(e);
+    return rc;
+}
+
 int cmd_model(int argc, char **argv)
 {
     static const char *usage =
         "model info FILE\n"
         "       cairn model tokenize FILE TEXT [--special]\n"
-        "       cairn model make-tiny --arch llama|qwen2|qwen3 [--type f32|f16|q8_0] --out FILE [--seed N]\n"
+        "       cairn model make-tiny --arch llama|qwen2|qwen3|bert [--type f32|f16|q8_0] --out FILE [--seed N]\n"
         "       cairn model run FILE --prompt TEXT [-n N] [--ids]\n"
         "       cairn model logits FILE --tokens ID,ID,...\n"
+        "       cairn model embed FILE TEXT... [--json] [--pooling mean|cls|last] [--threads N]\n"
+        "                         [--max-tokens N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
         "  the model asks and turns special-token text (e.g. <s>) into those tokens.\n"
         "  make-tiny: a small GGUF decoder with seeded random weights, for tests.\n"
         "  run: greedy generation of up to N (default 16) tokens after TEXT (--ids:\n"
         "  print the generated token ids instead of text).\n"
-        "  logits: one line of logits per position after running the given tokens.";
+        "  logits: one line of logits per position after running the given tokens.\n"
+        "  embed: one L2-normalised vector per TEXT (a bert model, or a decoder whose\n"
+        "  metadata names a pooling), all texts in one batch.\n"
+        "  make-tiny --arch bert [--pooling mean|cls|last] [--vocab FILE|builtin]: a tiny\n"
+        "  BERT encoder; --pooling on a decoder adds <arch>.pooling_type.";
     if (argc >= 2 && !strcmp(argv[1], "--help")) {
         printf("usage: cairn %s\n", usage);
         return 0;
@@ -273,5 +383,6 @@ int cmd_model(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "make-tiny")) return model_make_tiny(argc, argv);
     if (argc >= 3 && !strcmp(argv[1], "run")) return model_run(argc, argv, 0);
     if (argc >= 3 && !strcmp(argv[1], "logits")) return model_run(argc, argv, 1);
+    if (argc >= 3 && !strcmp(argv[1], "embed")) return model_embed(argc, argv);
     return cli_usage(usage);
 }

@@ -1,8 +1,12 @@
 /* test_embed.c — the embedder interface and the built-in hash embedder. */
 #include "retrieval.h"
 #include "check.h"
+#include "llm.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static double dot(const float *a, const float *b, int d)
 {
@@ -40,6 +44,97 @@ static int fake_dim(void *ctx) { (void)ctx; return 2; }
 static const char *fake_id(void *ctx) { (void)ctx; return "fake/1"; }
 static void fake_free(void *ctx) { (void)ctx; fake_freed++; }
 
+/* The gguf embedder on a tiny BERT written by llm/: dimension, identity
+ * (arch, dim, pooling, the file's SHA-256), unit vectors, batch = single. */
+static void check_gguf(void)
+{
+    const char *tmp = getenv("CAIRN_TMP") ? getenv("CAIRN_TMP") : "/tmp";
+    cc_buf path = CC_BUF_INIT(0), want = CC_BUF_INIT(0);
+    cl_tiny_bert_opts o = {0};
+    cr_embedder *e = NULL;
+    o.type = CL_TYPE_F32;
+    o.seed = 4;
+    o.pooling = CL_POOL_MEAN;
+    cc_buf_printf(&path, "%s/test_embed.%d.gguf", tmp, (int)getpid());
+    CHECK(cl_make_tiny_bert(&o, path.data) == CL_OK);
+    FILE *f = fopen(path.data, "rb");
+    CHECK(f != NULL);
+    if (!f) return;
+    cc_sha256 c;
+    uint8_t blk[4096], dig[32];
+    size_t got;
+    cc_sha256_init(&c);
+    while ((got = fread(blk, 1, sizeof blk, f)) > 0) cc_sha256_update(&c, blk, got);
+    fclose(f);
+    cc_sha256_final(&c, dig);
+    cc_buf_puts(&want, "gguf/1:bert:dim=64:pool=mean:ctx=128:sha256=");
+    for (int i = 0; i < 32; i++) cc_buf_printf(&want, "%02x", dig[i]);
+    cr_embedder_opts eo = { .model_path = path.data, .threads = 2 };
+    CHECK_OK(cr_embedder_open("gguf", &eo, &e));
+    if (e) {
+        CHECK(cr_embedder_dim(e) == 64);
+        CHECK_STR(cr_embedder_identity(e), want.data);
+        CHECK_STR(cr_embedder_name(e), "gguf");
+        const char *texts[3] = { "the river city", "hello world and the dog", "" };
+        float v[3 * 64], one[64];
+        CHECK_OK(cr_embedder_embed(e, texts, NULL, 3, v));
+        for (int t = 0; t < 3; t++) {
+            double n2 = 0;
+            for (int i = 0; i < 64; i++) n2 += (double)v[t * 64 + i] * v[t * 64 + i];
+            CHECK_MSG(fabs(n2 - 1) < 1e-5, "text %d: |v|^2 = %g", t, n2);  /* "" is [CLS][SEP] */
+        }
+        CHECK_OK(cr_embedder_embed(e, texts + 1, NULL, 1, one));
+        double md = 0;
+        for (int i = 0; i < 64; i++) md = fmax(md, fabs(one[i] - v[64 + i]));
+        CHECK_MSG(md < 1e-6, "batch vs single: %g", md);
+        cr_embedder_close(e);
+    }
+    /* the same name with the path in it */
+    cc_buf spec = CC_BUF_INIT(0);
+    cc_buf_printf(&spec, "gguf:%s", path.data);
+    CHECK_OK(cr_embedder_open(spec.data, NULL, &e));
+    if (e) CHECK_STR(cr_embedder_identity(e), want.data);
+    cr_embedder_close(e);
+    unlink(path.data);
+    CHECK(cr_embedder_open(spec.data, NULL, &e) == CC_IO);
+    CHECK(strstr(cc_errmsg(), "cannot open model"));
+    cc_buf_free(&spec);
+    cc_buf_free(&path);
+    cc_buf_free(&want);
+}
+
+/* Query / document prefixes: part of the identity; the query gets its
+ * prefix, documents theirs. */
+static void check_prefixes(void)
+{
+    cr_embedder *e = NULL, *plain = NULL;
+    cr_embedder_opts o = { .dim = 64, .query_prefix = "query: ", .doc_prefix = "passage: " };
+    cr_embedder_opts p = { .dim = 64 };
+    float a[64], b[64];
+    CHECK_OK(cr_embedder_open("hash", &o, &e));
+    CHECK_OK(cr_embedder_open("hash", &p, &plain));
+    if (!e || !plain) return;
+    CHECK_STR(cr_embedder_identity(e), "hash/1:dim=64:qp=\"query: \":dp=\"passage: \"");
+    CHECK_STR(cr_embedder_identity(plain), "hash/1:dim=64");
+    const char *q = "river town", *qp = "query: river town", *d = "old bridge", *dp = "passage: old bridge";
+    CHECK_OK(cr_embedder_embed_query(e, q, strlen(q), a));
+    CHECK_OK(cr_embedder_embed(plain, &qp, NULL, 1, b));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK_OK(cr_embedder_embed(e, &d, NULL, 1, a));
+    CHECK_OK(cr_embedder_embed(plain, &dp, NULL, 1, b));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK_OK(cr_embedder_embed_query(plain, q, strlen(q), a));   /* no prefix: as a document */
+    CHECK_OK(cr_embedder_embed(plain, &q, NULL, 1, b));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    cr_embedder_close(e);
+    cr_embedder_close(plain);
+    char big[300];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    o.query_prefix = big;
+    CHECK(cr_embedder_open("hash", &o, &e) == CC_INVALID);
+}
+
 int main(void)
 {
     /* ---- normalisation */
@@ -59,7 +154,10 @@ int main(void)
     CHECK(cr_embedder_open("nope", NULL, &e) == CC_INVALID);
     CHECK(e == NULL);
     CHECK(strstr(cc_errmsg(), "nope") && strstr(cc_errmsg(), "hash"));
-    CHECK(cr_embedder_open("gguf", NULL, &e) == CC_UNSUPPORTED);
+    CHECK(cr_embedder_open("gguf", NULL, &e) == CC_INVALID);     /* no model file */
+    CHECK(strstr(cc_errmsg(), "needs a model file"));
+    check_gguf();
+    check_prefixes();
     CHECK(cr_embedder_open("", NULL, &e) == CC_INVALID);
     cr_embedder_opts bad = { .dim = 3 };
     CHECK(cr_embedder_open("hash", &bad, &e) == CC_INVALID);
