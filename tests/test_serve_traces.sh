@@ -101,6 +101,12 @@ grep -q "\"start_char\":$sc,\"end_char\":$ec," <<<"$body" && grep -q "\"uri\":\"
 req GET /v1/chunks/99999999; is 404 'no chunk with id 99999999' "missing chunk"
 req GET /v1/chunks/abc; is 404 'chunk ids are integers' "bad chunk id"
 
+req GET /v1/openapi.json
+for p in '"/v1/traces"' '"/v1/traces/verify"' '"/v1/traces/export"' '"/v1/traces/{id}"' '"/v1/traces/{id}/raw"' '"/v1/chunks/{id}"'; do
+  grep -qF "$p:" <<<"$body" && ok || bad "openapi.json lacks $p"
+done
+python3 -c 'import json,sys; json.loads(sys.stdin.read())' <<<"$body" && ok || bad "openapi.json is not JSON"
+
 # ---- the page
 req GET /; is 200 '<title>cairn trace browser</title>' "page"
 req POST /; is 405 'allows GET' "POST page"
