@@ -58,6 +58,8 @@ timeout 300 /usr/bin/python3 "$CAIRN_SRC/tests/browser_driver.py" "$CHROMIUM" "$
 rc=$?
 [ "$rc" = 0 ] && ok || bad "browser driver failed (exit $rc); chromium log: $OUT/chromium.log"
 rm -rf "$OUT/chromium-profile"
+kill -TERM "$PID"; wait "$PID"; src=$?; PID=""
+[ "$src" = 0 ] && ok || bad "server exit status on SIGTERM: $src (sanitizer report in the log?) $(tail -5 "$T/log")"
 
 echo "browser: $pass passed, $fail failed (screenshots in $OUT)"
 [ "$fail" = 0 ]
