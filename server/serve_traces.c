@@ -278,28 +278,17 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
     const char *dir;
     if (filt_parse(c, 1, &f, rp)) return;
     dir = f.desc ? "DESC" : "ASC";
-    /* total matching */
-    cc_buf_puts(&sql, "SELECT count(*) FROM traces t");
-    filt_where(&f, &sql);
-    if (!(st = prepare(db, &sql, rp))) goto out;
-    filt_bind(&f, st);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        serve_reply_error(rp, 500, "internal", "reading traces: %s", sqlite3_errmsg(db));
-        goto out;
-    }
-    total = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
     /* the page: seqs picked (and sorted) first, so the JSON of rows off the
-     * page is never carried through the sorter */
-    cc_buf_reset(&sql);
+     * page is never carried through the sorter; the filter runs once, the
+     * window count giving the total */
     cc_buf_printf(&sql, "SELECT t.seq, t.id, t.created_at, t.caller, t.question,"
                   " CASE WHEN json_valid(t.json) THEN json_extract(t.json, '$.answer.abstained') END,"
                   " CASE WHEN json_valid(t.json) THEN json_extract(t.json, '$.checks.ok') END,"
                   " CASE WHEN json_valid(t.json) THEN json_array_length(t.json, '$.answer.sentences') END,"
                   " CASE WHEN json_valid(t.json) THEN substr(json_extract(t.json, '$.answer.text'), 1, 240) END,"
-                  " t.prev_hash, " BEFORE_SQL ", t.json, t.hash"
-                  " FROM (SELECT t.seq AS s, %s AS k FROM traces t", sort_col[f.sort]);
+                  " t.prev_hash, " BEFORE_SQL ", t.json, t.hash, p.n"
+                  " FROM (SELECT t.seq AS s, %s AS k, count(*) OVER () AS n FROM traces t",
+                  sort_col[f.sort]);
     filt_where(&f, &sql);
     cc_buf_printf(&sql, " ORDER BY k %s, t.seq %s LIMIT :limit OFFSET :offset) p"
                   " JOIN traces t ON t.seq = p.s ORDER BY p.k %s, p.s %s", dir, dir, dir, dir);
@@ -311,6 +300,7 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
     arr = cJSON_AddArrayToObject(out, "traces");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *t = cJSON_CreateObject();
+        total = sqlite3_column_int64(st, 13);
         cJSON_AddNumberToObject(t, "seq", (double)sqlite3_column_int64(st, 0));
         add_text(t, "id", sqlite3_column_text(st, 1));
         add_text(t, "created_at", sqlite3_column_text(st, 2));
@@ -336,6 +326,21 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
     }
     sqlite3_finalize(st);
     st = NULL;
+    if (!cJSON_GetArraySize(arr) && f.offset > 0) {   /* past the end: count apart */
+        cc_buf_reset(&sql);
+        cc_buf_puts(&sql, "SELECT count(*) FROM traces t");
+        filt_where(&f, &sql);
+        if (!(st = prepare(db, &sql, rp))) { cJSON_Delete(out); goto out; }
+        filt_bind(&f, st);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            cJSON_Delete(out);
+            serve_reply_error(rp, 500, "internal", "reading traces: %s", sqlite3_errmsg(db));
+            goto out;
+        }
+        total = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+    }
     cJSON_AddNumberToObject(out, "count", cJSON_GetArraySize(arr));
     cJSON_AddNumberToObject(out, "total", (double)total);
     cJSON_AddNumberToObject(out, "offset", (double)f.offset);
