@@ -222,6 +222,15 @@ def run(b, dl):
           "text filter leaves the 2 zorblat traces")
     click("#f-reset")
     wait("document.querySelectorAll('#trace-list tbody tr[data-trace]').length == %d" % total, "reset filters")
+    # time range through the form (the viewer's local time, sent as UTC)
+    js("document.getElementById('f-from').value = '2999-01-01T00:00'")
+    click("#filters button[type=submit]")
+    wait("document.getElementById('pageinfo').textContent.includes(' of 0')", "time filter in the future: none")
+    js("document.getElementById('f-from').value = '2000-01-01T00:00'")
+    click("#filters button[type=submit]")
+    wait("document.getElementById('pageinfo').textContent.includes(' of %d')" % total, "time filter from 2000: all")
+    click("#f-reset")
+    wait("document.querySelectorAll('#trace-list tbody tr[data-trace]').length == %d" % total, "reset filters")
     # sort by question, ascending
     click("button.sort[data-sort=question]")
     wait("document.querySelector('button.sort[data-sort=question]').getAttribute('aria-sort') == 'ascending'",
@@ -322,6 +331,14 @@ def run(b, dl):
     check(auth and all(a == "Bearer test-key-123" for a in auth), "API key sent as Authorization: Bearer (%s)" % auth)
     check(js("sessionStorage.getItem('cairn.apikey')") == "test-key-123", "API key kept in sessionStorage")
     click("#keyclear")
+
+    # an abstention: no citations, no subgraph needed, and no errors
+    with urllib.request.urlopen(BASE + "/v1/traces?q=xylophone") as r:
+        abst = json.load(r)["traces"][0]["id"]
+    js("location.hash = '#/trace/%s'" % abst)
+    wait("document.getElementById('t-title').textContent.includes('%s')" % abst, "the abstained trace")
+    check(js("document.querySelector('#t-answer .badge') && document.querySelector('#t-answer .badge').textContent") == "abstained"
+          and js("document.querySelectorAll('#t-answer button.cite').length") == 0, "abstention shown, no citations")
 
     # nothing went wrong in the page
     exc = [e["params"]["exceptionDetails"].get("text", "") + " " +
