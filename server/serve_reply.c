@@ -40,6 +40,7 @@ void serve_reply_error(serve_reply *rp, int status, const char *code, const char
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    msg[cc_utf8_check(msg, strlen(msg))] = 0;   /* a cut (or bad) UTF-8 sequence ends it */
     rp->status = status;
     rp->ctype = "application/json";
     rp->static_body = NULL;

@@ -72,6 +72,9 @@ stored=$("$BIN" trace "$T/kb" show "$T1")
 req GET /v1/traces/tr_0000000000000000; is 404 'no trace with id' "missing trace"
 req GET '/v1/traces/bad%20id'; is 404 'no such resource' "bad id"
 req GET "/v1/traces/$T1/other"; is 404 'no such resource' "bad sub-resource"
+long=$(printf 'é%.0s' $(seq 150))   # the echoed path is cut inside a 2-byte character
+req GET "/v1/traces/x/$long"; is 404 'no such resource' "long path"
+/usr/bin/python3 -c 'import sys; sys.stdin.buffer.read().decode("utf-8")' <<<"$body" && ok || bad "error message cut mid-character: not UTF-8"
 curl -s -D "$T/h" -o "$T/raw" "$U/v1/traces/$T1/raw"
 "$BIN" trace "$T/kb" show "$T1" | head -c -1 > "$T/show"
 cmp -s "$T/raw" "$T/show" && ok || bad "raw is the stored JSON byte for byte"
