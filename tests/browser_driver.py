@@ -4,7 +4,10 @@ over --remote-debugging-pipe (fd 3: commands in, fd 4: replies out, each
 message JSON ended by a NUL), so it needs only the Python standard library.
 Used by tests/test_browser.sh against `cairn serve` on loopback:
 
-  browser_driver.py CHROMIUM BASE_URL OUTDIR SCRIPT_TRACE_ID
+  browser_driver.py CHROMIUM BASE_URL OUTDIR SCRIPT_TRACE_ID KB_CATALOG
+
+(KB_CATALOG, the KB's cairn.db, is edited at the end: a trace tampered with
+behind the server must show as broken.)
 
 It loads the trace browser, filters and sorts the list, opens the trace of a
 question answered from a document containing <script>, clicks the citation,
@@ -18,13 +21,14 @@ import fcntl
 import json
 import os
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
-CHROMIUM, BASE, OUT, SCRIPT_TRACE = sys.argv[1:5]
+CHROMIUM, BASE, OUT, SCRIPT_TRACE, CATALOG = sys.argv[1:6]
 failures = []
 
 
@@ -292,7 +296,11 @@ def run(b, dl):
     check(js("document.getElementById('t-lanes').querySelectorAll('.lane').length") == len(want["lanes"]) + 1,
           "retrieval lanes side by side with the fused list")
 
-    # print view
+    # print view (and a PDF of it as an artifact)
+    pdf = base64.b64decode(b.send("Page.printToPDF", {"printBackground": True}, session=s, timeout=60)["data"])
+    with open(os.path.join(OUT, "browser-trace.pdf"), "wb") as f:
+        f.write(pdf)
+    check(pdf[:5] == b"%PDF-" and len(pdf) > 10000, "print view saved as browser-trace.pdf (%d bytes)" % len(pdf))
     b.send("Emulation.setEmulatedMedia", {"media": "print"}, session=s)
     check(js("getComputedStyle(document.querySelector('header.top')).display") == "none"
           and js("getComputedStyle(document.querySelector('.actions')).display") == "none",
@@ -339,6 +347,22 @@ def run(b, dl):
     wait("document.getElementById('t-title').textContent.includes('%s')" % abst, "the abstained trace")
     check(js("document.querySelector('#t-answer .badge') && document.querySelector('#t-answer .badge').textContent") == "abstained"
           and js("document.querySelectorAll('#t-answer button.cite').length") == 0, "abstention shown, no citations")
+
+    # a trace edited behind the server's back shows as broken
+    db = sqlite3.connect(CATALOG)
+    db.execute("UPDATE traces SET json = replace(json, 'Zorblat', 'Zorblot') WHERE id = ?", (SCRIPT_TRACE,))
+    db.commit()
+    db.close()
+    js("location.hash = '#/'")
+    b.send("Page.reload", {}, session=s)
+    wait("document.getElementById('chain').textContent.includes('BROKEN')",
+         "the chain badge turning BROKEN after a reload")
+    wait("(() => { const r = document.querySelector('#trace-list tr[data-trace=\"%s\"]');"
+         " return r && r.textContent.includes('edited'); })()" % SCRIPT_TRACE, "the edited trace marked in the list")
+    js("location.hash = '#/trace/%s'" % SCRIPT_TRACE)
+    wait("document.querySelector('#t-verify .badge') && document.querySelector('#t-verify .badge').textContent == 'edited'",
+         "the edited trace's view says edited")
+    screenshot("browser-tampered.png")
 
     # nothing went wrong in the page
     exc = [e["params"]["exceptionDetails"].get("text", "") + " " +

@@ -54,7 +54,7 @@ ct=$(curl -s -o /dev/null -w '%{content_type}' "$U/app.css"); [[ "$ct" == text/c
 grep -Eiq '<script>|<style|style=| on[a-z]+=' "$CAIRN_SRC/web/index.html" && bad "inline script/style/handler in index.html" || ok
 grep -Eq '\.(inner|outer)HTML *[+]?=|insertAdjacentHTML *\(|document\.write|\beval *\(|new Function' "$CAIRN_SRC/web/app.js" && bad "app.js uses an HTML sink" || ok
 
-timeout 300 /usr/bin/python3 "$CAIRN_SRC/tests/browser_driver.py" "$CHROMIUM" "$U" "$OUT" "$SCRIPT_TRACE"
+timeout 300 /usr/bin/python3 "$CAIRN_SRC/tests/browser_driver.py" "$CHROMIUM" "$U" "$OUT" "$SCRIPT_TRACE" "$T/kb/cairn.db"
 rc=$?
 [ "$rc" = 0 ] && ok || bad "browser driver failed (exit $rc); chromium log: $OUT/chromium.log"
 rm -rf "$OUT/chromium-profile"
