@@ -167,7 +167,7 @@
       append(tbody, el('tr', {'data-trace': t.id},
         el('td', {class: 'nowrap'}, t.created_at), el('td', null, t.caller),
         el('td', null, link, el('div', {class: 'id muted'}, t.id)),
-        el('td', null, answer), el('td', null, checks), el('td', null, chain)));
+        el('td', {title: t.answer || ''}, answer), el('td', null, checks), el('td', null, chain)));
     }
     if (!res.traces.length)
       append(tbody, el('tr', null, el('td', {colspan: 6, class: 'muted'}, 'No traces match.')));
