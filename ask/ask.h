@@ -30,6 +30,7 @@ extern "C" {
 typedef struct ca_ask_opts {
     int         k;         /* evidence chunks, 1..100; 0 = setting ask.k */
     const char *caller;    /* recorded in the trace; NULL = "cli" */
+    int         hops;      /* graph stage, 1..4; 0 = setting graph.hops */
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */

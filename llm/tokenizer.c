@@ -74,11 +74,13 @@ typedef struct tokvec {
     cl_token *p;
     size_t n, cap;
     int oom;
+    int no_unk;   /* text needed the unknown token and the vocabulary has none */
 } tokvec;
 
 static void tv_push(tokvec *v, cl_token t)
 {
     if (v->oom) return;
+    if (t < 0) { v->no_unk = 1; return; }   /* t->unk of a vocabulary without one */
     if (v->n == v->cap) {
         size_t nc = v->cap ? v->cap * 2 : 64;
         cl_token *np = realloc(v->p, nc * sizeof *np);
@@ -927,6 +929,9 @@ cl_status cl_tokenize(const cl_tokenizer *t, const char *text, size_t len, int a
     }
     if (!s && add_special && t->add_eos && t->eos >= 0) tv_push(&v, t->eos);
     if (!s && v.oom) s = cl_err(CL_ERR_NOMEM, "tokenizer: out of memory");
+    if (!s && v.no_unk)
+        s = cl_err(CL_ERR_UNSUPPORTED, "tokenizer: the text has characters this vocabulary "
+                   "cannot encode, and it defines no unknown token");
     if (s) {
         free(v.p);
         return s;

@@ -1,18 +1,27 @@
 /* cmd_sql.c — `cairn sql KB "statement; ..."`: read-only SQL over the
- * catalog's views plus cairn's SHOW and SEARCH statements and the search()
- * table (see sql/sql.h). Statements come from the argument or -c, or from
- * stdin when it is "-" or absent; the first error stops the run (exit 1). */
+ * catalog's views plus cairn's own statements and the search() and
+ * subgraph() tables (see sql/sql.h); --write opens a writer session (INGEST,
+ * DELETE DOCUMENT). Statements come from the argument or -c, or from stdin
+ * when it is "-" or absent; the first error stops the run (exit 1). */
 #include "cli.h"
 #include "sql.h"
 
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 static const char sql_usage[] =
-    "sql KB [\"STATEMENTS\" | -c \"STATEMENTS\" | -] [--mode table|json|csv|line] [--timeout MS]\n"
+    "sql KB [\"STATEMENTS\" | -c \"STATEMENTS\" | -] [--mode table|json|csv|line]\n"
+    "       [--timeout MS] [--write]\n"
     "  Runs read-only SQL over the views documents, document_versions, chunks,\n"
-    "  entities, mentions, relations, traces and the table search(query, mode, k);\n"
-    "  also SHOW DOCUMENTS|ENTITIES|TRACES|STATS|SETTINGS [WHERE expr] [LIMIT n]\n"
-    "  and SEARCH 'query' [WITH mode = 'bm25'|'vector'|'hybrid', k = n].\n"
+    "  entities, mentions, relations, traces and the tables search(query, mode, k)\n"
+    "  and subgraph(question_or_entity, hops, budget); also\n"
+    "    SHOW DOCUMENTS|ENTITIES|TRACES|STATS|SETTINGS [WHERE expr] [LIMIT n]\n"
+    "    SEARCH 'query' [WITH mode = 'bm25'|'vector'|'hybrid', k = n]\n"
+    "    [EXPLAIN] ASK 'question' [WITH k = n, hops = n, model = 'extractive']\n"
+    "    TRACE 'id' [AS JSON]      VERIFY TRACES\n"
+    "    INGEST 'path'             DELETE DOCUMENT id | 'uri'   (--write only)\n"
+    "  --write opens a writer session: it holds the KB's writer lock until it ends.\n"
     "  Statements are separated by ';'. Stops at the first error (exit 1).";
 
 int cmd_sql(int argc, char **argv)
@@ -22,9 +31,10 @@ int cmd_sql(int argc, char **argv)
     cq_mode mode;
     cq_session *s;
     cc_buf in = CC_BUF_INIT(64 << 20), out = CC_BUF_INIT(0);
-    int i, r, ret = 0;
+    int i, r, ret = 0, writer = 0;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) { puts(sql_usage); return 0; }
+        if (!strcmp(argv[i], "--write")) { writer = 1; continue; }
         if ((r = cli_opt_str(argc, argv, &i, "--mode", &mode_s))) {
             if (r < 0) return cli_usage(sql_usage);
             continue;
@@ -67,8 +77,12 @@ int cmd_sql(int argc, char **argv)
         }
         cc_kb_close(kb);
     }
-    if (cq_open(kbdir, &s) != CC_OK) { cc_buf_free(&in); return cli_error("%s", cc_errmsg()); }
+    if (cq_open_with(kbdir, writer ? CQ_OPEN_WRITE : CQ_OPEN_READ, &s) != CC_OK) { cc_buf_free(&in); return cli_error("%s", cc_errmsg()); }
     cq_set_timeout_ms(s, (int)timeout);
+    if (mode == CQ_TABLE && isatty(1)) {          /* fit tables to the terminal */
+        struct winsize ws;
+        if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) cq_set_width(s, ws.ws_col);
+    }
     ret = cq_exec(s, text, mode, &out, NULL) != CC_OK;
     if (out.len) fwrite(out.data, 1, out.len, stdout);   /* results before the error */
     fflush(stdout);

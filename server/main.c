@@ -18,6 +18,7 @@ static const struct command {
     {"trace",  cmd_trace,  "trace KB list|show ID|verify|export  the stored explainability traces"},
     {"reindex", cmd_reindex, "reindex KB [--embedder E]    rebuild the vector index"},
     {"sql",    cmd_sql,    "sql KB \"SELECT ...\"         read-only SQL over the catalog"},
+    {"shell",  cmd_shell,  "shell KB [--write]           interactive query shell"},
     {"model",  cmd_model,  "model info|tokenize FILE ...  inspect a GGUF model"},
     {"serve",  cmd_serve,  "serve KB [--listen H:P]      REST API over HTTP (loopback only for now)"},
     {"check",  cmd_check,  "check KB                     verify catalog and index consistency"},

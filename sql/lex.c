@@ -88,3 +88,17 @@ cq_tok_kind cq_lex_next(const char *text, size_t *pos, cq_tok *t, char *err, siz
     *pos = p;
     return t->kind;
 }
+
+int cq_is_complete(const char *text)
+{
+    size_t pos = 0;
+    cq_tok t;
+    char err[8];
+    int last_semi = 0, any = 0;
+    while (cq_lex_next(text, &pos, &t, err, sizeof err) != CQ_T_END) {
+        if (t.kind == CQ_T_ERROR) return 0;          /* unterminated: read on */
+        last_semi = t.kind == CQ_T_PUNCT && t.len == 1 && text[t.off] == ';';
+        any |= !last_semi;
+    }
+    return any && last_semi;
+}

@@ -5,10 +5,17 @@
  *             [WHERE expr] [LIMIT integer]
  *   search := SEARCH string [WITH option {, option}]
  *   option := MODE = ('bm25' | 'vector' | 'hybrid') | K = integer
+ *   ask    := [EXPLAIN] ASK string [WITH askopt {, askopt}]
+ *   askopt := K = integer | HOPS = integer | MODEL = string
+ *   trace  := TRACE string [AS JSON]
+ *   verify := VERIFY TRACES
+ *   ingest := INGEST string
+ *   delete := DELETE DOCUMENT (integer | string)
  *
- * Each becomes one SELECT over the session's views or the search() virtual
- * table; expr is any SQLite expression, passed on as written (the authorizer
- * still guards it). Everything else is handed to SQLite unchanged. */
+ * SHOW and SEARCH become one SELECT over the session's views or the
+ * search() virtual table; expr is any SQLite expression, passed on as
+ * written (the authorizer still guards it). The others are run by stmt.c.
+ * Everything else is handed to SQLite unchanged. */
 #include "sql_int.h"
 
 #include <stdarg.h>
@@ -189,6 +196,125 @@ static int parse_search(parser *p, cq_stmt *st)
     return 0;
 }
 
+/* The current string token, '' escapes undone, into *out (malloc'ed). */
+static int string_arg(parser *p, const char *what, char **out)
+{
+    cc_buf b = CC_BUF_INIT(0);
+    size_t i;
+    if (p->tok.kind != CQ_T_STRING) return expected(p, what);
+    for (i = p->tok.off + 1; i + 1 < p->tok.off + p->tok.len; i++) {
+        if (p->text[i] == '\'' && p->text[i + 1] == '\'') i++;
+        cc_buf_putc(&b, p->text[i]);
+    }
+    if (!b.data && cc_buf_puts(&b, "")) return expected(p, what);   /* out of memory */
+    free(*out);
+    *out = cc_buf_detach(&b);
+    return next(p);
+}
+
+/* "name = <integer in lo..hi>" after the option's word. */
+static int int_option(parser *p, const char *name, long lo, long hi, int *out)
+{
+    char what[96];
+    long v;
+    if (next(p)) return -1;
+    snprintf(what, sizeof what, "'=' after %s", name);
+    if (!is_punct(p, '=')) return expected(p, what);
+    if (next(p)) return -1;
+    snprintf(what, sizeof what, "a whole number from %ld to %ld for %s", lo, hi, name);
+    if (integer(p, lo, hi, what, &v)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_ask(parser *p, cq_stmt *st, int explain)
+{
+    if (next(p)) return -1;
+    if (string_arg(p, "a quoted question after ASK", &st->arg)) return -1;
+    if (is_word(p, "WITH")) {
+        do {
+            if (next(p)) return -1;
+            if (is_word(p, "K")) {
+                if (int_option(p, "k", 1, 100, &st->k)) return -1;
+            } else if (is_word(p, "HOPS")) {
+                if (int_option(p, "hops", 1, 4, &st->hops)) return -1;
+            } else if (is_word(p, "MODEL")) {
+                if (next(p)) return -1;
+                if (!is_punct(p, '=')) return expected(p, "'=' after model");
+                if (next(p)) return -1;
+                if (string_arg(p, "a quoted model name", &st->model)) return -1;
+            } else {
+                return expected(p, "an option (k, hops or model)");
+            }
+        } while (is_punct(p, ','));
+    }
+    if (!at_end(p)) return expected(p, st->k || st->hops || st->model
+                                           ? "',' or the end of the statement"
+                                           : "WITH or the end of the statement");
+    st->kind = explain ? CQ_K_EXPLAIN_ASK : CQ_K_ASK;
+    return 0;
+}
+
+static int parse_trace(parser *p, cq_stmt *st)
+{
+    if (next(p)) return -1;
+    if (string_arg(p, "a quoted trace id after TRACE", &st->arg)) return -1;
+    if (is_word(p, "AS")) {
+        if (next(p)) return -1;
+        if (!is_word(p, "JSON")) return expected(p, "JSON after AS");
+        if (next(p)) return -1;
+        st->as_json = 1;
+    }
+    if (!at_end(p)) return expected(p, st->as_json ? "the end of the statement"
+                                                   : "AS JSON or the end of the statement");
+    st->kind = CQ_K_TRACE;
+    return 0;
+}
+
+static int parse_verify(parser *p, cq_stmt *st)
+{
+    if (next(p)) return -1;
+    if (!is_word(p, "TRACES")) return expected(p, "TRACES after VERIFY");
+    if (next(p)) return -1;
+    if (!at_end(p)) return expected(p, "the end of the statement");
+    st->kind = CQ_K_VERIFY;
+    return 0;
+}
+
+static int parse_ingest(parser *p, cq_stmt *st)
+{
+    if (next(p)) return -1;
+    if (string_arg(p, "a quoted file or directory path after INGEST", &st->arg)) return -1;
+    if (!at_end(p)) return expected(p, "the end of the statement");
+    st->kind = CQ_K_INGEST;
+    return 0;
+}
+
+/* After DELETE DOCUMENT. */
+static int parse_delete(parser *p, cq_stmt *st)
+{
+    if (next(p)) return -1;
+    if (p->tok.kind == CQ_T_NUMBER) {
+        long id;
+        if (integer(p, 1, 2000000000L, "a document id (a whole number) or a quoted uri", &id))
+            return -1;
+        st->doc_id = id;
+    } else if (string_arg(p, "a document id or a quoted uri after DELETE DOCUMENT", &st->arg)) {
+        return -1;
+    }
+    if (!at_end(p)) return expected(p, "the end of the statement");
+    st->kind = CQ_K_DELETE;
+    return 0;
+}
+
+void cq_stmt_clear(cq_stmt *st)
+{
+    cc_buf_free(&st->sql);
+    free(st->arg);
+    free(st->model);
+    st->arg = st->model = NULL;
+}
+
 int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_stmt *st,
                   char *err, size_t errsz)
 {
@@ -199,6 +325,11 @@ int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_s
     st->sql.len = 0;
     if (st->sql.data) st->sql.data[0] = 0;
     st->expr_at = st->expr_len = st->expr_src = 0;
+    free(st->arg);
+    free(st->model);
+    st->arg = st->model = NULL;
+    st->doc_id = 0;
+    st->k = st->hops = st->as_json = 0;
     do {                                          /* skip empty statements */
         if (next(&p)) return -1;
     } while (is_punct(&p, ';'));
@@ -224,5 +355,15 @@ int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_s
     if (next(&p)) return -1;
     if (is_word(&p, "SHOW")) return parse_show(&p, settings_json, st) ? -1 : 1;
     if (is_word(&p, "SEARCH")) return parse_search(&p, st) ? -1 : 1;
+    if (is_word(&p, "ASK")) return parse_ask(&p, st, 0) ? -1 : 1;
+    if (is_word(&p, "TRACE")) return parse_trace(&p, st) ? -1 : 1;
+    if (is_word(&p, "VERIFY")) return parse_verify(&p, st) ? -1 : 1;
+    if (is_word(&p, "INGEST")) return parse_ingest(&p, st) ? -1 : 1;
+    if (is_word(&p, "EXPLAIN") || is_word(&p, "DELETE")) {
+        int explain = is_word(&p, "EXPLAIN");
+        if (next(&p)) return -1;
+        if (explain && is_word(&p, "ASK")) return parse_ask(&p, st, 1) ? -1 : 1;
+        if (!explain && is_word(&p, "DOCUMENT")) return parse_delete(&p, st) ? -1 : 1;
+    }
     return 1;
 }

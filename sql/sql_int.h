@@ -1,15 +1,33 @@
 /*
- * sql_int.h — internals of sql/: cairn's lexer and statement front-end,
- * and the search() virtual table. Not for use outside sql/.
+ * sql_int.h — internals of sql/: the session, cairn's lexer and statement
+ * front-end, its own statements, and the search() and subgraph() virtual
+ * tables. Not for use outside sql/.
  */
 #ifndef CAIRN_SQL_INT_H
 #define CAIRN_SQL_INT_H
 
 #include "sql.h"
 
+#include <signal.h>
 #include <stddef.h>
 
 struct sqlite3;
+struct cr_searcher;
+
+/* ---------------------------------------------------------------- session */
+struct cq_session {
+    struct sqlite3     *db;         /* read-only connection: views, vtabs */
+    cc_kb              *kb;         /* read handle, or the writer's (CQ_OPEN_WRITE) */
+    struct cr_searcher *se;         /* opened by the first search(); closed after writes */
+    char               *kbdir;
+    char               *settings;   /* the KB's settings as JSON */
+    int      writer;                /* opened with CQ_OPEN_WRITE */
+    int      timeout_ms;
+    int      width;                 /* table mode: terminal columns, 0 = no fitting */
+    double   deadline_ms;           /* cc_now_ms() value; 0 = none */
+    volatile sig_atomic_t interrupted;   /* set by cq_interrupt */
+    char     errmsg[1024];
+};
 
 /* ---------------------------------------------------------------- lexer */
 typedef enum cq_tok_kind {
@@ -38,7 +56,11 @@ void cq_line_col(const char *text, size_t off, int *line, int *col);
 /* ---------------------------------------------------------------- parser */
 #define CQ_MAX_DEPTH 100   /* parentheses nested deeper are refused */
 
-typedef enum cq_kind { CQ_K_SQL = 0, CQ_K_SHOW, CQ_K_SEARCH } cq_kind;
+typedef enum cq_kind {
+    CQ_K_SQL = 0, CQ_K_SHOW, CQ_K_SEARCH,          /* run as SQL */
+    CQ_K_ASK, CQ_K_EXPLAIN_ASK, CQ_K_TRACE, CQ_K_VERIFY, CQ_K_INGEST,
+    CQ_K_DELETE                                  /* run by stmt.c */
+} cq_kind;
 
 typedef struct cq_stmt {
     cq_kind kind;
@@ -48,7 +70,17 @@ typedef struct cq_stmt {
      * WHERE expression sits in it (for error positions); expr_len 0: none */
     cc_buf  sql;
     size_t  expr_at, expr_len, expr_src;
+    /* cairn's other statements: the decoded string argument (question,
+     * trace id, path, uri), owned; options, 0 = not given */
+    char   *arg;
+    int64_t doc_id;       /* DELETE DOCUMENT n */
+    int     k, hops;
+    char   *model;        /* owned */
+    int     as_json;      /* TRACE '...' AS JSON */
 } cq_stmt;
+
+/* Frees what cq_parse_next allocated in st (sql, arg, model). */
+void cq_stmt_clear(cq_stmt *st);
 
 /* Reads one statement starting at byte `from`. Returns 0 when there is no
  * statement left (only blanks and comments), 1 with *st filled, or -1 with
@@ -58,10 +90,20 @@ typedef struct cq_stmt {
 int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_stmt *st,
                   char *err, size_t errsz);
 
+/* ---------------------------------------------------------------- stmt.c */
+/* Runs one of cairn's statements that SQLite cannot (ASK, EXPLAIN ASK,
+ * TRACE, VERIFY TRACES, INGEST, DELETE DOCUMENT). On success st->sql holds
+ * a SELECT presenting the result and *param the JSON to bind to its ?1
+ * (caller frees). On failure the message is on s. */
+cc_status cq_stmt_run(cq_session *s, cq_stmt *st, char **param);
+
 /* ---------------------------------------------------------------- search() */
 /* Registers the eponymous virtual table search(query, mode, k) on db. kb is
  * the session's read handle; *searcher is opened on first use and closed by
  * the caller. */
 int cq_search_register(struct sqlite3 *db, cc_kb *kb, void *searcher_slot);
+
+/* Registers subgraph(question_or_entity [, hops [, budget]]) on db. */
+int cq_subgraph_register(struct sqlite3 *db, cc_kb *kb);
 
 #endif

@@ -1,0 +1,2 @@
+-- over 100 evidence chunks
+ASK 'Who is the CFO?' WITH k = 101;

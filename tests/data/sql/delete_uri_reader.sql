@@ -1,0 +1,1 @@
+DELETE DOCUMENT 'alpha.txt';

@@ -1,0 +1,3 @@
+-- INGEST and DELETE DOCUMENT need a writer session
+SELECT 1 AS before;
+INGEST 'alpha.txt';

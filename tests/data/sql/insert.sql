@@ -1,0 +1,1 @@
+INSERT INTO main.entities(label, type, key) VALUES ('x', 'other', 'x');

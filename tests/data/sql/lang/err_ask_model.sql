@@ -1,0 +1,1 @@
+ASK 'Who?' WITH model = gpt;

@@ -1,0 +1,1 @@
+ASK Who is the CFO;

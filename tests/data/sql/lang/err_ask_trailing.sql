@@ -1,0 +1,1 @@
+ASK 'Who?' WITH k = 2 hops = 1;

@@ -1,0 +1,2 @@
+ASK 'Who is the CFO
+of Norvale?;

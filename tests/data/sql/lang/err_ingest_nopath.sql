@@ -1,0 +1,1 @@
+INGEST datasets/corpus;

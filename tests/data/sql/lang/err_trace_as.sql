@@ -1,0 +1,1 @@
+TRACE 'tr_0000' AS XML;

@@ -1,0 +1,1 @@
+TRACE 'tr_does_not_exist';

@@ -1,0 +1,3 @@
+-- reading a PRAGMA is allowed; setting one is refused
+PRAGMA encoding;
+PRAGMA user_version = 7;

@@ -1,0 +1,1 @@
+UPDATE main.documents SET title = 'x';

@@ -1,0 +1,2 @@
+SELECT 1 AS first;
+INGEST 'no-such-file.txt';

@@ -1,0 +1,1 @@
+INGEST '../select.out';

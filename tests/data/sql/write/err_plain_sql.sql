@@ -1,0 +1,2 @@
+-- a writer session still runs plain SQL read-only
+DELETE FROM main.documents;

@@ -1,0 +1,1 @@
+SELECT writefile('/tmp/cairn-sql-test', 'x');
