@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "graph.h"
 #include "retrieval.h"
+#include "serve.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -50,10 +51,11 @@ typedef struct slot {
     long            gen;
 } slot;
 
-enum { R_HEALTHZ, R_METRICS, R_OPENAPI, R_SEARCH, R_DOCS, R_DOC, R_OTHER, R_COUNT };
+enum { R_HEALTHZ, R_METRICS, R_OPENAPI, R_SEARCH, R_DOCS, R_DOC, R_TRACES, R_WEB, R_OTHER, R_COUNT };
 static const char *const route_name[R_COUNT] = {"/healthz", "/metrics", "/v1/openapi.json",
                                                 "/v1/search", "/v1/documents",
-                                                "/v1/documents/{id}", "other"};
+                                                "/v1/documents/{id}", "/v1/traces",
+                                                "web", "other"};
 static const int status_list[] = {200, 201, 400, 404, 405, 413, 415, 500, 503};
 #define N_STATUS (sizeof status_list / sizeof *status_list)
 static const double bucket_le[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
@@ -82,19 +84,52 @@ typedef struct req {
 
 /* ---------------------------------------------------------------- responses */
 
+static void count_request(req *r, int status);
+
 static enum MHD_Result send_buf(struct MHD_Connection *c, req *r, int status, const char *ctype,
                                 const char *data, size_t len, const char *allow)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret;
-    double secs = (cc_now_ms() - r->t0) / 1e3;
-    size_t si, b;
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", ctype);
     if (allow) MHD_add_response_header(resp, "Allow", allow);
     ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
+    count_request(r, status);
+    return ret;
+}
+
+/* Sends what a route file built (serve.h) and frees it. */
+static enum MHD_Result send_reply(struct MHD_Connection *c, req *r, serve_reply *rp)
+{
+    struct MHD_Response *resp = rp->stream;
+    enum MHD_Result ret;
+    int i;
+    rp->stream = NULL;
+    if (!resp)
+        resp = rp->static_body
+            ? MHD_create_response_from_buffer(rp->static_len, (void *)rp->static_body,
+                                              MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(rp->body.len, rp->body.data ? rp->body.data : "",
+                                              MHD_RESPMEM_MUST_COPY);
+    if (!resp) { serve_reply_free(rp); return MHD_NO; }
+    MHD_add_response_header(resp, "Content-Type", rp->ctype);
+    if (rp->allow) MHD_add_response_header(resp, "Allow", rp->allow);
+    for (i = 0; i < SERVE_HDR_MAX && rp->hdr[i].name; i++)
+        MHD_add_response_header(resp, rp->hdr[i].name, rp->hdr[i].value);
+    ret = MHD_queue_response(c, (unsigned)rp->status, resp);
+    MHD_destroy_response(resp);
+    count_request(r, rp->status);
+    serve_reply_free(rp);
+    return ret;
+}
+
+static void count_request(req *r, int status)
+{
+    double secs = (cc_now_ms() - r->t0) / 1e3;
+    size_t si, b;
     for (si = 0; si < N_STATUS && status_list[si] != status; si++) {}
     for (b = 0; b < N_BUCKET && secs > bucket_le[b]; b++) {}
     pthread_mutex_lock(&S.metrics_mu);
@@ -103,7 +138,6 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, req *r, int status, co
     S.sum_s += secs;
     S.n_req++;
     pthread_mutex_unlock(&S.metrics_mu);
-    return ret;
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, req *r, int status, cJSON *j)
@@ -563,6 +597,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         else if (!strcmp(url, "/v1/search")) r->route = R_SEARCH;
         else if (!strcmp(url, "/v1/documents")) r->route = R_DOCS;
         else if (!strncmp(url, "/v1/documents/", 14)) r->route = R_DOC;
+        else if (serve_traces_match(url)) r->route = R_TRACES;
+        else if (serve_web_match(url)) r->route = R_WEB;
         else r->route = R_OTHER;
         return MHD_YES;
     }
@@ -579,6 +615,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (r->too_big)
         return send_error(c, r, 413, "body_too_large", NULL, "request body over the limit of %zu bytes", BODY_MAX);
     switch (r->route) {
+    case R_TRACES: {   /* serve_traces.c */
+        serve_reply rp;
+        slot *s = slot_take();
+        serve_reply_init(&rp);
+        serve_traces_handle(c, s->kb, S.kbdir, method, url, &rp);
+        slot_give(s);
+        return send_reply(c, r, &rp);
+    }
+    case R_WEB: {      /* serve_web.c: the trace browser */
+        serve_reply rp;
+        serve_reply_init(&rp);
+        serve_web_handle(method, url, &rp);
+        return send_reply(c, r, &rp);
+    }
     case R_HEALTHZ:
         if (is_get) return send_buf(c, r, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
         return send_error(c, r, 405, "method_not_allowed", "GET", "%s allows GET", url);

@@ -90,7 +90,9 @@ req GET /v1/openapi.json; is 200 '"openapi": *"3\.1' "openapi"
 [ "$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin) == json.load(open(sys.argv[1])))' "$CAIRN_SRC/schemas/openapi.json" <<<"$body")" = True ] && ok || bad "served openapi differs from schemas/openapi.json"
 while read -r m p; do
   req "$m" "${p//\{id\}/999999}" "${J[@]}" -d '{}'
-  [ "$code" != 404 ] || [ "$p" = "/v1/documents/{id}" ] && [ "$code" != 405 ] && ok || bad "openapi $m $p: $code $body"
+  # a templated path may 404 for the missing id, but never as an unrouted path
+  { [ "$code" != 404 ] || { [[ "$p" == *"{id}"* ]] && ! grep -q 'no such resource' <<<"$body"; }; } \
+    && [ "$code" != 405 ] && ok || bad "openapi $m $p: $code $body"
 done < <(/usr/bin/python3 -c 'import json,sys
 for p, ops in json.load(open(sys.argv[1]))["paths"].items():
     for m in ops:
