@@ -255,7 +255,8 @@ cl_status cl_detokenize(const cl_tokenizer *t, const cl_token *ids, size_t n, in
 
 /* A decoder model (general.architecture llama, qwen2 or qwen3) loaded from a
  * GGUF file. The weights stay in the file's mapping; only the KV cache and
- * small work buffers are allocated. One thread, one sequence. */
+ * small work buffers are allocated. One sequence; the CPU backend runs a
+ * pool of threads. */
 typedef struct cl_model cl_model;
 
 typedef struct cl_model_info {
@@ -264,6 +265,7 @@ typedef struct cl_model_info {
     uint32_t n_ctx_train; /* <arch>.context_length */
     uint32_t n_ctx;       /* KV cache size in tokens */
     float eps, rope_base;
+    float rope_freq_scale; /* 1 / linear RoPE scaling factor (1 = none) */
 } cl_model_info;
 
 /* Opens and checks every tensor's presence, type and shape. n_ctx: KV cache
@@ -272,6 +274,19 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out);
 void cl_model_free(cl_model *m); /* NULL is a no-op */
 const cl_model_info *cl_model_get_info(const cl_model *m);
 const cl_tokenizer *cl_model_tokenizer(const cl_model *m); /* owned by the model */
+
+/* Threads of the CPU backend (n <= 0: the online cores, the default at
+ * open). The pool is persistent: workers wait between operations. Results
+ * do not depend on the thread count. */
+cl_status cl_model_set_threads(cl_model *m, int n_threads);
+int cl_model_threads(const cl_model *m);
+
+/* Runs n tokens at positions pos..pos+n-1 in batches (prefill: each weight
+ * row is read once per batch); positions before pos must have been
+ * evaluated. all_logits: logits holds n * n_vocab values, one row per
+ * token; otherwise n_vocab values for the last token. */
+cl_status cl_model_eval_batch(cl_model *m, const cl_token *toks, size_t n, uint32_t pos, float *logits,
+                              int all_logits);
 
 /* Runs one token at position pos (pos < n_ctx; positions 0..pos-1 must have
  * been evaluated before, for this sequence) and writes n_vocab logits. */

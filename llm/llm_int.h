@@ -33,4 +33,14 @@ size_t cl_utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Encode cp; returns bytes written (1..4) to out. */
 int cl_utf8_encode(uint32_t cp, char out[4]);
 
+/* Dot products (quant.c, simd.c). A cl_dot_fn computes sum_i row[i]*x[i]
+ * over n values of `type` (n a multiple of the block size, checked by the
+ * caller). cl_dot_ref is the portable reference; cl_dot_select(1) gives the
+ * AVX2/FMA kernels when the processor has them (and CAIRN_LLM_SIMD is not
+ * 0), otherwise cl_dot_ref; cl_dot_select(0) always gives cl_dot_ref. */
+typedef float (*cl_dot_fn)(int type, const uint8_t *row, const float *x, uint64_t n);
+float cl_dot_ref(int type, const uint8_t *row, const float *x, uint64_t n);
+cl_dot_fn cl_dot_select(int simd);
+int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
+
 #endif

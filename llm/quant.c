@@ -245,16 +245,12 @@ cl_status cl_dequantize_row(int type, const void *row, float *out, uint64_t n)
     return CL_OK;
 }
 
-cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, float *out)
+/* The portable reference dot product (row layout already checked). */
+float cl_dot_ref(int type, const uint8_t *b, const float *x, uint64_t n)
 {
-    const uint8_t *b = row;
-    uint64_t i, bs, bb;
+    uint64_t i, bs = (uint64_t)cl_type_block_size(type), bb = cl_type_block_bytes(type);
     float sum = 0.0f, tmp[QK_K];
     int j;
-    cl_status s = check_row(type, n);
-    if (s) return s;
-    bs = (uint64_t)cl_type_block_size(type);
-    bb = cl_type_block_bytes(type);
     switch (type) {
     case CL_TYPE_F32:
         for (i = 0; i < n; i++) {
@@ -293,7 +289,14 @@ cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, floa
         }
         break;
     }
-    *out = sum;
+    return sum;
+}
+
+cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, float *out)
+{
+    cl_status s = check_row(type, n);
+    if (s) return s;
+    *out = cl_dot_ref(type, row, x, n);
     return CL_OK;
 }
 

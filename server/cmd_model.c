@@ -203,14 +203,14 @@ static int model_run(int argc, char **argv, int logits_mode)
             cli_error("model logits: --tokens wants comma-separated token ids, got '%s'", ids_arg);
             goto out;
         }
-        if (!(lg = malloc(I->n_vocab * sizeof *lg))) goto out;
+        if (!(lg = malloc(n * I->n_vocab * sizeof *lg))) goto out;
+        if (cl_model_eval_batch(m, ids, n, 0, lg, 1) != CL_OK) { /* one prefill batch: all logits */
+            cli_error("%s", cl_errmsg());
+            goto out;
+        }
         for (k = 0; k < n; k++) {
             uint32_t v;
-            if (cl_model_eval(m, ids[k], (uint32_t)k, lg) != CL_OK) {
-                cli_error("%s", cl_errmsg());
-                goto out;
-            }
-            for (v = 0; v < I->n_vocab; v++) printf("%s%.9g", v ? " " : "", lg[v]);
+            for (v = 0; v < I->n_vocab; v++) printf("%s%.9g", v ? " " : "", lg[k * I->n_vocab + v]);
             printf("\n");
         }
         rc = 0;

@@ -1,0 +1,231 @@
+/* simd.c — AVX2/FMA/F16C dot products of a quantised (or F32/F16) row with
+ * a float vector, chosen at run time with __builtin_cpu_supports. The
+ * functions carry __attribute__((target)), so the build needs no -mavx2;
+ * on other processors (or with CAIRN_LLM_SIMD=0 in the environment) the
+ * portable reference cl_dot_ref in quant.c is used. Each kernel computes
+ * the same sum as the reference in another order (float rounding differs;
+ * tests/test_llm_simd.c states the tolerance). */
+#include "llm_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define CL_HAVE_X86 1
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+
+TGT static inline float hsum8(__m256 v)
+{
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
+    return _mm_cvtss_f32(a);
+}
+
+TGT static inline float h2f(const uint8_t *p)
+{
+    return _cvtsh_ss(cl_ld16(p));
+}
+
+/* 8 signed bytes at q -> 8 floats */
+TGT static inline __m256 i8x8(__m128i q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)); }
+
+TGT static float dot_f32(const uint8_t *b, const float *x, uint64_t n)
+{
+    const float *w = (const float *)(const void *)b; /* GGUF data is 32-byte aligned; loads are unaligned anyway */
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    uint64_t i = 0;
+    float s;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) {
+        float v;
+        memcpy(&v, b + 4 * i, 4);
+        s += v * x[i];
+    }
+    return s;
+}
+
+TGT static float dot_f16(const uint8_t *b, const float *x, uint64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    uint64_t i = 0;
+    float s;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b + 2 * i))),
+                             _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b + 2 * i + 16))),
+                             _mm256_loadu_ps(x + i + 8), a1);
+    }
+    s = hsum8(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += cl_fp16_to_f32(cl_ld16(b + 2 * i)) * x[i];
+    return s;
+}
+
+TGT static float dot_q8_0(const uint8_t *b, const float *x, uint64_t n)
+{
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 32, b += 34) {
+        const uint8_t *q = b + 2;
+        __m256 s = _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)q)), _mm256_loadu_ps(x + i));
+        s = _mm256_fmadd_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 8))), _mm256_loadu_ps(x + i + 8), s);
+        s = _mm256_fmadd_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 16))), _mm256_loadu_ps(x + i + 16), s);
+        s = _mm256_fmadd_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 24))), _mm256_loadu_ps(x + i + 24), s);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, acc);
+    }
+    return hsum8(acc);
+}
+
+TGT static float dot_q4_0(const uint8_t *b, const float *x, uint64_t n)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f), e8 = _mm_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 32, b += 18) {
+        __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(q, m4), e8);
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m4), e8);
+        __m256 s = _mm256_mul_ps(i8x8(lo), _mm256_loadu_ps(x + i));
+        s = _mm256_fmadd_ps(i8x8(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + i + 8), s);
+        s = _mm256_fmadd_ps(i8x8(hi), _mm256_loadu_ps(x + i + 16), s);
+        s = _mm256_fmadd_ps(i8x8(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + i + 24), s);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, acc);
+    }
+    return hsum8(acc);
+}
+
+static void scale_min_k4(int j, const uint8_t *q, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/* sum over 32 values of q (unsigned bytes in a 256-bit register) times x */
+TGT static inline __m256 u8x32_dot(__m256i q, const float *x, __m256 *sx)
+{
+    __m128i a = _mm256_castsi256_si128(q), c = _mm256_extracti128_si256(q, 1);
+    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8), x2 = _mm256_loadu_ps(x + 16),
+           x3 = _mm256_loadu_ps(x + 24);
+    __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(a)), x0);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(a, 8))), x1, s);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c)), x2, s);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(c, 8))), x3, s);
+    *sx = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
+    return s;
+}
+
+TGT static float dot_q4_k(const uint8_t *b, const float *x, uint64_t n)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 144) {
+        float d = h2f(b), dmin = h2f(b + 2);
+        const uint8_t *q = b + 16;
+        int j;
+        for (j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * j));
+            __m256 xs_lo, xs_hi, s_lo, s_hi;
+            int sc, m;
+            s_lo = u8x32_dot(_mm256_and_si256(v, m4), x + i + 64 * j, &xs_lo);
+            s_hi = u8x32_dot(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), x + i + 64 * j + 32, &xs_hi);
+            scale_min_k4(2 * j, b + 4, &sc, &m);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc), s_lo, acc);
+            acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * (float)m), xs_lo, acc);
+            scale_min_k4(2 * j + 1, b + 4, &sc, &m);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc), s_hi, acc);
+            acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * (float)m), xs_hi, acc);
+        }
+    }
+    return hsum8(acc);
+}
+
+TGT static float dot_q6_k(const uint8_t *b, const float *x, uint64_t n)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3), o32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 210) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = h2f(b + 208);
+        int h, k;
+        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)qh), q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (k = 0; k < 4; k++) {
+                __m256i v = _mm256_sub_epi8(q[k], o32);
+                __m128i a = _mm256_castsi256_si128(v), c = _mm256_extracti128_si256(v, 1);
+                const float *xx = x + i + 128 * h + 32 * k;
+                __m256 s0 = _mm256_mul_ps(i8x8(a), _mm256_loadu_ps(xx));
+                __m256 s1 = _mm256_mul_ps(i8x8(c), _mm256_loadu_ps(xx + 16));
+                s0 = _mm256_fmadd_ps(i8x8(_mm_srli_si128(a, 8)), _mm256_loadu_ps(xx + 8), s0);
+                s1 = _mm256_fmadd_ps(i8x8(_mm_srli_si128(c, 8)), _mm256_loadu_ps(xx + 24), s1);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc[2 * k]), s0, acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc[2 * k + 1]), s1, acc);
+            }
+        }
+    }
+    return hsum8(acc);
+}
+
+static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
+{
+    switch (type) {
+    case CL_TYPE_F32: return dot_f32(b, x, n);
+    case CL_TYPE_F16: return dot_f16(b, x, n);
+    case CL_TYPE_Q8_0: return dot_q8_0(b, x, n);
+    case CL_TYPE_Q4_0: return dot_q4_0(b, x, n);
+    case CL_TYPE_Q4_K: return dot_q4_k(b, x, n);
+    case CL_TYPE_Q6_K: return dot_q6_k(b, x, n);
+    }
+    return cl_dot_ref(type, b, x, n);
+}
+#endif
+
+int cl_simd_avx2(void)
+{
+#ifdef CL_HAVE_X86
+    static int cached = -1;
+    if (cached < 0) {
+        const char *e = getenv("CAIRN_LLM_SIMD");
+        __builtin_cpu_init();
+        cached = !(e && e[0] == '0') && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                 __builtin_cpu_supports("f16c");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+cl_dot_fn cl_dot_select(int simd)
+{
+#ifdef CL_HAVE_X86
+    if (simd && cl_simd_avx2()) return simd_dot;
+#endif
+    (void)simd;
+    return cl_dot_ref;
+}
