@@ -199,7 +199,8 @@ cl_status cl_dequantize_row(int type, const void *row, float *out, uint64_t n);
 /* sum_i row[i]*x[i] over n values, without dequantising the whole row. */
 cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, float *out);
 /* Reference quantisers (round to nearest) for tests and tiny models:
- * Q8_0 and Q4_0 only; CL_ERR_UNSUPPORTED otherwise. */
+ * Q8_0, Q4_0, Q4_K and Q6_K (simple scale/min choice, not llama.cpp's
+ * search); CL_ERR_UNSUPPORTED otherwise. */
 cl_status cl_quantize_row(int type, const float *x, void *out, uint64_t n);
 
 /* --------------------------------------------------------------- tokenizer */
@@ -303,6 +304,23 @@ cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt
  * type F32, F16 or Q8_0 (norms and biases F32), seeded random weights, GQA
  * (4 query heads, 2 KV heads), a built-in byte-level BPE vocabulary. */
 cl_status cl_make_tiny(const char *arch, int type, uint64_t seed, const char *path);
+
+/* The same with sizes: fields left 0 take the tiny defaults (embd 64, 4
+ * heads, 2 KV heads, ffn 96, 2 layers, context 64; embd and ffn 256 for the
+ * K-quants, whose rows are multiples of 256). Types also Q4_0, Q4_K (with
+ * ffn_down and the embedding in Q6_K, as Q4_K_M does) and Q6_K. n_vocab
+ * larger than the built-in vocabulary adds embedding/output rows that no
+ * token maps to (for benchmarks at a real model's shape). rope_scaling
+ * (e.g. "linear", NULL = none) and rope_factor go to the metadata. */
+typedef struct cl_tiny_opts {
+    const char *arch;
+    int type;
+    uint64_t seed;
+    uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+    const char *rope_scaling;
+    float rope_factor;
+} cl_tiny_opts;
+cl_status cl_make_tiny_opts(const cl_tiny_opts *o, const char *path);
 
 #ifdef __cplusplus
 }

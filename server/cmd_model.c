@@ -136,24 +136,54 @@ static int model_tokenize(const char *path, const char *text, int special)
     return 0;
 }
 
+/* Parses a size option value in 1..max into *out. */
+static int parse_u32(const char *opt, const char *v, uint32_t max, uint32_t *out)
+{
+    char *end;
+    unsigned long x = strtoul(v, &end, 10);
+    if (end == v || *end || x < 1 || x > max) return cli_error("%s wants a whole number from 1 to %u, not '%s'", opt, max, v);
+    *out = (uint32_t)x;
+    return 0;
+}
+
 static int model_make_tiny(int argc, char **argv)
 {
-    const char *arch = NULL, *type = "f32", *path = NULL;
-    uint64_t seed = 1;
+    const char *type = "f32", *path = NULL;
+    cl_tiny_opts o;
     int i, t;
+    memset(&o, 0, sizeof o);
+    o.seed = 1;
     for (i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--arch")) arch = argv[i + 1];
-        else if (!strcmp(argv[i], "--type")) type = argv[i + 1];
-        else if (!strcmp(argv[i], "--out")) path = argv[i + 1];
-        else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
-        else return cli_error("make-tiny: unknown option %s", argv[i]);
+        const char *v = argv[i + 1];
+        if (!strcmp(argv[i], "--arch")) o.arch = v;
+        else if (!strcmp(argv[i], "--type")) type = v;
+        else if (!strcmp(argv[i], "--out")) path = v;
+        else if (!strcmp(argv[i], "--seed")) o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(argv[i], "--embd")) { if (parse_u32(argv[i], v, 65536, &o.n_embd)) return 1; }
+        else if (!strcmp(argv[i], "--layers")) { if (parse_u32(argv[i], v, 512, &o.n_layer)) return 1; }
+        else if (!strcmp(argv[i], "--heads")) { if (parse_u32(argv[i], v, 1024, &o.n_head)) return 1; }
+        else if (!strcmp(argv[i], "--kv-heads")) { if (parse_u32(argv[i], v, 1024, &o.n_head_kv)) return 1; }
+        else if (!strcmp(argv[i], "--ff")) { if (parse_u32(argv[i], v, 262144, &o.n_ff)) return 1; }
+        else if (!strcmp(argv[i], "--vocab")) { if (parse_u32(argv[i], v, 1000000, &o.n_vocab)) return 1; }
+        else if (!strcmp(argv[i], "--ctx")) { if (parse_u32(argv[i], v, 1000000, &o.n_ctx)) return 1; }
+        else if (!strcmp(argv[i], "--rope-scaling")) o.rope_scaling = v;
+        else if (!strcmp(argv[i], "--rope-factor")) {
+            char *end;
+            o.rope_factor = strtof(v, &end);
+            if (end == v || *end) return cli_error("make-tiny: --rope-factor wants a number, not '%s'", v);
+        } else return cli_error("make-tiny: unknown option %s", argv[i]);
     }
-    if (i != argc || !arch || !path) return cli_error("make-tiny: needs --arch A --out FILE (see --help)");
+    if (i != argc || !o.arch || !path) return cli_error("make-tiny: needs --arch A --out FILE (see --help)");
     if (!strcmp(type, "f32")) t = CL_TYPE_F32;
     else if (!strcmp(type, "f16")) t = CL_TYPE_F16;
     else if (!strcmp(type, "q8_0")) t = CL_TYPE_Q8_0;
-    else return cli_error("make-tiny: --type must be f32, f16 or q8_0, not %s", type);
-    if (cl_make_tiny(arch, t, seed, path) != CL_OK) return cli_error("%s", cl_errmsg());
+    else if (!strcmp(type, "q4_0")) t = CL_TYPE_Q4_0;
+    else if (!strcmp(type, "q4_k")) t = CL_TYPE_Q4_K;
+    else if (!strcmp(type, "q6_k")) t = CL_TYPE_Q6_K;
+    else return cli_error("make-tiny: --type must be f32, f16, q8_0, q4_0, q4_k or q6_k, not %s", type);
+    o.type = t;
+    if (o.rope_scaling && !(o.rope_factor > 0)) o.rope_factor = 1.0f;
+    if (cl_make_tiny_opts(&o, path) != CL_OK) return cli_error("%s", cl_errmsg());
     return 0;
 }
 
@@ -247,7 +277,9 @@ int cmd_model(int argc, char **argv)
     static const char *usage =
         "model info FILE\n"
         "       cairn model tokenize FILE TEXT [--special]\n"
-        "       cairn model make-tiny --arch llama|qwen2|qwen3 [--type f32|f16|q8_0] --out FILE [--seed N]\n"
+        "       cairn model make-tiny --arch llama|qwen2|qwen3 [--type f32|f16|q8_0|q4_0|q4_k|q6_k] --out FILE\n"
+        "             [--seed N] [--embd N --layers N --heads N --kv-heads N --ff N --vocab N --ctx N]\n"
+        "             [--rope-scaling linear --rope-factor F]\n"
         "       cairn model run FILE --prompt TEXT [-n N] [--ids]\n"
         "       cairn model logits FILE --tokens ID,ID,...\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
