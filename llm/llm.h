@@ -299,6 +299,83 @@ cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits
 cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, size_t n_new,
                             cl_token *out, size_t *n_out);
 
+/* ---------------------------------------------------------------- sampling */
+
+/* Sampling settings. The order is: repetition penalty on the logits of the
+ * last repeat_last_n tokens (positive logits divided by the penalty,
+ * negative ones multiplied), the allowed-token mask, then greedy when
+ * temperature <= 0; otherwise logits / temperature, top-k, softmax, top-p
+ * (the smallest set of most likely tokens whose mass reaches top_p), min-p
+ * (drop tokens below min_p times the best one's probability), renormalise
+ * and draw with the seeded PRNG (xoshiro256**). Ties go to the lower id.
+ * The same seed and settings on the same logits give the same tokens. */
+typedef struct cl_sample_opts {
+    float temperature;       /* <= 0: greedy (default 0) */
+    int32_t top_k;           /* 0: off */
+    float top_p;             /* >= 1: off (default 1) */
+    float min_p;             /* 0: off */
+    float repeat_penalty;    /* 1: off (default 1) */
+    int32_t repeat_last_n;   /* tokens of history the penalty looks at (default 64) */
+    uint64_t seed;
+} cl_sample_opts;
+
+void cl_sample_opts_default(cl_sample_opts *o);
+
+typedef struct cl_sampler cl_sampler;
+
+/* A sampler for a vocabulary of n_vocab; free with cl_sampler_free. Bad
+ * settings (negative top_k, top_p <= 0, ...) are CL_ERR_INVALID. */
+cl_status cl_sampler_new(const cl_sample_opts *o, int32_t n_vocab, cl_sampler **out);
+void cl_sampler_free(cl_sampler *s); /* NULL is a no-op */
+/* Adds a token to the history that the repetition penalty looks at. */
+void cl_sampler_accept(cl_sampler *s, cl_token t);
+/* Picks a token from n_vocab logits (modified in place). allowed: NULL, or
+ * n_vocab bytes where 0 forbids the token; CL_ERR_INVALID when nothing is
+ * allowed. */
+cl_status cl_sampler_sample(cl_sampler *s, float *logits, const uint8_t *allowed, cl_token *out);
+
+/* -------------------------------------------------------------- generation */
+
+/* Called once per generated token with the text that this token releases
+ * (piece, len bytes, not NUL-terminated; may be empty when bytes are held
+ * back: an incomplete UTF-8 sequence or a possible start of a stop string).
+ * The text of all calls together is the result's text. Return nonzero to
+ * cancel the generation. */
+typedef int (*cl_token_cb)(void *user, cl_token tok, const char *piece, size_t len);
+
+typedef struct cl_gen_opts {
+    cl_sample_opts sample;
+    size_t max_tokens;           /* 0: until EOS or the context is full */
+    const char *const *stop;     /* n_stop stop strings (borrowed), matched on the */
+    size_t n_stop;               /* detokenised text; the match is not emitted */
+    cl_token_cb on_token;        /* NULL: none */
+    void *user;
+} cl_gen_opts;
+
+typedef enum cl_stop_reason {
+    CL_STOP_EOS = 0,     /* an end-of-generation token (EOS, <|im_end|>, <|eot_id|>, ...) */
+    CL_STOP_MAX = 1,     /* max_tokens reached */
+    CL_STOP_STRING = 2,  /* a stop string was found */
+    CL_STOP_CANCEL = 3,  /* the callback returned nonzero */
+    CL_STOP_CONTEXT = 4  /* the KV cache is full */
+} cl_stop_reason;
+
+typedef struct cl_gen_result {
+    char *text;          /* generated text without the stop string, NUL-terminated */
+    size_t len;
+    cl_token *tokens;    /* generated tokens (the end token included) */
+    size_t n_tokens;
+    cl_stop_reason stop_reason;
+    double prefill_ms, decode_ms; /* wall time of the prompt and of the rest */
+} cl_gen_result;
+
+/* Generates from the prompt (evaluated from position 0 in batches) with the
+ * model's tokenizer. *out is filled even on failure (partial results);
+ * release with cl_gen_result_free. */
+cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, const cl_gen_opts *o,
+                      cl_gen_result *out);
+void cl_gen_result_free(cl_gen_result *r); /* frees the arrays, not r; NULL is a no-op */
+
 /* Writes a tiny, fully standard GGUF decoder for tests: arch "llama",
  * "qwen2" (Q/K/V biases, tied output head) or "qwen3" (QK-norm), matrices of
  * type F32, F16 or Q8_0 (norms and biases F32), seeded random weights, GQA

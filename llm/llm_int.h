@@ -43,4 +43,13 @@ float cl_dot_ref(int type, const uint8_t *row, const float *x, uint64_t n);
 cl_dot_fn cl_dot_select(int simd);
 int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
 
+/* Streaming with stop strings (sample.c): text[0..len) is everything
+ * generated so far and text[0..emitted) has been given out. Sets *emit_to
+ * to how far the text may now be given out and returns 1 when a stop string
+ * occurs (the text ends at *emit_to, before it). Unless final, bytes that
+ * could start a stop string or that end in an incomplete UTF-8 sequence
+ * are held back. */
+int cl_stop_scan(const char *const *stop, size_t n_stop, const char *text, size_t len, size_t emitted, int final,
+                 size_t *emit_to);
+
 #endif
