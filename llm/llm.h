@@ -275,6 +275,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out);
 void cl_model_free(cl_model *m); /* NULL is a no-op */
 const cl_model_info *cl_model_get_info(const cl_model *m);
 const cl_tokenizer *cl_model_tokenizer(const cl_model *m); /* owned by the model */
+const cl_gguf *cl_model_gguf(const cl_model *m);           /* owned by the model */
 
 /* Threads of the CPU backend (n <= 0: the online cores, the default at
  * open). The pool is persistent: workers wait between operations. Results
@@ -375,6 +376,38 @@ typedef struct cl_gen_result {
 cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, const cl_gen_opts *o,
                       cl_gen_result *out);
 void cl_gen_result_free(cl_gen_result *r); /* frees the arrays, not r; NULL is a no-op */
+
+/* ------------------------------------------------------------------ chat */
+
+/* Prompt formats for chat models (see chat.c for the exact strings). */
+typedef enum cl_chat_format {
+    CL_CHAT_NONE = 0,
+    CL_CHAT_CHATML = 1, /* Qwen: <|im_start|>role\n...<|im_end|>\n */
+    CL_CHAT_LLAMA3 = 2  /* <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+} cl_chat_format;
+
+typedef struct cl_chat_template {
+    cl_chat_format format;
+    const char *default_system; /* static; system message added when none is given (Qwen), or NULL */
+} cl_chat_template;
+
+typedef struct cl_chat_msg {
+    const char *role;    /* system, user, assistant or tool */
+    const char *content;
+} cl_chat_msg;
+
+/* The format named by tokenizer.chat_template (recognised, not executed),
+ * else by the architecture (qwen2, qwen3: ChatML) or the vocabulary's
+ * special tokens. CL_ERR_UNSUPPORTED with a message for anything else. */
+cl_status cl_chat_template_from_gguf(const cl_gguf *g, cl_chat_template *out);
+
+/* Renders messages to prompt text; add_generation_prompt appends the
+ * assistant header. The text carries BOS where the format wants it
+ * (<|begin_of_text|> for Llama-3; ChatML has none): tokenize it with
+ * add_special = 0 and parse_special = 1. *out is malloc'd, NUL-terminated,
+ * the caller frees; len may be NULL. */
+cl_status cl_chat_render(const cl_chat_template *t, const cl_chat_msg *msgs, size_t n, int add_generation_prompt,
+                         char **out, size_t *len);
 
 /* Writes a tiny, fully standard GGUF decoder for tests: arch "llama",
  * "qwen2" (Q/K/V biases, tied output head) or "qwen3" (QK-norm), matrices of

@@ -257,6 +257,7 @@ fail:
 
 const cl_model_info *cl_model_get_info(const cl_model *m) { return &m->info; }
 const cl_tokenizer *cl_model_tokenizer(const cl_model *m) { return m->tok; }
+const cl_gguf *cl_model_gguf(const cl_model *m) { return m->g; }
 
 cl_status cl_model_set_threads(cl_model *m, int n_threads) { return cl_be_set_threads(&m->be, n_threads); }
 int cl_model_threads(const cl_model *m) { return cl_be_threads((cl_backend *)&m->be); }
