@@ -290,6 +290,19 @@ int cl_model_threads(const cl_model *m);
 cl_status cl_model_eval_batch(cl_model *m, const cl_token *toks, size_t n, uint32_t pos, float *logits,
                               int all_logits);
 
+/* Bytes of weights one decoded token reads (every matrix and norm, the
+ * output head, one embedding row). */
+uint64_t cl_model_weight_bytes(const cl_model *m);
+
+/* For benchmarks: fills KV cache positions n_have..n_to-1 with copies of
+ * the evaluated positions 0..n_have-1, so decode can be timed at a long
+ * context without prefilling it all. */
+cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to);
+
+/* STREAM-like copy bandwidth in GB/s (bytes read + written per second, best
+ * of reps) over two arrays of `bytes`, with n_threads threads. */
+cl_status cl_bench_copy_gbps(size_t bytes, int n_threads, int reps, double *gbps);
+
 /* Runs one token at position pos (pos < n_ctx; positions 0..pos-1 must have
  * been evaluated before, for this sequence) and writes n_vocab logits. */
 cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits);
@@ -418,7 +431,9 @@ cl_status cl_make_tiny(const char *arch, int type, uint64_t seed, const char *pa
 /* The same with sizes: fields left 0 take the tiny defaults (embd 64, 4
  * heads, 2 KV heads, ffn 96, 2 layers, context 64; embd and ffn 256 for the
  * K-quants, whose rows are multiples of 256). Types also Q4_0, Q4_K (with
- * ffn_down and the embedding in Q6_K, as Q4_K_M does) and Q6_K. n_vocab
+ * ffn_down and the embedding in Q6_K, as Q4_K_M does) and Q6_K; matrices
+ * whose rows are not a multiple of 256 fall back from Q4_K to Q4_0 and from
+ * Q6_K to Q8_0. n_vocab
  * larger than the built-in vocabulary adds embedding/output rows that no
  * token maps to (for benchmarks at a real model's shape). rope_scaling
  * (e.g. "linear", NULL = none) and rope_factor go to the metadata. */

@@ -347,6 +347,40 @@ cl_status cl_model_eval_batch(cl_model *m, const cl_token *toks, size_t n, uint3
     return CL_OK;
 }
 
+uint64_t cl_model_weight_bytes(const cl_model *m)
+{
+    const cl_model_info *I = &m->info;
+    uint64_t sum = m->out->n_bytes + m->out_norm->n_bytes + m->embd->n_bytes / m->embd->ne[1];
+    uint32_t l;
+    for (l = 0; l < I->n_layer; l++) {
+        const layer *L = &m->layers[l];
+        const cl_tensor *t[] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk, L->bv,
+                                L->q_norm, L->k_norm, L->ffn_norm, L->gate, L->up, L->down};
+        size_t i;
+        for (i = 0; i < sizeof t / sizeof *t; i++)
+            if (t[i]) sum += t[i]->n_bytes;
+    }
+    return sum;
+}
+
+cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to)
+{
+    const cl_model_info *I = &m->info;
+    size_t kvd = (size_t)I->n_head_kv * I->head_dim;
+    uint32_t l, p;
+    if (!n_have || n_have > n_to || n_to > I->n_ctx)
+        return cl_err(CL_ERR_RANGE, "model: cannot fill the cache from %u to %u positions (context %u)", n_have, n_to,
+                      I->n_ctx);
+    for (l = 0; l < I->n_layer; l++) {
+        float *kc = m->kcache + (size_t)l * I->n_ctx * kvd, *vc = m->vcache + (size_t)l * I->n_ctx * kvd;
+        for (p = n_have; p < n_to; p++) {
+            memcpy(kc + p * kvd, kc + (p % n_have) * kvd, kvd * sizeof(float));
+            memcpy(vc + p * kvd, vc + (p % n_have) * kvd, kvd * sizeof(float));
+        }
+    }
+    return CL_OK;
+}
+
 cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits)
 {
     return cl_model_eval_batch(m, &token, 1, pos, logits, 0);

@@ -37,6 +37,10 @@ static cl_status add_w(cl_gguf_writer *w, uint64_t *rng, const char *name, int t
     uint8_t *buf = NULL;
     cl_status s;
     if (ne1 == 1) type = CL_TYPE_F32;
+    /* rows that are not a multiple of 256 cannot be K-quants: llama.cpp then
+     * falls back to Q5_0/Q8_0; cairn writes Q4_0/Q8_0 */
+    if (type == CL_TYPE_Q4_K && ne0 % 256) type = CL_TYPE_Q4_0;
+    if (type == CL_TYPE_Q6_K && ne0 % 256) type = CL_TYPE_Q8_0;
     if ((s = cl_type_row_bytes(type, ne0, &rb))) goto out;
     if (!row || !(buf = malloc(rb * ne1))) {
         s = cl_err(CL_ERR_NOMEM, "make-tiny: out of memory");
@@ -98,7 +102,7 @@ cl_status cl_make_tiny_opts(const cl_tiny_opts *o, const char *path)
     uint32_t NV = o->n_vocab > N_VOCAB ? o->n_vocab : N_VOCAB;
     int qwen2 = !strcmp(arch, "qwen2"), qwen3 = !strcmp(arch, "qwen3"), i, l, n = 0;
     const int hd = (int)(E / NH), qd = (int)NH * hd, kvd = (int)NKV * hd;
-    int bs = cl_type_block_size(type);
+    int bs = kq ? 32 : cl_type_block_size(type); /* K-quant rows fall back when not a multiple of 256 */
     cl_status s;
     if (!qwen2 && !qwen3 && strcmp(arch, "llama"))
         return cl_err(CL_ERR_INVALID, "make-tiny: architecture '%s' is not one of llama, qwen2, qwen3", arch);
@@ -108,8 +112,8 @@ cl_status cl_make_tiny_opts(const cl_tiny_opts *o, const char *path)
         NL > 512 || NV > 1000000 || CTX > 1000000)
         return cl_err(CL_ERR_INVALID,
                       "make-tiny: sizes do not fit (embd %u, heads %u/%u, ffn %u: embd and ffn must be multiples of "
-                      "%s's block of %d, heads must divide embd and KV heads the heads)",
-                      E, NH, NKV, FF, cl_type_name(type), bs);
+                      "%d, heads must divide embd and KV heads the heads)",
+                      E, NH, NKV, FF, bs);
     if ((s = cl_gguf_writer_new(&w))) return s;
     for (i = 0; i < 256; i++) { /* GPT-2 byte-to-unicode */
         int printable = (i >= 33 && i <= 126) || (i >= 161 && i <= 172) || (i >= 174);

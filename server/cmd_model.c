@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 static const char *gtype_str(cl_gguf_type t)
 {
@@ -203,30 +205,86 @@ static int parse_ids(const char *s, cl_token **out, size_t *n)
     return *n ? 0 : -1;
 }
 
-/* model run FILE --prompt TEXT [-n N] [--ids]  /  model logits FILE --tokens 1,2,3 */
+/* Parses a float option value into *out; -1 with a message when it is not a number. */
+static int parse_f(const char *opt, const char *v, float *out)
+{
+    char *end;
+    *out = strtof(v, &end);
+    if (end == v || *end) return cli_error("model: %s wants a number, not '%s'", opt, v);
+    return 0;
+}
+
+static int parse_l(const char *opt, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    *out = strtol(v, &end, 10);
+    if (end == v || *end || *out < lo || *out > hi)
+        return cli_error("model: %s wants a whole number from %ld to %ld, not '%s'", opt, lo, hi, v);
+    return 0;
+}
+
+static int stream_piece(void *user, cl_token t, const char *piece, size_t len)
+{
+    (void)user;
+    (void)t;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+#define MAX_STOP 16
+
+/* model run FILE --prompt TEXT [-n N] [--ids] [sampling] [--stop S]... [--threads N] [--chat [--system S]]
+ * model logits FILE --tokens 1,2,3 [--threads N] */
 static int model_run(int argc, char **argv, int logits_mode)
 {
-    const char *prompt = NULL, *ids_arg = NULL;
-    long n_new = 16;
-    int show_ids = 0, i, rc = 1;
+    const char *prompt = NULL, *ids_arg = NULL, *system = NULL, *stops[MAX_STOP];
+    long n_new = 16, threads = 0, v;
+    int show_ids = 0, chat = 0, i, rc = 1;
     cl_model *m = NULL;
-    cl_token *ids = NULL, *gen = NULL;
-    size_t n = 0, n_gen = 0, k;
+    cl_token *ids = NULL;
+    size_t n = 0, k;
     float *lg = NULL;
+    char *text = NULL;
     const cl_model_info *I;
+    cl_gen_opts g;
+    cl_gen_result r;
+    memset(&g, 0, sizeof g);
+    memset(&r, 0, sizeof r);
+    cl_sample_opts_default(&g.sample);
+    g.stop = stops;
     for (i = 3; i < argc; i++) {
-        if (!strcmp(argv[i], "--prompt") && i + 1 < argc) prompt = argv[++i];
-        else if (!strcmp(argv[i], "--tokens") && i + 1 < argc) ids_arg = argv[++i];
-        else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--ids")) { show_ids = 1; continue; }
+        if (!strcmp(o, "--chat")) { chat = 1; continue; }
+        if (!val) return cli_error("model %s: unknown or incomplete option %s", argv[1], o);
+        i++;
+        if (!strcmp(o, "--prompt")) prompt = val;
+        else if (!strcmp(o, "--tokens")) ids_arg = val;
+        else if (!strcmp(o, "--system")) system = val;
+        else if (!strcmp(o, "-n")) { if (parse_l(o, val, 0, 1000000, &n_new)) return 1; }
+        else if (!strcmp(o, "--threads")) { if (parse_l(o, val, 1, 256, &threads)) return 1; }
+        else if (!strcmp(o, "--temp")) { if (parse_f(o, val, &g.sample.temperature)) return 1; }
+        else if (!strcmp(o, "--top-p")) { if (parse_f(o, val, &g.sample.top_p)) return 1; }
+        else if (!strcmp(o, "--min-p")) { if (parse_f(o, val, &g.sample.min_p)) return 1; }
+        else if (!strcmp(o, "--repeat-penalty")) { if (parse_f(o, val, &g.sample.repeat_penalty)) return 1; }
+        else if (!strcmp(o, "--top-k")) { if (parse_l(o, val, 0, INT32_MAX, &v)) return 1; g.sample.top_k = (int32_t)v; }
+        else if (!strcmp(o, "--seed")) {
             char *end;
-            n_new = strtol(argv[++i], &end, 10);
-            if (end == argv[i] || *end) n_new = -1;
-        } else if (!strcmp(argv[i], "--ids")) show_ids = 1;
-        else return cli_error("model %s: unknown or incomplete option %s", argv[1], argv[i]);
+            g.sample.seed = strtoull(val, &end, 10);
+            if (end == val || *end) return cli_error("model run: --seed wants a whole number, not '%s'", val);
+        } else if (!strcmp(o, "--stop")) {
+            if (g.n_stop == MAX_STOP) return cli_error("model run: at most %d --stop strings", MAX_STOP);
+            if (!*val) return cli_error("model run: --stop wants a non-empty string");
+            stops[g.n_stop++] = val;
+        } else return cli_error("model %s: unknown option %s", argv[1], o);
     }
     if (logits_mode ? !ids_arg : !prompt) return cli_error("model %s: needs %s", argv[1], logits_mode ? "--tokens 1,2,3" : "--prompt TEXT");
-    if (n_new < 0 || n_new > 1000000) return cli_error("model run: -n must be between 0 and 1000000");
     if (cl_model_open(argv[2], 0, &m) != CL_OK) return cli_error("%s", cl_errmsg());
+    if (threads && cl_model_set_threads(m, (int)threads) != CL_OK) {
+        cli_error("%s", cl_errmsg());
+        goto out;
+    }
     I = cl_model_get_info(m);
     if (logits_mode) {
         if (parse_ids(ids_arg, &ids, &n)) {
@@ -239,35 +297,166 @@ static int model_run(int argc, char **argv, int logits_mode)
             goto out;
         }
         for (k = 0; k < n; k++) {
-            uint32_t v;
-            for (v = 0; v < I->n_vocab; v++) printf("%s%.9g", v ? " " : "", lg[k * I->n_vocab + v]);
+            uint32_t vv;
+            for (vv = 0; vv < I->n_vocab; vv++) printf("%s%.9g", vv ? " " : "", lg[k * I->n_vocab + vv]);
             printf("\n");
         }
         rc = 0;
         goto out;
     }
-    if (cl_tokenize(cl_model_tokenizer(m), prompt, strlen(prompt), 1, 0, &ids, &n) != CL_OK) {
+    if (chat) {
+        cl_chat_template t;
+        cl_chat_msg msgs[2];
+        size_t nm = 0;
+        if (cl_chat_template_from_gguf(cl_model_gguf(m), &t) != CL_OK) {
+            cli_error("model run --chat: %s", cl_errmsg());
+            goto out;
+        }
+        if (system) msgs[nm].role = "system", msgs[nm++].content = system;
+        msgs[nm].role = "user";
+        msgs[nm++].content = prompt;
+        if (cl_chat_render(&t, msgs, nm, 1, &text, NULL) != CL_OK ||
+            cl_tokenize(cl_model_tokenizer(m), text, strlen(text), 0, 1, &ids, &n) != CL_OK) {
+            cli_error("%s", cl_errmsg());
+            goto out;
+        }
+    } else if (cl_tokenize(cl_model_tokenizer(m), prompt, strlen(prompt), 1, 0, &ids, &n) != CL_OK) {
         cli_error("%s", cl_errmsg());
         goto out;
     }
-    if (!(gen = malloc(((size_t)n_new + 1) * sizeof *gen))) goto out;
-    if (cl_model_generate(m, ids, n, (size_t)n_new, gen, &n_gen) != CL_OK) {
+    if (!n_new) {
+        if (!show_ids) printf("%s\n", chat ? "" : prompt);
+        rc = 0;
+        goto out;
+    }
+    g.max_tokens = (size_t)n_new;
+    if (!show_ids) {
+        if (!chat) fputs(prompt, stdout);
+        g.on_token = stream_piece;
+    }
+    if (cl_generate(m, ids, n, &g, &r) != CL_OK) {
+        if (!show_ids) putchar('\n');
         cli_error("%s", cl_errmsg());
         goto out;
     }
-    if (show_ids) {
-        for (k = 0; k < n_gen; k++) printf("%s%d", k ? "," : "", gen[k]);
-        printf("\n");
-    } else {
-        char *text = NULL;
-        if (cl_detokenize(cl_model_tokenizer(m), gen, n_gen, 0, &text, NULL) == CL_OK) printf("%s%s\n", prompt, text);
-        free(text);
-    }
+    if (show_ids)
+        for (k = 0; k < r.n_tokens; k++) printf("%s%d", k ? "," : "", r.tokens[k]);
+    printf("\n");
     rc = 0;
 out:
+    cl_gen_result_free(&r);
+    free(text);
     free(lg);
     free(ids);
-    free(gen);
+    cl_model_free(m);
+    return rc;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N]
+ * Prefill: the first min(ctx, prefill-max) tokens in batches; the rest of
+ * the KV cache up to ctx is filled with copies (cl_model_kv_fill); decode:
+ * N tokens after ctx. */
+static int model_bench(int argc, char **argv)
+{
+    long threads = 0, n_dec = 16, pmax = 256;
+    const char *ctx_arg = "128,1024,4096";
+    cl_token *ctxs = NULL, *toks = NULL;
+    size_t n_ctx = 0, k, i;
+    uint32_t max_ctx = 0;
+    cl_model *m = NULL;
+    float *lg = NULL;
+    double bw = 0, wb;
+    int rc = 1;
+    uint64_t rng = 12345;
+    struct rusage ru;
+    const cl_model_info *I;
+    for (i = 3; i + 1 < (size_t)argc; i += 2) {
+        const char *o = argv[i], *val = argv[i + 1];
+        if (!strcmp(o, "--threads")) { if (parse_l(o, val, 1, 256, &threads)) return 1; }
+        else if (!strcmp(o, "--decode")) { if (parse_l(o, val, 1, 100000, &n_dec)) return 1; }
+        else if (!strcmp(o, "--prefill-max")) { if (parse_l(o, val, 1, 1000000, &pmax)) return 1; }
+        else if (!strcmp(o, "--ctx")) ctx_arg = val;
+        else return cli_error("model bench: unknown option %s", o);
+    }
+    if (i != (size_t)argc) return cli_error("model bench: option %s wants a value", argv[i]);
+    if (parse_ids(ctx_arg, &ctxs, &n_ctx)) {
+        free(ctxs);
+        return cli_error("model bench: --ctx wants comma-separated context sizes, got '%s'", ctx_arg);
+    }
+    for (k = 0; k < n_ctx; k++) {
+        if (ctxs[k] < 1) {
+            free(ctxs);
+            return cli_error("model bench: context sizes must be at least 1");
+        }
+        if ((uint32_t)ctxs[k] > max_ctx) max_ctx = (uint32_t)ctxs[k];
+    }
+    if (cl_model_open(argv[2], max_ctx + (uint32_t)n_dec, &m) != CL_OK) {
+        free(ctxs);
+        return cli_error("%s", cl_errmsg());
+    }
+    I = cl_model_get_info(m);
+    if (I->n_ctx < max_ctx + (uint32_t)n_dec) {
+        cli_error("model bench: the model's context (%u) is shorter than %u + %ld decoded tokens", I->n_ctx, max_ctx,
+                  n_dec);
+        goto out;
+    }
+    if (threads && cl_model_set_threads(m, (int)threads) != CL_OK) {
+        cli_error("%s", cl_errmsg());
+        goto out;
+    }
+    if (!(lg = malloc(I->n_vocab * sizeof *lg)) || !(toks = malloc((max_ctx + (size_t)n_dec) * sizeof *toks))) {
+        cli_error("model bench: out of memory");
+        goto out;
+    }
+    for (i = 0; i < max_ctx + (size_t)n_dec; i++) { /* random ids inside the tokenizer's vocabulary */
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        toks[i] = (cl_token)((rng >> 33) % (uint64_t)cl_tokenizer_n_vocab(cl_model_tokenizer(m)));
+    }
+    if (cl_bench_copy_gbps((size_t)256 << 20, cl_model_threads(m), 5, &bw) != CL_OK) {
+        cli_error("%s", cl_errmsg());
+        goto out;
+    }
+    wb = (double)cl_model_weight_bytes(m);
+    printf("model: %s (%s, %u layers, embd %u, vocab %u)\n", argv[2], I->arch, I->n_layer, I->n_embd, I->n_vocab);
+    printf("threads: %d\nweights read per token: %.1f MiB\n", cl_model_threads(m), wb / 1048576.0);
+    printf("copy bandwidth (STREAM copy, read+write, 2 x 256 MiB, %d threads): %.2f GB/s\n", cl_model_threads(m), bw);
+    printf("roofline decode (bandwidth / weight bytes per token): %.1f tokens/s\n", bw * 1e9 / wb);
+    printf("%8s %10s %14s %13s %10s\n", "context", "prefilled", "prefill tok/s", "decode tok/s", "of roofline");
+    for (k = 0; k < n_ctx; k++) {
+        uint32_t c = (uint32_t)ctxs[k], np = c < (uint32_t)pmax ? c : (uint32_t)pmax, p;
+        double t0 = now_s(), tp, td;
+        if (cl_model_eval_batch(m, toks, np, 0, lg, 0) != CL_OK) {
+            cli_error("%s", cl_errmsg());
+            goto out;
+        }
+        tp = now_s() - t0;
+        if (np < c && cl_model_kv_fill(m, np, c) != CL_OK) {
+            cli_error("%s", cl_errmsg());
+            goto out;
+        }
+        t0 = now_s();
+        for (p = 0; p < (uint32_t)n_dec; p++)
+            if (cl_model_eval(m, toks[c + p], c + p, lg) != CL_OK) {
+                cli_error("%s", cl_errmsg());
+                goto out;
+            }
+        td = now_s() - t0;
+        printf("%8u %10u %14.1f %13.2f %10.2f\n", c, np, np / tp, n_dec / td, (n_dec / td) / (bw * 1e9 / wb));
+        fflush(stdout);
+    }
+    if (getrusage(RUSAGE_SELF, &ru) == 0) printf("peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    rc = 0;
+out:
+    free(ctxs);
+    free(toks);
+    free(lg);
     cl_model_free(m);
     return rc;
 }
@@ -280,15 +469,22 @@ int cmd_model(int argc, char **argv)
         "       cairn model make-tiny --arch llama|qwen2|qwen3 [--type f32|f16|q8_0|q4_0|q4_k|q6_k] --out FILE\n"
         "             [--seed N] [--embd N --layers N --heads N --kv-heads N --ff N --vocab N --ctx N]\n"
         "             [--rope-scaling linear --rope-factor F]\n"
-        "       cairn model run FILE --prompt TEXT [-n N] [--ids]\n"
-        "       cairn model logits FILE --tokens ID,ID,...\n"
+        "       cairn model run FILE --prompt TEXT [-n N] [--ids] [--temp T] [--top-k K] [--top-p P]\n"
+        "             [--min-p P] [--repeat-penalty R] [--seed S] [--stop S]... [--threads N]\n"
+        "             [--chat [--system TEXT]]\n"
+        "       cairn model logits FILE --tokens ID,ID,... [--threads N]\n"
+        "       cairn model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
         "  the model asks and turns special-token text (e.g. <s>) into those tokens.\n"
         "  make-tiny: a small GGUF decoder with seeded random weights, for tests.\n"
-        "  run: greedy generation of up to N (default 16) tokens after TEXT (--ids:\n"
-        "  print the generated token ids instead of text).\n"
-        "  logits: one line of logits per position after running the given tokens.";
+        "  run: generation of up to N (default 16) tokens after TEXT, streamed to\n"
+        "  stdout; greedy unless --temp > 0; --stop ends the text before S; --chat\n"
+        "  wraps TEXT as a user message in the model's chat template (--ids: print\n"
+        "  the generated token ids instead of text).\n"
+        "  logits: one line of logits per position after running the given tokens.\n"
+        "  bench: prefill and decode tokens/s at each context (decode after filling\n"
+        "  the KV cache to it), STREAM-like copy bandwidth, peak RSS.";
     if (argc >= 2 && !strcmp(argv[1], "--help")) {
         printf("usage: cairn %s\n", usage);
         return 0;
@@ -305,5 +501,6 @@ int cmd_model(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "make-tiny")) return model_make_tiny(argc, argv);
     if (argc >= 3 && !strcmp(argv[1], "run")) return model_run(argc, argv, 0);
     if (argc >= 3 && !strcmp(argv[1], "logits")) return model_run(argc, argv, 1);
+    if (argc >= 3 && !strcmp(argv[1], "bench")) return model_bench(argc, argv);
     return cli_usage(usage);
 }

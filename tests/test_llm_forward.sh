@@ -43,8 +43,8 @@ chk "rope scaling changes the logits" '! cmp -s "$T/u.txt" "$T/c.txt"'
 "$BIN" model make-tiny --arch llama --rope-scaling yarn --rope-factor 4 --out "$T/yarn.gguf"
 out=$("$BIN" model run "$T/yarn.gguf" --prompt hi 2>&1); rc=$?
 chk "unknown rope scaling: exit 1 naming it ($out)" '[ $rc = 1 ] && grep -q "yarn.*not supported" <<<"$out"'
-out=$("$BIN" model make-tiny --arch llama --type q4_k --embd 64 --out "$T/x.gguf" 2>&1); rc=$?
-chk "make-tiny q4_k with rows of 64: exit 1 with a message" '[ $rc = 1 ] && grep -q "multiples" <<<"$out"'
+out=$("$BIN" model make-tiny --arch llama --type q8_0 --embd 72 --heads 4 --out "$T/x.gguf" 2>&1); rc=$?
+chk "make-tiny q8_0 with rows of 72: exit 1 with a message" '[ $rc = 1 ] && grep -q "multiples" <<<"$out"'
 # hostile input: clear errors, no crash
 out=$("$BIN" model logits "$T/llama-f32.gguf" --tokens 99999 2>&1); rc=$?
 chk "token outside the vocabulary: exit 1 with a message" '[ $rc = 1 ] && grep -q vocabulary <<<"$out"'
