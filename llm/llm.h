@@ -350,6 +350,16 @@ cl_status cl_sampler_sample(cl_sampler *s, float *logits, const uint8_t *allowed
 
 /* -------------------------------------------------------------- generation */
 
+/* A JSON-schema subset for constrained decoding: "type" object (with
+ * "properties", "required"), array (with "items"), string (with
+ * "maxLength"), number, integer, boolean, and "enum" of strings; other keys
+ * (description, title, ...) are ignored, anything else is refused with a
+ * message. Generated objects give their properties in the schema's order
+ * (optional ones may be left out). */
+typedef struct cl_json_schema cl_json_schema;
+cl_status cl_json_schema_parse(const char *json, size_t len, cl_json_schema **out);
+void cl_json_schema_free(cl_json_schema *s); /* NULL is a no-op */
+
 /* Called once per generated token with the text that this token releases
  * (piece, len bytes, not NUL-terminated; may be empty when bytes are held
  * back: an incomplete UTF-8 sequence or a possible start of a stop string).
@@ -364,6 +374,7 @@ typedef struct cl_gen_opts {
     size_t n_stop;               /* detokenised text; the match is not emitted */
     cl_token_cb on_token;        /* NULL: none */
     void *user;
+    const cl_json_schema *schema; /* NULL: free text; else the output is one JSON value of the schema */
 } cl_gen_opts;
 
 typedef enum cl_stop_reason {
@@ -371,7 +382,8 @@ typedef enum cl_stop_reason {
     CL_STOP_MAX = 1,     /* max_tokens reached */
     CL_STOP_STRING = 2,  /* a stop string was found */
     CL_STOP_CANCEL = 3,  /* the callback returned nonzero */
-    CL_STOP_CONTEXT = 4  /* the KV cache is full */
+    CL_STOP_CONTEXT = 4, /* the KV cache is full */
+    CL_STOP_SCHEMA = 5   /* the JSON value asked for by the schema is complete */
 } cl_stop_reason;
 
 typedef struct cl_gen_result {

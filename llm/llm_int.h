@@ -52,4 +52,23 @@ int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
 int cl_stop_scan(const char *const *stop, size_t n_stop, const char *text, size_t len, size_t emitted, int final,
                  size_t *emit_to);
 
+/* JSON-schema matcher (json.c): a pushdown state over the bytes of a value
+ * of a cl_json_schema. Plain struct: copy it to try a continuation. */
+#define CL_JSON_DEPTH 16
+typedef struct cl_json_frame {
+    uint64_t alive;     /* literal candidates still matching */
+    uint16_t node, idx, pos;
+    uint8_t kind, phase, quoted;
+} cl_json_frame;
+typedef struct cl_json_state {
+    const cl_json_schema *sc;
+    int depth, ws_run;
+    cl_json_frame f[CL_JSON_DEPTH];
+} cl_json_state;
+void cl_json_state_init(cl_json_state *st, const cl_json_schema *sc);
+/* Feeds n bytes; 0 when they cannot continue a valid value (state then undefined). */
+int cl_json_feed(cl_json_state *st, const uint8_t *s, size_t n);
+/* 1 when the bytes so far form a whole value. */
+int cl_json_complete(const cl_json_state *st);
+
 #endif

@@ -279,6 +279,65 @@ static int is_end_token(const cl_tokenizer *t, cl_token id)
     return 0;
 }
 
+/* JSON-schema constraint: every token's text, and the matcher state. */
+typedef struct constraint {
+    cl_json_state st;
+    char *txt;   /* texts of all tokens, concatenated */
+    size_t *off; /* n_vocab + 1 offsets into txt; control tokens and rows without a token have none */
+} constraint;
+
+static cl_status constraint_new(constraint *c, const cl_tokenizer *tok, const cl_json_schema *sc, uint8_t **allowed,
+                                uint32_t n_vocab)
+{
+    size_t cap = 1 << 16, len = 0;
+    int32_t n_tok = cl_tokenizer_n_vocab(tok);
+    uint32_t v;
+    cl_json_state_init(&c->st, sc);
+    if (!(*allowed = malloc(n_vocab)) || !(c->off = malloc((n_vocab + 1) * sizeof *c->off)) || !(c->txt = malloc(cap)))
+        return cl_err(CL_ERR_NOMEM, "generate: out of memory");
+    for (v = 0; v < n_vocab; v++) {
+        char *piece = NULL;
+        size_t pl = 0;
+        int ty = (int32_t)v < n_tok ? cl_tokenizer_token_type(tok, (cl_token)v) : CL_TOKTYPE_UNUSED;
+        c->off[v] = len;
+        if (ty == CL_TOKTYPE_CONTROL || ty == CL_TOKTYPE_UNKNOWN || ty == CL_TOKTYPE_UNUSED) continue;
+        if (cl_detokenize(tok, (const cl_token *)&v, 1, 0, &piece, &pl)) return cl_err(CL_ERR_NOMEM, "generate: %s", cl_errmsg());
+        if (len + pl > cap) {
+            char *nt;
+            while (len + pl > cap) cap *= 2;
+            if (!(nt = realloc(c->txt, cap))) {
+                free(piece);
+                return cl_err(CL_ERR_NOMEM, "generate: out of memory");
+            }
+            c->txt = nt;
+        }
+        memcpy(c->txt + len, piece, pl);
+        len += pl;
+        free(piece);
+    }
+    c->off[n_vocab] = len;
+    return CL_OK;
+}
+
+/* allowed[v] = token v's text can continue the value (empty texts cannot). */
+static void constraint_mask(const constraint *c, uint8_t *allowed, uint32_t n_vocab)
+{
+    uint32_t v;
+    for (v = 0; v < n_vocab; v++) {
+        size_t n = c->off[v + 1] - c->off[v];
+        cl_json_state t;
+        if (!n) {
+            allowed[v] = 0;
+            continue;
+        }
+        t.sc = c->st.sc; /* copy only the live frames */
+        t.depth = c->st.depth;
+        t.ws_run = c->st.ws_run;
+        memcpy(t.f, c->st.f, (size_t)c->st.depth * sizeof *t.f);
+        allowed[v] = (uint8_t)cl_json_feed(&t, (const uint8_t *)c->txt + c->off[v], n);
+    }
+}
+
 void cl_gen_result_free(cl_gen_result *r)
 {
     if (!r) return;
@@ -297,6 +356,8 @@ cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, cons
     float *logits = NULL;
     char *text = NULL;
     size_t tlen = 0, tcap = 0, emitted = 0, cap_tokens, i;
+    uint8_t *allowed = NULL;
+    constraint con = {0};
     uint32_t pos = 0;
     double t0;
     cl_status s;
@@ -314,6 +375,7 @@ cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, cons
         goto done;
     }
     text[0] = 0;
+    if (o->schema && (s = constraint_new(&con, tok, o->schema, &allowed, I->n_vocab))) goto done;
     for (i = 0; i < n_prompt; i++) cl_sampler_accept(smp, prompt[i]);
     t0 = now_ms();
     if ((s = cl_model_eval_batch(m, prompt, n_prompt, 0, logits, 0))) goto done;
@@ -324,8 +386,10 @@ cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, cons
         cl_token t;
         int end, final, stopped, cancel = 0;
         size_t emit_to;
-        if ((s = cl_sampler_sample(smp, logits, NULL, &t))) goto done;
+        if (o->schema) constraint_mask(&con, allowed, I->n_vocab);
+        if ((s = cl_sampler_sample(smp, logits, allowed, &t))) goto done;
         cl_sampler_accept(smp, t);
+        if (o->schema) cl_json_feed(&con.st, (const uint8_t *)con.txt + con.off[t], con.off[t + 1] - con.off[t]);
         out->tokens[out->n_tokens++] = t;
         end = is_end_token(tok, t);
         if (!end && t < cl_tokenizer_n_vocab(tok)) { /* rows past the vocabulary have no text */
@@ -347,7 +411,7 @@ cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, cons
             text[tlen] = 0;
             free(piece);
         }
-        final = end || out->n_tokens == cap_tokens || pos >= I->n_ctx;
+        final = end || out->n_tokens == cap_tokens || pos >= I->n_ctx || (o->schema && cl_json_complete(&con.st));
         stopped = cl_stop_scan(o->stop, o->n_stop, text, tlen, emitted, final, &emit_to);
         if (o->on_token) cancel = o->on_token(o->user, t, text + emitted, emit_to - emitted);
         emitted = emit_to;
@@ -360,7 +424,10 @@ cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, cons
             break;
         }
         if (final) {
-            out->stop_reason = end ? CL_STOP_EOS : out->n_tokens == o->max_tokens ? CL_STOP_MAX : CL_STOP_CONTEXT;
+            out->stop_reason = end                                       ? CL_STOP_EOS
+                               : o->schema && cl_json_complete(&con.st) ? CL_STOP_SCHEMA
+                               : out->n_tokens == o->max_tokens         ? CL_STOP_MAX
+                                                                        : CL_STOP_CONTEXT;
             break;
         }
         if ((s = cl_model_eval(m, t, pos++, logits))) goto done;
@@ -371,6 +438,9 @@ done:
     out->text = text;
     out->len = text ? emitted : 0;
     free(logits);
+    free(allowed);
+    free(con.txt);
+    free(con.off);
     cl_sampler_free(smp);
     return s;
 }

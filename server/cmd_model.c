@@ -238,7 +238,8 @@ static int stream_piece(void *user, cl_token t, const char *piece, size_t len)
  * model logits FILE --tokens 1,2,3 [--threads N] */
 static int model_run(int argc, char **argv, int logits_mode)
 {
-    const char *prompt = NULL, *ids_arg = NULL, *system = NULL, *stops[MAX_STOP];
+    const char *prompt = NULL, *ids_arg = NULL, *system = NULL, *stops[MAX_STOP], *schema_path = NULL;
+    cl_json_schema *schema = NULL;
     long n_new = 16, threads = 0, v;
     int show_ids = 0, chat = 0, i, rc = 1;
     cl_model *m = NULL;
@@ -262,6 +263,7 @@ static int model_run(int argc, char **argv, int logits_mode)
         if (!strcmp(o, "--prompt")) prompt = val;
         else if (!strcmp(o, "--tokens")) ids_arg = val;
         else if (!strcmp(o, "--system")) system = val;
+        else if (!strcmp(o, "--json-schema")) schema_path = val;
         else if (!strcmp(o, "-n")) { if (parse_l(o, val, 0, 1000000, &n_new)) return 1; }
         else if (!strcmp(o, "--threads")) { if (parse_l(o, val, 1, 256, &threads)) return 1; }
         else if (!strcmp(o, "--temp")) { if (parse_f(o, val, &g.sample.temperature)) return 1; }
@@ -280,7 +282,20 @@ static int model_run(int argc, char **argv, int logits_mode)
         } else return cli_error("model %s: unknown option %s", argv[1], o);
     }
     if (logits_mode ? !ids_arg : !prompt) return cli_error("model %s: needs %s", argv[1], logits_mode ? "--tokens 1,2,3" : "--prompt TEXT");
-    if (cl_model_open(argv[2], 0, &m) != CL_OK) return cli_error("%s", cl_errmsg());
+    if (schema_path) {
+        FILE *f = fopen(schema_path, "rb");
+        char buf[65536];
+        size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+        int full = f && feof(f);
+        if (f) fclose(f);
+        if (!f || !full) return cli_error("model run: cannot read %s (or it is over 64 KiB)", schema_path);
+        if (cl_json_schema_parse(buf, len, &schema) != CL_OK) return cli_error("%s: %s", schema_path, cl_errmsg());
+        g.schema = schema;
+    }
+    if (cl_model_open(argv[2], 0, &m) != CL_OK) {
+        cl_json_schema_free(schema);
+        return cli_error("%s", cl_errmsg());
+    }
     if (threads && cl_model_set_threads(m, (int)threads) != CL_OK) {
         cli_error("%s", cl_errmsg());
         goto out;
@@ -345,6 +360,7 @@ static int model_run(int argc, char **argv, int logits_mode)
     rc = 0;
 out:
     cl_gen_result_free(&r);
+    cl_json_schema_free(schema);
     free(text);
     free(lg);
     free(ids);
@@ -471,7 +487,7 @@ int cmd_model(int argc, char **argv)
         "             [--rope-scaling linear --rope-factor F]\n"
         "       cairn model run FILE --prompt TEXT [-n N] [--ids] [--temp T] [--top-k K] [--top-p P]\n"
         "             [--min-p P] [--repeat-penalty R] [--seed S] [--stop S]... [--threads N]\n"
-        "             [--chat [--system TEXT]]\n"
+        "             [--chat [--system TEXT]] [--json-schema FILE]\n"
         "       cairn model logits FILE --tokens ID,ID,... [--threads N]\n"
         "       cairn model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
@@ -481,7 +497,8 @@ int cmd_model(int argc, char **argv)
         "  run: generation of up to N (default 16) tokens after TEXT, streamed to\n"
         "  stdout; greedy unless --temp > 0; --stop ends the text before S; --chat\n"
         "  wraps TEXT as a user message in the model's chat template (--ids: print\n"
-        "  the generated token ids instead of text).\n"
+        "  the generated token ids instead of text); --json-schema: the output is one\n"
+        "  JSON value of the schema in FILE (a subset: see llm.h).\n"
         "  logits: one line of logits per position after running the given tokens.\n"
         "  bench: prefill and decode tokens/s at each context (decode after filling\n"
         "  the KV cache to it), STREAM-like copy bandwidth, peak RSS.";
