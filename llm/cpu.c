@@ -22,6 +22,7 @@ typedef void (*job_fn)(void *arg, uint64_t begin, uint64_t end, int tid);
 typedef struct cpu_ctx {
     int n_threads;
     cl_dot_fn dot;
+    cl_axpy_fn axpy;
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -245,24 +246,18 @@ static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
     float *att = j->c->scratch + (size_t)tid * j->c->scratch_per;
     uint64_t task;
     for (task = t0; task < t1; task++) {
-        uint32_t b = (uint32_t)(task / a->n_head), h = (uint32_t)(task % a->n_head), kh = h / grp, t, i;
+        uint32_t b = (uint32_t)(task / a->n_head), h = (uint32_t)(task % a->n_head), kh = h / grp, t;
         uint32_t pos = a->pos0 + b;
         const float *qh = a->q + (size_t)b * qd + (size_t)h * hd;
         float mx = -INFINITY, sum = 0.0f, *o = a->out + (size_t)b * qd + (size_t)h * hd;
         for (t = 0; t <= pos; t++) {
             const float *kt = a->kcache + (size_t)t * kvd + kh * hd;
-            float d = 0.0f;
-            for (i = 0; i < hd; i++) d += qh[i] * kt[i];
-            att[t] = d * a->scale;
+            att[t] = j->c->dot(CL_TYPE_F32, (const uint8_t *)kt, qh, hd) * a->scale;
             if (att[t] > mx) mx = att[t];
         }
         for (t = 0; t <= pos; t++) sum += (att[t] = expf(att[t] - mx));
         memset(o, 0, hd * sizeof(float));
-        for (t = 0; t <= pos; t++) {
-            const float *vt = a->vcache + (size_t)t * kvd + kh * hd;
-            float w = att[t] / sum;
-            for (i = 0; i < hd; i++) o[i] += w * vt[i];
-        }
+        for (t = 0; t <= pos; t++) j->c->axpy(o, att[t] / sum, a->vcache + (size_t)t * kvd + kh * hd, hd);
     }
 }
 
@@ -297,6 +292,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     if (!c) return cl_err(CL_ERR_NOMEM, "cpu: out of memory");
     c->n_threads = 1;
     c->dot = cl_dot_select(simd);
+    c->axpy = cl_axpy_select(simd);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);
     pthread_cond_init(&c->done, NULL);

@@ -42,6 +42,9 @@ typedef float (*cl_dot_fn)(int type, const uint8_t *row, const float *x, uint64_
 float cl_dot_ref(int type, const uint8_t *row, const float *x, uint64_t n);
 cl_dot_fn cl_dot_select(int simd);
 int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
+/* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */
+typedef void (*cl_axpy_fn)(float *y, float a, const float *x, size_t n);
+cl_axpy_fn cl_axpy_select(int simd);
 
 /* Streaming with stop strings (sample.c): text[0..len) is everything
  * generated so far and text[0..emitted) has been given out. Sets *emit_to

@@ -368,6 +368,15 @@ out:
     return rc;
 }
 
+/* CPU seconds (user + system) this process has used. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -444,10 +453,11 @@ static int model_bench(int argc, char **argv)
     printf("threads: %d\nweights read per token: %.1f MiB\n", cl_model_threads(m), wb / 1048576.0);
     printf("copy bandwidth (STREAM copy, read+write, 2 x 256 MiB, %d threads): %.2f GB/s\n", cl_model_threads(m), bw);
     printf("roofline decode (bandwidth / weight bytes per token): %.1f tokens/s\n", bw * 1e9 / wb);
-    printf("%8s %10s %14s %13s %10s\n", "context", "prefilled", "prefill tok/s", "decode tok/s", "of roofline");
+    printf("%8s %10s %14s %13s %12s %9s\n", "context", "prefilled", "prefill tok/s", "decode tok/s", "of roofline",
+           "cpu busy");
     for (k = 0; k < n_ctx; k++) {
         uint32_t c = (uint32_t)ctxs[k], np = c < (uint32_t)pmax ? c : (uint32_t)pmax, p;
-        double t0 = now_s(), tp, td;
+        double t0 = now_s(), tp, td, c0;
         if (cl_model_eval_batch(m, toks, np, 0, lg, 0) != CL_OK) {
             cli_error("%s", cl_errmsg());
             goto out;
@@ -458,13 +468,16 @@ static int model_bench(int argc, char **argv)
             goto out;
         }
         t0 = now_s();
+        c0 = cpu_s();
         for (p = 0; p < (uint32_t)n_dec; p++)
             if (cl_model_eval(m, toks[c + p], c + p, lg) != CL_OK) {
                 cli_error("%s", cl_errmsg());
                 goto out;
             }
         td = now_s() - t0;
-        printf("%8u %10u %14.1f %13.2f %10.2f\n", c, np, np / tp, n_dec / td, (n_dec / td) / (bw * 1e9 / wb));
+        /* cpu busy: CPU time over wall time times threads during decode (1 = every thread ran all the time) */
+        printf("%8u %10u %14.1f %13.2f %12.2f %9.2f\n", c, np, np / tp, n_dec / td, (n_dec / td) / (bw * 1e9 / wb),
+               (cpu_s() - c0) / td / cl_model_threads(m));
         fflush(stdout);
     }
     if (getrusage(RUSAGE_SELF, &ru) == 0) printf("peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
