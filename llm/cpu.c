@@ -1,6 +1,8 @@
 /* cpu.c — the CPU backend: a persistent pthread pool (workers wait on a
  * condition variable between jobs; no thread is created per token) that
- * splits matrix rows and attention heads across threads, with the dot
+ * shares matrix rows and attention heads among threads in chunks taken
+ * from an atomic counter (a thread that the OS puts aside delays only its
+ * current chunk, not a fixed slice), with the dot
  * products from simd.c (AVX2/FMA when present) or the portable reference.
  * Results do not depend on the thread count: each output value is computed
  * by one thread in a fixed order. */
@@ -8,6 +10,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,7 +19,8 @@
 
 /* ------------------------------------------------------------ thread pool */
 
-/* A job runs fn(arg, begin, end, tid) on consecutive slices of [0, n). */
+/* A job runs fn(arg, begin, end, tid) on chunks of [0, n) that the threads
+ * take in turn until none is left. */
 typedef void (*job_fn)(void *arg, uint64_t begin, uint64_t end, int tid);
 
 typedef struct cpu_ctx {
@@ -31,7 +35,8 @@ typedef struct cpu_ctx {
     int quit;
     job_fn fn;
     void *arg;
-    uint64_t n;
+    uint64_t n, chunk;
+    atomic_uint_fast64_t next; /* first item not yet taken */
     float *scratch; /* n_threads * scratch_per floats, for attention scores */
     size_t scratch_per;
 } cpu_ctx;
@@ -41,10 +46,13 @@ typedef struct worker_arg {
     int tid;
 } worker_arg;
 
-static void slice(uint64_t n, int t, int nt, uint64_t *b, uint64_t *e)
+static void take_chunks(cpu_ctx *c, int tid)
 {
-    *b = n * (uint64_t)t / (uint64_t)nt;
-    *e = n * (uint64_t)(t + 1) / (uint64_t)nt;
+    for (;;) {
+        uint64_t b = atomic_fetch_add(&c->next, c->chunk);
+        if (b >= c->n) return;
+        c->fn(c->arg, b, b + c->chunk < c->n ? b + c->chunk : c->n, tid);
+    }
 }
 
 static void *worker(void *p)
@@ -54,7 +62,6 @@ static void *worker(void *p)
     uint64_t seen = 0;
     free(p);
     for (;;) {
-        uint64_t b, e;
         pthread_mutex_lock(&c->mu);
         while (c->gen == seen && !c->quit) pthread_cond_wait(&c->go, &c->mu);
         if (c->quit) {
@@ -63,8 +70,7 @@ static void *worker(void *p)
         }
         seen = c->gen;
         pthread_mutex_unlock(&c->mu);
-        slice(c->n, wa.tid, c->n_threads, &b, &e);
-        if (b < e) c->fn(c->arg, b, e, wa.tid);
+        take_chunks(c, wa.tid);
         pthread_mutex_lock(&c->mu);
         if (--c->pending == 0) pthread_cond_signal(&c->done);
         pthread_mutex_unlock(&c->mu);
@@ -72,11 +78,11 @@ static void *worker(void *p)
 }
 
 /* Runs a job on all threads (the caller is thread 0) and waits for it.
- * Jobs smaller than `grain` items per thread run on fewer threads' worth
- * of work: tiny jobs run inline. */
+ * Chunks hold at least `grain` items (and about 1/8 of a thread's share);
+ * jobs under two chunks run inline. */
 static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
 {
-    uint64_t b, e;
+    uint64_t chunk = n / ((uint64_t)c->n_threads * 8);
     if (c->n_threads == 1 || n < grain * 2) {
         fn(arg, 0, n, 0);
         return;
@@ -85,12 +91,13 @@ static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain
     c->fn = fn;
     c->arg = arg;
     c->n = n;
+    c->chunk = chunk > grain ? chunk : grain;
+    atomic_store(&c->next, 0);
     c->pending = c->n_threads - 1;
     c->gen++;
     pthread_cond_broadcast(&c->go);
     pthread_mutex_unlock(&c->mu);
-    slice(n, 0, c->n_threads, &b, &e);
-    if (b < e) fn(arg, b, e, 0);
+    take_chunks(c, 0);
     pthread_mutex_lock(&c->mu);
     while (c->pending) pthread_cond_wait(&c->done, &c->mu);
     pthread_mutex_unlock(&c->mu);
