@@ -26,6 +26,7 @@ typedef void (*job_fn)(void *arg, uint64_t begin, uint64_t end, int tid);
 typedef struct cpu_ctx {
     int n_threads;
     cl_dot_fn dot;
+    cl_dot4_fn dot4;
     cl_axpy_fn axpy;
     pthread_t *th;
     pthread_mutex_t mu;
@@ -189,8 +190,13 @@ static void mm_rows(void *p, uint64_t r0, uint64_t r1, int tid)
     (void)tid;
     for (r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)j->W->data + r * j->rb;
-        float bias = j->bias ? j->bias[r] : 0.0f;
-        for (b = 0; b < j->nb; b++) j->Y[(size_t)b * R + r] = j->c->dot(j->W->type, row, j->X + (size_t)b * K, K) + bias;
+        float bias = j->bias ? j->bias[r] : 0.0f, o[4];
+        for (b = 0; b + 4 <= j->nb; b += 4) { /* four tokens per pass over the row */
+            int i;
+            j->c->dot4(j->W->type, row, j->X + (size_t)b * K, K, K, o);
+            for (i = 0; i < 4; i++) j->Y[(size_t)(b + i) * R + r] = o[i] + bias;
+        }
+        for (; b < j->nb; b++) j->Y[(size_t)b * R + r] = j->c->dot(j->W->type, row, j->X + (size_t)b * K, K) + bias;
     }
 }
 
@@ -300,6 +306,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->n_threads = 1;
     c->dot = cl_dot_select(simd);
     c->axpy = cl_axpy_select(simd);
+    c->dot4 = cl_dot4_select(simd);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);
     pthread_cond_init(&c->done, NULL);

@@ -103,6 +103,58 @@ TGT static float dot_q4_0(const uint8_t *b, const float *x, uint64_t n)
     return hsum8(acc);
 }
 
+/* Four input rows x, x+ldx, x+2ldx, x+3ldx against one weight row, each
+ * with exactly the operations (and order) of the one-row kernel above, so
+ * the results are bit for bit those of four separate calls; the weight
+ * blocks are loaded and converted once for the four. */
+TGT static void dot4_q8_0(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 32, b += 34) {
+        const uint8_t *q = b + 2;
+        __m256 q0 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)q));
+        __m256 q1 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 8)));
+        __m256 q2 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 16)));
+        __m256 q3 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 24)));
+        __m256 d = _mm256_set1_ps(h2f(b));
+        for (r = 0; r < 4; r++) {
+            const float *xr = x + (size_t)r * ldx + i;
+            __m256 s = _mm256_mul_ps(q0, _mm256_loadu_ps(xr));
+            s = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xr + 8), s);
+            s = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xr + 16), s);
+            s = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xr + 24), s);
+            acc[r] = _mm256_fmadd_ps(d, s, acc[r]);
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
+TGT static void dot4_q4_0(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f), e8 = _mm_set1_epi8(8);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 32, b += 18) {
+        __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(q, m4), e8);
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m4), e8);
+        __m256 q0 = i8x8(lo), q1 = i8x8(_mm_srli_si128(lo, 8)), q2 = i8x8(hi), q3 = i8x8(_mm_srli_si128(hi, 8));
+        __m256 d = _mm256_set1_ps(h2f(b));
+        for (r = 0; r < 4; r++) {
+            const float *xr = x + (size_t)r * ldx + i;
+            __m256 s = _mm256_mul_ps(q0, _mm256_loadu_ps(xr));
+            s = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xr + 8), s);
+            s = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xr + 16), s);
+            s = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xr + 24), s);
+            acc[r] = _mm256_fmadd_ps(d, s, acc[r]);
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
 static void scale_min_k4(int j, const uint8_t *q, int *sc, int *m)
 {
     if (j < 4) {
@@ -212,6 +264,31 @@ static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
     return cl_dot_ref(type, b, x, n);
 }
 #endif
+
+static void dot4_any(int type, const uint8_t *row, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    cl_dot_fn dot = cl_dot_select(1);
+    int r;
+#ifdef CL_HAVE_X86
+    if (cl_simd_avx2() && type == CL_TYPE_Q8_0) {
+        dot4_q8_0(row, x, ldx, n, out);
+        return;
+    }
+    if (cl_simd_avx2() && type == CL_TYPE_Q4_0) {
+        dot4_q4_0(row, x, ldx, n, out);
+        return;
+    }
+#endif
+    for (r = 0; r < 4; r++) out[r] = dot(type, row, x + (size_t)r * ldx, n);
+}
+
+static void dot4_ref(int type, const uint8_t *row, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    int r;
+    for (r = 0; r < 4; r++) out[r] = cl_dot_ref(type, row, x + (size_t)r * ldx, n);
+}
+
+cl_dot4_fn cl_dot4_select(int simd) { return simd && cl_simd_avx2() ? dot4_any : dot4_ref; }
 
 static void axpy_ref(float *y, float a, const float *x, size_t n)
 {

@@ -73,6 +73,19 @@ static void test_kernels(void)
             if (mass > 0 && fabs((double)a - b) / mass > worst) worst = fabs((double)a - b) / mass;
         }
         CHECK_MSG(bad == 0, "%s: %d of 200 rows outside the tolerance", cl_type_name(types[t]), bad);
+        { /* the four-row kernels equal four one-row calls bit for bit */
+            static float x4[4 * 1024];
+            float o4[4], o1[4];
+            int r, same = 1;
+            random_row(types[t], row, 1024);
+            for (i = 0; i < 4 * 1024; i++) x4[i] = uni();
+            for (it = 0; it < 2; it++) {
+                cl_dot4_select(it)(types[t], row, x4, 1024, 1024, o4);
+                for (r = 0; r < 4; r++) o1[r] = cl_dot_select(it)(types[t], row, x4 + r * 1024, 1024);
+                same &= !memcmp(o4, o1, sizeof o4);
+            }
+            CHECK_MSG(same, "%s: dot4 differs from four dots", cl_type_name(types[t]));
+        }
         printf("%-5s max |simd-ref| / sum|w*x| = %.2g\n", cl_type_name(types[t]), worst);
     }
 }
