@@ -45,6 +45,29 @@ out=$("$BIN" model run "$T/yarn.gguf" --prompt hi 2>&1); rc=$?
 chk "unknown rope scaling: exit 1 naming it ($out)" '[ $rc = 1 ] && grep -q "yarn.*not supported" <<<"$out"'
 out=$("$BIN" model make-tiny --arch llama --type q8_0 --embd 72 --heads 4 --out "$T/x.gguf" 2>&1); rc=$?
 chk "make-tiny q8_0 with rows of 72: exit 1 with a message" '[ $rc = 1 ] && grep -q "multiples" <<<"$out"'
+# the thread count does not change a single logit; the portable path agrees with SIMD
+"$BIN" model logits "$T/qwen2-q4_k.gguf" --tokens $IDS --threads 1 > "$T/t1.txt"
+"$BIN" model logits "$T/qwen2-q4_k.gguf" --tokens $IDS --threads 3 > "$T/t3.txt"
+chk "logits identical with 1 and 3 threads" 'cmp -s "$T/t1.txt" "$T/t3.txt"'
+CAIRN_LLM_SIMD=0 "$BIN" model logits "$T/qwen2-q4_k.gguf" --tokens $IDS > "$T/p.txt"
+diff=$("$PY" -c 'import sys, numpy as np
+print("%.3g" % np.abs(np.loadtxt(sys.argv[1]) - np.loadtxt(sys.argv[2])).max())' "$T/t1.txt" "$T/p.txt")
+chk "portable vs SIMD logits within $TOL (got $diff)" 'awk "BEGIN{exit !($diff <= $TOL)}"'
+# bench runs and prints a row per context
+out=$("$BIN" model bench "$T/llama-q8_0.gguf" --ctx 8,40 --decode 2 --prefill-max 16 --threads 2 2>&1); rc=$?
+chk "model bench: two context rows, bandwidth, RSS" '[ $rc = 0 ] && grep -q "GB/s" <<<"$out" && grep -qE "^ +40 +16 " <<<"$out" && grep -q "peak RSS" <<<"$out"'
+out=$("$BIN" model bench "$T/llama-q8_0.gguf" --ctx 100 2>&1); rc=$?
+chk "model bench past the context: exit 1 with a message" '[ $rc = 1 ] && grep -q context <<<"$out"'
+# sampling flags: same seed, same text; the stop string ends the text
+a=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt "hello" -n 20 --temp 0.8 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed 5)
+b=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt "hello" -n 20 --temp 0.8 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed 5)
+chk "same seed, same text" '[ -n "$a" ] && [ "$a" = "$b" ]'
+export LC_ALL=C # byte offsets below
+gen=${a:5}; stop=${gen:3:2} # two bytes of the generated text
+c=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt "hello" -n 20 --temp 0.8 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed 5 --stop "$stop")
+chk "stop string: the text ends before its first occurrence" '[ "$c" = "hello${gen%%"$stop"*}" ]'
+out=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt hi --top-p 0 2>&1); rc=$?
+chk "bad sampling setting: exit 1" '[ $rc = 1 ] && grep -q "top-p" <<<"$out"'
 # hostile input: clear errors, no crash
 out=$("$BIN" model logits "$T/llama-f32.gguf" --tokens 99999 2>&1); rc=$?
 chk "token outside the vocabulary: exit 1 with a message" '[ $rc = 1 ] && grep -q vocabulary <<<"$out"'
