@@ -11,8 +11,11 @@
  *     and the dot product of a quantised row with a float vector;
  *   - tokenizers built from GGUF metadata: byte-level BPE ("gpt2"),
  *     SentencePiece BPE ("llama") and WordPiece ("bert");
- *   - a CPU decoder forward pass (llama, qwen2, qwen3) with a KV cache and
- *     greedy generation, and a writer of tiny random test models.
+ *   - a decoder forward pass (llama, qwen2, qwen3) with a KV cache and
+ *     batched prefill, on a backend table (CPU: thread pool, AVX2 kernels);
+ *   - sampling, stop strings and streaming generation (cl_generate), chat
+ *     templates, constrained decoding to a JSON-schema subset;
+ *   - a writer of tiny random test models.
  */
 #ifndef CAIRN_LLM_H
 #define CAIRN_LLM_H
