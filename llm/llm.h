@@ -451,7 +451,8 @@ cl_status cl_make_tiny(const char *arch, int type, uint64_t seed, const char *pa
  * Q6_K to Q8_0. n_vocab
  * larger than the built-in vocabulary adds embedding/output rows that no
  * token maps to (for benchmarks at a real model's shape). rope_scaling
- * (e.g. "linear", NULL = none) and rope_factor go to the metadata. */
+ * (e.g. "linear", "yarn"; NULL = none) and rope_factor go to the metadata
+ * (yarn also gets original_context_length = context / factor). */
 typedef struct cl_tiny_opts {
     const char *arch;
     int type;

@@ -14,6 +14,9 @@
 #include <string.h>
 
 #define CL_BATCH 32 /* tokens per forward batch */
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 
 typedef struct layer {
     const cl_tensor *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *q_norm, *k_norm;
@@ -32,7 +35,8 @@ struct cl_model {
     /* work buffers for a batch of CL_BATCH tokens, each (CL_BATCH, width) */
     float *x, *xb, *q, *k, *v, *hb, *hb2, *ao; /* widths n_embd, n_embd, qd, kvd, kvd, n_ff, n_ff, qd */
     float *cs;        /* (CL_BATCH, head_dim/2, 2) RoPE cosines and sines */
-    double *inv_freq; /* (head_dim/2) base^(-2i/d) times the linear scaling */
+    double *inv_freq; /* (head_dim/2) base^(-2i/d) times the scaling of pair i */
+    float rope_mscale; /* cos/sin factor (YaRN; 1 otherwise) */
 };
 
 static cl_status get_u32(const cl_gguf *g, const char *arch, const char *suffix, uint32_t *out, int required)
@@ -76,10 +80,20 @@ static cl_status want_l(const cl_gguf *g, int l, const char *what, uint64_t ne0,
     return want(g, name, ne0, ne1, optional, out);
 }
 
-/* RoPE frequency scaling: <arch>.rope.scaling.type none|linear with
- * <arch>.rope.scaling.factor (or the older <arch>.rope.scale_linear);
- * positions are divided by the factor. Other types are refused. */
-static cl_status rope_scaling(const cl_gguf *g, const char *arch, cl_model_info *I)
+typedef struct rope_yarn {
+    int on;
+    double lo, hi, mscale; /* ramp between pairs lo..hi; cos/sin factor */
+} rope_yarn;
+
+/* RoPE frequency scaling: <arch>.rope.scaling.type none|linear|yarn with
+ * <arch>.rope.scaling.factor (or the older <arch>.rope.scale_linear).
+ * linear: positions are divided by the factor. yarn (as GGML computes it,
+ * beta_fast 32, beta_slow 1, extrapolation factor 1): pair i turns by
+ * pos * base^(-2i/d) * (s*(1-mix_i) + mix_i), s = 1/factor, mix_i = 1 - clamp((i -
+ * lo)/(hi - lo), 0, 1) with lo/hi the pairs whose wavelength fits 32 / 1
+ * times in <arch>.rope.scaling.original_context_length, and cos/sin are
+ * multiplied by attn_factor * (1 + 0.1 ln factor). Other types are refused. */
+static cl_status rope_scaling(const cl_gguf *g, const char *arch, cl_model_info *I, rope_yarn *y)
 {
     char key[128];
     const char *type = "none";
@@ -106,12 +120,31 @@ static cl_status rope_scaling(const cl_gguf *g, const char *arch, cl_model_info 
     }
     if (s && s != CL_ERR_NOTFOUND) return cl_err(s, "model: %s: %s", key, cl_errmsg());
     if (tlen == 4 && !memcmp(type, "none", 4)) return CL_OK;
-    if (tlen != 6 || memcmp(type, "linear", 6))
-        return cl_err(CL_ERR_UNSUPPORTED, "model: %s.rope.scaling.type '%.*s' is not supported (none and linear are)",
-                      arch, (int)(tlen < 32 ? tlen : 32), type);
+    y->on = tlen == 4 && !memcmp(type, "yarn", 4);
+    if (!y->on && (tlen != 6 || memcmp(type, "linear", 6)))
+        return cl_err(CL_ERR_UNSUPPORTED,
+                      "model: %s.rope.scaling.type '%.*s' is not supported (none, linear and yarn are)", arch,
+                      (int)(tlen < 32 ? tlen : 32), type);
     if (!(factor >= 1.0f && factor <= 1024.0f))
         return cl_err(CL_ERR_FORMAT, "model: rope scaling factor %g is out of range (1..1024)", factor);
     I->rope_freq_scale = 1.0f / factor;
+    if (y->on) {
+        uint32_t orig = 0;
+        float attn = 1.0f;
+        double d = I->head_dim, base = I->rope_base, lo, hi;
+        snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", arch);
+        if ((s = cl_gguf_get_u32(g, key, &orig)) || !orig)
+            return cl_err(s ? s : CL_ERR_FORMAT, "model: yarn scaling needs %s (a positive integer)", key);
+        snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", arch);
+        if ((s = cl_gguf_get_f32(g, key, &attn)) && s != CL_ERR_NOTFOUND) return cl_err(s, "model: %s: %s", key, cl_errmsg());
+        if (!(attn > 0.0f && attn < 100.0f)) return cl_err(CL_ERR_FORMAT, "model: %s = %g is out of range", key, attn);
+        /* the pair index at which the wavelength fits n_rot times in the original context */
+        lo = floor(d * log(orig / (32.0 * 2.0 * M_PI)) / (2.0 * log(base)));
+        hi = ceil(d * log(orig / (1.0 * 2.0 * M_PI)) / (2.0 * log(base)));
+        y->lo = lo > 0 ? lo : 0;
+        y->hi = hi < d - 1 ? hi : d - 1;
+        y->mscale = attn * (1.0 + 0.1 * log(factor));
+    }
     return CL_OK;
 }
 
@@ -144,6 +177,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
     const char *arch;
     size_t alen;
     uint32_t hd_k = 0;
+    rope_yarn yarn = {0, 0, 0, 1};
     uint64_t qd, kvd, kv_n;
     cl_status s;
     int l;
@@ -190,7 +224,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
             s = cl_err(CL_ERR_FORMAT, "model: rms epsilon %g or rope base %g out of range", I->eps, I->rope_base);
             goto fail;
         }
-        if ((s = rope_scaling(m->g, arch, I))) goto fail;
+        if ((s = rope_scaling(m->g, arch, I, &yarn))) goto fail;
     }
     if ((s = cl_tokenizer_new(m->g, &m->tok))) goto fail;
     {
@@ -243,8 +277,15 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
         !(m->cs = BUF(I->head_dim)) || !(m->inv_freq = malloc(I->head_dim / 2 * sizeof(double))))
         goto nomem;
 #undef BUF
-    for (l = 0; l < (int)I->head_dim / 2; l++)
-        m->inv_freq[l] = pow(I->rope_base, -2.0 * l / I->head_dim) * I->rope_freq_scale;
+    m->rope_mscale = yarn.on ? (float)yarn.mscale : 1.0f;
+    for (l = 0; l < (int)I->head_dim / 2; l++) {
+        double fs = I->rope_freq_scale, mix = 0.0;
+        if (yarn.on) {
+            double r = (l - yarn.lo) / (yarn.hi - yarn.lo > 0.001 ? yarn.hi - yarn.lo : 0.001);
+            mix = 1.0 - (r < 0 ? 0 : r > 1 ? 1 : r);
+        }
+        m->inv_freq[l] = pow(I->rope_base, -2.0 * l / I->head_dim) * (fs * (1.0 - mix) + mix);
+    }
     if ((s = cl_backend_cpu_new(0, 1, &m->be))) goto fail;
     *out = m;
     return CL_OK;
@@ -276,8 +317,8 @@ static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint
                           E);
         for (i = 0; i < hd / 2; i++) {
             double th = (double)(pos + b) * m->inv_freq[i];
-            m->cs[(size_t)b * hd + 2 * i] = (float)cos(th);
-            m->cs[(size_t)b * hd + 2 * i + 1] = (float)sin(th);
+            m->cs[(size_t)b * hd + 2 * i] = (float)cos(th) * m->rope_mscale;
+            m->cs[(size_t)b * hd + 2 * i + 1] = (float)sin(th) * m->rope_mscale;
         }
     }
     at.q = m->q;

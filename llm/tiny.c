@@ -153,6 +153,11 @@ cl_status cl_make_tiny_opts(const cl_tiny_opts *o, const char *path)
     if (o->rope_scaling && ((s = cl_gguf_writer_add_str(w, KEY("rope.scaling.type"), o->rope_scaling)) ||
                             (s = cl_gguf_writer_add_f32(w, KEY("rope.scaling.factor"), o->rope_factor))))
         goto fail;
+    /* YaRN also needs the original context: the context divided by the factor */
+    if (o->rope_scaling && !strcmp(o->rope_scaling, "yarn") &&
+        (s = cl_gguf_writer_add_u32(w, KEY("rope.scaling.original_context_length"),
+                                    o->rope_factor >= 1.0f && CTX / o->rope_factor >= 1.0f ? (uint32_t)(CTX / o->rope_factor) : 1)))
+        goto fail;
 #undef KEY
     if ((s = add_w(w, &rng, "token_embd.weight", type_hi, E, NV, 1.0f, 0.0f))) goto fail;
     for (l = 0; l < (int)NL; l++) {

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """ref_forward.py — an independent NumPy reference forward pass for GGUF
 decoders (llama, qwen2, qwen3) with F32/F16/Q8_0/Q4_0/Q4_K/Q6_K tensors
-(dequantised here from GGML's block layouts) and linear RoPE scaling. It
+(dequantised here from GGML's block layouts) and linear / YaRN RoPE
+scaling. It
 parses the GGUF file itself.
 
 usage: ref_forward.py FILE logits ID,ID,...   one line of logits per position
@@ -140,11 +141,11 @@ def rmsnorm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, pos, base, neox):
-    # x: [heads, d]; pair i rotates by pos * base^(-2i/d)
+def rope(x, pos, base, neox, freq, mscale):
+    # x: [heads, d]; pair i rotates by pos * base^(-2i/d) * freq[i]
     d = x.shape[-1]
-    th = pos * base ** (-np.arange(0, d, 2) / d)
-    c, s = np.cos(th), np.sin(th)
+    th = pos * base ** (-np.arange(0, d, 2) / d) * freq
+    c, s = np.cos(th) * mscale, np.sin(th) * mscale
     if neox:
         a, b = x[:, :d // 2], x[:, d // 2:]
         return np.concatenate([a * c - b * s, a * s + b * c], axis=-1)
@@ -167,11 +168,23 @@ class Model:
         self.base = kv.get(a + ".rope.freq_base", 10000.0)
         self.neox = a in ("qwen2", "qwen3")
         st = kv.get(a + ".rope.scaling.type", "none")
+        d = self.hd
+        # per pair i: angle = pos * base^(-2i/d) * freq[i]; cos/sin times mscale
+        self.freq, self.mscale = np.ones(d // 2), 1.0
         if st == "linear":  # positions divided by the factor
-            self.base_pos_scale = 1.0 / kv[a + ".rope.scaling.factor"]
-        elif st == "none":
-            self.base_pos_scale = 1.0
-        else:
+            self.freq[:] = 1.0 / kv[a + ".rope.scaling.factor"]
+        elif st == "yarn":
+            # YaRN as GGML implements it (ggml_rope_yarn_corr_dims, rope_yarn):
+            # beta_fast = 32, beta_slow = 1, ext_factor = 1
+            f = kv[a + ".rope.scaling.factor"]
+            orig = kv[a + ".rope.scaling.original_context_length"]
+            corr = lambda n_rot: d * np.log(orig / (n_rot * 2 * np.pi)) / (2 * np.log(self.base))
+            lo, hi = max(0.0, np.floor(corr(32))), min(d - 1.0, np.ceil(corr(1)))
+            y = (np.arange(d // 2) - lo) / max(0.001, hi - lo)
+            mix = 1 - np.clip(y, 0, 1)
+            self.freq = (1 / f) * (1 - mix) + mix
+            self.mscale = kv.get(a + ".rope.scaling.attn_factor", 1.0) * (1 + 0.1 * np.log(f))
+        elif st != "none":
             raise SystemExit("ref_forward: rope scaling %s not handled" % st)
         self.eos = kv.get("tokenizer.ggml.eos_token_id", -1)
         self.cache = [([], []) for _ in range(self.n_layer)]
@@ -191,8 +204,8 @@ class Model:
             if p + "attn_q_norm.weight" in t:
                 q = rmsnorm(q, t[p + "attn_q_norm.weight"], self.eps)
                 k = rmsnorm(k, t[p + "attn_k_norm.weight"], self.eps)
-            q = rope(q, pos * self.base_pos_scale, self.base, self.neox)
-            k = rope(k, pos * self.base_pos_scale, self.base, self.neox)
+            q = rope(q, pos, self.base, self.neox, self.freq, self.mscale)
+            k = rope(k, pos, self.base, self.neox, self.freq, self.mscale)
             ks, vs = self.cache[l]
             ks.append(k)
             vs.append(v)

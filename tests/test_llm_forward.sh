@@ -40,9 +40,19 @@ echo "llama f32 rope linear x4: max |logit diff| = $diff"
 chk "rope linear scaling: logits within $TOL (got $diff)" '[ $rc = 0 ] && [ "$diff" != shape ] && awk "BEGIN{exit !($diff <= $TOL)}"'
 "$BIN" model logits "$T/llama-f32.gguf" --tokens $IDS > "$T/u.txt"
 chk "rope scaling changes the logits" '! cmp -s "$T/u.txt" "$T/c.txt"'
-"$BIN" model make-tiny --arch llama --rope-scaling yarn --rope-factor 4 --out "$T/yarn.gguf"
-out=$("$BIN" model run "$T/yarn.gguf" --prompt hi 2>&1); rc=$?
-chk "unknown rope scaling: exit 1 naming it ($out)" '[ $rc = 1 ] && grep -q "yarn.*not supported" <<<"$out"'
+# YaRN (original context 16 = 64 / 4: positions up to 22 go past it)
+f="$T/yarn.gguf"
+"$BIN" model make-tiny --arch qwen2 --type f32 --seed 8 --rope-scaling yarn --rope-factor 4 --out "$f"
+"$BIN" model logits "$f" --tokens $IDS > "$T/c.txt"; rc=$?
+"$PY" "$REF" "$f" logits $IDS > "$T/r.txt"
+diff=$("$PY" -c 'import sys, numpy as np
+c, r = np.loadtxt(sys.argv[1], ndmin=2), np.loadtxt(sys.argv[2], ndmin=2)
+print("%.3g" % np.abs(c - r).max() if c.shape == r.shape else "shape")' "$T/c.txt" "$T/r.txt")
+echo "qwen2 f32 rope yarn x4: max |logit diff| = $diff"
+chk "rope yarn scaling: logits within $TOL (got $diff)" '[ $rc = 0 ] && [ "$diff" != shape ] && awk "BEGIN{exit !($diff <= $TOL)}"'
+"$BIN" model make-tiny --arch llama --rope-scaling longrope --rope-factor 4 --out "$T/lr.gguf"
+out=$("$BIN" model run "$T/lr.gguf" --prompt hi 2>&1); rc=$?
+chk "unknown rope scaling: exit 1 naming it ($out)" '[ $rc = 1 ] && grep -q "longrope.*not supported" <<<"$out"'
 out=$("$BIN" model make-tiny --arch llama --type q8_0 --embd 72 --heads 4 --out "$T/x.gguf" 2>&1); rc=$?
 chk "make-tiny q8_0 with rows of 72: exit 1 with a message" '[ $rc = 1 ] && grep -q "multiples" <<<"$out"'
 # the thread count does not change a single logit; the portable path agrees with SIMD
