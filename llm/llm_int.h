@@ -43,7 +43,8 @@ float cl_dot_ref(int type, const uint8_t *row, const float *x, uint64_t n);
 cl_dot_fn cl_dot_select(int simd);
 int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
 /* Four dot products of one row with x + r*ldx (r < 4), bit for bit equal
- * to four calls of the cl_dot_select(simd) kernel; faster for Q8_0/Q4_0. */
+ * to four calls of the cl_dot_select(simd) kernel; faster for Q8_0, Q4_0,
+ * Q4_K and Q6_K (the weights are converted once for the four). */
 typedef void (*cl_dot4_fn)(int type, const uint8_t *row, const float *x, size_t ldx, uint64_t n, float *out);
 cl_dot4_fn cl_dot4_select(int simd);
 /* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */

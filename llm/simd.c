@@ -251,6 +251,107 @@ TGT static void axpy_avx2(float *y, float a, const float *x, size_t n)
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* u8x32_dot with the 32 quants already converted (q[0..3]) */
+TGT static inline __m256 f32x32_dot(const __m256 *q, const float *x, __m256 *sx)
+{
+    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8), x2 = _mm256_loadu_ps(x + 16),
+           x3 = _mm256_loadu_ps(x + 24);
+    __m256 s = _mm256_mul_ps(q[0], x0);
+    s = _mm256_fmadd_ps(q[1], x1, s);
+    s = _mm256_fmadd_ps(q[2], x2, s);
+    s = _mm256_fmadd_ps(q[3], x3, s);
+    *sx = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
+    return s;
+}
+
+TGT static inline void u8x32_to_f32(__m256i v, __m256 *q)
+{
+    __m128i a = _mm256_castsi256_si128(v), c = _mm256_extracti128_si256(v, 1);
+    q[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(a));
+    q[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(a, 8)));
+    q[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
+    q[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(c, 8)));
+}
+
+/* dot_q4_k for four input rows (same operations per row) */
+TGT static void dot4_q4_k(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 256, b += 144) {
+        float d = h2f(b), dmin = h2f(b + 2);
+        const uint8_t *q = b + 16;
+        int j;
+        for (j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * j));
+            __m256 ql[4], qh[4], dl, ml, dh, mh;
+            int sc, m;
+            u8x32_to_f32(_mm256_and_si256(v, m4), ql);
+            u8x32_to_f32(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), qh);
+            scale_min_k4(2 * j, b + 4, &sc, &m);
+            dl = _mm256_set1_ps(d * (float)sc);
+            ml = _mm256_set1_ps(dmin * (float)m);
+            scale_min_k4(2 * j + 1, b + 4, &sc, &m);
+            dh = _mm256_set1_ps(d * (float)sc);
+            mh = _mm256_set1_ps(dmin * (float)m);
+            for (r = 0; r < 4; r++) {
+                const float *xr = x + (size_t)r * ldx + i + 64 * j;
+                __m256 xs_lo, xs_hi, s_lo = f32x32_dot(ql, xr, &xs_lo), s_hi = f32x32_dot(qh, xr + 32, &xs_hi);
+                acc[r] = _mm256_fmadd_ps(dl, s_lo, acc[r]);
+                acc[r] = _mm256_fnmadd_ps(ml, xs_lo, acc[r]);
+                acc[r] = _mm256_fmadd_ps(dh, s_hi, acc[r]);
+                acc[r] = _mm256_fnmadd_ps(mh, xs_hi, acc[r]);
+            }
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
+/* dot_q6_k for four input rows (same operations per row) */
+TGT static void dot4_q6_k(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3), o32 = _mm256_set1_epi8(32);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 256, b += 210) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = h2f(b + 208);
+        int h, k;
+        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)qh), q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (k = 0; k < 4; k++) {
+                __m256i v = _mm256_sub_epi8(q[k], o32);
+                __m128i a = _mm256_castsi256_si128(v), c = _mm256_extracti128_si256(v, 1);
+                __m256 fa = i8x8(a), fa8 = i8x8(_mm_srli_si128(a, 8)), fc = i8x8(c), fc8 = i8x8(_mm_srli_si128(c, 8));
+                __m256 d0 = _mm256_set1_ps(d * (float)sc[2 * k]), d1 = _mm256_set1_ps(d * (float)sc[2 * k + 1]);
+                for (r = 0; r < 4; r++) {
+                    const float *xx = x + (size_t)r * ldx + i + 128 * h + 32 * k;
+                    __m256 s0 = _mm256_mul_ps(fa, _mm256_loadu_ps(xx));
+                    __m256 s1 = _mm256_mul_ps(fc, _mm256_loadu_ps(xx + 16));
+                    s0 = _mm256_fmadd_ps(fa8, _mm256_loadu_ps(xx + 8), s0);
+                    s1 = _mm256_fmadd_ps(fc8, _mm256_loadu_ps(xx + 24), s1);
+                    acc[r] = _mm256_fmadd_ps(d0, s0, acc[r]);
+                    acc[r] = _mm256_fmadd_ps(d1, s1, acc[r]);
+                }
+            }
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
 static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
 {
     switch (type) {
@@ -276,6 +377,14 @@ static void dot4_any(int type, const uint8_t *row, const float *x, size_t ldx, u
     }
     if (cl_simd_avx2() && type == CL_TYPE_Q4_0) {
         dot4_q4_0(row, x, ldx, n, out);
+        return;
+    }
+    if (cl_simd_avx2() && type == CL_TYPE_Q4_K) {
+        dot4_q4_k(row, x, ldx, n, out);
+        return;
+    }
+    if (cl_simd_avx2() && type == CL_TYPE_Q6_K) {
+        dot4_q6_k(row, x, ldx, n, out);
         return;
     }
 #endif
