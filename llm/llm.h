@@ -11,8 +11,11 @@
  *     and the dot product of a quantised row with a float vector;
  *   - tokenizers built from GGUF metadata: byte-level BPE ("gpt2"),
  *     SentencePiece BPE ("llama") and WordPiece ("bert");
- *   - a CPU decoder forward pass (llama, qwen2, qwen3) with a KV cache and
- *     greedy generation, and a writer of tiny random test models.
+ *   - a decoder forward pass (llama, qwen2, qwen3) with a KV cache and
+ *     batched prefill, on a backend table (CPU: thread pool, AVX2 kernels);
+ *   - sampling, stop strings and streaming generation (cl_generate), chat
+ *     templates, constrained decoding to a JSON-schema subset;
+ *   - a writer of tiny random test models.
  */
 #ifndef CAIRN_LLM_H
 #define CAIRN_LLM_H
@@ -199,7 +202,8 @@ cl_status cl_dequantize_row(int type, const void *row, float *out, uint64_t n);
 /* sum_i row[i]*x[i] over n values, without dequantising the whole row. */
 cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, float *out);
 /* Reference quantisers (round to nearest) for tests and tiny models:
- * Q8_0 and Q4_0 only; CL_ERR_UNSUPPORTED otherwise. */
+ * Q8_0, Q4_0, Q4_K and Q6_K (simple scale/min choice, not llama.cpp's
+ * search); CL_ERR_UNSUPPORTED otherwise. */
 cl_status cl_quantize_row(int type, const float *x, void *out, uint64_t n);
 
 /* --------------------------------------------------------------- tokenizer */
@@ -255,7 +259,8 @@ cl_status cl_detokenize(const cl_tokenizer *t, const cl_token *ids, size_t n, in
 
 /* A decoder model (general.architecture llama, qwen2 or qwen3) loaded from a
  * GGUF file. The weights stay in the file's mapping; only the KV cache and
- * small work buffers are allocated. One thread, one sequence. */
+ * small work buffers are allocated. One sequence; the CPU backend runs a
+ * pool of threads. */
 typedef struct cl_model cl_model;
 
 typedef struct cl_model_info {
@@ -264,6 +269,7 @@ typedef struct cl_model_info {
     uint32_t n_ctx_train; /* <arch>.context_length */
     uint32_t n_ctx;       /* KV cache size in tokens */
     float eps, rope_base;
+    float rope_freq_scale; /* 1 / linear RoPE scaling factor (1 = none) */
 } cl_model_info;
 
 /* Opens and checks every tensor's presence, type and shape. n_ctx: KV cache
@@ -272,6 +278,33 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out);
 void cl_model_free(cl_model *m); /* NULL is a no-op */
 const cl_model_info *cl_model_get_info(const cl_model *m);
 const cl_tokenizer *cl_model_tokenizer(const cl_model *m); /* owned by the model */
+const cl_gguf *cl_model_gguf(const cl_model *m);           /* owned by the model */
+
+/* Threads of the CPU backend (n <= 0: the online cores, the default at
+ * open). The pool is persistent: workers wait between operations. Results
+ * do not depend on the thread count. */
+cl_status cl_model_set_threads(cl_model *m, int n_threads);
+int cl_model_threads(const cl_model *m);
+
+/* Runs n tokens at positions pos..pos+n-1 in batches (prefill: each weight
+ * row is read once per batch); positions before pos must have been
+ * evaluated. all_logits: logits holds n * n_vocab values, one row per
+ * token; otherwise n_vocab values for the last token. */
+cl_status cl_model_eval_batch(cl_model *m, const cl_token *toks, size_t n, uint32_t pos, float *logits,
+                              int all_logits);
+
+/* Bytes of weights one decoded token reads (every matrix and norm, the
+ * output head, one embedding row). */
+uint64_t cl_model_weight_bytes(const cl_model *m);
+
+/* For benchmarks: fills KV cache positions n_have..n_to-1 with copies of
+ * the evaluated positions 0..n_have-1, so decode can be timed at a long
+ * context without prefilling it all. */
+cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to);
+
+/* STREAM-like copy bandwidth in GB/s (bytes read + written per second, best
+ * of reps) over two arrays of `bytes`, with n_threads threads. */
+cl_status cl_bench_copy_gbps(size_t bytes, int n_threads, int reps, double *gbps);
 
 /* Runs one token at position pos (pos < n_ctx; positions 0..pos-1 must have
  * been evaluated before, for this sequence) and writes n_vocab logits
@@ -284,12 +317,152 @@ cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits
 cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, size_t n_new,
                             cl_token *out, size_t *n_out);
 
+/* ---------------------------------------------------------------- sampling */
+
+/* Sampling settings. The order is: repetition penalty on the logits of the
+ * last repeat_last_n tokens (positive logits divided by the penalty,
+ * negative ones multiplied), the allowed-token mask, then greedy when
+ * temperature <= 0; otherwise logits / temperature, top-k, softmax, top-p
+ * (the smallest set of most likely tokens whose mass reaches top_p), min-p
+ * (drop tokens below min_p times the best one's probability), renormalise
+ * and draw with the seeded PRNG (xoshiro256**). Ties go to the lower id.
+ * The same seed and settings on the same logits give the same tokens. */
+typedef struct cl_sample_opts {
+    float temperature;       /* <= 0: greedy (default 0) */
+    int32_t top_k;           /* 0: off */
+    float top_p;             /* >= 1: off (default 1) */
+    float min_p;             /* 0: off */
+    float repeat_penalty;    /* 1: off (default 1) */
+    int32_t repeat_last_n;   /* tokens of history the penalty looks at (default 64) */
+    uint64_t seed;
+} cl_sample_opts;
+
+void cl_sample_opts_default(cl_sample_opts *o);
+
+typedef struct cl_sampler cl_sampler;
+
+/* A sampler for a vocabulary of n_vocab; free with cl_sampler_free. Bad
+ * settings (negative top_k, top_p <= 0, ...) are CL_ERR_INVALID. */
+cl_status cl_sampler_new(const cl_sample_opts *o, int32_t n_vocab, cl_sampler **out);
+void cl_sampler_free(cl_sampler *s); /* NULL is a no-op */
+/* Adds a token to the history that the repetition penalty looks at. */
+void cl_sampler_accept(cl_sampler *s, cl_token t);
+/* Picks a token from n_vocab logits (modified in place). allowed: NULL, or
+ * n_vocab bytes where 0 forbids the token; CL_ERR_INVALID when nothing is
+ * allowed. */
+cl_status cl_sampler_sample(cl_sampler *s, float *logits, const uint8_t *allowed, cl_token *out);
+
+/* -------------------------------------------------------------- generation */
+
+/* A JSON-schema subset for constrained decoding: "type" object (with
+ * "properties", "required"), array (with "items"), string (with
+ * "maxLength"), number, integer, boolean, and "enum" of strings; other keys
+ * (description, title, ...) are ignored, anything else is refused with a
+ * message. Generated objects give their properties in the schema's order
+ * (optional ones may be left out). */
+typedef struct cl_json_schema cl_json_schema;
+cl_status cl_json_schema_parse(const char *json, size_t len, cl_json_schema **out);
+void cl_json_schema_free(cl_json_schema *s); /* NULL is a no-op */
+
+/* Called once per generated token with the text that this token releases
+ * (piece, len bytes, not NUL-terminated; may be empty when bytes are held
+ * back: an incomplete UTF-8 sequence or a possible start of a stop string).
+ * The text of all calls together is the result's text. Return nonzero to
+ * cancel the generation. */
+typedef int (*cl_token_cb)(void *user, cl_token tok, const char *piece, size_t len);
+
+typedef struct cl_gen_opts {
+    cl_sample_opts sample;
+    size_t max_tokens;           /* 0: until EOS or the context is full */
+    const char *const *stop;     /* n_stop stop strings (borrowed), matched on the */
+    size_t n_stop;               /* detokenised text; the match is not emitted */
+    cl_token_cb on_token;        /* NULL: none */
+    void *user;
+    const cl_json_schema *schema; /* NULL: free text; else the output is one JSON value of the schema */
+} cl_gen_opts;
+
+typedef enum cl_stop_reason {
+    CL_STOP_EOS = 0,     /* an end-of-generation token (EOS, <|im_end|>, <|eot_id|>, ...) */
+    CL_STOP_MAX = 1,     /* max_tokens reached */
+    CL_STOP_STRING = 2,  /* a stop string was found */
+    CL_STOP_CANCEL = 3,  /* the callback returned nonzero */
+    CL_STOP_CONTEXT = 4, /* the KV cache is full */
+    CL_STOP_SCHEMA = 5   /* the JSON value asked for by the schema is complete */
+} cl_stop_reason;
+
+typedef struct cl_gen_result {
+    char *text;          /* generated text without the stop string, NUL-terminated */
+    size_t len;
+    cl_token *tokens;    /* generated tokens (the end token included) */
+    size_t n_tokens;
+    cl_stop_reason stop_reason;
+    double prefill_ms, decode_ms; /* wall time of the prompt and of the rest */
+} cl_gen_result;
+
+/* Generates from the prompt (evaluated from position 0 in batches) with the
+ * model's tokenizer. *out is filled even on failure (partial results);
+ * release with cl_gen_result_free. */
+cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, const cl_gen_opts *o,
+                      cl_gen_result *out);
+void cl_gen_result_free(cl_gen_result *r); /* frees the arrays, not r; NULL is a no-op */
+
+/* ------------------------------------------------------------------ chat */
+
+/* Prompt formats for chat models (see chat.c for the exact strings). */
+typedef enum cl_chat_format {
+    CL_CHAT_NONE = 0,
+    CL_CHAT_CHATML = 1, /* Qwen: <|im_start|>role\n...<|im_end|>\n */
+    CL_CHAT_LLAMA3 = 2  /* <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+} cl_chat_format;
+
+typedef struct cl_chat_template {
+    cl_chat_format format;
+    const char *default_system; /* static; system message added when none is given (Qwen), or NULL */
+} cl_chat_template;
+
+typedef struct cl_chat_msg {
+    const char *role;    /* system, user, assistant or tool */
+    const char *content;
+} cl_chat_msg;
+
+/* The format named by tokenizer.chat_template (recognised, not executed),
+ * else by the architecture (qwen2, qwen3: ChatML) or the vocabulary's
+ * special tokens. CL_ERR_UNSUPPORTED with a message for anything else. */
+cl_status cl_chat_template_from_gguf(const cl_gguf *g, cl_chat_template *out);
+
+/* Renders messages to prompt text; add_generation_prompt appends the
+ * assistant header. The text carries BOS where the format wants it
+ * (<|begin_of_text|> for Llama-3; ChatML has none): tokenize it with
+ * add_special = 0 and parse_special = 1. *out is malloc'd, NUL-terminated,
+ * the caller frees; len may be NULL. */
+cl_status cl_chat_render(const cl_chat_template *t, const cl_chat_msg *msgs, size_t n, int add_generation_prompt,
+                         char **out, size_t *len);
+
 /* Writes a tiny, fully standard GGUF decoder for tests: arch "llama",
  * "qwen2" (Q/K/V biases, tied output head) or "qwen3" (QK-norm), matrices of
  * type F32, F16 or Q8_0 (norms and biases F32), seeded random weights, GQA
  * (4 query heads, 2 KV heads), a built-in byte-level BPE vocabulary. */
 cl_status cl_make_tiny(const char *arch, int type, uint64_t seed, const char *path);
 
+/* The same with sizes: fields left 0 take the tiny defaults (embd 64, 4
+ * heads, 2 KV heads, ffn 96, 2 layers, context 64; embd and ffn 256 for the
+ * K-quants, whose rows are multiples of 256). Types also Q4_0, Q4_K (with
+ * ffn_down and the embedding in Q6_K, as Q4_K_M does) and Q6_K; matrices
+ * whose rows are not a multiple of 256 fall back from Q4_K to Q4_0 and from
+ * Q6_K to Q8_0. n_vocab
+ * larger than the built-in vocabulary adds embedding/output rows that no
+ * token maps to (for benchmarks at a real model's shape). rope_scaling
+ * (e.g. "linear", "yarn"; NULL = none) and rope_factor go to the metadata
+ * (yarn also gets original_context_length = context / factor). */
+typedef struct cl_tiny_opts {
+    const char *arch;
+    int type;
+    uint64_t seed;
+    uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+    const char *rope_scaling;
+    float rope_factor;
+} cl_tiny_opts;
+cl_status cl_make_tiny_opts(const cl_tiny_opts *o, const char *path);
 
 /* -------------------------------------------------------------- embeddings */
 

@@ -33,6 +33,51 @@ size_t cl_utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Encode cp; returns bytes written (1..4) to out. */
 int cl_utf8_encode(uint32_t cp, char out[4]);
 
+/* Dot products (quant.c, simd.c). A cl_dot_fn computes sum_i row[i]*x[i]
+ * over n values of `type` (n a multiple of the block size, checked by the
+ * caller). cl_dot_ref is the portable reference; cl_dot_select(1) gives the
+ * AVX2/FMA kernels when the processor has them (and CAIRN_LLM_SIMD is not
+ * 0), otherwise cl_dot_ref; cl_dot_select(0) always gives cl_dot_ref. */
+typedef float (*cl_dot_fn)(int type, const uint8_t *row, const float *x, uint64_t n);
+float cl_dot_ref(int type, const uint8_t *row, const float *x, uint64_t n);
+cl_dot_fn cl_dot_select(int simd);
+int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
+/* Four dot products of one row with x + r*ldx (r < 4), bit for bit equal
+ * to four calls of the cl_dot_select(simd) kernel; faster for Q8_0, Q4_0,
+ * Q4_K and Q6_K (the weights are converted once for the four). */
+typedef void (*cl_dot4_fn)(int type, const uint8_t *row, const float *x, size_t ldx, uint64_t n, float *out);
+cl_dot4_fn cl_dot4_select(int simd);
+/* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */
+typedef void (*cl_axpy_fn)(float *y, float a, const float *x, size_t n);
+cl_axpy_fn cl_axpy_select(int simd);
+
+/* Streaming with stop strings (sample.c): text[0..len) is everything
+ * generated so far and text[0..emitted) has been given out. Sets *emit_to
+ * to how far the text may now be given out and returns 1 when a stop string
+ * occurs (the text ends at *emit_to, before it). Unless final, bytes that
+ * could start a stop string or that end in an incomplete UTF-8 sequence
+ * are held back. */
+int cl_stop_scan(const char *const *stop, size_t n_stop, const char *text, size_t len, size_t emitted, int final,
+                 size_t *emit_to);
+
+/* JSON-schema matcher (json.c): a pushdown state over the bytes of a value
+ * of a cl_json_schema. Plain struct: copy it to try a continuation. */
+#define CL_JSON_DEPTH 16
+typedef struct cl_json_frame {
+    uint64_t alive;     /* literal candidates still matching */
+    uint16_t node, idx, pos;
+    uint8_t kind, phase, quoted;
+} cl_json_frame;
+typedef struct cl_json_state {
+    const cl_json_schema *sc;
+    int depth, ws_run;
+    cl_json_frame f[CL_JSON_DEPTH];
+} cl_json_state;
+void cl_json_state_init(cl_json_state *st, const cl_json_schema *sc);
+/* Feeds n bytes; 0 when they cannot continue a valid value (state then undefined). */
+int cl_json_feed(cl_json_state *st, const uint8_t *s, size_t n);
+/* 1 when the bytes so far form a whole value. */
+int cl_json_complete(const cl_json_state *st);
 
 /* BERT encoder (llm/bert.c), used by the embedding handle (llm/embed.c). */
 typedef struct cl_bert cl_bert;

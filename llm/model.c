@@ -1,15 +1,22 @@
-/* model.c — decoder forward pass on the CPU for llama, qwen2 (Q/K/V biases)
- * and qwen3 (QK-norm): RMSNorm, RoPE (llama: adjacent pairs; qwen2/qwen3:
- * NeoX pairs i, i+d/2), grouped-query attention with a KV cache, SwiGLU,
- * tied or separate output head. Weights stay in the mmapped GGUF; matrix-
- * vector products go row by row through cl_dot_row (no matrix is ever
- * dequantised as a whole). One token at a time, one thread. */
-#include "llm_int.h"
+/* model.c — decoder forward pass for llama, qwen2 (Q/K/V biases) and qwen3
+ * (QK-norm): RMSNorm, RoPE (llama: adjacent pairs; qwen2/qwen3: NeoX pairs
+ * i, i+d/2; linear frequency scaling from metadata), grouped-query attention
+ * with a KV cache, SwiGLU, tied or separate output head. Weights stay in the
+ * mmapped GGUF; the work goes through the backend table (backend.h), whose
+ * matrix products go row by row (no matrix is ever dequantised as a whole).
+ * Tokens are processed in batches of up to CL_BATCH (prefill): each weight
+ * row is read once per batch. */
+#include "backend.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define CL_BATCH 32 /* tokens per forward batch */
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 
 typedef struct layer {
     const cl_tensor *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *q_norm, *k_norm;
@@ -23,8 +30,15 @@ struct cl_model {
     int neox;
     const cl_tensor *embd, *out_norm, *out;
     layer *layers;
-    float *kcache, *vcache; /* [layer][pos][n_head_kv*head_dim] */
-    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *ao;
+    cl_backend be;
+    float *kcache, *vcache; /* (n_layer, n_ctx, n_head_kv*head_dim) */
+    /* work buffers for a batch of CL_BATCH tokens, each (CL_BATCH, width) */
+    float *x, *xb, *q, *k, *v, *hb, *hb2, *ao; /* widths n_embd, n_embd, qd, kvd, kvd, n_ff, n_ff, qd */
+    float *cs;        /* (CL_BATCH, head_dim/2, 2) RoPE cosines and sines */
+    double *inv_freq; /* (head_dim/2) base^(-2i/d) times the scaling of pair i */
+    float rope_mscale; /* cos/sin factor (YaRN; 1 otherwise) */
+    uint32_t last_nb;  /* tokens in the last evaluated chunk: its last row of x is the
+                          newest token's residual stream (cl_model_hidden) */
 };
 
 static cl_status get_u32(const cl_gguf *g, const char *arch, const char *suffix, uint32_t *out, int required)
@@ -68,12 +82,83 @@ static cl_status want_l(const cl_gguf *g, int l, const char *what, uint64_t ne0,
     return want(g, name, ne0, ne1, optional, out);
 }
 
+typedef struct rope_yarn {
+    int on;
+    double lo, hi, mscale; /* ramp between pairs lo..hi; cos/sin factor */
+} rope_yarn;
+
+/* RoPE frequency scaling: <arch>.rope.scaling.type none|linear|yarn with
+ * <arch>.rope.scaling.factor (or the older <arch>.rope.scale_linear).
+ * linear: positions are divided by the factor. yarn (as GGML computes it,
+ * beta_fast 32, beta_slow 1, extrapolation factor 1): pair i turns by
+ * pos * base^(-2i/d) * (s*(1-mix_i) + mix_i), s = 1/factor, mix_i = 1 - clamp((i -
+ * lo)/(hi - lo), 0, 1) with lo/hi the pairs whose wavelength fits 32 / 1
+ * times in <arch>.rope.scaling.original_context_length, and cos/sin are
+ * multiplied by attn_factor * (1 + 0.1 ln factor). Other types are refused. */
+static cl_status rope_scaling(const cl_gguf *g, const char *arch, cl_model_info *I, rope_yarn *y)
+{
+    char key[128];
+    const char *type = "none";
+    size_t tlen = 4;
+    float factor = 1.0f;
+    uint32_t dims = 0;
+    cl_status s;
+    I->rope_freq_scale = 1.0f;
+    snprintf(key, sizeof key, "%s.rope.dimension_count", arch);
+    if ((s = cl_gguf_get_u32(g, key, &dims)) && s != CL_ERR_NOTFOUND) return cl_err(s, "model: %s: %s", key, cl_errmsg());
+    if (!s && dims != I->head_dim)
+        return cl_err(CL_ERR_UNSUPPORTED, "model: %s = %u: partial RoPE (head size %u) is not supported", key, dims,
+                      I->head_dim);
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    if ((s = cl_gguf_get_str(g, key, &type, &tlen)) && s != CL_ERR_NOTFOUND)
+        return cl_err(s, "model: %s: %s", key, cl_errmsg());
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
+    if ((s = cl_gguf_get_f32(g, key, &factor)) == CL_ERR_NOTFOUND) {
+        snprintf(key, sizeof key, "%s.rope.scale_linear", arch);
+        if ((s = cl_gguf_get_f32(g, key, &factor)) == CL_OK && tlen == 4 && !memcmp(type, "none", 4)) {
+            type = "linear";
+            tlen = 6;
+        }
+    }
+    if (s && s != CL_ERR_NOTFOUND) return cl_err(s, "model: %s: %s", key, cl_errmsg());
+    if (tlen == 4 && !memcmp(type, "none", 4)) return CL_OK;
+    y->on = tlen == 4 && !memcmp(type, "yarn", 4);
+    if (!y->on && (tlen != 6 || memcmp(type, "linear", 6)))
+        return cl_err(CL_ERR_UNSUPPORTED,
+                      "model: %s.rope.scaling.type '%.*s' is not supported (none, linear and yarn are)", arch,
+                      (int)(tlen < 32 ? tlen : 32), type);
+    if (!(factor >= 1.0f && factor <= 1024.0f))
+        return cl_err(CL_ERR_FORMAT, "model: rope scaling factor %g is out of range (1..1024)", factor);
+    I->rope_freq_scale = 1.0f / factor;
+    if (y->on) {
+        uint32_t orig = 0;
+        float attn = 1.0f;
+        double d = I->head_dim, base = I->rope_base, lo, hi;
+        snprintf(key, sizeof key, "%s.rope.scaling.original_context_length", arch);
+        if ((s = cl_gguf_get_u32(g, key, &orig)) || !orig)
+            return cl_err(s ? s : CL_ERR_FORMAT, "model: yarn scaling needs %s (a positive integer)", key);
+        snprintf(key, sizeof key, "%s.rope.scaling.attn_factor", arch);
+        if ((s = cl_gguf_get_f32(g, key, &attn)) && s != CL_ERR_NOTFOUND) return cl_err(s, "model: %s: %s", key, cl_errmsg());
+        if (!(attn > 0.0f && attn < 100.0f)) return cl_err(CL_ERR_FORMAT, "model: %s = %g is out of range", key, attn);
+        /* the pair index at which the wavelength fits n_rot times in the original context */
+        lo = floor(d * log(orig / (32.0 * 2.0 * M_PI)) / (2.0 * log(base)));
+        hi = ceil(d * log(orig / (1.0 * 2.0 * M_PI)) / (2.0 * log(base)));
+        y->lo = lo > 0 ? lo : 0;
+        y->hi = hi < d - 1 ? hi : d - 1;
+        y->mscale = attn * (1.0 + 0.1 * log(factor));
+    }
+    return CL_OK;
+}
+
 void cl_model_free(cl_model *m)
 {
     if (!m) return;
     cl_tokenizer_free(m->tok);
     cl_gguf_close(m->g);
     free(m->layers);
+    cl_backend_free(&m->be);
+    free(m->inv_freq);
+    free(m->cs);
     free(m->kcache);
     free(m->vcache);
     free(m->x);
@@ -81,7 +166,6 @@ void cl_model_free(cl_model *m)
     free(m->q);
     free(m->k);
     free(m->v);
-    free(m->att);
     free(m->hb);
     free(m->hb2);
     free(m->ao);
@@ -95,6 +179,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
     const char *arch;
     size_t alen;
     uint32_t hd_k = 0;
+    rope_yarn yarn = {0, 0, 0, 1};
     uint64_t qd, kvd, kv_n;
     cl_status s;
     int l;
@@ -141,6 +226,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
             s = cl_err(CL_ERR_FORMAT, "model: rms epsilon %g or rope base %g out of range", I->eps, I->rope_base);
             goto fail;
         }
+        if ((s = rope_scaling(m->g, arch, I, &yarn))) goto fail;
     }
     if ((s = cl_tokenizer_new(m->g, &m->tok))) goto fail;
     {
@@ -186,13 +272,23 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
     I->n_ctx = n_ctx ? n_ctx : I->n_ctx_train;
     if (I->n_ctx > I->n_ctx_train) I->n_ctx = I->n_ctx_train;
     kv_n = (uint64_t)I->n_layer * I->n_ctx * kvd;
+#define BUF(n) malloc((size_t)CL_BATCH * (n) * sizeof(float))
     if (!(m->kcache = malloc(kv_n * sizeof(float))) || !(m->vcache = malloc(kv_n * sizeof(float))) ||
-        !(m->x = malloc(I->n_embd * sizeof(float))) || !(m->xb = malloc(I->n_embd * sizeof(float))) ||
-        !(m->q = malloc(qd * sizeof(float))) || !(m->k = malloc(kvd * sizeof(float))) ||
-        !(m->v = malloc(kvd * sizeof(float))) || !(m->att = malloc(I->n_ctx * sizeof(float))) ||
-        !(m->hb = malloc(I->n_ff * sizeof(float))) || !(m->hb2 = malloc(I->n_ff * sizeof(float))) ||
-        !(m->ao = malloc(qd * sizeof(float))))
+        !(m->x = BUF(I->n_embd)) || !(m->xb = BUF(I->n_embd)) || !(m->q = BUF(qd)) || !(m->k = BUF(kvd)) ||
+        !(m->v = BUF(kvd)) || !(m->hb = BUF(I->n_ff)) || !(m->hb2 = BUF(I->n_ff)) || !(m->ao = BUF(qd)) ||
+        !(m->cs = BUF(I->head_dim)) || !(m->inv_freq = malloc(I->head_dim / 2 * sizeof(double))))
         goto nomem;
+#undef BUF
+    m->rope_mscale = yarn.on ? (float)yarn.mscale : 1.0f;
+    for (l = 0; l < (int)I->head_dim / 2; l++) {
+        double fs = I->rope_freq_scale, mix = 0.0;
+        if (yarn.on) {
+            double r = (l - yarn.lo) / (yarn.hi - yarn.lo > 0.001 ? yarn.hi - yarn.lo : 0.001);
+            mix = 1.0 - (r < 0 ? 0 : r > 1 ? 1 : r);
+        }
+        m->inv_freq[l] = pow(I->rope_base, -2.0 * l / I->head_dim) * (fs * (1.0 - mix) + mix);
+    }
+    if ((s = cl_backend_cpu_new(0, 1, &m->be))) goto fail;
     *out = m;
     return CL_OK;
 nomem:
@@ -204,102 +300,134 @@ fail:
 
 const cl_model_info *cl_model_get_info(const cl_model *m) { return &m->info; }
 const cl_tokenizer *cl_model_tokenizer(const cl_model *m) { return m->tok; }
+const cl_gguf *cl_model_gguf(const cl_model *m) { return m->g; }
 
-/* y[r] = row r of W . x, for W's ne[1] rows; plus bias b when given. */
-static void matvec(const cl_tensor *W, const cl_tensor *b, const float *x, float *y)
+cl_status cl_model_set_threads(cl_model *m, int n_threads) { return cl_be_set_threads(&m->be, n_threads); }
+int cl_model_threads(const cl_model *m) { return cl_be_threads((cl_backend *)&m->be); }
+
+/* One batch of nb <= CL_BATCH tokens at positions pos..pos+nb-1. */
+static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint32_t pos, float *logits, int all)
 {
-    size_t rb = W->n_bytes / W->ne[1];
-    uint64_t r;
-    for (r = 0; r < W->ne[1]; r++) {
-        cl_dot_row(W->type, (const uint8_t *)W->data + r * rb, x, W->ne[0], &y[r]);
-        if (b) y[r] += ((const float *)b->data)[r];
+    const cl_model_info *I = &m->info;
+    cl_backend *be = &m->be;
+    uint32_t hd = I->head_dim, qd = I->n_head * hd, kvd = I->n_head_kv * hd, E = I->n_embd, l, b, i;
+    size_t rb = m->embd->n_bytes / m->embd->ne[1];
+    cl_attn_args at;
+    cl_status s;
+    for (b = 0; b < nb; b++) {
+        cl_dequantize_row(m->embd->type, (const uint8_t *)m->embd->data + (size_t)toks[b] * rb, m->x + (size_t)b * E,
+                          E);
+        for (i = 0; i < hd / 2; i++) {
+            double th = (double)(pos + b) * m->inv_freq[i];
+            m->cs[(size_t)b * hd + 2 * i] = (float)cos(th) * m->rope_mscale;
+            m->cs[(size_t)b * hd + 2 * i + 1] = (float)sin(th) * m->rope_mscale;
+        }
     }
+    at.q = m->q;
+    at.out = m->ao;
+    at.nb = nb;
+    at.pos0 = pos;
+    at.n_head = I->n_head;
+    at.n_head_kv = I->n_head_kv;
+    at.head_dim = hd;
+    at.scale = 1.0f / sqrtf((float)hd);
+    for (l = 0; l < I->n_layer; l++) {
+        const layer *L = &m->layers[l];
+        float *kc = m->kcache + (size_t)l * I->n_ctx * kvd, *vc = m->vcache + (size_t)l * I->n_ctx * kvd;
+        cl_be_rmsnorm(be, m->xb, m->x, L->attn_norm->data, E, nb, I->eps);
+        cl_be_matmul(be, L->wq, L->bq ? L->bq->data : NULL, m->xb, nb, m->q);
+        cl_be_matmul(be, L->wk, L->bk ? L->bk->data : NULL, m->xb, nb, m->k);
+        cl_be_matmul(be, L->wv, L->bv ? L->bv->data : NULL, m->xb, nb, m->v);
+        if (L->q_norm) cl_be_rmsnorm(be, m->q, m->q, L->q_norm->data, hd, nb * I->n_head, I->eps);
+        if (L->k_norm) cl_be_rmsnorm(be, m->k, m->k, L->k_norm->data, hd, nb * I->n_head_kv, I->eps);
+        for (b = 0; b < nb; b++) {
+            cl_be_rope(be, m->q + (size_t)b * qd, I->n_head, hd, m->cs + (size_t)b * hd, m->neox);
+            cl_be_rope(be, m->k + (size_t)b * kvd, I->n_head_kv, hd, m->cs + (size_t)b * hd, m->neox);
+        }
+        memcpy(kc + (size_t)pos * kvd, m->k, (size_t)nb * kvd * sizeof(float));
+        memcpy(vc + (size_t)pos * kvd, m->v, (size_t)nb * kvd * sizeof(float));
+        at.kcache = kc;
+        at.vcache = vc;
+        if ((s = cl_be_attention(be, &at))) return s;
+        cl_be_matmul(be, L->wo, NULL, m->ao, nb, m->xb);
+        for (i = 0; i < nb * E; i++) m->x[i] += m->xb[i];
+        cl_be_rmsnorm(be, m->xb, m->x, L->ffn_norm->data, E, nb, I->eps);
+        cl_be_matmul(be, L->gate, NULL, m->xb, nb, m->hb);
+        cl_be_matmul(be, L->up, NULL, m->xb, nb, m->hb2);
+        cl_be_swiglu(be, m->hb, m->hb2, (size_t)nb * I->n_ff);
+        cl_be_matmul(be, L->down, NULL, m->hb, nb, m->xb);
+        for (i = 0; i < nb * E; i++) m->x[i] += m->xb[i];
+    }
+    m->last_nb = nb;
+    if (!logits) return CL_OK;
+    if (all) {
+        cl_be_rmsnorm(be, m->xb, m->x, m->out_norm->data, E, nb, I->eps);
+        cl_be_matmul(be, m->out, NULL, m->xb, nb, logits);
+    } else {
+        cl_be_rmsnorm(be, m->xb, m->x + (size_t)(nb - 1) * E, m->out_norm->data, E, 1, I->eps);
+        cl_be_matmul(be, m->out, NULL, m->xb, 1, logits);
+    }
+    return CL_OK;
 }
 
-static void rmsnorm(float *out, const float *x, const cl_tensor *w, uint32_t n, float eps)
+cl_status cl_model_eval_batch(cl_model *m, const cl_token *toks, size_t n, uint32_t pos, float *logits,
+                              int all_logits)
 {
-    const float *wd = w->data;
-    double ss = 0.0;
-    float sc;
-    uint32_t i;
-    for (i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    sc = (float)(1.0 / sqrt(ss / n + eps));
-    for (i = 0; i < n; i++) out[i] = x[i] * sc * wd[i];
+    const cl_model_info *I = &m->info;
+    size_t i;
+    cl_status s;
+    if (!n) return cl_err(CL_ERR_INVALID, "model: no tokens to evaluate");
+    for (i = 0; i < n; i++)
+        if (toks[i] < 0 || (uint32_t)toks[i] >= I->n_vocab)
+            return cl_err(CL_ERR_RANGE, "model: token %d is outside the vocabulary (%u)", toks[i], I->n_vocab);
+    if (pos >= I->n_ctx || n > I->n_ctx - pos)
+        return cl_err(CL_ERR_RANGE, "model: positions %u..%zu are past the context (%u)", pos, pos + n - 1, I->n_ctx);
+    for (i = 0; i < n; i += CL_BATCH) {
+        uint32_t nb = (uint32_t)(n - i < CL_BATCH ? n - i : CL_BATCH);
+        int last = i + nb == n;
+        float *lg = all_logits ? logits + i * I->n_vocab : last ? logits : NULL;
+        if ((s = eval_chunk(m, toks + i, nb, pos + (uint32_t)i, lg, all_logits))) return s;
+    }
+    return CL_OK;
 }
 
-/* RoPE on one head of d values: pair (j, j+1) in normal mode, (j, j+d/2) in
- * NeoX mode; angle pos * base^(-2i/d) for pair i. */
-static void rope(float *h, uint32_t d, int pos, float base, int neox)
+uint64_t cl_model_weight_bytes(const cl_model *m)
 {
-    uint32_t i;
-    for (i = 0; i < d / 2; i++) {
-        double th = pos * pow(base, -2.0 * i / d);
-        float c = (float)cos(th), s = (float)sin(th);
-        uint32_t a = neox ? i : 2 * i, b = neox ? i + d / 2 : 2 * i + 1;
-        float x0 = h[a], x1 = h[b];
-        h[a] = x0 * c - x1 * s;
-        h[b] = x0 * s + x1 * c;
+    const cl_model_info *I = &m->info;
+    uint64_t sum = m->out->n_bytes + m->out_norm->n_bytes + m->embd->n_bytes / m->embd->ne[1];
+    uint32_t l;
+    for (l = 0; l < I->n_layer; l++) {
+        const layer *L = &m->layers[l];
+        const cl_tensor *t[] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk, L->bv,
+                                L->q_norm, L->k_norm, L->ffn_norm, L->gate, L->up, L->down};
+        size_t i;
+        for (i = 0; i < sizeof t / sizeof *t; i++)
+            if (t[i]) sum += t[i]->n_bytes;
     }
+    return sum;
+}
+
+cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to)
+{
+    const cl_model_info *I = &m->info;
+    size_t kvd = (size_t)I->n_head_kv * I->head_dim;
+    uint32_t l, p;
+    if (!n_have || n_have > n_to || n_to > I->n_ctx)
+        return cl_err(CL_ERR_RANGE, "model: cannot fill the cache from %u to %u positions (context %u)", n_have, n_to,
+                      I->n_ctx);
+    for (l = 0; l < I->n_layer; l++) {
+        float *kc = m->kcache + (size_t)l * I->n_ctx * kvd, *vc = m->vcache + (size_t)l * I->n_ctx * kvd;
+        for (p = n_have; p < n_to; p++) {
+            memcpy(kc + p * kvd, kc + (p % n_have) * kvd, kvd * sizeof(float));
+            memcpy(vc + p * kvd, vc + (p % n_have) * kvd, kvd * sizeof(float));
+        }
+    }
+    return CL_OK;
 }
 
 cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits)
 {
-    const cl_model_info *I = &m->info;
-    uint32_t hd = I->head_dim, kvd = I->n_head_kv * hd, grp = I->n_head / I->n_head_kv, l, h, i, t;
-    size_t rb = m->embd->n_bytes / m->embd->ne[1];
-    float scale = 1.0f / sqrtf((float)hd);
-    if (token < 0 || (uint32_t)token >= I->n_vocab)
-        return cl_err(CL_ERR_RANGE, "model: token %d is outside the vocabulary (%u)", token, I->n_vocab);
-    if (pos >= I->n_ctx) return cl_err(CL_ERR_RANGE, "model: position %u is past the context (%u)", pos, I->n_ctx);
-    cl_dequantize_row(m->embd->type, (const uint8_t *)m->embd->data + (size_t)token * rb, m->x, I->n_embd);
-    for (l = 0; l < I->n_layer; l++) {
-        const layer *L = &m->layers[l];
-        float *kc = m->kcache + (size_t)l * I->n_ctx * kvd, *vc = m->vcache + (size_t)l * I->n_ctx * kvd;
-        rmsnorm(m->xb, m->x, L->attn_norm, I->n_embd, I->eps);
-        matvec(L->wq, L->bq, m->xb, m->q);
-        matvec(L->wk, L->bk, m->xb, m->k);
-        matvec(L->wv, L->bv, m->xb, m->v);
-        for (h = 0; h < I->n_head; h++) {
-            if (L->q_norm) rmsnorm(m->q + h * hd, m->q + h * hd, L->q_norm, hd, I->eps);
-            rope(m->q + h * hd, hd, (int)pos, I->rope_base, m->neox);
-        }
-        for (h = 0; h < I->n_head_kv; h++) {
-            if (L->k_norm) rmsnorm(m->k + h * hd, m->k + h * hd, L->k_norm, hd, I->eps);
-            rope(m->k + h * hd, hd, (int)pos, I->rope_base, m->neox);
-        }
-        memcpy(kc + (size_t)pos * kvd, m->k, kvd * sizeof(float));
-        memcpy(vc + (size_t)pos * kvd, m->v, kvd * sizeof(float));
-        for (h = 0; h < I->n_head; h++) {
-            const float *qh = m->q + h * hd;
-            uint32_t kh = h / grp;
-            float mx = -INFINITY, sum = 0.0f, *o = m->ao + h * hd;
-            for (t = 0; t <= pos; t++) {
-                const float *kt = kc + (size_t)t * kvd + kh * hd;
-                float d = 0.0f;
-                for (i = 0; i < hd; i++) d += qh[i] * kt[i];
-                m->att[t] = d * scale;
-                if (m->att[t] > mx) mx = m->att[t];
-            }
-            for (t = 0; t <= pos; t++) sum += (m->att[t] = expf(m->att[t] - mx));
-            memset(o, 0, hd * sizeof(float));
-            for (t = 0; t <= pos; t++) {
-                const float *vt = vc + (size_t)t * kvd + kh * hd;
-                float a = m->att[t] / sum;
-                for (i = 0; i < hd; i++) o[i] += a * vt[i];
-            }
-        }
-        matvec(L->wo, NULL, m->ao, m->xb);
-        for (i = 0; i < I->n_embd; i++) m->x[i] += m->xb[i];
-        rmsnorm(m->xb, m->x, L->ffn_norm, I->n_embd, I->eps);
-        matvec(L->gate, NULL, m->xb, m->hb);
-        matvec(L->up, NULL, m->xb, m->hb2);
-        for (i = 0; i < I->n_ff; i++) m->hb[i] = m->hb[i] / (1.0f + expf(-m->hb[i])) * m->hb2[i];
-        matvec(L->down, NULL, m->hb, m->xb);
-        for (i = 0; i < I->n_embd; i++) m->x[i] += m->xb[i];
-    }
-    rmsnorm(m->xb, m->x, m->out_norm, I->n_embd, I->eps);
-    if (logits) matvec(m->out, NULL, m->xb, logits); /* NULL: embedding use, see cl_model_hidden */
-    return CL_OK;
+    return cl_model_eval_batch(m, &token, 1, pos, logits, 0);
 }
 
 cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, size_t n_new,
@@ -317,14 +445,17 @@ cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt
         return cl_err(CL_ERR_RANGE, "model: %zu prompt + %zu new tokens exceed the context (%u)", n_prompt, n_new,
                       I->n_ctx);
     if (!(logits = malloc(I->n_vocab * sizeof(float)))) return cl_err(CL_ERR_NOMEM, "model: out of memory");
-    for (i = 0; i < n_prompt + n_new; i++) {
+    for (i = n_prompt - 1; i < n_prompt + n_new; i++) {
         uint32_t v;
-        cl_token tok = i < n_prompt ? prompt[i] : next;
         if (i >= n_prompt) {
-            out[n++] = tok;
-            if (tok == eos || n == n_new) break;
+            out[n++] = next;
+            if (next == eos || n == n_new) break;
+            s = cl_model_eval(m, next, pos++, logits);
+        } else {
+            s = cl_model_eval_batch(m, prompt, n_prompt, 0, logits, 0);
+            pos = (uint32_t)n_prompt;
         }
-        if ((s = cl_model_eval(m, tok, pos++, logits))) break;
+        if (s) break;
         for (next = 0, v = 1; v < I->n_vocab; v++)
             if (logits[v] > logits[next]) next = (cl_token)v;
     }
@@ -336,5 +467,7 @@ cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt
 /* Embedding hook: the final normed hidden state left by cl_model_eval. */
 void cl_model_hidden(const cl_model *m, float *out)
 {
-    memcpy(out, m->xb, m->info.n_embd * sizeof(float));
+    uint32_t E = m->info.n_embd;
+    if (!m->last_nb) { memset(out, 0, E * sizeof(float)); return; }   /* nothing evaluated yet */
+    cl_be_rmsnorm((cl_backend *)&m->be, out, m->x + (size_t)(m->last_nb - 1) * E, m->out_norm->data, E, 1, m->info.eps);
 }

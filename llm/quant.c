@@ -245,16 +245,12 @@ cl_status cl_dequantize_row(int type, const void *row, float *out, uint64_t n)
     return CL_OK;
 }
 
-cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, float *out)
+/* The portable reference dot product (row layout already checked). */
+float cl_dot_ref(int type, const uint8_t *b, const float *x, uint64_t n)
 {
-    const uint8_t *b = row;
-    uint64_t i, bs, bb;
+    uint64_t i, bs = (uint64_t)cl_type_block_size(type), bb = cl_type_block_bytes(type);
     float sum = 0.0f, tmp[QK_K];
     int j;
-    cl_status s = check_row(type, n);
-    if (s) return s;
-    bs = (uint64_t)cl_type_block_size(type);
-    bb = cl_type_block_bytes(type);
     switch (type) {
     case CL_TYPE_F32:
         for (i = 0; i < n; i++) {
@@ -293,8 +289,91 @@ cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, floa
         }
         break;
     }
-    *out = sum;
+    return sum;
+}
+
+cl_status cl_dot_row(int type, const void *row, const float *x, uint64_t n, float *out)
+{
+    cl_status s = check_row(type, n);
+    if (s) return s;
+    *out = cl_dot_ref(type, row, x, n);
     return CL_OK;
+}
+
+static void put_fp16(uint8_t *p, float f)
+{
+    uint16_t h = cl_f32_to_fp16(f);
+    p[0] = (uint8_t)h;
+    p[1] = (uint8_t)(h >> 8);
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Q4_K super-block of 256 values: per sub-block of 32 a scale and a min
+ * (x ~ sc*q - m, q in 0..15), both quantised to 6 bits against d and dmin. */
+static void quant_q4_k(const float *x, uint8_t *b)
+{
+    float scale[8], mins[8], maxs = 0.0f, maxm = 0.0f, d, dmin;
+    int sc[8], m[8], q[QK_K], s, l;
+    for (s = 0; s < 8; s++) {
+        float mn = 0.0f, mx = 0.0f;
+        for (l = 0; l < 32; l++) {
+            mn = fminf(mn, x[32 * s + l]);
+            mx = fmaxf(mx, x[32 * s + l]);
+        }
+        scale[s] = (mx - mn) / 15.0f;
+        mins[s] = -mn;
+        maxs = fmaxf(maxs, scale[s]);
+        maxm = fmaxf(maxm, mins[s]);
+    }
+    put_fp16(b, maxs / 63.0f);
+    put_fp16(b + 2, maxm / 63.0f);
+    d = cl_fp16_to_f32(cl_ld16(b));
+    dmin = cl_fp16_to_f32(cl_ld16(b + 2));
+    for (s = 0; s < 8; s++) {
+        float ds, ms;
+        sc[s] = d > 0.0f ? clampi((int)lroundf(scale[s] / d), 0, 63) : 0;
+        m[s] = dmin > 0.0f ? clampi((int)lroundf(mins[s] / dmin), 0, 63) : 0;
+        ds = d * (float)sc[s];
+        ms = dmin * (float)m[s];
+        for (l = 0; l < 32; l++) q[32 * s + l] = ds > 0.0f ? clampi((int)lroundf((x[32 * s + l] + ms) / ds), 0, 15) : 0;
+    }
+    for (s = 0; s < 4; s++) {
+        b[4 + s] = (uint8_t)(sc[s] | ((sc[s + 4] >> 4) << 6));
+        b[4 + s + 4] = (uint8_t)(m[s] | ((m[s + 4] >> 4) << 6));
+        b[4 + s + 8] = (uint8_t)((sc[s + 4] & 0x0f) | ((m[s + 4] & 0x0f) << 4));
+    }
+    for (s = 0; s < 4; s++)
+        for (l = 0; l < 32; l++) b[16 + 32 * s + l] = (uint8_t)(q[64 * s + l] | (q[64 * s + 32 + l] << 4));
+}
+
+/* Q6_K super-block: per group of 16 an int8 scale against d, q in -32..31. */
+static void quant_q6_k(const float *x, uint8_t *b)
+{
+    float gs[16], maxs = 0.0f, d;
+    int sc[16], q[QK_K], g, l, n;
+    for (g = 0; g < 16; g++) {
+        float amax = 0.0f;
+        for (l = 0; l < 16; l++) amax = fmaxf(amax, fabsf(x[16 * g + l]));
+        gs[g] = amax / 31.0f;
+        maxs = fmaxf(maxs, gs[g]);
+    }
+    put_fp16(b + 208, maxs / 127.0f);
+    d = cl_fp16_to_f32(cl_ld16(b + 208));
+    for (g = 0; g < 16; g++) {
+        float ds;
+        sc[g] = d > 0.0f ? clampi((int)lroundf(gs[g] / d), -128, 127) : 0;
+        b[192 + g] = (uint8_t)(int8_t)sc[g];
+        ds = d * (float)sc[g];
+        for (l = 0; l < 16; l++) q[16 * g + l] = (ds > 0.0f ? clampi((int)lroundf(x[16 * g + l] / ds), -32, 31) : 0) + 32;
+    }
+    for (n = 0; n < 2; n++)
+        for (l = 0; l < 32; l++) {
+            int q1 = q[128 * n + l], q2 = q[128 * n + l + 32], q3 = q[128 * n + l + 64], q4 = q[128 * n + l + 96];
+            b[64 * n + l] = (uint8_t)((q1 & 15) | ((q3 & 15) << 4));
+            b[64 * n + l + 32] = (uint8_t)((q2 & 15) | ((q4 & 15) << 4));
+            b[128 + 32 * n + l] = (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+        }
 }
 
 cl_status cl_quantize_row(int type, const float *x, void *out, uint64_t n)
@@ -302,6 +381,12 @@ cl_status cl_quantize_row(int type, const float *x, void *out, uint64_t n)
     uint8_t *b = out;
     uint64_t i;
     int j;
+    if (type == CL_TYPE_Q4_K || type == CL_TYPE_Q6_K) {
+        if (n % QK_K) return cl_err(CL_ERR_RANGE, "%llu values is not a multiple of 256", (unsigned long long)n);
+        for (i = 0; i < n; i += QK_K, b += cl_type_block_bytes(type))
+            (type == CL_TYPE_Q4_K ? quant_q4_k : quant_q6_k)(x + i, b);
+        return CL_OK;
+    }
     if (type != CL_TYPE_Q8_0 && type != CL_TYPE_Q4_0)
         return cl_err(CL_ERR_UNSUPPORTED, "quantising to %s is not supported",
                       cl_type_name(type) ? cl_type_name(type) : "?");

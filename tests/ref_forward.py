@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """ref_forward.py — an independent NumPy reference forward pass for GGUF
-decoders (llama, qwen2, qwen3) with F32/F16/Q8_0 tensors. It parses the
-GGUF file itself.
+decoders (llama, qwen2, qwen3) with F32/F16/Q8_0/Q4_0/Q4_K/Q6_K tensors
+(dequantised here from GGML's block layouts) and linear / YaRN RoPE
+scaling. It
+parses the GGUF file itself.
 
 usage: ref_forward.py FILE logits ID,ID,...   one line of logits per position
        ref_forward.py FILE greedy ID,ID,... N generated ids (stops after EOS)
@@ -69,6 +71,16 @@ def read_gguf(path):
             d = blk[:, :2].copy().view(np.float16).astype(np.float32)
             q = blk[:, 2:].copy().view(np.int8).astype(np.float32)
             a = (d * q).reshape(-1)
+        elif typ == 2:  # Q4_0: fp16 d + 16 bytes; low nibbles first half, high second, minus 8
+            blk = np.frombuffer(buf, np.uint8, n // 32 * 18, p).reshape(-1, 18)
+            d = blk[:, :2].copy().view(np.float16).astype(np.float32)
+            qs = blk[:, 2:].astype(np.float32)
+            lo, hi = np.fmod(qs, 16), np.floor(qs / 16)
+            a = (d * (np.concatenate([lo, hi], axis=1) - 8)).reshape(-1)
+        elif typ == 12:
+            a = deq_q4_k(np.frombuffer(buf, np.uint8, n // 256 * 144, p).reshape(-1, 144))
+        elif typ == 14:
+            a = deq_q6_k(np.frombuffer(buf, np.uint8, n // 256 * 210, p).reshape(-1, 210))
         else:
             raise SystemExit("ref_forward: tensor type %d not handled" % typ)
         # GGUF ne[0] is the fastest dimension: numpy shape is reversed
@@ -76,15 +88,64 @@ def read_gguf(path):
     return kv, tensors
 
 
+def deq_q4_k(blk):
+    """Q4_K: fp16 d, fp16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of
+    nibbles; 8 sub-blocks of 32: x = d*sc*q - dmin*m. Chunk c of 32 bytes
+    holds sub-block 2c in its low nibbles and 2c+1 in its high nibbles."""
+    blk = blk.astype(np.int64)
+    d = blk[:, 0:2].astype(np.uint8).copy().view(np.float16).astype(np.float64)
+    dmin = blk[:, 2:4].astype(np.uint8).copy().view(np.float16).astype(np.float64)
+    s = blk[:, 4:16]
+    sc = np.zeros((len(blk), 8), np.int64)
+    mn = np.zeros((len(blk), 8), np.int64)
+    for j in range(4):
+        sc[:, j] = s[:, j] & 63
+        mn[:, j] = s[:, j + 4] & 63
+        sc[:, j + 4] = (s[:, j + 8] & 15) | ((s[:, j] >> 6) << 4)
+        mn[:, j + 4] = (s[:, j + 8] >> 4) | ((s[:, j + 4] >> 6) << 4)
+    qs = blk[:, 16:]
+    out = np.empty((len(blk), 256))
+    for c in range(4):
+        q = qs[:, 32 * c:32 * c + 32]
+        for half, qq in ((0, q & 15), (1, q >> 4)):
+            sb = 2 * c + half
+            out[:, 32 * sb:32 * sb + 32] = d * sc[:, sb:sb + 1] * qq - dmin * mn[:, sb:sb + 1]
+    return out.reshape(-1)
+
+
+def deq_q6_k(blk):
+    """Q6_K: ql[128] low 4 bits, qh[64] high 2 bits, int8 scales[16] (one per
+    16 values), fp16 d; x = d*scale*(q - 32). In each half of 128 values,
+    value l+32k (k=0..3) takes ql[l] or ql[l+32] (low/high nibble) and bits
+    2k..2k+1 of qh[l]."""
+    blk8 = blk
+    blk = blk.astype(np.int64)
+    d = blk8[:, 208:210].copy().view(np.float16).astype(np.float64)
+    sc = blk8[:, 192:208].copy().view(np.int8).astype(np.float64)
+    out = np.empty((len(blk), 256))
+    for h in range(2):
+        ql = blk[:, 64 * h:64 * h + 64]
+        qh = blk[:, 128 + 32 * h:128 + 32 * h + 32]
+        qv = [(ql[:, :32] & 15) | ((qh & 3) << 4),
+              (ql[:, 32:] & 15) | (((qh >> 2) & 3) << 4),
+              (ql[:, :32] >> 4) | (((qh >> 4) & 3) << 4),
+              (ql[:, 32:] >> 4) | (((qh >> 6) & 3) << 4)]
+        for k in range(4):
+            for g in range(2):
+                idx = 128 * h + 32 * k + 16 * g
+                out[:, idx:idx + 16] = d * sc[:, idx // 16:idx // 16 + 1] * (qv[k][:, 16 * g:16 * g + 16] - 32)
+    return out.reshape(-1)
+
+
 def rmsnorm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, pos, base, neox):
-    # x: [heads, d]; pair i rotates by pos * base^(-2i/d)
+def rope(x, pos, base, neox, freq, mscale):
+    # x: [heads, d]; pair i rotates by pos * base^(-2i/d) * freq[i]
     d = x.shape[-1]
-    th = pos * base ** (-np.arange(0, d, 2) / d)
-    c, s = np.cos(th), np.sin(th)
+    th = pos * base ** (-np.arange(0, d, 2) / d) * freq
+    c, s = np.cos(th) * mscale, np.sin(th) * mscale
     if neox:
         a, b = x[:, :d // 2], x[:, d // 2:]
         return np.concatenate([a * c - b * s, a * s + b * c], axis=-1)
@@ -106,6 +167,25 @@ class Model:
         self.eps = kv.get(a + ".attention.layer_norm_rms_epsilon", 1e-5)
         self.base = kv.get(a + ".rope.freq_base", 10000.0)
         self.neox = a in ("qwen2", "qwen3")
+        st = kv.get(a + ".rope.scaling.type", "none")
+        d = self.hd
+        # per pair i: angle = pos * base^(-2i/d) * freq[i]; cos/sin times mscale
+        self.freq, self.mscale = np.ones(d // 2), 1.0
+        if st == "linear":  # positions divided by the factor
+            self.freq[:] = 1.0 / kv[a + ".rope.scaling.factor"]
+        elif st == "yarn":
+            # YaRN as GGML implements it (ggml_rope_yarn_corr_dims, rope_yarn):
+            # beta_fast = 32, beta_slow = 1, ext_factor = 1
+            f = kv[a + ".rope.scaling.factor"]
+            orig = kv[a + ".rope.scaling.original_context_length"]
+            corr = lambda n_rot: d * np.log(orig / (n_rot * 2 * np.pi)) / (2 * np.log(self.base))
+            lo, hi = max(0.0, np.floor(corr(32))), min(d - 1.0, np.ceil(corr(1)))
+            y = (np.arange(d // 2) - lo) / max(0.001, hi - lo)
+            mix = 1 - np.clip(y, 0, 1)
+            self.freq = (1 / f) * (1 - mix) + mix
+            self.mscale = kv.get(a + ".rope.scaling.attn_factor", 1.0) * (1 + 0.1 * np.log(f))
+        elif st != "none":
+            raise SystemExit("ref_forward: rope scaling %s not handled" % st)
         self.eos = kv.get("tokenizer.ggml.eos_token_id", -1)
         self.cache = [([], []) for _ in range(self.n_layer)]
 
@@ -124,8 +204,8 @@ class Model:
             if p + "attn_q_norm.weight" in t:
                 q = rmsnorm(q, t[p + "attn_q_norm.weight"], self.eps)
                 k = rmsnorm(k, t[p + "attn_k_norm.weight"], self.eps)
-            q = rope(q, pos, self.base, self.neox)
-            k = rope(k, pos, self.base, self.neox)
+            q = rope(q, pos, self.base, self.neox, self.freq, self.mscale)
+            k = rope(k, pos, self.base, self.neox, self.freq, self.mscale)
             ks, vs = self.cache[l]
             ks.append(k)
             vs.append(v)

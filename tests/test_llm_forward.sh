@@ -13,7 +13,7 @@ pass=0; fail=0
 chk() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1" >&2; fi; }
 IDS=104,256,258,111,32,257,260,119,111,114,108,100,33,10,84,259,115,32,105,115,0,255,263
 for arch in llama qwen2 qwen3; do
-  for type in f32 f16 q8_0; do
+  for type in f32 f16 q8_0 q4_0 q4_k q6_k; do
     f="$T/$arch-$type.gguf"
     "$BIN" model make-tiny --arch $arch --type $type --seed 42 --out "$f" || { chk "$arch $type: make-tiny" false; continue; }
     "$BIN" model logits "$f" --tokens $IDS > "$T/c.txt"; rc=$?
@@ -28,6 +28,56 @@ print("%.3g" % np.abs(c - r).max() if c.shape == r.shape else "shape")' "$T/c.tx
     chk "$arch $type: greedy tokens equal ($got vs $want)" '[ -n "$got" ] && [ "$got" = "$want" ]'
   done
 done
+# linear RoPE scaling from the metadata (positions divided by the factor)
+f="$T/rope.gguf"
+"$BIN" model make-tiny --arch llama --type f32 --seed 7 --rope-scaling linear --rope-factor 4 --out "$f"
+"$BIN" model logits "$f" --tokens $IDS > "$T/c.txt"; rc=$?
+"$PY" "$REF" "$f" logits $IDS > "$T/r.txt"
+diff=$("$PY" -c 'import sys, numpy as np
+c, r = np.loadtxt(sys.argv[1], ndmin=2), np.loadtxt(sys.argv[2], ndmin=2)
+print("%.3g" % np.abs(c - r).max() if c.shape == r.shape else "shape")' "$T/c.txt" "$T/r.txt")
+echo "llama f32 rope linear x4: max |logit diff| = $diff"
+chk "rope linear scaling: logits within $TOL (got $diff)" '[ $rc = 0 ] && [ "$diff" != shape ] && awk "BEGIN{exit !($diff <= $TOL)}"'
+"$BIN" model logits "$T/llama-f32.gguf" --tokens $IDS > "$T/u.txt"
+chk "rope scaling changes the logits" '! cmp -s "$T/u.txt" "$T/c.txt"'
+# YaRN (original context 16 = 64 / 4: positions up to 22 go past it)
+f="$T/yarn.gguf"
+"$BIN" model make-tiny --arch qwen2 --type f32 --seed 8 --rope-scaling yarn --rope-factor 4 --out "$f"
+"$BIN" model logits "$f" --tokens $IDS > "$T/c.txt"; rc=$?
+"$PY" "$REF" "$f" logits $IDS > "$T/r.txt"
+diff=$("$PY" -c 'import sys, numpy as np
+c, r = np.loadtxt(sys.argv[1], ndmin=2), np.loadtxt(sys.argv[2], ndmin=2)
+print("%.3g" % np.abs(c - r).max() if c.shape == r.shape else "shape")' "$T/c.txt" "$T/r.txt")
+echo "qwen2 f32 rope yarn x4: max |logit diff| = $diff"
+chk "rope yarn scaling: logits within $TOL (got $diff)" '[ $rc = 0 ] && [ "$diff" != shape ] && awk "BEGIN{exit !($diff <= $TOL)}"'
+"$BIN" model make-tiny --arch llama --rope-scaling longrope --rope-factor 4 --out "$T/lr.gguf"
+out=$("$BIN" model run "$T/lr.gguf" --prompt hi 2>&1); rc=$?
+chk "unknown rope scaling: exit 1 naming it ($out)" '[ $rc = 1 ] && grep -q "longrope.*not supported" <<<"$out"'
+out=$("$BIN" model make-tiny --arch llama --type q8_0 --embd 72 --heads 4 --out "$T/x.gguf" 2>&1); rc=$?
+chk "make-tiny q8_0 with rows of 72: exit 1 with a message" '[ $rc = 1 ] && grep -q "multiples" <<<"$out"'
+# the thread count does not change a single logit; the portable path agrees with SIMD
+"$BIN" model logits "$T/qwen2-q4_k.gguf" --tokens $IDS --threads 1 > "$T/t1.txt"
+"$BIN" model logits "$T/qwen2-q4_k.gguf" --tokens $IDS --threads 3 > "$T/t3.txt"
+chk "logits identical with 1 and 3 threads" 'cmp -s "$T/t1.txt" "$T/t3.txt"'
+CAIRN_LLM_SIMD=0 "$BIN" model logits "$T/qwen2-q4_k.gguf" --tokens $IDS > "$T/p.txt"
+diff=$("$PY" -c 'import sys, numpy as np
+print("%.3g" % np.abs(np.loadtxt(sys.argv[1]) - np.loadtxt(sys.argv[2])).max())' "$T/t1.txt" "$T/p.txt")
+chk "portable vs SIMD logits within $TOL (got $diff)" 'awk "BEGIN{exit !($diff <= $TOL)}"'
+# bench runs and prints a row per context
+out=$("$BIN" model bench "$T/llama-q8_0.gguf" --ctx 8,40 --decode 2 --prefill-max 16 --threads 2 2>&1); rc=$?
+chk "model bench: two context rows, bandwidth, RSS" '[ $rc = 0 ] && grep -q "GB/s" <<<"$out" && grep -qE "^ +40 +16 " <<<"$out" && grep -q "peak RSS" <<<"$out"'
+out=$("$BIN" model bench "$T/llama-q8_0.gguf" --ctx 100 2>&1); rc=$?
+chk "model bench past the context: exit 1 with a message" '[ $rc = 1 ] && grep -q context <<<"$out"'
+# sampling flags: same seed, same text; the stop string ends the text
+a=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt "hello" -n 20 --temp 0.8 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed 5)
+b=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt "hello" -n 20 --temp 0.8 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed 5)
+chk "same seed, same text" '[ -n "$a" ] && [ "$a" = "$b" ]'
+export LC_ALL=C # byte offsets below
+gen=${a:5}; stop=${gen:3:2} # two bytes of the generated text
+c=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt "hello" -n 20 --temp 0.8 --top-k 40 --top-p 0.95 --min-p 0.02 --repeat-penalty 1.1 --seed 5 --stop "$stop")
+chk "stop string: the text ends before its first occurrence" '[ "$c" = "hello${gen%%"$stop"*}" ]'
+out=$("$BIN" model run "$T/qwen3-f32.gguf" --prompt hi --top-p 0 2>&1); rc=$?
+chk "bad sampling setting: exit 1" '[ $rc = 1 ] && grep -q "top-p" <<<"$out"'
 # hostile input: clear errors, no crash
 out=$("$BIN" model logits "$T/llama-f32.gguf" --tokens 99999 2>&1); rc=$?
 chk "token outside the vocabulary: exit 1 with a message" '[ $rc = 1 ] && grep -q vocabulary <<<"$out"'

@@ -1,0 +1,78 @@
+/* backend.h — the compute backend table inside llm/ (not public): a table of
+ * function pointers plus a context, reached through the small inline
+ * wrappers below, so that model code never writes be->i->matmul. The CPU
+ * backend (cpu.c) is always built and is the reference; a CUDA backend
+ * plugs in with the same table. All pointers given to the operations are
+ * host memory in this version of the table. */
+#ifndef CAIRN_LLM_BACKEND_H
+#define CAIRN_LLM_BACKEND_H
+
+#include "llm_int.h"
+
+#define CL_BACKEND_VERSION 1
+
+/* Causal attention over a KV cache for nb consecutive query tokens. */
+typedef struct cl_attn_args {
+    const float *q;      /* (nb, n_head * head_dim) */
+    const float *kcache; /* (n_ctx, n_head_kv * head_dim): positions 0..pos0+nb-1 filled */
+    const float *vcache; /* same shape as kcache */
+    float *out;          /* (nb, n_head * head_dim) */
+    uint32_t nb, pos0;   /* query b sits at position pos0 + b and sees 0..pos0+b */
+    uint32_t n_head, n_head_kv, head_dim;
+    float scale;         /* usually 1/sqrt(head_dim) */
+} cl_attn_args;
+
+typedef struct cl_backend_i {
+    int version; /* CL_BACKEND_VERSION */
+    const char *name;
+    void (*free)(void *ctx);
+    cl_status (*set_threads)(void *ctx, int n_threads);
+    int (*threads)(void *ctx);
+    /* Y[b][r] = W row r . X[b] (+ bias[r] when bias) for b < nb:
+     * X is (nb, W->ne[0]), Y is (nb, W->ne[1]). W's type must be supported. */
+    void (*matmul)(void *ctx, const cl_tensor *W, const float *bias, const float *X, uint32_t nb, float *Y);
+    /* out[r] = x[r] / rms(x[r]) * w for rows r < rows of n values (out may be x) */
+    void (*rmsnorm)(void *ctx, float *out, const float *x, const float *w, uint32_t n, uint32_t rows, float eps);
+    /* Rotates n_heads heads of head_dim values at x by the angles whose
+     * cosines and sines cs holds as (head_dim/2, 2); neox: pairs (i, i+d/2),
+     * otherwise (2i, 2i+1). */
+    void (*rope)(void *ctx, float *x, uint32_t n_heads, uint32_t head_dim, const float *cs, int neox);
+    cl_status (*attention)(void *ctx, const cl_attn_args *a);
+    /* g[i] = silu(g[i]) * u[i] */
+    void (*swiglu)(void *ctx, float *g, const float *u, size_t n);
+} cl_backend_i;
+
+typedef struct cl_backend {
+    const cl_backend_i *i;
+    void *ctx;
+} cl_backend;
+
+/* The CPU backend with n_threads workers (<= 0: the online cores). simd 0
+ * forces the portable dot products. Free with cl_backend_free. */
+cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out);
+
+static inline void cl_backend_free(cl_backend *b)
+{
+    if (b && b->i) b->i->free(b->ctx);
+    if (b) b->i = NULL, b->ctx = NULL;
+}
+static inline cl_status cl_be_set_threads(cl_backend *b, int n) { return b->i->set_threads(b->ctx, n); }
+static inline int cl_be_threads(cl_backend *b) { return b->i->threads(b->ctx); }
+static inline void cl_be_matmul(cl_backend *b, const cl_tensor *W, const float *bias, const float *X, uint32_t nb,
+                                float *Y)
+{
+    b->i->matmul(b->ctx, W, bias, X, nb, Y);
+}
+static inline void cl_be_rmsnorm(cl_backend *b, float *out, const float *x, const float *w, uint32_t n,
+                                 uint32_t rows, float eps)
+{
+    b->i->rmsnorm(b->ctx, out, x, w, n, rows, eps);
+}
+static inline void cl_be_rope(cl_backend *b, float *x, uint32_t n_heads, uint32_t hd, const float *cs, int neox)
+{
+    b->i->rope(b->ctx, x, n_heads, hd, cs, neox);
+}
+static inline cl_status cl_be_attention(cl_backend *b, const cl_attn_args *a) { return b->i->attention(b->ctx, a); }
+static inline void cl_be_swiglu(cl_backend *b, float *g, const float *u, size_t n) { b->i->swiglu(b->ctx, g, u, n); }
+
+#endif

@@ -1,0 +1,320 @@
+/* cpu.c — the CPU backend: a persistent pthread pool (workers wait on a
+ * condition variable between jobs; no thread is created per token) that
+ * shares matrix rows and attention heads among threads in chunks taken
+ * from an atomic counter (a thread that the OS puts aside delays only its
+ * current chunk, not a fixed slice), with the dot
+ * products from simd.c (AVX2/FMA when present) or the portable reference.
+ * Results do not depend on the thread count: each output value is computed
+ * by one thread in a fixed order. */
+#include "backend.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CL_MAX_THREADS 256
+
+/* ------------------------------------------------------------ thread pool */
+
+/* A job runs fn(arg, begin, end, tid) on chunks of [0, n) that the threads
+ * take in turn until none is left. */
+typedef void (*job_fn)(void *arg, uint64_t begin, uint64_t end, int tid);
+
+typedef struct cpu_ctx {
+    int n_threads;
+    cl_dot_fn dot;
+    cl_dot4_fn dot4;
+    cl_axpy_fn axpy;
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;   /* job generation, bumped per job */
+    int pending;    /* workers still running the current job */
+    int quit;
+    job_fn fn;
+    void *arg;
+    uint64_t n, chunk;
+    atomic_uint_fast64_t next; /* first item not yet taken */
+    float *scratch; /* n_threads * scratch_per floats, for attention scores */
+    size_t scratch_per;
+} cpu_ctx;
+
+typedef struct worker_arg {
+    cpu_ctx *c;
+    int tid;
+} worker_arg;
+
+static void take_chunks(cpu_ctx *c, int tid)
+{
+    for (;;) {
+        uint64_t b = atomic_fetch_add(&c->next, c->chunk);
+        if (b >= c->n) return;
+        c->fn(c->arg, b, b + c->chunk < c->n ? b + c->chunk : c->n, tid);
+    }
+}
+
+static void *worker(void *p)
+{
+    worker_arg wa = *(worker_arg *)p;
+    cpu_ctx *c = wa.c;
+    uint64_t seen = 0;
+    free(p);
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (c->gen == seen && !c->quit) pthread_cond_wait(&c->go, &c->mu);
+        if (c->quit) {
+            pthread_mutex_unlock(&c->mu);
+            return NULL;
+        }
+        seen = c->gen;
+        pthread_mutex_unlock(&c->mu);
+        take_chunks(c, wa.tid);
+        pthread_mutex_lock(&c->mu);
+        if (--c->pending == 0) pthread_cond_signal(&c->done);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+/* Runs a job on all threads (the caller is thread 0) and waits for it.
+ * Chunks hold at least `grain` items (and about 1/8 of a thread's share);
+ * jobs under two chunks run inline. */
+static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
+{
+    uint64_t chunk = n / ((uint64_t)c->n_threads * 8);
+    if (c->n_threads == 1 || n < grain * 2) {
+        fn(arg, 0, n, 0);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    c->fn = fn;
+    c->arg = arg;
+    c->n = n;
+    c->chunk = chunk > grain ? chunk : grain;
+    atomic_store(&c->next, 0);
+    c->pending = c->n_threads - 1;
+    c->gen++;
+    pthread_cond_broadcast(&c->go);
+    pthread_mutex_unlock(&c->mu);
+    take_chunks(c, 0);
+    pthread_mutex_lock(&c->mu);
+    while (c->pending) pthread_cond_wait(&c->done, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void stop_workers(cpu_ctx *c)
+{
+    int i;
+    if (!c->th) return;
+    pthread_mutex_lock(&c->mu);
+    c->quit = 1;
+    pthread_cond_broadcast(&c->go);
+    pthread_mutex_unlock(&c->mu);
+    for (i = 1; i < c->n_threads; i++) pthread_join(c->th[i], NULL);
+    free(c->th);
+    c->th = NULL;
+    c->quit = 0;
+}
+
+static cl_status cpu_set_threads(void *ctx, int n)
+{
+    cpu_ctx *c = ctx;
+    int i;
+    if (n <= 0) {
+        long on = sysconf(_SC_NPROCESSORS_ONLN);
+        n = on > 0 ? (int)on : 1;
+    }
+    if (n > CL_MAX_THREADS) n = CL_MAX_THREADS;
+    if (c->th && c->n_threads == n) return CL_OK;
+    stop_workers(c);
+    free(c->scratch);
+    c->scratch = NULL;
+    c->scratch_per = 0;
+    c->n_threads = 1;
+    if (n == 1) return CL_OK;
+    if (!(c->th = calloc((size_t)n, sizeof *c->th))) return cl_err(CL_ERR_NOMEM, "cpu: out of memory");
+    for (i = 1; i < n; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (!wa) break;
+        wa->c = c;
+        wa->tid = i;
+        c->n_threads = i; /* workers started so far + the caller */
+        if (pthread_create(&c->th[i], NULL, worker, wa)) {
+            free(wa);
+            break;
+        }
+        c->n_threads = i + 1;
+    }
+    if (c->n_threads != n) {
+        stop_workers(c);
+        c->n_threads = 1;
+        return cl_err(CL_ERR_NOMEM, "cpu: could not start %d threads", n);
+    }
+    return CL_OK;
+}
+
+static int cpu_threads(void *ctx) { return ((cpu_ctx *)ctx)->n_threads; }
+
+static void cpu_free(void *ctx)
+{
+    cpu_ctx *c = ctx;
+    if (!c) return;
+    stop_workers(c);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->go);
+    pthread_cond_destroy(&c->done);
+    free(c->scratch);
+    free(c);
+}
+
+/* ------------------------------------------------------------ matmul */
+
+typedef struct mm_job {
+    cpu_ctx *c;
+    const cl_tensor *W;
+    const float *bias, *X;
+    float *Y;
+    uint32_t nb;
+    size_t rb;
+} mm_job;
+
+/* Rows [r0, r1) of W against every input row: each weight row is read from
+ * memory once per batch and stays in cache for the nb dot products. */
+static void mm_rows(void *p, uint64_t r0, uint64_t r1, int tid)
+{
+    const mm_job *j = p;
+    uint64_t K = j->W->ne[0], R = j->W->ne[1], r;
+    uint32_t b;
+    (void)tid;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)j->W->data + r * j->rb;
+        float bias = j->bias ? j->bias[r] : 0.0f, o[4];
+        for (b = 0; b + 4 <= j->nb; b += 4) { /* four tokens per pass over the row */
+            int i;
+            j->c->dot4(j->W->type, row, j->X + (size_t)b * K, K, K, o);
+            for (i = 0; i < 4; i++) j->Y[(size_t)(b + i) * R + r] = o[i] + bias;
+        }
+        for (; b < j->nb; b++) j->Y[(size_t)b * R + r] = j->c->dot(j->W->type, row, j->X + (size_t)b * K, K) + bias;
+    }
+}
+
+static void cpu_matmul(void *ctx, const cl_tensor *W, const float *bias, const float *X, uint32_t nb, float *Y)
+{
+    cpu_ctx *c = ctx;
+    mm_job j = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1]};
+    run_job(c, mm_rows, &j, W->ne[1], 16);
+}
+
+/* ------------------------------------------------------------ small ops */
+
+static void cpu_rmsnorm(void *ctx, float *out, const float *x, const float *w, uint32_t n, uint32_t rows, float eps)
+{
+    uint32_t r, i;
+    (void)ctx;
+    for (r = 0; r < rows; r++, x += n, out += n) {
+        double ss = 0.0;
+        float sc;
+        for (i = 0; i < n; i++) ss += (double)x[i] * x[i];
+        sc = (float)(1.0 / sqrt(ss / n + eps));
+        for (i = 0; i < n; i++) out[i] = x[i] * sc * w[i];
+    }
+}
+
+static void cpu_rope(void *ctx, float *x, uint32_t n_heads, uint32_t d, const float *cs, int neox)
+{
+    uint32_t h, i;
+    (void)ctx;
+    for (h = 0; h < n_heads; h++, x += d)
+        for (i = 0; i < d / 2; i++) {
+            float c = cs[2 * i], s = cs[2 * i + 1];
+            uint32_t a = neox ? i : 2 * i, b = neox ? i + d / 2 : 2 * i + 1;
+            float x0 = x[a], x1 = x[b];
+            x[a] = x0 * c - x1 * s;
+            x[b] = x0 * s + x1 * c;
+        }
+}
+
+static void cpu_swiglu(void *ctx, float *g, const float *u, size_t n)
+{
+    size_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* ------------------------------------------------------------ attention */
+
+typedef struct at_job {
+    cpu_ctx *c;
+    const cl_attn_args *a;
+} at_job;
+
+/* Tasks are (query token, head) pairs. */
+static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
+{
+    const at_job *j = p;
+    const cl_attn_args *a = j->a;
+    uint32_t hd = a->head_dim, kvd = a->n_head_kv * hd, qd = a->n_head * hd, grp = a->n_head / a->n_head_kv;
+    float *att = j->c->scratch + (size_t)tid * j->c->scratch_per;
+    uint64_t task;
+    for (task = t0; task < t1; task++) {
+        uint32_t b = (uint32_t)(task / a->n_head), h = (uint32_t)(task % a->n_head), kh = h / grp, t;
+        uint32_t pos = a->pos0 + b;
+        const float *qh = a->q + (size_t)b * qd + (size_t)h * hd;
+        float mx = -INFINITY, sum = 0.0f, *o = a->out + (size_t)b * qd + (size_t)h * hd;
+        for (t = 0; t <= pos; t++) {
+            const float *kt = a->kcache + (size_t)t * kvd + kh * hd;
+            att[t] = j->c->dot(CL_TYPE_F32, (const uint8_t *)kt, qh, hd) * a->scale;
+            if (att[t] > mx) mx = att[t];
+        }
+        for (t = 0; t <= pos; t++) sum += (att[t] = expf(att[t] - mx));
+        memset(o, 0, hd * sizeof(float));
+        for (t = 0; t <= pos; t++) j->c->axpy(o, att[t] / sum, a->vcache + (size_t)t * kvd + kh * hd, hd);
+    }
+}
+
+static cl_status cpu_attention(void *ctx, const cl_attn_args *a)
+{
+    cpu_ctx *c = ctx;
+    size_t need = (size_t)a->pos0 + a->nb;
+    at_job j = {c, a};
+    if (need > c->scratch_per) {
+        float *s = realloc(c->scratch, need * (size_t)c->n_threads * sizeof(float));
+        if (!s) return cl_err(CL_ERR_NOMEM, "cpu: out of memory for attention scores (%zu positions)", need);
+        c->scratch = s;
+        c->scratch_per = need;
+    }
+    run_job(c, at_tasks, &j, (uint64_t)a->nb * a->n_head, 1);
+    return CL_OK;
+}
+
+/* ------------------------------------------------------------ table */
+
+static const cl_backend_i cpu_iface = {
+    CL_BACKEND_VERSION, "cpu", cpu_free, cpu_set_threads, cpu_threads, cpu_matmul,
+    cpu_rmsnorm,        cpu_rope, cpu_attention, cpu_swiglu,
+};
+
+cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
+{
+    cpu_ctx *c = calloc(1, sizeof *c);
+    cl_status s;
+    out->i = NULL;
+    out->ctx = NULL;
+    if (!c) return cl_err(CL_ERR_NOMEM, "cpu: out of memory");
+    c->n_threads = 1;
+    c->dot = cl_dot_select(simd);
+    c->axpy = cl_axpy_select(simd);
+    c->dot4 = cl_dot4_select(simd);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->go, NULL);
+    pthread_cond_init(&c->done, NULL);
+    if ((s = cpu_set_threads(c, n_threads))) {
+        cpu_free(c);
+        return s;
+    }
+    out->i = &cpu_iface;
+    out->ctx = c;
+    return CL_OK;
+}

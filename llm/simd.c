@@ -1,0 +1,440 @@
+/* simd.c — AVX2/FMA/F16C dot products of a quantised (or F32/F16) row with
+ * a float vector, chosen at run time with __builtin_cpu_supports. The
+ * functions carry __attribute__((target)), so the build needs no -mavx2;
+ * on other processors (or with CAIRN_LLM_SIMD=0 in the environment) the
+ * portable reference cl_dot_ref in quant.c is used. Each kernel computes
+ * the same sum as the reference in another order (float rounding differs;
+ * tests/test_llm_simd.c states the tolerance). */
+#include "llm_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define CL_HAVE_X86 1
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx2,fma,f16c")))
+
+TGT static inline float hsum8(__m256 v)
+{
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
+    return _mm_cvtss_f32(a);
+}
+
+TGT static inline float h2f(const uint8_t *p)
+{
+    return _cvtsh_ss(cl_ld16(p));
+}
+
+/* 8 signed bytes at q -> 8 floats */
+TGT static inline __m256 i8x8(__m128i q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)); }
+
+TGT static float dot_f32(const uint8_t *b, const float *x, uint64_t n)
+{
+    const float *w = (const float *)(const void *)b; /* GGUF data is 32-byte aligned; loads are unaligned anyway */
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    uint64_t i = 0;
+    float s;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) {
+        float v;
+        memcpy(&v, b + 4 * i, 4);
+        s += v * x[i];
+    }
+    return s;
+}
+
+TGT static float dot_f16(const uint8_t *b, const float *x, uint64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    uint64_t i = 0;
+    float s;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b + 2 * i))),
+                             _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b + 2 * i + 16))),
+                             _mm256_loadu_ps(x + i + 8), a1);
+    }
+    s = hsum8(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += cl_fp16_to_f32(cl_ld16(b + 2 * i)) * x[i];
+    return s;
+}
+
+TGT static float dot_q8_0(const uint8_t *b, const float *x, uint64_t n)
+{
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 32, b += 34) {
+        const uint8_t *q = b + 2;
+        __m256 s = _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)q)), _mm256_loadu_ps(x + i));
+        s = _mm256_fmadd_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 8))), _mm256_loadu_ps(x + i + 8), s);
+        s = _mm256_fmadd_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 16))), _mm256_loadu_ps(x + i + 16), s);
+        s = _mm256_fmadd_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 24))), _mm256_loadu_ps(x + i + 24), s);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, acc);
+    }
+    return hsum8(acc);
+}
+
+TGT static float dot_q4_0(const uint8_t *b, const float *x, uint64_t n)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f), e8 = _mm_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 32, b += 18) {
+        __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(q, m4), e8);
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m4), e8);
+        __m256 s = _mm256_mul_ps(i8x8(lo), _mm256_loadu_ps(x + i));
+        s = _mm256_fmadd_ps(i8x8(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + i + 8), s);
+        s = _mm256_fmadd_ps(i8x8(hi), _mm256_loadu_ps(x + i + 16), s);
+        s = _mm256_fmadd_ps(i8x8(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + i + 24), s);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(b)), s, acc);
+    }
+    return hsum8(acc);
+}
+
+/* Four input rows x, x+ldx, x+2ldx, x+3ldx against one weight row, each
+ * with exactly the operations (and order) of the one-row kernel above, so
+ * the results are bit for bit those of four separate calls; the weight
+ * blocks are loaded and converted once for the four. */
+TGT static void dot4_q8_0(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 32, b += 34) {
+        const uint8_t *q = b + 2;
+        __m256 q0 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)q));
+        __m256 q1 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 8)));
+        __m256 q2 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 16)));
+        __m256 q3 = i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(q + 24)));
+        __m256 d = _mm256_set1_ps(h2f(b));
+        for (r = 0; r < 4; r++) {
+            const float *xr = x + (size_t)r * ldx + i;
+            __m256 s = _mm256_mul_ps(q0, _mm256_loadu_ps(xr));
+            s = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xr + 8), s);
+            s = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xr + 16), s);
+            s = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xr + 24), s);
+            acc[r] = _mm256_fmadd_ps(d, s, acc[r]);
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
+TGT static void dot4_q4_0(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f), e8 = _mm_set1_epi8(8);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 32, b += 18) {
+        __m128i q = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
+        __m128i lo = _mm_sub_epi8(_mm_and_si128(q, m4), e8);
+        __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m4), e8);
+        __m256 q0 = i8x8(lo), q1 = i8x8(_mm_srli_si128(lo, 8)), q2 = i8x8(hi), q3 = i8x8(_mm_srli_si128(hi, 8));
+        __m256 d = _mm256_set1_ps(h2f(b));
+        for (r = 0; r < 4; r++) {
+            const float *xr = x + (size_t)r * ldx + i;
+            __m256 s = _mm256_mul_ps(q0, _mm256_loadu_ps(xr));
+            s = _mm256_fmadd_ps(q1, _mm256_loadu_ps(xr + 8), s);
+            s = _mm256_fmadd_ps(q2, _mm256_loadu_ps(xr + 16), s);
+            s = _mm256_fmadd_ps(q3, _mm256_loadu_ps(xr + 24), s);
+            acc[r] = _mm256_fmadd_ps(d, s, acc[r]);
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
+static void scale_min_k4(int j, const uint8_t *q, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/* sum over 32 values of q (unsigned bytes in a 256-bit register) times x */
+TGT static inline __m256 u8x32_dot(__m256i q, const float *x, __m256 *sx)
+{
+    __m128i a = _mm256_castsi256_si128(q), c = _mm256_extracti128_si256(q, 1);
+    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8), x2 = _mm256_loadu_ps(x + 16),
+           x3 = _mm256_loadu_ps(x + 24);
+    __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(a)), x0);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(a, 8))), x1, s);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c)), x2, s);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(c, 8))), x3, s);
+    *sx = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
+    return s;
+}
+
+TGT static float dot_q4_k(const uint8_t *b, const float *x, uint64_t n)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 144) {
+        float d = h2f(b), dmin = h2f(b + 2);
+        const uint8_t *q = b + 16;
+        int j;
+        for (j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * j));
+            __m256 xs_lo, xs_hi, s_lo, s_hi;
+            int sc, m;
+            s_lo = u8x32_dot(_mm256_and_si256(v, m4), x + i + 64 * j, &xs_lo);
+            s_hi = u8x32_dot(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), x + i + 64 * j + 32, &xs_hi);
+            scale_min_k4(2 * j, b + 4, &sc, &m);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc), s_lo, acc);
+            acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * (float)m), xs_lo, acc);
+            scale_min_k4(2 * j + 1, b + 4, &sc, &m);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc), s_hi, acc);
+            acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * (float)m), xs_hi, acc);
+        }
+    }
+    return hsum8(acc);
+}
+
+TGT static float dot_q6_k(const uint8_t *b, const float *x, uint64_t n)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3), o32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 210) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = h2f(b + 208);
+        int h, k;
+        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)qh), q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (k = 0; k < 4; k++) {
+                __m256i v = _mm256_sub_epi8(q[k], o32);
+                __m128i a = _mm256_castsi256_si128(v), c = _mm256_extracti128_si256(v, 1);
+                const float *xx = x + i + 128 * h + 32 * k;
+                __m256 s0 = _mm256_mul_ps(i8x8(a), _mm256_loadu_ps(xx));
+                __m256 s1 = _mm256_mul_ps(i8x8(c), _mm256_loadu_ps(xx + 16));
+                s0 = _mm256_fmadd_ps(i8x8(_mm_srli_si128(a, 8)), _mm256_loadu_ps(xx + 8), s0);
+                s1 = _mm256_fmadd_ps(i8x8(_mm_srli_si128(c, 8)), _mm256_loadu_ps(xx + 24), s1);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc[2 * k]), s0, acc);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * (float)sc[2 * k + 1]), s1, acc);
+            }
+        }
+    }
+    return hsum8(acc);
+}
+
+TGT static void axpy_avx2(float *y, float a, const float *x, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* u8x32_dot with the 32 quants already converted (q[0..3]) */
+TGT static inline __m256 f32x32_dot(const __m256 *q, const float *x, __m256 *sx)
+{
+    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8), x2 = _mm256_loadu_ps(x + 16),
+           x3 = _mm256_loadu_ps(x + 24);
+    __m256 s = _mm256_mul_ps(q[0], x0);
+    s = _mm256_fmadd_ps(q[1], x1, s);
+    s = _mm256_fmadd_ps(q[2], x2, s);
+    s = _mm256_fmadd_ps(q[3], x3, s);
+    *sx = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
+    return s;
+}
+
+TGT static inline void u8x32_to_f32(__m256i v, __m256 *q)
+{
+    __m128i a = _mm256_castsi256_si128(v), c = _mm256_extracti128_si256(v, 1);
+    q[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(a));
+    q[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(a, 8)));
+    q[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
+    q[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(c, 8)));
+}
+
+/* dot_q4_k for four input rows (same operations per row) */
+TGT static void dot4_q4_k(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 256, b += 144) {
+        float d = h2f(b), dmin = h2f(b + 2);
+        const uint8_t *q = b + 16;
+        int j;
+        for (j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * j));
+            __m256 ql[4], qh[4], dl, ml, dh, mh;
+            int sc, m;
+            u8x32_to_f32(_mm256_and_si256(v, m4), ql);
+            u8x32_to_f32(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), qh);
+            scale_min_k4(2 * j, b + 4, &sc, &m);
+            dl = _mm256_set1_ps(d * (float)sc);
+            ml = _mm256_set1_ps(dmin * (float)m);
+            scale_min_k4(2 * j + 1, b + 4, &sc, &m);
+            dh = _mm256_set1_ps(d * (float)sc);
+            mh = _mm256_set1_ps(dmin * (float)m);
+            for (r = 0; r < 4; r++) {
+                const float *xr = x + (size_t)r * ldx + i + 64 * j;
+                __m256 xs_lo, xs_hi, s_lo = f32x32_dot(ql, xr, &xs_lo), s_hi = f32x32_dot(qh, xr + 32, &xs_hi);
+                acc[r] = _mm256_fmadd_ps(dl, s_lo, acc[r]);
+                acc[r] = _mm256_fnmadd_ps(ml, xs_lo, acc[r]);
+                acc[r] = _mm256_fmadd_ps(dh, s_hi, acc[r]);
+                acc[r] = _mm256_fnmadd_ps(mh, xs_hi, acc[r]);
+            }
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
+/* dot_q6_k for four input rows (same operations per row) */
+TGT static void dot4_q6_k(const uint8_t *b, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3), o32 = _mm256_set1_epi8(32);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    uint64_t i;
+    int r;
+    for (i = 0; i < n; i += 256, b += 210) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float d = h2f(b + 208);
+        int h, k;
+        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(const void *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(const void *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)qh), q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (k = 0; k < 4; k++) {
+                __m256i v = _mm256_sub_epi8(q[k], o32);
+                __m128i a = _mm256_castsi256_si128(v), c = _mm256_extracti128_si256(v, 1);
+                __m256 fa = i8x8(a), fa8 = i8x8(_mm_srli_si128(a, 8)), fc = i8x8(c), fc8 = i8x8(_mm_srli_si128(c, 8));
+                __m256 d0 = _mm256_set1_ps(d * (float)sc[2 * k]), d1 = _mm256_set1_ps(d * (float)sc[2 * k + 1]);
+                for (r = 0; r < 4; r++) {
+                    const float *xx = x + (size_t)r * ldx + i + 128 * h + 32 * k;
+                    __m256 s0 = _mm256_mul_ps(fa, _mm256_loadu_ps(xx));
+                    __m256 s1 = _mm256_mul_ps(fc, _mm256_loadu_ps(xx + 16));
+                    s0 = _mm256_fmadd_ps(fa8, _mm256_loadu_ps(xx + 8), s0);
+                    s1 = _mm256_fmadd_ps(fc8, _mm256_loadu_ps(xx + 24), s1);
+                    acc[r] = _mm256_fmadd_ps(d0, s0, acc[r]);
+                    acc[r] = _mm256_fmadd_ps(d1, s1, acc[r]);
+                }
+            }
+        }
+    }
+    for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
+}
+
+static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
+{
+    switch (type) {
+    case CL_TYPE_F32: return dot_f32(b, x, n);
+    case CL_TYPE_F16: return dot_f16(b, x, n);
+    case CL_TYPE_Q8_0: return dot_q8_0(b, x, n);
+    case CL_TYPE_Q4_0: return dot_q4_0(b, x, n);
+    case CL_TYPE_Q4_K: return dot_q4_k(b, x, n);
+    case CL_TYPE_Q6_K: return dot_q6_k(b, x, n);
+    }
+    return cl_dot_ref(type, b, x, n);
+}
+#endif
+
+static void dot4_any(int type, const uint8_t *row, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    cl_dot_fn dot = cl_dot_select(1);
+    int r;
+#ifdef CL_HAVE_X86
+    if (cl_simd_avx2() && type == CL_TYPE_Q8_0) {
+        dot4_q8_0(row, x, ldx, n, out);
+        return;
+    }
+    if (cl_simd_avx2() && type == CL_TYPE_Q4_0) {
+        dot4_q4_0(row, x, ldx, n, out);
+        return;
+    }
+    if (cl_simd_avx2() && type == CL_TYPE_Q4_K) {
+        dot4_q4_k(row, x, ldx, n, out);
+        return;
+    }
+    if (cl_simd_avx2() && type == CL_TYPE_Q6_K) {
+        dot4_q6_k(row, x, ldx, n, out);
+        return;
+    }
+#endif
+    for (r = 0; r < 4; r++) out[r] = dot(type, row, x + (size_t)r * ldx, n);
+}
+
+static void dot4_ref(int type, const uint8_t *row, const float *x, size_t ldx, uint64_t n, float *out)
+{
+    int r;
+    for (r = 0; r < 4; r++) out[r] = cl_dot_ref(type, row, x + (size_t)r * ldx, n);
+}
+
+cl_dot4_fn cl_dot4_select(int simd) { return simd && cl_simd_avx2() ? dot4_any : dot4_ref; }
+
+static void axpy_ref(float *y, float a, const float *x, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+cl_axpy_fn cl_axpy_select(int simd)
+{
+#ifdef CL_HAVE_X86
+    if (simd && cl_simd_avx2()) return axpy_avx2;
+#endif
+    (void)simd;
+    return axpy_ref;
+}
+
+int cl_simd_avx2(void)
+{
+#ifdef CL_HAVE_X86
+    static int cached = -1;
+    if (cached < 0) {
+        const char *e = getenv("CAIRN_LLM_SIMD");
+        __builtin_cpu_init();
+        cached = !(e && e[0] == '0') && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                 __builtin_cpu_supports("f16c");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+cl_dot_fn cl_dot_select(int simd)
+{
+#ifdef CL_HAVE_X86
+    if (simd && cl_simd_avx2()) return simd_dot;
+#endif
+    (void)simd;
+    return cl_dot_ref;
+}
