@@ -191,6 +191,9 @@ void cg_resolution_free(cg_resolution *r)
     }
     free(r->entities);
     free(r->entity_of);
+    if (r->key_of)
+        for (i = 0; i < r->n_mentions; i++) free(r->key_of[i]);
+    free(r->key_of);
     memset(r, 0, sizeof *r);
 }
 
@@ -353,6 +356,8 @@ cc_status cg_resolve(const cg_extraction *x, cg_resolution *out)
                   : stripped[i] ? CG_ALIAS_SUFFIX : CG_ALIAS_LABEL;
         e->n_aliases++;
     }
+    out->key_of = keys;      /* handed over */
+    keys = NULL;
     goto done;
 nomem:
     st = CC_NOMEM;

@@ -336,6 +336,7 @@ int cmd_ingest(int argc, char **argv)
     }
     cc_buf_free(&errs);
     list_free(&list);
+    cg_ingest_done();
     cc_kb_close(kb);
     free(inputs);
     return failed ? 1 : 0;
