@@ -221,6 +221,44 @@ static const char *merge_reason(cg_alias_source src)
     return src == CG_ALIAS_ACRONYM ? "acronym" : src == CG_ALIAS_APPOSITION ? "apposition" : "alias";
 }
 
+/* The relations of one chunk already written, as (subject, predicate,
+ * object, sentence) after resolution: two mentions of one entity in a
+ * sentence ("International Business Machines (IBM) ... Norvale") give the
+ * same co-occurrence twice; it is written once. */
+typedef struct rel_set {
+    struct { uint64_t h; const cg_relation *r; int64_t a, b; } *slot;
+    size_t cap;
+} rel_set;
+
+static int rel_set_init(rel_set *rs, size_t n)
+{
+    rs->cap = 16;
+    while (rs->cap < n * 2) rs->cap *= 2;
+    rs->slot = calloc(rs->cap, sizeof *rs->slot);
+    return rs->slot != NULL;
+}
+
+static int seen_rel(rel_set *rs, const cg_relation *r, int64_t a, int64_t b)
+{
+    uint64_t h = 1469598103934665603ull;
+    size_t k;
+    for (const char *p = r->predicate; *p; p++) { h ^= (unsigned char)*p; h *= 1099511628211ull; }
+    h = (h ^ (uint64_t)a) * 0x9e3779b97f4a7c15ull;
+    h = (h ^ (uint64_t)b ^ (h >> 29)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (uint64_t)r->sent_start_char ^ (h >> 31)) * 0x94d049bb133111ebull;
+    h = h ? h : 1;
+    for (k = h & (rs->cap - 1); rs->slot[k].h; k = (k + 1) & (rs->cap - 1))
+        if (rs->slot[k].h == h && rs->slot[k].a == a && rs->slot[k].b == b &&
+            rs->slot[k].r->sent_start_char == r->sent_start_char &&
+            !strcmp(rs->slot[k].r->predicate, r->predicate))
+            return 1;
+    rs->slot[k].h = h;
+    rs->slot[k].r = r;
+    rs->slot[k].a = a;
+    rs->slot[k].b = b;
+    return 0;
+}
+
 static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
                           const char *text, size_t len, int64_t start_byte, int64_t start_char)
 {
@@ -230,6 +268,7 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
     cg_resolution r;
     cg_chunk ch = {text, len, start_byte, start_char};
     ent_ref *ents = NULL, tmp = {0};
+    rel_set rs = {0};
     int64_t *mid = NULL;
     const char *xid = cg_extractor_id(run->ex);
     cc_status st = CC_OK;
@@ -336,11 +375,16 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
         sqlite3_bind_double(s, 7, m->confidence);
         if (!step_ok(s)) { st = cc_kb_sqlerr(kb, "graph: adding a mention"); goto out; }
     }
+    if (!rel_set_init(&rs, x.n_relations)) {
+        st = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        goto out;
+    }
     for (i = 0; i < x.n_relations; i++) {
         const cg_relation *rl = &x.relations[i];
         sqlite3_stmt *s = run->q[Q_REL_INSERT];
         int64_t a = mid[rl->subj], b = mid[rl->obj];
         if (a == b) continue;     /* "IBM is IBM": nothing to record */
+        if (seen_rel(&rs, rl, a, b)) continue;
         sqlite3_bind_int64(s, 1, a);
         sqlite3_bind_text(s, 2, rl->predicate, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, b);
@@ -357,6 +401,7 @@ out:
     if (ents)
         for (i = 0; i < r.n_entities; i++) ent_clear(&ents[i]);
     ent_clear(&tmp);
+    free(rs.slot);
     free(ents);
     free(mid);
     cg_resolution_free(&r);
