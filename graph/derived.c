@@ -64,6 +64,7 @@ typedef struct ingest_run {
     char          now[32];
     nomerge      *rules;
     size_t        n_rules;
+    size_t        chunks_skipped, limits_hit;   /* chunks, since the run started */
 } ingest_run;
 
 static _Thread_local ingest_run *run_tl;
@@ -99,6 +100,12 @@ static void run_free(void *p)
     run_tl = NULL;
 }
 static void run_key_init(void) { pthread_key_create(&run_key, run_free); }
+
+void cg_ingest_warnings(size_t *chunks_skipped, size_t *limits_hit)
+{
+    *chunks_skipped = run_tl ? run_tl->chunks_skipped : 0;
+    *limits_hit = run_tl ? run_tl->limits_hit : 0;
+}
 
 void cg_ingest_done(void)
 {
@@ -278,10 +285,14 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
     cg_extraction_init(&x);
     memset(&r, 0, sizeof r);
     if (cg_extractor_run(run->ex, &ch, &x) != CC_OK) {
-        /* a chunk the extractor cannot read is skipped, not fatal */
+        /* a chunk the extractor cannot read is skipped, counted, not fatal */
+        run->chunks_skipped++;
         cg_extraction_free(&x);
         return CC_OK;
     }
+    if (x.warn.mentions_capped || x.warn.relations_capped || x.warn.names_too_long ||
+        x.warn.tokens_capped || x.warn.bad_offsets)
+        run->limits_hit++;      /* co-occurrence caps are by design, not counted */
     if (!x.n_mentions) goto out;
     if ((st = cg_resolve(&x, &r))) {
         st = cc_kb_seterr(kb, st, "graph: resolving entities failed");
@@ -470,6 +481,7 @@ cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
     /* statements of another KB (or of a closed one) are let go */
     if (run_tl->db != cc_kb_db(kb)) finalize_q(run_tl);
     cc_utc_iso8601(run_tl->now);
+    run_tl->chunks_skipped = run_tl->limits_hit = 0;
     if ((s = load_rules(run_tl, kb))) return s;
     o->on_chunk = on_chunk;
     o->on_chunk_ud = run_tl;

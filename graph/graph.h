@@ -368,6 +368,12 @@ cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o);
  * was ingested into; otherwise they are let go at the next
  * cg_ingest_opts_from_kb on another KB, or when the thread exits. */
 void      cg_ingest_done(void);
+/* Counted warnings of this thread's extraction since the last
+ * cg_ingest_opts_from_kb: chunks the extractor refused (not valid UTF-8,
+ * over its size limit: stored without graph rows) and chunks that hit a
+ * limit (cg_warnings: mentions, relations or tokens capped, over-long
+ * capitalised runs skipped; the co-occurrence cap is not counted). */
+void      cg_ingest_warnings(size_t *chunks_skipped, size_t *limits_hit);
 cc_status cg_sync_derived(cc_kb *kb, cr_vectors_stats *vs);
 
 #ifdef __cplusplus
