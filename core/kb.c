@@ -299,7 +299,13 @@ static const char *const migrations[] = {
     " start_char INTEGER, end_char INTEGER, extractor TEXT, at TEXT NOT NULL, undone_at TEXT,"
     " split_id INTEGER);\n"
     "CREATE INDEX merges_kept ON merges(kept_id, norm);\n"
-    "CREATE INDEX aliases_norm ON aliases(norm);\n",
+    "CREATE INDEX aliases_norm ON aliases(norm);\n"
+    "DROP INDEX relations_subject;\n"
+    "DROP INDEX relations_object;\n"
+    "CREATE INDEX relations_subject ON relations(subject_id, object_id, predicate, chunk_id,"
+    " confidence, status);\n"
+    "CREATE INDEX relations_object ON relations(object_id, subject_id, predicate, chunk_id,"
+    " confidence, status);\n",
 };
 
 static cc_status migrate(cc_kb *kb, int from)

@@ -310,7 +310,8 @@ typedef struct cg_subgraph {
  * provenance.  question may be NULL or empty, chunk_ids may be NULL with
  * n_chunks 0; no seeds give an empty subgraph (CC_OK).  o may be NULL.
  * Works on a read-only KB.  Errors on the KB handle; *out is then empty.
- * Bounded work: at most 20,000 relation rows are read per call. */
+ * Bounded work: at most 4,000 relation rows are read per call, 500 per
+ * entity, hop 1 before hop 2. */
 cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *chunk_ids,
                               size_t n_chunks, const cg_subgraph_opts *o, cg_subgraph *out);
 void      cg_subgraph_free(cg_subgraph *g);   /* NULL-safe; leaves g empty */

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROWS      20000   /* relation rows read per call */
-#define MAX_PER_NODE  2000    /* relation rows read per expanded entity */
+#define MAX_ROWS      4000    /* relation rows read per call (enough for budgets of hundreds) */
+#define MAX_PER_NODE  500     /* relation rows read per expanded entity */
 #define MAX_SEEDS     64
 #define MAX_QTOKENS   64
 #define PPR_ALPHA     0.15
@@ -101,9 +101,8 @@ static void imap_free(imap *m) { free(m->keys); free(m->vals); }
 
 typedef struct node { int64_t id; int dist; double ppr, next, wdeg; } node;
 
-typedef struct row {      /* one relations row */
-    int64_t id, chunk, start, end;
-    const char *pattern, *extractor;   /* interned in the output */
+typedef struct row {      /* one relations row (what scoring needs) */
+    int64_t id, chunk;
     float conf;
     cg_rel_status status;
     size_t triple;
@@ -384,10 +383,12 @@ static cc_status chunk_seeds(work *w, const int64_t *ids, size_t n)
 static cc_status expand(work *w, int hops)
 {
     static const char *const sql[2] = {
-        "SELECT id, subject_id, object_id, predicate, chunk_id, start_char, end_char, pattern,"
-        " extractor, confidence, status FROM relations WHERE subject_id = ?1 LIMIT ?2",
-        "SELECT id, subject_id, object_id, predicate, chunk_id, start_char, end_char, pattern,"
-        " extractor, confidence, status FROM relations WHERE object_id = ?1 LIMIT ?2",
+        /* read from the covering indexes relations_subject / _object; the
+         * rest of a row is read for the triples kept (build_output) */
+        "SELECT id, subject_id, object_id, predicate, chunk_id, confidence, status"
+        " FROM relations WHERE subject_id = ?1 LIMIT ?2",
+        "SELECT id, subject_id, object_id, predicate, chunk_id, confidence, status"
+        " FROM relations WHERE object_id = ?1 LIMIT ?2",
     };
     sqlite3_stmt *st[2] = {NULL, NULL};
     cc_status s = CC_OK;
@@ -430,15 +431,10 @@ static cc_status expand(work *w, int hops)
                     r = &w->rows[w->n_rows++];
                     r->id = rid;
                     r->chunk = sqlite3_column_int64(st[k], 4);
-                    r->start = sqlite3_column_int64(st[k], 5);
-                    r->end = sqlite3_column_int64(st[k], 6);
-                    r->pattern = intern(w, (const char *)sqlite3_column_text(st[k], 7));
-                    r->extractor = intern(w, (const char *)sqlite3_column_text(st[k], 8));
-                    r->conf = (float)sqlite3_column_double(st[k], 9);
-                    r->status = strcmp((const char *)sqlite3_column_text(st[k], 10), "confirmed")
+                    r->conf = (float)sqlite3_column_double(st[k], 5);
+                    r->status = strcmp((const char *)sqlite3_column_text(st[k], 6), "confirmed")
                                     ? CG_REL_INFERRED : CG_REL_CONFIRMED;
                     r->triple = t;
-                    if (!r->pattern || !r->extractor) { s = nomem(w); goto done; }
                     if (h < w->tris[t].hops) w->tris[t].hops = h;
                     if (w->n_rows >= MAX_ROWS) break;
                 }
@@ -554,9 +550,10 @@ static cc_status build_output(work *w, int budget)
         { s = nomem(w); goto done; }
     if (sqlite3_prepare_v2(w->db, "SELECT label, type FROM entities WHERE id = ?1", -1, &ent,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri FROM chunks c JOIN documents d"
-                                  " ON d.id = c.doc_id WHERE c.id = ?1", -1, &doc, NULL)
-            != SQLITE_OK) {
+        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri, r.start_char, r.end_char, r.pattern,"
+                                  " r.extractor FROM relations r JOIN chunks c ON c.id = r.chunk_id"
+                                  " JOIN documents d ON d.id = c.doc_id WHERE r.id = ?1", -1, &doc,
+                           NULL) != SQLITE_OK) {
         s = cc_kb_sqlerr(w->kb, "reading the subgraph");
         goto done;
     }
@@ -593,21 +590,23 @@ static cc_status build_output(work *w, int budget)
             cg_prov *p = &g->prov_[n_prov++];
             p->relation_id = r->id;
             p->chunk_id = r->chunk;
-            p->start_char = r->start;
-            p->end_char = r->end;
-            p->pattern = r->pattern;
-            p->extractor = r->extractor;
             p->confidence = r->conf;
             p->status = r->status;
-            sqlite3_bind_int64(doc, 1, r->chunk);
+            sqlite3_bind_int64(doc, 1, r->id);
             if (sqlite3_step(doc) == SQLITE_ROW) {
                 p->doc_id = sqlite3_column_int64(doc, 0);
                 p->doc_uri = keep_str(g, (const char *)sqlite3_column_text(doc, 1));
+                p->start_char = sqlite3_column_int64(doc, 2);
+                p->end_char = sqlite3_column_int64(doc, 3);
+                p->pattern = intern(w, (const char *)sqlite3_column_text(doc, 4));
+                p->extractor = intern(w, (const char *)sqlite3_column_text(doc, 5));
             } else {
                 p->doc_uri = keep_str(g, "");
+                p->pattern = intern(w, "");
+                p->extractor = intern(w, "");
             }
             sqlite3_reset(doc);
-            if (!p->doc_uri) { s = nomem(w); goto done; }
+            if (!p->doc_uri || !p->pattern || !p->extractor) { s = nomem(w); goto done; }
             o->n_prov++;
         }
         g->n_triples++;
@@ -637,6 +636,7 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
 {
     work w;
     int64_t hops = o ? o->hops : 0, budget = o ? o->budget : 0;
+    int own_txn = 0;
     cc_status s;
 
     memset(out, 0, sizeof *out);
@@ -650,6 +650,9 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     if (budget < 1 || budget > 10000)
         return cc_kb_seterr(kb, CC_INVALID, "budget must be in 1..10000");
 
+    /* one read transaction: one snapshot, and no lock taken per statement */
+    if (sqlite3_get_autocommit(w.db) && sqlite3_exec(w.db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+        own_txn = 1;
     if ((s = chunk_seeds(&w, chunk_ids, chunk_ids ? n_chunks : 0))) goto done;
     if (question && *question && (s = question_seeds(&w, question))) goto done;
     if (out->n_seeds) {
@@ -659,6 +662,7 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     }
     s = build_output(&w, (int)budget);
 done:
+    if (own_txn) sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL);
     if (s) cg_subgraph_free(out);
     imap_free(&w.node_of);
     imap_free(&w.seen_rel);

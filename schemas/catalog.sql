@@ -124,8 +124,9 @@ CREATE TABLE relations (
   status      TEXT    NOT NULL CHECK (status IN ('confirmed', 'inferred'))
 );
 CREATE INDEX relations_chunk ON relations(chunk_id);
-CREATE INDEX relations_subject ON relations(subject_id);
-CREATE INDEX relations_object ON relations(object_id);
+-- covering for subgraph expansion (graph/subgraph.c reads only these)
+CREATE INDEX relations_subject ON relations(subject_id, object_id, predicate, chunk_id, confidence, status);
+CREATE INDEX relations_object ON relations(object_id, subject_id, predicate, chunk_id, confidence, status);
 
 -- Entity merges, each reversible (cairn graph split): one row per name
 -- joined to an entity it does not name by itself (graph/derived.c).  A row
