@@ -5,7 +5,8 @@
  * are uniform, 10 relations per chunk, a mention of both ends per
  * relation, the names index.  Each query names two entities in the
  * question and passes two chunks; k = 2 hops, budget 60.
- * Usage: bench_subgraph KBDIR [relations (1000000)] [queries (300)]
+ * Queries name two entities, with or without two chunks passed as well.
+ * Usage: bench_subgraph KBDIR [relations (1000000)] [queries (300)] [cache MB]
  * KBDIR is created (and filled) when it does not exist, reused otherwise. */
 #include "graph.h"
 
@@ -132,8 +133,9 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Runs n queries; hubs: seeds among the 50 most connected entities. */
-static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs)
+/* Runs n queries; hubs: seeds among the 50 most connected entities;
+ * chunks: also pass two chunks (their entities are seeds too). */
+static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int chunks)
 {
     double *ms = calloc((size_t)n, sizeof *ms), tot = 0;
     cc_buf q = CC_BUF_INIT(0), l = CC_BUF_INIT(0);
@@ -151,7 +153,7 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs)
         label(&l, b);
         cc_buf_printf(&q, "%s last year?", l.data);
         t0 = cc_now_ms();
-        if (cg_subgraph_extract(kb, q.data, ch, 2, &o, &g) != CC_OK) {
+        if (cg_subgraph_extract(kb, q.data, chunks ? ch : NULL, chunks ? 2 : 0, &o, &g) != CC_OK) {
             fprintf(stderr, "bench_subgraph: %s\n", cc_kb_errmsg(kb));
             free(ms);
             return -1;
@@ -163,8 +165,9 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs)
         cg_subgraph_free(&g);
     }
     qsort(ms, (size_t)n, sizeof *ms, cmp_d);
-    printf("%-14s %4d queries  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  mean %7.2f ms"
-           "  (%.1f seeds, %.1f triples per answer)\n", hubs ? "hub seeds" : "random seeds", n,
+    printf("%-13s%-9s %4d queries  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  mean %7.2f ms"
+           "  (%.1f seeds, %.1f triples per answer)\n", hubs ? "hub names" : "random names",
+           chunks ? "+chunks" : "", n,
            ms[n / 2], ms[(int)(n * 0.99)], ms[n - 1], tot / n, (double)seeds / n,
            (double)triples / n);
     free(ms);
@@ -176,19 +179,20 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs)
 int main(int argc, char **argv)
 {
     const char *dir;
-    long n_rel = 1000000;
+    long n_rel = 1000000, cache_mb = 0;
     int n_q = 300;
     int64_t n_ent, n_chunks;
     struct stat st;
     cc_kb *kb;
     sqlite3_stmt *s;
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_subgraph KBDIR [relations] [queries]\n");
+        fprintf(stderr, "usage: bench_subgraph KBDIR [relations] [queries] [cache MB]\n");
         return 2;
     }
     dir = argv[1];
     if (argc > 2) n_rel = strtol(argv[2], NULL, 10);
     if (argc > 3) n_q = (int)strtol(argv[3], NULL, 10);
+    if (argc > 4) cache_mb = strtol(argv[4], NULL, 10);
     if (n_rel < 1000 || n_rel > 100000000 || n_q < 10 || n_q > 100000) {
         fprintf(stderr, "bench_subgraph: relations 1000..1e8, queries 10..1e5\n");
         return 2;
@@ -196,6 +200,12 @@ int main(int argc, char **argv)
     if (stat(dir, &st) != 0 && generate(dir, n_rel, n_rel / 10 > 160000 ? 160000 : n_rel / 10))
         return 1;
     if (cc_kb_open(dir, CC_KB_READ, &kb)) { fprintf(stderr, "%s\n", cc_errmsg()); return 1; }
+    if (cache_mb > 0) {       /* a bigger page cache than the default */
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%ld", cache_mb * 1024);
+        sqlite3_exec(cc_kb_db(kb), pragma, NULL, NULL, NULL);
+        printf("page cache: %ld MB\n", cache_mb);
+    }
     sqlite3_prepare_v2(cc_kb_db(kb), "SELECT (SELECT max(id) FROM entities), (SELECT max(id) FROM"
                        " chunks), (SELECT count(*) FROM relations)", -1, &s, NULL);
     sqlite3_step(s);
@@ -206,8 +216,10 @@ int main(int argc, char **argv)
     sqlite3_finalize(s);
     if (n_ent < 50 || n_chunks < 1) { fprintf(stderr, "bench_subgraph: empty graph\n"); return 1; }
     /* warm the page cache as a running server would have it */
-    run(kb, 20, n_ent, n_chunks, 0);
-    if (run(kb, n_q, n_ent, n_chunks, 0) || run(kb, n_q / 3, n_ent, n_chunks, 1)) return 1;
+    run(kb, 20, n_ent, n_chunks, 0, 1);
+    if (run(kb, n_q, n_ent, n_chunks, 0, 0) || run(kb, n_q, n_ent, n_chunks, 0, 1) ||
+        run(kb, n_q / 3, n_ent, n_chunks, 1, 0) || run(kb, n_q / 3, n_ent, n_chunks, 1, 1))
+        return 1;
     cc_kb_close(kb);
     return 0;
 }
