@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define MAX_ROWS      4000    /* relation rows read per call (enough for budgets of hundreds) */
+#define MAX_WORD_NAMES 500     /* a question word in more names: phrases only */
 #define MAX_PER_NODE  500     /* relation rows read per expanded entity */
 #define MAX_SEEDS     64
 #define MAX_QTOKENS   64
@@ -278,23 +279,56 @@ static int all_caps(const char *s, size_t n)
 static cc_status question_seeds(work *w, const char *q)
 {
     cc_buf match = CC_BUF_INIT(1 << 16), qkey = CC_BUF_INIT(0), akey = CC_BUF_INIT(0);
-    sqlite3_stmt *st = NULL;
-    const char *p = q;
+    sqlite3_stmt *st = NULL, *df = NULL;
+    const char *p = q, *wb[MAX_QTOKENS];
+    size_t wn[MAX_QTOKENS], nw = 0, i;
     int ntok = 0;
     cc_status s = CC_OK;
 
     if (cg_norm_key(q, strlen(q), &qkey, NULL) || !qkey.data) goto done;  /* bad UTF-8: no seeds */
-    /* every word of the question, quoted for FTS5, OR-ed */
-    while (*p && ntok < MAX_QTOKENS) {
+    /* the question's words */
+    while (*p && nw < MAX_QTOKENS) {
         const char *b;
         while (*p && !(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) p++;
         b = p;
         while (*p && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) p++;
         if (p - b < 2) continue;
-        if ((ntok++ && cc_buf_puts(&match, " OR ")) || cc_buf_putc(&match, '"') ||
-            cc_buf_append(&match, b, (size_t)(p - b)) || cc_buf_putc(&match, '"')) {
+        wb[nw] = b;
+        wn[nw++] = (size_t)(p - b);
+    }
+    /* a word in more than MAX_WORD_NAMES names ("Systems", "Group") would
+     * make the query rank thousands of names: it only counts in a phrase
+     * with a neighbour ("Tarimarven Systems"); the others are OR-ed */
+    if (nw && sqlite3_prepare_v2(w->db, "SELECT count(*) FROM (SELECT 1 FROM entity_names"
+                                 " WHERE entity_names MATCH ?1 LIMIT ?2)", -1, &df, NULL)
+                  != SQLITE_OK) {
+        s = cc_kb_sqlerr(w->kb, "finding entities named in the question");
+        goto done;
+    }
+    for (i = 0; i < nw; i++) {
+        int common = 0;
+        cc_buf_reset(&akey);
+        if (cc_buf_putc(&akey, '"') || cc_buf_append(&akey, wb[i], wn[i]) || cc_buf_putc(&akey, '"')) {
             s = nomem(w);
             goto done;
+        }
+        sqlite3_bind_text(df, 1, akey.data, (int)akey.len, SQLITE_STATIC);
+        sqlite3_bind_int(df, 2, MAX_WORD_NAMES + 1);
+        if (sqlite3_step(df) == SQLITE_ROW) common = sqlite3_column_int(df, 0) > MAX_WORD_NAMES;
+        sqlite3_reset(df);
+        for (int side = common ? -1 : 0; side <= (common ? 1 : 0); side += common ? 2 : 1) {
+            size_t a = side < 0 ? i - 1 : i, z = side > 0 ? i + 1 : i;
+            if ((side < 0 && i == 0) || (side > 0 && i + 1 >= nw)) continue;
+            if ((ntok++ && cc_buf_puts(&match, " OR ")) || cc_buf_putc(&match, '"')) {
+                s = nomem(w);
+                goto done;
+            }
+            for (size_t t = a; t <= z; t++)
+                if ((t > a && cc_buf_putc(&match, ' ')) || cc_buf_append(&match, wb[t], wn[t])) {
+                    s = nomem(w);
+                    goto done;
+                }
+            if (cc_buf_putc(&match, '"')) { s = nomem(w); goto done; }
         }
     }
     if (!ntok) goto done;
@@ -348,6 +382,7 @@ static cc_status question_seeds(work *w, const char *q)
     }
 done:
     sqlite3_finalize(st);
+    sqlite3_finalize(df);
     cc_buf_free(&match);
     cc_buf_free(&qkey);
     cc_buf_free(&akey);
