@@ -355,8 +355,11 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
         sqlite3_stmt *s = run->q[Q_MENTION_INSERT];
         mid[i] = E->id;
         if (nm) {
+            cg_alias own = { m->surface, r.key_of[i], CG_ALIAS_LABEL };
+            int added;
             if ((st = ensure_entity(run, kb, nm->split_key, m->surface,
-                                    cg_type_str(r.entities[r.entity_of[i]].type), &tmp)))
+                                    cg_type_str(r.entities[r.entity_of[i]].type), &tmp)) ||
+                (st = add_alias(run, kb, tmp.id, &own, &added)))   /* if it was made anew */
                 goto out;
             mid[i] = tmp.id;
         } else if (!(m->flags & (CG_MF_VALUE | CG_MF_CONCEPT)) && !strcmp(r.key_of[i], E->key) &&
