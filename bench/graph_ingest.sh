@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # graph_ingest.sh — ingestion with extraction (graph.extractor rules) vs
 # without (none), same input, same run: datasets/corpus and a generated
-# corpus of MB megabytes (default 50).  Usage: bench/graph_ingest.sh BUILD_DIR [MB]
+# corpus of MB megabytes (default 50); and the extractor alone on the same
+# files (bench_extract DIR: MB/s).  Usage: bench/graph_ingest.sh BUILD_DIR [MB]
 set -eu
-BIN="${1:?build dir}/cairn"; MB="${2:-50}"
+BIN="${1:?build dir}/cairn"; MB="${2:-50}"; EXT="$1/bench/bench_extract"
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 - "$T/gen" "$MB" <<'PY'
@@ -39,8 +40,9 @@ run() {   # run NAME DIR EXTRACTOR -> seconds
 }
 for set in "corpus:$SRC/datasets/corpus" "generated-${MB}MB:$T/gen"; do
   name=${set%%:*}; dir=${set#*:}
-  mb=$(du -sm "$dir" | cut -f1)
+  mb=$(find "$dir" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.1f", s / 1e6}')
   a=$(run "$name" "$dir" none); b=$(run "$name" "$dir" rules)
   ents=$(sqlite3 "$T/kb/cairn.db" "select (select count(*) from entities)||' entities, '||(select count(*) from mentions)||' mentions, '||(select count(*) from relations)||' relations'")
-  printf '%-18s %4s MB  none %6.2f s  rules %6.2f s  ratio %.2fx  (%s)\n' "$name" "$mb" "$a" "$b" "$(echo "$b / $a" | bc -l)" "$ents"
+  printf '%-18s %5s MB  none %6.2f s  rules %6.2f s  ratio %.2fx  (%s)\n' "$name" "$mb" "$a" "$b" "$(echo "$b / $a" | bc -l)" "$ents"
+  if [ -x "$EXT" ]; then printf '%-18s extractor alone: ' "$name"; "$EXT" "$dir"; fi
 done

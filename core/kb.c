@@ -288,6 +288,24 @@ static const char *const migrations[] = {
     "CREATE VIRTUAL TABLE entity_names USING fts5(names, tokenize = 'unicode61 remove_diacritics 2');\n"
     "INSERT INTO entity_names(rowid, names) SELECT entity_id, group_concat(alias, ' | ')"
     " FROM aliases GROUP BY entity_id;\n",
+    /* 2 -> 3, 3 -> 4: other branches' (renumbered at merge) */
+    "",
+    "",
+    /* 4 -> 5: merge records with their evidence (the table was never
+     * written before), aliases looked up by norm */
+    "DROP TABLE merges;\n"
+    "CREATE TABLE merges (id INTEGER PRIMARY KEY, kept_id INTEGER NOT NULL, merged_id INTEGER,"
+    " alias TEXT NOT NULL, norm TEXT NOT NULL, reason TEXT NOT NULL, chunk_id INTEGER,"
+    " start_char INTEGER, end_char INTEGER, extractor TEXT, at TEXT NOT NULL, undone_at TEXT,"
+    " split_id INTEGER);\n"
+    "CREATE INDEX merges_kept ON merges(kept_id, norm);\n"
+    "CREATE INDEX aliases_norm ON aliases(norm);\n"
+    "DROP INDEX relations_subject;\n"
+    "DROP INDEX relations_object;\n"
+    "CREATE INDEX relations_subject ON relations(subject_id, object_id, predicate, chunk_id,"
+    " confidence, status);\n"
+    "CREATE INDEX relations_object ON relations(object_id, subject_id, predicate, chunk_id,"
+    " confidence, status);\n",
 };
 
 static cc_status migrate(cc_kb *kb, int from)

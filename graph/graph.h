@@ -220,6 +220,7 @@ typedef struct cg_entity {
 typedef struct cg_resolution {
     cg_entity *entities; size_t n_entities;
     size_t    *entity_of;   /* n = the extraction's n_mentions */
+    char     **key_of;      /* resolution key of mention i (cg_norm_key), owned */
     size_t     n_mentions;
 } cg_resolution;
 
@@ -309,10 +310,46 @@ typedef struct cg_subgraph {
  * provenance.  question may be NULL or empty, chunk_ids may be NULL with
  * n_chunks 0; no seeds give an empty subgraph (CC_OK).  o may be NULL.
  * Works on a read-only KB.  Errors on the KB handle; *out is then empty.
- * Bounded work: at most 20,000 relation rows are read per call. */
+ * Bounded work: at most 4,000 relation rows are read per call, 500 per
+ * entity, hop 1 before hop 2. */
 cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *chunk_ids,
                               size_t n_chunks, const cg_subgraph_opts *o, cg_subgraph *out);
 void      cg_subgraph_free(cg_subgraph *g);   /* NULL-safe; leaves g empty */
+
+/* ================================================================ merges */
+
+/* Every name ingestion joins to an entity it does not name by itself is a
+ * row of the merges table: reason "same_key" (another surface with the
+ * same key: case, punctuation, diacritics, legal suffix), "acronym",
+ * "apposition" (resolved within a chunk) or "alias" (matched through an
+ * alias already in the catalog), with the chunk and offsets of the mention
+ * that made it.  Splitting undoes one: the name's mentions move to an
+ * entity of their own, the relations stated in their sentences follow
+ * them, and the row, marked undone, keeps later ingestion from merging the
+ * name into that entity again. */
+typedef struct cg_merge {
+    int64_t id, kept_id, split_id;     /* split_id: 0 until split */
+    int64_t chunk_id, start_char, end_char;
+    char *alias, *norm, *reason, *at, *undone_at;   /* owned; undone_at NULL if active */
+} cg_merge;
+
+/* The entity a user names: "#42" or "42" (an id), else the entity whose
+ * key is the name's key, else one having it as an alias (followed to the
+ * entity it was merged into).  CC_NOTFOUND when none; message on kb. */
+cc_status cg_entity_find(cc_kb *kb, const char *name, int64_t *id);
+
+/* The merges into entity_id, oldest first.  *out is owned by the caller
+ * (cg_merges_free). */
+cc_status cg_merges_list(cc_kb *kb, int64_t entity_id, cg_merge **out, size_t *n);
+void      cg_merges_free(cg_merge *m, size_t n);      /* NULL-safe */
+
+/* Undoes the active merge of `alias` (a surface or its key) into
+ * entity_id, in one transaction on a writable KB.  Outputs (may be NULL):
+ * the entity the name now is, the mentions and relations moved.  A
+ * relation moves when the name is mentioned in its sentence and the entity
+ * kept is not.  CC_NOTFOUND when no active merge matches; message on kb. */
+cc_status cg_split(cc_kb *kb, int64_t entity_id, const char *alias, int64_t *new_id,
+                   size_t *n_mentions, size_t *n_relations);
 
 /* ================================================================ ingestion */
 
@@ -327,6 +364,17 @@ void      cg_subgraph_free(cg_subgraph *g);   /* NULL-safe; leaves g empty */
  * the graph store) up to the catalog generation; vs (may be NULL) gets the
  * vector index's counts.  Errors on the KB handle. */
 cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o);
+/* Lets go of this thread's prepared ingestion statements (kept from one
+ * ingestion to the next on the same KB).  Call before closing a KB that
+ * was ingested into; otherwise they are let go at the next
+ * cg_ingest_opts_from_kb on another KB, or when the thread exits. */
+void      cg_ingest_done(void);
+/* Counted warnings of this thread's extraction since the last
+ * cg_ingest_opts_from_kb: chunks the extractor refused (not valid UTF-8,
+ * over its size limit: stored without graph rows) and chunks that hit a
+ * limit (cg_warnings: mentions, relations or tokens capped, over-long
+ * capitalised runs skipped; the co-occurrence cap is not counted). */
+void      cg_ingest_warnings(size_t *chunks_skipped, size_t *limits_hit);
 cc_status cg_sync_derived(cc_kb *kb, cr_vectors_stats *vs);
 
 #ifdef __cplusplus

@@ -32,4 +32,11 @@ unsigned cg_char_class(uint32_t cp);
 int      cg_fold_latin(uint32_t cp, char out[2]);
 uint32_t cg_lower(uint32_t cp);
 
+/* ---------------------------------------------------------------- merge.c */
+
+/* Key of the entity a split name goes to: its norm, or for a same_key
+ * merge (the name normalises to the kept entity's own key)
+ * "<norm> #split<merge_id>".  out is reset first. */
+cc_status cg_split_key(const char *norm, int same_key, int64_t merge_id, cc_buf *out);
+
 #endif

@@ -191,6 +191,9 @@ void cg_resolution_free(cg_resolution *r)
     }
     free(r->entities);
     free(r->entity_of);
+    if (r->key_of)
+        for (i = 0; i < r->n_mentions; i++) free(r->key_of[i]);
+    free(r->key_of);
     memset(r, 0, sizeof *r);
 }
 
@@ -280,6 +283,8 @@ cc_status cg_resolve(const cg_extraction *x, cg_resolution *out)
         for (k = 0; k < n && tries < 4096; k++) {
             const cg_mention *m = &x->mentions[k];
             if (k == i || (m->flags & (CG_MF_ACRONYM | CG_MF_VALUE | CG_MF_CONCEPT))) continue;
+            /* identifiers ("VCAA-2023-0412") expand no acronym */
+            if (strpbrk(m->surface, "0123456789")) continue;
             tries++;
             if (cg_acronym_matches(a->surface, strlen(a->surface), m->surface, strlen(m->surface))) {
                 uf_union(parent, i, k);
@@ -353,6 +358,8 @@ cc_status cg_resolve(const cg_extraction *x, cg_resolution *out)
                   : stripped[i] ? CG_ALIAS_SUFFIX : CG_ALIAS_LABEL;
         e->n_aliases++;
     }
+    out->key_of = keys;      /* handed over */
+    keys = NULL;
     goto done;
 nomem:
     st = CC_NOMEM;

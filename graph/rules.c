@@ -659,6 +659,12 @@ static size_t scan_name(rx *x, size_t i, size_t e, int shout, size_t *mt0, size_
     j = k;
     end = k;
     for (;;) {
+        /* a name does not run over a paragraph break, nor onto a
+         * capitalised function word starting a line ("Kestrel\nAnd") */
+        if (ntok && j < e && ((x->t[j].f & F_PARA) ||
+                              ((x->t[j].f & F_NL) && (x->t[j].lex & LX(STOP)) &&
+                               !(x->t[j].f & F_ALLCAP))))
+            break;
         if (j < e && is_capw(x, j) && !(x->t[j].lex & LX(ROLE)) &&
             !((x->t[j].lex & LX(STOP)) && !(x->t[j].f & F_ALLCAP) && ntok == 0)) {
             if (ntok > 0 && (x->t[j].lex & LX(TITLE))) break;
@@ -805,7 +811,11 @@ static int find_mentions(rx *x, sent *s)
                 /* "Long Name (ACR)" */
                 if (mi >= 0 && t1 - t0 >= 2 && t1 + 2 < e && i + n == t1 && is_p(x, t1, '(') &&
                     is_word(x, t1 + 1) && (x->t[t1 + 1].f & F_ALLCAP) && !(x->t[t1 + 1].f & F_DIGIT) &&
-                    is_p(x, t1 + 2, ')')) {
+                    is_p(x, t1 + 2, ')') &&
+                    /* "Matthias Brandt (CEO)": a role, not a short name */
+                    (!(x->t[t1 + 1].lex & LX(ROLE)) ||
+                     cg_acronym_matches(x->s + x->t[t1 + 1].b0, x->t[t1 + 1].b1 - x->t[t1 + 1].b0,
+                                        x->s + x->t[t0].b0, x->t[t1 - 1].b1 - x->t[t0].b0))) {
                     const tok *a = &x->t[t1 + 1];
                     int match = cg_acronym_matches(x->s + a->b0, a->b1 - a->b0, x->s + x->t[t0].b0,
                                                    x->t[t1 - 1].b1 - x->t[t0].b0);

@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROWS      20000   /* relation rows read per call */
-#define MAX_PER_NODE  2000    /* relation rows read per expanded entity */
+#define MAX_ROWS      4000    /* relation rows read per call (enough for budgets of hundreds) */
+#define MAX_WORD_NAMES 500     /* a question word in more names: phrases only */
+#define MAX_PER_NODE  500     /* relation rows read per expanded entity */
 #define MAX_SEEDS     64
 #define MAX_QTOKENS   64
 #define PPR_ALPHA     0.15
@@ -101,9 +102,8 @@ static void imap_free(imap *m) { free(m->keys); free(m->vals); }
 
 typedef struct node { int64_t id; int dist; double ppr, next, wdeg; } node;
 
-typedef struct row {      /* one relations row */
-    int64_t id, chunk, start, end;
-    const char *pattern, *extractor;   /* interned in the output */
+typedef struct row {      /* one relations row (what scoring needs) */
+    int64_t id, chunk;
     float conf;
     cg_rel_status status;
     size_t triple;
@@ -279,23 +279,56 @@ static int all_caps(const char *s, size_t n)
 static cc_status question_seeds(work *w, const char *q)
 {
     cc_buf match = CC_BUF_INIT(1 << 16), qkey = CC_BUF_INIT(0), akey = CC_BUF_INIT(0);
-    sqlite3_stmt *st = NULL;
-    const char *p = q;
+    sqlite3_stmt *st = NULL, *df = NULL;
+    const char *p = q, *wb[MAX_QTOKENS];
+    size_t wn[MAX_QTOKENS], nw = 0, i;
     int ntok = 0;
     cc_status s = CC_OK;
 
     if (cg_norm_key(q, strlen(q), &qkey, NULL) || !qkey.data) goto done;  /* bad UTF-8: no seeds */
-    /* every word of the question, quoted for FTS5, OR-ed */
-    while (*p && ntok < MAX_QTOKENS) {
+    /* the question's words */
+    while (*p && nw < MAX_QTOKENS) {
         const char *b;
         while (*p && !(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) p++;
         b = p;
         while (*p && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)) p++;
         if (p - b < 2) continue;
-        if ((ntok++ && cc_buf_puts(&match, " OR ")) || cc_buf_putc(&match, '"') ||
-            cc_buf_append(&match, b, (size_t)(p - b)) || cc_buf_putc(&match, '"')) {
+        wb[nw] = b;
+        wn[nw++] = (size_t)(p - b);
+    }
+    /* a word in more than MAX_WORD_NAMES names ("Systems", "Group") would
+     * make the query rank thousands of names: it only counts in a phrase
+     * with a neighbour ("Tarimarven Systems"); the others are OR-ed */
+    if (nw && sqlite3_prepare_v2(w->db, "SELECT count(*) FROM (SELECT 1 FROM entity_names"
+                                 " WHERE entity_names MATCH ?1 LIMIT ?2)", -1, &df, NULL)
+                  != SQLITE_OK) {
+        s = cc_kb_sqlerr(w->kb, "finding entities named in the question");
+        goto done;
+    }
+    for (i = 0; i < nw; i++) {
+        int common = 0;
+        cc_buf_reset(&akey);
+        if (cc_buf_putc(&akey, '"') || cc_buf_append(&akey, wb[i], wn[i]) || cc_buf_putc(&akey, '"')) {
             s = nomem(w);
             goto done;
+        }
+        sqlite3_bind_text(df, 1, akey.data, (int)akey.len, SQLITE_STATIC);
+        sqlite3_bind_int(df, 2, MAX_WORD_NAMES + 1);
+        if (sqlite3_step(df) == SQLITE_ROW) common = sqlite3_column_int(df, 0) > MAX_WORD_NAMES;
+        sqlite3_reset(df);
+        for (int side = common ? -1 : 0; side <= (common ? 1 : 0); side += common ? 2 : 1) {
+            size_t a = side < 0 ? i - 1 : i, z = side > 0 ? i + 1 : i;
+            if ((side < 0 && i == 0) || (side > 0 && i + 1 >= nw)) continue;
+            if ((ntok++ && cc_buf_puts(&match, " OR ")) || cc_buf_putc(&match, '"')) {
+                s = nomem(w);
+                goto done;
+            }
+            for (size_t t = a; t <= z; t++)
+                if ((t > a && cc_buf_putc(&match, ' ')) || cc_buf_append(&match, wb[t], wn[t])) {
+                    s = nomem(w);
+                    goto done;
+                }
+            if (cc_buf_putc(&match, '"')) { s = nomem(w); goto done; }
         }
     }
     if (!ntok) goto done;
@@ -349,6 +382,7 @@ static cc_status question_seeds(work *w, const char *q)
     }
 done:
     sqlite3_finalize(st);
+    sqlite3_finalize(df);
     cc_buf_free(&match);
     cc_buf_free(&qkey);
     cc_buf_free(&akey);
@@ -384,10 +418,12 @@ static cc_status chunk_seeds(work *w, const int64_t *ids, size_t n)
 static cc_status expand(work *w, int hops)
 {
     static const char *const sql[2] = {
-        "SELECT id, subject_id, object_id, predicate, chunk_id, start_char, end_char, pattern,"
-        " extractor, confidence, status FROM relations WHERE subject_id = ?1 LIMIT ?2",
-        "SELECT id, subject_id, object_id, predicate, chunk_id, start_char, end_char, pattern,"
-        " extractor, confidence, status FROM relations WHERE object_id = ?1 LIMIT ?2",
+        /* read from the covering indexes relations_subject / _object; the
+         * rest of a row is read for the triples kept (build_output) */
+        "SELECT id, subject_id, object_id, predicate, chunk_id, confidence, status"
+        " FROM relations WHERE subject_id = ?1 LIMIT ?2",
+        "SELECT id, subject_id, object_id, predicate, chunk_id, confidence, status"
+        " FROM relations WHERE object_id = ?1 LIMIT ?2",
     };
     sqlite3_stmt *st[2] = {NULL, NULL};
     cc_status s = CC_OK;
@@ -430,15 +466,10 @@ static cc_status expand(work *w, int hops)
                     r = &w->rows[w->n_rows++];
                     r->id = rid;
                     r->chunk = sqlite3_column_int64(st[k], 4);
-                    r->start = sqlite3_column_int64(st[k], 5);
-                    r->end = sqlite3_column_int64(st[k], 6);
-                    r->pattern = intern(w, (const char *)sqlite3_column_text(st[k], 7));
-                    r->extractor = intern(w, (const char *)sqlite3_column_text(st[k], 8));
-                    r->conf = (float)sqlite3_column_double(st[k], 9);
-                    r->status = strcmp((const char *)sqlite3_column_text(st[k], 10), "confirmed")
+                    r->conf = (float)sqlite3_column_double(st[k], 5);
+                    r->status = strcmp((const char *)sqlite3_column_text(st[k], 6), "confirmed")
                                     ? CG_REL_INFERRED : CG_REL_CONFIRMED;
                     r->triple = t;
-                    if (!r->pattern || !r->extractor) { s = nomem(w); goto done; }
                     if (h < w->tris[t].hops) w->tris[t].hops = h;
                     if (w->n_rows >= MAX_ROWS) break;
                 }
@@ -554,9 +585,10 @@ static cc_status build_output(work *w, int budget)
         { s = nomem(w); goto done; }
     if (sqlite3_prepare_v2(w->db, "SELECT label, type FROM entities WHERE id = ?1", -1, &ent,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri FROM chunks c JOIN documents d"
-                                  " ON d.id = c.doc_id WHERE c.id = ?1", -1, &doc, NULL)
-            != SQLITE_OK) {
+        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri, r.start_char, r.end_char, r.pattern,"
+                                  " r.extractor FROM relations r JOIN chunks c ON c.id = r.chunk_id"
+                                  " JOIN documents d ON d.id = c.doc_id WHERE r.id = ?1", -1, &doc,
+                           NULL) != SQLITE_OK) {
         s = cc_kb_sqlerr(w->kb, "reading the subgraph");
         goto done;
     }
@@ -593,21 +625,23 @@ static cc_status build_output(work *w, int budget)
             cg_prov *p = &g->prov_[n_prov++];
             p->relation_id = r->id;
             p->chunk_id = r->chunk;
-            p->start_char = r->start;
-            p->end_char = r->end;
-            p->pattern = r->pattern;
-            p->extractor = r->extractor;
             p->confidence = r->conf;
             p->status = r->status;
-            sqlite3_bind_int64(doc, 1, r->chunk);
+            sqlite3_bind_int64(doc, 1, r->id);
             if (sqlite3_step(doc) == SQLITE_ROW) {
                 p->doc_id = sqlite3_column_int64(doc, 0);
                 p->doc_uri = keep_str(g, (const char *)sqlite3_column_text(doc, 1));
+                p->start_char = sqlite3_column_int64(doc, 2);
+                p->end_char = sqlite3_column_int64(doc, 3);
+                p->pattern = intern(w, (const char *)sqlite3_column_text(doc, 4));
+                p->extractor = intern(w, (const char *)sqlite3_column_text(doc, 5));
             } else {
                 p->doc_uri = keep_str(g, "");
+                p->pattern = intern(w, "");
+                p->extractor = intern(w, "");
             }
             sqlite3_reset(doc);
-            if (!p->doc_uri) { s = nomem(w); goto done; }
+            if (!p->doc_uri || !p->pattern || !p->extractor) { s = nomem(w); goto done; }
             o->n_prov++;
         }
         g->n_triples++;
@@ -637,6 +671,7 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
 {
     work w;
     int64_t hops = o ? o->hops : 0, budget = o ? o->budget : 0;
+    int own_txn = 0;
     cc_status s;
 
     memset(out, 0, sizeof *out);
@@ -650,6 +685,9 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     if (budget < 1 || budget > 10000)
         return cc_kb_seterr(kb, CC_INVALID, "budget must be in 1..10000");
 
+    /* one read transaction: one snapshot, and no lock taken per statement */
+    if (sqlite3_get_autocommit(w.db) && sqlite3_exec(w.db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+        own_txn = 1;
     if ((s = chunk_seeds(&w, chunk_ids, chunk_ids ? n_chunks : 0))) goto done;
     if (question && *question && (s = question_seeds(&w, question))) goto done;
     if (out->n_seeds) {
@@ -659,6 +697,7 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     }
     s = build_output(&w, (int)budget);
 done:
+    if (own_txn) sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL);
     if (s) cg_subgraph_free(out);
     imap_free(&w.node_of);
     imap_free(&w.seen_rel);

@@ -124,19 +124,31 @@ CREATE TABLE relations (
   status      TEXT    NOT NULL CHECK (status IN ('confirmed', 'inferred'))
 );
 CREATE INDEX relations_chunk ON relations(chunk_id);
-CREATE INDEX relations_subject ON relations(subject_id);
-CREATE INDEX relations_object ON relations(object_id);
+-- covering for subgraph expansion (graph/subgraph.c reads only these)
+CREATE INDEX relations_subject ON relations(subject_id, object_id, predicate, chunk_id, confidence, status);
+CREATE INDEX relations_object ON relations(object_id, subject_id, predicate, chunk_id, confidence, status);
 
--- Entity merges, each reversible (cairn graph split).
+-- Entity merges, each reversible (cairn graph split): one row per name
+-- joined to an entity it does not name by itself (graph/derived.c).  A row
+-- with undone_at set is a do-not-merge rule: ingestion sends that name
+-- (its norm; for same_key, its exact surface) to a separate entity.
 CREATE TABLE merges (
   id          INTEGER PRIMARY KEY,
-  kept_id     INTEGER NOT NULL,
-  merged_id   INTEGER NOT NULL,
-  reason      TEXT    NOT NULL,
-  evidence    TEXT,
+  kept_id     INTEGER NOT NULL,           -- entity kept
+  merged_id   INTEGER,                    -- entity merged into it; NULL: a surface form
+  alias       TEXT    NOT NULL,           -- surface merged
+  norm        TEXT    NOT NULL,           -- its resolution key
+  reason      TEXT    NOT NULL,           -- same_key | acronym | apposition | alias
+  chunk_id    INTEGER,                    -- evidence: where the merge was made
+  start_char  INTEGER,                    -- the merged mention, document code points
+  end_char    INTEGER,
+  extractor   TEXT,
   at          TEXT    NOT NULL,
-  undone_at   TEXT
+  undone_at   TEXT,
+  split_id    INTEGER                     -- entity the split moved the name to
 );
+CREATE INDEX merges_kept ON merges(kept_id, norm);
+CREATE INDEX aliases_norm ON aliases(norm);
 
 -- Explainability traces: append-only, hash-chained (hash covers prev_hash
 -- and json).

@@ -363,8 +363,17 @@ int cmd_ingest(int argc, char **argv)
                    secs > 0 ? st.bytes / 1e6 / secs : 0.0);
         }
     }
+    {
+        size_t skipped, limits;
+        cg_ingest_warnings(&skipped, &limits);
+        if (skipped || limits)
+            fprintf(stderr, "cairn: graph: %zu chunks stored without extraction (not valid"
+                    " text for the extractor), %zu chunks hit an extraction limit (mentions,"
+                    " relations or tokens capped, over-long names skipped)\n", skipped, limits);
+    }
     cc_buf_free(&errs);
     list_free(&list);
+    cg_ingest_done();
     cc_kb_close(kb);
     free(inputs);
     return failed ? 1 : 0;

@@ -21,6 +21,7 @@ static const struct command {
     {"shell",  cmd_shell,  "shell KB [--write]           interactive query shell"},
     {"model",  cmd_model,  "model info|tokenize FILE ...  inspect a GGUF model"},
     {"serve",  cmd_serve,  "serve KB [--listen H:P]      REST API over HTTP (loopback only for now)"},
+    {"graph-split", cmd_graph_split, "graph-split KB ENTITY [ALIAS]  list or undo entity merges"},
     {"check",  cmd_check,  "check KB                     verify catalog and index consistency"},
     {"demo",   cmd_demo,   "demo [KB]                    build a KB from datasets/ and search it"},
 };

@@ -371,6 +371,30 @@ static void test_pathological(void)
         CHECK(cg_extractor_run(small, &c, &x) == CC_TOOBIG);
         cg_extractor_free(small);
     }
+    /* characters an IRI or a literal must escape stay out of names or
+     * are kept verbatim; a name stops at a line-initial "And" and at a
+     * paragraph break; NUL bytes are refused with a message */
+    {
+        static const char t[] = "Acme <Widgets> Inc bought Foo{Bar} Ltd. Ana O'Neil, CFO of "
+                                "Back\\Slash GmbH, said \"no\". Kestrel Avionics\r\nAnd "
+                                "then Quillon Labs AB\tsaid so.\n\nNorvale Systems\n\nLyon";
+        static const char nul[] = "Norvale Systems GmbH acquired Kestrel\0 Avionics.";
+        cg_chunk c = { t, sizeof t - 1, 0, 0 };
+        CHECK_OK(cg_extractor_run(ex, &c, &x));
+        check_offsets(t, &c, &x);
+        for (i = 0; i < x.n_mentions; i++) {
+            const char *m = x.mentions[i].surface;
+            CHECK_MSG(!strpbrk(m, "<>{}\"\\"), "IRI-breaking character in \"%s\"", m);
+            CHECK_MSG(!strstr(m, "And") && !strstr(m, "\n\n"), "name over a break: \"%s\"", m);
+        }
+        CHECK(find_m(&x, "Ana O'Neil") != NULL);
+        CHECK(find_m(&x, "Kestrel Avionics") != NULL);
+        CHECK(find_m(&x, "Norvale Systems") != NULL);
+        c.text = nul;
+        c.len = sizeof nul - 1;
+        CHECK(cg_extractor_run(ex, &c, &x) == CC_INVALID);
+        CHECK(x.n_mentions == 0);
+    }
     /* empty chunk */
     {
         cg_chunk c = { "", 0, 5, 5 };
