@@ -9,8 +9,11 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_TERMS 64
+
+typedef struct tmention tmention;
 
 /* One candidate sentence of an evidence chunk. */
 typedef struct sent {
@@ -19,6 +22,10 @@ typedef struct sent {
     int64_t start_char, end_char;
     uint64_t mask;              /* question terms it contains */
     double  coverage, score;
+    double  relcov;             /* weighted share of the non-name question terms */
+    double  namecov;            /* weighted share of the name terms in its chunk */
+    double  graph;              /* subgraph support, 0..1 */
+    int     typed;              /* holds a mention of the question's answer type */
     int     picked;
 } sent;
 
@@ -28,6 +35,7 @@ typedef struct chunk {
     int64_t start_char;
     uint64_t mask;              /* question terms in the chunk */
     int     cite;               /* citation id, 0 = not cited */
+    tmention *ms; size_t nms;   /* typed mentions */
 } chunk;
 
 static const char *const stop[] = {
@@ -57,27 +65,138 @@ static int question_terms(char *norm, char *terms[MAX_TERMS])
     return n;
 }
 
-/* Bit i set when terms[i] occurs as a whole word in text[0..n). */
+/* Light stem for matching: a word of 6+ letters loses one of -ing -ed
+ * -es -s (at least 4 letters stay), so "launch" meets "launched" and
+ * "officer" meets "officers". Words with digits are kept whole. */
+static size_t stem_len(const char *w, size_t n)
+{
+    static const char *const suf[] = {"ing", "ed", "es", "s", NULL};
+    for (size_t i = 0; i < n; i++) if (isdigit((unsigned char)w[i])) return n;
+    for (int i = 0; suf[i]; i++) {
+        size_t l = strlen(suf[i]);
+        if (n >= 4 + l && n >= 5 && !memcmp(w + n - l, suf[i], l)) return n - l;
+    }
+    return n;
+}
+
+/* Bit i set when terms[i] occurs as a whole word of text[0..n), compared
+ * by stem (stem_len). */
 static uint64_t term_mask(const char *text, size_t n, char *const *terms, int nt)
 {
     cc_buf b = CC_BUF_INIT(0);
     uint64_t m = 0;
-    if (!nt || cr_hash_normalize(text, n, &b) != CC_OK || cc_buf_putc(&b, ' ')) {
+    size_t tl[MAX_TERMS];
+    if (!nt || cr_hash_normalize(text, n, &b) != CC_OK || !b.data) {
         cc_buf_free(&b);
         return 0;
     }
-    for (int i = 0; i < nt; i++) {
-        size_t tl = strlen(terms[i]);
-        const char *p = b.data;
-        int f = 0;
-        while (!f && (p = strstr(p, terms[i]))) {
-            f = (p == b.data || p[-1] == ' ') && p[tl] == ' ';
-            p++;
-        }
-        if (f) m |= (uint64_t)1 << i;
+    for (int i = 0; i < nt; i++) tl[i] = stem_len(terms[i], strlen(terms[i]));
+    for (size_t p = 0; p < b.len;) {
+        size_t e = p;
+        while (e < b.len && b.data[e] != ' ') e++;
+        size_t wl = stem_len(b.data + p, e - p);
+        for (int i = 0; i < nt; i++)
+            if (wl == tl[i] && !memcmp(b.data + p, terms[i], wl)) m |= (uint64_t)1 << i;
+        p = e + 1;
     }
     cc_buf_free(&b);
     return m;
+}
+
+/* The kind of answer a question asks for, from its wh-phrase. */
+typedef enum atype { AT_NONE = 0, AT_AGENT, AT_DATE, AT_NUMBER, AT_PLACE } atype;
+static const char *const atype_name[] = {"none", "person_or_organisation", "date", "number",
+                                         "place"};
+
+/* Whole-word, case-insensitive search for phrase in q. */
+static int has_phrase(const char *q, const char *phrase)
+{
+    size_t l = strlen(phrase);
+    for (const char *p = q; *p; p++)
+        if ((p == q || !isalnum((unsigned char)p[-1])) && !strncasecmp(p, phrase, l) &&
+            !isalnum((unsigned char)p[l]))
+            return 1;
+    return 0;
+}
+
+/* who/whom/whose -> person or organisation; when, what/which year, what
+ * date -> date; how many/much -> number; where -> place; otherwise none. */
+static atype answer_type(const char *q)
+{
+    if (has_phrase(q, "how many") || has_phrase(q, "how much")) return AT_NUMBER;
+    if (has_phrase(q, "when") || has_phrase(q, "what year") || has_phrase(q, "which year") ||
+        has_phrase(q, "what date") || has_phrase(q, "which date")) return AT_DATE;
+    if (has_phrase(q, "who") || has_phrase(q, "whom") || has_phrase(q, "whose")) return AT_AGENT;
+    if (has_phrase(q, "where")) return AT_PLACE;
+    return AT_NONE;
+}
+
+/* Bit i set when terms[i] comes from a name in the question: a word that
+ * starts with a capital (not the first word) or holds a digit. */
+static uint64_t name_terms(const char *q, char *const *terms, int nt)
+{
+    uint64_t m = 0;
+    int first = 1;
+    for (const char *p = q; *p;) {
+        if (!isalnum((unsigned char)*p) && !((unsigned char)*p & 0x80)) { p++; continue; }
+        const char *e = p;
+        int digit = 0;
+        while (*e && (isalnum((unsigned char)*e) || ((unsigned char)*e & 0x80))) digit |= isdigit((unsigned char)*e++);
+        if ((!first && isupper((unsigned char)*p)) || digit) {
+            cc_buf b = CC_BUF_INIT(0);
+            if (cr_hash_normalize(p, (size_t)(e - p), &b) == CC_OK && b.data)
+                for (int i = 0; i < nt; i++)
+                    if (!strcmp(b.data, terms[i])) m |= (uint64_t)1 << i;
+            cc_buf_free(&b);
+        }
+        first = 0;
+        p = e;
+    }
+    return m;
+}
+
+/* A typed mention of an evidence chunk (catalog mentions + entities). */
+struct tmention {
+    int64_t start_char, end_char;
+    int     type;   /* cg_type */
+    int     named;  /* shares a word with the question's names: the subject, not an answer */
+};
+
+static int type_fits(atype a, int t)
+{
+    switch (a) {
+    case AT_AGENT:  return t == CG_TYPE_PERSON || t == CG_TYPE_ORG;
+    case AT_DATE:   return t == CG_TYPE_DATE;
+    case AT_NUMBER: return t == CG_TYPE_AMOUNT || t == CG_TYPE_QUANTITY || t == CG_TYPE_PERCENT;
+    case AT_PLACE:  return t == CG_TYPE_PLACE;
+    default:        return 0;
+    }
+}
+
+static int type_from_str(const char *s)
+{
+    for (int t = 0; t < CG_TYPE_COUNT; t++) if (s && !strcmp(cg_type_str((cg_type)t), s)) return t;
+    return CG_TYPE_OTHER;
+}
+
+/* For a number question, a bare number that the question does not hold
+ * ("carries 12 passengers") also answers; for a date question, a year. */
+static int bare_value(atype a, const char *s, size_t n, const char *q)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]) || (i && isalnum((unsigned char)s[i - 1]))) continue;
+        size_t j = i;
+        while (j < n && isdigit((unsigned char)s[j])) j++;
+        if (j < n && isalpha((unsigned char)s[j]) && !isspace((unsigned char)s[j])) { i = j; continue; }
+        char num[32];
+        size_t l = j - i < sizeof num - 1 ? j - i : sizeof num - 1;
+        memcpy(num, s + i, l);
+        num[l] = 0;
+        int year = l == 4 && (num[0] == '1' || num[0] == '2');
+        if (!strstr(q, num) && (a == AT_NUMBER || (a == AT_DATE && year))) return 1;
+        i = j;
+    }
+    return 0;
 }
 
 /* Weighted share of the question terms in mask. */
@@ -273,9 +392,17 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     cc_buf norm = CC_BUF_INIT(0), tr = CC_BUF_INIT(0), ans = CC_BUF_INIT(0),
            bad = CC_BUF_INIT(0);
     char *terms[MAX_TERMS];
-    double w[MAX_TERMS];
+    double *tw = NULL;
+    double w[MAX_TERMS], wrel[MAX_TERMS] = {0}, relw = 0, wname[MAX_TERMS] = {0}, namew = 0;
+    atype qtype = AT_NONE;
+    uint64_t names = 0;
+    sqlite3_stmt *stm = NULL;
     int nt, df[MAX_TERMS] = {0}, k, n_pick = 0, n_bad_num = 0, n_bad_cite = 0;
     int64_t k64, maxs, gen = 0;
+    double min_support, best_sup = 0;
+    int64_t type_gate;
+    int n_supported = 0, n_typed = 0;
+    const char *why = NULL;   /* abstention reason beyond min_score */
     double min_score, t0, t_open, t_ret, t_graph, t_gen, t_chk;
     cg_subgraph sg = {0};
     cc_buf gj = CC_BUF_INIT(0);
@@ -300,7 +427,9 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     if ((s = cc_kb_setting_i64(kb, "ask.k", 5, &k64)) ||
         (s = cc_kb_setting_i64(kb, "ask.max_sentences", 3, &maxs)) ||
-        (s = cc_kb_setting_f64(kb, "ask.min_score", 0.4, &min_score)))
+        (s = cc_kb_setting_f64(kb, "ask.min_score", 0.4, &min_score)) ||
+        (s = cc_kb_setting_f64(kb, "ask.min_support", 0.3, &min_support)) ||
+        (s = cc_kb_setting_i64(kb, "ask.type_gate", 0, &type_gate)))
         return s;   /* the message names the setting */
     k = o && o->k ? o->k : (int)k64;
     if (k < 1 || k > 100) return cc_kb_seterr(kb, CC_INVALID, "k must be 1..100 (got %d)", k);
@@ -344,9 +473,18 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         graph_json(&gj, &sg);
     }
     t_graph = cc_now_ms() - t0;
+    t0 = cc_now_ms();
+    qtype = answer_type(question);
+    names = name_terms(question, terms, nt);
     if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT c.text, c.start_char, d.uri FROM chunks c"
                            " JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1", -1, &st,
                            NULL) != SQLITE_OK) { s = cc_kb_sqlerr(kb, "reading evidence"); goto out; }
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT m.start_char, m.end_char, e.type, m.surface"
+                           " FROM mentions m JOIN entities e ON e.id = m.entity_id"
+                           " WHERE m.chunk_id = ?1", -1, &stm, NULL) != SQLITE_OK) {
+        s = cc_kb_sqlerr(kb, "reading evidence mentions");
+        goto out;
+    }
     for (size_t i = 0; i < nc; i++) {
         ch[i].id = hits[i].chunk_id;
         sqlite3_bind_int64(st, 1, ch[i].id);
@@ -358,6 +496,21 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         sqlite3_reset(st);
         if (!ch[i].text || !ch[i].uri) { s = cc_kb_seterr(kb, CC_NOMEM, "evidence chunk %lld unreadable", (long long)ch[i].id); goto out; }
         ch[i].mask = term_mask(ch[i].text, strlen(ch[i].text), terms, nt);
+        sqlite3_bind_int64(stm, 1, ch[i].id);
+        while (sqlite3_step(stm) == SQLITE_ROW) {
+            const char *surf = (const char *)sqlite3_column_text(stm, 3);
+            if (ch[i].nms % 16 == 0) {
+                tmention *g = realloc(ch[i].ms, (ch[i].nms + 16) * sizeof *g);
+                if (!g) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+                ch[i].ms = g;
+            }
+            tmention *m = &ch[i].ms[ch[i].nms++];
+            m->start_char = sqlite3_column_int64(stm, 0);
+            m->end_char = sqlite3_column_int64(stm, 1);
+            m->type = type_from_str((const char *)sqlite3_column_text(stm, 2));
+            m->named = surf && (term_mask(surf, strlen(surf), terms, nt) & names) != 0;
+        }
+        sqlite3_reset(stm);
         /* sentences, with exact document offsets */
         const char *t = ch[i].text;
         size_t n = strlen(t), p = 0;
@@ -382,28 +535,87 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
             p = e > p ? e : n;
         }
     }
-    /* Score: term weights w = ln(1 + N / (1 + df)) over the N candidate
-     * sentences (a term every sentence has says little; one no sentence
-     * has weighs most, so its absence pulls every score down); then
-     * score = 0.6 sentence coverage + 0.4 chunk coverage (the context
-     * names the subject a sentence leaves out) + 0.1 fused score / best. */
+    /* Score (see ARCHITECTURE.md "Ask and the trace"): term weights
+     * w = ln(1 + N / (1 + df)) over the N candidate sentences (a term every
+     * sentence has says little; one no sentence has weighs most, so its
+     * absence pulls every score down); then
+     *   score = 0.15 sentence coverage + 0.45 sentence coverage of the
+     *           non-name terms (the relation asked about: "founded", "chief
+     *           financial officer"; the subject is often only "the company")
+     *         + 0.3 chunk coverage (the context names the subject a sentence
+     *           leaves out) + 0.1 fused score / best
+     *         + 0.2 subgraph support (a kept triple stated in the sentence)
+     *         + 0.25 when the question asks for a type (who, when, how many,
+     *           where) and the sentence holds a mention of it that is not
+     *           one of the question's names. */
     for (int j = 0; j < nt; j++) {
         for (size_t i = 0; i < ns; i++) df[j] += (int)(ss[i].mask >> j & 1);
         w[j] = log(1.0 + (double)ns / (1.0 + df[j]));
+        if (!(names >> j & 1)) relw += (wrel[j] = w[j]);
+        else namew += (wname[j] = w[j]);
+    }
+    /* a kept triple's weight as support: its predicate names a relation
+     * term of the question (1 when it also touches a seed named in the
+     * question, else 0.6), or it only touches such a seed (0.3), or
+     * neither (0.1); co-occurrence is no support; times its confidence */
+    if (sg.n_triples && !(tw = calloc(sg.n_triples, sizeof *tw))) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+    for (size_t t = 0; t < sg.n_triples; t++) {
+        const cg_triple *tp = &sg.triples[t];
+        int q = 0, rel = (term_mask(tp->predicate, strlen(tp->predicate), terms, nt) & ~names) != 0;
+        if (!strcmp(tp->predicate, "co_occurs_with")) continue;
+        for (size_t j = 0; j < sg.n_seeds; j++)
+            if (!strcmp(sg.seeds[j].from, "question") &&
+                (sg.seeds[j].entity_id == tp->subject_id || sg.seeds[j].entity_id == tp->object_id))
+                q = 1;
+        tw[t] = (rel ? (q ? 1.0 : 0.6) : q ? 0.3 : 0.1) * tp->confidence;
     }
     for (size_t i = 0; i < ns; i++) {
         sent *x = &ss[i];
+        chunk *c = &ch[x->chunk];
+        double gs = 0;
         x->coverage = weighted(x->mask, w, nt);
-        x->score = 0.6 * x->coverage + 0.4 * weighted(ch[x->chunk].mask, w, nt) +
-                   0.1 * (hits[0].score > 0 ? hits[x->chunk].score / hits[0].score : 0);
+        x->relcov = relw > 0 ? weighted(x->mask, wrel, nt) : 1.0;   /* all names: nothing to relate */
+        x->namecov = namew > 0 ? weighted(c->mask | x->mask, wname, nt) : 1.0;
+        for (size_t t = 0; t < sg.n_triples; t++)
+            for (size_t j = 0; tw[t] > 0 && j < sg.triples[t].n_prov; j++) {
+                const cg_prov *pv = &sg.triples[t].prov[j];
+                if (pv->chunk_id == c->id && pv->start_char < x->end_char && pv->end_char > x->start_char)
+                    gs += tw[t];
+            }
+        x->graph = gs > 1 ? 1 : gs;
+        if (qtype != AT_NONE && x->mask) {
+            for (size_t j = 0; j < c->nms && !x->typed; j++)
+                x->typed = !c->ms[j].named && type_fits(qtype, c->ms[j].type) &&
+                           c->ms[j].start_char >= x->start_char && c->ms[j].end_char <= x->end_char;
+            if (!x->typed && (qtype == AT_NUMBER || qtype == AT_DATE))
+                x->typed = bare_value(qtype, c->text + x->off, x->len, question);
+        }
+        x->score = 0.15 * x->coverage + 0.45 * x->relcov + 0.3 * weighted(c->mask, w, nt) +
+                   0.1 * (hits[0].score > 0 ? hits[x->chunk].score / hits[0].score : 0) +
+                   0.2 * x->graph + (x->typed ? 0.25 : 0);
     }
     sqlite3_finalize(st);
     st = NULL;
     if (!(order = malloc((ns ? ns : 1) * sizeof *order))) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < ns; i++) order[i] = &ss[i];
     qsort(order, ns, sizeof *order, cmp_score);
+    /* Support: a sentence that states the relation asked about (non-name
+     * terms) in a chunk that names the question's subject (name terms);
+     * min of the two shares. Without one at ask.min_support the answer
+     * abstains; with ask.type_gate = 1 that sentence must also hold the
+     * answer type (who, when, how many, where). */
+    for (size_t i = 0; i < ns; i++) {
+        double sup = ss[i].relcov < ss[i].namecov ? ss[i].relcov : ss[i].namecov;
+        if (sup > best_sup) best_sup = sup;
+        if (sup >= min_support && ss[i].mask) {
+            n_supported++;
+            if (ss[i].typed) n_typed++;
+        }
+    }
+    if (ns && !n_supported) why = "support";
+    else if (ns && type_gate && qtype != AT_NONE && !n_typed) why = "type";
     int next_cite = 1;
-    for (size_t i = 0; i < ns && n_pick < maxs; i++) {
+    for (size_t i = 0; i < ns && n_pick < maxs && !why; i++) {
         sent *x = order[i];
         int dup = 0;
         if (x->score < min_score || x->coverage == 0) break;
@@ -425,8 +637,16 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         if (!nh) cc_buf_puts(&ans, "no document matched the question.");
         else {
             int m = 0;
-            cc_buf_printf(&ans, "no evidence sentence scored %.2f (best %.2f)", min_score,
-                          ns ? order[0]->score : 0.0);
+            if (why && !strcmp(why, "type"))
+                cc_buf_printf(&ans, "the question asks for a %s and no evidence sentence that"
+                              " matches it holds one", atype_name[qtype]);
+            else if (why)
+                cc_buf_printf(&ans, "no evidence sentence states what is asked about the"
+                              " question's subject (support %.2f, needed %.2f)", best_sup,
+                              min_support);
+            else
+                cc_buf_printf(&ans, "no evidence sentence scored %.2f (best %.2f)", min_score,
+                              ns ? order[0]->score : 0.0);
             for (int i = 0; i < nt; i++)
                 if (!df[i]) cc_buf_printf(&ans, "%s%s", m++ ? ", " : "; not found in the evidence: ", terms[i]);
             cc_buf_putc(&ans, '.');
@@ -475,8 +695,9 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     cc_buf_json_str(&tr, question, nq);
     cc_buf_printf(&tr, ",\"kb_generation\":%lld,\"settings\":{\"generator\":\"extractive\","
                   "\"k\":%d,\"depth\":%d,\"fusion_k\":%g,\"weights\":{\"bm25\":%g,\"vector\":%g},"
-                  "\"max_sentences\":%lld,\"min_score\":%g}", (long long)gen, k, so.depth,
-                  so.fusion_k, so.weight[0], so.weight[1], (long long)maxs, min_score);
+                  "\"max_sentences\":%lld,\"min_score\":%g,\"min_support\":%g,\"type_gate\":%s}",
+                  (long long)gen, k, so.depth, so.fusion_k, so.weight[0], so.weight[1],
+                  (long long)maxs, min_score, min_support, type_gate ? "true" : "false");
     cc_buf_puts(&tr, ",\"lanes\":{");
     for (int l = 0; l < CR_LANE_COUNT; l++) {
         int first = 1;
@@ -508,21 +729,27 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     cc_buf_puts(&tr, "],\"graph\":");
     cc_buf_append(&tr, gj.data ? gj.data : "null", gj.data ? gj.len : 4);
-    cc_buf_puts(&tr, ",\"terms\":[");
+    cc_buf_printf(&tr, ",\"answer_type\":\"%s\",\"terms\":[", atype_name[qtype]);
     for (int j = 0; j < nt; j++) {
         cc_buf_printf(&tr, "%s{\"term\":", j ? "," : "");
         cc_buf_json_str(&tr, terms[j], strlen(terms[j]));
-        cc_buf_printf(&tr, ",\"sentences\":%d,\"weight\":%.4f}", df[j], w[j]);
+        cc_buf_printf(&tr, ",\"sentences\":%d,\"weight\":%.4f,\"name\":%s}", df[j], w[j],
+                      names >> j & 1 ? "true" : "false");
     }
     cc_buf_puts(&tr, "],\"candidates\":[");
     for (size_t i = 0; i < ns; i++) {
         sent *x = &ss[i];
         cc_buf_printf(&tr, "%s{\"chunk\":%lld,\"start_char\":%lld,\"end_char\":%lld,"
-                      "\"coverage\":%.4f,\"score\":%.4f,\"picked\":%s}", i ? "," : "",
+                      "\"coverage\":%.4f,\"relation_coverage\":%.4f,\"name_coverage\":%.4f,\"graph\":%.4f,"
+                      "\"typed\":%s,\"score\":%.4f,\"picked\":%s}", i ? "," : "",
                       (long long)ch[x->chunk].id, (long long)x->start_char,
-                      (long long)x->end_char, x->coverage, x->score, x->picked ? "true" : "false");
+                      (long long)x->end_char, x->coverage, x->relcov, x->namecov, x->graph,
+                      x->typed ? "true" : "false", x->score, x->picked ? "true" : "false");
     }
-    cc_buf_printf(&tr, "],\"answer\":{\"abstained\":%s,\"text\":", a->abstained ? "true" : "false");
+    cc_buf_printf(&tr, "],\"answer\":{\"abstained\":%s,\"abstain_reason\":", a->abstained ? "true" : "false");
+    if (!a->abstained) cc_buf_puts(&tr, "null");
+    else cc_buf_printf(&tr, "\"%s\"", !nh ? "no_match" : why ? why : "score");
+    cc_buf_puts(&tr, ",\"text\":");
     cc_buf_json_str(&tr, ans.data ? ans.data : "", ans.len);
     cc_buf_puts(&tr, ",\"sentences\":[");
     {
@@ -552,7 +779,9 @@ out:
     cg_subgraph_free(&sg);
     cc_buf_free(&gj);
     sqlite3_finalize(st);
-    for (size_t i = 0; i < nc && ch; i++) { free(ch[i].text); free(ch[i].uri); }
+    sqlite3_finalize(stm);
+    free(tw);
+    for (size_t i = 0; i < nc && ch; i++) { free(ch[i].text); free(ch[i].uri); free(ch[i].ms); }
     free(ch);
     free(ss);
     free(order);
