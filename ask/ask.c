@@ -22,7 +22,8 @@ typedef struct sent {
     int64_t start_char, end_char;
     uint64_t mask;              /* question terms it contains */
     double  coverage, score;
-    double  relcov;             /* weighted share of the non-name question terms */
+    double  relcov;             /* weighted share of the non-name question terms:
+                                   half in the sentence, half in its chunk */
     double  namecov;            /* weighted share of the name terms in its chunk */
     double  graph;              /* subgraph support, 0..1 */
     int     typed;              /* holds a mention of the question's answer type */
@@ -65,12 +66,13 @@ static int question_terms(char *norm, char *terms[MAX_TERMS])
     return n;
 }
 
-/* Light stem for matching: a word of 6+ letters loses one of -ing -ed
- * -es -s (at least 4 letters stay), so "launch" meets "launched" and
+/* Light stem for matching: a word of 5+ letters loses one of -ing -ed
+ * -es -s -e (at least 4 letters stay), so "launch" meets "launched",
+ * "acquire" meets "acquired" and
  * "officer" meets "officers". Words with digits are kept whole. */
 static size_t stem_len(const char *w, size_t n)
 {
-    static const char *const suf[] = {"ing", "ed", "es", "s", NULL};
+    static const char *const suf[] = {"ing", "ed", "es", "s", "e", NULL};
     for (size_t i = 0; i < n; i++) if (isdigit((unsigned char)w[i])) return n;
     for (int i = 0; suf[i]; i++) {
         size_t l = strlen(suf[i]);
@@ -539,9 +541,10 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
      * w = ln(1 + N / (1 + df)) over the N candidate sentences (a term every
      * sentence has says little; one no sentence has weighs most, so its
      * absence pulls every score down); then
-     *   score = 0.15 sentence coverage + 0.45 sentence coverage of the
-     *           non-name terms (the relation asked about: "founded", "chief
-     *           financial officer"; the subject is often only "the company")
+     *   score = 0.15 sentence coverage + 0.45 relation coverage (the
+     *           non-name terms: the relation asked about, "founded", "chief
+     *           financial officer"; half their share in the sentence, half
+     *           in its chunk; the subject is often only "the company")
      *         + 0.3 chunk coverage (the context names the subject a sentence
      *           leaves out) + 0.1 fused score / best
      *         + 0.2 subgraph support (a kept triple stated in the sentence)
@@ -574,7 +577,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         chunk *c = &ch[x->chunk];
         double gs = 0;
         x->coverage = weighted(x->mask, w, nt);
-        x->relcov = relw > 0 ? weighted(x->mask, wrel, nt) : 1.0;   /* all names: nothing to relate */
+        x->relcov = relw > 0 ? 0.5 * weighted(x->mask, wrel, nt) + 0.5 * weighted(c->mask, wrel, nt) : 1.0;
         x->namecov = namew > 0 ? weighted(c->mask | x->mask, wname, nt) : 1.0;
         for (size_t t = 0; t < sg.n_triples; t++)
             for (size_t j = 0; tw[t] > 0 && j < sg.triples[t].n_prov; j++) {
