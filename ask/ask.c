@@ -1,6 +1,6 @@
 /* ask.c — ca_ask: retrieval, extractive answer with citations, checks, and
  * the hash-chained trace (see ask.h). */
-#include "ask.h"
+#include "ask_int.h"
 #include "retrieval.h"
 #include "graph.h"
 
@@ -27,6 +27,7 @@ typedef struct sent {
     double  namecov;            /* weighted share of the name terms in its chunk */
     double  graph;              /* subgraph support, 0..1 */
     int     typed;              /* holds a mention of the question's answer type */
+    int     inj;                /* looks like prompt injection: never quoted */
     int     picked;
 } sent;
 
@@ -37,6 +38,8 @@ typedef struct chunk {
     uint64_t mask;              /* question terms in the chunk */
     int     cite;               /* citation id, 0 = not cited */
     tmention *ms; size_t nms;   /* typed mentions */
+    const char *inj;            /* prompt-injection pattern found, or NULL */
+    int64_t inj_char;           /* where (document code points) */
 } chunk;
 
 static const char *const stop[] = {
@@ -264,6 +267,113 @@ static int unsupported_numbers(const char *s, size_t n, const char *evidence, cc
     return count;
 }
 
+/* A citation marker at p ("[12]" or "[T3]"): 1 with *tri, *id and *end
+ * (past the ']'); 0 otherwise. */
+static int marker(const char *p, int *tri, long *id, const char **end)
+{
+    const char *q = p + 1;
+    char *e;
+    if (*p != '[') return 0;
+    *tri = *q == 'T';
+    if (*tri) q++;
+    if (!isdigit((unsigned char)*q)) return 0;
+    *id = strtol(q, &e, 10);
+    if (*e != ']' || *id < 1 || *id > 100000) return 0;
+    *end = e + 1;
+    return 1;
+}
+
+static void buf_clear(cc_buf *b)
+{
+    b->len = 0;
+    if (b->data) b->data[0] = 0;
+}
+
+/* The checks' findings. */
+typedef struct checks {
+    int    bad_cite, bad_num, uncited, n_sent;
+    cc_buf nums;    /* unsupported numbers: JSON strings, comma-separated */
+    cc_buf sents;   /* the answer's sentences: JSON objects, comma-separated */
+    int   *used;    /* per evidence chunk: cited by a valid marker */
+} checks;
+
+/* Re-reads an answer sentence by sentence (a sentence takes the citation
+ * markers that follow it): each [n] must be a chunk that was given
+ * (cite_of[i] is chunk i's id, 0 = not given) and each [Tn] one of the
+ * prompt's triples; every number must occur in the evidence the sentence
+ * cites; a sentence citing nothing is counted as uncited. */
+static void check_answer(const char *ans, const chunk *ch, size_t nc, const int *cite_of,
+                         const ca_prompt *pr, checks *c)
+{
+    size_t n = strlen(ans), p = 0;
+    cc_buf ev = CC_BUF_INIT(0), plain = CC_BUF_INIT(0), ids = CC_BUF_INIT(0),
+           chunks = CC_BUF_INIT(0), bad = CC_BUF_INIT(0);
+    while (p < n) {
+        const char *end;
+        int tri, cited = 0, nb;
+        long id;
+        while (p < n && isspace((unsigned char)ans[p])) p++;
+        if (p >= n) break;
+        size_t e = sentence_end(ans, p, n);
+        for (;;) {   /* markers after the sentence end belong to it */
+            size_t q = e;
+            while (q < n && (ans[q] == ' ' || ans[q] == '\t')) q++;
+            if (q < n && marker(ans + q, &tri, &id, &end)) e = (size_t)(end - ans);
+            else break;
+        }
+        buf_clear(&ev);
+        buf_clear(&plain);
+        buf_clear(&ids);
+        buf_clear(&chunks);
+        buf_clear(&bad);
+        for (size_t i = p; i < e;) {
+            if (ans[i] == '[' && marker(ans + i, &tri, &id, &end)) {
+                int ok = 0;
+                if (tri && pr && (size_t)id <= pr->n_triples_in) {
+                    const cg_triple *t = pr->triples[id - 1];
+                    cc_buf_printf(&ev, "%s\n%s\n%s\n", t->subject, t->predicate, t->object);
+                    ok = 1;
+                }
+                for (size_t j = 0; !tri && j < nc; j++)
+                    if (cite_of[j] == id) {
+                        cc_buf_puts(&ev, ch[j].text);
+                        cc_buf_putc(&ev, '\n');
+                        if (!c->used[j]) c->used[j] = 1;
+                        cc_buf_printf(&chunks, "%s%lld", chunks.len ? "," : "", (long long)ch[j].id);
+                        ok = 1;
+                    }
+                if (ok) {
+                    cited = 1;
+                    cc_buf_printf(&ids, "%s\"%s%ld\"", ids.len ? "," : "", tri ? "T" : "", id);
+                } else c->bad_cite++;
+                i = (size_t)(end - ans);
+                continue;
+            }
+            cc_buf_putc(&plain, ans[i++]);
+        }
+        nb = unsupported_numbers(plain.data ? plain.data : "", plain.len, ev.data ? ev.data : "", &bad);
+        c->bad_num += nb;
+        if (bad.len) {
+            if (c->nums.len) cc_buf_putc(&c->nums, ',');
+            cc_buf_append(&c->nums, bad.data, bad.len);
+        }
+        if (!cited) c->uncited++;
+        if (c->n_sent++) cc_buf_putc(&c->sents, ',');
+        cc_buf_puts(&c->sents, "{\"text\":");
+        cc_buf_json_str(&c->sents, ans + p, e - p);
+        cc_buf_printf(&c->sents, ",\"citations\":[%s],\"chunks\":[%s],\"cited\":%s,"
+                      "\"numbers_unsupported\":[%s]}", ids.data ? ids.data : "",
+                      chunks.data ? chunks.data : "", cited ? "true" : "false",
+                      bad.data ? bad.data : "");
+        p = e > p ? e : n;
+    }
+    cc_buf_free(&ev);
+    cc_buf_free(&plain);
+    cc_buf_free(&ids);
+    cc_buf_free(&chunks);
+    cc_buf_free(&bad);
+}
+
 void ca_answer_free(ca_answer *a)
 {
     if (!a) return;
@@ -391,15 +501,23 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     chunk *ch = NULL;
     sent *ss = NULL, **order = NULL;
     sqlite3_stmt *st = NULL;
-    cc_buf norm = CC_BUF_INIT(0), tr = CC_BUF_INIT(0), ans = CC_BUF_INIT(0),
-           bad = CC_BUF_INIT(0);
+    cc_buf norm = CC_BUF_INIT(0), tr = CC_BUF_INIT(0), ans = CC_BUF_INIT(0);
+    const char *model = "";
+    int64_t ptok, maxtok;
+    ca_llm *llm = NULL;
+    ca_ev *ev = NULL;
+    int *cite_of = NULL;
+    checks ck = {0};
+    ca_prompt pr = {0};
+    ca_gen gout = {0};
+    double t_load = 0, t_prompt = 0;
     char *terms[MAX_TERMS];
     double *tw = NULL;
     double w[MAX_TERMS], wrel[MAX_TERMS] = {0}, relw = 0, wname[MAX_TERMS] = {0}, namew = 0;
     atype qtype = AT_NONE;
     uint64_t names = 0;
     sqlite3_stmt *stm = NULL;
-    int nt, df[MAX_TERMS] = {0}, k, n_pick = 0, n_bad_num = 0, n_bad_cite = 0;
+    int nt, df[MAX_TERMS] = {0}, k, n_pick = 0;
     int64_t k64, maxs, gen = 0;
     double min_support, best_sup = 0;
     int64_t type_gate;
@@ -431,11 +549,20 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         (s = cc_kb_setting_i64(kb, "ask.max_sentences", 3, &maxs)) ||
         (s = cc_kb_setting_f64(kb, "ask.min_score", 0.4, &min_score)) ||
         (s = cc_kb_setting_f64(kb, "ask.min_support", 0.3, &min_support)) ||
-        (s = cc_kb_setting_i64(kb, "ask.type_gate", 0, &type_gate)))
+        (s = cc_kb_setting_i64(kb, "ask.type_gate", 0, &type_gate)) ||
+        (s = cc_kb_setting_i64(kb, "ask.prompt_tokens", 2048, &ptok)) ||
+        (s = cc_kb_setting_i64(kb, "ask.max_tokens", 256, &maxtok)) ||
+        (s = cc_kb_setting_str(kb, "ask.model", "", &model)))
         return s;   /* the message names the setting */
     k = o && o->k ? o->k : (int)k64;
     if (k < 1 || k > 100) return cc_kb_seterr(kb, CC_INVALID, "k must be 1..100 (got %d)", k);
     if (maxs < 1 || maxs > 20) maxs = 3;
+    if (o && o->model) model = o->model;
+    if (o && o->max_tokens) maxtok = o->max_tokens;
+    if (ptok < 64 || ptok > 1000000)
+        return cc_kb_seterr(kb, CC_INVALID, "setting ask.prompt_tokens must be 64..1000000 (is %lld)", (long long)ptok);
+    if (maxtok < 1 || maxtok > 100000)
+        return cc_kb_seterr(kb, CC_INVALID, "ask.max_tokens must be 1..100000 (is %lld)", (long long)maxtok);
     if (!(a = calloc(1, sizeof *a))) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     cc_utc_iso8601(created);
     cc_kb_generation(kb, &gen);
@@ -498,6 +625,11 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         sqlite3_reset(st);
         if (!ch[i].text || !ch[i].uri) { s = cc_kb_seterr(kb, CC_NOMEM, "evidence chunk %lld unreadable", (long long)ch[i].id); goto out; }
         ch[i].mask = term_mask(ch[i].text, strlen(ch[i].text), terms, nt);
+        {
+            size_t off;
+            if (ca_injection_scan(ch[i].text, strlen(ch[i].text), &ch[i].inj, &off))
+                ch[i].inj_char = ch[i].start_char + (int64_t)cc_utf8_count(ch[i].text, off);
+        }
         sqlite3_bind_int64(stm, 1, ch[i].id);
         while (sqlite3_step(stm) == SQLITE_ROW) {
             const char *surf = (const char *)sqlite3_column_text(stm, 3);
@@ -534,6 +666,14 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
             x->start_char = ch[i].start_char + (int64_t)cc_utf8_count(t, p);
             x->end_char = x->start_char + (int64_t)cc_utf8_count(t + p, e2 - p);
             x->mask = t[p] == '#' ? 0 : term_mask(t + p, x->len, terms, nt);  /* headings are not answers */
+            {   /* an instruction in a document is not a fact: never quoted */
+                const char *pat;
+                size_t off;
+                if (ch[i].inj && ca_injection_scan(t + p, x->len, &pat, &off)) {
+                    x->inj = 1;
+                    x->mask = 0;
+                }
+            }
             p = e > p ? e : n;
         }
     }
@@ -617,90 +757,145 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     if (ns && !n_supported) why = "support";
     else if (ns && type_gate && qtype != AT_NONE && !n_typed) why = "type";
-    int next_cite = 1;
-    for (size_t i = 0; i < ns && n_pick < maxs && !why; i++) {
-        sent *x = order[i];
-        int dup = 0;
-        if (x->score < min_score || x->coverage == 0) break;
-        for (size_t j = 0; j < i; j++)   /* overlapping chunks repeat sentences */
-            if (order[j]->picked && order[j]->len == x->len &&
-                !memcmp(ch[order[j]->chunk].text + order[j]->off, ch[x->chunk].text + x->off, x->len))
-                dup = 1;
-        if (dup) continue;
-        x->picked = 1;
-        if (!ch[x->chunk].cite) ch[x->chunk].cite = next_cite++;
-        if (ans.len) cc_buf_putc(&ans, ' ');
-        cc_buf_append(&ans, ch[x->chunk].text + x->off, x->len);
-        cc_buf_printf(&ans, " [%d]", ch[x->chunk].cite);
-        n_pick++;
-    }
-    if (!n_pick) {
-        a->abstained = 1;
-        cc_buf_printf(&ans, "I cannot answer this from the knowledge base: ");
-        if (!nh) cc_buf_puts(&ans, "no document matched the question.");
-        else {
-            int m = 0;
-            if (why && !strcmp(why, "type"))
-                cc_buf_printf(&ans, "the question asks for a %s and no evidence sentence that"
-                              " matches it holds one", atype_name[qtype]);
-            else if (why)
-                cc_buf_printf(&ans, "no evidence sentence states what is asked about the"
-                              " question's subject (support %.2f, needed %.2f)", best_sup,
-                              min_support);
-            else
-                cc_buf_printf(&ans, "no evidence sentence scored %.2f (best %.2f)", min_score,
-                              ns ? order[0]->score : 0.0);
-            for (int i = 0; i < nt; i++)
-                if (!df[i]) cc_buf_printf(&ans, "%s%s", m++ ? ", " : "; not found in the evidence: ", terms[i]);
-            cc_buf_putc(&ans, '.');
-        }
-    }
-    t_gen = cc_now_ms() - t0;
+    t_gen = cc_now_ms() - t0;   /* reading and scoring the evidence */
 
-    /* ---- checks: re-read the answer text; every [n] must be a citation of
-     * given evidence and every number must occur in the cited chunk. */
+    /* ---- prompt: the context within ask.prompt_tokens, counted by the
+     * model's tokenizer when there is one, else estimated */
     t0 = cc_now_ms();
-    if (!a->abstained) {
-        const char *p = ans.data, *sstart = ans.data;
-        while ((p = strchr(p, '['))) {
-            char *end;
-            long id = strtol(p + 1, &end, 10);
-            if (*end != ']' || end == p + 1) { p++; continue; }
-            int c = -1;
-            for (size_t i = 0; i < nc; i++) if (ch[i].cite == id) c = (int)i;
-            if (c < 0) n_bad_cite++;
-            else n_bad_num += unsupported_numbers(sstart, (size_t)(p - sstart), ch[c].text, &bad);
-            p = sstart = end + 1;
+    if (model[0] && (s = ca_llm_open(kb, model, (uint32_t)(ptok + maxtok + 16), &llm))) goto out;
+    t_load = cc_now_ms() - t0;
+    if (llm && ptok > (int64_t)ca_llm_n_ctx(llm) - maxtok) {   /* prompt + answer fit the context */
+        ptok = (int64_t)ca_llm_n_ctx(llm) - maxtok;
+        if (ptok < 64) {
+            s = cc_kb_seterr(kb, CC_INVALID, "model %s: its context (%u tokens) leaves %lld for the"
+                             " prompt after ask.max_tokens (%lld); at least 64 are needed", model,
+                             ca_llm_n_ctx(llm), (long long)ptok, (long long)maxtok);
+            goto out;
         }
     }
-    a->checks_ok = !n_bad_cite && !n_bad_num;
+    t0 = cc_now_ms();
+    if (!(ev = calloc(nc ? nc : 1, sizeof *ev)) || !(cite_of = calloc(nc ? nc : 1, sizeof *cite_of)) ||
+        !(ck.used = calloc(nc ? nc : 1, sizeof *ck.used))) {
+        s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        ev[i].id = ch[i].id;
+        ev[i].uri = ch[i].uri;
+        ev[i].text = ch[i].text;
+    }
+    if ((s = ca_prompt_build(question, ev, nc, &sg, (int)ptok, llm ? ca_llm_count : NULL, llm, &pr))) {
+        s = cc_kb_seterr(kb, CC_NOMEM, "out of memory building the prompt");
+        goto out;
+    }
+    t_prompt = cc_now_ms() - t0;
+
+    /* ---- generation */
+    t0 = cc_now_ms();
+    if (llm) {
+        if ((s = ca_llm_generate(kb, llm, &pr, (int)maxtok, o ? o->on_token : NULL,
+                                 o ? o->on_token_ctx : NULL, &gout)))
+            goto out;
+        cc_buf_puts(&ans, gout.text);
+        if (!ans.data) cc_buf_append(&ans, "", 0);
+        a->abstained = has_phrase(ans.data, "cannot answer") || !ans.len;
+        t_gen = cc_now_ms() - t0;
+        for (size_t i = 0; i < nc; i++) cite_of[i] = pr.cite[i];
+    } else {
+        int next_cite = 1;
+        for (size_t i = 0; i < ns && n_pick < maxs && !why; i++) {
+            sent *x = order[i];
+            int dup = 0;
+            if (x->score < min_score || x->coverage == 0) break;
+            for (size_t j = 0; j < i; j++)   /* overlapping chunks repeat sentences */
+                if (order[j]->picked && order[j]->len == x->len &&
+                    !memcmp(ch[order[j]->chunk].text + order[j]->off, ch[x->chunk].text + x->off, x->len))
+                    dup = 1;
+            if (dup) continue;
+            x->picked = 1;
+            if (!ch[x->chunk].cite) ch[x->chunk].cite = next_cite++;
+            if (ans.len) cc_buf_putc(&ans, ' ');
+            cc_buf_append(&ans, ch[x->chunk].text + x->off, x->len);
+            cc_buf_printf(&ans, " [%d]", ch[x->chunk].cite);
+            n_pick++;
+        }
+        if (!n_pick) {
+            a->abstained = 1;
+            cc_buf_printf(&ans, "I cannot answer this from the knowledge base: ");
+            if (!nh) cc_buf_puts(&ans, "no document matched the question.");
+            else {
+                int m = 0;
+                if (why && !strcmp(why, "type"))
+                    cc_buf_printf(&ans, "the question asks for a %s and no evidence sentence that"
+                                  " matches it holds one", atype_name[qtype]);
+                else if (why)
+                    cc_buf_printf(&ans, "no evidence sentence states what is asked about the"
+                                  " question's subject (support %.2f, needed %.2f)", best_sup,
+                                  min_support);
+                else
+                    cc_buf_printf(&ans, "no evidence sentence scored %.2f (best %.2f)", min_score,
+                                  ns ? order[0]->score : 0.0);
+                for (int i = 0; i < nt; i++)
+                    if (!df[i]) cc_buf_printf(&ans, "%s%s", m++ ? ", " : "; not found in the evidence: ", terms[i]);
+                cc_buf_putc(&ans, '.');
+            }
+        }
+        t_gen += cc_now_ms() - t0;
+        for (size_t i = 0; i < nc; i++) cite_of[i] = ch[i].cite;
+    }
+
+    /* ---- checks: every [n] names given evidence, every number occurs in
+     * what its sentence cites, every sentence cites something */
+    t0 = cc_now_ms();
+    if (llm || !a->abstained) check_answer(ans.data ? ans.data : "", ch, nc, cite_of, &pr, &ck);
+    a->checks_ok = !ck.bad_cite && !ck.bad_num && !ck.uncited;
     t_chk = cc_now_ms() - t0;
 
-    /* ---- answer structure */
-    for (size_t i = 0; i < nc; i++) if (ch[i].cite) a->n_cites++;
-    if (a->n_cites && !(a->cites = calloc(a->n_cites, sizeof *a->cites))) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
-    for (size_t i = 0; i < ns; i++) {
-        sent *x = &ss[i];
-        ca_citation *c;
-        if (!x->picked) continue;
-        c = &a->cites[ch[x->chunk].cite - 1];
-        if (!c->id) {   /* span of the first quoted sentence of that chunk */
-            c->id = ch[x->chunk].cite;
-            c->chunk_id = ch[x->chunk].id;
-            c->uri = cc_strdup(ch[x->chunk].uri);
-            c->start_char = x->start_char;
-            c->end_char = x->end_char;
+    /* ---- answer structure: the same for both generators */
+    if (llm) {
+        for (size_t i = 0; i < nc; i++) if (ck.used[i]) a->n_cites++;
+        if (a->n_cites && !(a->cites = calloc(a->n_cites, sizeof *a->cites))) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+        size_t m = 0;
+        for (int id = 1; id <= (int)pr.n_chunks_in; id++)   /* in citation id order */
+            for (size_t i = 0; i < nc; i++)
+                if (ck.used[i] && pr.cite[i] == id) {
+                    ca_citation *c = &a->cites[m++];
+                    c->id = id;
+                    c->chunk_id = ch[i].id;
+                    c->uri = cc_strdup(ch[i].uri);
+                    c->start_char = ch[i].start_char;   /* the whole excerpt */
+                    c->end_char = ch[i].start_char + (int64_t)cc_utf8_count(ch[i].text, strlen(ch[i].text));
+                }
+    } else {
+        for (size_t i = 0; i < nc; i++) if (ch[i].cite) a->n_cites++;
+        if (a->n_cites && !(a->cites = calloc(a->n_cites, sizeof *a->cites))) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+        for (size_t i = 0; i < ns; i++) {
+            sent *x = &ss[i];
+            ca_citation *c;
+            if (!x->picked) continue;
+            c = &a->cites[ch[x->chunk].cite - 1];
+            if (!c->id) {   /* span of the first quoted sentence of that chunk */
+                c->id = ch[x->chunk].cite;
+                c->chunk_id = ch[x->chunk].id;
+                c->uri = cc_strdup(ch[x->chunk].uri);
+                c->start_char = x->start_char;
+                c->end_char = x->end_char;
+            }
         }
     }
+    for (size_t i = 0; i < a->n_cites; i++)
+        if (!a->cites[i].uri) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
 
     /* ---- trace body (store_trace adds id, time and caller around it) */
     cc_buf_puts(&tr, ",\"question\":");
     cc_buf_json_str(&tr, question, nq);
-    cc_buf_printf(&tr, ",\"kb_generation\":%lld,\"settings\":{\"generator\":\"extractive\","
+    cc_buf_printf(&tr, ",\"kb_generation\":%lld,\"settings\":{\"generator\":\"%s\","
                   "\"k\":%d,\"depth\":%d,\"fusion_k\":%g,\"weights\":{\"bm25\":%g,\"vector\":%g},"
-                  "\"max_sentences\":%lld,\"min_score\":%g,\"min_support\":%g,\"type_gate\":%s}",
-                  (long long)gen, k, so.depth, so.fusion_k, so.weight[0], so.weight[1],
-                  (long long)maxs, min_score, min_support, type_gate ? "true" : "false");
+                  "\"max_sentences\":%lld,\"min_score\":%g,\"min_support\":%g,\"type_gate\":%s,"
+                  "\"prompt_tokens\":%lld,\"max_tokens\":%lld}",
+                  (long long)gen, llm ? "gguf" : "extractive", k, so.depth, so.fusion_k,
+                  so.weight[0], so.weight[1], (long long)maxs, min_score, min_support,
+                  type_gate ? "true" : "false", (long long)ptok, (long long)maxtok);
     cc_buf_puts(&tr, ",\"lanes\":{");
     for (int l = 0; l < CR_LANE_COUNT; l++) {
         int first = 1;
@@ -732,6 +927,37 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     cc_buf_puts(&tr, "],\"graph\":");
     cc_buf_append(&tr, gj.data ? gj.data : "null", gj.data ? gj.len : 4);
+    /* evidence passages that look like prompt injection: still evidence
+     * (inside the untrusted block), never quoted by the extractive answer */
+    cc_buf_puts(&tr, ",\"injections\":[");
+    for (size_t i = 0, m = 0; i < nc; i++) {
+        if (!ch[i].inj) continue;
+        cc_buf_printf(&tr, "%s{\"chunk\":%lld,\"document\":", m++ ? "," : "", (long long)ch[i].id);
+        cc_buf_json_str(&tr, ch[i].uri, strlen(ch[i].uri));
+        cc_buf_puts(&tr, ",\"pattern\":");
+        cc_buf_json_str(&tr, ch[i].inj, strlen(ch[i].inj));
+        cc_buf_printf(&tr, ",\"start_char\":%lld,\"in_prompt\":%s}", (long long)ch[i].inj_char,
+                      pr.cite[i] ? "true" : "false");
+    }
+    cc_buf_printf(&tr, "],\"prompt\":{\"sha256\":\"%s\",\"tokens\":%zu,\"token_counter\":\"%s\","
+                  "\"budget\":%d,\"over_budget\":%s,\"triples\":%zu,\"chunks\":[",
+                  pr.sha256, pr.tokens, llm ? "model" : "estimate", pr.budget,
+                  pr.over_budget ? "true" : "false", pr.n_triples_in);
+    for (size_t i = 0, m = 0; i < nc; i++)
+        if (pr.cite[i])
+            cc_buf_printf(&tr, "%s{\"id\":%d,\"chunk\":%lld,\"truncated\":%s}", m++ ? "," : "",
+                          pr.cite[i], (long long)ch[i].id, pr.truncated[i] ? "true" : "false");
+    cc_buf_puts(&tr, "],\"text\":");
+    if (llm) cc_buf_json_str(&tr, pr.text, pr.len);   /* the extractive answer does not read it */
+    else cc_buf_puts(&tr, "null");
+    cc_buf_puts(&tr, "},\"model\":");
+    cc_buf_puts(&tr, llm ? ca_llm_identity(llm) : "null");
+    if (llm)
+        cc_buf_printf(&tr, ",\"generation\":{\"sampler\":\"greedy\",\"temperature\":0,\"seed\":null,"
+                      "\"max_tokens\":%lld,\"prompt_tokens\":%zu,\"generated_tokens\":%zu,"
+                      "\"stopped\":\"%s\",\"kv_prefix_hits\":0}", (long long)maxtok,
+                      gout.n_prompt_tokens, gout.n_gen_tokens, gout.stopped_eos ? "eos" : "max_tokens");
+    else cc_buf_puts(&tr, ",\"generation\":null");
     cc_buf_printf(&tr, ",\"answer_type\":\"%s\",\"terms\":[", atype_name[qtype]);
     for (int j = 0; j < nt; j++) {
         cc_buf_printf(&tr, "%s{\"term\":", j ? "," : "");
@@ -744,10 +970,11 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         sent *x = &ss[i];
         cc_buf_printf(&tr, "%s{\"chunk\":%lld,\"start_char\":%lld,\"end_char\":%lld,"
                       "\"coverage\":%.4f,\"relation_coverage\":%.4f,\"name_coverage\":%.4f,\"graph\":%.4f,"
-                      "\"typed\":%s,\"score\":%.4f,\"picked\":%s}", i ? "," : "",
+                      "\"typed\":%s,\"injection\":%s,\"score\":%.4f,\"picked\":%s}", i ? "," : "",
                       (long long)ch[x->chunk].id, (long long)x->start_char,
                       (long long)x->end_char, x->coverage, x->relcov, x->namecov, x->graph,
-                      x->typed ? "true" : "false", x->score, x->picked ? "true" : "false");
+                      x->typed ? "true" : "false", x->inj ? "true" : "false", x->score,
+                      x->picked ? "true" : "false");
     }
     cc_buf_printf(&tr, "],\"answer\":{\"abstained\":%s,\"abstain_reason\":", a->abstained ? "true" : "false");
     if (!a->abstained) cc_buf_puts(&tr, "null");
@@ -755,15 +982,17 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     cc_buf_puts(&tr, ",\"text\":");
     cc_buf_json_str(&tr, ans.data ? ans.data : "", ans.len);
     cc_buf_puts(&tr, ",\"sentences\":[");
-    {
+    if (llm) {
+        if (ck.sents.data) cc_buf_append(&tr, ck.sents.data, ck.sents.len);
+    } else {
         int first = 1;
         for (size_t i = 0; i < ns; i++) {   /* in answer order */
             sent *x = order[i];
             if (!x->picked) continue;
             cc_buf_printf(&tr, "%s{\"text\":", first ? "" : ",");
             cc_buf_json_str(&tr, ch[x->chunk].text + x->off, x->len);
-            cc_buf_printf(&tr, ",\"citation\":%d,\"chunk\":%lld,\"document\":", ch[x->chunk].cite,
-                          (long long)ch[x->chunk].id);
+            cc_buf_printf(&tr, ",\"citation\":%d,\"citations\":[\"%d\"],\"chunk\":%lld,\"document\":",
+                          ch[x->chunk].cite, ch[x->chunk].cite, (long long)ch[x->chunk].id);
             cc_buf_json_str(&tr, ch[x->chunk].uri, strlen(ch[x->chunk].uri));
             cc_buf_printf(&tr, ",\"start_char\":%lld,\"end_char\":%lld}",
                           (long long)x->start_char, (long long)x->end_char);
@@ -771,10 +1000,14 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         }
     }
     cc_buf_printf(&tr, "]},\"checks\":{\"ok\":%s,\"citations_invalid\":%d,"
-                  "\"numbers_unsupported\":[%s],\"sentences_uncited\":0},"
-                  "\"latency_ms\":{\"open\":%.3f,\"retrieval\":%.3f,\"graph\":%.3f,\"generate\":%.3f,"
-                  "\"checks\":%.3f}", a->checks_ok ? "true" : "false", n_bad_cite,
-                  bad.data ? bad.data : "", t_open, t_ret, t_graph, t_gen, t_chk);
+                  "\"numbers_unsupported\":[%s],\"sentences_uncited\":%d,\"sentences\":%d},"
+                  "\"latency_ms\":{\"open\":%.3f,\"retrieval\":%.3f,\"graph\":%.3f,"
+                  "\"load\":%.3f,\"prompt\":%.3f,\"generate\":%.3f,",
+                  a->checks_ok ? "true" : "false", ck.bad_cite, ck.nums.data ? ck.nums.data : "",
+                  ck.uncited, ck.n_sent, t_open, t_ret, t_graph, t_load, t_prompt, t_gen);
+    if (llm) cc_buf_printf(&tr, "\"prefill\":%.3f,\"decode\":%.3f,", gout.t_prefill, gout.t_decode);
+    else cc_buf_puts(&tr, "\"prefill\":null,\"decode\":null,");
+    cc_buf_printf(&tr, "\"checks\":%.3f}", t_chk);
     if (!tr.data || !ans.data) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
     if ((s = store_trace(kb, created, caller, question, &tr, a))) goto out;
     a->text = cc_buf_detach(&ans);
@@ -793,7 +1026,14 @@ out:
     cc_buf_free(&norm);
     cc_buf_free(&tr);
     cc_buf_free(&ans);
-    cc_buf_free(&bad);
+    cc_buf_free(&ck.nums);
+    cc_buf_free(&ck.sents);
+    free(ck.used);
+    free(cite_of);
+    free(ev);
+    ca_prompt_free(&pr);
+    ca_gen_free(&gout);
+    ca_llm_close(llm);
     if (s) ca_answer_free(a);
     else *out = a;
     return s;

@@ -7,12 +7,17 @@
  * catalog's `traces` table (schema: schemas/trace.schema.json).
  *
  * Stages: retrieval -> graph (cg_subgraph_extract from the evidence chunks
- * and the question, recorded in the trace; not yet used in the answer's
- * scores) -> extractive generation -> checks -> trace.
+ * and the question; its triples support sentence scores) -> prompt (the
+ * context within a token budget, evidence wrapped as untrusted data, and
+ * passages that look like prompt injection marked) -> generation
+ * (`extractive`, or `gguf` with a model) -> checks -> trace.
  *
  * Settings (cairn.json): ask.k (evidence chunks, 5), ask.max_sentences (3),
- * ask.min_score (0.4: the answer abstains when no sentence scores this
- * much; see ask.c for the score).
+ * ask.min_score (0.4) and ask.min_support (0.3): the extractive answer
+ * abstains below them (see ask.c for the scores); ask.type_gate (0): 1 also
+ * abstains when no supported sentence holds the answer type; ask.model (a
+ * GGUF file: the gguf generator), ask.max_tokens (256), ask.prompt_tokens
+ * (the prompt's token budget, 2048).
  *
  * Prefix: ca_.  Errors are on the KB handle (cc_kb_errmsg).
  */
@@ -30,6 +35,12 @@ extern "C" {
 typedef struct ca_ask_opts {
     int         k;         /* evidence chunks, 1..100; 0 = setting ask.k */
     const char *caller;    /* recorded in the trace; NULL = "cli" */
+    const char *model;     /* GGUF file: the gguf generator; NULL = setting ask.model
+                              (none: extractive); "" = extractive whatever the setting */
+    int         max_tokens;   /* gguf: answer tokens; 0 = setting ask.max_tokens (256) */
+    /* gguf: called with each piece of generated text as it comes (may be NULL) */
+    void      (*on_token)(void *ctx, const char *text, size_t n);
+    void       *on_token_ctx;
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */
@@ -57,6 +68,13 @@ typedef struct ca_answer {
  * *out is freed with ca_answer_free. o may be NULL. */
 cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answer **out);
 void      ca_answer_free(ca_answer *a);
+
+/* Looks for prompt-injection-like text in s[0..n): phrases such as
+ * "ignore previous instructions", "you are now", "system prompt",
+ * "disregard ... above", and chat-template role markers ("<|im_start|>",
+ * "[INST]", "<<SYS>>"). Returns 1 on the first, with *pattern (a static
+ * string naming it) and *off (its byte offset); 0 when none. */
+int ca_injection_scan(const char *s, size_t n, const char **pattern, size_t *off);
 
 /* Walks the trace chain in seq order: each row's prev_hash must be the
  * previous row's hash (64 zeros for the first) and its hash must be
