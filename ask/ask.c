@@ -648,9 +648,13 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         /* sentences, with exact document offsets */
         const char *t = ch[i].text;
         size_t n = strlen(t), p = 0;
+        int inj_run = 0;   /* an injection runs from its sentence to the paragraph's end */
+        uint64_t inj_free = 0;   /* question terms outside injected passages */
         while (p < n) {
-            while (p < n && isspace((unsigned char)t[p])) p++;
+            int nl = 0;
+            while (p < n && isspace((unsigned char)t[p])) nl += t[p++] == '\n';
             if (p >= n) break;
+            if (nl >= 2) inj_run = 0;
             size_t e = sentence_end(t, p, n), e2 = e;
             while (e2 > p && isspace((unsigned char)t[e2 - 1])) e2--;
             if (ns == cap) {
@@ -665,17 +669,22 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
             x->len = e2 - p;
             x->start_char = ch[i].start_char + (int64_t)cc_utf8_count(t, p);
             x->end_char = x->start_char + (int64_t)cc_utf8_count(t + p, e2 - p);
-            x->mask = t[p] == '#' ? 0 : term_mask(t + p, x->len, terms, nt);  /* headings are not answers */
+            uint64_t raw = term_mask(t + p, x->len, terms, nt);
+            x->mask = t[p] == '#' ? 0 : raw;   /* headings are not answers */
             {   /* an instruction in a document is not a fact: never quoted */
                 const char *pat;
                 size_t off;
-                if (ch[i].inj && ca_injection_scan(t + p, x->len, &pat, &off)) {
+                if (ch[i].inj && ca_injection_scan(t + p, x->len, &pat, &off)) inj_run = 1;
+                if (inj_run) {
                     x->inj = 1;
                     x->mask = 0;
+                } else {
+                    inj_free |= raw;
                 }
             }
             p = e > p ? e : n;
         }
+        if (ch[i].inj) ch[i].mask = inj_free;   /* injected text lends the chunk no coverage */
     }
     /* Score (see ARCHITECTURE.md "Ask and the trace"): term weights
      * w = ln(1 + N / (1 + df)) over the N candidate sentences (a term every

@@ -69,6 +69,24 @@ typedef struct ca_answer {
 cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answer **out);
 void      ca_answer_free(ca_answer *a);
 
+/* Replay of a stored trace: the ask re-run with its recorded k,
+ * generator, model file and max_tokens (other settings are the KB's
+ * current ones; a difference is reported). The re-run stores its own trace
+ * (caller "replay"). */
+typedef struct ca_replay {
+    int   identical;        /* 1: same answer text and same cited chunks */
+    char  trace_id[40];     /* the re-run's trace */
+    char *old_text, *new_text;
+    char *why;              /* what differs between the two runs (KB generation,
+                               evidence, settings, model, prompt); "" when nothing */
+} ca_replay;
+
+/* CC_NOTFOUND when there is no trace with that id; the re-run's errors
+ * (a model file gone) are on the KB handle. *out is freed with
+ * ca_replay_free. kb must be writable. */
+cc_status ca_trace_replay(cc_kb *kb, const char *trace_id, ca_replay **out);
+void      ca_replay_free(ca_replay *r);
+
 /* Looks for prompt-injection-like text in s[0..n): phrases such as
  * "ignore previous instructions", "you are now", "system prompt",
  * "disregard ... above", and chat-template role markers ("<|im_start|>",
