@@ -548,7 +548,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if ((s = cc_kb_setting_i64(kb, "ask.k", 5, &k64)) ||
         (s = cc_kb_setting_i64(kb, "ask.max_sentences", 3, &maxs)) ||
         (s = cc_kb_setting_f64(kb, "ask.min_score", 0.4, &min_score)) ||
-        (s = cc_kb_setting_f64(kb, "ask.min_support", 0.3, &min_support)) ||
+        (s = cc_kb_setting_f64(kb, "ask.min_support", 0.25, &min_support)) ||
         (s = cc_kb_setting_i64(kb, "ask.type_gate", 0, &type_gate)) ||
         (s = cc_kb_setting_i64(kb, "ask.prompt_tokens", 2048, &ptok)) ||
         (s = cc_kb_setting_i64(kb, "ask.max_tokens", 256, &maxtok)) ||

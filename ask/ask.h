@@ -13,7 +13,7 @@
  * (`extractive`, or `gguf` with a model) -> checks -> trace.
  *
  * Settings (cairn.json): ask.k (evidence chunks, 5), ask.max_sentences (3),
- * ask.min_score (0.4) and ask.min_support (0.3): the extractive answer
+ * ask.min_score (0.4) and ask.min_support (0.25): the extractive answer
  * abstains below them (see ask.c for the scores); ask.type_gate (0): 1 also
  * abstains when no supported sentence holds the answer type; ask.model (a
  * GGUF file: the gguf generator), ask.max_tokens (256), ask.prompt_tokens

@@ -23,10 +23,25 @@ import argparse, json, os, shutil, subprocess, tempfile
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", default="build")
 ap.add_argument("-k", type=int, default=5)
+ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                help="a KB setting for this run, e.g. ask.min_support=0 (JSON value)")
 ap.add_argument("--kb", help="reuse this KB (built from datasets/corpus) instead of a fresh one")
 ap.add_argument("--show", action="store_true", help="print each wrong answer")
 a = ap.parse_args()
 src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def apply_settings(kb, pairs):
+    """Writes KEY=VALUE settings (dotted keys, JSON values) into kb/cairn.json."""
+    if not pairs: return
+    path = os.path.join(kb, "cairn.json")
+    d = json.load(open(path))
+    for kv in pairs:
+        k, v = kv.split("=", 1)
+        o = d
+        for part in k.split(".")[:-1]: o = o.setdefault(part, {})
+        o[k.split(".")[-1]] = json.loads(v)
+    json.dump(d, open(path, "w"), indent=2)
 cairn = os.path.abspath(os.path.join(a.build, "cairn"))
 tmp = tempfile.mkdtemp()
 kb = os.path.join(tmp, "kb")
@@ -36,6 +51,7 @@ try:
     else:
         subprocess.run([cairn, "init", kb], check=True, capture_output=True)
         subprocess.run([cairn, "ingest", kb, "datasets/corpus"], cwd=src, check=True, capture_output=True)
+    apply_settings(kb, a.set)
     qs = [json.loads(l) for l in open(os.path.join(src, "datasets/eval/questions.jsonl"))]
     n = {"ans": 0, "unans": 0}
     c = dict(rec_all=0, rec_any=0, cited=0, contain=0, abst_ok=0, abst_bad=0, checks=0, total=0,
