@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define MAX_TERMS 64
 
@@ -384,6 +385,15 @@ void ca_answer_free(ca_answer *a)
     free(a);
 }
 
+/* CPU time of the whole process (all threads), milliseconds: stage costs
+ * that a loaded machine's scheduling does not inflate. */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) return 0;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static const char zero_hash[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
 static void chain_hash(const char *prev, const char *json, char hex[65])
@@ -503,14 +513,14 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     sqlite3_stmt *st = NULL;
     cc_buf norm = CC_BUF_INIT(0), tr = CC_BUF_INIT(0), ans = CC_BUF_INIT(0);
     const char *model = "";
-    int64_t ptok, maxtok;
+    int64_t ptok, maxtok, ghops;
     ca_llm *llm = NULL;
     ca_ev *ev = NULL;
     int *cite_of = NULL;
     checks ck = {0};
     ca_prompt pr = {0};
     ca_gen gout = {0};
-    double t_load = 0, t_prompt = 0;
+    double t_load = 0, t_prompt = 0, c0 = 0, c_ret = 0, c_graph = 0, c_gen = 0, c_chk = 0;
     char *terms[MAX_TERMS];
     double *tw = NULL;
     double w[MAX_TERMS], wrel[MAX_TERMS] = {0}, relw = 0, wname[MAX_TERMS] = {0}, namew = 0;
@@ -552,6 +562,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         (s = cc_kb_setting_i64(kb, "ask.type_gate", 0, &type_gate)) ||
         (s = cc_kb_setting_i64(kb, "ask.prompt_tokens", 2048, &ptok)) ||
         (s = cc_kb_setting_i64(kb, "ask.max_tokens", 256, &maxtok)) ||
+        (s = cc_kb_setting_i64(kb, "ask.graph_hops", 1, &ghops)) ||
         (s = cc_kb_setting_str(kb, "ask.model", "", &model)))
         return s;   /* the message names the setting */
     k = o && o->k ? o->k : (int)k64;
@@ -561,6 +572,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if (o && o->max_tokens) maxtok = o->max_tokens;
     if (ptok < 64 || ptok > 1000000)
         return cc_kb_seterr(kb, CC_INVALID, "setting ask.prompt_tokens must be 64..1000000 (is %lld)", (long long)ptok);
+    if (ghops < 1 || ghops > 4)
+        return cc_kb_seterr(kb, CC_INVALID, "setting ask.graph_hops must be 1..4 (is %lld)", (long long)ghops);
     if (maxtok < 1 || maxtok > 100000)
         return cc_kb_seterr(kb, CC_INVALID, "ask.max_tokens must be 1..100000 (is %lld)", (long long)maxtok);
     if (!(a = calloc(1, sizeof *a))) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
@@ -574,11 +587,15 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if (so.depth < k) so.depth = k;
     so.k = so.depth;
     so.mode = CR_MODE_HYBRID;
-    if ((s = cr_searcher_open(kb, &se))) goto out;
+    if (o && o->searcher) se = o->searcher;
+    else if ((s = cr_searcher_open(kb, &se))) goto out;
     t_open = cc_now_ms() - t0;
+    c0 = cpu_ms();
     t0 = cc_now_ms();
     if ((s = cr_searcher_search(se, question, &so, &hits, &nh))) goto out;
     t_ret = cc_now_ms() - t0;
+    c_ret = cpu_ms() - c0;
+    c0 = cpu_ms();
 
     /* ---- extractive generation */
     t0 = cc_now_ms();
@@ -598,10 +615,13 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         int64_t ids[64];
         size_t ni = nc < 64 ? nc : 64;
         for (size_t i = 0; i < ni; i++) ids[i] = hits[i].chunk_id;
-        if ((s = cg_subgraph_extract(kb, question, ids, ni, NULL, &sg))) goto out;
+        cg_subgraph_opts go = {.hops = (int)ghops};
+        if ((s = cg_subgraph_extract(kb, question, ids, ni, &go, &sg))) goto out;
         graph_json(&gj, &sg);
     }
     t_graph = cc_now_ms() - t0;
+    c_graph = cpu_ms() - c0;
+    c0 = cpu_ms();
     t0 = cc_now_ms();
     qtype = answer_type(question);
     names = name_terms(question, terms, nt);
@@ -855,10 +875,13 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
 
     /* ---- checks: every [n] names given evidence, every number occurs in
      * what its sentence cites, every sentence cites something */
+    c_gen = cpu_ms() - c0;   /* reading evidence, prompt, generation */
+    c0 = cpu_ms();
     t0 = cc_now_ms();
     if (llm || !a->abstained) check_answer(ans.data ? ans.data : "", ch, nc, cite_of, &pr, &ck);
     a->checks_ok = !ck.bad_cite && !ck.bad_num && !ck.uncited;
     t_chk = cc_now_ms() - t0;
+    c_chk = cpu_ms() - c0;
 
     /* ---- answer structure: the same for both generators */
     if (llm) {
@@ -901,10 +924,10 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     cc_buf_printf(&tr, ",\"kb_generation\":%lld,\"settings\":{\"generator\":\"%s\","
                   "\"k\":%d,\"depth\":%d,\"fusion_k\":%g,\"weights\":{\"bm25\":%g,\"vector\":%g},"
                   "\"max_sentences\":%lld,\"min_score\":%g,\"min_support\":%g,\"type_gate\":%s,"
-                  "\"prompt_tokens\":%lld,\"max_tokens\":%lld}",
+                  "\"prompt_tokens\":%lld,\"max_tokens\":%lld,\"graph_hops\":%lld}",
                   (long long)gen, llm ? "gguf" : "extractive", k, so.depth, so.fusion_k,
                   so.weight[0], so.weight[1], (long long)maxs, min_score, min_support,
-                  type_gate ? "true" : "false", (long long)ptok, (long long)maxtok);
+                  type_gate ? "true" : "false", (long long)ptok, (long long)maxtok, (long long)ghops);
     cc_buf_puts(&tr, ",\"lanes\":{");
     for (int l = 0; l < CR_LANE_COUNT; l++) {
         int first = 1;
@@ -1016,7 +1039,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
                   ck.uncited, ck.n_sent, t_open, t_ret, t_graph, t_load, t_prompt, t_gen);
     if (llm) cc_buf_printf(&tr, "\"prefill\":%.3f,\"decode\":%.3f,", gout.t_prefill, gout.t_decode);
     else cc_buf_puts(&tr, "\"prefill\":null,\"decode\":null,");
-    cc_buf_printf(&tr, "\"checks\":%.3f}", t_chk);
+    cc_buf_printf(&tr, "\"checks\":%.3f},\"cpu_ms\":{\"retrieval\":%.3f,\"graph\":%.3f,"
+                  "\"generate\":%.3f,\"checks\":%.3f}", t_chk, c_ret, c_graph, c_gen, c_chk);
     if (!tr.data || !ans.data) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
     if ((s = store_trace(kb, created, caller, question, &tr, a))) goto out;
     a->text = cc_buf_detach(&ans);
@@ -1031,7 +1055,7 @@ out:
     free(ss);
     free(order);
     free(hits);
-    cr_searcher_close(se);
+    if (!(o && o->searcher)) cr_searcher_close(se);
     cc_buf_free(&norm);
     cc_buf_free(&tr);
     cc_buf_free(&ans);

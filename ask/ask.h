@@ -17,7 +17,8 @@
  * abstains below them (see ask.c for the scores); ask.type_gate (0): 1 also
  * abstains when no supported sentence holds the answer type; ask.model (a
  * GGUF file: the gguf generator), ask.max_tokens (256), ask.prompt_tokens
- * (the prompt's token budget, 2048).
+ * (the prompt's token budget, 2048), ask.graph_hops (1: the subgraph's
+ * depth for ask; graph.hops stays the graph module's default).
  *
  * Prefix: ca_.  Errors are on the KB handle (cc_kb_errmsg).
  */
@@ -41,6 +42,9 @@ typedef struct ca_ask_opts {
     /* gguf: called with each piece of generated text as it comes (may be NULL) */
     void      (*on_token)(void *ctx, const char *text, size_t n);
     void       *on_token_ctx;
+    /* retrieval's searcher over this KB, kept open by the caller (a server,
+     * a benchmark) so its indexes load once; NULL = open one for this ask */
+    struct cr_searcher *searcher;
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */
