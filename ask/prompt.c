@@ -180,7 +180,7 @@ cc_status ca_prompt_build(const char *question, const ca_ev *ev, size_t n_ev,
         tri_used += c;
         ts[nt++].t = t;
     }
-    qsort(ts, nt, sizeof *ts, cmp_tri);
+    if (nt) qsort(ts, nt, sizeof *ts, cmp_tri);
     if (!(p->triples = calloc(nt ? nt : 1, sizeof *p->triples))) goto out;
     for (size_t i = 0; i < nt; i++) p->triples[i] = ts[i].t;
 
@@ -211,7 +211,7 @@ cc_status ca_prompt_build(const char *question, const ca_ev *ev, size_t n_ev,
         ni++;
         if (p->truncated[i]) break;
     }
-    qsort(in, ni, sizeof *in, cmp_inc);
+    if (ni) qsort(in, ni, sizeof *in, cmp_inc);
 
     if (cc_buf_append(&b, instructions, sizeof instructions - 1) || cc_buf_puts(&b, EV_BEGIN))
         goto out;
