@@ -1,5 +1,7 @@
-/* ask.c — ca_ask: retrieval, extractive answer with citations, checks, and
- * the hash-chained trace (see ask.h). */
+/* ask.c — ca_ask: retrieval, graph, evidence sentences (scores, answer
+ * types, injection marks), the prompt (prompt.c), the extractive answer or
+ * the gguf generator (gen_gguf.c), checks, and the hash-chained trace (see
+ * ask.h). */
 #include "ask_int.h"
 #include "retrieval.h"
 #include "graph.h"
@@ -608,8 +610,9 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if (!(ch = calloc(nc ? nc : 1, sizeof *ch))) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
 
     /* ---- graph: the subgraph around the evidence chunks and the question
-     * (settings graph.hops, graph.budget); recorded in the trace with each
-     * triple's provenance.  It does not change the extractive answer yet. */
+     * (ask.graph_hops deep, graph.budget triples); recorded in the trace
+     * with each triple's provenance; its triples support sentence scores
+     * and go into the prompt. */
     t0 = cc_now_ms();
     {
         int64_t ids[64];
