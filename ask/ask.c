@@ -922,7 +922,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         if (!a->cites[i].uri) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
 
     /* ---- trace body (store_trace adds id, time and caller around it) */
-    cc_buf_puts(&tr, ",\"question\":");
+    cc_buf_printf(&tr, ",\"trace_version\":%d,\"question\":", CA_TRACE_VERSION);
     cc_buf_json_str(&tr, question, nq);
     cc_buf_printf(&tr, ",\"kb_generation\":%lld,\"settings\":{\"generator\":\"%s\","
                   "\"k\":%d,\"depth\":%d,\"fusion_k\":%g,\"weights\":{\"bm25\":%g,\"vector\":%g},"

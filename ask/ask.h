@@ -32,6 +32,10 @@ extern "C" {
 #endif
 
 #define CA_QUESTION_MAX_BYTES 65536
+/* The trace document's layout (schemas/trace.schema.json). 2: prompt,
+ * model, generation, injections, cpu_ms; first-cut traces have no
+ * trace_version field (1). */
+#define CA_TRACE_VERSION 2
 
 typedef struct ca_ask_opts {
     int         k;         /* evidence chunks, 1..100; 0 = setting ask.k */

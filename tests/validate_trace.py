@@ -6,7 +6,7 @@
 Each FILE holds one JSON trace, or JSON Lines (one trace a line, as
 `cairn trace KB export --format jsonl` writes). Uses python3-jsonschema
 (Draft 2020-12) when it is installed, else a checker of the subset of JSON
-Schema the trace schema uses (type, enum, pattern, minimum, required,
+Schema the trace schema uses (type, const, enum, pattern, minimum, required,
 properties, additionalProperties, items, minItems, $ref). Prints the
 number of traces validated; exits 1 naming the first invalid one.
 """
@@ -23,6 +23,8 @@ def subset_check(v, s, root, path):
     if tys and not any(isinstance(v, pyt[x]) and not (x in ("integer", "number") and isinstance(v, bool))
                        for x in tys):
         raise ValueError(f"{path}: {v!r} is not of type {ty}")
+    if "const" in s and v != s["const"]:
+        raise ValueError(f"{path}: {v!r} is not {s['const']!r}")
     if "enum" in s and v not in s["enum"]:
         raise ValueError(f"{path}: {v!r} is not one of {s['enum']}")
     if "pattern" in s and isinstance(v, str) and not re.search(s["pattern"], v):
