@@ -7,12 +7,18 @@
  * catalog's `traces` table (schema: schemas/trace.schema.json).
  *
  * Stages: retrieval -> graph (cg_subgraph_extract from the evidence chunks
- * and the question, recorded in the trace; not yet used in the answer's
- * scores) -> extractive generation -> checks -> trace.
+ * and the question; its triples support sentence scores) -> prompt (the
+ * context within a token budget, evidence wrapped as untrusted data, and
+ * passages that look like prompt injection marked) -> generation
+ * (`extractive`, or `gguf` with a model) -> checks -> trace.
  *
  * Settings (cairn.json): ask.k (evidence chunks, 5), ask.max_sentences (3),
- * ask.min_score (0.4: the answer abstains when no sentence scores this
- * much; see ask.c for the score).
+ * ask.min_score (0.4) and ask.min_support (0.25): the extractive answer
+ * abstains below them (see ask.c for the scores); ask.type_gate (0): 1 also
+ * abstains when no supported sentence holds the answer type; ask.model (a
+ * GGUF file: the gguf generator), ask.max_tokens (256), ask.prompt_tokens
+ * (the prompt's token budget, 2048), ask.graph_hops (1: the subgraph's
+ * depth for ask; graph.hops stays the graph module's default).
  *
  * Prefix: ca_.  Errors are on the KB handle (cc_kb_errmsg).
  */
@@ -26,11 +32,24 @@ extern "C" {
 #endif
 
 #define CA_QUESTION_MAX_BYTES 65536
+/* The trace document's layout (schemas/trace.schema.json). 2: prompt,
+ * model, generation, injections, cpu_ms; first-cut traces have no
+ * trace_version field (1). */
+#define CA_TRACE_VERSION 2
 
 typedef struct ca_ask_opts {
     int         k;         /* evidence chunks, 1..100; 0 = setting ask.k */
     const char *caller;    /* recorded in the trace; NULL = "cli" */
-    int         hops;      /* graph stage, 1..4; 0 = setting graph.hops */
+    int         hops;      /* graph stage, 1..4; 0 = setting ask.graph_hops (1) */
+    const char *model;     /* GGUF file: the gguf generator; NULL = setting ask.model
+                              (none: extractive); "" = extractive whatever the setting */
+    int         max_tokens;   /* gguf: answer tokens; 0 = setting ask.max_tokens (256) */
+    /* gguf: called with each piece of generated text as it comes (may be NULL) */
+    void      (*on_token)(void *ctx, const char *text, size_t n);
+    void       *on_token_ctx;
+    /* retrieval's searcher over this KB, kept open by the caller (a server,
+     * a benchmark) so its indexes load once; NULL = open one for this ask */
+    struct cr_searcher *searcher;
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */
@@ -58,6 +77,31 @@ typedef struct ca_answer {
  * *out is freed with ca_answer_free. o may be NULL. */
 cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answer **out);
 void      ca_answer_free(ca_answer *a);
+
+/* Replay of a stored trace: the ask re-run with its recorded k,
+ * generator, model file and max_tokens (other settings are the KB's
+ * current ones; a difference is reported). The re-run stores its own trace
+ * (caller "replay"). */
+typedef struct ca_replay {
+    int   identical;        /* 1: same answer text and same cited chunks */
+    char  trace_id[40];     /* the re-run's trace */
+    char *old_text, *new_text;
+    char *why;              /* what differs between the two runs (KB generation,
+                               evidence, settings, model, prompt); "" when nothing */
+} ca_replay;
+
+/* CC_NOTFOUND when there is no trace with that id; the re-run's errors
+ * (a model file gone) are on the KB handle. *out is freed with
+ * ca_replay_free. kb must be writable. */
+cc_status ca_trace_replay(cc_kb *kb, const char *trace_id, ca_replay **out);
+void      ca_replay_free(ca_replay *r);
+
+/* Looks for prompt-injection-like text in s[0..n): phrases such as
+ * "ignore previous instructions", "you are now", "system prompt",
+ * "disregard ... above", and chat-template role markers ("<|im_start|>",
+ * "[INST]", "<<SYS>>"). Returns 1 on the first, with *pattern (a static
+ * string naming it) and *off (its byte offset); 0 when none. */
+int ca_injection_scan(const char *s, size_t n, const char **pattern, size_t *off);
 
 /* Walks the trace chain in seq order: each row's prev_hash must be the
  * previous row's hash (64 zeros for the first) and its hash must be

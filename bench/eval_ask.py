@@ -10,8 +10,11 @@ Builds a fresh KB, asks every question with `cairn ask --json` and reports:
   cited gold      answerable questions whose answer cites a gold document
   containment     answerable questions whose answer text contains the gold
                   answer or an alias (case-insensitive substring; the rule)
-  abstention      on unanswerable questions: share that abstained; and the
-                  share of answerable questions that wrongly abstained
+  abstention      recall: share of unanswerable questions that abstained;
+                  precision: share of abstentions that were on unanswerable
+                  questions; and answerable questions that wrongly abstained
+  supported       share of the answer sentences (answerable questions) whose
+                  citation is a chunk of a gold document (the dataset's rule)
   checks ok       share of answers whose checks all passed
   latency         p50 / p99 per stage from the traces (ms, in-process)
 """
@@ -20,17 +23,39 @@ import argparse, json, os, shutil, subprocess, tempfile
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", default="build")
 ap.add_argument("-k", type=int, default=5)
+ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                help="a KB setting for this run, e.g. ask.min_support=0 (JSON value)")
+ap.add_argument("--kb", help="reuse this KB (built from datasets/corpus) instead of a fresh one")
+ap.add_argument("--show", action="store_true", help="print each wrong answer")
 a = ap.parse_args()
 src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def apply_settings(kb, pairs):
+    """Writes KEY=VALUE settings (dotted keys, JSON values) into kb/cairn.json."""
+    if not pairs: return
+    path = os.path.join(kb, "cairn.json")
+    d = json.load(open(path))
+    for kv in pairs:
+        k, v = kv.split("=", 1)
+        o = d
+        for part in k.split(".")[:-1]: o = o.setdefault(part, {})
+        o[k.split(".")[-1]] = json.loads(v)
+    json.dump(d, open(path, "w"), indent=2)
 cairn = os.path.abspath(os.path.join(a.build, "cairn"))
 tmp = tempfile.mkdtemp()
 kb = os.path.join(tmp, "kb")
 try:
-    subprocess.run([cairn, "init", kb], check=True, capture_output=True)
-    subprocess.run([cairn, "ingest", kb, "datasets/corpus"], cwd=src, check=True, capture_output=True)
+    if a.kb:
+        kb = a.kb
+    else:
+        subprocess.run([cairn, "init", kb], check=True, capture_output=True)
+        subprocess.run([cairn, "ingest", kb, "datasets/corpus"], cwd=src, check=True, capture_output=True)
+    apply_settings(kb, a.set)
     qs = [json.loads(l) for l in open(os.path.join(src, "datasets/eval/questions.jsonl"))]
     n = {"ans": 0, "unans": 0}
-    c = dict(rec_all=0, rec_any=0, cited=0, contain=0, abst_ok=0, abst_bad=0, checks=0, total=0)
+    c = dict(rec_all=0, rec_any=0, cited=0, contain=0, abst_ok=0, abst_bad=0, checks=0, total=0,
+             sents=0, sents_ok=0)
     bytype = {}
     lat = {}
     for q in qs:
@@ -45,6 +70,8 @@ try:
         if q["type"] == "unanswerable":
             n["unans"] += 1
             c["abst_ok"] += ans["abstained"]
+            if a.show and not ans["abstained"]:
+                print("UNANS", q["id"], q["question"], "->", ans["text"][:200])
             continue
         n["ans"] += 1
         gold = {"datasets/" + d for d in q["docs"]}
@@ -56,6 +83,11 @@ try:
         text = ans["text"].lower()
         hit = any(x.lower() in text for x in [q["answer"]] + q.get("aliases", []) if x)
         c["contain"] += hit
+        for s in ans["sentences"]:
+            c["sents"] += 1
+            c["sents_ok"] += s["document"] in gold
+        if a.show and not hit:
+            print("MISS", q["id"], q["type"], q["question"], "| gold:", q["answer"], "->", ans["text"][:300])
         c["abst_bad"] += ans["abstained"]
         bt = bytype.setdefault(q["type"], [0, 0]); bt[0] += 1; bt[1] += hit
     A, U = n["ans"], n["unans"]
@@ -67,7 +99,10 @@ try:
     for k, (m, h) in sorted(bytype.items()):
         print(f"  {k:<12} {h}/{m} = {h/m:.3f}")
     print(f"unanswerable that abstained:             {c['abst_ok']}/{U} = {c['abst_ok']/max(U,1):.3f}")
+    n_abst = c["abst_ok"] + c["abst_bad"]
+    print(f"abstention precision:                    {c['abst_ok']}/{n_abst} = {c['abst_ok']/max(n_abst,1):.3f}")
     print(f"answerable that abstained (wrongly):     {c['abst_bad']}/{A} = {c['abst_bad']/A:.3f}")
+    print(f"answer sentences citing a gold doc:      {c['sents_ok']}/{c['sents']} = {c['sents_ok']/max(c['sents'],1):.3f}")
     print(f"checks ok:                               {c['checks']}/{c['total']}")
     for st, v in lat.items():
         v.sort()

@@ -1,5 +1,6 @@
-/* cmd_ask.c — `cairn ask KB "question"`: an extractive answer with
- * citations, and the id of its stored trace. */
+/* cmd_ask.c — `cairn ask KB "question"`: an answer with citations (the
+ * extractive generator, or a GGUF model with --model / ask.model, its text
+ * streamed as it comes), and the id of its stored trace. */
 #include "cli.h"
 #include "ask.h"
 
@@ -10,37 +11,73 @@ static const char ask_usage[] =
     "ask KB \"question\" [options]\n"
     "  Answers from the KB's own documents: hybrid retrieval, then the best\n"
     "  evidence sentences quoted with citations [n] (document, chunk, chars).\n"
-    "  Abstains when the evidence is too thin (setting ask.min_score).\n"
+    "  Abstains when the evidence is too thin (settings ask.min_score,\n"
+    "  ask.min_support). With a model, the model writes the answer from the\n"
+    "  assembled prompt (streamed), and the same checks run on it.\n"
     "  Every ask stores a trace: see `cairn trace`.\n"
     "options:\n"
-    "  -k N     evidence chunks (1..100, default setting ask.k = 5)\n"
-    "  --json   print the whole trace (JSON) instead\n";
+    "  -k N            evidence chunks (1..100, default setting ask.k = 5)\n"
+    "  --hops H        graph expansion from the evidence (1..4, default setting\n"
+    "                  ask.graph_hops = 1)\n"
+    "  --model FILE    a GGUF decoder (default setting ask.model; none: extractive)\n"
+    "  --extractive    the extractive generator even when ask.model is set\n"
+    "  --max-tokens N  answer tokens for a model (default setting ask.max_tokens = 256)\n"
+    "  --json          print the whole trace (JSON) instead\n";
 
-/* Prints one answer. Shared with `cairn demo`. */
-int cli_ask_print(cc_kb *kb, const char *question, int k, int json)
+static void stream(void *ctx, const char *s, size_t n)
 {
-    ca_ask_opts o = {k, "cli", 0};
+    (void)ctx;
+    fwrite(s, 1, n, stdout);
+    fflush(stdout);
+}
+
+/* Prints one answer; streams a model's text when not json. */
+static int ask_print(cc_kb *kb, const char *question, ca_ask_opts *o, int json)
+{
     ca_answer *a;
-    if (ca_ask(kb, question, &o, &a) != CC_OK) return cli_error("%s", cc_kb_errmsg(kb));
+    int streamed = 0;
+    if (!json && o->model && o->model[0]) {
+        o->on_token = stream;
+        streamed = 1;
+    }
+    if (!json && !o->model) {   /* ask.model may name one */
+        const char *m = NULL;
+        if (cc_kb_setting_str(kb, "ask.model", "", &m) == CC_OK && m && m[0]) {
+            o->on_token = stream;
+            streamed = 1;
+        }
+    }
+    if (ca_ask(kb, question, o, &a) != CC_OK) {
+        if (streamed) putchar('\n');
+        return cli_error("%s", cc_kb_errmsg(kb));
+    }
     if (json) {
         printf("%s\n", a->trace_json);
     } else {
-        printf("%s\n", a->text);
+        if (streamed) printf("\n");
+        else printf("%s\n", a->text);
         for (size_t i = 0; i < a->n_cites; i++)
             printf("  [%d] %s  chunk %lld, chars %lld-%lld\n", a->cites[i].id, a->cites[i].uri,
                    (long long)a->cites[i].chunk_id, (long long)a->cites[i].start_char,
                    (long long)a->cites[i].end_char);
-        if (!a->checks_ok) printf("  checks FAILED (see the trace)\n");
+        if (!a->checks_ok) printf("  checks FAILED (see the trace's checks)\n");
         printf("trace %s\n", a->trace_id);
     }
     ca_answer_free(a);
     return 0;
 }
 
+/* Prints one answer with the extractive generator or ask.model. */
+int cli_ask_print(cc_kb *kb, const char *question, int k, int json)
+{
+    ca_ask_opts o = {.k = k, .caller = "cli"};
+    return ask_print(kb, question, &o, json);
+}
+
 int cmd_ask(int argc, char **argv)
 {
-    const char *kbdir = NULL, *q = NULL;
-    int64_t k = 0;
+    const char *kbdir = NULL, *q = NULL, *model = NULL;
+    int64_t k = 0, hops = 0, maxt = 0;
     int json = 0, r, ret;
     cc_kb *kb;
     for (int i = 1; i < argc; i++) {
@@ -49,6 +86,19 @@ int cmd_ask(int argc, char **argv)
             if (r < 0) return 2;
             continue;
         }
+        if ((r = cli_opt_int(argc, argv, &i, "--hops", 1, 4, &hops))) {
+            if (r < 0) return 2;
+            continue;
+        }
+        if ((r = cli_opt_int(argc, argv, &i, "--max-tokens", 1, 100000, &maxt))) {
+            if (r < 0) return 2;
+            continue;
+        }
+        if ((r = cli_opt_str(argc, argv, &i, "--model", &model))) {
+            if (r < 0) return 2;
+            continue;
+        }
+        if (!strcmp(argv[i], "--extractive")) { model = ""; continue; }
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
         if (argv[i][0] == '-' && argv[i][1] && !(kbdir && !q)) {
             cli_error("unknown option %s", argv[i]);
@@ -60,7 +110,9 @@ int cmd_ask(int argc, char **argv)
     }
     if (!kbdir || !q) return cli_usage(ask_usage);
     if (cc_kb_open(kbdir, CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
-    ret = cli_ask_print(kb, q, (int)k, json);
+    ca_ask_opts o = {.k = (int)k, .caller = "cli", .hops = (int)hops, .model = model,
+                     .max_tokens = (int)maxt};
+    ret = ask_print(kb, q, &o, json);
     cc_kb_close(kb);
     return ret;
 }

@@ -97,22 +97,14 @@ static void trace_select(cc_buf *sql, int ask)
 
 /* ---------------------------------------------------------------- ASK */
 
-static cc_status check_model(cq_session *s, const cq_stmt *st)
-{
-    if (st->model && strcmp(st->model, "extractive"))
-        return fail(s, CC_UNSUPPORTED, "model '%s' is not available: ASK runs the extractive "
-                    "generator (model = 'extractive') until model-backed generation is wired "
-                    "in", st->model);
-    return CC_OK;
-}
-
 static cc_status run_ask(cq_session *s, cq_stmt *st, char **param)
 {
     cc_kb *kb = s->kb, *own = NULL;
-    ca_ask_opts o = {st->k, "sql", st->hops};
+    ca_ask_opts o = {.k = st->k, .caller = "sql", .hops = st->hops};
+    if (st->model && strcmp(st->model, "extractive")) o.model = st->model;   /* a GGUF file */
+    else if (st->model) o.model = "";
     ca_answer *a = NULL;
     cc_status r;
-    if ((r = check_model(s, st))) return r;
     if (!s->writer) {              /* the trace is appended: take the lock for this ASK */
         if ((r = cc_kb_open(s->kbdir, CC_KB_WRITE, &own)) != CC_OK)
             return fail(s, r, "%s%s", r == CC_BUSY ? "busy: ASK stores a trace and needs the "
@@ -144,11 +136,10 @@ static cc_status run_explain(cq_session *s, cq_stmt *st, char **param)
     sqlite3_stmt *q = NULL;
     cc_buf j = CC_BUF_INIT(0), line = CC_BUF_INIT(0);
     cc_status r;
-    if ((r = check_model(s, st))) return r;
     if (!st->arg[strspn(st->arg, " \t\r\n")])
         return fail(s, CC_INVALID, "EXPLAIN ASK: question is empty");
     if ((r = cc_kb_setting_i64(s->kb, "ask.k", 5, &k)) ||
-        (!hops && (r = cc_kb_setting_i64(s->kb, "graph.hops", 2, &hops))) ||
+        (!hops && (r = cc_kb_setting_i64(s->kb, "ask.graph_hops", 1, &hops))) ||
         (r = cc_kb_setting_i64(s->kb, "graph.budget", 60, &budget)) ||
         (r = cc_kb_setting_i64(s->kb, "ask.max_sentences", 3, &maxs)) ||
         (r = cc_kb_setting_f64(s->kb, "ask.min_score", 0.4, &min_score)) ||
@@ -182,8 +173,18 @@ static cc_status run_explain(cq_session *s, cq_stmt *st, char **param)
                   (long long)hops, hops == 1 ? "" : "s", (long long)budget);
     part_row(&j, "plan", 2, line.data, NAN, NULL, 0, -1, -1);
     cc_buf_reset(&line);
-    cc_buf_printf(&line, "generate: extractive, at most %lld evidence sentences scoring %g or "
-                  "more, each cited [n]; else abstain", (long long)maxs, min_score);
+    {
+        const char *model = NULL;
+        if (st->model) model = strcmp(st->model, "extractive") ? st->model : "";
+        else if ((r = cc_kb_setting_str(s->kb, "ask.model", "", &model))) model = "";
+        if (model && model[0])
+            cc_buf_printf(&line, "generate: the GGUF model %s writes the answer from the assembled "
+                          "prompt (evidence marked as untrusted data); uncited sentences flagged",
+                          model);
+        else
+            cc_buf_printf(&line, "generate: extractive, at most %lld evidence sentences scoring %g "
+                          "or more, each cited [n]; else abstain", (long long)maxs, min_score);
+    }
     part_row(&j, "plan", 3, line.data, NAN, NULL, 0, -1, -1);
     part_row(&j, "plan", 4, "check: citations and numbers against the cited chunks; "
              "trace: not written (EXPLAIN)", NAN, NULL, 0, -1, -1);
