@@ -69,7 +69,7 @@ req GET '/v1/documents?limit=0'; is 400 '"code":"bad_parameter"' "bad limit"
 req GET /v1/documents/1; is 200 '^\{"id":1,"uri":"' "get doc"
 req GET /v1/documents/999999; is 404 'no document with id 999999' "get missing doc"
 req GET /v1/documents/abc; is 404 'document ids are integers' "bad id"
-req PUT /v1/documents/1; is 405 'allows GET and DELETE' "PUT doc"
+req PUT /v1/documents/1; is 405 'allows GET, DELETE' "PUT doc"
 req POST /v1/documents "${J[@]}" -d '{"uri":"api/note.md","text":"# Note\n\nThe zorblat protocol was ratified by Quillon Harbor.","format":"md"}'
 is 201 '"uri":"api/note.md","added":1' "ingest"
 newid=$(grep -o '"id":[0-9]*' <<<"$body" | cut -d: -f2)
@@ -100,7 +100,7 @@ for p, ops in json.load(open(sys.argv[1]))["paths"].items():
 req GET /metrics
 is 200 'cairn_http_requests_total\{route="/v1/search",status="400"\} [0-9]+' "metrics counts"
 grep -q 'cairn_http_requests_total{route="/v1/documents",status="201"} 1' <<<"$body" && ok || bad "metrics 201: $body"
-grep -qE 'cairn_http_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]' <<<"$body" && ok || bad "histogram: $body"
+grep -qE 'cairn_http_request_duration_seconds_bucket\{route="/v1/search",le="\+Inf"\} [1-9]' <<<"$body" && ok || bad "histogram: $body"
 
 # SIGTERM while a request is in flight (its body arrives slowly): the
 # request completes, then exit 0 and the port is closed

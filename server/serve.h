@@ -1,0 +1,146 @@
+/* serve.h — internal to `cairn serve`: the request, the route table's entry
+ * type, and the helpers handlers share (responses, JSON bodies, reader slots,
+ * the writer, the audit log). Public API of the server is only cmd_serve().
+ *
+ * Adding a route:
+ *   1. write the handler `enum MHD_Result serve_xxx(serve_req *r)` in a
+ *      server/serve_<area>.c file and declare it below (section "handlers");
+ *   2. add one row per method to `routes[]` in cmd_serve.c:
+ *        {"GET", "/v1/things/{id}", serve_xxx, SERVE_RIGHT_READ},
+ *      a `{name}` segment matches one non-empty path segment, whose text the
+ *      handler finds in r->param (at most one per pattern); rows are tried
+ *      in order, so put literal paths before patterns that would match them;
+ *   3. describe it in schemas/openapi.json (tests/test_serve.sh checks every
+ *      path there is routed) and add it to the role matrix in
+ *      tests/test_serve_auth.sh.
+ * 405 (with Allow), 404, 401/403 (the route's right against the caller's
+ * role), 413 and 429 are answered by the dispatcher before the handler. */
+#ifndef CAIRN_SERVE_H
+#define CAIRN_SERVE_H
+
+#include "cli.h"
+#include "retrieval.h"
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+/* Rights a route requires; each role holds a set of them (serve_role_rights). */
+enum {
+    SERVE_RIGHT_PUBLIC = 0,      /* no key needed: /healthz, /metrics, openapi */
+    SERVE_RIGHT_READ   = 1 << 0, /* search, ask, documents, graph, sql */
+    SERVE_RIGHT_WRITE  = 1 << 1, /* ingest, delete */
+    SERVE_RIGHT_AUDIT  = 1 << 2, /* traces, audit log */
+    SERVE_RIGHT_ADMIN  = 1 << 3, /* key management */
+};
+
+typedef enum serve_role {
+    SERVE_ROLE_NONE = 0,   /* no keys configured: loopback, everything allowed */
+    SERVE_ROLE_READER, SERVE_ROLE_WRITER, SERVE_ROLE_AUDITOR, SERVE_ROLE_ADMIN,
+    SERVE_ROLE_COUNT
+} serve_role;
+
+typedef struct serve_req serve_req;
+typedef enum MHD_Result (*serve_handler)(serve_req *r);
+
+typedef struct serve_route {
+    const char   *method;    /* "GET", "POST", "DELETE" */
+    const char   *pattern;   /* "/v1/documents/{id}" */
+    serve_handler fn;
+    int           right;     /* SERVE_RIGHT_* */
+} serve_route;
+
+struct serve_req {
+    struct MHD_Connection *c;
+    const char *url, *method;   /* borrowed from libmicrohttpd for the request */
+    int         route;          /* index in the route table; -1 none */
+    char        param[128];     /* the {name} segment of the pattern, if any */
+    cc_buf      body;
+    int         too_big;
+    double      t0;             /* cc_now_ms() at the headers */
+    int64_t     key_id;         /* the caller's API key id; 0 = none */
+    serve_role  role;
+    char        actor[32];      /* "key:<id>" or "local" (no keys configured) */
+    void       *ext;            /* a handler's own state (streaming); freed by ext_free */
+    void      (*ext_free)(void *);
+};
+
+/* ---------------------------------------------------------------- responses
+ * Each sends exactly one response and counts it in /metrics. */
+
+enum MHD_Result serve_send_buf(serve_req *r, int status, const char *ctype, const char *data,
+                               size_t len, const char *allow);
+/* Takes ownership of j. */
+enum MHD_Result serve_send_json(serve_req *r, int status, cJSON *j);
+enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Queues a response built by the handler (streaming); counts it as status. */
+enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Response *resp);
+
+/* ---------------------------------------------------------------- bodies */
+
+/* Parses the JSON body: NULL after sending 415 (content type) or 400
+ * (message says where). Caller frees with cJSON_Delete. */
+cJSON *serve_parse_body(serve_req *r);
+/* Checks every member of j is in `allowed` (NULL-terminated) with the type
+ * in the parallel `types` string: s string, n number, o object, b boolean,
+ * a array, * any. -1 after sending 400. */
+int serve_check_fields(serve_req *r, cJSON *j, const char *const *allowed, const char *types);
+
+/* ---------------------------------------------------------------- KB access */
+
+typedef struct serve_slot {   /* a reader: read-only KB handle and searcher */
+    cc_kb       *kb;
+    cr_searcher *se;
+} serve_slot;
+
+/* Takes a free reader slot (waits for one). kb or se may be NULL when the KB
+ * cannot be opened (cc_errmsg says why). Give it back with serve_slot_give. */
+serve_slot *serve_slot_take(void);
+void        serve_slot_give(serve_slot *s);
+
+/* The one writer: opens a CC_KB_WRITE handle under the writer mutex; NULL
+ * after sending 503 (busy) or 500. serve_writer_close closes it, makes
+ * readers reopen their searchers, and releases the mutex. */
+cc_kb *serve_writer_open(serve_req *r);
+void   serve_writer_close(cc_kb *kb);
+
+const char *serve_kbdir(void);
+
+/* Appends one row to the audit table on a writable kb: actor from r,
+ * action ("ingest", "delete", "trace.read", ...), target, detail (NULLs
+ * allowed). Failures are reported on stderr and otherwise ignored. */
+void serve_audit(cc_kb *kb, const serve_req *r, const char *action, const char *target,
+                 const char *detail);
+/* As serve_audit, opening the writer itself (for read routes that are
+ * audited: trace reads). */
+void serve_audit_log(serve_req *r, const char *action, const char *target, const char *detail);
+
+/* Metrics counters other files add to (atomic). */
+void serve_count_ingest(unsigned long docs_added, unsigned long docs_replaced,
+                        unsigned long chunks);
+
+/* ---------------------------------------------------------------- auth (serve_auth.c) */
+
+/* Role names "reader", ...; SERVE_ROLE_NONE -> "none". */
+const char *serve_role_name(serve_role role);
+int         serve_role_rights(serve_role role);
+/* Number of live (not revoked) keys in the KB; -1 on error (cc_errmsg). */
+int64_t     serve_keys_count(const char *kbdir);
+/* Checks an "Authorization" header value against the KB's keys. 0 and
+ * sets *key_id, *role when it names a live key; -1 otherwise with a message
+ * for the 401 in msg. Uses the reader slot's read-only handle. */
+int         serve_auth_check(cc_kb *kb, const char *header, int64_t *key_id, serve_role *role,
+                             char *msg, size_t msg_len);
+
+/* ---------------------------------------------------------------- handlers */
+
+enum MHD_Result serve_healthz(serve_req *r);
+enum MHD_Result serve_metrics(serve_req *r);
+enum MHD_Result serve_openapi(serve_req *r);
+enum MHD_Result serve_search(serve_req *r);             /* serve_docs.c */
+enum MHD_Result serve_docs_list(serve_req *r);
+enum MHD_Result serve_doc_get(serve_req *r);
+enum MHD_Result serve_doc_post(serve_req *r);
+enum MHD_Result serve_doc_delete(serve_req *r);
+
+#endif
