@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <errno.h>
 #include <stddef.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -21,12 +22,21 @@
 
 #define BODY_MAX   ((size_t)4 << 20)   /* request body limit: 4 MiB */
 #define N_THREADS  4
+/* per-connection memory: request line and headers must fit (larger get
+ * 431 from libmicrohttpd) */
+#define HEADER_MEM ((size_t)32 * 1024)
 #define SHUTDOWN_WAIT_MS 10000
 
 static const char serve_usage[] =
-    "serve KB [--listen HOST:PORT] [--threads N]\n"
+    "serve KB [--listen HOST:PORT] [--threads N] [--tls-cert PEM --tls-key PEM]\n"
+    "         [--rate-limit R] [--timeout S]\n"
     "  REST API over HTTP (default 127.0.0.1:8080; port 0 picks a free one).\n"
-    "  Only loopback addresses for now: API keys are not implemented yet.\n"
+    "  With API keys in the KB (`cairn keys`), every /v1 route needs\n"
+    "  Authorization: Bearer KEY. Without keys only loopback may be bound.\n"
+    "  A non-loopback address needs keys and TLS (--tls-cert, --tls-key).\n"
+    "  --rate-limit R  requests per second per key (setting serve.rate_limit;\n"
+    "                  burst serve.rate_burst, default 2R); 0 = off (default)\n"
+    "  --timeout S     idle connection timeout (setting serve.timeout_s, 30)\n"
     "  Stops cleanly on SIGTERM or SIGINT.\n";
 
 /* schemas/openapi.json, compiled in (served at /v1/openapi.json) */
@@ -51,6 +61,10 @@ static const serve_route routes[] = {
     {"POST",   "/v1/documents",       serve_doc_post,   SERVE_RIGHT_WRITE},
     {"GET",    "/v1/documents/{id}",  serve_doc_get,    SERVE_RIGHT_READ},
     {"DELETE", "/v1/documents/{id}",  serve_doc_delete, SERVE_RIGHT_WRITE},
+    {"GET",    "/v1/audit",           serve_audit_list, SERVE_RIGHT_AUDIT},
+    {"GET",    "/v1/keys",            serve_keys_get,   SERVE_RIGHT_ADMIN},
+    {"POST",   "/v1/keys",            serve_keys_post,  SERVE_RIGHT_ADMIN},
+    {"DELETE", "/v1/keys/{id}",       serve_keys_delete, SERVE_RIGHT_ADMIN},
 };
 #define N_ROUTES (sizeof routes / sizeof *routes)
 /* metrics: one series per distinct pattern, plus "other" (unrouted) */
@@ -102,6 +116,8 @@ static struct {
     double          sum_s[N_PATHS];
     unsigned long   n_req[N_PATHS];
     unsigned long   ingest_docs_added, ingest_docs_replaced, ingest_chunks;
+    int             auth;                  /* 1: keys required on non-public routes */
+    double          rate_per_s, rate_burst;   /* per-key request rate; 0 = off */
     pthread_mutex_t metrics_mu;
     int             inflight;              /* requests begun, not completed */
 } S = {.write_mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -301,28 +317,38 @@ int serve_check_fields(serve_req *r, cJSON *j, const char *const *allowed, const
 
 /* ---------------------------------------------------------------- writers */
 
+cc_status serve_writer_acquire(cc_kb **out)
+{
+    cc_status st;
+    pthread_mutex_lock(&S.write_mu);
+    if ((st = cc_kb_open(S.kbdir, CC_KB_WRITE, out)) != CC_OK) {
+        *out = NULL;
+        pthread_mutex_unlock(&S.write_mu);
+    }
+    return st;
+}
+
+void serve_writer_release(cc_kb *kb, int changed)
+{
+    cc_kb_close(kb);
+    if (changed) __atomic_add_fetch(&S.gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&S.write_mu);
+}
+
 cc_kb *serve_writer_open(serve_req *r)
 {
     cc_kb *kb;
-    cc_status st;
-    pthread_mutex_lock(&S.write_mu);
-    if ((st = cc_kb_open(S.kbdir, CC_KB_WRITE, &kb)) != CC_OK) {
-        pthread_mutex_unlock(&S.write_mu);
+    cc_status st = serve_writer_acquire(&kb);
+    if (st) {
         if (st == CC_BUSY)
             serve_send_error(r, 503, "kb_busy", "%s; try again", cc_errmsg());
         else
             serve_send_error(r, 500, "internal", "%s", cc_errmsg());
-        return NULL;
     }
     return kb;
 }
 
-void serve_writer_close(cc_kb *kb)
-{
-    cc_kb_close(kb);
-    __atomic_add_fetch(&S.gen, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&S.write_mu);
-}
+void serve_writer_close(cc_kb *kb) { serve_writer_release(kb, 1); }
 
 /* ---------------------------------------------------------------- small routes */
 
@@ -410,6 +436,127 @@ static int route_find(const char *method, const char *url, char *param, size_t p
     return -1;
 }
 
+/* ---------------------------------------------------------------- rate limit */
+
+/* Token bucket per key id (0: callers without a key): rate_per_s tokens a
+ * second, up to burst; a request takes one. Open addressing over a fixed
+ * table; a full table shares the last bucket (never fails open). */
+#define N_BUCKETS 1024
+static struct bucket { int64_t key; int used; double tokens, t_ms; } buckets[N_BUCKETS];
+static pthread_mutex_t bucket_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* 0 when allowed; else the seconds until a token is there. */
+static double rate_take(int64_t key)
+{
+    size_t i, h = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 54) % N_BUCKETS;
+    struct bucket *b = NULL;
+    double now = cc_now_ms(), wait = 0;
+    if (S.rate_per_s <= 0) return 0;
+    pthread_mutex_lock(&bucket_mu);
+    for (i = 0; i < N_BUCKETS; i++) {
+        b = &buckets[(h + i) % N_BUCKETS];
+        if (!b->used) { b->used = 1; b->key = key; b->tokens = S.rate_burst; b->t_ms = now; break; }
+        if (b->key == key) break;
+    }
+    b->tokens += (now - b->t_ms) / 1e3 * S.rate_per_s;
+    if (b->tokens > S.rate_burst) b->tokens = S.rate_burst;
+    b->t_ms = now;
+    if (b->tokens >= 1) b->tokens -= 1;
+    else wait = (1 - b->tokens) / S.rate_per_s;
+    pthread_mutex_unlock(&bucket_mu);
+    return wait;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* At the headers: route, authenticate, rate-limit. Sets r->early (a status
+ * answered once the body is drained, message in r->early_msg) or leaves
+ * it 0 for the handler to run. */
+static void admit(serve_req *r)
+{
+    cc_buf allow = CC_BUF_INIT(256);
+    int hit, i = route_find(r->method, r->url, r->param, sizeof r->param, &hit, &allow);
+    const char *auth;
+    double wait;
+    if (i < 0) {
+        if (hit) {
+            r->route = hit - 1;   /* counted under the path */
+            r->early = 405;
+            snprintf(r->early_allow, sizeof r->early_allow, "%s", allow.data);
+            snprintf(r->early_msg, sizeof r->early_msg, "%s allows %s", r->url, allow.data);
+        } else {
+            r->early = 404;
+            snprintf(r->early_msg, sizeof r->early_msg, "no such resource: %s", r->url);
+        }
+        cc_buf_free(&allow);
+        return;
+    }
+    cc_buf_free(&allow);
+    r->route = i;
+    snprintf(r->actor, sizeof r->actor, "loopback");
+    if (routes[i].right == SERVE_RIGHT_PUBLIC) return;
+    if (S.auth) {
+        serve_slot *sl;
+        auth = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
+        sl = serve_slot_take();
+        if (!sl->kb) {
+            r->early = 500;
+            snprintf(r->early_msg, sizeof r->early_msg, "cannot open the KB: %s", cc_errmsg());
+        } else if (serve_auth_check(sl->kb, auth, &r->key_id, &r->role, r->early_msg,
+                                    sizeof r->early_msg)) {
+            r->early = 401;
+        }
+        serve_slot_give(sl);
+        if (r->early) return;
+        snprintf(r->actor, sizeof r->actor, "key:%lld", (long long)r->key_id);
+        if (!(serve_role_rights(r->role) & routes[i].right)) {
+            r->early = 403;
+            snprintf(r->early_msg, sizeof r->early_msg, "%s %s needs the %s right; key %lld has "
+                     "the role %s", r->method, routes[i].pattern,
+                     routes[i].right == SERVE_RIGHT_WRITE ? "write"
+                     : routes[i].right == SERVE_RIGHT_AUDIT ? "audit"
+                     : routes[i].right == SERVE_RIGHT_ADMIN ? "admin" : "read",
+                     (long long)r->key_id, serve_role_name(r->role));
+            return;
+        }
+    }
+    if ((wait = rate_take(r->key_id)) > 0) {
+        r->early = 429;
+        snprintf(r->early_allow, sizeof r->early_allow, "%d", (int)wait + 1);
+        snprintf(r->early_msg, sizeof r->early_msg, "over the request rate limit of %g/s "
+                 "(burst %g) for %s; retry in %.2f s", S.rate_per_s, S.rate_burst, r->actor, wait);
+    }
+}
+
+static enum MHD_Result answer_early(serve_req *r)
+{
+    static const char *const code[] = {"401", "unauthorized", "403", "forbidden",
+                                       "404", "not_found", "405", "method_not_allowed",
+                                       "429", "rate_limited", "500", "internal"};
+    char st[8];
+    size_t i;
+    snprintf(st, sizeof st, "%d", r->early);
+    for (i = 0; i + 2 < sizeof code / sizeof *code && strcmp(code[i], st); i += 2) {}
+    if (r->early == 405) return send_error_allow(r, r->early_allow, "%s", r->early_msg);
+    if (r->early == 429) {
+        /* Retry-After: error body built here to add the header */
+        cJSON *j = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(j, "error");
+        char *s;
+        struct MHD_Response *resp;
+        cJSON_AddStringToObject(e, "code", "rate_limited");
+        cJSON_AddStringToObject(e, "message", r->early_msg);
+        s = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        if (!s) return MHD_NO;
+        resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+        if (!resp) { free(s); return MHD_NO; }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Retry-After", r->early_allow);
+        return serve_send_response(r, 429, resp);
+    }
+    return serve_send_error(r, r->early, code[i + 1], "%s", r->early_msg);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *data,
                                size_t *size, void **con_cls)
@@ -426,31 +573,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         __atomic_add_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
         cc_buf_init(&r->body, 0);
         *con_cls = r;
+        admit(r);
         return MHD_YES;
     }
-    if (*size) {   /* body bytes */
-        if (r->too_big || r->body.len + *size > BODY_MAX) r->too_big = 1;
+    if (*size) {   /* body bytes: dropped when the request is already refused */
+        if (r->early) {}
+        else if (r->body_fn) { if (r->body_fn(r, data, *size)) r->too_big = 1; }
+        else if (r->too_big || r->body.len + *size > BODY_MAX) r->too_big = 1;
         else if (cc_buf_append(&r->body, data, *size) != CC_OK) r->too_big = 1;
         *size = 0;
         return MHD_YES;
     }
-    {
-        cc_buf allow = CC_BUF_INIT(256);
-        int hit, i = route_find(method, url, r->param, sizeof r->param, &hit, &allow);
-        enum MHD_Result ret;
-        if (i < 0) {
-            if (hit) {
-                r->route = hit - 1;   /* counted under the path */
-                ret = send_error_allow(r, allow.data, "%s allows %s", url, allow.data);
-            } else {
-                ret = serve_send_error(r, 404, "not_found", "no such resource: %s", url);
-            }
-            cc_buf_free(&allow);
-            return ret;
-        }
-        cc_buf_free(&allow);
-        r->route = i;
-    }
+    if (r->early) return answer_early(r);
     if (r->too_big)
         return serve_send_error(r, 413, "body_too_large", "request body over the limit of %zu bytes",
                                 BODY_MAX);
@@ -472,22 +606,57 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---------------------------------------------------------------- command */
 
+/* Reads a PEM file (at most 1 MiB) into out. */
+static int read_pem(const char *path, cc_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[4096];
+    size_t n;
+    if (!f) return cli_error("%s: %s", path, strerror(errno));
+    cc_buf_init(out, (size_t)1 << 20);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (cc_buf_append(out, chunk, n) != CC_OK) {
+            fclose(f);
+            return cli_error("%s: over 1 MiB; is it a PEM certificate or key?", path);
+        }
+    fclose(f);
+    if (!out->len) return cli_error("%s: empty file", path);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *kbdir = NULL, *listen = "127.0.0.1:8080";
-    int64_t threads = N_THREADS, port;
+    const char *kbdir = NULL, *listen = "127.0.0.1:8080", *tls_cert = NULL, *tls_key = NULL;
+    int64_t threads = N_THREADS, port, timeout_s = -1, n_keys;
+    double rate = -1;
     struct sockaddr_in sa = {0};
     char host[64];
     const char *colon;
-    struct MHD_Daemon *d;
+    struct MHD_Daemon *d = NULL;
     sigset_t set;
-    int i, r, sig, ret = 0;
+    int i, r, sig, ret = 0, loopback;
+    unsigned flags;
     cc_kb *probe;
+    cc_buf cert = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
     for (i = 1; i < argc; i++) {
+        const char *rate_s = NULL;
         if (!strcmp(argv[i], "--help")) { fputs(serve_usage, stdout); return 0; }
         if ((r = cli_opt_str(argc, argv, &i, "--listen", &listen)) ||
+            (r = cli_opt_str(argc, argv, &i, "--tls-cert", &tls_cert)) ||
+            (r = cli_opt_str(argc, argv, &i, "--tls-key", &tls_key)) ||
+            (r = cli_opt_int(argc, argv, &i, "--timeout", 1, 3600, &timeout_s)) ||
             (r = cli_opt_int(argc, argv, &i, "--threads", 1, 64, &threads))) {
             if (r < 0) return cli_usage(serve_usage);
+            continue;
+        }
+        if ((r = cli_opt_str(argc, argv, &i, "--rate-limit", &rate_s))) {
+            char *end;
+            if (r < 0) return 2;
+            rate = strtod(rate_s, &end);
+            if (*end || end == rate_s || !(rate >= 0 && rate <= 1e6)) {
+                cli_error("--rate-limit %s: requests per second per key, 0..1000000 (0 = off)", rate_s);
+                return 2;
+            }
             continue;
         }
         if (argv[i][0] == '-') { cli_error("unknown option %s", argv[i]); return cli_usage(serve_usage); }
@@ -508,17 +677,45 @@ int cmd_serve(int argc, char **argv)
         cli_error("--listen %s: '%s' is not an IPv4 address", listen, host);
         return 2;
     }
-    if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
-        cli_error("--listen %s: refusing to bind a non-loopback address: API keys are not "
-                  "implemented yet, so the server would be open to anyone who can reach it. "
-                  "Use 127.0.0.1 (and a reverse proxy with authentication if needed).", listen);
+    if (!tls_cert != !tls_key) {
+        cli_error("--tls-cert and --tls-key go together");
         return 2;
     }
+    if (tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        cli_error("this libmicrohttpd (%s) was built without TLS (GnuTLS), so --tls-cert cannot "
+                  "be used; install a libmicrohttpd with HTTPS support", MHD_get_version());
+        return 2;
+    }
+    loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (cc_kb_open(kbdir, CC_KB_READ, &probe) != CC_OK) return cli_error("%s", cc_errmsg());
+    n_keys = serve_keys_count(probe);
+    if (rate < 0 && cc_kb_setting_f64(probe, "serve.rate_limit", 0, &rate) != CC_OK) rate = 0;
+    if (cc_kb_setting_f64(probe, "serve.rate_burst", rate * 2 > 1 ? rate * 2 : 1, &S.rate_burst) != CC_OK)
+        S.rate_burst = rate * 2 > 1 ? rate * 2 : 1;
+    if (timeout_s < 0 && cc_kb_setting_i64(probe, "serve.timeout_s", 30, &timeout_s) != CC_OK)
+        timeout_s = 30;
+    if (n_keys < 0) {
+        ret = cli_error("%s", cc_kb_errmsg(probe));
+        cc_kb_close(probe);
+        return ret;
+    }
     cc_kb_close(probe);
-
+    if (!loopback && (n_keys == 0 || !tls_cert)) {
+        cli_error("--listen %s: refusing to bind a non-loopback address %s. Off loopback the "
+                  "server needs API keys (cairn keys %s add --role ...) and TLS (--tls-cert, "
+                  "--tls-key); or use 127.0.0.1.", listen,
+                  n_keys == 0 ? "without API keys" : "without TLS", kbdir);
+        return 2;
+    }
+    if (tls_cert && (read_pem(tls_cert, &cert) || read_pem(tls_key, &key))) {
+        cc_buf_free(&cert);
+        cc_buf_free(&key);
+        return 1;
+    }
+    S.auth = n_keys > 0 || !loopback;
+    S.rate_per_s = rate;
     S.kbdir = kbdir;
     for (i = 0; i < (int)N_ROUTES; i++) {   /* metrics series: one per distinct path */
         int p;
@@ -536,22 +733,35 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
-                         handler, NULL,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
-                         MHD_OPTION_END);
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (tls_cert)
+        d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, NULL,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, HEADER_MEM,
+                             MHD_OPTION_HTTPS_MEM_CERT, cert.data,
+                             MHD_OPTION_HTTPS_MEM_KEY, key.data,
+                             MHD_OPTION_END);
+    else
+        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, HEADER_MEM,
+                             MHD_OPTION_END);
     if (!d) {
-        ret = cli_error("cannot listen on %s (address in use or not allowed)", listen);
+        ret = cli_error("cannot listen on %s (address in use or not allowed%s)", listen,
+                        tls_cert ? ", or the TLS certificate or key is not valid PEM" : "");
         goto out;
     }
     {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        printf("cairn: serving %s on http://%s:%u (%d threads; loopback only, no API keys yet)\n",
-               kbdir, host, info ? info->port : (unsigned)port, (int)threads);
+        printf("cairn: serving %s on %s://%s:%u (%d threads; %s)\n", kbdir,
+               tls_cert ? "https" : "http", host, info ? info->port : (unsigned)port, (int)threads,
+               S.auth ? "API keys required" : "no API keys configured: loopback only, open to local users");
         fflush(stdout);
     }
     sigwait(&set, &sig);
@@ -574,5 +784,7 @@ out:
         pthread_mutex_destroy(&S.slots[i].mu);
     }
     free(S.slots);
+    cc_buf_free(&cert);
+    cc_buf_free(&key);
     return ret;
 }

@@ -19,7 +19,8 @@ static const struct command {
     {"reindex", cmd_reindex, "reindex KB [--embedder E]    rebuild the vector index"},
     {"sql",    cmd_sql,    "sql KB \"SELECT ...\"         read-only SQL over the catalog"},
     {"model",  cmd_model,  "model info|tokenize FILE ...  inspect a GGUF model"},
-    {"serve",  cmd_serve,  "serve KB [--listen H:P]      REST API over HTTP (loopback only for now)"},
+    {"serve",  cmd_serve,  "serve KB [--listen H:P]      REST API over HTTP (keys and TLS off loopback)"},
+    {"keys",   cmd_keys,   "keys KB add|list|revoke      API keys and roles for serve"},
     {"check",  cmd_check,  "check KB                     verify catalog and index consistency"},
     {"demo",   cmd_demo,   "demo [KB]                    build a KB from datasets/ and search it"},
 };

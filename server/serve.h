@@ -62,6 +62,12 @@ struct serve_req {
     char        actor[32];      /* "key:<id>" or "local" (no keys configured) */
     void       *ext;            /* a handler's own state (streaming); freed by ext_free */
     void      (*ext_free)(void *);
+    /* set at the headers by the dispatcher */
+    int         early;          /* a status to answer without running the handler */
+    char        early_msg[256];
+    char        early_allow[64];
+    /* a route's own body reader (multipart); nonzero return = refuse (413) */
+    int       (*body_fn)(serve_req *r, const char *data, size_t n);
 };
 
 /* ---------------------------------------------------------------- responses
@@ -99,21 +105,33 @@ serve_slot *serve_slot_take(void);
 void        serve_slot_give(serve_slot *s);
 
 /* The one writer: opens a CC_KB_WRITE handle under the writer mutex; NULL
- * after sending 503 (busy) or 500. serve_writer_close closes it, makes
- * readers reopen their searchers, and releases the mutex. */
-cc_kb *serve_writer_open(serve_req *r);
-void   serve_writer_close(cc_kb *kb);
+ * after sending 503 (busy: a CLI writer holds the KB) or 500.
+ * serve_writer_close closes it, makes readers reopen their searchers, and
+ * releases the mutex. The _acquire/_release pair is the same without a
+ * response (CC_BUSY when a CLI writer holds the KB; cc_errmsg says why);
+ * changed = 0 skips the searcher reopening (audit rows only). */
+cc_kb    *serve_writer_open(serve_req *r);
+void      serve_writer_close(cc_kb *kb);
+cc_status serve_writer_acquire(cc_kb **out);
+void      serve_writer_release(cc_kb *kb, int changed);
 
 const char *serve_kbdir(void);
 
-/* Appends one row to the audit table on a writable kb: actor from r,
- * action ("ingest", "delete", "trace.read", ...), target, detail (NULLs
- * allowed). Failures are reported on stderr and otherwise ignored. */
-void serve_audit(cc_kb *kb, const serve_req *r, const char *action, const char *target,
-                 const char *detail);
-/* As serve_audit, opening the writer itself (for read routes that are
- * audited: trace reads). */
-void serve_audit_log(serve_req *r, const char *action, const char *target, const char *detail);
+/* Appends one row to the audit table on a writable kb (inside the
+ * caller's transaction if one is open). actor "key:<id>", "loopback" (the
+ * server without keys) or "cli:<user>"; action "ingest", "delete",
+ * "trace.read", "key.add", ...; target and detail may be NULL. Never the
+ * key itself. Error on the kb handle. */
+cc_status serve_audit_row(cc_kb *kb, const char *actor, const char *action, const char *target,
+                          const char *detail);
+/* As serve_audit_row with r's actor; a failure is reported on stderr. */
+void      serve_audit(cc_kb *kb, const serve_req *r, const char *action, const char *target,
+                      const char *detail);
+/* As serve_audit, taking the server's writer itself (for audited reads:
+ * trace reads). Fails (cc_errmsg) when a CLI writer holds the KB; the
+ * caller then refuses the read with 503. */
+cc_status serve_audit_log(serve_req *r, const char *action, const char *target,
+                          const char *detail);
 
 /* Metrics counters other files add to (atomic). */
 void serve_count_ingest(unsigned long docs_added, unsigned long docs_replaced,
@@ -121,16 +139,29 @@ void serve_count_ingest(unsigned long docs_added, unsigned long docs_replaced,
 
 /* ---------------------------------------------------------------- auth (serve_auth.c) */
 
-/* Role names "reader", ...; SERVE_ROLE_NONE -> "none". */
+#define SERVE_KEY_MAX 96   /* "cairn_<id>_<64 hex>" and its NUL fit */
+
+/* Role names "reader", ...; SERVE_ROLE_NONE -> "none". parse: NONE when
+ * the name is not a role. */
 const char *serve_role_name(serve_role role);
-int         serve_role_rights(serve_role role);
-/* Number of live (not revoked) keys in the KB; -1 on error (cc_errmsg). */
-int64_t     serve_keys_count(const char *kbdir);
-/* Checks an "Authorization" header value against the KB's keys. 0 and
- * sets *key_id, *role when it names a live key; -1 otherwise with a message
- * for the 401 in msg. Uses the reader slot's read-only handle. */
-int         serve_auth_check(cc_kb *kb, const char *header, int64_t *key_id, serve_role *role,
-                             char *msg, size_t msg_len);
+serve_role  serve_role_parse(const char *name);
+int         serve_role_rights(serve_role role);   /* SERVE_RIGHT_* bits */
+
+/* Creates a key with `role` on a writable kb (audited as `actor`); *id is
+ * its row, key_out the key text: shown once, never stored. */
+cc_status serve_key_add(cc_kb *kb, const char *name, serve_role role, const char *actor,
+                        int64_t *id, char key_out[SERVE_KEY_MAX]);
+/* CC_NOTFOUND: no such key; CC_EXISTS: already revoked. */
+cc_status serve_key_revoke(cc_kb *kb, int64_t id, const char *actor);
+/* Every key (never the hash): [{id, name, role, created_at, revoked_at}].
+ * Caller frees with cJSON_Delete. */
+cc_status serve_keys_list(cc_kb *kb, cJSON **out);
+/* Number of live (not revoked) keys; -1 on error (on the kb handle). */
+int64_t   serve_keys_count(cc_kb *kb);
+/* Checks an Authorization header value (may be NULL). 0 and *key_id,
+ * *role when it names a live key; -1 with the reason in msg otherwise. */
+int       serve_auth_check(cc_kb *kb, const char *header, int64_t *key_id, serve_role *role,
+                           char *msg, size_t msg_len);
 
 /* ---------------------------------------------------------------- handlers */
 
@@ -142,5 +173,9 @@ enum MHD_Result serve_docs_list(serve_req *r);
 enum MHD_Result serve_doc_get(serve_req *r);
 enum MHD_Result serve_doc_post(serve_req *r);
 enum MHD_Result serve_doc_delete(serve_req *r);
+enum MHD_Result serve_audit_list(serve_req *r);         /* serve_admin.c */
+enum MHD_Result serve_keys_get(serve_req *r);
+enum MHD_Result serve_keys_post(serve_req *r);
+enum MHD_Result serve_keys_delete(serve_req *r);
 
 #endif

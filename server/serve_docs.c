@@ -226,6 +226,14 @@ enum MHD_Result serve_doc_post(serve_req *r)
         cJSON_AddNumberToObject(out, "replaced", (double)stats.docs_replaced);
         cJSON_AddNumberToObject(out, "unchanged", (double)stats.docs_unchanged);
         cJSON_AddNumberToObject(out, "chunks", (double)stats.chunks_added);
+        serve_count_ingest(stats.docs_added, stats.docs_replaced, stats.chunks_added);
+        {
+            char detail[96];
+            snprintf(detail, sizeof detail, "added=%lu replaced=%lu unchanged=%lu",
+                     (unsigned long)stats.docs_added, (unsigned long)stats.docs_replaced,
+                     (unsigned long)stats.docs_unchanged);
+            serve_audit(kb, r, "ingest", uri->valuestring, detail);
+        }
         ret = serve_send_json(r, stats.docs_added ? 201 : 200, out);
     }
     serve_writer_close(kb);
@@ -252,6 +260,7 @@ static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
         cJSON *out = cJSON_CreateObject();
         cJSON_AddNumberToObject(out, "id", (double)id);
         cJSON_AddNumberToObject(out, "removed", (double)n);
+        serve_audit(kb, r, "delete", ref, NULL);
         ret = serve_send_json(r, 200, out);
     }
     serve_writer_close(kb);
