@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BODY_MAX   ((size_t)4 << 20)   /* request body limit: 4 MiB */
+#define BODY_MAX   SERVE_BODY_MAX
 #define N_THREADS  4
 /* per-connection memory: request line and headers must fit (larger get
  * 431 from libmicrohttpd) */
@@ -53,18 +53,18 @@ extern const char cairn_openapi_json[];
 /* The route table (how to add one: see server/serve.h). One row per method
  * and path; /metrics reports each row's path. */
 static const serve_route routes[] = {
-    {"GET",    "/healthz",            serve_healthz,    SERVE_RIGHT_PUBLIC},
-    {"GET",    "/metrics",            serve_metrics,    SERVE_RIGHT_PUBLIC},
-    {"GET",    "/v1/openapi.json",    serve_openapi,    SERVE_RIGHT_PUBLIC},
-    {"POST",   "/v1/search",          serve_search,     SERVE_RIGHT_READ},
-    {"GET",    "/v1/documents",       serve_docs_list,  SERVE_RIGHT_READ},
-    {"POST",   "/v1/documents",       serve_doc_post,   SERVE_RIGHT_WRITE},
-    {"GET",    "/v1/documents/{id}",  serve_doc_get,    SERVE_RIGHT_READ},
-    {"DELETE", "/v1/documents/{id}",  serve_doc_delete, SERVE_RIGHT_WRITE},
-    {"GET",    "/v1/audit",           serve_audit_list, SERVE_RIGHT_AUDIT},
-    {"GET",    "/v1/keys",            serve_keys_get,   SERVE_RIGHT_ADMIN},
-    {"POST",   "/v1/keys",            serve_keys_post,  SERVE_RIGHT_ADMIN},
-    {"DELETE", "/v1/keys/{id}",       serve_keys_delete, SERVE_RIGHT_ADMIN},
+    {"GET",    "/healthz",            serve_healthz,    SERVE_RIGHT_PUBLIC, NULL},
+    {"GET",    "/metrics",            serve_metrics,    SERVE_RIGHT_PUBLIC, NULL},
+    {"GET",    "/v1/openapi.json",    serve_openapi,    SERVE_RIGHT_PUBLIC, NULL},
+    {"POST",   "/v1/search",          serve_search,     SERVE_RIGHT_READ, NULL},
+    {"GET",    "/v1/documents",       serve_docs_list,  SERVE_RIGHT_READ, NULL},
+    {"POST",   "/v1/documents",       serve_doc_post,   SERVE_RIGHT_WRITE, serve_doc_post_begin},
+    {"GET",    "/v1/documents/{id}",  serve_doc_get,    SERVE_RIGHT_READ, NULL},
+    {"DELETE", "/v1/documents/{id}",  serve_doc_delete, SERVE_RIGHT_WRITE, NULL},
+    {"GET",    "/v1/audit",           serve_audit_list, SERVE_RIGHT_AUDIT, NULL},
+    {"GET",    "/v1/keys",            serve_keys_get,   SERVE_RIGHT_ADMIN, NULL},
+    {"POST",   "/v1/keys",            serve_keys_post,  SERVE_RIGHT_ADMIN, NULL},
+    {"DELETE", "/v1/keys/{id}",       serve_keys_delete, SERVE_RIGHT_ADMIN, NULL},
 };
 #define N_ROUTES (sizeof routes / sizeof *routes)
 /* metrics: one series per distinct pattern, plus "other" (unrouted) */
@@ -289,14 +289,21 @@ int serve_check_fields(serve_req *r, cJSON *j, const char *const *allowed, const
     static const char *const tname[] = {"s", "a string", "n", "a number", "o", "an object",
                                         "b", "true or false", "a", "an array"};
     cJSON *m;
+    unsigned seen = 0;   /* bit i: allowed[i] met (at most 32 fields) */
     cJSON_ArrayForEach(m, j) {
         int i, okt;
         size_t t;
         for (i = 0; allowed[i] && strcmp(allowed[i], m->string); i++) {}
         if (!allowed[i]) {
-            serve_send_error(r, 400, "unknown_field", "unknown field \"%s\"", m->string);
+            serve_send_error(r, 400, "unknown_field", "unknown field \"%.100s\"", m->string);
             return -1;
         }
+        C_ASSERT(i < 32);
+        if (seen & (1u << i)) {
+            serve_send_error(r, 400, "duplicate_field", "field \"%s\" appears twice", m->string);
+            return -1;
+        }
+        seen |= 1u << i;
         switch (types[i]) {
         case 's': okt = cJSON_IsString(m); break;
         case 'n': okt = cJSON_IsNumber(m); break;
@@ -494,7 +501,7 @@ static void admit(serve_req *r)
     cc_buf_free(&allow);
     r->route = i;
     snprintf(r->actor, sizeof r->actor, "loopback");
-    if (routes[i].right == SERVE_RIGHT_PUBLIC) return;
+    if (routes[i].right == SERVE_RIGHT_PUBLIC) goto begin;
     if (S.auth) {
         serve_slot *sl;
         auth = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
@@ -525,13 +532,18 @@ static void admit(serve_req *r)
         snprintf(r->early_allow, sizeof r->early_allow, "%d", (int)wait + 1);
         snprintf(r->early_msg, sizeof r->early_msg, "over the request rate limit of %g/s "
                  "(burst %g) for %s; retry in %.2f s", S.rate_per_s, S.rate_burst, r->actor, wait);
+        return;
     }
+begin:
+    if (routes[i].begin) routes[i].begin(r);
 }
 
 static enum MHD_Result answer_early(serve_req *r)
 {
     static const char *const code[] = {"401", "unauthorized", "403", "forbidden",
                                        "404", "not_found", "405", "method_not_allowed",
+                                       "400", "bad_request", "413", "body_too_large",
+                                       "415", "unsupported_media_type",
                                        "429", "rate_limited", "500", "internal"};
     char st[8];
     size_t i;

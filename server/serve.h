@@ -6,7 +6,7 @@
  *   1. write the handler `enum MHD_Result serve_xxx(serve_req *r)` in a
  *      server/serve_<area>.c file and declare it below (section "handlers");
  *   2. add one row per method to `routes[]` in cmd_serve.c:
- *        {"GET", "/v1/things/{id}", serve_xxx, SERVE_RIGHT_READ},
+ *        {"GET", "/v1/things/{id}", serve_xxx, SERVE_RIGHT_READ, NULL},
  *      a `{name}` segment matches one non-empty path segment, whose text the
  *      handler finds in r->param (at most one per pattern); rows are tried
  *      in order, so put literal paths before patterns that would match them;
@@ -23,6 +23,8 @@
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+
+#define SERVE_BODY_MAX ((size_t)4 << 20)   /* request body limit: 4 MiB */
 
 /* Rights a route requires; each role holds a set of them (serve_role_rights). */
 enum {
@@ -45,8 +47,11 @@ typedef enum MHD_Result (*serve_handler)(serve_req *r);
 typedef struct serve_route {
     const char   *method;    /* "GET", "POST", "DELETE" */
     const char   *pattern;   /* "/v1/documents/{id}" */
-    serve_handler fn;
+    serve_handler fn;        /* runs once the whole body is in */
     int           right;     /* SERVE_RIGHT_* */
+    /* optional: runs at the headers once the caller is admitted, to set
+     * r->body_fn (a streaming body reader) or refuse early (r->early) */
+    void        (*begin)(serve_req *r);
 } serve_route;
 
 struct serve_req {
@@ -172,6 +177,7 @@ enum MHD_Result serve_search(serve_req *r);             /* serve_docs.c */
 enum MHD_Result serve_docs_list(serve_req *r);
 enum MHD_Result serve_doc_get(serve_req *r);
 enum MHD_Result serve_doc_post(serve_req *r);
+void            serve_doc_post_begin(serve_req *r);     /* multipart upload */
 enum MHD_Result serve_doc_delete(serve_req *r);
 enum MHD_Result serve_audit_list(serve_req *r);         /* serve_admin.c */
 enum MHD_Result serve_keys_get(serve_req *r);

@@ -76,11 +76,40 @@ newid=$(grep -o '"id":[0-9]*' <<<"$body" | cut -d: -f2)
 req POST /v1/documents "${J[@]}" -d '{"uri":"api/note.md","text":"# Note\n\nThe zorblat protocol was ratified by Quillon Harbor.","format":"md"}'
 is 200 '"unchanged":1' "ingest again"
 req POST /v1/search "${J[@]}" -d '{"query":"zorblat","mode":"bm25"}'; is 200 '"document":"api/note.md"' "search finds new doc"
+req POST /v1/documents "${J[@]}" -d '{"uri":"api/note.md","text":"other","if_absent":true}'
+is 409 "api/note.md.{2} exists \\(id $newid\\) and if_absent is true" "if_absent conflict"
+req POST /v1/documents "${J[@]}" -d '{"uri":"api/fresh.md","text":"Fresh words.","if_absent":true}'
+is 201 '"added":1' "if_absent new"
+req POST /v1/documents "${J[@]}" -d '{"uri":"api/fresh.md","text":"Fresh words, edited."}'
+is 200 '"replaced":1' "replace"
+oldid=$(sqlite3 "$T/kb/cairn.db" "SELECT min(id) FROM documents WHERE uri = 'api/fresh.md'")
+liveid=$(sqlite3 "$T/kb/cairn.db" "SELECT id FROM documents WHERE uri = 'api/fresh.md' AND deleted = 0")
+req DELETE "/v1/documents/$oldid"; is 409 "old version, replaced by id $liveid" "delete old version"
+req POST /v1/documents "${J[@]}" -d '{"uri":"x","text":"y","if_absent":"yes"}'; is 400 'field \\"if_absent\\" must be true or false' "if_absent type"
+req POST /v1/documents "${J[@]}" -d '{"uri":"x","text":"y","uri":"z"}'; is 400 '"code":"duplicate_field".*\\"uri\\" appears twice' "duplicate field"
+req POST /v1/documents "${J[@]}"; is 400 'the body is empty' "empty body"
+# multipart upload: the file part's name is the uri, its extension the format
+printf '# Upload\n\nThe quindle ledger is kept at Vorn Abbey.\n' > "$T/up.md"
+req POST /v1/documents -F "file=@$T/up.md;filename=uploads/up.md"; is 201 '"uri":"uploads/up.md","added":1' "multipart"
+req POST /v1/search "${J[@]}" -d '{"query":"quindle","mode":"bm25"}'; is 200 '"document":"uploads/up.md"' "multipart searchable"
+req POST /v1/documents -F "file=@$T/up.md" -F uri=uploads/named.md -F format=txt; is 201 '"uri":"uploads/named.md"' "multipart uri part"
+req POST /v1/documents -F "file=@$T/up.md;filename=uploads/up.md" -F if_absent=true; is 409 'exists' "multipart if_absent"
+req POST /v1/documents -F "file=@$T/up.md" -F "file=@$T/up.md"; is 400 'one \\"file\\" part' "two files"
+req POST /v1/documents -F "evil=1" -F "file=@$T/up.md"; is 400 'unknown multipart part \\"evil\\"' "unknown part"
+req POST /v1/documents -F uri=x; is 400 'no \\"file\\" part' "no file part"
+req POST /v1/documents -F "file=@$T/up.md" -F format=pdf; is 400 'unknown format' "multipart format"
+printf 'bad \xff byte' > "$T/bad.txt"
+req POST /v1/documents -F "file=@$T/bad.txt"; is 400 '"code":"invalid_utf8"' "multipart utf8"
+req POST /v1/documents -H 'Content-Type: multipart/form-data' -d 'x'; is 400 'boundary' "multipart no boundary"
+req POST /v1/documents -H 'Content-Type: multipart/form-data; boundary=XX' --data-binary $'--XX\r\nContent-Disposition: form-data; name="file"; filename="t.txt"\r\n\r\nhello'; is 400 'malformed multipart.*final boundary' "truncated multipart"
+req POST /v1/documents -F "file=@$T/big;filename=big.txt"; is 413 '"code":"body_too_large"' "multipart too large"
+# headers over the connection memory limit are refused by libmicrohttpd
+req GET /healthz -H "X-Pad: $(head -c 40000 /dev/zero | tr '\0' a)"; [ "$code" = 431 ] || [ "$code" = 413 ] && ok || bad "huge header: $code"
 req POST /v1/documents "${J[@]}" -d '{"uri":"x","text":"y","format":"pdf"}'; is 400 'unknown format \\"pdf\\"' "bad format"
 req POST /v1/documents "${J[@]}" -d '{"text":"y"}'; is 400 'required' "missing uri"
 req POST /v1/documents "${J[@]}" -d '{"uri":"x","text":"y","tags":[]}'; is 400 'unknown field \\"tags\\"' "doc unknown field"
 req DELETE "/v1/documents/$newid"; is 200 "\"id\":$newid,\"removed\":1" "delete"
-req DELETE "/v1/documents/$newid"; is 404 'no document' "delete again"
+req DELETE "/v1/documents/$newid"; is 409 '"code":"conflict","message":"document [0-9]+ is already deleted' "delete again"
 req GET "/v1/documents/$newid"; is 404 'no document' "deleted doc gone"
 req POST /v1/search "${J[@]}" -d '{"query":"zorblat","mode":"bm25"}'; is 200 '"count":0' "search after delete"
 "$BIN" check "$T/kb" >/dev/null 2>&1 && ok || bad "cairn check after API writes"
@@ -99,7 +128,7 @@ for p, ops in json.load(open(sys.argv[1]))["paths"].items():
 # metrics
 req GET /metrics
 is 200 'cairn_http_requests_total\{route="/v1/search",status="400"\} [0-9]+' "metrics counts"
-grep -q 'cairn_http_requests_total{route="/v1/documents",status="201"} 1' <<<"$body" && ok || bad "metrics 201: $body"
+grep -qE 'cairn_http_requests_total\{route="/v1/documents",status="201"\} [4-9]' <<<"$body" && ok || bad "metrics 201: $body"
 grep -qE 'cairn_http_request_duration_seconds_bucket\{route="/v1/search",le="\+Inf"\} [1-9]' <<<"$body" && ok || bad "histogram: $body"
 
 # SIGTERM while a request is in flight (its body arrives slowly): the
