@@ -2,6 +2,8 @@
  * the hash-chained trace (see ask.h). */
 #include "ask.h"
 #include "retrieval.h"
+
+#include <stdarg.h>
 #include "graph.h"
 
 #include <ctype.h>
@@ -260,6 +262,20 @@ static void graph_json(cc_buf *b, const cg_subgraph *g)
     cc_buf_puts(b, "]}");
 }
 
+/* Reports a finished stage to o->on_stage, if set. */
+static void stage(const ca_ask_opts *o, const char *name, double ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void stage(const ca_ask_opts *o, const char *name, double ms, const char *fmt, ...)
+{
+    char detail[160];
+    va_list ap;
+    if (!o || !o->on_stage) return;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    o->on_stage(o->stage_ctx, name, ms, detail);
+}
+
 cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answer **out)
 {
     static const char *const lane_name[CR_LANE_COUNT] = {"bm25", "vector"};
@@ -321,6 +337,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     t0 = cc_now_ms();
     if ((s = cr_searcher_search(se, question, &so, &hits, &nh))) goto out;
     t_ret = cc_now_ms() - t0;
+    stage(o, "retrieval", t_ret, "{\"hits\":%zu}", nh);
 
     /* ---- extractive generation */
     t0 = cc_now_ms();
@@ -344,6 +361,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         graph_json(&gj, &sg);
     }
     t_graph = cc_now_ms() - t0;
+    stage(o, "graph", t_graph, "{\"seeds\":%zu,\"triples\":%zu}", sg.n_seeds, sg.n_triples);
     if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT c.text, c.start_char, d.uri FROM chunks c"
                            " JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1", -1, &st,
                            NULL) != SQLITE_OK) { s = cc_kb_sqlerr(kb, "reading evidence"); goto out; }
@@ -433,6 +451,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         }
     }
     t_gen = cc_now_ms() - t0;
+    stage(o, "generate", t_gen, "{\"abstained\":%s,\"evidence\":%zu}",
+          a->abstained ? "true" : "false", nc);
 
     /* ---- checks: re-read the answer text; every [n] must be a citation of
      * given evidence and every number must occur in the cited chunk. */
@@ -452,6 +472,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     a->checks_ok = !n_bad_cite && !n_bad_num;
     t_chk = cc_now_ms() - t0;
+    stage(o, "checks", t_chk, "{\"ok\":%s}", a->checks_ok ? "true" : "false");
 
     /* ---- answer structure */
     for (size_t i = 0; i < nc; i++) if (ch[i].cite) a->n_cites++;

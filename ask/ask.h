@@ -30,6 +30,11 @@ extern "C" {
 typedef struct ca_ask_opts {
     int         k;         /* evidence chunks, 1..100; 0 = setting ask.k */
     const char *caller;    /* recorded in the trace; NULL = "cli" */
+    /* Optional: called as each stage finishes ("retrieval", "graph",
+     * "generate", "checks") with its time and a small JSON object of counts
+     * (borrowed for the call). Runs on the caller's thread. */
+    void      (*on_stage)(void *ctx, const char *stage, double ms, const char *detail_json);
+    void       *stage_ctx;
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */

@@ -19,7 +19,7 @@ static const char ask_usage[] =
 /* Prints one answer. Shared with `cairn demo`. */
 int cli_ask_print(cc_kb *kb, const char *question, int k, int json)
 {
-    ca_ask_opts o = {k, "cli"};
+    ca_ask_opts o = {.k = k, .caller = "cli"};
     ca_answer *a;
     if (ca_ask(kb, question, &o, &a) != CC_OK) return cli_error("%s", cc_kb_errmsg(kb));
     if (json) {

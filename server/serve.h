@@ -179,6 +179,12 @@ enum MHD_Result serve_doc_get(serve_req *r);
 enum MHD_Result serve_doc_post(serve_req *r);
 void            serve_doc_post_begin(serve_req *r);     /* multipart upload */
 enum MHD_Result serve_doc_delete(serve_req *r);
+enum MHD_Result serve_ask(serve_req *r);                /* serve_ask.c */
+enum MHD_Result serve_sql(serve_req *r);                /* serve_sql.c */
+enum MHD_Result serve_graph_entities(serve_req *r);     /* serve_graph.c */
+enum MHD_Result serve_graph_entity(serve_req *r);
+enum MHD_Result serve_graph_subgraph(serve_req *r);
+enum MHD_Result serve_embeddings(serve_req *r);         /* serve_embed.c */
 enum MHD_Result serve_audit_list(serve_req *r);         /* serve_admin.c */
 enum MHD_Result serve_keys_get(serve_req *r);
 enum MHD_Result serve_keys_post(serve_req *r);

@@ -93,6 +93,12 @@ GET|/v1/documents|read|
 GET|/v1/documents/1|read|
 POST|/v1/documents|write|{"uri":"matrix/{n}.txt","text":"Matrix document {n} about harbors."}
 DELETE|/v1/documents/{doc}|write|
+POST|/v1/ask|read|{"question":"Who runs Corvane Logistics?","k":2}
+POST|/v1/sql|read|{"query":"SELECT 1 AS one"}
+GET|/v1/graph/entities?q=corvane|read|
+GET|/v1/graph/entities/1|read|
+POST|/v1/graph/subgraph|read|{"question":"Corvane Logistics","budget":3}
+POST|/v1/embeddings|read|{"model":"hash","input":"x"}
 GET|/v1/audit|audit|
 GET|/v1/keys|admin|
 POST|/v1/keys|admin|{"role":"reader","name":"made-by-api"}
@@ -115,6 +121,12 @@ grep -q "\"actor\":\"key:$wid\",\"action\":\"ingest\",\"target\":\"audit/me.txt\
 grep -q '"action":"key.add"' <<<"$body" && ok || bad "audit key.add: $body"
 grep -q "${K_writer##*_}" <<<"$body" && bad "key in the audit log" || ok
 req "$K_auditor" GET '/v1/audit?limit=0'; [ "$code" = 400 ] && ok || bad "audit bad limit: $code"
+
+# an ask's trace names the key that asked; the audit log has it too
+req "$K_reader" POST /v1/ask "${J[@]}" -d '{"question":"Who runs Corvane Logistics?"}'
+tid=$(grep -o 'tr_[0-9a-f]*' <<<"$body" | head -1); rdid=$(sed 's/^cairn_\([0-9]*\)_.*/\1/' <<<"$K_reader")
+[ "$(sqlite3 "$T/kb/cairn.db" "SELECT caller FROM traces WHERE id = '$tid'")" = "key:$rdid" ] && ok || bad "trace caller for $tid"
+[ "$(sqlite3 "$T/kb/cairn.db" "SELECT count(*) FROM audit WHERE actor = 'key:$rdid' AND action = 'ask' AND target = '$tid'")" = 1 ] && ok || bad "ask audited"
 
 # keys over the API: admin creates a key that works, revokes it, 409 twice
 req "$K_admin" POST /v1/keys "${J[@]}" -d '{"role":"writer","name":"api"}'
