@@ -123,6 +123,8 @@ static struct {
     unsigned long   n_req[N_PATHS];
     unsigned long   ingest_docs_added, ingest_docs_replaced, ingest_chunks;
     int             auth;                  /* 1: keys required on non-public routes */
+    int             loopback;              /* bound to 127.0.0.0/8 */
+    int64_t         keys_checked_ms;       /* when auth was last recounted */
     double          rate_per_s, rate_burst;   /* per-key request rate; 0 = off */
     pthread_mutex_t metrics_mu;
     int             inflight;              /* requests begun, not completed */
@@ -482,6 +484,25 @@ static double rate_take(int64_t key)
 
 /* ---------------------------------------------------------------- requests */
 
+/* Keys are required off loopback, and on loopback while the KB has a live
+ * key: re-counted at most once a second, so the first `cairn keys add`
+ * closes a running server within a second (and revoking the last opens it). */
+static int auth_required(void)
+{
+    int64_t now = (int64_t)cc_now_ms(), last;
+    if (!S.loopback) return 1;
+    last = __atomic_load_n(&S.keys_checked_ms, __ATOMIC_RELAXED);
+    if (now - last >= 1000) {
+        serve_slot *sl = serve_slot_take();
+        int64_t n = sl->kb ? serve_keys_count(sl->kb) : -1;
+        serve_slot_give(sl);
+        /* an error counts as "keys present": never open by failure */
+        __atomic_store_n(&S.auth, n != 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&S.keys_checked_ms, now, __ATOMIC_RELAXED);
+    }
+    return __atomic_load_n(&S.auth, __ATOMIC_RELAXED);
+}
+
 /* At the headers: route, authenticate, rate-limit. Sets r->early (a status
  * answered once the body is drained, message in r->early_msg) or leaves
  * it 0 for the handler to run. */
@@ -508,7 +529,7 @@ static void admit(serve_req *r)
     r->route = i;
     snprintf(r->actor, sizeof r->actor, "loopback");
     if (routes[i].right == SERVE_RIGHT_PUBLIC) goto begin;
-    if (S.auth) {
+    if (auth_required()) {
         serve_slot *sl;
         auth = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
         sl = serve_slot_take();
@@ -733,6 +754,8 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     S.auth = n_keys > 0 || !loopback;
+    S.loopback = loopback;
+    S.keys_checked_ms = (int64_t)cc_now_ms();
     S.rate_per_s = rate;
     S.kbdir = kbdir;
     for (i = 0; i < (int)N_ROUTES; i++) {   /* metrics series: one per distinct path */

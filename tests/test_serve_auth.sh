@@ -46,7 +46,8 @@ start() {  # start ARGS...: sets PID and U
   U=$(grep -o 'https\?://127.0.0.1:[0-9]*' "$T/log")
   [ -n "$U" ] || { echo "server did not start: $(cat "$T/log")"; exit 1; }
 }
-stop() { kill -TERM "$PID"; wait "$PID"; PID=""; }
+stop() { local rc; kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""
+  [ "$rc" = 0 ] && ok || bad "server exit $rc: $(tail -20 "$T/log")"; }
 start
 grep -q 'API keys required' "$T/log" && ok || bad "startup line: $(cat "$T/log")"
 
@@ -173,7 +174,13 @@ grep -q 'no API keys configured: loopback only' "$T/log" && ok || bad "no-key li
 req "" GET /v1/audit; [ "$code" = 200 ] && ok || bad "no keys: open: $code"
 req "" POST /v1/documents "${J[@]}" -d '{"uri":"local.txt","text":"x y z"}'
 req "" GET '/v1/audit?limit=1'; grep -q '"actor":"loopback","action":"ingest"' <<<"$body" && ok || bad "loopback actor: $body"
+# the first key closes the running server (within a second)
+k=$("$BIN" keys "$T/kb" add --role reader 2>/dev/null)
+for _ in $(seq 100); do req "" GET /v1/documents; [ "$code" = 401 ] && break; sleep 0.1; done
+[ "$code" = 401 ] && ok || bad "new key did not close the server: $code"
+req "$k" GET /v1/documents; [ "$code" = 200 ] && ok || bad "new key: $code"
 stop
+"$BIN" keys "$T/kb" revoke "$(sed 's/^cairn_\([0-9]*\)_.*/\1/' <<<"$k")" >/dev/null
 expect 2 "without API keys" -- "$BIN" serve "$T/kb" --listen 0.0.0.0:0
 
 echo "serve_auth: $pass passed, $fail failed"
