@@ -357,7 +357,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         int64_t ids[64];
         size_t ni = nc < 64 ? nc : 64;
         for (size_t i = 0; i < ni; i++) ids[i] = hits[i].chunk_id;
-        if ((s = cg_subgraph_extract(kb, question, ids, ni, NULL, &sg))) goto out;
+        cg_subgraph_opts go = {.hops = o && o->hops ? o->hops : 0};
+        if ((s = cg_subgraph_extract(kb, question, ids, ni, &go, &sg))) goto out;
         graph_json(&gj, &sg);
     }
     t_graph = cc_now_ms() - t0;

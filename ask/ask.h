@@ -35,6 +35,7 @@ typedef struct ca_ask_opts {
      * (borrowed for the call). Runs on the caller's thread. */
     void      (*on_stage)(void *ctx, const char *stage, double ms, const char *detail_json);
     void       *stage_ctx;
+    int         hops;      /* graph stage: 1..4; 0 = setting graph.hops */
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */

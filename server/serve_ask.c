@@ -1,8 +1,9 @@
 /* serve_ask.c — POST /v1/ask: ca_ask over HTTP, as one JSON answer or, with
  * "stream": true, as server-sent events.
  *
- * Body: {"question": str, "k": 1..100, "json": bool (include the whole
- * trace), "stream": bool}. The question is limited to the setting
+ * Body: {"question": str, "k": 1..100, "hops": 1..4 (graph stage; default
+ * setting graph.hops), "json": bool (include the whole trace), "stream":
+ * bool}. The question is limited to the setting
  * serve.question_max_bytes (4096). ca_ask appends a trace, so an ask takes
  * the server's one writer; the trace's caller is the API key ("key:<id>")
  * and the ask is written to the audit log.
@@ -67,7 +68,7 @@ typedef struct ask_stream {
     int             done;      /* the ask thread has finished */
     int             refs;      /* ask thread + response */
     char           *question;
-    int             k, want_trace;
+    int             k, hops, want_trace;
     char            actor[32];
 } ask_stream;
 
@@ -117,7 +118,8 @@ static cJSON *error_obj(const char *code, const char *msg)
 static void *ask_thread(void *p)
 {
     ask_stream *st = p;
-    ca_ask_opts o = {.k = st->k, .caller = st->actor, .on_stage = on_stage, .stage_ctx = st};
+    ca_ask_opts o = {.k = st->k, .caller = st->actor, .on_stage = on_stage, .stage_ctx = st,
+                     .hops = st->hops};
     ca_answer *a = NULL;
     cc_kb *kb;
     cc_status s;
@@ -173,7 +175,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static void stream_free(void *cls) { stream_unref(cls); }
 
-static enum MHD_Result ask_streamed(serve_req *r, const char *q, int k, int want_trace)
+static enum MHD_Result ask_streamed(serve_req *r, const char *q, int k, int hops, int want_trace)
 {
     ask_stream *st = calloc(1, sizeof *st);
     struct MHD_Response *resp;
@@ -187,6 +189,7 @@ static enum MHD_Result ask_streamed(serve_req *r, const char *q, int k, int want
     pthread_cond_init(&st->cv, NULL);
     cc_buf_init(&st->ev, 0);
     st->k = k;
+    st->hops = hops;
     st->want_trace = want_trace;
     st->refs = 2;
     snprintf(st->actor, sizeof st->actor, "%s", r->actor);
@@ -216,18 +219,19 @@ static enum MHD_Result ask_streamed(serve_req *r, const char *q, int k, int want
 
 enum MHD_Result serve_ask(serve_req *r)
 {
-    static const char *const fields[] = {"question", "k", "json", "stream", NULL};
-    cJSON *j, *q, *kj, *js, *stream;
+    static const char *const fields[] = {"question", "k", "json", "stream", "hops", NULL};
+    cJSON *j, *q, *kj, *js, *stream, *hj;
     int64_t qmax = QUESTION_MAX_DEFAULT;
-    int k = 0;
+    int k = 0, hops = 0;
     size_t qn;
     enum MHD_Result ret;
     if (!(j = serve_parse_body(r))) return MHD_YES;
-    if (serve_check_fields(r, j, fields, "snbb")) { cJSON_Delete(j); return MHD_YES; }
+    if (serve_check_fields(r, j, fields, "snbbn")) { cJSON_Delete(j); return MHD_YES; }
     q = cJSON_GetObjectItemCaseSensitive(j, "question");
     kj = cJSON_GetObjectItemCaseSensitive(j, "k");
     js = cJSON_GetObjectItemCaseSensitive(j, "json");
     stream = cJSON_GetObjectItemCaseSensitive(j, "stream");
+    hj = cJSON_GetObjectItemCaseSensitive(j, "hops");
     {
         serve_slot *s = serve_slot_take();
         if (s->kb && cc_kb_setting_i64(s->kb, "serve.question_max_bytes", QUESTION_MAX_DEFAULT,
@@ -252,10 +256,17 @@ enum MHD_Result serve_ask(serve_req *r)
         }
         k = (int)kj->valuedouble;
     }
+    if (hj) {
+        if (!(hj->valuedouble >= 1 && hj->valuedouble <= 4) || hj->valuedouble != (int)hj->valuedouble) {
+            cJSON_Delete(j);
+            return serve_send_error(r, 400, "bad_field", "field \"hops\" must be an integer in 1..4");
+        }
+        hops = (int)hj->valuedouble;
+    }
     if (cJSON_IsTrue(stream)) {
-        ret = ask_streamed(r, q->valuestring, k, cJSON_IsTrue(js));
+        ret = ask_streamed(r, q->valuestring, k, hops, cJSON_IsTrue(js));
     } else {
-        ca_ask_opts o = {.k = k, .caller = r->actor};
+        ca_ask_opts o = {.k = k, .caller = r->actor, .hops = hops};
         ca_answer *a;
         cc_status s;
         cc_kb *kb = serve_writer_open(r);

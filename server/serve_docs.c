@@ -419,6 +419,14 @@ enum MHD_Result serve_doc_post(serve_req *r)
     cr_format f;
     enum MHD_Result ret;
     if (r->body_fn == upload_body) return doc_post_multipart(r, r->ext);
+    {
+        const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
+        if (!ct || strncasecmp(ct, "application/json", 16))
+            return serve_send_error(r, 415, "unsupported_media_type", "%s%s: send application/json "
+                                    "or multipart/form-data (a file upload)",
+                                    ct && *ct ? "Content-Type " : "Content-Type is missing",
+                                    ct && *ct ? ct : "");
+    }
     if (!(j = serve_parse_body(r))) return MHD_YES;
     if (serve_check_fields(r, j, fields, "sssb")) { cJSON_Delete(j); return MHD_YES; }
     uri = cJSON_GetObjectItemCaseSensitive(j, "uri");
