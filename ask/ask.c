@@ -4,6 +4,8 @@
  * ask.h). */
 #include "ask_int.h"
 #include "retrieval.h"
+
+#include <stdarg.h>
 #include "graph.h"
 
 #include <ctype.h>
@@ -503,6 +505,20 @@ static void graph_json(cc_buf *b, const cg_subgraph *g)
     cc_buf_puts(b, "]}");
 }
 
+/* Reports a finished stage to o->on_stage, if set. */
+static void stage(const ca_ask_opts *o, const char *name, double ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void stage(const ca_ask_opts *o, const char *name, double ms, const char *fmt, ...)
+{
+    char detail[160];
+    va_list ap;
+    if (!o || !o->on_stage) return;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    o->on_stage(o->stage_ctx, name, ms, detail);
+}
+
 cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answer **out)
 {
     static const char *const lane_name[CR_LANE_COUNT] = {"bm25", "vector"};
@@ -598,6 +614,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if ((s = cr_searcher_search(se, question, &so, &hits, &nh))) goto out;
     t_ret = cc_now_ms() - t0;
     c_ret = cpu_ms() - c0;
+    stage(o, "retrieval", t_ret, "{\"hits\":%zu}", nh);
     c0 = cpu_ms();
 
     /* ---- extractive generation */
@@ -625,6 +642,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     t_graph = cc_now_ms() - t0;
     c_graph = cpu_ms() - c0;
+    stage(o, "graph", t_graph, "{\"seeds\":%zu,\"triples\":%zu}", sg.n_seeds, sg.n_triples);
     c0 = cpu_ms();
     t0 = cc_now_ms();
     qtype = answer_type(question);
@@ -822,6 +840,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         goto out;
     }
     t_prompt = cc_now_ms() - t0;
+    stage(o, "prompt", t_prompt, "{\"tokens\":%zu}", pr.tokens);
 
     /* ---- generation */
     t0 = cc_now_ms();
@@ -880,12 +899,15 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     /* ---- checks: every [n] names given evidence, every number occurs in
      * what its sentence cites, every sentence cites something */
     c_gen = cpu_ms() - c0;   /* reading evidence, prompt, generation */
+    stage(o, "generate", t_gen, "{\"abstained\":%s,\"evidence\":%zu}",
+          a->abstained ? "true" : "false", nc);
     c0 = cpu_ms();
     t0 = cc_now_ms();
     if (llm || !a->abstained) check_answer(ans.data ? ans.data : "", ch, nc, cite_of, &pr, &ck);
     a->checks_ok = !ck.bad_cite && !ck.bad_num && !ck.uncited;
     t_chk = cc_now_ms() - t0;
     c_chk = cpu_ms() - c0;
+    stage(o, "checks", t_chk, "{\"ok\":%s}", a->checks_ok ? "true" : "false");
 
     /* ---- answer structure: the same for both generators */
     if (llm) {

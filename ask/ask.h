@@ -50,6 +50,11 @@ typedef struct ca_ask_opts {
     /* retrieval's searcher over this KB, kept open by the caller (a server,
      * a benchmark) so its indexes load once; NULL = open one for this ask */
     struct cr_searcher *searcher;
+    /* Optional: called as each stage finishes ("retrieval", "graph", "prompt",
+     * "generate", "checks") with its time and a small JSON object of counts
+     * (borrowed for the call). Runs on the caller's thread. */
+    void      (*on_stage)(void *ctx, const char *stage, double ms, const char *detail_json);
+    void       *stage_ctx;
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */

@@ -9,28 +9,34 @@
  * writer can interleave (it gets 503 kb_busy while the other holds it).
  * No API keys yet: only loopback addresses may be bound. */
 #define _GNU_SOURCE
-#include "cli.h"
-#include "graph.h"
-#include "retrieval.h"
 #include "serve.h"
 
 #include <arpa/inet.h>
-#include <cjson/cJSON.h>
-#include <microhttpd.h>
 #include <pthread.h>
+#include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
 
-#define BODY_MAX   ((size_t)4 << 20)   /* request body limit: 4 MiB */
+#define BODY_MAX   SERVE_BODY_MAX
 #define N_THREADS  4
+/* per-connection memory: request line and headers must fit (larger get
+ * 431 from libmicrohttpd) */
+#define HEADER_MEM ((size_t)32 * 1024)
 #define SHUTDOWN_WAIT_MS 10000
 
 static const char serve_usage[] =
-    "serve KB [--listen HOST:PORT] [--threads N]\n"
+    "serve KB [--listen HOST:PORT] [--threads N] [--tls-cert PEM --tls-key PEM]\n"
+    "         [--rate-limit R] [--timeout S]\n"
     "  REST API over HTTP (default 127.0.0.1:8080; port 0 picks a free one).\n"
-    "  Only loopback addresses for now: API keys are not implemented yet.\n"
+    "  With API keys in the KB (`cairn keys`), every /v1 route needs\n"
+    "  Authorization: Bearer KEY. Without keys only loopback may be bound.\n"
+    "  A non-loopback address needs keys and TLS (--tls-cert, --tls-key).\n"
+    "  --rate-limit R  requests per second per key (setting serve.rate_limit;\n"
+    "                  burst serve.rate_burst, default 2R); 0 = off (default)\n"
+    "  --timeout S     idle connection timeout (setting serve.timeout_s, 30)\n"
     "  Stops cleanly on SIGTERM or SIGINT.\n";
 
 /* schemas/openapi.json, compiled in (served at /v1/openapi.json) */
@@ -42,21 +48,72 @@ __asm__(".section .rodata\n"
         ".previous\n");
 extern const char cairn_openapi_json[];
 
+/* ---------------------------------------------------------------- routes */
+
+/* The route table (how to add one: see server/serve.h). One row per method
+ * and path; /metrics reports each row's path. */
+static const serve_route routes[] = {
+    {"GET",    "/healthz",            serve_healthz,    SERVE_RIGHT_PUBLIC, NULL},
+    {"GET",    "/metrics",            serve_metrics,    SERVE_RIGHT_PUBLIC, NULL},
+    {"GET",    "/v1/openapi.json",    serve_openapi,    SERVE_RIGHT_PUBLIC, NULL},
+    {"POST",   "/v1/search",          serve_search,     SERVE_RIGHT_READ, NULL},
+    {"GET",    "/v1/documents",       serve_docs_list,  SERVE_RIGHT_READ, NULL},
+    {"POST",   "/v1/documents",       serve_doc_post,   SERVE_RIGHT_WRITE, serve_doc_post_begin},
+    {"GET",    "/v1/documents/{id}",  serve_doc_get,    SERVE_RIGHT_READ, NULL},
+    {"DELETE", "/v1/documents/{id}",  serve_doc_delete, SERVE_RIGHT_WRITE, NULL},
+    {"POST",   "/v1/ask",             serve_ask,        SERVE_RIGHT_READ, NULL},
+    {"POST",   "/v1/sql",             serve_sql,        SERVE_RIGHT_READ, NULL},
+    {"GET",    "/v1/graph/entities",  serve_graph_entities, SERVE_RIGHT_READ, NULL},
+    {"GET",    "/v1/graph/entities/{id}", serve_graph_entity, SERVE_RIGHT_READ, NULL},
+    {"POST",   "/v1/graph/subgraph",  serve_graph_subgraph, SERVE_RIGHT_READ, NULL},
+    {"POST",   "/v1/embeddings",      serve_embeddings, SERVE_RIGHT_READ, NULL},
+    {"GET",    "/v1/audit",           serve_audit_list, SERVE_RIGHT_AUDIT, NULL},
+    {"GET",    "/v1/keys",            serve_keys_get,   SERVE_RIGHT_ADMIN, NULL},
+    {"POST",   "/v1/keys",            serve_keys_post,  SERVE_RIGHT_ADMIN, NULL},
+    {"DELETE", "/v1/keys/{id}",       serve_keys_delete, SERVE_RIGHT_ADMIN, NULL},
+    {"GET",    "/v1/traces",          serve_traces,     SERVE_RIGHT_AUDIT, NULL},
+    {"GET",    "/v1/traces/verify",   serve_traces,     SERVE_RIGHT_AUDIT, NULL},
+    {"GET",    "/v1/traces/export",   serve_traces,     SERVE_RIGHT_AUDIT, NULL},
+    {"GET",    "/v1/traces/{id}",     serve_traces,     SERVE_RIGHT_AUDIT, NULL},
+    {"GET",    "/v1/traces/{id}/raw", serve_traces,     SERVE_RIGHT_AUDIT, NULL},
+    {"GET",    "/v1/chunks/{id}",     serve_traces,     SERVE_RIGHT_READ, NULL},
+    {"GET",    "/",                   serve_web,        SERVE_RIGHT_PUBLIC, NULL},
+    {"GET",    "/index.html",         serve_web,        SERVE_RIGHT_PUBLIC, NULL},
+    {"GET",    "/app.js",             serve_web,        SERVE_RIGHT_PUBLIC, NULL},
+    {"GET",    "/app.css",            serve_web,        SERVE_RIGHT_PUBLIC, NULL},
+};
+#define N_ROUTES (sizeof routes / sizeof *routes)
+/* metrics: one series per distinct pattern, plus "other" (unrouted) */
+#define N_PATHS (N_ROUTES + 1)
+
+/* Matches url against pattern; copies the {name} segment into param. */
+static int route_match(const char *pattern, const char *url, char *param, size_t param_len)
+{
+    while (*pattern) {
+        if (*pattern == '{') {
+            const char *pe = strchr(pattern, '}'), *ue = strchrnul(url, '/');
+            size_t n = (size_t)(ue - url);
+            if (!pe || n == 0 || n >= param_len) return 0;
+            memcpy(param, url, n);
+            param[n] = 0;
+            pattern = pe + 1;
+            url = ue;
+            continue;
+        }
+        if (*pattern++ != *url++) return 0;
+    }
+    return *url == 0;
+}
+
 /* ---------------------------------------------------------------- state */
 
 typedef struct slot {
     pthread_mutex_t mu;
-    cc_kb          *kb;
-    cr_searcher    *se;
+    serve_slot      pub;
     long            gen;
 } slot;
 
-enum { R_HEALTHZ, R_METRICS, R_OPENAPI, R_SEARCH, R_DOCS, R_DOC, R_TRACES, R_WEB, R_OTHER, R_COUNT };
-static const char *const route_name[R_COUNT] = {"/healthz", "/metrics", "/v1/openapi.json",
-                                                "/v1/search", "/v1/documents",
-                                                "/v1/documents/{id}", "/v1/traces",
-                                                "web", "other"};
-static const int status_list[] = {200, 201, 400, 404, 405, 413, 415, 500, 503};
+static const int status_list[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503};
 #define N_STATUS (sizeof status_list / sizeof *status_list)
 static const double bucket_le[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
 #define N_BUCKET (sizeof bucket_le / sizeof *bucket_le)
@@ -67,46 +124,53 @@ static struct {
     int             n_slots;
     long            gen;                   /* bumped after each write */
     pthread_mutex_t write_mu;
-    unsigned long   count[R_COUNT][N_STATUS];
-    unsigned long   bucket[N_BUCKET + 1];  /* last: +Inf */
-    double          sum_s;
-    unsigned long   n_req;
+    const char     *path_name[N_PATHS];    /* distinct patterns, then "other" */
+    int             path_of[N_ROUTES];     /* route -> index in path_name */
+    int             n_paths;
+    unsigned long   count[N_PATHS][N_STATUS];
+    unsigned long   bucket[N_PATHS][N_BUCKET + 1];  /* last: +Inf */
+    double          sum_s[N_PATHS];
+    unsigned long   n_req[N_PATHS];
+    unsigned long   ingest_docs_added, ingest_docs_replaced, ingest_chunks;
+    int             auth;                  /* 1: keys required on non-public routes */
+    int             loopback;              /* bound to 127.0.0.0/8 */
+    int64_t         keys_checked_ms;       /* when auth was last recounted */
+    double          rate_per_s, rate_burst;   /* per-key request rate; 0 = off */
     pthread_mutex_t metrics_mu;
     int             inflight;              /* requests begun, not completed */
 } S = {.write_mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
 
-typedef struct req {
-    cc_buf body;
-    int    too_big;
-    double t0;
-    int    route;
-} req;
+const char *serve_kbdir(void) { return S.kbdir; }
 
 /* ---------------------------------------------------------------- responses */
 
-static void count_request(req *r, int status);
-
-static enum MHD_Result send_buf(struct MHD_Connection *c, req *r, int status, const char *ctype,
-                                const char *data, size_t len, const char *allow)
+static void count_response(serve_req *r, int status)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ret;
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", ctype);
-    if (allow) MHD_add_response_header(resp, "Allow", allow);
-    ret = MHD_queue_response(c, (unsigned)status, resp);
+    double secs = (cc_now_ms() - r->t0) / 1e3;
+    int p = r->route >= 0 ? S.path_of[r->route] : S.n_paths - 1;
+    size_t si, b;
+    for (si = 0; si < N_STATUS && status_list[si] != status; si++) {}
+    for (b = 0; b < N_BUCKET && secs > bucket_le[b]; b++) {}
+    pthread_mutex_lock(&S.metrics_mu);
+    if (si < N_STATUS) S.count[p][si]++;
+    S.bucket[p][b]++;
+    S.sum_s[p] += secs;
+    S.n_req[p]++;
+    pthread_mutex_unlock(&S.metrics_mu);
+}
+
+enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Response *resp)
+{
+    enum MHD_Result ret = MHD_queue_response(r->c, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    count_request(r, status);
+    count_response(r, status);
     return ret;
 }
 
-/* Sends what a route file built (serve.h) and frees it. */
-static enum MHD_Result send_reply(struct MHD_Connection *c, req *r, serve_reply *rp)
+enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp)
 {
     struct MHD_Response *resp = rp->stream;
-    enum MHD_Result ret;
-    int i;
+    int i, status = rp->status;
     rp->stream = NULL;
     if (!resp)
         resp = rp->static_body
@@ -119,67 +183,106 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, req *r, serve_reply 
     if (rp->allow) MHD_add_response_header(resp, "Allow", rp->allow);
     for (i = 0; i < SERVE_HDR_MAX && rp->hdr[i].name; i++)
         MHD_add_response_header(resp, rp->hdr[i].name, rp->hdr[i].value);
-    ret = MHD_queue_response(c, (unsigned)rp->status, resp);
-    MHD_destroy_response(resp);
-    count_request(r, rp->status);
     serve_reply_free(rp);
-    return ret;
+    return serve_send_response(r, status, resp);
 }
 
-static void count_request(req *r, int status)
+/* The trace routes (serve_traces.c) on a reader slot. Reading one trace or
+ * exporting them is audited (the audit row needs the writer: 503 when a
+ * CLI writer holds the KB). */
+enum MHD_Result serve_traces(serve_req *r)
 {
-    double secs = (cc_now_ms() - r->t0) / 1e3;
-    size_t si, b;
-    for (si = 0; si < N_STATUS && status_list[si] != status; si++) {}
-    for (b = 0; b < N_BUCKET && secs > bucket_le[b]; b++) {}
-    pthread_mutex_lock(&S.metrics_mu);
-    if (si < N_STATUS) S.count[r->route][si]++;
-    S.bucket[b]++;
-    S.sum_s += secs;
-    S.n_req++;
-    pthread_mutex_unlock(&S.metrics_mu);
+    serve_reply rp;
+    serve_slot *s;
+    int one = !strncmp(r->url, "/v1/traces/", 11) && strcmp(r->url, "/v1/traces/verify");
+    if (one && serve_audit_log(r, strcmp(r->url, "/v1/traces/export") ? "trace.read" : "trace.export",
+                               r->param[0] ? r->param : NULL, NULL) != CC_OK)
+        return serve_send_error(r, 503, "kb_busy", "trace reads are audited and the audit log "
+                                "cannot be written now: %s", cc_errmsg());
+    serve_reply_init(&rp);
+    s = serve_slot_take();
+    serve_traces_handle(r->c, s->kb, serve_kbdir(), r->method, r->url, &rp);
+    serve_slot_give(s);
+    return serve_send_reply(r, &rp);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, req *r, int status, cJSON *j)
+/* The trace browser's files (serve_web.c). */
+enum MHD_Result serve_web(serve_req *r)
+{
+    serve_reply rp;
+    serve_reply_init(&rp);
+    serve_web_handle(r->method, r->url, &rp);
+    return serve_send_reply(r, &rp);
+}
+
+enum MHD_Result serve_send_buf(serve_req *r, int status, const char *ctype, const char *data,
+                               size_t len, const char *allow)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    if (allow) MHD_add_response_header(resp, "Allow", allow);
+    if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"cairn\"");
+    return serve_send_response(r, status, resp);
+}
+
+enum MHD_Result serve_send_json(serve_req *r, int status, cJSON *j)
 {
     char *s = cJSON_PrintUnformatted(j);
     enum MHD_Result ret;
     cJSON_Delete(j);
     if (!s) {
         static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-        return send_buf(c, r, 500, "application/json", oom, sizeof oom - 1, NULL);
+        return serve_send_buf(r, 500, "application/json", oom, sizeof oom - 1, NULL);
     }
-    ret = send_buf(c, r, status, "application/json", s, strlen(s), NULL);
+    ret = serve_send_buf(r, status, "application/json", s, strlen(s), NULL);
     free(s);
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, req *r, int status, const char *code,
-                                  const char *allow, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static enum MHD_Result send_error(struct MHD_Connection *c, req *r, int status, const char *code,
-                                  const char *allow, const char *fmt, ...)
+static enum MHD_Result send_error_v(serve_req *r, int status, const char *code, const char *allow,
+                                    const char *fmt, va_list ap)
 {
     char msg[512];
     cJSON *j = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(j, "error");
-    va_list ap;
     char *s;
     enum MHD_Result ret;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", msg);
     s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    ret = send_buf(c, r, status, "application/json", s ? s : "{}", s ? strlen(s) : 2, allow);
+    ret = serve_send_buf(r, status, "application/json", s ? s : "{}", s ? strlen(s) : 2, allow);
     free(s);
+    return ret;
+}
+
+enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    enum MHD_Result ret;
+    va_start(ap, fmt);
+    ret = send_error_v(r, status, code, NULL, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+static enum MHD_Result send_error_allow(serve_req *r, const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result send_error_allow(serve_req *r, const char *allow, const char *fmt, ...)
+{
+    va_list ap;
+    enum MHD_Result ret;
+    va_start(ap, fmt);
+    ret = send_error_v(r, 405, "method_not_allowed", allow, fmt, ap);
+    va_end(ap);
     return ret;
 }
 
 /* ---------------------------------------------------------------- readers */
 
-static slot *slot_take(void)
+serve_slot *serve_slot_take(void)
 {
     int i;
     slot *s;
@@ -187,479 +290,415 @@ static slot *slot_take(void)
         if (!pthread_mutex_trylock(&S.slots[i].mu)) break;
     if (i == S.n_slots) { i = 0; pthread_mutex_lock(&S.slots[0].mu); }
     s = &S.slots[i];
-    if (s->se && s->gen != __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE)) {
-        cr_searcher_close(s->se);
-        s->se = NULL;
+    if (s->pub.se && s->gen != __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE)) {
+        cr_searcher_close(s->pub.se);
+        s->pub.se = NULL;
     }
-    if (!s->kb && cc_kb_open(S.kbdir, CC_KB_READ, &s->kb) != CC_OK) s->kb = NULL;
-    if (s->kb && !s->se) {
+    if (!s->pub.kb && cc_kb_open(S.kbdir, CC_KB_READ, &s->pub.kb) != CC_OK) s->pub.kb = NULL;
+    if (s->pub.kb && !s->pub.se) {
         s->gen = __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE);
-        if (cr_searcher_open(s->kb, &s->se) != CC_OK) s->se = NULL;
+        if (cr_searcher_open(s->pub.kb, &s->pub.se) != CC_OK) s->pub.se = NULL;
     }
-    return s;
+    return &s->pub;
 }
 
-static void slot_give(slot *s) { pthread_mutex_unlock(&s->mu); }
+void serve_slot_give(serve_slot *p)
+{
+    slot *s = (slot *)((char *)p - offsetof(slot, pub));
+    pthread_mutex_unlock(&s->mu);
+}
 
-/* Parses the JSON body: NULL after sending a 415 (content type) or 400
- * (message says where). */
-static cJSON *parse_body(struct MHD_Connection *c, req *r)
+/* ---------------------------------------------------------------- bodies */
+
+cJSON *serve_parse_body(serve_req *r)
 {
     const char *end = NULL;
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
     cJSON *j;
+    size_t bad;
     if (!ct || !*ct || strncasecmp(ct, "application/json", 16) || (ct[16] && ct[16] != ';')) {
-        send_error(c, r, 415, "unsupported_media_type", NULL,
-                   ct && *ct ? "Content-Type %s is not supported: send application/json"
-                             : "%sContent-Type is missing: send application/json", ct ? ct : "");
+        serve_send_error(r, 415, "unsupported_media_type",
+                         ct && *ct ? "Content-Type %s is not supported: send application/json"
+                                   : "%sContent-Type is missing: send application/json",
+                         ct ? ct : "");
         return NULL;
     }
-    size_t bad = r->body.len ? cc_utf8_check(r->body.data, r->body.len) : 0;
+    bad = r->body.len ? cc_utf8_check(r->body.data, r->body.len) : 0;
     if (bad < r->body.len) {
-        send_error(c, r, 400, "invalid_utf8", NULL, "request body is not valid UTF-8 (byte %zu)",
-                   bad);
+        serve_send_error(r, 400, "invalid_utf8", "request body is not valid UTF-8 (byte %zu)", bad);
         return NULL;
     }
-    j = cJSON_ParseWithLengthOpts(r->body.data ? r->body.data : "", r->body.len, &end, 0);
+    if (!r->body.len) {
+        serve_send_error(r, 400, "malformed_json", "the body is empty: send a JSON object");
+        return NULL;
+    }
+    j = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, &end, 0);
     if (j) {   /* only whitespace may follow the value */
         while (end < r->body.data + r->body.len && *end && strchr(" \t\r\n", *end)) end++;
         if (end < r->body.data + r->body.len) { cJSON_Delete(j); j = NULL; }
     }
     if (!j) {
-        size_t at = end && r->body.data ? (size_t)(end - r->body.data) : 0;
-        send_error(c, r, 400, "malformed_json", NULL, "malformed JSON at byte %zu of the body",
-                   at);
+        size_t at = end ? (size_t)(end - r->body.data) : 0;
+        serve_send_error(r, 400, "malformed_json", "malformed JSON at byte %zu of the body", at);
         return NULL;
     }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        send_error(c, r, 400, "bad_request", NULL, "the body must be a JSON object");
+        serve_send_error(r, 400, "bad_request", "the body must be a JSON object");
         return NULL;
     }
     return j;
 }
 
-/* Checks every member of j is in `allowed` (NULL-terminated) with the type
- * given by the parallel `types` string: s string, n number, o object. */
-static int check_fields(struct MHD_Connection *c, req *r, cJSON *j, const char *const *allowed,
-                        const char *types)
+int serve_check_fields(serve_req *r, cJSON *j, const char *const *allowed, const char *types)
 {
+    static const char *const tname[] = {"s", "a string", "n", "a number", "o", "an object",
+                                        "b", "true or false", "a", "an array"};
     cJSON *m;
+    unsigned seen = 0;   /* bit i: allowed[i] met (at most 32 fields) */
     cJSON_ArrayForEach(m, j) {
         int i, okt;
+        size_t t;
         for (i = 0; allowed[i] && strcmp(allowed[i], m->string); i++) {}
         if (!allowed[i]) {
-            send_error(c, r, 400, "unknown_field", NULL, "unknown field \"%s\"", m->string);
+            serve_send_error(r, 400, "unknown_field", "unknown field \"%.100s\"", m->string);
             return -1;
         }
-        okt = types[i] == 's' ? cJSON_IsString(m) : types[i] == 'n' ? cJSON_IsNumber(m)
-                                                                    : cJSON_IsObject(m);
+        C_ASSERT(i < 32);
+        if (seen & (1u << i)) {
+            serve_send_error(r, 400, "duplicate_field", "field \"%s\" appears twice", m->string);
+            return -1;
+        }
+        seen |= 1u << i;
+        switch (types[i]) {
+        case 's': okt = cJSON_IsString(m); break;
+        case 'n': okt = cJSON_IsNumber(m); break;
+        case 'o': okt = cJSON_IsObject(m); break;
+        case 'b': okt = cJSON_IsBool(m); break;
+        case 'a': okt = cJSON_IsArray(m); break;
+        default:  okt = 1;
+        }
         if (!okt) {
-            send_error(c, r, 400, "bad_field", NULL, "field \"%s\" must be a %s", m->string,
-                       types[i] == 's' ? "string" : types[i] == 'n' ? "number" : "object");
+            for (t = 0; t < sizeof tname / sizeof *tname && tname[t][0] != types[i]; t += 2) {}
+            serve_send_error(r, 400, "bad_field", "field \"%s\" must be %s", m->string,
+                             t + 1 < sizeof tname / sizeof *tname ? tname[t + 1] : "valid");
             return -1;
         }
     }
     return 0;
 }
 
-static enum MHD_Result do_search(struct MHD_Connection *c, req *r)
-{
-    static const char *const fields[] = {"query", "mode", "k", "weights", NULL};
-    cJSON *j = parse_body(c, r), *q, *mode, *k, *w, *out, *arr;
-    cr_search_opts so;
-    cr_hit *hits = NULL;
-    size_t n = 0, i;
-    slot *s;
-    sqlite3_stmt *st = NULL;
-    enum MHD_Result ret;
-    if (!j) return MHD_YES;
-    if (check_fields(c, r, j, fields, "ssno")) { cJSON_Delete(j); return MHD_YES; }
-    q = cJSON_GetObjectItemCaseSensitive(j, "query");
-    mode = cJSON_GetObjectItemCaseSensitive(j, "mode");
-    k = cJSON_GetObjectItemCaseSensitive(j, "k");
-    w = cJSON_GetObjectItemCaseSensitive(j, "weights");
-    if (!q || !*q->valuestring) {
-        cJSON_Delete(j);
-        return send_error(c, r, 400, "bad_field", NULL, "field \"query\" (a non-empty string) is required");
-    }
-    s = slot_take();
-    if (!s->kb || !s->se) {
-        slot_give(s);
-        cJSON_Delete(j);
-        return send_error(c, r, 500, "internal", NULL, "cannot open the KB: %s", cc_errmsg());
-    }
-    if (cr_search_opts_from_kb(s->kb, &so) != CC_OK) {
-        ret = send_error(c, r, 500, "internal", NULL, "%s", cc_kb_errmsg(s->kb));
-        goto out;
-    }
-    if (mode) {
-        const char *m = mode->valuestring;
-        if (!strcmp(m, "bm25")) so.mode = CR_MODE_BM25;
-        else if (!strcmp(m, "vector")) so.mode = CR_MODE_VECTOR;
-        else if (!strcmp(m, "hybrid")) so.mode = CR_MODE_HYBRID;
-        else { ret = send_error(c, r, 400, "bad_field", NULL, "field \"mode\": use bm25, vector or hybrid"); goto out; }
-    }
-    if (k) {
-        if (!(k->valuedouble >= 1 && k->valuedouble <= 10000) ||
-            k->valuedouble != (int)k->valuedouble) {
-            ret = send_error(c, r, 400, "bad_field", NULL, "field \"k\" must be an integer in 1..10000");
-            goto out;
-        }
-        so.k = (int)k->valuedouble;
-    }
-    if (w) {
-        cJSON *m;
-        cJSON_ArrayForEach(m, w) {
-            int lane = !strcmp(m->string, "bm25") ? CR_LANE_BM25
-                     : !strcmp(m->string, "vector") ? CR_LANE_VECTOR : -1;
-            if (lane < 0 || !cJSON_IsNumber(m) || m->valuedouble < 0) {
-                ret = send_error(c, r, 400, "bad_field", NULL, "field \"weights\": use {\"bm25\": B, \"vector\": V} with numbers >= 0 (got \"%s\")", m->string);
-                goto out;
-            }
-            so.weight[lane] = m->valuedouble;
-        }
-    }
-    if (cr_searcher_search(s->se, q->valuestring, &so, &hits, &n) != CC_OK) {
-        ret = send_error(c, r, 400, "bad_query", NULL, "%s", cc_kb_errmsg(s->kb));
-        goto out;
-    }
-    out = cJSON_CreateObject();
-    arr = cJSON_AddArrayToObject(out, "hits");
-    sqlite3_prepare_v2(cc_kb_db(s->kb), "SELECT d.uri, d.id, c.ordinal, substr(c.text, 1, 160)"
-                       " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
-                       -1, &st, NULL);
-    for (i = 0; st && i < n; i++) {
-        cJSON *h;
-        sqlite3_bind_int64(st, 1, hits[i].chunk_id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            h = cJSON_CreateObject();
-            cJSON_AddNumberToObject(h, "rank", (double)i + 1);
-            cJSON_AddNumberToObject(h, "chunk", (double)hits[i].chunk_id);
-            cJSON_AddNumberToObject(h, "score", hits[i].score);
-            cJSON_AddStringToObject(h, "document", (const char *)sqlite3_column_text(st, 0));
-            cJSON_AddNumberToObject(h, "document_id", (double)sqlite3_column_int64(st, 1));
-            cJSON_AddNumberToObject(h, "ordinal", sqlite3_column_int(st, 2));
-            cJSON_AddStringToObject(h, "snippet", (const char *)sqlite3_column_text(st, 3));
-            cJSON_AddItemToArray(arr, h);
-        }
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    cJSON_AddNumberToObject(out, "count", cJSON_GetArraySize(arr));
-    if (cr_searcher_vector_status(s->se))
-        cJSON_AddStringToObject(out, "note", cr_searcher_vector_status(s->se));
-    ret = send_json(c, r, 200, out);
-out:
-    free(hits);
-    slot_give(s);
-    cJSON_Delete(j);
-    return ret;
-}
-
-static cJSON *doc_json(sqlite3_stmt *st)
-{
-    cJSON *d = cJSON_CreateObject();
-    const char *title = (const char *)sqlite3_column_text(st, 3);
-    cJSON_AddNumberToObject(d, "id", (double)sqlite3_column_int64(st, 0));
-    cJSON_AddStringToObject(d, "uri", (const char *)sqlite3_column_text(st, 1));
-    cJSON_AddStringToObject(d, "format", (const char *)sqlite3_column_text(st, 2));
-    if (title) cJSON_AddStringToObject(d, "title", title);
-    else cJSON_AddNullToObject(d, "title");
-    cJSON_AddNumberToObject(d, "version", sqlite3_column_int(st, 4));
-    cJSON_AddNumberToObject(d, "bytes", (double)sqlite3_column_int64(st, 5));
-    cJSON_AddNumberToObject(d, "chunks", (double)sqlite3_column_int64(st, 6));
-    cJSON_AddStringToObject(d, "ingested_at", (const char *)sqlite3_column_text(st, 7));
-    return d;
-}
-
-#define DOC_COLS "id, uri, format, title, version, bytes, n_chunks, ingested_at"
-
-/* GET /v1/documents?limit=N&offset=M or GET /v1/documents/{id} (id >= 0). */
-static enum MHD_Result do_get_docs(struct MHD_Connection *c, req *r, int64_t id)
-{
-    slot *s = slot_take();
-    sqlite3_stmt *st = NULL;
-    cJSON *out;
-    int64_t limit = 50, offset = 0;
-    enum MHD_Result ret;
-    if (id < 0) {
-        const char *l = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-        const char *o = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
-        if ((l && cc_parse_i64(l, 1, 1000, &limit) != CC_OK) ||
-            (o && cc_parse_i64(o, 0, INT64_MAX, &offset) != CC_OK)) {
-            slot_give(s);
-            return send_error(c, r, 400, "bad_parameter", NULL,
-                              "limit must be an integer in 1..1000 and offset >= 0");
-        }
-    }
-    if (!s->kb) {
-        slot_give(s);
-        return send_error(c, r, 500, "internal", NULL, "cannot open the KB: %s", cc_errmsg());
-    }
-    if (id >= 0) {
-        sqlite3_prepare_v2(cc_kb_db(s->kb), "SELECT " DOC_COLS " FROM documents"
-                           " WHERE id = ?1 AND deleted = 0", -1, &st, NULL);
-        sqlite3_bind_int64(st, 1, id);
-        if (st && sqlite3_step(st) == SQLITE_ROW) {
-            ret = send_json(c, r, 200, doc_json(st));
-        } else {
-            ret = send_error(c, r, 404, "not_found", NULL, "no document with id %lld",
-                             (long long)id);
-        }
-    } else {
-        cJSON *arr;
-        out = cJSON_CreateObject();
-        arr = cJSON_AddArrayToObject(out, "documents");
-        sqlite3_prepare_v2(cc_kb_db(s->kb), "SELECT " DOC_COLS " FROM documents"
-                           " WHERE deleted = 0 ORDER BY id LIMIT ?1 OFFSET ?2", -1, &st, NULL);
-        sqlite3_bind_int64(st, 1, limit + 1);
-        sqlite3_bind_int64(st, 2, offset);
-        while (st && sqlite3_step(st) == SQLITE_ROW) {
-            if (cJSON_GetArraySize(arr) == limit) {   /* one more: a next page exists */
-                cJSON_AddNumberToObject(out, "next_offset", (double)(offset + limit));
-                break;
-            }
-            cJSON_AddItemToArray(arr, doc_json(st));
-        }
-        cJSON_AddNumberToObject(out, "count", cJSON_GetArraySize(arr));
-        ret = send_json(c, r, 200, out);
-    }
-    sqlite3_finalize(st);
-    slot_give(s);
-    return ret;
-}
-
 /* ---------------------------------------------------------------- writers */
 
-/* Opens the writer handle under write_mu; on failure sends the error. */
-static cc_kb *writer_open(struct MHD_Connection *c, req *r)
+cc_status serve_writer_acquire(cc_kb **out)
 {
-    cc_kb *kb;
     cc_status st;
     pthread_mutex_lock(&S.write_mu);
-    if ((st = cc_kb_open(S.kbdir, CC_KB_WRITE, &kb)) != CC_OK) {
+    if ((st = cc_kb_open(S.kbdir, CC_KB_WRITE, out)) != CC_OK) {
+        *out = NULL;
         pthread_mutex_unlock(&S.write_mu);
+    }
+    return st;
+}
+
+void serve_writer_release(cc_kb *kb, int changed)
+{
+    cc_kb_close(kb);
+    if (changed) __atomic_add_fetch(&S.gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&S.write_mu);
+}
+
+cc_kb *serve_writer_open(serve_req *r)
+{
+    cc_kb *kb;
+    cc_status st = serve_writer_acquire(&kb);
+    if (st) {
         if (st == CC_BUSY)
-            send_error(c, r, 503, "kb_busy", NULL, "%s; try again", cc_errmsg());
+            serve_send_error(r, 503, "kb_busy", "%s; try again", cc_errmsg());
         else
-            send_error(c, r, 500, "internal", NULL, "%s", cc_errmsg());
-        return NULL;
+            serve_send_error(r, 500, "internal", "%s", cc_errmsg());
     }
     return kb;
 }
 
-static void writer_close(cc_kb *kb)
+void serve_writer_close(cc_kb *kb) { serve_writer_release(kb, 1); }
+
+/* ---------------------------------------------------------------- small routes */
+
+enum MHD_Result serve_healthz(serve_req *r)
 {
-    cc_kb_close(kb);
-    __atomic_add_fetch(&S.gen, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&S.write_mu);
+    return serve_send_buf(r, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
 }
 
-static enum MHD_Result do_post_doc(struct MHD_Connection *c, req *r)
+enum MHD_Result serve_openapi(serve_req *r)
 {
-    static const char *const fields[] = {"uri", "text", "format", NULL};
-    cJSON *j = parse_body(c, r), *uri, *text, *fmt, *out;
-    cr_format f = CR_FMT_TXT;
-    cr_ingest_opts o;
-    cr_ingest_stats stats = {0};
-    cc_kb *kb;
-    enum MHD_Result ret;
-    if (!j) return MHD_YES;
-    if (check_fields(c, r, j, fields, "sss")) { cJSON_Delete(j); return MHD_YES; }
-    uri = cJSON_GetObjectItemCaseSensitive(j, "uri");
-    text = cJSON_GetObjectItemCaseSensitive(j, "text");
-    fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
-    if (!uri || !*uri->valuestring || !text) {
-        cJSON_Delete(j);
-        return send_error(c, r, 400, "bad_field", NULL,
-                          "fields \"uri\" (non-empty string) and \"text\" (string) are required");
-    }
-    if (fmt && (f = cr_format_from_name(fmt->valuestring)) == CR_FMT_UNKNOWN) {
-        ret = send_error(c, r, 400, "bad_field", NULL,
-                         "field \"format\": unknown format \"%s\" (use txt, md, html, json or jsonl)",
-                         fmt->valuestring);
-        cJSON_Delete(j);
-        return ret;
-    }
-    if (!(kb = writer_open(c, r))) { cJSON_Delete(j); return MHD_YES; }
-    if (cg_ingest_opts_from_kb(kb, &o) != CC_OK ||
-        cr_ingest_data(kb, uri->valuestring, f, text->valuestring, strlen(text->valuestring), &o,
-                       &stats) != CC_OK) {
-        ret = send_error(c, r, 400, "ingest_failed", NULL, "%s", cc_kb_errmsg(kb));
-    } else if (cg_sync_derived(kb, NULL) != CC_OK) {
-        ret = send_error(c, r, 500, "internal", NULL, "derived indexes: %s", cc_kb_errmsg(kb));
-    } else {
-        sqlite3_stmt *st = NULL;
-        out = cJSON_CreateObject();
-        sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id FROM documents WHERE uri = ?1 AND deleted = 0",
-                           -1, &st, NULL);
-        sqlite3_bind_text(st, 1, uri->valuestring, -1, SQLITE_STATIC);
-        if (st && sqlite3_step(st) == SQLITE_ROW)
-            cJSON_AddNumberToObject(out, "id", (double)sqlite3_column_int64(st, 0));
-        sqlite3_finalize(st);
-        cJSON_AddStringToObject(out, "uri", uri->valuestring);
-        cJSON_AddNumberToObject(out, "added", (double)stats.docs_added);
-        cJSON_AddNumberToObject(out, "replaced", (double)stats.docs_replaced);
-        cJSON_AddNumberToObject(out, "unchanged", (double)stats.docs_unchanged);
-        cJSON_AddNumberToObject(out, "chunks", (double)stats.chunks_added);
-        ret = send_json(c, r, stats.docs_added ? 201 : 200, out);
-    }
-    writer_close(kb);
-    cJSON_Delete(j);
-    return ret;
+    return serve_send_buf(r, 200, "application/json", cairn_openapi_json,
+                          strlen(cairn_openapi_json), NULL);
 }
 
-static enum MHD_Result do_delete_doc(struct MHD_Connection *c, req *r, int64_t id)
+void serve_count_ingest(unsigned long docs_added, unsigned long docs_replaced,
+                        unsigned long chunks)
 {
-    char ref[32];
-    int64_t n = 0;
-    cc_kb *kb = writer_open(c, r);
-    enum MHD_Result ret;
-    cc_status st;
-    if (!kb) return MHD_YES;
-    snprintf(ref, sizeof ref, "#%lld", (long long)id);
-    if ((st = cr_doc_remove(kb, ref, &n)) != CC_OK || !n)
-        ret = st == CC_OK || st == CC_NOTFOUND
-            ? send_error(c, r, 404, "not_found", NULL, "no document with id %lld", (long long)id)
-            : send_error(c, r, 500, "internal", NULL, "%s", cc_kb_errmsg(kb));
-    else if (cg_sync_derived(kb, NULL) != CC_OK)
-        ret = send_error(c, r, 500, "internal", NULL, "derived indexes: %s", cc_kb_errmsg(kb));
-    else {
-        cJSON *out = cJSON_CreateObject();
-        cJSON_AddNumberToObject(out, "id", (double)id);
-        cJSON_AddNumberToObject(out, "removed", (double)n);
-        ret = send_json(c, r, 200, out);
-    }
-    writer_close(kb);
-    return ret;
+    __atomic_add_fetch(&S.ingest_docs_added, docs_added, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&S.ingest_docs_replaced, docs_replaced, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&S.ingest_chunks, chunks, __ATOMIC_RELAXED);
 }
 
-/* ---------------------------------------------------------------- metrics */
-
-static enum MHD_Result do_metrics(struct MHD_Connection *c, req *r)
+enum MHD_Result serve_metrics(serve_req *r)
 {
     cc_buf b = CC_BUF_INIT(0);
+    int p;
     size_t i, k;
-    unsigned long cum = 0;
     enum MHD_Result ret;
     pthread_mutex_lock(&S.metrics_mu);
     cc_buf_puts(&b, "# HELP cairn_http_requests_total HTTP requests by route and status.\n"
                     "# TYPE cairn_http_requests_total counter\n");
-    for (i = 0; i < R_COUNT; i++)
+    for (p = 0; p < S.n_paths; p++)
         for (k = 0; k < N_STATUS; k++)
-            if (S.count[i][k])
+            if (S.count[p][k])
                 cc_buf_printf(&b, "cairn_http_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
-                              route_name[i], status_list[k], S.count[i][k]);
-    cc_buf_puts(&b, "# HELP cairn_http_request_duration_seconds Request latency.\n"
+                              S.path_name[p], status_list[k], S.count[p][k]);
+    cc_buf_puts(&b, "# HELP cairn_http_request_duration_seconds Request latency by route.\n"
                     "# TYPE cairn_http_request_duration_seconds histogram\n");
-    for (i = 0; i < N_BUCKET; i++) {
-        cum += S.bucket[i];
-        cc_buf_printf(&b, "cairn_http_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
-                      bucket_le[i], cum);
+    for (p = 0; p < S.n_paths; p++) {
+        unsigned long cum = 0;
+        if (!S.n_req[p]) continue;
+        for (i = 0; i < N_BUCKET; i++) {
+            cum += S.bucket[p][i];
+            cc_buf_printf(&b, "cairn_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
+                          S.path_name[p], bucket_le[i], cum);
+        }
+        cc_buf_printf(&b, "cairn_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n"
+                          "cairn_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                          "cairn_http_request_duration_seconds_count{route=\"%s\"} %lu\n",
+                      S.path_name[p], S.n_req[p], S.path_name[p], S.sum_s[p], S.path_name[p],
+                      S.n_req[p]);
     }
-    cc_buf_printf(&b, "cairn_http_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
-                      "cairn_http_request_duration_seconds_sum %.6f\n"
-                      "cairn_http_request_duration_seconds_count %lu\n",
-                  S.n_req, S.sum_s, S.n_req);
     pthread_mutex_unlock(&S.metrics_mu);
-    ret = send_buf(c, r, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
+    cc_buf_printf(&b, "# HELP cairn_ingest_documents_total Documents written through the API.\n"
+                      "# TYPE cairn_ingest_documents_total counter\n"
+                      "cairn_ingest_documents_total{change=\"added\"} %lu\n"
+                      "cairn_ingest_documents_total{change=\"replaced\"} %lu\n"
+                      "# HELP cairn_ingest_chunks_total Chunks written through the API.\n"
+                      "# TYPE cairn_ingest_chunks_total counter\n"
+                      "cairn_ingest_chunks_total %lu\n",
+                  __atomic_load_n(&S.ingest_docs_added, __ATOMIC_RELAXED),
+                  __atomic_load_n(&S.ingest_docs_replaced, __ATOMIC_RELAXED),
+                  __atomic_load_n(&S.ingest_chunks, __ATOMIC_RELAXED));
+    ret = serve_send_buf(r, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
     cc_buf_free(&b);
     return ret;
 }
 
 /* ---------------------------------------------------------------- dispatch */
 
-/* "/v1/documents/123" -> 123; -1 when not a plain decimal id. */
-static int64_t path_id(const char *s)
+/* Finds the route for (method, url). Returns its index, or -1 with *path_hit
+ * set when the path exists for other methods (their list in allow). HEAD is
+ * answered by a GET route (libmicrohttpd sends the headers only). */
+static int route_find(const char *method, const char *url, char *param, size_t param_len,
+                      int *path_hit, cc_buf *allow)
 {
-    int64_t v;
-    return cc_parse_i64(s, 0, INT64_MAX, &v) == CC_OK ? v : -1;
+    size_t i;
+    *path_hit = 0;
+    for (i = 0; i < N_ROUTES; i++) {
+        if (!route_match(routes[i].pattern, url, param, param_len)) continue;
+        if (!strcmp(routes[i].method, method) ||
+            (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET")))
+            return (int)i;
+        if (*path_hit) cc_buf_puts(allow, ", ");
+        cc_buf_puts(allow, routes[i].method);
+        *path_hit = (int)i + 1;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- rate limit */
+
+/* Token bucket per key id (0: callers without a key): rate_per_s tokens a
+ * second, up to burst; a request takes one. Open addressing over a fixed
+ * table; a full table shares the last bucket (never fails open). */
+#define N_BUCKETS 1024
+static struct bucket { int64_t key; int used; double tokens, t_ms; } buckets[N_BUCKETS];
+static pthread_mutex_t bucket_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* 0 when allowed; else the seconds until a token is there. */
+static double rate_take(int64_t key)
+{
+    size_t i, h = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ull >> 54) % N_BUCKETS;
+    struct bucket *b = NULL;
+    double now = cc_now_ms(), wait = 0;
+    if (S.rate_per_s <= 0) return 0;
+    pthread_mutex_lock(&bucket_mu);
+    for (i = 0; i < N_BUCKETS; i++) {
+        b = &buckets[(h + i) % N_BUCKETS];
+        if (!b->used) { b->used = 1; b->key = key; b->tokens = S.rate_burst; b->t_ms = now; break; }
+        if (b->key == key) break;
+    }
+    b->tokens += (now - b->t_ms) / 1e3 * S.rate_per_s;
+    if (b->tokens > S.rate_burst) b->tokens = S.rate_burst;
+    b->t_ms = now;
+    if (b->tokens >= 1) b->tokens -= 1;
+    else wait = (1 - b->tokens) / S.rate_per_s;
+    pthread_mutex_unlock(&bucket_mu);
+    return wait;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* Keys are required off loopback, and on loopback while the KB has a live
+ * key: re-counted at most once a second, so the first `cairn keys add`
+ * closes a running server within a second (and revoking the last opens it). */
+static int auth_required(void)
+{
+    int64_t now = (int64_t)cc_now_ms(), last;
+    if (!S.loopback) return 1;
+    last = __atomic_load_n(&S.keys_checked_ms, __ATOMIC_RELAXED);
+    if (now - last >= 1000) {
+        serve_slot *sl = serve_slot_take();
+        int64_t n = sl->kb ? serve_keys_count(sl->kb) : -1;
+        serve_slot_give(sl);
+        /* an error counts as "keys present": never open by failure */
+        __atomic_store_n(&S.auth, n != 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&S.keys_checked_ms, now, __ATOMIC_RELAXED);
+    }
+    return __atomic_load_n(&S.auth, __ATOMIC_RELAXED);
+}
+
+/* At the headers: route, authenticate, rate-limit. Sets r->early (a status
+ * answered once the body is drained, message in r->early_msg) or leaves
+ * it 0 for the handler to run. */
+static void admit(serve_req *r)
+{
+    cc_buf allow = CC_BUF_INIT(256);
+    int hit, i = route_find(r->method, r->url, r->param, sizeof r->param, &hit, &allow);
+    const char *auth;
+    double wait;
+    if (i < 0) {
+        if (hit) {
+            r->route = hit - 1;   /* counted under the path */
+            r->early = 405;
+            snprintf(r->early_allow, sizeof r->early_allow, "%s", allow.data);
+            snprintf(r->early_msg, sizeof r->early_msg, "%s allows %s", r->url, allow.data);
+        } else {
+            r->early = 404;
+            snprintf(r->early_msg, sizeof r->early_msg, "no such resource: %s", r->url);
+        }
+        cc_buf_free(&allow);
+        return;
+    }
+    cc_buf_free(&allow);
+    r->route = i;
+    snprintf(r->actor, sizeof r->actor, "loopback");
+    if (routes[i].right == SERVE_RIGHT_PUBLIC) goto begin;
+    if (auth_required()) {
+        serve_slot *sl;
+        auth = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Authorization");
+        sl = serve_slot_take();
+        if (!sl->kb) {
+            r->early = 500;
+            snprintf(r->early_msg, sizeof r->early_msg, "cannot open the KB: %s", cc_errmsg());
+        } else if (serve_auth_check(sl->kb, auth, &r->key_id, &r->role, r->early_msg,
+                                    sizeof r->early_msg)) {
+            r->early = 401;
+        }
+        serve_slot_give(sl);
+        if (r->early) return;
+        snprintf(r->actor, sizeof r->actor, "key:%lld", (long long)r->key_id);
+        if (!(serve_role_rights(r->role) & routes[i].right)) {
+            r->early = 403;
+            snprintf(r->early_msg, sizeof r->early_msg, "%s %s needs the %s right; key %lld has "
+                     "the role %s", r->method, routes[i].pattern,
+                     routes[i].right == SERVE_RIGHT_WRITE ? "write"
+                     : routes[i].right == SERVE_RIGHT_AUDIT ? "audit"
+                     : routes[i].right == SERVE_RIGHT_ADMIN ? "admin" : "read",
+                     (long long)r->key_id, serve_role_name(r->role));
+            return;
+        }
+    }
+    if ((wait = rate_take(r->key_id)) > 0) {
+        r->early = 429;
+        snprintf(r->early_allow, sizeof r->early_allow, "%d", (int)wait + 1);
+        snprintf(r->early_msg, sizeof r->early_msg, "over the request rate limit of %g/s "
+                 "(burst %g) for %s; retry in %.2f s", S.rate_per_s, S.rate_burst, r->actor, wait);
+        return;
+    }
+begin:
+    if (routes[i].begin) routes[i].begin(r);
+}
+
+static enum MHD_Result answer_early(serve_req *r)
+{
+    static const char *const code[] = {"401", "unauthorized", "403", "forbidden",
+                                       "404", "not_found", "405", "method_not_allowed",
+                                       "400", "bad_request", "413", "body_too_large",
+                                       "415", "unsupported_media_type",
+                                       "429", "rate_limited", "500", "internal"};
+    char st[8];
+    size_t i;
+    snprintf(st, sizeof st, "%d", r->early);
+    for (i = 0; i + 2 < sizeof code / sizeof *code && strcmp(code[i], st); i += 2) {}
+    if (r->early == 405) return send_error_allow(r, r->early_allow, "%s", r->early_msg);
+    if (r->early == 429) {
+        /* Retry-After: error body built here to add the header */
+        cJSON *j = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(j, "error");
+        char *s;
+        struct MHD_Response *resp;
+        cJSON_AddStringToObject(e, "code", "rate_limited");
+        cJSON_AddStringToObject(e, "message", r->early_msg);
+        s = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        if (!s) return MHD_NO;
+        resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+        if (!resp) { free(s); return MHD_NO; }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Retry-After", r->early_allow);
+        return serve_send_response(r, 429, resp);
+    }
+    return serve_send_error(r, r->early, code[i + 1], "%s", r->early_msg);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *data,
                                size_t *size, void **con_cls)
 {
-    req *r = *con_cls;
-    int is_get = !strcmp(method, "GET"), is_post = !strcmp(method, "POST");
-    int64_t id = -1;
+    serve_req *r = *con_cls;
     (void)cls; (void)version;
     if (!r) {   /* first call: headers only */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = cc_now_ms();
+        r->c = c;
+        r->url = url;
+        r->method = method;
+        r->route = -1;
         __atomic_add_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
         cc_buf_init(&r->body, 0);
         *con_cls = r;
-        if (!strcmp(url, "/healthz")) r->route = R_HEALTHZ;
-        else if (!strcmp(url, "/metrics")) r->route = R_METRICS;
-        else if (!strcmp(url, "/v1/openapi.json")) r->route = R_OPENAPI;
-        else if (!strcmp(url, "/v1/search")) r->route = R_SEARCH;
-        else if (!strcmp(url, "/v1/documents")) r->route = R_DOCS;
-        else if (!strncmp(url, "/v1/documents/", 14)) r->route = R_DOC;
-        else if (serve_traces_match(url)) r->route = R_TRACES;
-        else if (serve_web_match(url)) r->route = R_WEB;
-        else r->route = R_OTHER;
+        admit(r);
         return MHD_YES;
     }
-    if (*size) {   /* body bytes */
-        if (r->too_big || r->body.len + *size > BODY_MAX) r->too_big = 1;
+    if (*size) {   /* body bytes: dropped when the request is already refused */
+        if (r->early) {}
+        else if (r->body_fn) { if (r->body_fn(r, data, *size)) r->too_big = 1; }
+        else if (r->too_big || r->body.len + *size > BODY_MAX) r->too_big = 1;
         else if (cc_buf_append(&r->body, data, *size) != CC_OK) r->too_big = 1;
         *size = 0;
         return MHD_YES;
     }
-    if (r->route == R_DOC && (id = path_id(url + 14)) < 0)
-        return send_error(c, r, 404, "not_found", NULL, "no such resource: %s (document ids are integers)", url);
-    if (r->route == R_OTHER)
-        return send_error(c, r, 404, "not_found", NULL, "no such resource: %s", url);
+    if (r->early) return answer_early(r);
     if (r->too_big)
-        return send_error(c, r, 413, "body_too_large", NULL, "request body over the limit of %zu bytes", BODY_MAX);
-    switch (r->route) {
-    case R_TRACES: {   /* serve_traces.c */
-        serve_reply rp;
-        slot *s = slot_take();
-        serve_reply_init(&rp);
-        serve_traces_handle(c, s->kb, S.kbdir, method, url, &rp);
-        slot_give(s);
-        return send_reply(c, r, &rp);
-    }
-    case R_WEB: {      /* serve_web.c: the trace browser */
-        serve_reply rp;
-        serve_reply_init(&rp);
-        serve_web_handle(method, url, &rp);
-        return send_reply(c, r, &rp);
-    }
-    case R_HEALTHZ:
-        if (is_get) return send_buf(c, r, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
-        return send_error(c, r, 405, "method_not_allowed", "GET", "%s allows GET", url);
-    case R_METRICS:
-        if (is_get) return do_metrics(c, r);
-        return send_error(c, r, 405, "method_not_allowed", "GET", "%s allows GET", url);
-    case R_OPENAPI:
-        if (is_get) return send_buf(c, r, 200, "application/json", cairn_openapi_json,
-                                    strlen(cairn_openapi_json), NULL);
-        return send_error(c, r, 405, "method_not_allowed", "GET", "%s allows GET", url);
-    case R_SEARCH:
-        if (is_post) return do_search(c, r);
-        return send_error(c, r, 405, "method_not_allowed", "POST", "%s allows POST", url);
-    case R_DOCS:
-        if (is_get) return do_get_docs(c, r, -1);
-        if (is_post) return do_post_doc(c, r);
-        return send_error(c, r, 405, "method_not_allowed", "GET, POST", "%s allows GET and POST", url);
-    default:   /* R_DOC */
-        if (is_get) return do_get_docs(c, r, id);
-        if (!strcmp(method, "DELETE")) return do_delete_doc(c, r, id);
-        return send_error(c, r, 405, "method_not_allowed", "GET, DELETE", "%s allows GET and DELETE", url);
-    }
+        return serve_send_error(r, 413, "body_too_large", "request body over the limit of %zu bytes",
+                                BODY_MAX);
+    return routes[r->route].fn(r);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    req *r = *con_cls;
+    serve_req *r = *con_cls;
     (void)cls; (void)c; (void)toe;
     if (!r) return;
     __atomic_sub_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
+    if (r->ext_free) r->ext_free(r->ext);
     cc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -667,22 +706,57 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---------------------------------------------------------------- command */
 
+/* Reads a PEM file (at most 1 MiB) into out. */
+static int read_pem(const char *path, cc_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[4096];
+    size_t n;
+    if (!f) return cli_error("%s: %s", path, strerror(errno));
+    cc_buf_init(out, (size_t)1 << 20);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (cc_buf_append(out, chunk, n) != CC_OK) {
+            fclose(f);
+            return cli_error("%s: over 1 MiB; is it a PEM certificate or key?", path);
+        }
+    fclose(f);
+    if (!out->len) return cli_error("%s: empty file", path);
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *kbdir = NULL, *listen = "127.0.0.1:8080";
-    int64_t threads = N_THREADS, port;
+    const char *kbdir = NULL, *listen = "127.0.0.1:8080", *tls_cert = NULL, *tls_key = NULL;
+    int64_t threads = N_THREADS, port, timeout_s = -1, n_keys;
+    double rate = -1;
     struct sockaddr_in sa = {0};
     char host[64];
     const char *colon;
-    struct MHD_Daemon *d;
+    struct MHD_Daemon *d = NULL;
     sigset_t set;
-    int i, r, sig, ret = 0;
+    int i, r, sig, ret = 0, loopback;
+    unsigned flags;
     cc_kb *probe;
+    cc_buf cert = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
     for (i = 1; i < argc; i++) {
+        const char *rate_s = NULL;
         if (!strcmp(argv[i], "--help")) { fputs(serve_usage, stdout); return 0; }
         if ((r = cli_opt_str(argc, argv, &i, "--listen", &listen)) ||
+            (r = cli_opt_str(argc, argv, &i, "--tls-cert", &tls_cert)) ||
+            (r = cli_opt_str(argc, argv, &i, "--tls-key", &tls_key)) ||
+            (r = cli_opt_int(argc, argv, &i, "--timeout", 1, 3600, &timeout_s)) ||
             (r = cli_opt_int(argc, argv, &i, "--threads", 1, 64, &threads))) {
             if (r < 0) return cli_usage(serve_usage);
+            continue;
+        }
+        if ((r = cli_opt_str(argc, argv, &i, "--rate-limit", &rate_s))) {
+            char *end;
+            if (r < 0) return 2;
+            rate = strtod(rate_s, &end);
+            if (*end || end == rate_s || !(rate >= 0 && rate <= 1e6)) {
+                cli_error("--rate-limit %s: requests per second per key, 0..1000000 (0 = off)", rate_s);
+                return 2;
+            }
             continue;
         }
         if (argv[i][0] == '-') { cli_error("unknown option %s", argv[i]); return cli_usage(serve_usage); }
@@ -703,18 +777,55 @@ int cmd_serve(int argc, char **argv)
         cli_error("--listen %s: '%s' is not an IPv4 address", listen, host);
         return 2;
     }
-    if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
-        cli_error("--listen %s: refusing to bind a non-loopback address: API keys are not "
-                  "implemented yet, so the server would be open to anyone who can reach it. "
-                  "Use 127.0.0.1 (and a reverse proxy with authentication if needed).", listen);
+    if (!tls_cert != !tls_key) {
+        cli_error("--tls-cert and --tls-key go together");
         return 2;
     }
+    if (tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        cli_error("this libmicrohttpd (%s) was built without TLS (GnuTLS), so --tls-cert cannot "
+                  "be used; install a libmicrohttpd with HTTPS support", MHD_get_version());
+        return 2;
+    }
+    loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     if (cc_kb_open(kbdir, CC_KB_READ, &probe) != CC_OK) return cli_error("%s", cc_errmsg());
+    n_keys = serve_keys_count(probe);
+    if (rate < 0 && cc_kb_setting_f64(probe, "serve.rate_limit", 0, &rate) != CC_OK) rate = 0;
+    if (cc_kb_setting_f64(probe, "serve.rate_burst", rate * 2 > 1 ? rate * 2 : 1, &S.rate_burst) != CC_OK)
+        S.rate_burst = rate * 2 > 1 ? rate * 2 : 1;
+    if (timeout_s < 0 && cc_kb_setting_i64(probe, "serve.timeout_s", 30, &timeout_s) != CC_OK)
+        timeout_s = 30;
+    if (n_keys < 0) {
+        ret = cli_error("%s", cc_kb_errmsg(probe));
+        cc_kb_close(probe);
+        return ret;
+    }
     cc_kb_close(probe);
-
+    if (!loopback && (n_keys == 0 || !tls_cert)) {
+        cli_error("--listen %s: refusing to bind a non-loopback address %s. Off loopback the "
+                  "server needs API keys (cairn keys %s add --role ...) and TLS (--tls-cert, "
+                  "--tls-key); or use 127.0.0.1.", listen,
+                  n_keys == 0 ? "without API keys" : "without TLS", kbdir);
+        return 2;
+    }
+    if (tls_cert && (read_pem(tls_cert, &cert) || read_pem(tls_key, &key))) {
+        cc_buf_free(&cert);
+        cc_buf_free(&key);
+        return 1;
+    }
+    S.auth = n_keys > 0 || !loopback;
+    S.loopback = loopback;
+    S.keys_checked_ms = (int64_t)cc_now_ms();
+    S.rate_per_s = rate;
     S.kbdir = kbdir;
+    for (i = 0; i < (int)N_ROUTES; i++) {   /* metrics series: one per distinct path */
+        int p;
+        for (p = 0; p < S.n_paths && strcmp(S.path_name[p], routes[i].pattern); p++) {}
+        if (p == S.n_paths) S.path_name[S.n_paths++] = routes[i].pattern;
+        S.path_of[i] = p;
+    }
+    S.path_name[S.n_paths++] = "other";
     S.n_slots = (int)threads;
     if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
@@ -724,22 +835,35 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
-                         handler, NULL,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
-                         MHD_OPTION_END);
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (tls_cert)
+        d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, NULL,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, HEADER_MEM,
+                             MHD_OPTION_HTTPS_MEM_CERT, cert.data,
+                             MHD_OPTION_HTTPS_MEM_KEY, key.data,
+                             MHD_OPTION_END);
+    else
+        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout_s,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, HEADER_MEM,
+                             MHD_OPTION_END);
     if (!d) {
-        ret = cli_error("cannot listen on %s (address in use or not allowed)", listen);
+        ret = cli_error("cannot listen on %s (address in use or not allowed%s)", listen,
+                        tls_cert ? ", or the TLS certificate or key is not valid PEM" : "");
         goto out;
     }
     {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        printf("cairn: serving %s on http://%s:%u (%d threads; loopback only, no API keys yet)\n",
-               kbdir, host, info ? info->port : (unsigned)port, (int)threads);
+        printf("cairn: serving %s on %s://%s:%u (%d threads; %s)\n", kbdir,
+               tls_cert ? "https" : "http", host, info ? info->port : (unsigned)port, (int)threads,
+               S.auth ? "API keys required" : "no API keys configured: loopback only, open to local users");
         fflush(stdout);
     }
     sigwait(&set, &sig);
@@ -757,10 +881,12 @@ int cmd_serve(int argc, char **argv)
     MHD_stop_daemon(d);
 out:
     for (i = 0; i < S.n_slots; i++) {
-        if (S.slots[i].se) cr_searcher_close(S.slots[i].se);
-        if (S.slots[i].kb) cc_kb_close(S.slots[i].kb);
+        if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);
+        if (S.slots[i].pub.kb) cc_kb_close(S.slots[i].pub.kb);
         pthread_mutex_destroy(&S.slots[i].mu);
     }
     free(S.slots);
+    cc_buf_free(&cert);
+    cc_buf_free(&key);
     return ret;
 }

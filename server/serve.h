@@ -1,15 +1,176 @@
-/* serve.h — what the REST server (cmd_serve.c) shares with its route files
- * serve_traces.c (GET /v1/traces..., /v1/chunks/{id}) and serve_web.c (the
- * trace browser's page at /). Internal to server/, not a module API.
+/* serve.h — internal to `cairn serve`: the request, the route table's entry
+ * type, and the helpers handlers share (responses, JSON bodies, reader slots,
+ * the writer, the audit log). Public API of the server is only cmd_serve().
  *
- * A route file fills a serve_reply; cmd_serve.c sends it (and counts it in
- * /metrics), so the route files never touch the server's slots or counters. */
+ * Adding a route:
+ *   1. write the handler `enum MHD_Result serve_xxx(serve_req *r)` in a
+ *      server/serve_<area>.c file and declare it below (section "handlers");
+ *   2. add one row per method to `routes[]` in cmd_serve.c:
+ *        {"GET", "/v1/things/{id}", serve_xxx, SERVE_RIGHT_READ, NULL},
+ *      a `{name}` segment matches one non-empty path segment, whose text the
+ *      handler finds in r->param (at most one per pattern); rows are tried
+ *      in order, so put literal paths before patterns that would match them;
+ *   3. describe it in schemas/openapi.json (tests/test_serve.sh checks every
+ *      path there is routed) and add it to the role matrix in
+ *      tests/test_serve_auth.sh.
+ * 405 (with Allow), 404, 401/403 (the route's right against the caller's
+ * role), 413 and 429 are answered by the dispatcher before the handler. */
 #ifndef CAIRN_SERVE_H
 #define CAIRN_SERVE_H
 
-#include "core.h"
+#include "cli.h"
+#include "retrieval.h"
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
+
+#define SERVE_BODY_MAX ((size_t)4 << 20)   /* request body limit: 4 MiB */
+
+/* Rights a route requires; each role holds a set of them (serve_role_rights). */
+enum {
+    SERVE_RIGHT_PUBLIC = 0,      /* no key needed: /healthz, /metrics, openapi */
+    SERVE_RIGHT_READ   = 1 << 0, /* search, ask, documents, graph, sql */
+    SERVE_RIGHT_WRITE  = 1 << 1, /* ingest, delete */
+    SERVE_RIGHT_AUDIT  = 1 << 2, /* traces, audit log */
+    SERVE_RIGHT_ADMIN  = 1 << 3, /* key management */
+};
+
+typedef enum serve_role {
+    SERVE_ROLE_NONE = 0,   /* no keys configured: loopback, everything allowed */
+    SERVE_ROLE_READER, SERVE_ROLE_WRITER, SERVE_ROLE_AUDITOR, SERVE_ROLE_ADMIN,
+    SERVE_ROLE_COUNT
+} serve_role;
+
+typedef struct serve_req serve_req;
+typedef enum MHD_Result (*serve_handler)(serve_req *r);
+
+typedef struct serve_route {
+    const char   *method;    /* "GET", "POST", "DELETE" */
+    const char   *pattern;   /* "/v1/documents/{id}" */
+    serve_handler fn;        /* runs once the whole body is in */
+    int           right;     /* SERVE_RIGHT_* */
+    /* optional: runs at the headers once the caller is admitted, to set
+     * r->body_fn (a streaming body reader) or refuse early (r->early) */
+    void        (*begin)(serve_req *r);
+} serve_route;
+
+struct serve_req {
+    struct MHD_Connection *c;
+    const char *url, *method;   /* borrowed from libmicrohttpd for the request */
+    int         route;          /* index in the route table; -1 none */
+    char        param[128];     /* the {name} segment of the pattern, if any */
+    cc_buf      body;
+    int         too_big;
+    double      t0;             /* cc_now_ms() at the headers */
+    int64_t     key_id;         /* the caller's API key id; 0 = none */
+    serve_role  role;
+    char        actor[32];      /* "key:<id>" or "local" (no keys configured) */
+    void       *ext;            /* a handler's own state (streaming); freed by ext_free */
+    void      (*ext_free)(void *);
+    /* set at the headers by the dispatcher */
+    int         early;          /* a status to answer without running the handler */
+    char        early_msg[256];
+    char        early_allow[64];
+    /* a route's own body reader (multipart); nonzero return = refuse (413) */
+    int       (*body_fn)(serve_req *r, const char *data, size_t n);
+};
+
+/* ---------------------------------------------------------------- responses
+ * Each sends exactly one response and counts it in /metrics. */
+
+enum MHD_Result serve_send_buf(serve_req *r, int status, const char *ctype, const char *data,
+                               size_t len, const char *allow);
+/* Takes ownership of j. */
+enum MHD_Result serve_send_json(serve_req *r, int status, cJSON *j);
+enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Queues a response built by the handler (streaming); counts it as status. */
+enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Response *resp);
+
+/* ---------------------------------------------------------------- bodies */
+
+/* Parses the JSON body: NULL after sending 415 (content type) or 400
+ * (message says where). Caller frees with cJSON_Delete. */
+cJSON *serve_parse_body(serve_req *r);
+/* Checks every member of j is in `allowed` (NULL-terminated) with the type
+ * in the parallel `types` string: s string, n number, o object, b boolean,
+ * a array, * any. -1 after sending 400. */
+int serve_check_fields(serve_req *r, cJSON *j, const char *const *allowed, const char *types);
+
+/* ---------------------------------------------------------------- KB access */
+
+typedef struct serve_slot {   /* a reader: read-only KB handle and searcher */
+    cc_kb       *kb;
+    cr_searcher *se;
+} serve_slot;
+
+/* Takes a free reader slot (waits for one). kb or se may be NULL when the KB
+ * cannot be opened (cc_errmsg says why). Give it back with serve_slot_give. */
+serve_slot *serve_slot_take(void);
+void        serve_slot_give(serve_slot *s);
+
+/* The one writer: opens a CC_KB_WRITE handle under the writer mutex; NULL
+ * after sending 503 (busy: a CLI writer holds the KB) or 500.
+ * serve_writer_close closes it, makes readers reopen their searchers, and
+ * releases the mutex. The _acquire/_release pair is the same without a
+ * response (CC_BUSY when a CLI writer holds the KB; cc_errmsg says why);
+ * changed = 0 skips the searcher reopening (audit rows only). */
+cc_kb    *serve_writer_open(serve_req *r);
+void      serve_writer_close(cc_kb *kb);
+cc_status serve_writer_acquire(cc_kb **out);
+void      serve_writer_release(cc_kb *kb, int changed);
+
+const char *serve_kbdir(void);
+
+/* Appends one row to the audit table on a writable kb (inside the
+ * caller's transaction if one is open). actor "key:<id>", "loopback" (the
+ * server without keys) or "cli:<user>"; action "ingest", "delete",
+ * "trace.read", "key.add", ...; target and detail may be NULL. Never the
+ * key itself. Error on the kb handle. */
+cc_status serve_audit_row(cc_kb *kb, const char *actor, const char *action, const char *target,
+                          const char *detail);
+/* As serve_audit_row with r's actor; a failure is reported on stderr. */
+void      serve_audit(cc_kb *kb, const serve_req *r, const char *action, const char *target,
+                      const char *detail);
+/* As serve_audit, taking the server's writer itself (for audited reads:
+ * trace reads). Fails (cc_errmsg) when a CLI writer holds the KB; the
+ * caller then refuses the read with 503. */
+cc_status serve_audit_log(serve_req *r, const char *action, const char *target,
+                          const char *detail);
+
+/* Metrics counters other files add to (atomic). */
+void serve_count_ingest(unsigned long docs_added, unsigned long docs_replaced,
+                        unsigned long chunks);
+
+/* ---------------------------------------------------------------- auth (serve_auth.c) */
+
+#define SERVE_KEY_MAX 96   /* "cairn_<id>_<64 hex>" and its NUL fit */
+
+/* Role names "reader", ...; SERVE_ROLE_NONE -> "none". parse: NONE when
+ * the name is not a role. */
+const char *serve_role_name(serve_role role);
+serve_role  serve_role_parse(const char *name);
+int         serve_role_rights(serve_role role);   /* SERVE_RIGHT_* bits */
+
+/* Creates a key with `role` on a writable kb (audited as `actor`); *id is
+ * its row, key_out the key text: shown once, never stored. */
+cc_status serve_key_add(cc_kb *kb, const char *name, serve_role role, const char *actor,
+                        int64_t *id, char key_out[SERVE_KEY_MAX]);
+/* CC_NOTFOUND: no such key; CC_EXISTS: already revoked. */
+cc_status serve_key_revoke(cc_kb *kb, int64_t id, const char *actor);
+/* Every key (never the hash): [{id, name, role, created_at, revoked_at}].
+ * Caller frees with cJSON_Delete. */
+cc_status serve_keys_list(cc_kb *kb, cJSON **out);
+/* Number of live (not revoked) keys; -1 on error (on the kb handle). */
+int64_t   serve_keys_count(cc_kb *kb);
+/* Checks an Authorization header value (may be NULL). 0 and *key_id,
+ * *role when it names a live key; -1 with the reason in msg otherwise. */
+int       serve_auth_check(cc_kb *kb, const char *header, int64_t *key_id, serve_role *role,
+                           char *msg, size_t msg_len);
+
+/* ---------------------------------------------------------------- replies (serve_reply.c)
+ * The trace routes (serve_traces.c) and the page (serve_web.c) build a
+ * serve_reply instead of sending; cmd_serve.c's serve_send_reply sends it. */
 
 #define SERVE_HDR_MAX 5
 
@@ -34,16 +195,41 @@ void serve_reply_header(serve_reply *rp, const char *name, const char *fmt, ...)
 /* {"error":{"code","message"}} with the status. */
 void serve_reply_error(serve_reply *rp, int status, const char *code, const char *fmt, ...)
      __attribute__((format(printf, 4, 5)));
+/* Sends rp (and frees it); counts it in /metrics. */
+enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp);
 
-/* serve_traces.c. serve_traces_match: 1 when url is one of its paths. kb is
- * a read handle borrowed for the call (NULL: the KB could not be opened);
- * kbdir is used to open a handle a streamed export owns. */
-int  serve_traces_match(const char *url);
+/* serve_traces.c: GET /v1/traces[/verify|/export|/{id}[/raw]] and
+ * /v1/chunks/{id}. kb is a read handle borrowed for the call (NULL: the KB
+ * could not be opened); kbdir is used to open a handle a streamed export
+ * owns. */
 void serve_traces_handle(struct MHD_Connection *c, cc_kb *kb, const char *kbdir,
                          const char *method, const char *url, serve_reply *rp);
 
 /* serve_web.c: the page's compiled-in files, with a Content-Security-Policy. */
-int  serve_web_match(const char *url);
 void serve_web_handle(const char *method, const char *url, serve_reply *rp);
+
+/* ---------------------------------------------------------------- handlers */
+
+enum MHD_Result serve_healthz(serve_req *r);
+enum MHD_Result serve_metrics(serve_req *r);
+enum MHD_Result serve_openapi(serve_req *r);
+enum MHD_Result serve_search(serve_req *r);             /* serve_docs.c */
+enum MHD_Result serve_docs_list(serve_req *r);
+enum MHD_Result serve_doc_get(serve_req *r);
+enum MHD_Result serve_doc_post(serve_req *r);
+void            serve_doc_post_begin(serve_req *r);     /* multipart upload */
+enum MHD_Result serve_doc_delete(serve_req *r);
+enum MHD_Result serve_ask(serve_req *r);                /* serve_ask.c */
+enum MHD_Result serve_sql(serve_req *r);                /* serve_sql.c */
+enum MHD_Result serve_graph_entities(serve_req *r);     /* serve_graph.c */
+enum MHD_Result serve_graph_entity(serve_req *r);
+enum MHD_Result serve_graph_subgraph(serve_req *r);
+enum MHD_Result serve_embeddings(serve_req *r);         /* serve_embed.c */
+enum MHD_Result serve_audit_list(serve_req *r);         /* serve_admin.c */
+enum MHD_Result serve_keys_get(serve_req *r);
+enum MHD_Result serve_keys_post(serve_req *r);
+enum MHD_Result serve_keys_delete(serve_req *r);
+enum MHD_Result serve_traces(serve_req *r);             /* cmd_serve.c: to serve_traces.c */
+enum MHD_Result serve_web(serve_req *r);                /* cmd_serve.c: to serve_web.c */
 
 #endif

@@ -592,12 +592,6 @@ out:
 
 /* ---------------------------------------------------------------- dispatch */
 
-int serve_traces_match(const char *url)
-{
-    return (!strncmp(url, "/v1/traces", 10) && (!url[10] || url[10] == '/')) ||
-           !strncmp(url, "/v1/chunks/", 11);
-}
-
 void serve_traces_handle(struct MHD_Connection *c, cc_kb *kb, const char *kbdir,
                          const char *method, const char *url, serve_reply *rp)
 {

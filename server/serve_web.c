@@ -38,14 +38,6 @@ static const struct {
 };
 #define N_FILES (sizeof files / sizeof *files)
 
-int serve_web_match(const char *url)
-{
-    size_t i;
-    for (i = 0; i < N_FILES; i++)
-        if (!strcmp(url, files[i].path)) return 1;
-    return 0;
-}
-
 void serve_web_handle(const char *method, const char *url, serve_reply *rp)
 {
     size_t i;

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# serve_load.sh — load benchmark of `cairn serve` (issue 7, item 5), loopback
+# only: wrk against Debian's nginx serving a small static file, then against
+# cairn's /healthz, /v1/search (bm25 and hybrid) on a generated KB, and
+# /v1/search again while a writer POSTs documents continuously. All in one
+# run, so the ratio to nginx holds even on a loaded machine.
+#
+# Needs: apt-get install wrk nginx-light   (not in bootstrap: CI runs no benches)
+# Usage: bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+#   defaults: build 100000 20 64. The KB (CHUNKS chunks of ~48 tokens, one
+#   generated .txt file, hash embedder, flat vector index, no graph
+#   extraction) is kept in
+#   $BENCH_TMP (default /tmp/cairn-serve-bench) and reused when it exists.
+set -u
+BUILD="${1:-build}"; CHUNKS="${2:-100000}"; SECS="${3:-20}"; CONNS="${4:-64}"
+BIN="$BUILD/cairn"
+T="${BENCH_TMP:-/tmp/cairn-serve-bench}"
+for t in wrk nginx; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "needs $t: apt-get install wrk nginx-light"; exit 2; }; done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+mkdir -p "$T"
+SPID=""; NPID=""; WPID=""
+cleanup() {
+  [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
+  [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null
+  [ -n "$NPID" ] && kill -QUIT "$NPID" 2>/dev/null
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+
+# ---- the KB: lines of 14 words from a 50,000-word vocabulary; chunks of
+# ~48 tokens, so CHUNKS chunks need about CHUNKS*3.5 lines
+KB="$T/kb-$CHUNKS"
+if [ ! -f "$KB/cairn.db" ]; then
+  rm -rf "$KB"
+  "$BIN" init "$KB" >/dev/null || exit 1
+  /usr/bin/python3 - "$KB/cairn.json" <<'PY'
+import json, sys
+p = sys.argv[1]; s = json.load(open(p))
+s.setdefault("chunk", {}).update({"target_tokens": 48, "overlap_tokens": 0})
+s.setdefault("graph", {})["extractor"] = "none"   # random words: nothing to extract
+json.dump(s, open(p, "w"))
+PY
+  # files of 1,000 lines (~330 chunks): one huge file ingests far slower
+  rm -rf "$T/parts"; mkdir -p "$T/parts"
+  /usr/bin/python3 - "$T/parts" "$CHUNKS" <<'PY'
+import sys, random
+rng = random.Random(7)
+vocab = ["w%d" % i for i in range(50000)]
+n = int(int(sys.argv[2]) * 3.45)
+for part in range(0, n, 1000):
+    with open("%s/p%05d.txt" % (sys.argv[1], part // 1000), "w") as f:
+        for _ in range(min(1000, n - part)):
+            f.write(" ".join(rng.choice(vocab) for _ in range(14)) + ".\n")
+PY
+  t0=$(date +%s)
+  "$BIN" ingest "$KB" "$T/parts" >/dev/null 2>"$T/ingest.err" || { cat "$T/ingest.err"; exit 1; }
+  echo "KB built in $(( $(date +%s) - t0 )) s"
+fi
+nch=$(sqlite3 "$KB/cairn.db" 'SELECT count(*) FROM chunks')
+echo "KB: $nch chunks ($(du -sh "$KB" | cut -f1))"
+
+# ---- wrk helpers: a POST with a rotating query (lua), the summary line
+cat > "$T/search.lua" <<'LUA'
+local n = 0
+local mode = os.getenv("MODE") or "hybrid"
+request = function()
+  n = n + 1
+  local q = string.format("w%d w%d", (n * 7919) % 50000, (n * 104729) % 50000)
+  return wrk.format("POST", "/v1/search", {["Content-Type"] = "application/json"},
+                    string.format('{"query":"%s","k":10,"mode":"%s"}', q, mode))
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT rps=%.1f p50_ms=%.2f p99_ms=%.2f requests=%d non2xx=%d errors=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.requests, e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+LUA
+sed -n '/^done = /,$p' "$T/search.lua" > "$T/get.lua"
+run() {  # run NAME URL [LUA]: one wrk run, prints a table row
+  local name="$1" url="$2" lua="${3:-$T/get.lua}" out
+  out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$lua" "$url" 2>&1)
+  echo "| $name | $(grep -o 'RESULT.*' <<<"$out" | sed 's/RESULT //') |"
+  grep -o 'RESULT.*' <<<"$out" >/dev/null || echo "$out" >&2
+}
+
+# ---- nginx: one static file, same body as /healthz, loopback port
+mkdir -p "$T/www" "$T/nginx"
+printf '{"status":"ok"}' > "$T/www/healthz"
+NPORT=$((20000 + RANDOM % 20000))
+cat > "$T/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $T/nginx; proxy_temp_path $T/nginx; fastcgi_temp_path $T/nginx;
+  uwsgi_temp_path $T/nginx; scgi_temp_path $T/nginx;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$NPORT; root $T/www; location / { default_type application/json; } }
+}
+EOF
+"$NGINX" -c "$T/nginx/nginx.conf" -g 'daemon off;' &
+NPID=$!
+sleep 0.5
+
+# ---- cairn
+"$BIN" serve "$KB" --listen 127.0.0.1:0 --threads "${THREADS:-2}" > "$T/serve.log" 2>&1 &
+SPID=$!
+for _ in $(seq 100); do grep -q 'http://' "$T/serve.log" && break; sleep 0.1; done
+U=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/serve.log")
+[ -n "$U" ] || { cat "$T/serve.log"; exit 1; }
+
+echo "wrk -t2 -c$CONNS -d${SECS}s, cairn --threads ${THREADS:-2}, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| target | result |"
+echo "|---|---|"
+run "nginx static file" "http://127.0.0.1:$NPORT/healthz"
+run "cairn /healthz" "$U/healthz"
+MODE=bm25 run "cairn /v1/search bm25" "$U/v1/search" "$T/search.lua"
+if [ -f "$KB/vectors.faiss" ]; then
+  MODE=hybrid run "cairn /v1/search hybrid" "$U/v1/search" "$T/search.lua"
+else
+  echo "(no vector index in $KB: hybrid not measured)"
+fi
+# a writer: one small document after another through the API
+( i=0; while :; do i=$((i+1))
+    curl -s -o /dev/null -H 'Content-Type: application/json' \
+      -d "{\"uri\":\"load/$i.txt\",\"text\":\"Load document $i about w$((i % 50000)) and w$(( (i * 31) % 50000)).\"}" "$U/v1/documents"
+  done ) &
+WPID=$!
+MODE=bm25 run "cairn /v1/search bm25, writer ingesting" "$U/v1/search" "$T/search.lua"
+kill "$WPID"; wait "$WPID" 2>/dev/null; WPID=""
+echo "documents written by the writer during the last run: $(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/%' AND deleted = 0")"

@@ -1,0 +1,286 @@
+/* serve_ask.c — POST /v1/ask: ca_ask over HTTP, as one JSON answer or, with
+ * "stream": true, as server-sent events.
+ *
+ * Body: {"question": str, "k": 1..100, "hops": 1..4 (graph stage; default
+ * setting graph.hops), "json": bool (include the whole trace), "stream":
+ * bool}. The question is limited to the setting
+ * serve.question_max_bytes (4096). ca_ask appends a trace, so an ask takes
+ * the server's one writer; the trace's caller is the API key ("key:<id>")
+ * and the ask is written to the audit log.
+ *
+ * Stream (text/event-stream), in order:
+ *   event: stage   data: {"stage": "retrieval"|"graph"|"generate"|"checks",
+ *                         "ms": float, ...counts}     as each stage finishes
+ *   event: answer  data: the same object as the non-streamed response
+ *   event: done    data: {"trace_id": "..."}
+ * or, on failure after the stream began, event: error with the usual error
+ * object. There is no token streaming yet: the extractive generator makes
+ * the whole answer at once (a sampling generator would add "token" events).
+ * The ask runs on its own thread; the response's reader waits for events. */
+#define _GNU_SOURCE
+#include "serve.h"
+#include "ask.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#define QUESTION_MAX_DEFAULT 4096
+
+/* The answer object shared by both forms; trace parsed in when want_trace. */
+static cJSON *answer_json(const ca_answer *a, int want_trace)
+{
+    cJSON *o = cJSON_CreateObject(), *arr;
+    size_t i;
+    cJSON_AddStringToObject(o, "answer", a->text ? a->text : "");
+    cJSON_AddBoolToObject(o, "abstained", a->abstained);
+    arr = cJSON_AddArrayToObject(o, "citations");
+    for (i = 0; i < a->n_cites; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "id", a->cites[i].id);
+        cJSON_AddNumberToObject(c, "chunk", (double)a->cites[i].chunk_id);
+        cJSON_AddStringToObject(c, "document", a->cites[i].uri ? a->cites[i].uri : "");
+        cJSON_AddNumberToObject(c, "start_char", (double)a->cites[i].start_char);
+        cJSON_AddNumberToObject(c, "end_char", (double)a->cites[i].end_char);
+        cJSON_AddItemToArray(arr, c);
+    }
+    cJSON_AddBoolToObject(o, "checks_ok", a->checks_ok);
+    cJSON_AddStringToObject(o, "trace_id", a->trace_id);
+    if (want_trace && a->trace_json) {
+        cJSON *t = cJSON_Parse(a->trace_json);
+        if (t) cJSON_AddItemToObject(o, "trace", t);
+    }
+    return o;
+}
+
+static int ask_status(cc_status s)
+{
+    return s == CC_INVALID ? 400 : s == CC_TOOBIG ? 413 : 500;
+}
+
+/* ---------------------------------------------------------------- stream */
+
+typedef struct ask_stream {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    cc_buf          ev;        /* events not yet sent */
+    size_t          sent;      /* bytes of ev already handed to libmicrohttpd */
+    int             done;      /* the ask thread has finished */
+    int             refs;      /* ask thread + response */
+    char           *question;
+    int             k, hops, want_trace;
+    char            actor[32];
+} ask_stream;
+
+static void stream_unref(ask_stream *st)
+{
+    int last;
+    pthread_mutex_lock(&st->mu);
+    last = --st->refs == 0;
+    pthread_mutex_unlock(&st->mu);
+    if (!last) return;
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    cc_buf_free(&st->ev);
+    free(st->question);
+    free(st);
+}
+
+/* Appends one event (data: a single line of JSON); j is consumed. */
+static void stream_event(ask_stream *st, const char *name, cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    pthread_mutex_lock(&st->mu);
+    cc_buf_printf(&st->ev, "event: %s\ndata: %s\n\n", name, s ? s : "{}");
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    free(s);
+}
+
+static void on_stage(void *ctx, const char *stage, double ms, const char *detail)
+{
+    cJSON *j = cJSON_Parse(detail);
+    if (!j) j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "stage", stage);
+    cJSON_AddNumberToObject(j, "ms", ms);
+    stream_event(ctx, "stage", j);
+}
+
+static cJSON *error_obj(const char *code, const char *msg)
+{
+    cJSON *j = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(j, "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", msg);
+    return j;
+}
+
+static void *ask_thread(void *p)
+{
+    ask_stream *st = p;
+    ca_ask_opts o = {.k = st->k, .caller = st->actor, .on_stage = on_stage, .stage_ctx = st,
+                     .hops = st->hops};
+    ca_answer *a = NULL;
+    cc_kb *kb;
+    cc_status s;
+    if ((s = serve_writer_acquire(&kb))) {
+        stream_event(st, "error", error_obj(s == CC_BUSY ? "kb_busy" : "internal", cc_errmsg()));
+    } else {
+        if ((s = ca_ask(kb, st->question, &o, &a))) {
+            stream_event(st, "error", error_obj(s == CC_INVALID ? "bad_field" : "internal",
+                                                cc_kb_errmsg(kb)));
+        } else {
+            cJSON *d = cJSON_CreateObject();
+            serve_audit_row(kb, st->actor, "ask", a->trace_id, NULL);
+            stream_event(st, "answer", answer_json(a, st->want_trace));
+            cJSON_AddStringToObject(d, "trace_id", a->trace_id);
+            stream_event(st, "done", d);
+            ca_answer_free(a);
+        }
+        serve_writer_release(kb, 0);
+    }
+    pthread_mutex_lock(&st->mu);
+    st->done = 1;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    stream_unref(st);
+    return NULL;
+}
+
+/* libmicrohttpd's reader: blocks this worker until events or the end. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    ask_stream *st = cls;
+    size_t n;
+    (void)pos;
+    pthread_mutex_lock(&st->mu);
+    while (st->sent == st->ev.len && !st->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+    }
+    n = st->ev.len - st->sent;
+    if (n == 0) {   /* done and drained */
+        pthread_mutex_unlock(&st->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (n > max) n = max;
+    memcpy(buf, st->ev.data + st->sent, n);
+    st->sent += n;
+    if (st->sent == st->ev.len) { cc_buf_reset(&st->ev); st->sent = 0; }
+    pthread_mutex_unlock(&st->mu);
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls) { stream_unref(cls); }
+
+static enum MHD_Result ask_streamed(serve_req *r, const char *q, int k, int hops, int want_trace)
+{
+    ask_stream *st = calloc(1, sizeof *st);
+    struct MHD_Response *resp;
+    pthread_t th;
+    pthread_attr_t at;
+    if (!st || !(st->question = cc_strdup(q))) {
+        free(st);
+        return serve_send_error(r, 500, "internal", "out of memory");
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    cc_buf_init(&st->ev, 0);
+    st->k = k;
+    st->hops = hops;
+    st->want_trace = want_trace;
+    st->refs = 2;
+    snprintf(st->actor, sizeof st->actor, "%s", r->actor);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st,
+                                             stream_free);
+    if (!resp) {
+        st->refs = 1;
+        stream_unref(st);
+        return serve_send_error(r, 500, "internal", "out of memory");
+    }
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &at, ask_thread, st)) {
+        pthread_attr_destroy(&at);
+        st->done = 1;
+        st->refs = 1;   /* only the response holds it now */
+        MHD_destroy_response(resp);
+        return serve_send_error(r, 503, "busy", "cannot start the ask: too many threads");
+    }
+    pthread_attr_destroy(&at);
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    return serve_send_response(r, 200, resp);
+}
+
+/* ---------------------------------------------------------------- route */
+
+enum MHD_Result serve_ask(serve_req *r)
+{
+    static const char *const fields[] = {"question", "k", "json", "stream", "hops", NULL};
+    cJSON *j, *q, *kj, *js, *stream, *hj;
+    int64_t qmax = QUESTION_MAX_DEFAULT;
+    int k = 0, hops = 0;
+    size_t qn;
+    enum MHD_Result ret;
+    if (!(j = serve_parse_body(r))) return MHD_YES;
+    if (serve_check_fields(r, j, fields, "snbbn")) { cJSON_Delete(j); return MHD_YES; }
+    q = cJSON_GetObjectItemCaseSensitive(j, "question");
+    kj = cJSON_GetObjectItemCaseSensitive(j, "k");
+    js = cJSON_GetObjectItemCaseSensitive(j, "json");
+    stream = cJSON_GetObjectItemCaseSensitive(j, "stream");
+    hj = cJSON_GetObjectItemCaseSensitive(j, "hops");
+    {
+        serve_slot *s = serve_slot_take();
+        if (s->kb && cc_kb_setting_i64(s->kb, "serve.question_max_bytes", QUESTION_MAX_DEFAULT,
+                                       &qmax) != CC_OK)
+            qmax = QUESTION_MAX_DEFAULT;
+        serve_slot_give(s);
+        if (qmax < 1 || qmax > CA_QUESTION_MAX_BYTES) qmax = CA_QUESTION_MAX_BYTES;
+    }
+    if (!q || !*q->valuestring) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 400, "bad_field", "field \"question\" (a non-empty string) is required");
+    }
+    if ((qn = strlen(q->valuestring)) > (size_t)qmax) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 400, "question_too_long", "the question is %zu bytes; the limit "
+                                "is %lld (setting serve.question_max_bytes)", qn, (long long)qmax);
+    }
+    if (kj) {
+        if (!(kj->valuedouble >= 1 && kj->valuedouble <= 100) || kj->valuedouble != (int)kj->valuedouble) {
+            cJSON_Delete(j);
+            return serve_send_error(r, 400, "bad_field", "field \"k\" must be an integer in 1..100");
+        }
+        k = (int)kj->valuedouble;
+    }
+    if (hj) {
+        if (!(hj->valuedouble >= 1 && hj->valuedouble <= 4) || hj->valuedouble != (int)hj->valuedouble) {
+            cJSON_Delete(j);
+            return serve_send_error(r, 400, "bad_field", "field \"hops\" must be an integer in 1..4");
+        }
+        hops = (int)hj->valuedouble;
+    }
+    if (cJSON_IsTrue(stream)) {
+        ret = ask_streamed(r, q->valuestring, k, hops, cJSON_IsTrue(js));
+    } else {
+        ca_ask_opts o = {.k = k, .caller = r->actor, .hops = hops};
+        ca_answer *a;
+        cc_status s;
+        cc_kb *kb = serve_writer_open(r);
+        if (!kb) { cJSON_Delete(j); return MHD_YES; }
+        if ((s = ca_ask(kb, q->valuestring, &o, &a))) {
+            ret = serve_send_error(r, ask_status(s), s == CC_INVALID ? "bad_field" : "internal",
+                                   "%s", cc_kb_errmsg(kb));
+        } else {
+            serve_audit(kb, r, "ask", a->trace_id, NULL);
+            ret = serve_send_json(r, 200, answer_json(a, cJSON_IsTrue(js)));
+            ca_answer_free(a);
+        }
+        serve_writer_release(kb, 0);
+    }
+    cJSON_Delete(j);
+    return ret;
+}

@@ -1,0 +1,526 @@
+/* serve_docs.c — `cairn serve` routes over documents: POST /v1/search,
+ * GET /v1/documents (paged), GET and DELETE /v1/documents/{id}, and
+ * POST /v1/documents (JSON body). */
+#define _GNU_SOURCE
+#include "serve.h"
+#include "graph.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- search */
+
+enum MHD_Result serve_search(serve_req *r)
+{
+    static const char *const fields[] = {"query", "mode", "k", "weights", NULL};
+    cJSON *j = serve_parse_body(r), *q, *mode, *k, *w, *out, *arr;
+    cr_search_opts so;
+    cr_hit *hits = NULL;
+    size_t n = 0, i;
+    serve_slot *s;
+    sqlite3_stmt *st = NULL;
+    enum MHD_Result ret;
+    if (!j) return MHD_YES;
+    if (serve_check_fields(r, j, fields, "ssno")) { cJSON_Delete(j); return MHD_YES; }
+    q = cJSON_GetObjectItemCaseSensitive(j, "query");
+    mode = cJSON_GetObjectItemCaseSensitive(j, "mode");
+    k = cJSON_GetObjectItemCaseSensitive(j, "k");
+    w = cJSON_GetObjectItemCaseSensitive(j, "weights");
+    if (!q || !*q->valuestring) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 400, "bad_field", "field \"query\" (a non-empty string) is required");
+    }
+    s = serve_slot_take();
+    if (!s->kb || !s->se) {
+        serve_slot_give(s);
+        cJSON_Delete(j);
+        return serve_send_error(r, 500, "internal", "cannot open the KB: %s", cc_errmsg());
+    }
+    if (cr_search_opts_from_kb(s->kb, &so) != CC_OK) {
+        ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(s->kb));
+        goto out;
+    }
+    if (mode) {
+        const char *m = mode->valuestring;
+        if (!strcmp(m, "bm25")) so.mode = CR_MODE_BM25;
+        else if (!strcmp(m, "vector")) so.mode = CR_MODE_VECTOR;
+        else if (!strcmp(m, "hybrid")) so.mode = CR_MODE_HYBRID;
+        else { ret = serve_send_error(r, 400, "bad_field", "field \"mode\": use bm25, vector or hybrid"); goto out; }
+    }
+    if (k) {
+        if (!(k->valuedouble >= 1 && k->valuedouble <= 10000) ||
+            k->valuedouble != (int)k->valuedouble) {
+            ret = serve_send_error(r, 400, "bad_field", "field \"k\" must be an integer in 1..10000");
+            goto out;
+        }
+        so.k = (int)k->valuedouble;
+    }
+    if (w) {
+        cJSON *m;
+        cJSON_ArrayForEach(m, w) {
+            int lane = !strcmp(m->string, "bm25") ? CR_LANE_BM25
+                     : !strcmp(m->string, "vector") ? CR_LANE_VECTOR : -1;
+            if (lane < 0 || !cJSON_IsNumber(m) || m->valuedouble < 0) {
+                ret = serve_send_error(r, 400, "bad_field", "field \"weights\": use {\"bm25\": B, \"vector\": V} with numbers >= 0 (got \"%s\")", m->string);
+                goto out;
+            }
+            so.weight[lane] = m->valuedouble;
+        }
+    }
+    if (cr_searcher_search(s->se, q->valuestring, &so, &hits, &n) != CC_OK) {
+        ret = serve_send_error(r, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
+        goto out;
+    }
+    out = cJSON_CreateObject();
+    arr = cJSON_AddArrayToObject(out, "hits");
+    sqlite3_prepare_v2(cc_kb_db(s->kb), "SELECT d.uri, d.id, c.ordinal, substr(c.text, 1, 160)"
+                       " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
+                       -1, &st, NULL);
+    for (i = 0; st && i < n; i++) {
+        cJSON *h;
+        sqlite3_bind_int64(st, 1, hits[i].chunk_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            h = cJSON_CreateObject();
+            cJSON_AddNumberToObject(h, "rank", (double)i + 1);
+            cJSON_AddNumberToObject(h, "chunk", (double)hits[i].chunk_id);
+            cJSON_AddNumberToObject(h, "score", hits[i].score);
+            cJSON_AddStringToObject(h, "document", (const char *)sqlite3_column_text(st, 0));
+            cJSON_AddNumberToObject(h, "document_id", (double)sqlite3_column_int64(st, 1));
+            cJSON_AddNumberToObject(h, "ordinal", sqlite3_column_int(st, 2));
+            cJSON_AddStringToObject(h, "snippet", (const char *)sqlite3_column_text(st, 3));
+            cJSON_AddItemToArray(arr, h);
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    cJSON_AddNumberToObject(out, "count", cJSON_GetArraySize(arr));
+    if (cr_searcher_vector_status(s->se))
+        cJSON_AddStringToObject(out, "note", cr_searcher_vector_status(s->se));
+    ret = serve_send_json(r, 200, out);
+out:
+    free(hits);
+    serve_slot_give(s);
+    cJSON_Delete(j);
+    return ret;
+}
+
+/* ---------------------------------------------------------------- documents */
+
+static cJSON *doc_json(sqlite3_stmt *st)
+{
+    cJSON *d = cJSON_CreateObject();
+    const char *title = (const char *)sqlite3_column_text(st, 3);
+    cJSON_AddNumberToObject(d, "id", (double)sqlite3_column_int64(st, 0));
+    cJSON_AddStringToObject(d, "uri", (const char *)sqlite3_column_text(st, 1));
+    cJSON_AddStringToObject(d, "format", (const char *)sqlite3_column_text(st, 2));
+    if (title) cJSON_AddStringToObject(d, "title", title);
+    else cJSON_AddNullToObject(d, "title");
+    cJSON_AddNumberToObject(d, "version", sqlite3_column_int(st, 4));
+    cJSON_AddNumberToObject(d, "bytes", (double)sqlite3_column_int64(st, 5));
+    cJSON_AddNumberToObject(d, "chunks", (double)sqlite3_column_int64(st, 6));
+    cJSON_AddStringToObject(d, "ingested_at", (const char *)sqlite3_column_text(st, 7));
+    return d;
+}
+
+#define DOC_COLS "id, uri, format, title, version, bytes, n_chunks, ingested_at"
+
+/* GET /v1/documents?limit=N&offset=M or GET /v1/documents/{id} (id >= 0). */
+static enum MHD_Result do_get_docs(serve_req *r, int64_t id)
+{
+    serve_slot *s = serve_slot_take();
+    sqlite3_stmt *st = NULL;
+    cJSON *out;
+    int64_t limit = 50, offset = 0;
+    enum MHD_Result ret;
+    if (id < 0) {
+        const char *l = MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, "limit");
+        const char *o = MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, "offset");
+        if ((l && cc_parse_i64(l, 1, 1000, &limit) != CC_OK) ||
+            (o && cc_parse_i64(o, 0, INT64_MAX, &offset) != CC_OK)) {
+            serve_slot_give(s);
+            return serve_send_error(r, 400, "bad_parameter",
+                              "limit must be an integer in 1..1000 and offset >= 0");
+        }
+    }
+    if (!s->kb) {
+        serve_slot_give(s);
+        return serve_send_error(r, 500, "internal", "cannot open the KB: %s", cc_errmsg());
+    }
+    if (id >= 0) {
+        sqlite3_prepare_v2(cc_kb_db(s->kb), "SELECT " DOC_COLS " FROM documents"
+                           " WHERE id = ?1 AND deleted = 0", -1, &st, NULL);
+        sqlite3_bind_int64(st, 1, id);
+        if (st && sqlite3_step(st) == SQLITE_ROW) {
+            ret = serve_send_json(r, 200, doc_json(st));
+        } else {
+            ret = serve_send_error(r, 404, "not_found", "no document with id %lld",
+                             (long long)id);
+        }
+    } else {
+        cJSON *arr;
+        out = cJSON_CreateObject();
+        arr = cJSON_AddArrayToObject(out, "documents");
+        sqlite3_prepare_v2(cc_kb_db(s->kb), "SELECT " DOC_COLS " FROM documents"
+                           " WHERE deleted = 0 ORDER BY id LIMIT ?1 OFFSET ?2", -1, &st, NULL);
+        sqlite3_bind_int64(st, 1, limit + 1);
+        sqlite3_bind_int64(st, 2, offset);
+        while (st && sqlite3_step(st) == SQLITE_ROW) {
+            if (cJSON_GetArraySize(arr) == limit) {   /* one more: a next page exists */
+                cJSON_AddNumberToObject(out, "next_offset", (double)(offset + limit));
+                break;
+            }
+            cJSON_AddItemToArray(arr, doc_json(st));
+        }
+        cJSON_AddNumberToObject(out, "count", cJSON_GetArraySize(arr));
+        ret = serve_send_json(r, 200, out);
+    }
+    sqlite3_finalize(st);
+    serve_slot_give(s);
+    return ret;
+}
+
+/* Ingests one document under the writer; answers 201 (added), 200
+ * (replaced or unchanged) or 409 (if_absent and the uri is live). */
+static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, const char *data,
+                                  size_t len, int if_absent)
+{
+    cr_ingest_opts o;
+    cr_ingest_stats stats = {0};
+    sqlite3_stmt *st = NULL;
+    int64_t live = -1;
+    cJSON *out;
+    cc_kb *kb;
+    enum MHD_Result ret;
+    if (!(kb = serve_writer_open(r))) return MHD_YES;
+    sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id FROM documents WHERE uri = ?1 AND deleted = 0",
+                       -1, &st, NULL);
+    sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+    if (st && sqlite3_step(st) == SQLITE_ROW) live = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (if_absent && live >= 0) {
+        ret = serve_send_error(r, 409, "conflict", "document \"%s\" exists (id %lld) and "
+                               "if_absent is true; drop if_absent to replace it", uri,
+                               (long long)live);
+    } else if (cg_ingest_opts_from_kb(kb, &o) != CC_OK ||
+               cr_ingest_data(kb, uri, f, data, len, &o, &stats) != CC_OK) {
+        ret = serve_send_error(r, 400, "ingest_failed", "%s", cc_kb_errmsg(kb));
+    } else if (cg_sync_derived(kb, NULL) != CC_OK) {
+        ret = serve_send_error(r, 500, "internal", "derived indexes: %s", cc_kb_errmsg(kb));
+    } else {
+        char detail[96];
+        out = cJSON_CreateObject();
+        if (st && sqlite3_step(st) == SQLITE_ROW)
+            cJSON_AddNumberToObject(out, "id", (double)sqlite3_column_int64(st, 0));
+        cJSON_AddStringToObject(out, "uri", uri);
+        cJSON_AddNumberToObject(out, "added", (double)stats.docs_added);
+        cJSON_AddNumberToObject(out, "replaced", (double)stats.docs_replaced);
+        cJSON_AddNumberToObject(out, "unchanged", (double)stats.docs_unchanged);
+        cJSON_AddNumberToObject(out, "chunks", (double)stats.chunks_added);
+        serve_count_ingest((unsigned long)stats.docs_added, (unsigned long)stats.docs_replaced,
+                           (unsigned long)stats.chunks_added);
+        snprintf(detail, sizeof detail, "added=%lld replaced=%lld unchanged=%lld",
+                 (long long)stats.docs_added, (long long)stats.docs_replaced,
+                 (long long)stats.docs_unchanged);
+        serve_audit(kb, r, "ingest", uri, detail);
+        ret = serve_send_json(r, stats.docs_added ? 201 : 200, out);
+    }
+    sqlite3_finalize(st);
+    serve_writer_close(kb);
+    return ret;
+}
+
+static cr_format format_arg(const char *name)
+{
+    return name ? cr_format_from_name(name) : CR_FMT_TXT;
+}
+
+#define BAD_FORMAT_MSG "field \"format\": unknown format \"%s\" (use txt, md, html, json or jsonl)"
+
+/* ---------------------------------------------------------------- multipart upload */
+
+/* multipart/form-data parts: "file" (required, one; its filename is the
+ * default uri and gives the format), "uri", "format", "if_absent"
+ * ("true"/"false"). Any other part, a second file, or a part over its
+ * limit ends the upload with an error; the body is then drained unread. */
+#define UP_FIELD_MAX 4096
+typedef struct upload {
+    struct MHD_PostProcessor *pp;
+    cc_buf file, uri, format, if_absent;
+    char  *filename;
+    int    n_file_parts;
+    int    status;      /* 0 ok; else the HTTP status to answer */
+    char   boundary[80];   /* from Content-Type; RFC 2046 allows 70 bytes */
+    char   tail[128];      /* the body's last bytes: the closing boundary must be there */
+    size_t n_tail;
+    char   msg[200];
+} upload;
+
+static void upload_free(void *p)
+{
+    upload *u = p;
+    if (!u) return;
+    if (u->pp) MHD_destroy_post_processor(u->pp);
+    cc_buf_free(&u->file);
+    cc_buf_free(&u->uri);
+    cc_buf_free(&u->format);
+    cc_buf_free(&u->if_absent);
+    free(u->filename);
+    free(u);
+}
+
+static enum MHD_Result upload_fail(upload *u, int status, const char *fmt, const char *arg)
+{
+    if (!u->status) {
+        u->status = status;
+        snprintf(u->msg, sizeof u->msg, fmt, arg);
+    }
+    return MHD_NO;
+}
+
+static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *filename, const char *content_type,
+                                   const char *transfer_encoding, const char *data, uint64_t off,
+                                   size_t size)
+{
+    upload *u = cls;
+    cc_buf *dst;
+    (void)kind; (void)content_type; (void)transfer_encoding;
+    if (u->status) return MHD_NO;
+    if (!key) return upload_fail(u, 400, "a multipart part has no name%s", "");
+    if (!strcmp(key, "file")) {
+        if (off == 0) {
+            if (++u->n_file_parts > 1)
+                return upload_fail(u, 400, "one \"file\" part per request%s", "");
+            if (filename && !(u->filename = cc_strndup(filename, strnlen(filename, UP_FIELD_MAX))))
+                return upload_fail(u, 500, "out of memory%s", "");
+        }
+        dst = &u->file;
+    } else if (!strcmp(key, "uri")) dst = &u->uri;
+    else if (!strcmp(key, "format")) dst = &u->format;
+    else if (!strcmp(key, "if_absent")) dst = &u->if_absent;
+    else return upload_fail(u, 400, "unknown multipart part \"%.60s\" (use file, uri, format, if_absent)", key);
+    if (size && cc_buf_append(dst, data, size) != CC_OK)
+        return dst == &u->file
+            ? upload_fail(u, 413, "the uploaded file is over the limit of " "%s", "4 MiB")
+            : upload_fail(u, 400, "multipart part \"%s\" is too long", key);
+    return MHD_YES;
+}
+
+static int upload_body(serve_req *r, const char *data, size_t n)
+{
+    upload *u = r->ext;
+    if (u->status) return 0;   /* already failed: drain */
+    if (n >= sizeof u->tail) {
+        memcpy(u->tail, data + n - sizeof u->tail, sizeof u->tail);
+        u->n_tail = sizeof u->tail;
+    } else {
+        size_t keep = u->n_tail + n > sizeof u->tail ? sizeof u->tail - n : u->n_tail;
+        memmove(u->tail, u->tail + u->n_tail - keep, keep);
+        memcpy(u->tail + keep, data, n);
+        u->n_tail = keep + n;
+    }
+    if (MHD_post_process(u->pp, data, n) != MHD_YES && !u->status) {
+        u->status = 400;
+        snprintf(u->msg, sizeof u->msg, "malformed multipart/form-data body");
+    }
+    return 0;
+}
+
+void serve_doc_post_begin(serve_req *r)
+{
+    const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
+    upload *u;
+    if (!ct || strncasecmp(ct, "multipart/form-data", 19)) return;   /* JSON: the usual path */
+    if (!(u = calloc(1, sizeof *u))) {
+        r->early = 500;
+        snprintf(r->early_msg, sizeof r->early_msg, "out of memory");
+        return;
+    }
+    cc_buf_init(&u->file, SERVE_BODY_MAX);
+    cc_buf_init(&u->uri, UP_FIELD_MAX);
+    cc_buf_init(&u->format, 16);
+    cc_buf_init(&u->if_absent, 16);
+    r->ext = u;
+    r->ext_free = upload_free;
+    {   /* boundary=..., maybe quoted */
+        const char *b = strcasestr(ct, "boundary=");
+        size_t n;
+        if (b) {
+            b += 9;
+            if (*b == '"') b++;
+            n = strcspn(b, "\";, ");
+            if (n && n < sizeof u->boundary) { memcpy(u->boundary, b, n); u->boundary[n] = 0; }
+        }
+    }
+    if (!u->boundary[0] || !(u->pp = MHD_create_post_processor(r->c, 16 * 1024, upload_part, u))) {
+        r->early = 400;
+        snprintf(r->early_msg, sizeof r->early_msg,
+                 "multipart/form-data needs a boundary parameter in Content-Type");
+        return;
+    }
+    r->body_fn = upload_body;
+}
+
+static enum MHD_Result doc_post_multipart(serve_req *r, upload *u)
+{
+    const char *uri;
+    cr_format f;
+    int if_absent = 0;
+    size_t bad;
+    if (!u->status && MHD_post_process(u->pp, NULL, 0) != MHD_YES && !u->status) {
+        u->status = 400;
+        snprintf(u->msg, sizeof u->msg, "malformed multipart/form-data body");
+    }
+    if (!u->status) {   /* the body must end with the closing boundary: else truncated */
+        size_t n = u->n_tail, bl = strlen(u->boundary);
+        while (n && (u->tail[n - 1] == '\r' || u->tail[n - 1] == '\n')) n--;
+        if (n < bl + 4 || memcmp(u->tail + n - bl - 4, "--", 2) ||
+            memcmp(u->tail + n - bl - 2, u->boundary, bl) || memcmp(u->tail + n - 2, "--", 2)) {
+            u->status = 400;
+            snprintf(u->msg, sizeof u->msg, "malformed multipart/form-data body: no final "
+                     "boundary (--%.70s--); was the upload cut short?", u->boundary);
+        }
+    }
+    if (u->status) return serve_send_error(r, u->status, u->status == 413 ? "body_too_large"
+                                           : u->status == 500 ? "internal" : "bad_multipart",
+                                           "%s", u->msg);
+    if (!u->n_file_parts)
+        return serve_send_error(r, 400, "bad_multipart", "the multipart body has no \"file\" part");
+    uri = u->uri.len ? u->uri.data : u->filename;
+    if (!uri || !*uri)
+        return serve_send_error(r, 400, "bad_multipart",
+                                "no uri: send a \"uri\" part or a filename on the \"file\" part");
+    if (cc_utf8_check(uri, strlen(uri)) < strlen(uri))
+        return serve_send_error(r, 400, "invalid_utf8", "the uri is not valid UTF-8");
+    if (u->if_absent.len) {
+        if (!strcmp(u->if_absent.data, "true")) if_absent = 1;
+        else if (strcmp(u->if_absent.data, "false"))
+            return serve_send_error(r, 400, "bad_field", "part \"if_absent\" must be true or false");
+    }
+    if (u->format.len) {
+        if ((f = cr_format_from_name(u->format.data)) == CR_FMT_UNKNOWN)
+            return serve_send_error(r, 400, "bad_field", BAD_FORMAT_MSG, u->format.data);
+    } else if ((f = cr_format_from_path(uri)) == CR_FMT_UNKNOWN) {
+        f = CR_FMT_TXT;
+    }
+    bad = u->file.len ? cc_utf8_check(u->file.data, u->file.len) : 0;
+    if (bad < u->file.len)
+        return serve_send_error(r, 400, "invalid_utf8",
+                                "the uploaded file is not valid UTF-8 (byte %zu)", bad);
+    return ingest_one(r, uri, f, u->file.data ? u->file.data : "", u->file.len, if_absent);
+}
+
+/* ---------------------------------------------------------------- POST /v1/documents */
+
+enum MHD_Result serve_doc_post(serve_req *r)
+{
+    static const char *const fields[] = {"uri", "text", "format", "if_absent", NULL};
+    cJSON *j, *uri, *text, *fmt, *ifa;
+    cr_format f;
+    enum MHD_Result ret;
+    if (r->body_fn == upload_body) return doc_post_multipart(r, r->ext);
+    {
+        const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
+        if (!ct || strncasecmp(ct, "application/json", 16))
+            return serve_send_error(r, 415, "unsupported_media_type", "%s%s: send application/json "
+                                    "or multipart/form-data (a file upload)",
+                                    ct && *ct ? "Content-Type " : "Content-Type is missing",
+                                    ct && *ct ? ct : "");
+    }
+    if (!(j = serve_parse_body(r))) return MHD_YES;
+    if (serve_check_fields(r, j, fields, "sssb")) { cJSON_Delete(j); return MHD_YES; }
+    uri = cJSON_GetObjectItemCaseSensitive(j, "uri");
+    text = cJSON_GetObjectItemCaseSensitive(j, "text");
+    fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
+    ifa = cJSON_GetObjectItemCaseSensitive(j, "if_absent");
+    if (!uri || !*uri->valuestring || !text) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 400, "bad_field",
+                          "fields \"uri\" (non-empty string) and \"text\" (string) are required");
+    }
+    if ((f = format_arg(fmt ? fmt->valuestring : NULL)) == CR_FMT_UNKNOWN) {
+        ret = serve_send_error(r, 400, "bad_field", BAD_FORMAT_MSG, fmt->valuestring);
+        cJSON_Delete(j);
+        return ret;
+    }
+    ret = ingest_one(r, uri->valuestring, f, text->valuestring, strlen(text->valuestring),
+                     cJSON_IsTrue(ifa));
+    cJSON_Delete(j);
+    return ret;
+}
+
+/* ---------------------------------------------------------------- DELETE */
+
+/* DELETE /v1/documents/{id}: 200 when the live document goes; 409 when
+ * the id names a version already deleted or replaced (the message says
+ * which, and the live id if the uri has one); 404 when no such id. */
+static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
+{
+    char ref[32];
+    int64_t n = 0;
+    cc_kb *kb = serve_writer_open(r);
+    enum MHD_Result ret;
+    cc_status st;
+    if (!kb) return MHD_YES;
+    snprintf(ref, sizeof ref, "#%lld", (long long)id);
+    if ((st = cr_doc_remove(kb, ref, &n)) != CC_OK || !n) {
+        sqlite3_stmt *q = NULL;
+        int64_t live = -1;
+        int found = 0;
+        sqlite3_prepare_v2(cc_kb_db(kb), "SELECT (SELECT id FROM documents l WHERE l.uri = d.uri"
+                           " AND l.deleted = 0) FROM documents d WHERE d.id = ?1", -1, &q, NULL);
+        sqlite3_bind_int64(q, 1, id);
+        if (q && sqlite3_step(q) == SQLITE_ROW) {
+            found = 1;
+            if (sqlite3_column_type(q, 0) != SQLITE_NULL) live = sqlite3_column_int64(q, 0);
+        }
+        sqlite3_finalize(q);
+        if (st != CC_OK && st != CC_NOTFOUND)
+            ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(kb));
+        else if (found && live >= 0)
+            ret = serve_send_error(r, 409, "conflict", "document %lld is an old version, replaced "
+                                   "by id %lld; delete that one", (long long)id, (long long)live);
+        else if (found)
+            ret = serve_send_error(r, 409, "conflict", "document %lld is already deleted",
+                                   (long long)id);
+        else
+            ret = serve_send_error(r, 404, "not_found", "no document with id %lld", (long long)id);
+    }
+    else if (cg_sync_derived(kb, NULL) != CC_OK)
+        ret = serve_send_error(r, 500, "internal", "derived indexes: %s", cc_kb_errmsg(kb));
+    else {
+        cJSON *out = cJSON_CreateObject();
+        cJSON_AddNumberToObject(out, "id", (double)id);
+        cJSON_AddNumberToObject(out, "removed", (double)n);
+        serve_audit(kb, r, "delete", ref, NULL);
+        ret = serve_send_json(r, 200, out);
+    }
+    serve_writer_close(kb);
+    return ret;
+}
+
+
+/* "123" -> 123; -1 when not a plain decimal id. */
+static int64_t path_id(const char *s)
+{
+    int64_t v;
+    return cc_parse_i64(s, 0, INT64_MAX, &v) == CC_OK ? v : -1;
+}
+
+enum MHD_Result serve_docs_list(serve_req *r) { return do_get_docs(r, -1); }
+
+enum MHD_Result serve_doc_get(serve_req *r)
+{
+    int64_t id = path_id(r->param);
+    if (id < 0)
+        return serve_send_error(r, 404, "not_found", "no such resource: %s (document ids are integers)", r->url);
+    return do_get_docs(r, id);
+}
+
+enum MHD_Result serve_doc_delete(serve_req *r)
+{
+    int64_t id = path_id(r->param);
+    if (id < 0)
+        return serve_send_error(r, 404, "not_found", "no such resource: %s (document ids are integers)", r->url);
+    return do_delete_doc(r, id);
+}
