@@ -339,6 +339,12 @@ cc_status cg_iri_escape(cc_buf *out, const char *s, size_t n);
  * own KB handle. */
 cc_status cg_sparql_exec(cc_kb *kb, const char *query, size_t limit, int64_t timeout_ms,
                          cc_buf *json_out);
+/* The same, as text for people: SELECT a header of variable names and one
+ * line per row, tab-separated, terms in N-Triples form (<iri>, "lit"^^<dt>,
+ * _:b; unbound empty); ASK "true" / "false"; CONSTRUCT/DESCRIBE N-Triples.
+ * "(stopped at the limit of N)" ends a truncated answer. */
+cc_status cg_sparql_exec_table(cc_kb *kb, const char *query, size_t limit, int64_t timeout_ms,
+                               cc_buf *out);
 
 /* A triple pattern: NULL / 0 fields match anything; given fields must be
  * equal.  subject and predicate are IRIs; object is an IRI, or with

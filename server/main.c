@@ -17,6 +17,7 @@ static const struct command {
     {"ask",    cmd_ask,    "ask KB \"question\" [-k N]      answer with citations (extractive) and a trace"},
     {"trace",  cmd_trace,  "trace KB list|show ID|verify|export  the stored explainability traces"},
     {"reindex", cmd_reindex, "reindex KB [--embedder E]    rebuild the vector index"},
+    {"graph",  cmd_graph,  "graph subgraph|entities|export|sparql|rebuild KB ...  the knowledge graph"},
     {"sql",    cmd_sql,    "sql KB \"SELECT ...\"         read-only SQL over the catalog"},
     {"model",  cmd_model,  "model info|tokenize FILE ...  inspect a GGUF model"},
     {"serve",  cmd_serve,  "serve KB [--listen H:P]      REST API over HTTP (loopback only for now)"},
