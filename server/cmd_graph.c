@@ -3,6 +3,7 @@
  *   entities KB [QUERY] [--limit N] [--json]
  *   export   KB --format nquads|turtle
  *   sparql   KB 'SELECT ...' [--limit N] [--timeout-ms T] [--format table|json]
+ *   triples  KB [--subject IRI] [--predicate IRI] [--object IRI | --literal T] [--chunk N]
  *   rebuild  KB
  * subgraph and entities read the catalog; export and sparql read the
  * Redland store (caught up first when no other process is writing). */
@@ -17,6 +18,7 @@ static const char *const usage =
     "       cairn graph entities KB [QUERY] [--limit N] [--json]\n"
     "       cairn graph export KB --format nquads|turtle\n"
     "       cairn graph sparql KB 'SELECT ...' [--limit N] [--timeout-ms T] [--format table|json]\n"
+    "       cairn graph triples KB [--subject IRI] [--predicate IRI] [--object IRI | --literal TEXT] [--chunk N]\n"
     "       cairn graph rebuild KB";
 
 /* ---------------------------------------------------------------- subgraph */
@@ -365,6 +367,54 @@ static int do_sparql(int argc, char **argv)
     return r;
 }
 
+/* One line per (triple, context), N-Quads-like, from the triples iterator. */
+static int do_triples(int argc, char **argv)
+{
+    cg_triple_pattern pat = {0};
+    cg_triples *it = NULL;
+    cg_triple_row row;
+    const char *lit = NULL;
+    int64_t chunk = 0;
+    size_t n = 0;
+    cc_kb *kb;
+    int i, r, has = 0;
+    if (argc < 2) return cli_usage(usage);
+    for (i = 2; i < argc; i++) {
+        if ((r = cli_opt_str(argc, argv, &i, "--subject", &pat.subject)) ||
+            (r = cli_opt_str(argc, argv, &i, "--predicate", &pat.predicate)) ||
+            (r = cli_opt_str(argc, argv, &i, "--object", &pat.object)) ||
+            (r = cli_opt_str(argc, argv, &i, "--literal", &lit)) ||
+            (r = cli_opt_int(argc, argv, &i, "--chunk", 1, INT64_MAX, &chunk))) {
+            if (r < 0) return 2;
+            continue;
+        }
+        return cli_error("graph triples: unknown argument '%s'", argv[i]) + 1;
+    }
+    if (lit) {
+        if (pat.object) return cli_error("graph triples: --object or --literal, not both") + 1;
+        pat.object = lit;
+        pat.object_literal = 1;
+    }
+    pat.chunk_id = chunk;
+    catch_up(argv[1]);
+    if (cc_kb_open(argv[1], CC_KB_READ, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
+    if (cg_triples_open(kb, &pat, &it) != CC_OK) {
+        r = cli_error("%s", cc_kb_errmsg(kb));
+        cc_kb_close(kb);
+        return r;
+    }
+    while ((r = cg_triples_next(it, &row, &has)) == CC_OK && has) {
+        if (row.object_literal) printf("<%s> <%s> \"%s\" <%s>\n", row.subject, row.predicate, row.object, row.context);
+        else printf("<%s> <%s> <%s> <%s>\n", row.subject, row.predicate, row.object, row.context);
+        n++;
+    }
+    if (r != CC_OK) r = cli_error("graph triples: %s", cg_triples_errmsg(it));
+    else fprintf(stderr, "%zu triples\n", n);
+    cg_triples_close(it);
+    cc_kb_close(kb);
+    return r ? 1 : 0;
+}
+
 static int do_rebuild(int argc, char **argv)
 {
     cg_graph_stats gs;
@@ -395,6 +445,7 @@ int cmd_graph(int argc, char **argv)
     if (!strcmp(argv[1], "export")) return do_export(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sparql")) return do_sparql(argc - 1, argv + 1);
     if (!strcmp(argv[1], "rebuild")) return do_rebuild(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "triples")) return do_triples(argc - 1, argv + 1);
     /* `split` goes here once server/cmd_graph_split.c (graph-quality) is merged:
      *   if (!strcmp(argv[1], "split")) return cmd_graph_split(argc - 1, argv + 1); */
     cli_error("graph: unknown subcommand '%s'", argv[1]);
