@@ -3,7 +3,7 @@
  * it, the graph lock, and comparing it with the catalog (cairn check).
  *
  * Files under KB/graph/:
- *   cairn-{sp2o,po2s,so2p,contexts}.db   Redland "hashes" storage on BDB
+ *   cairn-{sp2o,po2s,so2p,p2so,contexts}.db   Redland "hashes" storage on BDB
  *   state   text, rewritten by temp file + fsync + rename:
  *             cairn-graph-state 1            format version (STATE_FORMAT)
  *             vocabulary 1                   schemas/cairn.ttl version
@@ -40,11 +40,11 @@
 
 #define STATE_FORMAT  1
 #define VOCAB_VERSION 1
-#define N_FILES       4
+#define N_FILES       5
 #define READ_WAIT_MS  10000
 
 static const char *const db_files[N_FILES] = {
-    "cairn-sp2o.db", "cairn-po2s.db", "cairn-so2p.db", "cairn-contexts.db"
+    "cairn-sp2o.db", "cairn-po2s.db", "cairn-so2p.db", "cairn-p2so.db", "cairn-contexts.db"
 };
 
 #define NS_CAIRN "urn:cairn:ns#"
@@ -774,8 +774,7 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     if (s) goto out;
     builder_free(&b);
     built = 0;
-    if (cg_store_sync(st)) { s = cc_kb_seterr(kb, CC_IO, "graph store: %s", cg_store_errmsg(st)); goto out; }
-    cg_store_close(st);                         /* BDB flushes; sizes are final */
+    cg_store_close(st);                         /* syncs: BDB flushes; sizes are final */
     st = NULL;
     if ((s = state_write(kb, cur, 1))) goto out;
     stats->generation = cur;

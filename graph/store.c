@@ -1,5 +1,6 @@
 /* store.c — the Redland (librdf) triple store of a KB: storage "hashes"
- * with hash-type "bdb" under KB/graph/, contexts on.  Every triple is
+ * with hash-type "bdb" under KB/graph/, contexts on, and the predicate
+ * index (p2so) too, so a pattern binding only the predicate is no scan.  Every triple is
  * added in the context of the chunk it came from; removing a chunk removes
  * its context.  librdf's log messages go to the handle's message. */
 #include "graph_int.h"
@@ -43,7 +44,8 @@ cc_status cg_store_open(const char *dir, int flags, cg_store **out)
     if (!(st->world = librdf_new_world())) goto nomem;
     librdf_world_set_logger(st->world, st, on_log);
     librdf_world_open(st->world);
-    if (cc_buf_printf(&opt, "hash-type='bdb',dir='%s',contexts='yes',new='%s',write='%s'",
+    if (cc_buf_printf(&opt, "hash-type='bdb',dir='%s',contexts='yes',index-predicates='yes',"
+                      "new='%s',write='%s'",
                       dir, flags & CG_STORE_CREATE ? "yes" : "no",
                       flags & CG_STORE_READONLY ? "no" : "yes"))
         goto nomem;
