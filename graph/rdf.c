@@ -889,12 +889,14 @@ cc_status cg_graph_check(cc_kb *kb, cc_buf *report, size_t *problems)
     int fd = -1, rc;
     cc_status s;
     *problems = 0;
+    if ((s = cc_kb_generation(kb, &cur))) return s;
     if ((s = cg_graph_open_read(kb, &st, &fd, &gen))) {
-        if (s == CC_NOTFOUND && !store_enabled(kb, &s) && !s) return CC_OK;   /* "none" */
+        cc_status e;
+        if (s == CC_NOTFOUND && cur == 0) return CC_OK;   /* nothing ingested yet */
+        if (s == CC_NOTFOUND && !store_enabled(kb, &e) && !e) return CC_OK;   /* "none" */
         problem(report, problems, "%s", cc_kb_errmsg(kb));
         return CC_OK;
     }
-    if ((s = cc_kb_generation(kb, &cur))) goto out;
     if (gen != cur)
         problem(report, problems, "the store reflects generation %lld, the catalog is at %lld "
                 "(the next write catches it up)", (long long)gen, (long long)cur);
