@@ -5,7 +5,34 @@
 #include "graph.h"
 #include "check.h"
 
+#include <redland.h>
 #include <unistd.h>
+
+/* Parses file f (rewound) with librdf's parser `syntax`; the statement
+ * count, or -1 when it does not parse. */
+static long parse_count(FILE *f, const char *syntax)
+{
+    librdf_world *w = librdf_new_world();
+    librdf_storage *st;
+    librdf_model *m;
+    librdf_parser *p;
+    librdf_uri *base;
+    long n = -1;
+    librdf_world_open(w);
+    st = librdf_new_storage(w, "memory", NULL, "contexts='yes'");
+    m = librdf_new_model(w, st, NULL);
+    p = librdf_new_parser(w, syntax, NULL, NULL);
+    base = librdf_new_uri(w, (const unsigned char *)"urn:base");
+    rewind(f);
+    if (p && m && !librdf_parser_parse_file_handle_into_model(p, f, 0, base, m))
+        n = librdf_model_size(m);
+    librdf_free_uri(base);
+    if (p) librdf_free_parser(p);
+    librdf_free_model(m);
+    librdf_free_storage(st);
+    librdf_free_world(w);
+    return n;
+}
 
 static size_t count_rows(cc_kb *kb, const cg_triple_pattern *p)
 {
@@ -122,6 +149,35 @@ int main(void)
             fclose(f);
         }
         CHECK(cg_graph_export(kb, "rdfxml", stdout, &n) == CC_INVALID);
+        /* Turtle (each triple once) and N-Quads (each per context) parse
+         * back to the same distinct triples */
+        {
+            size_t nq = 0, nt = 0;
+            long got_q = -2, got_t = -3;
+            FILE *fq = tmpfile(), *ft = tmpfile();
+            if (fq && ft) {
+                CHECK_OK(cg_graph_export(kb, "nquads", fq, &nq));
+                CHECK_OK(cg_graph_export(kb, "turtle", ft, &nt));
+                got_q = parse_count(fq, "nquads");
+                got_t = parse_count(ft, "turtle");
+            }
+            CHECK_MSG(got_t == (long)nt && got_q == got_t && nt > 20 && nt < nq,
+                      "turtle %ld parsed of %zu; nquads %ld distinct of %zu", got_t, nt, got_q, nq);
+            if (fq) fclose(fq);
+            if (ft) fclose(ft);
+        }
+    }
+    {   /* the vocabulary parses */
+        const char *src = getenv("CAIRN_SRC");
+        char path[1024];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/schemas/cairn.ttl", src ? src : ".");
+        if ((f = fopen(path, "rb"))) {
+            CHECK_MSG(parse_count(f, "turtle") > 100, "schemas/cairn.ttl does not parse");
+            fclose(f);
+        } else {
+            CHECK_MSG(0, "cannot open %s", path);
+        }
     }
 
     /* catch-up after a removal: the chunk's context is gone, the check holds */
