@@ -18,6 +18,9 @@
  * the next writer rebuilds.  A file whose size differs from the recorded
  * one (truncated, replaced) also means a rebuild.
  *
+ * A chunk from which nothing was extracted (no mention, no relation) gets
+ * no context: a large corpus of plain text costs no store space.
+ *
  * The change log gives, per generation, a document whose chunks
  * [lo, hi] were added or removed.  Chunk ids are never reused, so an 'add'
  * writes the document's context and each chunk's context from the tables
@@ -490,7 +493,7 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
            xi = CC_BUF_INIT(0);
     sqlite3_stmt *q = b->q_chunk;
     cc_status s = CC_OK;
-    int rc;
+    int rc, facts = 0;
     sqlite3_bind_int64(q, 1, chunk_id);
     rc = sqlite3_step(q);
     if (rc != SQLITE_ROW) {
@@ -515,6 +518,7 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
         if ((s = put_entity(b, q, 0, 1, 2, &si)) ||
             (s = put(b, chunk.data, NS_CAIRN "mentions", si.data, si.len, T_IRI)))
             goto out;
+        facts++;
     }
     if (rc != SQLITE_DONE) { s = sqlerr(b, "graph store: reading mentions"); goto out; }
     sqlite3_reset(q);
@@ -567,8 +571,10 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
             (s = put(b, ai.data, NS_PROV "wasGeneratedBy", run.data, run.len, T_IRI)) ||
             (s = put(b, ai.data, NS_PROV "wasAttributedTo", xi.data, xi.len, T_IRI)))
             goto out;
+        facts++;
     }
     if (rc != SQLITE_DONE) { s = sqlerr(b, "graph store: reading relations"); goto out; }
+    if (!facts) goto out;      /* nothing extracted: no context (see the top) */
     s = flush_ctx(b, chunk.data);
     if (!s) b->stats->contexts_added++;
 out:
@@ -913,7 +919,9 @@ cc_status cg_graph_check(cc_kb *kb, cc_buf *report, size_t *problems)
         if (!ctx_live(db, iri)) problem(report, problems, "context <%s>: no such live chunk or document", iri);
         librdf_iterator_next(it);
     }
-    if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM chunks)"
+    if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM chunks c WHERE"
+                           " EXISTS (SELECT 1 FROM mentions WHERE chunk_id = c.id) OR"
+                           " EXISTS (SELECT 1 FROM relations WHERE chunk_id = c.id))"
                            " + (SELECT count(*) FROM documents WHERE deleted = 0)", -1, &q, NULL) ||
         sqlite3_step(q) != SQLITE_ROW) {
         s = cc_kb_sqlerr(kb, "graph check");
@@ -923,8 +931,8 @@ cc_status cg_graph_check(cc_kb *kb, cc_buf *report, size_t *problems)
     sqlite3_finalize(q);
     q = NULL;
     if (nctx != want)
-        problem(report, problems, "%lld contexts in the store, %lld live chunks and documents "
-                "in the catalog", (long long)nctx, (long long)want);
+        problem(report, problems, "%lld contexts in the store, %lld live documents and chunks "
+                "with mentions or relations in the catalog", (long long)nctx, (long long)want);
     /* every live relation has its triple in its chunk's context */
     if (sqlite3_prepare_v2(db, "SELECT r.id, s.key, r.predicate, o.key, r.chunk_id FROM relations r"
                            " JOIN entities s ON s.id = r.subject_id"
