@@ -267,8 +267,12 @@ cc_status   cg_store_sync(cg_store *st);
  * flock()ed: exclusively by the one updating the store, shared by readers,
  * so a reader never sees half an update.
  *
- * Setting graph.store: "redland" (default) or "none" (no store is kept;
- * readers get CC_NOTFOUND). */
+ * Settings: graph.store: "redland" (default) or "none" (no store is kept;
+ * readers get CC_NOTFOUND).  graph.store_assertions: "all" (default),
+ * "confirmed" or "none": which relations also get their cairn:Assertion
+ * (12 of the ~17 triples a relation costs); the plain triple is always
+ * stored.  Changing it takes effect for contexts written afterwards
+ * (`cairn graph rebuild` for all). */
 
 typedef struct cg_graph_stats {
     int         rebuilt;          /* 1: built from scratch */

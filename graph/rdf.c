@@ -293,6 +293,7 @@ typedef struct builder {
     sqlite3_stmt   *q_doc, *q_chunk, *q_ments, *q_rels, *q_xs;
     trip           *t; size_t n, cap;
     cc_buf          a, b;          /* scratch IRIs */
+    int             assertions;    /* graph.store_assertions: 2 all, 1 confirmed, 0 none */
     cg_graph_stats *stats;
 } builder;
 
@@ -542,8 +543,8 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
     sqlite3_bind_int64(q, 1, chunk_id);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(q, 12);
-        const char *st_iri = status && !strcmp(status, "inferred") ? NS_CAIRN "inferred"
-                                                                   : NS_CAIRN "confirmed";
+        int inferred = status && !strcmp(status, "inferred");
+        const char *st_iri = inferred ? NS_CAIRN "inferred" : NS_CAIRN "confirmed";
         cc_buf_reset(&ai);
         if ((s = put_entity(b, q, 1, 2, 3, &si)) || (s = put_entity(b, q, 5, 6, 7, &oi)))
             goto out;
@@ -557,8 +558,11 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
         }
         if ((s = put(b, si.data, pi.data, oi.data, oi.len, T_IRI)) ||
             (s = put(b, pi.data, NS_RDF "type", NS_CAIRN "Predicate", strlen(NS_CAIRN "Predicate"), T_IRI)) ||
-            (s = put_col(b, pi.data, NS_RDFS "label", q, 4, T_LIT)) ||
-            (s = put(b, ai.data, NS_RDF "type", NS_CAIRN "Assertion", strlen(NS_CAIRN "Assertion"), T_IRI)) ||
+            (s = put_col(b, pi.data, NS_RDFS "label", q, 4, T_LIT)))
+            goto out;
+        facts++;
+        if (b->assertions < (inferred ? 2 : 1)) continue;     /* graph.store_assertions */
+        if ((s = put(b, ai.data, NS_RDF "type", NS_CAIRN "Assertion", strlen(NS_CAIRN "Assertion"), T_IRI)) ||
             (s = put(b, ai.data, NS_RDF "subject", si.data, si.len, T_IRI)) ||
             (s = put(b, ai.data, NS_RDF "predicate", pi.data, pi.len, T_IRI)) ||
             (s = put(b, ai.data, NS_RDF "object", oi.data, oi.len, T_IRI)) ||
@@ -571,7 +575,6 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
             (s = put(b, ai.data, NS_PROV "wasGeneratedBy", run.data, run.len, T_IRI)) ||
             (s = put(b, ai.data, NS_PROV "wasAttributedTo", xi.data, xi.len, T_IRI)))
             goto out;
-        facts++;
     }
     if (rc != SQLITE_DONE) { s = sqlerr(b, "graph store: reading relations"); goto out; }
     if (!facts) goto out;      /* nothing extracted: no context (see the top) */
@@ -618,10 +621,26 @@ static const char *const sql_rels =
     " FROM relations r JOIN entities s ON s.id = r.subject_id"
     " JOIN entities o ON o.id = r.object_id WHERE r.chunk_id = ?1";
 
+/* graph.store_assertions: 2 all, 1 confirmed, 0 none. */
+static cc_status assertions_setting(cc_kb *kb, int *level)
+{
+    const char *as;
+    cc_status s = cc_kb_setting_str(kb, "graph.store_assertions", "all", &as);
+    if (s) return s;
+    if (!strcmp(as, "all")) *level = 2;
+    else if (!strcmp(as, "confirmed")) *level = 1;
+    else if (!strcmp(as, "none")) *level = 0;
+    else return cc_kb_seterr(kb, CC_INVALID, "graph.store_assertions must be \"all\", "
+                             "\"confirmed\" or \"none\", not \"%s\"", as);
+    return CC_OK;
+}
+
 static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stats *stats)
 {
     sqlite3 *db = cc_kb_db(kb);
+    cc_status s;
     memset(b, 0, sizeof *b);
+    if ((s = assertions_setting(kb, &b->assertions))) return s;
     b->kb = kb;
     b->st = st;
     b->stats = stats;
@@ -753,6 +772,10 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     if (!cc_kb_writable(kb))
         return cc_kb_seterr(kb, CC_INVALID, "updating the graph store needs the writer lock");
     if (!store_enabled(kb, &s)) return s;
+    {   /* settings are checked before the store is touched */
+        int level;
+        if ((s = assertions_setting(kb, &level))) return s;
+    }
     if ((s = lock_take(kb, 1, &fd))) return s;
     /* one read snapshot: the generation and the tables agree */
     if (sqlite3_get_autocommit(cc_kb_db(kb))) {
@@ -774,8 +797,8 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
             goto out;
         }
     }
+    built = 1;                                  /* builder_free undoes a partial init */
     if ((s = builder_init(&b, kb, st, stats))) goto out;
-    built = 1;
     s = why ? add_all(&b) : apply_changes(&b, g.generation);
     if (s) goto out;
     builder_free(&b);

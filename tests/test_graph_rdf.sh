@@ -163,5 +163,18 @@ expect 0 "1 added" -- "$BIN" ingest "$KB2" "$T/d/c.txt"
 expect 0 "all checks passed" -- "$BIN" check "$KB2"
 expect 1 "graph.store is \"none\"" -- "$BIN" graph sparql "$KB2" 'ASK { ?s ?p ?o }'
 
+# graph.store_assertions = confirmed: inferred relations keep only their plain triple
+KB="$T/kb3"
+expect 0 "created" -- "$BIN" init "$KB"
+sed -i 's/"format": 1,/"format": 1, "graph": {"store_assertions": "confirmed"},/' "$KB/cairn.json"
+printf 'Ana Ruiz, CFO of Norvale Systems GmbH, met Kestrel Avionics in Rotterdam.\n' > "$T/a3.txt"
+expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/a3.txt"
+[ "$(q "select count(*) from relations where status = 'inferred'")" -gt 0 ] && ok || bad "the test text has inferred relations"
+same "$(sc "?a a <${CN}Assertion>")" "$(q "select count(*) from relations where status = 'confirmed'")" "assertions of confirmed relations only"
+expect 0 "all checks passed" -- "$BIN" check "$KB"
+sed -i 's/"store_assertions": "confirmed"/"store_assertions": "some"/' "$KB/cairn.json"
+expect 1 "store_assertions" -- "$BIN" graph rebuild "$KB"
+grep -q '^clean 1$' "$KB/graph/state" && ok || bad "a bad setting leaves the store as it was"
+
 echo "graph_rdf: $pass passed, $fail failed"
 [ $fail = 0 ]
