@@ -415,6 +415,7 @@ struct cg_triples {
     int            lock_fd;
     librdf_stream *stream;
     char          *object_literal;     /* filter, or NULL */
+    char          *object_iri;         /* filter, or NULL (see cg_triples_open) */
     int            started;
     cc_buf         s, p, o, dt, c, err;
 };
@@ -434,15 +435,25 @@ cc_status cg_triples_open(cc_kb *kb, const cg_triple_pattern *pat, cg_triples **
     w = it->st->world;
     if (pat && pat->subject) ns = librdf_new_node_from_uri_string(w, (const unsigned char *)pat->subject);
     if (pat && pat->predicate) np = librdf_new_node_from_uri_string(w, (const unsigned char *)pat->predicate);
-    if (pat && pat->object && !pat->object_literal)
+    /* With subject, predicate and object all bound and no context,
+     * librdf 1.0.17 leaks every statement it returns: the object is
+     * then matched here instead (the (s, p) index still narrows it). */
+    if (pat && pat->object && !pat->object_literal && pat->subject && pat->predicate &&
+        pat->chunk_id <= 0) {
+        if (!(it->object_iri = cc_strdup(pat->object))) {
+            s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+            goto fail;
+        }
+    } else if (pat && pat->object && !pat->object_literal) {
         no = librdf_new_node_from_uri_string(w, (const unsigned char *)pat->object);
+    }
     if (pat && pat->object && pat->object_literal && !(it->object_literal = cc_strdup(pat->object))) {
         s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
         goto fail;
     }
     if ((pat && pat->subject && !*pat->subject) || (pat && pat->predicate && !*pat->predicate) ||
         (pat && pat->subject && !ns) || (pat && pat->predicate && !np) ||
-        (pat && pat->object && !pat->object_literal && !no)) {
+        (pat && pat->object && !pat->object_literal && !no && !it->object_iri)) {
         if (ns) librdf_free_node(ns);
         if (np) librdf_free_node(np);
         if (no) librdf_free_node(no);
@@ -524,6 +535,7 @@ cc_status cg_triples_next(cg_triples *it, cg_triple_row *row, int *has_row)
         if (!node_text(librdf_statement_get_object(t), &it->o, &lit, &it->dt, &has_dt))
             return CC_NOMEM;
         if (it->object_literal && (!lit || strcmp(it->o.data, it->object_literal))) continue;
+        if (it->object_iri && (lit || strcmp(it->o.data, it->object_iri))) continue;
         if (!node_text(librdf_statement_get_subject(t), &it->s, NULL, NULL, NULL) ||
             !node_text(librdf_statement_get_predicate(t), &it->p, NULL, NULL, NULL))
             return CC_NOMEM;
@@ -550,6 +562,7 @@ void cg_triples_close(cg_triples *it)
     if (it->stream) librdf_free_stream(it->stream);
     cg_graph_close_read(it->st, it->lock_fd);
     free(it->object_literal);
+    free(it->object_iri);
     cc_buf_free(&it->s); cc_buf_free(&it->p); cc_buf_free(&it->o);
     cc_buf_free(&it->dt); cc_buf_free(&it->c); cc_buf_free(&it->err);
     free(it);

@@ -8,6 +8,18 @@
 #include <redland.h>
 #include <unistd.h>
 
+/* LeakSanitizer (sanitizer build): librdf 1.0.17's "hashes" storage leaks
+ * the pattern and the statements it decodes in a find with a partial key
+ * (only the predicate, or subject and predicate bound), and so keeps
+ * raptor/rasqal world objects referenced; this test runs those paths
+ * directly, so leaks allocated inside these libraries are not reported
+ * here.  Leaks of cairn's own allocations still are. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:librdf.so.0\nleak:libraptor2.so.0\nleak:librasqal.so.3\n";
+}
+
 /* Parses file f (rewound) with librdf's parser `syntax`; the statement
  * count, or -1 when it does not parse. */
 static long parse_count(FILE *f, const char *syntax)
