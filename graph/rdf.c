@@ -788,6 +788,7 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     if (gpath(kb, NULL, &dir)) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
     if (!why && cg_store_open(dir.data, CG_STORE_OPEN, &st) != CC_OK) why = "damaged";
     if ((s = state_write(kb, why ? 0 : g.generation, 0))) goto out;   /* under way */
+again:
     if (why) {
         stats->rebuilt = 1;
         stats->rebuild_reason = why;
@@ -800,6 +801,18 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     built = 1;                                  /* builder_free undoes a partial init */
     if ((s = builder_init(&b, kb, st, stats))) goto out;
     s = why ? add_all(&b) : apply_changes(&b, g.generation);
+    if (s && !why && s != CC_NOMEM && s != CC_FULL && s != CC_SQLITE) {
+        /* the store failed under the catch-up (damage its sizes did not
+         * show): rebuild it now rather than leave it to the next writer */
+        builder_free(&b);
+        built = 0;
+        cg_store_close(st);
+        st = NULL;
+        why = "damaged";
+        stats->contexts_added = stats->contexts_removed = stats->triples_added = 0;
+        stats->skipped = 0;
+        goto again;
+    }
     if (s) goto out;
     builder_free(&b);
     built = 0;

@@ -120,7 +120,8 @@ int cmd_check(int argc, char **argv)
             printf("FAIL  graph store: %s\n", cc_kb_errmsg(kb));
             failed++;
         } else if (n) {
-            printf("FAIL  graph store: %zu problem%s\n%s", n, n == 1 ? "" : "s", rep.data);
+            printf("FAIL  graph store: %zu problem%s (cairn graph rebuild %s rebuilds it)\n%s", n,
+                   n == 1 ? "" : "s", argv[1], rep.data);
             failed++;
         } else {
             printf("ok    graph store matches the catalog\n");
