@@ -340,7 +340,14 @@ cc_status cg_iri_escape(cc_buf *out, const char *s, size_t n);
  *         "datatype":"...", "lang":"..."} (datatype, lang when present) |
  *         {"type":"bnode","value":"..."}   (the SPARQL 1.1 JSON results terms).
  * Errors on the KB handle.  Safe to call from several threads, each with its
- * own KB handle. */
+ * own KB handle.  The query runs in a forked child process on the store
+ * opened read-only (the only way to stop Rasqal at the time limit); the
+ * caller's process only parses the query and reads the answer.
+ *
+ * librdf 1.0.17 quirks: GRAPH ?g { <s> <p> <o> } (no variable in the
+ * triple) matches every graph, an empty GRAPH <g> yields one empty row,
+ * and COUNT over no solutions yields no row.  For exact per-context
+ * answers use the triples iterator below. */
 cc_status cg_sparql_exec(cc_kb *kb, const char *query, size_t limit, int64_t timeout_ms,
                          cc_buf *json_out);
 /* The same, as text for people: SELECT a header of variable names and one
@@ -378,7 +385,11 @@ typedef struct cg_triples cg_triples;
  * particular order, one row per (triple, context): a triple stated by
  * three chunks comes three times, which is its support.  Holds the shared
  * graph lock and a read-only store until cg_triples_close, so keep it short.
- * Errors on the KB handle; *out is NULL then. */
+ * Errors on the KB handle; *out is NULL then.  Runs in the caller's
+ * process: librdf 1.0.17 leaks a little memory (the pattern and decoded
+ * statements) in finds that bind only the predicate, or subject and
+ * predicate; a long-running server may prefer many short iterators over
+ * none, or cg_sparql_exec (whose child exits). */
 cc_status cg_triples_open(cc_kb *kb, const cg_triple_pattern *pat, cg_triples **out);
 /* Fills *row and sets *has_row to 1, or to 0 at the end.  CC_IO if the
  * store fails mid-way (message: cg_triples_errmsg). */
