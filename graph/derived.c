@@ -494,5 +494,6 @@ cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
 cc_status cg_sync_derived(cc_kb *kb, cr_vectors_stats *vs)
 {
     cr_vectors_stats tmp;
-    return cr_vectors_sync(kb, vs ? vs : &tmp);
+    cc_status s = cr_vectors_sync(kb, vs ? vs : &tmp);
+    return s ? s : cg_graph_sync(kb, 0, NULL);     /* the Redland store (rdf.c) */
 }

@@ -234,10 +234,11 @@ void      cg_resolution_free(cg_resolution *r);   /* NULL-safe */
  * came from.  IRIs are absolute ("urn:cairn:chunk:42"). */
 typedef struct cg_store cg_store;
 
-enum { CG_STORE_OPEN = 0, CG_STORE_CREATE = 1 };
+enum { CG_STORE_OPEN = 0, CG_STORE_CREATE = 1, CG_STORE_READONLY = 2 };
 
 /* Opens (or with CG_STORE_CREATE creates, replacing) the store in dir,
- * which must exist.  On failure *out is NULL and cc_errmsg() says why. */
+ * which must exist.  CG_STORE_READONLY opens the files read-only (adding
+ * or removing then fails).  On failure *out is NULL and cc_errmsg() says why. */
 cc_status   cg_store_open(const char *dir, int flags, cg_store **out);
 void        cg_store_close(cg_store *st);          /* syncs; NULL-safe */
 /* Message of the last failure on st; borrowed until the next call. */
@@ -253,6 +254,155 @@ cc_status   cg_store_remove_context(cg_store *st, const char *ctx);
  * in two contexts counts once per context). */
 cc_status   cg_store_count(cg_store *st, const char *ctx, size_t *out);
 cc_status   cg_store_sync(cg_store *st);
+
+/* ================================================================ the KB's graph store */
+
+/* KB/graph/ holds the Redland store derived from the catalog (graph/rdf.c;
+ * vocabulary and layout in schemas/cairn.ttl): one context per live chunk
+ * (its description, the entities it mentions, each of its relations as a
+ * triple and as a cairn:Assertion with offsets, confidence, status and
+ * pattern) and one per live document version (the document and its
+ * ingestion run, PROV-O).  KB/graph/state records the catalog generation
+ * the store reflects, whether an update was interrupted, and the size of
+ * every store file (text, versioned; see rdf.c).  KB/graph/lock is
+ * flock()ed: exclusively by the one updating the store, shared by readers,
+ * so a reader never sees half an update.
+ *
+ * Settings: graph.store: "redland" (default) or "none" (no store is kept;
+ * readers get CC_NOTFOUND).  graph.store_assertions: "all" (default),
+ * "confirmed" or "none": which relations also get their cairn:Assertion
+ * (12 of the ~17 triples a relation costs); the plain triple is always
+ * stored.  Changing it takes effect for contexts written afterwards
+ * (`cairn graph rebuild` for all). */
+
+typedef struct cg_graph_stats {
+    int         rebuilt;          /* 1: built from scratch */
+    const char *rebuild_reason;   /* static: "requested", "missing", "interrupted",
+                                     "damaged", "another format", "ahead of the catalog" */
+    int64_t     generation;       /* the catalog generation it now reflects */
+    size_t      contexts_added, contexts_removed;
+    size_t      triples_added;
+    size_t      skipped;          /* literals skipped: NUL byte or invalid UTF-8 */
+    double      ms;               /* wall time of the sync */
+} cg_graph_stats;
+
+/* Brings KB/graph/ up to the catalog generation: applies the change log
+ * after the store's generation ('add': the document's and its chunks'
+ * contexts; 'remove': deletes exactly those contexts), or rebuilds it from
+ * all live documents when rebuild is 1, or when it is missing, damaged
+ * (a file's size is not the recorded one, or Redland cannot open it),
+ * interrupted (a crash during an update), of another format, or ahead of
+ * the catalog.  Needs the writer lock (CC_INVALID otherwise).  Called by
+ * cg_sync_derived; stats may be NULL.  Errors on the KB handle. */
+cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats);
+
+/* Compares the store with the catalog (read-only): its generation, one
+ * context per live chunk and document and none for anything else, and for
+ * every live relation its triple in its chunk's context.  Writes one line
+ * per problem into report (at most 20, then a count) and the number of
+ * problems into *problems.  CC_OK when the comparison ran (problems or not);
+ * the store missing or unreadable is one problem.  Errors on the KB. */
+cc_status cg_graph_check(cc_kb *kb, cc_buf *report, size_t *problems);
+
+/* Writes an IRI-safe form of s[0..n) into out (appended): bytes outside
+ * [A-Za-z0-9-._~] become %XX (UTF-8 bytes, NUL and '%' included), so any
+ * name gives a valid IRI ("Ana Ruiz" -> "Ana%20Ruiz"). */
+cc_status cg_iri_escape(cc_buf *out, const char *s, size_t n);
+
+/* ---------------------------------------------------------------- reading the store
+ *
+ * Readers work on any KB handle (read-only is fine).  Each call takes the
+ * shared graph lock for its duration (an iterator until it is closed) and
+ * fails with CC_BUSY when an update holds it for more than 10 s, with
+ * CC_NOTFOUND when the store was never built or graph.store is "none",
+ * and with CC_CORRUPT when it is damaged or was interrupted (the next
+ * writer, or `cairn graph rebuild KB`, rebuilds it).  A store behind the
+ * catalog is read as it is; its generation is reported. */
+
+/* SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE) over the store, through
+ * Rasqal/librdf, read-only: the query is parsed first and any update form
+ * (INSERT, DELETE, LOAD, CLEAR, CREATE, DROP, ...) is refused with
+ * CC_INVALID, as is a query that does not parse (the parser's message, with
+ * its line).  Named graphs are the contexts (GRAPH ?g { ... }: ?g is a
+ * chunk or document IRI); the default graph is their union.
+ *
+ * limit: at most this many result rows (SELECT) or triples (CONSTRUCT,
+ * DESCRIBE); 0 means 1000; at most 1,000,000.  More results set
+ * "truncated": true.  timeout_ms: 0 means 10,000.  Past it the query stops
+ * (every triple read checks the clock) and CC_INTERRUPTED is returned with
+ * nothing appended to json_out.
+ *
+ * json_out (appended, caller owns) gets one JSON object:
+ *   SELECT:    {"type":"select","vars":["s",...],"rows":[{"s":TERM,...},...],
+ *               "truncated":false,"generation":G,"ms":T}   (unbound: absent)
+ *   ASK:       {"type":"ask","boolean":true,"generation":G,"ms":T}
+ *   CONSTRUCT/DESCRIBE: {"type":"graph","triples":[[S,P,O],...],"truncated":..,...}
+ * TERM = {"type":"uri","value":"..."} | {"type":"literal","value":"...",
+ *         "datatype":"...", "lang":"..."} (datatype, lang when present) |
+ *         {"type":"bnode","value":"..."}   (the SPARQL 1.1 JSON results terms).
+ * Errors on the KB handle.  Safe to call from several threads, each with its
+ * own KB handle.  The query runs in a forked child process on the store
+ * opened read-only (the only way to stop Rasqal at the time limit); the
+ * caller's process only parses the query and reads the answer.
+ *
+ * librdf 1.0.17 quirks: GRAPH ?g { <s> <p> <o> } (no variable in the
+ * triple) matches every graph, an empty GRAPH <g> yields one empty row,
+ * and COUNT over no solutions yields no row.  For exact per-context
+ * answers use the triples iterator below. */
+cc_status cg_sparql_exec(cc_kb *kb, const char *query, size_t limit, int64_t timeout_ms,
+                         cc_buf *json_out);
+/* The same, as text for people: SELECT a header of variable names and one
+ * line per row, tab-separated, terms in N-Triples form (<iri>, "lit"^^<dt>,
+ * _:b; unbound empty); ASK "true" / "false"; CONSTRUCT/DESCRIBE N-Triples.
+ * "(stopped at the limit of N)" ends a truncated answer. */
+cc_status cg_sparql_exec_table(cc_kb *kb, const char *query, size_t limit, int64_t timeout_ms,
+                               cc_buf *out);
+
+/* A triple pattern: NULL / 0 fields match anything; given fields must be
+ * equal.  subject and predicate are IRIs; object is an IRI, or with
+ * object_literal = 1 the lexical form of a literal (of any datatype);
+ * chunk_id > 0 limits to that chunk's context. */
+typedef struct cg_triple_pattern {
+    const char *subject, *predicate, *object;
+    int         object_literal;
+    int64_t     chunk_id;
+} cg_triple_pattern;
+
+/* One triple of the store in one context.  Strings are borrowed from the
+ * iterator and valid until the next cg_triples_next or cg_triples_close. */
+typedef struct cg_triple_row {
+    const char *subject;     /* IRI */
+    const char *predicate;   /* IRI */
+    const char *object;      /* IRI, or a literal's lexical form */
+    int         object_literal;
+    const char *datatype;    /* literal's datatype IRI, or NULL */
+    const char *context;     /* "urn:cairn:chunk:N" or "urn:cairn:doc:N" */
+    int64_t     chunk_id;    /* N of a chunk context; 0 for a document's */
+} cg_triple_row;
+
+typedef struct cg_triples cg_triples;
+
+/* Opens an iterator over the triples matching pat (NULL: all), in no
+ * particular order, one row per (triple, context): a triple stated by
+ * three chunks comes three times, which is its support.  Holds the shared
+ * graph lock and a read-only store until cg_triples_close, so keep it short.
+ * Errors on the KB handle; *out is NULL then.  Runs in the caller's
+ * process: librdf 1.0.17 leaks a little memory (the pattern and decoded
+ * statements) in finds that bind only the predicate, or subject and
+ * predicate; a long-running server may prefer many short iterators over
+ * none, or cg_sparql_exec (whose child exits). */
+cc_status cg_triples_open(cc_kb *kb, const cg_triple_pattern *pat, cg_triples **out);
+/* Fills *row and sets *has_row to 1, or to 0 at the end.  CC_IO if the
+ * store fails mid-way (message: cg_triples_errmsg). */
+cc_status cg_triples_next(cg_triples *it, cg_triple_row *row, int *has_row);
+const char *cg_triples_errmsg(const cg_triples *it);   /* borrowed */
+void      cg_triples_close(cg_triples *it);            /* NULL-safe; releases the lock */
+
+/* Writes the whole store to f: "nquads" (every triple with its context,
+ * N-Quads escaping) or "turtle" (the union graph, contexts dropped, each
+ * triple once, with the cairn, prov, rdf, rdfs and xsd prefixes).  *n
+ * (may be NULL) gets the number of statements written.  Errors on the KB. */
+cc_status cg_graph_export(cc_kb *kb, const char *format, FILE *f, size_t *n);
 
 /* ================================================================ subgraph */
 

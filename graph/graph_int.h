@@ -39,4 +39,25 @@ uint32_t cg_lower(uint32_t cp);
  * "<norm> #split<merge_id>".  out is reset first. */
 cc_status cg_split_key(const char *norm, int same_key, int64_t merge_id, cc_buf *out);
 
+/* ---------------------------------------------------------------- store.c */
+
+/* The store handle (store.c); rdf.c and sparql.c use librdf on it directly. */
+#include <redland.h>
+struct cg_store {
+    librdf_world   *world;
+    librdf_storage *storage;
+    librdf_model   *model;
+    int             readonly;
+    cc_buf          err;
+};
+
+/* ---------------------------------------------------------------- rdf.c */
+
+/* Opens KB/graph/ read-only under the shared graph lock after checking
+ * its state file (see graph.h, "reading the store"); *generation (may be
+ * NULL) gets the generation it reflects.  Errors on the KB handle.  Undo
+ * with cg_graph_close_read. */
+cc_status cg_graph_open_read(cc_kb *kb, cg_store **out, int *lock_fd, int64_t *generation);
+void      cg_graph_close_read(cg_store *st, int lock_fd);    /* NULL / -1 safe */
+
 #endif

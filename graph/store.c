@@ -1,18 +1,12 @@
 /* store.c — the Redland (librdf) triple store of a KB: storage "hashes"
- * with hash-type "bdb" under KB/graph/, contexts on.  Every triple is
+ * with hash-type "bdb" under KB/graph/, contexts on, and the predicate
+ * index (p2so) too, so a pattern binding only the predicate is no scan.  Every triple is
  * added in the context of the chunk it came from; removing a chunk removes
  * its context.  librdf's log messages go to the handle's message. */
-#include "graph.h"
+#include "graph_int.h"
 
 #include <redland.h>
 #include <string.h>
-
-struct cg_store {
-    librdf_world   *world;
-    librdf_storage *storage;
-    librdf_model   *model;
-    cc_buf          err;
-};
 
 static int on_log(void *user, librdf_log_message *msg)
 {
@@ -50,8 +44,10 @@ cc_status cg_store_open(const char *dir, int flags, cg_store **out)
     if (!(st->world = librdf_new_world())) goto nomem;
     librdf_world_set_logger(st->world, st, on_log);
     librdf_world_open(st->world);
-    if (cc_buf_printf(&opt, "hash-type='bdb',dir='%s',contexts='yes',new='%s',write='yes'",
-                      dir, flags & CG_STORE_CREATE ? "yes" : "no"))
+    if (cc_buf_printf(&opt, "hash-type='bdb',dir='%s',contexts='yes',index-predicates='yes',"
+                      "new='%s',write='%s'",
+                      dir, flags & CG_STORE_CREATE ? "yes" : "no",
+                      flags & CG_STORE_READONLY ? "no" : "yes"))
         goto nomem;
     st->storage = librdf_new_storage(st->world, "hashes", "cairn", opt.data);
     cc_buf_free(&opt);
@@ -66,6 +62,7 @@ cc_status cg_store_open(const char *dir, int flags, cg_store **out)
         cg_store_close(st);
         return CC_IO;
     }
+    st->readonly = (flags & CG_STORE_READONLY) != 0;
     *out = st;
     return CC_OK;
 nomem:
@@ -77,7 +74,10 @@ nomem:
 void cg_store_close(cg_store *st)
 {
     if (!st) return;
-    if (st->model) { librdf_model_sync(st->model); librdf_free_model(st->model); }
+    if (st->model) {
+        if (!st->readonly) librdf_model_sync(st->model);
+        librdf_free_model(st->model);
+    }
     if (st->storage) librdf_free_storage(st->storage);
     if (st->world) librdf_free_world(st->world);
     cc_buf_free(&st->err);

@@ -20,9 +20,10 @@ int cmd_reindex(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
-/* `graph split`, top-level "graph-split" until `cairn graph` exists */
+/* `graph split` (cmd_graph_split.c), dispatched by cmd_graph */
 int cmd_graph_split(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
 
 /* Prints an answer with citations and its trace id (cmd_ask.c); 0 or 1. */
 int cli_ask_print(cc_kb *kb, const char *question, int k, int json);

@@ -1,6 +1,7 @@
 /* cmd_check.c — `cairn check KB`: verifies a knowledge base. Read-only.
  * Each check prints one line; the exit status is 1 when any fails. */
 #include "cli.h"
+#include "graph.h"
 #include "retrieval.h"
 
 #include <sqlite3.h>
@@ -112,6 +113,21 @@ int cmd_check(int argc, char **argv)
         printf("ok    fts5 integrity-check\n");
     }
     failed += check_vectors(kb);
+    {   /* the Redland store reflects the catalog (graph/rdf.c) */
+        cc_buf rep = CC_BUF_INIT(0);
+        size_t n = 0;
+        if (cg_graph_check(kb, &rep, &n) != CC_OK) {
+            printf("FAIL  graph store: %s\n", cc_kb_errmsg(kb));
+            failed++;
+        } else if (n) {
+            printf("FAIL  graph store: %zu problem%s (cairn graph rebuild %s rebuilds it)\n%s", n,
+                   n == 1 ? "" : "s", argv[1], rep.data);
+            failed++;
+        } else {
+            printf("ok    graph store matches the catalog\n");
+        }
+        cc_buf_free(&rep);
+    }
     cc_kb_close(kb);
     if (failed) return cli_error("%s: %d check%s failed", argv[1], failed, failed == 1 ? "" : "s");
     printf("%s: all checks passed\n", argv[1]);

@@ -1,6 +1,7 @@
-/* cmd_graph_split.c — `cairn graph split KB ENTITY [ALIAS]` (registered
- * for now as the top-level `graph-split`): lists the merges recorded into
- * an entity, or undoes one (cg_split). */
+/* cmd_graph_split.c — `cairn graph split KB ENTITY [ALIAS]` (dispatched by
+ * cmd_graph.c): lists the merges recorded into an entity, or undoes one
+ * (cg_split) and rebuilds the Redland store, which a split changes outside
+ * the change log. */
 #include "cli.h"
 #include "graph.h"
 
@@ -8,7 +9,7 @@
 #include <string.h>
 
 static const char split_usage[] =
-    "graph-split KB ENTITY [ALIAS]\n"
+    "graph split KB ENTITY [ALIAS]\n"
     "  ENTITY is an entity id (42 or #42) or a name.  Without ALIAS, lists the\n"
     "  names merged into the entity (merge id, reason, evidence, state).  With\n"
     "  ALIAS (a merged name, as listed, or its normalised form), undoes that\n"
@@ -57,9 +58,9 @@ int cmd_graph_split(int argc, char **argv)
     }
     printf("split \"%s\" from entity %lld: now entity %lld (%zu mentions, %zu relations moved)\n",
            alias, (long long)eid, (long long)nid, nm, nr);
-    if (cg_sync_derived(kb, NULL) != CC_OK)
-        ret = cli_error("split done, but the derived indexes did not catch up: %s",
-                        cc_kb_errmsg(kb));
+    if (cg_sync_derived(kb, NULL) != CC_OK || cg_graph_sync(kb, 1, NULL) != CC_OK)
+        ret = cli_error("split done, but the derived indexes did not catch up: %s "
+                        "(cairn graph rebuild retries)", cc_kb_errmsg(kb));
 out:
     cg_merges_free(m, n);
     cc_kb_close(kb);

@@ -17,12 +17,12 @@ static const struct command {
     {"ask",    cmd_ask,    "ask KB \"question\" [-k N]      answer with citations (extractive) and a trace"},
     {"trace",  cmd_trace,  "trace KB list|show ID|verify|export  the stored explainability traces"},
     {"reindex", cmd_reindex, "reindex KB [--embedder E]    rebuild the vector index"},
+    {"graph",  cmd_graph,  "graph subgraph|entities|export|sparql|triples|rebuild|split KB ...  the knowledge graph"},
     {"sql",    cmd_sql,    "sql KB \"SELECT ...\"         read-only SQL over the catalog"},
     {"shell",  cmd_shell,  "shell KB [--write]           interactive query shell"},
     {"model",  cmd_model,  "model info|tokenize FILE ...  inspect a GGUF model"},
     {"serve",  cmd_serve,  "serve KB [--listen H:P]      REST API over HTTP (keys and TLS off loopback)"},
     {"keys",   cmd_keys,   "keys KB add|list|revoke      API keys and roles for serve"},
-    {"graph-split", cmd_graph_split, "graph-split KB ENTITY [ALIAS]  list or undo entity merges"},
     {"check",  cmd_check,  "check KB                     verify catalog and index consistency"},
     {"demo",   cmd_demo,   "demo [KB]                    build a KB from datasets/ and search it"},
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_graph_split.sh — merge records and their undoing: ingestion writes a
 # merges row (kept entity, name, reason, evidence chunk and offsets) for an
-# acronym and for another surface of the same key; `cairn graph-split`
+# acronym and for another surface of the same key; `cairn graph split`
 # lists them, moves the acronym's mentions and the relations of its
 # sentences to an entity of its own, marks the merge undone, and later
 # ingestion keeps the name apart.  `cairn check` passes throughout.
@@ -26,10 +26,10 @@ expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/a.txt"
 IBMREL="select count(*) from relations r join entities s on s.id=r.subject_id join entities o on o.id=r.object_id where o.key='ana ruiz' and s.key="
 [ "$(q "$IBMREL'international business machines'")" -ge 1 ] && ok || bad "IBM hired Ana Ruiz, on the merged entity"
 
-expect 0 'merge [0-9]+ +acronym +"IBM"' -- "$BIN" graph-split "$KB" "International Business Machines"
-expect 1 "no entity" -- "$BIN" graph-split "$KB" "Nobody Atall"
-expect 1 "no active merge" -- "$BIN" graph-split "$KB" "International Business Machines" "Lyon"
-expect 0 "now entity [0-9]+ \(2 mentions, 1 relations moved\)" -- "$BIN" graph-split "$KB" "International Business Machines" IBM
+expect 0 'merge [0-9]+ +acronym +"IBM"' -- "$BIN" graph split "$KB" "International Business Machines"
+expect 1 "no entity" -- "$BIN" graph split "$KB" "Nobody Atall"
+expect 1 "no active merge" -- "$BIN" graph split "$KB" "International Business Machines" "Lyon"
+expect 0 "now entity [0-9]+ \(2 mentions, 1 relations moved\)" -- "$BIN" graph split "$KB" "International Business Machines" IBM
 # IBM is its own entity with both of its mentions; the relation of its
 # sentence follows it; the one whose sentence names both stays
 [ "$(q "select count(*) from mentions m join entities e on e.id=m.entity_id where e.key='ibm' and m.surface='IBM'")" = 2 ] && ok || bad "IBM mentions moved"
@@ -40,8 +40,8 @@ expect 0 "now entity [0-9]+ \(2 mentions, 1 relations moved\)" -- "$BIN" graph-s
 [ "$(q "select count(*) from entity_names n join entities e on e.id = n.rowid where e.key='ibm' and n.names match 'IBM'")" = 1 ] && ok || bad "names index has the split entity"
 [ "$(q "select count(*) from entity_names n join entities e on e.id = n.rowid where e.key='international business machines' and n.names match 'IBM'")" = 0 ] && ok || bad "names index lost IBM on the expansion"
 [ "$(q "select count(*) from merges where alias='IBM' and undone_at is not null and split_id = (select id from entities where key='ibm')")" = 1 ] && ok || bad "merge marked undone"
-expect 0 'undone .* -> entity' -- "$BIN" graph-split "$KB" "International Business Machines"
-expect 1 "no active merge" -- "$BIN" graph-split "$KB" "International Business Machines" IBM
+expect 0 'undone .* -> entity' -- "$BIN" graph split "$KB" "International Business Machines"
+expect 1 "no active merge" -- "$BIN" graph split "$KB" "International Business Machines" IBM
 expect 0 "all checks passed" -- "$BIN" check "$KB"
 
 # later ingestion does not merge IBM into the expansion again
@@ -54,7 +54,7 @@ expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/b.txt"
 expect 0 "all checks passed" -- "$BIN" check "$KB"
 
 # a same-key surface can be split too: "Norvale Systems" (without GmbH)
-expect 0 "now entity" -- "$BIN" graph-split "$KB" "Norvale Systems GmbH" "Norvale Systems"
+expect 0 "now entity" -- "$BIN" graph split "$KB" "Norvale Systems GmbH" "Norvale Systems"
 [ "$(q "select count(*) from mentions m join entities e on e.id=m.entity_id where e.key like 'norvale systems #split%' and m.surface='Norvale Systems'")" = 1 ] && ok || bad "same-key surface split"
 [ "$(q "select count(*) from mentions m join entities e on e.id=m.entity_id where e.key='norvale systems'")" = 1 ] && ok || bad "GmbH surface stays"
 printf 'Norvale Systems hired Bo Lind. Norvale Systems GmbH hired Greta Sato.\n' > "$T/c.txt"
