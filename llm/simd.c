@@ -12,6 +12,7 @@
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define CL_HAVE_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma,f16c")))
@@ -421,8 +422,12 @@ int cl_simd_avx2(void)
     if (cached < 0) {
         const char *e = getenv("CAIRN_LLM_SIMD");
         __builtin_cpu_init();
+        unsigned a, b, c = 0, d;
+        /* F16C is CPUID leaf 1, ECX bit 29 (clang 14 has no "f16c" for
+         * __builtin_cpu_supports) */
+        int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
         cached = !(e && e[0] == '0') && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                 __builtin_cpu_supports("f16c");
+                 f16c;
     }
     return cached;
 #else

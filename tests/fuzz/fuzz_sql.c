@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (from >= n) break;
     }
     if (r < 0) FUZZ_ASSERT(strncmp(err, "line ", 5) == 0);
-    cc_buf_free(&st.sql);
+    cq_stmt_clear(&st);
     free(text);
     return 0;
 }
