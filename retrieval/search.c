@@ -38,7 +38,7 @@ static cc_status vindex_opts_from_kb(cc_kb *kb, cr_vindex_opts *o)
     cc_status s;
     if ((s = cc_kb_setting_i64(kb, "vectors.hnsw_threshold", 100000, &thr)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_m", 32, &m)) ||
-        (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 64, &ef)) ||
+        (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 128, &ef)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_construction", 40, &efc)))
         return s;
     if (thr < 1 || m < 4 || m > 256 || ef < 1 || ef > 4096 || efc < 1 || efc > 4096)

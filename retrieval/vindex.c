@@ -61,7 +61,7 @@
 #define K_MAX          10000
 #define THRESHOLD_DEF  20000
 #define HNSW_M_DEF     32
-#define EF_SEARCH_DEF  64
+#define EF_SEARCH_DEF  128        /* docs/benchmarks.md: recall vs latency */
 #define EF_CONSTR_DEF  40         /* FAISS's own default */
 #define ADD_BATCH      65536      /* vectors per faiss add call when rebuilding */
 
