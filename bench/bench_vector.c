@@ -1,26 +1,50 @@
-/* bench_vector.c — numbers for the vector lane:
- *   1. hash-embedder throughput (chunks/s) on synthetic ~300-token chunks;
- *   2. flat vs HNSW search latency (p50/p99) over N random unit vectors,
- *      and HNSW recall@10 against flat (exact);
- *   3. cairn's search call vs the raw FAISS C API call on the same index.
- * Usage: bench_vector [N=100000] [dim=384] [queries=500] [chunks=5000] */
+/* bench_vector.c — numbers for the vector lane (docs/benchmarks.md, "Vector
+ * lane and fusion"). Subcommands:
+ *   bench_vector embed [chunks=20000]
+ *       hash-embedder throughput (chunks/s) on generated text chunks.
+ *   bench_vector build N [efC=40] [batch=0]
+ *       HNSW (M 32) build over N random unit vectors, cairn (vectorised
+ *       storage) and the raw FAISS C API (FAISS's own kernel) in the same
+ *       run (raw only up to 50k): wall and CPU seconds. batch: vectors per
+ *       add call (0 = one call); the build rate of each call is printed.
+ *   bench_vector sweep N random|text [queries=300] [efC=40]
+ *       flat (exact) and HNSW over N vectors: p50/p99 of each, HNSW recall@10
+ *       against flat at efSearch 16..256, cairn's call vs the raw FAISS call.
+ *   bench_vector flat N random|text [queries=100]
+ *       flat only (1M fits in memory): p50/p99, cairn vs raw FAISS.
+ * "text" vectors are the hash embedder's, over generated chunks of ~40 words
+ * (a 4,000-word Zipf vocabulary, 200 topics); queries are 2-6 words embedded
+ * the same way. "random" vectors are isotropic unit vectors (HNSW's worst
+ * case). Latencies are wall-clock microseconds on one thread. */
 #include "retrieval.h"
 
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/MetaIndexes_c.h>
 #include <faiss/c_api/error_c.h>
+#include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <faiss/c_api/utils/distances_c.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 static double urand(void) { return (double)(next() >> 11) / 9007199254740992.0; }
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what, const char *msg) { fprintf(stderr, "%s: %s\n", what, msg); exit(1); }
 
 static void rand_unit(float *v, int d)
 {
@@ -46,49 +70,162 @@ static void pct(double *t, int n, double *p50, double *p99)
     *p99 = t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
 }
 
-static void die(const char *what, const char *msg) { fprintf(stderr, "%s: %s\n", what, msg); exit(1); }
+/* ---------------------------------------------------------------- text generator */
 
-/* ---------------------------------------------------------------- embedder */
+enum { VOCAB = 4000, TOPICS = 200, TOPIC_WORDS = 60 };
+static char  *vocab[VOCAB];
+static double zipf_cdf[VOCAB];
+static int    topic[TOPICS][TOPIC_WORDS];
 
-static void bench_embed(int n_chunks)
+static void gen_init(void)
 {
-    static const char *syll[] = { "ka", "ro", "mi", "tse", "lu", "vor", "an", "qui", "del", "bé",
-                                  "ström", "ñu", "ge", "pha", "ix", "ol", "tra", "em", "sy", "dœ" };
+    static const char *syll[] = { "ka", "ro", "mi", "tse", "lu", "vor", "an", "qui", "del", "be",
+                                  "strom", "nu", "ge", "pha", "ix", "ol", "tra", "em", "sy", "do",
+                                  "par", "ten", "sil", "cor" };
+    double z = 0;
+    for (int i = 0; i < VOCAB; i++) {
+        cc_buf b = CC_BUF_INIT(64);
+        int ns = 2 + (int)(next() % 3);
+        for (int s = 0; s < ns; s++) cc_buf_puts(&b, syll[next() % 24]);
+        cc_buf_printf(&b, "%c", 'a' + i % 26);    /* keeps the words distinct enough */
+        vocab[i] = cc_buf_detach(&b);
+        z += 1.0 / (i + 1);
+        zipf_cdf[i] = z;
+    }
+    for (int i = 0; i < VOCAB; i++) zipf_cdf[i] /= z;
+    for (int t = 0; t < TOPICS; t++)
+        for (int w = 0; w < TOPIC_WORDS; w++) topic[t][w] = 200 + (int)(next() % (VOCAB - 200));
+}
+
+static int zipf_word(void)
+{
+    double u = urand();
+    int lo = 0, hi = VOCAB - 1;
+    while (lo < hi) { int mid = (lo + hi) / 2; if (zipf_cdf[mid] < u) lo = mid + 1; else hi = mid; }
+    return lo;
+}
+
+/* `words` words on one topic: 40% topic words, the rest from the Zipf law,
+ * sentences of 8-15 words. Caller frees. */
+static char *gen_text(int words)
+{
+    int t = (int)(next() % TOPICS), until = 8 + (int)(next() % 8);
+    cc_buf b = CC_BUF_INIT(1 << 16);
+    for (int w = 0; w < words; w++) {
+        int id = urand() < 0.4 ? topic[t][next() % TOPIC_WORDS] : zipf_word();
+        cc_buf_puts(&b, vocab[id]);
+        if (--until == 0 || w == words - 1) { cc_buf_puts(&b, ". "); until = 8 + (int)(next() % 8); }
+        else cc_buf_puts(&b, " ");
+    }
+    return cc_buf_detach(&b);
+}
+
+/* n vectors into x: random, or the hash embedder over generated texts of
+ * `words` words (words 0: queries, 2-6 words). */
+static void make_vectors(int text, int64_t n, int d, int words, float *x)
+{
+    if (!text) { for (int64_t i = 0; i < n; i++) rand_unit(x + i * d, d); return; }
     cr_embedder *e;
     if (cr_embedder_open("hash", NULL, &e) != CC_OK) die("embedder", cc_errmsg());
-    int d = cr_embedder_dim(e);
-    char **texts = malloc((size_t)n_chunks * sizeof *texts);
-    size_t bytes = 0;
-    for (int c = 0; c < n_chunks; c++) {
-        cc_buf b = CC_BUF_INIT(1 << 20);
-        for (int w = 0; w < 300; w++) {          /* ~300 tokens */
-            int ns = 1 + (int)(next() % 4);
-            for (int s = 0; s < ns; s++) cc_buf_puts(&b, syll[next() % 20]);
-            cc_buf_puts(&b, next() % 12 == 0 ? ". " : " ");
-        }
-        bytes += b.len;
-        texts[c] = cc_buf_detach(&b);
-    }
-    enum { BATCH = 64 };
-    float *out = malloc((size_t)BATCH * d * sizeof *out);
-    double t0 = cc_now_ms();
-    for (int c = 0; c < n_chunks; c += BATCH) {
-        int nb = n_chunks - c < BATCH ? n_chunks - c : BATCH;
-        if (cr_embedder_embed(e, (const char *const *)texts + c, NULL, (size_t)nb, out) != CC_OK)
+    if (cr_embedder_dim(e) != d) die("embedder", "dimension differs");
+    enum { B = 256 };
+    char *t[B];
+    for (int64_t i = 0; i < n; i += B) {
+        int nb = n - i < B ? (int)(n - i) : B;
+        for (int j = 0; j < nb; j++) t[j] = gen_text(words ? words : 2 + (int)(next() % 5));
+        if (cr_embedder_embed(e, (const char *const *)t, NULL, (size_t)nb, x + i * d) != CC_OK)
             die("embed", cr_embedder_errmsg(e));
+        for (int j = 0; j < nb; j++) free(t[j]);
     }
-    double ms = cc_now_ms() - t0;
-    printf("hash embedder (%s): %d chunks of ~300 tokens (%.0f bytes avg) in %.1f ms: "
-           "%.0f chunks/s, %.1f MB/s (1 thread)\n",
-           cr_embedder_identity(e), n_chunks, (double)bytes / n_chunks, ms,
-           n_chunks / (ms / 1000.0), bytes / (ms / 1000.0) / 1e6);
-    for (int c = 0; c < n_chunks; c++) free(texts[c]);
-    free(texts);
-    free(out);
     cr_embedder_close(e);
 }
 
-/* ---------------------------------------------------------------- index */
+/* ---------------------------------------------------------------- embed */
+
+static void bench_embed(int n_chunks)
+{
+    cr_embedder *e;
+    if (cr_embedder_open("hash", NULL, &e) != CC_OK) die("embedder", cc_errmsg());
+    int d = cr_embedder_dim(e);
+    static const int sizes[2] = { 40, 300 };
+    for (int s = 0; s < 2; s++) {
+        char **texts = malloc((size_t)n_chunks * sizeof *texts);
+        size_t bytes = 0;
+        for (int c = 0; c < n_chunks; c++) { texts[c] = gen_text(sizes[s]); bytes += strlen(texts[c]); }
+        enum { BATCH = 64 };
+        float *out = malloc((size_t)BATCH * d * sizeof *out);
+        double t0 = cc_now_ms(), c0 = cpu_ms();
+        for (int c = 0; c < n_chunks; c += BATCH) {
+            int nb = n_chunks - c < BATCH ? n_chunks - c : BATCH;
+            if (cr_embedder_embed(e, (const char *const *)texts + c, NULL, (size_t)nb, out) != CC_OK)
+                die("embed", cr_embedder_errmsg(e));
+        }
+        double ms = cc_now_ms() - t0, cms = cpu_ms() - c0;
+        printf("hash embedder (%s): %d chunks of %d words (%.0f bytes avg): %.0f chunks/s wall, "
+               "%.0f chunks/s CPU, %.1f MB/s CPU (1 thread)\n", cr_embedder_identity(e), n_chunks,
+               sizes[s], (double)bytes / n_chunks, n_chunks / (ms / 1000.0),
+               n_chunks / (cms / 1000.0), bytes / (cms / 1000.0) / 1e6);
+        for (int c = 0; c < n_chunks; c++) free(texts[c]);
+        free(texts);
+        free(out);
+    }
+    cr_embedder_close(e);
+}
+
+/* ---------------------------------------------------------------- build */
+
+static void bench_build(int64_t N, int efc, int64_t batch)
+{
+    int d = 384;
+    float *x = malloc((size_t)N * d * sizeof *x);
+    int64_t *ids = malloc((size_t)N * sizeof *ids);
+    if (!x || !ids) die("alloc", "out of memory");
+    for (int64_t i = 0; i < N; i++) { rand_unit(x + i * d, d); ids[i] = i + 1; }
+    if (batch <= 0 || batch > N) batch = N;
+    for (int w = 0; w < (N <= 50000 ? 2 : 1); w++) {   /* the raw build: small N only */
+        double t0 = cc_now_ms(), c0 = cpu_ms();
+        if (w == 0) {
+            char path[128];
+            snprintf(path, sizeof path, "/tmp/bench_vector_%d_b.faiss", (int)getpid());
+            cr_vindex_opts o = { 1, 32, 64, efc };
+            cr_vindex *vi;
+            if (cr_vindex_create(path, "bench", d, &o, &vi) != CC_OK) die("create", cc_errmsg());
+            for (int64_t i = 0; i < N; i += batch) {
+                int64_t b = N - i < batch ? N - i : batch;
+                double bc = cpu_ms();
+                if (cr_vindex_add(vi, (size_t)b, ids + i, x + i * d) != CC_OK)
+                    die("add", cr_vindex_errmsg(vi));
+                if (b < N)
+                    printf("  vectors %lld..%lld: %.0f vectors per CPU-second\n", (long long)i,
+                           (long long)(i + b), b / ((cpu_ms() - bc) / 1000));
+            }
+            cr_vindex_close(vi);
+        } else {
+            FaissIndex *idx;
+            FaissParameterSpace *ps;
+            if (faiss_index_factory(&idx, d, "IDMap2,HNSW32", METRIC_INNER_PRODUCT) ||
+                faiss_ParameterSpace_new(&ps) ||
+                faiss_ParameterSpace_set_index_parameter(
+                    ps, faiss_IndexIDMap2_sub_index(faiss_IndexIDMap2_cast(idx)), "efConstruction", efc))
+                die("raw", faiss_get_last_error());
+            faiss_ParameterSpace_free(ps);
+            for (int64_t i = 0; i < N; i += batch) {
+                int64_t b = N - i < batch ? N - i : batch;
+                if (faiss_Index_add_with_ids(idx, b, x + i * d, ids + i)) die("raw add", faiss_get_last_error());
+            }
+            faiss_Index_free(idx);
+        }
+        double ms = cc_now_ms() - t0, cms = cpu_ms() - c0;
+        printf("HNSW build %lld random vectors (M 32, efC %d, %lld per add call), %s: "
+               "wall %.1f s, CPU %.1f s, %.0f vectors per CPU-second\n", (long long)N, efc,
+               (long long)batch, w ? "raw FAISS (its scalar kernel)" : "cairn (vectorised)",
+               ms / 1000, cms / 1000, N / (cms / 1000));
+    }
+    free(x);
+    free(ids);
+}
+
+/* ---------------------------------------------------------------- search */
 
 /* The FAISS index inside a saved cairn file, read with the raw C API. */
 static FaissIndex *raw_load(const char *path, int ef)
@@ -111,124 +248,144 @@ static FaissIndex *raw_load(const char *path, int ef)
     return idx;
 }
 
-int main(int argc, char **argv)
+/* cairn's call vs the raw FAISS call on the same index file, interleaved. */
+static void cairn_vs_raw(const char *label, cr_vindex *vi, const char *path, int ef,
+                         const float *q, int64_t Q, int d)
 {
-    int64_t N = 100000, dim = 384, Q = 500, chunks = 5000;
-    if ((argc > 1 && cc_parse_i64(argv[1], 100, 100000000, &N)) ||
-        (argc > 2 && cc_parse_i64(argv[2], 8, 4096, &dim)) ||
-        (argc > 3 && cc_parse_i64(argv[3], 10, 1000000, &Q)) ||
-        (argc > 4 && cc_parse_i64(argv[4], 1, 10000000, &chunks))) {
-        fprintf(stderr, "usage: bench_vector [N] [dim] [queries] [chunks]\n");
-        return 2;
+    if (cr_vindex_save(vi) != CC_OK) die("save", cr_vindex_errmsg(vi));
+    FaissIndex *raw = raw_load(path, ef);
+    float dist[10], sc[10];
+    idx_t lab[10];
+    int64_t out_ids[10];
+    size_t nr;
+    double tr = 0, tc = 0, t0;
+    for (int rep = 0; rep < 2; rep++) {
+        for (int64_t i = 0; i < Q; i++) {
+            t0 = cc_now_ms();
+            faiss_Index_search(raw, 1, q + i * d, 10, dist, lab);
+            tr += cc_now_ms() - t0;
+            t0 = cc_now_ms();
+            cr_vindex_search(vi, q + i * d, 10, out_ids, sc, &nr);
+            tc += cc_now_ms() - t0;
+        }
     }
-    int d = (int)dim;
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *omp = getenv("OMP_NUM_THREADS");
-    printf("OMP_NUM_THREADS=%s\n", omp ? omp : "(unset)");
-    bench_embed((int)chunks);
+    printf("%s: cairn cr_vindex_search %.0f us vs raw faiss_Index_search %.0f us per query: "
+           "ratio %.3f%s\n", label, tc * 1000 / (2.0 * Q), tr * 1000 / (2.0 * Q), tc / tr,
+           ef ? " (cairn's HNSW storage is vectorised, the raw reload is not)" : "");
+    faiss_Index_free(raw);
+}
 
+static void time_search(cr_vindex *vi, const float *q, int64_t Q, int d, int64_t *res,
+                        double *p50, double *p99)
+{
+    double *t = malloc((size_t)Q * sizeof *t);
+    float sc[10];
+    size_t nr;
+    for (int64_t i = 0; i < Q; i++) {
+        double t0 = cc_now_ms();
+        if (cr_vindex_search(vi, q + i * d, 10, res + i * 10, sc, &nr) != CC_OK)
+            die("search", cr_vindex_errmsg(vi));
+        for (size_t j = nr; j < 10; j++) res[i * 10 + j] = -1;
+        t[i] = (cc_now_ms() - t0) * 1000;
+    }
+    pct(t, (int)Q, p50, p99);
+    free(t);
+}
+
+static void bench_search(int64_t N, int text, int64_t Q, int efc, int hnsw)
+{
+    int d = 384;
     float *x = malloc((size_t)N * d * sizeof *x), *q = malloc((size_t)Q * d * sizeof *q);
     int64_t *ids = malloc((size_t)N * sizeof *ids);
     if (!x || !q || !ids) die("alloc", "out of memory");
-    for (int64_t i = 0; i < N; i++) { rand_unit(x + i * d, d); ids[i] = i + 1; }
-    for (int64_t i = 0; i < Q; i++) rand_unit(q + i * d, d);
+    double t0 = cc_now_ms(), c0 = cpu_ms();
+    make_vectors(text, N, d, 40, x);
+    make_vectors(text, Q, d, 0, q);
+    for (int64_t i = 0; i < N; i++) ids[i] = i + 1;
+    printf("%lld %s vectors dim %d + %lld queries made in %.1f s wall, %.1f s CPU\n",
+           (long long)N, text ? "hash-embedded text (~40-word chunks)" : "random unit", d,
+           (long long)Q, (cc_now_ms() - t0) / 1000, (cpu_ms() - c0) / 1000);
 
-    char fpath[256], hpath[256];
+    char fpath[128], hpath[128];
     snprintf(fpath, sizeof fpath, "/tmp/bench_vector_%d_flat.faiss", (int)getpid());
     snprintf(hpath, sizeof hpath, "/tmp/bench_vector_%d_hnsw.faiss", (int)getpid());
-    cr_vindex_opts fo = { N + 1, 0, 0 }, ho = { 1, 32, 64 };
-    cr_vindex *flat, *hnsw;
-    if (cr_vindex_create(fpath, "bench", d, &fo, &flat) != CC_OK ||
-        cr_vindex_create(hpath, "bench", d, &ho, &hnsw) != CC_OK)
-        die("create", cc_errmsg());
-    double t0 = cc_now_ms();
+    cr_vindex_opts fo = { N + 1, 0, 0, 0 };
+    cr_vindex *flat;
+    if (cr_vindex_create(fpath, "bench", d, &fo, &flat) != CC_OK) die("create", cc_errmsg());
+    t0 = cc_now_ms();
     if (cr_vindex_add(flat, (size_t)N, ids, x) != CC_OK) die("add flat", cr_vindex_errmsg(flat));
-    double t_flat = cc_now_ms() - t0;
-    t0 = cc_now_ms();
-    if (cr_vindex_add(hnsw, (size_t)N, ids, x) != CC_OK) die("add hnsw", cr_vindex_errmsg(hnsw));
-    double t_hnsw = cc_now_ms() - t0;
-    printf("index build, %lld vectors dim %d: flat %.0f ms, HNSW(M=32, efC=40) %.0f ms\n",
-           (long long)N, d, t_flat, t_hnsw);
-    t0 = cc_now_ms();
-    if (cr_vindex_save(hnsw) != CC_OK || cr_vindex_save(flat) != CC_OK) die("save", "failed");
-    printf("save both: %.0f ms\n", cc_now_ms() - t0);
+    printf("flat build: %.1f s\n", (cc_now_ms() - t0) / 1000);
 
     int64_t *fid = malloc((size_t)Q * 10 * sizeof *fid), *hid = malloc((size_t)Q * 10 * sizeof *hid);
-    float sc[10];
-    double *tf = malloc((size_t)Q * sizeof *tf), *th = malloc((size_t)Q * sizeof *th);
-    size_t nr;
-    for (int64_t i = 0; i < Q; i++) {
-        t0 = cc_now_ms();
-        if (cr_vindex_search(flat, q + i * d, 10, fid + i * 10, sc, &nr) != CC_OK || nr != 10)
-            die("search flat", cr_vindex_errmsg(flat));
-        tf[i] = (cc_now_ms() - t0) * 1000;
-        t0 = cc_now_ms();
-        if (cr_vindex_search(hnsw, q + i * d, 10, hid + i * 10, sc, &nr) != CC_OK || nr != 10)
-            die("search hnsw", cr_vindex_errmsg(hnsw));
-        th[i] = (cc_now_ms() - t0) * 1000;
+    double p50, p99;
+    for (int bt = 0; bt < 2; bt++) {      /* FAISS's BLAS threshold: 20 (its default), 1 (cairn's) */
+        faiss_set_distance_compute_blas_threshold(bt ? 1 : 20);
+        time_search(flat, q, Q, d, fid, &p50, &p99);
+        printf("flat (exact) top-10, blas threshold %d: p50 %.0f us, p99 %.0f us\n",
+               bt ? 1 : 20, p50, p99);
     }
-    int64_t hit = 0;
-    for (int64_t i = 0; i < Q; i++)
-        for (int a = 0; a < 10; a++)
-            for (int b = 0; b < 10; b++) hit += hid[i * 10 + a] == fid[i * 10 + b];
-    double p50f, p99f, p50h, p99h;
-    pct(tf, (int)Q, &p50f, &p99f);
-    pct(th, (int)Q, &p50h, &p99h);
-    printf("search top-10, %lld queries (random unit vectors): flat p50 %.0f us p99 %.0f us; "
-           "HNSW(efSearch=64) p50 %.0f us p99 %.0f us; HNSW recall@10 vs flat %.3f\n",
-           (long long)Q, p50f, p99f, p50h, p99h, (double)hit / (double)(Q * 10));
+    faiss_set_distance_compute_blas_threshold(1);       /* what cairn sets */
+    cairn_vs_raw("flat", flat, fpath, 0, q, Q, d);
 
-    /* Near-duplicate queries (a stored vector plus noise): the case retrieval sees. */
-    hit = 0;
-    for (int64_t i = 0; i < Q; i++) {
-        float qq[4096], noise[4096];
-        const float *base = x + (size_t)(next() % (uint64_t)N) * d;
-        rand_unit(noise, d);
-        double s = 0;
-        for (int j = 0; j < d; j++) { qq[j] = base[j] + 0.7f * noise[j]; s += (double)qq[j] * qq[j]; }
-        for (int j = 0; j < d; j++) qq[j] = (float)(qq[j] / sqrt(s));
-        int64_t a10[10], b10[10];
-        cr_vindex_search(flat, qq, 10, a10, sc, &nr);
-        cr_vindex_search(hnsw, qq, 10, b10, sc, &nr);
-        hit += a10[0] == b10[0];
-    }
-    printf("HNSW recall@1 vs flat, queries = stored vector + noise (cos ~0.82 to it): %.3f\n",
-           (double)hit / (double)Q);
-
-    /* cairn call vs raw FAISS C API call, same index, same queries. */
-    const char *paths[2] = { fpath, hpath };
-    cr_vindex *vis[2] = { flat, hnsw };
-    for (int w = 0; w < 2; w++) {
-        FaissIndex *raw = raw_load(paths[w], w ? 64 : 0);
-        float dist[10];
-        idx_t lab[10];
-        int64_t out_ids[10];
-        double tr = 0, tc = 0;
-        for (int rep = 0; rep < 2; rep++) {       /* interleaved, twice */
-            for (int64_t i = 0; i < Q; i++) {
-                t0 = cc_now_ms();
-                faiss_Index_search(raw, 1, q + i * d, 10, dist, lab);
-                tr += cc_now_ms() - t0;
-                t0 = cc_now_ms();
-                cr_vindex_search(vis[w], q + i * d, 10, out_ids, sc, &nr);
-                tc += cc_now_ms() - t0;
-            }
+    if (hnsw) {
+        cr_vindex_opts ho = { 1, 32, 64, efc };
+        cr_vindex *h;
+        if (cr_vindex_create(hpath, "bench", d, &ho, &h) != CC_OK) die("create", cc_errmsg());
+        t0 = cc_now_ms(); c0 = cpu_ms();
+        if (cr_vindex_add(h, (size_t)N, ids, x) != CC_OK) die("add hnsw", cr_vindex_errmsg(h));
+        printf("HNSW (M 32, efC %d) build: wall %.1f s, CPU %.1f s\n", efc,
+               (cc_now_ms() - t0) / 1000, (cpu_ms() - c0) / 1000);
+        if (cr_vindex_save(h) != CC_OK) die("save", cr_vindex_errmsg(h));
+        cr_vindex_close(h);
+        static const int efs[5] = { 16, 32, 64, 128, 256 };
+        for (int e = 0; e < 5; e++) {
+            ho.hnsw_ef_search = efs[e];
+            if (cr_vindex_open(hpath, "bench", d, &ho, &h) != CC_OK) die("open", cc_errmsg());
+            time_search(h, q, Q, d, hid, &p50, &p99);
+            int64_t hit = 0;
+            for (int64_t i = 0; i < Q; i++)
+                for (int a = 0; a < 10; a++)
+                    for (int b = 0; b < 10; b++)
+                        hit += hid[i * 10 + a] >= 0 && hid[i * 10 + a] == fid[i * 10 + b];
+            printf("HNSW efSearch %3d: p50 %.0f us, p99 %.0f us, recall@10 vs flat %.3f\n",
+                   efs[e], p50, p99, (double)hit / (double)(Q * 10));
+            if (efs[e] == 64) cairn_vs_raw("HNSW efSearch 64", h, hpath, 64, q, Q, d);
+            cr_vindex_close(h);
         }
-        printf("%s: cairn cr_vindex_search %.1f us vs raw faiss_Index_search %.1f us per query: "
-               "ratio %.3f\n", w ? "HNSW" : "flat", tc * 1000 / (2.0 * Q), tr * 1000 / (2.0 * Q),
-               tc / tr);
-        faiss_Index_free(raw);
+        unlink(hpath);
     }
-    /* Reopen cost. */
-    t0 = cc_now_ms();
-    cr_vindex *re;
-    if (cr_vindex_open(hpath, "bench", d, &ho, &re) != CC_OK) die("open", cc_errmsg());
-    printf("open HNSW file (%lld vectors): %.0f ms\n", (long long)cr_vindex_count(re), cc_now_ms() - t0);
-    cr_vindex_close(re);
     unlink(fpath);
-    unlink(hpath);
     cr_vindex_close(flat);
-    cr_vindex_close(hnsw);
-    free(x); free(q); free(ids); free(fid); free(hid); free(tf); free(th);
+    free(x); free(q); free(ids); free(fid); free(hid);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *omp = getenv("OMP_NUM_THREADS"), *wp = getenv("OMP_WAIT_POLICY");
+    printf("OMP_NUM_THREADS=%s OMP_WAIT_POLICY=%s\n", omp ? omp : "(unset)", wp ? wp : "(unset)");
+    gen_init();
+    const char *cmd = argc > 1 ? argv[1] : "";
+    int64_t a = 0, b = 0, c = 0;
+    int text = argc > 3 && strcmp(argv[3], "text") == 0;
+    if (strcmp(cmd, "embed") == 0 && !(argc > 2 && cc_parse_i64(argv[2], 1, 10000000, &a))) {
+        bench_embed(argc > 2 ? (int)a : 20000);
+    } else if (strcmp(cmd, "build") == 0 && argc > 2 && !cc_parse_i64(argv[2], 100, 100000000, &a) &&
+               !(argc > 3 && cc_parse_i64(argv[3], 1, 4096, &b)) &&
+               !(argc > 4 && cc_parse_i64(argv[4], 0, 100000000, &c))) {
+        bench_build(a, argc > 3 ? (int)b : 40, argc > 4 ? c : 0);
+    } else if ((strcmp(cmd, "sweep") == 0 || strcmp(cmd, "flat") == 0) && argc > 3 &&
+               !cc_parse_i64(argv[2], 100, 100000000, &a) &&
+               (text || strcmp(argv[3], "random") == 0) &&
+               !(argc > 4 && cc_parse_i64(argv[4], 10, 1000000, &b)) &&
+               !(argc > 5 && cc_parse_i64(argv[5], 1, 4096, &c))) {
+        int sweep = strcmp(cmd, "sweep") == 0;
+        bench_search(a, text, argc > 4 ? b : (sweep ? 300 : 100), argc > 5 ? (int)c : 40, sweep);
+    } else {
+        fprintf(stderr, "usage: bench_vector embed [chunks] | build N [efC] [batch] | "
+                        "sweep N random|text [queries] [efC] | flat N random|text [queries]\n");
+        return 2;
+    }
+    for (int i = 0; i < VOCAB; i++) free(vocab[i]);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <faiss/c_api/impl/AuxIndexStructures_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <faiss/c_api/utils/distances_c.h>
 
 #include <faiss/AutoTune.h>
 #include <faiss/Index.h>
@@ -23,6 +24,7 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/distances.h>
 
 #include <exception>
 #include <new>
@@ -131,6 +133,14 @@ int faiss_write_index(const FaissIndex* idx, FILE* f) {
 
 int faiss_read_index(FILE* f, int io_flags, FaissIndex** p_out) {
     TRY *p_out = reinterpret_cast<FaissIndex*>(faiss::read_index(f, io_flags)); CATCH
+}
+
+void faiss_set_distance_compute_blas_threshold(int value) {
+    faiss::distance_compute_blas_threshold = value;
+}
+
+int faiss_get_distance_compute_blas_threshold() {
+    return faiss::distance_compute_blas_threshold;
 }
 
 } /* extern "C" */

@@ -223,7 +223,8 @@ typedef struct cr_vindex cr_vindex;
 typedef struct cr_vindex_opts {
     int64_t hnsw_threshold;   /* switch flat → HNSW at this many vectors; 0 = 20000 */
     int     hnsw_m;           /* 0 = 32 */
-    int     hnsw_ef_search;   /* 0 = 64 */
+    int     hnsw_ef_search;   /* 0 = 128 */
+    int     hnsw_ef_construction; /* 0 = 40 (FAISS's default) */
 } cr_vindex_opts;
 
 #define CR_VINDEX_FORMAT_VERSION 1

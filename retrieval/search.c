@@ -54,17 +54,19 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out)
 
 static cc_status vindex_opts_from_kb(cc_kb *kb, cr_vindex_opts *o)
 {
-    int64_t thr, m, ef;
+    int64_t thr, m, ef, efc;
     cc_status s;
     if ((s = cc_kb_setting_i64(kb, "vectors.hnsw_threshold", 100000, &thr)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_m", 32, &m)) ||
-        (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 64, &ef)))
+        (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 128, &ef)) ||
+        (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_construction", 40, &efc)))
         return s;
-    if (thr < 1 || m < 4 || m > 256 || ef < 1 || ef > 4096)
+    if (thr < 1 || m < 4 || m > 256 || ef < 1 || ef > 4096 || efc < 1 || efc > 4096)
         return cc_kb_seterr(kb, CC_INVALID, "vectors.hnsw_* settings out of range");
     o->hnsw_threshold = thr;
     o->hnsw_m = (int)m;
     o->hnsw_ef_search = (int)ef;
+    o->hnsw_ef_construction = (int)efc;
     return CC_OK;
 }
 

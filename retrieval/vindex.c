@@ -43,10 +43,12 @@
 #include <faiss/c_api/impl/AuxIndexStructures_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <faiss/c_api/utils/distances_c.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,7 +61,8 @@
 #define K_MAX          10000
 #define THRESHOLD_DEF  20000
 #define HNSW_M_DEF     32
-#define EF_SEARCH_DEF  64
+#define EF_SEARCH_DEF  128        /* docs/benchmarks.md: recall vs latency */
+#define EF_CONSTR_DEF  40         /* FAISS's own default */
 #define ADD_BATCH      65536      /* vectors per faiss add call when rebuilding */
 
 static const char MAGIC[8] = { 'C', 'A', 'I', 'R', 'N', 'V', 'E', 'C' };
@@ -177,21 +180,33 @@ static const char *ferr(void)
 
 static cc_status opts_check(const cr_vindex_opts *in, cr_vindex_opts *out)
 {
-    cr_vindex_opts o = { THRESHOLD_DEF, HNSW_M_DEF, EF_SEARCH_DEF };
+    cr_vindex_opts o = { THRESHOLD_DEF, HNSW_M_DEF, EF_SEARCH_DEF, EF_CONSTR_DEF };
     if (in) {
         if (in->hnsw_threshold < 0 || in->hnsw_m < 0 || in->hnsw_m > 256 ||
-            in->hnsw_ef_search < 0 || in->hnsw_ef_search > 100000)
+            in->hnsw_ef_search < 0 || in->hnsw_ef_search > 100000 ||
+            in->hnsw_ef_construction < 0 || in->hnsw_ef_construction > 100000)
             return cc_seterr(CC_INVALID,
                              "bad vector index options: hnsw_threshold %lld (>= 0), "
-                             "hnsw_m %d (0..256), hnsw_ef_search %d (0..100000)",
-                             (long long)in->hnsw_threshold, in->hnsw_m, in->hnsw_ef_search);
+                             "hnsw_m %d (0..256), hnsw_ef_search %d (0..100000), "
+                             "hnsw_ef_construction %d (0..100000)",
+                             (long long)in->hnsw_threshold, in->hnsw_m, in->hnsw_ef_search,
+                             in->hnsw_ef_construction);
         if (in->hnsw_threshold) o.hnsw_threshold = in->hnsw_threshold;
         if (in->hnsw_m) o.hnsw_m = in->hnsw_m;
         if (in->hnsw_ef_search) o.hnsw_ef_search = in->hnsw_ef_search;
+        if (in->hnsw_ef_construction) o.hnsw_ef_construction = in->hnsw_ef_construction;
     }
     *out = o;
     return CC_OK;
 }
+
+/* A one-query flat search in FAISS 1.7.3 goes through fvec_inner_product
+ * below distance_compute_blas_threshold (20 queries), which Debian builds
+ * as a scalar loop; through BLAS (OpenBLAS dispatches to AVX2/AVX-512 at
+ * run time) it took half the time at 100k vectors (docs/benchmarks.md).
+ * Process-wide FAISS setting, set once. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_threshold_set(void) { faiss_set_distance_compute_blas_threshold(1); }
 
 static cc_status handle_new(const char *path, const char *embedder_id, int dim,
                             const cr_vindex_opts *opts, cr_vindex **out)
@@ -206,6 +221,7 @@ static cc_status handle_new(const char *path, const char *embedder_id, int dim,
     cr_vindex_opts o;
     cc_status s = opts_check(opts, &o);
     if (s != CC_OK) return s;
+    pthread_once(&blas_once, blas_threshold_set);
     cr_vindex *vi = calloc(1, sizeof *vi);
     if (!vi || !(vi->path = cc_strdup(path)) || !(vi->embedder = cc_strdup(embedder_id))) {
         if (vi) { free(vi->path); free(vi); }
@@ -239,17 +255,29 @@ const char *cr_vindex_embedder(const cr_vindex *vi) { return vi->embedder; }
 
 /* ---------------------------------------------------------------- FAISS objects */
 
-static cc_status set_ef_search(cr_vindex *vi, FaissIndex *idx)
+/* retrieval/faiss_simd.cpp: gives an HNSW index's inner-product storage a
+ * vectorised distance computer (1 swapped, 0 not applicable, -1 failed). */
+int cr_faiss_simd_storage(FaissIndex *index);
+
+/* HNSW: efSearch and efConstruction from the options, and the vectorised
+ * storage. */
+static cc_status set_hnsw_params(cr_vindex *vi, FaissIndex *idx)
 {
     FaissIndexIDMap2 *m = faiss_IndexIDMap2_cast(idx);
     if (!m) return verr(vi, CC_CORRUPT, "vector index is not an IndexIDMap2");
     FaissParameterSpace *ps = NULL;
     if (faiss_ParameterSpace_new(&ps))
         return verr(vi, CC_ERROR, "FAISS: %s", ferr());
-    int rc = faiss_ParameterSpace_set_index_parameter(ps, faiss_IndexIDMap2_sub_index(m),
-                                                      "efSearch", vi->opts.hnsw_ef_search);
+    FaissIndex *sub = faiss_IndexIDMap2_sub_index(m);
+    int rc = faiss_ParameterSpace_set_index_parameter(ps, sub, "efSearch",
+                                                      vi->opts.hnsw_ef_search);
+    if (!rc)
+        rc = faiss_ParameterSpace_set_index_parameter(ps, sub, "efConstruction",
+                                                      vi->opts.hnsw_ef_construction);
     faiss_ParameterSpace_free(ps);
-    if (rc) return verr(vi, CC_ERROR, "FAISS: setting efSearch: %s", ferr());
+    if (rc) return verr(vi, CC_ERROR, "FAISS: setting efSearch/efConstruction: %s", ferr());
+    if (cr_faiss_simd_storage(idx) < 0)
+        return verr(vi, CC_NOMEM, "out of memory preparing the HNSW index");
     return CC_OK;
 }
 
@@ -262,7 +290,7 @@ static cc_status make_index(cr_vindex *vi, int hnsw, FaissIndex **out)
     if (faiss_index_factory(&idx, vi->dim, desc, METRIC_INNER_PRODUCT))
         return verr(vi, CC_ERROR, "FAISS: creating index '%s': %s", desc, ferr());
     if (hnsw) {
-        cc_status s = set_ef_search(vi, idx);
+        cc_status s = set_hnsw_params(vi, idx);
         if (s != CC_OK) { faiss_Index_free(idx); return s; }
     }
     *out = idx;
@@ -783,7 +811,7 @@ static cc_status load(cr_vindex *vi)
     idx = NULL;
     vi->hnsw = (int)kind;
     vi->generation = (int64_t)gen;
-    if (vi->hnsw && (s = set_ef_search(vi, vi->idx)) != CC_OK)
+    if (vi->hnsw && (s = set_hnsw_params(vi, vi->idx)) != CC_OK)
         cc_seterr(s, "%s: %s", path, cr_vindex_errmsg(vi));
 out:
     if (idx) faiss_Index_free(idx);

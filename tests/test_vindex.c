@@ -58,10 +58,12 @@ int main(void)
     CHECK(vi == NULL);
     CHECK(cr_vindex_create(path, "hash/1:dim=32", 0, NULL, &vi) == CC_INVALID);
     CHECK(cr_vindex_create(path, "", D, NULL, &vi) == CC_INVALID);
-    cr_vindex_opts bo = { -5, 0, 0 };
+    cr_vindex_opts bo = { -5, 0, 0, 0 };
     CHECK(cr_vindex_create(path, "hash/1:dim=32", D, &bo, &vi) == CC_INVALID);
+    cr_vindex_opts be = { 0, 0, 0, -1 };       /* negative efConstruction */
+    CHECK(cr_vindex_create(path, "hash/1:dim=32", D, &be, &vi) == CC_INVALID);
 
-    cr_vindex_opts o = { 200, 16, 64 };    /* small threshold: exercise HNSW */
+    cr_vindex_opts o = { 200, 16, 64, 24 };   /* small threshold: exercise HNSW */
     CHECK_OK(cr_vindex_create(path, "hash/1:dim=32", D, &o, &vi));
     if (!vi) return check_done("vindex");
     CHECK(cr_vindex_count(vi) == 0 && !cr_vindex_is_hnsw(vi));
