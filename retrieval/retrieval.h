@@ -221,7 +221,7 @@ cc_status   cr_hash_normalize(const char *text, size_t n, cc_buf *out);
 typedef struct cr_vindex cr_vindex;
 
 typedef struct cr_vindex_opts {
-    int64_t hnsw_threshold;   /* switch flat → HNSW at this many vectors; 0 = 20000 */
+    int64_t hnsw_threshold;   /* switch flat → HNSW at this many vectors; 0 = 100000 */
     int     hnsw_m;           /* 0 = 32 */
     int     hnsw_ef_search;   /* 0 = 128 */
     int     hnsw_ef_construction; /* 0 = 40 (FAISS's default) */

@@ -59,7 +59,7 @@
 #define ID_MAX_BYTES   1024
 #define DIM_MAX        65536
 #define K_MAX          10000
-#define THRESHOLD_DEF  20000
+#define THRESHOLD_DEF  100000   /* = the KB setting vectors.hnsw_threshold default */
 #define HNSW_M_DEF     32
 #define EF_SEARCH_DEF  128        /* docs/benchmarks.md: recall vs latency */
 #define EF_CONSTR_DEF  40         /* FAISS's own default */
