@@ -850,7 +850,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
             goto out;
         cc_buf_puts(&ans, gout.text);
         if (!ans.data) cc_buf_append(&ans, "", 0);
-        a->abstained = has_phrase(ans.data, "cannot answer") || !ans.len;
+        /* only whitespace is no answer either */
+        a->abstained = has_phrase(ans.data, "cannot answer") || !ans.data[strspn(ans.data, " \t\r\n")];
         t_gen = cc_now_ms() - t0;
         for (size_t i = 0; i < nc; i++) cite_of[i] = pr.cite[i];
     } else {
@@ -1013,8 +1014,9 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if (llm)
         cc_buf_printf(&tr, ",\"generation\":{\"sampler\":\"greedy\",\"temperature\":0,\"seed\":null,"
                       "\"max_tokens\":%lld,\"prompt_tokens\":%zu,\"generated_tokens\":%zu,"
-                      "\"stopped\":\"%s\",\"kv_prefix_hits\":0}", (long long)maxtok,
-                      gout.n_prompt_tokens, gout.n_gen_tokens, gout.stopped_eos ? "eos" : "max_tokens");
+                      "\"stopped\":\"%s\",\"chat_template\":%s,\"kv_prefix_hits\":0}",
+                      (long long)maxtok, gout.n_prompt_tokens, gout.n_gen_tokens,
+                      gout.stopped_eos ? "eos" : "max_tokens", gout.chat_template ? "true" : "false");
     else cc_buf_puts(&tr, ",\"generation\":null");
     cc_buf_printf(&tr, ",\"answer_type\":\"%s\",\"terms\":[", atype_name[qtype]);
     for (int j = 0; j < nt; j++) {

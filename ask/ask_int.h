@@ -50,6 +50,7 @@ typedef struct ca_gen {
     size_t  n_prompt_tokens, n_gen_tokens;
     double  t_prefill, t_decode;   /* ms */
     int     stopped_eos;       /* 1: the model ended with EOS; 0: max_new reached */
+    int     chat_template;     /* 1: the prompt went in as a user message of the model's template */
 } ca_gen;
 
 /* Opens the model at path with a KV cache of n_ctx tokens and hashes the

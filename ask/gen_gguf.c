@@ -1,7 +1,8 @@
 /* gen_gguf.c — the `gguf` generator of ca_ask: a GGUF decoder from llm/
- * (CPU backend) run greedily on the assembled prompt, streaming text as it
- * comes; and the model's identity for the trace (file sha256,
- * architecture, tensor types). */
+ * (CPU backend) run greedily by cl_generate on the assembled prompt (inside
+ * the model's chat template when it has one), streaming text as it comes;
+ * and the model's identity for the trace (file sha256, architecture,
+ * tensor types). */
 #include "ask_int.h"
 #include "llm.h"
 
@@ -114,33 +115,93 @@ void ca_gen_free(ca_gen *g)
     memset(g, 0, sizeof *g);
 }
 
-/* Bytes of s[0..n) up to the last complete UTF-8 character. */
-static size_t utf8_complete(const char *s, size_t n)
+/* The prompt as tokens. With a chat template in the model (ChatML,
+ * Llama-3), the prompt is the user message and the assistant turn is
+ * opened; the template's own markers are tokenised as special tokens, the
+ * prompt text never is ("<|im_start|>" inside a document stays plain text).
+ * Without one, the prompt text alone, with BOS as the model asks. */
+static cl_status prompt_tokens(const cl_model *m, const ca_prompt *p, cl_token **out, size_t *n,
+                               int *chat)
 {
-    size_t i = n, back = 0;
-    while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) { i--; back++; }
-    if (i == 0) return n;
-    unsigned char c = (unsigned char)s[i - 1];
-    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return back + 1 >= need ? n : i - 1;
+    static const char mark[] = "\x1e@@cairn-prompt@@\x1e";
+    const cl_tokenizer *tk = cl_model_tokenizer(m);
+    cl_chat_template ct;
+    cl_chat_msg msg = {"user", mark};
+    char *text = NULL;
+    const char *at;
+    cl_token *a = NULL, *b = NULL, *c = NULL;
+    size_t na = 0, nb = 0, nc = 0, len = 0;
+    cl_status st;
+    *chat = 0;
+    if (cl_chat_template_from_gguf(cl_model_gguf(m), &ct) != CL_OK ||
+        cl_chat_render(&ct, &msg, 1, 1, &text, &len) != CL_OK || !(at = strstr(text, mark))) {
+        free(text);
+        return cl_tokenize(tk, p->text, p->len, 1, 0, out, n);
+    }
+    *chat = 1;
+    if ((st = cl_tokenize(tk, text, (size_t)(at - text), 0, 1, &a, &na)) ||
+        (st = cl_tokenize(tk, p->text, p->len, 0, 0, &b, &nb)) ||
+        (st = cl_tokenize(tk, at + sizeof mark - 1, strlen(at + sizeof mark - 1), 0, 1, &c, &nc)))
+        goto out;
+    if (!(*out = malloc((na + nb + nc + 1) * sizeof **out))) { st = CL_ERR_NOMEM; goto out; }
+    memcpy(*out, a, na * sizeof *a);
+    memcpy(*out + na, b, nb * sizeof *b);
+    memcpy(*out + na + nb, c, nc * sizeof *c);
+    *n = na + nb + nc;
+out:
+    free(text);
+    free(a);
+    free(b);
+    free(c);
+    return st;
+}
+
+typedef struct stream_ctx {
+    void (*fn)(void *ctx, const char *s, size_t n);
+    void *ctx;
+} stream_ctx;
+
+/* Valid UTF-8 of s[0..n): each byte that does not start a whole sequence
+ * becomes U+FFFD. cl_generate holds back a sequence cut at a piece's end,
+ * so pieces repaired one by one add up to the repaired whole text. */
+static cc_status utf8_repair(const char *s, size_t n, cc_buf *out)
+{
+    size_t i = 0;
+    cc_status st = cc_buf_append(out, "", 0);
+    while (!st && i < n) {
+        int k = cc_utf8_decode(s + i, n - i, NULL);
+        if (k > 0) { st = cc_buf_append(out, s + i, (size_t)k); i += (size_t)k; }
+        else { st = cc_buf_puts(out, "\xEF\xBF\xBD"); i++; }
+    }
+    return st;
+}
+
+static int on_piece(void *user, cl_token tok, const char *piece, size_t len)
+{
+    stream_ctx *sc = user;
+    cc_buf b = CC_BUF_INIT(0);
+    (void)tok;
+    if (sc->fn && len && !utf8_repair(piece, len, &b)) sc->fn(sc->ctx, b.data, b.len);
+    cc_buf_free(&b);
+    return 0;
 }
 
 cc_status ca_llm_generate(cc_kb *kb, ca_llm *m, const ca_prompt *p, int max_new,
                           void (*on_token)(void *ctx, const char *s, size_t n), void *ctx,
                           ca_gen *out)
 {
-    const cl_tokenizer *tk = cl_model_tokenizer(m->m);
     const cl_model_info *in = cl_model_get_info(m->m);
-    cl_token *prompt = NULL, *gen = NULL;
-    float *logits = NULL;
-    size_t np = 0, ng = 0, emitted = 0;
-    char *text = NULL;
-    cc_status s = CC_OK;
-    double t0;
+    cl_token *prompt = NULL;
+    size_t np = 0;
+    int chat;
+    stream_ctx sc = {on_token, ctx};
+    cl_gen_opts o;
+    cl_gen_result r;
 
     memset(out, 0, sizeof *out);
-    /* parse_special = 0: "<|im_start|>" inside a document stays plain text */
-    if (cl_tokenize(tk, p->text, p->len, 1, 0, &prompt, &np) != CL_OK)
+    memset(&o, 0, sizeof o);
+    memset(&r, 0, sizeof r);
+    if (prompt_tokens(m->m, p, &prompt, &np, &chat) != CL_OK)
         return cc_kb_seterr(kb, CC_INVALID, "tokenising the prompt: %s", cl_errmsg());
     if (!np || np + (size_t)max_new > in->n_ctx) {
         free(prompt);
@@ -148,53 +209,32 @@ cc_status ca_llm_generate(cc_kb *kb, ca_llm *m, const ca_prompt *p, int max_new,
                             " the model's context is %u: lower ask.prompt_tokens or ask.max_tokens",
                             np, max_new, in->n_ctx);
     }
-    if (!(logits = malloc(in->n_vocab * sizeof *logits)) ||
-        !(gen = malloc(((size_t)max_new + 1) * sizeof *gen))) {
-        s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
-        goto out;
+    cl_sample_opts_default(&o.sample);   /* greedy: the same answer every time (replay) */
+    o.max_tokens = (size_t)max_new;
+    o.on_token = on_piece;
+    o.user = &sc;
+    if (cl_generate(m->m, prompt, np, &o, &r) != CL_OK) {
+        free(prompt);
+        return cc_kb_seterr(kb, CC_INVALID, "model: %s", cl_errmsg());
     }
-    t0 = cc_now_ms();
-    for (size_t i = 0; i < np; i++)
-        if (cl_model_eval(m->m, prompt[i], (uint32_t)i, logits) != CL_OK) {
-            s = cc_kb_seterr(kb, CC_INVALID, "model prefill: %s", cl_errmsg());
-            goto out;
-        }
-    out->t_prefill = cc_now_ms() - t0;
-    t0 = cc_now_ms();
-    for (;;) {
-        cl_token best = 0;
-        for (uint32_t v = 1; v < in->n_vocab; v++) if (logits[v] > logits[best]) best = (cl_token)v;
-        if (best == cl_tokenizer_eos(tk)) { out->stopped_eos = 1; break; }
-        gen[ng++] = best;
-        /* stream the new complete characters */
-        size_t tl = 0;
-        free(text);
-        text = NULL;
-        if (cl_detokenize(tk, gen, ng, 0, &text, &tl) != CL_OK) {
-            s = cc_kb_seterr(kb, CC_INVALID, "model output: %s", cl_errmsg());
-            goto out;
-        }
-        size_t done = utf8_complete(text, tl);
-        if (on_token && done > emitted) on_token(ctx, text + emitted, done - emitted);
-        if (done > emitted) emitted = done;
-        if (ng >= (size_t)max_new) break;
-        if (cl_model_eval(m->m, best, (uint32_t)(np + ng - 1), logits) != CL_OK) {
-            s = cc_kb_seterr(kb, CC_INVALID, "model decode: %s", cl_errmsg());
-            goto out;
-        }
-    }
-    out->t_decode = cc_now_ms() - t0;
-    if (!text) text = cc_strdup("");
-    if (!text) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
-    if (on_token && strlen(text) > emitted) on_token(ctx, text + emitted, strlen(text) - emitted);
-    out->text = text;
-    text = NULL;
-    out->n_prompt_tokens = np;
-    out->n_gen_tokens = ng;
-out:
-    free(text);
     free(prompt);
-    free(gen);
-    free(logits);
-    return s;
+    /* a model can emit bytes that are not UTF-8 (a byte token alone): the
+     * answer and the trace stay valid UTF-8, each bad byte becomes U+FFFD */
+    {
+        cc_buf t = CC_BUF_INIT(0);
+        if (utf8_repair(r.text ? r.text : "", r.len, &t)) {
+            cc_buf_free(&t);
+            cl_gen_result_free(&r);
+            return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        }
+        out->text = cc_buf_detach(&t);
+    }
+    out->n_prompt_tokens = np;
+    out->n_gen_tokens = r.n_tokens;
+    out->t_prefill = r.prefill_ms;
+    out->t_decode = r.decode_ms;
+    out->stopped_eos = r.stop_reason == CL_STOP_EOS;
+    out->chat_template = chat;
+    cl_gen_result_free(&r);
+    return CC_OK;
 }
