@@ -474,6 +474,7 @@ static const char *const keywords[] = {
     /* cairn's */
     "ASK", "EXPLAIN", "SHOW", "DOCUMENTS", "ENTITIES", "TRACES", "STATS", "SETTINGS", "SEARCH",
     "TRACE", "VERIFY", "INGEST", "DELETE", "DOCUMENT", "WITH", "MODE", "HOPS", "MODEL", "JSON",
+    "SPARQL",
     /* SQL's most used */
     "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "OFFSET", "JOIN",
     "LEFT", "INNER", "CROSS", "ON", "USING", "AS", "AND", "OR", "NOT", "IN", "IS", "NULL",
