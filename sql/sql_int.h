@@ -1,7 +1,7 @@
 /*
  * sql_int.h — internals of sql/: the session, cairn's lexer and statement
- * front-end, its own statements, and the search() and subgraph() virtual
- * tables. Not for use outside sql/.
+ * front-end, its own statements, and the search(), subgraph() and triples
+ * virtual tables. Not for use outside sql/.
  */
 #ifndef CAIRN_SQL_INT_H
 #define CAIRN_SQL_INT_H
@@ -105,5 +105,9 @@ int cq_search_register(struct sqlite3 *db, cc_kb *kb, void *searcher_slot);
 
 /* Registers subgraph(question_or_entity [, hops [, budget]]) on db. */
 int cq_subgraph_register(struct sqlite3 *db, cc_kb *kb);
+
+/* Registers the eponymous virtual table triples over the Redland store;
+ * its scans use s->kb and stop at s's time limit. */
+int cq_triples_register(struct sqlite3 *db, cq_session *s);
 
 #endif
