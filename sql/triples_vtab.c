@@ -11,9 +11,12 @@
  *   context ("urn:cairn:chunk:N" or "urn:cairn:doc:N"), chunk_id (N of a
  *   chunk context; null for a document's).
  * Equality on subject, predicate, object, object_is_literal and chunk_id is
- * handed to the store's indexes (xBestIndex); SQLite still checks every
- * row, so the answer does not depend on what was pushed down. An object
- * without object_is_literal is looked up as an IRI and as a literal.
+ * handed to the store's indexes (xBestIndex, argvIndex); SQLite still
+ * checks every row, so the answer does not depend on what was pushed down.
+ * An object without object_is_literal is looked up as an IRI and as a
+ * literal. Outside a chunk only one of subject and object reaches librdf
+ * (the others leak there; see x_filter), so predicate = ... alone reads
+ * the whole store.
  *
  * Each scan reads its rows into memory and closes the iterator at once, so
  * the shared graph lock is not held across a query (a join rescans per
@@ -91,13 +94,14 @@ static int x_best_index(sqlite3_vtab *v, sqlite3_index_info *ix)
         bits |= order[b];
         ix->aConstraintUsage[pos[b]].argvIndex = ++argn;   /* SQLite re-checks: no omit */
     }
-    /* the store has indexes by subject, predicate and object, and by
-     * context; a constrained scan reads a small part of it */
-    if (bits & (B_SUBJ | B_PRED | B_OBJ | B_CHUNK)) cost = 1000;
+    /* the store has indexes by subject and object, and by context; a
+     * constrained scan reads a small part of it (the predicate narrows
+     * only within a chunk: see x_filter) */
+    if (bits & (B_SUBJ | B_OBJ | B_CHUNK)) cost = 1000;
     if (bits & B_SUBJ) cost /= 10;
     if (bits & B_OBJ) cost /= 5;
     if (bits & B_CHUNK) cost /= 5;
-    if ((bits & B_PRED) && (bits & (B_SUBJ | B_OBJ))) cost /= 2;
+    if ((bits & B_PRED) && (bits & B_CHUNK)) cost /= 2;
     ix->idxNum = bits;
     ix->estimatedCost = cost;
     ix->estimatedRows = (sqlite3_int64)cost;
@@ -142,9 +146,10 @@ static int put_str(tcursor *c, const char *s, size_t *off)
     return cc_buf_append(&c->text, s ? s : "", s ? strlen(s) : 0) || cc_buf_putc(&c->text, 0);
 }
 
-/* Reads every row of one pattern into the cursor. SQLITE_DONE when the
+/* Reads every row of one pattern into the cursor, only literal objects
+ * when want_lit is 1, only IRIs when 0, all when -1. SQLITE_DONE when the
  * pattern can match nothing (a value that is not an IRI). */
-static int scan(tcursor *c, tvtab *v, const cg_triple_pattern *pat)
+static int scan(tcursor *c, tvtab *v, const cg_triple_pattern *pat, int want_lit)
 {
     cq_session *s = v->s;
     cg_triples *it = NULL;
@@ -161,6 +166,7 @@ static int scan(tcursor *c, tvtab *v, const cg_triple_pattern *pat)
             return rc;
         }
         if (!has) break;
+        if (want_lit >= 0 && row.object_literal != want_lit) continue;
         if (++k % 1024 == 0 &&
             (s->interrupted || (s->deadline_ms > 0 && cc_now_ms() > s->deadline_ms))) {
             cg_triples_close(it);
@@ -219,15 +225,23 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
     if (((idx & B_SUBJ) && !pat.subject) || ((idx & B_PRED) && !pat.predicate) ||
         ((idx & B_OBJ) && !pat.object))
         return SQLITE_NOMEM;
-    if (!pat.object) return (rc = scan(c, v, &pat)) == SQLITE_DONE ? SQLITE_OK : rc;
+    /* librdf 1.0.17 leaks the statements of finds outside a context that
+     * bind the predicate or two of subject, predicate and object (see
+     * cg_triples_open). Such patterns are narrowed here to one leak-free
+     * find (subject, else object) and SQLite checks the rest: a predicate
+     * alone outside a chunk is a full scan. */
+    if (pat.chunk_id <= 0) pat.predicate = NULL;
+    if (!pat.object) return (rc = scan(c, v, &pat, -1)) == SQLITE_DONE ? SQLITE_OK : rc;
     /* the object as an IRI, then as a literal (or only the one asked for) */
     if (lit != 1) {
-        pat.object_literal = 0;
-        if ((rc = scan(c, v, &pat)) != SQLITE_OK && rc != SQLITE_DONE) return rc;
+        cg_triple_pattern iri = pat;
+        iri.object_literal = 0;
+        if (iri.chunk_id <= 0 && iri.subject) iri.object = NULL;
+        if ((rc = scan(c, v, &iri, 0)) != SQLITE_OK && rc != SQLITE_DONE) return rc;
     }
     if (lit != 0) {
-        pat.object_literal = 1;
-        if ((rc = scan(c, v, &pat)) != SQLITE_OK && rc != SQLITE_DONE) return rc;
+        pat.object_literal = 1;     /* matched by the iterator itself, not by librdf */
+        if ((rc = scan(c, v, &pat, 1)) != SQLITE_OK && rc != SQLITE_DONE) return rc;
     }
     return SQLITE_OK;
 }
