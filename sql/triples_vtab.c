@@ -140,6 +140,12 @@ static int vt_err(sqlite3_vtab *v, const char *msg)
     return SQLITE_ERROR;
 }
 
+/* The session's time limit passed, or cq_interrupt was called. */
+static int stopped(const cq_session *s)
+{
+    return s->interrupted || (s->deadline_ms > 0 && cc_now_ms() > s->deadline_ms);
+}
+
 static int put_str(tcursor *c, const char *s, size_t *off)
 {
     *off = c->text.len;
@@ -156,7 +162,9 @@ static int scan(tcursor *c, tvtab *v, const cg_triple_pattern *pat, int want_lit
     cg_triple_row row;
     int has = 1;
     size_t k = 0;
-    cc_status r = cg_triples_open(s->kb, pat, &it);
+    cc_status r;
+    if (stopped(s)) return SQLITE_INTERRUPT;       /* a join rescans once per outer row */
+    r = cg_triples_open(s->kb, pat, &it);
     if (r == CC_INVALID) return SQLITE_DONE;      /* not an IRI: matches nothing */
     if (r) return vt_err(&v->base, cc_kb_errmsg(s->kb));
     for (;;) {
@@ -166,12 +174,11 @@ static int scan(tcursor *c, tvtab *v, const cg_triple_pattern *pat, int want_lit
             return rc;
         }
         if (!has) break;
-        if (want_lit >= 0 && row.object_literal != want_lit) continue;
-        if (++k % 1024 == 0 &&
-            (s->interrupted || (s->deadline_ms > 0 && cc_now_ms() > s->deadline_ms))) {
+        if (++k % 1024 == 0 && stopped(s)) {
             cg_triples_close(it);
             return SQLITE_INTERRUPT;
         }
+        if (want_lit >= 0 && row.object_literal != want_lit) continue;
         if (c->n == c->cap) {
             trow *p = realloc(c->rows, (c->cap = c->cap ? c->cap * 2 : 256) * sizeof *p);
             if (!p) { cg_triples_close(it); return SQLITE_NOMEM; }
