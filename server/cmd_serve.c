@@ -66,6 +66,7 @@ static const serve_route routes[] = {
     {"GET",    "/v1/graph/entities",  serve_graph_entities, SERVE_RIGHT_READ, NULL},
     {"GET",    "/v1/graph/entities/{id}", serve_graph_entity, SERVE_RIGHT_READ, NULL},
     {"POST",   "/v1/graph/subgraph",  serve_graph_subgraph, SERVE_RIGHT_READ, NULL},
+    {"POST",   "/v1/sparql",          serve_sparql,     SERVE_RIGHT_READ, NULL},
     {"POST",   "/v1/embeddings",      serve_embeddings, SERVE_RIGHT_READ, NULL},
     {"GET",    "/v1/audit",           serve_audit_list, SERVE_RIGHT_AUDIT, NULL},
     {"GET",    "/v1/keys",            serve_keys_get,   SERVE_RIGHT_ADMIN, NULL},

@@ -33,10 +33,12 @@ static const char dot_help[] =
     "and columns; the up arrow recalls earlier statements.\n"
     "  SELECT ... FROM documents | chunks | entities | mentions | relations | traces\n"
     "  SELECT ... FROM search('text', 'hybrid', 10) | subgraph('question or entity', 2, 60)\n"
+    "  SELECT ... FROM triples WHERE subject = 'urn:cairn:entity:...'\n"
     "  SHOW DOCUMENTS|ENTITIES|TRACES|STATS|SETTINGS [WHERE expr] [LIMIT n]\n"
     "  SEARCH 'query' [WITH mode = 'bm25', k = 5]\n"
     "  [EXPLAIN] ASK 'question' [WITH k = 5, hops = 2]\n"
-    "  TRACE 'id' [AS JSON];  VERIFY TRACES;  INGEST 'path';  DELETE DOCUMENT id|'uri'\n";
+    "  TRACE 'id' [AS JSON];  VERIFY TRACES;  INGEST 'path';  DELETE DOCUMENT id|'uri'\n"
+    "  SPARQL 'SELECT ?s WHERE { ?s ?p ?o }' [LIMIT n]\n";
 
 typedef struct shell {
     cq_session *s;

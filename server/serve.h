@@ -224,6 +224,7 @@ enum MHD_Result serve_sql(serve_req *r);                /* serve_sql.c */
 enum MHD_Result serve_graph_entities(serve_req *r);     /* serve_graph.c */
 enum MHD_Result serve_graph_entity(serve_req *r);
 enum MHD_Result serve_graph_subgraph(serve_req *r);
+enum MHD_Result serve_sparql(serve_req *r);
 enum MHD_Result serve_embeddings(serve_req *r);         /* serve_embed.c */
 enum MHD_Result serve_audit_list(serve_req *r);         /* serve_admin.c */
 enum MHD_Result serve_keys_get(serve_req *r);

@@ -7,7 +7,15 @@
  *        one entity with its aliases, mentions (first 100) and relations
  *        (first 200, either direction); a merged entity says where to;
  *   POST /v1/graph/subgraph {"question", "chunks": [ids], "hops", "budget"}
- *        cg_subgraph_extract: seeds and scored triples with provenance. */
+ *        cg_subgraph_extract: seeds and scored triples with provenance;
+ *   POST /v1/sparql {"query", "limit": 1..1000000, "timeout_ms": 1..60000}
+ *        cg_sparql_exec over the Redland store, read-only: its JSON answer
+ *        as it is (SPARQL 1.1 JSON result terms). limit defaults to 1000,
+ *        timeout_ms to 10000. Update forms and queries that do not parse
+ *        are 400 bad_query with the library's message; past the time limit
+ *        400 query_timeout (the caller chose the limit, as /v1/sql's
+ *        statement_timeout); no store 404 no_graph_store; a writer holding
+ *        the graph lock past 10 s 503 busy; an answer too large 413. */
 #define _GNU_SOURCE
 #include "serve.h"
 #include "graph.h"
@@ -305,4 +313,65 @@ enum MHD_Result serve_graph_subgraph(serve_req *r)
     cg_subgraph_free(&g);
     cJSON_Delete(j);
     return serve_send_json(r, 200, out);
+}
+
+enum MHD_Result serve_sparql(serve_req *r)
+{
+    static const char *const fields[] = {"query", "limit", "timeout_ms", NULL};
+    cJSON *j, *q, *lj, *tj;
+    int64_t limit = 0, timeout = 10000;
+    cc_buf out = CC_BUF_INIT(0);
+    serve_slot *s;
+    cc_status st;
+    enum MHD_Result ret;
+    if (!(j = serve_parse_body(r))) return MHD_YES;
+    if (serve_check_fields(r, j, fields, "snn")) { cJSON_Delete(j); return MHD_YES; }
+    q = cJSON_GetObjectItemCaseSensitive(j, "query");
+    lj = cJSON_GetObjectItemCaseSensitive(j, "limit");
+    tj = cJSON_GetObjectItemCaseSensitive(j, "timeout_ms");
+    if (!q || !*q->valuestring) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 400, "bad_field", "field \"query\" (a non-empty string) is required");
+    }
+    if (lj) {
+        if (!(lj->valuedouble >= 1 && lj->valuedouble <= 1000000) ||
+            lj->valuedouble != (int64_t)lj->valuedouble) {
+            cJSON_Delete(j);
+            return serve_send_error(r, 400, "bad_field", "field \"limit\" must be an integer in 1..1000000");
+        }
+        limit = (int64_t)lj->valuedouble;
+    }
+    if (tj) {
+        if (!(tj->valuedouble >= 1 && tj->valuedouble <= 60000) ||
+            tj->valuedouble != (int64_t)tj->valuedouble) {
+            cJSON_Delete(j);
+            return serve_send_error(r, 400, "bad_field", "field \"timeout_ms\" must be an integer in 1..60000");
+        }
+        timeout = (int64_t)tj->valuedouble;
+    }
+    s = serve_slot_take();
+    if (!s->kb) {
+        serve_slot_give(s);
+        cJSON_Delete(j);
+        return serve_send_error(r, 500, "internal", "cannot open the KB: %s", cc_errmsg());
+    }
+    st = cg_sparql_exec(s->kb, q->valuestring, (size_t)limit, timeout, &out);
+    if (st == CC_OK)
+        ret = serve_send_buf(r, 200, "application/json", out.data ? out.data : "{}", out.len, NULL);
+    else if (st == CC_INVALID)
+        ret = serve_send_error(r, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
+    else if (st == CC_INTERRUPTED)
+        ret = serve_send_error(r, 400, "query_timeout", "%s", cc_kb_errmsg(s->kb));
+    else if (st == CC_NOTFOUND)
+        ret = serve_send_error(r, 404, "no_graph_store", "%s", cc_kb_errmsg(s->kb));
+    else if (st == CC_BUSY)
+        ret = serve_send_error(r, 503, "busy", "%s", cc_kb_errmsg(s->kb));
+    else if (st == CC_TOOBIG)
+        ret = serve_send_error(r, 413, "result_too_large", "%s", cc_kb_errmsg(s->kb));
+    else
+        ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(s->kb));
+    serve_slot_give(s);
+    cc_buf_free(&out);
+    cJSON_Delete(j);
+    return ret;
 }

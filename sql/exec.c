@@ -128,7 +128,8 @@ cc_status cq_open_with(const char *kbdir, int flags, cq_session **out)
     if ((rc = cc_kb_open(kbdir, s->writer ? CC_KB_WRITE : CC_KB_READ, &s->kb)) != CC_OK ||
         !(s->settings = cc_kb_settings_json(s->kb)) ||
         cq_search_register(s->db, s->kb, &s->se) != SQLITE_OK ||
-        cq_subgraph_register(s->db, s->kb) != SQLITE_OK) {
+        cq_subgraph_register(s->db, s->kb) != SQLITE_OK ||
+        cq_triples_register(s->db, s) != SQLITE_OK) {
         /* cc_kb_open's message stays in cc_errmsg() */
         cc_status st = s->kb ? cc_seterr(CC_NOMEM, "out of memory") : (cc_status)rc;
         cq_close(s);
@@ -474,6 +475,7 @@ static const char *const keywords[] = {
     /* cairn's */
     "ASK", "EXPLAIN", "SHOW", "DOCUMENTS", "ENTITIES", "TRACES", "STATS", "SETTINGS", "SEARCH",
     "TRACE", "VERIFY", "INGEST", "DELETE", "DOCUMENT", "WITH", "MODE", "HOPS", "MODEL", "JSON",
+    "SPARQL",
     /* SQL's most used */
     "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "OFFSET", "JOIN",
     "LEFT", "INNER", "CROSS", "ON", "USING", "AS", "AND", "OR", "NOT", "IN", "IS", "NULL",
@@ -483,7 +485,7 @@ static const char *const keywords[] = {
     "length", "substr", "lower", "upper", "round", "coalesce",
     /* tables */
     "documents", "document_versions", "chunks", "entities", "mentions", "relations", "traces",
-    "search", "subgraph",
+    "search", "subgraph", "triples",
 };
 
 static int cmp_word(const void *a, const void *b)
@@ -495,7 +497,7 @@ cc_status cq_words(cq_session *s, char ***out, size_t *n)
 {
     static const char *const tables[] = { "documents", "document_versions", "chunks",
                                           "entities", "mentions", "relations", "traces",
-                                          "search", "subgraph" };
+                                          "search", "subgraph", "triples" };
     size_t nk = sizeof keywords / sizeof *keywords, cap = nk + 256, m = 0, i, w = 0;
     char **v = malloc(cap * sizeof *v);
     sqlite3_stmt *st = NULL;

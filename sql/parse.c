@@ -11,6 +11,7 @@
  *   verify := VERIFY TRACES
  *   ingest := INGEST string
  *   delete := DELETE DOCUMENT (integer | string)
+ *   sparql := SPARQL string [LIMIT integer]
  *
  * SHOW and SEARCH become one SELECT over the session's views or the
  * search() virtual table; expr is any SQLite expression, passed on as
@@ -290,6 +291,25 @@ static int parse_ingest(parser *p, cq_stmt *st)
     return 0;
 }
 
+/* SPARQL 'query' [LIMIT n]: the query is checked by the graph library
+ * (it parses it and refuses update forms) when it runs. */
+static int parse_sparql(parser *p, cq_stmt *st)
+{
+    long limit = 0;
+    if (next(p)) return -1;
+    if (string_arg(p, "a quoted SPARQL query after SPARQL", &st->arg)) return -1;
+    if (is_word(p, "LIMIT")) {
+        if (next(p)) return -1;
+        if (integer(p, 1, 1000000, "a whole number from 1 to 1000000 after LIMIT", &limit))
+            return -1;
+    }
+    if (!at_end(p)) return expected(p, limit ? "the end of the statement"
+                                             : "LIMIT or the end of the statement");
+    st->k = (int)limit;
+    st->kind = CQ_K_SPARQL;
+    return 0;
+}
+
 /* After DELETE DOCUMENT. */
 static int parse_delete(parser *p, cq_stmt *st)
 {
@@ -359,6 +379,7 @@ int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_s
     if (is_word(&p, "TRACE")) return parse_trace(&p, st) ? -1 : 1;
     if (is_word(&p, "VERIFY")) return parse_verify(&p, st) ? -1 : 1;
     if (is_word(&p, "INGEST")) return parse_ingest(&p, st) ? -1 : 1;
+    if (is_word(&p, "SPARQL")) return parse_sparql(&p, st) ? -1 : 1;
     if (is_word(&p, "EXPLAIN") || is_word(&p, "DELETE")) {
         int explain = is_word(&p, "EXPLAIN");
         if (next(&p)) return -1;

@@ -4,7 +4,8 @@
  * that refuses writes, schema changes, ATTACH, PRAGMA changes and extension
  * loading, and a time limit per statement; plus cairn's own statements
  * (SHOW, SEARCH, ASK, EXPLAIN ASK, TRACE, VERIFY TRACES, INGEST, DELETE
- * DOCUMENT) and the table-valued functions search() and subgraph().
+ * DOCUMENT, SPARQL), the table-valued functions search() and subgraph(), and
+ * the virtual table triples over the graph store.
  *
  * User-facing views (stable names and columns, created in the connection's
  * temp schema; they shadow the storage tables of the same name):

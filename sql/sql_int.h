@@ -1,7 +1,7 @@
 /*
  * sql_int.h — internals of sql/: the session, cairn's lexer and statement
- * front-end, its own statements, and the search() and subgraph() virtual
- * tables. Not for use outside sql/.
+ * front-end, its own statements, and the search(), subgraph() and triples
+ * virtual tables. Not for use outside sql/.
  */
 #ifndef CAIRN_SQL_INT_H
 #define CAIRN_SQL_INT_H
@@ -59,7 +59,7 @@ void cq_line_col(const char *text, size_t off, int *line, int *col);
 typedef enum cq_kind {
     CQ_K_SQL = 0, CQ_K_SHOW, CQ_K_SEARCH,          /* run as SQL */
     CQ_K_ASK, CQ_K_EXPLAIN_ASK, CQ_K_TRACE, CQ_K_VERIFY, CQ_K_INGEST,
-    CQ_K_DELETE                                  /* run by stmt.c */
+    CQ_K_DELETE, CQ_K_SPARQL                     /* run by stmt.c */
 } cq_kind;
 
 typedef struct cq_stmt {
@@ -74,7 +74,7 @@ typedef struct cq_stmt {
      * trace id, path, uri), owned; options, 0 = not given */
     char   *arg;
     int64_t doc_id;       /* DELETE DOCUMENT n */
-    int     k, hops;
+    int     k, hops;      /* SPARQL: k is its LIMIT */
     char   *model;        /* owned */
     int     as_json;      /* TRACE '...' AS JSON */
 } cq_stmt;
@@ -92,7 +92,7 @@ int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_s
 
 /* ---------------------------------------------------------------- stmt.c */
 /* Runs one of cairn's statements that SQLite cannot (ASK, EXPLAIN ASK,
- * TRACE, VERIFY TRACES, INGEST, DELETE DOCUMENT). On success st->sql holds
+ * TRACE, VERIFY TRACES, INGEST, DELETE DOCUMENT, SPARQL). On success st->sql holds
  * a SELECT presenting the result and *param the JSON to bind to its ?1
  * (caller frees). On failure the message is on s. */
 cc_status cq_stmt_run(cq_session *s, cq_stmt *st, char **param);
@@ -105,5 +105,9 @@ int cq_search_register(struct sqlite3 *db, cc_kb *kb, void *searcher_slot);
 
 /* Registers subgraph(question_or_entity [, hops [, budget]]) on db. */
 int cq_subgraph_register(struct sqlite3 *db, cc_kb *kb);
+
+/* Registers the eponymous virtual table triples over the Redland store;
+ * its scans use s->kb and stop at s's time limit. */
+int cq_triples_register(struct sqlite3 *db, cq_session *s);
 
 #endif

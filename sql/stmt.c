@@ -1,5 +1,5 @@
 /* stmt.c — cairn's statements that SQLite cannot run itself: ASK, EXPLAIN
- * ASK, TRACE, VERIFY TRACES, INGEST and DELETE DOCUMENT. Each does its work
+ * ASK, TRACE, VERIFY TRACES, INGEST, DELETE DOCUMENT and SPARQL. Each does its work
  * in C and leaves its result as JSON plus a SELECT over it (bound to ?1),
  * so every output mode formats it like any other query.
  *
@@ -10,7 +10,10 @@
  *     chunk, seed, triple, ...; n numbers the rows of a part
  *   TRACE ... AS JSON: json        VERIFY TRACES: traces, status
  *   INGEST: files, added, replaced, unchanged, chunks, vectors
- *   DELETE DOCUMENT: document, removed */
+ *   DELETE DOCUMENT: document, removed
+ *   SPARQL: SELECT one column per variable (the term's value: IRI, literal's
+ *     lexical form or blank node id; unbound null); ASK boolean ('true' /
+ *     'false'); CONSTRUCT, DESCRIBE subject, predicate, object */
 #define _GNU_SOURCE
 #include "sql_int.h"
 #include "ask.h"
@@ -439,6 +442,87 @@ static cc_status run_delete(cq_session *s, cq_stmt *st, char **param)
     return CC_OK;
 }
 
+/* ---------------------------------------------------------------- SPARQL */
+
+/* An SQL identifier "name" ("" doubled). */
+static void put_ident(cc_buf *b, const char *name)
+{
+    cc_buf_putc(b, '"');
+    for (; *name; name++) {
+        if (*name == '"') cc_buf_putc(b, '"');
+        cc_buf_putc(b, *name);
+    }
+    cc_buf_putc(b, '"');
+}
+
+/* An SQL string literal 'text' ('' doubled). */
+static void put_str(cc_buf *b, const char *text)
+{
+    cc_buf_putc(b, '\'');
+    for (; *text; text++) {
+        if (*text == '\'') cc_buf_putc(b, '\'');
+        cc_buf_putc(b, *text);
+    }
+    cc_buf_putc(b, '\'');
+}
+
+/* Runs the query read-only in the graph library (which parses it and
+ * refuses update forms) with the session's time limit and the statement's
+ * LIMIT (default 1000, the library's); the JSON answer is shown through a
+ * SELECT over json_each. */
+static cc_status run_sparql(cq_session *s, cq_stmt *st, char **param)
+{
+    cc_buf j = CC_BUF_INIT(0);
+    sqlite3_stmt *q = NULL;
+    const char *type;
+    int nv = 0, rc = SQLITE_DONE;
+    cc_status r;
+    /* 0 = no time limit in the session: an hour, as the library needs one */
+    r = cg_sparql_exec(s->kb, st->arg, st->k > 0 ? (size_t)st->k : 0,
+                       s->timeout_ms ? s->timeout_ms : 3600000, &j);
+    if (r) {
+        cc_buf_free(&j);
+        return fail(s, r, "%s", cc_kb_errmsg(s->kb));
+    }
+    if (!j.data) return fail(s, CC_NOMEM, "out of memory");
+    if (sqlite3_prepare_v2(s->db, "SELECT ?1->>'$.type' UNION ALL"
+                           " SELECT value FROM json_each(?1, '$.vars')", -1, &q, NULL)
+        != SQLITE_OK) {
+        cc_buf_free(&j);
+        return fail(s, CC_SQLITE, "SPARQL: %s", sqlite3_errmsg(s->db));
+    }
+    sqlite3_bind_text(q, 1, j.data, (int)j.len, SQLITE_STATIC);
+    cc_buf_puts(&st->sql, "SELECT ");
+    type = NULL;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {     /* the type, then the variables */
+        const char *v = (const char *)sqlite3_column_text(q, 0);
+        if (!v) continue;
+        if (!type) { if (!(type = sqlite3_mprintf("%s", v))) break; continue; }
+        cc_buf_puts(&st->sql, nv++ ? ", value->" : "value->");
+        put_str(&st->sql, v);
+        cc_buf_puts(&st->sql, "->>'value' AS ");
+        put_ident(&st->sql, v);
+    }
+    if (rc != SQLITE_DONE) r = fail(s, CC_SQLITE, "SPARQL: %s", sqlite3_errmsg(s->db));
+    else if (type && !strcmp(type, "select") && nv)
+        cc_buf_puts(&st->sql, " FROM json_each(?1, '$.rows') ORDER BY key");
+    else if (type && !strcmp(type, "select"))      /* no variables: no columns to show */
+        cc_buf_puts(&st->sql, "NULL AS result WHERE 0");
+    else if (type && !strcmp(type, "ask"))
+        cc_buf_puts(&st->sql, "CASE WHEN ?1->>'$.boolean' THEN 'true' ELSE 'false' END"
+                              " AS boolean");
+    else if (type && !strcmp(type, "graph"))
+        cc_buf_puts(&st->sql, "value->0->>'value' AS subject, value->1->>'value' AS predicate,"
+                              " value->2->>'value' AS object FROM json_each(?1, '$.triples')"
+                              " ORDER BY key");
+    else r = fail(s, CC_ERROR, "SPARQL: unexpected answer from the graph library");
+    sqlite3_free((char *)type);
+    sqlite3_finalize(q);
+    if (!r && !(*param = cc_buf_detach(&j))) r = fail(s, CC_NOMEM, "out of memory");
+    cc_buf_free(&j);
+    return r;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 cc_status cq_stmt_run(cq_session *s, cq_stmt *st, char **param)
@@ -452,6 +536,7 @@ cc_status cq_stmt_run(cq_session *s, cq_stmt *st, char **param)
     case CQ_K_VERIFY: return run_verify(s, st, param);
     case CQ_K_INGEST: return run_ingest(s, st, param);
     case CQ_K_DELETE: return run_delete(s, st, param);
+    case CQ_K_SPARQL: return run_sparql(s, st, param);
     default: C_ASSERT(!"not one of stmt.c's statements");
     }
     return CC_ERROR;

@@ -170,6 +170,24 @@ req POST /v1/graph/subgraph "${J[@]}" -d '{"question":"Corvane Logistics","hops"
 req POST /v1/graph/subgraph "${J[@]}" -d '{"hops":9,"question":"x"}'; is 400 'hops' "subgraph hops"
 req POST /v1/graph/subgraph "${J[@]}" -d '{"chunks":[1,"a"]}'; is 400 'chunk ids' "subgraph chunks"
 req POST /v1/graph/subgraph "${J[@]}" -d '{}'; is 400 'question' "subgraph empty"
+# SPARQL over the graph store: the library's JSON answer; refusals with its message
+req POST /v1/sparql "${J[@]}" -d '{"query":"SELECT DISTINCT ?o WHERE { <urn:cairn:entity:ana%20ruiz> <urn:cairn:rel:cfo_of> ?o }"}'
+is 200 '^\{"type":"select","vars":\["o"\],"rows":\[\{"o":\{"type":"uri","value":"urn:cairn:entity:norvale"\}\}\],"truncated":false,' "sparql select"
+req POST /v1/sparql "${J[@]}" -d '{"query":"SELECT ?s WHERE { ?s a ?t }","limit":2}'
+is 200 '"rows":\[\{"s":\{[^]]*\},\{"s":\{[^]]*\}\],"truncated":true' "sparql limit"
+req POST /v1/sparql "${J[@]}" -d '{"query":"ASK { <urn:cairn:entity:ana%20ruiz> <http://www.w3.org/2000/01/rdf-schema#label> \"Ana Ruiz\" }"}'
+is 200 '^\{"type":"ask","boolean":true,' "sparql ask"
+req POST /v1/sparql "${J[@]}" -d '{"query":"CONSTRUCT { ?s <urn:x:cfo> ?o } WHERE { ?s <urn:cairn:rel:cfo_of> ?o }"}'
+is 200 '^\{"type":"graph","triples":\[\[\{"type":"uri","value":"urn:cairn:entity:ana%20ruiz"\}' "sparql construct"
+req POST /v1/sparql "${J[@]}" -d '{"query":"INSERT DATA { <urn:x:a> <urn:x:b> <urn:x:c> }"}'
+is 400 '"code":"bad_query","message":"SPARQL: INSERT is an update; the graph store is read-only' "sparql update refused"
+req POST /v1/sparql "${J[@]}" -d '{"query":"SELECT ?s WHERE { ?s ?p"}'; is 400 '"code":"bad_query","message":"SPARQL: line 1: syntax error' "sparql syntax"
+req POST /v1/sparql "${J[@]}" -d '{"query":"SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }","timeout_ms":100}'
+is 400 '"code":"query_timeout","message":"SPARQL: the query ran past its time limit of 100 ms' "sparql timeout"
+req POST /v1/sparql "${J[@]}" -d '{"query":"ASK {}","limit":0}'; is 400 'field \\"limit\\" must be an integer in 1..1000000' "sparql bad limit"
+req POST /v1/sparql "${J[@]}" -d '{"query":"ASK {}","timeout_ms":60001}'; is 400 'field \\"timeout_ms\\"' "sparql bad timeout"
+req POST /v1/sparql "${J[@]}" -d '{"query":""}'; is 400 '\\"query\\".*required' "sparql empty query"
+req GET /v1/sparql; is 405 'allows POST' "sparql GET"
 
 # embeddings, shaped as OpenAI's
 req POST /v1/embeddings "${J[@]}" -d '{"model":"hash","input":["harbor logistics","harbor logistics","a b c"]}'

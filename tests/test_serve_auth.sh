@@ -99,6 +99,7 @@ POST|/v1/sql|read|{"query":"SELECT 1 AS one"}
 GET|/v1/graph/entities?q=corvane|read|
 GET|/v1/graph/entities/1|read|
 POST|/v1/graph/subgraph|read|{"question":"Corvane Logistics","budget":3}
+POST|/v1/sparql|read|{"query":"ASK { ?s ?p ?o }"}
 POST|/v1/embeddings|read|{"model":"hash","input":"x"}
 GET|/v1/audit|audit|
 GET|/v1/keys|admin|

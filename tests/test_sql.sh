@@ -9,7 +9,7 @@
 # through `cairn sql --write` on a fresh KB of the small corpus.
 # CAIRN_BLESS=1 rewrites the .out files from what the code gives (then
 # review `git diff` line by line before committing).
-# Plus: the statement time limit, the other output modes, -c, bad input,
+# Plus: the statement time limit (SQL, SPARQL, triples), the other output modes, -c, bad input,
 # the writer lock, ASK against `cairn ask`.
 set -u
 BIN="${CAIRN_BIN:?}"; D="$CAIRN_SRC/tests/data/sql"
@@ -112,6 +112,12 @@ if [ $rc = 1 ] && grep -q "time limit of 300 ms" <<<"$got"; then pass=$((pass+1)
 # ... also one joining the virtual tables (the limit holds between their rows)
 got=$("$BIN" sql "$T/corpus" "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r, subgraph('Ana Ruiz', 1, 5) g, search('Norvale', 'bm25', 3);" --timeout 300 2>&1); rc=$?
 if [ $rc = 1 ] && grep -q "time limit of 300 ms" <<<"$got"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: timeout with vtabs: $got"; fi
+# ... a SPARQL query (the library's child is killed at the session's limit)
+got=$("$BIN" sql "$T/corpus" "SPARQL 'SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }';" --timeout 300 2>&1); rc=$?
+if [ $rc = 1 ] && [ "$got" == "cairn: line 1: SPARQL: the query ran past its time limit of 300 ms" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: SPARQL timeout: $got"; fi
+# ... and a join that rescans triples once per outer row (the scans check the clock)
+got=$("$BIN" sql "$T/corpus" "SELECT count(*) FROM triples a, triples b WHERE a.object = b.subject || 'x';" --timeout 300 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q "time limit of 300 ms" <<<"$got"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: triples timeout: $got"; fi
 # NUL bytes: in a file given on stdin they are refused (an argument cannot hold one)
 got=$(printf "ASK 'Who\0 is it?';" | "$BIN" sql "$T/kb" 2>&1); rc=$?
 [ $rc = 1 ] && grep -q "NUL byte" <<<"$got" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: NUL in ASK: $got"; }

@@ -1,0 +1,1 @@
+SPARQL SELECT ?s WHERE { ?s ?p ?o };

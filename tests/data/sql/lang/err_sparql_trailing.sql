@@ -1,0 +1,1 @@
+SPARQL 'ASK { ?s ?p ?o }' LIMIT 5 OFFSET 2;
