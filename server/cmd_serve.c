@@ -796,6 +796,11 @@ int cmd_serve(int argc, char **argv)
     loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
+    /* the worker threads (and the model's) inherit the blocked signals; main waits for them */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (cc_kb_open(kbdir, CC_KB_READ, &probe) != CC_OK) return cli_error("%s", cc_errmsg());
     n_keys = serve_keys_count(probe);
     if (rate < 0 && cc_kb_setting_f64(probe, "serve.rate_limit", 0, &rate) != CC_OK) rate = 0;
@@ -840,11 +845,6 @@ int cmd_serve(int argc, char **argv)
     S.n_slots = (int)threads;
     if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
-    /* the worker threads inherit the blocked signals; main waits for them */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (tls_cert)
