@@ -549,11 +549,19 @@ static int parse_chat(serve_req *r, cJSON *j, chat_req *q)
     if (rc) q->max_tokens = (int64_t)x;
     if ((rc = num_field(r, j, "max_completion_tokens", 1, 1e9, 1, &x)) < 0) return -1;
     if (rc) q->max_tokens = (int64_t)x;
-    if ((rc = num_field(r, j, "n", 1, 1, 1, &x)) < 0) return -1;
-    if ((rc = num_field(r, j, "presence_penalty", 0, 0, 0, &x)) < 0 ||
-        (rc = num_field(r, j, "frequency_penalty", 0, 0, 0, &x)) < 0)
-        return -1;   /* the message says 0..0: only 0 is accepted */
-    if ((rc = num_field(r, j, "top_logprobs", 0, 0, 1, &x)) < 0) return -1;
+    if ((v = cJSON_GetObjectItemCaseSensitive(j, "n")) && v->valuedouble != 1) {
+        serve_send_error(r, 400, "bad_field", "field \"n\": only 1 choice per request is supported");
+        return -1;
+    }
+    {
+        static const char *const zero[] = {"presence_penalty", "frequency_penalty", "top_logprobs"};
+        for (i = 0; i < 3; i++)
+            if ((v = cJSON_GetObjectItemCaseSensitive(j, zero[i])) && v->valuedouble != 0) {
+                serve_send_error(r, 400, "bad_field", "field \"%s\" is not supported: only 0 is "
+                                 "accepted%s", zero[i], i < 2 ? " (use repetition_penalty)" : "");
+                return -1;
+            }
+    }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "logprobs"))) {
         serve_send_error(r, 400, "unsupported_field", "field \"logprobs\": log probabilities are not supported");
         return -1;
