@@ -29,7 +29,7 @@
 
 static const char serve_usage[] =
     "serve KB [--listen HOST:PORT] [--threads N] [--tls-cert PEM --tls-key PEM]\n"
-    "         [--rate-limit R] [--timeout S]\n"
+    "         [--rate-limit R] [--timeout S] [--model FILE.gguf]\n"
     "  REST API over HTTP (default 127.0.0.1:8080; port 0 picks a free one).\n"
     "  With API keys in the KB (`cairn keys`), every /v1 route needs\n"
     "  Authorization: Bearer KEY. Without keys only loopback may be bound.\n"
@@ -37,6 +37,8 @@ static const char serve_usage[] =
     "  --rate-limit R  requests per second per key (setting serve.rate_limit;\n"
     "                  burst serve.rate_burst, default 2R); 0 = off (default)\n"
     "  --timeout S     idle connection timeout (setting serve.timeout_s, 30)\n"
+    "  --model FILE    GGUF decoder for the OpenAI-compatible /v1/chat/completions\n"
+    "                  (default setting ask.model); loaded once at startup\n"
     "  Stops cleanly on SIGTERM or SIGINT.\n";
 
 /* schemas/openapi.json, compiled in (served at /v1/openapi.json) */
@@ -68,6 +70,8 @@ static const serve_route routes[] = {
     {"POST",   "/v1/graph/subgraph",  serve_graph_subgraph, SERVE_RIGHT_READ, NULL},
     {"POST",   "/v1/sparql",          serve_sparql,     SERVE_RIGHT_READ, NULL},
     {"POST",   "/v1/embeddings",      serve_embeddings, SERVE_RIGHT_READ, NULL},
+    {"GET",    "/v1/models",          serve_models,     SERVE_RIGHT_READ, NULL},
+    {"POST",   "/v1/chat/completions", serve_chat_completions, SERVE_RIGHT_READ, NULL},
     {"GET",    "/v1/audit",           serve_audit_list, SERVE_RIGHT_AUDIT, NULL},
     {"GET",    "/v1/keys",            serve_keys_get,   SERVE_RIGHT_ADMIN, NULL},
     {"POST",   "/v1/keys",            serve_keys_post,  SERVE_RIGHT_ADMIN, NULL},
@@ -486,6 +490,7 @@ enum MHD_Result serve_metrics(serve_req *r)
                   __atomic_load_n(&S.ingest_docs_added, __ATOMIC_RELAXED),
                   __atomic_load_n(&S.ingest_docs_replaced, __ATOMIC_RELAXED),
                   __atomic_load_n(&S.ingest_chunks, __ATOMIC_RELAXED));
+    serve_chat_metrics(&b);
     ret = serve_send_buf(r, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
     cc_buf_free(&b);
     return ret;
@@ -728,6 +733,7 @@ static int read_pem(const char *path, cc_buf *out)
 int cmd_serve(int argc, char **argv)
 {
     const char *kbdir = NULL, *listen = "127.0.0.1:8080", *tls_cert = NULL, *tls_key = NULL;
+    const char *model = NULL;
     int64_t threads = N_THREADS, port, timeout_s = -1, n_keys;
     double rate = -1;
     struct sockaddr_in sa = {0};
@@ -745,6 +751,7 @@ int cmd_serve(int argc, char **argv)
         if ((r = cli_opt_str(argc, argv, &i, "--listen", &listen)) ||
             (r = cli_opt_str(argc, argv, &i, "--tls-cert", &tls_cert)) ||
             (r = cli_opt_str(argc, argv, &i, "--tls-key", &tls_key)) ||
+            (r = cli_opt_str(argc, argv, &i, "--model", &model)) ||
             (r = cli_opt_int(argc, argv, &i, "--timeout", 1, 3600, &timeout_s)) ||
             (r = cli_opt_int(argc, argv, &i, "--threads", 1, 64, &threads))) {
             if (r < 0) return cli_usage(serve_usage);
@@ -790,6 +797,11 @@ int cmd_serve(int argc, char **argv)
     loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
+    /* the worker threads (and the model's) inherit the blocked signals; main waits for them */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (cc_kb_open(kbdir, CC_KB_READ, &probe) != CC_OK) return cli_error("%s", cc_errmsg());
     n_keys = serve_keys_count(probe);
     if (rate < 0 && cc_kb_setting_f64(probe, "serve.rate_limit", 0, &rate) != CC_OK) rate = 0;
@@ -799,6 +811,10 @@ int cmd_serve(int argc, char **argv)
         timeout_s = 30;
     if (n_keys < 0) {
         ret = cli_error("%s", cc_kb_errmsg(probe));
+        cc_kb_close(probe);
+        return ret;
+    }
+    if ((ret = serve_chat_open(probe, model))) {
         cc_kb_close(probe);
         return ret;
     }
@@ -830,11 +846,6 @@ int cmd_serve(int argc, char **argv)
     S.n_slots = (int)threads;
     if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
-    /* the worker threads inherit the blocked signals; main waits for them */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
     if (tls_cert)
@@ -862,9 +873,10 @@ int cmd_serve(int argc, char **argv)
     }
     {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-        printf("cairn: serving %s on %s://%s:%u (%d threads; %s)\n", kbdir,
+        printf("cairn: serving %s on %s://%s:%u (%d threads; %s; model %s)\n", kbdir,
                tls_cert ? "https" : "http", host, info ? info->port : (unsigned)port, (int)threads,
-               S.auth ? "API keys required" : "no API keys configured: loopback only, open to local users");
+               S.auth ? "API keys required" : "no API keys configured: loopback only, open to local users",
+               serve_chat_model() ? serve_chat_model() : "none");
         fflush(stdout);
     }
     sigwait(&set, &sig);
@@ -879,8 +891,10 @@ int cmd_serve(int argc, char **argv)
     if (__atomic_load_n(&S.inflight, __ATOMIC_RELAXED))
         fprintf(stderr, "cairn: %d request(s) still running after %d ms; closing them\n",
                 S.inflight, SHUTDOWN_WAIT_MS);
+    serve_chat_stop();
     MHD_stop_daemon(d);
 out:
+    serve_chat_close();
     for (i = 0; i < S.n_slots; i++) {
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);
         if (S.slots[i].pub.kb) cc_kb_close(S.slots[i].pub.kb);

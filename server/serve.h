@@ -208,6 +208,17 @@ void serve_traces_handle(struct MHD_Connection *c, cc_kb *kb, const char *kbdir,
 /* serve_web.c: the page's compiled-in files, with a Content-Security-Policy. */
 void serve_web_handle(const char *method, const char *url, serve_reply *rp);
 
+/* ---------------------------------------------------------------- chat (serve_chat.c) */
+
+/* Loads the generator at startup: path (--model), else the setting
+ * ask.model; neither = no model (chat answers 503 no_model). 0, or the
+ * exit status after printing why (a bad file refuses to start). */
+int         serve_chat_open(cc_kb *kb, const char *path);
+const char *serve_chat_model(void);            /* the model's id, NULL when none */
+void        serve_chat_stop(void);             /* cancels generations at their next token */
+void        serve_chat_close(void);            /* stop, wait for them (bounded), free */
+void        serve_chat_metrics(cc_buf *b);     /* appends the generator's counters */
+
 /* ---------------------------------------------------------------- handlers */
 
 enum MHD_Result serve_healthz(serve_req *r);
@@ -226,6 +237,8 @@ enum MHD_Result serve_graph_entity(serve_req *r);
 enum MHD_Result serve_graph_subgraph(serve_req *r);
 enum MHD_Result serve_sparql(serve_req *r);
 enum MHD_Result serve_embeddings(serve_req *r);         /* serve_embed.c */
+enum MHD_Result serve_models(serve_req *r);             /* serve_chat.c */
+enum MHD_Result serve_chat_completions(serve_req *r);
 enum MHD_Result serve_audit_list(serve_req *r);         /* serve_admin.c */
 enum MHD_Result serve_keys_get(serve_req *r);
 enum MHD_Result serve_keys_post(serve_req *r);

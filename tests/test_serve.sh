@@ -202,6 +202,11 @@ req POST /v1/embeddings "${J[@]}" -d '{"model":"hash","input":[[1,2,3]]}'; is 40
 req POST /v1/embeddings "${J[@]}" -d '{"model":"hash","input":[]}'; is 400 '1..2048' "embeddings empty"
 req POST /v1/embeddings "${J[@]}" -d '{"model":"hash","input":"x","dimensions":12}'; is 400 'makes 384' "embeddings dimensions"
 
+# chat without a model: 503 no_model, no models listed
+req POST /v1/chat/completions "${J[@]}" -d '{"model":"default","messages":[{"role":"user","content":"hi"}]}'
+is 503 '"code":"no_model".*--model' "chat without a model"
+req GET /v1/models; is 200 '^\{"data":\[\],"object":"list"\}$' "models without a model"
+
 # audit log: API writes recorded (no keys: actor loopback)
 req GET '/v1/audit?limit=1000'; is 200 '"actor":"loopback","action":"ingest","target":"api/note.md"' "audit ingest"
 grep -q "\"action\":\"ask\",\"target\":\"$tid\"" <<<"$body" && ok || bad "audit ask: ${body:0:300}"

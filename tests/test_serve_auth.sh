@@ -101,6 +101,8 @@ GET|/v1/graph/entities/1|read|
 POST|/v1/graph/subgraph|read|{"question":"Corvane Logistics","budget":3}
 POST|/v1/sparql|read|{"query":"ASK { ?s ?p ?o }"}
 POST|/v1/embeddings|read|{"model":"hash","input":"x"}
+GET|/v1/models|read|
+POST|/v1/chat/completions|read|{"model":"default","messages":[{"role":"user","content":"hi"}]}
 GET|/v1/audit|audit|
 GET|/v1/keys|admin|
 POST|/v1/keys|admin|{"role":"reader","name":"made-by-api"}
