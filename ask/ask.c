@@ -813,10 +813,12 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     /* ---- prompt: the context within ask.prompt_tokens, counted by the
      * model's tokenizer when there is one, else estimated */
     t0 = cc_now_ms();
-    if (model[0] && (s = ca_llm_open(kb, model, (uint32_t)(ptok + maxtok + 16), &llm))) goto out;
+    /* CA_CHAT_RESERVE: tokens the model's chat template wraps the prompt in */
+    if (model[0] && (s = ca_llm_open(kb, model, (uint32_t)(ptok + maxtok + CA_CHAT_RESERVE), &llm)))
+        goto out;
     t_load = cc_now_ms() - t0;
-    if (llm && ptok > (int64_t)ca_llm_n_ctx(llm) - maxtok) {   /* prompt + answer fit the context */
-        ptok = (int64_t)ca_llm_n_ctx(llm) - maxtok;
+    if (llm && ptok > (int64_t)ca_llm_n_ctx(llm) - maxtok - CA_CHAT_RESERVE) {   /* all fit the context */
+        ptok = (int64_t)ca_llm_n_ctx(llm) - maxtok - CA_CHAT_RESERVE;
         if (ptok < 64) {
             s = cc_kb_seterr(kb, CC_INVALID, "model %s: its context (%u tokens) leaves %lld for the"
                              " prompt after ask.max_tokens (%lld); at least 64 are needed", model,

@@ -45,6 +45,10 @@ void      ca_prompt_free(ca_prompt *p);   /* NULL-safe; leaves p zeroed */
 /* The gguf generator (gen_gguf.c): a GGUF decoder from llm/, greedy. */
 typedef struct ca_llm ca_llm;
 
+/* Context tokens kept for the chat template around the prompt (ChatML with
+ * Qwen's default system message takes about 30). */
+#define CA_CHAT_RESERVE 64
+
 typedef struct ca_gen {
     char   *text;              /* owned: the generated answer text */
     size_t  n_prompt_tokens, n_gen_tokens;

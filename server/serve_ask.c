@@ -13,9 +13,12 @@
  *                         "ms": float, ...counts}     as each stage finishes
  *   event: answer  data: the same object as the non-streamed response
  *   event: done    data: {"trace_id": "..."}
+ *   event: token   data: {"text": "..."}  each piece a GGUF model writes
+ *                  (ask.model; none with the extractive generator, which
+ *                  makes the whole answer at once), between the prompt and
+ *                  generate stages
  * or, on failure after the stream began, event: error with the usual error
- * object. There is no token streaming yet: the extractive generator makes
- * the whole answer at once (a sampling generator would add "token" events).
+ * object.
  * The ask runs on its own thread; the response's reader waits for events. */
 #define _GNU_SOURCE
 #include "serve.h"
@@ -107,6 +110,15 @@ static void on_stage(void *ctx, const char *stage, double ms, const char *detail
     stream_event(ctx, "stage", j);
 }
 
+static void on_token(void *ctx, const char *text, size_t n)
+{
+    cJSON *j = cJSON_CreateObject();
+    char *t = cc_strndup(text, n);
+    cJSON_AddStringToObject(j, "text", t ? t : "");
+    free(t);
+    stream_event(ctx, "token", j);
+}
+
 static cJSON *error_obj(const char *code, const char *msg)
 {
     cJSON *j = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(j, "error");
@@ -119,7 +131,7 @@ static void *ask_thread(void *p)
 {
     ask_stream *st = p;
     ca_ask_opts o = {.k = st->k, .caller = st->actor, .on_stage = on_stage, .stage_ctx = st,
-                     .hops = st->hops};
+                     .hops = st->hops, .on_token = on_token, .on_token_ctx = st};
     ca_answer *a = NULL;
     cc_kb *kb;
     cc_status s;

@@ -40,6 +40,37 @@ grep -q 'model tiny.gguf' "$T/log" && ok || bad "ask.model not loaded: $(cat "$T
 [ "$(curl -s "$U/v1/models" | /usr/bin/python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin)["data"]])')" = "['tiny.gguf']" ] \
   && ok || bad "models with ask.model"
 stop
+# POST /v1/ask with a model (ask.model; one with room for ask's prompt):
+# "stream" sends each piece the model writes as a token event between the
+# prompt and generate stages, and the pieces add up to the answer
+"$BIN" model make-tiny --arch qwen2 --type q8_0 --ctx 4096 --out "$T/tiny4k.gguf" >/dev/null 2>&1 || bad "make-tiny 4k"
+/usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["ask"]["model"]=sys.argv[2]; json.dump(d, open(p,"w"))' \
+  "$T/kb/cairn.json" "$T/tiny4k.gguf"
+start
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+  -d '{"uri":"doc/harbour.txt","text":"The Lowmere harbour master is Ada Quist. She took the post in 2019."}' "$U/v1/documents"
+/usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["ask"]["max_tokens"]=12; json.dump(d, open(p,"w"))' "$T/kb/cairn.json"
+curl -sN -X POST -H 'Content-Type: application/json' -d '{"question":"Who is the Lowmere harbour master?","stream":true}' \
+  "$U/v1/ask" >"$T/ask.sse"
+/usr/bin/python3 - "$T/ask.sse" <<'PY' && ok || bad "ask token stream: $(head -c 600 "$T/ask.sse")"
+import json, sys
+ev, cur = [], None
+for line in open(sys.argv[1], encoding="utf-8").read().split("\n"):
+    if line.startswith("event: "): cur = line[7:]
+    elif line.startswith("data: "): ev.append((cur, json.loads(line[6:])))
+names = [n for n, _ in ev]
+toks = [d["text"] for n, d in ev if n == "token"]
+stages = [d["stage"] for n, d in ev if n == "stage"]
+assert toks, names
+assert stages == ["retrieval", "graph", "prompt", "generate", "checks"], stages
+first, last = names.index("token"), len(names) - 1 - names[::-1].index("token")
+assert names[first - 1] == "stage" and ev[first - 1][1]["stage"] == "prompt", names
+assert names[last + 1] == "stage" and ev[last + 1][1]["stage"] == "generate", names
+answer = [d for n, d in ev if n == "answer"][0]
+assert "".join(toks) == answer["answer"], (toks, answer["answer"])
+assert names[-1] == "done", names
+PY
+stop
 # a bad ask.model refuses to start too, and says where it came from
 /usr/bin/python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d.setdefault("ask", {})["model"]=sys.argv[2]; json.dump(d, open(p,"w"))' \
   "$T/kb/cairn.json" "$T/bad.gguf"
