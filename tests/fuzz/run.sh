@@ -6,6 +6,8 @@
 # modified); a crash leaves build-fuzz/crash-* and fails the run. Needs
 # Debian's clang and libclang-rt-14-dev (installed when missing).
 # A harness that needs ../shared and finds it absent is skipped (exit 77).
+# FUZZ_SEED (default 1) fixes libFuzzer's seed, so CI's short runs repeat
+# closely; FUZZ_SEED=0 lets libFuzzer pick one (longer hunts by hand).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-60}"; shift || true
@@ -27,7 +29,7 @@ fail=0; ran=0; skipped=0
 for n in "${names[@]}"; do
   mkdir -p "build-fuzz/corpus/$n"
   set +e
-  (cd build-fuzz && "./tests/fuzz/fuzz_$n" -max_total_time="$secs" -max_len=65536 -timeout=10 -error_exitcode=99 \
+  (cd build-fuzz && "./tests/fuzz/fuzz_$n" -max_total_time="$secs" -max_len=65536 -timeout=10 -error_exitcode=99 -seed="${FUZZ_SEED:-1}" \
      -rss_limit_mb=2048 -print_final_stats=1 "corpus/$n" "../tests/fuzz/corpus/$n") \
      >"build-fuzz/fuzz_$n.log" 2>&1
   rc=$?
