@@ -45,9 +45,9 @@ int main(int argc, char **argv)
     cr_searcher *se;
     char *line = NULL, **qs = NULL;
     size_t cap = 0, nq = 0, n = 0;
-    int rounds = argc > 3 ? atoi(argv[3]) : 1;
+    int64_t rounds = 1;
     FILE *f;
-    if (argc < 3 || rounds < 1) {
+    if (argc < 3 || (argc > 3 && cc_parse_i64(argv[3], 1, 1000000, &rounds) != CC_OK)) {
         fprintf(stderr, "usage: bench_ask KB QUESTIONS.txt [rounds]\n");
         return 2;
     }
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
         cJSON_Delete(tr);
         ca_answer_free(a);
     }
-    printf("%zu asks (%zu questions x %d), warm searcher\n", n, nq, rounds);
+    printf("%zu asks (%zu questions x %lld), warm searcher\n", n, nq, (long long)rounds);
     printf("%-18s %10s %10s   %10s %10s\n", "stage", "wall p50", "wall p99", "cpu p50", "cpu p99");
     for (int s = 0; s < ST_N; s++) {
         int has_cpu = s != ST_PROMPT && s != ST_TOTAL;

@@ -35,11 +35,15 @@ int main(int argc, char **argv)
          " ?e ?p ?o . ?o <http://www.w3.org/2000/01/rdf-schema#label> ?l } LIMIT 100"},
         {"count all triples", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
     };
-    int n = argc > 2 ? atoi(argv[2]) : 30, i, j;
+    int64_t n = 30;
+    int i, j;
     double *t;
     cc_kb *kb;
     cc_buf out = CC_BUF_INIT(0);
-    if (argc < 2 || n < 1 || n > 100000) { fprintf(stderr, "usage: bench_sparql KB [N]\n"); return 2; }
+    if (argc < 2 || (argc > 2 && cc_parse_i64(argv[2], 1, 100000, &n) != CC_OK)) {
+        fprintf(stderr, "usage: bench_sparql KB [N]\n");
+        return 2;
+    }
     if (cc_kb_open(argv[1], CC_KB_READ, &kb)) { fprintf(stderr, "%s\n", cc_errmsg()); return 1; }
     if (!(t = malloc((size_t)n * sizeof *t))) return 1;
     for (i = 0; i < (int)(sizeof qs / sizeof qs[0]); i++) {
@@ -52,7 +56,7 @@ int main(int argc, char **argv)
             }
             t[j] = cc_now_ms() - t0;
         }
-        report(qs[i].name, t, n, out.len);
+        report(qs[i].name, t, (int)n, out.len);
     }
     for (j = 0; j < n; j++) {    /* the iterator: one subject, every context */
         cg_triple_pattern p = {0};
@@ -69,7 +73,7 @@ int main(int argc, char **argv)
         t[j] = cc_now_ms() - t0;
         if (!j) printf("(iterator: %zu rows)\n", rows);
     }
-    report("iterator: ?s rdf:type Organisation", t, n, 0);
+    report("iterator: ?s rdf:type Organisation", t, (int)n, 0);
     free(t);
     cc_buf_free(&out);
     cc_kb_close(kb);
