@@ -337,7 +337,7 @@ int cmd_ingest(int argc, char **argv)
     embed_progress ep = {0};
     if (tty) cr_vectors_set_progress(embed_progress_fn, &ep);
     if (cg_sync_derived(kb, &vs) != CC_OK) {
-        cli_error("vectors: %s", cc_kb_errmsg(kb));
+        cli_error("updating the derived indexes (vectors, graph store): %s", cc_kb_errmsg(kb));
         failed++;
     }
     cr_vectors_set_progress(NULL, NULL);
@@ -404,7 +404,7 @@ int cmd_rm(int argc, char **argv)
     {
         cr_vectors_stats vs;
         if (cg_sync_derived(kb, &vs) != CC_OK) {
-            cli_error("vectors: %s", cc_kb_errmsg(kb));
+            cli_error("updating the derived indexes (vectors, graph store): %s", cc_kb_errmsg(kb));
             failed++;
         }
     }
