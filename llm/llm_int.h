@@ -100,4 +100,11 @@ cl_status cl_bert_encode(cl_bert *b, const cl_token *const *toks, const size_t *
 /* v /= |v| (a zero vector stays zero). */
 void cl_l2_normalize(float *v, size_t n);
 
+/* Test models (tiny.c): adds tensor `name` of ne1 rows of ne0 values, seeded
+ * random in [-a, a) plus center, stored as type (vectors, ne1 == 1: F32; a
+ * K-quant row that is not a multiple of 256 falls back to Q4_0 / Q8_0).
+ * Shared by tiny.c and tiny_bert.c. */
+cl_status cl_tiny_add_w(cl_gguf_writer *w, uint64_t *rng, const char *name, int type, uint64_t ne0,
+                        uint64_t ne1, float a, float center);
+
 #endif

@@ -28,8 +28,8 @@ static float rng_uni(uint64_t *s, float a) { return a * (2.0f * (float)(rng_next
 
 /* Adds a tensor of ne1 rows of ne0 values: random in [-a, a) plus `center`,
  * stored as `type` (vectors, ne1 == 1, are always F32). */
-static cl_status add_w(cl_gguf_writer *w, uint64_t *rng, const char *name, int type, uint64_t ne0, uint64_t ne1,
-                       float a, float center)
+cl_status cl_tiny_add_w(cl_gguf_writer *w, uint64_t *rng, const char *name, int type, uint64_t ne0,
+                        uint64_t ne1, float a, float center)
 {
     uint64_t ne[2] = {ne0, ne1}, r, i;
     size_t rb;
@@ -159,12 +159,12 @@ cl_status cl_make_tiny_opts(const cl_tiny_opts *o, const char *path)
                                     o->rope_factor >= 1.0f && CTX / o->rope_factor >= 1.0f ? (uint32_t)(CTX / o->rope_factor) : 1)))
         goto fail;
 #undef KEY
-    if ((s = add_w(w, &rng, "token_embd.weight", type_hi, E, NV, 1.0f, 0.0f))) goto fail;
+    if ((s = cl_tiny_add_w(w, &rng, "token_embd.weight", type_hi, E, NV, 1.0f, 0.0f))) goto fail;
     for (l = 0; l < (int)NL; l++) {
         char nm[96];
         float a = 1.7f / sqrtf((float)E), af = 1.7f / sqrtf((float)FF);
 #define W(what, ne0, ne1, amp, ctr)                                                  \
-    (snprintf(nm, sizeof nm, "blk.%d.%s", l, what), add_w(w, &rng, nm, type, ne0, ne1, amp, ctr))
+    (snprintf(nm, sizeof nm, "blk.%d.%s", l, what), cl_tiny_add_w(w, &rng, nm, type, ne0, ne1, amp, ctr))
         if ((s = W("attn_norm.weight", E, 1, 0.2f, 1.0f)) || (s = W("attn_q.weight", E, qd, a, 0.0f)) ||
             (s = W("attn_k.weight", E, kvd, a, 0.0f)) || (s = W("attn_v.weight", E, kvd, a, 0.0f)) ||
             (s = W("attn_output.weight", qd, E, a, 0.0f)))
@@ -179,12 +179,12 @@ cl_status cl_make_tiny_opts(const cl_tiny_opts *o, const char *path)
             (s = W("ffn_up.weight", E, FF, a, 0.0f)))
             goto fail;
         snprintf(nm, sizeof nm, "blk.%d.ffn_down.weight", l);
-        if ((s = add_w(w, &rng, nm, type_hi, FF, E, af, 0.0f))) goto fail;
+        if ((s = cl_tiny_add_w(w, &rng, nm, type_hi, FF, E, af, 0.0f))) goto fail;
 #undef W
     }
-    if ((s = add_w(w, &rng, "output_norm.weight", type, E, 1, 0.2f, 1.0f))) goto fail;
+    if ((s = cl_tiny_add_w(w, &rng, "output_norm.weight", type, E, 1, 0.2f, 1.0f))) goto fail;
     /* qwen2 ties the output head to the embedding; the others have their own */
-    if (!qwen2 && (s = add_w(w, &rng, "output.weight", type, E, NV, 1.7f / sqrtf((float)E), 0.0f)))
+    if (!qwen2 && (s = cl_tiny_add_w(w, &rng, "output.weight", type, E, NV, 1.7f / sqrtf((float)E), 0.0f)))
         goto fail;
     s = cl_gguf_writer_write_file(w, path);
     goto fail;

@@ -10,54 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ random weights */
-
-static uint64_t rng_next(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_uni(uint64_t *s, float a) { return a * (2.0f * (float)(rng_next(s) >> 40) / 16777216.0f - 1.0f); }
-
-/* ne1 rows of ne0 values, random in [-a, a) + center, stored as type
- * (vectors, ne1 == 1, always F32). */
-static cl_status add_w(cl_gguf_writer *w, uint64_t *rng, const char *name, int type, uint64_t ne0, uint64_t ne1,
-                       float a, float center)
-{
-    uint64_t ne[2] = {ne0, ne1}, r, i;
-    size_t rb;
-    float *row = malloc(ne0 * sizeof(float));
-    uint8_t *buf = NULL;
-    cl_status s;
-    if (ne1 == 1) type = CL_TYPE_F32;
-    if ((s = cl_type_row_bytes(type, ne0, &rb))) goto out;
-    if (!row || !(buf = malloc(rb * ne1))) {
-        s = cl_err(CL_ERR_NOMEM, "make-tiny: out of memory");
-        goto out;
-    }
-    for (r = 0; r < ne1; r++) {
-        uint8_t *o = buf + r * rb;
-        for (i = 0; i < ne0; i++) row[i] = center + rng_uni(rng, a);
-        if (type == CL_TYPE_F32) memcpy(o, row, ne0 * sizeof(float));
-        else if (type == CL_TYPE_F16)
-            for (i = 0; i < ne0; i++) {
-                uint16_t h = cl_f32_to_fp16(row[i]);
-                o[2 * i] = (uint8_t)h;
-                o[2 * i + 1] = (uint8_t)(h >> 8);
-            }
-        else if ((s = cl_quantize_row(type, row, o, ne0)))
-            goto out;
-    }
-    s = cl_gguf_writer_add_tensor(w, name, type, ne1 == 1 ? 1 : 2, ne, buf, rb * ne1);
-out:
-    free(row);
-    free(buf);
-    return s;
-}
-
 /* ------------------------------------------------------------ vocabulary */
 
 /* A small WordPiece vocabulary: specials, punctuation, digits, letters,
@@ -221,11 +173,11 @@ cl_status cl_make_tiny_bert(const cl_tiny_bert_opts *o, const char *path)
         (s = cl_gguf_writer_add_u32(w, "tokenizer.ggml.cls_token_id", v.cls)) ||
         (s = cl_gguf_writer_add_u32(w, "tokenizer.ggml.mask_token_id", v.mask)))
         goto fail;
-    if ((s = add_w(w, &rng, "token_embd.weight", O.type, O.n_embd, v.n, 1.0f, 0.0f)) ||
-        (s = add_w(w, &rng, "token_types.weight", O.type, O.n_embd, 2, 0.5f, 0.0f)) ||
-        (s = add_w(w, &rng, "position_embd.weight", O.type, O.n_embd, O.n_ctx, 0.5f, 0.0f)) ||
-        (s = add_w(w, &rng, "token_embd_norm.weight", O.type, O.n_embd, 1, 0.2f, 1.0f)) ||
-        (s = add_w(w, &rng, "token_embd_norm.bias", O.type, O.n_embd, 1, 0.1f, 0.0f)))
+    if ((s = cl_tiny_add_w(w, &rng, "token_embd.weight", O.type, O.n_embd, v.n, 1.0f, 0.0f)) ||
+        (s = cl_tiny_add_w(w, &rng, "token_types.weight", O.type, O.n_embd, 2, 0.5f, 0.0f)) ||
+        (s = cl_tiny_add_w(w, &rng, "position_embd.weight", O.type, O.n_embd, O.n_ctx, 0.5f, 0.0f)) ||
+        (s = cl_tiny_add_w(w, &rng, "token_embd_norm.weight", O.type, O.n_embd, 1, 0.2f, 1.0f)) ||
+        (s = cl_tiny_add_w(w, &rng, "token_embd_norm.bias", O.type, O.n_embd, 1, 0.1f, 0.0f)))
         goto fail;
     a = 1.7f / sqrtf((float)O.n_embd);
     af = 1.7f / sqrtf((float)O.n_ff);
@@ -233,7 +185,7 @@ cl_status cl_make_tiny_bert(const cl_tiny_bert_opts *o, const char *path)
         char nm[96];
         uint32_t E = O.n_embd, F = O.n_ff;
 #define W(what, ne0, ne1, amp, ctr) \
-    (snprintf(nm, sizeof nm, "blk.%d.%s", l, what), add_w(w, &rng, nm, O.type, ne0, ne1, amp, ctr))
+    (snprintf(nm, sizeof nm, "blk.%d.%s", l, what), cl_tiny_add_w(w, &rng, nm, O.type, ne0, ne1, amp, ctr))
         if ((s = W("attn_q.weight", E, E, a, 0.0f)) || (s = W("attn_q.bias", E, 1, 0.1f, 0.0f)) ||
             (s = W("attn_k.weight", E, E, a, 0.0f)) || (s = W("attn_k.bias", E, 1, 0.1f, 0.0f)) ||
             (s = W("attn_v.weight", E, E, a, 0.0f)) || (s = W("attn_v.bias", E, 1, 0.1f, 0.0f)) ||
