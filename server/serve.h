@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <pthread.h>
 
 #define SERVE_BODY_MAX ((size_t)4 << 20)   /* request body limit: 4 MiB */
 
@@ -218,6 +219,35 @@ const char *serve_chat_model(void);            /* the model's id, NULL when none
 void        serve_chat_stop(void);             /* cancels generations at their next token */
 void        serve_chat_close(void);            /* stop, wait for them (bounded), free */
 void        serve_chat_metrics(cc_buf *b);     /* appends the generator's counters */
+
+/* ---------------------------------------------------------------- server-sent events (serve_sse.c)
+ * A queue of event bytes: a producer thread appends, libmicrohttpd's reader
+ * drains. Embed it as the FIRST member of the producer's state, so the
+ * producer thread gets that state as its argument. Reference counted: the
+ * producer and the response hold one each; the last unref calls
+ * owner_free (which frees the state). */
+typedef struct serve_sse {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    cc_buf          ev;      /* events not yet sent */
+    size_t          sent;    /* bytes of ev already handed to libmicrohttpd */
+    int             done;    /* the producer has finished */
+    int             gone;    /* the response is gone (sent, or the client left) */
+    int             refs;
+    void          (*owner_free)(struct serve_sse *);
+} serve_sse;
+
+void serve_sse_init(serve_sse *s, void (*owner_free)(serve_sse *));   /* refs = 2 */
+void serve_sse_push(serve_sse *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void serve_sse_end(serve_sse *s);    /* the producer's last call: done, and its unref */
+int  serve_sse_gone(serve_sse *s);   /* the producer may stop early */
+void serve_sse_unref(serve_sse *s);
+/* Answers 200 text/event-stream drained from s and starts producer(s) on a
+ * detached thread; *started = 1. On failure (500 out of memory, 503 no
+ * thread) the error is sent, s is released (owner_free runs at once or when
+ * the response is destroyed) and *started = 0. */
+enum MHD_Result serve_sse_start(serve_req *r, serve_sse *s, void *(*producer)(void *),
+                                const char *what, int *started);
 
 /* ---------------------------------------------------------------- handlers */
 

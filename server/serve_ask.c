@@ -64,27 +64,15 @@ static int ask_status(cc_status s)
 /* ---------------------------------------------------------------- stream */
 
 typedef struct ask_stream {
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    cc_buf          ev;        /* events not yet sent */
-    size_t          sent;      /* bytes of ev already handed to libmicrohttpd */
-    int             done;      /* the ask thread has finished */
-    int             refs;      /* ask thread + response */
+    serve_sse       sse;       /* first: the producer thread gets the ask_stream */
     char           *question;
     int             k, hops, want_trace;
     char            actor[32];
 } ask_stream;
 
-static void stream_unref(ask_stream *st)
+static void stream_free_owner(serve_sse *s)
 {
-    int last;
-    pthread_mutex_lock(&st->mu);
-    last = --st->refs == 0;
-    pthread_mutex_unlock(&st->mu);
-    if (!last) return;
-    pthread_mutex_destroy(&st->mu);
-    pthread_cond_destroy(&st->cv);
-    cc_buf_free(&st->ev);
+    ask_stream *st = (ask_stream *)s;
     free(st->question);
     free(st);
 }
@@ -94,10 +82,7 @@ static void stream_event(ask_stream *st, const char *name, cJSON *j)
 {
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    pthread_mutex_lock(&st->mu);
-    cc_buf_printf(&st->ev, "event: %s\ndata: %s\n\n", name, s ? s : "{}");
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
+    serve_sse_push(&st->sse, "event: %s\ndata: %s\n\n", name, s ? s : "{}");
     free(s);
 }
 
@@ -151,80 +136,24 @@ static void *ask_thread(void *p)
         }
         serve_writer_release(kb, 0);
     }
-    pthread_mutex_lock(&st->mu);
-    st->done = 1;
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    stream_unref(st);
+    serve_sse_end(&st->sse);
     return NULL;
 }
-
-/* libmicrohttpd's reader: blocks this worker until events or the end. */
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    ask_stream *st = cls;
-    size_t n;
-    (void)pos;
-    pthread_mutex_lock(&st->mu);
-    while (st->sent == st->ev.len && !st->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&st->cv, &st->mu, &ts);
-    }
-    n = st->ev.len - st->sent;
-    if (n == 0) {   /* done and drained */
-        pthread_mutex_unlock(&st->mu);
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    if (n > max) n = max;
-    memcpy(buf, st->ev.data + st->sent, n);
-    st->sent += n;
-    if (st->sent == st->ev.len) { cc_buf_reset(&st->ev); st->sent = 0; }
-    pthread_mutex_unlock(&st->mu);
-    return (ssize_t)n;
-}
-
-static void stream_free(void *cls) { stream_unref(cls); }
 
 static enum MHD_Result ask_streamed(serve_req *r, const char *q, int k, int hops, int want_trace)
 {
     ask_stream *st = calloc(1, sizeof *st);
-    struct MHD_Response *resp;
-    pthread_t th;
-    pthread_attr_t at;
+    int started;
     if (!st || !(st->question = cc_strdup(q))) {
         free(st);
         return serve_send_error(r, 500, "internal", "out of memory");
     }
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->cv, NULL);
-    cc_buf_init(&st->ev, 0);
+    serve_sse_init(&st->sse, stream_free_owner);
     st->k = k;
     st->hops = hops;
     st->want_trace = want_trace;
-    st->refs = 2;
     snprintf(st->actor, sizeof st->actor, "%s", r->actor);
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st,
-                                             stream_free);
-    if (!resp) {
-        st->refs = 1;
-        stream_unref(st);
-        return serve_send_error(r, 500, "internal", "out of memory");
-    }
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &at, ask_thread, st)) {
-        pthread_attr_destroy(&at);
-        st->done = 1;
-        st->refs = 1;   /* only the response holds it now */
-        MHD_destroy_response(resp);
-        return serve_send_error(r, 503, "busy", "cannot start the ask: too many threads");
-    }
-    pthread_attr_destroy(&at);
-    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    return serve_send_response(r, 200, resp);
+    return serve_sse_start(r, &st->sse, ask_thread, "ask", &started);
 }
 
 /* ---------------------------------------------------------------- route */

@@ -244,11 +244,7 @@ static cJSON *chunk_head(const char *id, time_t created, cJSON **choices)
 /* ---------------------------------------------------------------- stream */
 
 typedef struct chat_stream {
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    cc_buf          ev;        /* events not yet sent */
-    size_t          sent;
-    int             done, refs, gone;
+    serve_sse       sse;       /* first: the producer thread gets the chat_stream */
     char            id[40];
     time_t          created;
     cl_token       *prompt;
@@ -266,16 +262,9 @@ static void free_stops(char **stop, size_t n)
     free(stop);
 }
 
-static void stream_unref(chat_stream *st)
+static void stream_free_owner(serve_sse *s)
 {
-    int last;
-    pthread_mutex_lock(&st->mu);
-    last = --st->refs == 0;
-    pthread_mutex_unlock(&st->mu);
-    if (!last) return;
-    pthread_mutex_destroy(&st->mu);
-    pthread_cond_destroy(&st->cv);
-    cc_buf_free(&st->ev);
+    chat_stream *st = (chat_stream *)s;
     free(st->prompt);
     free_stops(st->stop, st->n_stop);
     free(st);
@@ -286,10 +275,7 @@ static void stream_data(chat_stream *st, cJSON *j)
 {
     char *s = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
-    pthread_mutex_lock(&st->mu);
-    cc_buf_printf(&st->ev, "data: %s\n\n", s ? s : "[DONE]");
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
+    serve_sse_push(&st->sse, "data: %s\n\n", s ? s : "[DONE]");
     free(s);
 }
 
@@ -312,9 +298,7 @@ static int on_piece(void *user, cl_token tok, const char *piece, size_t len)
     pthread_mutex_lock(&M.mu);
     stop = M.stopping;
     pthread_mutex_unlock(&M.mu);
-    pthread_mutex_lock(&st->mu);
-    stop |= st->gone;
-    pthread_mutex_unlock(&st->mu);
+    stop |= serve_sse_gone(&st->sse);
     if (stop) return 1;
     if (len) {
         cJSON *d = cJSON_CreateObject();
@@ -352,47 +336,8 @@ static void *chat_thread(void *p)
         stream_data(st, NULL);
     }
     cl_gen_result_free(&g);
-    pthread_mutex_lock(&st->mu);
-    st->done = 1;
-    pthread_cond_signal(&st->cv);
-    pthread_mutex_unlock(&st->mu);
-    stream_unref(st);
+    serve_sse_end(&st->sse);
     return NULL;
-}
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    chat_stream *st = cls;
-    size_t n;
-    (void)pos;
-    pthread_mutex_lock(&st->mu);
-    while (st->sent == st->ev.len && !st->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&st->cv, &st->mu, &ts);
-    }
-    n = st->ev.len - st->sent;
-    if (n == 0) {
-        pthread_mutex_unlock(&st->mu);
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    }
-    if (n > max) n = max;
-    memcpy(buf, st->ev.data + st->sent, n);
-    st->sent += n;
-    if (st->sent == st->ev.len) { cc_buf_reset(&st->ev); st->sent = 0; }
-    pthread_mutex_unlock(&st->mu);
-    return (ssize_t)n;
-}
-
-/* The response is gone (sent or the client left): cancel the generation. */
-static void stream_free(void *cls)
-{
-    chat_stream *st = cls;
-    pthread_mutex_lock(&st->mu);
-    st->gone = 1;
-    pthread_mutex_unlock(&st->mu);
-    stream_unref(st);
 }
 
 /* ---------------------------------------------------------------- routes */
@@ -627,13 +572,10 @@ static enum MHD_Result chat_streamed(serve_req *r, chat_req *q, const char *id, 
                                      cl_token *prompt, size_t np)
 {
     chat_stream *st = calloc(1, sizeof *st);
-    struct MHD_Response *resp;
-    pthread_t th;
-    pthread_attr_t at;
+    enum MHD_Result ret;
+    int started;
     if (!st) { gate_give(NULL, 0); free(prompt); return serve_send_error(r, 500, "internal", "out of memory"); }
-    pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->cv, NULL);
-    cc_buf_init(&st->ev, 0);
+    serve_sse_init(&st->sse, stream_free_owner);
     snprintf(st->id, sizeof st->id, "%s", id);
     st->created = created;
     st->prompt = prompt;
@@ -645,28 +587,9 @@ static enum MHD_Result chat_streamed(serve_req *r, chat_req *q, const char *id, 
     q->n_stop = 0;
     st->go.stop = (const char *const *)st->stop;
     st->include_usage = q->include_usage;
-    st->refs = 2;
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, st, stream_free);
-    if (!resp) {
-        gate_give(NULL, 0);
-        st->refs = 1;
-        stream_unref(st);
-        return serve_send_error(r, 500, "internal", "out of memory");
-    }
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &at, chat_thread, st)) {
-        pthread_attr_destroy(&at);
-        gate_give(NULL, 0);
-        st->done = 1;
-        st->refs = 1;
-        MHD_destroy_response(resp);
-        return serve_send_error(r, 503, "busy", "cannot start the generation: too many threads");
-    }
-    pthread_attr_destroy(&at);
-    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    return serve_send_response(r, 200, resp);
+    ret = serve_sse_start(r, &st->sse, chat_thread, "generation", &started);
+    if (!started) gate_give(NULL, 0);   /* the thread that would have released the model */
+    return ret;
 }
 
 enum MHD_Result serve_chat_completions(serve_req *r)
