@@ -13,6 +13,7 @@ cd "$(dirname "$0")/../.."
 secs="${1:-60}"; shift || true
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "ok installed"; then
+  $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev
 fi
 flags="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
