@@ -317,6 +317,61 @@ cl_status cl_model_eval(cl_model *m, cl_token token, uint32_t pos, float *logits
 cl_status cl_model_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, size_t n_new,
                             cl_token *out, size_t *n_out);
 
+/* ------------------------------------------------------- prefix KV cache */
+
+/* A cache of K/V for blocks of CL_KV_BLOCK prompt tokens, shared across
+ * generations (and across models: entries carry the identity of the model
+ * and of every setting that shapes K/V, so models never share entries).
+ * A prompt whose leading whole blocks equal an earlier prompt's, token for
+ * token from position 0, copies their K/V instead of prefilling them. Least
+ * recently used blocks are evicted to stay within the budget; a block in use
+ * is never freed. Thread-safe. Reused K/V give bit-identical logits: the
+ * block size equals the prefill batch, so the remaining tokens are computed
+ * in the same batches as without the cache. */
+#define CL_KV_BLOCK 32
+#define CL_KVCACHE_DEFAULT_BYTES ((size_t)256 << 20) /* 256 MiB */
+typedef struct cl_kvcache cl_kvcache;
+
+/* budget_bytes 0 keeps nothing (the cache is off). Free with cl_kvcache_free. */
+cl_status cl_kvcache_new(size_t budget_bytes, cl_kvcache **out);
+/* Handles are reference-counted: ref adds one, free drops one (the last frees
+ * every block). NULL is a no-op for both. */
+cl_kvcache *cl_kvcache_ref(cl_kvcache *c);
+void cl_kvcache_free(cl_kvcache *c);
+/* Changes the budget, evicting unpinned blocks down to it. */
+void cl_kvcache_set_budget(cl_kvcache *c, size_t budget_bytes);
+/* Drops every unpinned block. */
+void cl_kvcache_clear(cl_kvcache *c);
+
+typedef struct cl_kvcache_stats {
+    size_t budget_bytes, bytes; /* bytes: block data plus bookkeeping */
+    size_t n_blocks, n_pinned;
+    uint64_t hits, misses;      /* lookups that reused at least one block / none */
+    uint64_t inserts, evictions;
+} cl_kvcache_stats;
+void cl_kvcache_get_stats(cl_kvcache *c, cl_kvcache_stats *st);
+
+/* What one prefill took from the cache. */
+typedef struct cl_kv_stats {
+    uint32_t prompt_tokens;  /* tokens of the prompt */
+    uint32_t hit_blocks;     /* leading blocks reused */
+    uint32_t hit_tokens;     /* = hit_blocks * CL_KV_BLOCK: prefill tokens saved */
+    uint32_t prefill_tokens; /* tokens actually evaluated (prompt - hit) */
+    uint32_t stored_blocks;  /* new blocks this prefill added to the cache */
+} cl_kv_stats;
+
+/* Each model opens with a cache of its own (CL_KVCACHE_DEFAULT_BYTES).
+ * set_kvcache replaces it with c (a reference is taken; NULL: no cache),
+ * e.g. one cache shared by several models. kvcache: the model's (borrowed). */
+void cl_model_set_kvcache(cl_model *m, cl_kvcache *c);
+cl_kvcache *cl_model_kvcache(const cl_model *m);
+
+/* Evaluates a prompt from position 0 (like cl_model_eval_batch at pos 0,
+ * last token's logits), taking leading whole blocks from the model's cache
+ * (at most (n-1)/CL_KV_BLOCK of them: the last token is always evaluated)
+ * and storing the prompt's new whole blocks in it. st may be NULL. */
+cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *logits, cl_kv_stats *st);
+
 /* ---------------------------------------------------------------- sampling */
 
 /* Sampling settings. The order is: repetition penalty on the logits of the
@@ -397,10 +452,11 @@ typedef struct cl_gen_result {
     size_t n_tokens;
     cl_stop_reason stop_reason;
     double prefill_ms, decode_ms; /* wall time of the prompt and of the rest */
+    cl_kv_stats kv;      /* what the prefill reused from the model's prefix cache */
 } cl_gen_result;
 
-/* Generates from the prompt (evaluated from position 0 in batches) with the
- * model's tokenizer. *out is filled even on failure (partial results);
+/* Generates from the prompt (evaluated from position 0 in batches, reusing
+ * the model's prefix KV cache: cl_model_prefill) with the model's tokenizer. *out is filled even on failure (partial results);
  * release with cl_gen_result_free. */
 cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, const cl_gen_opts *o,
                       cl_gen_result *out);

@@ -107,4 +107,35 @@ void cl_l2_normalize(float *v, size_t n);
 cl_status cl_tiny_add_w(cl_gguf_writer *w, uint64_t *rng, const char *name, int type, uint64_t ne0,
                         uint64_t ne1, float a, float center);
 
+/* Prefix KV cache internals (kvcache.c; the public handle is cl_kvcache in
+ * llm.h). ident is the 128-bit identity of a model and the settings that
+ * shape its K/V (cl_model computes it at open); toks are a prompt's tokens. */
+typedef struct cl_kv_block cl_kv_block;
+/* Adds n bytes to an identity (start from {0xcbf29ce484222325, 0}). */
+void cl_kv_ident_add(uint64_t ident[2], const void *p, size_t n);
+/* The chained key: prev is the key of the blocks before (or ident[0]^ident[1]). */
+uint64_t cl_kv_hash_block(uint64_t prev, const cl_token *toks);
+/* Matches blocks 0, 1, .. of toks (n_blocks * CL_KV_BLOCK tokens) against the
+ * cache and returns how many leading blocks hit; those are pinned and put in
+ * out[0..], to be given back with cl_kvc_release. */
+size_t cl_kvc_lookup(cl_kvcache *c, const uint64_t ident[2], const cl_token *toks, size_t n_blocks,
+                     cl_kv_block **out);
+/* Unpins n blocks (NULL entries skipped) and marks them used, b[0] last (most recent). */
+void cl_kvc_release(cl_kvcache *c, cl_kv_block *const *b, size_t n);
+/* Adds block `depth` of toks (whose parent, the block at depth-1, is pinned by
+ * the caller; NULL at depth 0) with data (malloc'd, bytes long, layout
+ * [2][n_layer][CL_KV_BLOCK][kvd]); the cache takes data in every case (frees
+ * it when the block exists already or does not fit the budget). Returns the
+ * block, pinned (release it), or NULL when it could not be stored. */
+cl_kv_block *cl_kvc_insert(cl_kvcache *c, const uint64_t ident[2], const cl_token *toks, size_t depth,
+                           cl_kv_block *parent, float *data, size_t bytes);
+const float *cl_kv_block_data(const cl_kv_block *b);
+/* The copy step between a block and a sequence's contiguous caches (each
+ * (n_layer, n_ctx, kvd)), positions pos .. pos+CL_KV_BLOCK-1. Host memory;
+ * a GPU backend supplies its own pair for device caches. */
+void cl_kv_block_load(const float *blk, float *kcache, float *vcache, uint32_t n_layer, uint32_t n_ctx, uint32_t kvd,
+                      uint32_t pos);
+void cl_kv_block_save(float *blk, const float *kcache, const float *vcache, uint32_t n_layer, uint32_t n_ctx,
+                      uint32_t kvd, uint32_t pos);
+
 #endif

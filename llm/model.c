@@ -39,7 +39,12 @@ struct cl_model {
     float rope_mscale; /* cos/sin factor (YaRN; 1 otherwise) */
     uint32_t last_nb;  /* tokens in the last evaluated chunk: its last row of x is the
                           newest token's residual stream (cl_model_hidden) */
+    /* prefix KV cache (kvcache.c; see the section at the end) */
+    cl_kvcache *kvc;      /* a reference; NULL: none */
+    uint64_t kv_ident[2]; /* identity of the weights and K/V-shaping settings */
 };
+
+static cl_status kv_identity(cl_model *m);
 
 static cl_status get_u32(const cl_gguf *g, const char *arch, const char *suffix, uint32_t *out, int required)
 {
@@ -157,6 +162,7 @@ void cl_model_free(cl_model *m)
     cl_gguf_close(m->g);
     free(m->layers);
     cl_backend_free(&m->be);
+    cl_kvcache_free(m->kvc);
     free(m->inv_freq);
     free(m->cs);
     free(m->kcache);
@@ -289,6 +295,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
         m->inv_freq[l] = pow(I->rope_base, -2.0 * l / I->head_dim) * (fs * (1.0 - mix) + mix);
     }
     if ((s = cl_backend_cpu_new(0, 1, &m->be))) goto fail;
+    if ((s = kv_identity(m)) || (s = cl_kvcache_new(CL_KVCACHE_DEFAULT_BYTES, &m->kvc))) goto fail;
     *out = m;
     return CL_OK;
 nomem:
@@ -470,4 +477,103 @@ void cl_model_hidden(const cl_model *m, float *out)
     uint32_t E = m->info.n_embd;
     if (!m->last_nb) { memset(out, 0, E * sizeof(float)); return; }   /* nothing evaluated yet */
     cl_be_rmsnorm((cl_backend *)&m->be, out, m->x + (size_t)(m->last_nb - 1) * E, m->out_norm->data, E, 1, m->info.eps);
+}
+
+/* ---------------------------------------------------------- prefix KV cache
+ * Bookkeeping is in kvcache.c; here: the model's identity, and prefill that
+ * copies cached blocks into the contiguous caches (cl_kv_block_load), runs
+ * the rest, and saves the prompt's new whole blocks (cl_kv_block_save). */
+
+/* The identity covers what K/V depend on: the GGUF's header, metadata and
+ * tensor table (its first data_offset bytes), the file size, 64 bytes at
+ * each of up to 64 places of every tensor's data (two files that differ
+ * only elsewhere in their weights would collide: the 4 KiB sample per
+ * tensor is the cost bound), and the settings derived at open (RoPE
+ * frequencies and factor, epsilon, pair layout, the backend's name). */
+static cl_status kv_identity(cl_model *m)
+{
+    const uint8_t *base;
+    uint64_t off = cl_gguf_data_offset(m->g), fsize = cl_gguf_file_size(m->g);
+    int64_t i, nt = cl_gguf_n_tensors(m->g);
+    m->kv_ident[0] = 0xcbf29ce484222325ull;
+    m->kv_ident[1] = 0;
+    cl_kv_ident_add(m->kv_ident, "cairn-kv-1", 10);
+    cl_kv_ident_add(m->kv_ident, &fsize, sizeof fsize);
+    /* the first tensor's data sits at off in the file: back up to the header */
+    base = nt > 0 ? (const uint8_t *)cl_gguf_tensor(m->g, 0)->data - cl_gguf_tensor(m->g, 0)->offset - off : NULL;
+    if (base) cl_kv_ident_add(m->kv_ident, base, off);
+    for (i = 0; i < nt; i++) {
+        const cl_tensor *t = cl_gguf_tensor(m->g, i);
+        size_t k, n = t->n_bytes < 64 * 64 ? 1 : 64, step = n > 1 ? (t->n_bytes - 64) / 63 : 0;
+        for (k = 0; k < n; k++) {
+            size_t at = k * step, len = t->n_bytes - at < 64 ? t->n_bytes - at : 64;
+            if (n == 1) len = t->n_bytes;
+            cl_kv_ident_add(m->kv_ident, (const uint8_t *)t->data + at, len);
+        }
+    }
+    {
+        cl_model_info in = m->info; /* everything but the sequence's cache size */
+        in.n_ctx = 0;
+        cl_kv_ident_add(m->kv_ident, &in, sizeof in);
+    }
+    cl_kv_ident_add(m->kv_ident, m->inv_freq, m->info.head_dim / 2 * sizeof *m->inv_freq);
+    cl_kv_ident_add(m->kv_ident, &m->rope_mscale, sizeof m->rope_mscale);
+    cl_kv_ident_add(m->kv_ident, &m->neox, sizeof m->neox);
+    cl_kv_ident_add(m->kv_ident, m->be.i->name, strlen(m->be.i->name));
+    return CL_OK;
+}
+
+void cl_model_set_kvcache(cl_model *m, cl_kvcache *c)
+{
+    cl_kvcache *old = m->kvc;
+    m->kvc = cl_kvcache_ref(c);
+    cl_kvcache_free(old);
+}
+
+cl_kvcache *cl_model_kvcache(const cl_model *m) { return m->kvc; }
+
+cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *logits, cl_kv_stats *st)
+{
+    const cl_model_info *I = &m->info;
+    uint32_t kvd = I->n_head_kv * I->head_dim;
+    size_t bytes = (size_t)2 * I->n_layer * CL_KV_BLOCK * kvd * sizeof(float);
+    size_t n_full, n_hit = 0, i, hit_cap;
+    cl_kv_block **blk = NULL;
+    cl_kv_stats dummy;
+    cl_status s;
+    if (!st) st = &dummy;
+    memset(st, 0, sizeof *st);
+    if (!n) return cl_err(CL_ERR_INVALID, "model: no tokens to evaluate");
+    st->prompt_tokens = (uint32_t)n;
+    n_full = n / CL_KV_BLOCK;
+    hit_cap = (n - 1) / CL_KV_BLOCK;
+    if (!m->kvc || !n_full || n > I->n_ctx) {
+        if ((s = cl_model_eval_batch(m, toks, n, 0, logits, 0))) return s;
+        st->prefill_tokens = (uint32_t)n;
+        return CL_OK;
+    }
+    for (i = 0; i < n; i++) /* checked before any copy: a stored block has valid tokens */
+        if (toks[i] < 0 || (uint32_t)toks[i] >= I->n_vocab)
+            return cl_err(CL_ERR_RANGE, "model: token %d is outside the vocabulary (%u)", toks[i], I->n_vocab);
+    if (!(blk = calloc(n_full, sizeof *blk))) return cl_err(CL_ERR_NOMEM, "model: out of memory");
+    n_hit = cl_kvc_lookup(m->kvc, m->kv_ident, toks, hit_cap, blk);
+    for (i = 0; i < n_hit; i++)
+        cl_kv_block_load(cl_kv_block_data(blk[i]), m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd,
+                         (uint32_t)(i * CL_KV_BLOCK));
+    st->hit_blocks = (uint32_t)n_hit;
+    st->hit_tokens = (uint32_t)(n_hit * CL_KV_BLOCK);
+    st->prefill_tokens = (uint32_t)(n - n_hit * CL_KV_BLOCK);
+    s = cl_model_eval_batch(m, toks + n_hit * CL_KV_BLOCK, n - n_hit * CL_KV_BLOCK, (uint32_t)(n_hit * CL_KV_BLOCK),
+                            logits, 0);
+    /* store the new whole blocks, each under its (pinned) parent */
+    for (i = n_hit; !s && i < n_full; i++) {
+        float *d = malloc(bytes);
+        if (!d) break; /* the cache is an optimisation: no memory, no entry */
+        cl_kv_block_save(d, m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd, (uint32_t)(i * CL_KV_BLOCK));
+        if (!(blk[i] = cl_kvc_insert(m->kvc, m->kv_ident, toks, i, i ? blk[i - 1] : NULL, d, bytes))) break;
+        st->stored_blocks++;
+    }
+    cl_kvc_release(m->kvc, blk, n_full);
+    free(blk);
+    return s;
 }

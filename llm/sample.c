@@ -378,7 +378,7 @@ cl_status cl_generate(cl_model *m, const cl_token *prompt, size_t n_prompt, cons
     if (o->schema && (s = constraint_new(&con, tok, o->schema, &allowed, I->n_vocab))) goto done;
     for (i = 0; i < n_prompt; i++) cl_sampler_accept(smp, prompt[i]);
     t0 = now_ms();
-    if ((s = cl_model_eval_batch(m, prompt, n_prompt, 0, logits, 0))) goto done;
+    if ((s = cl_model_prefill(m, prompt, n_prompt, logits, &out->kv))) goto done;
     pos = (uint32_t)n_prompt;
     out->prefill_ms = now_ms() - t0;
     t0 = now_ms();
