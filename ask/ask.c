@@ -4,6 +4,7 @@
  * ask.h). */
 #include "ask_int.h"
 #include "retrieval.h"
+#include "llm.h"
 
 #include <stdarg.h>
 #include "graph.h"
@@ -531,7 +532,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     sqlite3_stmt *st = NULL;
     cc_buf norm = CC_BUF_INIT(0), tr = CC_BUF_INIT(0), ans = CC_BUF_INIT(0);
     const char *model = "";
-    int64_t ptok, maxtok, ghops;
+    int64_t ptok, maxtok, ghops, kvmb;
     ca_llm *llm = NULL;
     ca_ev *ev = NULL;
     int *cite_of = NULL;
@@ -581,6 +582,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         (s = cc_kb_setting_i64(kb, "ask.prompt_tokens", 2048, &ptok)) ||
         (s = cc_kb_setting_i64(kb, "ask.max_tokens", 256, &maxtok)) ||
         (s = cc_kb_setting_i64(kb, "ask.graph_hops", 1, &ghops)) ||
+        (s = cc_kb_setting_i64(kb, "ask.kv_cache_mb", 256, &kvmb)) ||
         (s = cc_kb_setting_str(kb, "ask.model", "", &model)))
         return s;   /* the message names the setting */
     k = o && o->k ? o->k : (int)k64;
@@ -595,6 +597,8 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         return cc_kb_seterr(kb, CC_INVALID, "setting ask.graph_hops must be 1..4 (is %lld)", (long long)ghops);
     if (maxtok < 1 || maxtok > 100000)
         return cc_kb_seterr(kb, CC_INVALID, "ask.max_tokens must be 1..100000 (is %lld)", (long long)maxtok);
+    if (kvmb < 0 || kvmb > 1000000)
+        return cc_kb_seterr(kb, CC_INVALID, "setting ask.kv_cache_mb must be 0..1000000 (is %lld)", (long long)kvmb);
     if (!(a = calloc(1, sizeof *a))) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     cc_utc_iso8601(created);
     cc_kb_generation(kb, &gen);
@@ -817,12 +821,16 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if (model[0] && (s = ca_llm_open(kb, model, (uint32_t)(ptok + maxtok + CA_CHAT_RESERVE), &llm)))
         goto out;
     t_load = cc_now_ms() - t0;
-    if (llm && ptok > (int64_t)ca_llm_n_ctx(llm) - maxtok - CA_CHAT_RESERVE) {   /* all fit the context */
-        ptok = (int64_t)ca_llm_n_ctx(llm) - maxtok - CA_CHAT_RESERVE;
+    if (llm) ca_llm_set_cache_budget(llm, (size_t)kvmb << 20);
+    /* all fit the context: the prompt, the template around it (measured on
+     * this model) and the answer */
+    if (llm && ptok > (int64_t)ca_llm_n_ctx(llm) - maxtok - (int64_t)ca_llm_overhead(llm)) {
+        ptok = (int64_t)ca_llm_n_ctx(llm) - maxtok - (int64_t)ca_llm_overhead(llm);
         if (ptok < 64) {
             s = cc_kb_seterr(kb, CC_INVALID, "model %s: its context (%u tokens) leaves %lld for the"
-                             " prompt after ask.max_tokens (%lld); at least 64 are needed", model,
-                             ca_llm_n_ctx(llm), (long long)ptok, (long long)maxtok);
+                             " prompt after ask.max_tokens (%lld) and its chat template (%zu);"
+                             " at least 64 are needed", model, ca_llm_n_ctx(llm), (long long)ptok,
+                             (long long)maxtok, ca_llm_overhead(llm));
             goto out;
         }
     }
@@ -843,6 +851,15 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     }
     t_prompt = cc_now_ms() - t0;
     stage(o, "prompt", t_prompt, "{\"tokens\":%zu}", pr.tokens);
+    if (llm && pr.over_budget) {   /* evidence was dropped to fit; the rest alone does not */
+        s = cc_kb_seterr(kb, CC_TOOBIG, "model %s: the instructions and the question alone take %zu tokens,"
+                         " more than the %lld its context (%u tokens) leaves for the prompt after"
+                         " ask.max_tokens (%lld) and its chat template (%zu): lower ask.max_tokens,"
+                         " shorten the question or use a model with a longer context", model,
+                         pr.tokens, (long long)ptok, ca_llm_n_ctx(llm), (long long)maxtok,
+                         ca_llm_overhead(llm));
+        goto out;
+    }
 
     /* ---- generation */
     t0 = cc_now_ms();
@@ -1001,9 +1018,10 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
                       pr.cite[i] ? "true" : "false");
     }
     cc_buf_printf(&tr, "],\"prompt\":{\"sha256\":\"%s\",\"tokens\":%zu,\"token_counter\":\"%s\","
-                  "\"budget\":%d,\"over_budget\":%s,\"triples\":%zu,\"chunks\":[",
+                  "\"budget\":%d,\"over_budget\":%s,\"triples\":%zu,\"chunks_left_out\":%zu,"
+                  "\"chunks_dropped_to_fit\":%zu,\"chunks\":[",
                   pr.sha256, pr.tokens, llm ? "model" : "estimate", pr.budget,
-                  pr.over_budget ? "true" : "false", pr.n_triples_in);
+                  pr.over_budget ? "true" : "false", pr.n_triples_in, nc - pr.n_chunks_in, pr.n_dropped);
     for (size_t i = 0, m = 0; i < nc; i++)
         if (pr.cite[i])
             cc_buf_printf(&tr, "%s{\"id\":%d,\"chunk\":%lld,\"truncated\":%s}", m++ ? "," : "",
@@ -1016,9 +1034,15 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     if (llm)
         cc_buf_printf(&tr, ",\"generation\":{\"sampler\":\"greedy\",\"temperature\":0,\"seed\":null,"
                       "\"max_tokens\":%lld,\"prompt_tokens\":%zu,\"generated_tokens\":%zu,"
-                      "\"stopped\":\"%s\",\"chat_template\":%s,\"kv_prefix_hits\":0}",
+                          "\"stopped\":\"%s\",\"chat_template\":%s,\"kv_prefix_hits\":%zu,"
+                      "\"kv_cache\":{\"prompt_tokens\":%zu,\"hit_tokens\":%zu,\"saved_tokens\":%zu,"
+                      "\"hit_blocks\":%zu,\"stored_blocks\":%zu,\"block_tokens\":%d,\"budget_mb\":%lld,"
+                      "\"model_kept\":%s}}",
                       (long long)maxtok, gout.n_prompt_tokens, gout.n_gen_tokens,
-                      gout.stopped_eos ? "eos" : "max_tokens", gout.chat_template ? "true" : "false");
+                      gout.stopped_eos ? "eos" : "max_tokens", gout.chat_template ? "true" : "false",
+                      gout.kv_hit_blocks, gout.kv_prompt_tokens, gout.kv_hit_tokens, gout.kv_hit_tokens,
+                      gout.kv_hit_blocks, gout.kv_stored_blocks, CL_KV_BLOCK, (long long)kvmb,
+                      gout.model_kept ? "true" : "false");
     else cc_buf_puts(&tr, ",\"generation\":null");
     cc_buf_printf(&tr, ",\"answer_type\":\"%s\",\"terms\":[", atype_name[qtype]);
     for (int j = 0; j < nt; j++) {

@@ -28,6 +28,7 @@ typedef struct ca_prompt {
     size_t  n_chunks_in, n_triples_in;
     const cg_triple **triples;   /* [T1].. in prompt order (borrowed from the subgraph) */
     int     over_budget;   /* 1 when even the instructions and question do not fit */
+    size_t  n_dropped;     /* chunks dropped because the whole prompt counted over budget */
     char    sha256[65];
 } ca_prompt;
 
@@ -35,7 +36,10 @@ typedef struct ca_prompt {
  * untrusted-data markers (triples [T1].. then chunk excerpts [1].., each
  * group in a stable order: triples by their text, chunks by chunk id), then
  * the question. Everything within budget tokens; chunks go in by fused
- * rank until the budget is spent (the last one cut at a word boundary).
+ * rank until the budget is spent (the last one cut at a word boundary);
+ * when the whole prompt counts over budget, the lowest-ranked chunks in it
+ * are dropped (n_dropped) until it fits. The stable part comes first, so
+ * that the model's prefix KV cache serves repeated and related questions.
  * p is filled (free with ca_prompt_free). CC_NOMEM only. */
 cc_status ca_prompt_build(const char *question, const ca_ev *ev, size_t n_ev,
                           const cg_subgraph *g, int budget, ca_count_fn count, void *ctx,
@@ -55,6 +59,10 @@ typedef struct ca_gen {
     double  t_prefill, t_decode;   /* ms */
     int     stopped_eos;       /* 1: the model ended with EOS; 0: max_new reached */
     int     chat_template;     /* 1: the prompt went in as a user message of the model's template */
+    /* the prefix KV cache (llm/kvcache.c): prompt tokens, tokens reused
+     * (prefill saved), blocks reused and newly stored */
+    size_t  kv_prompt_tokens, kv_hit_tokens, kv_hit_blocks, kv_stored_blocks;
+    int     model_kept;        /* 1: the model stayed loaded from an earlier ask in this process */
 } ca_gen;
 
 /* Opens the model at path with a KV cache of n_ctx tokens and hashes the
@@ -63,6 +71,15 @@ cc_status   ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **ou
 void        ca_llm_close(ca_llm *m);   /* NULL-safe */
 /* The KV cache size in tokens (the trained context at most). */
 uint32_t    ca_llm_n_ctx(const ca_llm *m);
+/* Tokens the model's chat template (or BOS) adds around the prompt text. */
+size_t      ca_llm_overhead(const ca_llm *m);
+/* 1 when ca_llm_open took the model kept from an earlier ask: ca_llm_close
+ * keeps one model per process for the next ask of the same file and context
+ * (with its prefix KV cache); ca_llm_release_kept frees it now. */
+int         ca_llm_kept(const ca_llm *m);
+void        ca_llm_release_kept(void);
+/* The byte budget of the model's prefix KV cache (setting ask.kv_cache_mb). */
+void        ca_llm_set_cache_budget(ca_llm *m, size_t bytes);
 /* A ca_count_fn over the model's tokenizer (ctx = the ca_llm). */
 size_t      ca_llm_count(void *ctx, const char *s, size_t n);
 /* The model's identity as a JSON object (file, sha256, architecture,

@@ -2,25 +2,77 @@
  * (CPU backend) run greedily by cl_generate on the assembled prompt (inside
  * the model's chat template when it has one), streaming text as it comes;
  * and the model's identity for the trace (file sha256, architecture,
- * tensor types). */
+ * tensor types).
+ *
+ * The model stays loaded between asks in one process (server /v1/ask, the
+ * SQL shell's ASK, trace replay, a run of asks): ca_llm_close parks it in
+ * a one-model slot and the next ca_llm_open of the same file (same path,
+ * device, inode, size and modification time) and context takes it back,
+ * with its prefix KV cache (llm/kvcache.c) still warm, so a prompt that
+ * starts as an earlier one did skips prefilling that part. A second ask
+ * running at the same time opens a model of its own. */
 #include "ask_int.h"
 #include "llm.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct ca_llm {
     cl_model *m;
     cc_buf    identity;   /* JSON object */
+    size_t    overhead;   /* prompt tokens the chat template (or BOS) adds */
+    int       kept;       /* 1: taken from the slot of a previous ask */
+    /* what the slot matches on */
+    char     *path;
+    uint32_t  want_ctx;
+    struct stat st;
 };
 
-void ca_llm_close(ca_llm *m)
+static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
+static ca_llm *slot;          /* the parked model, or NULL */
+static int slot_atexit;
+
+static void llm_free(ca_llm *m)
 {
     if (!m) return;
     cl_model_free(m->m);
     cc_buf_free(&m->identity);
+    free(m->path);
     free(m);
+}
+
+static void slot_clear(void)
+{
+    ca_llm *m;
+    pthread_mutex_lock(&slot_mu);
+    m = slot;
+    slot = NULL;
+    pthread_mutex_unlock(&slot_mu);
+    llm_free(m);
+}
+
+void ca_llm_release_kept(void) { slot_clear(); }
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+void ca_llm_close(ca_llm *m)
+{
+    ca_llm *old = NULL;
+    if (!m) return;
+    if (!m->path) { llm_free(m); return; }
+    pthread_mutex_lock(&slot_mu);
+    old = slot;
+    slot = m;
+    if (!slot_atexit) slot_atexit = !atexit(slot_clear);
+    pthread_mutex_unlock(&slot_mu);
+    llm_free(old);
 }
 
 /* sha256 of the whole file, read in 1 MiB pieces. */
@@ -47,6 +99,8 @@ static int file_sha256(const char *path, char hex[65], long long *size)
     return 0;
 }
 
+static cl_status prompt_tokens(const cl_model *m, const ca_prompt *p, cl_token **out, size_t *n, int *chat);
+
 cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
 {
     ca_llm *m;
@@ -55,7 +109,20 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
     long long size = 0;
     int64_t count[CL_TYPE_COUNT] = {0};
     int first = 1;
+    struct stat st;
     *out = NULL;
+    if (stat(path, &st) == 0) {   /* the model kept from an earlier ask, when it is this one */
+        pthread_mutex_lock(&slot_mu);
+        if (slot && slot->want_ctx == n_ctx && !strcmp(slot->path, path) && same_file(&slot->st, &st)) {
+            m = slot;
+            slot = NULL;
+            pthread_mutex_unlock(&slot_mu);
+            m->kept = 1;
+            *out = m;
+            return CC_OK;
+        }
+        pthread_mutex_unlock(&slot_mu);
+    }
     if (!(m = calloc(1, sizeof *m))) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     if (cl_model_open(path, n_ctx, &m->m) != CL_OK) {
         cc_status s = cc_kb_seterr(kb, CC_INVALID, "model %s: %s", path, cl_errmsg());
@@ -90,8 +157,29 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
         ca_llm_close(m);
         return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     }
+    {   /* what the template adds around an empty prompt */
+        ca_prompt empty = {0};
+        cl_token *t = NULL;
+        int chat;
+        empty.text = (char *)"";
+        if (prompt_tokens(m->m, &empty, &t, &m->overhead, &chat) != CL_OK) m->overhead = CA_CHAT_RESERVE;
+        free(t);
+    }
+    /* kept for the next ask only when it can be recognised */
+    if (stat(path, &m->st) == 0 && (m->path = malloc(strlen(path) + 1)))
+        memcpy(m->path, path, strlen(path) + 1);
+    m->want_ctx = n_ctx;
     *out = m;
     return CC_OK;
+}
+
+size_t ca_llm_overhead(const ca_llm *m) { return m->overhead; }
+
+int ca_llm_kept(const ca_llm *m) { return m->kept; }
+
+void ca_llm_set_cache_budget(ca_llm *m, size_t bytes)
+{
+    if (cl_model_kvcache(m->m)) cl_kvcache_set_budget(cl_model_kvcache(m->m), bytes);
 }
 
 const char *ca_llm_identity(const ca_llm *m) { return m->identity.data; }
@@ -204,9 +292,13 @@ cc_status ca_llm_generate(cc_kb *kb, ca_llm *m, const ca_prompt *p, int max_new,
     if (prompt_tokens(m->m, p, &prompt, &np, &chat) != CL_OK)
         return cc_kb_seterr(kb, CC_INVALID, "tokenising the prompt: %s", cl_errmsg());
     if (!np || np + (size_t)max_new > in->n_ctx) {
+        /* the prompt builder fits the evidence to the context, so this is
+         * a prompt whose fixed part (instructions, question, template)
+         * alone is too long, or a tokenisation longer than counted */
         free(prompt);
-        return cc_kb_seterr(kb, CC_TOOBIG, "the prompt is %zu tokens and the answer may take %d;"
-                            " the model's context is %u: lower ask.prompt_tokens or ask.max_tokens",
+        return cc_kb_seterr(kb, CC_TOOBIG, "the prompt is %zu tokens (with the chat template) and the answer"
+                            " may take %d; the model's context is %u: lower ask.max_tokens or"
+                            " ask.prompt_tokens, or use a model with a longer context",
                             np, max_new, in->n_ctx);
     }
     cl_sample_opts_default(&o.sample);   /* greedy: the same answer every time (replay) */
@@ -235,6 +327,11 @@ cc_status ca_llm_generate(cc_kb *kb, ca_llm *m, const ca_prompt *p, int max_new,
     out->t_decode = r.decode_ms;
     out->stopped_eos = r.stop_reason == CL_STOP_EOS;
     out->chat_template = chat;
+    out->kv_prompt_tokens = r.kv.prompt_tokens;
+    out->kv_hit_tokens = r.kv.hit_tokens;
+    out->kv_hit_blocks = r.kv.hit_blocks;
+    out->kv_stored_blocks = r.kv.stored_blocks;
+    out->model_kept = m->kept;
     cl_gen_result_free(&r);
     return CC_OK;
 }

@@ -136,9 +136,10 @@ void ca_prompt_free(ca_prompt *p)
     memset(p, 0, sizeof *p);
 }
 
-cc_status ca_prompt_build(const char *question, const ca_ev *ev, size_t n_ev,
-                          const cg_subgraph *g, int budget, ca_count_fn count, void *ctx,
-                          ca_prompt *p)
+/* One assembly: chunks of fused rank < lim, at most tlim triples. */
+static cc_status build(const char *question, const ca_ev *ev, size_t n_ev, size_t lim,
+                       const cg_subgraph *g, size_t tlim, int budget, ca_count_fn count, void *ctx,
+                       ca_prompt *p)
 {
     cc_buf b = CC_BUF_INIT(0), tail = CC_BUF_INIT(0), line = CC_BUF_INIT(0);
     tri *ts = NULL;
@@ -175,7 +176,7 @@ cc_status ca_prompt_build(const char *question, const ca_ev *ev, size_t n_ev,
                           t->object))
             goto out;
         c = count(ctx, line.data, line.len);
-        if ((int)(tri_used + c) > budget / 4 || (int)(used + c) > budget) break;
+        if ((int)(tri_used + c) > budget / 4 || (int)(used + c) > budget || nt >= tlim) break;
         used += c;
         tri_used += c;
         ts[nt++].t = t;
@@ -185,7 +186,7 @@ cc_status ca_prompt_build(const char *question, const ca_ev *ev, size_t n_ev,
     for (size_t i = 0; i < nt; i++) p->triples[i] = ts[i].t;
 
     /* chunks by fused rank while they fit; the one that does not fit is cut */
-    for (size_t i = 0; i < n_ev && !p->over_budget; i++) {
+    for (size_t i = 0; i < lim && !p->over_budget; i++) {
         size_t len = strlen(ev[i].text), head, c;
         line.len = 0;
         if (cc_buf_printf(&line, "[%zu] (%s)\n", i + 1, ev[i].uri)) goto out;
@@ -246,4 +247,33 @@ out:
     free(in);
     if (s) ca_prompt_free(p);
     return s;
+}
+
+/* The pieces are counted apart; when the whole prompt counts more than the
+ * budget (a tokenizer that merges across pieces differently, the defused
+ * markers), the lowest-ranked chunk in it is dropped and the prompt
+ * assembled again, then triples (half at a time) once no chunk is left.
+ * over_budget stays only when instructions and question alone exceed. */
+cc_status ca_prompt_build(const char *question, const ca_ev *ev, size_t n_ev,
+                          const cg_subgraph *g, int budget, ca_count_fn count, void *ctx,
+                          ca_prompt *p)
+{
+    size_t lim = n_ev, tlim = (size_t)-1, dropped = 0;
+    for (;;) {
+        cc_status s = build(question, ev, n_ev, lim, g, tlim, budget, count, ctx, p);
+        if (s || p->tokens <= (size_t)p->budget) {
+            if (!s) p->n_dropped = dropped;
+            return s;
+        }
+        if (p->n_chunks_in) {
+            lim = p->n_chunks_in - 1;   /* chunks go in as a prefix of the fused ranks */
+            dropped++;
+        } else if (p->n_triples_in) {
+            tlim = p->n_triples_in / 2;
+        } else {
+            p->n_dropped = dropped;
+            return CC_OK;               /* over_budget: nothing left to drop */
+        }
+        ca_prompt_free(p);
+    }
 }
