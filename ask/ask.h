@@ -18,7 +18,9 @@
  * abstains when no supported sentence holds the answer type; ask.model (a
  * GGUF file: the gguf generator), ask.max_tokens (256), ask.prompt_tokens
  * (the prompt's token budget, 2048), ask.graph_hops (1: the subgraph's
- * depth for ask; graph.hops stays the graph module's default).
+ * depth for ask; graph.hops stays the graph module's default),
+ * ask.kv_cache_mb (256: the byte budget of the model's prefix KV cache,
+ * kept with the model between asks in one process; 0 = off).
  *
  * Prefix: ca_.  Errors are on the KB handle (cc_kb_errmsg).
  */

@@ -13,6 +13,8 @@
  *     SentencePiece BPE ("llama") and WordPiece ("bert");
  *   - a decoder forward pass (llama, qwen2, qwen3) with a KV cache and
  *     batched prefill, on a backend table (CPU: thread pool, AVX2 kernels);
+ *   - a prefix-reusing KV cache in blocks of tokens (cl_kvcache), used by
+ *     cl_generate's prefill;
  *   - sampling, stop strings and streaming generation (cl_generate), chat
  *     templates, constrained decoding to a JSON-schema subset;
  *   - a writer of tiny random test models.
