@@ -71,11 +71,13 @@ void cl_kv_ident_add(uint64_t ident[2], const void *p, size_t n)
 {
     const uint8_t *b = p;
     size_t i;
+    uint64_t w = 0;
     for (i = 0; i < n; i++) {
         ident[0] = (ident[0] ^ b[i]) * 0x100000001b3ull; /* FNV-1a */
-        ident[1] = mix64(ident[1], b[i] | ((uint64_t)i << 8));
+        w = w << 8 | b[i];
+        if ((i & 7) == 7) ident[1] = mix64(ident[1], w); /* a second, independent hash per 8 bytes */
     }
-    ident[1] = mix64(ident[1], n);
+    ident[1] = mix64(mix64(ident[1], w), n);
 }
 
 /* ------------------------------------------------------------ handle */
