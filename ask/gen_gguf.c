@@ -232,9 +232,9 @@ static cl_status prompt_tokens(const cl_model *m, const ca_prompt *p, cl_token *
         (st = cl_tokenize(tk, at + sizeof mark - 1, strlen(at + sizeof mark - 1), 0, 1, &c, &nc)))
         goto out;
     if (!(*out = malloc((na + nb + nc + 1) * sizeof **out))) { st = CL_ERR_NOMEM; goto out; }
-    memcpy(*out, a, na * sizeof *a);
-    memcpy(*out + na, b, nb * sizeof *b);
-    memcpy(*out + na + nb, c, nc * sizeof *c);
+    if (na) memcpy(*out, a, na * sizeof *a);   /* an empty piece may come back as NULL */
+    if (nb) memcpy(*out + na, b, nb * sizeof *b);
+    if (nc) memcpy(*out + na + nb, c, nc * sizeof *c);
     *n = na + nb + nc;
 out:
     free(text);
