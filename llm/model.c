@@ -523,6 +523,10 @@ static cl_status kv_identity(cl_model *m)
     return CL_OK;
 }
 
+/* Reused blocks end on a batch boundary, so the tokens after them run in the
+ * same batches as a cold prefill would run them: bit-identical logits. */
+_Static_assert(CL_KV_BLOCK % CL_BATCH == 0, "a KV block must be a whole number of prefill batches");
+
 void cl_model_set_kvcache(cl_model *m, cl_kvcache *c)
 {
     cl_kvcache *old = m->kvc;
