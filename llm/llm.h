@@ -286,6 +286,13 @@ const cl_gguf *cl_model_gguf(const cl_model *m);           /* owned by the model
 cl_status cl_model_set_threads(cl_model *m, int n_threads);
 int cl_model_threads(const cl_model *m);
 
+/* The backend the model runs on: "cuda" (weights, KV cache and activations
+ * on the GPU, whole forward steps there) or "cpu". The environment variable
+ * CAIRN_GPU chooses: unset/auto = the GPU when the build has CUDA and a
+ * device takes the model, else the CPU with one line on stderr saying why;
+ * 0 = the CPU; 1 = the GPU or an error from cl_model_open. */
+const char *cl_model_backend(const cl_model *m);
+
 /* Runs n tokens at positions pos..pos+n-1 in batches (prefill: each weight
  * row is read once per batch); positions before pos must have been
  * evaluated. all_logits: logits holds n * n_vocab values, one row per
