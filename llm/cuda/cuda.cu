@@ -31,17 +31,37 @@ extern "C" {
 
 /* ------------------------------------------------------------ weights */
 
-__device__ __forceinline__ float ld_f16(const uint8_t *p)
+__host__ __device__ __forceinline__ float ld_f16(const uint8_t *p)
 {
-    return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
+    __half_raw r;
+    r.x = (unsigned short)(p[0] | (p[1] << 8));
+    return __half2float(__half(r));
 }
 
-/* Element i of a row of type T, computed as quant.c's dequantisation does. */
-template <int T> __device__ __forceinline__ float wget(const uint8_t *row, uint32_t i)
+__host__ __device__ __forceinline__ float bf16_f32(unsigned short h)
+{
+#ifdef __CUDA_ARCH__
+    return __uint_as_float((uint32_t)h << 16);
+#else
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+#endif
+}
+
+/* Element i of a row of type T, computed as quant.c's dequantisation does
+ * (host-callable too: the normal suite checks it against quant.c through
+ * cl_gpu_host_dequant). */
+template <int T> __host__ __device__ __forceinline__ float wget(const uint8_t *row, uint32_t i)
 {
     if (T == CL_TYPE_F32) return ((const float *)row)[i];
+#ifdef __CUDA_ARCH__
     if (T == CL_TYPE_F16) return __half2float(((const __half *)row)[i]);
-    if (T == CL_TYPE_BF16) return __uint_as_float((uint32_t)((const unsigned short *)row)[i] << 16);
+#else
+    if (T == CL_TYPE_F16) return ld_f16(row + 2 * (size_t)i);
+#endif
+    if (T == CL_TYPE_BF16) return bf16_f32(((const unsigned short *)row)[i]);
     if (T == CL_TYPE_Q8_0) {
         const uint8_t *b = row + (size_t)(i >> 5) * 34;
         return ld_f16(b) * (float)(int8_t)b[2 + (i & 31)];
@@ -838,7 +858,7 @@ static cl_status pick_device(int *dev, char *name, size_t name_len)
                       p.name, p.major, p.minor);
     if ((e = cudaSetDevice(0)) != cudaSuccess) return cu_err(e, "selecting device 0");
     *dev = 0;
-    snprintf(name, name_len, "%s (sm_%d%d, %.1f GiB)", p.name, p.major, p.minor, p.totalGlobalMem / 1073741824.0);
+    snprintf(name, name_len, "%.200s (sm_%d%d, %.1f GiB)", p.name, p.major, p.minor, p.totalGlobalMem / 1073741824.0);
     return CL_OK;
 }
 
@@ -861,6 +881,14 @@ extern "C" cl_status cl_backend_cuda_new(cl_backend *out)
     out->i = &cuda_iface;
     out->ctx = c;
     return CL_OK;
+}
+
+extern "C" cl_status cl_gpu_host_dequant(int type, const void *row, uint32_t n, float *out)
+{
+    const uint8_t *r = (const uint8_t *)row;
+    int done = 0;
+    TYPE_SWITCH(type, (done = 1); for (uint32_t i = 0; i < n; i++) out[i] = wget<T>(r, i));
+    return done ? CL_OK : cl_err(CL_ERR_UNSUPPORTED, "cuda: type %d has no GPU kernel", type);
 }
 
 extern "C" cl_status cl_gpu_argmax(const float *x, uint32_t n, uint32_t *out)

@@ -61,4 +61,10 @@ cl_status cl_gpu_copy_gbps(size_t bytes, int reps, double *gbps, char *name, siz
  * equal values; NaN never wins): the GPU's greedy sampling, for the tests. */
 cl_status cl_gpu_argmax(const float *x, uint32_t n, uint32_t *out);
 
+/* The device kernels' element dequantisation (cuda.cu's wget), run on the
+ * host over a row of n values: lets the normal suite check the GPU's
+ * reading of every block layout against quant.c without a GPU.
+ * CL_ERR_UNSUPPORTED in a build without CUDA. */
+cl_status cl_gpu_host_dequant(int type, const void *row, uint32_t n, float *out);
+
 #endif

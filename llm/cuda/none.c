@@ -27,3 +27,12 @@ cl_status cl_gpu_argmax(const float *x, uint32_t n, uint32_t *out)
     *out = 0;
     return cl_err(CL_ERR_UNSUPPORTED, NO_CUDA);
 }
+
+cl_status cl_gpu_host_dequant(int type, const void *row, uint32_t n, float *out)
+{
+    (void)type;
+    (void)row;
+    (void)n;
+    (void)out;
+    return cl_err(CL_ERR_UNSUPPORTED, NO_CUDA);
+}
