@@ -313,6 +313,16 @@ cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to);
  * of reps) over two arrays of `bytes`, with n_threads threads. */
 cl_status cl_bench_copy_gbps(size_t bytes, int n_threads, int reps, double *gbps);
 
+/* `cairn model bench --gpu`: the model at path on the CUDA backend (an error
+ * when it does not run there, saying why). Prints on stdout
+ * the device, its device-to-device copy bandwidth measured in the same run,
+ * prefill tokens/s for a prompt of n_prompt tokens (best of 3), and decode
+ * tokens/s at each of the n_ctx contexts (the cache filled by copies past
+ * n_prompt, n_decode tokens timed) with the bandwidth that achieves:
+ * (weight bytes + KV bytes read per token) x tokens/s, and its fraction of
+ * the copy bandwidth. */
+cl_status cl_bench_gpu(const char *path, uint32_t n_prompt, const uint32_t *ctx, size_t n_ctx, uint32_t n_decode);
+
 /* Runs one token at position pos (pos < n_ctx; positions 0..pos-1 must have
  * been evaluated before, for this sequence) and writes n_vocab logits
  * (logits NULL: the output head is skipped; see cl_model_hidden). */
