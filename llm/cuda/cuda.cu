@@ -694,6 +694,13 @@ static cl_status cu_load(void *ctx, const cl_fwd_model *m)
             goto fail;
         }
     }
+    { /* the uploads ran on the default stream; forward runs on c->st */
+        cudaError_t e = cudaDeviceSynchronize();
+        if (e != cudaSuccess) {
+            s = cu_err(e, "uploading the model");
+            goto fail;
+        }
+    }
     c->M = *m;
     c->M.layers = NULL;
     c->M.inv_freq = NULL;

@@ -5,7 +5,7 @@
  *                  --ff N --n-vocab N --ctx N] [--prompt N] [--contexts 128,4096]
  *                 [--decode N] FILE
  * With --arch the model is written to FILE first (as `cairn model make-tiny`). */
-#include "llm.h"
+#include "gpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +88,14 @@ int main(int argc, char **argv)
             }
             ctx[n_ctx++] = (uint32_t)c;
             p = *end == ',' ? end + 1 : end;
+        }
+    }
+    { /* a device first: no point writing a large model without one */
+        double gb;
+        char dev[300];
+        if (cl_gpu_copy_gbps((size_t)1 << 20, 1, &gb, dev, sizeof dev) != CL_OK) {
+            fprintf(stderr, "llm_gpu_bench: %s\n", cl_errmsg());
+            return 1;
         }
     }
     if (o.arch) {
