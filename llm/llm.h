@@ -289,7 +289,8 @@ int cl_model_threads(const cl_model *m);
 /* The backend the model runs on: "cuda" (weights, KV cache and activations
  * on the GPU, whole forward steps there) or "cpu". The environment variable
  * CAIRN_GPU chooses: unset/auto = the GPU when the build has CUDA and a
- * device takes the model, else the CPU with one line on stderr saying why;
+ * device takes the model, else the CPU (with one line on stderr saying why
+ * when the build has CUDA);
  * 0 = the CPU; 1 = the GPU or an error from cl_model_open. */
 const char *cl_model_backend(const cl_model *m);
 

@@ -174,13 +174,14 @@ void cl_model_free(cl_model *m)
 
 /* ---- backend choice: the CUDA backend's whole-step path when CAIRN_GPU
  * allows it and a device takes the model, else the CPU backend (said once
- * on stderr when a GPU was wanted but cannot be used). */
+ * on stderr when the build has CUDA but the GPU cannot be used). */
 static cl_status pick_backend(cl_model *m)
 {
     const cl_model_info *I = &m->info;
     cl_gpu_mode mode;
     cl_status s = cl_gpu_mode_parse(getenv("CAIRN_GPU"), &mode);
     if (s) return s;
+    if (mode == CL_GPU_AUTO && !cl_gpu_compiled()) mode = CL_GPU_OFF; /* no CUDA in this build: not a word */
     if (mode != CL_GPU_OFF) {
         cl_fwd_model *f = &m->fwd;
         f->n_embd = I->n_embd, f->n_layer = I->n_layer, f->n_head = I->n_head, f->n_head_kv = I->n_head_kv;

@@ -185,6 +185,11 @@ static void test_choice(void)
     cl_status have = cl_backend_cuda_new(&be);
     char why[512];
     snprintf(why, sizeof why, "%s", have ? cl_errmsg() : "");
+#ifdef CAIRN_HAVE_CUDA
+    CHECK(cl_gpu_compiled() == 1);
+#else
+    CHECK(cl_gpu_compiled() == 0 && have == CL_ERR_UNSUPPORTED && strstr(why, "no CUDA backend"));
+#endif
     if (have == CL_OK) {
         CHECK_STR(be.i->name, "cuda");
         CHECK(be.i->version == CL_BACKEND_VERSION && be.i->load && be.i->forward && be.i->hidden_row && be.i->kv_fill);

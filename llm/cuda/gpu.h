@@ -48,6 +48,10 @@ uint64_t cl_gpu_align(uint64_t n);
  * message giving the sizes. */
 cl_status cl_gpu_plan_check(const cl_gpu_plan *p, uint64_t free_bytes, const char *device);
 
+/* 1 when this build has the CUDA backend (cuda.cu), 0 otherwise (none.c):
+ * a build without it runs on the CPU without a word. */
+int cl_gpu_compiled(void);
+
 /* The one line said when the engine falls back to the CPU, once per process
  * (returns 1 when this call printed it). */
 int cl_gpu_say_fallback(const char *why);

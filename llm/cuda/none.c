@@ -4,6 +4,8 @@
 
 #define NO_CUDA "this build has no CUDA backend (configured without nvcc or with CAIRN_CUDA=OFF)"
 
+int cl_gpu_compiled(void) { return 0; }
+
 cl_status cl_backend_cuda_new(cl_backend *out)
 {
     out->i = NULL;
