@@ -64,7 +64,8 @@ stage 01-env 60 bash -c 'nvidia-smi; echo; nvidia-smi --query-gpu=name,driver_ve
 export PATH="$PATH:/usr/local/cuda/bin"
 [ -z "${CUDACXX:-}" ] && command -v nvcc >/dev/null && export CUDACXX=$(command -v nvcc)
 stage 02-build 420 bash -c "cmake -S llm -B '$BUILD' -DCMAKE_BUILD_TYPE=Release -DCAIRN_CUDA=ON &&
-    cmake --build '$BUILD' -j$JOBS --target test_llm_cuda test_llm_cuda_host llm_gpu_bench"
+    cmake --build '$BUILD' -j$JOBS --target test_llm_cuda test_llm_cuda_host llm_gpu_bench &&
+    { cuobjdump --list-elf '$BUILD/llm_gpu_bench' || true; }"
 
 stage 03-gpu-tests 300 bash -c "cd '$BUILD' && ctest -L gpu -V --timeout 280; r=\$?; echo; ./test_llm_cuda_host || r=1; exit \$r"
 
