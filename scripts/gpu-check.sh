@@ -26,7 +26,7 @@
 # ~2-3, sanitizer the rest).
 set -u
 cd "$(dirname "$0")/.."
-OUT=${OUT:-$PWD/gpu-check-out}
+OUT=${OUT:-/tmp/gpu-check-out}
 mkdir -p "$OUT"
 BUILD=${GPU_BUILD_DIR:-build-gpu}
 JOBS=${JOBS:-16}
