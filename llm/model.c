@@ -191,6 +191,9 @@ static cl_status pick_backend(cl_model *m)
         if (!(s = cl_backend_cuda_new(&m->be))) {
             if (m->be.i->version >= 2 && m->be.i->load && !(s = m->be.i->load(m->be.ctx, f))) {
                 m->gpu = 1;
+                free(m->kcache); /* the cache lives on the device */
+                free(m->vcache);
+                m->kcache = m->vcache = NULL;
                 return CL_OK;
             }
             cl_backend_free(&m->be);
