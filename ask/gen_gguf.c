@@ -151,8 +151,8 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
             cc_buf_printf(b, "%s\"%s\":%lld", first ? "" : ",", cl_type_name(t), (long long)count[t]);
             first = 0;
         }
-    cc_buf_printf(b, "},\"backend\":\"cpu\",\"n_layer\":%u,\"n_embd\":%u,\"n_vocab\":%u,"
-                  "\"n_ctx\":%u}", in->n_layer, in->n_embd, in->n_vocab, in->n_ctx);
+    cc_buf_printf(b, "},\"backend\":\"%s\",\"n_layer\":%u,\"n_embd\":%u,\"n_vocab\":%u,"
+                  "\"n_ctx\":%u}", cl_model_backend(m->m), in->n_layer, in->n_embd, in->n_vocab, in->n_ctx);
     if (!b->data) {
         ca_llm_close(m);
         return cc_kb_seterr(kb, CC_NOMEM, "out of memory");

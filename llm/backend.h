@@ -2,14 +2,17 @@
  * function pointers plus a context, reached through the small inline
  * wrappers below, so that model code never writes be->i->matmul. The CPU
  * backend (cpu.c) is always built and is the reference; a CUDA backend
- * plugs in with the same table. All pointers given to the operations are
- * host memory in this version of the table. */
+ * plugs in with the same table. All pointers given to the per-op entries
+ * are host memory. Version 2 adds an optional whole-step path (load,
+ * forward, hidden_row, kv_fill; NULL in the CPU table): a backend that has
+ * it keeps the weights, the KV cache and the activations itself (the CUDA
+ * backend: on the device) and model.c then calls forward once per batch. */
 #ifndef CAIRN_LLM_BACKEND_H
 #define CAIRN_LLM_BACKEND_H
 
 #include "llm_int.h"
 
-#define CL_BACKEND_VERSION 1
+#define CL_BACKEND_VERSION 2
 
 /* Causal attention over a KV cache for nb consecutive query tokens. */
 typedef struct cl_attn_args {
@@ -21,6 +24,25 @@ typedef struct cl_attn_args {
     uint32_t n_head, n_head_kv, head_dim;
     float scale;         /* usually 1/sqrt(head_dim) */
 } cl_attn_args;
+
+/* A decoder as the whole-step path sees it (model.c fills it; every pointer
+ * is borrowed and must outlive the backend's use of it). Layer fields are
+ * NULL where the architecture has no such tensor (biases: qwen2 only;
+ * q_norm/k_norm: qwen3 only). Vectors are F32; matrices any supported type. */
+typedef struct cl_fwd_layer {
+    const cl_tensor *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *q_norm, *k_norm;
+    const cl_tensor *ffn_norm, *gate, *up, *down;
+} cl_fwd_layer;
+
+typedef struct cl_fwd_model {
+    uint32_t n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx;
+    float eps;             /* RMSNorm epsilon */
+    float rope_mscale;     /* RoPE cos/sin factor */
+    int neox;              /* RoPE pairs (i, i+d/2) rather than (2i, 2i+1) */
+    const double *inv_freq; /* (head_dim/2) angle per position of each pair */
+    const cl_tensor *embd, *out_norm, *out; /* out may equal embd (tied) */
+    const cl_fwd_layer *layers;             /* n_layer of them */
+} cl_fwd_model;
 
 typedef struct cl_backend_i {
     int version; /* CL_BACKEND_VERSION */
@@ -40,6 +62,19 @@ typedef struct cl_backend_i {
     cl_status (*attention)(void *ctx, const cl_attn_args *a);
     /* g[i] = silu(g[i]) * u[i] */
     void (*swiglu)(void *ctx, float *g, const float *u, size_t n);
+    /* ---- optional whole-step path (version 2; NULL when absent) ---- */
+    /* Takes the model: uploads the weights once, sizes the KV cache for
+     * m->n_ctx positions and the activations up front. Errors (out of device
+     * memory included) leave the backend unusable for forward. */
+    cl_status (*load)(void *ctx, const cl_fwd_model *m);
+    /* Evaluates nb tokens at positions pos0.. (checked by the caller) and
+     * writes the logits of the last token (all: of every token, nb rows). */
+    cl_status (*forward)(void *ctx, const cl_token *toks, uint32_t nb, uint32_t pos0, float *logits, int all);
+    /* The newest token's residual stream (n_embd floats, before the output
+     * norm) after the last forward; zeros before any. */
+    cl_status (*hidden_row)(void *ctx, float *out);
+    /* Fills cache positions n_have..n_to-1 with copies of 0..n_have-1. */
+    cl_status (*kv_fill)(void *ctx, uint32_t n_have, uint32_t n_to);
 } cl_backend_i;
 
 typedef struct cl_backend {
@@ -50,6 +85,9 @@ typedef struct cl_backend {
 /* The CPU backend with n_threads workers (<= 0: the online cores). simd 0
  * forces the portable dot products. Free with cl_backend_free. */
 cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out);
+/* The CUDA backend (llm/cuda/): CL_ERR_UNSUPPORTED with a message saying
+ * why when the build has no CUDA, no driver or no device is present. */
+cl_status cl_backend_cuda_new(cl_backend *out);
 
 static inline void cl_backend_free(cl_backend *b)
 {

@@ -294,6 +294,7 @@ static cl_status cpu_attention(void *ctx, const cl_attn_args *a)
 static const cl_backend_i cpu_iface = {
     CL_BACKEND_VERSION, "cpu", cpu_free, cpu_set_threads, cpu_threads, cpu_matmul,
     cpu_rmsnorm,        cpu_rope, cpu_attention, cpu_swiglu,
+    NULL,               NULL,     NULL,          NULL, /* no whole-step path */
 };
 
 cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)

@@ -288,6 +288,14 @@ const cl_gguf *cl_model_gguf(const cl_model *m);           /* owned by the model
 cl_status cl_model_set_threads(cl_model *m, int n_threads);
 int cl_model_threads(const cl_model *m);
 
+/* The backend the model runs on: "cuda" (weights, KV cache and activations
+ * on the GPU, whole forward steps there) or "cpu". The environment variable
+ * CAIRN_GPU chooses: unset/auto = the GPU when the build has CUDA and a
+ * device takes the model, else the CPU (with one line on stderr saying why
+ * when the build has CUDA);
+ * 0 = the CPU; 1 = the GPU or an error from cl_model_open. */
+const char *cl_model_backend(const cl_model *m);
+
 /* Runs n tokens at positions pos..pos+n-1 in batches (prefill: each weight
  * row is read once per batch); positions before pos must have been
  * evaluated. all_logits: logits holds n * n_vocab values, one row per
@@ -307,6 +315,16 @@ cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to);
 /* STREAM-like copy bandwidth in GB/s (bytes read + written per second, best
  * of reps) over two arrays of `bytes`, with n_threads threads. */
 cl_status cl_bench_copy_gbps(size_t bytes, int n_threads, int reps, double *gbps);
+
+/* `cairn model bench --gpu`: the model at path on the CUDA backend (an error
+ * when it does not run there, saying why). Prints on stdout
+ * the device, its device-to-device copy bandwidth measured in the same run,
+ * prefill tokens/s for a prompt of n_prompt tokens (best of 3), and decode
+ * tokens/s at each of the n_ctx contexts (the cache filled by copies past
+ * n_prompt, n_decode tokens timed) with the bandwidth that achieves:
+ * (weight bytes + KV bytes read per token) x tokens/s, and its fraction of
+ * the copy bandwidth. */
+cl_status cl_bench_gpu(const char *path, uint32_t n_prompt, const uint32_t *ctx, size_t n_ctx, uint32_t n_decode);
 
 /* Runs one token at position pos (pos < n_ctx; positions 0..pos-1 must have
  * been evaluated before, for this sequence) and writes n_vocab logits

@@ -7,6 +7,7 @@
  * Tokens are processed in batches of up to CL_BATCH (prefill): each weight
  * row is read once per batch. */
 #include "backend.h"
+#include "cuda/gpu.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,10 +19,7 @@
 #define M_PI 3.14159265358979323846
 #endif
 
-typedef struct layer {
-    const cl_tensor *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *q_norm, *k_norm;
-    const cl_tensor *ffn_norm, *gate, *up, *down;
-} layer;
+typedef cl_fwd_layer layer; /* backend.h: the same fields the whole-step path reads */
 
 struct cl_model {
     cl_gguf *g;
@@ -42,6 +40,8 @@ struct cl_model {
     /* prefix KV cache (kvcache.c; see the section at the end) */
     cl_kvcache *kvc;      /* a reference; NULL: none */
     uint64_t kv_ident[2]; /* identity of the weights and K/V-shaping settings */
+    int gpu;           /* the backend runs whole steps (be.i->forward): see pick_backend */
+    cl_fwd_model fwd;  /* what it was given */
 };
 
 static cl_status kv_identity(cl_model *m);
@@ -178,6 +178,40 @@ void cl_model_free(cl_model *m)
     free(m);
 }
 
+/* ---- backend choice: the CUDA backend's whole-step path when CAIRN_GPU
+ * allows it and a device takes the model, else the CPU backend (said once
+ * on stderr when the build has CUDA but the GPU cannot be used). */
+static cl_status pick_backend(cl_model *m)
+{
+    const cl_model_info *I = &m->info;
+    cl_gpu_mode mode;
+    cl_status s = cl_gpu_mode_parse(getenv("CAIRN_GPU"), &mode);
+    if (s) return s;
+    if (mode == CL_GPU_AUTO && !cl_gpu_compiled()) mode = CL_GPU_OFF; /* no CUDA in this build: not a word */
+    if (mode != CL_GPU_OFF) {
+        cl_fwd_model *f = &m->fwd;
+        f->n_embd = I->n_embd, f->n_layer = I->n_layer, f->n_head = I->n_head, f->n_head_kv = I->n_head_kv;
+        f->head_dim = I->head_dim, f->n_ff = I->n_ff, f->n_vocab = I->n_vocab, f->n_ctx = I->n_ctx;
+        f->eps = I->eps, f->rope_mscale = m->rope_mscale, f->neox = m->neox, f->inv_freq = m->inv_freq;
+        f->embd = m->embd, f->out_norm = m->out_norm, f->out = m->out, f->layers = m->layers;
+        if (!(s = cl_backend_cuda_new(&m->be))) {
+            if (m->be.i->version >= 2 && m->be.i->load && !(s = m->be.i->load(m->be.ctx, f))) {
+                m->gpu = 1;
+                free(m->kcache); /* the cache lives on the device */
+                free(m->vcache);
+                m->kcache = m->vcache = NULL;
+                return CL_OK;
+            }
+            cl_backend_free(&m->be);
+        }
+        if (mode == CL_GPU_ON) return cl_err(s ? s : CL_ERR_UNSUPPORTED, "model: CAIRN_GPU=1 but %s", cl_errmsg());
+        cl_gpu_say_fallback(cl_errmsg());
+    }
+    return cl_backend_cpu_new(0, 1, &m->be);
+}
+
+const char *cl_model_backend(const cl_model *m) { return m->be.i ? m->be.i->name : "none"; }
+
 cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
 {
     cl_model *m;
@@ -294,7 +328,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
         }
         m->inv_freq[l] = pow(I->rope_base, -2.0 * l / I->head_dim) * (fs * (1.0 - mix) + mix);
     }
-    if ((s = cl_backend_cpu_new(0, 1, &m->be))) goto fail;
+    if ((s = pick_backend(m))) goto fail;
     if ((s = kv_identity(m)) || (s = cl_kvcache_new(CL_KVCACHE_DEFAULT_BYTES, &m->kvc))) goto fail;
     *out = m;
     return CL_OK;
@@ -389,6 +423,10 @@ cl_status cl_model_eval_batch(cl_model *m, const cl_token *toks, size_t n, uint3
             return cl_err(CL_ERR_RANGE, "model: token %d is outside the vocabulary (%u)", toks[i], I->n_vocab);
     if (pos >= I->n_ctx || n > I->n_ctx - pos)
         return cl_err(CL_ERR_RANGE, "model: positions %u..%zu are past the context (%u)", pos, pos + n - 1, I->n_ctx);
+    if (m->gpu) { /* whole steps on the device */
+        m->last_nb = 1;
+        return m->be.i->forward(m->be.ctx, toks, (uint32_t)n, pos, logits, all_logits);
+    }
     for (i = 0; i < n; i += CL_BATCH) {
         uint32_t nb = (uint32_t)(n - i < CL_BATCH ? n - i : CL_BATCH);
         int last = i + nb == n;
@@ -422,6 +460,7 @@ cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to)
     if (!n_have || n_have > n_to || n_to > I->n_ctx)
         return cl_err(CL_ERR_RANGE, "model: cannot fill the cache from %u to %u positions (context %u)", n_have, n_to,
                       I->n_ctx);
+    if (m->gpu) return m->be.i->kv_fill(m->be.ctx, n_have, n_to);
     for (l = 0; l < I->n_layer; l++) {
         float *kc = m->kcache + (size_t)l * I->n_ctx * kvd, *vc = m->vcache + (size_t)l * I->n_ctx * kvd;
         for (p = n_have; p < n_to; p++) {
@@ -476,6 +515,11 @@ void cl_model_hidden(const cl_model *m, float *out)
 {
     uint32_t E = m->info.n_embd;
     if (!m->last_nb) { memset(out, 0, E * sizeof(float)); return; }   /* nothing evaluated yet */
+    if (m->gpu) { /* the residual row from the device, normed here */
+        if (m->be.i->hidden_row(m->be.ctx, m->xb)) { memset(out, 0, E * sizeof(float)); return; }
+        cl_be_rmsnorm((cl_backend *)&m->be, out, m->xb, m->out_norm->data, E, 1, m->info.eps);
+        return;
+    }
     cl_be_rmsnorm((cl_backend *)&m->be, out, m->x + (size_t)(m->last_nb - 1) * E, m->out_norm->data, E, 1, m->info.eps);
 }
 
@@ -551,7 +595,9 @@ cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *l
     st->prompt_tokens = (uint32_t)n;
     n_full = n / CL_KV_BLOCK;
     hit_cap = (n - 1) / CL_KV_BLOCK;
-    if (!m->kvc || !n_full || n > I->n_ctx) {
+    /* on the GPU the K/V live on the device: its block copy step is not
+     * written yet (issue #13), so a GPU model prefills everything */
+    if (!m->kvc || m->gpu || !n_full || n > I->n_ctx) {
         if ((s = cl_model_eval_batch(m, toks, n, 0, logits, 0))) return s;
         st->prefill_tokens = (uint32_t)n;
         return CL_OK;

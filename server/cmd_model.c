@@ -410,6 +410,46 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* model bench --gpu FILE [--ctx 128,4096] [--decode N] [--prompt N]: the
+ * CUDA backend (llm/bench_gpu.c): prefill of an N-token prompt (512), decode
+ * at each context, bandwidth against the device's copy bandwidth. */
+static int model_bench_gpu(int argc, char **argv)
+{
+    long n_dec = 64, n_prompt = 512;
+    const char *ctx_arg = "128,4096", *file = NULL;
+    cl_token *ctxs = NULL;
+    uint32_t c32[16];
+    size_t n_ctx = 0, k;
+    int i;
+    for (i = 2; i < argc; i++) {
+        const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--gpu")) continue;
+        if (o[0] != '-') { file = o; continue; }
+        if (!val) return cli_error("model bench: option %s wants a value", o);
+        i++;
+        if (!strcmp(o, "--decode")) { if (parse_l(o, val, 1, 100000, &n_dec)) return 1; }
+        else if (!strcmp(o, "--prompt")) { if (parse_l(o, val, 1, 1000000, &n_prompt)) return 1; }
+        else if (!strcmp(o, "--ctx")) ctx_arg = val;
+        else return cli_error("model bench --gpu: unknown option %s", o);
+    }
+    if (!file) return cli_error("model bench --gpu: needs a FILE");
+    if (parse_ids(ctx_arg, &ctxs, &n_ctx) || !n_ctx || n_ctx > 16) {
+        free(ctxs);
+        return cli_error("model bench: --ctx wants up to 16 comma-separated context sizes, got '%s'", ctx_arg);
+    }
+    for (k = 0; k < n_ctx; k++) {
+        if (ctxs[k] < 1) {
+            free(ctxs);
+            return cli_error("model bench: context sizes must be at least 1");
+        }
+        c32[k] = (uint32_t)ctxs[k];
+    }
+    free(ctxs);
+    if (cl_bench_gpu(file, (uint32_t)n_prompt, c32, n_ctx, (uint32_t)n_dec) != CL_OK)
+        return cli_error("%s", cl_errmsg());
+    return 0;
+}
+
 /* model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N]
  * Prefill: the first min(ctx, prefill-max) tokens in batches; the rest of
  * the KV cache up to ctx is filled with copies (cl_model_kv_fill); decode:
@@ -614,6 +654,7 @@ int cmd_model(int argc, char **argv)
         "       cairn model embed FILE TEXT... [--json] [--pooling mean|cls|last] [--threads N]\n"
         "                         [--max-tokens N]\n"
         "       cairn model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N]\n"
+        "       cairn model bench --gpu FILE [--ctx 128,4096] [--decode N] [--prompt N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
         "  the model asks and turns special-token text (e.g. <s>) into those tokens.\n"
@@ -628,6 +669,8 @@ int cmd_model(int argc, char **argv)
         "  metadata names a pooling), all texts in one batch.\n"
         "  bench: prefill and decode tokens/s at each context (decode after filling\n"
         "  the KV cache to it), STREAM-like copy bandwidth, peak RSS.\n"
+        "  bench --gpu: the same on the CUDA backend, against the device's copy\n"
+        "  bandwidth (CAIRN_GPU=0/1 otherwise picks the CPU or insists on the GPU).\n"
         "  make-tiny --arch bert [--pooling mean|cls|last] [--vocab FILE|builtin]: a tiny\n"
         "  BERT encoder; --pooling on a decoder adds <arch>.pooling_type.";
     if (argc >= 2 && !strcmp(argv[1], "--help")) {
@@ -647,6 +690,11 @@ int cmd_model(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "run")) return model_run(argc, argv, 0);
     if (argc >= 3 && !strcmp(argv[1], "logits")) return model_run(argc, argv, 1);
     if (argc >= 3 && !strcmp(argv[1], "embed")) return model_embed(argc, argv);
-    if (argc >= 3 && !strcmp(argv[1], "bench")) return model_bench(argc, argv);
+    if (argc >= 3 && !strcmp(argv[1], "bench")) {
+        int g;
+        for (g = 2; g < argc; g++)
+            if (!strcmp(argv[g], "--gpu")) return model_bench_gpu(argc, argv);
+        return model_bench(argc, argv);
+    }
     return cli_usage(usage);
 }
