@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
@@ -456,8 +457,27 @@ cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *
     return s;
 }
 
+/* One query's search (the body of cr_vindex_search below). */
+static cc_status search_one(cr_vindex *vi, const float *query, int k,
+                            int64_t *ids, float *scores, size_t *n_out);
+
+/* One query is searched on the calling thread alone: FAISS opens an OpenMP
+ * team per call, which for a single query costs more CPU than it saves
+ * (and a fresh team per request thread under a server's load). The
+ * thread's OpenMP setting is put back afterwards, so batch work (HNSW
+ * builds) on the same thread keeps its threads. */
 cc_status cr_vindex_search(cr_vindex *vi, const float *query, int k,
                            int64_t *ids, float *scores, size_t *n_out)
+{
+    int was = omp_get_max_threads();
+    if (was > 1) omp_set_num_threads(1);
+    cc_status s = search_one(vi, query, k, ids, scores, n_out);
+    if (was > 1) omp_set_num_threads(was);
+    return s;
+}
+
+static cc_status search_one(cr_vindex *vi, const float *query, int k,
+                            int64_t *ids, float *scores, size_t *n_out)
 {
     C_ASSERT(vi && query && ids && scores && n_out);
     *n_out = 0;
