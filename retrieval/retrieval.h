@@ -225,6 +225,9 @@ typedef struct cr_vindex_opts {
     int     hnsw_m;           /* 0 = 32 */
     int     hnsw_ef_search;   /* 0 = 128 */
     int     hnsw_ef_construction; /* 0 = 40 (FAISS's default) */
+    int     verify_full;      /* 1: open always recomputes the checksum (cairn check);
+                                 0: not when the file is the one the last save
+                                 stamped as written (vindex.c, "The stamp") */
 } cr_vindex_opts;
 
 #define CR_VINDEX_FORMAT_VERSION 1
