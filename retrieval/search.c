@@ -56,6 +56,7 @@ static cc_status vindex_opts_from_kb(cc_kb *kb, cr_vindex_opts *o)
 {
     int64_t thr, m, ef, efc;
     cc_status s;
+    memset(o, 0, sizeof *o);
     if ((s = cc_kb_setting_i64(kb, "vectors.hnsw_threshold", 100000, &thr)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_m", 32, &m)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 128, &ef)) ||
