@@ -341,26 +341,32 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     thr = (int64_t)(share * (double)nrow);
     if (thr < cmin) thr = cmin;
     if (nrow <= thr) return 0;
+    /* common or not: a common term's count is cached (no probe); others
+     * are probed, and a common one is counted in full once */
     for (i = 0; i < nt; i++) {
         int ascii = 1;
+        int64_t c;
         for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
-        int64_t c = ascii ? count_rows(db, t[i].w, t[i].n, thr) : 0;
-        if (c < 0) return 0;
-        if (c > thr) { t[i].common = 1; ncommon++; } else nrare++;
-    }
-    if (!ncommon || !nrare) return 0;
-    /* the common terms' document counts: cached, else counted */
-    for (i = 0; i < nt; i++) {
-        if (!t[i].common) continue;
+        if (!ascii) { nrare++; continue; }
         cc_buf_reset(&key);
         if (cc_buf_puts(&key, cc_kb_dir(kb)) || cc_buf_putc(&key, 0)) goto nomem;
         for (size_t j = 0; j < t[i].n; j++)
             if (cc_buf_putc(&key, (char)tolower((unsigned char)t[i].w[j]))) goto nomem;
-        if (!df_get(key.data, key.len, nrow, &t[i].df)) {
-            if ((t[i].df = count_rows(db, t[i].w, t[i].n, 0)) < 0) { cc_buf_free(&key); return 0; }
-            df_put(key.data, key.len, nrow, t[i].df);
+        if (df_get(key.data, key.len, nrow, &c) && c > thr) {
+            t[i].common = 1;
+            t[i].df = c;
+            ncommon++;
+            continue;
         }
+        if ((c = count_rows(db, t[i].w, t[i].n, thr)) < 0) goto plain;
+        if (c <= thr) { nrare++; continue; }
+        if ((c = count_rows(db, t[i].w, t[i].n, 0)) < 0) goto plain;
+        df_put(key.data, key.len, nrow, c);
+        t[i].common = 1;
+        t[i].df = c;
+        ncommon++;
     }
+    if (!ncommon || !nrare) goto plain;
     /* the rarer terms rank the pool */
     for (i = 0, m = 0; i < nt; i++) {
         if (t[i].common) continue;
@@ -420,6 +426,9 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     h = NULL;
     *s = CC_OK;
     goto done;
+plain:
+    cc_buf_free(&key);
+    return 0;
 nomem:
     *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
 done:
