@@ -187,7 +187,7 @@ static void bench_build(int64_t N, int efc, int64_t batch)
         if (w == 0) {
             char path[128];
             snprintf(path, sizeof path, "/tmp/bench_vector_%d_b.faiss", (int)getpid());
-            cr_vindex_opts o = { 1, 32, 64, efc };
+            cr_vindex_opts o = { 1, 32, 64, efc, 0 };
             cr_vindex *vi;
             if (cr_vindex_create(path, "bench", d, &o, &vi) != CC_OK) die("create", cc_errmsg());
             for (int64_t i = 0; i < N; i += batch) {
@@ -309,7 +309,7 @@ static void bench_search(int64_t N, int text, int64_t Q, int efc, int hnsw)
     char fpath[128], hpath[128];
     snprintf(fpath, sizeof fpath, "/tmp/bench_vector_%d_flat.faiss", (int)getpid());
     snprintf(hpath, sizeof hpath, "/tmp/bench_vector_%d_hnsw.faiss", (int)getpid());
-    cr_vindex_opts fo = { N + 1, 0, 0, 0 };
+    cr_vindex_opts fo = { N + 1, 0, 0, 0, 0 };
     cr_vindex *flat;
     if (cr_vindex_create(fpath, "bench", d, &fo, &flat) != CC_OK) die("create", cc_errmsg());
     t0 = cc_now_ms();
@@ -328,7 +328,7 @@ static void bench_search(int64_t N, int text, int64_t Q, int efc, int hnsw)
     cairn_vs_raw("flat", flat, fpath, 0, q, Q, d);
 
     if (hnsw) {
-        cr_vindex_opts ho = { 1, 32, 64, efc };
+        cr_vindex_opts ho = { 1, 32, 64, efc, 0 };
         cr_vindex *h;
         if (cr_vindex_create(hpath, "bench", d, &ho, &h) != CC_OK) die("create", cc_errmsg());
         t0 = cc_now_ms(); c0 = cpu_ms();

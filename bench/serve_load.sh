@@ -124,12 +124,14 @@ if [ -f "$KB/vectors.faiss" ]; then
 else
   echo "(no vector index in $KB: hybrid not measured)"
 fi
-# a writer: one small document after another through the API
+# a writer: one small new document after another through the API (uris
+# unique to this run: a document already in the KB would be 'unchanged')
+RUN=$(date +%s)
 ( i=0; while :; do i=$((i+1))
     curl -s -o /dev/null -H 'Content-Type: application/json' \
-      -d "{\"uri\":\"load/$i.txt\",\"text\":\"Load document $i about w$((i % 50000)) and w$(( (i * 31) % 50000)).\"}" "$U/v1/documents"
+      -d "{\"uri\":\"load/$RUN-$i.txt\",\"text\":\"Load document $i about w$((i % 50000)) and w$(( (i * 31) % 50000)).\"}" "$U/v1/documents"
   done ) &
 WPID=$!
 MODE=bm25 run "cairn /v1/search bm25, writer ingesting" "$U/v1/search" "$T/search.lua"
 kill "$WPID"; wait "$WPID" 2>/dev/null; WPID=""
-echo "documents written by the writer during the last run: $(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/%' AND deleted = 0")"
+echo "documents written by the writer during the last run: $(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%' AND deleted = 0")"

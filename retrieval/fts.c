@@ -3,6 +3,8 @@
 #include "retrieval.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -92,6 +94,352 @@ cc_status cr_fts_query(const char *text, cc_buf *out, cc_buf *err)
     return CC_OK;
 }
 
+/* ---------------------------------------------------------------- common terms
+ *
+ * BM25 over OR-ed terms scores every row that holds any of them. A term
+ * found in a large share of the chunks ("chief", "ltd" in a KB of company
+ * records) makes that most of the KB, for a term whose weight (idf) is
+ * small. So when a query also holds rarer terms, the common ones (in more
+ * than search.common_share of the chunks, default 5%, and more than
+ * search.common_min chunks, default 1,000, so a small KB never changes)
+ * leave the MATCH: FTS5 ranks the rows that hold a rarer term, a pool of
+ * max(4k, 200) of them, and each pooled row then gets the common terms'
+ * share of BM25 added with FTS5's own formula (k1 1.2, b 0.75, idf from the
+ * term's document count, the row's token count from chunks_fts_docsize over
+ * the average from the index's averages record; the term counted in the
+ * row's text and section with unicode61's rules for ASCII). Within the pool
+ * the order is then the full query's; rows holding only common terms are
+ * not ranked. Only ASCII terms are treated as common. The document count of
+ * a common term is counted once and cached per KB (kept while the KB's row
+ * count stays within 10%); deciding "common" costs a probe that stops after
+ * the threshold's rows. */
+
+#define BM25_K1     1.2
+#define BM25_B      0.75
+#define POOL_MIN    200
+#define MAX_TERMS   32
+#define CACHE_MAX   1024
+
+typedef struct term {
+    const char *w;      /* the query word (borrowed) */
+    size_t      n;
+    int         common;
+    int64_t     df;
+} term;
+
+typedef struct df_entry {
+    char   *key;        /* KB dir, NUL, term (lower case) */
+    size_t  klen;
+    int64_t df, nrow;
+} df_entry;
+
+static pthread_mutex_t df_mu = PTHREAD_MUTEX_INITIALIZER;
+static df_entry df_cache[CACHE_MAX];
+static size_t df_count;
+
+static int df_get(const char *key, size_t klen, int64_t nrow, int64_t *df)
+{
+    int hit = 0;
+    pthread_mutex_lock(&df_mu);
+    for (size_t i = 0; i < df_count; i++)
+        if (df_cache[i].klen == klen && !memcmp(df_cache[i].key, key, klen)) {
+            int64_t d = df_cache[i].nrow - nrow;
+            if (d < 0) d = -d;
+            if (d * 10 <= nrow) { *df = df_cache[i].df; hit = 1; }
+            else { free(df_cache[i].key); df_cache[i] = df_cache[--df_count]; }
+            break;
+        }
+    pthread_mutex_unlock(&df_mu);
+    return hit;
+}
+
+static void df_put(const char *key, size_t klen, int64_t nrow, int64_t df)
+{
+    char *k = malloc(klen);
+    if (!k) return;
+    memcpy(k, key, klen);
+    pthread_mutex_lock(&df_mu);
+    if (df_count == CACHE_MAX) {
+        for (size_t i = 0; i < df_count; i++) free(df_cache[i].key);
+        df_count = 0;
+    }
+    df_cache[df_count++] = (df_entry){k, klen, df, nrow};
+    pthread_mutex_unlock(&df_mu);
+}
+
+/* SQLite's varint (as FTS5 stores its records). 0 when it runs past end. */
+static size_t get_varint(const unsigned char *p, const unsigned char *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < 9; i++) {
+        if (p + i >= end) return 0;
+        if (i == 8) { *v = (x << 8) | p[i]; return 9; }
+        x = (x << 7) | (p[i] & 0x7f);
+        if (!(p[i] & 0x80)) { *v = x; return i + 1; }
+    }
+    return 0;
+}
+
+/* Rows and average tokens per row (all columns) from FTS5's averages
+ * record. 0 when unavailable. */
+static int fts_averages(sqlite3 *db, int64_t *nrow, double *avgdl)
+{
+    sqlite3_stmt *st;
+    int ok = 0;
+    if (sqlite3_prepare_v2(db, "SELECT block FROM chunks_fts_data WHERE id = 1", -1, &st, NULL))
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *p = sqlite3_column_blob(st, 0);
+        const unsigned char *end = p + sqlite3_column_bytes(st, 0);
+        uint64_t rows = 0, v, total = 0;
+        size_t m;
+        if (p && (m = get_varint(p, end, &rows))) {
+            for (p += m; p < end && (m = get_varint(p, end, &v)); p += m) total += v;
+            if (rows > 0 && rows < ((uint64_t)1 << 62)) {
+                *nrow = (int64_t)rows;
+                *avgdl = (double)total / (double)rows;
+                ok = *avgdl > 0;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* A word as an FTS5 phrase ("..." with quotes doubled). */
+static cc_status put_phrase(cc_buf *b, const char *w, size_t n)
+{
+    if (cc_buf_putc(b, '"')) return CC_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] == '"' && cc_buf_putc(b, '"')) return CC_NOMEM;
+        if (cc_buf_putc(b, w[i])) return CC_NOMEM;
+    }
+    return cc_buf_putc(b, '"') ? CC_NOMEM : CC_OK;
+}
+
+/* Rows holding the word: exact up to cap (cap + 1 means "more"); cap 0 = no
+ * limit. -1 on error. */
+static int64_t count_rows(sqlite3 *db, const char *w, size_t n, int64_t cap)
+{
+    cc_buf q = CC_BUF_INIT(0);
+    sqlite3_stmt *st = NULL;
+    int64_t c = -1;
+    if (put_phrase(&q, w, n) == CC_OK &&
+        sqlite3_prepare_v2(db, cap ? "SELECT count(*) FROM (SELECT 1 FROM chunks_fts"
+                                     " WHERE chunks_fts MATCH ?1 LIMIT ?2)"
+                                   : "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
+        if (cap) sqlite3_bind_int64(st, 2, cap + 1);
+        if (sqlite3_step(st) == SQLITE_ROW) c = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    cc_buf_free(&q);
+    return c;
+}
+
+/* ASCII tokens of unicode61 (letters and digits, lower-cased; any other
+ * ASCII byte separates). Writes at most max tokens as (offset, length). */
+static size_t ascii_tokens(const char *s, size_t len, size_t *off, size_t *tl, size_t max)
+{
+    size_t i = 0, n = 0;
+    while (i < len && n < max) {
+        while (i < len && (unsigned char)s[i] < 0x80 && !isalnum((unsigned char)s[i])) i++;
+        if (i >= len) break;
+        off[n] = i;
+        while (i < len && ((unsigned char)s[i] >= 0x80 || isalnum((unsigned char)s[i]))) i++;
+        tl[n] = i - off[n];
+        n++;
+    }
+    return n;
+}
+
+static int tok_eq(const char *a, size_t na, const char *b, size_t nb)
+{
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return 0;
+    return 1;
+}
+
+/* Occurrences of the phrase w (its tokens in order) in text. */
+static int64_t phrase_count(const char *w, size_t wn, const char *text, size_t len)
+{
+    size_t po[16], pl[16], np, i = 0;
+    int64_t c = 0;
+    np = ascii_tokens(w, wn, po, pl, 16);
+    if (!np || !text) return 0;
+    while (i < len) {
+        size_t to[16], tl[16], j;
+        /* tokens starting at i, as many as the phrase has */
+        size_t nt = ascii_tokens(text + i, len - i, to, tl, np);
+        if (nt < np) break;
+        for (j = 0; j < np && tok_eq(w + po[j], pl[j], text + i + to[j], tl[j]); j++) {}
+        if (j == np) c++;
+        i += to[0] + tl[0];
+    }
+    return c;
+}
+
+/* Words of the query as the plain query builds them (stop words dropped
+ * unless nothing else is left). Returns how many (at most max); 0 when the
+ * query has none or more than max. */
+static size_t query_words(const char *text, term *t, size_t max)
+{
+    for (int skip = 1; skip >= 0; skip--) {
+        const char *p = text;
+        size_t n = 0;
+        while (*p) {
+            const char *w;
+            size_t len;
+            while (*p && isspace((unsigned char)*p)) p++;
+            w = p;
+            while (*p && !isspace((unsigned char)*p)) p++;
+            len = (size_t)(p - w);
+            if (!len || !has_word_char(w, len)) continue;
+            if (skip && is_stopword(w, len)) continue;
+            if (n == max) return 0;
+            t[n].w = w;
+            t[n].n = len;
+            t[n].common = 0;
+            t[n].df = 0;
+            n++;
+        }
+        if (n) return n;
+    }
+    return 0;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const cr_hit *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+}
+
+/* The pruned search (see above). 1: done (hits and n set, or an error in s);
+ * 0: not applicable here (no common term, or no rarer one), use the plain
+ * query. */
+static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_t *n,
+                       cc_status *s)
+{
+    sqlite3 *db = cc_kb_db(kb);
+    term t[MAX_TERMS];
+    size_t nt = query_words(query, t, MAX_TERMS), i, ncommon = 0, nrare = 0, m = 0;
+    int64_t nrow = 0, cmin, thr;
+    double avgdl = 0, share;
+    cc_buf q = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
+    sqlite3_stmt *st = NULL, *sz = NULL;
+    cr_hit *h = NULL;
+    int rc, pool;
+
+    if (nt < 2) return 0;
+    if (cc_kb_setting_f64(kb, "search.common_share", 0.05, &share) ||
+        cc_kb_setting_i64(kb, "search.common_min", 1000, &cmin) || share <= 0 || cmin < 1)
+        return 0;
+    if (!fts_averages(db, &nrow, &avgdl)) return 0;
+    thr = (int64_t)(share * (double)nrow);
+    if (thr < cmin) thr = cmin;
+    if (nrow <= thr) return 0;
+    /* common or not: a common term's count is cached (no probe); others
+     * are probed, and a common one is counted in full once */
+    for (i = 0; i < nt; i++) {
+        int ascii = 1;
+        int64_t c;
+        for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
+        if (!ascii) { nrare++; continue; }
+        cc_buf_reset(&key);
+        if (cc_buf_puts(&key, cc_kb_dir(kb)) || cc_buf_putc(&key, 0)) goto nomem;
+        for (size_t j = 0; j < t[i].n; j++)
+            if (cc_buf_putc(&key, (char)tolower((unsigned char)t[i].w[j]))) goto nomem;
+        if (df_get(key.data, key.len, nrow, &c) && c > thr) {
+            t[i].common = 1;
+            t[i].df = c;
+            ncommon++;
+            continue;
+        }
+        if ((c = count_rows(db, t[i].w, t[i].n, thr)) < 0) goto plain;
+        if (c <= thr) { nrare++; continue; }
+        if ((c = count_rows(db, t[i].w, t[i].n, 0)) < 0) goto plain;
+        df_put(key.data, key.len, nrow, c);
+        t[i].common = 1;
+        t[i].df = c;
+        ncommon++;
+    }
+    if (!ncommon || !nrare) goto plain;
+    /* the rarer terms rank the pool */
+    for (i = 0, m = 0; i < nt; i++) {
+        if (t[i].common) continue;
+        if ((m++ && cc_buf_puts(&q, " OR ")) || put_phrase(&q, t[i].w, t[i].n)) goto nomem;
+    }
+    pool = k * 4 > POOL_MIN ? k * 4 : POOL_MIN;
+    if (pool > 10000) pool = 10000;
+    if (sqlite3_prepare_v2(db, "SELECT rowid, -bm25(chunks_fts), text, section FROM chunks_fts "
+                           "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2", -1, &st, NULL)) {
+        *s = cc_kb_sqlerr(kb, "preparing the BM25 query");
+        goto done;
+    }
+    if (sqlite3_prepare_v2(db, "SELECT sz FROM chunks_fts_docsize WHERE id = ?1", -1, &sz, NULL))
+        sz = NULL;     /* no sizes stored: every row counts as average */
+    sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, pool);
+    if (!(h = calloc((size_t)pool, sizeof *h))) goto nomem;
+    m = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && m < (size_t)pool) {
+        const char *tx = (const char *)sqlite3_column_text(st, 2);
+        size_t txn = (size_t)sqlite3_column_bytes(st, 2);
+        const char *se = (const char *)sqlite3_column_text(st, 3);
+        size_t sen = (size_t)sqlite3_column_bytes(st, 3);
+        double score = sqlite3_column_double(st, 1), dl = avgdl;
+        h[m].chunk_id = sqlite3_column_int64(st, 0);
+        if (sz) sqlite3_bind_int64(sz, 1, h[m].chunk_id);
+        if (sz && sqlite3_step(sz) == SQLITE_ROW) {    /* the row's tokens, all columns */
+            const unsigned char *p = sqlite3_column_blob(sz, 0);
+            const unsigned char *end = p + sqlite3_column_bytes(sz, 0);
+            uint64_t v, tot = 0;
+            size_t used;
+            for (; p && p < end && (used = get_varint(p, end, &v)); p += used) tot += v;
+            dl = (double)tot;
+        }
+        if (sz) sqlite3_reset(sz);
+        for (i = 0; i < nt; i++) {
+            double f, idf;
+            if (!t[i].common) continue;
+            f = (double)(phrase_count(t[i].w, t[i].n, tx, txn) + phrase_count(t[i].w, t[i].n, se, sen));
+            if (f <= 0) continue;
+            idf = log(((double)nrow - (double)t[i].df + 0.5) / ((double)t[i].df + 0.5));
+            if (idf <= 0) idf = 1e-6;
+            score += idf * (f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl));
+        }
+        h[m].score = h[m].lane_score[CR_LANE_BM25] = score;
+        m++;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        *s = cc_kb_sqlerr(kb, "BM25 search");
+        goto done;
+    }
+    qsort(h, m, sizeof *h, cmp_hit);
+    if (m > (size_t)k) m = (size_t)k;
+    for (i = 0; i < m; i++) h[i].rank[CR_LANE_BM25] = (int)i + 1;
+    *hits = h;
+    *n = m;
+    h = NULL;
+    *s = CC_OK;
+    goto done;
+plain:
+    cc_buf_free(&key);
+    return 0;
+nomem:
+    *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+done:
+    free(h);
+    sqlite3_finalize(st);
+    sqlite3_finalize(sz);
+    cc_buf_free(&q);
+    cc_buf_free(&key);
+    return 1;
+}
+
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n)
 {
@@ -110,6 +458,8 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
         if (cc_buf_puts(&q, query ? query : "")) return CC_NOMEM;
     } else if ((s = cr_fts_query(query, &q, &err))) {
         cc_kb_seterr(kb, s, "%s", err.data ? err.data : "bad query");
+        goto out;
+    } else if (bm25_pruned(kb, query, k, hits, n, &s)) {
         goto out;
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb),

@@ -225,6 +225,9 @@ typedef struct cr_vindex_opts {
     int     hnsw_m;           /* 0 = 32 */
     int     hnsw_ef_search;   /* 0 = 128 */
     int     hnsw_ef_construction; /* 0 = 40 (FAISS's default) */
+    int     verify_full;      /* 1: open always recomputes the checksum (cairn check);
+                                 0: not when the file is the one the last save
+                                 stamped as written (vindex.c, "The stamp") */
 } cr_vindex_opts;
 
 #define CR_VINDEX_FORMAT_VERSION 1
@@ -450,6 +453,28 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
                              cr_hit **hits, size_t *n);
 /* NULL when the vector lane is usable, else why not (borrowed). */
 const char *cr_searcher_vector_status(const cr_searcher *s);
+
+/* Sharing one loaded vector index between searchers (a server's reader
+ * slots), so that a write costs one reload in the background instead of one
+ * per searcher. A cr_vshared is read-only once loaded and reference
+ * counted: searches on many threads at once may use it (a failed search's
+ * message may then be another thread's). */
+typedef struct cr_vshared cr_vshared;
+/* Loads KB/vectors.faiss for embedder e (its identity and dimension must
+ * match the file). Errors as cr_vindex_open, on the KB handle. */
+cc_status cr_vshared_open(cc_kb *kb, cr_embedder *e, cr_vshared **out);
+int64_t   cr_vshared_generation(const cr_vshared *v);   /* the catalog generation it reflects */
+void      cr_vshared_ref(cr_vshared *v);     /* NULL: no-op */
+void      cr_vshared_unref(cr_vshared *v);   /* frees with the last reference; NULL: no-op */
+/* From now on s takes its vectors from v (s holds a reference until the
+ * next call or close) instead of opening vectors.faiss itself; v NULL: the
+ * vector lane is unavailable and `why` says why (hybrid answers from BM25).
+ * Cheap: call it whenever a newer index has been loaded. */
+void      cr_searcher_share_vectors(cr_searcher *s, cr_vshared *v, const char *why);
+/* on = 1 (default): in hybrid mode the vector lane runs on a second thread
+ * beside BM25 (lower latency for one query); 0: on the caller's thread
+ * (better throughput when many requests run at once). */
+void      cr_searcher_set_lane_thread(cr_searcher *s, int on);
 
 #ifdef __cplusplus
 }

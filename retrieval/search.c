@@ -56,6 +56,7 @@ static cc_status vindex_opts_from_kb(cc_kb *kb, cr_vindex_opts *o)
 {
     int64_t thr, m, ef, efc;
     cc_status s;
+    memset(o, 0, sizeof *o);
     if ((s = cc_kb_setting_i64(kb, "vectors.hnsw_threshold", 100000, &thr)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_m", 32, &m)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 128, &ef)) ||
@@ -264,10 +265,62 @@ out:
 
 /* ---------------------------------------------------------------- searcher */
 
+/* A loaded vector index shared read-only by many searchers (a server's
+ * reader slots): searches only, never changed after load; freed with its
+ * last reference. */
+struct cr_vshared {
+    cr_vindex *vi;
+    int        refs;          /* atomic */
+};
+
+cc_status cr_vshared_open(cc_kb *kb, cr_embedder *e, cr_vshared **out)
+{
+    cr_vindex_opts vo;
+    cc_buf path = CC_BUF_INIT(0);
+    cr_vshared *v;
+    cc_status st;
+    *out = NULL;
+    if ((st = vindex_opts_from_kb(kb, &vo))) return st;
+    if (cc_kb_path(kb, "vectors.faiss", &path)) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    if (!(v = calloc(1, sizeof *v))) {
+        cc_buf_free(&path);
+        return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    }
+    st = cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), &vo, &v->vi);
+    cc_buf_free(&path);
+    if (st) {
+        free(v);
+        return cc_kb_seterr(kb, st, "vector index: %s%s", cc_errmsg(),
+                            st == CC_NOTFOUND || st == CC_CORRUPT
+                                ? " (it is rebuilt by the next cairn ingest or cairn reindex)" : "");
+    }
+    v->refs = 1;
+    *out = v;
+    return CC_OK;
+}
+
+int64_t cr_vshared_generation(const cr_vshared *v) { return cr_vindex_generation(v->vi); }
+
+void cr_vshared_ref(cr_vshared *v)
+{
+    if (v) __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+}
+
+void cr_vshared_unref(cr_vshared *v)
+{
+    if (v && __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        cr_vindex_close(v->vi);
+        free(v);
+    }
+}
+
 struct cr_searcher {
     cc_kb       *kb;
     cr_embedder *emb;     /* NULL until the vector lane is first used */
-    cr_vindex   *vi;
+    cr_vindex   *vi;      /* own index, or the shared one's (borrowed) */
+    cr_vshared  *shared;  /* a reference, when shared_mode */
+    int          shared_mode;    /* 1: vectors come from cr_searcher_share_vectors */
+    int          no_lane_thread; /* 1: the vector lane runs on the caller's thread */
     int          vector_state;   /* 0 not tried, 1 ready, -1 unavailable */
     char         vector_why[512];
 };
@@ -285,10 +338,31 @@ cc_status cr_searcher_open(cc_kb *kb, cr_searcher **out)
 void cr_searcher_close(cr_searcher *s)
 {
     if (!s) return;
-    cr_vindex_close(s->vi);
+    if (s->shared_mode) cr_vshared_unref(s->shared);
+    else cr_vindex_close(s->vi);
     cr_embedder_close(s->emb);
     free(s);
 }
+
+void cr_searcher_share_vectors(cr_searcher *s, cr_vshared *v, const char *why)
+{
+    if (!s->shared_mode) {
+        cr_vindex_close(s->vi);
+        s->shared_mode = 1;
+    } else if (s->shared == v) {
+        return;
+    } else {
+        cr_vshared_unref(s->shared);
+    }
+    cr_vshared_ref(v);
+    s->shared = v;
+    s->vi = v ? v->vi : NULL;
+    s->vector_state = 0;      /* vector_ready looks again */
+    snprintf(s->vector_why, sizeof s->vector_why, "%s",
+             why && *why ? why : "vector index: not loaded yet");
+}
+
+void cr_searcher_set_lane_thread(cr_searcher *s, int on) { s->no_lane_thread = !on; }
 
 static cc_status vector_ready(cr_searcher *s)
 {
@@ -301,6 +375,23 @@ static cc_status vector_ready(cr_searcher *s)
     if (!cr_vectors_enabled(s->kb)) {
         st = cc_kb_seterr(s->kb, CC_NOTFOUND, "vectors are disabled (embedder.name is \"none\")");
         goto fail;
+    }
+    if (s->shared_mode) {
+        if (!s->vi) {
+            st = cc_kb_seterr(s->kb, CC_NOTFOUND, "%s", s->vector_why);
+            goto fail;
+        }
+        if (!s->emb && (st = cr_embedder_from_kb(s->kb, &s->emb))) goto fail;
+        if (strcmp(cr_embedder_identity(s->emb), cr_vindex_embedder(s->vi)) ||
+            cr_embedder_dim(s->emb) != cr_vindex_dim(s->vi)) {
+            st = cc_kb_seterr(s->kb, CC_INVALID, "vector index: built by embedder '%s', but the "
+                              "configured embedder is '%s'; run: cairn reindex %s",
+                              cr_vindex_embedder(s->vi), cr_embedder_identity(s->emb),
+                              cc_kb_dir(s->kb));
+            goto fail;
+        }
+        s->vector_state = 1;
+        return CC_OK;
     }
     if ((st = vindex_opts_from_kb(s->kb, &vo)) || (st = cr_embedder_from_kb(s->kb, &s->emb)))
         goto fail;
@@ -436,7 +527,8 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
             job.s = s;
             job.query = query;
             job.depth = depth;
-            if (o->mode == CR_MODE_HYBRID && pthread_create(&tid, NULL, vector_lane, &job) == 0)
+            if (o->mode == CR_MODE_HYBRID && !s->no_lane_thread &&
+                pthread_create(&tid, NULL, vector_lane, &job) == 0)
                 threaded = 1;
             else
                 vector_lane(&job);

@@ -57,7 +57,8 @@ static int check_vectors(cc_kb *kb)
         sqlite3_step(st) == SQLITE_ROW)
         chunks = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    if (cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), NULL, &vi) != CC_OK) {
+    cr_vindex_opts full = {.verify_full = 1};   /* the checksum, whatever the stamp says */
+    if (cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), &full, &vi) != CC_OK) {
         printf("FAIL  vector index: %s (the next cairn ingest or cairn reindex rebuilds it)\n",
                cc_errmsg());
         bad = 1;

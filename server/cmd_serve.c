@@ -2,8 +2,10 @@
  * (first cut of issue 7). libmicrohttpd with an internal epoll thread pool.
  *
  * Readers: a pool of read-only KB handles, each with its own searcher; a
- * request takes a free slot (never shared between threads at once). After a
- * write the global generation is bumped and a slot reopens its searcher.
+ * request takes a free slot (never shared between threads at once). The
+ * searchers share one vector index, reloaded in the background after writes
+ * (serve_vectors.c); BM25 needs no reload (SQLite WAL readers see each
+ * commit), so a write never makes a reader wait.
  * Writers: one at a time (write_mu), each opening a CC_KB_WRITE handle for the
  * request, so the KB's writer flock is held only while writing and a CLI
  * writer can interleave (it gets 503 kb_busy while the other holds it).
@@ -115,7 +117,7 @@ static int route_match(const char *pattern, const char *url, char *param, size_t
 typedef struct slot {
     pthread_mutex_t mu;
     serve_slot      pub;
-    long            gen;
+    long            vec_version;   /* serve_vectors_apply's */
 } slot;
 
 static const int status_list[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503};
@@ -127,7 +129,6 @@ static struct {
     const char     *kbdir;
     slot           *slots;
     int             n_slots;
-    long            gen;                   /* bumped after each write */
     pthread_mutex_t write_mu;
     const char     *path_name[N_PATHS];    /* distinct patterns, then "other" */
     int             path_of[N_ROUTES];     /* route -> index in path_name */
@@ -295,15 +296,13 @@ serve_slot *serve_slot_take(void)
         if (!pthread_mutex_trylock(&S.slots[i].mu)) break;
     if (i == S.n_slots) { i = 0; pthread_mutex_lock(&S.slots[0].mu); }
     s = &S.slots[i];
-    if (s->pub.se && s->gen != __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE)) {
-        cr_searcher_close(s->pub.se);
-        s->pub.se = NULL;
-    }
     if (!s->pub.kb && cc_kb_open(S.kbdir, CC_KB_READ, &s->pub.kb) != CC_OK) s->pub.kb = NULL;
     if (s->pub.kb && !s->pub.se) {
-        s->gen = __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE);
         if (cr_searcher_open(s->pub.kb, &s->pub.se) != CC_OK) s->pub.se = NULL;
+        else cr_searcher_set_lane_thread(s->pub.se, 0);   /* requests already run in parallel */
+        s->vec_version = 0;
     }
+    if (s->pub.se) serve_vectors_apply(s->pub.se, &s->vec_version);
     return &s->pub;
 }
 
@@ -409,7 +408,7 @@ cc_status serve_writer_acquire(cc_kb **out)
 void serve_writer_release(cc_kb *kb, int changed)
 {
     cc_kb_close(kb);
-    if (changed) __atomic_add_fetch(&S.gen, 1, __ATOMIC_RELEASE);
+    if (changed) serve_vectors_poke();
     pthread_mutex_unlock(&S.write_mu);
 }
 
@@ -843,6 +842,7 @@ int cmd_serve(int argc, char **argv)
         S.path_of[i] = p;
     }
     S.path_name[S.n_paths++] = "other";
+    if ((ret = serve_vectors_start(kbdir))) goto out;
     S.n_slots = (int)threads;
     if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
@@ -901,6 +901,7 @@ out:
         pthread_mutex_destroy(&S.slots[i].mu);
     }
     free(S.slots);
+    serve_vectors_stop();
     cc_buf_free(&cert);
     cc_buf_free(&key);
     return ret;

@@ -112,16 +112,27 @@ void        serve_slot_give(serve_slot *s);
 
 /* The one writer: opens a CC_KB_WRITE handle under the writer mutex; NULL
  * after sending 503 (busy: a CLI writer holds the KB) or 500.
- * serve_writer_close closes it, makes readers reopen their searchers, and
- * releases the mutex. The _acquire/_release pair is the same without a
- * response (CC_BUSY when a CLI writer holds the KB; cc_errmsg says why);
- * changed = 0 skips the searcher reopening (audit rows only). */
+ * serve_writer_close closes it, tells the vector reloader to look for a new
+ * vectors.faiss, and releases the mutex. The _acquire/_release pair is the
+ * same without a response (CC_BUSY when a CLI writer holds the KB;
+ * cc_errmsg says why); changed = 0 skips the poke (audit rows only). */
 cc_kb    *serve_writer_open(serve_req *r);
 void      serve_writer_close(cc_kb *kb);
 cc_status serve_writer_acquire(cc_kb **out);
 void      serve_writer_release(cc_kb *kb, int changed);
 
 const char *serve_kbdir(void);
+
+/* The shared vector index (serve_vectors.c): loaded once at startup, then
+ * reloaded in the background when vectors.faiss changes; readers keep
+ * searching the old one meanwhile. _start loads it (a missing or damaged
+ * file is not fatal: hybrid answers from BM25 and says why); nonzero after
+ * printing an error. _apply gives a slot's searcher the current index when
+ * *version (the slot's, 0 at first) is behind; a pointer swap. */
+int  serve_vectors_start(const char *kbdir);
+void serve_vectors_poke(void);
+void serve_vectors_apply(cr_searcher *se, long *version);
+void serve_vectors_stop(void);
 
 /* Appends one row to the audit table on a writable kb (inside the
  * caller's transaction if one is open). actor "key:<id>", "loopback" (the

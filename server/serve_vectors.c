@@ -1,0 +1,150 @@
+/* serve_vectors.c — `cairn serve`'s one vector index, shared by every reader
+ * slot and reloaded in the background when vectors.faiss changes.
+ *
+ * A writer (through the API or the command line) saves a new vectors.faiss
+ * by rename. A reloader thread notices (a poke from the API's writer, or a
+ * stat of the file every POLL_MS), loads the new file while searches keep
+ * using the old index, then swaps the pointer under a mutex; each slot picks
+ * the new one up at its next request (serve_vectors_apply, a pointer swap).
+ * The old index is freed by its last user. Loads are spaced at least
+ * max(MIN_GAP_MS, twice the last load's time) apart, so a continuous writer
+ * costs the readers a bounded share of the CPU; meanwhile the vector lane
+ * is a little behind the catalog (BM25 is not: SQLite WAL readers see each
+ * commit) and hits whose chunk is gone are dropped by the searcher. */
+#define _GNU_SOURCE
+#include "serve.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define POLL_MS    200
+#define MIN_GAP_MS 1000
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    pthread_t       tid;
+    int             running, stop, poked;
+    cr_vshared     *vec;          /* current index; NULL: none (why says why) */
+    char            why[512];
+    long            version;      /* bumped at each swap */
+    struct stat     seen;         /* vectors.faiss when last loaded (st_ino 0: absent) */
+    cc_kb          *kb;           /* the reloader's own read handle */
+    cr_embedder    *emb;
+    cc_buf          path;
+} V = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Loads the file if it differs from the one loaded last; swaps it in.
+ * force: load even when it looks the same (startup). */
+static void reload(int force)
+{
+    struct stat st;
+    cr_vshared *v = NULL, *old;
+    char why[512] = "";
+    if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
+    if (!force && same_file(&st, &V.seen)) return;
+    if (!cr_vectors_enabled(V.kb))
+        snprintf(why, sizeof why, "vectors are disabled (embedder.name is \"none\")");
+    else if (!V.emb && cr_embedder_from_kb(V.kb, &V.emb) != CC_OK)
+        snprintf(why, sizeof why, "%s", cc_kb_errmsg(V.kb));
+    else if (cr_vshared_open(V.kb, V.emb, &v) != CC_OK)
+        snprintf(why, sizeof why, "%s", cc_kb_errmsg(V.kb));
+    pthread_mutex_lock(&V.mu);
+    old = V.vec;
+    V.vec = v;
+    snprintf(V.why, sizeof V.why, "%s", why);
+    V.seen = st;
+    __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&V.mu);
+    cr_vshared_unref(old);
+}
+
+static void *reloader(void *arg)
+{
+    double next_ok = 0;   /* cc_now_ms() before which no load starts */
+    (void)arg;
+    pthread_mutex_lock(&V.mu);
+    while (!V.stop) {
+        struct timespec ts;
+        struct stat st;
+        int changed;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += POLL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        if (!V.poked) pthread_cond_timedwait(&V.cv, &V.mu, &ts);
+        if (V.stop) break;
+        V.poked = 0;
+        if (cc_now_ms() < next_ok) continue;
+        if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
+        changed = !same_file(&st, &V.seen);
+        pthread_mutex_unlock(&V.mu);
+        if (changed) {
+            double t0 = cc_now_ms(), took;
+            reload(0);
+            took = cc_now_ms() - t0;
+            next_ok = t0 + (2 * took > MIN_GAP_MS ? 2 * took : MIN_GAP_MS);
+        }
+        pthread_mutex_lock(&V.mu);
+    }
+    pthread_mutex_unlock(&V.mu);
+    return NULL;
+}
+
+int serve_vectors_start(const char *kbdir)
+{
+    if (cc_kb_open(kbdir, CC_KB_READ, &V.kb) != CC_OK) return cli_error("%s", cc_errmsg());
+    if (cc_kb_path(V.kb, "vectors.faiss", &V.path)) return cli_error("out of memory");
+    reload(1);     /* the first index before the first request */
+    if (pthread_create(&V.tid, NULL, reloader, NULL)) {
+        fprintf(stderr, "cairn: cannot start the vector reloader (%s); the vector index will "
+                        "not follow writes until a restart\n", strerror(errno));
+        return 0;
+    }
+    V.running = 1;
+    return 0;
+}
+
+void serve_vectors_poke(void)
+{
+    pthread_mutex_lock(&V.mu);
+    V.poked = 1;
+    pthread_cond_signal(&V.cv);
+    pthread_mutex_unlock(&V.mu);
+}
+
+void serve_vectors_apply(cr_searcher *se, long *version)
+{
+    if (__atomic_load_n(&V.version, __ATOMIC_ACQUIRE) == *version && *version) return;
+    pthread_mutex_lock(&V.mu);
+    cr_searcher_share_vectors(se, V.vec, V.why);
+    *version = V.version;
+    pthread_mutex_unlock(&V.mu);
+}
+
+void serve_vectors_stop(void)
+{
+    if (V.running) {
+        pthread_mutex_lock(&V.mu);
+        V.stop = 1;
+        pthread_cond_signal(&V.cv);
+        pthread_mutex_unlock(&V.mu);
+        pthread_join(V.tid, NULL);
+        V.running = 0;
+    }
+    cr_vshared_unref(V.vec);
+    V.vec = NULL;
+    cr_embedder_close(V.emb);
+    V.emb = NULL;
+    cc_kb_close(V.kb);
+    V.kb = NULL;
+    cc_buf_free(&V.path);
+}
