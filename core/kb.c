@@ -306,6 +306,19 @@ static const char *const migrations[] = {
     " confidence, status);\n"
     "CREATE INDEX relations_object ON relations(object_id, subject_id, predicate, chunk_id,"
     " confidence, status);\n",
+    /* 5 -> 6: LLM extractor runs and their outputs (graph/extract_llm.c) */
+    "CREATE TABLE llm_extractions ( "
+    "chunk_id      INTEGER NOT NULL, "
+    "extractor     TEXT    NOT NULL, "
+    "text_sha256   TEXT    NOT NULL, "
+    "output        TEXT    NOT NULL, "
+    "prompt_tokens INTEGER NOT NULL, "
+    "output_tokens INTEGER NOT NULL, "
+    "ms            REAL    NOT NULL, "
+    "at            TEXT    NOT NULL, "
+    "PRIMARY KEY (chunk_id, extractor) "
+    ");\n"
+    "CREATE INDEX llm_extractions_text ON llm_extractions(extractor, text_sha256);\n",
 };
 
 static cc_status migrate(cc_kb *kb, int from)
