@@ -246,19 +246,21 @@ static int all_caps(const char *s, size_t n)
 }
 
 /* Finds or adds the name: a located name gets one mention per occurrence.
- * Returns the entry, or NULL when the name is not in the chunk. */
+ * *out: its index in *tab (which may move), or SIZE_MAX when the name is
+ * not in the chunk. */
 static cc_status add_name(const cg_chunk *ch, cg_sink *sink, named **tab, size_t *ntab,
-                          const char *raw, cg_type type, float conf, named **out)
+                          const char *raw, cg_type type, float conf, size_t *out,
+                          cg_llm_stats *st)
 {
     size_t n, i, k;
     const char *s = trim(raw, &n);
     named *e;
     unsigned flags;
-    *out = NULL;
+    *out = SIZE_MAX;
     if (!s) return CC_OK;
     for (i = 0; i < *ntab; i++)
         if (strlen((*tab)[i].name) == n && !memcmp((*tab)[i].name, s, n)) {
-            *out = &(*tab)[i];
+            if ((*tab)[i].n) *out = i;
             return CC_OK;
         }
     if (cc_utf8_check(s, n) != n) return CC_OK;
@@ -277,9 +279,16 @@ static cc_status add_name(const cg_chunk *ch, cg_sink *sink, named **tab, size_t
         flags = type >= CG_TYPE_DATE ? CG_MF_VALUE : 0;
         if (all_caps(s, n)) flags |= CG_MF_ACRONYM;
         for (k = 0; k < found; k++) {
-            size_t idx;
-            cc_status st = cg_sink_mention(sink, se[2 * k], se[2 * k + 1], type, flags, conf, &idx);
-            if (st) return st;
+            size_t idx, t, o, inside = 0;
+            cc_status rc;
+            /* an occurrence inside another name's ("Norvale" in "Norvale
+             * Systems GmbH") is that name's, not a mention of its own */
+            for (t = 0; t + 1 < *ntab && !inside; t++)
+                for (o = 0; o < p[t].n && !inside; o++)
+                    inside = p[t].se[2 * o] <= se[2 * k] && se[2 * k + 1] <= p[t].se[2 * o + 1];
+            if (inside) continue;
+            rc = cg_sink_mention(sink, se[2 * k], se[2 * k + 1], type, flags, conf, &idx);
+            if (rc) return rc;
             if (idx == SIZE_MAX) continue;
             e->idx[e->n] = idx;
             e->se[2 * e->n] = se[2 * k];
@@ -287,7 +296,8 @@ static cc_status add_name(const cg_chunk *ch, cg_sink *sink, named **tab, size_t
             e->n++;
         }
     }
-    *out = e->n ? e : NULL;
+    st->mentions += e->n;
+    if (e->n) *out = (size_t)(e - *tab);
     return CC_OK;
 }
 
@@ -336,21 +346,21 @@ static cc_status apply_output(const char *json, size_t len, const cg_chunk *ch, 
         cJSON_ArrayForEach(it, ents) {
             cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
             cJSON *ty = cJSON_GetObjectItemCaseSensitive(it, "type");
-            named *e;
-            size_t before = ntab;
+            size_t e, before = ntab;
             if (!cJSON_IsString(nm)) { st->entities_dropped++; continue; }
             if ((s = add_name(ch, sink, &tab, &ntab, nm->valuestring,
-                              type_of(cJSON_IsString(ty) ? ty->valuestring : NULL), 0.6f, &e)))
+                              type_of(cJSON_IsString(ty) ? ty->valuestring : NULL), 0.6f, &e, st)))
                 goto out;
-            if (!e) st->entities_dropped++;
-            else if (ntab > before) { st->entities_kept++; st->mentions += e->n; }
+            if (e == SIZE_MAX) st->entities_dropped++;
+            else if (ntab > before) st->entities_kept++;
         }
     if (cJSON_IsArray(rels))
         cJSON_ArrayForEach(it, rels) {
             cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "subject");
             cJSON *p = cJSON_GetObjectItemCaseSensitive(it, "predicate");
             cJSON *b = cJSON_GetObjectItemCaseSensitive(it, "object");
-            named *ea = NULL, *eb = NULL;
+            named *ea, *eb;
+            size_t ia, ib;
             char *pred;
             size_t best = SIZE_MAX, bi = 0, bj = 0, s0, s1, x, y;
             if (!cJSON_IsString(a) || !cJSON_IsString(b) || !cJSON_IsString(p)) {
@@ -358,13 +368,16 @@ static cc_status apply_output(const char *json, size_t len, const cg_chunk *ch, 
                 continue;
             }
             /* an end not named among the entities is located as a name of type other */
-            if ((s = add_name(ch, sink, &tab, &ntab, a->valuestring, CG_TYPE_OTHER, 0.5f, &ea)) ||
-                (s = add_name(ch, sink, &tab, &ntab, b->valuestring, CG_TYPE_OTHER, 0.5f, &eb)))
+            if ((s = add_name(ch, sink, &tab, &ntab, a->valuestring, CG_TYPE_OTHER, 0.5f, &ia, st)) ||
+                (s = add_name(ch, sink, &tab, &ntab, b->valuestring, CG_TYPE_OTHER, 0.5f, &ib, st)))
                 goto out;
-            if (!ea || !eb || ea == eb || !(pred = norm_predicate(p->valuestring))) {
+            if (ia == SIZE_MAX || ib == SIZE_MAX || ia == ib ||
+                !(pred = norm_predicate(p->valuestring))) {
                 st->relations_dropped++;
                 continue;
             }
+            ea = &tab[ia];
+            eb = &tab[ib];
             for (x = 0; x < ea->n; x++)        /* the closest pair of occurrences */
                 for (y = 0; y < eb->n; y++) {
                     size_t lo = ea->se[2 * x] < eb->se[2 * y] ? ea->se[2 * x] : eb->se[2 * y];
