@@ -258,10 +258,14 @@ static cc_status add_name(const cg_chunk *ch, cg_sink *sink, named **tab, size_t
     unsigned flags;
     *out = SIZE_MAX;
     if (!s) return CC_OK;
-    for (i = 0; i < *ntab; i++)
-        if (strlen((*tab)[i].name) == n && !memcmp((*tab)[i].name, s, n)) {
-            if ((*tab)[i].n) *out = i;
-            return CC_OK;
+    for (int fold = 0; fold < 2; fold++)     /* a name already read, exactly or ignoring case */
+        for (i = 0; i < *ntab; i++) {
+            size_t tn = strlen((*tab)[i].name);
+            if (fold ? match_at((*tab)[i].name, tn, 0, s, n, 1) == tn
+                     : tn == n && !memcmp((*tab)[i].name, s, n)) {
+                if ((*tab)[i].n) *out = i;
+                return CC_OK;
+            }
         }
     if (cc_utf8_check(s, n) != n) return CC_OK;
     {
