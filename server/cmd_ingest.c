@@ -292,14 +292,15 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return 1;
     }
-    if (!xname && cc_kb_setting_str(kb, "graph.extractor", "rules", &xname) != CC_OK) xname = "?";
-    if (strcmp(xname, "rules") && strcmp(xname, "llm") && strcmp(xname, "both") &&
+    if (xname && strcmp(xname, "rules") && strcmp(xname, "llm") && strcmp(xname, "both") &&
         strcmp(xname, "none")) {
         cli_error("--extractor must be rules, llm, both or none, not %s", xname);
         cc_kb_close(kb);
         free(inputs);
         return 2;
     }
+    /* the setting's value is checked by cg_ingest_opts_with below */
+    if (!xname && cc_kb_setting_str(kb, "graph.extractor", "rules", &xname) != CC_OK) xname = "?";
     /* the model is opened before anything is stored: a bad one changes nothing */
     if ((!strcmp(xname, "llm") || !strcmp(xname, "both")) &&
         (!(llm = cli_llm_open(kb, model)) ||
