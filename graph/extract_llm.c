@@ -856,6 +856,9 @@ cc_status cg_llm_extract_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
             size_t failed = c->st.chunks_failed;
             s = cg_ingest_chunk_with(kb, ex, doc, p.id[i], text, len, sb, sc, &refused);
             if (refused && failed == c->st.chunks_failed) c->st.chunks_failed++;  /* before extract() */
+            if (refused && !c->st.first_failure[0])
+                snprintf(c->st.first_failure, sizeof c->st.first_failure, "chunk %lld: %s",
+                         (long long)p.id[i], cg_extractor_errmsg(ex));
         }
         c->preset = NULL;
         if (!s && !refused) {

@@ -563,6 +563,7 @@ typedef struct cg_llm_stats {
     size_t mentions;            /* occurrences of kept names */
     size_t prompt_tokens, output_tokens;
     double model_ms;            /* prefill + decode */
+    char   first_failure[200];  /* why the first failed chunk failed ("" when none) */
 } cg_llm_stats;
 
 /* Opens the model and returns the extractor (the plug-in runs the model on

@@ -74,6 +74,9 @@ static void print_estimate(const char *xid, const cg_llm_estimate *e, int json)
 
 static void print_result(const cg_llm_stats *s, double secs, const cg_llm_estimate *e, int json)
 {
+    if (s->chunks_failed)
+        fprintf(stderr, "cairn: llm extraction: %zu chunks failed (left for a later pass);"
+                " the first: %s\n", s->chunks_failed, s->first_failure);
     if (json) {
         printf(",\"chunks_extracted\":%zu,\"chunks_cached\":%zu,\"chunks_skipped\":%zu,"
                "\"chunks_failed\":%zu,\"entities_kept\":%zu,\"entities_dropped\":%zu,"

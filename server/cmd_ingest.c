@@ -233,7 +233,8 @@ static const char ingest_usage[] =
     "  --json            print a JSON summary\n"
     "  --extractor E     rules, llm, both or none (default: setting graph.extractor, rules)\n"
     "  --model FILE      GGUF model of the llm extractor (default: setting graph.llm_model);\n"
-    "                    a cost estimate is printed before the model runs\n";
+    "                    a cost estimate is printed before the model runs (with --json:\n"
+    "                    one JSON line for the LLM pass before the summary)\n";
 
 int cmd_ingest(int argc, char **argv)
 {
