@@ -139,5 +139,17 @@ expect 0 "llm extraction with llm/1:.*1 chunks to extract" -- "$BIN" ingest "$KB
 [ "$(q "select count(*) from mentions m join chunks c on c.id=m.chunk_id where c.text like 'Brand new%' and m.extractor='rules/1'")" = 0 ] && ok || bad "graph.extractor llm: no rules facts"
 expect 0 "all checks passed" -- "$BIN" check "$KB"
 
+# chunks too long for the model's context: counted with the reason, stored
+# without LLM facts, read by a later pass with a larger context
+KB="$T/kb3"
+expect 0 "created" -- "$BIN" init "$KB"
+setting "$KB" graph.llm_ctx 200
+setting "$KB" graph.llm_max_tokens 32
+expect 0 "3 chunks failed.*context" -- "$BIN" ingest "$KB" "$T/d/a.txt" "$T/d/b.txt" "$T/d/c.txt" --extractor llm --model "$M"
+[ "$(q "select count(*) from documents")" = 3 ] && [ "$(q "select count(*) from llm_extractions")" = 0 ] && ok || bad "too long: documents stored, no extraction recorded"
+setting "$KB" graph.llm_ctx 2048
+expect 0 "3 chunks extracted" -- "$BIN" graph extract "$KB" --model "$M"
+expect 0 "all checks passed" -- "$BIN" check "$KB"
+
 echo "graph_llm_ingest: $pass passed, $fail failed"
 [ $fail = 0 ]
