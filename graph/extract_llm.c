@@ -717,23 +717,38 @@ static llm_ctx *ctx_of(cc_kb *kb, cg_extractor *ex, cc_status *s)
     return cg_extractor_ctx(ex);
 }
 
-/* Prefill and decode cost per token, from one prompt of ~96 tokens and a
- * 24-token constrained decode. */
-static cc_status calibrate(llm_ctx *c, double *pre_ms, double *dec_ms)
+/* Prefill and decode cost per token, measured at the pending chunks' mean
+ * prompt length (attention grows with it): a fixed text repeated to that
+ * length in the same frame, prefilled, then a 24-token constrained decode. */
+static cc_status calibrate(llm_ctx *c, size_t target, double *pre_ms, double *dec_ms)
 {
     static const char text[] =
         "Norvale Systems GmbH, a shipping company based in Hamburg, acquired Tern Logistics "
         "for EUR 40 million in March 2024. Ana Ruiz, CFO of Norvale, said the deal adds 12% "
-        "to revenue. The PX-9000-v2 scanner ships in May.";
+        "to revenue. The PX-9000-v2 scanner ships in May. ";
     const cl_model_info *in = cl_model_get_info(c->m);
-    cl_token *prompt = NULL;
-    size_t np = 0;
+    cl_token *mid = NULL, *prompt = NULL;
+    size_t nm = 0, np = 0, want, i;
     cl_gen_opts o;
     cl_gen_result r;
-    cc_status s;
     *pre_ms = *dec_ms = 0;
-    if ((s = prompt_for(c, text, sizeof text - 1, &prompt, &np))) return s;
-    if (np + 32 > in->n_ctx) np = in->n_ctx > 40 ? in->n_ctx - 32 : 8;   /* cut: timing only */
+    if (cl_tokenize(cl_model_tokenizer(c->m), text, sizeof text - 1, 0, 0, &mid, &nm) != CL_OK ||
+        !nm) {
+        free(mid);
+        return cc_seterr(CC_INVALID, "tokenising: %s", cl_errmsg());
+    }
+    if (target + 32 > in->n_ctx) target = in->n_ctx > 64 ? in->n_ctx - 32 : 32;
+    want = target > c->n_pre + c->n_post + 1 ? target - c->n_pre - c->n_post : 1;
+    if (!(prompt = malloc((c->n_pre + want + c->n_post) * sizeof *prompt))) {
+        free(mid);
+        return CC_NOMEM;
+    }
+    memcpy(prompt, c->pre, c->n_pre * sizeof *prompt);
+    for (i = 0; i < want; i++) prompt[c->n_pre + i] = mid[i % nm];
+    memcpy(prompt + c->n_pre + want, c->post, c->n_post * sizeof *prompt);
+    np = c->n_pre + want + c->n_post;
+    if (np + 32 > in->n_ctx) np = in->n_ctx > 40 ? in->n_ctx - 32 : 8;   /* timing only */
+    free(mid);
     memset(&o, 0, sizeof o);
     memset(&r, 0, sizeof r);
     cl_sample_opts_default(&o.sample);
@@ -799,7 +814,8 @@ cc_status cg_llm_estimate_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
         e->output_tokens += 24 + n / 2 < out_max ? 24 + n / 2 : out_max;
     }
     if (e->chunks) {
-        if ((s = calibrate(c, &e->prefill_ms_per_token, &e->decode_ms_per_token))) {
+        if ((s = calibrate(c, e->prompt_tokens / e->chunks, &e->prefill_ms_per_token,
+                           &e->decode_ms_per_token))) {
             s = cc_kb_seterr(kb, s, "llm extractor: calibration: %s", cc_errmsg());
             goto out;
         }
