@@ -478,7 +478,6 @@ static cc_status run_setup(cc_kb *kb)
     /* statements of another KB (or of a closed one) are let go */
     if (run_tl->db != cc_kb_db(kb)) finalize_q(run_tl);
     cc_utc_iso8601(run_tl->now);
-    run_tl->chunks_skipped = run_tl->limits_hit = 0;
     if ((s = load_rules(run_tl, kb))) return s;
     return CC_OK;
 }
@@ -500,6 +499,7 @@ cc_status cg_ingest_opts_with(cc_kb *kb, const char *name, cr_ingest_opts *o)
         return cc_kb_seterr(kb, CC_INVALID, "graph.extractor must be \"rules\", \"llm\","
                             " \"both\" or \"none\", not \"%s\"", name);
     if ((s = run_setup(kb))) return s;
+    run_tl->chunks_skipped = run_tl->limits_hit = 0;
     o->on_chunk = on_chunk;
     o->on_chunk_ud = run_tl;
     return CC_OK;

@@ -867,7 +867,7 @@ cc_status cg_llm_extract_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
         c->preset = cached;
         c->n_preset = cached ? strlen(cached) : 0;
         /* the model runs outside the transaction; the facts and the record go in one */
-        if ((s = cc_kb_begin(kb))) { free(text); free(cached); break; }
+        if ((s = cc_kb_begin(kb))) { c->preset = NULL; free(text); free(cached); break; }
         {
             size_t failed = c->st.chunks_failed;
             s = cg_ingest_chunk_with(kb, ex, doc, p.id[i], text, len, sb, sc, &refused);
