@@ -719,7 +719,8 @@ static llm_ctx *ctx_of(cc_kb *kb, cg_extractor *ex, cc_status *s)
 
 /* Prefill and decode cost per token, measured at the pending chunks' mean
  * prompt length (attention grows with it): a fixed text repeated to that
- * length in the same frame, prefilled, then a 24-token constrained decode. */
+ * length in the same frame, prefilled, then a 24-token constrained decode;
+ * the second of two runs. */
 static cc_status calibrate(llm_ctx *c, size_t target, double *pre_ms, double *dec_ms)
 {
     static const char text[] =
@@ -754,10 +755,15 @@ static cc_status calibrate(llm_ctx *c, size_t target, double *pre_ms, double *de
     cl_sample_opts_default(&o.sample);
     o.max_tokens = 24;
     o.schema = c->schema;
-    if (cl_generate(c->m, prompt, np, &o, &r) != CL_OK) {
-        free(prompt);
+    /* twice: the first run pages the weights in and warms the thread pool */
+    for (i = 0; i < 2; i++) {
         cl_gen_result_free(&r);
-        return cc_seterr(CC_INVALID, "model: %s", cl_errmsg());
+        memset(&r, 0, sizeof r);
+        if (cl_generate(c->m, prompt, np, &o, &r) != CL_OK) {
+            free(prompt);
+            cl_gen_result_free(&r);
+            return cc_seterr(CC_INVALID, "model: %s", cl_errmsg());
+        }
     }
     free(prompt);
     *pre_ms = r.prefill_ms / (double)(np ? np : 1);
