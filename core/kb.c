@@ -565,12 +565,15 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
         goto fail;
     }
     if (v < CC_SCHEMA_VERSION) {
-        if (!kb->writable) {
-            /* migrate needs the writer lock: take it briefly */
+        int ro = !kb->writable;
+        if (ro) {
+            /* migrate needs the writer lock: take it briefly, and writes */
             if ((s = take_lock(kb))) goto fail;
+            kb->writable = 1;
         }
-        if ((s = migrate(kb, v))) goto fail;
-        if (!kb->writable) { close(kb->lock_fd); kb->lock_fd = -1; }
+        s = migrate(kb, v);
+        if (ro) { kb->writable = 0; close(kb->lock_fd); kb->lock_fd = -1; }
+        if (s) goto fail;
     }
     if ((s = load_settings(kb))) goto fail;
     *out = kb;

@@ -151,5 +151,14 @@ setting "$KB" graph.llm_ctx 2048
 expect 0 "3 chunks extracted" -- "$BIN" graph extract "$KB" --model "$M"
 expect 0 "all checks passed" -- "$BIN" check "$KB"
 
+# schema 5 -> 6 (llm_extractions), also when a reader opens the KB first
+KB="$T/kb5"
+expect 0 "created" -- "$BIN" init "$KB"
+expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/d/a.txt"
+q "drop table llm_extractions; pragma user_version = 5"
+expect 0 "Ana Ruiz" -- "$BIN" search "$KB" "Ana Ruiz"
+[ "$(q "pragma user_version")" = 6 ] && [ "$(q "select count(*) from llm_extractions")" = 0 ] && ok || bad "migrated to schema 6 by a reader"
+expect 0 "1 chunks extracted" -- "$BIN" graph extract "$KB" --model "$M"
+
 echo "graph_llm_ingest: $pass passed, $fail failed"
 [ $fail = 0 ]
