@@ -2,9 +2,10 @@
 # llm_extract.sh — the LLM extractor's throughput (chunks/s) and the cost
 # estimate's accuracy (estimated vs actual seconds) on the sample corpus
 # (datasets/corpus), with tiny random GGUF models (qwen2, Q8_0): the default
-# tiny shape and a larger one (embd 512, 8 layers, ffn 1536) whose cost is
-# dominated by the matrices, as a real model's is. Baseline in the same
-# run: ingestion with the rules extractor alone.
+# tiny shape on the whole corpus, and a larger one (embd 512, 8 layers, ffn
+# 1536) whose cost is dominated by the matrices, as a real model's is, on
+# datasets/corpus/news. Baseline in the same run: ingestion with the rules
+# extractor alone.
 #   usage: bench/llm_extract.sh BUILD_DIR [MAX_TOKENS]
 set -eu
 B="${1:?build dir}/cairn"; MAXT="${2:-128}"
@@ -14,7 +15,7 @@ T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
 "$B" model make-tiny --arch qwen2 --type q8_0 --ctx 4096 --seed 4 --embd 512 --layers 8 --heads 8 \
   --kv-heads 2 --ff 1536 --out "$T/mid.gguf" >/dev/null
 for m in tiny mid; do
-  KB="$T/kb-$m"
+  KB="$T/kb-$m"; IN="$SRC/datasets/corpus"; [ $m = mid ] && IN="$IN/news"
   "$B" init "$KB" >/dev/null
   python3 - "$KB/cairn.json" "$MAXT" <<'P'
 import json, sys
@@ -22,7 +23,7 @@ d = json.load(open(sys.argv[1])); d.setdefault("graph", {})["llm_max_tokens"] = 
 json.dump(d, open(sys.argv[1], "w"))
 P
   t0=$(date +%s.%N)
-  "$B" ingest "$KB" "$SRC/datasets/corpus" --extractor rules >/dev/null
+  "$B" ingest "$KB" "$IN" --extractor rules >/dev/null
   t1=$(date +%s.%N)
   "$B" graph extract "$KB" --model "$T/$m.gguf" --json > "$T/out-$m.json"
   python3 - "$T/out-$m.json" "$m" "$t0" "$t1" <<'P'
