@@ -56,7 +56,6 @@ typedef struct llm_ctx {
     size_t          max_out;
     cl_token       *pre, *post;       /* prompt around the chunk's tokens */
     size_t          n_pre, n_post;
-    int             bos;              /* no template: BOS to put first, or -1 */
     cg_llm_stats    st;
     /* KB pass: an output to use for the next chunk instead of running the model */
     const char     *preset;
@@ -423,7 +422,6 @@ static cl_status build_prompt(llm_ctx *c)
     const char *at;
     size_t len = 0;
     cl_status st;
-    c->bos = -1;
     if (cl_chat_template_from_gguf(cl_model_gguf(c->m), &ct) == CL_OK &&
         cl_chat_render(&ct, msgs, 2, 1, &text, &len) == CL_OK && (at = strstr(text, mark))) {
         st = cl_tokenize(tk, text, (size_t)(at - text), 0, 1, &c->pre, &c->n_pre);

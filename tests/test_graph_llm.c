@@ -246,6 +246,28 @@ static void test_model(void)
     cg_extraction_free(&x);
     cg_extractor_free(ex);
     remove(path);
+
+    /* a model without a chat template (tiny llama): the plain-text prompt */
+    {
+        cl_tiny_opts t;
+        memset(&t, 0, sizeof t);
+        t.arch = "llama";
+        t.type = CL_TYPE_F32;
+        t.seed = 2;
+        t.n_ctx = 2048;
+        CHECK(cl_make_tiny_opts(&t, path) == CL_OK);
+    }
+    o.max_tokens = 64;
+    CHECK(cg_extractor_llm_new(&o, &ex) == CC_OK);
+    if (!ex) return;
+    cg_extraction_init(&x);
+    CHECK(cg_extractor_run(ex, &c, &x) == CC_OK);
+    check_offsets(&c, &x);
+    CHECK(cg_extractor_llm_stats(ex)->chunks_extracted == 1);
+    CHECK(cg_extractor_llm_stats(ex)->outputs_unparsed == 0);
+    cg_extraction_free(&x);
+    cg_extractor_free(ex);
+    remove(path);
 }
 
 int main(void)
