@@ -872,6 +872,7 @@ cc_status cg_llm_extract_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
         c->n_preset = cached ? strlen(cached) : 0;
         /* the model runs outside the transaction; the facts and the record go in one */
         if ((s = cc_kb_begin(kb))) { c->preset = NULL; free(text); free(cached); break; }
+        size_t mentions = c->st.mentions;
         {
             size_t failed = c->st.chunks_failed;
             s = cg_ingest_chunk_with(kb, ex, doc, p.id[i], text, len, sb, sc, &refused);
@@ -897,7 +898,9 @@ cc_status cg_llm_extract_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
             sqlite3_reset(r);
         }
         if (s) cc_kb_rollback(kb);
-        else if ((s = cc_kb_commit(kb)) == CC_OK && !refused && written) (*written)++;
+        else if ((s = cc_kb_commit(kb)) == CC_OK && !refused && written &&
+                 c->st.mentions > mentions)
+            (*written)++;     /* facts written (a relation needs mentions) */
         free(text);
         free(cached);
         if (progress) progress(ud, i + 1, p.n);

@@ -602,8 +602,9 @@ cc_status cg_llm_estimate_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
  * as ingestion writes them, resolution included, and its row in
  * llm_extractions with the model's output, which later chunks with the
  * same text reuse).  progress (may be NULL) after each chunk.  Adds to
- * the extractor's stats.  *written (may be NULL): chunks with facts
- * written, whose graph store contexts may need refreshing.  A failing
+ * the extractor's stats.  *written (may be NULL): chunks that got
+ * mentions (and maybe relations), whose graph store contexts may need
+ * refreshing.  A failing
  * chunk is counted and skipped; errors on the KB handle (SQLite) stop it. */
 cc_status cg_llm_extract_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
                             void (*progress)(void *ud, size_t done, size_t total), void *ud,
