@@ -148,7 +148,7 @@ void    cc_utc_iso8601(char out[32]);    /* current time, "2026-11-23T09:42:00Z"
 typedef struct cc_kb cc_kb;
 struct sqlite3;
 
-#define CC_SCHEMA_VERSION 5
+#define CC_SCHEMA_VERSION 6
 
 enum {
     CC_KB_READ  = 0,      /* readers never block and never see half a write */

@@ -306,6 +306,19 @@ static const char *const migrations[] = {
     " confidence, status);\n"
     "CREATE INDEX relations_object ON relations(object_id, subject_id, predicate, chunk_id,"
     " confidence, status);\n",
+    /* 5 -> 6: LLM extractor runs and their outputs (graph/extract_llm.c) */
+    "CREATE TABLE llm_extractions ( "
+    "chunk_id      INTEGER NOT NULL, "
+    "extractor     TEXT    NOT NULL, "
+    "text_sha256   TEXT    NOT NULL, "
+    "output        TEXT    NOT NULL, "
+    "prompt_tokens INTEGER NOT NULL, "
+    "output_tokens INTEGER NOT NULL, "
+    "ms            REAL    NOT NULL, "
+    "at            TEXT    NOT NULL, "
+    "PRIMARY KEY (chunk_id, extractor) "
+    ");\n"
+    "CREATE INDEX llm_extractions_text ON llm_extractions(extractor, text_sha256);\n",
 };
 
 static cc_status migrate(cc_kb *kb, int from)
@@ -552,12 +565,15 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
         goto fail;
     }
     if (v < CC_SCHEMA_VERSION) {
-        if (!kb->writable) {
-            /* migrate needs the writer lock: take it briefly */
+        int ro = !kb->writable;
+        if (ro) {
+            /* migrate needs the writer lock: take it briefly, and writes */
             if ((s = take_lock(kb))) goto fail;
+            kb->writable = 1;
         }
-        if ((s = migrate(kb, v))) goto fail;
-        if (!kb->writable) { close(kb->lock_fd); kb->lock_fd = -1; }
+        s = migrate(kb, v);
+        if (ro) { kb->writable = 0; close(kb->lock_fd); kb->lock_fd = -1; }
+        if (s) goto fail;
     }
     if ((s = load_settings(kb))) goto fail;
     *out = kb;

@@ -68,6 +68,7 @@ typedef struct ingest_run {
 } ingest_run;
 
 static _Thread_local ingest_run *run_tl;
+static _Thread_local void *set_up_for;   /* db of the KB cg_ingest_chunk_with set up for */
 static pthread_key_t  run_key;
 static pthread_once_t run_once = PTHREAD_ONCE_INIT;
 
@@ -110,6 +111,7 @@ void cg_ingest_warnings(size_t *chunks_skipped, size_t *limits_hit)
 void cg_ingest_done(void)
 {
     if (run_tl) finalize_q(run_tl);
+    set_up_for = NULL;
 }
 
 /* An entity of the catalog: id and copies of key and label. */
@@ -459,18 +461,10 @@ static cc_status load_rules(ingest_run *r, cc_kb *kb)
     return st ? cc_kb_seterr(kb, st, "out of memory") : CC_OK;
 }
 
-cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
+/* This thread's ingestion state, made on first use, ready for kb. */
+static cc_status run_setup(cc_kb *kb)
 {
-    const char *name;
     cc_status s;
-    if ((s = cr_ingest_opts_from_kb(kb, o))) return s;
-    o->on_chunk = NULL;
-    o->on_chunk_ud = NULL;
-    if ((s = cc_kb_setting_str(kb, "graph.extractor", "rules", &name))) return s;
-    if (!strcmp(name, "none")) return CC_OK;
-    if (strcmp(name, "rules"))
-        return cc_kb_seterr(kb, CC_INVALID,
-                            "graph.extractor must be \"rules\" or \"none\", not \"%s\"", name);
     if (!run_tl) {
         ingest_run *r = calloc(1, sizeof *r);
         if (!r || cg_extractor_rules_new(NULL, &r->ex)) {
@@ -484,11 +478,52 @@ cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
     /* statements of another KB (or of a closed one) are let go */
     if (run_tl->db != cc_kb_db(kb)) finalize_q(run_tl);
     cc_utc_iso8601(run_tl->now);
-    run_tl->chunks_skipped = run_tl->limits_hit = 0;
     if ((s = load_rules(run_tl, kb))) return s;
+    return CC_OK;
+}
+
+cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
+{
+    return cg_ingest_opts_with(kb, NULL, o);
+}
+
+cc_status cg_ingest_opts_with(cc_kb *kb, const char *name, cr_ingest_opts *o)
+{
+    cc_status s;
+    if ((s = cr_ingest_opts_from_kb(kb, o))) return s;
+    o->on_chunk = NULL;
+    o->on_chunk_ud = NULL;
+    if (!name && (s = cc_kb_setting_str(kb, "graph.extractor", "rules", &name))) return s;
+    if (!strcmp(name, "none") || !strcmp(name, "llm")) return CC_OK;   /* llm: a pass after */
+    if (strcmp(name, "rules") && strcmp(name, "both"))
+        return cc_kb_seterr(kb, CC_INVALID, "graph.extractor must be \"rules\", \"llm\","
+                            " \"both\" or \"none\", not \"%s\"", name);
+    if ((s = run_setup(kb))) return s;
+    run_tl->chunks_skipped = run_tl->limits_hit = 0;
     o->on_chunk = on_chunk;
     o->on_chunk_ud = run_tl;
     return CC_OK;
+}
+
+cc_status cg_ingest_chunk_with(cc_kb *kb, cg_extractor *ex, int64_t doc_id, int64_t chunk_id,
+                               const char *text, size_t len, int64_t start_byte,
+                               int64_t start_char, int *refused)
+{
+    cg_extractor *keep;
+    size_t skipped;
+    cc_status s;
+    if (!run_tl || set_up_for != (void *)cc_kb_db(kb)) {
+        if ((s = run_setup(kb))) return s;
+        set_up_for = cc_kb_db(kb);
+    }
+    keep = run_tl->ex;
+    skipped = run_tl->chunks_skipped;
+    run_tl->ex = ex;
+    s = on_chunk(run_tl, kb, doc_id, chunk_id, text, len, start_byte, start_char);
+    run_tl->ex = keep;
+    *refused = run_tl->chunks_skipped != skipped;
+    run_tl->chunks_skipped = skipped;
+    return s;
 }
 
 cc_status cg_sync_derived(cc_kb *kb, cr_vectors_stats *vs)

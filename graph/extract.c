@@ -271,3 +271,18 @@ cc_status cg_extractor_run(cg_extractor *ex, const cg_chunk *chunk, cg_extractio
     }
     return s;
 }
+
+/* ---------------------------------------------------------------- LLM extractor helpers */
+
+cc_status cg_extractor_set_variant(cg_extractor *ex, const char *variant)
+{
+    size_t n = strlen(ex->id);
+    if (n + 1 + strlen(variant) >= sizeof ex->id)
+        return cc_seterr(CC_INVALID, "extractor id '%s:%s' is too long", ex->id, variant);
+    snprintf(ex->id + n, sizeof ex->id - n, ":%s", variant);
+    return CC_OK;
+}
+
+const cg_extractor_i *cg_extractor_iface(const cg_extractor *ex) { return ex->iface; }
+
+void *cg_extractor_ctx(cg_extractor *ex) { return ex->ctx; }

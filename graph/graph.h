@@ -527,6 +527,95 @@ void      cg_ingest_done(void);
 void      cg_ingest_warnings(size_t *chunks_skipped, size_t *limits_hit);
 cc_status cg_sync_derived(cc_kb *kb, cr_vectors_stats *vs);
 
+
+/* ================================================================ the LLM extractor */
+
+/* graph/extract_llm.c: a GGUF decoder (llm/) reads each chunk with a short
+ * instruction inside the model's chat template and answers one JSON value,
+ * constrained by cl_gen_opts.schema to
+ *   {"entities":[{"name":S,"type":T}...],"relations":[{"subject":S,
+ *    "predicate":S,"object":S}...]}     T: the cg_type names.
+ * Provenance stays exact: every name is located in the chunk (whole-word
+ * occurrences, exactly, else ignoring case), each occurrence a mention;
+ * names not found are dropped and counted; a relation whose subject or
+ * object is not found is dropped and counted; its sentence is the span
+ * from the sentence start before its closest pair of occurrences to the
+ * sentence end after it.  Output cut at the token limit is repaired to its
+ * complete items (counted).  Extractor id "llm/1:<first 12 hex of the
+ * model file's sha256>", recorded on every fact. */
+
+typedef struct cg_llm_opts {
+    const char *model_path;     /* GGUF decoder (llama, qwen2, qwen3) */
+    uint32_t    n_ctx;          /* KV cache tokens; 0: 4096 (at most the trained context) */
+    size_t      max_tokens;     /* output tokens per chunk; 0: 512 */
+    int         n_threads;      /* 0: the online cores */
+} cg_llm_opts;
+
+typedef struct cg_llm_stats {
+    size_t chunks_extracted;    /* the model ran */
+    size_t chunks_cached;       /* output reused: same text, same extractor, earlier chunk */
+    size_t chunks_skipped;      /* already extracted by this extractor (KB passes) */
+    size_t chunks_failed;       /* too long for the context, invalid text, model error */
+    size_t outputs_unparsed;    /* not JSON even after repair (0 with constrained decoding) */
+    size_t outputs_truncated;   /* cut at max_tokens, repaired */
+    size_t entities_kept, entities_dropped;     /* names found / not found in the chunk */
+    size_t relations_kept, relations_dropped;
+    size_t mentions;            /* occurrences of kept names */
+    size_t prompt_tokens, output_tokens;
+    double model_ms;            /* prefill + decode */
+    char   first_failure[200];  /* why the first failed chunk failed ("" when none) */
+} cg_llm_stats;
+
+/* Opens the model and returns the extractor (the plug-in runs the model on
+ * every cg_extractor_run).  Errors: CC_IO (missing file), CC_INVALID (not a
+ * usable decoder GGUF), message in cc_errmsg(); *out NULL then. */
+cc_status cg_extractor_llm_new(const cg_llm_opts *o, cg_extractor **out);
+/* The extractor's counters since it was made (NULL for a non-LLM one). */
+cg_llm_stats *cg_extractor_llm_stats(cg_extractor *ex);
+
+/* The parser and locator alone: reads a model output (JSON, possibly cut
+ * short) against a chunk into out (initialised; extractor "llm/1").  st
+ * (may be NULL) gets the counts added.  CC_INVALID: chunk not valid text. */
+cc_status cg_llm_parse(const char *json, size_t len, const cg_chunk *chunk, cg_extraction *out,
+                       cg_llm_stats *st);
+
+/* Cost estimate of a KB pass, from a calibration run of the model on this
+ * machine (one prefill and a short constrained decode). */
+typedef struct cg_llm_estimate {
+    size_t chunks;              /* to send to the model */
+    size_t chunks_cached;       /* pending, output reused (no model run) */
+    size_t chunks_done;         /* already extracted by this extractor */
+    size_t chunks_too_long;     /* prompt does not fit the context: will fail */
+    size_t prompt_tokens;       /* exact (tokenised) */
+    size_t output_tokens;       /* estimate; output_tokens_max the bound */
+    size_t output_tokens_max;
+    double prefill_ms_per_token, decode_ms_per_token;   /* calibrated */
+    double seconds;
+} cg_llm_estimate;
+
+/* Chunks with id > min_chunk_id of live documents that ex has not read yet.
+ * Errors on the KB handle. */
+cc_status cg_llm_estimate_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
+                             cg_llm_estimate *e);
+
+/* Runs ex over those chunks (one transaction per chunk: its facts, written
+ * as ingestion writes them, resolution included, and its row in
+ * llm_extractions with the model's output, which later chunks with the
+ * same text reuse).  progress (may be NULL) after each chunk.  Adds to
+ * the extractor's stats.  *written (may be NULL): chunks that got
+ * mentions (and maybe relations), whose graph store contexts may need
+ * refreshing.  A failing
+ * chunk is counted and skipped; errors on the KB handle (SQLite) stop it. */
+cc_status cg_llm_extract_kb(cc_kb *kb, cg_extractor *ex, int64_t min_chunk_id,
+                            void (*progress)(void *ud, size_t done, size_t total), void *ud,
+                            size_t *written);
+
+/* cg_ingest_opts_from_kb with the extractor named by the caller instead of
+ * the setting graph.extractor (NULL: the setting): "rules" and "both" run
+ * the rules extractor in the ingestion hook, "llm" and "none" do not (the
+ * LLM pass, cg_llm_extract_kb, runs after the chunks are stored). */
+cc_status cg_ingest_opts_with(cc_kb *kb, const char *extractor, cr_ingest_opts *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,4 +60,22 @@ struct cg_store {
 cc_status cg_graph_open_read(cc_kb *kb, cg_store **out, int *lock_fd, int64_t *generation);
 void      cg_graph_close_read(cg_store *st, int lock_fd);    /* NULL / -1 safe */
 
+/* ---------------------------------------------------------------- extract.c (LLM extractor) */
+
+/* Appends ":variant" to the extractor's id ("llm/1:3f2a..."). */
+cc_status cg_extractor_set_variant(cg_extractor *ex, const char *variant);
+/* The plug-in's table and context. */
+const cg_extractor_i *cg_extractor_iface(const cg_extractor *ex);
+void *cg_extractor_ctx(cg_extractor *ex);
+
+/* ---------------------------------------------------------------- derived.c (LLM extractor) */
+
+/* Runs ex on one stored chunk and writes its facts exactly as the
+ * ingestion hook does (resolution, merges, aliases), in the caller's
+ * transaction.  *refused = 1 when the extractor failed on the chunk
+ * (nothing written; its message: cg_extractor_errmsg). */
+cc_status cg_ingest_chunk_with(cc_kb *kb, cg_extractor *ex, int64_t doc_id, int64_t chunk_id,
+                               const char *text, size_t len, int64_t start_byte,
+                               int64_t start_char, int *refused);
+
 #endif

@@ -181,3 +181,21 @@ CREATE TABLE audit (
   target      TEXT,
   detail      TEXT
 );
+
+-- LLM extractor runs (graph/extract_llm.c): one row per chunk read by an
+-- LLM extractor, with the model's raw output.  A chunk with a row is not
+-- read again by that extractor; a later chunk with the same text (a
+-- replaced document's unchanged chunk) reuses the output instead of
+-- running the model.  Rows outlive their chunks, as that cache.
+CREATE TABLE llm_extractions (
+  chunk_id      INTEGER NOT NULL,
+  extractor     TEXT    NOT NULL,           -- "llm/1:<model sha256 prefix>"
+  text_sha256   TEXT    NOT NULL,           -- chunks.sha256
+  output        TEXT    NOT NULL,           -- the model's JSON, as generated
+  prompt_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  ms            REAL    NOT NULL,           -- model time; 0 when reused
+  at            TEXT    NOT NULL,
+  PRIMARY KEY (chunk_id, extractor)
+);
+CREATE INDEX llm_extractions_text ON llm_extractions(extractor, text_sha256);

@@ -23,6 +23,8 @@ int cmd_serve(int argc, char **argv);
 /* `graph split` (cmd_graph_split.c), dispatched by cmd_graph */
 int cmd_graph_split(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+/* `graph extract` (cmd_graph_extract.c), dispatched by cmd_graph */
+int cmd_graph_extract(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 
 /* Prints an answer with citations and its trace id (cmd_ask.c); 0 or 1. */
@@ -38,5 +40,16 @@ int cli_usage(const char *usage);
 int cli_opt_str(int argc, char **argv, int *i, const char *name, const char **out);
 int cli_opt_int(int argc, char **argv, int *i, const char *name, int64_t lo, int64_t hi,
                 int64_t *out);
+
+/* The LLM extractor (cmd_graph_extract.c): opened from --model (NULL: the
+ * setting graph.llm_model), or NULL with the message printed.  The pass:
+ * prints the cost estimate, then (unless dry_run) extracts the chunks
+ * stored after chunk new_after first, then every other chunk not read yet,
+ * and prints the counts; *store_stale = 1 when chunks older than this
+ * ingestion got facts (the graph store needs a rebuild).  0 or 1. */
+struct cg_extractor;
+struct cg_extractor *cli_llm_open(cc_kb *kb, const char *model);
+int cli_llm_pass(cc_kb *kb, struct cg_extractor *ex, int64_t new_after, int dry_run, int json,
+                 int *store_stale);
 
 #endif

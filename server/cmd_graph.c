@@ -20,7 +20,8 @@ static const char *const usage =
     "       cairn graph sparql KB 'SELECT ...' [--limit N] [--timeout-ms T] [--format table|json]\n"
     "       cairn graph triples KB [--subject IRI] [--predicate IRI] [--object IRI | --literal TEXT] [--chunk N]\n"
     "       cairn graph rebuild KB\n"
-    "       cairn graph split KB ENTITY [ALIAS]   list merges into ENTITY, or undo one";
+    "       cairn graph split KB ENTITY [ALIAS]   list merges into ENTITY, or undo one\n"
+    "       cairn graph extract KB --extractor llm [--model FILE.gguf] [--dry-run] [--json]";
 
 /* ---------------------------------------------------------------- subgraph */
 
@@ -448,6 +449,7 @@ int cmd_graph(int argc, char **argv)
     if (!strcmp(argv[1], "rebuild")) return do_rebuild(argc - 1, argv + 1);
     if (!strcmp(argv[1], "triples")) return do_triples(argc - 1, argv + 1);
     if (!strcmp(argv[1], "split")) return cmd_graph_split(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "extract")) return cmd_graph_extract(argc - 1, argv + 1);
     cli_error("graph: unknown subcommand '%s'", argv[1]);
     return cli_usage(usage);
 }

@@ -4,6 +4,7 @@
 #include "graph.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -208,6 +209,19 @@ static int commit_batch(cc_kb *kb, cr_ingest_stats *batch, cr_ingest_stats *tota
     return lost;
 }
 
+/* The largest chunk id stored (ids are never reused: later chunks are larger). */
+static cc_status max_chunk_id(cc_kb *kb, int64_t *out)
+{
+    sqlite3_stmt *q;
+    int rc;
+    *out = 0;
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT coalesce(max(id), 0) FROM chunks", -1, &q, NULL))
+        return cc_kb_sqlerr(kb, "reading the chunks");
+    if ((rc = sqlite3_step(q)) == SQLITE_ROW) *out = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW ? CC_OK : cc_kb_sqlerr(kb, "reading the chunks");
+}
+
 static const char ingest_usage[] =
     "ingest KB PATH... [options]\n"
     "  Adds or updates documents: files, directories (recursively), or - for stdin.\n"
@@ -216,11 +230,17 @@ static const char ingest_usage[] =
     "  --format F        treat every input as F (txt, md, html, json, jsonl)\n"
     "  --uri NAME        name of the document read from stdin (default: stdin)\n"
     "  --repair-utf8     replace invalid UTF-8 with U+FFFD instead of rejecting\n"
-    "  --json            print a JSON summary\n";
+    "  --json            print a JSON summary\n"
+    "  --extractor E     rules, llm, both or none (default: setting graph.extractor, rules)\n"
+    "  --model FILE      GGUF model of the llm extractor (default: setting graph.llm_model);\n"
+    "                    a cost estimate is printed before the model runs (with --json:\n"
+    "                    one JSON line for the LLM pass before the summary)\n";
 
 int cmd_ingest(int argc, char **argv)
 {
-    const char *kbdir = NULL, *format = NULL, *uri = "stdin";
+    const char *kbdir = NULL, *format = NULL, *uri = "stdin", *xname = NULL, *model = NULL;
+    cg_extractor *llm = NULL;
+    int64_t new_after = 0;
     int json = 0, repair = 0, i, r, failed = 0, tty;
     char **inputs;
     size_t ninputs = 0, f;
@@ -249,6 +269,11 @@ int cmd_ingest(int argc, char **argv)
             if (r < 0) goto usage;
             continue;
         }
+        if ((r = cli_opt_str(argc, argv, &i, "--extractor", &xname)) ||
+            (r = cli_opt_str(argc, argv, &i, "--model", &model))) {
+            if (r < 0) goto usage;
+            continue;
+        }
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
         if (!strcmp(argv[i], "--repair-utf8")) { repair = 1; continue; }
         if (argv[i][0] == '-' && argv[i][1]) {
@@ -268,8 +293,28 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return 1;
     }
-    if (cg_ingest_opts_from_kb(kb, &opts) != CC_OK) {
+    if (xname && strcmp(xname, "rules") && strcmp(xname, "llm") && strcmp(xname, "both") &&
+        strcmp(xname, "none")) {
+        cli_error("--extractor must be rules, llm, both or none, not %s", xname);
+        cc_kb_close(kb);
+        free(inputs);
+        return 2;
+    }
+    /* the setting's value is checked by cg_ingest_opts_with below */
+    if (!xname && cc_kb_setting_str(kb, "graph.extractor", "rules", &xname) != CC_OK) xname = "?";
+    /* the model is opened before anything is stored: a bad one changes nothing */
+    if ((!strcmp(xname, "llm") || !strcmp(xname, "both")) &&
+        (!(llm = cli_llm_open(kb, model)) ||
+         max_chunk_id(kb, &new_after) != CC_OK)) {
+        if (llm) cli_error("%s", cc_kb_errmsg(kb));
+        cg_extractor_free(llm);
+        cc_kb_close(kb);
+        free(inputs);
+        return 1;
+    }
+    if (cg_ingest_opts_with(kb, xname, &opts) != CC_OK) {
         cli_error("%s", cc_kb_errmsg(kb));
+        cg_extractor_free(llm);
         cc_kb_close(kb);
         free(inputs);
         return 1;
@@ -333,6 +378,9 @@ int cmd_ingest(int argc, char **argv)
         if (tty) progress(f + 1, list.n, st.bytes + batch.bytes, list.total, t0);
     }
     if (tty && list.n) fputc('\n', stderr);
+    /* the LLM pass: after the chunks are stored, before the graph store catches up */
+    int llm_stale = 0;
+    if (llm && cli_llm_pass(kb, llm, new_after, 0, json, &llm_stale)) failed++;
     /* derived indexes catch up from the change log (also after a crash) */
     embed_progress ep = {0};
     if (tty) cr_vectors_set_progress(embed_progress_fn, &ep);
@@ -342,6 +390,10 @@ int cmd_ingest(int argc, char **argv)
     }
     cr_vectors_set_progress(NULL, NULL);
     if (ep.open) fputc('\n', stderr);   /* a failure ended the bar early */
+    if (llm_stale && cg_graph_sync(kb, 1, NULL) != CC_OK) {   /* older chunks got LLM facts */
+        cli_error("rebuilding the graph store: %s", cc_kb_errmsg(kb));
+        failed++;
+    }
     {
         double secs = (cc_now_ms() - t0) / 1e3;
         if (json) {
@@ -374,6 +426,7 @@ int cmd_ingest(int argc, char **argv)
     cc_buf_free(&errs);
     list_free(&list);
     cg_ingest_done();
+    cg_extractor_free(llm);
     cc_kb_close(kb);
     free(inputs);
     return failed ? 1 : 0;
