@@ -26,9 +26,11 @@
 #endif
 
 static _Thread_local unsigned cache_mb;
+static _Atomic unsigned long sized;      /* handles given a cache, ever */
 
 void cg_bdb_cache_begin(unsigned mb) { cache_mb = mb; }
 void cg_bdb_cache_end(void) { cache_mb = 0; }
+unsigned long cg_bdb_cache_sized(void) { return sized; }
 
 #ifdef CAIRN_HAVE_DB_H
 typedef int (*db_create_fn)(DB **, DB_ENV *, u_int32_t);
@@ -47,8 +49,9 @@ int db_create(DB **dbp, DB_ENV *env, u_int32_t flags)
     rc = real(dbp, env, flags);
     /* only a handle with its own private environment has its own cache;
      * a failure to size it leaves the default (slower, not wrong) */
-    if (!rc && !env && cache_mb && *dbp)
-        (void)(*dbp)->set_cachesize(*dbp, cache_mb / 1024, (cache_mb % 1024) << 20, 1);
+    if (!rc && !env && cache_mb && *dbp &&
+        (*dbp)->set_cachesize(*dbp, cache_mb / 1024, (cache_mb % 1024) << 20, 1) == 0)
+        sized++;
     return rc;
 }
 #endif

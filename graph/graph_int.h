@@ -59,6 +59,10 @@ struct cg_store {
  * writer (rdf.c); readers keep the default. */
 void cg_bdb_cache_begin(unsigned mb);
 void cg_bdb_cache_end(void);
+/* How many Berkeley DB handles were given such a cache so far (the
+ * process's; 0 when the build has no <db.h>): lets a test see that
+ * librdf's db_create calls come here. */
+unsigned long cg_bdb_cache_sized(void);
 
 /* ---------------------------------------------------------------- rdf.c */
 
