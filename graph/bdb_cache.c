@@ -23,6 +23,7 @@
 #include <db.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #endif
 
 static _Thread_local unsigned cache_mb;
@@ -35,17 +36,22 @@ unsigned long cg_bdb_cache_sized(void) { return sized; }
 #ifdef CAIRN_HAVE_DB_H
 typedef int (*db_create_fn)(DB **, DB_ENV *, u_int32_t);
 
+static db_create_fn real;
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+
+static void find_real(void)
+{
+    /* the default version of the symbol in the next object: libdb */
+    db_create_fn f;
+    *(void **)&f = dlsym(RTLD_NEXT, "db_create");
+    if (f != db_create) real = f;    /* never this function itself */
+}
+
 int db_create(DB **dbp, DB_ENV *env, u_int32_t flags)
 {
-    static db_create_fn real;
     int rc;
-    if (!real) {
-        /* the default version of the symbol in the next object: libdb */
-        db_create_fn f;
-        *(void **)&f = dlsym(RTLD_NEXT, "db_create");
-        if (!f) return ENOENT;
-        real = f;
-    }
+    pthread_once(&real_once, find_real);
+    if (!real) return ENOENT;        /* no Berkeley DB loaded: librdf reports it */
     rc = real(dbp, env, flags);
     /* only a handle with its own private environment has its own cache;
      * a failure to size it leaves the default (slower, not wrong) */
