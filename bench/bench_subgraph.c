@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static const char *const syl[] = { "ta", "ko", "ri", "ven", "lo", "mar", "si", "de", "qua", "bel",
                                    "nor", "ka", "tis", "fen", "ru", "hal", "mo", "zan", "pe", "dru" };
@@ -135,9 +136,17 @@ static int cmp_d(const void *a, const void *b)
 
 /* Runs n queries; hubs: seeds among the 50 most connected entities;
  * chunks: also pass two chunks (their entities are seeds too). */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int chunks)
 {
-    double *ms = calloc((size_t)n, sizeof *ms), tot = 0;
+    double *ms = calloc((size_t)n, sizeof *ms), *cpu = calloc((size_t)n, sizeof *cpu), tot = 0;
+    unsigned long long sum = 1469598103934665603ull;   /* of the answers, in order */
     cc_buf q = CC_BUF_INIT(0), l = CC_BUF_INIT(0);
     cg_subgraph_opts o = { 2, 60 };
     size_t triples = 0, seeds = 0;
@@ -146,31 +155,44 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
         int64_t a = hubs ? 1 + rnd(50) : 1 + rnd((unsigned)n_ent);
         int64_t b = hubs ? 1 + rnd(50) : 1 + rnd((unsigned)n_ent);
         int64_t ch[2] = { 1 + rnd((unsigned)n_chunks), 1 + rnd((unsigned)n_chunks) };
-        double t0;
+        double t0, c0;
         cc_buf_reset(&q);
         label(&l, a);
         cc_buf_printf(&q, "What did %s agree with ", l.data);
         label(&l, b);
         cc_buf_printf(&q, "%s last year?", l.data);
         t0 = cc_now_ms();
+        c0 = cpu_ms();
         if (cg_subgraph_extract(kb, q.data, chunks ? ch : NULL, chunks ? 2 : 0, &o, &g) != CC_OK) {
             fprintf(stderr, "bench_subgraph: %s\n", cc_kb_errmsg(kb));
             free(ms);
+            free(cpu);
             return -1;
         }
         ms[i] = cc_now_ms() - t0;
+        cpu[i] = cpu_ms() - c0;
+        for (size_t j = 0; j < g.n_triples; j++) {
+            const cg_triple *t = &g.triples[j];
+            unsigned long long v[4] = { (unsigned long long)t->subject_id,
+                                        (unsigned long long)t->object_id,
+                                        (unsigned long long)t->support, t->n_prov };
+            for (int k = 0; k < 4; k++) sum = (sum ^ v[k]) * 1099511628211ull;
+            for (const char *c = t->predicate; *c; c++) sum = (sum ^ (unsigned char)*c) * 1099511628211ull;
+        }
         tot += ms[i];
         triples += g.n_triples;
         seeds += g.n_seeds;
         cg_subgraph_free(&g);
     }
     qsort(ms, (size_t)n, sizeof *ms, cmp_d);
+    qsort(cpu, (size_t)n, sizeof *cpu, cmp_d);
     printf("%-13s%-9s %4d queries  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  mean %7.2f ms"
-           "  (%.1f seeds, %.1f triples per answer)\n", hubs ? "hub names" : "random names",
-           chunks ? "+chunks" : "", n,
-           ms[n / 2], ms[(int)(n * 0.99)], ms[n - 1], tot / n, (double)seeds / n,
-           (double)triples / n);
+           "  cpu p50 %6.2f p99 %6.2f ms  (%.1f seeds, %.1f triples per answer; answers %016llx)\n",
+           hubs ? "hub names" : "random names", chunks ? "+chunks" : "", n,
+           ms[n / 2], ms[(int)(n * 0.99)], ms[n - 1], tot / n, cpu[n / 2], cpu[(int)(n * 0.99)],
+           (double)seeds / n, (double)triples / n, sum);
     free(ms);
+    free(cpu);
     cc_buf_free(&q);
     cc_buf_free(&l);
     return 0;

@@ -2,9 +2,13 @@
 # graph_ingest.sh — ingestion with extraction (graph.extractor rules) vs
 # without (none), same input, same run: datasets/corpus and a generated
 # corpus of MB megabytes (default 50); and the extractor alone on the same
-# files (bench_extract DIR: MB/s).  Usage: bench/graph_ingest.sh BUILD_DIR [MB]
+# files (bench_extract DIR: MB/s).  Rules runs are made twice: without the
+# Redland store (graph.store none) and with it (redland, the default: the
+# store sync after the ingestion's commit is part of the time).  Each of
+# the three runs is repeated ROUNDS times, alternately; medians are printed.
+# Usage: bench/graph_ingest.sh BUILD_DIR [MB] [ROUNDS]
 set -eu
-BIN="${1:?build dir}/cairn"; MB="${2:-50}"; EXT="$1/bench/bench_extract"
+BIN="${1:?build dir}/cairn"; MB="${2:-50}"; ROUNDS="${3:-1}"; EXT="$1/bench/bench_extract"
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 - "$T/gen" "$MB" <<'PY'
@@ -32,17 +36,28 @@ while total < mb * 1000000:
     with open(f"{out}/d{i:05d}.txt", "w") as f: f.write(text)
     total += len(text); i += 1
 PY
-run() {   # run NAME DIR EXTRACTOR -> seconds
+run() {   # run DIR EXTRACTOR STORE -> "wall cpu" seconds
   rm -rf "$T/kb"; "$BIN" init "$T/kb" >/dev/null
-  sed -i "s/\"format\": 1,.*/\"format\": 1, \"graph\": {\"extractor\": \"$3\"},/" "$T/kb/cairn.json"
-  local t0 t1; t0=$(date +%s.%N); "$BIN" ingest "$T/kb" "$2" >/dev/null; t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc
+  sed -i "s/\"format\": 1,.*/\"format\": 1, \"graph\": {\"extractor\": \"$2\", \"store\": \"$3\"},/" "$T/kb/cairn.json"
+  /usr/bin/time -f "%e %U %S" -o "$T/time" "$BIN" ingest "$T/kb" "$1" >/dev/null
+  awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$T/time"
 }
+med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); medians of $ROUNDS"
 for set in "corpus:$SRC/datasets/corpus" "generated-${MB}MB:$T/gen"; do
   name=${set%%:*}; dir=${set#*:}
   mb=$(find "$dir" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.1f", s / 1e6}')
-  a=$(run "$name" "$dir" none); b=$(run "$name" "$dir" rules)
+  : > "$T/a"; : > "$T/b"; : > "$T/c"
+  for i in $(seq "$ROUNDS"); do
+    run "$dir" none none >> "$T/a"; run "$dir" rules none >> "$T/b"; run "$dir" rules redland >> "$T/c"
+  done
+  for f in a b c; do
+    eval "${f}w=\$(cut -d' ' -f1 \"\$T/\$f\" | med); ${f}c=\$(cut -d' ' -f2 \"\$T/\$f\" | med)"
+  done
   ents=$(sqlite3 "$T/kb/cairn.db" "select (select count(*) from entities)||' entities, '||(select count(*) from mentions)||' mentions, '||(select count(*) from relations)||' relations'")
-  printf '%-18s %5s MB  none %6.2f s  rules %6.2f s  ratio %.2fx  (%s)\n' "$name" "$mb" "$a" "$b" "$(echo "$b / $a" | bc -l)" "$ents"
+  printf '%-18s %5s MB  (%s)\n' "$name" "$mb" "$ents"
+  printf '%-18s none %.2f s (cpu %.2f)  rules %.2f s (cpu %.2f) ratio %.2fx (cpu %.2fx)  rules+redland %.2f s (cpu %.2f) ratio %.2fx (cpu %.2fx)\n' \
+    "$name" "$aw" "$ac" "$bw" "$bc" "$(echo "$bw / $aw" | bc -l)" "$(echo "$bc / $ac" | bc -l)" \
+    "$cw" "$cc" "$(echo "$cw / $aw" | bc -l)" "$(echo "$cc / $ac" | bc -l)"
   if [ -x "$EXT" ]; then printf '%-18s extractor alone: ' "$name"; "$EXT" "$dir"; fi
 done

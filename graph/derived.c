@@ -24,7 +24,7 @@
 #include <string.h>
 
 enum { Q_BY_KEY, Q_BY_ALIAS, Q_BY_ID, Q_ENT_INSERT, Q_ALIAS_INSERT, Q_MENTION_INSERT,
-       Q_REL_INSERT, Q_NAMES, Q_MERGE_SEEN, Q_MERGE_INSERT, Q_N };
+       Q_REL_INSERT, Q_NAMES, Q_NAMES_NEW, Q_MERGE_SEEN, Q_MERGE_INSERT, Q_N };
 static const char *const q_sql[Q_N] = {
     [Q_BY_KEY] = "SELECT id, merged_into, key, label FROM entities WHERE key = ?1",
     [Q_BY_ALIAS] = "SELECT e.id, e.merged_into, e.key, e.label FROM aliases a JOIN entities e"
@@ -38,9 +38,11 @@ static const char *const q_sql[Q_N] = {
     [Q_REL_INSERT] = "INSERT INTO relations(subject_id, predicate, object_id, chunk_id,"
                      " start_char, end_char, pattern, extractor, confidence, status)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    /* the entity's row of the names index gets the new alias */
-    [Q_NAMES] = "INSERT OR REPLACE INTO entity_names(rowid, names) VALUES (?1, coalesce("
-                "(SELECT names || ' | ' FROM entity_names WHERE rowid = ?1), '') || ?2)",
+    /* the entity's row of the names index gets the new alias; an entity
+     * with no row yet gets one (an UPDATE, then an INSERT when it changed
+     * nothing: FTS5's INSERT OR REPLACE re-parsed SQL on every call) */
+    [Q_NAMES] = "UPDATE entity_names SET names = names || ' | ' || ?2 WHERE rowid = ?1",
+    [Q_NAMES_NEW] = "INSERT INTO entity_names(rowid, names) VALUES (?1, ?2)",
     [Q_MERGE_SEEN] = "SELECT 1 FROM merges WHERE kept_id = ?1 AND norm = ?2 AND alias = ?3 LIMIT 1",
     [Q_MERGE_INSERT] = "INSERT INTO merges(kept_id, alias, norm, reason, chunk_id, start_char,"
                        " end_char, extractor, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -203,6 +205,10 @@ static cc_status add_alias(ingest_run *r, cc_kb *kb, int64_t id, const cg_alias 
     sqlite3_bind_int64(r->q[Q_NAMES], 1, id);
     sqlite3_bind_text(r->q[Q_NAMES], 2, a->alias, -1, SQLITE_STATIC);
     if (!step_ok(r->q[Q_NAMES])) return cc_kb_sqlerr(kb, "graph: indexing a name");
+    if (sqlite3_changes(r->db)) return CC_OK;
+    sqlite3_bind_int64(r->q[Q_NAMES_NEW], 1, id);
+    sqlite3_bind_text(r->q[Q_NAMES_NEW], 2, a->alias, -1, SQLITE_STATIC);
+    if (!step_ok(r->q[Q_NAMES_NEW])) return cc_kb_sqlerr(kb, "graph: indexing a name");
     return CC_OK;
 }
 

@@ -51,6 +51,19 @@ struct cg_store {
     cc_buf          err;
 };
 
+/* ---------------------------------------------------------------- bdb_cache.c */
+
+/* Until cg_bdb_cache_end, every Berkeley DB file the calling thread opens
+ * without an environment (librdf's hashes storage) gets a page cache of
+ * mb megabytes instead of BDB's 256 KB default.  Used by the store's
+ * writer (rdf.c); readers keep the default. */
+void cg_bdb_cache_begin(unsigned mb);
+void cg_bdb_cache_end(void);
+/* How many Berkeley DB handles were given such a cache so far (the
+ * process's; 0 when the build has no <db.h>): lets a test see that
+ * librdf's db_create calls come here. */
+unsigned long cg_bdb_cache_sized(void);
+
 /* ---------------------------------------------------------------- rdf.c */
 
 /* Opens KB/graph/ read-only under the shared graph lock after checking

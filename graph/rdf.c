@@ -754,6 +754,12 @@ static const char *needs_rebuild(cc_kb *kb, int64_t cur, gstate *g)
     return NULL;
 }
 
+/* Berkeley DB page cache of each store file while the writer has it open
+ * (bdb_cache.c): 5 files, so at most 160 MB, only as pages are touched.
+ * On 1.3M (triple, context) pairs it took the sync from 25.9 s to 19.1 s
+ * CPU, 11 s to 2.6 s of it in the kernel (docs/benchmarks.md). */
+#define WRITER_CACHE_MB 32
+
 cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
 {
     cg_graph_stats tmp;
@@ -777,6 +783,7 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
         if ((s = assertions_setting(kb, &level))) return s;
     }
     if ((s = lock_take(kb, 1, &fd))) return s;
+    cg_bdb_cache_begin(WRITER_CACHE_MB);       /* for the store opened below */
     /* one read snapshot: the generation and the tables agree */
     if (sqlite3_get_autocommit(cc_kb_db(kb))) {
         if ((s = cc_kb_exec(kb, "BEGIN"))) goto out;
@@ -824,6 +831,7 @@ out:
     if (built) builder_free(&b);
     cg_store_close(st);    /* on failure state stays "clean 0": the next writer rebuilds */
     if (began) cc_kb_exec(kb, "COMMIT");
+    cg_bdb_cache_end();
     lock_drop(fd);
     cc_buf_free(&dir);
     stats->ms = cc_now_ms() - t0;

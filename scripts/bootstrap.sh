@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="build-essential cmake pkg-config git libsqlite3-dev sqlite3 librdf0-dev librasqal3-dev
+PKGS="build-essential cmake pkg-config git libsqlite3-dev sqlite3 librdf0-dev librasqal3-dev libdb5.3-dev
       libfaiss-dev libopenblas-dev libmicrohttpd-dev libcjson-dev libedit-dev
       python3 python3-numpy python3-jsonschema"
 

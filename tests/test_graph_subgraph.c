@@ -83,7 +83,39 @@ int main(void)
     CHECK_OK(cg_subgraph_extract(kb, "Norvale", NULL, 0, &o, &g));
     CHECK(g.n_triples == 2);
     cg_subgraph_free(&g);
+
+    /* every budget keeps the best triples of the full answer, in its order
+     * (small budgets take the heap, large ones the full sort) */
+    {
+        cg_subgraph all;
+        o.budget = 10000;
+        CHECK_OK(cg_subgraph_extract(kb, "Norvale Ana Ruiz Brightwater", NULL, 0, &o, &all));
+        CHECK_MSG(all.n_triples >= 6, "n=%zu", all.n_triples);
+        for (int64_t b = 1; b <= (int64_t)all.n_triples; b++) {
+            o.budget = b;
+            CHECK_OK(cg_subgraph_extract(kb, "Norvale Ana Ruiz Brightwater", NULL, 0, &o, &g));
+            CHECK(g.n_triples == (size_t)b);
+            for (i = 0; i < g.n_triples && i < all.n_triples; i++)
+                CHECK_MSG(g.triples[i].subject_id == all.triples[i].subject_id &&
+                          g.triples[i].object_id == all.triples[i].object_id &&
+                          !strcmp(g.triples[i].predicate, all.triples[i].predicate) &&
+                          g.triples[i].score == all.triples[i].score,
+                          "budget %lld, triple %zu", (long long)b, i);
+            cg_subgraph_free(&g);
+        }
+        cg_subgraph_free(&all);
+    }
     o.budget = 0;
+
+    /* the catalog is read through a memory map from the first subgraph on */
+    {
+        sqlite3_stmt *s;
+        sqlite3_int64 mm = 0;
+        sqlite3_prepare_v2(cc_kb_db(kb), "PRAGMA mmap_size", -1, &s, NULL);
+        if (sqlite3_step(s) == SQLITE_ROW) mm = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        CHECK_MSG(mm > 0, "mmap_size %lld", (long long)mm);
+    }
 
     /* an acronym in the question finds the entity under its expansion */
     CHECK_OK(cg_subgraph_extract(kb, "What did IBM sell?", NULL, 0, &o, &g));
