@@ -68,21 +68,21 @@ done
 expect 0 "all checks passed" -- "$BIN" check "$KB"
 
 # a second run reads nothing again
-"$BIN" graph extract "$KB" --model "$M" --json > "$T/o2" 2>&1 || bad "graph extract: $(cat "$T/o2")"
+"$BIN" graph extract "$KB" --model "$M" --json > "$T/o2" 2>"$T/o2.err" || bad "graph extract: $(cat "$T/o2" "$T/o2.err")"
 [ "$(jf "$T/o2" 1 chunks_extracted)" = 0 ] && ok || bad "second run extracts 0 chunks"
 [ "$(jf "$T/o2" 1 chunks_skipped)" = "$n" ] && ok || bad "second run skips every chunk"
 [ "$(jf "$T/o2" 1 estimate.chunks)" = 0 ] && ok || bad "second estimate: 0 chunks"
 
 # a new document with an old chunk's text reuses that output: no model run
 cp "$T/d/a.txt" "$T/d/a2.txt"
-"$BIN" ingest "$KB" "$T/d" --extractor llm --model "$M" --json > "$T/o3" 2>&1 || bad "re-ingest: $(cat "$T/o3")"
+"$BIN" ingest "$KB" "$T/d" --extractor llm --model "$M" --json > "$T/o3" 2>"$T/o3.err" || bad "re-ingest: $(cat "$T/o3" "$T/o3.err")"
 [ "$(jf "$T/o3" 1 chunks_extracted)" = 0 ] && ok || bad "same text: not extracted again"
 [ "$(jf "$T/o3" 1 chunks_cached)" = 1 ] && ok || bad "same text: output reused"
 [ "$(jf "$T/o3" 2 unchanged)" = 3 ] && ok || bad "unchanged documents"
 [ "$(q "select count(*) from mentions where extractor='rules/1' and chunk_id=(select max(id) from chunks)")" = 0 ] && ok || bad "--extractor llm: no rules facts for the new chunk"
 # a changed document: only its chunk goes to the model
 printf 'The PX-9000-v2 scanner, made by Tern Logistics, ships to Hamburg in June.\n' > "$T/d/c.txt"
-"$BIN" ingest "$KB" "$T/d" --extractor llm --model "$M" --json > "$T/o4" 2>&1 || bad "changed: $(cat "$T/o4")"
+"$BIN" ingest "$KB" "$T/d" --extractor llm --model "$M" --json > "$T/o4" 2>"$T/o4.err" || bad "changed: $(cat "$T/o4" "$T/o4.err")"
 [ "$(jf "$T/o4" 1 chunks_extracted)" = 1 ] && ok || bad "changed document: 1 chunk extracted"
 [ "$(q "select count(*) from mentions m join chunks c on c.id=m.chunk_id where substr(c.text, m.start_char-c.start_char+1, m.end_char-m.start_char) <> m.surface")" = 0 ] && ok || bad "offsets after re-ingestion"
 expect 0 "all checks passed" -- "$BIN" check "$KB"
@@ -106,7 +106,7 @@ KB="$T/kb2"
 expect 0 "created" -- "$BIN" init "$KB"
 expect 0 "3 added" -- "$BIN" ingest "$KB" "$T/d/a.txt" "$T/d/b.txt" "$T/d/c.txt"
 n=$(q "select count(*) from chunks")
-"$BIN" graph extract "$KB" --model "$M" --dry-run --json > "$T/o5" 2>&1 || bad "dry run: $(cat "$T/o5")"
+"$BIN" graph extract "$KB" --model "$M" --dry-run --json > "$T/o5" 2>"$T/o5.err" || bad "dry run: $(cat "$T/o5" "$T/o5.err")"
 [ "$(jf "$T/o5" 1 estimate.chunks)" = "$n" ] && ok || bad "dry run: estimate of every chunk"
 [ "$(q "select count(*) from llm_extractions")" = 0 ] && ok || bad "dry run: nothing extracted"
 setting "$KB" graph.llm_model "\"$M\""
@@ -127,7 +127,7 @@ expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/e.txt" --extractor rules
 X=$(q "select distinct extractor from llm_extractions")
 sha=$(q "select sha256 from chunks where text like 'Orla Finch%'")
 q "insert into llm_extractions values (-1, '$X', '$sha', '{\"entities\":[{\"name\":\"Orla Finch\",\"type\":\"person\"},{\"name\":\"brightwater labs\",\"type\":\"organisation\"},{\"name\":\"Atlantis\",\"type\":\"place\"}],\"relations\":[{\"subject\":\"Brightwater Labs\",\"predicate\":\"hired\",\"object\":\"Sean Doyle\"},{\"subject\":\"Orla Finch\",\"predicate\":\"founded\",\"object\":\"Atlantis\"}]}', 0, 0, 0, 'x')"
-"$BIN" graph extract "$KB" --json > "$T/o6" 2>&1 || bad "graph extract (reused output): $(cat "$T/o6")"
+"$BIN" graph extract "$KB" --json > "$T/o6" 2>"$T/o6.err" || bad "graph extract (reused output): $(cat "$T/o6" "$T/o6.err")"
 [ "$(jf "$T/o6" 1 chunks_cached)" = 1 ] && ok || bad "recorded output reused"
 [ "$(jf "$T/o6" 1 entities_kept)" = 2 ] && [ "$(jf "$T/o6" 1 entities_dropped)" = 1 ] && ok || bad "names kept/dropped: $(head -c 600 "$T/o6")"
 [ "$(jf "$T/o6" 1 relations_kept)" = 1 ] && [ "$(jf "$T/o6" 1 relations_dropped)" = 1 ] && ok || bad "relations kept/dropped"
