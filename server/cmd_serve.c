@@ -118,7 +118,8 @@ typedef struct slot {
     long            gen;
 } slot;
 
-static const int status_list[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503};
+static const int status_list[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503,
+                                  507};
 #define N_STATUS (sizeof status_list / sizeof *status_list)
 static const double bucket_le[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
 #define N_BUCKET (sizeof bucket_le / sizeof *bucket_le)
@@ -418,10 +419,10 @@ cc_kb *serve_writer_open(serve_req *r)
     cc_kb *kb;
     cc_status st = serve_writer_acquire(&kb);
     if (st) {
-        if (st == CC_BUSY)
-            serve_send_error(r, 503, "kb_busy", "%s; try again", cc_errmsg());
-        else
-            serve_send_error(r, 500, "internal", "%s", cc_errmsg());
+        const char *code;
+        int http = serve_write_status(st, 500, "internal", &code);
+        serve_send_error(r, http, code, "%s%s", cc_errmsg(),
+                         st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
     }
     return kb;
 }

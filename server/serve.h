@@ -88,6 +88,11 @@ enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, con
 /* Queues a response built by the handler (streaming); counts it as status. */
 enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Response *resp);
 
+/* The HTTP answer to a failed KB write with status s: 507
+ * insufficient_storage for CC_FULL (disk full or file-size limit), 503
+ * kb_busy for CC_BUSY, else dflt with dflt_code. Sets *code. */
+int serve_write_status(cc_status s, int dflt, const char *dflt_code, const char **code);
+
 /* ---------------------------------------------------------------- bodies */
 
 /* Parses the JSON body: NULL after sending 415 (content type) or 400

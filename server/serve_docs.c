@@ -191,6 +191,9 @@ static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, co
     cJSON *out;
     cc_kb *kb;
     enum MHD_Result ret;
+    cc_status s;
+    const char *code;
+    int http;
     if (!(kb = serve_writer_open(r))) return MHD_YES;
     sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id FROM documents WHERE uri = ?1 AND deleted = 0",
                        -1, &st, NULL);
@@ -201,11 +204,14 @@ static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, co
         ret = serve_send_error(r, 409, "conflict", "document \"%s\" exists (id %lld) and "
                                "if_absent is true; drop if_absent to replace it", uri,
                                (long long)live);
-    } else if (cg_ingest_opts_from_kb(kb, &o) != CC_OK ||
-               cr_ingest_data(kb, uri, f, data, len, &o, &stats) != CC_OK) {
-        ret = serve_send_error(r, 400, "ingest_failed", "%s", cc_kb_errmsg(kb));
-    } else if (cg_sync_derived(kb, NULL) != CC_OK) {
-        ret = serve_send_error(r, 500, "internal", "derived indexes: %s", cc_kb_errmsg(kb));
+    } else if ((s = cg_ingest_opts_from_kb(kb, &o)) != CC_OK ||
+               (s = cr_ingest_data(kb, uri, f, data, len, &o, &stats)) != CC_OK) {
+        /* a full disk is the server's condition, not a bad document */
+        http = serve_write_status(s, 400, "ingest_failed", &code);
+        ret = serve_send_error(r, http, code, "%s", cc_kb_errmsg(kb));
+    } else if ((s = cg_sync_derived(kb, NULL)) != CC_OK) {
+        http = serve_write_status(s, 500, "internal", &code);
+        ret = serve_send_error(r, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
     } else {
         char detail[96];
         out = cJSON_CreateObject();
@@ -475,9 +481,11 @@ static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
             if (sqlite3_column_type(q, 0) != SQLITE_NULL) live = sqlite3_column_int64(q, 0);
         }
         sqlite3_finalize(q);
-        if (st != CC_OK && st != CC_NOTFOUND)
-            ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(kb));
-        else if (found && live >= 0)
+        if (st != CC_OK && st != CC_NOTFOUND) {
+            const char *code;
+            int http = serve_write_status(st, 500, "internal", &code);
+            ret = serve_send_error(r, http, code, "%s", cc_kb_errmsg(kb));
+        } else if (found && live >= 0)
             ret = serve_send_error(r, 409, "conflict", "document %lld is an old version, replaced "
                                    "by id %lld; delete that one", (long long)id, (long long)live);
         else if (found)
@@ -486,9 +494,11 @@ static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
         else
             ret = serve_send_error(r, 404, "not_found", "no document with id %lld", (long long)id);
     }
-    else if (cg_sync_derived(kb, NULL) != CC_OK)
-        ret = serve_send_error(r, 500, "internal", "derived indexes: %s", cc_kb_errmsg(kb));
-    else {
+    else if ((st = cg_sync_derived(kb, NULL)) != CC_OK) {
+        const char *code;
+        int http = serve_write_status(st, 500, "internal", &code);
+        ret = serve_send_error(r, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
+    } else {
         cJSON *out = cJSON_CreateObject();
         cJSON_AddNumberToObject(out, "id", (double)id);
         cJSON_AddNumberToObject(out, "removed", (double)n);
