@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "retrieval.h"
+#include "serve_body.h"
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>

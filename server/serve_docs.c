@@ -235,11 +235,6 @@ static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, co
     return ret;
 }
 
-static cr_format format_arg(const char *name)
-{
-    return name ? cr_format_from_name(name) : CR_FMT_TXT;
-}
-
 #define BAD_FORMAT_MSG "field \"format\": unknown format \"%s\" (use txt, md, html, json or jsonl)"
 
 /* ---------------------------------------------------------------- multipart upload */
@@ -420,9 +415,11 @@ static enum MHD_Result doc_post_multipart(serve_req *r, upload *u)
 
 enum MHD_Result serve_doc_post(serve_req *r)
 {
-    static const char *const fields[] = {"uri", "text", "format", "if_absent", NULL};
-    cJSON *j, *uri, *text, *fmt, *ifa;
+    const char *uri, *text;
+    cJSON *j;
     cr_format f;
+    int if_absent;
+    serve_bad bad;
     enum MHD_Result ret;
     if (r->body_fn == upload_body) return doc_post_multipart(r, r->ext);
     {
@@ -434,23 +431,10 @@ enum MHD_Result serve_doc_post(serve_req *r)
                                     ct && *ct ? ct : "");
     }
     if (!(j = serve_parse_body(r))) return MHD_YES;
-    if (serve_check_fields(r, j, fields, "sssb")) { cJSON_Delete(j); return MHD_YES; }
-    uri = cJSON_GetObjectItemCaseSensitive(j, "uri");
-    text = cJSON_GetObjectItemCaseSensitive(j, "text");
-    fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
-    ifa = cJSON_GetObjectItemCaseSensitive(j, "if_absent");
-    if (!uri || !*uri->valuestring || !text) {
-        cJSON_Delete(j);
-        return serve_send_error(r, 400, "bad_field",
-                          "fields \"uri\" (non-empty string) and \"text\" (string) are required");
-    }
-    if ((f = format_arg(fmt ? fmt->valuestring : NULL)) == CR_FMT_UNKNOWN) {
-        ret = serve_send_error(r, 400, "bad_field", BAD_FORMAT_MSG, fmt->valuestring);
-        cJSON_Delete(j);
-        return ret;
-    }
-    ret = ingest_one(r, uri->valuestring, f, text->valuestring, strlen(text->valuestring),
-                     cJSON_IsTrue(ifa));
+    if (serve_body_doc(j, &uri, &text, &f, &if_absent, &bad))
+        ret = serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
+    else
+        ret = ingest_one(r, uri, f, text, strlen(text), if_absent);
     cJSON_Delete(j);
     return ret;
 }
