@@ -255,6 +255,20 @@ void serve_sse_unref(serve_sse *s);
 enum MHD_Result serve_sse_start(serve_req *r, serve_sse *s, void *(*producer)(void *),
                                 const char *what, int *started);
 
+/* ---------------------------------------------------------------- uploads (serve_upload.c) */
+
+/* At the headers of POST /v1/documents: with Content-Type
+ * multipart/form-data sets r->body_fn (the parts are read as they come) and
+ * r->ext, or refuses early (r->early: 400 no boundary, 500); any other
+ * Content-Type is left to the JSON path. */
+void serve_doc_post_begin(serve_req *r);
+int  serve_upload_is(const serve_req *r);   /* 1: r is a multipart upload */
+/* Once the body is in: 0 with the document (uri, format, data[0..len),
+ * if_absent; borrowed from r until it completes), or -1 with *bad (400
+ * bad_multipart, invalid_utf8 or bad_field; 413 body_too_large; 500). */
+int  serve_upload_finish(serve_req *r, const char **uri, cr_format *format, const char **data,
+                         size_t *len, int *if_absent, serve_bad *bad);
+
 /* ---------------------------------------------------------------- handlers */
 
 enum MHD_Result serve_healthz(serve_req *r);
@@ -264,7 +278,6 @@ enum MHD_Result serve_search(serve_req *r);             /* serve_docs.c */
 enum MHD_Result serve_docs_list(serve_req *r);
 enum MHD_Result serve_doc_get(serve_req *r);
 enum MHD_Result serve_doc_post(serve_req *r);
-void            serve_doc_post_begin(serve_req *r);     /* multipart upload */
 enum MHD_Result serve_doc_delete(serve_req *r);
 enum MHD_Result serve_ask(serve_req *r);                /* serve_ask.c */
 enum MHD_Result serve_sql(serve_req *r);                /* serve_sql.c */
