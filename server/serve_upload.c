@@ -42,12 +42,24 @@ static void upload_free(void *p)
     free(u);
 }
 
+/* arg (a part's name: the client's bytes) goes into the message with each
+ * byte that is not valid UTF-8 as '?', so the JSON error stays UTF-8. */
 static enum MHD_Result upload_fail(upload *u, int status, const char *fmt, const char *arg)
 {
-    if (!u->status) {
-        u->status = status;
-        snprintf(u->msg, sizeof u->msg, fmt, arg);
+    char clean[61];   /* "%.60s" in a format never cuts it */
+    size_t n = strnlen(arg, sizeof clean - 1), i = 0, ok;
+    if (u->status) return MHD_NO;
+    while (i < n) {
+        ok = cc_utf8_check(arg + i, n - i);
+        memcpy(clean + i, arg + i, ok);
+        i += ok;
+        if (i < n) clean[i++] = '?';
     }
+    clean[n] = 0;
+    clean[cc_utf8_check(clean, n)] = 0;   /* a sequence cut at the end */
+    u->status = status;
+    snprintf(u->msg, sizeof u->msg, fmt, clean);
+    u->msg[cc_utf8_check(u->msg, strlen(u->msg))] = 0;   /* cut at the end of msg */
     return MHD_NO;
 }
 
