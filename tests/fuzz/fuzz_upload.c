@@ -102,8 +102,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc; (void)argv;
     signal(SIGPIPE, SIG_IGN);
+    /* epoll, as the server: select() would fail once fd numbers pass FD_SETSIZE */
     daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_NO_LISTEN_SOCKET |
-                               MHD_USE_ITC, 0, NULL, NULL, handler, NULL,
+                               MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, handler, NULL,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                                MHD_OPTION_CONNECTION_TIMEOUT, 5u,
                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
