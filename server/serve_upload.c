@@ -22,6 +22,8 @@ typedef struct upload {
     cc_buf file, uri, format, if_absent;
     char  *filename;
     int    n_file_parts;
+    int    in_file;        /* the last call was for a "file" part ... */
+    size_t file_part_len;  /* ... with this many bytes so far */
     int    status;      /* 0 ok; else the HTTP status to answer */
     char   boundary[80];   /* from Content-Type; RFC 2046 allows 70 bytes */
     char   tail[128];      /* the body's last bytes: the closing boundary must be there */
@@ -73,13 +75,20 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
     (void)kind; (void)content_type; (void)transfer_encoding;
     if (u->status) return MHD_NO;
     if (!key) return upload_fail(u, 400, "a multipart part has no name%s", "");
+    if (strcmp(key, "file")) u->in_file = 0;
     if (!strcmp(key, "file")) {
-        if (off == 0) {
+        /* libmicrohttpd may call more than once at offset 0 (a call with no
+         * bytes first when the body comes in small pieces): a new part is
+         * offset 0 after another part or after bytes of this one */
+        if (off == 0 && !(u->in_file && u->file_part_len == 0)) {
+            u->in_file = 1;
+            u->file_part_len = 0;
             if (++u->n_file_parts > 1)
                 return upload_fail(u, 400, "one \"file\" part per request%s", "");
             if (filename && !(u->filename = cc_strndup(filename, strnlen(filename, UP_FIELD_MAX))))
                 return upload_fail(u, 500, "out of memory%s", "");
         }
+        u->file_part_len += size;
         dst = &u->file;
     } else if (!strcmp(key, "uri")) dst = &u->uri;
     else if (!strcmp(key, "format")) dst = &u->format;

@@ -1,11 +1,12 @@
 /* fuzz_upload.c — libFuzzer harness: POST /v1/documents as
  * multipart/form-data (server/serve_upload.c on libmicrohttpd's post
  * processor). No network: one libmicrohttpd daemon without a listening
- * socket gets each request on a socketpair (MHD_add_connection); its
- * handler runs the server's own begin / body / finish steps. The first
+ * socket or a thread gets each request on a socketpair (MHD_add_connection)
+ * and is run (MHD_run) between the harness's writes; its handler runs the server's own begin / body / finish steps. The first
  * input byte picks the Content-Type (boundary plain, quoted, missing, over
- * long) and how the body is split into writes (whole, 3, 7 or 4096 bytes); the rest is the body.
- * Properties: every request gets one HTTP answer; a refusal has status
+ * long) and the second send's write size (1, 7, 4096 bytes or whole); the rest is the body.
+ * Each input is sent twice, whole and split. Properties: every request
+ * gets one HTTP answer, the same for both; a refusal has status
  * 400/413/500 with a code and a valid UTF-8 message; an accepted upload has
  * a non-empty valid UTF-8 uri, a known format and valid UTF-8 data of the
  * stated length. */
@@ -17,7 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
-#include <poll.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -102,33 +104,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc; (void)argv;
     signal(SIGPIPE, SIG_IGN);
-    /* poll(): select() fails once fd numbers pass FD_SETSIZE; with epoll a
-     * connection added while its bytes are already there stalled now and
-     * then (no answer in 10 s, not reproducible on replay) */
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_NO_LISTEN_SOCKET |
-                               MHD_USE_POLL | MHD_USE_ITC, 0, NULL, NULL, handler, NULL,
+    /* no thread: the harness runs the daemon (MHD_run) between its own
+     * writes and reads, so every run is the same sequence of steps */
+    daemon_ = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, handler, NULL,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                               MHD_OPTION_CONNECTION_TIMEOUT, 5u,
                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
                                MHD_OPTION_END);
     FUZZ_ASSERT(daemon_);
     return 0;
 }
 
-/* Writes all of p[0..n) to fd in pieces of at most `piece` bytes. 0, or -1
- * when the server closed early (it answered before reading everything). */
-static int write_all(int fd, const char *p, size_t n, size_t piece)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n < piece ? n : piece);
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One request with body data[1..size) written in pieces of `piece` bytes;
+ * the HTTP status answered, or 0 when the daemon did not take it. */
+static long one_request(const uint8_t *data, size_t size, size_t piece)
 {
     static const char *const ctypes[] = {
         "multipart/form-data; boundary=XyZ",
@@ -138,17 +126,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "multipart/form-data; boundary=0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890",
         "multipart/form-data; boundary=",
     };
-    /* not 1: one-byte writes got, now and then, no answer or a close without
-     * one, never reproducible on replay (timing in the harness or in
-     * libmicrohttpd; left for a closer look) */
-    static const size_t pieces[] = {1 << 20, 3, 7, 4096};
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
     cc_buf req = CC_BUF_INIT(0);
     char resp[512];
     size_t got = 0;
     int sv[2];
-    if (size < 1 || size > 256 * 1024) return 0;
-    if (!daemon_) LLVMFuzzerInitialize(NULL, NULL);
+    long st;
     FUZZ_ASSERT(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
     FUZZ_ASSERT(cc_buf_printf(&req, "POST /v1/documents HTTP/1.1\r\nHost: fuzz\r\n"
                               "Content-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
@@ -161,24 +144,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cc_buf_free(&req);
         return 0;
     }
-    write_all(sv[0], req.data, req.len, pieces[(data[0] >> 4) % (sizeof pieces / sizeof *pieces)]);
-    for (;;) {   /* the answer, up to the close (Connection: close); 10 s at most */
-        struct pollfd pf = {.fd = sv[0], .events = POLLIN};
-        char drain[4096];
-        ssize_t n;
-        FUZZ_ASSERT(poll(&pf, 1, 10000) == 1);
-        n = got < sizeof resp - 1 ? read(sv[0], resp + got, sizeof resp - 1 - got)
-                                  : read(sv[0], drain, sizeof drain);
-        if (n <= 0) break;
-        if (got < sizeof resp - 1) got += (size_t)n;
+    {   /* write a piece, let the daemon work, read what it answered; until it closes */
+        size_t off = 0;
+        long steps;
+        FUZZ_ASSERT(!fcntl(sv[0], F_SETFL, O_NONBLOCK));
+        for (steps = 0; ; steps++) {
+            char drain[4096];
+            ssize_t n;
+            FUZZ_ASSERT(steps < 4 * (long)req.len + 1000);   /* else: no answer, a hang */
+            if (off < req.len) {
+                n = write(sv[0], req.data + off, req.len - off < piece ? req.len - off : piece);
+                if (n > 0) off += (size_t)n;
+                else if (errno != EAGAIN) off = req.len;   /* it closed: answered early */
+            }
+            FUZZ_ASSERT(MHD_run(daemon_) == MHD_YES);
+            n = got < sizeof resp - 1 ? read(sv[0], resp + got, sizeof resp - 1 - got)
+                                      : read(sv[0], drain, sizeof drain);
+            if (n == 0 || (n < 0 && errno != EAGAIN)) break;
+            if (n > 0 && got < sizeof resp - 1) got += (size_t)n;
+        }
     }
     resp[got] = 0;
     FUZZ_ASSERT(got >= 12 && !memcmp(resp, "HTTP/1.1 ", 9));
-    {
-        long st = strtol(resp + 9, NULL, 10);
-        FUZZ_ASSERT(st == 201 || st == 400 || st == 413 || st == 500);
-    }
+    st = strtol(resp + 9, NULL, 10);
+    FUZZ_ASSERT(st == 201 || st == 400 || st == 413 || st == 500);
     close(sv[0]);
     cc_buf_free(&req);
+    return st;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const size_t pieces[] = {1, 7, 4096, 1 << 20};
+    long whole, split;
+    if (size < 1 || size > 256 * 1024) return 0;
+    if (!daemon_) LLVMFuzzerInitialize(NULL, NULL);
+    whole = one_request(data, size, 1 << 20);
+    split = one_request(data, size, pieces[(data[0] >> 4) % (sizeof pieces / sizeof *pieces)]);
+    /* how the body arrives (one write, or small pieces) never changes the answer */
+    FUZZ_ASSERT(!whole || !split || whole == split);
     return 0;
 }
