@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 extern const char cc_catalog_sql[];   /* schemas/catalog.sql, generated */
@@ -41,6 +43,29 @@ const char *cc_kb_errmsg(const cc_kb *kb)
     return kb->errmsg[0] ? kb->errmsg : "no error";
 }
 
+/* After a failed SQLite write whose errno was lost (SQLite reads errno
+ * when the error reaches the API, after the rollback's own syscalls): 1
+ * when the KB's filesystem has under 64 KiB free or cairn.db or its WAL
+ * is within 128 KiB of the file-size limit (RLIMIT_FSIZE). */
+static int out_of_space(const cc_kb *kb)
+{
+    static const char *const files[] = {"cairn.db", "cairn.db-wal"};
+    struct statvfs fs;
+    struct rlimit rl;
+    struct stat st;
+    char path[4096];
+    size_t i;
+    if (!kb->dir) return 0;
+    if (!statvfs(kb->dir, &fs) && (uint64_t)fs.f_bavail * fs.f_frsize < (64u << 10)) return 1;
+    if (getrlimit(RLIMIT_FSIZE, &rl) || rl.rlim_cur == RLIM_INFINITY) return 0;
+    for (i = 0; i < sizeof files / sizeof *files; i++) {
+        if (snprintf(path, sizeof path, "%s/%s", kb->dir, files[i]) >= (int)sizeof path) continue;
+        /* within a page or two of the limit: the next write crossed it */
+        if (!stat(path, &st) && (uint64_t)st.st_size + (128u << 10) >= (uint64_t)rl.rlim_cur) return 1;
+    }
+    return 0;
+}
+
 static cc_status status_of_sqlite(int rc)
 {
     switch (rc & 0xff) {
@@ -61,7 +86,8 @@ cc_status cc_kb_sqlerr(cc_kb *kb, const char *what)
     int rc = sqlite3_extended_errcode(kb->db);
     cc_status s = status_of_sqlite(rc);
     int syserr = sqlite3_system_errno(kb->db);
-    if (s == CC_IO && (syserr == ENOSPC || syserr == EFBIG)) s = CC_FULL;
+    if (s == CC_IO && (syserr == ENOSPC || syserr == EFBIG || (!syserr && out_of_space(kb))))
+        s = CC_FULL;
     if (s == CC_FULL)
         return cc_kb_seterr(kb, s, "%s: disk full or file size limit reached (%s)",
                             what, sqlite3_errmsg(kb->db));

@@ -120,7 +120,8 @@ typedef struct slot {
     long            vec_version;   /* serve_vectors_apply's */
 } slot;
 
-static const int status_list[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503};
+static const int status_list[] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503,
+                                  507};
 #define N_STATUS (sizeof status_list / sizeof *status_list)
 static const double bucket_le[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
 #define N_BUCKET (sizeof bucket_le / sizeof *bucket_le)
@@ -316,80 +317,19 @@ void serve_slot_give(serve_slot *p)
 
 cJSON *serve_parse_body(serve_req *r)
 {
-    const char *end = NULL;
-    const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
-    cJSON *j;
-    size_t bad;
-    if (!ct || !*ct || strncasecmp(ct, "application/json", 16) || (ct[16] && ct[16] != ';')) {
-        serve_send_error(r, 415, "unsupported_media_type",
-                         ct && *ct ? "Content-Type %s is not supported: send application/json"
-                                   : "%sContent-Type is missing: send application/json",
-                         ct ? ct : "");
-        return NULL;
-    }
-    bad = r->body.len ? cc_utf8_check(r->body.data, r->body.len) : 0;
-    if (bad < r->body.len) {
-        serve_send_error(r, 400, "invalid_utf8", "request body is not valid UTF-8 (byte %zu)", bad);
-        return NULL;
-    }
-    if (!r->body.len) {
-        serve_send_error(r, 400, "malformed_json", "the body is empty: send a JSON object");
-        return NULL;
-    }
-    j = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, &end, 0);
-    if (j) {   /* only whitespace may follow the value */
-        while (end < r->body.data + r->body.len && *end && strchr(" \t\r\n", *end)) end++;
-        if (end < r->body.data + r->body.len) { cJSON_Delete(j); j = NULL; }
-    }
-    if (!j) {
-        size_t at = end ? (size_t)(end - r->body.data) : 0;
-        serve_send_error(r, 400, "malformed_json", "malformed JSON at byte %zu of the body", at);
-        return NULL;
-    }
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        serve_send_error(r, 400, "bad_request", "the body must be a JSON object");
-        return NULL;
-    }
+    serve_bad bad;
+    cJSON *j = serve_body_json(MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type"),
+                               r->body.data, r->body.len, &bad);
+    if (!j) serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
     return j;
 }
 
 int serve_check_fields(serve_req *r, cJSON *j, const char *const *allowed, const char *types)
 {
-    static const char *const tname[] = {"s", "a string", "n", "a number", "o", "an object",
-                                        "b", "true or false", "a", "an array"};
-    cJSON *m;
-    unsigned seen = 0;   /* bit i: allowed[i] met (at most 32 fields) */
-    cJSON_ArrayForEach(m, j) {
-        int i, okt;
-        size_t t;
-        for (i = 0; allowed[i] && strcmp(allowed[i], m->string); i++) {}
-        if (!allowed[i]) {
-            serve_send_error(r, 400, "unknown_field", "unknown field \"%.100s\"", m->string);
-            return -1;
-        }
-        C_ASSERT(i < 32);
-        if (seen & (1u << i)) {
-            serve_send_error(r, 400, "duplicate_field", "field \"%s\" appears twice", m->string);
-            return -1;
-        }
-        seen |= 1u << i;
-        switch (types[i]) {
-        case 's': okt = cJSON_IsString(m); break;
-        case 'n': okt = cJSON_IsNumber(m); break;
-        case 'o': okt = cJSON_IsObject(m); break;
-        case 'b': okt = cJSON_IsBool(m); break;
-        case 'a': okt = cJSON_IsArray(m); break;
-        default:  okt = 1;
-        }
-        if (!okt) {
-            for (t = 0; t < sizeof tname / sizeof *tname && tname[t][0] != types[i]; t += 2) {}
-            serve_send_error(r, 400, "bad_field", "field \"%s\" must be %s", m->string,
-                             t + 1 < sizeof tname / sizeof *tname ? tname[t + 1] : "valid");
-            return -1;
-        }
-    }
-    return 0;
+    serve_bad bad;
+    if (!serve_body_fields(j, allowed, types, &bad)) return 0;
+    serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
+    return -1;
 }
 
 /* ---------------------------------------------------------------- writers */
@@ -417,10 +357,10 @@ cc_kb *serve_writer_open(serve_req *r)
     cc_kb *kb;
     cc_status st = serve_writer_acquire(&kb);
     if (st) {
-        if (st == CC_BUSY)
-            serve_send_error(r, 503, "kb_busy", "%s; try again", cc_errmsg());
-        else
-            serve_send_error(r, 500, "internal", "%s", cc_errmsg());
+        const char *code;
+        int http = serve_write_status(st, 500, "internal", &code);
+        serve_send_error(r, http, code, "%s%s", cc_errmsg(),
+                         st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
     }
     return kb;
 }

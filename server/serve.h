@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "retrieval.h"
+#include "serve_body.h"
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -87,6 +88,11 @@ enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, con
     __attribute__((format(printf, 4, 5)));
 /* Queues a response built by the handler (streaming); counts it as status. */
 enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Response *resp);
+
+/* The HTTP answer to a failed KB write with status s: 507
+ * insufficient_storage for CC_FULL (disk full or file-size limit), 503
+ * kb_busy for CC_BUSY, else dflt with dflt_code. Sets *code. */
+int serve_write_status(cc_status s, int dflt, const char *dflt_code, const char **code);
 
 /* ---------------------------------------------------------------- bodies */
 
@@ -260,6 +266,20 @@ void serve_sse_unref(serve_sse *s);
 enum MHD_Result serve_sse_start(serve_req *r, serve_sse *s, void *(*producer)(void *),
                                 const char *what, int *started);
 
+/* ---------------------------------------------------------------- uploads (serve_upload.c) */
+
+/* At the headers of POST /v1/documents: with Content-Type
+ * multipart/form-data sets r->body_fn (the parts are read as they come) and
+ * r->ext, or refuses early (r->early: 400 no boundary, 500); any other
+ * Content-Type is left to the JSON path. */
+void serve_doc_post_begin(serve_req *r);
+int  serve_upload_is(const serve_req *r);   /* 1: r is a multipart upload */
+/* Once the body is in: 0 with the document (uri, format, data[0..len),
+ * if_absent; borrowed from r until it completes), or -1 with *bad (400
+ * bad_multipart, invalid_utf8 or bad_field; 413 body_too_large; 500). */
+int  serve_upload_finish(serve_req *r, const char **uri, cr_format *format, const char **data,
+                         size_t *len, int *if_absent, serve_bad *bad);
+
 /* ---------------------------------------------------------------- handlers */
 
 enum MHD_Result serve_healthz(serve_req *r);
@@ -269,7 +289,6 @@ enum MHD_Result serve_search(serve_req *r);             /* serve_docs.c */
 enum MHD_Result serve_docs_list(serve_req *r);
 enum MHD_Result serve_doc_get(serve_req *r);
 enum MHD_Result serve_doc_post(serve_req *r);
-void            serve_doc_post_begin(serve_req *r);     /* multipart upload */
 enum MHD_Result serve_doc_delete(serve_req *r);
 enum MHD_Result serve_ask(serve_req *r);                /* serve_ask.c */
 enum MHD_Result serve_sql(serve_req *r);                /* serve_sql.c */

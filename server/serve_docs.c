@@ -1,6 +1,6 @@
 /* serve_docs.c — `cairn serve` routes over documents: POST /v1/search,
  * GET /v1/documents (paged), GET and DELETE /v1/documents/{id}, and
- * POST /v1/documents (JSON body). */
+ * POST /v1/documents (JSON body, or a multipart upload: serve_upload.c). */
 #define _GNU_SOURCE
 #include "serve.h"
 #include "graph.h"
@@ -191,6 +191,9 @@ static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, co
     cJSON *out;
     cc_kb *kb;
     enum MHD_Result ret;
+    cc_status s;
+    const char *code;
+    int http;
     if (!(kb = serve_writer_open(r))) return MHD_YES;
     sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id FROM documents WHERE uri = ?1 AND deleted = 0",
                        -1, &st, NULL);
@@ -201,11 +204,14 @@ static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, co
         ret = serve_send_error(r, 409, "conflict", "document \"%s\" exists (id %lld) and "
                                "if_absent is true; drop if_absent to replace it", uri,
                                (long long)live);
-    } else if (cg_ingest_opts_from_kb(kb, &o) != CC_OK ||
-               cr_ingest_data(kb, uri, f, data, len, &o, &stats) != CC_OK) {
-        ret = serve_send_error(r, 400, "ingest_failed", "%s", cc_kb_errmsg(kb));
-    } else if (cg_sync_derived(kb, NULL) != CC_OK) {
-        ret = serve_send_error(r, 500, "internal", "derived indexes: %s", cc_kb_errmsg(kb));
+    } else if ((s = cg_ingest_opts_from_kb(kb, &o)) != CC_OK ||
+               (s = cr_ingest_data(kb, uri, f, data, len, &o, &stats)) != CC_OK) {
+        /* a full disk is the server's condition, not a bad document */
+        http = serve_write_status(s, 400, "ingest_failed", &code);
+        ret = serve_send_error(r, http, code, "%s", cc_kb_errmsg(kb));
+    } else if ((s = cg_sync_derived(kb, NULL)) != CC_OK) {
+        http = serve_write_status(s, 500, "internal", &code);
+        ret = serve_send_error(r, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
     } else {
         char detail[96];
         out = cJSON_CreateObject();
@@ -229,196 +235,29 @@ static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, co
     return ret;
 }
 
-static cr_format format_arg(const char *name)
+static enum MHD_Result doc_post_multipart(serve_req *r)
 {
-    return name ? cr_format_from_name(name) : CR_FMT_TXT;
-}
-
-#define BAD_FORMAT_MSG "field \"format\": unknown format \"%s\" (use txt, md, html, json or jsonl)"
-
-/* ---------------------------------------------------------------- multipart upload */
-
-/* multipart/form-data parts: "file" (required, one; its filename is the
- * default uri and gives the format), "uri", "format", "if_absent"
- * ("true"/"false"). Any other part, a second file, or a part over its
- * limit ends the upload with an error; the body is then drained unread. */
-#define UP_FIELD_MAX 4096
-typedef struct upload {
-    struct MHD_PostProcessor *pp;
-    cc_buf file, uri, format, if_absent;
-    char  *filename;
-    int    n_file_parts;
-    int    status;      /* 0 ok; else the HTTP status to answer */
-    char   boundary[80];   /* from Content-Type; RFC 2046 allows 70 bytes */
-    char   tail[128];      /* the body's last bytes: the closing boundary must be there */
-    size_t n_tail;
-    char   msg[200];
-} upload;
-
-static void upload_free(void *p)
-{
-    upload *u = p;
-    if (!u) return;
-    if (u->pp) MHD_destroy_post_processor(u->pp);
-    cc_buf_free(&u->file);
-    cc_buf_free(&u->uri);
-    cc_buf_free(&u->format);
-    cc_buf_free(&u->if_absent);
-    free(u->filename);
-    free(u);
-}
-
-static enum MHD_Result upload_fail(upload *u, int status, const char *fmt, const char *arg)
-{
-    if (!u->status) {
-        u->status = status;
-        snprintf(u->msg, sizeof u->msg, fmt, arg);
-    }
-    return MHD_NO;
-}
-
-static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *filename, const char *content_type,
-                                   const char *transfer_encoding, const char *data, uint64_t off,
-                                   size_t size)
-{
-    upload *u = cls;
-    cc_buf *dst;
-    (void)kind; (void)content_type; (void)transfer_encoding;
-    if (u->status) return MHD_NO;
-    if (!key) return upload_fail(u, 400, "a multipart part has no name%s", "");
-    if (!strcmp(key, "file")) {
-        if (off == 0) {
-            if (++u->n_file_parts > 1)
-                return upload_fail(u, 400, "one \"file\" part per request%s", "");
-            if (filename && !(u->filename = cc_strndup(filename, strnlen(filename, UP_FIELD_MAX))))
-                return upload_fail(u, 500, "out of memory%s", "");
-        }
-        dst = &u->file;
-    } else if (!strcmp(key, "uri")) dst = &u->uri;
-    else if (!strcmp(key, "format")) dst = &u->format;
-    else if (!strcmp(key, "if_absent")) dst = &u->if_absent;
-    else return upload_fail(u, 400, "unknown multipart part \"%.60s\" (use file, uri, format, if_absent)", key);
-    if (size && cc_buf_append(dst, data, size) != CC_OK)
-        return dst == &u->file
-            ? upload_fail(u, 413, "the uploaded file is over the limit of " "%s", "4 MiB")
-            : upload_fail(u, 400, "multipart part \"%s\" is too long", key);
-    return MHD_YES;
-}
-
-static int upload_body(serve_req *r, const char *data, size_t n)
-{
-    upload *u = r->ext;
-    if (u->status) return 0;   /* already failed: drain */
-    if (n >= sizeof u->tail) {
-        memcpy(u->tail, data + n - sizeof u->tail, sizeof u->tail);
-        u->n_tail = sizeof u->tail;
-    } else {
-        size_t keep = u->n_tail + n > sizeof u->tail ? sizeof u->tail - n : u->n_tail;
-        memmove(u->tail, u->tail + u->n_tail - keep, keep);
-        memcpy(u->tail + keep, data, n);
-        u->n_tail = keep + n;
-    }
-    if (MHD_post_process(u->pp, data, n) != MHD_YES && !u->status) {
-        u->status = 400;
-        snprintf(u->msg, sizeof u->msg, "malformed multipart/form-data body");
-    }
-    return 0;
-}
-
-void serve_doc_post_begin(serve_req *r)
-{
-    const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
-    upload *u;
-    if (!ct || strncasecmp(ct, "multipart/form-data", 19)) return;   /* JSON: the usual path */
-    if (!(u = calloc(1, sizeof *u))) {
-        r->early = 500;
-        snprintf(r->early_msg, sizeof r->early_msg, "out of memory");
-        return;
-    }
-    cc_buf_init(&u->file, SERVE_BODY_MAX);
-    cc_buf_init(&u->uri, UP_FIELD_MAX);
-    cc_buf_init(&u->format, 16);
-    cc_buf_init(&u->if_absent, 16);
-    r->ext = u;
-    r->ext_free = upload_free;
-    {   /* boundary=..., maybe quoted */
-        const char *b = strcasestr(ct, "boundary=");
-        size_t n;
-        if (b) {
-            b += 9;
-            if (*b == '"') b++;
-            n = strcspn(b, "\";, ");
-            if (n && n < sizeof u->boundary) { memcpy(u->boundary, b, n); u->boundary[n] = 0; }
-        }
-    }
-    if (!u->boundary[0] || !(u->pp = MHD_create_post_processor(r->c, 16 * 1024, upload_part, u))) {
-        r->early = 400;
-        snprintf(r->early_msg, sizeof r->early_msg,
-                 "multipart/form-data needs a boundary parameter in Content-Type");
-        return;
-    }
-    r->body_fn = upload_body;
-}
-
-static enum MHD_Result doc_post_multipart(serve_req *r, upload *u)
-{
-    const char *uri;
+    const char *uri, *data;
+    size_t len;
     cr_format f;
-    int if_absent = 0;
-    size_t bad;
-    if (!u->status && MHD_post_process(u->pp, NULL, 0) != MHD_YES && !u->status) {
-        u->status = 400;
-        snprintf(u->msg, sizeof u->msg, "malformed multipart/form-data body");
-    }
-    if (!u->status) {   /* the body must end with the closing boundary: else truncated */
-        size_t n = u->n_tail, bl = strlen(u->boundary);
-        while (n && (u->tail[n - 1] == '\r' || u->tail[n - 1] == '\n')) n--;
-        if (n < bl + 4 || memcmp(u->tail + n - bl - 4, "--", 2) ||
-            memcmp(u->tail + n - bl - 2, u->boundary, bl) || memcmp(u->tail + n - 2, "--", 2)) {
-            u->status = 400;
-            snprintf(u->msg, sizeof u->msg, "malformed multipart/form-data body: no final "
-                     "boundary (--%.70s--); was the upload cut short?", u->boundary);
-        }
-    }
-    if (u->status) return serve_send_error(r, u->status, u->status == 413 ? "body_too_large"
-                                           : u->status == 500 ? "internal" : "bad_multipart",
-                                           "%s", u->msg);
-    if (!u->n_file_parts)
-        return serve_send_error(r, 400, "bad_multipart", "the multipart body has no \"file\" part");
-    uri = u->uri.len ? u->uri.data : u->filename;
-    if (!uri || !*uri)
-        return serve_send_error(r, 400, "bad_multipart",
-                                "no uri: send a \"uri\" part or a filename on the \"file\" part");
-    if (cc_utf8_check(uri, strlen(uri)) < strlen(uri))
-        return serve_send_error(r, 400, "invalid_utf8", "the uri is not valid UTF-8");
-    if (u->if_absent.len) {
-        if (!strcmp(u->if_absent.data, "true")) if_absent = 1;
-        else if (strcmp(u->if_absent.data, "false"))
-            return serve_send_error(r, 400, "bad_field", "part \"if_absent\" must be true or false");
-    }
-    if (u->format.len) {
-        if ((f = cr_format_from_name(u->format.data)) == CR_FMT_UNKNOWN)
-            return serve_send_error(r, 400, "bad_field", BAD_FORMAT_MSG, u->format.data);
-    } else if ((f = cr_format_from_path(uri)) == CR_FMT_UNKNOWN) {
-        f = CR_FMT_TXT;
-    }
-    bad = u->file.len ? cc_utf8_check(u->file.data, u->file.len) : 0;
-    if (bad < u->file.len)
-        return serve_send_error(r, 400, "invalid_utf8",
-                                "the uploaded file is not valid UTF-8 (byte %zu)", bad);
-    return ingest_one(r, uri, f, u->file.data ? u->file.data : "", u->file.len, if_absent);
+    int if_absent;
+    serve_bad bad;
+    if (serve_upload_finish(r, &uri, &f, &data, &len, &if_absent, &bad))
+        return serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
+    return ingest_one(r, uri, f, data, len, if_absent);
 }
 
 /* ---------------------------------------------------------------- POST /v1/documents */
 
 enum MHD_Result serve_doc_post(serve_req *r)
 {
-    static const char *const fields[] = {"uri", "text", "format", "if_absent", NULL};
-    cJSON *j, *uri, *text, *fmt, *ifa;
+    const char *uri, *text;
+    cJSON *j;
     cr_format f;
+    int if_absent;
+    serve_bad bad;
     enum MHD_Result ret;
-    if (r->body_fn == upload_body) return doc_post_multipart(r, r->ext);
+    if (serve_upload_is(r)) return doc_post_multipart(r);
     {
         const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
         if (!ct || strncasecmp(ct, "application/json", 16))
@@ -428,23 +267,10 @@ enum MHD_Result serve_doc_post(serve_req *r)
                                     ct && *ct ? ct : "");
     }
     if (!(j = serve_parse_body(r))) return MHD_YES;
-    if (serve_check_fields(r, j, fields, "sssb")) { cJSON_Delete(j); return MHD_YES; }
-    uri = cJSON_GetObjectItemCaseSensitive(j, "uri");
-    text = cJSON_GetObjectItemCaseSensitive(j, "text");
-    fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
-    ifa = cJSON_GetObjectItemCaseSensitive(j, "if_absent");
-    if (!uri || !*uri->valuestring || !text) {
-        cJSON_Delete(j);
-        return serve_send_error(r, 400, "bad_field",
-                          "fields \"uri\" (non-empty string) and \"text\" (string) are required");
-    }
-    if ((f = format_arg(fmt ? fmt->valuestring : NULL)) == CR_FMT_UNKNOWN) {
-        ret = serve_send_error(r, 400, "bad_field", BAD_FORMAT_MSG, fmt->valuestring);
-        cJSON_Delete(j);
-        return ret;
-    }
-    ret = ingest_one(r, uri->valuestring, f, text->valuestring, strlen(text->valuestring),
-                     cJSON_IsTrue(ifa));
+    if (serve_body_doc(j, &uri, &text, &f, &if_absent, &bad))
+        ret = serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
+    else
+        ret = ingest_one(r, uri, f, text, strlen(text), if_absent);
     cJSON_Delete(j);
     return ret;
 }
@@ -475,9 +301,11 @@ static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
             if (sqlite3_column_type(q, 0) != SQLITE_NULL) live = sqlite3_column_int64(q, 0);
         }
         sqlite3_finalize(q);
-        if (st != CC_OK && st != CC_NOTFOUND)
-            ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(kb));
-        else if (found && live >= 0)
+        if (st != CC_OK && st != CC_NOTFOUND) {
+            const char *code;
+            int http = serve_write_status(st, 500, "internal", &code);
+            ret = serve_send_error(r, http, code, "%s", cc_kb_errmsg(kb));
+        } else if (found && live >= 0)
             ret = serve_send_error(r, 409, "conflict", "document %lld is an old version, replaced "
                                    "by id %lld; delete that one", (long long)id, (long long)live);
         else if (found)
@@ -486,9 +314,11 @@ static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
         else
             ret = serve_send_error(r, 404, "not_found", "no document with id %lld", (long long)id);
     }
-    else if (cg_sync_derived(kb, NULL) != CC_OK)
-        ret = serve_send_error(r, 500, "internal", "derived indexes: %s", cc_kb_errmsg(kb));
-    else {
+    else if ((st = cg_sync_derived(kb, NULL)) != CC_OK) {
+        const char *code;
+        int http = serve_write_status(st, 500, "internal", &code);
+        ret = serve_send_error(r, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
+    } else {
         cJSON *out = cJSON_CreateObject();
         cJSON_AddNumberToObject(out, "id", (double)id);
         cJSON_AddNumberToObject(out, "removed", (double)n);

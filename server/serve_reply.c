@@ -55,3 +55,11 @@ void serve_reply_error(serve_reply *rp, int status, const char *code, const char
         rp->static_len = sizeof oom - 1;
     }
 }
+
+int serve_write_status(cc_status s, int dflt, const char *dflt_code, const char **code)
+{
+    if (s == CC_FULL) { *code = "insufficient_storage"; return 507; }
+    if (s == CC_BUSY) { *code = "kb_busy"; return 503; }
+    *code = dflt_code;
+    return dflt;
+}

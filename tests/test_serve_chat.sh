@@ -24,9 +24,10 @@ expect 1 "--model .*bad.gguf: cannot load it" -- timeout 20 "$BIN" serve "$T/kb"
 expect 1 "--model .*missing.gguf: cannot load it" -- timeout 20 "$BIN" serve "$T/kb" --listen 127.0.0.1:0 --model "$T/missing.gguf"
 
 start() {   # start ARGS...: sets PID and U
+  rm -f "$T/log"   # else a grep before the child truncates it reads the last server's port
   "$BIN" serve "$T/kb" --listen 127.0.0.1:0 "$@" >"$T/log" 2>&1 &
   PID=$!
-  for _ in $(seq 100); do grep -q 'http://' "$T/log" && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -q 'http://' "$T/log" 2>/dev/null && break; sleep 0.1; done
   U="http://127.0.0.1:$(grep -o 'http://127.0.0.1:[0-9]*' "$T/log" | sed 's/.*://')"
   grep -q 'http://' "$T/log" || { echo "server did not start: $(cat "$T/log")"; exit 1; }
 }
