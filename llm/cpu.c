@@ -28,6 +28,10 @@ typedef struct cpu_ctx {
     cl_dot_fn dot;
     cl_dot4_fn dot4;
     cl_axpy_fn axpy;
+    cl_qdot_fn qdot;
+    cl_act_quantize_fn actq;
+    void *xq;       /* quantised matmul inputs (integer path) */
+    size_t xq_cap;  /* bytes at xq */
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -166,6 +170,7 @@ static void cpu_free(void *ctx)
     pthread_cond_destroy(&c->go);
     pthread_cond_destroy(&c->done);
     free(c->scratch);
+    free(c->xq);
     free(c);
 }
 
@@ -178,7 +183,26 @@ typedef struct mm_job {
     float *Y;
     uint32_t nb;
     size_t rb;
+    const uint8_t *xq; /* the integer path: X quantised, xq_row bytes per input row */
+    size_t xq_row;
 } mm_job;
+
+/* The integer path: each weight row against every quantised input row
+ * (the row stays in cache for the nb products). */
+static void mm_rows_q(void *p, uint64_t r0, uint64_t r1, int tid)
+{
+    const mm_job *j = p;
+    uint64_t K = j->W->ne[0], R = j->W->ne[1], r;
+    cl_qdot_fn qdot = j->c->qdot;
+    int type = j->W->type;
+    uint32_t b;
+    (void)tid;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)j->W->data + r * j->rb;
+        float bias = j->bias ? j->bias[r] : 0.0f;
+        for (b = 0; b < j->nb; b++) j->Y[(size_t)b * R + r] = qdot(type, row, j->xq + b * j->xq_row, K) + bias;
+    }
+}
 
 /* Rows [r0, r1) of W against every input row: each weight row is read from
  * memory once per batch and stays in cache for the nb dot products. */
@@ -203,7 +227,20 @@ static void mm_rows(void *p, uint64_t r0, uint64_t r1, int tid)
 static void cpu_matmul(void *ctx, const cl_tensor *W, const float *bias, const float *X, uint32_t nb, float *Y)
 {
     cpu_ctx *c = ctx;
-    mm_job j = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1]};
+    mm_job j = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1], NULL, 0};
+    size_t qb = cl_act_bytes(W->type, W->ne[0]);
+    uint32_t b;
+    if (qb && (size_t)nb * qb > c->xq_cap) { /* on failure the float path below still gives the product */
+        void *p = realloc(c->xq, (size_t)nb * qb);
+        if (p) c->xq = p, c->xq_cap = (size_t)nb * qb;
+    }
+    if (qb && (size_t)nb * qb <= c->xq_cap) {
+        for (b = 0; b < nb; b++) c->actq(W->type, X + (size_t)b * W->ne[0], W->ne[0], (uint8_t *)c->xq + b * qb);
+        j.xq = c->xq;
+        j.xq_row = qb;
+        run_job(c, mm_rows_q, &j, W->ne[1], 16);
+        return;
+    }
     run_job(c, mm_rows, &j, W->ne[1], 16);
 }
 
@@ -307,6 +344,8 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->dot = cl_dot_select(simd);
     c->axpy = cl_axpy_select(simd);
     c->dot4 = cl_dot4_select(simd);
+    c->qdot = cl_qdot_select(simd);
+    c->actq = cl_act_quantize_select(simd);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);
     pthread_cond_init(&c->done, NULL);
