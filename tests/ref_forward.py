@@ -20,7 +20,9 @@ import sys
 import numpy as np
 
 
-def read_gguf(path):
+def read_gguf(path, types=None):
+    """(metadata, tensors as float64 arrays); fills `types` (when given)
+    with each tensor's GGML type."""
     buf = open(path, "rb").read()
     off = 0
 
@@ -64,9 +66,10 @@ def read_gguf(path):
         infos.append((name, ne, take("I"), take("Q")))
     align = kv.get("general.alignment", 32)
     data = (off + align - 1) // align * align
-    tensors, types = {}, {}
+    tensors = {}
     for name, ne, typ, o in infos:
-        types[name] = typ
+        if types is not None:
+            types[name] = typ
         n = int(np.prod(ne))
         p = data + o
         if typ == 0:
@@ -92,7 +95,7 @@ def read_gguf(path):
             raise SystemExit("ref_forward: tensor type %d not handled" % typ)
         # GGUF ne[0] is the fastest dimension: numpy shape is reversed
         tensors[name] = a.astype(np.float64).reshape(list(reversed(ne)))
-    return kv, tensors, types
+    return kv, tensors
 
 
 def act_q8(x, bs):
@@ -180,7 +183,8 @@ def rope(x, pos, base, neox, freq, mscale):
 
 class Model:
     def __init__(self, path):
-        kv, self.t, self.types = read_gguf(path)
+        self.types = {}
+        kv, self.t = read_gguf(path, self.types)
         a = self.arch = kv["general.architecture"]
         self.n_layer = kv[a + ".block_count"]
         self.n_head = kv[a + ".attention.head_count"]
@@ -212,7 +216,7 @@ class Model:
         self.cache = [([], []) for _ in range(self.n_layer)]
 
     def mv(self, name, x):
-        bs = ACT_BLOCK.get(self.types[name])
+        bs = ACT_BLOCK.get(self.types.get(name))
         return self.t[name] @ (act_q8(x, bs) if bs else x)
 
     def step(self, tok, pos):
