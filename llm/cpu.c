@@ -1,15 +1,19 @@
-/* cpu.c — the CPU backend: a persistent pthread pool (workers wait on a
- * condition variable between jobs; no thread is created per token) that
- * shares matrix rows and attention heads among threads in chunks taken
- * from an atomic counter (a thread that the OS puts aside delays only its
- * current chunk, not a fixed slice), with the dot
- * products from simd.c (AVX2/FMA when present) or the portable reference.
+/* cpu.c — the CPU backend: a persistent pthread pool that shares matrix
+ * rows and attention heads among threads in chunks taken from an atomic
+ * counter (a thread that the OS puts aside delays only its current chunk,
+ * not a fixed slice), with the dot products from simd.c (AVX2/FMA when
+ * present) or the portable reference. Between jobs the workers spin a
+ * little on the job counter (a decode token runs ~170 jobs back to back)
+ * and then sleep on a condition variable; the caller waits for the end of
+ * a job the same way. Matrix products with quantised weights take the
+ * integer path (qdot.c): the input is quantised once per product.
  * Results do not depend on the thread count: each output value is computed
  * by one thread in a fixed order. */
 #include "backend.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +39,11 @@ typedef struct cpu_ctx {
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    uint64_t gen;   /* job generation, bumped per job */
-    int pending;    /* workers still running the current job */
-    int quit;
+    atomic_uint_fast64_t gen; /* job generation, bumped per job */
+    atomic_int pending;       /* workers still running the current job */
+    atomic_int sleepers;      /* workers asleep on go (or about to be) */
+    atomic_int main_waiting;  /* the caller asleep on done (or about to be) */
+    atomic_int quit;
     job_fn fn;
     void *arg;
     uint64_t n, chunk;
@@ -49,6 +55,7 @@ typedef struct cpu_ctx {
 typedef struct worker_arg {
     cpu_ctx *c;
     int tid;
+    uint64_t seen; /* the job generation when the worker started: not its job */
 } worker_arg;
 
 static void take_chunks(cpu_ctx *c, int tid)
@@ -60,25 +67,49 @@ static void take_chunks(cpu_ctx *c, int tid)
     }
 }
 
+/* Spin iterations before sleeping: a few tens of microseconds, about the
+ * gap between two jobs of one token. */
+#define CL_SPIN 4096
+
+static inline void relax(int i)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 256 == 255) sched_yield(); /* on a loaded machine, let the thread we wait for run */
+}
+
+/* Sleep protocol (no lost wake-up): the sleeper announces itself (sleepers
+ * or main_waiting, sequentially consistent) under the mutex and then checks
+ * the condition; the waker changes the condition and then checks the
+ * announcement, taking the mutex to signal. One of the two sees the other. */
 static void *worker(void *p)
 {
     worker_arg wa = *(worker_arg *)p;
     cpu_ctx *c = wa.c;
-    uint64_t seen = 0;
+    uint64_t seen = wa.seen;
     free(p);
     for (;;) {
-        pthread_mutex_lock(&c->mu);
-        while (c->gen == seen && !c->quit) pthread_cond_wait(&c->go, &c->mu);
-        if (c->quit) {
+        int i = 0;
+        while (atomic_load(&c->gen) == seen && !atomic_load(&c->quit)) {
+            if (++i < CL_SPIN) {
+                relax(i);
+                continue;
+            }
+            pthread_mutex_lock(&c->mu);
+            atomic_fetch_add(&c->sleepers, 1);
+            while (atomic_load(&c->gen) == seen && !atomic_load(&c->quit)) pthread_cond_wait(&c->go, &c->mu);
+            atomic_fetch_sub(&c->sleepers, 1);
             pthread_mutex_unlock(&c->mu);
-            return NULL;
         }
-        seen = c->gen;
-        pthread_mutex_unlock(&c->mu);
+        if (atomic_load(&c->quit)) return NULL;
+        seen = atomic_load(&c->gen);
         take_chunks(c, wa.tid);
-        pthread_mutex_lock(&c->mu);
-        if (--c->pending == 0) pthread_cond_signal(&c->done);
-        pthread_mutex_unlock(&c->mu);
+        if (atomic_fetch_sub(&c->pending, 1) == 1 && atomic_load(&c->main_waiting)) {
+            pthread_mutex_lock(&c->mu);
+            pthread_cond_signal(&c->done);
+            pthread_mutex_unlock(&c->mu);
+        }
     }
 }
 
@@ -88,24 +119,35 @@ static void *worker(void *p)
 static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
 {
     uint64_t chunk = n / ((uint64_t)c->n_threads * 8);
+    int i = 0;
     if (c->n_threads == 1 || n < grain * 2) {
         fn(arg, 0, n, 0);
         return;
     }
-    pthread_mutex_lock(&c->mu);
     c->fn = fn;
     c->arg = arg;
     c->n = n;
     c->chunk = chunk > grain ? chunk : grain;
     atomic_store(&c->next, 0);
-    c->pending = c->n_threads - 1;
-    c->gen++;
-    pthread_cond_broadcast(&c->go);
-    pthread_mutex_unlock(&c->mu);
+    atomic_store(&c->pending, c->n_threads - 1);
+    atomic_fetch_add(&c->gen, 1); /* publishes the fields above */
+    if (atomic_load(&c->sleepers)) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->go);
+        pthread_mutex_unlock(&c->mu);
+    }
     take_chunks(c, 0);
-    pthread_mutex_lock(&c->mu);
-    while (c->pending) pthread_cond_wait(&c->done, &c->mu);
-    pthread_mutex_unlock(&c->mu);
+    while (atomic_load(&c->pending)) {
+        if (++i < CL_SPIN) {
+            relax(i);
+            continue;
+        }
+        pthread_mutex_lock(&c->mu);
+        atomic_store(&c->main_waiting, 1);
+        while (atomic_load(&c->pending)) pthread_cond_wait(&c->done, &c->mu);
+        atomic_store(&c->main_waiting, 0);
+        pthread_mutex_unlock(&c->mu);
+    }
 }
 
 static void stop_workers(cpu_ctx *c)
@@ -113,13 +155,13 @@ static void stop_workers(cpu_ctx *c)
     int i;
     if (!c->th) return;
     pthread_mutex_lock(&c->mu);
-    c->quit = 1;
+    atomic_store(&c->quit, 1);
     pthread_cond_broadcast(&c->go);
     pthread_mutex_unlock(&c->mu);
     for (i = 1; i < c->n_threads; i++) pthread_join(c->th[i], NULL);
     free(c->th);
     c->th = NULL;
-    c->quit = 0;
+    atomic_store(&c->quit, 0);
 }
 
 static cl_status cpu_set_threads(void *ctx, int n)
@@ -144,6 +186,7 @@ static cl_status cpu_set_threads(void *ctx, int n)
         if (!wa) break;
         wa->c = c;
         wa->tid = i;
+        wa->seen = atomic_load(&c->gen);
         c->n_threads = i; /* workers started so far + the caller */
         if (pthread_create(&c->th[i], NULL, worker, wa)) {
             free(wa);

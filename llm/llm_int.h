@@ -81,6 +81,7 @@ cl_qdot_fn cl_qdot_select(int simd);
  * inputs of sub-block j) for a Q4_K block, 32 * sum_g scale_g * (sum of
  * group g) for a Q6_K block. */
 int32_t cl_q4k_mins(const uint8_t *b, const cl_act_q8k *y);
+void cl_act_bsums(cl_act_q8k *y); /* fills y->bsums from y->qs */
 int32_t cl_q6k_offs(const uint8_t *b, const cl_act_q8k *y);
 /* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */
 typedef void (*cl_axpy_fn)(float *y, float a, const float *x, size_t n);

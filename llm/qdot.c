@@ -34,7 +34,8 @@ static float quant_block(const float *x, int n, int8_t *q)
 {
     float amax = 0.0f, d, id;
     int j;
-    for (j = 0; j < n; j++) amax = fmaxf(amax, fabsf(x[j]));
+    for (j = 0; j < n; j++) /* NaN is skipped, as the AVX2 max_ps(|x|, amax) does */
+        if (fabsf(x[j]) > amax) amax = fabsf(x[j]);
     d = amax / 127.0f;
     id = d > 0.0f ? 127.0f / amax : 0.0f;
     for (j = 0; j < n; j++) {
@@ -42,6 +43,16 @@ static float quant_block(const float *x, int n, int8_t *q)
         q[j] = (int8_t)(v >= 127.0f ? 127 : v <= -127.0f ? -127 : v == v ? (int)v : 0);
     }
     return d;
+}
+
+void cl_act_bsums(cl_act_q8k *y)
+{
+    int g, j;
+    for (g = 0; g < 16; g++) {
+        int s = 0;
+        for (j = 0; j < 16; j++) s += y->qs[16 * g + j];
+        y->bsums[g] = (int16_t)s;
+    }
 }
 
 void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out)
@@ -52,14 +63,9 @@ void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out)
         for (i = 0; i < n; i += 32, y++) y->d = quant_block(x + i, 32, y->qs);
     } else {
         cl_act_q8k *y = out;
-        int g, j;
         for (i = 0; i < n; i += 256, y++) {
             y->d = quant_block(x + i, 256, y->qs);
-            for (g = 0; g < 16; g++) {
-                int s = 0;
-                for (j = 0; j < 16; j++) s += y->qs[16 * g + j];
-                y->bsums[g] = (int16_t)s;
-            }
+            cl_act_bsums(y);
         }
     }
 }

@@ -478,6 +478,53 @@ TGT static float qdot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
     return acc;
 }
 
+/* qdot.c's quant_block on n (a multiple of 32) values, the same bytes:
+ * the same max (NaN skipped), scale and product, round to nearest even. */
+TGT static float quant_block_avx2(const float *x, int n, int8_t *q)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256 mx = _mm256_setzero_ps(), vid;
+    __m128 m4;
+    float amax, d, id;
+    int j, k;
+    for (j = 0; j < n; j += 8) mx = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), mx);
+    m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    amax = _mm_cvtss_f32(m4);
+    d = amax / 127.0f;
+    id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    vid = _mm256_set1_ps(id);
+    for (j = 0; j < n; j += 32) {
+        __m256i v[4];
+        for (k = 0; k < 4; k++) {
+            __m256 f = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), vid),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            f = _mm256_and_ps(f, _mm256_cmp_ps(f, f, _CMP_ORD_Q)); /* NaN -> 0 */
+            v[k] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, lo), hi));
+        }
+        v[0] = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+        _mm256_storeu_si256((__m256i *)(void *)(q + j), _mm256_permutevar8x32_epi32(v[0], perm));
+    }
+    return d;
+}
+
+static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
+{
+    uint64_t i;
+    if (wtype == CL_TYPE_Q8_0 || wtype == CL_TYPE_Q4_0) {
+        cl_act_q8 *y = out;
+        for (i = 0; i < n; i += 32, y++) y->d = quant_block_avx2(x + i, 32, y->qs);
+    } else {
+        cl_act_q8k *y = out;
+        for (i = 0; i < n; i += 256, y++) {
+            y->d = quant_block_avx2(x + i, 256, y->qs);
+            cl_act_bsums(y);
+        }
+    }
+}
+
 static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n)
 {
     switch (wtype) {
@@ -582,6 +629,9 @@ cl_qdot_fn cl_qdot_select(int simd)
 
 cl_act_quantize_fn cl_act_quantize_select(int simd)
 {
+#ifdef CL_HAVE_X86
+    if (simd && cl_simd_avx2()) return simd_act_quantize;
+#endif
     (void)simd;
     return cl_act_quantize_ref;
 }

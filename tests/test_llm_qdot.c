@@ -87,6 +87,22 @@ static void test_quantizer(void)
         bad += v < -127 || v > 127 || fabsf(y8[i / 32].d * (float)v - x[i]) > y8[i / 32].d * 0.5001f + 1e-7f;
     }
     CHECK_MSG(bad == 0, "%d Q8 activation values wrong", bad);
+    for (g = 0, bad = 0; g < 300; g++) { /* the AVX2 quantiser gives the same bytes: random magnitudes, */
+        int t = g % 2 ? CL_TYPE_Q4_K : CL_TYPE_Q8_0, m = g % 3 ? 512 : 256;
+        float scale = ldexpf(1.0f, (int)(rnd() % 40) - 20);
+        for (i = 0; i < m; i++) x[i] = uni() * scale;
+        if (g % 5 == 0) /* ties: max 127 makes the scale 1, and k + 0.5 rounds to even */
+            for (i = 0; i < m; i++) x[i] = i % 32 == 0 ? 127.0f : (float)(i % 50) - 24.5f;
+        if (g % 7 == 0) x[rnd() % (uint32_t)m] = g % 2 ? INFINITY : NAN; /* and non-finite inputs */
+        cl_act_quantize_ref(t, x, (uint64_t)m, q);
+        cl_act_quantize_select(1)(t, x, (uint64_t)m, q2);
+        bad += memcmp(q, q2, cl_act_bytes(t, (uint64_t)m)) != 0;
+    }
+    CHECK_MSG(bad == 0, "%d vectors quantised differently by the AVX2 and portable paths", bad);
+    for (i = 0; i < 32; i++) x[i] = (float)(i % 50) - 24.5f;
+    x[0] = 127.0f;
+    cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
+    CHECK(y8[0].d * 127.0f == 127.0f && y8[0].qs[1] == -24 && y8[0].qs[2] == -22 && y8[0].qs[3] == -22);
     { /* an infinite input: no undefined conversion, values stay in range */
         x[5] = INFINITY;
         cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
