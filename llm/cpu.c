@@ -235,16 +235,23 @@ typedef struct mm_job {
 static void mm_rows_q(void *p, uint64_t r0, uint64_t r1, int tid)
 {
     const mm_job *j = p;
-    uint64_t K = j->W->ne[0], R = j->W->ne[1], r;
-    cl_qdot_fn qdot = j->c->qdot;
-    int type = j->W->type;
+    const uint64_t K = j->W->ne[0], R = j->W->ne[1];
+    const uint8_t *w = (const uint8_t *)j->W->data, *xq = j->xq;
+    const size_t rb = j->rb, xr = j->xq_row;
+    const float *bias = j->bias;
+    float *Y = j->Y;
+    const cl_qdot_fn qdot = j->c->qdot;
+    const int type = j->W->type;
+    const uint32_t nb = j->nb;
+    uint64_t r;
     uint32_t b;
     (void)tid;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)j->W->data + r * j->rb;
-        float bias = j->bias ? j->bias[r] : 0.0f;
-        for (b = 0; b < j->nb; b++) j->Y[(size_t)b * R + r] = qdot(type, row, j->xq + b * j->xq_row, K) + bias;
+    if (nb == 1) { /* decode: one input row */
+        for (r = r0; r < r1; r++) Y[r] = qdot(type, w + r * rb, xq, K) + (bias ? bias[r] : 0.0f);
+        return;
     }
+    for (r = r0; r < r1; r++)
+        for (b = 0; b < nb; b++) Y[(size_t)b * R + r] = qdot(type, w + r * rb, xq + b * xr, K) + (bias ? bias[r] : 0.0f);
 }
 
 /* Rows [r0, r1) of W against every input row: each weight row is read from
@@ -316,11 +323,23 @@ static void cpu_rope(void *ctx, float *x, uint32_t n_heads, uint32_t d, const fl
         }
 }
 
+typedef struct sw_job {
+    float *g;
+    const float *u;
+} sw_job;
+
+static void sw_range(void *p, uint64_t i0, uint64_t i1, int tid)
+{
+    const sw_job *j = p;
+    uint64_t i;
+    (void)tid;
+    for (i = i0; i < i1; i++) j->g[i] = j->g[i] / (1.0f + expf(-j->g[i])) * j->u[i];
+}
+
 static void cpu_swiglu(void *ctx, float *g, const float *u, size_t n)
 {
-    size_t i;
-    (void)ctx;
-    for (i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    sw_job j = {g, u};
+    run_job(ctx, sw_range, &j, n, 1024); /* each value by one thread: the same bits with any thread count */
 }
 
 /* ------------------------------------------------------------ attention */
