@@ -49,13 +49,20 @@ typedef void (*cl_dot4_fn)(int type, const uint8_t *row, const float *x, size_t 
 cl_dot4_fn cl_dot4_select(int simd);
 /* The integer path for quantised weights (qdot.c, simd.c): the input
  * vector is quantised once per matrix product to 8-bit blocks, then each
- * weight row is multiplied with it in integers. Q8_0 and Q4_0 rows take
- * cl_act_q8 blocks of 32 values, Q4_K and Q6_K rows cl_act_q8k blocks of
- * 256 (with the sums of each 16 quants); |qs| <= 127, x ~ d * qs. */
+ * weight row is multiplied with it in integers. Q8_0 rows take cl_act_q8
+ * blocks of 32 values, Q4_0 rows cl_act_q8s (the same, with 8 * the sum of
+ * each pair of quants: Q4_0's offset of 8 applied in 16-bit lanes), Q4_K
+ * and Q6_K rows cl_act_q8k blocks of 256 (with the sums of each 16 quants);
+ * |qs| <= 127, x ~ d * qs. */
 typedef struct cl_act_q8 {
     float d;
     int8_t qs[32];
 } cl_act_q8;
+typedef struct cl_act_q8s {
+    float d;
+    int8_t qs[32];
+    int16_t s8[16]; /* 8 * (qs[2j] + qs[2j+1]) */
+} cl_act_q8s;
 typedef struct cl_act_q8k {
     float d;
     int16_t bsums[16];
@@ -82,6 +89,7 @@ cl_qdot_fn cl_qdot_select(int simd);
  * group g) for a Q6_K block. */
 int32_t cl_q4k_mins(const uint8_t *b, const cl_act_q8k *y);
 void cl_act_bsums(cl_act_q8k *y); /* fills y->bsums from y->qs */
+void cl_act_pairs8(cl_act_q8s *y); /* fills y->s8 from y->qs */
 int32_t cl_q6k_offs(const uint8_t *b, const cl_act_q8k *y);
 /* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */
 typedef void (*cl_axpy_fn)(float *y, float a, const float *x, size_t n);

@@ -20,8 +20,8 @@
 size_t cl_act_bytes(int wtype, uint64_t n)
 {
     switch (wtype) {
-    case CL_TYPE_Q8_0:
-    case CL_TYPE_Q4_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8);
+    case CL_TYPE_Q8_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8);
+    case CL_TYPE_Q4_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8s);
     case CL_TYPE_Q4_K:
     case CL_TYPE_Q6_K: return n % 256 ? 0 : (size_t)(n / 256) * sizeof(cl_act_q8k);
     }
@@ -55,12 +55,24 @@ void cl_act_bsums(cl_act_q8k *y)
     }
 }
 
+void cl_act_pairs8(cl_act_q8s *y)
+{
+    int j;
+    for (j = 0; j < 16; j++) y->s8[j] = (int16_t)(8 * (y->qs[2 * j] + y->qs[2 * j + 1]));
+}
+
 void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out)
 {
     uint64_t i;
-    if (wtype == CL_TYPE_Q8_0 || wtype == CL_TYPE_Q4_0) {
+    if (wtype == CL_TYPE_Q8_0) {
         cl_act_q8 *y = out;
         for (i = 0; i < n; i += 32, y++) y->d = quant_block(x + i, 32, y->qs);
+    } else if (wtype == CL_TYPE_Q4_0) {
+        cl_act_q8s *y = out;
+        for (i = 0; i < n; i += 32, y++) {
+            y->d = quant_block(x + i, 32, y->qs);
+            cl_act_pairs8(y);
+        }
     } else {
         cl_act_q8k *y = out;
         for (i = 0; i < n; i += 256, y++) {
@@ -79,30 +91,35 @@ static float hsum8_ref(const float *v)
 
 /* Rows of 32-value blocks with signed weights w[32] per block (Q8_0, or
  * Q4_0 unpacked to -8..7). */
-static float dot_blocks32(int wtype, const uint8_t *b, const cl_act_q8 *y, uint64_t n)
+static float dot_blocks32(int wtype, const uint8_t *b, const void *xq, uint64_t n)
 {
     float acc[4][8], sum[8];
     uint64_t i, k;
     int l, j;
     memset(acc, 0, sizeof acc);
-    for (i = 0, k = 0; i < n; i += 32, k++, y++) {
+    for (i = 0, k = 0; i < n; i += 32, k++) {
+        const int8_t *yq;
         int8_t w[32];
         float dd;
         if (wtype == CL_TYPE_Q8_0) {
+            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;
             memcpy(w, b + 2, 32);
             dd = cl_fp16_to_f32(cl_ld16(b)) * y->d;
+            yq = y->qs;
             b += 34;
         } else {
+            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;
             for (j = 0; j < 16; j++) {
                 w[j] = (int8_t)((b[2 + j] & 0x0f) - 8);
                 w[j + 16] = (int8_t)((b[2 + j] >> 4) - 8);
             }
             dd = cl_fp16_to_f32(cl_ld16(b)) * y->d;
+            yq = y->qs;
             b += 18;
         }
         for (l = 0; l < 8; l++) {
             int s = 0;
-            for (j = 4 * l; j < 4 * l + 4; j++) s += w[j] * y->qs[j];
+            for (j = 4 * l; j < 4 * l + 4; j++) s += w[j] * yq[j];
             acc[k % 4][l] = fmaf(dd, (float)s, acc[k % 4][l]);
         }
     }

@@ -382,27 +382,33 @@ TGT static inline __m256 dot32_i8(__m256i w, __m256i y)
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-/* The 32 signed weights of a Q8_0 or Q4_0 (-8..7) block. */
-TGT static inline __m256i w32(const uint8_t *b, int q8)
+/* Lane l (of 8): sum of (q[j] - 8) * y[j] over j = 4l..4l+3 for the 32
+ * nibbles q of a Q4_0 block (unsigned, so maddubs takes them as they are),
+ * the offset subtracted in 16-bit lanes with s8 = 8 * pair sums of y
+ * (|pair| <= 2*15*127, |8 * pair of y| <= 2032: no saturation). */
+TGT static inline __m256 dot32_q4(const uint8_t *b, const cl_act_q8s *y)
 {
-    __m128i v;
-    if (q8) return ld256(b + 2);
-    v = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
-    return _mm256_sub_epi8(_mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0f)),
-                           _mm256_set1_epi8(8));
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
+    __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0f));
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, ld256(y->qs)), ld256(y->s8));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
 #define B32_STEP(A)                                                                                                 \
     do {                                                                                                            \
-        A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(w32(b, q8), ld256(y->qs)), A);               \
+        if (q8) {                                                                                                   \
+            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;                                                         \
+            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(ld256(b + 2), ld256(y->qs)), A);         \
+        } else {                                                                                                    \
+            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;                                                       \
+            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_q4(b, y), A);                               \
+        }                                                                                                           \
         b += bb;                                                                                                    \
-        y++;                                                                                                        \
         k++;                                                                                                        \
     } while (0)
 
 /* Block k goes to accumulator k % 4 (qdot.c's order). */
-TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b, const cl_act_q8 *y, uint64_t n,
-                                                                 int q8)
+TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b, const void *xq, uint64_t n, int q8)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     uint64_t nb = n / 32, k = 0;
@@ -420,8 +426,8 @@ TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b
 }
 #undef B32_STEP
 
-TGT static float qdot_q8_0(const uint8_t *b, const cl_act_q8 *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
-TGT static float qdot_q4_0(const uint8_t *b, const cl_act_q8 *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
+TGT static float qdot_q8_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
+TGT static float qdot_q4_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
 
 TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
@@ -513,9 +519,15 @@ TGT static float quant_block_avx2(const float *x, int n, int8_t *q)
 static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
 {
     uint64_t i;
-    if (wtype == CL_TYPE_Q8_0 || wtype == CL_TYPE_Q4_0) {
+    if (wtype == CL_TYPE_Q8_0) {
         cl_act_q8 *y = out;
         for (i = 0; i < n; i += 32, y++) y->d = quant_block_avx2(x + i, 32, y->qs);
+    } else if (wtype == CL_TYPE_Q4_0) {
+        cl_act_q8s *y = out;
+        for (i = 0; i < n; i += 32, y++) {
+            y->d = quant_block_avx2(x + i, 32, y->qs);
+            cl_act_pairs8(y);
+        }
     } else {
         cl_act_q8k *y = out;
         for (i = 0; i < n; i += 256, y++) {

@@ -61,7 +61,7 @@ static void test_quantizer(void)
     CHECK(cl_act_bytes(CL_TYPE_Q8_0, 4864) == 152 * sizeof(cl_act_q8));
     CHECK(cl_act_bytes(CL_TYPE_Q6_K, 4864) == 19 * sizeof(cl_act_q8k));
     CHECK(cl_act_bytes(CL_TYPE_Q4_K, 96) == 0 && cl_act_bytes(CL_TYPE_F32, 256) == 0 && cl_act_bytes(CL_TYPE_F16, 256) == 0);
-    CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0);
+    CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0 && cl_act_bytes(CL_TYPE_Q4_0, 64) == 2 * sizeof(cl_act_q8s));
     random_x(x, n, 1);
     cl_act_quantize_ref(CL_TYPE_Q6_K, x, (uint64_t)n, q);
     cl_act_quantize_select(1)(CL_TYPE_Q6_K, x, (uint64_t)n, q2);
@@ -88,7 +88,7 @@ static void test_quantizer(void)
     }
     CHECK_MSG(bad == 0, "%d Q8 activation values wrong", bad);
     for (g = 0, bad = 0; g < 300; g++) { /* the AVX2 quantiser gives the same bytes: random magnitudes, */
-        int t = g % 2 ? CL_TYPE_Q4_K : CL_TYPE_Q8_0, m = g % 3 ? 512 : 256;
+        int t = g % 3 == 0 ? CL_TYPE_Q4_K : g % 3 == 1 ? CL_TYPE_Q8_0 : CL_TYPE_Q4_0, m = g % 4 ? 512 : 256;
         float scale = ldexpf(1.0f, (int)(rnd() % 40) - 20);
         for (i = 0; i < m; i++) x[i] = uni() * scale;
         if (g % 5 == 0) /* ties: max 127 makes the scale 1, and k + 0.5 rounds to even */
@@ -111,6 +111,21 @@ static void test_quantizer(void)
     }
 }
 
+/* Scale and quant of input i in a quantised vector for wtype. */
+static void act_value(int wtype, const void *xq, int i, float *d, int *q)
+{
+    if (wtype == CL_TYPE_Q8_0) {
+        const cl_act_q8 *y = (const cl_act_q8 *)xq + i / 32;
+        *d = y->d, *q = y->qs[i % 32];
+    } else if (wtype == CL_TYPE_Q4_0) {
+        const cl_act_q8s *y = (const cl_act_q8s *)xq + i / 32;
+        *d = y->d, *q = y->qs[i % 32];
+    } else {
+        const cl_act_q8k *y = (const cl_act_q8k *)xq + i / 256;
+        *d = y->d, *q = y->qs[i % 256];
+    }
+}
+
 static void test_kernels(void)
 {
     static const int types[] = {CL_TYPE_Q8_0, CL_TYPE_Q4_0, CL_TYPE_Q4_K, CL_TYPE_Q6_K};
@@ -122,7 +137,7 @@ static void test_kernels(void)
     int t, it, i, k;
     if (!cl_simd_avx2()) printf("note: no AVX2 here (or CAIRN_LLM_SIMD=0): the SIMD path is the reference\n");
     for (t = 0; t < 4; t++) {
-        int K = types[t] == CL_TYPE_Q4_K || types[t] == CL_TYPE_Q6_K, ns = K ? 6 : 9, ab = K ? 256 : 32;
+        int K = types[t] == CL_TYPE_Q4_K || types[t] == CL_TYPE_Q6_K, ns = K ? 6 : 9;
         int differ = 0, off_exact = 0, off_bound = 0;
         double worst = 0, worst_bound = 0;
         for (k = 0; k < ns; k++)
@@ -135,8 +150,9 @@ static void test_kernels(void)
                 cl_act_quantize_ref(types[t], x, (uint64_t)n, xq);
                 cl_dequantize_row(types[t], row, w, (uint64_t)n);
                 for (i = 0; i < n; i++) {
-                    float d = K ? ((const cl_act_q8k *)xq)[i / ab].d : ((const cl_act_q8 *)xq)[i / ab].d;
-                    int q = K ? ((const cl_act_q8k *)xq)[i / ab].qs[i % ab] : ((const cl_act_q8 *)xq)[i / ab].qs[i % ab];
+                    float d;
+                    int q;
+                    act_value(types[t], xq, i, &d, &q);
                     xd[i] = d * (float)q;
                     exact += (double)w[i] * xd[i];
                     mass += fabs((double)w[i] * xd[i]);
