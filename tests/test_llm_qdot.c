@@ -132,7 +132,7 @@ static void test_kernels(void)
     static const int types[] = {CL_TYPE_Q8_0, CL_TYPE_Q4_0, CL_TYPE_Q4_K, CL_TYPE_Q6_K};
     static const int sizes32[] = {32, 64, 96, 128, 160, 224, 896, 928, 4864};
     static const int sizesK[] = {256, 512, 768, 1024, 1280, 4864};
-    static uint8_t row[4864 * 3], xq[8192];
+    static uint8_t row[4864 * 3], xq[16384];
     static float x[4864], w[4864], xd[4864];
     cl_qdot_fn simd = cl_qdot_select(1);
     int t, it, i, k;
@@ -148,6 +148,10 @@ static void test_kernels(void)
                 float a, b;
                 random_row(types[t], row, n);
                 random_x(x, n, it);
+                if (cl_act_bytes(types[t], (uint64_t)n) > sizeof xq) {
+                    CHECK(!"xq holds the quantised input");
+                    return;
+                }
                 cl_act_quantize_ref(types[t], x, (uint64_t)n, xq);
                 cl_dequantize_row(types[t], row, w, (uint64_t)n);
                 for (i = 0; i < n; i++) {
