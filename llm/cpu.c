@@ -32,7 +32,6 @@ typedef struct cpu_ctx {
     cl_dot4_fn dot4;
     cl_axpy_fn axpy;
     cl_qdot_fn qdot;
-    cl_qdot2_fn qdot2;
     cl_act_quantize_fn actq;
     void *xq;       /* quantised matmul inputs (integer path) */
     size_t xq_cap;  /* bytes at xq */
@@ -250,15 +249,9 @@ static void mm_rows_q(void *p, uint64_t r0, uint64_t r1, int tid)
     uint64_t r;
     uint32_t b;
     (void)tid;
-    if (nb == 1) { /* decode: one input row, two weight rows at a time */
-        const cl_qdot2_fn qdot2 = j->c->qdot2;
-        for (r = r0; r + 2 <= r1; r += 2) {
-            float o[2];
-            qdot2(type, w + r * rb, rb, xq, K, o);
-            Y[r] = o[0] + (bias ? bias[r] : 0.0f);
-            Y[r + 1] = o[1] + (bias ? bias[r + 1] : 0.0f);
-        }
-        if (r < r1) Y[r] = qdot(type, w + r * rb, xq, K) + (bias ? bias[r] : 0.0f);
+    if (nb == 1) { /* decode: one input row (a two-row kernel, the input loaded once for both rows, ran slower
+                      from memory in bench_llm_dot and in decode: 69 against 55 CPU ms per token) */
+        for (r = r0; r < r1; r++) Y[r] = qdot(type, w + r * rb, xq, K) + (bias ? bias[r] : 0.0f);
         return;
     }
     for (r = r0; r < r1; r++)
@@ -418,7 +411,6 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->axpy = cl_axpy_select(simd);
     c->dot4 = cl_dot4_select(simd);
     c->qdot = cl_qdot_select(simd);
-    c->qdot2 = cl_qdot2_select(simd);
     c->actq = cl_act_quantize_select(simd);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);

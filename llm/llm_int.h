@@ -84,10 +84,6 @@ cl_act_quantize_fn cl_act_quantize_select(int simd);
 typedef float (*cl_qdot_fn)(int wtype, const uint8_t *row, const void *xq, uint64_t n);
 float cl_qdot_ref(int wtype, const uint8_t *row, const void *xq, uint64_t n);
 cl_qdot_fn cl_qdot_select(int simd);
-/* out[i] = the cl_qdot_select(simd) result for row + i * rb (i < 2), bit for
- * bit; faster for Q8_0 and Q4_0 (the input is loaded once for the two). */
-typedef void (*cl_qdot2_fn)(int wtype, const uint8_t *row, size_t rb, const void *xq, uint64_t n, float *out);
-cl_qdot2_fn cl_qdot2_select(int simd);
 /* Integer corrections shared by both paths: sum_j min_j * (sum of the
  * inputs of sub-block j) for a Q4_K block, 32 * sum_g scale_g * (sum of
  * group g) for a Q6_K block. */

@@ -429,55 +429,6 @@ TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b
 TGT static float qdot_q8_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
 TGT static float qdot_q4_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
 
-/* Two rows (row and row + rb) against one input, each with exactly the
- * one-row kernel's operations and order (so the same bits): the input
- * block and its scale are loaded once for the two. */
-#define B32_STEP2(A, B)                                                                                             \
-    do {                                                                                                            \
-        if (q8) {                                                                                                   \
-            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;                                                         \
-            __m256i yv = ld256(y->qs);                                                                              \
-            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(ld256(b + 2), yv), A);                   \
-            B = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b + rb) * y->d), dot32_i8(ld256(b + rb + 2), yv), B);         \
-        } else {                                                                                                    \
-            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;                                                       \
-            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_q4(b, y), A);                               \
-            B = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b + rb) * y->d), dot32_q4(b + rb, y), B);                     \
-        }                                                                                                           \
-        b += bb;                                                                                                    \
-        k++;                                                                                                        \
-    } while (0)
-
-TGT static inline __attribute__((always_inline)) void qdot2_b32(const uint8_t *b, size_t rb, const void *xq,
-                                                                 uint64_t n, int q8, float *out)
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), c2 = _mm256_setzero_ps(), c3 = _mm256_setzero_ps();
-    uint64_t nb = n / 32, k = 0;
-    size_t bb = q8 ? 34 : 18;
-    while (k + 4 <= nb) {
-        B32_STEP2(a0, c0);
-        B32_STEP2(a1, c1);
-        B32_STEP2(a2, c2);
-        B32_STEP2(a3, c3);
-    }
-    if (k < nb) B32_STEP2(a0, c0);
-    if (k < nb) B32_STEP2(a1, c1);
-    if (k < nb) B32_STEP2(a2, c2);
-    out[0] = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    out[1] = hsum8(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)));
-}
-#undef B32_STEP2
-
-TGT static void qdot2_q8_0(const uint8_t *b, size_t rb, const void *y, uint64_t n, float *out)
-{
-    qdot2_b32(b, rb, y, n, 1, out);
-}
-TGT static void qdot2_q4_0(const uint8_t *b, size_t rb, const void *y, uint64_t n, float *out)
-{
-    qdot2_b32(b, rb, y, n, 0, out);
-}
-
 TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -597,13 +548,6 @@ static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n
     return cl_qdot_ref(wtype, row, xq, n);
 }
 
-static void simd_qdot2(int wtype, const uint8_t *row, size_t rb, const void *xq, uint64_t n, float *out)
-{
-    if (wtype == CL_TYPE_Q8_0) qdot2_q8_0(row, rb, xq, n, out);
-    else if (wtype == CL_TYPE_Q4_0) qdot2_q4_0(row, rb, xq, n, out);
-    else out[0] = simd_qdot(wtype, row, xq, n), out[1] = simd_qdot(wtype, row + rb, xq, n);
-}
-
 static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
 {
     switch (type) {
@@ -693,21 +637,6 @@ cl_qdot_fn cl_qdot_select(int simd)
 #endif
     (void)simd;
     return cl_qdot_ref;
-}
-
-static void qdot2_ref(int wtype, const uint8_t *row, size_t rb, const void *xq, uint64_t n, float *out)
-{
-    out[0] = cl_qdot_ref(wtype, row, xq, n);
-    out[1] = cl_qdot_ref(wtype, row + rb, xq, n);
-}
-
-cl_qdot2_fn cl_qdot2_select(int simd)
-{
-#ifdef CL_HAVE_X86
-    if (simd && cl_simd_avx2()) return simd_qdot2;
-#endif
-    (void)simd;
-    return qdot2_ref;
 }
 
 cl_act_quantize_fn cl_act_quantize_select(int simd)
