@@ -1,9 +1,12 @@
-/* cpu.c — the CPU backend: a persistent pthread pool (workers wait on a
- * condition variable between jobs; no thread is created per token) that
- * shares matrix rows and attention heads among threads in chunks taken
- * from an atomic counter (a thread that the OS puts aside delays only its
- * current chunk, not a fixed slice), with the dot
- * products from simd.c (AVX2/FMA when present) or the portable reference.
+/* cpu.c — the CPU backend: a persistent pthread pool that shares matrix
+ * rows and attention heads among threads in chunks taken from an atomic
+ * counter (a thread that the OS puts aside delays only its current chunk,
+ * not a fixed slice), with the dot products from simd.c (AVX2/FMA when
+ * present) or the portable reference. Between jobs the workers spin a
+ * little on the job counter (a decode token runs ~170 jobs back to back)
+ * and then sleep on a condition variable; the caller waits for the end of
+ * a job the same way. Matrix products with quantised weights take the
+ * integer path (qdot.c): the input is quantised once per product.
  * Results do not depend on the thread count: each output value is computed
  * by one thread in a fixed order. */
 #include "backend.h"
@@ -28,12 +31,18 @@ typedef struct cpu_ctx {
     cl_dot_fn dot;
     cl_dot4_fn dot4;
     cl_axpy_fn axpy;
+    cl_qdot_fn qdot;
+    cl_act_quantize_fn actq;
+    void *xq;       /* quantised matmul inputs (integer path) */
+    size_t xq_cap;  /* bytes at xq */
     pthread_t *th;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    uint64_t gen;   /* job generation, bumped per job */
-    int pending;    /* workers still running the current job */
-    int quit;
+    atomic_uint_fast64_t gen; /* job generation, bumped per job */
+    atomic_int pending;       /* workers still running the current job */
+    atomic_int sleepers;      /* workers asleep on go (or about to be) */
+    atomic_int main_waiting;  /* the caller asleep on done (or about to be) */
+    atomic_int quit;
     job_fn fn;
     void *arg;
     uint64_t n, chunk;
@@ -45,6 +54,7 @@ typedef struct cpu_ctx {
 typedef struct worker_arg {
     cpu_ctx *c;
     int tid;
+    uint64_t seen; /* the job generation when the worker started: not its job */
 } worker_arg;
 
 static void take_chunks(cpu_ctx *c, int tid)
@@ -56,25 +66,53 @@ static void take_chunks(cpu_ctx *c, int tid)
     }
 }
 
+/* Spin iterations (pause instructions) before sleeping: some microseconds,
+ * about the gap between two jobs of one token. Short and without
+ * sched_yield on purpose: on an oversubscribed machine a thread that spins
+ * or yields loses the scheduler's wake-up preference that a sleeper gets,
+ * and a first version (4096 spins, yielding every 256) ran decode at a
+ * tenth of the condition-variable pool's speed under load average 25. */
+#define CL_SPIN 1000
+
+static inline void relax(int i)
+{
+    (void)i;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Sleep protocol (no lost wake-up): the sleeper announces itself (sleepers
+ * or main_waiting, sequentially consistent) under the mutex and then checks
+ * the condition; the waker changes the condition and then checks the
+ * announcement, taking the mutex to signal. One of the two sees the other. */
 static void *worker(void *p)
 {
     worker_arg wa = *(worker_arg *)p;
     cpu_ctx *c = wa.c;
-    uint64_t seen = 0;
+    uint64_t seen = wa.seen;
     free(p);
     for (;;) {
-        pthread_mutex_lock(&c->mu);
-        while (c->gen == seen && !c->quit) pthread_cond_wait(&c->go, &c->mu);
-        if (c->quit) {
+        int i = 0;
+        while (atomic_load(&c->gen) == seen && !atomic_load(&c->quit)) {
+            if (++i < CL_SPIN) {
+                relax(i);
+                continue;
+            }
+            pthread_mutex_lock(&c->mu);
+            atomic_fetch_add(&c->sleepers, 1);
+            while (atomic_load(&c->gen) == seen && !atomic_load(&c->quit)) pthread_cond_wait(&c->go, &c->mu);
+            atomic_fetch_sub(&c->sleepers, 1);
             pthread_mutex_unlock(&c->mu);
-            return NULL;
         }
-        seen = c->gen;
-        pthread_mutex_unlock(&c->mu);
+        if (atomic_load(&c->quit)) return NULL;
+        seen = atomic_load(&c->gen);
         take_chunks(c, wa.tid);
-        pthread_mutex_lock(&c->mu);
-        if (--c->pending == 0) pthread_cond_signal(&c->done);
-        pthread_mutex_unlock(&c->mu);
+        if (atomic_fetch_sub(&c->pending, 1) == 1 && atomic_load(&c->main_waiting)) {
+            pthread_mutex_lock(&c->mu);
+            pthread_cond_signal(&c->done);
+            pthread_mutex_unlock(&c->mu);
+        }
     }
 }
 
@@ -84,24 +122,35 @@ static void *worker(void *p)
 static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
 {
     uint64_t chunk = n / ((uint64_t)c->n_threads * 8);
+    int i = 0;
     if (c->n_threads == 1 || n < grain * 2) {
         fn(arg, 0, n, 0);
         return;
     }
-    pthread_mutex_lock(&c->mu);
     c->fn = fn;
     c->arg = arg;
     c->n = n;
     c->chunk = chunk > grain ? chunk : grain;
     atomic_store(&c->next, 0);
-    c->pending = c->n_threads - 1;
-    c->gen++;
-    pthread_cond_broadcast(&c->go);
-    pthread_mutex_unlock(&c->mu);
+    atomic_store(&c->pending, c->n_threads - 1);
+    atomic_fetch_add(&c->gen, 1); /* publishes the fields above */
+    if (atomic_load(&c->sleepers)) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->go);
+        pthread_mutex_unlock(&c->mu);
+    }
     take_chunks(c, 0);
-    pthread_mutex_lock(&c->mu);
-    while (c->pending) pthread_cond_wait(&c->done, &c->mu);
-    pthread_mutex_unlock(&c->mu);
+    while (atomic_load(&c->pending)) {
+        if (++i < CL_SPIN) {
+            relax(i);
+            continue;
+        }
+        pthread_mutex_lock(&c->mu);
+        atomic_store(&c->main_waiting, 1);
+        while (atomic_load(&c->pending)) pthread_cond_wait(&c->done, &c->mu);
+        atomic_store(&c->main_waiting, 0);
+        pthread_mutex_unlock(&c->mu);
+    }
 }
 
 static void stop_workers(cpu_ctx *c)
@@ -109,13 +158,13 @@ static void stop_workers(cpu_ctx *c)
     int i;
     if (!c->th) return;
     pthread_mutex_lock(&c->mu);
-    c->quit = 1;
+    atomic_store(&c->quit, 1);
     pthread_cond_broadcast(&c->go);
     pthread_mutex_unlock(&c->mu);
     for (i = 1; i < c->n_threads; i++) pthread_join(c->th[i], NULL);
     free(c->th);
     c->th = NULL;
-    c->quit = 0;
+    atomic_store(&c->quit, 0);
 }
 
 static cl_status cpu_set_threads(void *ctx, int n)
@@ -140,6 +189,7 @@ static cl_status cpu_set_threads(void *ctx, int n)
         if (!wa) break;
         wa->c = c;
         wa->tid = i;
+        wa->seen = atomic_load(&c->gen);
         c->n_threads = i; /* workers started so far + the caller */
         if (pthread_create(&c->th[i], NULL, worker, wa)) {
             free(wa);
@@ -166,6 +216,7 @@ static void cpu_free(void *ctx)
     pthread_cond_destroy(&c->go);
     pthread_cond_destroy(&c->done);
     free(c->scratch);
+    free(c->xq);
     free(c);
 }
 
@@ -178,7 +229,34 @@ typedef struct mm_job {
     float *Y;
     uint32_t nb;
     size_t rb;
+    const uint8_t *xq; /* the integer path: X quantised, xq_row bytes per input row */
+    size_t xq_row;
 } mm_job;
+
+/* The integer path: each weight row against every quantised input row
+ * (the row stays in cache for the nb products). */
+static void mm_rows_q(void *p, uint64_t r0, uint64_t r1, int tid)
+{
+    const mm_job *j = p;
+    const uint64_t K = j->W->ne[0], R = j->W->ne[1];
+    const uint8_t *w = (const uint8_t *)j->W->data, *xq = j->xq;
+    const size_t rb = j->rb, xr = j->xq_row;
+    const float *bias = j->bias;
+    float *Y = j->Y;
+    const cl_qdot_fn qdot = j->c->qdot;
+    const int type = j->W->type;
+    const uint32_t nb = j->nb;
+    uint64_t r;
+    uint32_t b;
+    (void)tid;
+    if (nb == 1) { /* decode: one input row (a two-row kernel, the input loaded once for both rows, ran slower
+                      from memory in bench_llm_dot and in decode: 69 against 55 CPU ms per token) */
+        for (r = r0; r < r1; r++) Y[r] = qdot(type, w + r * rb, xq, K) + (bias ? bias[r] : 0.0f);
+        return;
+    }
+    for (r = r0; r < r1; r++)
+        for (b = 0; b < nb; b++) Y[(size_t)b * R + r] = qdot(type, w + r * rb, xq + b * xr, K) + (bias ? bias[r] : 0.0f);
+}
 
 /* Rows [r0, r1) of W against every input row: each weight row is read from
  * memory once per batch and stays in cache for the nb dot products. */
@@ -203,7 +281,20 @@ static void mm_rows(void *p, uint64_t r0, uint64_t r1, int tid)
 static void cpu_matmul(void *ctx, const cl_tensor *W, const float *bias, const float *X, uint32_t nb, float *Y)
 {
     cpu_ctx *c = ctx;
-    mm_job j = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1]};
+    mm_job j = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1], NULL, 0};
+    size_t qb = cl_act_bytes(W->type, W->ne[0]);
+    uint32_t b;
+    if (qb && (size_t)nb * qb > c->xq_cap) { /* on failure the float path below still gives the product */
+        void *p = realloc(c->xq, (size_t)nb * qb);
+        if (p) c->xq = p, c->xq_cap = (size_t)nb * qb;
+    }
+    if (qb && (size_t)nb * qb <= c->xq_cap) {
+        for (b = 0; b < nb; b++) c->actq(W->type, X + (size_t)b * W->ne[0], W->ne[0], (uint8_t *)c->xq + b * qb);
+        j.xq = c->xq;
+        j.xq_row = qb;
+        run_job(c, mm_rows_q, &j, W->ne[1], 16);
+        return;
+    }
     run_job(c, mm_rows, &j, W->ne[1], 16);
 }
 
@@ -236,11 +327,23 @@ static void cpu_rope(void *ctx, float *x, uint32_t n_heads, uint32_t d, const fl
         }
 }
 
+typedef struct sw_job {
+    float *g;
+    const float *u;
+} sw_job;
+
+static void sw_range(void *p, uint64_t i0, uint64_t i1, int tid)
+{
+    const sw_job *j = p;
+    uint64_t i;
+    (void)tid;
+    for (i = i0; i < i1; i++) j->g[i] = j->g[i] / (1.0f + expf(-j->g[i])) * j->u[i];
+}
+
 static void cpu_swiglu(void *ctx, float *g, const float *u, size_t n)
 {
-    size_t i;
-    (void)ctx;
-    for (i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    sw_job j = {g, u};
+    run_job(ctx, sw_range, &j, n, 1024); /* each value by one thread: the same bits with any thread count */
 }
 
 /* ------------------------------------------------------------ attention */
@@ -308,6 +411,8 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->dot = cl_dot_select(simd);
     c->axpy = cl_axpy_select(simd);
     c->dot4 = cl_dot4_select(simd);
+    c->qdot = cl_qdot_select(simd);
+    c->actq = cl_act_quantize_select(simd);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);
     pthread_cond_init(&c->done, NULL);

@@ -47,6 +47,50 @@ int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
  * Q4_K and Q6_K (the weights are converted once for the four). */
 typedef void (*cl_dot4_fn)(int type, const uint8_t *row, const float *x, size_t ldx, uint64_t n, float *out);
 cl_dot4_fn cl_dot4_select(int simd);
+/* The integer path for quantised weights (qdot.c, simd.c): the input
+ * vector is quantised once per matrix product to 8-bit blocks, then each
+ * weight row is multiplied with it in integers. Q8_0 rows take cl_act_q8
+ * blocks of 32 values, Q4_0 rows cl_act_q8s (the same, with 8 * the sum of
+ * each pair of quants: Q4_0's offset of 8 applied in 16-bit lanes), Q4_K
+ * and Q6_K rows cl_act_q8k blocks of 256 (with the sums of each 16 quants);
+ * |qs| <= 127, x ~ d * qs. */
+typedef struct cl_act_q8 {
+    float d;
+    int8_t qs[32];
+} cl_act_q8;
+typedef struct cl_act_q8s {
+    float d;
+    int8_t qs[32];
+    int16_t s8[16]; /* 8 * (qs[2j] + qs[2j+1]) */
+} cl_act_q8s;
+typedef struct cl_act_q8k {
+    float d;
+    int16_t bsums[16];
+    int8_t qs[256];
+} cl_act_q8k;
+/* Bytes of the quantised form of n inputs for weights of wtype; 0 when
+ * wtype has no integer path (F32, F16, BF16) or n is not a multiple of its
+ * activation block. */
+size_t cl_act_bytes(int wtype, uint64_t n);
+/* Quantises x[0..n) for wtype into out (cl_act_bytes(wtype, n) bytes).
+ * cl_act_quantize_select(1) is the AVX2 version when in use, giving the
+ * same bytes. */
+typedef void (*cl_act_quantize_fn)(int wtype, const float *x, uint64_t n, void *out);
+void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out);
+cl_act_quantize_fn cl_act_quantize_select(int simd);
+/* sum_i row[i] * xq[i] for a row of n values of wtype and its quantised
+ * input; cl_qdot_select(1) gives the AVX2 kernels, equal bit for bit to
+ * cl_qdot_ref. */
+typedef float (*cl_qdot_fn)(int wtype, const uint8_t *row, const void *xq, uint64_t n);
+float cl_qdot_ref(int wtype, const uint8_t *row, const void *xq, uint64_t n);
+cl_qdot_fn cl_qdot_select(int simd);
+/* Integer corrections shared by both paths: sum_j min_j * (sum of the
+ * inputs of sub-block j) for a Q4_K block, 32 * sum_g scale_g * (sum of
+ * group g) for a Q6_K block. */
+int32_t cl_q4k_mins(const uint8_t *b, const cl_act_q8k *y);
+void cl_act_bsums(cl_act_q8k *y); /* fills y->bsums from y->qs */
+void cl_act_pairs8(cl_act_q8s *y); /* fills y->s8 from y->qs */
+int32_t cl_q6k_offs(const uint8_t *b, const cl_act_q8k *y);
 /* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */
 typedef void (*cl_axpy_fn)(float *y, float a, const float *x, size_t n);
 cl_axpy_fn cl_axpy_select(int simd);

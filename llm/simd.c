@@ -7,6 +7,7 @@
  * tests/test_llm_simd.c states the tolerance). */
 #include "llm_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,6 +354,200 @@ TGT static void dot4_q6_k(const uint8_t *b, const float *x, size_t ldx, uint64_t
     for (r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
 }
 
+/* ---------------------------------------------- integer path (see qdot.c) */
+
+TGT static inline __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+TGT static inline float h2f_ld(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2); /* x86 is little-endian */
+    return _cvtsh_ss(h);
+}
+
+TGT static inline int32_t hsum_i32(__m256i v)
+{
+    __m128i a = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    a = _mm_add_epi32(a, _mm_unpackhi_epi64(a, a));
+    a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 1));
+    return _mm_cvtsi128_si32(a);
+}
+
+/* Lane l (of 8): sum of w[j] * y[j] over j = 4l..4l+3, as floats (exact).
+ * |w| <= 128 and |y| <= 127: |w| is taken unsigned and its sign moved to
+ * y, and no 16-bit pair sum can saturate (2 * 128 * 127 < 32768). */
+TGT static inline __m256 dot32_i8(__m256i w, __m256i y)
+{
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/* Lane l (of 8): sum of (q[j] - 8) * y[j] over j = 4l..4l+3 for the 32
+ * nibbles q of a Q4_0 block (unsigned, so maddubs takes them as they are),
+ * the offset subtracted in 16-bit lanes with s8 = 8 * pair sums of y
+ * (|pair| <= 2*15*127, |8 * pair of y| <= 2032: no saturation). */
+TGT static inline __m256 dot32_q4(const uint8_t *b, const cl_act_q8s *y)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
+    __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0f));
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, ld256(y->qs)), ld256(y->s8));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+#define B32_STEP(A)                                                                                                 \
+    do {                                                                                                            \
+        if (q8) {                                                                                                   \
+            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;                                                         \
+            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(ld256(b + 2), ld256(y->qs)), A);         \
+        } else {                                                                                                    \
+            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;                                                       \
+            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_q4(b, y), A);                               \
+        }                                                                                                           \
+        b += bb;                                                                                                    \
+        k++;                                                                                                        \
+    } while (0)
+
+/* Block k goes to accumulator k % 4 (qdot.c's order). */
+TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b, const void *xq, uint64_t n, int q8)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    uint64_t nb = n / 32, k = 0;
+    size_t bb = q8 ? 34 : 18;
+    while (k + 4 <= nb) {
+        B32_STEP(a0);
+        B32_STEP(a1);
+        B32_STEP(a2);
+        B32_STEP(a3);
+    }
+    if (k < nb) B32_STEP(a0);
+    if (k < nb) B32_STEP(a1);
+    if (k < nb) B32_STEP(a2);
+    return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+#undef B32_STEP
+
+TGT static float qdot_q8_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
+TGT static float qdot_q4_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
+
+TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    float acc = 0.0f, accm = 0.0f;
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 144, y++) {
+        const uint8_t *q = b + 16;
+        __m256i sumi = _mm256_setzero_si256();
+        int j;
+        for (j = 0; j < 4; j++) {
+            __m256i v = ld256(q + 32 * j);
+            __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), ld256(y->qs + 64 * j));
+            __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), ld256(y->qs + 64 * j + 32));
+            int sl, sh, m;
+            scale_min_k4(2 * j, b + 4, &sl, &m);
+            scale_min_k4(2 * j + 1, b + 4, &sh, &m);
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sl)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sh)));
+        }
+        acc = fmaf(h2f_ld(b) * y->d, (float)hsum_i32(sumi), acc);
+        accm = fmaf(h2f_ld(b + 2) * y->d, (float)cl_q4k_mins(b, y), accm);
+    }
+    return acc - accm;
+}
+
+TGT static float qdot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    float acc = 0.0f;
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 210, y++) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        __m256i sumi = _mm256_setzero_si256();
+        int h, k;
+        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = ld256(ql), l1 = ld256(ql + 32), hb = ld256(qh), q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (k = 0; k < 4; k++) {
+                __m256i p = _mm256_maddubs_epi16(q[k], ld256(y->qs + 128 * h + 32 * k));
+                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+            }
+        }
+        acc = fmaf(h2f_ld(b + 208) * y->d, (float)(hsum_i32(sumi) - cl_q6k_offs(b, y)), acc);
+    }
+    return acc;
+}
+
+/* qdot.c's quant_block on n (a multiple of 32) values, the same bytes:
+ * the same max (NaN skipped), scale and product, round to nearest even. */
+TGT static float quant_block_avx2(const float *x, int n, int8_t *q)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256 mx = _mm256_setzero_ps(), vid;
+    __m128 m4;
+    float amax, d, id;
+    int j, k;
+    for (j = 0; j < n; j += 8) mx = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), mx);
+    m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    amax = _mm_cvtss_f32(m4);
+    d = amax / 127.0f;
+    id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    vid = _mm256_set1_ps(id);
+    for (j = 0; j < n; j += 32) {
+        __m256i v[4];
+        for (k = 0; k < 4; k++) {
+            __m256 f = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), vid),
+                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            f = _mm256_and_ps(f, _mm256_cmp_ps(f, f, _CMP_ORD_Q)); /* NaN -> 0 */
+            v[k] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, lo), hi));
+        }
+        v[0] = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+        _mm256_storeu_si256((__m256i *)(void *)(q + j), _mm256_permutevar8x32_epi32(v[0], perm));
+    }
+    return d;
+}
+
+static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
+{
+    uint64_t i;
+    if (wtype == CL_TYPE_Q8_0) {
+        cl_act_q8 *y = out;
+        for (i = 0; i < n; i += 32, y++) y->d = quant_block_avx2(x + i, 32, y->qs);
+    } else if (wtype == CL_TYPE_Q4_0) {
+        cl_act_q8s *y = out;
+        for (i = 0; i < n; i += 32, y++) {
+            y->d = quant_block_avx2(x + i, 32, y->qs);
+            cl_act_pairs8(y);
+        }
+    } else {
+        cl_act_q8k *y = out;
+        for (i = 0; i < n; i += 256, y++) {
+            y->d = quant_block_avx2(x + i, 256, y->qs);
+            cl_act_bsums(y);
+        }
+    }
+}
+
+static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n)
+{
+    switch (wtype) {
+    case CL_TYPE_Q8_0: return qdot_q8_0(row, xq, n);
+    case CL_TYPE_Q4_0: return qdot_q4_0(row, xq, n);
+    case CL_TYPE_Q4_K: return qdot_q4_k(row, xq, n);
+    case CL_TYPE_Q6_K: return qdot_q6_k(row, xq, n);
+    }
+    return cl_qdot_ref(wtype, row, xq, n);
+}
+
 static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
 {
     switch (type) {
@@ -433,6 +628,24 @@ int cl_simd_avx2(void)
 #else
     return 0;
 #endif
+}
+
+cl_qdot_fn cl_qdot_select(int simd)
+{
+#ifdef CL_HAVE_X86
+    if (simd && cl_simd_avx2()) return simd_qdot;
+#endif
+    (void)simd;
+    return cl_qdot_ref;
+}
+
+cl_act_quantize_fn cl_act_quantize_select(int simd)
+{
+#ifdef CL_HAVE_X86
+    if (simd && cl_simd_avx2()) return simd_act_quantize;
+#endif
+    (void)simd;
+    return cl_act_quantize_ref;
 }
 
 cl_dot_fn cl_dot_select(int simd)

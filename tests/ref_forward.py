@@ -5,6 +5,12 @@ decoders (llama, qwen2, qwen3) with F32/F16/Q8_0/Q4_0/Q4_K/Q6_K tensors
 scaling. It
 parses the GGUF file itself.
 
+As GGML does (and cairn's CPU backend, llm/qdot.c), a matrix product with
+quantised weights first quantises its input vector to 8 bits per block of
+32 values (Q8_0, Q4_0 weights) or 256 values (Q4_K, Q6_K): d = max|x|/127,
+q = rint(x * (127/max|x|)) in float32 arithmetic (ties to even), and
+multiplies the dequantised weights with d*q. F32/F16 weights take x as is.
+
 usage: ref_forward.py FILE logits ID,ID,...   one line of logits per position
        ref_forward.py FILE greedy ID,ID,... N generated ids (stops after EOS)
 """
@@ -14,7 +20,9 @@ import sys
 import numpy as np
 
 
-def read_gguf(path):
+def read_gguf(path, types=None):
+    """(metadata, tensors as float64 arrays); fills `types` (when given)
+    with each tensor's GGML type."""
     buf = open(path, "rb").read()
     off = 0
 
@@ -60,6 +68,8 @@ def read_gguf(path):
     data = (off + align - 1) // align * align
     tensors = {}
     for name, ne, typ, o in infos:
+        if types is not None:
+            types[name] = typ
         n = int(np.prod(ne))
         p = data + o
         if typ == 0:
@@ -86,6 +96,21 @@ def read_gguf(path):
         # GGUF ne[0] is the fastest dimension: numpy shape is reversed
         tensors[name] = a.astype(np.float64).reshape(list(reversed(ne)))
     return kv, tensors
+
+
+def act_q8(x, bs):
+    """x as the integer path sees it: per block of bs values, d*q with
+    d = max|x|/127 and q = rint(x * (127/max|x|)), all in float32."""
+    x32 = np.asarray(x, np.float32).reshape(-1, bs)
+    amax = np.abs(x32).max(axis=1, keepdims=True)
+    d = amax / np.float32(127)
+    with np.errstate(divide="ignore"):
+        iscale = np.where(amax > 0, np.float32(127) / amax, np.float32(0)).astype(np.float32)
+    q = np.clip(np.rint(x32 * iscale), -127, 127)
+    return (d.astype(np.float64) * q.astype(np.float64)).reshape(-1)
+
+
+ACT_BLOCK = {8: 32, 2: 32, 12: 256, 14: 256}  # Q8_0, Q4_0, Q4_K, Q6_K
 
 
 def deq_q4_k(blk):
@@ -158,7 +183,8 @@ def rope(x, pos, base, neox, freq, mscale):
 
 class Model:
     def __init__(self, path):
-        kv, self.t = read_gguf(path)
+        self.types = {}
+        kv, self.t = read_gguf(path, self.types)
         a = self.arch = kv["general.architecture"]
         self.n_layer = kv[a + ".block_count"]
         self.n_head = kv[a + ".attention.head_count"]
@@ -189,15 +215,20 @@ class Model:
         self.eos = kv.get("tokenizer.ggml.eos_token_id", -1)
         self.cache = [([], []) for _ in range(self.n_layer)]
 
+    def mv(self, name, x):
+        bs = ACT_BLOCK.get(self.types.get(name))
+        return self.t[name] @ (act_q8(x, bs) if bs else x)
+
     def step(self, tok, pos):
         t = self.t
+        mv = self.mv
         x = t["token_embd.weight"][tok].copy()
         for l in range(self.n_layer):
             p = "blk.%d." % l
             h = rmsnorm(x, t[p + "attn_norm.weight"], self.eps)
-            q = t[p + "attn_q.weight"] @ h + t.get(p + "attn_q.bias", 0)
-            k = t[p + "attn_k.weight"] @ h + t.get(p + "attn_k.bias", 0)
-            v = t[p + "attn_v.weight"] @ h + t.get(p + "attn_v.bias", 0)
+            q = mv(p + "attn_q.weight", h) + t.get(p + "attn_q.bias", 0)
+            k = mv(p + "attn_k.weight", h) + t.get(p + "attn_k.bias", 0)
+            v = mv(p + "attn_v.weight", h) + t.get(p + "attn_v.bias", 0)
             q = q.reshape(self.n_head, self.hd)
             k = k.reshape(self.n_kv, self.hd)
             v = v.reshape(self.n_kv, self.hd)
@@ -216,13 +247,13 @@ class Model:
                 sc = K[:, hh // g, :] @ q[hh] / np.sqrt(self.hd)
                 w = np.exp(sc - sc.max())
                 out[hh] = (w / w.sum()) @ V[:, hh // g, :]
-            x = x + t[p + "attn_output.weight"] @ out.reshape(-1)
+            x = x + mv(p + "attn_output.weight", out.reshape(-1))
             h = rmsnorm(x, t[p + "ffn_norm.weight"], self.eps)
-            gt = t[p + "ffn_gate.weight"] @ h
-            up = t[p + "ffn_up.weight"] @ h
-            x = x + t[p + "ffn_down.weight"] @ (gt / (1 + np.exp(-gt)) * up)
+            gt = mv(p + "ffn_gate.weight", h)
+            up = mv(p + "ffn_up.weight", h)
+            x = x + mv(p + "ffn_down.weight", gt / (1 + np.exp(-gt)) * up)
         x = rmsnorm(x, t["output_norm.weight"], self.eps)
-        return t.get("output.weight", t["token_embd.weight"]) @ x
+        return mv("output.weight" if "output.weight" in t else "token_embd.weight", x)
 
 
 def main():

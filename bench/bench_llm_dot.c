@@ -1,0 +1,86 @@
+/* bench_llm_dot.c — one thread's matrix-vector throughput (GB/s of weights
+ * read) of llm/'s dot-product kernels for each quantised type, measured in
+ * the same run: the float path (weights times a float vector, what decode
+ * used before the integer path) against the integer path (the input
+ * quantised once per pass, then one row at a time as decode does). Two sizes: 128 KiB of rows (stays in L2: the compute
+ * ceiling) and 256 MiB (streams from memory). Best of N interleaved
+ * rounds, so that other processes on a shared machine disturb it less.
+ *
+ * Usage: bench_llm_dot [rounds = 9]
+ * Decode is memory-bound when the in-L2 rate times the threads clearly
+ * exceeds the copy bandwidth (`cairn model bench` measures that). */
+#include "llm_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    static const int types[] = {CL_TYPE_Q8_0, CL_TYPE_Q4_0, CL_TYPE_Q4_K, CL_TYPE_Q6_K};
+    static const char *mode_name[2] = {"float path", "integer"};
+    int rounds = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 9, t;
+    size_t big = (size_t)256 << 20, small = (size_t)128 << 10;
+    uint8_t *w = malloc(big);
+    static float x[4864];
+    static uint8_t xq[32768];
+    volatile float sink = 0;
+    size_t i;
+    if (rounds < 1) rounds = 1;
+    if (!w) {
+        fprintf(stderr, "bench_llm_dot: out of memory for %zu bytes\n", big);
+        return 1;
+    }
+    for (i = 0; i < big; i++) w[i] = (uint8_t)((i * 2654435761u) >> 13); /* random quants and scales */
+    for (i = 0; i < 4864; i++) x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    printf("one thread, best of %d rounds; AVX2 kernels: %s\n", rounds, cl_simd_avx2() ? "yes" : "no");
+    printf("%-5s %5s %-11s %14s %16s\n", "type", "K", "kernel", "in-L2 GB/s", "streaming GB/s");
+    for (t = 0; t < 4; t++) {
+        int type = types[t], m, r, sz;
+        uint64_t K = type == CL_TYPE_Q8_0 || type == CL_TYPE_Q4_0 ? 896 : 4864; /* Qwen2.5-0.5B's row widths */
+        size_t rb = 0, rows;
+        double best[2][2] = {{0}};
+        cl_dot_fn fdot = cl_dot_select(1);
+        cl_qdot_fn qdot = cl_qdot_select(1);
+        cl_act_quantize_fn actq = cl_act_quantize_select(1);
+        size_t bb = cl_type_block_bytes(type), b;
+        uint16_t h = cl_f32_to_fp16(0.01f);
+        if (cl_type_row_bytes(type, K, &rb) != CL_OK || cl_act_bytes(type, K) > sizeof xq) return 1;
+        for (b = 0; b + bb <= big; b += bb) { /* normal fp16 scales (random bytes give subnormals, NaN) */
+            size_t at = type == CL_TYPE_Q6_K ? 208 : 0;
+            w[b + at] = (uint8_t)h, w[b + at + 1] = (uint8_t)(h >> 8);
+            if (type == CL_TYPE_Q4_K) w[b + 2] = (uint8_t)h, w[b + 3] = (uint8_t)(h >> 8);
+        }
+        for (r = 0; r < rounds; r++)
+            for (m = 0; m < 2; m++)
+                for (sz = 0; sz < 2; sz++) {
+                    int reps = sz ? 1 : 400, rep;
+                    double t0, g;
+                    size_t k;
+                    rows = (sz ? big : small) / rb;
+                    t0 = now_s();
+                    for (rep = 0; rep < reps; rep++) {
+                        if (m) actq(type, x, K, xq);
+                        if (m == 0)
+                            for (k = 0; k < rows; k++) sink += fdot(type, w + k * rb, x, K);
+                        else
+                            for (k = 0; k < rows; k++) sink += qdot(type, w + k * rb, xq, K);
+                    }
+                    g = (double)rows * rb * reps / (now_s() - t0) / 1e9;
+                    if (g > best[m][sz]) best[m][sz] = g;
+                }
+        for (m = 0; m < 2; m++)
+            printf("%-5s %5llu %-11s %14.2f %16.2f\n", cl_type_name(type), (unsigned long long)K, mode_name[m],
+                   best[m][0], best[m][1]);
+    }
+    free(w);
+    return 0;
+}

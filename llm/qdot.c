@@ -1,0 +1,224 @@
+/* qdot.c — the integer dot-product path for quantised weights: the float
+ * input vector is quantised once per matrix product to 8-bit integers
+ * (cl_act_quantize), and each weight row is then multiplied with it in
+ * integers, block by block, with one float multiply-add per block (Q8_0,
+ * Q4_0 weights: activation blocks of 32) or per super-block (Q4_K, Q6_K:
+ * activation blocks of 256 with sums per 16, as GGML's Q8_K).
+ *
+ * This file is the portable reference. simd.c's AVX2 kernels compute the
+ * same values bit for bit: every integer sum is exact, and the float steps
+ * are written here in the AVX2 kernels' order (for Q8_0/Q4_0: block k of a
+ * row goes to accumulator k % 4, eight lanes each, lane l taking the
+ * integer sum of values 4l..4l+3 of the block, then the lanes are added as
+ * hsum8 does; for the K-quants: one integer per super-block and one fused
+ * multiply-add). tests/test_llm_simd.c checks the equality. */
+#include "llm_int.h"
+
+#include <math.h>
+#include <string.h>
+
+size_t cl_act_bytes(int wtype, uint64_t n)
+{
+    switch (wtype) {
+    case CL_TYPE_Q8_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8);
+    case CL_TYPE_Q4_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8s);
+    case CL_TYPE_Q4_K:
+    case CL_TYPE_Q6_K: return n % 256 ? 0 : (size_t)(n / 256) * sizeof(cl_act_q8k);
+    }
+    return 0;
+}
+
+/* q = round-to-nearest-even(x / d) with d = max|x| / 127: |q| <= 127
+ * (never -128, which the kernels' sign trick could not negate). */
+static float quant_block(const float *x, int n, int8_t *q)
+{
+    float amax = 0.0f, d, id;
+    int j;
+    for (j = 0; j < n; j++) /* NaN is skipped, as the AVX2 max_ps(|x|, amax) does */
+        if (fabsf(x[j]) > amax) amax = fabsf(x[j]);
+    d = amax / 127.0f;
+    id = d > 0.0f ? 127.0f / amax : 0.0f;
+    for (j = 0; j < n; j++) {
+        float v = nearbyintf(x[j] * id); /* NaN (from an infinite or NaN input) gives 0 */
+        q[j] = (int8_t)(v >= 127.0f ? 127 : v <= -127.0f ? -127 : v == v ? (int)v : 0);
+    }
+    return d;
+}
+
+void cl_act_bsums(cl_act_q8k *y)
+{
+    int g, j;
+    for (g = 0; g < 16; g++) {
+        int s = 0;
+        for (j = 0; j < 16; j++) s += y->qs[16 * g + j];
+        y->bsums[g] = (int16_t)s;
+    }
+}
+
+void cl_act_pairs8(cl_act_q8s *y)
+{
+    int j;
+    for (j = 0; j < 16; j++) y->s8[j] = (int16_t)(8 * (y->qs[2 * j] + y->qs[2 * j + 1]));
+}
+
+void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out)
+{
+    uint64_t i;
+    if (wtype == CL_TYPE_Q8_0) {
+        cl_act_q8 *y = out;
+        for (i = 0; i < n; i += 32, y++) y->d = quant_block(x + i, 32, y->qs);
+    } else if (wtype == CL_TYPE_Q4_0) {
+        cl_act_q8s *y = out;
+        for (i = 0; i < n; i += 32, y++) {
+            y->d = quant_block(x + i, 32, y->qs);
+            cl_act_pairs8(y);
+        }
+    } else {
+        cl_act_q8k *y = out;
+        for (i = 0; i < n; i += 256, y++) {
+            y->d = quant_block(x + i, 256, y->qs);
+            cl_act_bsums(y);
+        }
+    }
+}
+
+/* The AVX2 hsum8 order: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)). */
+static float hsum8_ref(const float *v)
+{
+    float a0 = v[0] + v[4], a1 = v[1] + v[5], a2 = v[2] + v[6], a3 = v[3] + v[7];
+    return (a0 + a2) + (a1 + a3);
+}
+
+/* Rows of 32-value blocks with signed weights w[32] per block (Q8_0, or
+ * Q4_0 unpacked to -8..7). */
+static float dot_blocks32(int wtype, const uint8_t *b, const void *xq, uint64_t n)
+{
+    float acc[4][8], sum[8];
+    uint64_t i, k;
+    int l, j;
+    memset(acc, 0, sizeof acc);
+    for (i = 0, k = 0; i < n; i += 32, k++) {
+        const int8_t *yq;
+        int8_t w[32];
+        float dd;
+        if (wtype == CL_TYPE_Q8_0) {
+            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;
+            memcpy(w, b + 2, 32);
+            dd = cl_fp16_to_f32(cl_ld16(b)) * y->d;
+            yq = y->qs;
+            b += 34;
+        } else {
+            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;
+            for (j = 0; j < 16; j++) {
+                w[j] = (int8_t)((b[2 + j] & 0x0f) - 8);
+                w[j + 16] = (int8_t)((b[2 + j] >> 4) - 8);
+            }
+            dd = cl_fp16_to_f32(cl_ld16(b)) * y->d;
+            yq = y->qs;
+            b += 18;
+        }
+        for (l = 0; l < 8; l++) {
+            int s = 0;
+            for (j = 4 * l; j < 4 * l + 4; j++) s += w[j] * yq[j];
+            acc[k % 4][l] = fmaf(dd, (float)s, acc[k % 4][l]);
+        }
+    }
+    for (l = 0; l < 8; l++) sum[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    return hsum8_ref(sum);
+}
+
+/* Q4_K's 6-bit scale and min of sub-block j (as quant.c's). */
+static void scmin_k4(int j, const uint8_t *q, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+int32_t cl_q4k_mins(const uint8_t *b, const cl_act_q8k *y)
+{
+    int32_t s = 0;
+    int j, sc, m;
+    for (j = 0; j < 8; j++) {
+        scmin_k4(j, b + 4, &sc, &m);
+        s += m * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+    }
+    return s;
+}
+
+int32_t cl_q6k_offs(const uint8_t *b, const cl_act_q8k *y)
+{
+    const int8_t *sc = (const int8_t *)(b + 192);
+    int32_t s = 0;
+    int g;
+    for (g = 0; g < 16; g++) s += sc[g] * y->bsums[g];
+    return 32 * s;
+}
+
+static float dot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
+{
+    float acc = 0.0f, accm = 0.0f;
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 144, y++) {
+        const uint8_t *q = b + 16;
+        int32_t isum = 0;
+        int j, l, sc, m;
+        for (j = 0; j < 4; j++) {
+            int32_t lo = 0, hi = 0;
+            for (l = 0; l < 32; l++) {
+                lo += (q[32 * j + l] & 0x0f) * y->qs[64 * j + l];
+                hi += (q[32 * j + l] >> 4) * y->qs[64 * j + 32 + l];
+            }
+            scmin_k4(2 * j, b + 4, &sc, &m);
+            isum += sc * lo;
+            scmin_k4(2 * j + 1, b + 4, &sc, &m);
+            isum += sc * hi;
+        }
+        acc = fmaf(cl_fp16_to_f32(cl_ld16(b)) * y->d, (float)isum, acc);
+        accm = fmaf(cl_fp16_to_f32(cl_ld16(b + 2)) * y->d, (float)cl_q4k_mins(b, y), accm);
+    }
+    return acc - accm;
+}
+
+static float dot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
+{
+    float acc = 0.0f;
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 210, y++) {
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        int32_t isum = 0;
+        int h, l;
+        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            const int8_t *yq = y->qs + 128 * h;
+            int32_t s[8] = {0};
+            for (l = 0; l < 32; l++) {
+                int q1 = (ql[l] & 0x0f) | ((qh[l] & 3) << 4), q2 = (ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4);
+                int q3 = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4), q4 = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+                s[l / 16] += q1 * yq[l];
+                s[2 + l / 16] += q2 * yq[l + 32];
+                s[4 + l / 16] += q3 * yq[l + 64];
+                s[6 + l / 16] += q4 * yq[l + 96];
+            }
+            for (l = 0; l < 8; l++) isum += sc[l] * s[l];
+        }
+        isum -= cl_q6k_offs(b, y);
+        acc = fmaf(cl_fp16_to_f32(cl_ld16(b + 208)) * y->d, (float)isum, acc);
+    }
+    return acc;
+}
+
+float cl_qdot_ref(int wtype, const uint8_t *row, const void *xq, uint64_t n)
+{
+    switch (wtype) {
+    case CL_TYPE_Q8_0:
+    case CL_TYPE_Q4_0: return dot_blocks32(wtype, row, xq, n);
+    case CL_TYPE_Q4_K: return dot_q4_k(row, xq, n);
+    case CL_TYPE_Q6_K: return dot_q6_k(row, xq, n);
+    }
+    return 0.0f;
+}

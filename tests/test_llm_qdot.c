@@ -1,0 +1,235 @@
+/* test_llm_qdot.c — the integer dot-product path (llm/qdot.c, simd.c) for
+ * Q8_0, Q4_0, Q4_K and Q6_K weights on awkward sizes (one block, tails of
+ * 1..3 blocks after the 4-block unroll, 19 super-blocks as in a 4864-wide
+ * row): the activation quantiser's invariants, the AVX2 kernels equal to
+ * the portable C path bit for bit, each result equal (to float rounding)
+ * to the exact dot product of the dequantised weights with the dequantised
+ * activations (so a wrong nibble, scale or min shows), and within the
+ * activation quantisation bound of the float path: |int - float| <=
+ * sum_i |w_i| * d(i) / 2, d(i) the scale of x_i's activation block. Then
+ * the CPU backend's matrix product on the integer path: the same bits with
+ * 1 and 3 threads, in a batch and one row at a time. */
+#include "backend.h"
+#include "check.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static uint64_t rng = 777;
+static uint32_t rnd(void) /* splitmix64, high bits */
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+static float uni(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+
+/* Random row of n values of `type` (random bytes, sensible scales). */
+static void random_row(int type, uint8_t *buf, int n)
+{
+    size_t bb = cl_type_block_bytes(type);
+    int bs = cl_type_block_size(type), i, j;
+    for (i = 0; i < n / bs; i++) {
+        uint8_t *b = buf + (size_t)i * bb;
+        for (j = 0; j < (int)bb; j++) b[j] = (uint8_t)rnd();
+        switch (type) {
+        case CL_TYPE_Q8_0: case CL_TYPE_Q4_0: put16(b, cl_f32_to_fp16(0.01f + 0.05f * (uni() + 1))); break;
+        case CL_TYPE_Q4_K: put16(b, cl_f32_to_fp16(0.002f * (uni() + 1.5f))); put16(b + 2, cl_f32_to_fp16(0.001f * (uni() + 1.5f))); break;
+        case CL_TYPE_Q6_K: put16(b + 208, cl_f32_to_fp16(0.002f * (uni() + 1.5f))); break;
+        }
+    }
+}
+
+/* Inputs with varied block magnitudes, a zero block and an outlier. */
+static void random_x(float *x, int n, int it)
+{
+    int i;
+    for (i = 0; i < n; i++) x[i] = uni() * (float)(1 + (i / 32) % 5) * 0.5f;
+    if (n >= 64 && it % 2) memset(x + 32, 0, 32 * sizeof *x);
+    x[rnd() % (uint32_t)n] = 40.0f * (it % 3 ? 1.0f : -1.0f);
+}
+
+static void test_quantizer(void)
+{
+    static float x[4864];
+    static uint8_t q[8192], q2[8192];
+    int n = 4864, i, g, bad = 0;
+    const cl_act_q8k *y = (const cl_act_q8k *)q;
+    const cl_act_q8 *y8 = (const cl_act_q8 *)q;
+    CHECK(cl_act_bytes(CL_TYPE_Q8_0, 4864) == 152 * sizeof(cl_act_q8));
+    CHECK(cl_act_bytes(CL_TYPE_Q6_K, 4864) == 19 * sizeof(cl_act_q8k));
+    CHECK(cl_act_bytes(CL_TYPE_Q4_K, 96) == 0 && cl_act_bytes(CL_TYPE_F32, 256) == 0 && cl_act_bytes(CL_TYPE_F16, 256) == 0);
+    CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0 && cl_act_bytes(CL_TYPE_Q4_0, 64) == 2 * sizeof(cl_act_q8s));
+    random_x(x, n, 1);
+    cl_act_quantize_ref(CL_TYPE_Q6_K, x, (uint64_t)n, q);
+    cl_act_quantize_select(1)(CL_TYPE_Q6_K, x, (uint64_t)n, q2);
+    CHECK(memcmp(q, q2, cl_act_bytes(CL_TYPE_Q6_K, (uint64_t)n)) == 0);
+    for (i = 0; i < n / 256; i++)
+        for (g = 0; g < 16; g++) {
+            int s = 0, j;
+            for (j = 0; j < 16; j++) {
+                int v = y[i].qs[16 * g + j];
+                float xv = x[256 * i + 16 * g + j];
+                s += v;
+                bad += v < -127 || v > 127 || fabsf(y[i].d * (float)v - xv) > y[i].d * 0.5001f + 1e-7f;
+            }
+            bad += s != y[i].bsums[g];
+        }
+    CHECK_MSG(bad == 0, "%d Q8_K activation values or sums wrong", bad);
+    cl_act_quantize_ref(CL_TYPE_Q8_0, x, (uint64_t)n, q);
+    cl_act_quantize_select(1)(CL_TYPE_Q8_0, x, (uint64_t)n, q2);
+    CHECK(memcmp(q, q2, cl_act_bytes(CL_TYPE_Q8_0, (uint64_t)n)) == 0);
+    CHECK(y8[1].d == 0.0f); /* the zero block */
+    for (i = 0; i < n; i++) {
+        int v = y8[i / 32].qs[i % 32];
+        bad += v < -127 || v > 127 || fabsf(y8[i / 32].d * (float)v - x[i]) > y8[i / 32].d * 0.5001f + 1e-7f;
+    }
+    CHECK_MSG(bad == 0, "%d Q8 activation values wrong", bad);
+    for (g = 0, bad = 0; g < 300; g++) { /* the AVX2 quantiser gives the same bytes: random magnitudes, */
+        int t = g % 3 == 0 ? CL_TYPE_Q4_K : g % 3 == 1 ? CL_TYPE_Q8_0 : CL_TYPE_Q4_0, m = g % 4 ? 512 : 256;
+        float scale = ldexpf(1.0f, (int)(rnd() % 40) - 20);
+        for (i = 0; i < m; i++) x[i] = uni() * scale;
+        if (g % 5 == 0) /* ties: max 127 makes the scale 1, and k + 0.5 rounds to even */
+            for (i = 0; i < m; i++) x[i] = i % 32 == 0 ? 127.0f : (float)(i % 50) - 24.5f;
+        if (g % 7 == 0) x[rnd() % (uint32_t)m] = g % 2 ? INFINITY : NAN; /* and non-finite inputs */
+        cl_act_quantize_ref(t, x, (uint64_t)m, q);
+        cl_act_quantize_select(1)(t, x, (uint64_t)m, q2);
+        bad += memcmp(q, q2, cl_act_bytes(t, (uint64_t)m)) != 0;
+    }
+    CHECK_MSG(bad == 0, "%d vectors quantised differently by the AVX2 and portable paths", bad);
+    for (i = 0; i < 32; i++) x[i] = (float)(i % 50) - 24.5f;
+    x[0] = 127.0f;
+    cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
+    CHECK(y8[0].d * 127.0f == 127.0f && y8[0].qs[1] == -24 && y8[0].qs[2] == -22 && y8[0].qs[3] == -22);
+    { /* an infinite input: no undefined conversion, values stay in range */
+        x[5] = INFINITY;
+        cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
+        for (i = 0, bad = 0; i < 32; i++) bad += y8[0].qs[i] < -127;
+        CHECK(bad == 0);
+    }
+}
+
+/* Scale and quant of input i in a quantised vector for wtype. */
+static void act_value(int wtype, const void *xq, int i, float *d, int *q)
+{
+    if (wtype == CL_TYPE_Q8_0) {
+        const cl_act_q8 *y = (const cl_act_q8 *)xq + i / 32;
+        *d = y->d, *q = y->qs[i % 32];
+    } else if (wtype == CL_TYPE_Q4_0) {
+        const cl_act_q8s *y = (const cl_act_q8s *)xq + i / 32;
+        *d = y->d, *q = y->qs[i % 32];
+    } else {
+        const cl_act_q8k *y = (const cl_act_q8k *)xq + i / 256;
+        *d = y->d, *q = y->qs[i % 256];
+    }
+}
+
+static void test_kernels(void)
+{
+    static const int types[] = {CL_TYPE_Q8_0, CL_TYPE_Q4_0, CL_TYPE_Q4_K, CL_TYPE_Q6_K};
+    static const int sizes32[] = {32, 64, 96, 128, 160, 224, 896, 928, 4864};
+    static const int sizesK[] = {256, 512, 768, 1024, 1280, 4864};
+    static uint8_t row[4864 * 2], xq[16384];
+    static float x[4864], w[4864], xd[4864];
+    cl_qdot_fn simd = cl_qdot_select(1);
+    int t, it, i, k;
+    if (!cl_simd_avx2()) printf("note: no AVX2 here (or CAIRN_LLM_SIMD=0): the SIMD path is the reference\n");
+    for (t = 0; t < 4; t++) {
+        int K = types[t] == CL_TYPE_Q4_K || types[t] == CL_TYPE_Q6_K, ns = K ? 6 : 9;
+        int differ = 0, off_exact = 0, off_bound = 0;
+        double worst = 0, worst_bound = 0;
+        for (k = 0; k < ns; k++)
+            for (it = 0; it < 40; it++) {
+                int n = K ? sizesK[k] : sizes32[k];
+                double exact = 0, mass = 0, fl = 0, bound = 0;
+                float a, b;
+                random_row(types[t], row, n);
+                random_x(x, n, it);
+                if (cl_act_bytes(types[t], (uint64_t)n) > sizeof xq) {
+                    CHECK(!"xq holds the quantised input");
+                    return;
+                }
+                cl_act_quantize_ref(types[t], x, (uint64_t)n, xq);
+                cl_dequantize_row(types[t], row, w, (uint64_t)n);
+                for (i = 0; i < n; i++) {
+                    float d;
+                    int q;
+                    act_value(types[t], xq, i, &d, &q);
+                    xd[i] = d * (float)q;
+                    exact += (double)w[i] * xd[i];
+                    mass += fabs((double)w[i] * xd[i]);
+                    fl += (double)w[i] * x[i];
+                    bound += fabs((double)w[i]) * d * 0.5;
+                }
+                a = simd(types[t], row, xq, (uint64_t)n);
+                b = cl_qdot_ref(types[t], row, xq, (uint64_t)n);
+                differ += memcmp(&a, &b, sizeof a) != 0;
+                /* float rounding of the per-block products and sums: far below a wrong quant */
+                if (fabs(b - exact) > 1e-5 * mass + 1e-6) {
+                    if (off_exact++ < 3)
+                        fprintf(stderr, "%s n=%d: int path %.9g, exact %.9g (mass %g)\n", cl_type_name(types[t]), n, b,
+                                exact, mass);
+                }
+                if (fabs(b - fl) > bound * 1.0001 + 1e-5 * mass + 1e-6) off_bound++;
+                if (mass > 0 && fabs(b - exact) / mass > worst) worst = fabs(b - exact) / mass;
+                if (bound > 0 && fabs(b - fl) / bound > worst_bound) worst_bound = fabs(b - fl) / bound;
+            }
+        CHECK_MSG(differ == 0, "%s: %d AVX2 results differ from the portable path", cl_type_name(types[t]), differ);
+        CHECK_MSG(off_exact == 0, "%s: %d results off the exact integer product", cl_type_name(types[t]), off_exact);
+        CHECK_MSG(off_bound == 0, "%s: %d results outside the quantisation bound of the float path",
+                  cl_type_name(types[t]), off_bound);
+        printf("%-5s int path: max |int - exact| / mass = %.2g, max |int - float| / bound = %.2f\n",
+               cl_type_name(types[t]), worst, worst_bound);
+    }
+}
+
+static void test_backend(int type)
+{
+    enum { K = 768, R = 37, NB = 6 };
+    static uint8_t w[R * K * 2], xq[4096];
+    static float X[NB * K], Y1[NB * R], Y3[NB * R], Yr[R], bias[R];
+    size_t rb = 0;
+    cl_tensor W = {"w", type, 2, {K, R, 1, 1}, (uint64_t)K * R, 0, 0, w};
+    cl_backend b1, b3;
+    int i, b, diff = 0;
+    CHECK(cl_type_row_bytes(type, K, &rb) == CL_OK);
+    W.n_bytes = rb * R;
+    for (i = 0; i < R; i++) {
+        random_row(type, w + (size_t)i * rb, K);
+        bias[i] = uni();
+    }
+    for (i = 0; i < NB * K; i++) X[i] = uni();
+    CHECK(cl_backend_cpu_new(1, 1, &b1) == CL_OK);
+    CHECK(cl_backend_cpu_new(3, 1, &b3) == CL_OK);
+    cl_be_matmul(&b1, &W, bias, X, NB, Y1);
+    cl_be_matmul(&b3, &W, bias, X, NB, Y3);
+    CHECK(memcmp(Y1, Y3, sizeof Y1) == 0);
+    for (b = 0; b < NB; b++) {
+        cl_be_matmul(&b3, &W, bias, X + b * K, 1, Yr);
+        diff += memcmp(Yr, Y1 + b * R, sizeof Yr) != 0;
+    }
+    CHECK_MSG(diff == 0, "%s: %d batch rows differ from one-at-a-time", cl_type_name(type), diff);
+    for (b = 0; b < NB; b++) { /* against the portable integer path, exactly */
+        cl_act_quantize_ref(type, X + b * K, K, xq);
+        for (i = 0; i < R; i++) {
+            float want = cl_qdot_ref(type, w + (size_t)i * rb, xq, K) + bias[i];
+            diff += memcmp(&want, &Y1[b * R + i], sizeof want) != 0;
+        }
+    }
+    CHECK_MSG(diff == 0, "%s: %d products differ from the portable integer path", cl_type_name(type), diff);
+    cl_backend_free(&b1);
+    cl_backend_free(&b3);
+}
+
+int main(void)
+{
+    test_quantizer();
+    test_kernels();
+    test_backend(CL_TYPE_Q8_0);
+    test_backend(CL_TYPE_Q4_0);
+    test_backend(CL_TYPE_Q4_K);
+    test_backend(CL_TYPE_Q6_K);
+    return check_done("llm_qdot");
+}
