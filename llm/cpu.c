@@ -32,6 +32,7 @@ typedef struct cpu_ctx {
     cl_dot4_fn dot4;
     cl_axpy_fn axpy;
     cl_qdot_fn qdot;
+    int float_dot; /* CAIRN_CPU_DOT=float: quantised products take the float path (GPU parity reference) */
     cl_act_quantize_fn actq;
     void *xq;       /* quantised matmul inputs (integer path) */
     size_t xq_cap;  /* bytes at xq */
@@ -284,6 +285,7 @@ static void cpu_matmul(void *ctx, const cl_tensor *W, const float *bias, const f
     mm_job j = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1], NULL, 0};
     size_t qb = cl_act_bytes(W->type, W->ne[0]);
     uint32_t b;
+    if (c->float_dot) qb = 0;
     if (qb && (size_t)nb * qb > c->xq_cap) { /* on failure the float path below still gives the product */
         void *p = realloc(c->xq, (size_t)nb * qb);
         if (p) c->xq = p, c->xq_cap = (size_t)nb * qb;
@@ -413,6 +415,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->dot4 = cl_dot4_select(simd);
     c->qdot = cl_qdot_select(simd);
     c->actq = cl_act_quantize_select(simd);
+    c->float_dot = getenv("CAIRN_CPU_DOT") && !strcmp(getenv("CAIRN_CPU_DOT"), "float");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);
     pthread_cond_init(&c->done, NULL);

@@ -20,6 +20,7 @@
  *    splits). Tolerance: max |gpu - cpu| <= 2e-3 * max(1, max |cpu|) (errors
  *    of 1e-6 per product grow through the layers; a wrong kernel gives O(1)).
  *    LLM_CUDA_QUICK=1 (for compute-sanitizer runs): one type per architecture.
+ *    The CPU side runs with CAIRN_CPU_DOT=float (see main).
  * 3. Greedy generations of 24 tokens are identical, unless the CPU's own
  *    top two logits at the first difference are within that tolerance (a
  *    near-tie, reported, not failed). */
@@ -297,6 +298,11 @@ int main(void)
     int quick = getenv("LLM_CUDA_QUICK") && !strcmp(getenv("LLM_CUDA_QUICK"), "1");
     size_t a, t;
     if (cl_backend_cuda_new(&gpu) != CL_OK) SKIP("no CUDA device (%s)", cl_errmsg());
+    /* the GPU kernels multiply float activations; the CPU backend's default
+     * quantises them to 8 bits for its integer dot products (qdot.c), which
+     * moves sums by far more than the tolerances below: the reference here is
+     * the CPU's float path (every CPU backend and model this process opens) */
+    setenv("CAIRN_CPU_DOT", "float", 1);
     CHECK(cl_backend_cpu_new(2, 1, &cpu) == CL_OK);
     snprintf(path, sizeof path, "%s/llm_cuda_%d.gguf", tmp, (int)getpid());
     test_matmul();
