@@ -48,6 +48,7 @@ struct cg_store {
     librdf_storage *storage;
     librdf_model   *model;
     int             readonly;
+    char           *mask;           /* postgresql: the password, masked in err */
     cc_buf          err;
 };
 
