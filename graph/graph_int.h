@@ -52,6 +52,13 @@ struct cg_store {
     cc_buf          err;
 };
 
+/* ---------------------------------------------------------------- pgindex.c */
+
+/* Adds the indexes Redland's postgresql storage leaves out (by context;
+ * by subject, predicate, object) to the statement table of g's model,
+ * when missing.  The model must exist.  CC_IO with cc_errmsg on failure. */
+cc_status cg_pg_ensure_indexes(const cg_storage *g);
+
 /* ---------------------------------------------------------------- rdf.c */
 
 /* Opens KB/graph/ read-only under the shared graph lock after checking

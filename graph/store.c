@@ -120,6 +120,12 @@ cc_status cg_store_open_storage(const cg_storage *g, int flags, cg_store **out)
      * which would abort a transaction.  Each row commits on its own; an
      * interrupted update is caught by the state file (clean 0). */
     st->readonly = (flags & CG_STORE_READONLY) != 0;
+    if (pg && !st->readonly && (s = cg_pg_ensure_indexes(g))) {
+        char *why = cc_strdup(cc_errmsg());
+        s = cc_seterr(s, "cannot index %s: %s", where.data, why ? why : "out of memory");
+        free(why);
+        goto fail;
+    }
     cc_buf_free(&where);
     *out = st;
     return CC_OK;
