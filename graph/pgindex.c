@@ -20,6 +20,8 @@ static cc_status pq_fail(PGconn *c, PGresult *r, const char *what)
     return cc_seterr(CC_IO, "%s: %.*s", what, (int)n, m ? m : "");
 }
 
+static void quiet(void *arg, const char *msg) { (void)arg; (void)msg; }   /* NOTICEs */
+
 cc_status cg_pg_ensure_indexes(const cg_storage *g)
 {
     const char *keys[] = {"host", "port", "dbname", "user", "password", "connect_timeout", NULL};
@@ -40,6 +42,7 @@ cc_status cg_pg_ensure_indexes(const cg_storage *g)
     c = PQconnectdbParams(keys, vals, 0);
     if (!c) return cc_seterr(CC_NOMEM, "out of memory");
     if (PQstatus(c) != CONNECTION_OK) { s = pq_fail(c, NULL, "connecting"); goto out; }
+    PQsetNoticeProcessor(c, quiet, NULL);
     params[0] = g->model;
     r = PQexecParams(c, "SELECT ID FROM Models WHERE Name = $1", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) { s = pq_fail(c, r, "finding the model"); goto out; }
