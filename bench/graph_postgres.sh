@@ -18,6 +18,7 @@ PGBIN=""; for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && PGBIN="$d
 T="$(mktemp -d /tmp/cairn-pgbench.XXXXXX)"
 AS=(); if [ "$(id -u)" = 0 ]; then chown postgres "$T"; AS=(runuser -u postgres --); fi
 trap '[ -f "$T/data/postmaster.pid" ] && "${AS[@]}" "$PGBIN/pg_ctl" -D "$T/data" -m immediate -w stop >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM HUP
 "${AS[@]}" "$PGBIN/initdb" -D "$T/data" -U cairn --auth=trust >/dev/null
 PORT=$(( 30000 + $$ % 20000 ))
 "${AS[@]}" "$PGBIN/pg_ctl" -D "$T/data" -l "$T/server.log" -w \
