@@ -72,6 +72,9 @@ int cmd_init(int argc, char **argv)
         s = cg_storage_parse_conninfo(conninfo ? conninfo : "", &g);
         cg_storage_free(&g);
         if (s) return cli_error("%s", cc_errmsg());
+        if (model && (!*model || strlen(model) > 200 || strpbrk(model, " \t\n'\"\\,")))
+            return cli_error("--graph-model: 1-200 characters, no spaces, quotes, backslashes "
+                             "or commas");
         if (!model) {
             if (random_model(rnd)) return cli_error("cannot read /dev/urandom for a model name");
             model = rnd;
