@@ -301,7 +301,9 @@ cc_status   cg_store_sync(cg_store *st);
  * so a reader never sees half an update.
  *
  * Settings: graph.store: "redland" (default) or "none" (no store is kept;
- * readers get CC_NOTFOUND).  graph.store_assertions: "all" (default),
+ * readers get CC_NOTFOUND).  graph.storage: "bdb" (default, the files
+ * under KB/graph/) or "postgresql" (a model in a PostgreSQL database; see
+ * cg_storage; state and lock stay under KB/graph/).  graph.store_assertions: "all" (default),
  * "confirmed" or "none": which relations also get their cairn:Assertion
  * (12 of the ~17 triples a relation costs); the plain triple is always
  * stored.  Changing it takes effect for contexts written afterwards
