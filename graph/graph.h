@@ -240,6 +240,38 @@ enum { CG_STORE_OPEN = 0, CG_STORE_CREATE = 1, CG_STORE_READONLY = 2 };
  * which must exist.  CG_STORE_READONLY opens the files read-only (adding
  * or removing then fails).  On failure *out is NULL and cc_errmsg() says why. */
 cc_status   cg_store_open(const char *dir, int flags, cg_store **out);
+
+/* Which Redland storage holds a KB's graph store (graph/storage.c): "bdb"
+ * files under KB/graph/ (default) or a model in a PostgreSQL database
+ * (settings graph.storage, graph.postgresql.conninfo, .model; the password
+ * from PGPASSWORD or ~/.pgpass, never from cairn.json). */
+enum { CG_STORAGE_BDB = 0, CG_STORAGE_POSTGRESQL = 1 };
+typedef struct cg_storage {
+    int   kind;                          /* CG_STORAGE_* */
+    char *dir;                           /* bdb: KB/graph */
+    char *host, *port, *dbname, *user;   /* postgresql */
+    char *password;                      /* postgresql: never printed */
+    char *model;                         /* postgresql: this KB's model name */
+} cg_storage;
+
+/* Reads the KB's storage settings into *g (cg_storage_free after).
+ * CC_INVALID, on the KB, for a bad setting. */
+cc_status   cg_storage_from_kb(cc_kb *kb, cg_storage *g);
+/* Parses "host=H port=P dbname=D user=U" into g's fields (others kept).
+ * A password, an unknown keyword, a quoted value or one with a quote,
+ * backslash or comma is CC_INVALID (cc_errmsg; the password not in it). */
+cc_status   cg_storage_parse_conninfo(const char *conninfo, cg_storage *g);
+/* "bdb", or "postgresql host=.. port=.. dbname=.. user=.. model=..": the
+ * store's identity, with no password (safe to print and to keep in state). */
+cc_status   cg_storage_describe(const cg_storage *g, cc_buf *out);
+cc_status   cg_storage_copy(const cg_storage *from, cg_storage *to);
+void        cg_storage_free(cg_storage *g);                 /* NULL-safe */
+/* cg_store_open on that storage.  postgresql: CG_STORE_CREATE empties this
+ * model (other models in the database are untouched; the tables are made
+ * when missing); CG_STORE_READONLY is not enforced by the server; every
+ * row commits on its own (Redland's storage cannot run in a transaction);
+ * messages never hold the password. */
+cc_status   cg_store_open_storage(const cg_storage *g, int flags, cg_store **out);
 void        cg_store_close(cg_store *st);          /* syncs; NULL-safe */
 /* Message of the last failure on st; borrowed until the next call. */
 const char *cg_store_errmsg(const cg_store *st);
@@ -269,7 +301,9 @@ cc_status   cg_store_sync(cg_store *st);
  * so a reader never sees half an update.
  *
  * Settings: graph.store: "redland" (default) or "none" (no store is kept;
- * readers get CC_NOTFOUND).  graph.store_assertions: "all" (default),
+ * readers get CC_NOTFOUND).  graph.storage: "bdb" (default, the files
+ * under KB/graph/) or "postgresql" (a model in a PostgreSQL database; see
+ * cg_storage; state and lock stay under KB/graph/).  graph.store_assertions: "all" (default),
  * "confirmed" or "none": which relations also get their cairn:Assertion
  * (12 of the ~17 triples a relation costs); the plain triple is always
  * stored.  Changing it takes effect for contexts written afterwards

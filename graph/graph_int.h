@@ -48,6 +48,7 @@ struct cg_store {
     librdf_storage *storage;
     librdf_model   *model;
     int             readonly;
+    char           *mask;           /* postgresql: the password, masked in err */
     cc_buf          err;
 };
 
@@ -63,6 +64,13 @@ void cg_bdb_cache_end(void);
  * process's; 0 when the build has no <db.h>): lets a test see that
  * librdf's db_create calls come here. */
 unsigned long cg_bdb_cache_sized(void);
+
+/* ---------------------------------------------------------------- pgindex.c */
+
+/* Adds the indexes Redland's postgresql storage leaves out (by context;
+ * by subject, predicate, object) to the statement table of g's model,
+ * when missing.  The model must exist.  CC_IO with cc_errmsg on failure. */
+cc_status cg_pg_ensure_indexes(const cg_storage *g);
 
 /* ---------------------------------------------------------------- rdf.c */
 

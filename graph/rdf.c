@@ -9,7 +9,9 @@
  *             vocabulary 1                   schemas/cairn.ttl version
  *             generation G                   catalog generation reflected
  *             clean 1|0                      0 while an update is under way
- *             size NAME BYTES                one line per store file
+ *             size NAME BYTES                one line per store file (bdb)
+ *             storage postgresql host=..     the PostgreSQL model it is in
+ *                                            (no line: bdb; no password)
  *   lock    flock()ed: LOCK_EX by the updater, LOCK_SH by readers
  *
  * An update first rewrites state with clean 0, then changes the store,
@@ -17,6 +19,12 @@
  * generation and the files' sizes.  A crash in between leaves clean 0:
  * the next writer rebuilds.  A file whose size differs from the recorded
  * one (truncated, replaced) also means a rebuild.
+ *
+ * On the postgresql storage (graph.storage, storage.c) the triples are
+ * in a model of a PostgreSQL database (each row committed as it is
+ * written: clean 0 covers an interrupted update); state and lock stay here, beside
+ * the catalog whose generation they name.  State naming another storage
+ * than the settings' means a rebuild.
  *
  * A chunk from which nothing was extracted (no mention, no relation) gets
  * no context: a large corpus of plain text costs no store space.
@@ -96,7 +104,9 @@ static const char *type_class(const char *type)
 typedef struct gstate {
     int64_t generation;
     int     clean;
+    int     nsize;
     int64_t size[N_FILES];
+    char    storage[512];   /* cg_storage_describe; "bdb" when not recorded */
 } gstate;
 
 static cc_status gpath(cc_kb *kb, const char *name, cc_buf *out)
@@ -144,6 +154,11 @@ static cc_status state_read(cc_kb *kb, gstate *g)
         if (!(sp = strchr(line, ' '))) return CC_CORRUPT;
         *sp = 0;
         val = sp + 1;
+        if (!strcmp(line, "storage")) {
+            if (strlen(val) >= sizeof g->storage) return CC_CORRUPT;
+            memcpy(g->storage, val, strlen(val) + 1);
+            continue;
+        }
         if (!strcmp(line, "size")) {
             char *sp2 = strchr(val, ' ');
             int i;
@@ -163,7 +178,10 @@ static cc_status state_read(cc_kb *kb, gstate *g)
         else if (!strcmp(line, "clean")) { g->clean = v == 1; have_clean = 1; }
     }
     if (fmt != STATE_FORMAT || vocab != VOCAB_VERSION) return fmt ? CC_VERSION : CC_CORRUPT;
-    if (!have_gen || !have_clean || nsize != N_FILES) return CC_CORRUPT;
+    if (!have_gen || !have_clean || (nsize != N_FILES && nsize != 0)) return CC_CORRUPT;
+    if (!g->storage[0]) memcpy(g->storage, "bdb", 4);
+    if (!strcmp(g->storage, "bdb") && nsize != N_FILES) return CC_CORRUPT;
+    g->nsize = nsize;
     return CC_OK;
 }
 
@@ -177,8 +195,9 @@ static cc_status fsync_path(const char *path, int dir)
     return rc ? CC_IO : CC_OK;
 }
 
-/* Writes state (temp + fsync + rename).  Sizes are taken from the files. */
-static cc_status state_write(cc_kb *kb, int64_t gen, int clean)
+/* Writes state (temp + fsync + rename).  Sizes are taken from the files
+ * (bdb); a server-backed store records what it is instead. */
+static cc_status state_write(cc_kb *kb, const cg_storage *sg, int64_t gen, int clean)
 {
     cc_buf body = CC_BUF_INIT(0), path = CC_BUF_INIT(0), tmp = CC_BUF_INIT(0);
     cc_status s = CC_NOMEM;
@@ -187,7 +206,10 @@ static cc_status state_write(cc_kb *kb, int64_t gen, int clean)
     if (cc_buf_printf(&body, "cairn-graph-state %d\nvocabulary %d\ngeneration %lld\nclean %d\n",
                       STATE_FORMAT, VOCAB_VERSION, (long long)gen, clean))
         goto out;
-    for (i = 0; i < N_FILES; i++) {
+    if (sg->kind != CG_STORAGE_BDB &&
+        (cc_buf_puts(&body, "storage ") || cg_storage_describe(sg, &body) || cc_buf_putc(&body, '\n')))
+        goto out;
+    for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++) {
         int64_t sz = file_size(kb, db_files[i]);
         if (cc_buf_printf(&body, "size %s %lld\n", db_files[i], (long long)(sz < 0 ? 0 : sz)))
             goto out;
@@ -730,17 +752,26 @@ static cc_status apply_changes(builder *b, int64_t from)
     return s;
 }
 
-static void remove_files(cc_kb *kb)
+static void remove_files(cc_kb *kb, const cg_storage *sg)
 {
     cc_buf p = CC_BUF_INIT(0);
     int i;
-    for (i = 0; i < N_FILES; i++)
+    for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++)
         if (!gpath(kb, db_files[i], &p)) unlink(p.data);
     cc_buf_free(&p);
 }
 
+/* 1 when state g names the storage sg. */
+static int same_storage(const gstate *g, const cg_storage *sg)
+{
+    cc_buf d = CC_BUF_INIT(0);
+    int same = !cg_storage_describe(sg, &d) && d.data && !strcmp(d.data, g->storage);
+    cc_buf_free(&d);
+    return same;
+}
+
 /* The reason the store must be rebuilt, or NULL when it can be caught up. */
-static const char *needs_rebuild(cc_kb *kb, int64_t cur, gstate *g)
+static const char *needs_rebuild(cc_kb *kb, const cg_storage *sg, int64_t cur, gstate *g)
 {
     cc_status s = state_read(kb, g);
     int i;
@@ -748,7 +779,8 @@ static const char *needs_rebuild(cc_kb *kb, int64_t cur, gstate *g)
     if (s == CC_VERSION) return "another format";
     if (s) return "damaged";
     if (!g->clean) return "interrupted";
-    for (i = 0; i < N_FILES; i++)
+    if (!same_storage(g, sg)) return "another storage";
+    for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++)
         if (file_size(kb, db_files[i]) != g->size[i]) return "damaged";
     if (g->generation > cur) return "ahead of the catalog";
     return NULL;
@@ -763,7 +795,7 @@ static const char *needs_rebuild(cc_kb *kb, int64_t cur, gstate *g)
 cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
 {
     cg_graph_stats tmp;
-    cc_buf dir = CC_BUF_INIT(0);
+    cg_storage sg;
     cg_store *st = NULL;
     builder b;
     gstate g;
@@ -782,7 +814,8 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
         int level;
         if ((s = assertions_setting(kb, &level))) return s;
     }
-    if ((s = lock_take(kb, 1, &fd))) return s;
+    if ((s = cg_storage_from_kb(kb, &sg))) return s;
+    if ((s = lock_take(kb, 1, &fd))) { cg_storage_free(&sg); return s; }
     cg_bdb_cache_begin(WRITER_CACHE_MB);       /* for the store opened below */
     /* one read snapshot: the generation and the tables agree */
     if (sqlite3_get_autocommit(cc_kb_db(kb))) {
@@ -790,17 +823,23 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
         began = 1;
     }
     if ((s = cc_kb_generation(kb, &cur))) goto out;
-    why = rebuild ? "requested" : needs_rebuild(kb, cur, &g);
+    why = rebuild ? "requested" : needs_rebuild(kb, &sg, cur, &g);
     if (!why && g.generation == cur) { stats->generation = cur; goto out; }   /* current */
-    if (gpath(kb, NULL, &dir)) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
-    if (!why && cg_store_open(dir.data, CG_STORE_OPEN, &st) != CC_OK) why = "damaged";
-    if ((s = state_write(kb, why ? 0 : g.generation, 0))) goto out;   /* under way */
+    if (!why && cg_store_open_storage(&sg, CG_STORE_OPEN, &st) != CC_OK) {
+        if (sg.kind != CG_STORAGE_BDB) {   /* a server out of reach is no reason to rebuild */
+            s = cc_kb_seterr(kb, CC_IO, "graph store: %s (if the model is gone, cairn graph "
+                             "rebuild %s recreates it)", cc_errmsg(), cc_kb_dir(kb));
+            goto out;
+        }
+        why = "damaged";
+    }
+    if ((s = state_write(kb, &sg, why ? 0 : g.generation, 0))) goto out;   /* under way */
 again:
     if (why) {
         stats->rebuilt = 1;
         stats->rebuild_reason = why;
-        remove_files(kb);
-        if ((s = cg_store_open(dir.data, CG_STORE_CREATE, &st))) {
+        remove_files(kb, &sg);
+        if ((s = cg_store_open_storage(&sg, CG_STORE_CREATE, &st))) {
             s = cc_kb_seterr(kb, s, "graph store: %s", cc_errmsg());
             goto out;
         }
@@ -825,7 +864,7 @@ again:
     built = 0;
     cg_store_close(st);                         /* syncs: BDB flushes; sizes are final */
     st = NULL;
-    if ((s = state_write(kb, cur, 1))) goto out;
+    if ((s = state_write(kb, &sg, cur, 1))) goto out;
     stats->generation = cur;
 out:
     if (built) builder_free(&b);
@@ -833,7 +872,7 @@ out:
     if (began) cc_kb_exec(kb, "COMMIT");
     cg_bdb_cache_end();
     lock_drop(fd);
-    cc_buf_free(&dir);
+    cg_storage_free(&sg);
     stats->ms = cc_now_ms() - t0;
     return s;
 }
@@ -843,7 +882,7 @@ out:
 /* Opens the store for reading under the shared lock (see graph.h). */
 cc_status cg_graph_open_read(cc_kb *kb, cg_store **out, int *lock_fd, int64_t *generation)
 {
-    cc_buf dir = CC_BUF_INIT(0);
+    cg_storage sg;
     gstate g;
     cc_status s;
     int i;
@@ -852,7 +891,8 @@ cc_status cg_graph_open_read(cc_kb *kb, cg_store **out, int *lock_fd, int64_t *g
     if (!store_enabled(kb, &s))
         return s ? s : cc_kb_seterr(kb, CC_NOTFOUND, "graph.store is \"none\" in %s: no graph store",
                                     cc_kb_dir(kb));
-    if ((s = lock_take(kb, 0, lock_fd))) return s;
+    if ((s = cg_storage_from_kb(kb, &sg))) return s;
+    if ((s = lock_take(kb, 0, lock_fd))) { cg_storage_free(&sg); return s; }
     s = state_read(kb, &g);
     if (s == CC_NOTFOUND) {
         s = cc_kb_seterr(kb, CC_NOTFOUND, "the graph store of %s has not been built "
@@ -866,7 +906,13 @@ cc_status cg_graph_open_read(cc_kb *kb, cg_store **out, int *lock_fd, int64_t *g
                          cc_kb_dir(kb));
         goto fail;
     }
-    for (i = 0; i < N_FILES; i++)
+    if (!same_storage(&g, &sg)) {
+        s = cc_kb_seterr(kb, CC_CORRUPT, "the graph store of %s was built on another storage "
+                         "(%s; the next write, or cairn graph rebuild %s, rebuilds it on the "
+                         "one the settings name)", cc_kb_dir(kb), g.storage, cc_kb_dir(kb));
+        goto fail;
+    }
+    for (i = 0; i < N_FILES && sg.kind == CG_STORAGE_BDB; i++)
         if (file_size(kb, db_files[i]) != g.size[i]) {
             s = cc_kb_seterr(kb, CC_CORRUPT, "the graph store of %s is damaged (%s has %lld bytes, "
                              "%lld recorded; cairn graph rebuild %s rebuilds it)", cc_kb_dir(kb),
@@ -874,16 +920,17 @@ cc_status cg_graph_open_read(cc_kb *kb, cg_store **out, int *lock_fd, int64_t *g
                              (long long)g.size[i], cc_kb_dir(kb));
             goto fail;
         }
-    if (gpath(kb, NULL, &dir)) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto fail; }
-    if ((s = cg_store_open(dir.data, CG_STORE_READONLY, out))) {
-        s = cc_kb_seterr(kb, CC_CORRUPT, "graph store: %s", cc_errmsg());
+    if ((s = cg_store_open_storage(&sg, CG_STORE_READONLY, out))) {
+        /* a server that cannot be reached is not a damaged store */
+        s = cc_kb_seterr(kb, sg.kind == CG_STORAGE_BDB ? CC_CORRUPT : CC_IO, "graph store: %s",
+                         cc_errmsg());
         goto fail;
     }
-    cc_buf_free(&dir);
+    cg_storage_free(&sg);
     if (generation) *generation = g.generation;
     return CC_OK;
 fail:
-    cc_buf_free(&dir);
+    cg_storage_free(&sg);
     lock_drop(*lock_fd);
     *lock_fd = -1;
     return s;

@@ -177,8 +177,8 @@ static cc_status nt_term(cc_buf *o, librdf_node *n)
 
 /* ---------------------------------------------------------------- running a query (child) */
 
-/* Runs the query on the store in dir; the answer into out. */
-static cc_status run_query(const char *dir, const char *query, size_t limit, int table,
+/* Runs the query on the store sg; the answer into out. */
+static cc_status run_query(const cg_storage *sg, const char *query, size_t limit, int table,
                            int64_t generation, cc_buf *out, cc_buf *err)
 {
     cg_store *st = NULL;
@@ -188,7 +188,7 @@ static cc_status run_query(const char *dir, const char *query, size_t limit, int
     size_t rows = 0;
     int truncated = 0;
     cc_status s;
-    if ((s = cg_store_open(dir, CG_STORE_READONLY, &st))) {
+    if ((s = cg_store_open_storage(sg, CG_STORE_READONLY, &st))) {
         cc_buf_printf(err, "graph store: %s", cc_errmsg());
         return s;
     }
@@ -309,7 +309,8 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
 {
     rasqal_query_verb verb;
     cg_store *st = NULL;
-    cc_buf dir = CC_BUF_INIT(0), got = CC_BUF_INIT(0);
+    cc_buf got = CC_BUF_INIT(0);
+    cg_storage sg;
     int64_t gen = 0;
     int fd = -1, pfd[2] = {-1, -1}, status = 0, timed_out = 0;
     double deadline;
@@ -323,10 +324,10 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
     if (strlen(query) > (1u << 20))
         return cc_kb_seterr(kb, CC_TOOBIG, "SPARQL: the query is over 1 MiB");
     if ((s = check_verb(kb, query, &verb))) return s;
-    if ((s = cg_graph_open_read(kb, &st, &fd, &gen))) return s;
+    if ((s = cg_storage_from_kb(kb, &sg))) return s;
+    if ((s = cg_graph_open_read(kb, &st, &fd, &gen))) { cg_storage_free(&sg); return s; }
     cg_store_close(st);                 /* checked; the child opens its own */
     st = NULL;
-    if (cc_kb_path(kb, "graph", &dir)) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
     if (pipe(pfd)) { s = cc_kb_seterr(kb, CC_IO, "SPARQL: pipe: %s", strerror(errno)); goto out; }
     fflush(NULL);
     pid = fork();
@@ -335,7 +336,7 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
         cc_buf ans = CC_BUF_INIT(0), err = CC_BUF_INIT(1 << 16);
         cc_status cs;
         close(pfd[0]);
-        cs = run_query(dir.data, query, limit, table, gen, &ans, &err);
+        cs = run_query(&sg, query, limit, table, gen, &ans, &err);
         if (cs == CC_OK) {
             write_all(pfd[1], "O", 1);
             write_all(pfd[1], ans.data ? ans.data : "", ans.len);
@@ -391,7 +392,7 @@ out:
     if (pfd[0] >= 0) close(pfd[0]);
     if (pfd[1] >= 0) close(pfd[1]);
     cg_graph_close_read(NULL, fd);
-    cc_buf_free(&dir);
+    cg_storage_free(&sg);
     cc_buf_free(&got);
     return s;
 }

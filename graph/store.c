@@ -1,5 +1,6 @@
 /* store.c — the Redland (librdf) triple store of a KB: storage "hashes"
- * with hash-type "bdb" under KB/graph/, contexts on, and the predicate
+ * with hash-type "bdb" under KB/graph/ (or Redland's "postgresql" storage,
+ * one model of a PostgreSQL database: see storage.c), contexts on, and the predicate
  * index (p2so) too, so a pattern binding only the predicate is no scan.  Every triple is
  * added in the context of the chunk it came from; removing a chunk removes
  * its context.  librdf's log messages go to the handle's message. */
@@ -8,13 +9,39 @@
 #include <redland.h>
 #include <string.h>
 
+/* Replaces every copy of the password in st->err by "***". */
+static void mask_err(cg_store *st)
+{
+    size_t n = st->mask ? strlen(st->mask) : 0;
+    char *hit;
+    if (!n || !st->err.len) return;
+    while ((hit = strstr(st->err.data, st->mask)) != NULL) {
+        cc_buf b = CC_BUF_INIT(0);
+        size_t at = (size_t)(hit - st->err.data);
+        if (cc_buf_append(&b, st->err.data, at) || cc_buf_puts(&b, "***") ||
+            cc_buf_puts(&b, hit + n)) {
+            cc_buf_free(&b);
+            cc_buf_reset(&st->err);
+            cc_buf_puts(&st->err, "librdf error (message withheld)");
+            return;
+        }
+        cc_buf_free(&st->err);
+        st->err = b;
+    }
+}
+
 static int on_log(void *user, librdf_log_message *msg)
 {
     cg_store *st = user;
     const char *m = librdf_log_message_message(msg);
     if (librdf_log_message_level(msg) >= LIBRDF_LOG_ERROR) {
+        size_t n;
         cc_buf_reset(&st->err);
         cc_buf_puts(&st->err, m ? m : "librdf error");
+        /* libpq's messages end in a newline: one line for the user */
+        while ((n = st->err.len) && (st->err.data[n - 1] == '\n' || st->err.data[n - 1] == ' '))
+            st->err.data[--st->err.len] = 0;
+        mask_err(st);
     }
     return 1;    /* handled: nothing printed */
 }
@@ -30,45 +57,95 @@ static cc_status fail(cg_store *st, cc_status s, const char *what)
     return s;
 }
 
-cc_status cg_store_open(const char *dir, int flags, cg_store **out)
+/* The storage name and options for Redland.  *where: for messages. */
+static cc_status storage_args(const cg_storage *g, int flags, cc_buf *opt, cc_buf *where)
+{
+    const char *yes_new = flags & CG_STORE_CREATE ? "yes" : "no";
+    if (g->kind == CG_STORAGE_BDB) {
+        if (strchr(g->dir, '\'') || strchr(g->dir, '\\'))
+            return cc_seterr(CC_INVALID, "graph directory '%s' has a quote or backslash", g->dir);
+        if (cc_buf_puts(where, g->dir) ||
+            cc_buf_printf(opt, "hash-type='bdb',dir='%s',contexts='yes',index-predicates='yes',"
+                          "new='%s',write='%s'", g->dir, yes_new,
+                          flags & CG_STORE_READONLY ? "no" : "yes"))
+            return CC_NOMEM;
+        return CC_OK;
+    }
+    if (cc_buf_puts(where, "the PostgreSQL graph store (") || cg_storage_describe(g, where) ||
+        cc_buf_putc(where, ')') ||
+        cc_buf_printf(opt, "host='%s',port='%s',dbname='%s',user='%s',password='%s',new='%s'",
+                      g->host, g->port, g->dbname, g->user, g->password, yes_new))
+        return CC_NOMEM;
+    return CC_OK;
+}
+
+cc_status cg_store_open_storage(const cg_storage *g, int flags, cg_store **out)
 {
     cg_store *st;
-    cc_buf opt = CC_BUF_INIT(8192);
-    C_ASSERT(dir && out);
+    cc_buf opt = CC_BUF_INIT(8192), where = CC_BUF_INIT(0);
+    cc_status s;
+    int pg;
+    C_ASSERT(g && out);
     *out = NULL;
-    if (strchr(dir, '\'') || strchr(dir, '\\'))
-        return cc_seterr(CC_INVALID, "graph directory '%s' has a quote or backslash", dir);
+    pg = g->kind == CG_STORAGE_POSTGRESQL;
+    if ((s = storage_args(g, flags, &opt, &where))) {
+        cc_buf_free(&opt);
+        cc_buf_free(&where);
+        return s == CC_NOMEM ? cc_seterr(s, "out of memory") : s;
+    }
     st = calloc(1, sizeof *st);
-    if (!st) return CC_NOMEM;
+    if (!st) goto nomem;
     cc_buf_init(&st->err, 4096);
+    if (pg && g->password && *g->password && !(st->mask = cc_strdup(g->password))) goto nomem;
     if (!(st->world = librdf_new_world())) goto nomem;
     librdf_world_set_logger(st->world, st, on_log);
     librdf_world_open(st->world);
-    if (cc_buf_printf(&opt, "hash-type='bdb',dir='%s',contexts='yes',index-predicates='yes',"
-                      "new='%s',write='%s'",
-                      dir, flags & CG_STORE_CREATE ? "yes" : "no",
-                      flags & CG_STORE_READONLY ? "no" : "yes"))
-        goto nomem;
-    st->storage = librdf_new_storage(st->world, "hashes", "cairn", opt.data);
-    cc_buf_free(&opt);
+    st->storage = librdf_new_storage(st->world, pg ? "postgresql" : "hashes",
+                                     pg ? g->model : "cairn", opt.data);
+    cc_buf_free(&opt);     /* it held the password */
     if (!st->storage) {
-        cc_seterr(CC_IO, "cannot open the Redland store in %s: %s", dir,
-                  st->err.len ? st->err.data : "librdf_new_storage failed");
-        cg_store_close(st);
-        return CC_IO;
+        const char *why = st->err.len ? st->err.data : "librdf_new_storage failed";
+        if (pg && !st->err.len)
+            why = "Redland has no postgresql storage (install librdf-storage-postgresql)";
+        s = cc_seterr(CC_IO, "cannot open %s%s: %s", pg ? "" : "the Redland store in ",
+                      where.data, why);
+        goto fail;
     }
     if (!(st->model = librdf_new_model(st->world, st->storage, NULL))) {
-        cc_seterr(CC_IO, "cannot make a Redland model in %s", dir);
-        cg_store_close(st);
-        return CC_IO;
+        s = cc_seterr(CC_IO, "cannot make a Redland model in %s", where.data);
+        goto fail;
     }
+    /* No transaction around an update on postgresql: Redland adds a node
+     * by INSERT and takes the duplicate-key error as "already there",
+     * which would abort a transaction.  Each row commits on its own; an
+     * interrupted update is caught by the state file (clean 0). */
     st->readonly = (flags & CG_STORE_READONLY) != 0;
+    if (pg && !st->readonly && (s = cg_pg_ensure_indexes(g))) {
+        char *why = cc_strdup(cc_errmsg());
+        s = cc_seterr(s, "cannot index %s: %s", where.data, why ? why : "out of memory");
+        free(why);
+        goto fail;
+    }
+    cc_buf_free(&where);
     *out = st;
     return CC_OK;
 nomem:
+    s = cc_seterr(CC_NOMEM, "out of memory");
+fail:
     cc_buf_free(&opt);
+    cc_buf_free(&where);
     cg_store_close(st);
-    return CC_NOMEM;
+    return s;
+}
+
+cc_status cg_store_open(const char *dir, int flags, cg_store **out)
+{
+    cg_storage g;
+    C_ASSERT(dir && out);
+    memset(&g, 0, sizeof g);
+    g.kind = CG_STORAGE_BDB;
+    g.dir = (char *)dir;       /* borrowed: g is not freed */
+    return cg_store_open_storage(&g, flags, out);
 }
 
 void cg_store_close(cg_store *st)
@@ -80,6 +157,10 @@ void cg_store_close(cg_store *st)
     }
     if (st->storage) librdf_free_storage(st->storage);
     if (st->world) librdf_free_world(st->world);
+    if (st->mask) {
+        memset(st->mask, 0, strlen(st->mask));
+        free(st->mask);
+    }
     cc_buf_free(&st->err);
     free(st);
 }
