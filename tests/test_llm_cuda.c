@@ -26,21 +26,14 @@
  *    near-tie, reported, not failed). */
 #include "backend.h"
 #include "check.h"
+#define LLM_RAND_SEED 4242
+#include "llm_rand.h"
 #include "cuda/gpu.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <unistd.h>
 
-static uint64_t rng = 4242;
-static uint32_t rnd(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-static float uni(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
 
 static cl_backend cpu, gpu;
 static char path[512];
