@@ -429,6 +429,20 @@ TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b
 TGT static float qdot_q8_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
 TGT static float qdot_q4_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
 
+/* A Q4_K block's eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) from
+ * its 12 packed bytes, four at a time in 32-bit words (as scmin_k4 in
+ * qdot.c, which gives the same values one at a time). */
+static inline void q4k_scmins(const uint8_t *p, uint32_t u[4])
+{
+    uint32_t lo_min;
+    memcpy(u, p, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4); /* mins 4..7 */
+    lo_min = u[1] & 0x3f3f3f3fu;                                              /* mins 0..3 */
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);         /* scales 4..7 */
+    u[2] = lo_min;
+    u[0] &= 0x3f3f3f3fu; /* scales 0..3 */
+}
+
 TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -437,19 +451,27 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
     for (i = 0; i < n; i += 256, b += 144, y++) {
         const uint8_t *q = b + 16;
         __m256i sumi = _mm256_setzero_si256();
+        __m128i mins, pairs, mm;
+        uint32_t u[4];
+        uint8_t sm[16];
         int j;
+        q4k_scmins(b + 4, u);
+        memcpy(sm, u, 16);
+        /* sum_j min_j * (bsums[2j] + bsums[2j+1]): pairs fit int16 (|sum| <= 32 * 127) */
+        mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(sm + 8)));
+        pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums), _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
+        mm = _mm_madd_epi16(mins, pairs);
+        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
         for (j = 0; j < 4; j++) {
             __m256i v = ld256(q + 32 * j);
             __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), ld256(y->qs + 64 * j));
             __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), ld256(y->qs + 64 * j + 32));
-            int sl, sh, m;
-            scale_min_k4(2 * j, b + 4, &sl, &m);
-            scale_min_k4(2 * j + 1, b + 4, &sh, &m);
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sl)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sh)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sm[2 * j])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sm[2 * j + 1])));
         }
         acc = fmaf(h2f_ld(b) * y->d, (float)hsum_i32(sumi), acc);
-        accm = fmaf(h2f_ld(b + 2) * y->d, (float)cl_q4k_mins(b, y), accm);
+        accm = fmaf(h2f_ld(b + 2) * y->d, (float)_mm_cvtsi128_si32(mm), accm);
     }
     return acc - accm;
 }
