@@ -32,7 +32,6 @@ typedef struct cpu_ctx {
     int n_threads;
     cl_dot_fn dot;
     cl_dot4_fn dot4;
-    cl_axpy_fn axpy;
     cl_qdot_fn qdot;
     int float_dot; /* CAIRN_CPU_DOT=float: quantised products take the float path (GPU parity reference) */
     cl_act_quantize_fn actq;
@@ -445,7 +444,6 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     if (!c) return cl_err(CL_ERR_NOMEM, "cpu: out of memory");
     c->n_threads = 1;
     c->dot = cl_dot_select(simd);
-    c->axpy = cl_axpy_select(simd);
     c->dot4 = cl_dot4_select(simd);
     c->qdot = cl_qdot_select(simd);
     c->actq = cl_act_quantize_select(simd);
