@@ -7,6 +7,8 @@
  * and then sleep on a condition variable; the caller waits for the end of
  * a job the same way. Matrix products with quantised weights take the
  * integer path (qdot.c): the input is quantised once per product.
+ * Attention (attn.c) takes the query heads of one KV head together over
+ * chunks of positions and merges the chunks per head afterwards.
  * Results do not depend on the thread count: each output value is computed
  * by one thread in a fixed order. */
 #include "backend.h"
@@ -30,7 +32,6 @@ typedef struct cpu_ctx {
     int n_threads;
     cl_dot_fn dot;
     cl_dot4_fn dot4;
-    cl_axpy_fn axpy;
     cl_qdot_fn qdot;
     int float_dot; /* CAIRN_CPU_DOT=float: quantised products take the float path (GPU parity reference) */
     cl_act_quantize_fn actq;
@@ -50,6 +51,9 @@ typedef struct cpu_ctx {
     atomic_uint_fast64_t next; /* first item not yet taken */
     float *scratch; /* n_threads * scratch_per floats, for attention scores */
     size_t scratch_per;
+    cl_attn_part_fn attn_part;
+    float *parts; /* attention's per-chunk partial results */
+    size_t parts_cap; /* floats at parts */
 } cpu_ctx;
 
 typedef struct worker_arg {
@@ -217,6 +221,7 @@ static void cpu_free(void *ctx)
     pthread_cond_destroy(&c->go);
     pthread_cond_destroy(&c->done);
     free(c->scratch);
+    free(c->parts);
     free(c->xq);
     free(c);
 }
@@ -353,44 +358,72 @@ static void cpu_swiglu(void *ctx, float *g, const float *u, size_t n)
 typedef struct at_job {
     cpu_ctx *c;
     const cl_attn_args *a;
+    uint32_t n_chunk; /* chunks of CL_ATTN_CHUNK positions that the last query sees */
 } at_job;
 
-/* Tasks are (query token, head) pairs. */
+/* Partial results: record (b, chunk, head) at ((b * n_chunk + chunk) *
+ * n_head + head) * (head_dim + 2), so the heads of one group lie together. */
+static size_t at_rec(const at_job *j, uint32_t b, uint32_t ch, uint32_t h)
+{
+    return (((size_t)b * j->n_chunk + ch) * j->a->n_head + h) * (j->a->head_dim + 2);
+}
+
+/* Tasks are (query token, KV head, chunk of positions) triples: the query
+ * heads of the group against the chunk's K and V rows (read once for all
+ * of them). Chunks past the token's position are empty. */
 static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
 {
     const at_job *j = p;
     const cl_attn_args *a = j->a;
     uint32_t hd = a->head_dim, kvd = a->n_head_kv * hd, qd = a->n_head * hd, grp = a->n_head / a->n_head_kv;
-    float *att = j->c->scratch + (size_t)tid * j->c->scratch_per;
+    float *s = j->c->scratch + (size_t)tid * j->c->scratch_per;
     uint64_t task;
     for (task = t0; task < t1; task++) {
-        uint32_t b = (uint32_t)(task / a->n_head), h = (uint32_t)(task % a->n_head), kh = h / grp, t;
-        uint32_t pos = a->pos0 + b;
-        const float *qh = a->q + (size_t)b * qd + (size_t)h * hd;
-        float mx = -INFINITY, sum = 0.0f, *o = a->out + (size_t)b * qd + (size_t)h * hd;
-        for (t = 0; t <= pos; t++) {
-            const float *kt = a->kcache + (size_t)t * kvd + kh * hd;
-            att[t] = j->c->dot(CL_TYPE_F32, (const uint8_t *)kt, qh, hd) * a->scale;
-            if (att[t] > mx) mx = att[t];
-        }
-        for (t = 0; t <= pos; t++) sum += (att[t] = expf(att[t] - mx));
-        memset(o, 0, hd * sizeof(float));
-        for (t = 0; t <= pos; t++) j->c->axpy(o, att[t] / sum, a->vcache + (size_t)t * kvd + kh * hd, hd);
+        uint32_t ch = (uint32_t)(task % j->n_chunk), kh = (uint32_t)(task / j->n_chunk % a->n_head_kv);
+        uint32_t b = (uint32_t)(task / j->n_chunk / a->n_head_kv), pos = a->pos0 + b, t0p = ch * CL_ATTN_CHUNK;
+        uint32_t nt = pos + 1 - t0p < CL_ATTN_CHUNK ? pos + 1 - t0p : CL_ATTN_CHUNK;
+        if (t0p > pos) continue;
+        j->c->attn_part(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, a->kcache + (size_t)t0p * kvd + kh * hd,
+                        a->vcache + (size_t)t0p * kvd + kh * hd, kvd, nt, a->scale, s,
+                        j->c->parts + at_rec(j, b, ch, kh * grp));
+    }
+}
+
+/* Tasks are (query token, head) pairs: the chunks merged in chunk order. */
+static void at_merge(void *p, uint64_t t0, uint64_t t1, int tid)
+{
+    const at_job *j = p;
+    const cl_attn_args *a = j->a;
+    uint64_t task;
+    (void)tid;
+    for (task = t0; task < t1; task++) {
+        uint32_t b = (uint32_t)(task / a->n_head), h = (uint32_t)(task % a->n_head);
+        cl_attn_merge(j->c->parts + at_rec(j, b, 0, h), (a->pos0 + b) / CL_ATTN_CHUNK + 1,
+                      (size_t)a->n_head * (a->head_dim + 2), a->head_dim,
+                      a->out + ((size_t)b * a->n_head + h) * a->head_dim);
     }
 }
 
 static cl_status cpu_attention(void *ctx, const cl_attn_args *a)
 {
     cpu_ctx *c = ctx;
-    size_t need = (size_t)a->pos0 + a->nb;
-    at_job j = {c, a};
+    uint32_t grp = a->n_head / a->n_head_kv;
+    at_job j = {c, a, (a->pos0 + a->nb - 1) / CL_ATTN_CHUNK + 1};
+    size_t need = (size_t)grp * CL_ATTN_CHUNK, np = at_rec(&j, a->nb, 0, 0);
     if (need > c->scratch_per) {
         float *s = realloc(c->scratch, need * (size_t)c->n_threads * sizeof(float));
-        if (!s) return cl_err(CL_ERR_NOMEM, "cpu: out of memory for attention scores (%zu positions)", need);
+        if (!s) return cl_err(CL_ERR_NOMEM, "cpu: out of memory for attention scores");
         c->scratch = s;
         c->scratch_per = need;
     }
-    run_job(c, at_tasks, &j, (uint64_t)a->nb * a->n_head, 1);
+    if (np > c->parts_cap) {
+        float *pp = realloc(c->parts, np * sizeof(float));
+        if (!pp) return cl_err(CL_ERR_NOMEM, "cpu: out of memory for attention partial sums (%u chunks)", j.n_chunk);
+        c->parts = pp;
+        c->parts_cap = np;
+    }
+    run_job(c, at_tasks, &j, (uint64_t)a->nb * a->n_head_kv * j.n_chunk, 1);
+    run_job(c, at_merge, &j, (uint64_t)a->nb * a->n_head, 16); /* decode (one token): on the caller */
     return CL_OK;
 }
 
@@ -411,10 +444,10 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     if (!c) return cl_err(CL_ERR_NOMEM, "cpu: out of memory");
     c->n_threads = 1;
     c->dot = cl_dot_select(simd);
-    c->axpy = cl_axpy_select(simd);
     c->dot4 = cl_dot4_select(simd);
     c->qdot = cl_qdot_select(simd);
     c->actq = cl_act_quantize_select(simd);
+    c->attn_part = cl_attn_part_select(simd);
     c->float_dot = getenv("CAIRN_CPU_DOT") && !strcmp(getenv("CAIRN_CPU_DOT"), "float");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);

@@ -91,6 +91,21 @@ int32_t cl_q4k_mins(const uint8_t *b, const cl_act_q8k *y);
 void cl_act_bsums(cl_act_q8k *y); /* fills y->bsums from y->qs */
 void cl_act_pairs8(cl_act_q8s *y); /* fills y->s8 from y->qs */
 int32_t cl_q6k_offs(const uint8_t *b, const cl_act_q8k *y);
+/* Decode attention (attn.c): one chunk of nt cache positions (rows ld
+ * floats apart at k and v) for the ng query heads q[0..ng*hd) that share a
+ * KV head. Writes per head g at part + g*(hd+2): the maximum m of the
+ * scaled scores, l = sum exp(score - m) and o[hd] = sum exp(score - m) *
+ * v_row; s is scratch for ng * nt floats. cl_attn_merge combines n_parts
+ * such records of one head (stride floats apart, chunk order) into out[hd]
+ * = sum o * exp(m - M) / sum l * exp(m - M). cl_attn_part_select(1) gives
+ * the AVX2 version when in use (other rounding, within float tolerance). */
+#define CL_ATTN_CHUNK 128
+typedef void (*cl_attn_part_fn)(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld,
+                                uint32_t nt, float scale, float *s, float *part);
+void cl_attn_part_ref(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld, uint32_t nt,
+                      float scale, float *s, float *part);
+cl_attn_part_fn cl_attn_part_select(int simd);
+void cl_attn_merge(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out);
 /* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */
 typedef void (*cl_axpy_fn)(float *y, float a, const float *x, size_t n);
 cl_axpy_fn cl_axpy_select(int simd);

@@ -429,6 +429,20 @@ TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b
 TGT static float qdot_q8_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
 TGT static float qdot_q4_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
 
+/* A Q4_K block's eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) from
+ * its 12 packed bytes, four at a time in 32-bit words (as scmin_k4 in
+ * qdot.c, which gives the same values one at a time). */
+static inline void q4k_scmins(const uint8_t *p, uint32_t u[4])
+{
+    uint32_t lo_min;
+    memcpy(u, p, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4); /* mins 4..7 */
+    lo_min = u[1] & 0x3f3f3f3fu;                                              /* mins 0..3 */
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);         /* scales 4..7 */
+    u[2] = lo_min;
+    u[0] &= 0x3f3f3f3fu; /* scales 0..3 */
+}
+
 TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -437,19 +451,27 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
     for (i = 0; i < n; i += 256, b += 144, y++) {
         const uint8_t *q = b + 16;
         __m256i sumi = _mm256_setzero_si256();
+        __m128i mins, pairs, mm;
+        uint32_t u[4];
+        uint8_t sm[16];
         int j;
+        q4k_scmins(b + 4, u);
+        memcpy(sm, u, 16);
+        /* sum_j min_j * (bsums[2j] + bsums[2j+1]): pairs fit int16 (|sum| <= 32 * 127) */
+        mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(sm + 8)));
+        pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums), _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
+        mm = _mm_madd_epi16(mins, pairs);
+        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
         for (j = 0; j < 4; j++) {
             __m256i v = ld256(q + 32 * j);
             __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), ld256(y->qs + 64 * j));
             __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), ld256(y->qs + 64 * j + 32));
-            int sl, sh, m;
-            scale_min_k4(2 * j, b + 4, &sl, &m);
-            scale_min_k4(2 * j + 1, b + 4, &sh, &m);
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sl)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sh)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sm[2 * j])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sm[2 * j + 1])));
         }
         acc = fmaf(h2f_ld(b) * y->d, (float)hsum_i32(sumi), acc);
-        accm = fmaf(h2f_ld(b + 2) * y->d, (float)cl_q4k_mins(b, y), accm);
+        accm = fmaf(h2f_ld(b + 2) * y->d, (float)_mm_cvtsi128_si32(mm), accm);
     }
     return acc - accm;
 }
@@ -533,6 +555,153 @@ static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
         for (i = 0; i < n; i += 256, y++) {
             y->d = quant_block_avx2(x + i, 256, y->qs);
             cl_act_bsums(y);
+        }
+    }
+}
+
+/* ---- decode attention (attn.c's cl_attn_part_ref, vectorised) ---- */
+
+/* e^x for x <= 0 (Cephes' polynomial, relative error ~2e-7; below -87.3
+ * the result is flushed to 0, as expf's underflow gives 0 or a denormal) */
+TGT static inline __m256 exp256_neg(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.3f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), fx, y, z;
+    __m256i e;
+    x = _mm256_max_ps(x, lo);
+    fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    z = _mm256_mul_ps(x, x);
+    y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, z, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+
+/* the eight sums of a0..a7, in that order */
+TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m256 a4, __m256 a5, __m256 a6,
+                                 __m256 a7)
+{
+    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+/* Positions in blocks of 8 rows (scores) and 16 rows (V sums): a block is
+ * loaded from memory once and reused from L1 by every head of the group. */
+TGT static void attn_part_avx2(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld,
+                               uint32_t nt, float scale, float *s, float *part)
+{
+    const __m256 vs = _mm256_set1_ps(scale);
+    uint32_t g, t, i, d, j;
+    if (hd % 8) {
+        cl_attn_part_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        return;
+    }
+    for (t = 0; t < nt; t += 8) {
+        uint32_t n8 = nt - t < 8 ? nt - t : 8;
+        const float *kr[8];
+        for (i = 0; i < 8; i++) kr[i] = k + (size_t)(t + (i < n8 ? i : 0)) * ld;
+        for (g = 0; g < ng; g++) {
+            const float *qg = q + (size_t)g * hd;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, r;
+            float tmp[8];
+            for (d = 0; d < hd; d += 8) {
+                __m256 qv = _mm256_loadu_ps(qg + d);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[0] + d), qv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[1] + d), qv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[2] + d), qv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[3] + d), qv, a3);
+                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[4] + d), qv, a4);
+                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[5] + d), qv, a5);
+                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[6] + d), qv, a6);
+                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[7] + d), qv, a7);
+            }
+            r = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), vs);
+            if (n8 == 8) {
+                _mm256_storeu_ps(s + (size_t)g * nt + t, r);
+            } else {
+                _mm256_storeu_ps(tmp, r);
+                memcpy(s + (size_t)g * nt + t, tmp, n8 * sizeof *tmp);
+            }
+        }
+    }
+    for (g = 0; g < ng; g++) { /* softmax numerators, max and sum */
+        float *sg = s + (size_t)g * nt, mx = -INFINITY, l = 0.0f, tmp[8];
+        __m256 vm = _mm256_set1_ps(-INFINITY), vl = _mm256_setzero_ps();
+        for (t = 0; t + 8 <= nt; t += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(sg + t));
+        _mm256_storeu_ps(tmp, vm);
+        for (i = 0; i < 8; i++)
+            if (tmp[i] > mx) mx = tmp[i];
+        for (; t < nt; t++)
+            if (sg[t] > mx) mx = sg[t];
+        vm = _mm256_set1_ps(mx);
+        for (t = 0; t + 8 <= nt; t += 8) {
+            __m256 e = exp256_neg(_mm256_sub_ps(_mm256_loadu_ps(sg + t), vm));
+            _mm256_storeu_ps(sg + t, e);
+            vl = _mm256_add_ps(vl, e);
+        }
+        if (t < nt) {
+            for (i = 0; i < 8; i++) tmp[i] = t + i < nt ? sg[t + i] - mx : -INFINITY;
+            _mm256_storeu_ps(tmp, exp256_neg(_mm256_loadu_ps(tmp)));
+            for (i = 0; t + i < nt; i++) sg[t + i] = tmp[i];
+            vl = _mm256_add_ps(vl, _mm256_loadu_ps(tmp)); /* the padding gave 0 */
+        }
+        l = hsum8(vl);
+        part[(size_t)g * (hd + 2)] = mx;
+        part[(size_t)g * (hd + 2) + 1] = l;
+        memset(part + (size_t)g * (hd + 2) + 2, 0, hd * sizeof(float));
+    }
+    for (t = 0; t < nt; t += 16) { /* o += p * V, 16 rows at a time for all heads */
+        uint32_t te = nt - t < 16 ? nt : t + 16;
+        for (g = 0; g < ng; g++) {
+            const float *sg = s + (size_t)g * nt;
+            float *o = part + (size_t)g * (hd + 2) + 2;
+            for (d = 0; d < hd; d += 64) {
+                uint32_t nv = hd - d < 64 ? (hd - d) / 8 : 8;
+                if (nv == 8) {
+                    __m256 o0 = _mm256_loadu_ps(o + d), o1 = _mm256_loadu_ps(o + d + 8),
+                           o2 = _mm256_loadu_ps(o + d + 16), o3 = _mm256_loadu_ps(o + d + 24),
+                           o4 = _mm256_loadu_ps(o + d + 32), o5 = _mm256_loadu_ps(o + d + 40),
+                           o6 = _mm256_loadu_ps(o + d + 48), o7 = _mm256_loadu_ps(o + d + 56);
+                    for (j = t; j < te; j++) {
+                        const float *vr = v + (size_t)j * ld + d;
+                        __m256 p = _mm256_broadcast_ss(sg + j);
+                        o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr), o0);
+                        o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8), o1);
+                        o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 16), o2);
+                        o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 24), o3);
+                        o4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 32), o4);
+                        o5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 40), o5);
+                        o6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 48), o6);
+                        o7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 56), o7);
+                    }
+                    _mm256_storeu_ps(o + d, o0);
+                    _mm256_storeu_ps(o + d + 8, o1);
+                    _mm256_storeu_ps(o + d + 16, o2);
+                    _mm256_storeu_ps(o + d + 24, o3);
+                    _mm256_storeu_ps(o + d + 32, o4);
+                    _mm256_storeu_ps(o + d + 40, o5);
+                    _mm256_storeu_ps(o + d + 48, o6);
+                    _mm256_storeu_ps(o + d + 56, o7);
+                } else {
+                    for (j = t; j < te; j++) {
+                        __m256 p = _mm256_broadcast_ss(sg + j);
+                        for (i = 0; i < nv; i++)
+                            _mm256_storeu_ps(o + d + 8 * i,
+                                             _mm256_fmadd_ps(p, _mm256_loadu_ps(v + (size_t)j * ld + d + 8 * i),
+                                                             _mm256_loadu_ps(o + d + 8 * i)));
+                    }
+                }
+            }
         }
     }
 }
@@ -655,4 +824,13 @@ cl_dot_fn cl_dot_select(int simd)
 #endif
     (void)simd;
     return cl_dot_ref;
+}
+
+cl_attn_part_fn cl_attn_part_select(int simd)
+{
+#ifdef CL_HAVE_X86
+    if (simd && cl_simd_avx2()) return attn_part_avx2;
+#endif
+    (void)simd;
+    return cl_attn_part_ref;
 }

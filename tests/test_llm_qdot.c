@@ -161,6 +161,49 @@ static void test_kernels(void)
     }
 }
 
+/* Q4_K scale/min decoding (the AVX2 kernel unpacks all eight of each in
+ * 32-bit words, qdot.c one at a time): packed bytes all ones, all zeros,
+ * single bits and random, with activations at +-127 (the largest input
+ * sums the min correction sees) and random; AVX2 == C bit for bit, and the
+ * C path equal to the exact product of the dequantised values. */
+static void test_q4k_scales(void)
+{
+    enum { NSB = 3, N = 256 * NSB };
+    static uint8_t row[144 * NSB];
+    static cl_act_q8k y[NSB];
+    static float w[N];
+    cl_qdot_fn simd = cl_qdot_select(1);
+    int it, i, k, differ = 0, off = 0;
+    for (it = 0; it < 400; it++) {
+        double exact = 0, mass = 0;
+        float a, b;
+        random_row(CL_TYPE_Q4_K, row, N);
+        for (k = 0; k < NSB; k++) {
+            uint8_t *sc = row + 144 * k + 4;
+            for (i = 0; i < 12; i++)
+                sc[i] = it % 5 == 0 ? 0xff : it % 5 == 1 ? 0 : it % 5 == 2 ? (uint8_t)(1u << ((it / 5 + i) % 8))
+                                                                            : (uint8_t)rnd();
+            y[k].d = 0.01f * (float)(k + 1);
+            for (i = 0; i < 256; i++)
+                y[k].qs[i] = (int8_t)(it % 3 == 0 ? 127 : it % 3 == 1 ? (i % 2 ? -127 : 127) * (i < 128 ? 1 : -1)
+                                                                       : (int)(rnd() % 255) - 127);
+            cl_act_bsums(&y[k]);
+        }
+        cl_dequantize_row(CL_TYPE_Q4_K, row, w, N);
+        for (i = 0; i < N; i++) {
+            double xd = (double)y[i / 256].d * y[i / 256].qs[i % 256];
+            exact += (double)w[i] * xd;
+            mass += fabs((double)w[i] * xd);
+        }
+        a = simd(CL_TYPE_Q4_K, row, y, N);
+        b = cl_qdot_ref(CL_TYPE_Q4_K, row, y, N);
+        differ += memcmp(&a, &b, sizeof a) != 0;
+        off += fabs(b - exact) > 1e-5 * mass + 1e-6;
+    }
+    CHECK_MSG(differ == 0, "Q4_K scales: %d AVX2 results differ from the portable path", differ);
+    CHECK_MSG(off == 0, "Q4_K scales: %d results off the exact product", off);
+}
+
 static void test_backend(int type)
 {
     enum { K = 768, R = 37, NB = 6 };
@@ -203,6 +246,7 @@ int main(void)
 {
     test_quantizer();
     test_kernels();
+    test_q4k_scales();
     test_backend(CL_TYPE_Q8_0);
     test_backend(CL_TYPE_Q4_0);
     test_backend(CL_TYPE_Q4_K);

@@ -1,0 +1,75 @@
+/* bench_llm_attn.c — the CPU backend's decode attention alone, at the
+ * Qwen2.5-0.5B attention shape (14 query heads, 2 KV heads, head_dim 64):
+ * one query token at position ctx-1 over a float KV cache of random
+ * values, 24 calls (one per layer, each over its own cache as in decode),
+ * repeated; prints ms per token (24 layers) and the KV bytes read per
+ * token. Usage: bench_llm_attn [--ctx 128,1024,4096] [--threads 2]
+ * [--reps 20]. It uses only the backend interface, so the same source
+ * linked against an older libcairn_llm measures the old attention. */
+#include "backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    enum { NH = 14, NKV = 2, HD = 64, NL = 24 };
+    const char *ctxs = "128,1024,4096";
+    long threads = 2, reps = 20;
+    int i;
+    cl_backend be;
+    for (i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--ctx")) ctxs = argv[i + 1];
+        else if (!strcmp(argv[i], "--threads")) threads = strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--reps")) reps = strtol(argv[i + 1], NULL, 10);
+        else {
+            fprintf(stderr, "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (threads < 1 || reps < 1 || cl_backend_cpu_new((int)threads, 1, &be) != CL_OK) {
+        fprintf(stderr, "bench_llm_attn: bad --threads/--reps or no CPU backend\n");
+        return 2;
+    }
+    printf("attention, %d heads / %d KV heads, head_dim %d, %d layers, %ld threads, best of %ld\n", NH, NKV, HD, NL,
+           threads, reps);
+    printf("%8s %12s %14s %10s\n", "context", "ms/token", "KV MiB/token", "GB/s");
+    while (*ctxs) {
+        char *end;
+        long ctx = strtol(ctxs, &end, 10);
+        size_t kvn = (size_t)ctx * NKV * HD, k;
+        float *kv, q[NH * HD], out[NH * HD];
+        double best = 1e30;
+        long r;
+        int l;
+        if (end == ctxs || ctx < 1) break;
+        ctxs = *end == ',' ? end + 1 : end;
+        if (!(kv = malloc(kvn * 2 * NL * sizeof *kv))) return 1;
+        for (k = 0; k < kvn * 2 * NL; k++) kv[k] = (float)((k * 2654435761u) % 2001) / 1000.0f - 1.0f;
+        for (k = 0; k < NH * HD; k++) q[k] = (float)((k * 40503u) % 201) / 100.0f - 1.0f;
+        for (r = 0; r < reps; r++) {
+            double t0 = now(), t;
+            for (l = 0; l < NL; l++) {
+                cl_attn_args a = {q, kv + kvn * 2 * l, kv + kvn * (2 * l + 1), out, 1, (uint32_t)ctx - 1,
+                                  NH, NKV, HD, 0.125f};
+                if (cl_be_attention(&be, &a) != CL_OK) return 1;
+            }
+            t = now() - t0;
+            if (t < best) best = t;
+        }
+        printf("%8ld %12.3f %14.2f %10.2f\n", ctx, best * 1e3, kvn * 2.0 * NL * 4 / 1048576.0,
+               kvn * 2.0 * NL * 4 / best / 1e9);
+        free(kv);
+    }
+    cl_backend_free(&be);
+    return 0;
+}

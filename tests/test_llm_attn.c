@@ -1,0 +1,134 @@
+/* test_llm_attn.c — the CPU backend's grouped-query attention (llm/attn.c,
+ * simd.c, cpu.c): query heads of one KV head handled together over chunks
+ * of CL_ATTN_CHUNK positions, merged per head. Against a double-precision
+ * softmax attention, on the AVX2 and the portable path, for queries whose
+ * positions cross chunk boundaries (1, 127..129, 256, 300 positions seen),
+ * a group of 7 heads per KV head with head_dim 64 (the Qwen2.5-0.5B shape)
+ * and an ungrouped head_dim of 20 (not a multiple of 8); then the same bits
+ * with 1 and 3 threads, and in a batch and one query at a time (a decode
+ * step must not depend on how the earlier positions were filled). */
+#include "backend.h"
+#include "check.h"
+#define LLM_RAND_SEED 4242
+#include "llm_rand.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { LMAX = 320 };
+
+typedef struct shape {
+    uint32_t n_head, n_kv, hd;
+} shape;
+
+static float *kc, *vc, *qs, *o1, *o2;
+
+static void fill(const shape *s)
+{
+    size_t i, kvd = (size_t)s->n_kv * s->hd;
+    for (i = 0; i < LMAX * kvd; i++) {
+        kc[i] = 3.0f * uni(); /* peaky softmax: scores up to ~10 */
+        vc[i] = uni();
+    }
+    for (i = 0; i < (size_t)LMAX * s->n_head * s->hd; i++) qs[i] = uni();
+}
+
+static cl_attn_args args(const shape *s, uint32_t pos0, uint32_t nb, float *out)
+{
+    cl_attn_args a = {qs + (size_t)pos0 * s->n_head * s->hd, kc, vc, out, nb, pos0, s->n_head, s->n_kv, s->hd, 0};
+    a.scale = 1.0f / sqrtf((float)s->hd);
+    return a;
+}
+
+/* max |out - exact| over the nb queries */
+static double worst_error(const shape *s, const cl_attn_args *a)
+{
+    uint32_t b, h, t, i, grp = s->n_head / s->n_kv, kvd = s->n_kv * s->hd;
+    double worst = 0, *sc = malloc(LMAX * sizeof *sc);
+    for (b = 0; b < a->nb; b++)
+        for (h = 0; h < s->n_head; h++) {
+            const float *q = a->q + ((size_t)b * s->n_head + h) * s->hd;
+            uint32_t pos = a->pos0 + b, kh = h / grp;
+            double mx = -INFINITY, l = 0;
+            for (t = 0; t <= pos; t++) {
+                double d = 0;
+                for (i = 0; i < s->hd; i++) d += (double)q[i] * kc[(size_t)t * kvd + kh * s->hd + i];
+                sc[t] = d * a->scale;
+                if (sc[t] > mx) mx = sc[t];
+            }
+            for (t = 0; t <= pos; t++) l += (sc[t] = exp(sc[t] - mx));
+            for (i = 0; i < s->hd; i++) {
+                double o = 0, e;
+                for (t = 0; t <= pos; t++) o += sc[t] * vc[(size_t)t * kvd + kh * s->hd + i];
+                e = fabs(o / l - a->out[((size_t)b * s->n_head + h) * s->hd + i]);
+                if (e > worst) worst = e;
+            }
+        }
+    free(sc);
+    return worst;
+}
+
+static void test_shape(const shape *s)
+{
+    static const uint32_t cases[][2] = {{0, 1}, {5, 3}, {120, 16}, {126, 3}, {255, 2}, {290, 10}, {300, 1}};
+    cl_backend simd1, simd3, port;
+    uint32_t c, b;
+    int simd;
+    size_t per = (size_t)s->n_head * s->hd;
+    fill(s);
+    CHECK(cl_backend_cpu_new(1, 1, &simd1) == CL_OK);
+    CHECK(cl_backend_cpu_new(3, 1, &simd3) == CL_OK);
+    CHECK(cl_backend_cpu_new(2, 0, &port) == CL_OK);
+    for (simd = 0; simd < 2; simd++) {
+        double worst = 0;
+        for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+            cl_attn_args a = args(s, cases[c][0], cases[c][1], o1);
+            double e;
+            CHECK(cl_be_attention(simd ? &simd3 : &port, &a) == CL_OK);
+            e = worst_error(s, &a);
+            if (e > worst) worst = e;
+        }
+        /* values are in [-1, 1]: float rounding of sums over <= 300 terms */
+        CHECK_MSG(worst < 2e-6, "heads %u/%u, head_dim %u, %s path: max error %.3g", s->n_head, s->n_kv, s->hd,
+                  simd ? "SIMD" : "portable", worst);
+        printf("heads %u/%u head_dim %u %-8s max |out - exact| = %.2g\n", s->n_head, s->n_kv, s->hd,
+               simd ? "SIMD" : "portable", worst);
+    }
+    for (c = 0; c < sizeof cases / sizeof *cases; c++) { /* thread count and batching do not change a bit */
+        cl_attn_args a = args(s, cases[c][0], cases[c][1], o1), a3 = args(s, cases[c][0], cases[c][1], o2);
+        int diff = 0;
+        CHECK(cl_be_attention(&simd1, &a) == CL_OK);
+        CHECK(cl_be_attention(&simd3, &a3) == CL_OK);
+        CHECK_MSG(memcmp(o1, o2, cases[c][1] * per * sizeof(float)) == 0, "pos0 %u nb %u: 1 and 3 threads differ",
+                  cases[c][0], cases[c][1]);
+        for (b = 0; b < cases[c][1]; b++) {
+            cl_attn_args one = args(s, cases[c][0] + b, 1, o2);
+            CHECK(cl_be_attention(&simd3, &one) == CL_OK);
+            diff += memcmp(o2, o1 + b * per, per * sizeof(float)) != 0;
+        }
+        CHECK_MSG(diff == 0, "pos0 %u nb %u: %d queries differ between batch and one at a time", cases[c][0],
+                  cases[c][1], diff);
+    }
+    cl_backend_free(&simd1);
+    cl_backend_free(&simd3);
+    cl_backend_free(&port);
+}
+
+int main(void)
+{
+    static const shape shapes[] = {{14, 2, 64}, {4, 4, 20}, {8, 1, 128}};
+    size_t i;
+    kc = malloc((size_t)LMAX * 8 * 128 * sizeof(float) * 2);
+    vc = kc + (size_t)LMAX * 8 * 128;
+    qs = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
+    o1 = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
+    o2 = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
+    if (!kc || !qs || !o1 || !o2) return 1;
+    if (!cl_simd_avx2()) printf("note: no AVX2 here (or CAIRN_LLM_SIMD=0): the SIMD path is the portable one\n");
+    for (i = 0; i < sizeof shapes / sizeof *shapes; i++) test_shape(&shapes[i]);
+    free(kc);
+    free(qs);
+    free(o1);
+    free(o2);
+    return check_done("llm_attn");
+}
