@@ -106,9 +106,6 @@ void cl_attn_part_ref(const float *q, uint32_t ng, uint32_t hd, const float *k, 
                       float scale, float *s, float *part);
 cl_attn_part_fn cl_attn_part_select(int simd);
 void cl_attn_merge(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out);
-/* y[i] += a * x[i] for i < n (AVX2/FMA or portable, chosen as above). */
-typedef void (*cl_axpy_fn)(float *y, float a, const float *x, size_t n);
-cl_axpy_fn cl_axpy_select(int simd);
 
 /* Streaming with stop strings (sample.c): text[0..len) is everything
  * generated so far and text[0..emitted) has been given out. Sets *emit_to

@@ -245,14 +245,6 @@ TGT static float dot_q6_k(const uint8_t *b, const float *x, uint64_t n)
     return hsum8(acc);
 }
 
-TGT static void axpy_avx2(float *y, float a, const float *x, size_t n)
-{
-    __m256 va = _mm256_set1_ps(a);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
 /* u8x32_dot with the 32 quants already converted (q[0..3]) */
 TGT static inline __m256 f32x32_dot(const __m256 *q, const float *x, __m256 *sx)
 {
@@ -763,21 +755,6 @@ static void dot4_ref(int type, const uint8_t *row, const float *x, size_t ldx, u
 }
 
 cl_dot4_fn cl_dot4_select(int simd) { return simd && cl_simd_avx2() ? dot4_any : dot4_ref; }
-
-static void axpy_ref(float *y, float a, const float *x, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-cl_axpy_fn cl_axpy_select(int simd)
-{
-#ifdef CL_HAVE_X86
-    if (simd && cl_simd_avx2()) return axpy_avx2;
-#endif
-    (void)simd;
-    return axpy_ref;
-}
 
 int cl_simd_avx2(void)
 {
