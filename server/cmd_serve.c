@@ -608,6 +608,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 {
     serve_req *r = *con_cls;
     (void)cls; (void)version;
+    if (r && r->wjob) return serve_write_resumed(r);   /* back from the writer thread */
     if (!r) {   /* first call: headers only */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = cc_now_ms();
@@ -644,6 +645,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) return;
     __atomic_sub_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
     if (r->ext_free) r->ext_free(r->ext);
+    serve_wjob_free(r->wjob);
     cc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -783,11 +785,12 @@ int cmd_serve(int argc, char **argv)
     }
     S.path_name[S.n_paths++] = "other";
     if ((ret = serve_vectors_start(kbdir))) goto out;
+    if ((ret = serve_writer_start())) goto out;
     S.n_slots = (int)threads;
     if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     signal(SIGPIPE, SIG_IGN);
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (tls_cert)
         d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, NULL,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -832,8 +835,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "cairn: %d request(s) still running after %d ms; closing them\n",
                 S.inflight, SHUTDOWN_WAIT_MS);
     serve_chat_stop();
+    /* the writes still queued run to the end (their connections are
+     * suspended: libmicrohttpd must not stop with one), then the vector
+     * index is caught up a last time */
+    serve_writer_stop();
     MHD_stop_daemon(d);
 out:
+    serve_writer_stop();
     serve_chat_close();
     for (i = 0; i < S.n_slots; i++) {
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);
