@@ -142,9 +142,10 @@ const char *serve_kbdir(void);
  * is suspended meanwhile) but must not send on it. */
 typedef int (*serve_write_fn)(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp);
 
-/* Starts the writer thread; its first act is to catch the vector index up
- * with the catalog. Nonzero after printing an error. */
-int  serve_writer_start(void);
+/* Starts the writer thread with room for queue_max waiting jobs; its first
+ * act is to catch the vector index up with the catalog. Nonzero after
+ * printing an error. */
+int  serve_writer_start(int queue_max);
 /* Runs the queued jobs to the end, catches the vector index up once more,
  * and ends the thread. New submissions get 503 from the moment it is called. */
 void serve_writer_stop(void);

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_MAX   64        /* jobs waiting (not counting the running one) */
 #define SYNC_GAP_MS 2000      /* least time between two vector syncs */
 #define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
 
@@ -49,7 +48,7 @@ static struct {
     pthread_t       tid;
     int             running, stop;
     serve_wjob     *head, *tail;
-    int             n_queued;
+    int             n_queued, queue_max;   /* waiting jobs (not the running one) */
     int             vec_dirty;      /* commits since the last vector sync */
     double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
     double          vec_gap_ms;
@@ -153,8 +152,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int serve_writer_start(void)
+int serve_writer_start(int queue_max)
 {
+    W.queue_max = queue_max;
     W.vec_gap_ms = SYNC_GAP_MS;
     W.vec_dirty = 1;          /* catch up at startup (after a crash, say) */
     W.vec_due_ms = 0;
@@ -191,7 +191,7 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
     serve_reply_init(&j->rp);
     pthread_mutex_lock(&W.mu);
     if (!W.running || W.stop) why = "the server is shutting down";
-    else if (W.n_queued >= QUEUE_MAX) why = "the write queue is full";
+    else if (W.n_queued >= W.queue_max) why = "the write queue is full";
     if (!why) {
         /* suspend before the job is visible: the writer's resume comes after */
         r->wjob = j;
@@ -208,9 +208,9 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
         char *s, msg[160];
         struct MHD_Response *resp;
         serve_wjob_free(j);
-        snprintf(msg, sizeof msg, "%s (%d writes waiting); retry in " RETRY_AFTER " s", why,
-                 QUEUE_MAX);
-        cJSON_AddStringToObject(o, "code", "queue_full");
+        snprintf(msg, sizeof msg, "%s (%d writes waiting at most); retry in " RETRY_AFTER " s",
+                 why, W.queue_max);
+        cJSON_AddStringToObject(o, "code", W.stop || !W.running ? "shutting_down" : "queue_full");
         cJSON_AddStringToObject(o, "message", msg);
         s = cJSON_PrintUnformatted(e);
         cJSON_Delete(e);
