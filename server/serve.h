@@ -170,6 +170,8 @@ int  serve_vectors_start(const char *kbdir);
 void serve_vectors_poke(void);
 void serve_vectors_apply(cr_searcher *se, long *version);
 void serve_vectors_stop(void);
+/* The catalog generation the loaded index reflects; -1 when none. */
+int64_t serve_vectors_generation(void);
 
 /* Appends one row to the audit table on a writable kb (inside the
  * caller's transaction if one is open). actor "key:<id>", "loopback" (the

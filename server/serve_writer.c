@@ -24,6 +24,7 @@
  * Readers see the new file through serve_vectors.c's reloader. */
 #define _GNU_SOURCE
 #include "serve.h"
+#include "graph.h"
 
 #include <errno.h>
 #include <string.h>
@@ -60,6 +61,7 @@ static void vector_sync(void)
     cc_kb *kb;
     cr_vectors_stats vs;
     cc_status st;
+    int64_t gen;
     double t0 = cc_now_ms(), took;
     if ((st = serve_writer_acquire(&kb)) != CC_OK) {
         /* a CLI writer holds the KB: it catches the index up itself; retry later */
@@ -73,6 +75,13 @@ static void vector_sync(void)
     pthread_mutex_lock(&W.mu);
     W.vec_dirty = 0;    /* commits from here on need another sync */
     pthread_mutex_unlock(&W.mu);
+    memset(&vs, 0, sizeof vs);
+    /* the index the readers loaded is already at the catalog's generation
+     * (a restart after a clean stop): nothing to replay, skip the load */
+    if (cc_kb_generation(kb, &gen) == CC_OK && gen == serve_vectors_generation()) {
+        serve_writer_release(kb, 0);
+        return;
+    }
     st = cr_vectors_sync(kb, &vs);
     if (st != CC_OK) {
         fprintf(stderr, "cairn: vector index catch-up: %s; retrying\n", cc_kb_errmsg(kb));
@@ -100,6 +109,7 @@ static void run_job(serve_wjob *j)
                           st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
     } else {
         int changed = j->fn(j->r, kb, j->arg, &j->rp);
+        cg_ingest_done();   /* this thread's statements on kb, before it closes */
         if (changed) {
             pthread_mutex_lock(&W.mu);
             if (!W.vec_dirty && W.vec_due_ms < cc_now_ms()) W.vec_due_ms = cc_now_ms();
