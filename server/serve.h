@@ -246,6 +246,8 @@ void serve_reply_header(serve_reply *rp, const char *name, const char *fmt, ...)
 /* {"error":{"code","message"}} with the status. */
 void serve_reply_error(serve_reply *rp, int status, const char *code, const char *fmt, ...)
      __attribute__((format(printf, 4, 5)));
+/* j (taken) as the body, application/json, with status; 500 when out of memory. */
+void serve_reply_json(serve_reply *rp, int status, cJSON *j);
 /* Sends rp (and frees it); counts it in /metrics. */
 enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp);
 

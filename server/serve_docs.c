@@ -179,21 +179,6 @@ static enum MHD_Result do_get_docs(serve_req *r, int64_t id)
     return ret;
 }
 
-/* A JSON body into rp with status (takes j). */
-static void reply_json(serve_reply *rp, int status, cJSON *j)
-{
-    char *t = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    if (!t || cc_buf_puts(&rp->body, t)) {
-        free(t);
-        serve_reply_error(rp, 500, "internal", "out of memory");
-        return;
-    }
-    free(t);
-    rp->status = status;
-    rp->ctype = "application/json";
-}
-
 /* A document to ingest: borrowed from j (a JSON body, owned) or from the
  * request (a multipart upload, which lives until the request completes). */
 typedef struct doc_job {
@@ -260,7 +245,7 @@ static int ingest_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
                  (long long)stats.docs_added, (long long)stats.docs_replaced,
                  (long long)stats.docs_unchanged);
         serve_audit(kb, r, "ingest", d->uri, detail);
-        reply_json(rp, stats.docs_added ? 201 : 200, out);
+        serve_reply_json(rp, stats.docs_added ? 201 : 200, out);
         changed = stats.docs_added || stats.docs_replaced;
     }
     sqlite3_finalize(st);
@@ -365,7 +350,7 @@ static int delete_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
         cJSON_AddNumberToObject(out, "id", (double)id);
         cJSON_AddNumberToObject(out, "removed", (double)n);
         serve_audit(kb, r, "delete", ref, NULL);
-        reply_json(rp, 200, out);
+        serve_reply_json(rp, 200, out);
     }
     return 1;
 }
