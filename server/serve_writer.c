@@ -31,6 +31,7 @@
 #include <time.h>
 
 #define SYNC_GAP_MS 2000      /* least time between two vector syncs */
+#define FAIL_GAP_MS 60000     /* most time between retries of a failing sync */
 #define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
 
 struct serve_wjob {
@@ -92,7 +93,10 @@ static void vector_sync(void)
     serve_writer_release(kb, st == CC_OK && (vs.added || vs.removed || vs.rebuilt));
     took = cc_now_ms() - t0;
     pthread_mutex_lock(&W.mu);
-    W.vec_gap_ms = 2 * took > SYNC_GAP_MS ? 2 * took : SYNC_GAP_MS;
+    if (st != CC_OK)   /* a lasting failure (say, a damaged KB) retries ever more slowly */
+        W.vec_gap_ms = W.vec_gap_ms * 2 < FAIL_GAP_MS ? W.vec_gap_ms * 2 : FAIL_GAP_MS;
+    else
+        W.vec_gap_ms = 2 * took > SYNC_GAP_MS ? 2 * took : SYNC_GAP_MS;
     W.vec_due_ms = cc_now_ms() + W.vec_gap_ms;
     pthread_mutex_unlock(&W.mu);
 }
