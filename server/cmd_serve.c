@@ -31,7 +31,7 @@
 
 static const char serve_usage[] =
     "serve KB [--listen HOST:PORT] [--threads N] [--tls-cert PEM --tls-key PEM]\n"
-    "         [--rate-limit R] [--timeout S] [--model FILE.gguf]\n"
+    "         [--rate-limit R] [--timeout S] [--write-queue N] [--model FILE.gguf]\n"
     "  REST API over HTTP (default 127.0.0.1:8080; port 0 picks a free one).\n"
     "  With API keys in the KB (`cairn keys`), every /v1 route needs\n"
     "  Authorization: Bearer KEY. Without keys only loopback may be bound.\n"
@@ -39,6 +39,8 @@ static const char serve_usage[] =
     "  --rate-limit R  requests per second per key (setting serve.rate_limit;\n"
     "                  burst serve.rate_burst, default 2R); 0 = off (default)\n"
     "  --timeout S     idle connection timeout (setting serve.timeout_s, 30)\n"
+    "  --write-queue N document writes waiting for the writer thread before\n"
+    "                  503 queue_full (setting serve.write_queue, 64)\n"
     "  --model FILE    GGUF decoder for the OpenAI-compatible /v1/chat/completions\n"
     "                  (default setting ask.model); loaded once at startup\n"
     "  Stops cleanly on SIGTERM or SIGINT.\n";
@@ -608,6 +610,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 {
     serve_req *r = *con_cls;
     (void)cls; (void)version;
+    if (r && r->wjob) return serve_write_resumed(r);   /* back from the writer thread */
     if (!r) {   /* first call: headers only */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = cc_now_ms();
@@ -644,6 +647,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) return;
     __atomic_sub_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
     if (r->ext_free) r->ext_free(r->ext);
+    serve_wjob_free(r->wjob);
     cc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -673,7 +677,7 @@ int cmd_serve(int argc, char **argv)
 {
     const char *kbdir = NULL, *listen = "127.0.0.1:8080", *tls_cert = NULL, *tls_key = NULL;
     const char *model = NULL;
-    int64_t threads = N_THREADS, port, timeout_s = -1, n_keys;
+    int64_t threads = N_THREADS, port, timeout_s = -1, n_keys, write_queue = -1;
     double rate = -1;
     struct sockaddr_in sa = {0};
     char host[64];
@@ -692,6 +696,7 @@ int cmd_serve(int argc, char **argv)
             (r = cli_opt_str(argc, argv, &i, "--tls-key", &tls_key)) ||
             (r = cli_opt_str(argc, argv, &i, "--model", &model)) ||
             (r = cli_opt_int(argc, argv, &i, "--timeout", 1, 3600, &timeout_s)) ||
+            (r = cli_opt_int(argc, argv, &i, "--write-queue", 1, 4096, &write_queue)) ||
             (r = cli_opt_int(argc, argv, &i, "--threads", 1, 64, &threads))) {
             if (r < 0) return cli_usage(serve_usage);
             continue;
@@ -748,6 +753,9 @@ int cmd_serve(int argc, char **argv)
         S.rate_burst = rate * 2 > 1 ? rate * 2 : 1;
     if (timeout_s < 0 && cc_kb_setting_i64(probe, "serve.timeout_s", 30, &timeout_s) != CC_OK)
         timeout_s = 30;
+    if (write_queue < 0 && (cc_kb_setting_i64(probe, "serve.write_queue", 64, &write_queue) != CC_OK ||
+                            write_queue < 1 || write_queue > 4096))
+        write_queue = 64;
     if (n_keys < 0) {
         ret = cli_error("%s", cc_kb_errmsg(probe));
         cc_kb_close(probe);
@@ -783,11 +791,12 @@ int cmd_serve(int argc, char **argv)
     }
     S.path_name[S.n_paths++] = "other";
     if ((ret = serve_vectors_start(kbdir))) goto out;
+    if ((ret = serve_writer_start((int)write_queue))) goto out;
     S.n_slots = (int)threads;
     if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     signal(SIGPIPE, SIG_IGN);
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (tls_cert)
         d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, handler, NULL,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -832,8 +841,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "cairn: %d request(s) still running after %d ms; closing them\n",
                 S.inflight, SHUTDOWN_WAIT_MS);
     serve_chat_stop();
+    /* the writes still queued run to the end (their connections are
+     * suspended: libmicrohttpd must not stop with one), then the vector
+     * index is caught up a last time */
+    serve_writer_stop();
     MHD_stop_daemon(d);
 out:
+    serve_writer_stop();
     serve_chat_close();
     for (i = 0; i < S.n_slots; i++) {
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);

@@ -44,6 +44,8 @@ typedef enum serve_role {
 } serve_role;
 
 typedef struct serve_req serve_req;
+typedef struct serve_wjob serve_wjob;   /* a queued write (serve_writer.c) */
+typedef struct serve_reply serve_reply; /* below (replies) */
 typedef enum MHD_Result (*serve_handler)(serve_req *r);
 
 typedef struct serve_route {
@@ -75,6 +77,8 @@ struct serve_req {
     char        early_allow[64];
     /* a route's own body reader (multipart); nonzero return = refuse (413) */
     int       (*body_fn)(serve_req *r, const char *data, size_t n);
+    /* the write queued for the writer thread, if any (serve_write_submit) */
+    serve_wjob *wjob;
 };
 
 /* ---------------------------------------------------------------- responses
@@ -129,6 +133,33 @@ void      serve_writer_release(cc_kb *kb, int changed);
 
 const char *serve_kbdir(void);
 
+/* ---------------------------------------------------------------- the writer thread (serve_writer.c)
+ * Document writes run on one writer thread, not on libmicrohttpd's workers.
+ * A job runs with the writer's KB handle (write_mu held); it fills rp (the
+ * reply: serve_reply_error, or a JSON body) and returns 1 when it committed
+ * a change to the catalog (the vector index is then caught up later, in a
+ * batch: group commit), 0 otherwise. It may read r (borrowed; the connection
+ * is suspended meanwhile) but must not send on it. */
+typedef int (*serve_write_fn)(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp);
+
+/* Starts the writer thread with room for queue_max waiting jobs; its first
+ * act is to catch the vector index up with the catalog. Nonzero after
+ * printing an error. */
+int  serve_writer_start(int queue_max);
+/* Runs the queued jobs to the end, catches the vector index up once more,
+ * and ends the thread. New submissions get 503 from the moment it is called. */
+void serve_writer_stop(void);
+/* In a handler, once the request is validated: queues fn(arg) and suspends
+ * the connection (MHD_YES); the handler is called again when it is done and
+ * must then call serve_write_resumed (the dispatcher does). A full queue or
+ * a server shutting down answers 503 queue_full with Retry-After at once.
+ * arg_free (may be NULL) frees arg in every case. */
+enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
+                                   void (*arg_free)(void *));
+enum MHD_Result serve_write_resumed(serve_req *r);   /* sends the job's reply */
+void            serve_wjob_free(serve_wjob *j);
+int             serve_write_queued(void);            /* jobs waiting now */
+
 /* The shared vector index (serve_vectors.c): loaded once at startup, then
  * reloaded in the background when vectors.faiss changes; readers keep
  * searching the old one meanwhile. _start loads it (a missing or damaged
@@ -139,6 +170,8 @@ int  serve_vectors_start(const char *kbdir);
 void serve_vectors_poke(void);
 void serve_vectors_apply(cr_searcher *se, long *version);
 void serve_vectors_stop(void);
+/* The catalog generation the loaded index reflects; -1 when none. */
+int64_t serve_vectors_generation(void);
 
 /* Appends one row to the audit table on a writable kb (inside the
  * caller's transaction if one is open). actor "key:<id>", "loopback" (the
@@ -194,7 +227,7 @@ int       serve_auth_check(cc_kb *kb, const char *header, int64_t *key_id, serve
 
 /* What a route answers. Exactly one body source is used: `stream` when set,
  * else `static_body` when set, else `body`. */
-typedef struct serve_reply {
+struct serve_reply {
     int          status;
     const char  *ctype;             /* static string */
     cc_buf       body;              /* owned; serve_reply_free frees it */
@@ -203,7 +236,7 @@ typedef struct serve_reply {
     struct MHD_Response *stream;    /* owned until sent (streamed body) */
     const char  *allow;             /* Allow header for a 405, static string */
     struct { const char *name; char value[320]; } hdr[SERVE_HDR_MAX];  /* name NULL: unused */
-} serve_reply;
+};
 
 void serve_reply_init(serve_reply *rp);
 void serve_reply_free(serve_reply *rp);   /* the body and an unsent stream */
@@ -213,6 +246,8 @@ void serve_reply_header(serve_reply *rp, const char *name, const char *fmt, ...)
 /* {"error":{"code","message"}} with the status. */
 void serve_reply_error(serve_reply *rp, int status, const char *code, const char *fmt, ...)
      __attribute__((format(printf, 4, 5)));
+/* j (taken) as the body, application/json, with status; 500 when out of memory. */
+void serve_reply_json(serve_reply *rp, int status, cJSON *j);
 /* Sends rp (and frees it); counts it in /metrics. */
 enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp);
 

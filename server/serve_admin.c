@@ -75,61 +75,71 @@ enum MHD_Result serve_keys_get(serve_req *r)
     return serve_send_json(r, 200, out);
 }
 
-enum MHD_Result serve_keys_post(serve_req *r)
+static void json_free(void *j) { cJSON_Delete(j); }
+
+/* On the writer thread: adds the key POST /v1/keys asked for (arg: its
+ * checked JSON body). */
+static int key_add_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
 {
-    static const char *const fields[] = {"role", "name", NULL};
-    cJSON *j = serve_parse_body(r), *role_j, *name_j, *out;
-    serve_role role;
+    cJSON *j = arg, *out;
+    cJSON *role_j = cJSON_GetObjectItemCaseSensitive(j, "role");
+    cJSON *name_j = cJSON_GetObjectItemCaseSensitive(j, "name");
+    serve_role role = serve_role_parse(role_j->valuestring);
     char key[SERVE_KEY_MAX];
     int64_t id;
-    cc_kb *kb;
-    enum MHD_Result ret;
-    if (!j) return MHD_YES;
-    if (serve_check_fields(r, j, fields, "ss")) { cJSON_Delete(j); return MHD_YES; }
-    role_j = cJSON_GetObjectItemCaseSensitive(j, "role");
-    name_j = cJSON_GetObjectItemCaseSensitive(j, "name");
-    if (!role_j || (role = serve_role_parse(role_j->valuestring)) == SERVE_ROLE_NONE) {
-        cJSON_Delete(j);
-        return serve_send_error(r, 400, "bad_field",
-                                "field \"role\" is required: reader, writer, auditor or admin");
-    }
-    if (!(kb = serve_writer_open(r))) { cJSON_Delete(j); return MHD_YES; }
     if (serve_key_add(kb, name_j ? name_j->valuestring : role_j->valuestring, role, r->actor, &id,
                       key) != CC_OK) {
-        ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(kb));
-    } else {
-        out = cJSON_CreateObject();
-        cJSON_AddNumberToObject(out, "id", (double)id);
-        cJSON_AddStringToObject(out, "role", serve_role_name(role));
-        cJSON_AddStringToObject(out, "key", key);
-        memset(key, 0, sizeof key);
-        ret = serve_send_json(r, 201, out);
+        serve_reply_error(rp, 500, "internal", "%s", cc_kb_errmsg(kb));
+        return 0;
     }
-    serve_writer_release(kb, 0);
-    cJSON_Delete(j);
-    return ret;
+    out = cJSON_CreateObject();
+    cJSON_AddNumberToObject(out, "id", (double)id);
+    cJSON_AddStringToObject(out, "role", serve_role_name(role));
+    cJSON_AddStringToObject(out, "key", key);
+    memset(key, 0, sizeof key);
+    serve_reply_json(rp, 201, out);
+    return 0;
 }
 
-enum MHD_Result serve_keys_delete(serve_req *r)
+/* On the writer thread: revokes key *arg (DELETE /v1/keys/{id}). */
+static int key_revoke_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
 {
-    int64_t id;
-    cc_kb *kb;
-    cc_status st;
-    enum MHD_Result ret;
-    if (cc_parse_i64(r->param, 1, INT64_MAX, &id) != CC_OK)
-        return serve_send_error(r, 404, "not_found", "no such resource: %s (key ids are integers)",
-                                r->url);
-    if (!(kb = serve_writer_open(r))) return MHD_YES;
-    st = serve_key_revoke(kb, id, r->actor);
-    if (st == CC_NOTFOUND) ret = serve_send_error(r, 404, "not_found", "%s", cc_kb_errmsg(kb));
-    else if (st == CC_EXISTS) ret = serve_send_error(r, 409, "conflict", "%s", cc_kb_errmsg(kb));
-    else if (st) ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(kb));
+    int64_t id = *(int64_t *)arg;
+    cc_status st = serve_key_revoke(kb, id, r->actor);
+    if (st == CC_NOTFOUND) serve_reply_error(rp, 404, "not_found", "%s", cc_kb_errmsg(kb));
+    else if (st == CC_EXISTS) serve_reply_error(rp, 409, "conflict", "%s", cc_kb_errmsg(kb));
+    else if (st) serve_reply_error(rp, 500, "internal", "%s", cc_kb_errmsg(kb));
     else {
         cJSON *out = cJSON_CreateObject();
         cJSON_AddNumberToObject(out, "id", (double)id);
         cJSON_AddBoolToObject(out, "revoked", 1);
-        ret = serve_send_json(r, 200, out);
+        serve_reply_json(rp, 200, out);
     }
-    serve_writer_release(kb, 0);
-    return ret;
+    return 0;
+}
+
+enum MHD_Result serve_keys_post(serve_req *r)
+{
+    static const char *const fields[] = {"role", "name", NULL};
+    cJSON *j = serve_parse_body(r), *role_j;
+    if (!j) return MHD_YES;
+    if (serve_check_fields(r, j, fields, "ss")) { cJSON_Delete(j); return MHD_YES; }
+    role_j = cJSON_GetObjectItemCaseSensitive(j, "role");
+    if (!role_j || serve_role_parse(role_j->valuestring) == SERVE_ROLE_NONE) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 400, "bad_field",
+                                "field \"role\" is required: reader, writer, auditor or admin");
+    }
+    return serve_write_submit(r, key_add_job, j, json_free);
+}
+
+enum MHD_Result serve_keys_delete(serve_req *r)
+{
+    int64_t id, *idp;
+    if (cc_parse_i64(r->param, 1, INT64_MAX, &id) != CC_OK)
+        return serve_send_error(r, 404, "not_found", "no such resource: %s (key ids are integers)",
+                                r->url);
+    if (!(idp = malloc(sizeof *idp))) return serve_send_error(r, 500, "internal", "out of memory");
+    *idp = id;
+    return serve_write_submit(r, key_revoke_job, idp, free);
 }

@@ -179,45 +179,62 @@ static enum MHD_Result do_get_docs(serve_req *r, int64_t id)
     return ret;
 }
 
-/* Ingests one document under the writer; answers 201 (added), 200
- * (replaced or unchanged) or 409 (if_absent and the uri is live). */
-static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, const char *data,
-                                  size_t len, int if_absent)
+/* A document to ingest: borrowed from j (a JSON body, owned) or from the
+ * request (a multipart upload, which lives until the request completes). */
+typedef struct doc_job {
+    cJSON      *j;
+    const char *uri, *data;
+    size_t      len;
+    cr_format   f;
+    int         if_absent;
+} doc_job;
+
+static void doc_job_free(void *p)
 {
+    doc_job *d = p;
+    if (!d) return;
+    cJSON_Delete(d->j);
+    free(d);
+}
+
+/* On the writer thread: ingests one document; answers 201 (added), 200
+ * (replaced or unchanged) or 409 (if_absent and the uri is live). The
+ * graph store catches up here; the vector index later (serve_writer.c). */
+static int ingest_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
+{
+    doc_job *d = arg;
     cr_ingest_opts o;
     cr_ingest_stats stats = {0};
     sqlite3_stmt *st = NULL;
     int64_t live = -1;
     cJSON *out;
-    cc_kb *kb;
-    enum MHD_Result ret;
     cc_status s;
     const char *code;
-    int http;
-    if (!(kb = serve_writer_open(r))) return MHD_YES;
+    int http, changed = 0;
     sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id FROM documents WHERE uri = ?1 AND deleted = 0",
                        -1, &st, NULL);
-    sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, d->uri, -1, SQLITE_STATIC);
     if (st && sqlite3_step(st) == SQLITE_ROW) live = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    if (if_absent && live >= 0) {
-        ret = serve_send_error(r, 409, "conflict", "document \"%s\" exists (id %lld) and "
-                               "if_absent is true; drop if_absent to replace it", uri,
-                               (long long)live);
+    if (d->if_absent && live >= 0) {
+        serve_reply_error(rp, 409, "conflict", "document \"%s\" exists (id %lld) and "
+                          "if_absent is true; drop if_absent to replace it", d->uri,
+                          (long long)live);
     } else if ((s = cg_ingest_opts_from_kb(kb, &o)) != CC_OK ||
-               (s = cr_ingest_data(kb, uri, f, data, len, &o, &stats)) != CC_OK) {
+               (s = cr_ingest_data(kb, d->uri, d->f, d->data, d->len, &o, &stats)) != CC_OK) {
         /* a full disk is the server's condition, not a bad document */
         http = serve_write_status(s, 400, "ingest_failed", &code);
-        ret = serve_send_error(r, http, code, "%s", cc_kb_errmsg(kb));
-    } else if ((s = cg_sync_derived(kb, NULL)) != CC_OK) {
+        serve_reply_error(rp, http, code, "%s", cc_kb_errmsg(kb));
+        changed = 1;   /* nothing committed, or a catch-up does no harm */
+    } else if ((changed = 1, s = cg_graph_sync(kb, 0, NULL)) != CC_OK) {
         http = serve_write_status(s, 500, "internal", &code);
-        ret = serve_send_error(r, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
+        serve_reply_error(rp, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
     } else {
         char detail[96];
         out = cJSON_CreateObject();
         if (st && sqlite3_step(st) == SQLITE_ROW)
             cJSON_AddNumberToObject(out, "id", (double)sqlite3_column_int64(st, 0));
-        cJSON_AddStringToObject(out, "uri", uri);
+        cJSON_AddStringToObject(out, "uri", d->uri);
         cJSON_AddNumberToObject(out, "added", (double)stats.docs_added);
         cJSON_AddNumberToObject(out, "replaced", (double)stats.docs_replaced);
         cJSON_AddNumberToObject(out, "unchanged", (double)stats.docs_unchanged);
@@ -227,36 +244,40 @@ static enum MHD_Result ingest_one(serve_req *r, const char *uri, cr_format f, co
         snprintf(detail, sizeof detail, "added=%lld replaced=%lld unchanged=%lld",
                  (long long)stats.docs_added, (long long)stats.docs_replaced,
                  (long long)stats.docs_unchanged);
-        serve_audit(kb, r, "ingest", uri, detail);
-        ret = serve_send_json(r, stats.docs_added ? 201 : 200, out);
+        serve_audit(kb, r, "ingest", d->uri, detail);
+        serve_reply_json(rp, stats.docs_added ? 201 : 200, out);
+        changed = stats.docs_added || stats.docs_replaced;
     }
     sqlite3_finalize(st);
-    serve_writer_close(kb);
-    return ret;
+    return changed;
+}
+
+/* Queues d (taken) for the writer thread. */
+static enum MHD_Result ingest_one(serve_req *r, doc_job *d)
+{
+    return serve_write_submit(r, ingest_job, d, doc_job_free);
 }
 
 static enum MHD_Result doc_post_multipart(serve_req *r)
 {
-    const char *uri, *data;
-    size_t len;
-    cr_format f;
-    int if_absent;
+    doc_job *d = calloc(1, sizeof *d);
     serve_bad bad;
-    if (serve_upload_finish(r, &uri, &f, &data, &len, &if_absent, &bad))
+    if (!d) return serve_send_error(r, 500, "internal", "out of memory");
+    if (serve_upload_finish(r, &d->uri, &d->f, &d->data, &d->len, &d->if_absent, &bad)) {
+        free(d);
         return serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
-    return ingest_one(r, uri, f, data, len, if_absent);
+    }
+    return ingest_one(r, d);
 }
 
 /* ---------------------------------------------------------------- POST /v1/documents */
 
 enum MHD_Result serve_doc_post(serve_req *r)
 {
-    const char *uri, *text;
+    const char *text;
     cJSON *j;
-    cr_format f;
-    int if_absent;
+    doc_job *d;
     serve_bad bad;
-    enum MHD_Result ret;
     if (serve_upload_is(r)) return doc_post_multipart(r);
     {
         const char *ct = MHD_lookup_connection_value(r->c, MHD_HEADER_KIND, "Content-Type");
@@ -267,27 +288,32 @@ enum MHD_Result serve_doc_post(serve_req *r)
                                     ct && *ct ? ct : "");
     }
     if (!(j = serve_parse_body(r))) return MHD_YES;
-    if (serve_body_doc(j, &uri, &text, &f, &if_absent, &bad))
-        ret = serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
-    else
-        ret = ingest_one(r, uri, f, text, strlen(text), if_absent);
-    cJSON_Delete(j);
-    return ret;
+    if (!(d = calloc(1, sizeof *d))) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 500, "internal", "out of memory");
+    }
+    d->j = j;
+    if (serve_body_doc(j, &d->uri, &text, &d->f, &d->if_absent, &bad)) {
+        doc_job_free(d);
+        return serve_send_error(r, bad.status, bad.code, "%s", bad.msg);
+    }
+    d->data = text;
+    d->len = strlen(text);
+    return ingest_one(r, d);
 }
 
 /* ---------------------------------------------------------------- DELETE */
 
-/* DELETE /v1/documents/{id}: 200 when the live document goes; 409 when
- * the id names a version already deleted or replaced (the message says
- * which, and the live id if the uri has one); 404 when no such id. */
-static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
+/* On the writer thread: DELETE /v1/documents/{id}: 200 when the live
+ * document goes; 409 when the id names a version already deleted or
+ * replaced (the message says which, and the live id if the uri has one);
+ * 404 when no such id. arg: the id (int64_t *). */
+static int delete_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
 {
+    int64_t id = *(int64_t *)arg;
     char ref[32];
     int64_t n = 0;
-    cc_kb *kb = serve_writer_open(r);
-    enum MHD_Result ret;
     cc_status st;
-    if (!kb) return MHD_YES;
     snprintf(ref, sizeof ref, "#%lld", (long long)id);
     if ((st = cr_doc_remove(kb, ref, &n)) != CC_OK || !n) {
         sqlite3_stmt *q = NULL;
@@ -304,31 +330,38 @@ static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
         if (st != CC_OK && st != CC_NOTFOUND) {
             const char *code;
             int http = serve_write_status(st, 500, "internal", &code);
-            ret = serve_send_error(r, http, code, "%s", cc_kb_errmsg(kb));
+            serve_reply_error(rp, http, code, "%s", cc_kb_errmsg(kb));
         } else if (found && live >= 0)
-            ret = serve_send_error(r, 409, "conflict", "document %lld is an old version, replaced "
-                                   "by id %lld; delete that one", (long long)id, (long long)live);
+            serve_reply_error(rp, 409, "conflict", "document %lld is an old version, replaced "
+                              "by id %lld; delete that one", (long long)id, (long long)live);
         else if (found)
-            ret = serve_send_error(r, 409, "conflict", "document %lld is already deleted",
-                                   (long long)id);
+            serve_reply_error(rp, 409, "conflict", "document %lld is already deleted",
+                              (long long)id);
         else
-            ret = serve_send_error(r, 404, "not_found", "no document with id %lld", (long long)id);
+            serve_reply_error(rp, 404, "not_found", "no document with id %lld", (long long)id);
+        return 0;
     }
-    else if ((st = cg_sync_derived(kb, NULL)) != CC_OK) {
+    if ((st = cg_graph_sync(kb, 0, NULL)) != CC_OK) {
         const char *code;
         int http = serve_write_status(st, 500, "internal", &code);
-        ret = serve_send_error(r, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
+        serve_reply_error(rp, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
     } else {
         cJSON *out = cJSON_CreateObject();
         cJSON_AddNumberToObject(out, "id", (double)id);
         cJSON_AddNumberToObject(out, "removed", (double)n);
         serve_audit(kb, r, "delete", ref, NULL);
-        ret = serve_send_json(r, 200, out);
+        serve_reply_json(rp, 200, out);
     }
-    serve_writer_close(kb);
-    return ret;
+    return 1;
 }
 
+static enum MHD_Result do_delete_doc(serve_req *r, int64_t id)
+{
+    int64_t *arg = malloc(sizeof *arg);
+    if (!arg) return serve_send_error(r, 500, "internal", "out of memory");
+    *arg = id;
+    return serve_write_submit(r, delete_job, arg, free);
+}
 
 /* "123" -> 123; -1 when not a plain decimal id. */
 static int64_t path_id(const char *s)

@@ -63,3 +63,18 @@ int serve_write_status(cc_status s, int dflt, const char *dflt_code, const char 
     *code = dflt_code;
     return dflt;
 }
+
+void serve_reply_json(serve_reply *rp, int status, cJSON *j)
+{
+    char *t = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!t || cc_buf_puts(&rp->body, t)) {
+        free(t);
+        serve_reply_error(rp, 500, "internal", "out of memory");
+        return;
+    }
+    free(t);
+    rp->status = status;
+    rp->ctype = "application/json";
+    rp->static_body = NULL;
+}

@@ -130,6 +130,15 @@ void serve_vectors_apply(cr_searcher *se, long *version)
     pthread_mutex_unlock(&V.mu);
 }
 
+int64_t serve_vectors_generation(void)
+{
+    int64_t g;
+    pthread_mutex_lock(&V.mu);
+    g = V.vec ? cr_vshared_generation(V.vec) : -1;
+    pthread_mutex_unlock(&V.mu);
+    return g;
+}
+
 void serve_vectors_stop(void)
 {
     if (V.running) {

@@ -1,0 +1,268 @@
+/* serve_writer.c — `cairn serve`'s writer thread: document writes run here,
+ * off libmicrohttpd's worker threads, one at a time, from a bounded queue.
+ *
+ * A handler (POST/DELETE /v1/documents) validates the request on its worker
+ * thread, then serve_write_submit queues a job and suspends the connection
+ * (MHD_suspend_connection), so the worker goes on serving other connections.
+ * The writer thread runs the job under the server's writer (write_mu and a
+ * CC_KB_WRITE handle opened per job, so a CLI writer can interleave), builds
+ * the reply and resumes the connection; libmicrohttpd then calls the handler
+ * again, which sends the reply (serve_write_resumed). A full queue answers
+ * 503 queue_full with Retry-After.
+ *
+ * Group commit of the vector index: a job commits its SQLite transaction
+ * (the acknowledgement) and catches up the graph store, but not
+ * vectors.faiss, the derived index whose full rewrite is the expensive part
+ * of a write on a large KB. The writer catches the vector index up (load,
+ * replay the change log from the index's generation, save by rename: the
+ * same cr_vectors_sync every writer uses) at most once per
+ * max(SYNC_GAP_MS, twice the last sync's time) while writes keep coming, at
+ * startup, and on shutdown after the queue is drained. A crash between a
+ * commit and the next sync leaves the index at an older generation; the
+ * next sync (the server's at startup, or any CLI writer's) replays the
+ * change log, so no acknowledged document stays out of the vector lane.
+ * Readers see the new file through serve_vectors.c's reloader. */
+#define _GNU_SOURCE
+#include "serve.h"
+#include "graph.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#define SYNC_GAP_MS 2000      /* least time between two vector syncs */
+#define FAIL_GAP_MS 60000     /* most time between retries of a failing sync */
+#define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
+
+struct serve_wjob {
+    serve_wjob     *next;
+    serve_req      *r;
+    serve_write_fn  fn;
+    void           *arg;
+    void          (*arg_free)(void *);
+    serve_reply     rp;
+    int             done;     /* rp is ready (atomic) */
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    pthread_t       tid;
+    int             running, stop;
+    serve_wjob     *head, *tail;
+    int             n_queued, queue_max;   /* waiting jobs (not the running one) */
+    int             vec_dirty;      /* commits since the last vector sync */
+    double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
+    double          vec_gap_ms;
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Catches vectors.faiss up with the catalog (never while a job runs). */
+static void vector_sync(void)
+{
+    cc_kb *kb;
+    cr_vectors_stats vs;
+    cc_status st;
+    int64_t gen;
+    double t0 = cc_now_ms(), took;
+    if ((st = serve_writer_acquire(&kb)) != CC_OK) {
+        /* a CLI writer holds the KB: it catches the index up itself; retry later */
+        if (st != CC_BUSY)
+            fprintf(stderr, "cairn: vector index catch-up: %s; retrying\n", cc_errmsg());
+        pthread_mutex_lock(&W.mu);
+        W.vec_due_ms = cc_now_ms() + W.vec_gap_ms;
+        pthread_mutex_unlock(&W.mu);
+        return;
+    }
+    pthread_mutex_lock(&W.mu);
+    W.vec_dirty = 0;    /* commits from here on need another sync */
+    pthread_mutex_unlock(&W.mu);
+    memset(&vs, 0, sizeof vs);
+    /* the index the readers loaded is already at the catalog's generation
+     * (a restart after a clean stop): nothing to replay, skip the load */
+    if (cc_kb_generation(kb, &gen) == CC_OK && gen == serve_vectors_generation()) {
+        serve_writer_release(kb, 0);
+        return;
+    }
+    st = cr_vectors_sync(kb, &vs);
+    if (st != CC_OK) {
+        fprintf(stderr, "cairn: vector index catch-up: %s; retrying\n", cc_kb_errmsg(kb));
+        pthread_mutex_lock(&W.mu);
+        W.vec_dirty = 1;
+        pthread_mutex_unlock(&W.mu);
+    }
+    serve_writer_release(kb, st == CC_OK && (vs.added || vs.removed || vs.rebuilt));
+    took = cc_now_ms() - t0;
+    pthread_mutex_lock(&W.mu);
+    if (st != CC_OK)   /* a lasting failure (say, a damaged KB) retries ever more slowly */
+        W.vec_gap_ms = W.vec_gap_ms * 2 < FAIL_GAP_MS ? W.vec_gap_ms * 2 : FAIL_GAP_MS;
+    else
+        W.vec_gap_ms = 2 * took > SYNC_GAP_MS ? 2 * took : SYNC_GAP_MS;
+    W.vec_due_ms = cc_now_ms() + W.vec_gap_ms;
+    pthread_mutex_unlock(&W.mu);
+}
+
+static void run_job(serve_wjob *j)
+{
+    cc_kb *kb;
+    cc_status st = serve_writer_acquire(&kb);
+    struct MHD_Connection *c = j->r->c;
+    if (st != CC_OK) {
+        const char *code;
+        int http = serve_write_status(st, 500, "internal", &code);
+        serve_reply_error(&j->rp, http, code, "%s%s", cc_errmsg(),
+                          st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
+    } else {
+        int changed = j->fn(j->r, kb, j->arg, &j->rp);
+        cg_ingest_done();   /* this thread's statements on kb, before it closes */
+        if (changed) {
+            pthread_mutex_lock(&W.mu);
+            if (!W.vec_dirty && W.vec_due_ms < cc_now_ms()) W.vec_due_ms = cc_now_ms();
+            W.vec_dirty = 1;
+            pthread_mutex_unlock(&W.mu);
+        }
+        serve_writer_release(kb, 0);
+    }
+    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+    MHD_resume_connection(c);   /* j may be freed from here on */
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&W.mu);
+    for (;;) {
+        serve_wjob *j = W.head;
+        double now = cc_now_ms();
+        if (j) {
+            W.head = j->next;
+            if (!W.head) W.tail = NULL;
+            W.n_queued--;
+            pthread_mutex_unlock(&W.mu);
+            run_job(j);
+            pthread_mutex_lock(&W.mu);
+            continue;
+        }
+        if (W.vec_dirty && (W.stop || now >= W.vec_due_ms)) {
+            pthread_mutex_unlock(&W.mu);
+            vector_sync();
+            pthread_mutex_lock(&W.mu);
+            if (W.stop && W.vec_dirty && !W.head) break;   /* failed at shutdown: the next writer catches up */
+            continue;
+        }
+        if (W.stop) break;
+        if (W.vec_dirty) {
+            struct timespec ts;
+            double wait = W.vec_due_ms - now;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += (time_t)(wait / 1000);
+            ts.tv_nsec += (long)((wait - (double)(long)(wait / 1000) * 1000) * 1e6);
+            if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+            pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+        } else {
+            pthread_cond_wait(&W.cv, &W.mu);
+        }
+    }
+    pthread_mutex_unlock(&W.mu);
+    return NULL;
+}
+
+int serve_writer_start(int queue_max)
+{
+    W.queue_max = queue_max;
+    W.vec_gap_ms = SYNC_GAP_MS;
+    W.vec_dirty = 1;          /* catch up at startup (after a crash, say) */
+    W.vec_due_ms = 0;
+    if (pthread_create(&W.tid, NULL, writer_main, NULL))
+        return cli_error("cannot start the writer thread: %s", strerror(errno));
+    W.running = 1;
+    return 0;
+}
+
+void serve_writer_stop(void)
+{
+    if (!W.running) return;
+    pthread_mutex_lock(&W.mu);
+    W.stop = 1;
+    pthread_cond_signal(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    pthread_join(W.tid, NULL);
+    W.running = 0;
+}
+
+enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
+                                   void (*arg_free)(void *))
+{
+    serve_wjob *j = calloc(1, sizeof *j);
+    const char *why = NULL;
+    if (!j) {
+        if (arg_free) arg_free(arg);
+        return serve_send_error(r, 500, "internal", "out of memory");
+    }
+    j->r = r;
+    j->fn = fn;
+    j->arg = arg;
+    j->arg_free = arg_free;
+    serve_reply_init(&j->rp);
+    pthread_mutex_lock(&W.mu);
+    if (!W.running || W.stop) why = "the server is shutting down";
+    else if (W.n_queued >= W.queue_max) why = "the write queue is full";
+    if (!why) {
+        /* suspend before the job is visible: the writer's resume comes after */
+        r->wjob = j;
+        MHD_suspend_connection(r->c);
+        if (W.tail) W.tail->next = j;
+        else W.head = j;
+        W.tail = j;
+        W.n_queued++;
+        pthread_cond_signal(&W.cv);
+    }
+    pthread_mutex_unlock(&W.mu);
+    if (why) {
+        cJSON *e = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(e, "error");
+        char *s, msg[160];
+        struct MHD_Response *resp;
+        serve_wjob_free(j);
+        snprintf(msg, sizeof msg, "%s (%d writes waiting at most); retry in " RETRY_AFTER " s",
+                 why, W.queue_max);
+        cJSON_AddStringToObject(o, "code", W.stop || !W.running ? "shutting_down" : "queue_full");
+        cJSON_AddStringToObject(o, "message", msg);
+        s = cJSON_PrintUnformatted(e);
+        cJSON_Delete(e);
+        if (!s) return MHD_NO;
+        resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+        if (!resp) { free(s); return MHD_NO; }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        MHD_add_response_header(resp, "Retry-After", RETRY_AFTER);
+        return serve_send_response(r, 503, resp);
+    }
+    return MHD_YES;
+}
+
+enum MHD_Result serve_write_resumed(serve_req *r)
+{
+    serve_wjob *j = r->wjob;
+    if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {   /* not ours: wait on */
+        MHD_suspend_connection(r->c);
+        return MHD_YES;
+    }
+    if (j->done == 2) return MHD_YES;   /* already answered */
+    j->done = 2;
+    return serve_send_reply(r, &j->rp);
+}
+
+void serve_wjob_free(serve_wjob *j)
+{
+    if (!j) return;
+    if (j->arg_free) j->arg_free(j->arg);
+    serve_reply_free(&j->rp);
+    free(j);
+}
+
+int serve_write_queued(void)
+{
+    int n;
+    pthread_mutex_lock(&W.mu);
+    n = W.n_queued;
+    pthread_mutex_unlock(&W.mu);
+    return n;
+}
