@@ -776,38 +776,18 @@ int cl_simd_avx2(void)
 #endif
 }
 
-cl_qdot_fn cl_qdot_select(int simd)
-{
+/* The AVX2 kernel when asked for (simd) and the processor has it, else the
+ * portable one; on other processors the AVX2 kernels do not exist. */
 #ifdef CL_HAVE_X86
-    if (simd && cl_simd_avx2()) return simd_qdot;
+#define PICK(simd, fast, ref) ((simd) && cl_simd_avx2() ? (fast) : (ref))
+#else
+#define PICK(simd, fast, ref) ((void)(simd), (ref))
 #endif
-    (void)simd;
-    return cl_qdot_ref;
-}
 
-cl_act_quantize_fn cl_act_quantize_select(int simd)
-{
-#ifdef CL_HAVE_X86
-    if (simd && cl_simd_avx2()) return simd_act_quantize;
-#endif
-    (void)simd;
-    return cl_act_quantize_ref;
-}
+cl_qdot_fn cl_qdot_select(int simd) { return PICK(simd, simd_qdot, cl_qdot_ref); }
 
-cl_dot_fn cl_dot_select(int simd)
-{
-#ifdef CL_HAVE_X86
-    if (simd && cl_simd_avx2()) return simd_dot;
-#endif
-    (void)simd;
-    return cl_dot_ref;
-}
+cl_act_quantize_fn cl_act_quantize_select(int simd) { return PICK(simd, simd_act_quantize, cl_act_quantize_ref); }
 
-cl_attn_part_fn cl_attn_part_select(int simd)
-{
-#ifdef CL_HAVE_X86
-    if (simd && cl_simd_avx2()) return attn_part_avx2;
-#endif
-    (void)simd;
-    return cl_attn_part_ref;
-}
+cl_dot_fn cl_dot_select(int simd) { return PICK(simd, simd_dot, cl_dot_ref); }
+
+cl_attn_part_fn cl_attn_part_select(int simd) { return PICK(simd, attn_part_avx2, cl_attn_part_ref); }
