@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,6 +541,32 @@ static const cg_extractor_i llm_iface = {
     CG_EXTRACTOR_API_VERSION, "llm", LLM_VERSION, llm_extract, llm_free
 };
 
+/* ---------------------------------------------------------------- model hash
+
+ * Hashing a multi-GiB model on every open costs seconds, so the sha256 is
+ * kept per process (the last model hashed) and, when the caller passes a
+ * KB, in its settings as
+ *   graph.llm_model_hash = {"key": K, "sha256": "<hex>"}
+ * with K = "<dev>:<inode>:<bytes>:<mtime s.ns>:<ctime s.ns>:<path>" of the
+ * file as it was hashed. Any rewrite, copy over, touch (even touch -d back
+ * to the old mtime: ctime still moves), rename onto the path or a different
+ * path misses both and hashes again; the file is stat'ed again after
+ * reading and a hash whose file changed meanwhile is not kept. */
+
+static pthread_mutex_t hash_mu = PTHREAD_MUTEX_INITIALIZER;
+static char           *hash_key;        /* the process's last hashed file */
+static char            hash_hex[65];
+
+static cc_status file_key(const char *path, const struct stat *sb, cc_buf *out)
+{
+    cc_buf_reset(out);
+    return cc_buf_printf(out, "%llu:%llu:%lld:%lld.%09ld:%lld.%09ld:%s",
+                         (unsigned long long)sb->st_dev, (unsigned long long)sb->st_ino,
+                         (long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
+                         (long)sb->st_mtim.tv_nsec, (long long)sb->st_ctim.tv_sec,
+                         (long)sb->st_ctim.tv_nsec, path);
+}
+
 /* sha256 of a file, hex. */
 static cc_status file_sha256(const char *path, char hex[65])
 {
@@ -557,6 +584,61 @@ static cc_status file_sha256(const char *path, char hex[65])
     fclose(f);
     cc_sha256_final(&h, d);
     cc_hex(d, 32, hex);
+    return CC_OK;
+}
+
+static int hex64(const char *s)
+{
+    size_t i;
+    for (i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return s[64] == 0;
+}
+
+cc_status cg_model_sha256(const char *path, cc_kb *kb, char hex[65], int *hashed)
+{
+    struct stat sb, sa;
+    cc_buf key = CC_BUF_INIT(0), val = CC_BUF_INIT(0);
+    const char *k = NULL, *h = NULL;
+    cc_status s;
+    if (hashed) *hashed = 0;
+    if (stat(path, &sb)) return cc_seterr(CC_IO, "model %s: %s", path, strerror(errno));
+    if (file_key(path, &sb, &key)) { cc_buf_free(&key); return cc_seterr(CC_NOMEM, "out of memory"); }
+    pthread_mutex_lock(&hash_mu);
+    if (hash_key && !strcmp(hash_key, key.data)) {
+        memcpy(hex, hash_hex, 65);
+        pthread_mutex_unlock(&hash_mu);
+        cc_buf_free(&key);
+        return CC_OK;
+    }
+    pthread_mutex_unlock(&hash_mu);
+    if (kb && cc_kb_setting_str(kb, "graph.llm_model_hash.key", "", &k) == CC_OK &&
+        !strcmp(k, key.data) && cc_kb_setting_str(kb, "graph.llm_model_hash.sha256", "", &h) == CC_OK &&
+        hex64(h)) {
+        memcpy(hex, h, 65);
+        goto keep;
+    }
+    if ((s = file_sha256(path, hex))) { cc_buf_free(&key); return s; }
+    if (hashed) *hashed = 1;
+    /* changed while it was read: this hash names no one state of the file */
+    if (stat(path, &sa) || file_key(path, &sa, &val) || strcmp(val.data, key.data)) goto out;
+    if (kb && cc_kb_writable(kb)) {
+        cc_buf_reset(&val);
+        if (!cc_buf_puts(&val, "{\"key\":") && !cc_buf_json_str(&val, key.data, key.len) &&
+            !cc_buf_printf(&val, ",\"sha256\":\"%s\"}", hex) &&
+            cc_kb_setting_set(kb, "graph.llm_model_hash", val.data) != CC_OK) {
+            /* only a cache: the next open hashes again */
+        }
+    }
+keep:
+    pthread_mutex_lock(&hash_mu);
+    free(hash_key);
+    hash_key = cc_buf_detach(&key);
+    memcpy(hash_hex, hex, 65);
+    pthread_mutex_unlock(&hash_mu);
+out:
+    cc_buf_free(&key);
+    cc_buf_free(&val);
     return CC_OK;
 }
 
@@ -592,7 +674,7 @@ cc_status cg_extractor_llm_new(const cg_llm_opts *o, cg_extractor **out)
         llm_free(c);
         return s;
     }
-    if ((s = file_sha256(o->model_path, hex))) { llm_free(c); return s; }
+    if ((s = cg_model_sha256(o->model_path, o->kb, hex, NULL))) { llm_free(c); return s; }
     hex[12] = 0;
     if ((s = cg_extractor_new(&llm_iface, c, out))) { llm_free(c); return s; }
     if ((s = cg_extractor_set_variant(*out, hex))) {

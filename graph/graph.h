@@ -583,7 +583,15 @@ typedef struct cg_llm_opts {
     uint32_t    n_ctx;          /* KV cache tokens; 0: 4096 (at most the trained context) */
     size_t      max_tokens;     /* output tokens per chunk; 0: 512 */
     int         n_threads;      /* 0: the online cores */
+    cc_kb      *kb;             /* optional: caches the model's sha256 in its settings */
 } cg_llm_opts;
+
+/* The sha256 (hex) of the model file at path, from the process's cache or,
+ * with kb (may be NULL), the setting graph.llm_model_hash when the file's
+ * device, inode, size, mtime, ctime and path are those it was hashed with;
+ * else read and hashed, then cached (in kb's settings when kb is writable).
+ * *hashed (may be NULL) = 1 when the file was read. CC_IO: cannot read it. */
+cc_status cg_model_sha256(const char *path, cc_kb *kb, char hex[65], int *hashed);
 
 typedef struct cg_llm_stats {
     size_t chunks_extracted;    /* the model ran */

@@ -33,6 +33,7 @@ cg_extractor *cli_llm_open(cc_kb *kb, const char *model)
     o.model_path = model;
     o.n_ctx = (uint32_t)ctx;
     o.max_tokens = (size_t)max_out;
+    o.kb = kb;   /* the model's sha256 is cached in the KB's settings */
     if (cg_extractor_llm_new(&o, &ex) != CC_OK) {
         cli_error("%s", cc_errmsg());
         return NULL;

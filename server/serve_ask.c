@@ -56,9 +56,14 @@ static cJSON *answer_json(const ca_answer *a, int want_trace)
     return o;
 }
 
-static int ask_status(cc_status s)
+/* The HTTP status and error code of a failed ask: bad input 400/413; the
+ * trace write's failures as every other write's (507 insufficient_storage
+ * on a full disk, 503 kb_busy); else 500. */
+static int ask_status(cc_status s, const char **code)
 {
-    return s == CC_INVALID ? 400 : s == CC_TOOBIG ? 413 : 500;
+    if (s == CC_INVALID) { *code = "bad_field"; return 400; }
+    if (s == CC_TOOBIG) { *code = "internal"; return 413; }
+    return serve_write_status(s, 500, "internal", code);
 }
 
 /* ---------------------------------------------------------------- stream */
@@ -124,8 +129,9 @@ static void *ask_thread(void *p)
         stream_event(st, "error", error_obj(s == CC_BUSY ? "kb_busy" : "internal", cc_errmsg()));
     } else {
         if ((s = ca_ask(kb, st->question, &o, &a))) {
-            stream_event(st, "error", error_obj(s == CC_INVALID ? "bad_field" : "internal",
-                                                cc_kb_errmsg(kb)));
+            const char *code;
+            ask_status(s, &code);
+            stream_event(st, "error", error_obj(code, cc_kb_errmsg(kb)));
         } else {
             cJSON *d = cJSON_CreateObject();
             serve_audit_row(kb, st->actor, "ask", a->trace_id, NULL);
@@ -213,8 +219,10 @@ enum MHD_Result serve_ask(serve_req *r)
         cc_kb *kb = serve_writer_open(r);
         if (!kb) { cJSON_Delete(j); return MHD_YES; }
         if ((s = ca_ask(kb, q->valuestring, &o, &a))) {
-            ret = serve_send_error(r, ask_status(s), s == CC_INVALID ? "bad_field" : "internal",
-                                   "%s", cc_kb_errmsg(kb));
+            const char *code;
+            int http = ask_status(s, &code);
+            ret = serve_send_error(r, http, code, "%s%s", cc_kb_errmsg(kb),
+                                   s == CC_FULL ? "; free space and retry" : "");
         } else {
             serve_audit(kb, r, "ask", a->trace_id, NULL);
             ret = serve_send_json(r, 200, answer_json(a, cJSON_IsTrue(js)));

@@ -18,13 +18,27 @@
  * A trace's verification status, from its row alone and the row before it:
  * "ok"; "edited" (hash != sha256(prev_hash || json)); "relinked" (prev_hash
  * is not the previous row's hash: a trace before it was deleted, or the
- * rows were reordered). */
+ * rows were reordered).
+ *
+ * The status filter does not re-hash every trace on each request: the
+ * server remembers, per process, how far the chain has been hashed (the
+ * last seq, its stored hash, the row count up to it) and which rows up to
+ * there were not "ok"; a request hashes only the traces added since. The
+ * remembered prefix is dropped (and hashed again on the next filtered
+ * request) when rows up to it were deleted, its last row's hash changed, a
+ * listed row's fresh status disagrees with it, or GET /v1/traces/verify ran.
+ * An edit to the JSON of an already-hashed trace is therefore seen by the
+ * filter only after one of those; GET /v1/traces/verify, the detail routes,
+ * each listed row's "verification" and `cairn trace verify` always hash
+ * afresh. */
 #define _GNU_SOURCE
 #include "serve.h"
 #include "ask.h"
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -32,9 +46,9 @@
 #define TEXT_ARG_MAX   1000          /* bytes of caller / q */
 
 /* The hash of the row before t (by seq), or 64 zeros for the first. */
+#define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 #define BEFORE_SQL "coalesce((SELECT p.hash FROM traces p WHERE p.seq < t.seq" \
-                   " ORDER BY p.seq DESC LIMIT 1), '" \
-                   "0000000000000000000000000000000000000000000000000000000000000000')"
+                   " ORDER BY p.seq DESC LIMIT 1), '" ZERO_HASH "')"
 
 /* ---------------------------------------------------------------- status */
 
@@ -77,6 +91,143 @@ static void sql_trace_status(sqlite3_context *ctx, int argc, sqlite3_value **arg
                                         (const char *)sqlite3_value_text(argv[2]),
                                         (const char *)sqlite3_value_text(argv[3]), NULL),
                         -1, SQLITE_STATIC);
+}
+
+/* ---------------------------------------------------------------- hashed prefix */
+
+/* What one request uses of the hashed prefix: the traces with seq <= upto
+ * are "ok" unless their seq is in bad (ascending). Read by the SQL
+ * function cairn_trace_known(seq, :vsnap) through sqlite3_bind_pointer. */
+typedef struct vsnap {
+    int64_t  upto;
+    int64_t *bad;      /* owned; free with vsnap_free */
+    size_t   n_bad;
+} vsnap;
+
+#define VSNAP_PTR "cairn_trace_vsnap"
+
+static void vsnap_free(vsnap *v)
+{
+    free(v->bad);
+    memset(v, 0, sizeof *v);
+}
+
+static struct {
+    pthread_mutex_t mu;
+    int64_t         upto;        /* last seq hashed (0: none) */
+    int64_t         count;       /* rows with seq <= upto */
+    char            hash[65];    /* stored hash of row upto: the next row's expected prev_hash */
+    int64_t        *bad;         /* seqs <= upto not "ok", ascending */
+    size_t          n_bad, cap;
+} VC = {.mu = PTHREAD_MUTEX_INITIALIZER, .hash = ZERO_HASH};
+
+static void vc_reset_locked(void)
+{
+    VC.upto = VC.count = 0;
+    memcpy(VC.hash, ZERO_HASH, 65);
+    VC.n_bad = 0;
+}
+
+/* Forgets the hashed prefix: the next filtered request hashes every trace. */
+static void vc_invalidate(void)
+{
+    pthread_mutex_lock(&VC.mu);
+    vc_reset_locked();
+    pthread_mutex_unlock(&VC.mu);
+}
+
+/* Checks the hashed prefix against db (rows deleted up to it, its last
+ * row's hash changed: start over), hashes the traces after it, and copies
+ * the result to *out. Returns SQLITE_OK or the failing SQLite code (out is
+ * then empty, upto 0: the caller's SQL hashes every row itself). */
+static int vc_refresh(sqlite3 *db, vsnap *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = SQLITE_OK;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&VC.mu);
+    if (VC.upto > 0) {
+        const char *h;
+        rc = sqlite3_prepare_v2(db, "SELECT count(*), (SELECT hash FROM traces WHERE seq = ?1)"
+                                " FROM traces WHERE seq <= ?1", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, VC.upto);
+            if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                rc = SQLITE_OK;
+                h = (const char *)sqlite3_column_text(st, 1);
+                if (sqlite3_column_int64(st, 0) != VC.count || !h || strcmp(h, VC.hash))
+                    vc_reset_locked();
+            }
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc != SQLITE_OK) goto fail;
+    }
+    rc = sqlite3_prepare_v2(db, "SELECT seq, json, prev_hash, hash FROM traces WHERE seq > ?1"
+                            " ORDER BY seq", -1, &st, NULL);
+    if (rc != SQLITE_OK) goto fail;
+    sqlite3_bind_int64(st, 1, VC.upto);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(st, 1);
+        const char *prev = (const char *)sqlite3_column_text(st, 2);
+        const char *hash = (const char *)sqlite3_column_text(st, 3);
+        int64_t seq = sqlite3_column_int64(st, 0);
+        if (strcmp(row_status(prev, VC.hash, json, hash, NULL), "ok")) {
+            if (VC.n_bad == VC.cap) {
+                size_t cap = VC.cap ? VC.cap * 2 : 64;
+                int64_t *nb = realloc(VC.bad, cap * sizeof *nb);
+                if (!nb) { rc = SQLITE_NOMEM; goto fail; }
+                VC.bad = nb;
+                VC.cap = cap;
+            }
+            VC.bad[VC.n_bad++] = seq;
+        }
+        /* the next row's "before" is this row's stored hash, as in BEFORE_SQL */
+        if (hash && strlen(hash) < sizeof VC.hash) memcpy(VC.hash, hash, strlen(hash) + 1);
+        else memcpy(VC.hash, "-", 2);   /* NULL or longer: no prev_hash links to it */
+        VC.upto = seq;
+        VC.count++;
+    }
+    if (rc != SQLITE_DONE) goto fail;
+    rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    out->upto = VC.upto;
+    if (VC.n_bad) {
+        if (!(out->bad = malloc(VC.n_bad * sizeof *out->bad))) {
+            out->upto = 0;
+        } else {
+            memcpy(out->bad, VC.bad, VC.n_bad * sizeof *out->bad);
+            out->n_bad = VC.n_bad;
+        }
+    }
+    pthread_mutex_unlock(&VC.mu);
+    return rc;
+fail:
+    sqlite3_finalize(st);
+    vc_reset_locked();
+    pthread_mutex_unlock(&VC.mu);
+    return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* 1 when seq (<= v->upto) was "ok" when hashed. */
+static int vsnap_ok(const vsnap *v, int64_t seq)
+{
+    return !v->n_bad || !bsearch(&seq, v->bad, v->n_bad, sizeof *v->bad, cmp_i64);
+}
+
+/* SQL: cairn_trace_known(seq, :vsnap) -> 1 ("ok") or 0, for seq <= upto */
+static void sql_trace_known(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const vsnap *v = sqlite3_value_pointer(argv[1], VSNAP_PTR);
+    (void)argc;
+    if (!v) { sqlite3_result_error(ctx, "cairn_trace_known: no snapshot bound", -1); return; }
+    sqlite3_result_int(ctx, vsnap_ok(v, sqlite3_value_int64(argv[0])));
 }
 
 /* ---------------------------------------------------------------- filters */
@@ -208,8 +359,9 @@ static cc_status filt_where(const filt *f, cc_buf *sql)
         s = cc_buf_puts(sql, " AND (instr(lower(t.question), lower(:q)) > 0 OR (json_valid(t.json)"
                              " AND instr(lower(json_extract(t.json, '$.answer.text')), lower(:q)) > 0))");
     if (!s && f->status)
-        s = cc_buf_puts(sql, " AND (cairn_trace_status(t.prev_hash, " BEFORE_SQL
-                             ", t.json, t.hash) = 'ok') = (:status = 'ok')");
+        s = cc_buf_puts(sql, " AND (CASE WHEN t.seq <= :vupto THEN cairn_trace_known(t.seq, :vsnap)"
+                             " ELSE cairn_trace_status(t.prev_hash, " BEFORE_SQL
+                             ", t.json, t.hash) = 'ok' END) = (:status = 'ok')");
     return s;
 }
 
@@ -219,13 +371,19 @@ static void bind_name(sqlite3_stmt *st, const char *name, const char *v)
     if (i && v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
-static void filt_bind(const filt *f, sqlite3_stmt *st)
+/* v: the hashed prefix for the status filter (its rows are looked up, the
+ * others hashed); must outlive the statement's steps. */
+static void filt_bind(const filt *f, const vsnap *v, sqlite3_stmt *st)
 {
+    int i;
     bind_name(st, ":from", f->from);
     bind_name(st, ":to", f->to);
     bind_name(st, ":caller", f->caller);
     bind_name(st, ":q", f->q);
     bind_name(st, ":status", f->status);
+    if ((i = sqlite3_bind_parameter_index(st, ":vupto"))) sqlite3_bind_int64(st, i, v->upto);
+    if ((i = sqlite3_bind_parameter_index(st, ":vsnap")))
+        sqlite3_bind_pointer(st, i, (void *)v, VSNAP_PTR, NULL);
 }
 
 /* Prepares sql on db with the status function installed; 500 on failure. */
@@ -235,6 +393,8 @@ static sqlite3_stmt *prepare(sqlite3 *db, const cc_buf *sql, serve_reply *rp)
     if (!sql->data) { serve_reply_error(rp, 500, "internal", "out of memory"); return NULL; }
     sqlite3_create_function(db, "cairn_trace_status", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             sql_trace_status, NULL, NULL);
+    sqlite3_create_function(db, "cairn_trace_known", 2, SQLITE_UTF8, NULL, sql_trace_known, NULL,
+                            NULL);
     if (sqlite3_prepare_v2(db, sql->data, (int)sql->len, &st, NULL) != SQLITE_OK) {
         serve_reply_error(rp, 500, "internal", "reading traces: %s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
@@ -276,7 +436,12 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
     int rc;
     int64_t total = 0;
     const char *dir;
+    vsnap v = {0};
     if (filt_parse(c, 1, &f, rp)) return;
+    if (f.status && vc_refresh(db, &v) != SQLITE_OK) {
+        serve_reply_error(rp, 500, "internal", "reading traces: %s", sqlite3_errmsg(db));
+        return;
+    }
     dir = f.desc ? "DESC" : "ASC";
     /* the page: seqs picked (and sorted) first, so the JSON of rows off the
      * page is never carried through the sorter; the filter runs once, the
@@ -293,13 +458,15 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
     cc_buf_printf(&sql, " ORDER BY k %s, t.seq %s LIMIT :limit OFFSET :offset) p"
                   " JOIN traces t ON t.seq = p.s ORDER BY p.k %s, p.s %s", dir, dir, dir, dir);
     if (!(st = prepare(db, &sql, rp))) goto out;
-    filt_bind(&f, st);
+    filt_bind(&f, &v, st);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"), f.limit);
     sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), f.offset);
     out = cJSON_CreateObject();
     arr = cJSON_AddArrayToObject(out, "traces");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *t = cJSON_CreateObject();
+        const char *ver;
+        int64_t seq = sqlite3_column_int64(st, 0);
         total = sqlite3_column_int64(st, 13);
         cJSON_AddNumberToObject(t, "seq", (double)sqlite3_column_int64(st, 0));
         add_text(t, "id", sqlite3_column_text(st, 1));
@@ -312,11 +479,14 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
         else cJSON_AddBoolToObject(t, "checks_ok", sqlite3_column_int(st, 6));
         cJSON_AddNumberToObject(t, "citations", sqlite3_column_int(st, 7));
         add_text(t, "answer", sqlite3_column_text(st, 8));
-        cJSON_AddStringToObject(t, "verification",
-                                row_status((const char *)sqlite3_column_text(st, 9),
-                                           (const char *)sqlite3_column_text(st, 10),
-                                           (const char *)sqlite3_column_text(st, 11),
-                                           (const char *)sqlite3_column_text(st, 12), NULL));
+        ver = row_status((const char *)sqlite3_column_text(st, 9),
+                         (const char *)sqlite3_column_text(st, 10),
+                         (const char *)sqlite3_column_text(st, 11),
+                         (const char *)sqlite3_column_text(st, 12), NULL);
+        /* the page is hashed afresh: a row edited after the prefix was
+         * hashed makes the next filtered request hash everything again */
+        if (f.status && seq <= v.upto && vsnap_ok(&v, seq) != !strcmp(ver, "ok")) vc_invalidate();
+        cJSON_AddStringToObject(t, "verification", ver);
         cJSON_AddItemToArray(arr, t);
     }
     if (rc != SQLITE_DONE) {
@@ -331,7 +501,7 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
         cc_buf_puts(&sql, "SELECT count(*) FROM traces t");
         filt_where(&f, &sql);
         if (!(st = prepare(db, &sql, rp))) { cJSON_Delete(out); goto out; }
-        filt_bind(&f, st);
+        filt_bind(&f, &v, st);
         if (sqlite3_step(st) != SQLITE_ROW) {
             cJSON_Delete(out);
             serve_reply_error(rp, 500, "internal", "reading traces: %s", sqlite3_errmsg(db));
@@ -357,6 +527,7 @@ static void do_list(struct MHD_Connection *c, cc_kb *kb, serve_reply *rp)
 out:
     sqlite3_finalize(st);
     cc_buf_free(&sql);
+    vsnap_free(&v);
 }
 
 /* ---------------------------------------------------------------- one trace */
@@ -446,6 +617,7 @@ static void do_verify(cc_kb *kb, serve_reply *rp)
     int64_t n = 0;
     cJSON *out = cJSON_CreateObject();
     cc_status s = ca_trace_verify(kb, &n);
+    vc_invalidate();   /* the filter's next request hashes the chain again */
     cJSON_AddBoolToObject(out, "ok", s == CC_OK);
     cJSON_AddNumberToObject(out, "checked", (double)n);
     if (s != CC_OK) cJSON_AddStringToObject(out, "message", cc_kb_errmsg(kb));
@@ -465,6 +637,7 @@ typedef struct export_ctx {
     const char   *line;     /* current row's JSON (valid until the next step) */
     size_t        len, off; /* len includes the '\n' */
     int           done;     /* stepping past SQLITE_DONE would start over */
+    vsnap         v;        /* the status filter's hashed prefix (bound to st) */
 } export_ctx;
 
 static void export_free(void *cls)
@@ -473,6 +646,7 @@ static void export_free(void *cls)
     if (!x) return;
     sqlite3_finalize(x->st);
     cc_kb_close(x->kb);
+    vsnap_free(&x->v);
     free(x);
 }
 
@@ -519,6 +693,11 @@ static void do_export(struct MHD_Connection *c, const char *kbdir, serve_reply *
         export_free(x);
         return;
     }
+    if (f.status && vc_refresh(cc_kb_db(x->kb), &x->v) != SQLITE_OK) {
+        serve_reply_error(rp, 500, "internal", "reading traces: %s", sqlite3_errmsg(cc_kb_db(x->kb)));
+        export_free(x);
+        return;
+    }
     cc_buf_puts(&sql, "SELECT t.json FROM traces t");
     filt_where(&f, &sql);
     cc_buf_puts(&sql, " ORDER BY t.seq");
@@ -528,7 +707,7 @@ static void do_export(struct MHD_Connection *c, const char *kbdir, serve_reply *
         return;
     }
     cc_buf_free(&sql);
-    filt_bind(&f, x->st);
+    filt_bind(&f, &x->v, x->st);
     rp->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, x,
                                                    export_free);
     if (!rp->stream) {

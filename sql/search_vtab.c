@@ -24,74 +24,22 @@ typedef struct row {
     char   *uri, *snippet;
 } row;
 
-typedef struct svtab {
-    sqlite3_vtab  base;
-    cc_kb        *kb;
-    cr_searcher **se;
-} svtab;
-
 typedef struct scursor {
     sqlite3_vtab_cursor base;
     row   *rows;
     size_t n, i;
 } scursor;
 
-static int x_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
-                     sqlite3_vtab **out, char **err)
-{
-    svtab *v;
-    void **slots = aux;
-    int rc;
-    (void)argc; (void)argv;
-    rc = sqlite3_declare_vtab(db, "CREATE TABLE x(chunk_id INTEGER, doc_id INTEGER, uri TEXT,"
-                              " score REAL, bm25_rank INTEGER, vector_rank INTEGER,"
-                              " snippet TEXT, query HIDDEN, mode HIDDEN, k HIDDEN)");
-    if (rc != SQLITE_OK) {
-        *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
-        return rc;
-    }
-    if (!(v = sqlite3_malloc(sizeof *v))) return SQLITE_NOMEM;
-    memset(v, 0, sizeof *v);
-    v->kb = slots[0];
-    v->se = slots[1];
-    *out = &v->base;
-    return SQLITE_OK;
-}
+/* search()'s context: the session's read handle and its searcher slot */
+typedef struct sctx {
+    cc_kb        *kb;
+    cr_searcher **se;
+} sctx;
 
-static int x_disconnect(sqlite3_vtab *v) { sqlite3_free(v); return SQLITE_OK; }
-
-/* idxNum bits: 1 query, 2 mode, 4 k; argv in that order. */
 static int x_best_index(sqlite3_vtab *v, sqlite3_index_info *ix)
 {
-    int i, pos[3] = { -1, -1, -1 }, bits = 0, argn = 0, b;
     (void)v;
-    for (i = 0; i < ix->nConstraint; i++) {
-        int c = ix->aConstraint[i].iColumn;
-        if (c < COL_QUERY || ix->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (!ix->aConstraint[i].usable) return SQLITE_CONSTRAINT;
-        pos[c - COL_QUERY] = i;
-    }
-    if (pos[0] < 0) return SQLITE_CONSTRAINT;          /* a query is required */
-    for (b = 0; b < 3; b++) {
-        if (pos[b] < 0) continue;
-        bits |= 1 << b;
-        ix->aConstraintUsage[pos[b]].argvIndex = ++argn;
-        ix->aConstraintUsage[pos[b]].omit = 1;
-    }
-    ix->idxNum = bits;
-    ix->estimatedCost = 1000;
-    ix->estimatedRows = 10;
-    return SQLITE_OK;
-}
-
-static int x_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
-{
-    scursor *c = sqlite3_malloc(sizeof *c);
-    (void)v;
-    if (!c) return SQLITE_NOMEM;
-    memset(c, 0, sizeof *c);
-    *out = &c->base;
-    return SQLITE_OK;
+    return cq_vtab_args_best_index(ix, COL_QUERY, 3, 1000, 10);   /* query, mode, k */
 }
 
 static void clear_rows(scursor *c)
@@ -103,19 +51,7 @@ static void clear_rows(scursor *c)
     c->n = c->i = 0;
 }
 
-static int x_close(sqlite3_vtab_cursor *cur)
-{
-    clear_rows((scursor *)cur);
-    sqlite3_free(cur);
-    return SQLITE_OK;
-}
-
-static int vt_err(sqlite3_vtab *v, const char *msg)
-{
-    sqlite3_free(v->zErrMsg);
-    v->zErrMsg = sqlite3_mprintf("search(): %s", msg);
-    return SQLITE_ERROR;
-}
+static void x_clear(sqlite3_vtab_cursor *cur) { clear_rows((scursor *)cur); }
 
 static char *fold_snippet(const char *t)
 {
@@ -139,7 +75,8 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
                     sqlite3_value **argv)
 {
     scursor *c = (scursor *)cur;
-    svtab *v = (svtab *)cur->pVtab;
+    cq_vtab *vt = (cq_vtab *)cur->pVtab;
+    const sctx *v = vt->ctx;
     const char *query, *mode_s = NULL;
     cr_search_opts o;
     cr_hit *hits = NULL;
@@ -149,32 +86,32 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
     (void)idxs; (void)argc;
     clear_rows(c);
     query = (const char *)sqlite3_value_text(argv[a++]);
-    if (!query) return vt_err(&v->base, "the query must not be NULL");
-    if (cr_search_opts_from_kb(v->kb, &o)) return vt_err(&v->base, cc_kb_errmsg(v->kb));
+    if (!query) return cq_vtab_err(&vt->base, "the query must not be NULL");
+    if (cr_search_opts_from_kb(v->kb, &o)) return cq_vtab_err(&vt->base, cc_kb_errmsg(v->kb));
     o.mode = CR_MODE_HYBRID;
     if (idx & 2) mode_s = (const char *)sqlite3_value_text(argv[a++]);
     if (mode_s) {
         if (!strcasecmp(mode_s, "bm25")) o.mode = CR_MODE_BM25;
         else if (!strcasecmp(mode_s, "vector")) o.mode = CR_MODE_VECTOR;
         else if (!strcasecmp(mode_s, "hybrid")) o.mode = CR_MODE_HYBRID;
-        else return vt_err(&v->base, "mode must be 'bm25', 'vector' or 'hybrid'");
+        else return cq_vtab_err(&vt->base, "mode must be 'bm25', 'vector' or 'hybrid'");
     }
     if (idx & 4) {
         sqlite3_value *k = argv[a++];
         if (sqlite3_value_type(k) != SQLITE_INTEGER || sqlite3_value_int64(k) < 1 ||
             sqlite3_value_int64(k) > 10000)
-            return vt_err(&v->base, "k must be a whole number from 1 to 10000");
+            return cq_vtab_err(&vt->base, "k must be a whole number from 1 to 10000");
         o.k = sqlite3_value_int(k);
     }
-    if (!*v->se && cr_searcher_open(v->kb, v->se)) return vt_err(&v->base, cc_errmsg());
+    if (!*v->se && cr_searcher_open(v->kb, v->se)) return cq_vtab_err(&vt->base, cc_errmsg());
     if (cr_searcher_search(*v->se, query, &o, &hits, &n))
-        return vt_err(&v->base, cc_kb_errmsg(v->kb));
+        return cq_vtab_err(&vt->base, cc_kb_errmsg(v->kb));
     if (n && !(c->rows = calloc(n, sizeof *c->rows))) { free(hits); return SQLITE_NOMEM; }
     if (sqlite3_prepare_v2(cc_kb_db(v->kb), "SELECT c.doc_id, d.uri, c.text FROM chunks c"
                            " JOIN documents d ON d.id = c.doc_id WHERE c.id = ?", -1, &st,
                            NULL) != SQLITE_OK) {
         free(hits);
-        return vt_err(&v->base, sqlite3_errmsg(cc_kb_db(v->kb)));
+        return cq_vtab_err(&vt->base, sqlite3_errmsg(cc_kb_db(v->kb)));
     }
     for (i = 0; i < n; i++) {
         row *r = &c->rows[c->n];
@@ -224,25 +161,27 @@ static int x_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *out)
     return SQLITE_OK;
 }
 
-static const sqlite3_module search_module = {
-    .iVersion = 0,
-    .xConnect = x_connect,
-    .xBestIndex = x_best_index,
-    .xDisconnect = x_disconnect,
-    .xOpen = x_open,
-    .xClose = x_close,
-    .xFilter = x_filter,
-    .xNext = x_next,
-    .xEof = x_eof,
-    .xColumn = x_column,
-    .xRowid = x_rowid,
+static const cq_vtab_def search_def = {
+    .name = "search",
+    .err_prefix = "search()",
+    .schema = "CREATE TABLE x(chunk_id INTEGER, doc_id INTEGER, uri TEXT, score REAL,"
+              " bm25_rank INTEGER, vector_rank INTEGER, snippet TEXT,"
+              " query HIDDEN, mode HIDDEN, k HIDDEN)",
+    .cursor_size = sizeof(scursor),
+    .clear = x_clear,
+    .best_index = x_best_index,
+    .filter = x_filter,
+    .next = x_next,
+    .eof = x_eof,
+    .column = x_column,
+    .rowid = x_rowid,
 };
 
 int cq_search_register(sqlite3 *db, cc_kb *kb, void *searcher_slot)
 {
-    void **aux = sqlite3_malloc(2 * sizeof *aux);
-    if (!aux) return SQLITE_NOMEM;
-    aux[0] = kb;
-    aux[1] = searcher_slot;
-    return sqlite3_create_module_v2(db, "search", &search_module, aux, sqlite3_free);
+    sctx *c = sqlite3_malloc(sizeof *c);
+    if (!c) return SQLITE_NOMEM;
+    c->kb = kb;
+    c->se = searcher_slot;
+    return cq_vtab_register(db, &search_def, c, sqlite3_free);
 }

@@ -9,6 +9,7 @@
 #include "sql.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <stddef.h>
 
 struct sqlite3;
@@ -96,6 +97,47 @@ int cq_parse_next(const char *text, size_t from, const char *settings_json, cq_s
  * a SELECT presenting the result and *param the JSON to bind to its ?1
  * (caller frees). On failure the message is on s. */
 cc_status cq_stmt_run(cq_session *s, cq_stmt *st, char **param);
+
+/* ---------------------------------------------------------------- vtab.c */
+/* What one eponymous virtual table (search(), subgraph(), triples) is: its
+ * name, declared columns, cursor size and the callbacks that make its rows.
+ * Static storage: SQLite keeps using it while the module is registered. */
+typedef struct cq_vtab_def {
+    const char *name;          /* the module (table) name */
+    const char *err_prefix;    /* error messages start "<err_prefix>: " */
+    const char *schema;        /* CREATE TABLE x(...) for sqlite3_declare_vtab */
+    size_t      cursor_size;   /* bytes; the cursor struct starts with sqlite3_vtab_cursor */
+    void      (*clear)(sqlite3_vtab_cursor *cur);   /* frees what a cursor holds; NULL: nothing */
+    int (*best_index)(sqlite3_vtab *, sqlite3_index_info *);
+    int (*filter)(sqlite3_vtab_cursor *, int, const char *, int, sqlite3_value **);
+    int (*next)(sqlite3_vtab_cursor *);
+    int (*eof)(sqlite3_vtab_cursor *);
+    int (*column)(sqlite3_vtab_cursor *, sqlite3_context *, int);
+    int (*rowid)(sqlite3_vtab_cursor *, sqlite3_int64 *);
+} cq_vtab_def;
+
+/* Every table's sqlite3_vtab (cur->pVtab points to one). */
+typedef struct cq_vtab {
+    sqlite3_vtab       base;
+    const cq_vtab_def *def;
+    void              *ctx;    /* the context given at registration (borrowed) */
+} cq_vtab;
+
+#define CQ_VTAB_ARGS_MAX 8
+
+/* Registers def on db with ctx (ctx_free(ctx), may be NULL, runs when the
+ * module is dropped, or at once when registration fails). SQLITE_OK or an
+ * SQLite error code. */
+int cq_vtab_register(sqlite3 *db, const cq_vtab_def *def, void *ctx, void (*ctx_free)(void *));
+/* Sets the table's error message ("<err_prefix>: msg"); returns SQLITE_ERROR. */
+int cq_vtab_err(sqlite3_vtab *v, const char *msg);
+/* xBestIndex of a table-valued function: its arguments are the n_args
+ * (<= CQ_VTAB_ARGS_MAX) hidden columns from first_arg on, taken only as
+ * equality constraints; the first is required (SQLITE_CONSTRAINT
+ * without it, or when one is not usable). idxNum bit b set when argument b
+ * was given; xFilter's argv holds the given ones in order. */
+int cq_vtab_args_best_index(sqlite3_index_info *ix, int first_arg, int n_args, double cost,
+                            sqlite3_int64 rows);
 
 /* ---------------------------------------------------------------- search() */
 /* Registers the eponymous virtual table search(query, mode, k) on db. kb is

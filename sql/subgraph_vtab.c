@@ -29,11 +29,6 @@ enum { COL_RANK, COL_SUBJ, COL_PRED, COL_OBJ, COL_SUBJ_ID, COL_OBJ_ID, COL_SCORE
 
 #define SUBGRAPH_QUESTION_MAX 65536   /* bytes, as ask's questions */
 
-typedef struct gvtab {
-    sqlite3_vtab base;
-    cc_kb       *kb;
-} gvtab;
-
 typedef struct gcursor {
     sqlite3_vtab_cursor base;
     cg_subgraph g;
@@ -41,78 +36,13 @@ typedef struct gcursor {
     int64_t row;
 } gcursor;
 
-static int x_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
-                     sqlite3_vtab **out, char **err)
-{
-    gvtab *v;
-    int rc;
-    (void)argc; (void)argv;
-    rc = sqlite3_declare_vtab(db, "CREATE TABLE x(rank INTEGER, subject TEXT, predicate TEXT,"
-                              " object TEXT, subject_id INTEGER, object_id INTEGER, score REAL,"
-                              " status TEXT, support INTEGER, hops INTEGER, chunk_id INTEGER,"
-                              " uri TEXT, start_char INTEGER, end_char INTEGER, pattern TEXT,"
-                              " extractor TEXT, confidence REAL,"
-                              " question_or_entity HIDDEN, hops_arg HIDDEN, budget HIDDEN)");
-    if (rc != SQLITE_OK) {
-        *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
-        return rc;
-    }
-    if (!(v = sqlite3_malloc(sizeof *v))) return SQLITE_NOMEM;
-    memset(v, 0, sizeof *v);
-    v->kb = aux;
-    *out = &v->base;
-    return SQLITE_OK;
-}
-
-static int x_disconnect(sqlite3_vtab *v) { sqlite3_free(v); return SQLITE_OK; }
-
-/* idxNum bits: 1 question_or_entity, 2 hops, 4 budget; argv in that order. */
 static int x_best_index(sqlite3_vtab *v, sqlite3_index_info *ix)
 {
-    int i, pos[3] = { -1, -1, -1 }, bits = 0, argn = 0, b;
-    (void)v;
-    for (i = 0; i < ix->nConstraint; i++) {
-        int c = ix->aConstraint[i].iColumn;
-        if (c < COL_ARG || ix->aConstraint[i].op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (!ix->aConstraint[i].usable) return SQLITE_CONSTRAINT;
-        pos[c - COL_ARG] = i;
-    }
-    if (pos[0] < 0) return SQLITE_CONSTRAINT;       /* the question or entity is required */
-    for (b = 0; b < 3; b++) {
-        if (pos[b] < 0) continue;
-        bits |= 1 << b;
-        ix->aConstraintUsage[pos[b]].argvIndex = ++argn;
-        ix->aConstraintUsage[pos[b]].omit = 1;
-    }
-    ix->idxNum = bits;
-    ix->estimatedCost = 10000;
-    ix->estimatedRows = 100;
-    return SQLITE_OK;
+    (void)v;   /* question_or_entity, hops, budget */
+    return cq_vtab_args_best_index(ix, COL_ARG, 3, 10000, 100);
 }
 
-static int x_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
-{
-    gcursor *c = sqlite3_malloc(sizeof *c);
-    (void)v;
-    if (!c) return SQLITE_NOMEM;
-    memset(c, 0, sizeof *c);
-    *out = &c->base;
-    return SQLITE_OK;
-}
-
-static int x_close(sqlite3_vtab_cursor *cur)
-{
-    cg_subgraph_free(&((gcursor *)cur)->g);
-    sqlite3_free(cur);
-    return SQLITE_OK;
-}
-
-static int vt_err(sqlite3_vtab *v, const char *msg)
-{
-    sqlite3_free(v->zErrMsg);
-    v->zErrMsg = sqlite3_mprintf("subgraph(): %s", msg);
-    return SQLITE_ERROR;
-}
+static void x_clear(sqlite3_vtab_cursor *cur) { cg_subgraph_free(&((gcursor *)cur)->g); }
 
 /* Skips triples with no provenance (none are expected; a row needs one). */
 static void settle(gcursor *c)
@@ -127,7 +57,7 @@ static int int_arg(sqlite3_vtab *v, sqlite3_value *a, int lo, int hi, const char
         sqlite3_value_int64(a) > hi) {
         char msg[96];
         snprintf(msg, sizeof msg, "%s must be a whole number from %d to %d", what, lo, hi);
-        return vt_err(v, msg);
+        return cq_vtab_err(v, msg);
     }
     *out = sqlite3_value_int(a);
     return SQLITE_OK;
@@ -137,7 +67,8 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
                     sqlite3_value **argv)
 {
     gcursor *c = (gcursor *)cur;
-    gvtab *v = (gvtab *)cur->pVtab;
+    cq_vtab *v = (cq_vtab *)cur->pVtab;
+    cc_kb *kb = v->ctx;
     cg_subgraph_opts o = {0, 0};
     char *label = NULL;
     const char *q;
@@ -147,14 +78,14 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
     c->t = c->p = 0;
     c->row = 0;
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
-        return vt_err(&v->base, "the question or entity must not be NULL");
+        return cq_vtab_err(&v->base, "the question or entity must not be NULL");
     if (idx & 2 && (rc = int_arg(&v->base, argv[++a], 1, 4, "hops", &o.hops))) return rc;
     if (idx & 4 && (rc = int_arg(&v->base, argv[++a], 1, 10000, "budget", &o.budget))) return rc;
     if (sqlite3_value_type(argv[0]) == SQLITE_INTEGER) {   /* an entity id: its label */
         sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(cc_kb_db(v->kb), "SELECT label FROM entities WHERE id = ?1", -1,
+        if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT label FROM entities WHERE id = ?1", -1,
                                &st, NULL) != SQLITE_OK)
-            return vt_err(&v->base, sqlite3_errmsg(cc_kb_db(v->kb)));
+            return cq_vtab_err(&v->base, sqlite3_errmsg(cc_kb_db(kb)));
         sqlite3_bind_int64(st, 1, sqlite3_value_int64(argv[0]));
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
             label = cc_strdup((const char *)sqlite3_column_text(st, 0));
@@ -168,12 +99,12 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
             char msg[96];
             snprintf(msg, sizeof msg, "the question is %d bytes; the limit is %d",
                      sqlite3_value_bytes(argv[0]), SUBGRAPH_QUESTION_MAX);
-            return vt_err(&v->base, msg);
+            return cq_vtab_err(&v->base, msg);
         }
     }
-    if (cg_subgraph_extract(v->kb, q, NULL, 0, &o, &c->g) != CC_OK) {
+    if (cg_subgraph_extract(kb, q, NULL, 0, &o, &c->g) != CC_OK) {
         free(label);
-        return vt_err(&v->base, cc_kb_errmsg(v->kb));
+        return cq_vtab_err(&v->base, cc_kb_errmsg(kb));
     }
     free(label);
     settle(c);
@@ -234,21 +165,25 @@ static int x_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *out)
     return SQLITE_OK;
 }
 
-static const sqlite3_module subgraph_module = {
-    .iVersion = 0,
-    .xConnect = x_connect,
-    .xBestIndex = x_best_index,
-    .xDisconnect = x_disconnect,
-    .xOpen = x_open,
-    .xClose = x_close,
-    .xFilter = x_filter,
-    .xNext = x_next,
-    .xEof = x_eof,
-    .xColumn = x_column,
-    .xRowid = x_rowid,
+static const cq_vtab_def subgraph_def = {
+    .name = "subgraph",
+    .err_prefix = "subgraph()",
+    .schema = "CREATE TABLE x(rank INTEGER, subject TEXT, predicate TEXT, object TEXT,"
+              " subject_id INTEGER, object_id INTEGER, score REAL, status TEXT, support INTEGER,"
+              " hops INTEGER, chunk_id INTEGER, uri TEXT, start_char INTEGER, end_char INTEGER,"
+              " pattern TEXT, extractor TEXT, confidence REAL,"
+              " question_or_entity HIDDEN, hops_arg HIDDEN, budget HIDDEN)",
+    .cursor_size = sizeof(gcursor),
+    .clear = x_clear,
+    .best_index = x_best_index,
+    .filter = x_filter,
+    .next = x_next,
+    .eof = x_eof,
+    .column = x_column,
+    .rowid = x_rowid,
 };
 
 int cq_subgraph_register(sqlite3 *db, cc_kb *kb)
 {
-    return sqlite3_create_module_v2(db, "subgraph", &subgraph_module, kb, NULL);
+    return cq_vtab_register(db, &subgraph_def, kb, NULL);
 }

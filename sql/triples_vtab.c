@@ -34,11 +34,6 @@ enum { COL_SUBJ, COL_PRED, COL_OBJ, COL_LIT, COL_DT, COL_CTX, COL_CHUNK, N_COLS 
 /* idxNum bits, and argv in this order */
 enum { B_SUBJ = 1, B_PRED = 2, B_OBJ = 4, B_LIT = 8, B_CHUNK = 16 };
 
-typedef struct tvtab {
-    sqlite3_vtab base;
-    cq_session  *s;
-} tvtab;
-
 typedef struct trow {
     size_t  str[5];     /* offsets into the cursor's text: s, p, o, datatype, context */
     int     lit, has_dt;
@@ -51,28 +46,6 @@ typedef struct tcursor {
     trow   *rows;
     size_t  n, cap, at;
 } tcursor;
-
-static int x_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
-                     sqlite3_vtab **out, char **err)
-{
-    tvtab *v;
-    int rc;
-    (void)argc; (void)argv;
-    rc = sqlite3_declare_vtab(db, "CREATE TABLE x(subject TEXT, predicate TEXT, object TEXT,"
-                              " object_is_literal INTEGER, datatype TEXT, context TEXT,"
-                              " chunk_id INTEGER)");
-    if (rc != SQLITE_OK) {
-        *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
-        return rc;
-    }
-    if (!(v = sqlite3_malloc(sizeof *v))) return SQLITE_NOMEM;
-    memset(v, 0, sizeof *v);
-    v->s = aux;
-    *out = &v->base;
-    return SQLITE_OK;
-}
-
-static int x_disconnect(sqlite3_vtab *v) { sqlite3_free(v); return SQLITE_OK; }
 
 static int x_best_index(sqlite3_vtab *v, sqlite3_index_info *ix)
 {
@@ -108,16 +81,6 @@ static int x_best_index(sqlite3_vtab *v, sqlite3_index_info *ix)
     return SQLITE_OK;
 }
 
-static int x_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
-{
-    tcursor *c = sqlite3_malloc(sizeof *c);
-    (void)v;
-    if (!c) return SQLITE_NOMEM;
-    memset(c, 0, sizeof *c);
-    *out = &c->base;
-    return SQLITE_OK;
-}
-
 static void reset(tcursor *c)
 {
     cc_buf_free(&c->text);
@@ -126,19 +89,7 @@ static void reset(tcursor *c)
     c->n = c->cap = c->at = 0;
 }
 
-static int x_close(sqlite3_vtab_cursor *cur)
-{
-    reset((tcursor *)cur);
-    sqlite3_free(cur);
-    return SQLITE_OK;
-}
-
-static int vt_err(sqlite3_vtab *v, const char *msg)
-{
-    sqlite3_free(v->zErrMsg);
-    v->zErrMsg = sqlite3_mprintf("triples: %s", msg);
-    return SQLITE_ERROR;
-}
+static void x_clear(sqlite3_vtab_cursor *cur) { reset((tcursor *)cur); }
 
 /* The session's time limit passed, or cq_interrupt was called. */
 static int stopped(const cq_session *s)
@@ -155,9 +106,9 @@ static int put_str(tcursor *c, const char *s, size_t *off)
 /* Reads every row of one pattern into the cursor, only literal objects
  * when want_lit is 1, only IRIs when 0, all when -1. SQLITE_DONE when the
  * pattern can match nothing (a value that is not an IRI). */
-static int scan(tcursor *c, tvtab *v, const cg_triple_pattern *pat, int want_lit)
+static int scan(tcursor *c, cq_vtab *v, const cg_triple_pattern *pat, int want_lit)
 {
-    cq_session *s = v->s;
+    cq_session *s = v->ctx;
     cg_triples *it = NULL;
     cg_triple_row row;
     int has = 1;
@@ -166,10 +117,10 @@ static int scan(tcursor *c, tvtab *v, const cg_triple_pattern *pat, int want_lit
     if (stopped(s)) return SQLITE_INTERRUPT;       /* a join rescans once per outer row */
     r = cg_triples_open(s->kb, pat, &it);
     if (r == CC_INVALID) return SQLITE_DONE;      /* not an IRI: matches nothing */
-    if (r) return vt_err(&v->base, cc_kb_errmsg(s->kb));
+    if (r) return cq_vtab_err(&v->base, cc_kb_errmsg(s->kb));
     for (;;) {
         if ((r = cg_triples_next(it, &row, &has))) {
-            int rc = vt_err(&v->base, cg_triples_errmsg(it));
+            int rc = cq_vtab_err(&v->base, cg_triples_errmsg(it));
             cg_triples_close(it);
             return rc;
         }
@@ -206,7 +157,7 @@ static int x_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxs, int arg
                     sqlite3_value **argv)
 {
     tcursor *c = (tcursor *)cur;
-    tvtab *v = (tvtab *)cur->pVtab;
+    cq_vtab *v = (cq_vtab *)cur->pVtab;
     cg_triple_pattern pat = { NULL, NULL, NULL, 0, 0 };
     int a = 0, lit = -1, rc;
     (void)idxs; (void)argc;
@@ -293,21 +244,22 @@ static int x_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *out)
     return SQLITE_OK;
 }
 
-static const sqlite3_module triples_module = {
-    .iVersion = 0,
-    .xConnect = x_connect,
-    .xBestIndex = x_best_index,
-    .xDisconnect = x_disconnect,
-    .xOpen = x_open,
-    .xClose = x_close,
-    .xFilter = x_filter,
-    .xNext = x_next,
-    .xEof = x_eof,
-    .xColumn = x_column,
-    .xRowid = x_rowid,
+static const cq_vtab_def triples_def = {
+    .name = "triples",
+    .err_prefix = "triples",
+    .schema = "CREATE TABLE x(subject TEXT, predicate TEXT, object TEXT, object_is_literal INTEGER,"
+              " datatype TEXT, context TEXT, chunk_id INTEGER)",
+    .cursor_size = sizeof(tcursor),
+    .clear = x_clear,
+    .best_index = x_best_index,
+    .filter = x_filter,
+    .next = x_next,
+    .eof = x_eof,
+    .column = x_column,
+    .rowid = x_rowid,
 };
 
 int cq_triples_register(sqlite3 *db, cq_session *s)
 {
-    return sqlite3_create_module_v2(db, "triples", &triples_module, s, NULL);
+    return cq_vtab_register(db, &triples_def, s, NULL);
 }

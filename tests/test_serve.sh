@@ -23,12 +23,7 @@ expect 2 "non-loopback.*API keys" -- "$BIN" serve "$T/kb" --listen 0.0.0.0:0
 expect 2 "not an IPv4" -- "$BIN" serve "$T/kb" --listen nowhere:80
 expect 1 "" -- "$BIN" serve "$T/nokb" --listen 127.0.0.1:0
 
-"$BIN" serve "$T/kb" --listen 127.0.0.1:0 --threads 3 >"$T/log" 2>&1 &
-PID=$!
-for _ in $(seq 50); do grep -q 'http://' "$T/log" && break; sleep 0.1; done
-PORT=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/log" | sed 's/.*://')
-[ -n "$PORT" ] || { echo "server did not start: $(cat "$T/log")"; exit 1; }
-U="http://127.0.0.1:$PORT"
+start_server "$T/log" "$T/kb" --listen 127.0.0.1:0 --threads 3 || exit 1
 
 # req METHOD PATH [curl args...]: sets $code and $body; every response is
 # logged for the OpenAPI check at the end

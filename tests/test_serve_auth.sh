@@ -40,14 +40,7 @@ expect 2 "without TLS" -- "$BIN" serve "$T/kb" --listen 0.0.0.0:0
 expect 2 "go together" -- "$BIN" serve "$T/kb" --tls-cert /nonexistent
 
 start() {  # start ARGS...: sets PID and U
-  # the old log goes first: the child truncates it only once it runs, and
-  # until then a grep here would read the previous server's address
-  rm -f "$T/log"
-  "$BIN" serve "$T/kb" --listen 127.0.0.1:0 --threads 2 "$@" >"$T/log" 2>&1 &
-  PID=$!
-  for _ in $(seq 600); do grep -q '://' "$T/log" 2>/dev/null && break; sleep 0.1; done
-  U=$(grep -o 'https\?://127.0.0.1:[0-9]*' "$T/log")
-  [ -n "$U" ] || { echo "server did not start: $(cat "$T/log")"; exit 1; }
+  start_server "$T/log" "$T/kb" --listen 127.0.0.1:0 --threads 2 "$@" || exit 1
 }
 stop() { local rc; kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""
   [ "$rc" = 0 ] && ok || bad "server exit $rc: $(tail -20 "$T/log")"; }

@@ -107,9 +107,28 @@ req GET /v1/documents
 [ "$CODE" = 200 ] && ok || bad "list on full disk: $CODE $BODY_OUT"
 req GET /healthz
 [ "$CODE" = 200 ] && ok || bad "healthz on full disk: $CODE"
-req POST /v1/ask '{"question":"Who runs Norvale?"}'   # writes a trace: 200 or a 5xx JSON error, never a hang
-{ [ "$CODE" = 200 ] || { [ "${CODE:0:1}" = 5 ] && grep -q '"error":{"code"' <<<"$BODY_OUT"; }; } && ok \
-  || bad "ask on full disk: $CODE $BODY_OUT"
+# an ask writes a trace: 200 (it fit) or 507 insufficient_storage like every
+# other write, never a 500 or a hang; plain and streamed
+asks507=0
+for i in 1 2 3; do
+  req POST /v1/ask "{\"question\":\"Who runs Norvale? ($i)\"}"
+  case "$CODE" in
+    200) ok ;;
+    507) asks507=$((asks507+1))
+         grep -q '"code":"insufficient_storage"' <<<"$BODY_OUT" && grep -qi 'disk full\|file size limit' <<<"$BODY_OUT" \
+           && ok || bad "ask 507 body: $BODY_OUT" ;;
+    *) bad "ask on full disk: $CODE $BODY_OUT (want 200 or 507)" ;;
+  esac
+done
+req POST /v1/ask '{"question":"Who runs Norvale? (streamed)","stream":true}'
+if [ "$CODE" = 200 ] && grep -q '^event: error' <<<"$BODY_OUT"; then
+  asks507=$((asks507+1))
+  grep -q '"code":"insufficient_storage"' <<<"$BODY_OUT" && ok || bad "streamed ask error on full disk: $BODY_OUT"
+else
+  [ "$CODE" = 200 ] && grep -q '^event: done' <<<"$BODY_OUT" && ok || bad "streamed ask on full disk: $CODE $BODY_OUT"
+fi
+echo "asks on the full disk: $asks507 of 4 refused with insufficient_storage"
+[ $asks507 -ge 1 ] && ok || bad "no ask reached the full disk (the trace writes all fit)"
 # a delete on the full disk: done (200) or 507, and the document stays consistent
 victim=$(for u in "${!acked[@]}"; do echo "$u"; break; done)
 req DELETE "/v1/documents/${acked[$victim]}"
