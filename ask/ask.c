@@ -454,6 +454,7 @@ static cc_status store_trace(cc_kb *kb, const char *created, const char *caller,
     sqlite3_bind_text(st, 7, hash, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) goto sqlfail;
     sqlite3_finalize(st);
+    st = NULL;   /* a failed commit (disk full) must not finalize it again */
     if ((s = cc_kb_commit(kb))) goto fail;
     a->trace_json = cc_buf_detach(&json);
     cc_buf_free(&seed);

@@ -108,27 +108,37 @@ req GET /v1/documents
 req GET /healthz
 [ "$CODE" = 200 ] && ok || bad "healthz on full disk: $CODE"
 # an ask writes a trace: 200 (it fit) or 507 insufficient_storage like every
-# other write, never a 500 or a hang; plain and streamed
-asks507=0
-for i in 1 2 3; do
-  req POST /v1/ask "{\"question\":\"Who runs Norvale? ($i)\"}"
+# other write, never a 500 or a hang. Asks with long questions are sent
+# until one is refused (the space a refused write left in the WAL takes a
+# few traces); with the tmpfs, its last free bytes are taken first.
+[ $mode = tmpfs ] && { cat /dev/zero > "$MNT/filler" 2>/dev/null; true; }
+pad=$(python3 -c "print(' '.join('norvale%d' % i for i in range(380)))")
+asks=0; asks507=0
+for i in $(seq 40); do
+  if [ $((i % 4)) = 0 ]; then   # streamed: the refusal comes as an error event
+    req POST /v1/ask "{\"question\":\"Who runs Norvale? $i $pad\",\"stream\":true}"
+    asks=$((asks+1))
+    if [ "$CODE" = 200 ] && grep -q '^event: error' <<<"$BODY_OUT"; then
+      grep -q '"code":"insufficient_storage"' <<<"$BODY_OUT" && { ok; asks507=$((asks507+1)); break; } \
+        || bad "streamed ask error on full disk: ${BODY_OUT:0:300}"
+    fi
+    [ "$CODE" = 200 ] && grep -q '^event: done' <<<"$BODY_OUT" || { bad "streamed ask on full disk: $CODE ${BODY_OUT:0:300}"; break; }
+    continue
+  fi
+  req POST /v1/ask "{\"question\":\"Who runs Norvale? $i $pad\"}"
+  asks=$((asks+1))
   case "$CODE" in
-    200) ok ;;
-    507) asks507=$((asks507+1))
-         grep -q '"code":"insufficient_storage"' <<<"$BODY_OUT" && grep -qi 'disk full\|file size limit' <<<"$BODY_OUT" \
-           && ok || bad "ask 507 body: $BODY_OUT" ;;
-    *) bad "ask on full disk: $CODE $BODY_OUT (want 200 or 507)" ;;
+    200) ;;
+    507) grep -q '"code":"insufficient_storage"' <<<"$BODY_OUT" && grep -qi 'disk full\|file size limit' <<<"$BODY_OUT" \
+           && ok || bad "ask 507 body: $BODY_OUT"
+         asks507=$((asks507+1)); break ;;
+    *) bad "ask on full disk: $CODE ${BODY_OUT:0:300} (want 200 or 507)"; break ;;
   esac
 done
-req POST /v1/ask '{"question":"Who runs Norvale? (streamed)","stream":true}'
-if [ "$CODE" = 200 ] && grep -q '^event: error' <<<"$BODY_OUT"; then
-  asks507=$((asks507+1))
-  grep -q '"code":"insufficient_storage"' <<<"$BODY_OUT" && ok || bad "streamed ask error on full disk: $BODY_OUT"
-else
-  [ "$CODE" = 200 ] && grep -q '^event: done' <<<"$BODY_OUT" && ok || bad "streamed ask on full disk: $CODE $BODY_OUT"
-fi
-echo "asks on the full disk: $asks507 of 4 refused with insufficient_storage"
-[ $asks507 -ge 1 ] && ok || bad "no ask reached the full disk (the trace writes all fit)"
+rm -f "$MNT/filler" 2>/dev/null
+echo "asks on the full disk: $asks sent, $asks507 refused with insufficient_storage"
+# under the file-size limit a trace may always fit below it
+[ $mode = fsize ] || [ $asks507 = 1 ] && ok || bad "no ask reached the full disk in $asks asks"
 # a delete on the full disk: done (200) or 507, and the document stays consistent
 victim=$(for u in "${!acked[@]}"; do echo "$u"; break; done)
 req DELETE "/v1/documents/${acked[$victim]}"
