@@ -26,7 +26,8 @@
  * there were not "ok"; a request hashes only the traces added since. The
  * remembered prefix is dropped (and hashed again on the next filtered
  * request) when rows up to it were deleted, its last row's hash changed, a
- * listed row's fresh status disagrees with it, or GET /v1/traces/verify ran.
+ * listed row's fresh status disagrees with it, or GET /v1/traces/verify
+ * found the chain broken (or intact where a row was remembered broken).
  * An edit to the JSON of an already-hashed trace is therefore seen by the
  * filter only after one of those; GET /v1/traces/verify, the detail routes,
  * each listed row's "verification" and `cairn trace verify` always hash
@@ -617,7 +618,11 @@ static void do_verify(cc_kb *kb, serve_reply *rp)
     int64_t n = 0;
     cJSON *out = cJSON_CreateObject();
     cc_status s = ca_trace_verify(kb, &n);
-    vc_invalidate();   /* the filter's next request hashes the chain again */
+    /* a broken chain (or a remembered broken row in an intact one): the
+     * filter's next request hashes the chain again */
+    pthread_mutex_lock(&VC.mu);
+    if (s != CC_OK || VC.n_bad) vc_reset_locked();
+    pthread_mutex_unlock(&VC.mu);
     cJSON_AddBoolToObject(out, "ok", s == CC_OK);
     cJSON_AddNumberToObject(out, "checked", (double)n);
     if (s != CC_OK) cJSON_AddStringToObject(out, "message", cc_kb_errmsg(kb));
