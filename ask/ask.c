@@ -1097,7 +1097,17 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     cc_buf_printf(&tr, "\"checks\":%.3f},\"cpu_ms\":{\"retrieval\":%.3f,\"graph\":%.3f,"
                   "\"generate\":%.3f,\"checks\":%.3f}", t_chk, c_ret, c_graph, c_gen, c_chk);
     if (!tr.data || !ans.data) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
-    if ((s = store_trace(kb, created, caller, question, &tr, a))) goto out;
+    if (o && o->trace_open) {
+        cc_kb *wkb = NULL;
+        if ((s = o->trace_open(o->trace_ctx, &wkb))) {
+            cc_kb_seterr(kb, s, "storing the trace: %s", cc_errmsg());
+            goto out;
+        }
+        if ((s = store_trace(wkb, created, caller, question, &tr, a)))
+            cc_kb_seterr(kb, s, "%s", cc_kb_errmsg(wkb));
+        o->trace_done(o->trace_ctx, wkb, s ? NULL : a->trace_id);
+        if (s) goto out;
+    } else if ((s = store_trace(kb, created, caller, question, &tr, a))) goto out;
     a->text = cc_buf_detach(&ans);
 out:
     cg_subgraph_free(&sg);

@@ -57,6 +57,20 @@ typedef struct ca_ask_opts {
      * (borrowed for the call). Runs on the caller's thread. */
     void      (*on_stage)(void *ctx, const char *stage, double ms, const char *detail_json);
     void       *stage_ctx;
+    /* Optional: where the trace is appended. NULL = kb itself, which must
+     * then be writable. Otherwise kb may be read-only: once the answer is
+     * made, trace_open lends a writable handle on the same KB (the server's
+     * one writer; a CLI waiting for the writer lock), the trace is appended
+     * through it, and trace_done gives it back with the trace id (NULL when
+     * the append failed), so the caller can add its audit row in the same
+     * hold. The ask thus holds the KB's one writer only for the append, not
+     * while it retrieves and generates. A failing trace_open returns its
+     * status with the reason in cc_errmsg(); the ask then fails (no answer
+     * without its trace). trace_done is called only after trace_open
+     * succeeded. */
+    cc_status (*trace_open)(void *ctx, cc_kb **wkb);
+    void      (*trace_done)(void *ctx, cc_kb *wkb, const char *trace_id);
+    void       *trace_ctx;
 } ca_ask_opts;
 
 /* Citation [id]: a quoted sentence's source. */

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char ask_usage[] =
     "ask KB \"question\" [options]\n"
@@ -29,6 +30,39 @@ static void stream(void *ctx, const char *s, size_t n)
     (void)ctx;
     fwrite(s, 1, n, stdout);
     fflush(stdout);
+}
+
+/* The ask runs on a read-only handle and takes the writer lock only to
+ * append its trace, waiting up to the setting ask.trace_wait_s (60) for a
+ * writer that holds it (an ingest), so an ask neither blocks ingestion
+ * while it retrieves and generates nor fails because one is running. */
+typedef struct trace_wait {
+    const char *kbdir;
+    int64_t     secs;
+} trace_wait;
+
+static cc_status trace_open(void *ctx, cc_kb **wkb)
+{
+    const trace_wait *tw = ctx;
+    double until = cc_now_ms() + (double)tw->secs * 1000.0;
+    int said = 0;
+    cc_status s;
+    while ((s = cc_kb_open(tw->kbdir, CC_KB_WRITE, wkb)) == CC_BUSY && cc_now_ms() < until) {
+        if (!said++) fprintf(stderr, "cairn: another writer holds the KB; waiting to store the trace\n");
+        usleep(50 * 1000);
+    }
+    if (s == CC_BUSY)
+        return cc_seterr(s, "another writer held the KB for %lld s (setting ask.trace_wait_s), "
+                         "so the trace could not be stored; ask again when it is done",
+                         (long long)tw->secs);
+    return s;
+}
+
+static void trace_done(void *ctx, cc_kb *wkb, const char *trace_id)
+{
+    (void)ctx;
+    (void)trace_id;
+    cc_kb_close(wkb);
 }
 
 /* Prints one answer; streams a model's text when not json. */
@@ -109,9 +143,17 @@ int cmd_ask(int argc, char **argv)
         else { cli_error("unexpected argument '%s' (quote the question)", argv[i]); return 2; }
     }
     if (!kbdir || !q) return cli_usage(ask_usage);
-    if (cc_kb_open(kbdir, CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
+    if (cc_kb_open(kbdir, CC_KB_READ, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
+    trace_wait tw = {.kbdir = kbdir};
+    if (cc_kb_setting_i64(kb, "ask.trace_wait_s", 60, &tw.secs) != CC_OK || tw.secs < 0 ||
+        tw.secs > 86400) {
+        cli_error("setting ask.trace_wait_s must be 0..86400 seconds");
+        cc_kb_close(kb);
+        return 1;
+    }
     ca_ask_opts o = {.k = (int)k, .caller = "cli", .hops = (int)hops, .model = model,
-                     .max_tokens = (int)maxt};
+                     .max_tokens = (int)maxt, .trace_open = trace_open,
+                     .trace_done = trace_done, .trace_ctx = &tw};
     ret = ask_print(kb, q, &o, json);
     cc_kb_close(kb);
     return ret;

@@ -4,9 +4,9 @@
  * Body: {"question": str, "k": 1..100, "hops": 1..4 (graph stage; default
  * setting graph.hops), "json": bool (include the whole trace), "stream":
  * bool}. The question is limited to the setting
- * serve.question_max_bytes (4096). ca_ask appends a trace, so an ask takes
- * the server's one writer; the trace's caller is the API key ("key:<id>")
- * and the ask is written to the audit log.
+ * serve.question_max_bytes (4096). An ask runs on a reader slot and takes
+ * the server's one writer only to append its trace and its audit row; the
+ * trace's caller is the API key ("key:<id>").
  *
  * Stream (text/event-stream), in order:
  *   event: stage   data: {"stage": "retrieval"|"graph"|"generate"|"checks",
@@ -66,6 +66,56 @@ static int ask_status(cc_status s, const char **code)
     return serve_write_status(s, 500, "internal", code);
 }
 
+/* ---------------------------------------------------------------- running one */
+
+/* The trace append borrows the server's one writer for just that, and the
+ * ask's audit row goes in the same hold (ctx: the caller's actor). */
+static cc_status trace_open(void *ctx, cc_kb **wkb)
+{
+    (void)ctx;
+    return serve_writer_acquire(wkb);
+}
+
+static void trace_done(void *ctx, cc_kb *wkb, const char *trace_id)
+{
+    if (trace_id && serve_audit_row(wkb, ctx, "ask", trace_id, NULL) != CC_OK)
+        fprintf(stderr, "cairn: audit log: %s\n", cc_kb_errmsg(wkb));
+    serve_writer_release(wkb, 0);
+}
+
+/* Asks that run a GGUF model go one at a time: the engine already uses
+ * every core and keeps one model with its KV cache warm between asks.
+ * Extractive asks run side by side. */
+static pthread_mutex_t gen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Runs one ask on a reader slot (its read-only handle and searcher); only
+ * the trace append takes the writer. On failure returns the status with
+ * the reason in msg. */
+static cc_status run_ask(const char *question, ca_ask_opts *o, ca_answer **a, char *msg,
+                         size_t msgsz)
+{
+    serve_slot *sl = serve_slot_take();
+    const char *model = "";
+    int gen;
+    cc_status s;
+    if (!sl->kb) {
+        snprintf(msg, msgsz, "cannot open the KB: %s", cc_errmsg());
+        serve_slot_give(sl);
+        return CC_IO;
+    }
+    gen = cc_kb_setting_str(sl->kb, "ask.model", "", &model) == CC_OK && *model;
+    o->searcher = sl->se;
+    o->trace_open = trace_open;
+    o->trace_done = trace_done;
+    o->trace_ctx = (void *)o->caller;
+    if (gen) pthread_mutex_lock(&gen_mu);
+    s = ca_ask(sl->kb, question, o, a);
+    if (gen) pthread_mutex_unlock(&gen_mu);
+    if (s) snprintf(msg, msgsz, "%s", cc_kb_errmsg(sl->kb));
+    serve_slot_give(sl);
+    return s;
+}
+
 /* ---------------------------------------------------------------- stream */
 
 typedef struct ask_stream {
@@ -123,24 +173,18 @@ static void *ask_thread(void *p)
     ca_ask_opts o = {.k = st->k, .caller = st->actor, .on_stage = on_stage, .stage_ctx = st,
                      .hops = st->hops, .on_token = on_token, .on_token_ctx = st};
     ca_answer *a = NULL;
-    cc_kb *kb;
+    char msg[1024];
     cc_status s;
-    if ((s = serve_writer_acquire(&kb))) {
-        stream_event(st, "error", error_obj(s == CC_BUSY ? "kb_busy" : "internal", cc_errmsg()));
+    if ((s = run_ask(st->question, &o, &a, msg, sizeof msg))) {
+        const char *code;
+        ask_status(s, &code);
+        stream_event(st, "error", error_obj(code, msg));
     } else {
-        if ((s = ca_ask(kb, st->question, &o, &a))) {
-            const char *code;
-            ask_status(s, &code);
-            stream_event(st, "error", error_obj(code, cc_kb_errmsg(kb)));
-        } else {
-            cJSON *d = cJSON_CreateObject();
-            serve_audit_row(kb, st->actor, "ask", a->trace_id, NULL);
-            stream_event(st, "answer", answer_json(a, st->want_trace));
-            cJSON_AddStringToObject(d, "trace_id", a->trace_id);
-            stream_event(st, "done", d);
-            ca_answer_free(a);
-        }
-        serve_writer_release(kb, 0);
+        cJSON *d = cJSON_CreateObject();
+        stream_event(st, "answer", answer_json(a, st->want_trace));
+        cJSON_AddStringToObject(d, "trace_id", a->trace_id);
+        stream_event(st, "done", d);
+        ca_answer_free(a);
     }
     serve_sse_end(&st->sse);
     return NULL;
@@ -215,20 +259,17 @@ enum MHD_Result serve_ask(serve_req *r)
     } else {
         ca_ask_opts o = {.k = k, .caller = r->actor, .hops = hops};
         ca_answer *a;
-        cc_status s;
-        cc_kb *kb = serve_writer_open(r);
-        if (!kb) { cJSON_Delete(j); return MHD_YES; }
-        if ((s = ca_ask(kb, q->valuestring, &o, &a))) {
+        char msg[1024];
+        cc_status s = run_ask(q->valuestring, &o, &a, msg, sizeof msg);
+        if (s) {
             const char *code;
             int http = ask_status(s, &code);
-            ret = serve_send_error(r, http, code, "%s%s", cc_kb_errmsg(kb),
+            ret = serve_send_error(r, http, code, "%s%s", msg,
                                    s == CC_FULL ? "; free space and retry" : "");
         } else {
-            serve_audit(kb, r, "ask", a->trace_id, NULL);
             ret = serve_send_json(r, 200, answer_json(a, cJSON_IsTrue(js)));
             ca_answer_free(a);
         }
-        serve_writer_release(kb, 0);
     }
     cJSON_Delete(j);
     return ret;
