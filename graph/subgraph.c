@@ -78,30 +78,36 @@ static int imap_grow(imap *m)
     return 0;
 }
 
-/* Finds key; when absent and add is 1, inserts it with value val.  Returns
- * the value, or SIZE_MAX when absent (add 0) or out of memory. */
-static size_t imap_get(imap *m, int64_t key, int add, size_t val)
+/* Inserts key with value val unless present. Returns 1 when inserted, 0
+ * when it was there (*val_out = its value, when val_out is given), -1 out
+ * of memory: one probe sequence where imap_get twice would take two. */
+static int imap_add(imap *m, int64_t key, size_t val, size_t *val_out)
 {
     size_t j;
-    if (add && (m->n + 1) * 2 > m->cap && imap_grow(m)) return SIZE_MAX;
-    if (!m->cap) return SIZE_MAX;
+    if ((m->n + 1) * 2 > m->cap && imap_grow(m)) return -1;
     j = hash64((uint64_t)key) & (m->cap - 1);
     while (m->keys[j] != INT64_MIN) {
-        if (m->keys[j] == key) return m->vals[j];
+        if (m->keys[j] == key) {
+            if (val_out) *val_out = m->vals[j];
+            return 0;
+        }
         j = (j + 1) & (m->cap - 1);
     }
-    if (!add) return SIZE_MAX;
     m->keys[j] = key;
     m->vals[j] = val;
     m->n++;
-    return val;
+    return 1;
 }
 
 static void imap_free(imap *m) { free(m->keys); free(m->vals); }
 
 /* ---------------------------------------------------------------- working state */
 
-typedef struct node { int64_t id; int dist; double ppr, next, wdeg; } node;
+typedef struct node {
+    int64_t id;
+    int dist;
+    const char *label, *type;   /* read once for the output (NULL: not yet) */
+} node;
 
 typedef struct row {      /* one relations row (what scoring needs) */
     int64_t id, chunk;
@@ -131,14 +137,16 @@ typedef struct work {
     /* triple key -> index: open addressing over tris */
     size_t *tmap; size_t tmap_cap;
     const char *interned[32]; size_t n_interned;
+    /* predicates: one copy each in the output (pred_str), found by hash */
+    struct { size_t hash; const char *str; } *preds; size_t pred_cap, n_preds;
 } work;
 
 static cc_status nomem(work *w) { return cc_kb_seterr(w->kb, CC_NOMEM, "out of memory"); }
 
 static size_t node_add(work *w, int64_t id, int dist)
 {
-    size_t i = imap_get(&w->node_of, id, 0, 0);
-    if (i != SIZE_MAX) return i;
+    size_t i = w->n_nodes;
+    int r;
     if (w->n_nodes == w->cap_nodes) {
         size_t cap = w->cap_nodes ? w->cap_nodes * 2 : 64;
         node *p = realloc(w->nodes, cap * sizeof *p);
@@ -146,8 +154,7 @@ static size_t node_add(work *w, int64_t id, int dist)
         w->nodes = p;
         w->cap_nodes = cap;
     }
-    i = w->n_nodes;
-    if (imap_get(&w->node_of, id, 1, i) != i) return SIZE_MAX;
+    if ((r = imap_add(&w->node_of, id, w->n_nodes, &i)) <= 0) return r < 0 ? SIZE_MAX : i;
     memset(&w->nodes[i], 0, sizeof w->nodes[i]);
     w->nodes[i].id = id;
     w->nodes[i].dist = dist;
@@ -173,9 +180,38 @@ static size_t str_hash(const char *s)
     return h;
 }
 
+/* The output's copy of predicate p (one per distinct text, so triples
+ * compare predicates by pointer); NULL: out of memory. */
+static const char *pred_str(work *w, const char *p)
+{
+    size_t h, j, i;
+    if (!p) p = "";
+    h = str_hash(p);
+    if ((w->n_preds + 1) * 2 > w->pred_cap) {
+        size_t cap = w->pred_cap ? w->pred_cap * 2 : 32;
+        void *n = calloc(cap, sizeof *w->preds);
+        if (!n) return NULL;
+        for (i = 0; i < w->pred_cap; i++)
+            if (w->preds[i].str) {
+                for (j = w->preds[i].hash & (cap - 1); ((typeof(w->preds))n)[j].str; j = (j + 1) & (cap - 1)) {}
+                ((typeof(w->preds))n)[j] = w->preds[i];
+            }
+        free(w->preds);
+        w->preds = n;
+        w->pred_cap = cap;
+    }
+    for (j = h & (w->pred_cap - 1); w->preds[j].str; j = (j + 1) & (w->pred_cap - 1))
+        if (w->preds[j].hash == h && !strcmp(w->preds[j].str, p)) return w->preds[j].str;
+    if (!(w->preds[j].str = keep_str(w->g, p))) return NULL;
+    w->preds[j].hash = h;
+    w->n_preds++;
+    return w->preds[j].str;
+}
+
 static size_t tri_hash(const work *w, size_t s, size_t o, const char *p)
 {
-    return hash64((uint64_t)w->nodes[s].id * 31 + (uint64_t)w->nodes[o].id) ^ str_hash(p);
+    return hash64((uint64_t)w->nodes[s].id * 31 + (uint64_t)w->nodes[o].id) ^
+           hash64((uint64_t)(uintptr_t)p);
 }
 
 static int tmap_grow(work *w)
@@ -195,7 +231,8 @@ static int tmap_grow(work *w)
     return 0;
 }
 
-/* The triple (s, pred, o), added when new.  SIZE_MAX: out of memory. */
+/* The triple (s, pred, o), added when new; pred is a pred_str.  SIZE_MAX:
+ * out of memory. */
 static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
 {
     size_t j;
@@ -204,7 +241,7 @@ static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
     j = tri_hash(w, s, o, pred) & (w->tmap_cap - 1);
     while (w->tmap[j] != SIZE_MAX) {
         t = &w->tris[w->tmap[j]];
-        if (t->s == s && t->o == o && !strcmp(t->pred, pred)) return w->tmap[j];
+        if (t->s == s && t->o == o && t->pred == pred) return w->tmap[j];
         j = (j + 1) & (w->tmap_cap - 1);
     }
     if (w->n_tris == w->cap_tris) {
@@ -218,7 +255,7 @@ static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
     memset(t, 0, sizeof *t);
     t->s = s;
     t->o = o;
-    if (!(t->pred = keep_str(w->g, pred))) return SIZE_MAX;
+    t->pred = pred;
     t->hops = 1 << 20;
     w->tmap[j] = w->n_tris;
     return w->n_tris++;
@@ -448,13 +485,15 @@ static cc_status expand(work *w, int hops)
                 while ((rc = sqlite3_step(st[k])) == SQLITE_ROW) {
                     int64_t rid = sqlite3_column_int64(st[k], 0);
                     size_t a, b, t;
+                    const char *pred;
                     row *r;
-                    if (imap_get(&w->seen_rel, rid, 0, 0) != SIZE_MAX) continue;
-                    if (imap_get(&w->seen_rel, rid, 1, 0) == SIZE_MAX ||
+                    int seen = imap_add(&w->seen_rel, rid, 0, NULL);
+                    if (!seen) continue;
+                    if (seen < 0 ||
                         (a = node_add(w, sqlite3_column_int64(st[k], 1), h + 1)) == SIZE_MAX ||
                         (b = node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
-                        (t = tri_get(w, a, b, (const char *)sqlite3_column_text(st[k], 3)))
-                            == SIZE_MAX) {
+                        !(pred = pred_str(w, (const char *)sqlite3_column_text(st[k], 3))) ||
+                        (t = tri_get(w, a, b, pred)) == SIZE_MAX) {
                         s = nomem(w);
                         goto done;
                     }
@@ -523,40 +562,54 @@ static double tri_weight(const tri *t)
 }
 
 /* Personalised PageRank from the seeds over the expanded graph (edges
- * undirected, weighted by tri_weight). */
-static void pagerank(work *w, size_t n_seeds)
+ * undirected, weighted by tri_weight).  The iterations run over compact
+ * arrays (an edge is 16 bytes, a node's rank, next rank and weighted degree
+ * are three arrays) instead of the 80-byte triples and 56-byte nodes: the
+ * same operations in the same order, so the same bits.  -1: out of memory. */
+typedef struct edge { uint32_t s, o; double x; } edge;
+
+static int pagerank(work *w, size_t n_seeds)
 {
-    size_t i, it;
-    for (i = 0; i < w->n_tris; i++) {
-        double x = w->tris[i].weight = tri_weight(&w->tris[i]);   /* one log() per triple */
-        w->nodes[w->tris[i].s].wdeg += x;
-        w->nodes[w->tris[i].o].wdeg += x;
+    size_t i, it, nn = w->n_nodes, ne = w->n_tris;
+    double *ppr = malloc((nn ? nn : 1) * sizeof *ppr), *next = malloc((nn ? nn : 1) * sizeof *next),
+           *wdeg = calloc(nn ? nn : 1, sizeof *wdeg), restart = 1.0 / n_seeds;
+    edge *e = malloc((ne ? ne : 1) * sizeof *e);
+    if (!ppr || !next || !wdeg || !e) {
+        free(ppr); free(next); free(wdeg); free(e);
+        return -1;
     }
-    for (i = 0; i < w->n_nodes; i++) w->nodes[i].ppr = w->nodes[i].dist == 0 ? 1.0 / n_seeds : 0;
+    for (i = 0; i < ne; i++) {
+        double x = w->tris[i].weight = tri_weight(&w->tris[i]);   /* one log() per triple */
+        e[i].s = (uint32_t)w->tris[i].s;
+        e[i].o = (uint32_t)w->tris[i].o;
+        e[i].x = x;
+        wdeg[e[i].s] += x;
+        wdeg[e[i].o] += x;
+    }
+    for (i = 0; i < nn; i++) ppr[i] = w->nodes[i].dist == 0 ? restart : 0;
     for (it = 0; it < PPR_ITERS; it++) {
         double dangling = 0;
-        for (i = 0; i < w->n_nodes; i++) {
-            w->nodes[i].next = 0;
-            if (w->nodes[i].wdeg == 0) dangling += w->nodes[i].ppr;
+        for (i = 0; i < nn; i++) {
+            next[i] = 0;
+            if (wdeg[i] == 0) dangling += ppr[i];
         }
-        for (i = 0; i < w->n_tris; i++) {
-            const tri *t = &w->tris[i];
-            double x = t->weight;
-            node *a = &w->nodes[t->s], *b = &w->nodes[t->o];
-            b->next += a->ppr * x / a->wdeg;
-            a->next += b->ppr * x / b->wdeg;
+        for (i = 0; i < ne; i++) {
+            uint32_t a = e[i].s, b = e[i].o;
+            double x = e[i].x;
+            next[b] += ppr[a] * x / wdeg[a];
+            next[a] += ppr[b] * x / wdeg[b];
         }
-        for (i = 0; i < w->n_nodes; i++) {
-            double restart = w->nodes[i].dist == 0 ? 1.0 / n_seeds : 0;
-            w->nodes[i].ppr = (1 - PPR_ALPHA) * w->nodes[i].next +
-                              (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * restart;
-        }
+        for (i = 0; i < nn; i++)
+            ppr[i] = (1 - PPR_ALPHA) * next[i] +
+                     (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * (w->nodes[i].dist == 0 ? restart : 0);
     }
-    for (i = 0; i < w->n_tris; i++) {
+    for (i = 0; i < ne; i++) {
         tri *t = &w->tris[i];
-        double ppr = (w->nodes[t->s].ppr + w->nodes[t->o].ppr) * (double)w->n_nodes / 2;
-        t->score = t->weight / (1.0 + t->hops) * (1.0 + ppr);
+        double pr = (ppr[t->s] + ppr[t->o]) * (double)nn / 2;
+        t->score = t->weight / (1.0 + t->hops) * (1.0 + pr);
     }
+    free(ppr); free(next); free(wdeg); free(e);
+    return 0;
 }
 
 /* Best first: score, then support, then the order found (which is what
@@ -641,16 +694,21 @@ static cc_status build_output(work *w, int budget)
         o->hops = t->hops;
         o->score = t->score;
         for (k = 0; k < 2; k++) {
-            sqlite3_bind_int64(ent, 1, ids[k]);
-            if (sqlite3_step(ent) == SQLITE_ROW) {
-                *lab[k] = keep_str(g, (const char *)sqlite3_column_text(ent, 0));
-                *typ[k] = keep_str(g, (const char *)sqlite3_column_text(ent, 1));
-            } else {
-                *lab[k] = keep_str(g, "");
-                *typ[k] = keep_str(g, "other");
+            node *nd = &w->nodes[k ? t->o : t->s];   /* hubs recur: read each node once */
+            if (!nd->label) {
+                sqlite3_bind_int64(ent, 1, ids[k]);
+                if (sqlite3_step(ent) == SQLITE_ROW) {
+                    nd->label = keep_str(g, (const char *)sqlite3_column_text(ent, 0));
+                    nd->type = keep_str(g, (const char *)sqlite3_column_text(ent, 1));
+                } else {
+                    nd->label = keep_str(g, "");
+                    nd->type = keep_str(g, "other");
+                }
+                sqlite3_reset(ent);
+                if (!nd->label || !nd->type) { s = nomem(w); goto done; }
             }
-            sqlite3_reset(ent);
-            if (!*lab[k] || !*typ[k]) { s = nomem(w); goto done; }
+            *lab[k] = nd->label;
+            *typ[k] = nd->type;
         }
         o->prov = &g->prov_[n_prov];
         for (j = t->first_row; j < t->first_row + t->n_rows; j++) {
@@ -748,7 +806,7 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     if (out->n_seeds) {
         if ((s = expand(&w, (int)hops))) goto done;
         aggregate(&w);
-        pagerank(&w, out->n_seeds);
+        if (pagerank(&w, out->n_seeds)) { s = nomem(&w); goto done; }
     }
     s = build_output(&w, (int)budget);
 done:
@@ -760,5 +818,6 @@ done:
     free(w.rows);
     free(w.tris);
     free(w.tmap);
+    free(w.preds);
     return s;
 }
