@@ -51,7 +51,10 @@ void cg_subgraph_free(cg_subgraph *g)
 
 /* ---------------------------------------------------------------- int64 -> index map */
 
-typedef struct imap { int64_t *keys; size_t *vals; size_t cap, n; } imap;
+/* Open addressing with linear probing; a key and its value side by side,
+ * so a probe touches one cache line. */
+typedef struct ient { int64_t key; size_t val; } ient;
+typedef struct imap { ient *e; size_t cap, n; } imap;
 
 static size_t hash64(uint64_t x)
 {
@@ -62,44 +65,43 @@ static size_t hash64(uint64_t x)
 static int imap_grow(imap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 256, i;
-    int64_t *k = malloc(cap * sizeof *k);
-    size_t *v = malloc(cap * sizeof *v);
-    if (!k || !v) { free(k); free(v); return -1; }
-    for (i = 0; i < cap; i++) k[i] = INT64_MIN;
+    ient *e = malloc(cap * sizeof *e);
+    if (!e) return -1;
+    for (i = 0; i < cap; i++) e[i].key = INT64_MIN;
     for (i = 0; i < m->cap; i++)
-        if (m->keys[i] != INT64_MIN) {
-            size_t j = hash64((uint64_t)m->keys[i]) & (cap - 1);
-            while (k[j] != INT64_MIN) j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i];
-            v[j] = m->vals[i];
+        if (m->e[i].key != INT64_MIN) {
+            size_t j = hash64((uint64_t)m->e[i].key) & (cap - 1);
+            while (e[j].key != INT64_MIN) j = (j + 1) & (cap - 1);
+            e[j] = m->e[i];
         }
-    free(m->keys); free(m->vals);
-    m->keys = k; m->vals = v; m->cap = cap;
+    free(m->e);
+    m->e = e;
+    m->cap = cap;
     return 0;
 }
 
 /* Inserts key with value val unless present. Returns 1 when inserted, 0
  * when it was there (*val_out = its value, when val_out is given), -1 out
- * of memory: one probe sequence where imap_get twice would take two. */
+ * of memory: one probe sequence for a lookup and an insert. */
 static int imap_add(imap *m, int64_t key, size_t val, size_t *val_out)
 {
     size_t j;
     if ((m->n + 1) * 2 > m->cap && imap_grow(m)) return -1;
     j = hash64((uint64_t)key) & (m->cap - 1);
-    while (m->keys[j] != INT64_MIN) {
-        if (m->keys[j] == key) {
-            if (val_out) *val_out = m->vals[j];
+    while (m->e[j].key != INT64_MIN) {
+        if (m->e[j].key == key) {
+            if (val_out) *val_out = m->e[j].val;
             return 0;
         }
         j = (j + 1) & (m->cap - 1);
     }
-    m->keys[j] = key;
-    m->vals[j] = val;
+    m->e[j].key = key;
+    m->e[j].val = val;
     m->n++;
     return 1;
 }
 
-static void imap_free(imap *m) { free(m->keys); free(m->vals); }
+static void imap_free(imap *m) { free(m->e); }
 
 /* ---------------------------------------------------------------- working state */
 
@@ -134,8 +136,9 @@ typedef struct work {
     imap node_of, seen_rel;
     row *rows; size_t n_rows, cap_rows;
     tri *tris; size_t n_tris, cap_tris;
-    /* triple key -> index: open addressing over tris */
-    size_t *tmap; size_t tmap_cap;
+    /* triple key -> index: open addressing over tris; a slot holds the
+     * node indices too, so a probe reads the triple only on a match */
+    struct tslot { uint32_t s, o, idx; } *tmap; size_t tmap_cap;
     const char *interned[32]; size_t n_interned;
     /* predicates: one copy each in the output (pred_str), found by hash */
     struct { size_t hash; const char *str; } *preds; size_t pred_cap, n_preds;
@@ -208,22 +211,23 @@ static const char *pred_str(work *w, const char *p)
     return w->preds[j].str;
 }
 
-static size_t tri_hash(const work *w, size_t s, size_t o, const char *p)
+static size_t tri_hash(size_t s, size_t o, const char *p)
 {
-    return hash64((uint64_t)w->nodes[s].id * 31 + (uint64_t)w->nodes[o].id) ^
-           hash64((uint64_t)(uintptr_t)p);
+    return hash64(((uint64_t)s << 32 | (uint64_t)o) ^ (uint64_t)(uintptr_t)p);
 }
 
 static int tmap_grow(work *w)
 {
     size_t cap = w->tmap_cap ? w->tmap_cap * 2 : 256, i;
-    size_t *m = malloc(cap * sizeof *m);
+    struct tslot *m = malloc(cap * sizeof *m);
     if (!m) return -1;
-    for (i = 0; i < cap; i++) m[i] = SIZE_MAX;
+    for (i = 0; i < cap; i++) m[i].idx = UINT32_MAX;
     for (i = 0; i < w->n_tris; i++) {
-        size_t j = tri_hash(w, w->tris[i].s, w->tris[i].o, w->tris[i].pred) & (cap - 1);
-        while (m[j] != SIZE_MAX) j = (j + 1) & (cap - 1);
-        m[j] = i;
+        size_t j = tri_hash(w->tris[i].s, w->tris[i].o, w->tris[i].pred) & (cap - 1);
+        while (m[j].idx != UINT32_MAX) j = (j + 1) & (cap - 1);
+        m[j].s = (uint32_t)w->tris[i].s;
+        m[j].o = (uint32_t)w->tris[i].o;
+        m[j].idx = (uint32_t)i;
     }
     free(w->tmap);
     w->tmap = m;
@@ -238,10 +242,10 @@ static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
     size_t j;
     tri *t;
     if ((w->n_tris + 1) * 2 > w->tmap_cap && tmap_grow(w)) return SIZE_MAX;
-    j = tri_hash(w, s, o, pred) & (w->tmap_cap - 1);
-    while (w->tmap[j] != SIZE_MAX) {
-        t = &w->tris[w->tmap[j]];
-        if (t->s == s && t->o == o && t->pred == pred) return w->tmap[j];
+    j = tri_hash(s, o, pred) & (w->tmap_cap - 1);
+    while (w->tmap[j].idx != UINT32_MAX) {
+        const struct tslot *x = &w->tmap[j];
+        if (x->s == s && x->o == o && w->tris[x->idx].pred == pred) return x->idx;
         j = (j + 1) & (w->tmap_cap - 1);
     }
     if (w->n_tris == w->cap_tris) {
@@ -257,7 +261,9 @@ static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
     t->o = o;
     t->pred = pred;
     t->hops = 1 << 20;
-    w->tmap[j] = w->n_tris;
+    w->tmap[j].s = (uint32_t)s;
+    w->tmap[j].o = (uint32_t)o;
+    w->tmap[j].idx = (uint32_t)w->n_tris;
     return w->n_tris++;
 }
 
