@@ -545,12 +545,49 @@ static int by_triple(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Sorts the rows by triple, then chunk; counts each triple's support
- * (distinct chunks), best confidence and status. */
-static void aggregate(work *w)
+static int by_chunk(const row *x, const row *y)
+{
+    if (x->chunk != y->chunk) return x->chunk < y->chunk ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The rows in by_triple order: a counting sort on the triple index, then
+ * each triple's rows by chunk and id (insertion sort for the usual few,
+ * qsort for many); the order qsort with by_triple gives, in linear time
+ * and without its copying.  -1: out of memory. */
+static int sort_rows(work *w)
+{
+    size_t i, n = w->n_rows, nt = w->n_tris, *at = calloc(nt + 1, sizeof *at);
+    row *out = malloc((n ? n : 1) * sizeof *out);
+    if (!at || !out) { free(at); free(out); return -1; }
+    for (i = 0; i < n; i++) at[w->rows[i].triple + 1]++;
+    for (i = 0; i < nt; i++) at[i + 1] += at[i];
+    for (i = 0; i < n; i++) out[at[w->rows[i].triple]++] = w->rows[i];
+    for (i = 0; i < n;) {            /* at[t] is now the end of triple t's run */
+        size_t end = at[out[i].triple], j, k;
+        if (end - i > 32) qsort(out + i, end - i, sizeof *out, by_triple);
+        else
+            for (j = i + 1; j < end; j++) {
+                row r = out[j];
+                for (k = j; k > i && by_chunk(&r, &out[k - 1]) < 0; k--) out[k] = out[k - 1];
+                out[k] = r;
+            }
+        i = end;
+    }
+    free(w->rows);
+    w->rows = out;
+    w->cap_rows = n ? n : 1;
+    free(at);
+    return 0;
+}
+
+/* Sorts the rows by triple, then chunk (sort_rows); counts each triple's
+ * support (distinct chunks), best confidence and status.  -1: out of
+ * memory. */
+static int aggregate(work *w)
 {
     size_t i;
-    qsort(w->rows, w->n_rows, sizeof *w->rows, by_triple);
+    if (sort_rows(w)) return -1;
     for (i = 0; i < w->n_rows; i++) {
         const row *r = &w->rows[i];
         tri *t = &w->tris[r->triple];
@@ -560,6 +597,7 @@ static void aggregate(work *w)
         if (r->status == CG_REL_CONFIRMED) t->confirmed = 1;
         t->n_rows++;
     }
+    return 0;
 }
 
 static double tri_weight(const tri *t)
@@ -811,7 +849,7 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     if (question && *question && (s = question_seeds(&w, question))) goto done;
     if (out->n_seeds) {
         if ((s = expand(&w, (int)hops))) goto done;
-        aggregate(&w);
+        if (aggregate(&w)) { s = nomem(&w); goto done; }
         if (pagerank(&w, out->n_seeds)) { s = nomem(&w); goto done; }
     }
     s = build_output(&w, (int)budget);
