@@ -700,7 +700,10 @@ static cc_status build_output(work *w, int budget)
 {
     cg_subgraph *g = w->g;
     tri **order = NULL;
-    sqlite3_stmt *ent = NULL, *doc = NULL;
+    sqlite3_stmt *ent = NULL, *doc = NULL, *chk = NULL;
+    imap cmap = {0};                                   /* chunk id -> cinfo index */
+    struct { int64_t doc_id; const char *uri; } *cinfo = NULL;   /* uri NULL: no such chunk */
+    size_t n_cinfo = 0, cap_cinfo = 0;
     size_t i, j, n_keep, n_prov = 0;
     cc_status s = CC_OK;
 
@@ -715,10 +718,10 @@ static cc_status build_output(work *w, int budget)
         { s = nomem(w); goto done; }
     if (sqlite3_prepare_v2(w->db, "SELECT label, type FROM entities WHERE id = ?1", -1, &ent,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri, r.start_char, r.end_char, r.pattern,"
-                                  " r.extractor FROM relations r JOIN chunks c ON c.id = r.chunk_id"
-                                  " JOIN documents d ON d.id = c.doc_id WHERE r.id = ?1", -1, &doc,
-                           NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(w->db, "SELECT start_char, end_char, pattern, extractor FROM relations"
+                                  " WHERE id = ?1", -1, &doc, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri FROM chunks c JOIN documents d"
+                                  " ON d.id = c.doc_id WHERE c.id = ?1", -1, &chk, NULL) != SQLITE_OK) {
         s = cc_kb_sqlerr(w->kb, "reading the subgraph");
         goto done;
     }
@@ -762,14 +765,37 @@ static cc_status build_output(work *w, int budget)
             p->chunk_id = r->chunk;
             p->confidence = r->conf;
             p->status = r->status;
+            /* the chunk's document: read once per chunk (a chunk's
+             * relations are often kept together) */
+            size_t ci = n_cinfo;
+            int added = imap_add(&cmap, r->chunk, n_cinfo, &ci);
+            if (added < 0) { s = nomem(w); goto done; }
+            if (added) {
+                if (n_cinfo == cap_cinfo) {
+                    size_t cap = cap_cinfo ? cap_cinfo * 2 : 64;
+                    void *q = realloc(cinfo, cap * sizeof *cinfo);
+                    if (!q) { s = nomem(w); goto done; }
+                    cinfo = q;
+                    cap_cinfo = cap;
+                }
+                sqlite3_bind_int64(chk, 1, r->chunk);
+                cinfo[ci].uri = NULL;
+                if (sqlite3_step(chk) == SQLITE_ROW) {
+                    cinfo[ci].doc_id = sqlite3_column_int64(chk, 0);
+                    if (!(cinfo[ci].uri = keep_str(g, (const char *)sqlite3_column_text(chk, 1))))
+                        { s = nomem(w); goto done; }
+                }
+                sqlite3_reset(chk);
+                n_cinfo++;
+            }
             sqlite3_bind_int64(doc, 1, r->id);
-            if (sqlite3_step(doc) == SQLITE_ROW) {
-                p->doc_id = sqlite3_column_int64(doc, 0);
-                p->doc_uri = keep_str(g, (const char *)sqlite3_column_text(doc, 1));
-                p->start_char = sqlite3_column_int64(doc, 2);
-                p->end_char = sqlite3_column_int64(doc, 3);
-                p->pattern = intern(w, (const char *)sqlite3_column_text(doc, 4));
-                p->extractor = intern(w, (const char *)sqlite3_column_text(doc, 5));
+            if (cinfo[ci].uri && sqlite3_step(doc) == SQLITE_ROW) {
+                p->doc_id = cinfo[ci].doc_id;
+                p->doc_uri = cinfo[ci].uri;
+                p->start_char = sqlite3_column_int64(doc, 0);
+                p->end_char = sqlite3_column_int64(doc, 1);
+                p->pattern = intern(w, (const char *)sqlite3_column_text(doc, 2));
+                p->extractor = intern(w, (const char *)sqlite3_column_text(doc, 3));
             } else {
                 p->doc_uri = keep_str(g, "");
                 p->pattern = intern(w, "");
@@ -797,6 +823,9 @@ labels:
 done:
     sqlite3_finalize(ent);
     sqlite3_finalize(doc);
+    sqlite3_finalize(chk);
+    imap_free(&cmap);
+    free(cinfo);
     free(order);
     return s;
 }
