@@ -141,7 +141,7 @@ typedef struct work {
     struct tslot { uint32_t s, o, idx; } *tmap; size_t tmap_cap;
     const char *interned[32]; size_t n_interned;
     /* predicates: one copy each in the output (pred_str), found by hash */
-    struct { size_t hash; const char *str; } *preds; size_t pred_cap, n_preds;
+    struct pslot { size_t hash; const char *str; } *preds; size_t pred_cap, n_preds;
 } work;
 
 static cc_status nomem(work *w) { return cc_kb_seterr(w->kb, CC_NOMEM, "out of memory"); }
@@ -192,12 +192,12 @@ static const char *pred_str(work *w, const char *p)
     h = str_hash(p);
     if ((w->n_preds + 1) * 2 > w->pred_cap) {
         size_t cap = w->pred_cap ? w->pred_cap * 2 : 32;
-        void *n = calloc(cap, sizeof *w->preds);
+        struct pslot *n = calloc(cap, sizeof *n);
         if (!n) return NULL;
         for (i = 0; i < w->pred_cap; i++)
             if (w->preds[i].str) {
-                for (j = w->preds[i].hash & (cap - 1); ((typeof(w->preds))n)[j].str; j = (j + 1) & (cap - 1)) {}
-                ((typeof(w->preds))n)[j] = w->preds[i];
+                for (j = w->preds[i].hash & (cap - 1); n[j].str; j = (j + 1) & (cap - 1)) {}
+                n[j] = w->preds[i];
             }
         free(w->preds);
         w->preds = n;
