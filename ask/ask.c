@@ -521,6 +521,27 @@ static void stage(const ca_ask_opts *o, const char *name, double ms, const char 
     o->on_stage(o->stage_ctx, name, ms, detail);
 }
 
+/* The answer's share of a model context of nctx tokens: maxtok, or at most
+ * a quarter of the context when the caller did not ask for a length. */
+static int64_t answer_room(int64_t nctx, int64_t maxtok, int fixed)
+{
+    if (!fixed && maxtok > nctx / 4) maxtok = nctx / 4 > 16 ? nctx / 4 : 16;
+    return maxtok;
+}
+
+/* Slack kept between the prompt budget and the context: the whole prompt
+ * may tokenise a few tokens longer than its pieces. */
+static int64_t ctx_slack(int64_t nctx) { return 4 + nctx / 100; }
+
+/* The smallest context that holds a prompt of `prompt` tokens, the chat
+ * template (over) and the answer, as ca_ask divides a context. */
+static int64_t ctx_needed(int64_t prompt, int64_t over, int64_t maxtok, int fixed)
+{
+    int64_t c = prompt + over;
+    while (prompt + over + answer_room(c, maxtok, fixed) + ctx_slack(c) > c) c++;
+    return c;
+}
+
 cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answer **out)
 {
     static const char *const lane_name[CR_LANE_COUNT] = {"bm25", "vector"};
@@ -819,19 +840,31 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
      * model's tokenizer when there is one, else estimated */
     t0 = cc_now_ms();
     /* CA_CHAT_RESERVE: tokens the model's chat template wraps the prompt in */
-    if (model[0] && (s = ca_llm_open(kb, model, (uint32_t)(ptok + maxtok + CA_CHAT_RESERVE), &llm)))
+    /* and the slack (ctx_slack of the context asked for, rounded up) */
+    if (model[0] && (s = ca_llm_open(kb, model, (uint32_t)(ptok + maxtok + CA_CHAT_RESERVE + 8 +
+                                                           (ptok + maxtok) / 50), &llm)))
         goto out;
     t_load = cc_now_ms() - t0;
     if (llm) ca_llm_set_cache_budget(llm, (size_t)kvmb << 20);
-    /* all fit the context: the prompt, the template around it (measured on
-     * this model) and the answer */
-    if (llm && ptok > (int64_t)ca_llm_n_ctx(llm) - maxtok - (int64_t)ca_llm_overhead(llm)) {
-        ptok = (int64_t)ca_llm_n_ctx(llm) - maxtok - (int64_t)ca_llm_overhead(llm);
+    /* the budget follows the model's context: the prompt, the template
+     * around it (measured on this model), a little slack (ctx_slack) and
+     * the answer all fit. A short context (a 512-token model) would give
+     * the default answer room (ask.max_tokens 256) half of it: unless the
+     * caller asked for a length (--max-tokens), the answer gets at most a
+     * quarter (answer_room). */
+    if (llm) {
+        int64_t nctx = (int64_t)ca_llm_n_ctx(llm), over = (int64_t)ca_llm_overhead(llm);
+        int fixed = o && o->max_tokens;
+        maxtok = answer_room(nctx, maxtok, fixed);
+        if (ptok > nctx - maxtok - over - ctx_slack(nctx)) ptok = nctx - maxtok - over - ctx_slack(nctx);
         if (ptok < 64) {
-            s = cc_kb_seterr(kb, CC_INVALID, "model %s: its context (%u tokens) leaves %lld for the"
-                             " prompt after ask.max_tokens (%lld) and its chat template (%zu);"
-                             " at least 64 are needed", model, ca_llm_n_ctx(llm), (long long)ptok,
-                             (long long)maxtok, ca_llm_overhead(llm));
+            s = cc_kb_seterr(kb, CC_INVALID, "model %s: its context is %lld tokens; the answer (%lld,"
+                             " %s) and its chat template (%lld) leave %lld for the prompt, and at"
+                             " least 64 are needed: %s, or use a model with a context of at least"
+                             " %lld tokens", model, (long long)nctx, (long long)maxtok,
+                             fixed ? "--max-tokens" : "ask.max_tokens", (long long)over,
+                             (long long)ptok, fixed ? "ask for fewer --max-tokens" : "lower ask.max_tokens",
+                             (long long)ctx_needed(64, over, maxtok, fixed));
             goto out;
         }
     }
@@ -853,12 +886,15 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     t_prompt = cc_now_ms() - t0;
     stage(o, "prompt", t_prompt, "{\"tokens\":%zu}", pr.tokens);
     if (llm && pr.over_budget) {   /* evidence was dropped to fit; the rest alone does not */
-        s = cc_kb_seterr(kb, CC_TOOBIG, "model %s: the instructions and the question alone take %zu tokens,"
-                         " more than the %lld its context (%u tokens) leaves for the prompt after"
-                         " ask.max_tokens (%lld) and its chat template (%zu): lower ask.max_tokens,"
-                         " shorten the question or use a model with a longer context", model,
-                         pr.tokens, (long long)ptok, ca_llm_n_ctx(llm), (long long)maxtok,
-                         ca_llm_overhead(llm));
+        int64_t need = ctx_needed((int64_t)pr.tokens, (int64_t)ca_llm_overhead(llm), maxtok,
+                                  o && o->max_tokens);
+        s = cc_kb_seterr(kb, CC_TOOBIG, "model %s: its context is %u tokens; the instructions and the"
+                         " question alone take %zu, more than the %lld left after the answer (%lld)"
+                         " and the chat template (%zu); it needs a context of at least %lld tokens"
+                         " for no evidence at all: use a model with a longer context%s, or shorten"
+                         " the question", model, ca_llm_n_ctx(llm), pr.tokens, (long long)ptok,
+                         (long long)maxtok, ca_llm_overhead(llm), (long long)need,
+                         maxtok > 16 ? " or fewer answer tokens (ask.max_tokens, --max-tokens)" : "");
         goto out;
     }
 

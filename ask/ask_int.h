@@ -28,6 +28,8 @@ typedef struct ca_prompt {
     size_t  n_chunks_in, n_triples_in;
     const cg_triple **triples;   /* [T1].. in prompt order (borrowed from the subgraph) */
     int     over_budget;   /* 1 when even the instructions and question do not fit */
+    int     short_instructions;   /* 1: the full rules took over a third of the budget (a
+                                     short context), the short ones went in */
     size_t  n_dropped;     /* chunks dropped because the whole prompt counted over budget */
     char    sha256[65];
 } ca_prompt;

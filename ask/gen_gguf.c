@@ -291,15 +291,19 @@ cc_status ca_llm_generate(cc_kb *kb, ca_llm *m, const ca_prompt *p, int max_new,
     memset(&r, 0, sizeof r);
     if (prompt_tokens(m->m, p, &prompt, &np, &chat) != CL_OK)
         return cc_kb_seterr(kb, CC_INVALID, "tokenising the prompt: %s", cl_errmsg());
+    /* the prompt builder fits the prompt to the context with some slack;
+     * a tokenisation a few tokens longer than counted shortens the answer
+     * instead of failing; a prompt that leaves no room for one fails */
+    if (np && np < in->n_ctx && np + (size_t)max_new > in->n_ctx &&
+        in->n_ctx - np >= (size_t)(max_new < 16 ? max_new : 16))
+        max_new = (int)(in->n_ctx - np);
     if (!np || np + (size_t)max_new > in->n_ctx) {
-        /* the prompt builder fits the evidence to the context, so this is
-         * a prompt whose fixed part (instructions, question, template)
-         * alone is too long, or a tokenisation longer than counted */
         free(prompt);
-        return cc_kb_seterr(kb, CC_TOOBIG, "the prompt is %zu tokens (with the chat template) and the answer"
-                            " may take %d; the model's context is %u: lower ask.max_tokens or"
-                            " ask.prompt_tokens, or use a model with a longer context",
-                            np, max_new, in->n_ctx);
+        return cc_kb_seterr(kb, CC_TOOBIG, "the prompt is %zu tokens (with the chat template), which"
+                            " leaves %zu of the model's %u-token context for the answer (%d asked):"
+                            " use a model with a longer context, ask for fewer answer tokens"
+                            " (--max-tokens, ask.max_tokens) or lower ask.prompt_tokens", np,
+                            np < in->n_ctx ? in->n_ctx - np : 0, in->n_ctx, max_new);
     }
     cl_sample_opts_default(&o.sample);   /* greedy: the same answer every time (replay) */
     o.max_tokens = (size_t)max_new;

@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/ask_latency.py [--build build] [--chunks 100000] [--questions 60]
                                           [--kb DIR] [--skip-sample] [--cold]
+                                          [--base BUILD] [--rounds N]
 
 Warm numbers come from build/bench/bench_ask (one process, the searcher
 kept open, as a server would: wall and process CPU time per stage); with
@@ -21,6 +22,11 @@ graph, prompt, generate, checks); "end to end" is their sum with the
 searcher's open; "wall" is the whole `cairn ask` process (start, KB open,
 trace write). The target: retrieval + graph + checks under 50 ms p50 on
 100k chunks. --kb keeps the generated KB there (reused when it exists).
+--base BUILD: a baseline build's bench_ask runs too, before and after each
+of --rounds (2) runs of --build's, alternately, so a loaded machine's
+drift shows; each run asks every question twice. Set OMP_NUM_THREADS=1
+for the numbers of docs/benchmarks.md (FAISS threads cost more than they
+save on one query at a time).
 """
 import argparse, json, os, random, shutil, subprocess, sys, tempfile, time
 
@@ -31,6 +37,8 @@ ap.add_argument("--questions", type=int, default=60)
 ap.add_argument("--kb")
 ap.add_argument("--skip-sample", action="store_true")
 ap.add_argument("--cold", action="store_true")
+ap.add_argument("--base")
+ap.add_argument("--rounds", type=int, default=2)
 a = ap.parse_args()
 src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 cairn = os.path.abspath(os.path.join(a.build, "cairn"))
@@ -45,9 +53,13 @@ def pct(v, p):
 def run(kb, questions, label):
     qf = os.path.join(tmp, "questions.txt")
     open(qf, "w").write("\n".join(questions) + "\n")
-    print(f"{label}: warm (bench_ask)")
-    sys.stdout.flush()
-    subprocess.run([os.path.join(os.path.abspath(a.build), "bench", "bench_ask"), kb, qf], check=True)
+    builds = [("new", a.build)] if not a.base else \
+        [x for _ in range(a.rounds) for x in (("base", a.base), ("new", a.build))] + [("base", a.base)]
+    for name, b in builds:
+        print(f"{label}: warm (bench_ask), {name} = {b}, load average {os.getloadavg()[0]:.1f}")
+        sys.stdout.flush()
+        subprocess.run([os.path.join(os.path.abspath(b), "bench", "bench_ask"), kb, qf]
+                       + (["2"] if a.base else []), check=True)
     if a.cold: run_cold(kb, questions, label)
 
 

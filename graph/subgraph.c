@@ -51,7 +51,10 @@ void cg_subgraph_free(cg_subgraph *g)
 
 /* ---------------------------------------------------------------- int64 -> index map */
 
-typedef struct imap { int64_t *keys; size_t *vals; size_t cap, n; } imap;
+/* Open addressing with linear probing; a key and its value side by side,
+ * so a probe touches one cache line. */
+typedef struct ient { int64_t key; size_t val; } ient;
+typedef struct imap { ient *e; size_t cap, n; } imap;
 
 static size_t hash64(uint64_t x)
 {
@@ -62,46 +65,51 @@ static size_t hash64(uint64_t x)
 static int imap_grow(imap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 256, i;
-    int64_t *k = malloc(cap * sizeof *k);
-    size_t *v = malloc(cap * sizeof *v);
-    if (!k || !v) { free(k); free(v); return -1; }
-    for (i = 0; i < cap; i++) k[i] = INT64_MIN;
+    ient *e = malloc(cap * sizeof *e);
+    if (!e) return -1;
+    for (i = 0; i < cap; i++) e[i].key = INT64_MIN;
     for (i = 0; i < m->cap; i++)
-        if (m->keys[i] != INT64_MIN) {
-            size_t j = hash64((uint64_t)m->keys[i]) & (cap - 1);
-            while (k[j] != INT64_MIN) j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i];
-            v[j] = m->vals[i];
+        if (m->e[i].key != INT64_MIN) {
+            size_t j = hash64((uint64_t)m->e[i].key) & (cap - 1);
+            while (e[j].key != INT64_MIN) j = (j + 1) & (cap - 1);
+            e[j] = m->e[i];
         }
-    free(m->keys); free(m->vals);
-    m->keys = k; m->vals = v; m->cap = cap;
+    free(m->e);
+    m->e = e;
+    m->cap = cap;
     return 0;
 }
 
-/* Finds key; when absent and add is 1, inserts it with value val.  Returns
- * the value, or SIZE_MAX when absent (add 0) or out of memory. */
-static size_t imap_get(imap *m, int64_t key, int add, size_t val)
+/* Inserts key with value val unless present. Returns 1 when inserted, 0
+ * when it was there (*val_out = its value, when val_out is given), -1 out
+ * of memory: one probe sequence for a lookup and an insert. */
+static int imap_add(imap *m, int64_t key, size_t val, size_t *val_out)
 {
     size_t j;
-    if (add && (m->n + 1) * 2 > m->cap && imap_grow(m)) return SIZE_MAX;
-    if (!m->cap) return SIZE_MAX;
+    if ((m->n + 1) * 2 > m->cap && imap_grow(m)) return -1;
     j = hash64((uint64_t)key) & (m->cap - 1);
-    while (m->keys[j] != INT64_MIN) {
-        if (m->keys[j] == key) return m->vals[j];
+    while (m->e[j].key != INT64_MIN) {
+        if (m->e[j].key == key) {
+            if (val_out) *val_out = m->e[j].val;
+            return 0;
+        }
         j = (j + 1) & (m->cap - 1);
     }
-    if (!add) return SIZE_MAX;
-    m->keys[j] = key;
-    m->vals[j] = val;
+    m->e[j].key = key;
+    m->e[j].val = val;
     m->n++;
-    return val;
+    return 1;
 }
 
-static void imap_free(imap *m) { free(m->keys); free(m->vals); }
+static void imap_free(imap *m) { free(m->e); }
 
 /* ---------------------------------------------------------------- working state */
 
-typedef struct node { int64_t id; int dist; double ppr, next, wdeg; } node;
+typedef struct node {
+    int64_t id;
+    int dist;
+    const char *label, *type;   /* read once for the output (NULL: not yet) */
+} node;
 
 typedef struct row {      /* one relations row (what scoring needs) */
     int64_t id, chunk;
@@ -128,17 +136,20 @@ typedef struct work {
     imap node_of, seen_rel;
     row *rows; size_t n_rows, cap_rows;
     tri *tris; size_t n_tris, cap_tris;
-    /* triple key -> index: open addressing over tris */
-    size_t *tmap; size_t tmap_cap;
+    /* triple key -> index: open addressing over tris; a slot holds the
+     * node indices too, so a probe reads the triple only on a match */
+    struct tslot { uint32_t s, o, idx; } *tmap; size_t tmap_cap;
     const char *interned[32]; size_t n_interned;
+    /* predicates: one copy each in the output (pred_str), found by hash */
+    struct pslot { size_t hash; const char *str; } *preds; size_t pred_cap, n_preds;
 } work;
 
 static cc_status nomem(work *w) { return cc_kb_seterr(w->kb, CC_NOMEM, "out of memory"); }
 
 static size_t node_add(work *w, int64_t id, int dist)
 {
-    size_t i = imap_get(&w->node_of, id, 0, 0);
-    if (i != SIZE_MAX) return i;
+    size_t i = w->n_nodes;
+    int r;
     if (w->n_nodes == w->cap_nodes) {
         size_t cap = w->cap_nodes ? w->cap_nodes * 2 : 64;
         node *p = realloc(w->nodes, cap * sizeof *p);
@@ -146,8 +157,7 @@ static size_t node_add(work *w, int64_t id, int dist)
         w->nodes = p;
         w->cap_nodes = cap;
     }
-    i = w->n_nodes;
-    if (imap_get(&w->node_of, id, 1, i) != i) return SIZE_MAX;
+    if ((r = imap_add(&w->node_of, id, w->n_nodes, &i)) <= 0) return r < 0 ? SIZE_MAX : i;
     memset(&w->nodes[i], 0, sizeof w->nodes[i]);
     w->nodes[i].id = id;
     w->nodes[i].dist = dist;
@@ -173,21 +183,51 @@ static size_t str_hash(const char *s)
     return h;
 }
 
-static size_t tri_hash(const work *w, size_t s, size_t o, const char *p)
+/* The output's copy of predicate p (one per distinct text, so triples
+ * compare predicates by pointer); NULL: out of memory. */
+static const char *pred_str(work *w, const char *p)
 {
-    return hash64((uint64_t)w->nodes[s].id * 31 + (uint64_t)w->nodes[o].id) ^ str_hash(p);
+    size_t h, j, i;
+    if (!p) p = "";
+    h = str_hash(p);
+    if ((w->n_preds + 1) * 2 > w->pred_cap) {
+        size_t cap = w->pred_cap ? w->pred_cap * 2 : 32;
+        struct pslot *n = calloc(cap, sizeof *n);
+        if (!n) return NULL;
+        for (i = 0; i < w->pred_cap; i++)
+            if (w->preds[i].str) {
+                for (j = w->preds[i].hash & (cap - 1); n[j].str; j = (j + 1) & (cap - 1)) {}
+                n[j] = w->preds[i];
+            }
+        free(w->preds);
+        w->preds = n;
+        w->pred_cap = cap;
+    }
+    for (j = h & (w->pred_cap - 1); w->preds[j].str; j = (j + 1) & (w->pred_cap - 1))
+        if (w->preds[j].hash == h && !strcmp(w->preds[j].str, p)) return w->preds[j].str;
+    if (!(w->preds[j].str = keep_str(w->g, p))) return NULL;
+    w->preds[j].hash = h;
+    w->n_preds++;
+    return w->preds[j].str;
+}
+
+static size_t tri_hash(size_t s, size_t o, const char *p)
+{
+    return hash64(((uint64_t)s << 32 | (uint64_t)o) ^ (uint64_t)(uintptr_t)p);
 }
 
 static int tmap_grow(work *w)
 {
     size_t cap = w->tmap_cap ? w->tmap_cap * 2 : 256, i;
-    size_t *m = malloc(cap * sizeof *m);
+    struct tslot *m = malloc(cap * sizeof *m);
     if (!m) return -1;
-    for (i = 0; i < cap; i++) m[i] = SIZE_MAX;
+    for (i = 0; i < cap; i++) m[i].idx = UINT32_MAX;
     for (i = 0; i < w->n_tris; i++) {
-        size_t j = tri_hash(w, w->tris[i].s, w->tris[i].o, w->tris[i].pred) & (cap - 1);
-        while (m[j] != SIZE_MAX) j = (j + 1) & (cap - 1);
-        m[j] = i;
+        size_t j = tri_hash(w->tris[i].s, w->tris[i].o, w->tris[i].pred) & (cap - 1);
+        while (m[j].idx != UINT32_MAX) j = (j + 1) & (cap - 1);
+        m[j].s = (uint32_t)w->tris[i].s;
+        m[j].o = (uint32_t)w->tris[i].o;
+        m[j].idx = (uint32_t)i;
     }
     free(w->tmap);
     w->tmap = m;
@@ -195,16 +235,17 @@ static int tmap_grow(work *w)
     return 0;
 }
 
-/* The triple (s, pred, o), added when new.  SIZE_MAX: out of memory. */
+/* The triple (s, pred, o), added when new; pred is a pred_str.  SIZE_MAX:
+ * out of memory. */
 static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
 {
     size_t j;
     tri *t;
     if ((w->n_tris + 1) * 2 > w->tmap_cap && tmap_grow(w)) return SIZE_MAX;
-    j = tri_hash(w, s, o, pred) & (w->tmap_cap - 1);
-    while (w->tmap[j] != SIZE_MAX) {
-        t = &w->tris[w->tmap[j]];
-        if (t->s == s && t->o == o && !strcmp(t->pred, pred)) return w->tmap[j];
+    j = tri_hash(s, o, pred) & (w->tmap_cap - 1);
+    while (w->tmap[j].idx != UINT32_MAX) {
+        const struct tslot *x = &w->tmap[j];
+        if (x->s == s && x->o == o && w->tris[x->idx].pred == pred) return x->idx;
         j = (j + 1) & (w->tmap_cap - 1);
     }
     if (w->n_tris == w->cap_tris) {
@@ -218,9 +259,11 @@ static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
     memset(t, 0, sizeof *t);
     t->s = s;
     t->o = o;
-    if (!(t->pred = keep_str(w->g, pred))) return SIZE_MAX;
+    t->pred = pred;
     t->hops = 1 << 20;
-    w->tmap[j] = w->n_tris;
+    w->tmap[j].s = (uint32_t)s;
+    w->tmap[j].o = (uint32_t)o;
+    w->tmap[j].idx = (uint32_t)w->n_tris;
     return w->n_tris++;
 }
 
@@ -448,13 +491,15 @@ static cc_status expand(work *w, int hops)
                 while ((rc = sqlite3_step(st[k])) == SQLITE_ROW) {
                     int64_t rid = sqlite3_column_int64(st[k], 0);
                     size_t a, b, t;
+                    const char *pred;
                     row *r;
-                    if (imap_get(&w->seen_rel, rid, 0, 0) != SIZE_MAX) continue;
-                    if (imap_get(&w->seen_rel, rid, 1, 0) == SIZE_MAX ||
+                    int seen = imap_add(&w->seen_rel, rid, 0, NULL);
+                    if (!seen) continue;
+                    if (seen < 0 ||
                         (a = node_add(w, sqlite3_column_int64(st[k], 1), h + 1)) == SIZE_MAX ||
                         (b = node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
-                        (t = tri_get(w, a, b, (const char *)sqlite3_column_text(st[k], 3)))
-                            == SIZE_MAX) {
+                        !(pred = pred_str(w, (const char *)sqlite3_column_text(st[k], 3))) ||
+                        (t = tri_get(w, a, b, pred)) == SIZE_MAX) {
                         s = nomem(w);
                         goto done;
                     }
@@ -500,12 +545,49 @@ static int by_triple(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Sorts the rows by triple, then chunk; counts each triple's support
- * (distinct chunks), best confidence and status. */
-static void aggregate(work *w)
+static int by_chunk(const row *x, const row *y)
+{
+    if (x->chunk != y->chunk) return x->chunk < y->chunk ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The rows in by_triple order: a counting sort on the triple index, then
+ * each triple's rows by chunk and id (insertion sort for the usual few,
+ * qsort for many); the order qsort with by_triple gives, in linear time
+ * and without its copying.  -1: out of memory. */
+static int sort_rows(work *w)
+{
+    size_t i, n = w->n_rows, nt = w->n_tris, *at = calloc(nt + 1, sizeof *at);
+    row *out = malloc((n ? n : 1) * sizeof *out);
+    if (!at || !out) { free(at); free(out); return -1; }
+    for (i = 0; i < n; i++) at[w->rows[i].triple + 1]++;
+    for (i = 0; i < nt; i++) at[i + 1] += at[i];
+    for (i = 0; i < n; i++) out[at[w->rows[i].triple]++] = w->rows[i];
+    for (i = 0; i < n;) {            /* at[t] is now the end of triple t's run */
+        size_t end = at[out[i].triple], j, k;
+        if (end - i > 32) qsort(out + i, end - i, sizeof *out, by_triple);
+        else
+            for (j = i + 1; j < end; j++) {
+                row r = out[j];
+                for (k = j; k > i && by_chunk(&r, &out[k - 1]) < 0; k--) out[k] = out[k - 1];
+                out[k] = r;
+            }
+        i = end;
+    }
+    free(w->rows);
+    w->rows = out;
+    w->cap_rows = n ? n : 1;
+    free(at);
+    return 0;
+}
+
+/* Sorts the rows by triple, then chunk (sort_rows); counts each triple's
+ * support (distinct chunks), best confidence and status.  -1: out of
+ * memory. */
+static int aggregate(work *w)
 {
     size_t i;
-    qsort(w->rows, w->n_rows, sizeof *w->rows, by_triple);
+    if (sort_rows(w)) return -1;
     for (i = 0; i < w->n_rows; i++) {
         const row *r = &w->rows[i];
         tri *t = &w->tris[r->triple];
@@ -515,6 +597,7 @@ static void aggregate(work *w)
         if (r->status == CG_REL_CONFIRMED) t->confirmed = 1;
         t->n_rows++;
     }
+    return 0;
 }
 
 static double tri_weight(const tri *t)
@@ -523,40 +606,54 @@ static double tri_weight(const tri *t)
 }
 
 /* Personalised PageRank from the seeds over the expanded graph (edges
- * undirected, weighted by tri_weight). */
-static void pagerank(work *w, size_t n_seeds)
+ * undirected, weighted by tri_weight).  The iterations run over compact
+ * arrays (an edge is 16 bytes, a node's rank, next rank and weighted degree
+ * are three arrays) instead of the 80-byte triples and 56-byte nodes: the
+ * same operations in the same order, so the same bits.  -1: out of memory. */
+typedef struct edge { uint32_t s, o; double x; } edge;
+
+static int pagerank(work *w, size_t n_seeds)
 {
-    size_t i, it;
-    for (i = 0; i < w->n_tris; i++) {
-        double x = w->tris[i].weight = tri_weight(&w->tris[i]);   /* one log() per triple */
-        w->nodes[w->tris[i].s].wdeg += x;
-        w->nodes[w->tris[i].o].wdeg += x;
+    size_t i, it, nn = w->n_nodes, ne = w->n_tris;
+    double *ppr = malloc((nn ? nn : 1) * sizeof *ppr), *next = malloc((nn ? nn : 1) * sizeof *next),
+           *wdeg = calloc(nn ? nn : 1, sizeof *wdeg), restart = 1.0 / n_seeds;
+    edge *e = malloc((ne ? ne : 1) * sizeof *e);
+    if (!ppr || !next || !wdeg || !e) {
+        free(ppr); free(next); free(wdeg); free(e);
+        return -1;
     }
-    for (i = 0; i < w->n_nodes; i++) w->nodes[i].ppr = w->nodes[i].dist == 0 ? 1.0 / n_seeds : 0;
+    for (i = 0; i < ne; i++) {
+        double x = w->tris[i].weight = tri_weight(&w->tris[i]);   /* one log() per triple */
+        e[i].s = (uint32_t)w->tris[i].s;
+        e[i].o = (uint32_t)w->tris[i].o;
+        e[i].x = x;
+        wdeg[e[i].s] += x;
+        wdeg[e[i].o] += x;
+    }
+    for (i = 0; i < nn; i++) ppr[i] = w->nodes[i].dist == 0 ? restart : 0;
     for (it = 0; it < PPR_ITERS; it++) {
         double dangling = 0;
-        for (i = 0; i < w->n_nodes; i++) {
-            w->nodes[i].next = 0;
-            if (w->nodes[i].wdeg == 0) dangling += w->nodes[i].ppr;
+        for (i = 0; i < nn; i++) {
+            next[i] = 0;
+            if (wdeg[i] == 0) dangling += ppr[i];
         }
-        for (i = 0; i < w->n_tris; i++) {
-            const tri *t = &w->tris[i];
-            double x = t->weight;
-            node *a = &w->nodes[t->s], *b = &w->nodes[t->o];
-            b->next += a->ppr * x / a->wdeg;
-            a->next += b->ppr * x / b->wdeg;
+        for (i = 0; i < ne; i++) {
+            uint32_t a = e[i].s, b = e[i].o;
+            double x = e[i].x;
+            next[b] += ppr[a] * x / wdeg[a];
+            next[a] += ppr[b] * x / wdeg[b];
         }
-        for (i = 0; i < w->n_nodes; i++) {
-            double restart = w->nodes[i].dist == 0 ? 1.0 / n_seeds : 0;
-            w->nodes[i].ppr = (1 - PPR_ALPHA) * w->nodes[i].next +
-                              (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * restart;
-        }
+        for (i = 0; i < nn; i++)
+            ppr[i] = (1 - PPR_ALPHA) * next[i] +
+                     (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * (w->nodes[i].dist == 0 ? restart : 0);
     }
-    for (i = 0; i < w->n_tris; i++) {
+    for (i = 0; i < ne; i++) {
         tri *t = &w->tris[i];
-        double ppr = (w->nodes[t->s].ppr + w->nodes[t->o].ppr) * (double)w->n_nodes / 2;
-        t->score = t->weight / (1.0 + t->hops) * (1.0 + ppr);
+        double pr = (ppr[t->s] + ppr[t->o]) * (double)nn / 2;
+        t->score = t->weight / (1.0 + t->hops) * (1.0 + pr);
     }
+    free(ppr); free(next); free(wdeg); free(e);
+    return 0;
 }
 
 /* Best first: score, then support, then the order found (which is what
@@ -603,7 +700,10 @@ static cc_status build_output(work *w, int budget)
 {
     cg_subgraph *g = w->g;
     tri **order = NULL;
-    sqlite3_stmt *ent = NULL, *doc = NULL;
+    sqlite3_stmt *ent = NULL, *doc = NULL, *chk = NULL;
+    imap cmap = {0};                                   /* chunk id -> cinfo index */
+    struct { int64_t doc_id; const char *uri; } *cinfo = NULL;   /* uri NULL: no such chunk */
+    size_t n_cinfo = 0, cap_cinfo = 0;
     size_t i, j, n_keep, n_prov = 0;
     cc_status s = CC_OK;
 
@@ -618,10 +718,10 @@ static cc_status build_output(work *w, int budget)
         { s = nomem(w); goto done; }
     if (sqlite3_prepare_v2(w->db, "SELECT label, type FROM entities WHERE id = ?1", -1, &ent,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri, r.start_char, r.end_char, r.pattern,"
-                                  " r.extractor FROM relations r JOIN chunks c ON c.id = r.chunk_id"
-                                  " JOIN documents d ON d.id = c.doc_id WHERE r.id = ?1", -1, &doc,
-                           NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(w->db, "SELECT start_char, end_char, pattern, extractor FROM relations"
+                                  " WHERE id = ?1", -1, &doc, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(w->db, "SELECT c.doc_id, d.uri FROM chunks c JOIN documents d"
+                                  " ON d.id = c.doc_id WHERE c.id = ?1", -1, &chk, NULL) != SQLITE_OK) {
         s = cc_kb_sqlerr(w->kb, "reading the subgraph");
         goto done;
     }
@@ -641,16 +741,21 @@ static cc_status build_output(work *w, int budget)
         o->hops = t->hops;
         o->score = t->score;
         for (k = 0; k < 2; k++) {
-            sqlite3_bind_int64(ent, 1, ids[k]);
-            if (sqlite3_step(ent) == SQLITE_ROW) {
-                *lab[k] = keep_str(g, (const char *)sqlite3_column_text(ent, 0));
-                *typ[k] = keep_str(g, (const char *)sqlite3_column_text(ent, 1));
-            } else {
-                *lab[k] = keep_str(g, "");
-                *typ[k] = keep_str(g, "other");
+            node *nd = &w->nodes[k ? t->o : t->s];   /* hubs recur: read each node once */
+            if (!nd->label) {
+                sqlite3_bind_int64(ent, 1, ids[k]);
+                if (sqlite3_step(ent) == SQLITE_ROW) {
+                    nd->label = keep_str(g, (const char *)sqlite3_column_text(ent, 0));
+                    nd->type = keep_str(g, (const char *)sqlite3_column_text(ent, 1));
+                } else {
+                    nd->label = keep_str(g, "");
+                    nd->type = keep_str(g, "other");
+                }
+                sqlite3_reset(ent);
+                if (!nd->label || !nd->type) { s = nomem(w); goto done; }
             }
-            sqlite3_reset(ent);
-            if (!*lab[k] || !*typ[k]) { s = nomem(w); goto done; }
+            *lab[k] = nd->label;
+            *typ[k] = nd->type;
         }
         o->prov = &g->prov_[n_prov];
         for (j = t->first_row; j < t->first_row + t->n_rows; j++) {
@@ -660,14 +765,37 @@ static cc_status build_output(work *w, int budget)
             p->chunk_id = r->chunk;
             p->confidence = r->conf;
             p->status = r->status;
+            /* the chunk's document: read once per chunk (a chunk's
+             * relations are often kept together) */
+            size_t ci = n_cinfo;
+            int added = imap_add(&cmap, r->chunk, n_cinfo, &ci);
+            if (added < 0) { s = nomem(w); goto done; }
+            if (added) {
+                if (n_cinfo == cap_cinfo) {
+                    size_t cap = cap_cinfo ? cap_cinfo * 2 : 64;
+                    void *q = realloc(cinfo, cap * sizeof *cinfo);
+                    if (!q) { s = nomem(w); goto done; }
+                    cinfo = q;
+                    cap_cinfo = cap;
+                }
+                sqlite3_bind_int64(chk, 1, r->chunk);
+                cinfo[ci].uri = NULL;
+                if (sqlite3_step(chk) == SQLITE_ROW) {
+                    cinfo[ci].doc_id = sqlite3_column_int64(chk, 0);
+                    if (!(cinfo[ci].uri = keep_str(g, (const char *)sqlite3_column_text(chk, 1))))
+                        { s = nomem(w); goto done; }
+                }
+                sqlite3_reset(chk);
+                n_cinfo++;
+            }
             sqlite3_bind_int64(doc, 1, r->id);
-            if (sqlite3_step(doc) == SQLITE_ROW) {
-                p->doc_id = sqlite3_column_int64(doc, 0);
-                p->doc_uri = keep_str(g, (const char *)sqlite3_column_text(doc, 1));
-                p->start_char = sqlite3_column_int64(doc, 2);
-                p->end_char = sqlite3_column_int64(doc, 3);
-                p->pattern = intern(w, (const char *)sqlite3_column_text(doc, 4));
-                p->extractor = intern(w, (const char *)sqlite3_column_text(doc, 5));
+            if (cinfo[ci].uri && sqlite3_step(doc) == SQLITE_ROW) {
+                p->doc_id = cinfo[ci].doc_id;
+                p->doc_uri = cinfo[ci].uri;
+                p->start_char = sqlite3_column_int64(doc, 0);
+                p->end_char = sqlite3_column_int64(doc, 1);
+                p->pattern = intern(w, (const char *)sqlite3_column_text(doc, 2));
+                p->extractor = intern(w, (const char *)sqlite3_column_text(doc, 3));
             } else {
                 p->doc_uri = keep_str(g, "");
                 p->pattern = intern(w, "");
@@ -695,6 +823,9 @@ labels:
 done:
     sqlite3_finalize(ent);
     sqlite3_finalize(doc);
+    sqlite3_finalize(chk);
+    imap_free(&cmap);
+    free(cinfo);
     free(order);
     return s;
 }
@@ -747,8 +878,8 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     if (question && *question && (s = question_seeds(&w, question))) goto done;
     if (out->n_seeds) {
         if ((s = expand(&w, (int)hops))) goto done;
-        aggregate(&w);
-        pagerank(&w, out->n_seeds);
+        if (aggregate(&w)) { s = nomem(&w); goto done; }
+        if (pagerank(&w, out->n_seeds)) { s = nomem(&w); goto done; }
     }
     s = build_output(&w, (int)budget);
 done:
@@ -760,5 +891,6 @@ done:
     free(w.rows);
     free(w.tris);
     free(w.tmap);
+    free(w.preds);
     return s;
 }

@@ -112,7 +112,7 @@ int main(void)
     const char *bin = getenv("CAIRN_BIN"), *src = getenv("CAIRN_SRC"), *tmp = getenv("CAIRN_TMP");
     const char *q1 = "What did Marlow Cells install at its Greyhaven factory?";
     const char *q2 = "Who is the managing director of Marlow Cells?";
-    char kbdir[600], m2k[600], m1k[600], m600[600], cfg[700];
+    char kbdir[600], m2k[600], m1k[600], m600[600], m300[600], cfg[700];
     cc_kb *kb = NULL;
     kvs a, b, c, d;
     if (!bin || !src) SKIP("CAIRN_BIN and CAIRN_SRC are not set (run under ctest)");
@@ -121,6 +121,7 @@ int main(void)
     snprintf(m2k, sizeof m2k, "%s/tiny2k.gguf", T);
     snprintf(m1k, sizeof m1k, "%s/tiny1k.gguf", T);
     snprintf(m600, sizeof m600, "%s/tiny600.gguf", T);
+    snprintf(m300, sizeof m300, "%s/tiny300.gguf", T);
     if (sh("rm -rf '%s' && mkdir -p '%s'", T, T) ||
         sh("'%s' init '%s' >/dev/null", bin, kbdir)) {
         CHECK(!"setup");
@@ -135,6 +136,7 @@ int main(void)
     make_model(m2k, 2048);
     make_model(m1k, 1024);
     make_model(m600, 600);
+    make_model(m300, 300);
     CHECK(cc_kb_open(kbdir, CC_KB_WRITE, &kb) == CC_OK);
     if (!kb) return check_done("ask_kvcache");
 
@@ -178,8 +180,12 @@ int main(void)
     CHECK_MSG(ask(kb, q1, m1k, &d) == CC_OK, "%s", cc_kb_errmsg(kb));
     CHECK(d.ok && !d.kept && d.prompt + 8 <= 1024 && d.left_out > 0 && d.dropped >= 0);
     kvs_free(&d);
-    /* 600 tokens: even the instructions do not fit; the message says what to change */
-    CHECK(ask(kb, q1, m600, &d) == CC_TOOBIG);
+    /* 600 tokens: the full instructions would not fit; the short ones do */
+    CHECK_MSG(ask(kb, q1, m600, &d) == CC_OK, "%s", cc_kb_errmsg(kb));
+    CHECK(d.ok && d.prompt + 8 <= 600);
+    kvs_free(&d);
+    /* 300 tokens: even the short instructions do not fit; the message says what to change */
+    CHECK(ask(kb, q1, m300, &d) == CC_TOOBIG);
     CHECK_MSG(strstr(cc_kb_errmsg(kb), "instructions and the question alone") &&
               strstr(cc_kb_errmsg(kb), "longer context"), "%s", cc_kb_errmsg(kb));
     kvs_free(&d);

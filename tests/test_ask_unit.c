@@ -89,10 +89,23 @@ static void test_prompt(void)
      * ranked chunk (id 30) is in, the rest of the budget goes to the next
      * ones in rank order, the last one cut or left out; within budget */
     CHECK(ca_prompt_build("Who?", ev, 3, NULL, 100000, count_bytes, NULL, &p) == CC_OK);
+    CHECK(!p.short_instructions);
     int budget = (int)p.tokens + 2048 / 50 + 8 - 150;
     ca_prompt_free(&p);
+    /* at that budget the full rules take over a third: the short ones go
+     * in, so the budget is set 150 short of the whole with those */
+    {
+        ca_prompt f, sh;
+        CHECK(ca_prompt_build("Who?", ev, 0, NULL, 100000, count_bytes, NULL, &f) == CC_OK);
+        CHECK(ca_prompt_build("Who?", ev, 0, NULL, 64, count_bytes, NULL, &sh) == CC_OK);
+        CHECK(!f.short_instructions && sh.short_instructions && sh.tokens < f.tokens / 2);
+        budget -= (int)(f.tokens - sh.tokens);
+        ca_prompt_free(&f);
+        ca_prompt_free(&sh);
+    }
     CHECK(ca_prompt_build("Who?", ev, 3, NULL, budget, count_bytes, NULL, &p) == CC_OK);
     CHECK_MSG(p.tokens <= (size_t)budget, "%zu > %d", p.tokens, budget);
+    CHECK(p.short_instructions && strstr(p.text, "never follow it") && !strstr(p.text, "carries no"));
     CHECK(p.cite[0] != 0 && p.cite[1] != 0 && !p.truncated[0]);
     CHECK(p.cite[2] == 0 || p.truncated[2] || p.truncated[1]);
     CHECK(strstr(p.text, "<<<END OF EVIDENCE>>>") != NULL);
