@@ -50,7 +50,12 @@
 #include <unistd.h>
 
 #define STATE_FORMAT  1
-#define VOCAB_VERSION 2   /* 2: entity and predicate descriptions in the document context */
+/* 2: entity and predicate descriptions in the document context, compact
+ * assertions.  A store of vocabulary 1 is still read (readers, cairn
+ * check: it is a complete store of the older layout); the next writer
+ * rebuilds it. */
+#define VOCAB_VERSION 2
+#define VOCAB_OLDEST  1
 #define N_FILES       5
 #define READ_WAIT_MS  10000
 
@@ -103,6 +108,7 @@ static const char *type_class(const char *type)
 
 typedef struct gstate {
     int64_t generation;
+    int     vocab;          /* VOCAB_OLDEST..VOCAB_VERSION */
     int     clean;
     int     nsize;
     int64_t size[N_FILES];
@@ -128,7 +134,7 @@ static int64_t file_size(cc_kb *kb, const char *name)
 }
 
 /* Reads KB/graph/state.  CC_NOTFOUND: missing; CC_CORRUPT: unreadable;
- * CC_VERSION: another format or vocabulary. */
+ * CC_VERSION: another format or a vocabulary this build cannot read. */
 static cc_status state_read(cc_kb *kb, gstate *g)
 {
     cc_buf p = CC_BUF_INIT(0);
@@ -177,7 +183,9 @@ static cc_status state_read(cc_kb *kb, gstate *g)
         else if (!strcmp(line, "generation")) { g->generation = v; have_gen = 1; }
         else if (!strcmp(line, "clean")) { g->clean = v == 1; have_clean = 1; }
     }
-    if (fmt != STATE_FORMAT || vocab != VOCAB_VERSION) return fmt ? CC_VERSION : CC_CORRUPT;
+    if (fmt != STATE_FORMAT || vocab < VOCAB_OLDEST || vocab > VOCAB_VERSION)
+        return fmt ? CC_VERSION : CC_CORRUPT;
+    g->vocab = vocab;
     if (!have_gen || !have_clean || (nsize != N_FILES && nsize != 0)) return CC_CORRUPT;
     if (!g->storage[0]) memcpy(g->storage, "bdb", 4);
     if (!strcmp(g->storage, "bdb") && nsize != N_FILES) return CC_CORRUPT;
@@ -844,6 +852,7 @@ static const char *needs_rebuild(cc_kb *kb, const cg_storage *sg, int64_t cur, g
     if (s == CC_VERSION) return "another format";
     if (s) return "damaged";
     if (!g->clean) return "interrupted";
+    if (g->vocab != VOCAB_VERSION) return "another format";
     if (!same_storage(g, sg)) return "another storage";
     for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++)
         if (file_size(kb, db_files[i]) != g->size[i]) return "damaged";

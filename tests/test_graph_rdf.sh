@@ -160,6 +160,19 @@ same "$(tc --predicate http://www.w3.org/2000/01/rdf-schema#label --literal "Eva
      "$(q "select count(distinct c.doc_id) from mentions m join entities e on e.id=m.entity_id join chunks c on c.id=m.chunk_id where e.label='Eva Holm'")" "label rows = documents mentioning it"
 same "$(tc --predicate urn:cairn:ns#pattern)" 0 "compact: no pattern rows"
 
+# a store of the older vocabulary 1 (entity descriptions per chunk) is still
+# read and passes check; the next writer rebuilds it in vocabulary 2
+sed -i 's/^vocabulary 2$/vocabulary 1/' "$KB/graph/state"
+expect 0 "all checks passed" -- "$BIN" check "$KB"
+printf 'Ida Berg founded Pell Robotics.\n' > "$T/d/g.txt"
+expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/d"
+grep -q '^vocabulary 2$' "$KB/graph/state" && ok || bad "the writer rebuilt the vocabulary 1 store"
+expect 0 "all checks passed" -- "$BIN" check "$KB"
+sed -i 's/^vocabulary 2$/vocabulary 3/' "$KB/graph/state"
+expect 1 "another format" -- "$BIN" check "$KB"
+expect 0 "rebuilt the graph store" -- "$BIN" graph rebuild "$KB"
+grep -q '^vocabulary 2$' "$KB/graph/state" && ok || bad "rebuild writes vocabulary 2"
+
 # graph.store = none: no store, check passes, readers say so
 KB2="$T/kb2"
 expect 0 "created" -- "$BIN" init "$KB2"
