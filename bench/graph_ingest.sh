@@ -6,9 +6,13 @@
 # Redland store (graph.store none) and with it (redland, the default: the
 # store sync after the ingestion's commit is part of the time).  Each of
 # the three runs is repeated ROUNDS times, alternately; medians are printed.
-# Usage: bench/graph_ingest.sh BUILD_DIR [MB] [ROUNDS]
+# With BASE=OTHER_BUILD_DIR the same runs are made with OTHER_BUILD_DIR/cairn
+# too, interleaved with this build's (a same-run baseline), and both are
+# printed ("base" and "new").  SKIP_GEN=1 skips the generated corpus.
+# Usage: [BASE=DIR] bench/graph_ingest.sh BUILD_DIR [MB] [ROUNDS]
 set -eu
 BIN="${1:?build dir}/cairn"; MB="${2:-50}"; ROUNDS="${3:-1}"; EXT="$1/bench/bench_extract"
+NEW="$BIN"; BASEBIN="${BASE:+$BASE/cairn}"
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 T="$(mktemp -d)"; trap 'rm -rf "$T"' EXIT
 /usr/bin/python3 - "$T/gen" "$MB" <<'PY'
@@ -44,20 +48,30 @@ run() {   # run DIR EXTRACTOR STORE -> "wall cpu" seconds
 }
 med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); medians of $ROUNDS"
-for set in "corpus:$SRC/datasets/corpus" "generated-${MB}MB:$T/gen"; do
+sets="corpus:$SRC/datasets/corpus"
+[ -n "${SKIP_GEN:-}" ] || sets="$sets generated-${MB}MB:$T/gen"
+for set in $sets; do
   name=${set%%:*}; dir=${set#*:}
   mb=$(find "$dir" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.1f", s / 1e6}')
-  : > "$T/a"; : > "$T/b"; : > "$T/c"
+  for v in new ${BASEBIN:+base}; do : > "$T/a.$v"; : > "$T/b.$v"; : > "$T/c.$v"; done
   for i in $(seq "$ROUNDS"); do
-    run "$dir" none none >> "$T/a"; run "$dir" rules none >> "$T/b"; run "$dir" rules redland >> "$T/c"
-  done
-  for f in a b c; do
-    eval "${f}w=\$(cut -d' ' -f1 \"\$T/\$f\" | med); ${f}c=\$(cut -d' ' -f2 \"\$T/\$f\" | med)"
+    for k in "a none none" "b rules none" "c rules redland"; do
+      set -- $k
+      for v in ${BASEBIN:+base} new; do
+        if [ $v = base ]; then BIN="$BASEBIN"; else BIN="$NEW"; fi
+        run "$dir" "$2" "$3" >> "$T/$1.$v"
+      done
+    done
   done
   ents=$(sqlite3 "$T/kb/cairn.db" "select (select count(*) from entities)||' entities, '||(select count(*) from mentions)||' mentions, '||(select count(*) from relations)||' relations'")
   printf '%-18s %5s MB  (%s)\n' "$name" "$mb" "$ents"
-  printf '%-18s none %.2f s (cpu %.2f)  rules %.2f s (cpu %.2f) ratio %.2fx (cpu %.2fx)  rules+redland %.2f s (cpu %.2f) ratio %.2fx (cpu %.2fx)\n' \
-    "$name" "$aw" "$ac" "$bw" "$bc" "$(echo "$bw / $aw" | bc -l)" "$(echo "$bc / $ac" | bc -l)" \
-    "$cw" "$cc" "$(echo "$cw / $aw" | bc -l)" "$(echo "$cc / $ac" | bc -l)"
+  for v in ${BASEBIN:+base} new; do
+    for f in a b c; do
+      eval "${f}w=\$(cut -d' ' -f1 \"\$T/\$f.\$v\" | med); ${f}c=\$(cut -d' ' -f2 \"\$T/\$f.\$v\" | med)"
+    done
+    printf '%-18s %-4s none %.2f s (cpu %.2f)  rules %.2f s (cpu %.2f) ratio %.2fx (cpu %.2fx)  rules+redland %.2f s (cpu %.2f) ratio %.2fx (cpu %.2fx)\n' \
+      "$name" "$v" "$aw" "$ac" "$bw" "$bc" "$(echo "$bw / $aw" | bc -l)" "$(echo "$bc / $ac" | bc -l)" \
+      "$cw" "$cc" "$(echo "$cw / $aw" | bc -l)" "$(echo "$cc / $ac" | bc -l)"
+  done
   if [ -x "$EXT" ]; then printf '%-18s extractor alone: ' "$name"; "$EXT" "$dir"; fi
 done

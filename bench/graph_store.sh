@@ -5,8 +5,8 @@
 # `cairn graph rebuild` (the store derived from the catalog alone), and
 # SPARQL latency (bench_sparql) on the result.  Inputs: datasets/corpus and
 # a generated corpus of MB megabytes (default 2; see graph_ingest.sh).
-# Usage: [ASSERTIONS=all|confirmed|none] bench/graph_store.sh BUILD_DIR [MB] [ROUNDS]
-# (ASSERTIONS sets graph.store_assertions for the redland runs; default all)
+# Usage: [ASSERTIONS=compact|all|confirmed|none] bench/graph_store.sh BUILD_DIR [MB] [ROUNDS]
+# (ASSERTIONS sets graph.store_assertions for the redland runs; default compact)
 set -eu
 B="${1:?build dir}"; BIN="$B/cairn"; MB="${2:-2}"; ROUNDS="${3:-3}"
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,12 +36,12 @@ PY
 # run DIR STORE -> "wall cpu" seconds of one ingest into a fresh KB ($T/kb)
 run() {
   rm -rf "$T/kb"; "$BIN" init "$T/kb" >/dev/null
-  sed -i "s/\"format\": 1,/\"format\": 1, \"graph\": {\"store\": \"$2\", \"store_assertions\": \"${ASSERTIONS:-all}\"},/" "$T/kb/cairn.json"
+  sed -i "s/\"format\": 1,/\"format\": 1, \"graph\": {\"store\": \"$2\", \"store_assertions\": \"${ASSERTIONS:-compact}\"},/" "$T/kb/cairn.json"
   /usr/bin/time -f "%e %U %S" -o "$T/time" "$BIN" ingest "$T/kb" "$1" >/dev/null
   awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$T/time"
 }
 med() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); graph.store_assertions ${ASSERTIONS:-all}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); graph.store_assertions ${ASSERTIONS:-compact}"
 for set in "corpus:$SRC/datasets/corpus" "generated-${MB}MB:$T/gen"; do
   name=${set%%:*}; dir=${set#*:}
   : > "$T/none"; : > "$T/rdf"

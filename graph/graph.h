@@ -292,10 +292,11 @@ cc_status   cg_store_sync(cg_store *st);
 /* KB/graph/ holds the Redland store derived from the catalog (graph/rdf.c;
  * vocabulary and layout in schemas/cairn.ttl): one context per live chunk
  * (its description, the entities it mentions, each of its relations as a
- * triple and as a cairn:Assertion with offsets, confidence, status and
- * pattern) and one per live document version (the document and its
- * ingestion run, PROV-O).  KB/graph/state records the catalog generation
- * the store reflects, whether an update was interrupted, and the size of
+ * triple and, per graph.store_assertions, as a cairn:Assertion) and one per
+ * live document version (the document, its ingestion run, PROV-O, and the
+ * type, label and key of every entity and predicate its chunks name).
+ * KB/graph/state records the catalog generation the store reflects,
+ * whether an update was interrupted, and the size of
  * every store file (text, versioned; see rdf.c).  KB/graph/lock is
  * flock()ed: exclusively by the one updating the store, shared by readers,
  * so a reader never sees half an update.
@@ -303,11 +304,14 @@ cc_status   cg_store_sync(cg_store *st);
  * Settings: graph.store: "redland" (default) or "none" (no store is kept;
  * readers get CC_NOTFOUND).  graph.storage: "bdb" (default, the files
  * under KB/graph/) or "postgresql" (a model in a PostgreSQL database; see
- * cg_storage; state and lock stay under KB/graph/).  graph.store_assertions: "all" (default),
- * "confirmed" or "none": which relations also get their cairn:Assertion
- * (12 of the ~17 triples a relation costs); the plain triple is always
- * stored.  Changing it takes effect for contexts written afterwards
- * (`cairn graph rebuild` for all). */
+ * cg_storage; state and lock stay under KB/graph/).  graph.store_assertions:
+ * "compact" (default: confirmed relations get an assertion with subject,
+ * predicate, object, confidence and status; inferred ones only the plain
+ * triple; offsets and pattern stay in the catalog), "all" (every relation
+ * with offsets, pattern, chunk, run and extractor: 12 triples), "confirmed"
+ * (that, for confirmed relations only) or "none"; the plain triple is
+ * always stored, in its chunk's context.  Changing it takes effect for
+ * contexts written afterwards (`cairn graph rebuild` for all). */
 
 typedef struct cg_graph_stats {
     int         rebuilt;          /* 1: built from scratch */

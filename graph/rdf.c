@@ -50,7 +50,12 @@
 #include <unistd.h>
 
 #define STATE_FORMAT  1
-#define VOCAB_VERSION 1
+/* 2: entity and predicate descriptions in the document context, compact
+ * assertions.  A store of vocabulary 1 is still read (readers, cairn
+ * check: it is a complete store of the older layout); the next writer
+ * rebuilds it. */
+#define VOCAB_VERSION 2
+#define VOCAB_OLDEST  1
 #define N_FILES       5
 #define READ_WAIT_MS  10000
 
@@ -103,6 +108,7 @@ static const char *type_class(const char *type)
 
 typedef struct gstate {
     int64_t generation;
+    int     vocab;          /* VOCAB_OLDEST..VOCAB_VERSION */
     int     clean;
     int     nsize;
     int64_t size[N_FILES];
@@ -128,7 +134,7 @@ static int64_t file_size(cc_kb *kb, const char *name)
 }
 
 /* Reads KB/graph/state.  CC_NOTFOUND: missing; CC_CORRUPT: unreadable;
- * CC_VERSION: another format or vocabulary. */
+ * CC_VERSION: another format or a vocabulary this build cannot read. */
 static cc_status state_read(cc_kb *kb, gstate *g)
 {
     cc_buf p = CC_BUF_INIT(0);
@@ -177,7 +183,9 @@ static cc_status state_read(cc_kb *kb, gstate *g)
         else if (!strcmp(line, "generation")) { g->generation = v; have_gen = 1; }
         else if (!strcmp(line, "clean")) { g->clean = v == 1; have_clean = 1; }
     }
-    if (fmt != STATE_FORMAT || vocab != VOCAB_VERSION) return fmt ? CC_VERSION : CC_CORRUPT;
+    if (fmt != STATE_FORMAT || vocab < VOCAB_OLDEST || vocab > VOCAB_VERSION)
+        return fmt ? CC_VERSION : CC_CORRUPT;
+    g->vocab = vocab;
     if (!have_gen || !have_clean || (nsize != N_FILES && nsize != 0)) return CC_CORRUPT;
     if (!g->storage[0]) memcpy(g->storage, "bdb", 4);
     if (!strcmp(g->storage, "bdb") && nsize != N_FILES) return CC_CORRUPT;
@@ -306,16 +314,29 @@ typedef struct trip {
     int   kind;            /* T_* of o */
 } trip;
 
+/* Triples queued for one context. */
+typedef struct tq {
+    trip  *t;
+    size_t n, cap;
+    size_t uniq;       /* n after the last dedup (doc queue: bounds its growth) */
+} tq;
+
+/* graph.store_assertions levels (assertions_setting) */
+enum { AS_NONE = 0, AS_CONFIRMED, AS_COMPACT, AS_ALL };
+
 /* What one sync is doing: the store, prepared statements, the triples of
- * the context being built. */
+ * the chunk context being built (cq) and of its document's context (dq:
+ * the document, its run, and the description of every entity and
+ * predicate its chunks state, written after the chunks); put() queues
+ * into *q. */
 typedef struct builder {
     cc_kb          *kb;
     cg_store       *st;
     librdf_uri     *dt[5];         /* datatypes by kind (T_INT, T_DBL, T_TIME) */
     sqlite3_stmt   *q_doc, *q_chunk, *q_ments, *q_rels, *q_xs;
-    trip           *t; size_t n, cap;
+    tq              cq, dq, *q;
     cc_buf          a, b;          /* scratch IRIs */
-    int             assertions;    /* graph.store_assertions: 2 all, 1 confirmed, 0 none */
+    int             assertions;    /* AS_* */
     cg_graph_stats *stats;
 } builder;
 
@@ -330,25 +351,26 @@ static cc_status b_err(builder *b, cc_status s, const char *what)
 static cc_status put(builder *b, const char *s, const char *p, const char *o, size_t olen,
                      int kind)
 {
+    tq *q = b->q;
     trip *t;
     if (kind != T_IRI && (memchr(o, 0, olen) || cc_utf8_check(o, olen) != olen)) {
         b->stats->skipped++;
         return CC_OK;
     }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        trip *nt = realloc(b->t, cap * sizeof *nt);
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 64;
+        trip *nt = realloc(q->t, cap * sizeof *nt);
         if (!nt) return CC_NOMEM;
-        b->t = nt;
-        b->cap = cap;
+        q->t = nt;
+        q->cap = cap;
     }
-    t = &b->t[b->n];
+    t = &q->t[q->n];
     t->s = cc_strdup(s);
     t->p = cc_strdup(p);
     t->o = cc_strndup(o, olen);
     t->kind = kind;
     if (!t->s || !t->p || !t->o) { free(t->s); free(t->p); free(t->o); return CC_NOMEM; }
-    b->n++;
+    q->n++;
     return CC_OK;
 }
 
@@ -377,31 +399,46 @@ static int trip_cmp(const void *x, const void *y)
     return c;
 }
 
-static void trips_clear(builder *b)
+static void trips_clear(tq *q)
 {
     size_t i;
-    for (i = 0; i < b->n; i++) { free(b->t[i].s); free(b->t[i].p); free(b->t[i].o); }
-    b->n = 0;
+    for (i = 0; i < q->n; i++) { free(q->t[i].s); free(q->t[i].p); free(q->t[i].o); }
+    q->n = q->uniq = 0;
 }
 
-/* Adds the queued triples, each once, in context ctx; clears the queue. */
-static cc_status flush_ctx(builder *b, const char *ctx)
+/* Sorts q and drops repeated triples. */
+static void trips_dedup(tq *q)
+{
+    size_t i, k = 0;
+    if (!q->n) return;
+    qsort(q->t, q->n, sizeof *q->t, trip_cmp);
+    for (i = 0; i < q->n; i++) {
+        if (k && !trip_cmp(&q->t[i], &q->t[k - 1])) {
+            free(q->t[i].s); free(q->t[i].p); free(q->t[i].o);
+            continue;
+        }
+        q->t[k++] = q->t[i];
+    }
+    q->n = q->uniq = k;
+}
+
+/* Adds the triples queued in q, each once, in context ctx; clears q. */
+static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
 {
     librdf_world *w = b->st->world;
     librdf_node *c;
     cc_status s = CC_OK;
     size_t i;
-    if (!b->n) return CC_OK;
-    qsort(b->t, b->n, sizeof *b->t, trip_cmp);
+    if (!q->n) return CC_OK;
+    trips_dedup(q);
     if (!(c = librdf_new_node_from_uri_string(w, (const unsigned char *)ctx))) {
-        trips_clear(b);
+        trips_clear(q);
         return b_err(b, CC_INVALID, "making a context node");
     }
-    for (i = 0; i < b->n && !s; i++) {
-        const trip *t = &b->t[i];
+    for (i = 0; i < q->n && !s; i++) {
+        const trip *t = &q->t[i];
         librdf_node *ns, *np, *no;
         librdf_statement *stmt;
-        if (i && !trip_cmp(t, &b->t[i - 1])) continue;
         ns = librdf_new_node_from_uri_string(w, (const unsigned char *)t->s);
         np = librdf_new_node_from_uri_string(w, (const unsigned char *)t->p);
         if (t->kind == T_IRI)
@@ -428,7 +465,7 @@ static cc_status flush_ctx(builder *b, const char *ctx)
         librdf_free_statement(stmt);
     }
     librdf_free_node(c);
-    trips_clear(b);
+    trips_clear(q);
     return s;
 }
 
@@ -446,41 +483,57 @@ static const char *iri_esc(cc_buf *out, const char *prefix, const char *v, size_
     return out->data;
 }
 
-/* Queues an entity's description (type, label, key); its IRI into iri. */
+/* Queues an entity's description (type, label, key) in the document's
+ * context; its IRI into iri. */
 static cc_status put_entity(builder *b, sqlite3_stmt *q, int col_key, int col_label,
                             int col_type, cc_buf *iri)
 {
     const char *e = iri_esc(iri, "urn:cairn:entity:", (const char *)sqlite3_column_text(q, col_key),
                             (size_t)sqlite3_column_bytes(q, col_key));
+    const char *cls = type_class((const char *)sqlite3_column_text(q, col_type));
+    tq *save = b->q;
     cc_status s;
     if (!e) return CC_NOMEM;
-    if ((s = put(b, e, NS_RDF "type", type_class((const char *)sqlite3_column_text(q, col_type)),
-                 strlen(type_class((const char *)sqlite3_column_text(q, col_type))), T_IRI)) ||
-        (s = put_col(b, e, NS_RDFS "label", q, col_label, T_LIT)) ||
-        (s = put_col(b, e, NS_CAIRN "key", q, col_key, T_LIT)))
-        return s;
-    return CC_OK;
+    b->q = &b->dq;
+    if (!(s = put(b, e, NS_RDF "type", cls, strlen(cls), T_IRI)) &&
+        !(s = put_col(b, e, NS_RDFS "label", q, col_label, T_LIT)))
+        s = put_col(b, e, NS_CAIRN "key", q, col_key, T_LIT);
+    b->q = save;
+    return s;
+}
+
+/* Queues a predicate's description (type, label) in the document's context. */
+static cc_status put_predicate(builder *b, const char *p, sqlite3_stmt *q, int col)
+{
+    tq *save = b->q;
+    cc_status s;
+    b->q = &b->dq;
+    if (!(s = put(b, p, NS_RDF "type", NS_CAIRN "Predicate", strlen(NS_CAIRN "Predicate"), T_IRI)))
+        s = put_col(b, p, NS_RDFS "label", q, col, T_LIT);
+    b->q = save;
+    return s;
 }
 
 static cc_status sqlerr(builder *b, const char *what) { return cc_kb_sqlerr(b->kb, what); }
 
-/* The context of a live document: the document and its ingestion run.
- * *live = 0 when the document is deleted (nothing written). */
+/* Queues the description of a live document and its ingestion run in the
+ * document queue (written by add_range after the chunks).  *live = 0 when
+ * the document is deleted (nothing queued). */
 static cc_status add_doc(builder *b, int64_t doc_id, int *live, int64_t *gen_out)
 {
     sqlite3_stmt *q = b->q_doc;
-    cc_buf doc = CC_BUF_INIT(0), run = CC_BUF_INIT(0), ctx = CC_BUF_INIT(0);
+    cc_buf doc = CC_BUF_INIT(0), run = CC_BUF_INIT(0);
     cc_status s = CC_OK;
     int rc;
     *live = 0;
+    b->q = &b->dq;
     sqlite3_bind_int64(q, 1, doc_id);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
         int64_t gen = sqlite3_column_int64(q, 6);
         *live = 1;
         *gen_out = gen;
-        if (!iri_id(&doc, "doc", doc_id) || !iri_id(&run, "run", gen) ||
-            !iri_id(&ctx, "doc", doc_id)) { s = CC_NOMEM; goto out; }
+        if (!iri_id(&doc, "doc", doc_id) || !iri_id(&run, "run", gen)) { s = CC_NOMEM; goto out; }
         if ((s = put(b, doc.data, NS_RDF "type", NS_CAIRN "Document", strlen(NS_CAIRN "Document"), T_IRI)) ||
             (s = put_col(b, doc.data, NS_CAIRN "uri", q, 0, T_LIT)) ||
             (s = put_col(b, doc.data, NS_CAIRN "version", q, 1, T_INT)) ||
@@ -494,21 +547,20 @@ static cc_status add_doc(builder *b, int64_t doc_id, int *live, int64_t *gen_out
             (s = put_i64(b, run.data, NS_CAIRN "generation", gen)) ||
             (s = put_col(b, run.data, NS_PROV "startedAtTime", q, 7, T_TIME)))
             goto out;
-        s = flush_ctx(b, ctx.data);
-        if (!s) b->stats->contexts_added++;
     } else if (rc != SQLITE_DONE) {
         s = sqlerr(b, "graph store: reading a document");
     }
 out:
     sqlite3_reset(q);
-    trips_clear(b);
+    b->q = &b->cq;
+    if (s) trips_clear(&b->dq);
     cc_buf_free(&doc);
     cc_buf_free(&run);
-    cc_buf_free(&ctx);
     return s == CC_NOMEM ? b_err(b, s, "") : s;
 }
 
-/* The context of one live chunk (nothing when it no longer exists). */
+/* The context of one live chunk (nothing when it no longer exists); the
+ * descriptions of what it names go to the document queue. */
 static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
 {
     cc_buf chunk = CC_BUF_INIT(0), doc = CC_BUF_INIT(0), run = CC_BUF_INIT(0),
@@ -517,6 +569,7 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
     sqlite3_stmt *q = b->q_chunk;
     cc_status s = CC_OK;
     int rc, facts = 0;
+    b->q = &b->cq;
     sqlite3_bind_int64(q, 1, chunk_id);
     rc = sqlite3_step(q);
     if (rc != SQLITE_ROW) {
@@ -534,7 +587,7 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
         goto out;
     sqlite3_reset(q);
 
-    /* entities it mentions: key, label, type */
+    /* entities it mentions: the mention here, key, label and type in the document's context */
     q = b->q_ments;
     sqlite3_bind_int64(q, 1, chunk_id);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -560,13 +613,14 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
     if (rc != SQLITE_DONE) { s = sqlerr(b, "graph store: reading extractors"); goto out; }
     sqlite3_reset(q);
 
-    /* relations: the triple and its assertion */
+    /* relations: the triple and (graph.store_assertions) its assertion */
     q = b->q_rels;
     sqlite3_bind_int64(q, 1, chunk_id);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *status = (const char *)sqlite3_column_text(q, 12);
         int inferred = status && !strcmp(status, "inferred");
         const char *st_iri = inferred ? NS_CAIRN "inferred" : NS_CAIRN "confirmed";
+        int full = b->assertions == AS_ALL || (b->assertions == AS_CONFIRMED && !inferred);
         cc_buf_reset(&ai);
         if ((s = put_entity(b, q, 1, 2, 3, &si)) || (s = put_entity(b, q, 5, 6, 7, &oi)))
             goto out;
@@ -579,20 +633,24 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
             goto out;
         }
         if ((s = put(b, si.data, pi.data, oi.data, oi.len, T_IRI)) ||
-            (s = put(b, pi.data, NS_RDF "type", NS_CAIRN "Predicate", strlen(NS_CAIRN "Predicate"), T_IRI)) ||
-            (s = put_col(b, pi.data, NS_RDFS "label", q, 4, T_LIT)))
+            (s = put_predicate(b, pi.data, q, 4)))
             goto out;
         facts++;
-        if (b->assertions < (inferred ? 2 : 1)) continue;     /* graph.store_assertions */
+        /* compact: confirmed relations only, without what the context and the
+         * catalog's row (the id in the IRI) give: offsets, pattern, chunk,
+         * run, extractor */
+        if (!full && (b->assertions != AS_COMPACT || inferred)) continue;
         if ((s = put(b, ai.data, NS_RDF "type", NS_CAIRN "Assertion", strlen(NS_CAIRN "Assertion"), T_IRI)) ||
             (s = put(b, ai.data, NS_RDF "subject", si.data, si.len, T_IRI)) ||
             (s = put(b, ai.data, NS_RDF "predicate", pi.data, pi.len, T_IRI)) ||
             (s = put(b, ai.data, NS_RDF "object", oi.data, oi.len, T_IRI)) ||
-            (s = put_col(b, ai.data, NS_CAIRN "startChar", q, 8, T_INT)) ||
-            (s = put_col(b, ai.data, NS_CAIRN "endChar", q, 9, T_INT)) ||
             (s = put_col(b, ai.data, NS_CAIRN "confidence", q, 10, T_DBL)) ||
+            (s = put(b, ai.data, NS_CAIRN "status", st_iri, strlen(st_iri), T_IRI)))
+            goto out;
+        if (!full) continue;
+        if ((s = put_col(b, ai.data, NS_CAIRN "startChar", q, 8, T_INT)) ||
+            (s = put_col(b, ai.data, NS_CAIRN "endChar", q, 9, T_INT)) ||
             (s = put_col(b, ai.data, NS_CAIRN "pattern", q, 11, T_LIT)) ||
-            (s = put(b, ai.data, NS_CAIRN "status", st_iri, strlen(st_iri), T_IRI)) ||
             (s = put(b, ai.data, NS_PROV "wasDerivedFrom", chunk.data, chunk.len, T_IRI)) ||
             (s = put(b, ai.data, NS_PROV "wasGeneratedBy", run.data, run.len, T_IRI)) ||
             (s = put(b, ai.data, NS_PROV "wasAttributedTo", xi.data, xi.len, T_IRI)))
@@ -600,12 +658,12 @@ static cc_status add_chunk(builder *b, int64_t chunk_id, int64_t gen)
     }
     if (rc != SQLITE_DONE) { s = sqlerr(b, "graph store: reading relations"); goto out; }
     if (!facts) goto out;      /* nothing extracted: no context (see the top) */
-    s = flush_ctx(b, chunk.data);
+    s = flush_ctx(b, &b->cq, chunk.data);
     if (!s) b->stats->contexts_added++;
 out:
     sqlite3_reset(q);
     sqlite3_reset(b->q_chunk);
-    trips_clear(b);
+    trips_clear(&b->cq);
     cc_buf_free(&chunk); cc_buf_free(&doc); cc_buf_free(&run); cc_buf_free(&si);
     cc_buf_free(&oi); cc_buf_free(&pi); cc_buf_free(&ai); cc_buf_free(&xi);
     return s == CC_NOMEM ? b_err(b, s, "") : s;
@@ -643,17 +701,19 @@ static const char *const sql_rels =
     " FROM relations r JOIN entities s ON s.id = r.subject_id"
     " JOIN entities o ON o.id = r.object_id WHERE r.chunk_id = ?1";
 
-/* graph.store_assertions: 2 all, 1 confirmed, 0 none. */
+/* graph.store_assertions: "compact" (default), "all", "confirmed" or "none"
+ * (graph.h says what each stores). */
 static cc_status assertions_setting(cc_kb *kb, int *level)
 {
     const char *as;
-    cc_status s = cc_kb_setting_str(kb, "graph.store_assertions", "all", &as);
+    cc_status s = cc_kb_setting_str(kb, "graph.store_assertions", "compact", &as);
     if (s) return s;
-    if (!strcmp(as, "all")) *level = 2;
-    else if (!strcmp(as, "confirmed")) *level = 1;
-    else if (!strcmp(as, "none")) *level = 0;
-    else return cc_kb_seterr(kb, CC_INVALID, "graph.store_assertions must be \"all\", "
-                             "\"confirmed\" or \"none\", not \"%s\"", as);
+    if (!strcmp(as, "all")) *level = AS_ALL;
+    else if (!strcmp(as, "compact")) *level = AS_COMPACT;
+    else if (!strcmp(as, "confirmed")) *level = AS_CONFIRMED;
+    else if (!strcmp(as, "none")) *level = AS_NONE;
+    else return cc_kb_seterr(kb, CC_INVALID, "graph.store_assertions must be \"compact\", "
+                             "\"all\", \"confirmed\" or \"none\", not \"%s\"", as);
     return CC_OK;
 }
 
@@ -666,6 +726,7 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
     b->kb = kb;
     b->st = st;
     b->stats = stats;
+    b->q = &b->cq;
     cc_buf_init(&b->a, 0);
     cc_buf_init(&b->b, 0);
     b->dt[T_INT] = librdf_new_uri(st->world, (const unsigned char *)NS_XSD "integer");
@@ -685,8 +746,10 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
 static void builder_free(builder *b)
 {
     int i;
-    trips_clear(b);
-    free(b->t);
+    trips_clear(&b->cq);
+    trips_clear(&b->dq);
+    free(b->cq.t);
+    free(b->dq.t);
     for (i = 0; i < 5; i++) if (b->dt[i]) librdf_free_uri(b->dt[i]);
     sqlite3_finalize(b->q_doc);
     sqlite3_finalize(b->q_chunk);
@@ -697,14 +760,24 @@ static void builder_free(builder *b)
     cc_buf_free(&b->b);
 }
 
-/* A document's contexts: its own and its chunks' in [lo, hi]. */
+/* A document's contexts: its chunks' in [lo, hi], then its own (with
+ * the descriptions its chunks queued, deduplicated as the queue grows). */
 static cc_status add_range(builder *b, int64_t doc_id, int64_t lo, int64_t hi)
 {
     int live = 0;
     int64_t gen = 0, c;
+    cc_buf ctx = CC_BUF_INIT(0);
     cc_status s = add_doc(b, doc_id, &live, &gen);
     if (s || !live) return s;
-    for (c = lo; c <= hi && !s; c++) s = add_chunk(b, c, gen);
+    for (c = lo; c <= hi && !s; c++) {
+        s = add_chunk(b, c, gen);
+        if (b->dq.n > 2 * b->dq.uniq + 4096) trips_dedup(&b->dq);
+    }
+    if (!s && !iri_id(&ctx, "doc", doc_id)) s = b_err(b, CC_NOMEM, "");
+    if (!s) s = flush_ctx(b, &b->dq, ctx.data);
+    if (!s) b->stats->contexts_added++;
+    trips_clear(&b->dq);
+    cc_buf_free(&ctx);
     return s;
 }
 
@@ -779,6 +852,7 @@ static const char *needs_rebuild(cc_kb *kb, const cg_storage *sg, int64_t cur, g
     if (s == CC_VERSION) return "another format";
     if (s) return "damaged";
     if (!g->clean) return "interrupted";
+    if (g->vocab != VOCAB_VERSION) return "another format";
     if (!same_storage(g, sg)) return "another storage";
     for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++)
         if (file_size(kb, db_files[i]) != g->size[i]) return "damaged";
