@@ -469,6 +469,32 @@ cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *
     return s;
 }
 
+/* retrieval/faiss_simd.cpp: cairn's HNSW search (int8 walk, exact
+ * re-rank); the count, or -1 not applicable, -2 failure. */
+int cr_faiss_hnsw_search(const FaissIndex *index, const float *q, int k, float *scores,
+                         int64_t *ids);
+
+/* One query's top kk: cairn's own HNSW search when the index is HNSW (see
+ * faiss_simd.cpp; CAIRN_FAISS_SEARCH=1 in the environment uses FAISS's
+ * instead, for comparisons), else FAISS's. Unfilled slots get id -1. */
+static cc_status index_search(cr_vindex *vi, const float *query, idx_t kk, float *scores,
+                              int64_t *ids)
+{
+    const char *e = getenv("CAIRN_FAISS_SEARCH");
+    int use_faiss = e && !strcmp(e, "1");
+    if (vi->hnsw && !use_faiss && kk <= INT32_MAX) {
+        int n = cr_faiss_hnsw_search(vi->idx, query, (int)kk, scores, ids);
+        if (n == -2) return verr(vi, CC_NOMEM, "out of memory searching vectors");
+        if (n >= 0) {
+            for (idx_t i = n; i < kk; i++) { ids[i] = -1; scores[i] = 0; }
+            return CC_OK;
+        }
+    }
+    if (faiss_Index_search(vi->idx, 1, query, kk, scores, ids))
+        return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+    return CC_OK;
+}
+
 /* One query's search (the body of cr_vindex_search below). */
 static cc_status search_one(cr_vindex *vi, const float *query, int k,
                             int64_t *ids, float *scores, size_t *n_out);
@@ -503,8 +529,8 @@ static cc_status search_one(cr_vindex *vi, const float *query, int k,
     if (live == 0) return CC_OK;
     if (!vi->tomb.count) {
         idx_t kk = k < nt ? k : nt;
-        if (faiss_Index_search(vi->idx, 1, query, kk, scores, ids))
-            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+        cc_status s = index_search(vi, query, kk, scores, ids);
+        if (s != CC_OK) return s;
         size_t m = 0;
         for (idx_t i = 0; i < kk; i++) {
             if (ids[i] < 0) continue;        /* fewer results than asked (HNSW) */
@@ -526,9 +552,10 @@ static cc_status search_one(cr_vindex *vi, const float *query, int k,
             free(li); free(ls);
             return verr(vi, CC_NOMEM, "out of memory searching vectors");
         }
-        if (faiss_Index_search(vi->idx, 1, query, kk, ls, li)) {
+        cc_status s = index_search(vi, query, kk, ls, li);
+        if (s != CC_OK) {
             free(li); free(ls);
-            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+            return s;
         }
         size_t m = 0;
         for (idx_t i = 0; i < kk && (idx_t)m < want; i++) {
