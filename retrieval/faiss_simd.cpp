@@ -139,15 +139,21 @@ struct HugeBuf {
     HugeBuf(const HugeBuf&) = delete;
     HugeBuf& operator=(const HugeBuf&) = delete;
     ~HugeBuf() { std::free(p); }
-    bool alloc(size_t bytes) {
+    size_t cap = 0;
+    /* At least `bytes`, keeping the first `keep` bytes; grows by 1/8 more
+     * than asked, so that appends rarely copy. */
+    bool alloc(size_t bytes, size_t keep = 0) {
+        if (bytes <= cap) { n = bytes; return true; }
         const size_t H = (size_t)2 << 20;
-        size_t r = (bytes + H - 1) / H * H;
-        void* q = r ? std::aligned_alloc(H, r) : nullptr;
-        if (r && !q) return false;
-        if (q) madvise(q, r, MADV_HUGEPAGE);   /* advice only: fine when refused */
+        size_t r = (bytes + bytes / 8 + H - 1) / H * H;
+        void* q = std::aligned_alloc(H, r);
+        if (!q) return false;
+        madvise(q, r, MADV_HUGEPAGE);   /* advice only: fine when refused */
+        if (keep && p) std::memcpy(q, p, std::min(keep, n));
         std::free(p);
         p = q;
         n = bytes;
+        cap = r;
         return true;
     }
 };
@@ -159,6 +165,7 @@ struct SimdFlatIP : faiss::IndexFlatIP {
      * and each vector's layer-0 neighbour list (nb0_w ints, -1 padded). */
     HugeBuf q8, nb0;
     size_t q8_stride = 0;
+    size_t q8_n = 0;               /* vectors quantised (a valid prefix: adds append) */
     int nb0_w = 0;
     idx_t prepared = -1;           /* ntotal when prepared; -1: stale */
     std::mutex prep_mu;
@@ -176,11 +183,20 @@ struct SimdFlatIP : faiss::IndexFlatIP {
         const size_t n = (size_t)ntotal, dd = (size_t)d;
         int w = g.nb_neighbors(0);
         size_t stride = (dd + sizeof(float) + 15) / 16 * 16;
-        if (!q8.alloc(n * stride) || !nb0.alloc(n * (size_t)w * sizeof(int))) return false;
+        size_t from = stride == q8_stride ? std::min(q8_n, n) : 0;
+        q8_n = 0;
+        if (!q8.alloc(n * stride, from * stride) || !nb0.alloc(n * (size_t)w * sizeof(int)))
+            return false;
         const float* xb = get_xb();
         int8_t* c8 = static_cast<int8_t*>(q8.p);
         int* nb = static_cast<int*>(nb0.p);
         for (size_t i = 0; i < n; i++) {
+            size_t b, e;
+            g.neighbor_range((idx_t)i, 0, &b, &e);
+            for (int j = 0; j < w; j++)
+                nb[i * (size_t)w + (size_t)j] = b + (size_t)j < e ? g.neighbors[b + (size_t)j] : -1;
+        }
+        for (size_t i = from; i < n; i++) {
             const float* x = xb + i * dd;
             float m = 0;
             for (size_t j = 0; j < dd; j++) m = std::max(m, std::fabs(x[j]));
@@ -193,13 +209,10 @@ struct SimdFlatIP : faiss::IndexFlatIP {
             }
             float sc = m > 0 ? m / 127.0f : 0.0f;
             std::memcpy(c + dd, &sc, sizeof sc);
-            size_t b, e;
-            g.neighbor_range((idx_t)i, 0, &b, &e);
-            for (int j = 0; j < w; j++)
-                nb[i * (size_t)w + (size_t)j] = b + (size_t)j < e ? g.neighbors[b + (size_t)j] : -1;
         }
         nb0_w = w;
         q8_stride = stride;
+        q8_n = n;
         return true;
     }
     /* The search copy is current (prepares it once, under a mutex, when
@@ -220,10 +233,12 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     }
     void reset() override {
         __atomic_store_n(&prepared, (idx_t)-1, __ATOMIC_RELEASE);
+        q8_n = 0;
         IndexFlatIP::reset();
     }
     size_t remove_ids(const faiss::IDSelector& sel) override {
         __atomic_store_n(&prepared, (idx_t)-1, __ATOMIC_RELEASE);
+        q8_n = 0;
         return IndexFlatIP::remove_ids(sel);
     }
 };
@@ -415,6 +430,21 @@ int cr_faiss_hnsw_search(const FaissIndex* index, const float* q, int k, float* 
         return n;
     } catch (...) {
         return -2;
+    }
+}
+
+/* Brings the search copy of an HNSW index with the swapped storage up to
+ * date now (the vectors added since are quantised, the layer-0 lists
+ * copied again) rather than at the next search. 0 done or not applicable,
+ * -1 out of memory (the next search tries again). */
+int cr_faiss_hnsw_prepare(FaissIndex* index) {
+    try {
+        auto* m = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(index));
+        auto* h = m ? dynamic_cast<faiss::IndexHNSW*>(m->index) : nullptr;
+        auto* st = h ? dynamic_cast<SimdFlatIP*>(h->storage) : nullptr;
+        return !st || st->ready(h->hnsw) ? 0 : -1;
+    } catch (...) {
+        return -1;
     }
 }
 
