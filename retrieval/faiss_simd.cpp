@@ -20,7 +20,7 @@
  * upper layers, then the usual best-first search of layer 0 with a result
  * set of efSearch) scores by the int8 copy against the float query, with
  * the next neighbours' codes prefetched while one is scored, and a
- * per-thread visited table (no 100 KB allocation per query). The efSearch
+ * pooled visited table (no 100 KB allocation and clearing per query). The efSearch
  * results are then re-scored exactly from the float vectors and the best k
  * returned, so scores are the exact inner products and the order is exact
  * among the candidates; the int8 copy only decides which candidates are
@@ -271,7 +271,35 @@ struct Visited {
     }
 };
 
-thread_local Visited visited;
+/* A pool of visited tables, so that a thread made for one query (the
+ * hybrid search's vector lane) does not allocate and clear a fresh one. */
+std::mutex pool_mu;
+struct Pool : std::vector<Visited*> {
+    ~Pool() { for (Visited* v : *this) delete v; }
+} pool;
+
+struct VisitedLease {
+    Visited* v;
+    VisitedLease() {
+        {
+            std::lock_guard<std::mutex> lk(pool_mu);
+            if (!pool.empty()) {
+                v = pool.back();
+                pool.pop_back();
+                return;
+            }
+        }
+        v = new Visited();
+    }
+    ~VisitedLease() {
+        try {
+            std::lock_guard<std::mutex> lk(pool_mu);
+            pool.push_back(v);
+        } catch (...) {
+            delete v;
+        }
+    }
+};
 
 struct Cand {
     float s;
@@ -325,11 +353,13 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
         }
     }
 
-    thread_local std::vector<Cand> cand, res;
-    thread_local std::vector<int> nb;
+    std::vector<Cand> cand, res;
+    std::vector<int> nb;
     nb.reserve(w);
-    cand.clear();
-    res.clear();
+    cand.reserve((size_t)ef * 2);
+    res.reserve((size_t)ef + 1);
+    VisitedLease lease;
+    Visited& visited = *lease.v;
     if (!visited.start((size_t)nt)) throw std::bad_alloc();
     visited.test_set(cur);
     cand.push_back({cs, cur});
