@@ -44,6 +44,29 @@
  * size, so such files are verified in full. What the stamp cannot see is
  * damage that changes none of these (bits rotting on the disk): `cairn
  * check` always verifies (opts.verify_full).
+ *
+ * The delta, path.delta: the changes since path was written, so that a
+ * catch-up of a few documents costs those documents, not a rewrite of the
+ * whole index (cr_vindex_save_delta). Layout (little-endian):
+ *   header (32): magic "CAIRNVDL", u32 DELTA_VERSION, u32 0, u64 the base
+ *                file's generation, u64 its checksum
+ *   records:     "CVDR", u32 n_ops, u64 generation reached, u64 body_len,
+ *                body (n_ops ops: u8 OP_ADD + i64 id + dim floats, or
+ *                u8 OP_RM + i64 id, in the order they were made), u64
+ *                checksum of generation, n_ops and body
+ * A handle journals its adds and removes (jr) since it was loaded or last
+ * saved; save_delta appends them as one record (fsync; a new file's
+ * directory entry fsync'ed too). Opening applies the intact records after
+ * the base, in order, and stops at the first short or damaged one (a torn
+ * append: the index is then at the last intact record's generation, and
+ * the catalog's change log replays the rest); the next append truncates
+ * the file there. A delta whose header names another base (left beside a
+ * newer base by a crash before cr_vindex_save removed it) is ignored. Once
+ * the delta would pass 1/64 of the base (at least 64 KB), or the journal
+ * 64 MB, save_delta saves the whole index instead, which removes the
+ * delta. cr_vindex_refresh applies records appended since to a handle in
+ * place, under the handle's write lock (searches take the read lock), and
+ * asks for a reload when that would need a rebuild or the base changed.
  */
 #include "retrieval.h"
 
