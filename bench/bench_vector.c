@@ -12,6 +12,12 @@
  *       against flat at efSearch 16..256, cairn's call vs the raw FAISS call.
  *   bench_vector flat N random|text [queries=100]
  *       flat only (1M fits in memory): p50/p99, cairn vs raw FAISS.
+ *   bench_vector kb KBDIR [queries=300]
+ *       the KB's own vectors.faiss (HNSW): recall@10 and recall@50 against
+ *       an exact flat search over the same chunks (re-embedded from
+ *       cairn.db), and p50/p99 per query, at efSearch 32..256, cairn's
+ *       search vs FAISS's (CAIRN_FAISS_SEARCH=1). Queries are those of
+ *       bench/serve_load.sh ("wA wB").
  * "text" vectors are the hash embedder's, over generated chunks of ~40 words
  * (a 4,000-word Zipf vocabulary, 200 topics); queries are 2-6 words embedded
  * the same way. "random" vectors are isotropic unit vectors (HNSW's worst
@@ -27,6 +33,7 @@
 #include <faiss/c_api/utils/distances_c.h>
 
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,6 +366,129 @@ static void bench_search(int64_t N, int text, int64_t Q, int efc, int hnsw)
     free(x); free(q); free(ids); free(fid); free(hid);
 }
 
+/* recall of `got` (Q x k, -1 = none) against `want` (Q x k) */
+static double recall(const int64_t *got, const int64_t *want, int64_t Q, int k)
+{
+    int64_t hit = 0;
+    for (int64_t i = 0; i < Q; i++)
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b < k; b++)
+                hit += got[i * k + a] >= 0 && got[i * k + a] == want[i * k + b];
+    return (double)hit / (double)(Q * k);
+}
+
+static void search_all(cr_vindex *vi, const float *q, int64_t Q, int d, int k, int64_t *res,
+                       double *p50, double *p99)
+{
+    double *t = malloc((size_t)Q * sizeof *t);
+    float *sc = malloc((size_t)k * sizeof *sc);
+    size_t nr;
+    if (!t || !sc) die("alloc", "out of memory");
+    for (int64_t i = 0; i < Q; i++) {
+        double t0 = cc_now_ms();
+        if (cr_vindex_search(vi, q + i * d, k, res + i * k, sc, &nr) != CC_OK)
+            die("search", cr_vindex_errmsg(vi));
+        for (size_t j = nr; j < (size_t)k; j++) res[i * k + j] = -1;
+        t[i] = (cc_now_ms() - t0) * 1000;
+    }
+    pct(t, (int)Q, p50, p99);
+    free(t);
+    free(sc);
+}
+
+static void bench_kb(const char *dir, int64_t Q)
+{
+    cc_kb *kb;
+    cr_embedder *e;
+    cc_buf path = CC_BUF_INIT(0);
+    if (cc_kb_open(dir, CC_KB_READ, &kb) != CC_OK) die(dir, cc_errmsg());
+    if (cr_embedder_from_kb(kb, &e) != CC_OK) die("embedder", cc_kb_errmsg(kb));
+    if (cc_kb_path(kb, "vectors.faiss", &path)) die("path", "out of memory");
+    int d = cr_embedder_dim(e);
+    double t0 = cc_now_ms();
+    /* the exact reference: every chunk re-embedded into a flat index */
+    cr_vindex_opts fo = { INT64_MAX / 2, 0, 0, 0, 0 };
+    cr_vindex *flat;
+    if (cr_vindex_create("/nonexistent/flat.faiss", "bench", d, &fo, &flat) != CC_OK)
+        die("create", cc_errmsg());
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id, text FROM chunks ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        die("chunks", sqlite3_errmsg(cc_kb_db(kb)));
+    enum { B = 512 };
+    const char *texts[B];
+    char *own[B];
+    int64_t ids[B];
+    float *v = malloc((size_t)B * d * sizeof *v);
+    int64_t nch = 0;
+    size_t n = 0;
+    for (int rc;;) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            ids[n] = sqlite3_column_int64(st, 0);
+            own[n] = cc_strdup((const char *)sqlite3_column_text(st, 1));
+            texts[n] = own[n];
+            n++;
+        }
+        if (n && (n == B || rc != SQLITE_ROW)) {
+            if (cr_embedder_embed(e, texts, NULL, n, v) != CC_OK) die("embed", cr_embedder_errmsg(e));
+            if (cr_vindex_add(flat, n, ids, v) != CC_OK) die("add", cr_vindex_errmsg(flat));
+            for (size_t i = 0; i < n; i++) free(own[i]);
+            nch += (int64_t)n;
+            n = 0;
+        }
+        if (rc != SQLITE_ROW) break;
+    }
+    sqlite3_finalize(st);
+    free(v);
+    printf("%lld chunks re-embedded into a flat index in %.1f s\n", (long long)nch,
+           (cc_now_ms() - t0) / 1000);
+    float *q = malloc((size_t)Q * d * sizeof *q);
+    for (int64_t i = 0; i < Q; i++) {
+        char qs[64];
+        int64_t m = i + 1;
+        snprintf(qs, sizeof qs, "w%lld w%lld", (long long)((m * 7919) % 50000),
+                 (long long)((m * 104729) % 50000));
+        if (cr_embedder_embed_query(e, qs, strlen(qs), q + i * d) != CC_OK)
+            die("embed", cr_embedder_errmsg(e));
+    }
+    static const int ks[2] = { 10, 50 };
+    int64_t *want[2], *got[2];
+    double p50, p99;
+    for (int j = 0; j < 2; j++) {
+        want[j] = malloc((size_t)Q * ks[j] * sizeof *want[j]);
+        got[j] = malloc((size_t)Q * ks[j] * sizeof *got[j]);
+        search_all(flat, q, Q, d, ks[j], want[j], &p50, &p99);
+    }
+    printf("flat (exact) top-50: p50 %.0f us, p99 %.0f us\n", p50, p99);
+    static const int efs[4] = { 32, 64, 128, 256 };
+    for (int ei = 0; ei < 4; ei++) {
+        for (int impl = 0; impl < 2; impl++) {
+            cr_vindex_opts ho = { 1, 0, efs[ei], 0, 0 };
+            cr_vindex *h;
+            setenv("CAIRN_FAISS_SEARCH", impl ? "1" : "0", 1);
+            if (cr_vindex_open(path.data, cr_embedder_identity(e), d, &ho, &h) != CC_OK)
+                die("open", cc_errmsg());
+            if (!cr_vindex_is_hnsw(h)) die("open", "the KB's vector index is not HNSW");
+            double r[2];
+            for (int j = 0; j < 2; j++) {
+                search_all(h, q, Q, d, ks[j], got[j], &p50, &p99);
+                r[j] = recall(got[j], want[j], Q, ks[j]);
+            }
+            printf("efSearch %3d %-6s: top-50 p50 %5.0f us, p99 %5.0f us, recall@10 %.3f, "
+                   "recall@50 %.3f\n", efs[ei], impl ? "FAISS" : "cairn", p50, p99, r[0], r[1]);
+            cr_vindex_close(h);
+        }
+    }
+    unsetenv("CAIRN_FAISS_SEARCH");
+    for (int j = 0; j < 2; j++) { free(want[j]); free(got[j]); }
+    free(q);
+    cr_vindex_close(flat);
+    cr_embedder_close(e);
+    cc_buf_free(&path);
+    cc_kb_close(kb);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -381,9 +511,13 @@ int main(int argc, char **argv)
                !(argc > 5 && cc_parse_i64(argv[5], 1, 4096, &c))) {
         int sweep = strcmp(cmd, "sweep") == 0;
         bench_search(a, text, argc > 4 ? b : (sweep ? 300 : 100), argc > 5 ? (int)c : 40, sweep);
+    } else if (strcmp(cmd, "kb") == 0 && argc > 2 &&
+               !(argc > 3 && cc_parse_i64(argv[3], 10, 1000000, &b))) {
+        bench_kb(argv[2], argc > 3 ? b : 300);
     } else {
         fprintf(stderr, "usage: bench_vector embed [chunks] | build N [efC] [batch] | "
-                        "sweep N random|text [queries] [efC] | flat N random|text [queries]\n");
+                        "sweep N random|text [queries] [efC] | flat N random|text [queries] | "
+                        "kb KBDIR [queries]\n");
         return 2;
     }
     for (int i = 0; i < VOCAB; i++) free(vocab[i]);

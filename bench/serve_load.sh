@@ -6,7 +6,7 @@
 # run, so the ratio to nginx holds even on a loaded machine.
 #
 # Needs: apt-get install wrk nginx-light   (not in bootstrap: CI runs no benches)
-# Usage: bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+# Usage: [SKIP_STATIC=1] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
 #   defaults: build 100000 20 64. The KB (CHUNKS chunks of ~48 tokens, one
 #   generated .txt file, hash embedder, flat vector index, no graph
 #   extraction) is kept in
@@ -78,10 +78,16 @@ done = function(summary, latency, requests)
 end
 LUA
 sed -n '/^done = /,$p' "$T/search.lua" > "$T/get.lua"
+# CPU seconds (user + system, in clock ticks) the server has used so far:
+# per request, it is less at the mercy of a loaded machine than requests/s
+cpu_ticks() { [ -n "$SPID" ] && awk '{print $14 + $15}' "/proc/$SPID/stat" 2>/dev/null || echo 0; }
 run() {  # run NAME URL [LUA]: one wrk run, prints a table row
-  local name="$1" url="$2" lua="${3:-$T/get.lua}" out
+  local name="$1" url="$2" lua="${3:-$T/get.lua}" out c0 c1 req
+  c0=$(cpu_ticks)
   out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$lua" "$url" 2>&1)
-  echo "| $name | $(grep -o 'RESULT.*' <<<"$out" | sed 's/RESULT //') |"
+  c1=$(cpu_ticks)
+  req=$(grep -o 'requests=[0-9]*' <<<"$out" | cut -d= -f2)
+  echo "| $name | $(grep -o 'RESULT.*' <<<"$out" | sed 's/RESULT //') server_cpu_ms_per_req=$(awk -v d=$((c1 - c0)) -v r="${req:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", r ? d * 1000 / hz / r : 0 }') |"
   grep -o 'RESULT.*' <<<"$out" >/dev/null || echo "$out" >&2
 }
 
@@ -116,8 +122,10 @@ U=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/serve.log")
 echo "wrk -t2 -c$CONNS -d${SECS}s, cairn --threads ${THREADS:-2}, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| target | result |"
 echo "|---|---|"
-run "nginx static file" "http://127.0.0.1:$NPORT/healthz"
-run "cairn /healthz" "$U/healthz"
+if [ -z "${SKIP_STATIC:-}" ]; then   # SKIP_STATIC=1: the search rows only
+  run "nginx static file" "http://127.0.0.1:$NPORT/healthz"
+  run "cairn /healthz" "$U/healthz"
+fi
 MODE=bm25 run "cairn /v1/search bm25" "$U/v1/search" "$T/search.lua"
 if [ -f "$KB/vectors.faiss" ]; then
   MODE=hybrid run "cairn /v1/search hybrid" "$U/v1/search" "$T/search.lua"
@@ -133,5 +141,8 @@ RUN=$(date +%s)
   done ) &
 WPID=$!
 MODE=bm25 run "cairn /v1/search bm25, writer ingesting" "$U/v1/search" "$T/search.lua"
+if [ -f "$KB/vectors.faiss" ]; then
+  MODE=hybrid run "cairn /v1/search hybrid, writer ingesting" "$U/v1/search" "$T/search.lua"
+fi
 kill "$WPID"; wait "$WPID" 2>/dev/null; WPID=""
-echo "documents written by the writer during the last run: $(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%' AND deleted = 0")"
+echo "documents written by the writer during the writer runs: $(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%' AND deleted = 0")"

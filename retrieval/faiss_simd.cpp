@@ -1,6 +1,6 @@
 /*
  * faiss_simd.cpp — a vectorised inner-product distance computer for the
- * storage of cairn's HNSW index.
+ * storage of cairn's HNSW index, and cairn's own HNSW search over it.
  *
  * Debian's libfaiss (1.7.3) is built for generic x86-64: its
  * fvec_inner_product is the scalar reference loop, and 88% of an HNSW
@@ -11,6 +11,21 @@
  * time; otherwise FAISS's own fvec_inner_product). The stored bytes are the
  * same, and write_index sees an IndexFlatIP, so files are unchanged.
  * Works the same over an upstream libfaiss_c.
+ *
+ * Search (cr_faiss_hnsw_search): a query walks the graph memory-bound
+ * (~8,000 vectors of 1.5 KB at efSearch 128 on 100k vectors, perf: most of
+ * a hybrid /v1/search). The storage therefore also keeps, in memory only,
+ * an int8 copy of every vector (one scale per vector: x ~ scale * code,
+ * code in -127..127), 4x fewer bytes. The walk (greedy descent through the
+ * upper layers, then the usual best-first search of layer 0 with a result
+ * set of efSearch) scores by the int8 copy against the float query, with
+ * the next neighbours' codes prefetched while one is scored, and a
+ * pooled visited table (no 100 KB allocation and clearing per query). The efSearch
+ * results are then re-scored exactly from the float vectors and the best k
+ * returned, so scores are the exact inner products and the order is exact
+ * among the candidates; the int8 copy only decides which candidates are
+ * looked at (recall measured in docs/benchmarks.md). The file format is
+ * unchanged: the copy is derived when an index is loaded or built.
  */
 #include <faiss/c_api/Index_c.h>
 
@@ -21,8 +36,18 @@
 #include <faiss/utils/distances.h>
 
 #include <immintrin.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <vector>
 
 namespace {
 
@@ -71,12 +96,318 @@ struct SimdIPDis : faiss::FlatCodesDistanceComputer {
     float symmetric_dis(idx_t i, idx_t j) override { return ip(b + j * d, b + i * d, d); }
 };
 
+/* ---- the int8 copy: x[i] ~ scale * code[i] */
+
+typedef float (*ip8_fn)(const float*, const int8_t*, size_t);
+
+__attribute__((target("avx2,fma"))) float ip8_avx2(const float* q, const int8_t* c, size_t d) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+        __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+        __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)));
+        a0 = _mm256_fmadd_ps(lo, _mm256_loadu_ps(q + i), a0);
+        a1 = _mm256_fmadd_ps(hi, _mm256_loadu_ps(q + i + 8), a1);
+    }
+    __m256 s = _mm256_add_ps(a0, a1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float r = _mm_cvtss_f32(h);
+    for (; i < d; i++) r += q[i] * (float)c[i];
+    return r;
+}
+
+float ip8_ref(const float* q, const int8_t* c, size_t d) {
+    float r = 0;
+    for (size_t i = 0; i < d; i++) r += q[i] * (float)c[i];
+    return r;
+}
+
+const ip8_fn ip8 = ip == ip_avx2 ? ip8_avx2 : ip8_ref;
+
+/* A buffer for search structures read at random: 2 MB aligned and
+ * advised to be backed by huge pages (transparent huge pages in "madvise"
+ * mode), since a walk touches a new 4 KB page at almost every step and,
+ * in a VM, each TLB miss is a two-level page walk (perf: most of the walk's
+ * time was the first touch of each vector). */
+struct HugeBuf {
+    void* p = nullptr;
+    size_t n = 0;
+    HugeBuf() = default;
+    HugeBuf(const HugeBuf&) = delete;
+    HugeBuf& operator=(const HugeBuf&) = delete;
+    ~HugeBuf() { std::free(p); }
+    size_t cap = 0;
+    /* At least `bytes`, keeping the first `keep` bytes; grows by 1/8 more
+     * than asked, so that appends rarely copy. */
+    bool alloc(size_t bytes, size_t keep = 0) {
+        if (bytes <= cap) { n = bytes; return true; }
+        const size_t H = (size_t)2 << 20;
+        size_t r = (bytes + bytes / 8 + H - 1) / H * H;
+        void* q = std::aligned_alloc(H, r);
+        if (!q) return false;
+        madvise(q, r, MADV_HUGEPAGE);   /* advice only: fine when refused */
+        if (keep && p) std::memcpy(q, p, std::min(keep, n));
+        std::free(p);
+        p = q;
+        n = bytes;
+        cap = r;
+        return true;
+    }
+};
+
 struct SimdFlatIP : faiss::IndexFlatIP {
+    /* The search copy (see the top of this file), made by prepare() for
+     * the current vectors and graph: per vector a record of q8_stride
+     * bytes, d int8 codes then the float scale (one record, one miss),
+     * and each vector's layer-0 neighbour list (nb0_w ints, -1 padded). */
+    HugeBuf q8, nb0;
+    size_t q8_stride = 0;
+    size_t q8_n = 0;               /* vectors quantised (a valid prefix: adds append) */
+    int nb0_w = 0;
+    idx_t prepared = -1;           /* ntotal when prepared; -1: stale */
+    std::mutex prep_mu;
+
     explicit SimdFlatIP(idx_t d) : IndexFlatIP(d) {}
     faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
         return new SimdIPDis(*this);
     }
+    const int8_t* codes8() const { return static_cast<const int8_t*>(q8.p); }
+    const int* nbr0() const { return static_cast<const int*>(nb0.p); }
+
+    /* Builds the search copy for graph g over the current vectors; false
+     * when out of memory (the copy stays stale). */
+    bool prepare(const faiss::HNSW& g) {
+        const size_t n = (size_t)ntotal, dd = (size_t)d;
+        int w = g.nb_neighbors(0);
+        size_t stride = (dd + sizeof(float) + 15) / 16 * 16;
+        size_t from = stride == q8_stride ? std::min(q8_n, n) : 0;
+        q8_n = 0;
+        if (!q8.alloc(n * stride, from * stride) || !nb0.alloc(n * (size_t)w * sizeof(int)))
+            return false;
+        const float* xb = get_xb();
+        int8_t* c8 = static_cast<int8_t*>(q8.p);
+        int* nb = static_cast<int*>(nb0.p);
+        for (size_t i = 0; i < n; i++) {
+            size_t b, e;
+            g.neighbor_range((idx_t)i, 0, &b, &e);
+            for (int j = 0; j < w; j++)
+                nb[i * (size_t)w + (size_t)j] = b + (size_t)j < e ? g.neighbors[b + (size_t)j] : -1;
+        }
+        for (size_t i = from; i < n; i++) {
+            const float* x = xb + i * dd;
+            float m = 0;
+            for (size_t j = 0; j < dd; j++) m = std::max(m, std::fabs(x[j]));
+            float inv = m > 0 ? 127.0f / m : 0.0f;
+            int8_t* c = c8 + i * stride;
+            std::memset(c, 0, stride);
+            for (size_t j = 0; j < dd; j++) {
+                float v = std::nearbyint(x[j] * inv);
+                c[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            }
+            float sc = m > 0 ? m / 127.0f : 0.0f;
+            std::memcpy(c + dd, &sc, sizeof sc);
+        }
+        nb0_w = w;
+        q8_stride = stride;
+        q8_n = n;
+        return true;
+    }
+    /* The search copy is current (prepares it once, under a mutex, when
+     * stale: searches may arrive on many threads at once). */
+    bool ready(const faiss::HNSW& g) {
+        if (__atomic_load_n(&prepared, __ATOMIC_ACQUIRE) == ntotal) return true;
+        std::lock_guard<std::mutex> lk(prep_mu);
+        if (prepared == ntotal) return true;
+        if (!prepare(g)) return false;
+        __atomic_store_n(&prepared, ntotal, __ATOMIC_RELEASE);
+        return true;
+    }
+    /* Any change to the vectors or the graph makes the copy stale (the
+     * caller changing an index searches it on no other thread meanwhile). */
+    void add(idx_t n, const float* x) override {
+        __atomic_store_n(&prepared, (idx_t)-1, __ATOMIC_RELEASE);
+        IndexFlatIP::add(n, x);
+    }
+    void reset() override {
+        __atomic_store_n(&prepared, (idx_t)-1, __ATOMIC_RELEASE);
+        q8_n = 0;
+        IndexFlatIP::reset();
+    }
+    size_t remove_ids(const faiss::IDSelector& sel) override {
+        __atomic_store_n(&prepared, (idx_t)-1, __ATOMIC_RELEASE);
+        q8_n = 0;
+        return IndexFlatIP::remove_ids(sel);
+    }
 };
+
+/* Visited marks for one thread's searches: a one-byte stamp per vector,
+ * so a new search only bumps the stamp (the table is cleared once every
+ * 255 searches), in huge pages like the rest. */
+struct Visited {
+    HugeBuf mark;
+    size_t n = 0;
+    uint8_t stamp = 0;
+    bool start(size_t want) {
+        if (n < want) {
+            if (!mark.alloc(want)) return false;
+            std::memset(mark.p, 0, want);
+            n = want;
+            stamp = 0;
+        }
+        if (++stamp == 0) {
+            std::memset(mark.p, 0, n);
+            stamp = 1;
+        }
+        return true;
+    }
+    bool test_set(int i) {
+        uint8_t* m = static_cast<uint8_t*>(mark.p) + i;
+        if (*m == stamp) return true;
+        *m = stamp;
+        return false;
+    }
+};
+
+/* A pool of visited tables, so that a thread made for one query (the
+ * hybrid search's vector lane) does not allocate and clear a fresh one. */
+std::mutex pool_mu;
+struct Pool : std::vector<Visited*> {
+    ~Pool() { for (Visited* v : *this) delete v; }
+} pool;
+
+struct VisitedLease {
+    Visited* v;
+    VisitedLease() {
+        {
+            std::lock_guard<std::mutex> lk(pool_mu);
+            if (!pool.empty()) {
+                v = pool.back();
+                pool.pop_back();
+                return;
+            }
+        }
+        v = new Visited();
+    }
+    ~VisitedLease() {
+        try {
+            std::lock_guard<std::mutex> lk(pool_mu);
+            pool.push_back(v);
+        } catch (...) {
+            delete v;
+        }
+    }
+};
+
+struct Cand {
+    float s;
+    int id;
+};
+struct BestFirst {   /* max-heap on s: the most similar candidate on top */
+    bool operator()(const Cand& a, const Cand& b) const { return a.s < b.s; }
+};
+struct WorstFirst {  /* min-heap on s: the least similar result on top */
+    bool operator()(const Cand& a, const Cand& b) const { return a.s > b.s; }
+};
+
+inline void prefetch_code(const int8_t* c, size_t d) {
+    for (size_t o = 0; o < d; o += 64) _mm_prefetch(reinterpret_cast<const char*>(c + o), _MM_HINT_T0);
+}
+
+/* The search described at the top of this file over HNSW index h with
+ * storage st; fills up to k (id, score) pairs, best first, ids being
+ * storage positions. Returns the count. */
+int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q, int k,
+                float* out_s, int64_t* out_i) {
+    const faiss::HNSW& g = h.hnsw;
+    const size_t d = (size_t)st.d;
+    const idx_t nt = st.ntotal;
+    if (nt == 0 || g.entry_point < 0) return 0;
+    const int ef = std::max(g.efSearch, k);
+    const int8_t* codes = st.codes8();
+    const size_t stride = st.q8_stride;
+    const int* nbr0 = st.nbr0();
+    const size_t w = (size_t)st.nb0_w;
+    auto score = [&](int i) {
+        const int8_t* c = codes + (size_t)i * stride;
+        float sc;
+        std::memcpy(&sc, c + d, sizeof sc);
+        return sc * ip8(q, c, d);
+    };
+
+    int cur = g.entry_point;
+    float cs = score(cur);
+    for (int level = g.max_level; level > 0; level--) {
+        for (bool moved = true; moved;) {
+            moved = false;
+            size_t b, e;
+            g.neighbor_range(cur, level, &b, &e);
+            for (size_t j = b; j < e; j++) {
+                int v = g.neighbors[j];
+                if (v < 0) break;
+                float s = score(v);
+                if (s > cs) { cs = s; cur = v; moved = true; }
+            }
+        }
+    }
+
+    std::vector<Cand> cand, res;
+    std::vector<int> nb;
+    nb.reserve(w);
+    cand.reserve((size_t)ef * 2);
+    res.reserve((size_t)ef + 1);
+    VisitedLease lease;
+    Visited& visited = *lease.v;
+    if (!visited.start((size_t)nt)) throw std::bad_alloc();
+    visited.test_set(cur);
+    cand.push_back({cs, cur});
+    res.push_back({cs, cur});
+    while (!cand.empty()) {
+        Cand c = cand.front();
+        if ((int)res.size() >= ef && c.s < res.front().s) break;
+        std::pop_heap(cand.begin(), cand.end(), BestFirst());
+        cand.pop_back();
+        const int* ns = nbr0 + (size_t)c.id * w;
+        nb.clear();
+        for (size_t j = 0; j < w; j++) {
+            int v = ns[j];
+            if (v < 0) break;
+            if (!visited.test_set(v)) nb.push_back(v);
+        }
+        const size_t ahead = 3;
+        for (size_t j = 0; j < nb.size() && j < ahead; j++)
+            prefetch_code(codes + (size_t)nb[j] * stride, stride);
+        for (size_t j = 0; j < nb.size(); j++) {
+            if (j + ahead < nb.size())
+                prefetch_code(codes + (size_t)nb[j + ahead] * stride, stride);
+            int v = nb[j];
+            float s = score(v);
+            if ((int)res.size() < ef || s > res.front().s) {
+                cand.push_back({s, v});
+                std::push_heap(cand.begin(), cand.end(), BestFirst());
+                res.push_back({s, v});
+                std::push_heap(res.begin(), res.end(), WorstFirst());
+                if ((int)res.size() > ef) {
+                    std::pop_heap(res.begin(), res.end(), WorstFirst());
+                    res.pop_back();
+                }
+            }
+        }
+    }
+    /* exact re-scoring from the float vectors */
+    const float* xb = st.get_xb();
+    for (Cand& r : res) r.s = ip(q, xb + (size_t)r.id * d, d);
+    int m = std::min((int)res.size(), k);
+    std::partial_sort(res.begin(), res.begin() + m, res.end(),
+                      [](const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); });
+    for (int i = 0; i < m; i++) {
+        out_s[i] = res[(size_t)i].s;
+        out_i[i] = res[(size_t)i].id;
+    }
+    return m;
+}
 
 } // namespace
 
@@ -103,6 +434,45 @@ int cr_faiss_simd_storage(FaissIndex* index) {
         h->storage = ns;
         delete st;
         return 1;
+    } catch (...) {
+        return -1;
+    }
+}
+
+/* cairn's HNSW search (top of this file) of one query over `index` (an
+ * IndexIDMap2 over an IndexHNSWFlat with the storage swapped in by
+ * cr_faiss_simd_storage): up to k results, best first, scores exact inner
+ * products, ids from the id map. Returns the count (>= 0), -1 when the
+ * index is not of that kind (use faiss_Index_search), -2 on failure (out
+ * of memory). Thread-safe over an index no one is changing. */
+int cr_faiss_hnsw_search(const FaissIndex* index, const float* q, int k, float* scores,
+                         int64_t* ids) {
+    try {
+        auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+        if (!m || k < 1) return -1;
+        auto* h = dynamic_cast<const faiss::IndexHNSW*>(m->index);
+        if (!h) return -1;
+        auto* st = dynamic_cast<SimdFlatIP*>(h->storage);
+        if (!st || m->id_map.size() != (size_t)st->ntotal) return -1;
+        if (!st->ready(h->hnsw)) return -2;
+        int n = hnsw_search(*h, *st, q, k, scores, ids);
+        for (int i = 0; i < n; i++) ids[i] = m->id_map[(size_t)ids[i]];
+        return n;
+    } catch (...) {
+        return -2;
+    }
+}
+
+/* Brings the search copy of an HNSW index with the swapped storage up to
+ * date now (the vectors added since are quantised, the layer-0 lists
+ * copied again) rather than at the next search. 0 done or not applicable,
+ * -1 out of memory (the next search tries again). */
+int cr_faiss_hnsw_prepare(FaissIndex* index) {
+    try {
+        auto* m = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(index));
+        auto* h = m ? dynamic_cast<faiss::IndexHNSW*>(m->index) : nullptr;
+        auto* st = h ? dynamic_cast<SimdFlatIP*>(h->storage) : nullptr;
+        return !st || st->ready(h->hnsw) ? 0 : -1;
     } catch (...) {
         return -1;
     }

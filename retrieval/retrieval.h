@@ -267,8 +267,23 @@ cc_status cr_vindex_search(cr_vindex *vi, const float *query, int k,
  * lane_score and score = inner product). *hits malloc'ed; caller frees. */
 cc_status cr_vindex_search_hits(cr_vindex *vi, const float *query, int k,
                                 cr_hit **hits, size_t *n);
-/* Writes the index to its path atomically (path.tmp, fsync, rename). */
+/* Writes the index to its path atomically (path.tmp, fsync, rename), and
+ * removes path.delta. */
 cc_status cr_vindex_save(cr_vindex *vi);
+/* Saves the changes since the handle was loaded or last saved as one
+ * record appended to path.delta (fsync'ed), or, when there is no base file
+ * yet or the delta would pass 1/64 of it, as cr_vindex_save. Opening
+ * applies the delta after the base (vindex.c, "The delta"). */
+cc_status cr_vindex_save_delta(cr_vindex *vi);
+/* 1 when path and path.delta are still what this handle loaded or wrote
+ * (no other writer changed them since). */
+int       cr_vindex_disk_same(cr_vindex *vi);
+/* Applies the records appended to path.delta since the handle read it,
+ * in place: searches on other threads wait meanwhile (they may run
+ * concurrently with this call, unlike with add/remove). *reload = 1 when
+ * that is not possible (a new base file, a delta that needs a rebuild):
+ * open the file again. */
+cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
 
 int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);
@@ -413,6 +428,12 @@ cc_status cr_embedder_from_kb(cc_kb *kb, cr_embedder **out);
  * index is rebuilt from all live chunks; an index from another embedder is
  * refused (CC_INVALID, "run cairn reindex"). */
 cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats);
+/* The same for a process that catches up again and again (a server's
+ * writer): *keep (NULL at first) is the index handle kept from the last
+ * call; it is used instead of loading the file when the files are still
+ * as it left them, and the handle is left in *keep again on success (NULL
+ * on failure). The caller closes it with cr_vindex_close. */
+cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *stats);
 
 /* Progress of the embedding done by cr_vectors_sync: fn(ud, done, total)
  * in chunks, called at the start and after every batch. Process-wide, for
@@ -456,14 +477,20 @@ const char *cr_searcher_vector_status(const cr_searcher *s);
 
 /* Sharing one loaded vector index between searchers (a server's reader
  * slots), so that a write costs one reload in the background instead of one
- * per searcher. A cr_vshared is read-only once loaded and reference
- * counted: searches on many threads at once may use it (a failed search's
- * message may then be another thread's). */
+ * per searcher. A cr_vshared is reference counted and changed after load
+ * only by cr_vshared_refresh (under the index's lock): searches on many
+ * threads at once may use it (a failed search's message may then be
+ * another thread's). */
 typedef struct cr_vshared cr_vshared;
 /* Loads KB/vectors.faiss for embedder e (its identity and dimension must
  * match the file). Errors as cr_vindex_open, on the KB handle. */
 cc_status cr_vshared_open(cc_kb *kb, cr_embedder *e, cr_vshared **out);
 int64_t   cr_vshared_generation(const cr_vshared *v);   /* the catalog generation it reflects */
+/* Applies what writers appended to vectors.faiss.delta since, in place
+ * (cr_vindex_refresh: searches wait meanwhile); *reload = 1 when the file
+ * must be opened again instead. Errors: cr_vshared_errmsg. */
+cc_status cr_vshared_refresh(cr_vshared *v, int *reload);
+const char *cr_vshared_errmsg(const cr_vshared *v);
 void      cr_vshared_ref(cr_vshared *v);     /* NULL: no-op */
 void      cr_vshared_unref(cr_vshared *v);   /* frees with the last reference; NULL: no-op */
 /* From now on s takes its vectors from v (s holds a reference until the

@@ -184,6 +184,11 @@ static cc_status remove_range(cc_kb *kb, cr_vindex *vi, int64_t lo, int64_t hi, 
 
 cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
 {
+    return cr_vectors_sync_keep(kb, NULL, stats);
+}
+
+cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *stats)
+{
     cr_embedder *e = NULL;
     cr_vindex *vi = NULL;
     cr_vindex_opts vo;
@@ -202,7 +207,16 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
     /* one read snapshot: the generation and the chunks agree */
     if ((s = cc_kb_exec(kb, "BEGIN"))) goto out;
     if ((s = cc_kb_generation(kb, &cur))) goto out;
-    s = cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), &vo, &vi);
+    if (keep && *keep && cr_vindex_disk_same(*keep) && cr_vindex_generation(*keep) <= cur &&
+        !strcmp(cr_vindex_embedder(*keep), cr_embedder_identity(e)) &&
+        cr_vindex_dim(*keep) == cr_embedder_dim(e)) {
+        vi = *keep;              /* the files are as this handle left them: no load */
+        *keep = NULL;
+        s = CC_OK;
+    } else {
+        if (keep) { cr_vindex_close(*keep); *keep = NULL; }
+        s = cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), &vo, &vi);
+    }
     if (s == CC_NOTFOUND || s == CC_CORRUPT) {
         stats->rebuilt = 1;
         stats->rebuild_reason = s;
@@ -227,10 +241,11 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
         cr_vindex_close(vi);
         vi = NULL;
         unlink(path.data);
+        if (cc_buf_puts(&path, ".delta") == CC_OK) unlink(path.data);
         cc_kb_exec(kb, "COMMIT");
         cc_buf_free(&path);
         cr_embedder_close(e);
-        return cr_vectors_sync(kb, stats);
+        return cr_vectors_sync_keep(kb, keep, stats);
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT op, chunk_lo, chunk_hi FROM changes"
                            " WHERE generation > ?1 ORDER BY generation", -1, &st, NULL)
@@ -252,11 +267,17 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
 save:
     if (from == cur && !stats->rebuilt) goto out;     /* nothing to write */
     cr_vindex_set_generation(vi, cur);
-    if ((s = cr_vindex_save(vi))) cc_kb_seterr(kb, s, "saving vectors: %s", cr_vindex_errmsg(vi));
+    /* a rebuild is written whole; catch-ups append to the delta */
+    s = stats->rebuilt ? cr_vindex_save(vi) : cr_vindex_save_delta(vi);
+    if (s) cc_kb_seterr(kb, s, "saving vectors: %s", cr_vindex_errmsg(vi));
 out:
     sqlite3_finalize(st);
     if (!sqlite3_get_autocommit(cc_kb_db(kb))) cc_kb_exec(kb, "COMMIT");
     stats->vectors = vi ? cr_vindex_count(vi) : 0;
+    if (keep && s == CC_OK && vi) {   /* kept for the next catch-up */
+        *keep = vi;
+        vi = NULL;
+    }
     cr_vindex_close(vi);
     cr_embedder_close(e);
     cc_buf_free(&path);
@@ -265,9 +286,9 @@ out:
 
 /* ---------------------------------------------------------------- searcher */
 
-/* A loaded vector index shared read-only by many searchers (a server's
- * reader slots): searches only, never changed after load; freed with its
- * last reference. */
+/* A loaded vector index shared by many searchers (a server's reader
+ * slots): searches, and cr_vshared_refresh applying the delta under the
+ * index's lock; freed with its last reference. */
 struct cr_vshared {
     cr_vindex *vi;
     int        refs;          /* atomic */
@@ -300,6 +321,13 @@ cc_status cr_vshared_open(cc_kb *kb, cr_embedder *e, cr_vshared **out)
 }
 
 int64_t cr_vshared_generation(const cr_vshared *v) { return cr_vindex_generation(v->vi); }
+
+cc_status cr_vshared_refresh(cr_vshared *v, int *reload)
+{
+    return cr_vindex_refresh(v->vi, reload);
+}
+
+const char *cr_vshared_errmsg(const cr_vshared *v) { return cr_vindex_errmsg(v->vi); }
 
 void cr_vshared_ref(cr_vshared *v)
 {
@@ -500,6 +528,7 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
     cc_status st = CC_OK, bm25_st = CC_OK;
     char bm25_why[256] = "";
     int depth, threaded = 0, have_vec = 0;
+    int64_t vec_gen = -1, cat_gen = -2;
     vec_job job;
     pthread_t tid;
 
@@ -524,6 +553,7 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
             if (o->mode == CR_MODE_VECTOR || st == CC_INVALID) goto out;
             st = CC_OK;            /* hybrid answers from BM25 alone */
         } else {
+            vec_gen = cr_vindex_generation(s->vi);   /* before the search: see below */
             job.s = s;
             job.query = query;
             job.depth = depth;
@@ -551,7 +581,14 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
         lane[CR_LANE_VECTOR] = job.hits;
         nl[CR_LANE_VECTOR] = job.n;
         job.hits = NULL;
-        if ((st = filter_live(kb, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR]))) goto out;
+        /* An index at the catalog's generation (read after the search, and
+         * the index's before it; an index is never ahead of the catalog)
+         * holds no removed chunk: skip the per-hit lookups, the common case
+         * (docs/benchmarks.md: ~50 B-tree descents per hybrid query). */
+        if (nl[CR_LANE_VECTOR] &&
+            !(cc_kb_generation(kb, &cat_gen) == CC_OK && cat_gen == vec_gen) &&
+            (st = filter_live(kb, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR])))
+            goto out;
     }
     if (bm25_st && !nl[CR_LANE_VECTOR]) { st = cc_kb_seterr(kb, bm25_st, "%s", bm25_why); goto out; }
     if (o->mode == CR_MODE_HYBRID) {

@@ -44,6 +44,29 @@
  * size, so such files are verified in full. What the stamp cannot see is
  * damage that changes none of these (bits rotting on the disk): `cairn
  * check` always verifies (opts.verify_full).
+ *
+ * The delta, path.delta: the changes since path was written, so that a
+ * catch-up of a few documents costs those documents, not a rewrite of the
+ * whole index (cr_vindex_save_delta). Layout (little-endian):
+ *   header (32): magic "CAIRNVDL", u32 DELTA_VERSION, u32 0, u64 the base
+ *                file's generation, u64 its checksum
+ *   records:     "CVDR", u32 n_ops, u64 generation reached, u64 body_len,
+ *                body (n_ops ops: u8 OP_ADD + i64 id + dim floats, or
+ *                u8 OP_RM + i64 id, in the order they were made), u64
+ *                checksum of generation, n_ops and body
+ * A handle journals its adds and removes (jr) since it was loaded or last
+ * saved; save_delta appends them as one record (fsync; a new file's
+ * directory entry fsync'ed too). Opening applies the intact records after
+ * the base, in order, and stops at the first short or damaged one (a torn
+ * append: the index is then at the last intact record's generation, and
+ * the catalog's change log replays the rest); the next append truncates
+ * the file there. A delta whose header names another base (left beside a
+ * newer base by a crash before cr_vindex_save removed it) is ignored. Once
+ * the delta would pass 1/64 of the base (at least 64 KB), or the journal
+ * 64 MB, save_delta saves the whole index instead, which removes the
+ * delta. cr_vindex_refresh applies records appended since to a handle in
+ * place, under the handle's write lock (searches take the read lock), and
+ * asks for a reload when that would need a rebuild or the base changed.
  */
 #include "retrieval.h"
 
@@ -76,9 +99,21 @@
 #define EF_SEARCH_DEF  128        /* docs/benchmarks.md: recall vs latency */
 #define EF_CONSTR_DEF  40         /* FAISS's own default */
 #define ADD_BATCH      65536      /* vectors per faiss add call when rebuilding */
+#define JR_MAX         ((size_t)64 << 20)   /* journal bytes kept before a full save */
+#define DELTA_HDR      32
+#define REC_HDR        24
+#define DELTA_MIN      ((uint64_t)64 << 10) /* delta bytes always allowed */
+#define DELTA_SHARE    64         /* else at most 1/64 of the base file */
+#define OP_ADD         1
+#define OP_RM          2
 
 static const char MAGIC[8] = { 'C', 'A', 'I', 'R', 'N', 'V', 'E', 'C' };
 static const char TRAILER[8] = { 'C', 'A', 'I', 'R', 'N', 'E', 'N', 'D' };
+static const char DMAGIC[8] = { 'C', 'A', 'I', 'R', 'N', 'V', 'D', 'L' };
+static const char RMAGIC[4] = { 'C', 'V', 'D', 'R' };
+#define DELTA_VERSION 1
+
+static void jr_op(cr_vindex *vi, int op, int64_t id, const float *vec);
 
 /* ---------------------------------------------------------------- id set */
 
@@ -165,6 +200,18 @@ struct cr_vindex {
     idset          ids;       /* live ids */
     idset          tomb;      /* HNSW: removed ids still inside idx */
     cc_buf         err;
+    /* the delta (see "The delta" at the top of this file) */
+    int            has_base;  /* the handle reflects the file at path (base_*) */
+    struct stat    base_st;   /* that file, when loaded or saved */
+    uint64_t       base_sum;  /* its checksum */
+    uint64_t       base_gen;  /* its generation */
+    uint64_t       delta_off; /* bytes of path.delta reflected (0: none) */
+    cc_buf         jr;        /* ops since then, not yet in the delta (a record body) */
+    uint32_t       jr_ops;
+    int            jr_over;   /* the journal overflowed: the next save is a full one */
+    int            applying;  /* replaying the delta: no journal, and (refresh) no rebuilds */
+    int            no_rebuild;
+    pthread_rwlock_t lock;    /* searches read, cr_vindex_refresh writes */
 };
 
 static cc_status verr(cr_vindex *vi, cc_status s, const char *fmt, ...)
@@ -243,6 +290,8 @@ static cc_status handle_new(const char *path, const char *embedder_id, int dim,
     vi->dim = dim;
     vi->opts = o;
     cc_buf_init(&vi->err, 4096);
+    cc_buf_init(&vi->jr, JR_MAX);
+    pthread_rwlock_init(&vi->lock, NULL);
     *out = vi;
     return CC_OK;
 }
@@ -254,14 +303,22 @@ void cr_vindex_close(cr_vindex *vi)
     idset_free(&vi->ids);
     idset_free(&vi->tomb);
     cc_buf_free(&vi->err);
+    cc_buf_free(&vi->jr);
+    pthread_rwlock_destroy(&vi->lock);
     free(vi->path);
     free(vi->embedder);
     free(vi);
 }
 
 int64_t     cr_vindex_count(const cr_vindex *vi) { return (int64_t)vi->ids.count; }
-int64_t     cr_vindex_generation(const cr_vindex *vi) { return vi->generation; }
-void        cr_vindex_set_generation(cr_vindex *vi, int64_t gen) { vi->generation = gen; }
+int64_t     cr_vindex_generation(const cr_vindex *vi)
+{
+    return __atomic_load_n(&vi->generation, __ATOMIC_ACQUIRE);
+}
+void        cr_vindex_set_generation(cr_vindex *vi, int64_t gen)
+{
+    __atomic_store_n(&vi->generation, gen, __ATOMIC_RELEASE);
+}
 int         cr_vindex_is_hnsw(const cr_vindex *vi) { return vi->hnsw; }
 int         cr_vindex_dim(const cr_vindex *vi) { return vi->dim; }
 const char *cr_vindex_embedder(const cr_vindex *vi) { return vi->embedder; }
@@ -408,12 +465,14 @@ cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids, const float
     if ((vi->ids.used + n + 1) * 4 > vi->ids.cap * 3 &&
         idset_grow(&vi->ids, vi->ids.count + n + 1) != CC_OK)
         return verr(vi, CC_NOMEM, "out of memory adding %zu vectors", n);
-    if ((readd || (!vi->hnsw && (int64_t)(vi->ids.count + n) >= vi->opts.hnsw_threshold)) &&
-        (s = rebuild(vi, NULL, n)) != CC_OK)
-        return s;
+    if (readd || (!vi->hnsw && (int64_t)(vi->ids.count + n) >= vi->opts.hnsw_threshold)) {
+        if (vi->no_rebuild) return verr(vi, CC_BUSY, "the delta needs a rebuild: reload");
+        if ((s = rebuild(vi, NULL, n)) != CC_OK) return s;
+    }
     if (faiss_Index_add_with_ids(vi->idx, (idx_t)n, vecs, ids))
         return verr(vi, CC_ERROR, "FAISS: adding %zu vectors: %s", n, ferr());
     for (size_t i = 0; i < n; i++) idset_put(&vi->ids, ids[i]);   /* cannot fail: reserved */
+    for (size_t i = 0; i < n; i++) jr_op(vi, OP_ADD, ids[i], vecs + i * (size_t)vi->dim);
     return CC_OK;
 }
 
@@ -442,8 +501,9 @@ cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *
             for (size_t i = 0; i < np; i++) idset_del(&vi->tomb, present[i]);
         } else {
             for (size_t i = 0; i < np; i++) idset_del(&vi->ids, present[i]);
+            for (size_t i = 0; i < np; i++) jr_op(vi, OP_RM, present[i], NULL);
             if (n_removed) *n_removed = np;
-            if (vi->tomb.count * 10 > vi->ids.count + vi->tomb.count)
+            if (vi->tomb.count * 10 > vi->ids.count + vi->tomb.count && !vi->no_rebuild)
                 s = rebuild(vi, NULL, 0);  /* on failure the tombstones stay valid */
         }
         idset_free(&drop);
@@ -462,11 +522,38 @@ cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *
     }
     if (s == CC_OK) {
         for (size_t i = 0; i < np; i++) idset_del(&vi->ids, present[i]);
+        for (size_t i = 0; i < np; i++) jr_op(vi, OP_RM, present[i], NULL);
         if (n_removed) *n_removed = np;
     }
     idset_free(&drop);
     free(present);
     return s;
+}
+
+/* retrieval/faiss_simd.cpp: cairn's HNSW search (int8 walk, exact
+ * re-rank); the count, or -1 not applicable, -2 failure. */
+int cr_faiss_hnsw_search(const FaissIndex *index, const float *q, int k, float *scores,
+                         int64_t *ids);
+
+/* One query's top kk: cairn's own HNSW search when the index is HNSW (see
+ * faiss_simd.cpp; CAIRN_FAISS_SEARCH=1 in the environment uses FAISS's
+ * instead, for comparisons), else FAISS's. Unfilled slots get id -1. */
+static cc_status index_search(cr_vindex *vi, const float *query, idx_t kk, float *scores,
+                              int64_t *ids)
+{
+    const char *e = getenv("CAIRN_FAISS_SEARCH");
+    int use_faiss = e && !strcmp(e, "1");
+    if (vi->hnsw && !use_faiss && kk <= INT32_MAX) {
+        int n = cr_faiss_hnsw_search(vi->idx, query, (int)kk, scores, ids);
+        if (n == -2) return verr(vi, CC_NOMEM, "out of memory searching vectors");
+        if (n >= 0) {
+            for (idx_t i = n; i < kk; i++) { ids[i] = -1; scores[i] = 0; }
+            return CC_OK;
+        }
+    }
+    if (faiss_Index_search(vi->idx, 1, query, kk, scores, ids))
+        return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+    return CC_OK;
 }
 
 /* One query's search (the body of cr_vindex_search below). */
@@ -483,7 +570,9 @@ cc_status cr_vindex_search(cr_vindex *vi, const float *query, int k,
 {
     int was = omp_get_max_threads();
     if (was > 1) omp_set_num_threads(1);
+    pthread_rwlock_rdlock(&vi->lock);
     cc_status s = search_one(vi, query, k, ids, scores, n_out);
+    pthread_rwlock_unlock(&vi->lock);
     if (was > 1) omp_set_num_threads(was);
     return s;
 }
@@ -503,8 +592,8 @@ static cc_status search_one(cr_vindex *vi, const float *query, int k,
     if (live == 0) return CC_OK;
     if (!vi->tomb.count) {
         idx_t kk = k < nt ? k : nt;
-        if (faiss_Index_search(vi->idx, 1, query, kk, scores, ids))
-            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+        cc_status s = index_search(vi, query, kk, scores, ids);
+        if (s != CC_OK) return s;
         size_t m = 0;
         for (idx_t i = 0; i < kk; i++) {
             if (ids[i] < 0) continue;        /* fewer results than asked (HNSW) */
@@ -526,9 +615,10 @@ static cc_status search_one(cr_vindex *vi, const float *query, int k,
             free(li); free(ls);
             return verr(vi, CC_NOMEM, "out of memory searching vectors");
         }
-        if (faiss_Index_search(vi->idx, 1, query, kk, ls, li)) {
+        cc_status s = index_search(vi, query, kk, ls, li);
+        if (s != CC_OK) {
             free(li); free(ls);
-            return verr(vi, CC_ERROR, "FAISS: search: %s", ferr());
+            return s;
         }
         size_t m = 0;
         for (idx_t i = 0; i < kk && (idx_t)m < want; i++) {
@@ -765,8 +855,267 @@ cc_status cr_vindex_save(cr_vindex *vi)
         }
         cc_buf_free(&dir);
         stamp_write(vi->path, saved_sum);
+        /* the delta belongs to the old file (its header names it, so a
+         * crash before this unlink leaves a delta no one applies) */
+        cc_buf dp = CC_BUF_INIT(0);
+        if (!stamp_path(vi->path, ".delta", &dp)) unlink(dp.data);
+        cc_buf_free(&dp);
+        vi->has_base = !stat(vi->path, &vi->base_st);
+        vi->base_sum = saved_sum;
+        vi->base_gen = (uint64_t)vi->generation;
+        vi->delta_off = 0;
+        cc_buf_reset(&vi->jr);
+        vi->jr_ops = 0;
+        vi->jr_over = 0;
     }
     cc_buf_free(&tmp);
+    return s;
+}
+
+/* ---------------------------------------------------------------- the delta */
+
+static void jr_op(cr_vindex *vi, int op, int64_t id, const float *vec)
+{
+    unsigned char b[9];
+    if (vi->applying || vi->jr_over) return;
+    b[0] = (unsigned char)op;
+    put_u64(b + 1, (uint64_t)id);
+    if (cc_buf_append(&vi->jr, b, 9) != CC_OK ||
+        (vec && cc_buf_append(&vi->jr, vec, (size_t)vi->dim * sizeof *vec) != CC_OK)) {
+        vi->jr_over = 1;          /* too much for a delta: the next save is a full one */
+        cc_buf_free(&vi->jr);
+        cc_buf_init(&vi->jr, JR_MAX);
+        vi->jr_ops = 0;
+        return;
+    }
+    vi->jr_ops++;
+}
+
+/* The checksum of a delta record: gen, op count and body. */
+static uint64_t rec_sum(uint64_t gen, uint32_t nops, const unsigned char *p, size_t n)
+{
+    uint64_t h = 0x27D4EB2F165667C5ULL ^ gen ^ ((uint64_t)nops << 32) ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001B3ULL;
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdULL; h ^= h >> 33;
+    return h;
+}
+
+/* Applies the complete, intact records of the open delta file f from
+ * offset `from` (past the header) to `size`; stops at the first short or
+ * damaged one (a torn append). vi->delta_off and the generation follow
+ * each applied record. CC_BUSY: an op needs a rebuild while no_rebuild. */
+static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t size)
+{
+    cc_status s = CC_OK;
+    unsigned char *body = NULL;
+    size_t per_add = 9 + (size_t)vi->dim * sizeof(float);
+    vi->applying = 1;
+    while (s == CC_OK && from + REC_HDR + 8 <= size) {
+        unsigned char h[REC_HDR], t[8];
+        if (fseeko(f, (off_t)from, SEEK_SET) || fread(h, 1, REC_HDR, f) != REC_HDR ||
+            memcmp(h, RMAGIC, 4))
+            break;
+        uint32_t nops = get_u32(h + 4);
+        uint64_t gen = get_u64(h + 8), blen = get_u64(h + 16);
+        if (blen > size - from - REC_HDR - 8 || gen > (uint64_t)INT64_MAX ||
+            blen > (uint64_t)nops * per_add)
+            break;
+        unsigned char *nb = realloc(body, blen ? (size_t)blen : 1);
+        if (!nb) { s = verr(vi, CC_NOMEM, "out of memory reading the vector delta"); break; }
+        body = nb;
+        if (fread(body, 1, (size_t)blen, f) != blen || fread(t, 1, 8, f) != 8 ||
+            get_u64(t) != rec_sum(gen, nops, body, (size_t)blen))
+            break;
+        size_t at = 0;
+        for (uint32_t i = 0; s == CC_OK && i < nops; i++) {
+            if (at + 9 > blen) { s = verr(vi, CC_CORRUPT, "vector delta: bad record"); break; }
+            int op = body[at];
+            int64_t id = (int64_t)get_u64(body + at + 1);
+            at += 9;
+            if (op == OP_ADD && at + (size_t)vi->dim * sizeof(float) <= blen) {
+                float *v = malloc((size_t)vi->dim * sizeof *v);
+                if (!v) { s = verr(vi, CC_NOMEM, "out of memory reading the vector delta"); break; }
+                memcpy(v, body + at, (size_t)vi->dim * sizeof *v);
+                at += (size_t)vi->dim * sizeof(float);
+                if (idset_has(&vi->ids, id)) {      /* replayed twice: same content */
+                    size_t got;
+                    s = cr_vindex_remove(vi, 1, &id, &got);
+                }
+                if (s == CC_OK) s = cr_vindex_add(vi, 1, &id, v);
+                free(v);
+            } else if (op == OP_RM) {
+                size_t got;
+                s = cr_vindex_remove(vi, 1, &id, &got);
+            } else {
+                s = verr(vi, CC_CORRUPT, "vector delta: bad op %d", op);
+            }
+        }
+        if (s != CC_OK) break;
+        cr_vindex_set_generation(vi, (int64_t)gen);
+        from += REC_HDR + blen + 8;
+        vi->delta_off = from;
+    }
+    vi->applying = 0;
+    free(body);
+    return s;
+}
+
+/* Opens path.delta and checks that its header names vi's base file: 1
+ * yes (f open, *size its size), 0 no delta or another base's, -1 error. */
+static int delta_open(cr_vindex *vi, FILE **f, uint64_t *size)
+{
+    cc_buf dp = CC_BUF_INIT(0);
+    unsigned char h[DELTA_HDR];
+    struct stat st;
+    *f = NULL;
+    if (stamp_path(vi->path, ".delta", &dp)) return -1;
+    FILE *g = fopen(dp.data, "rb");
+    cc_buf_free(&dp);
+    if (!g) return errno == ENOENT ? 0 : -1;
+    if (fstat(fileno(g), &st) || fread(h, 1, DELTA_HDR, g) != DELTA_HDR ||
+        memcmp(h, DMAGIC, 8) || get_u32(h + 8) != DELTA_VERSION ||
+        get_u64(h + 16) != vi->base_gen || get_u64(h + 24) != vi->base_sum) {
+        fclose(g);
+        return 0;
+    }
+    *f = g;
+    *size = (uint64_t)st.st_size;
+    return 1;
+}
+
+/* Loads the delta into a freshly loaded handle (rebuilds allowed). A
+ * delta that does not apply is left out: the index is then at the base's
+ * generation and the change log replays the rest. */
+static void delta_load(cr_vindex *vi)
+{
+    FILE *f;
+    uint64_t size;
+    if (delta_open(vi, &f, &size) != 1) return;
+    delta_apply(vi, f, DELTA_HDR, size);   /* a failed op: the change log replays it */
+    if (vi->delta_off == 0) vi->delta_off = DELTA_HDR;
+    fclose(f);
+}
+
+cc_status cr_vindex_save_delta(cr_vindex *vi)
+{
+    C_ASSERT(vi);
+    uint64_t cap = (uint64_t)vi->base_st.st_size / DELTA_SHARE;
+    if (cap < DELTA_MIN) cap = DELTA_MIN;
+    if (!vi->has_base || vi->jr_over ||
+        vi->delta_off + REC_HDR + vi->jr.len + 8 > DELTA_HDR + cap)
+        return cr_vindex_save(vi);
+    cc_buf dp = CC_BUF_INIT(0);
+    if (stamp_path(vi->path, ".delta", &dp)) return verr(vi, CC_NOMEM, "out of memory");
+    int fresh = vi->delta_off == 0;
+    int fd = open(dp.data, O_WRONLY | O_CREAT | (fresh ? O_TRUNC : 0), 0644);
+    cc_status s = CC_OK;
+    int e = 0;
+    if (fd < 0) {
+        s = verr(vi, io_status(errno), "cannot write %s: %s", dp.data, strerror(errno));
+        cc_buf_free(&dp);
+        return s;
+    }
+    uint64_t at = fresh ? 0 : vi->delta_off;
+    unsigned char h[DELTA_HDR > REC_HDR ? DELTA_HDR : REC_HDR], t[8];
+    /* drop a torn tail a crash left after the last intact record */
+    if (!fresh && ftruncate(fd, (off_t)at)) e = errno;
+    if (!e && fresh) {
+        memset(h, 0, DELTA_HDR);
+        memcpy(h, DMAGIC, 8);
+        put_u32(h + 8, DELTA_VERSION);
+        put_u64(h + 16, vi->base_gen);
+        put_u64(h + 24, vi->base_sum);
+        if (pwrite(fd, h, DELTA_HDR, 0) != DELTA_HDR) e = errno ? errno : EIO;
+        at = DELTA_HDR;
+    }
+    if (!e) {
+        memcpy(h, RMAGIC, 4);
+        put_u32(h + 4, vi->jr_ops);
+        put_u64(h + 8, (uint64_t)vi->generation);
+        put_u64(h + 16, (uint64_t)vi->jr.len);
+        put_u64(t, rec_sum((uint64_t)vi->generation, vi->jr_ops,
+                           (const unsigned char *)vi->jr.data, vi->jr.len));
+        if (pwrite(fd, h, REC_HDR, (off_t)at) != REC_HDR ||
+            (vi->jr.len && pwrite(fd, vi->jr.data, vi->jr.len, (off_t)(at + REC_HDR)) !=
+                               (ssize_t)vi->jr.len) ||
+            pwrite(fd, t, 8, (off_t)(at + REC_HDR + vi->jr.len)) != 8 || fsync(fd))
+            e = errno ? errno : EIO;
+    }
+    if (close(fd) && !e) e = errno;
+    if (!e && fresh) {      /* a new file: make its name durable */
+        cc_buf dir = CC_BUF_INIT(0);
+        const char *slash = strrchr(vi->path, '/');
+        size_t dl = slash ? (size_t)(slash - vi->path) + (slash == vi->path) : 0;
+        if ((slash ? cc_buf_append(&dir, vi->path, dl) : cc_buf_puts(&dir, ".")) == CC_OK) {
+            int dfd = open(dir.data, O_RDONLY | O_DIRECTORY);
+            if (dfd >= 0) { fsync(dfd); close(dfd); }
+        }
+        cc_buf_free(&dir);
+    }
+    if (e) {
+        s = verr(vi, io_status(e), "cannot write %s: %s", dp.data, strerror(e));
+    } else {
+        vi->delta_off = at + REC_HDR + vi->jr.len + 8;
+        cc_buf_reset(&vi->jr);
+        vi->jr_ops = 0;
+    }
+    cc_buf_free(&dp);
+    return s;
+}
+
+int cr_vindex_disk_same(cr_vindex *vi)
+{
+    struct stat st;
+    FILE *f = NULL;
+    uint64_t size = 0;
+    if (!vi->has_base || stat(vi->path, &st) || st.st_ino != vi->base_st.st_ino ||
+        st.st_dev != vi->base_st.st_dev || st.st_size != vi->base_st.st_size ||
+        st.st_mtim.tv_sec != vi->base_st.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != vi->base_st.st_mtim.tv_nsec)
+        return 0;
+    int r = delta_open(vi, &f, &size);
+    if (f) fclose(f);
+    if (r < 0) return 0;
+    return r == 0 ? vi->delta_off == 0 : size == vi->delta_off;
+}
+
+/* retrieval/faiss_simd.cpp */
+int cr_faiss_hnsw_prepare(FaissIndex *index);
+
+cc_status cr_vindex_refresh(cr_vindex *vi, int *reload)
+{
+    C_ASSERT(vi && reload);
+    struct stat st;
+    FILE *f = NULL;
+    uint64_t size = 0;
+    cc_status s = CC_OK;
+    *reload = 0;
+    if (!vi->has_base || stat(vi->path, &st) || st.st_ino != vi->base_st.st_ino ||
+        st.st_dev != vi->base_st.st_dev || st.st_size != vi->base_st.st_size ||
+        st.st_mtim.tv_sec != vi->base_st.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != vi->base_st.st_mtim.tv_nsec) {
+        *reload = 1;                   /* a new base file */
+        return CC_OK;
+    }
+    int r = delta_open(vi, &f, &size);
+    if (r < 0) return verr(vi, CC_IO, "cannot read the vector delta of %s: %s", vi->path,
+                           strerror(errno));
+    if (r == 0 || size < vi->delta_off) {
+        if (f) fclose(f);
+        *reload = vi->delta_off > DELTA_HDR || (r == 1 && size < vi->delta_off);
+        return CC_OK;
+    }
+    uint64_t from = vi->delta_off ? vi->delta_off : DELTA_HDR;
+    if (size > from) {
+        pthread_rwlock_wrlock(&vi->lock);
+        vi->no_rebuild = 1;
+        s = delta_apply(vi, f, from, size);
+        vi->no_rebuild = 0;
+        if (vi->hnsw && s == CC_OK) cr_faiss_hnsw_prepare(vi->idx);
+        pthread_rwlock_unlock(&vi->lock);
+        if (s == CC_BUSY) { *reload = 1; s = CC_OK; }
+    }
+    fclose(f);
     return s;
 }
 
@@ -905,8 +1254,16 @@ static cc_status load(cr_vindex *vi)
     idx = NULL;
     vi->hnsw = (int)kind;
     vi->generation = (int64_t)gen;
-    if (vi->hnsw && (s = set_hnsw_params(vi, vi->idx)) != CC_OK)
+    if (vi->hnsw && (s = set_hnsw_params(vi, vi->idx)) != CC_OK) {
         cc_seterr(s, "%s: %s", path, cr_vindex_errmsg(vi));
+        goto out;
+    }
+    vi->has_base = 1;
+    vi->base_st = st;
+    vi->base_sum = sum;
+    vi->base_gen = gen;
+    delta_load(vi);
+    if (vi->hnsw) cr_faiss_hnsw_prepare(vi->idx);   /* not at the first search */
 out:
     if (idx) faiss_Index_free(idx);
     fclose(f);

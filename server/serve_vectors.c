@@ -1,10 +1,13 @@
 /* serve_vectors.c — `cairn serve`'s one vector index, shared by every reader
  * slot and reloaded in the background when vectors.faiss changes.
  *
- * A writer (through the API or the command line) saves a new vectors.faiss
- * by rename. A reloader thread notices (a poke from the API's writer, or a
- * stat of the file every POLL_MS), loads the new file while searches keep
- * using the old index, then swaps the pointer under a mutex; each slot picks
+ * A writer (through the API or the command line) appends its changes to
+ * vectors.faiss.delta, and now and then saves a whole new vectors.faiss by
+ * rename. A reloader thread notices (a poke from the API's writer, or a
+ * stat of the files every POLL_MS). A grown delta is applied to the shared
+ * index in place (cr_vshared_refresh: the new records only; searches wait
+ * the few ms it takes). A new vectors.faiss is loaded while searches keep
+ * using the old index, then the pointer is swapped under a mutex; each slot picks
  * the new one up at its next request (serve_vectors_apply, a pointer swap).
  * The old index is freed by its last user. Loads are spaced at least
  * max(MIN_GAP_MS, twice the last load's time) apart, so a continuous writer
@@ -32,9 +35,10 @@ static struct {
     char            why[512];
     long            version;      /* bumped at each swap */
     struct stat     seen;         /* vectors.faiss when last loaded (st_ino 0: absent) */
+    struct stat     dseen;        /* vectors.faiss.delta when last applied */
     cc_kb          *kb;           /* the reloader's own read handle */
     cr_embedder    *emb;
-    cc_buf          path;
+    cc_buf          path, dpath;
 } V = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static int same_file(const struct stat *a, const struct stat *b)
@@ -47,11 +51,24 @@ static int same_file(const struct stat *a, const struct stat *b)
  * force: load even when it looks the same (startup). */
 static void reload(int force)
 {
-    struct stat st;
+    struct stat st, dst;
     cr_vshared *v = NULL, *old;
     char why[512] = "";
     if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
-    if (!force && same_file(&st, &V.seen)) return;
+    if (stat(V.dpath.data, &dst)) memset(&dst, 0, sizeof dst);
+    if (!force && same_file(&st, &V.seen)) {
+        /* only the delta changed: apply its new records in place */
+        int again = 0;
+        if (same_file(&dst, &V.dseen)) return;
+        if (V.vec && cr_vshared_refresh(V.vec, &again) == CC_OK && !again) {
+            V.dseen = dst;
+            __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
+            return;
+        }
+        if (V.vec && !again)
+            fprintf(stderr, "cairn: applying the vector delta: %s; reloading the index\n",
+                    cr_vshared_errmsg(V.vec));
+    }
     if (!cr_vectors_enabled(V.kb))
         snprintf(why, sizeof why, "vectors are disabled (embedder.name is \"none\")");
     else if (!V.emb && cr_embedder_from_kb(V.kb, &V.emb) != CC_OK)
@@ -63,6 +80,7 @@ static void reload(int force)
     V.vec = v;
     snprintf(V.why, sizeof V.why, "%s", why);
     V.seen = st;
+    V.dseen = dst;
     __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&V.mu);
     cr_vshared_unref(old);
@@ -86,6 +104,10 @@ static void *reloader(void *arg)
         if (cc_now_ms() < next_ok) continue;
         if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
         changed = !same_file(&st, &V.seen);
+        if (!changed) {
+            if (stat(V.dpath.data, &st)) memset(&st, 0, sizeof st);
+            changed = !same_file(&st, &V.dseen);
+        }
         pthread_mutex_unlock(&V.mu);
         if (changed) {
             double t0 = cc_now_ms(), took;
@@ -102,7 +124,9 @@ static void *reloader(void *arg)
 int serve_vectors_start(const char *kbdir)
 {
     if (cc_kb_open(kbdir, CC_KB_READ, &V.kb) != CC_OK) return cli_error("%s", cc_errmsg());
-    if (cc_kb_path(V.kb, "vectors.faiss", &V.path)) return cli_error("out of memory");
+    if (cc_kb_path(V.kb, "vectors.faiss", &V.path) ||
+        cc_kb_path(V.kb, "vectors.faiss.delta", &V.dpath))
+        return cli_error("out of memory");
     reload(1);     /* the first index before the first request */
     if (pthread_create(&V.tid, NULL, reloader, NULL)) {
         fprintf(stderr, "cairn: cannot start the vector reloader (%s); the vector index will "
@@ -156,4 +180,5 @@ void serve_vectors_stop(void)
     cc_kb_close(V.kb);
     V.kb = NULL;
     cc_buf_free(&V.path);
+    cc_buf_free(&V.dpath);
 }

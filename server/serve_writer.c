@@ -13,9 +13,12 @@
  * Group commit of the vector index: a job commits its SQLite transaction
  * (the acknowledgement) and catches up the graph store, but not
  * vectors.faiss, the derived index whose full rewrite is the expensive part
- * of a write on a large KB. The writer catches the vector index up (load,
- * replay the change log from the index's generation, save by rename: the
- * same cr_vectors_sync every writer uses) at most once per
+ * of a write on a large KB. The writer catches the vector index up (replay
+ * the change log from the index's generation and append the changes to
+ * vectors.faiss.delta: cr_vectors_sync_keep, the cr_vectors_sync every
+ * writer uses, with the writer's index kept in memory between catch-ups
+ * so that it is loaded once, not at every catch-up; the whole file is
+ * rewritten only when the delta grows past 1/64 of it) at most once per
  * max(SYNC_GAP_MS, twice the last sync's time) while writes keep coming, at
  * startup, and on shutdown after the queue is drained. A crash between a
  * commit and the next sync leaves the index at an older generation; the
@@ -54,6 +57,7 @@ static struct {
     int             vec_dirty;      /* commits since the last vector sync */
     double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
     double          vec_gap_ms;
+    cr_vindex      *vec_keep;       /* the writer's index, kept between syncs */
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* Catches vectors.faiss up with the catalog (never while a job runs). */
@@ -83,7 +87,7 @@ static void vector_sync(void)
         serve_writer_release(kb, 0);
         return;
     }
-    st = cr_vectors_sync(kb, &vs);
+    st = cr_vectors_sync_keep(kb, &W.vec_keep, &vs);
     if (st != CC_OK) {
         fprintf(stderr, "cairn: vector index catch-up: %s; retrying\n", cc_kb_errmsg(kb));
         pthread_mutex_lock(&W.mu);
@@ -163,6 +167,8 @@ static void *writer_main(void *arg)
         }
     }
     pthread_mutex_unlock(&W.mu);
+    cr_vindex_close(W.vec_keep);
+    W.vec_keep = NULL;
     return NULL;
 }
 
