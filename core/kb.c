@@ -456,6 +456,12 @@ static cc_status open_db(cc_kb *kb, int create)
                      "PRAGMA trusted_schema = OFF;",
                      NULL, NULL, NULL) != SQLITE_OK)
         return cc_kb_sqlerr(kb, "opening cairn.db");
+    /* readers read the catalog through a memory map (up to 1 GiB) instead of
+     * copying each page through their small page cache with pread: under a
+     * search load that copy was a sixth of the server's CPU. SQLite still
+     * reads the WAL with read(); a failure leaves pread in place. */
+    if (!kb->writable)
+        (void)sqlite3_exec(kb->db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
     return CC_OK;
 }
 
