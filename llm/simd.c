@@ -468,32 +468,48 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
     return acc - accm;
 }
 
+/* Q6_K: the quants unsigned (0..63), the -32 taken once per super-block
+ * as 32 * sum(scale * bsums) (cl_q6k_offs, here in one madd); the 16
+ * scales are widened once and each pair [sc(2k) x 8 | sc(2k+1) x 8] is
+ * picked with one byte shuffle. All integer sums are exact, so the result
+ * is qdot.c's bit for bit. */
 TGT static float qdot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const __m256i pick[4] = {
+        _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3),
+        _mm256_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7),
+        _mm256_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11,
+                         10, 11, 10, 11),
+        _mm256_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
+                         14, 15, 14, 15, 14, 15, 14, 15)};
     float acc = 0.0f;
     uint64_t i;
     for (i = 0; i < n; i += 256, b += 210, y++) {
         const uint8_t *ql = b, *qh = b + 128;
-        const int8_t *sc = (const int8_t *)(b + 192);
-        __m256i sumi = _mm256_setzero_si256();
-        int h, k;
-        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
-            __m256i l0 = ld256(ql), l1 = ld256(ql + 32), hb = ld256(qh), q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-            for (k = 0; k < 4; k++) {
-                __m256i p = _mm256_maddubs_epi16(q[k], ld256(y->qs + 128 * h + 32 * k));
-                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
-            }
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + 192)));
+        /* -32 * sum_g sc[g] * bsums[g] */
+        __m256i s0 = _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(y->bsums)), 5), s1 = _mm256_setzero_si256();
+        int h;
+        s0 = _mm256_sub_epi32(_mm256_setzero_si256(), s0);
+        for (h = 0; h < 2; h++, ql += 64, qh += 32) {
+            const int8_t *yq = y->qs + 128 * h;
+            __m256i l0 = ld256(ql), l1 = ld256(ql + 32), hb = ld256(qh);
+            __m256i sc = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00); /* this half's 8 scales, twice */
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                         _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(q0, ld256(yq)), _mm256_shuffle_epi8(sc, pick[0])));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(q1, ld256(yq + 32)),
+                                                        _mm256_shuffle_epi8(sc, pick[1])));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(q2, ld256(yq + 64)),
+                                                        _mm256_shuffle_epi8(sc, pick[2])));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(q3, ld256(yq + 96)),
+                                                        _mm256_shuffle_epi8(sc, pick[3])));
         }
-        acc = fmaf(h2f_ld(b + 208) * y->d, (float)(hsum_i32(sumi) - cl_q6k_offs(b, y)), acc);
+        acc = fmaf(h2f_ld(b + 208) * y->d, (float)hsum_i32(_mm256_add_epi32(s0, s1)), acc);
     }
     return acc;
 }
