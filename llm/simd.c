@@ -374,37 +374,19 @@ TGT static inline __m256 dot32_i8(__m256i w, __m256i y)
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-/* Lane l (of 8): sum of (q[j] - 8) * y[j] over j = 4l..4l+3 for the 32
- * nibbles q of a Q4_0 block (unsigned, so maddubs takes them as they are),
- * the offset subtracted in 16-bit lanes with s8 = 8 * pair sums of y
- * (|pair| <= 2*15*127, |8 * pair of y| <= 2032: no saturation). */
-TGT static inline __m256 dot32_q4(const uint8_t *b, const cl_act_q8s *y)
-{
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
-    __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0f));
-    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, ld256(y->qs)), ld256(y->s8));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
-
 #define B32_STEP(A)                                                                                                 \
     do {                                                                                                            \
-        if (q8) {                                                                                                   \
-            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;                                                         \
-            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(ld256(b + 2), ld256(y->qs)), A);         \
-        } else {                                                                                                    \
-            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;                                                       \
-            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_q4(b, y), A);                               \
-        }                                                                                                           \
-        b += bb;                                                                                                    \
+        const cl_act_q8 *y = (const cl_act_q8 *)xq + k;                                                             \
+        A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(ld256(b + 2), ld256(y->qs)), A);             \
+        b += 34;                                                                                                    \
         k++;                                                                                                        \
     } while (0)
 
 /* Block k goes to accumulator k % 4 (qdot.c's order). */
-TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b, const void *xq, uint64_t n, int q8)
+TGT static float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     uint64_t nb = n / 32, k = 0;
-    size_t bb = q8 ? 34 : 18;
     while (k + 4 <= nb) {
         B32_STEP(a0);
         B32_STEP(a1);
@@ -418,8 +400,47 @@ TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b
 }
 #undef B32_STEP
 
-TGT static float qdot_q8_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
-TGT static float qdot_q4_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
+/* Two Q4_0 blocks (v: their 16 quant bytes each, block 0 in the low half;
+ * hw: their fp16 scales) against a cl_act_q8x2 pair: the nibbles taken
+ * unsigned by maddubs, the offset of 8 subtracted in 16-bit lanes
+ * (|lo + hi - s8| <= 2 * 3810 + 4064, no saturation), lane 4h + l the
+ * integer sum of quants 4l..4l+3 and 16+4l..16+4l+3 of block h; qdot.c's
+ * dot_q4_0 in the same order. */
+TGT static inline __m256 q4_pair(__m256i v, uint32_t hw, const cl_act_q8x2 *y, __m256 acc)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ld256(y->lo)), _mm256_maddubs_epi16(hi, ld256(y->hi)));
+    __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_sub_epi16(p, ld256(y->s8)), _mm256_set1_epi16(1)));
+    __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)hw)),
+                           _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)y->d)));
+    return _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)),
+                           s, acc);
+}
+
+/* Pair p goes to accumulator p % 2. */
+TGT static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
+{
+    const cl_act_q8x2 *y = xq;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    uint64_t nb = n / 32, k = 0;
+    for (; k + 4 <= nb; k += 4, b += 72, y += 2) {
+        a0 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 20), (const __m128i *)(const void *)(b + 2)),
+                     (uint32_t)cl_ld16(b) | (uint32_t)cl_ld16(b + 18) << 16, y, a0);
+        a1 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 56), (const __m128i *)(const void *)(b + 38)),
+                     (uint32_t)cl_ld16(b + 36) | (uint32_t)cl_ld16(b + 54) << 16, y + 1, a1);
+    }
+    if (k + 2 <= nb) {
+        a0 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 20), (const __m128i *)(const void *)(b + 2)),
+                     (uint32_t)cl_ld16(b) | (uint32_t)cl_ld16(b + 18) << 16, y, a0);
+        k += 2, b += 36, y++;
+        if (k < nb) /* the odd last block: its pair's block 1 is zero (and so is its scale) */
+            a1 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), cl_ld16(b), y, a1);
+    } else if (k < nb) {
+        a0 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), cl_ld16(b), y, a0);
+    }
+    return hsum8(_mm256_add_ps(a0, a1));
+}
 
 /* A Q4_K block's eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) from
  * its 12 packed bytes, four at a time in 32-bit words (as scmin_k4 in
@@ -553,10 +574,12 @@ static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
         cl_act_q8 *y = out;
         for (i = 0; i < n; i += 32, y++) y->d = quant_block_avx2(x + i, 32, y->qs);
     } else if (wtype == CL_TYPE_Q4_0) {
-        cl_act_q8s *y = out;
-        for (i = 0; i < n; i += 32, y++) {
-            y->d = quant_block_avx2(x + i, 32, y->qs);
-            cl_act_pairs8(y);
+        cl_act_q8x2 *y = out;
+        int8_t q[32];
+        for (i = 0; i < n; i += 32) {
+            float d = quant_block_avx2(x + i, 32, q);
+            if (i % 64 == 0) memset(y + i / 64, 0, sizeof *y);
+            cl_act_q4_put(y + i / 64, (int)(i / 32 % 2), q, d);
         }
     } else {
         cl_act_q8k *y = out;

@@ -37,7 +37,8 @@ static void test_quantizer(void)
     CHECK(cl_act_bytes(CL_TYPE_Q8_0, 4864) == 152 * sizeof(cl_act_q8));
     CHECK(cl_act_bytes(CL_TYPE_Q6_K, 4864) == 19 * sizeof(cl_act_q8k));
     CHECK(cl_act_bytes(CL_TYPE_Q4_K, 96) == 0 && cl_act_bytes(CL_TYPE_F32, 256) == 0 && cl_act_bytes(CL_TYPE_F16, 256) == 0);
-    CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0 && cl_act_bytes(CL_TYPE_Q4_0, 64) == 2 * sizeof(cl_act_q8s));
+    CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0 && cl_act_bytes(CL_TYPE_Q4_0, 64) == sizeof(cl_act_q8x2) &&
+          cl_act_bytes(CL_TYPE_Q4_0, 96) == 2 * sizeof(cl_act_q8x2));
     random_x(x, n, 1);
     cl_act_quantize_ref(CL_TYPE_Q6_K, x, (uint64_t)n, q);
     cl_act_quantize_select(1)(CL_TYPE_Q6_K, x, (uint64_t)n, q2);
@@ -94,8 +95,9 @@ static void act_value(int wtype, const void *xq, int i, float *d, int *q)
         const cl_act_q8 *y = (const cl_act_q8 *)xq + i / 32;
         *d = y->d, *q = y->qs[i % 32];
     } else if (wtype == CL_TYPE_Q4_0) {
-        const cl_act_q8s *y = (const cl_act_q8s *)xq + i / 32;
-        *d = y->d, *q = y->qs[i % 32];
+        const cl_act_q8x2 *y = (const cl_act_q8x2 *)xq + i / 64;
+        int h = i / 32 % 2, j = i % 32;
+        *d = y->d[h], *q = j < 16 ? y->lo[16 * h + j] : y->hi[16 * h + j - 16];
     } else {
         const cl_act_q8k *y = (const cl_act_q8k *)xq + i / 256;
         *d = y->d, *q = y->qs[i % 256];
