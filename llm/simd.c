@@ -456,6 +456,9 @@ static inline void q4k_scmins(const uint8_t *p, uint32_t u[4])
     u[0] &= 0x3f3f3f3fu; /* scales 0..3 */
 }
 
+/* The eight 6-bit scales widened to 16 bits once per super-block, the
+ * scale of each 32-value sub-block picked into all lanes by one byte
+ * shuffle; two integer accumulators (integer sums are exact in any order). */
 TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -463,13 +466,14 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
     uint64_t i;
     for (i = 0; i < n; i += 256, b += 144, y++) {
         const uint8_t *q = b + 16;
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256(), sc;
         __m128i mins, pairs, mm;
         uint32_t u[4];
         uint8_t sm[16];
         int j;
         q4k_scmins(b + 4, u);
         memcpy(sm, u, 16);
+        sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
         /* sum_j min_j * (bsums[2j] + bsums[2j+1]): pairs fit int16 (|sum| <= 32 * 127) */
         mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(sm + 8)));
         pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums), _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
@@ -480,10 +484,11 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
             __m256i v = ld256(q + 32 * j);
             __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), ld256(y->qs + 64 * j));
             __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), ld256(y->qs + 64 * j + 32));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sm[2 * j])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sm[2 * j + 1])));
+            /* 16-bit lane 2j (bytes 4j, 4j+1) and lane 2j+1 of sc in every lane */
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0101 * 4 * j)))));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0101 * (4 * j + 2))))));
         }
-        acc = fmaf(h2f_ld(b) * y->d, (float)hsum_i32(sumi), acc);
+        acc = fmaf(h2f_ld(b) * y->d, (float)hsum_i32(_mm256_add_epi32(s0, s1)), acc);
         accm = fmaf(h2f_ld(b + 2) * y->d, (float)_mm_cvtsi128_si32(mm), accm);
     }
     return acc - accm;
