@@ -63,7 +63,7 @@ typedef struct cl_act_q8x2 { /* blocks h = 0, 1 (an odd count ends with an all-z
     int8_t lo[32]; /* lo[16h + j] = quant j of block h (j < 16) */
     int8_t hi[32]; /* hi[16h + j] = quant 16 + j of block h */
     int16_t s8[16]; /* s8[8h + i] = 8 * (lo[16h+2i] + lo[16h+2i+1] + hi[16h+2i] + hi[16h+2i+1]) */
-    float d[2];
+    float d[8];     /* d[4h..4h+3] = the scale of block h (four copies: the kernel's lanes) */
 } cl_act_q8x2;
 typedef struct cl_act_q8k {
     float d;

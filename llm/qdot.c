@@ -62,7 +62,7 @@ void cl_act_q4_put(cl_act_q8x2 *y, int h, const int8_t *q, float d)
     memcpy(y->hi + 16 * h, q + 16, 16);
     for (i = 0; i < 8; i++)
         y->s8[8 * h + i] = (int16_t)(8 * (q[2 * i] + q[2 * i + 1] + q[16 + 2 * i] + q[16 + 2 * i + 1]));
-    y->d[h] = d;
+    for (i = 0; i < 4; i++) y->d[4 * h + i] = d;
 }
 
 void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out)
@@ -128,7 +128,7 @@ static float dot_q4_0(const uint8_t *b, const cl_act_q8x2 *y, uint64_t n)
     for (k = 0; k < nb + nb % 2; k++) {
         const cl_act_q8x2 *yp = y + k / 2;
         int h = (int)(k % 2);
-        float dd = k < nb ? cl_fp16_to_f32(cl_ld16(b + 18 * k)) * yp->d[h] : 0.0f;
+        float dd = k < nb ? cl_fp16_to_f32(cl_ld16(b + 18 * k)) * yp->d[4 * h] : 0.0f;
         for (l = 0; l < 4; l++) {
             int s = 0;
             for (j = 4 * l; j < 4 * l + 4 && k < nb; j++) {

@@ -406,16 +406,24 @@ TGT static float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n)
  * (|lo + hi - s8| <= 2 * 3810 + 4064, no saturation), lane 4h + l the
  * integer sum of quants 4l..4l+3 and 16+4l..16+4l+3 of block h; qdot.c's
  * dot_q4_0 in the same order. */
-TGT static inline __m256 q4_pair(__m256i v, uint32_t hw, const cl_act_q8x2 *y, __m256 acc)
+TGT static inline __m256 q4_pair(__m256i v, __m128i hw, const cl_act_q8x2 *y, __m256 acc)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m128i bc = _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3); /* [d0 x 4, d1 x 4] */
     __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
     __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ld256(y->lo)), _mm256_maddubs_epi16(hi, ld256(y->hi)));
     __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_sub_epi16(p, ld256(y->s8)), _mm256_set1_epi16(1)));
-    __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)hw)),
-                           _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)y->d)));
-    return _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(dd), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1)),
-                           s, acc);
+    __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_shuffle_epi8(hw, bc)), _mm256_loadu_ps(y->d));
+    return _mm256_fmadd_ps(dd, s, acc);
+}
+
+/* the fp16 scales of the blocks at b and b + 18 in 16-bit lanes 0 and 1
+ * (lane 1 zero for one block: b2 NULL) */
+TGT static inline __m128i q4_scales(const uint8_t *b, const uint8_t *b2)
+{
+    int32_t w;
+    memcpy(&w, b, 4); /* the scale and the first quant byte; lane 1 is replaced */
+    return _mm_insert_epi16(_mm_cvtsi32_si128(w), b2 ? cl_ld16(b2) : 0, 1);
 }
 
 /* Pair p goes to accumulator p % 2. */
@@ -426,18 +434,18 @@ TGT static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
     uint64_t nb = n / 32, k = 0;
     for (; k + 4 <= nb; k += 4, b += 72, y += 2) {
         a0 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 20), (const __m128i *)(const void *)(b + 2)),
-                     (uint32_t)cl_ld16(b) | (uint32_t)cl_ld16(b + 18) << 16, y, a0);
+                     q4_scales(b, b + 18), y, a0);
         a1 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 56), (const __m128i *)(const void *)(b + 38)),
-                     (uint32_t)cl_ld16(b + 36) | (uint32_t)cl_ld16(b + 54) << 16, y + 1, a1);
+                     q4_scales(b + 36, b + 54), y + 1, a1);
     }
     if (k + 2 <= nb) {
         a0 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 20), (const __m128i *)(const void *)(b + 2)),
-                     (uint32_t)cl_ld16(b) | (uint32_t)cl_ld16(b + 18) << 16, y, a0);
+                     q4_scales(b, b + 18), y, a0);
         k += 2, b += 36, y++;
         if (k < nb) /* the odd last block: its pair's block 1 is zero (and so is its scale) */
-            a1 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), cl_ld16(b), y, a1);
+            a1 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), q4_scales(b, NULL), y, a1);
     } else if (k < nb) {
-        a0 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), cl_ld16(b), y, a0);
+        a0 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), q4_scales(b, NULL), y, a0);
     }
     return hsum8(_mm256_add_ps(a0, a1));
 }

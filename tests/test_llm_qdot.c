@@ -97,7 +97,7 @@ static void act_value(int wtype, const void *xq, int i, float *d, int *q)
     } else if (wtype == CL_TYPE_Q4_0) {
         const cl_act_q8x2 *y = (const cl_act_q8x2 *)xq + i / 64;
         int h = i / 32 % 2, j = i % 32;
-        *d = y->d[h], *q = j < 16 ? y->lo[16 * h + j] : y->hi[16 * h + j - 16];
+        *d = y->d[4 * h], *q = j < 16 ? y->lo[16 * h + j] : y->hi[16 * h + j - 16];
     } else {
         const cl_act_q8k *y = (const cl_act_q8k *)xq + i / 256;
         *d = y->d, *q = y->qs[i % 256];
