@@ -64,6 +64,30 @@ static void test_quantizer(void)
         bad += v < -127 || v > 127 || fabsf(y8[i / 32].d * (float)v - x[i]) > y8[i / 32].d * 0.5001f + 1e-7f;
     }
     CHECK_MSG(bad == 0, "%d Q8 activation values wrong", bad);
+    { /* Q4_0's pair layout, with an odd block count (7 blocks = 4 pairs, the last block 1 all zero) */
+        const cl_act_q8x2 *p = (const cl_act_q8x2 *)q;
+        int nq = 224, h, k;
+        CHECK(cl_act_bytes(CL_TYPE_Q4_0, (uint64_t)nq) == 4 * sizeof(cl_act_q8x2));
+        memset(q, 0x55, sizeof q);
+        memset(q2, 0xaa, sizeof q2);
+        cl_act_quantize_ref(CL_TYPE_Q4_0, x, (uint64_t)nq, q);
+        cl_act_quantize_select(1)(CL_TYPE_Q4_0, x, (uint64_t)nq, q2);
+        CHECK(memcmp(q, q2, cl_act_bytes(CL_TYPE_Q4_0, (uint64_t)nq)) == 0);
+        for (k = 0, bad = 0; k < 8; k++) {
+            const cl_act_q8x2 *y2 = p + k / 2;
+            h = k % 2;
+            for (i = 0; i < 4; i++) bad += y2->d[4 * h + i] != y2->d[4 * h]; /* four copies */
+            for (i = 0; i < 32; i++) {
+                int v = i < 16 ? y2->lo[16 * h + i] : y2->hi[16 * h + i - 16];
+                if (k == 7) bad += v != 0 || y2->d[4 * h] != 0.0f; /* the padding block */
+                else bad += v < -127 || v > 127 || fabsf(y2->d[4 * h] * (float)v - x[32 * k + i]) > y2->d[4 * h] * 0.5001f + 1e-7f;
+            }
+            for (i = 0; i < 8; i++)
+                bad += y2->s8[8 * h + i] != 8 * (y2->lo[16 * h + 2 * i] + y2->lo[16 * h + 2 * i + 1] +
+                                                  y2->hi[16 * h + 2 * i] + y2->hi[16 * h + 2 * i + 1]);
+        }
+        CHECK_MSG(bad == 0, "%d Q4_0 pair-layout values, scales or sums wrong", bad);
+    }
     for (g = 0, bad = 0; g < 300; g++) { /* the AVX2 quantiser gives the same bytes: random magnitudes, */
         int t = g % 3 == 0 ? CL_TYPE_Q4_K : g % 3 == 1 ? CL_TYPE_Q8_0 : CL_TYPE_Q4_0, m = g % 4 ? 512 : 256;
         float scale = ldexpf(1.0f, (int)(rnd() % 40) - 20);
