@@ -49,16 +49,18 @@ typedef void (*cl_dot4_fn)(int type, const uint8_t *row, const float *x, size_t 
 cl_dot4_fn cl_dot4_select(int simd);
 /* The integer path for quantised weights (qdot.c, simd.c): the input
  * vector is quantised once per matrix product to 8-bit blocks, then each
- * weight row is multiplied with it in integers. Q8_0 rows take cl_act_q8
- * blocks of 32 values, Q4_0 rows cl_act_q8x2 (two blocks of 32 laid out
+ * weight row is multiplied with it in integers. Q8_0 rows take cl_act_q8x4
+ * groups of four blocks of 32 values (the scales together, so that the
+ * kernel converts four weight scales at once; a last group of fewer
+ * blocks is padded with zero blocks), Q4_0 rows cl_act_q8x2 (two blocks of 32 laid out
  * as the AVX2 kernel reads two 18-byte Q4_0 blocks: first halves, second
  * halves, then 8 * the sums that Q4_0's offset of 8 multiplies), Q4_K
  * and Q6_K rows cl_act_q8k blocks of 256 (with the sums of each 16 quants);
  * |qs| <= 127, x ~ d * qs. */
-typedef struct cl_act_q8 {
-    float d;
-    int8_t qs[32];
-} cl_act_q8;
+typedef struct cl_act_q8x4 {
+    float d[4];      /* the scale of block j */
+    int8_t qs[4][32]; /* the quants of block j */
+} cl_act_q8x4;
 typedef struct cl_act_q8x2 { /* blocks h = 0, 1 (an odd count ends with an all-zero block 1) */
     int8_t lo[32]; /* lo[16h + j] = quant j of block h (j < 16) */
     int8_t hi[32]; /* hi[16h + j] = quant 16 + j of block h */

@@ -20,7 +20,7 @@
 size_t cl_act_bytes(int wtype, uint64_t n)
 {
     switch (wtype) {
-    case CL_TYPE_Q8_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8);
+    case CL_TYPE_Q8_0: return n % 32 ? 0 : (size_t)((n / 32 + 3) / 4) * sizeof(cl_act_q8x4);
     case CL_TYPE_Q4_0: return n % 32 ? 0 : (size_t)((n / 32 + 1) / 2) * sizeof(cl_act_q8x2);
     case CL_TYPE_Q4_K:
     case CL_TYPE_Q6_K: return n % 256 ? 0 : (size_t)(n / 256) * sizeof(cl_act_q8k);
@@ -69,8 +69,11 @@ void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out)
 {
     uint64_t i;
     if (wtype == CL_TYPE_Q8_0) {
-        cl_act_q8 *y = out;
-        for (i = 0; i < n; i += 32, y++) y->d = quant_block(x + i, 32, y->qs);
+        cl_act_q8x4 *y = out;
+        for (i = 0; i < n; i += 32) {
+            if (i % 128 == 0) memset(y + i / 128, 0, sizeof *y); /* padding blocks stay zero */
+            y[i / 128].d[i / 32 % 4] = quant_block(x + i, 32, y[i / 128].qs[i / 32 % 4]);
+        }
     } else if (wtype == CL_TYPE_Q4_0) {
         cl_act_q8x2 *y = out;
         int8_t q[32];
@@ -96,17 +99,18 @@ static float hsum8_ref(const float *v)
 }
 
 /* Q8_0 rows. */
-static float dot_q8_0(const uint8_t *b, const cl_act_q8 *y, uint64_t n)
+static float dot_q8_0(const uint8_t *b, const cl_act_q8x4 *y4, uint64_t n)
 {
     float acc[4][8], sum[8];
     uint64_t i, k;
     int l, j;
     memset(acc, 0, sizeof acc);
-    for (i = 0, k = 0; i < n; i += 32, k++, b += 34, y++) {
-        float dd = cl_fp16_to_f32(cl_ld16(b)) * y->d;
+    for (i = 0, k = 0; i < n; i += 32, k++, b += 34) {
+        const cl_act_q8x4 *y = y4 + k / 4;
+        float dd = cl_fp16_to_f32(cl_ld16(b)) * y->d[k % 4];
         for (l = 0; l < 8; l++) {
             int s = 0;
-            for (j = 4 * l; j < 4 * l + 4; j++) s += (int8_t)b[2 + j] * y->qs[j];
+            for (j = 4 * l; j < 4 * l + 4; j++) s += (int8_t)b[2 + j] * y->qs[k % 4][j];
             acc[k % 4][l] = fmaf(dd, (float)s, acc[k % 4][l]);
         }
     }

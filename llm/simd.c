@@ -374,28 +374,33 @@ TGT static inline __m256 dot32_i8(__m256i w, __m256i y)
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-#define B32_STEP(A)                                                                                                 \
-    do {                                                                                                            \
-        const cl_act_q8 *y = (const cl_act_q8 *)xq + k;                                                             \
-        A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(ld256(b + 2), ld256(y->qs)), A);             \
-        b += 34;                                                                                                    \
-        k++;                                                                                                        \
-    } while (0)
+/* Block k goes to accumulator k % 4 (qdot.c's order); dd is its scale
+ * product (fp16 weight scale x input scale, one float rounding). */
+#define B32_STEP(A, DD, J)                                                                                          \
+    A = _mm256_fmadd_ps(DD, dot32_i8(ld256(b + 34 * (J) + 2), ld256(y->qs[J])), A)
 
-/* Block k goes to accumulator k % 4 (qdot.c's order). */
 TGT static float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n)
 {
+    const cl_act_q8x4 *y = xq;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    const __m256i i1 = _mm256_set1_epi32(1), i2 = _mm256_set1_epi32(2), i3 = _mm256_set1_epi32(3);
     uint64_t nb = n / 32, k = 0;
-    while (k + 4 <= nb) {
-        B32_STEP(a0);
-        B32_STEP(a1);
-        B32_STEP(a2);
-        B32_STEP(a3);
+    for (; k + 4 <= nb; k += 4, b += 136, y++) { /* the four weight scales converted together */
+        int32_t w;
+        __m128i h;
+        __m256 d4;
+        memcpy(&w, b, 4);
+        h = _mm_insert_epi16(_mm_cvtsi32_si128(w), cl_ld16(b + 34), 1);
+        h = _mm_insert_epi16(_mm_insert_epi16(h, cl_ld16(b + 68), 2), cl_ld16(b + 102), 3);
+        d4 = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(h), _mm_loadu_ps(y->d)));
+        B32_STEP(a0, _mm256_broadcastss_ps(_mm256_castps256_ps128(d4)), 0);
+        B32_STEP(a1, _mm256_permutevar8x32_ps(d4, i1), 1);
+        B32_STEP(a2, _mm256_permutevar8x32_ps(d4, i2), 2);
+        B32_STEP(a3, _mm256_permutevar8x32_ps(d4, i3), 3);
     }
-    if (k < nb) B32_STEP(a0);
-    if (k < nb) B32_STEP(a1);
-    if (k < nb) B32_STEP(a2);
+    if (k < nb) B32_STEP(a0, _mm256_set1_ps(h2f_ld(b) * y->d[0]), 0);
+    if (k + 1 < nb) B32_STEP(a1, _mm256_set1_ps(h2f_ld(b + 34) * y->d[1]), 1);
+    if (k + 2 < nb) B32_STEP(a2, _mm256_set1_ps(h2f_ld(b + 68) * y->d[2]), 2);
     return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 #undef B32_STEP
@@ -584,8 +589,11 @@ static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
 {
     uint64_t i;
     if (wtype == CL_TYPE_Q8_0) {
-        cl_act_q8 *y = out;
-        for (i = 0; i < n; i += 32, y++) y->d = quant_block_avx2(x + i, 32, y->qs);
+        cl_act_q8x4 *y = out;
+        for (i = 0; i < n; i += 32) {
+            if (i % 128 == 0) memset(y + i / 128, 0, sizeof *y);
+            y[i / 128].d[i / 32 % 4] = quant_block_avx2(x + i, 32, y[i / 128].qs[i / 32 % 4]);
+        }
     } else if (wtype == CL_TYPE_Q4_0) {
         cl_act_q8x2 *y = out;
         int8_t q[32];

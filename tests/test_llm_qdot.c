@@ -33,8 +33,9 @@ static void test_quantizer(void)
     static uint8_t q[8192], q2[8192];
     int n = 4864, i, g, bad = 0;
     const cl_act_q8k *y = (const cl_act_q8k *)q;
-    const cl_act_q8 *y8 = (const cl_act_q8 *)q;
-    CHECK(cl_act_bytes(CL_TYPE_Q8_0, 4864) == 152 * sizeof(cl_act_q8));
+    const cl_act_q8x4 *y8 = (const cl_act_q8x4 *)q;
+    CHECK(cl_act_bytes(CL_TYPE_Q8_0, 4864) == 38 * sizeof(cl_act_q8x4));
+    CHECK(cl_act_bytes(CL_TYPE_Q8_0, 96) == sizeof(cl_act_q8x4) && cl_act_bytes(CL_TYPE_Q8_0, 160) == 2 * sizeof(cl_act_q8x4));
     CHECK(cl_act_bytes(CL_TYPE_Q6_K, 4864) == 19 * sizeof(cl_act_q8k));
     CHECK(cl_act_bytes(CL_TYPE_Q4_K, 96) == 0 && cl_act_bytes(CL_TYPE_F32, 256) == 0 && cl_act_bytes(CL_TYPE_F16, 256) == 0);
     CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0 && cl_act_bytes(CL_TYPE_Q4_0, 64) == sizeof(cl_act_q8x2) &&
@@ -58,10 +59,11 @@ static void test_quantizer(void)
     cl_act_quantize_ref(CL_TYPE_Q8_0, x, (uint64_t)n, q);
     cl_act_quantize_select(1)(CL_TYPE_Q8_0, x, (uint64_t)n, q2);
     CHECK(memcmp(q, q2, cl_act_bytes(CL_TYPE_Q8_0, (uint64_t)n)) == 0);
-    CHECK(y8[1].d == 0.0f); /* the zero block */
+    CHECK(y8[0].d[1] == 0.0f); /* the zero block */
     for (i = 0; i < n; i++) {
-        int v = y8[i / 32].qs[i % 32];
-        bad += v < -127 || v > 127 || fabsf(y8[i / 32].d * (float)v - x[i]) > y8[i / 32].d * 0.5001f + 1e-7f;
+        int v = y8[i / 128].qs[i / 32 % 4][i % 32];
+        float d = y8[i / 128].d[i / 32 % 4];
+        bad += v < -127 || v > 127 || fabsf(d * (float)v - x[i]) > d * 0.5001f + 1e-7f;
     }
     CHECK_MSG(bad == 0, "%d Q8 activation values wrong", bad);
     { /* Q4_0's pair layout, with an odd block count (7 blocks = 4 pairs, the last block 1 all zero) */
@@ -103,11 +105,11 @@ static void test_quantizer(void)
     for (i = 0; i < 32; i++) x[i] = (float)(i % 50) - 24.5f;
     x[0] = 127.0f;
     cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
-    CHECK(y8[0].d * 127.0f == 127.0f && y8[0].qs[1] == -24 && y8[0].qs[2] == -22 && y8[0].qs[3] == -22);
+    CHECK(y8[0].d[0] * 127.0f == 127.0f && y8[0].qs[0][1] == -24 && y8[0].qs[0][2] == -22 && y8[0].qs[0][3] == -22);
     { /* an infinite input: no undefined conversion, values stay in range */
         x[5] = INFINITY;
         cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
-        for (i = 0, bad = 0; i < 32; i++) bad += y8[0].qs[i] < -127;
+        for (i = 0, bad = 0; i < 32; i++) bad += y8[0].qs[0][i] < -127;
         CHECK(bad == 0);
     }
 }
@@ -116,8 +118,8 @@ static void test_quantizer(void)
 static void act_value(int wtype, const void *xq, int i, float *d, int *q)
 {
     if (wtype == CL_TYPE_Q8_0) {
-        const cl_act_q8 *y = (const cl_act_q8 *)xq + i / 32;
-        *d = y->d, *q = y->qs[i % 32];
+        const cl_act_q8x4 *y = (const cl_act_q8x4 *)xq + i / 128;
+        *d = y->d[i / 32 % 4], *q = y->qs[i / 32 % 4][i % 32];
     } else if (wtype == CL_TYPE_Q4_0) {
         const cl_act_q8x2 *y = (const cl_act_q8x2 *)xq + i / 64;
         int h = i / 32 % 2, j = i % 32;
