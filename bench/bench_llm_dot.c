@@ -6,7 +6,9 @@
  * ceiling) and 256 MiB (streams from memory). Best of N interleaved
  * rounds, so that other processes on a shared machine disturb it less.
  *
- * Usage: bench_llm_dot [rounds = 9]
+ * Usage: bench_llm_dot [rounds = 9] [cpu]
+ * "cpu" times by the thread's CPU time instead of wall time (on a shared,
+ * loaded machine this leaves out the time the thread was not running).
  * Decode is memory-bound when the in-L2 rate times the threads clearly
  * exceeds the copy bandwidth (`cairn model bench` measures that). */
 #include "llm_int.h"
@@ -16,10 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+static clockid_t clk = CLOCK_MONOTONIC;
+
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clk, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -35,13 +39,15 @@ int main(int argc, char **argv)
     volatile float sink = 0;
     size_t i;
     if (rounds < 1) rounds = 1;
+    if (argc > 2 && !strcmp(argv[2], "cpu")) clk = CLOCK_THREAD_CPUTIME_ID;
     if (!w) {
         fprintf(stderr, "bench_llm_dot: out of memory for %zu bytes\n", big);
         return 1;
     }
     for (i = 0; i < big; i++) w[i] = (uint8_t)((i * 2654435761u) >> 13); /* random quants and scales */
     for (i = 0; i < 4864; i++) x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
-    printf("one thread, best of %d rounds; AVX2 kernels: %s\n", rounds, cl_simd_avx2() ? "yes" : "no");
+    printf("one thread, best of %d rounds, %s time; AVX2 kernels: %s\n", rounds,
+           clk == CLOCK_MONOTONIC ? "wall" : "thread CPU", cl_simd_avx2() ? "yes" : "no");
     printf("%-5s %5s %-11s %14s %16s\n", "type", "K", "kernel", "in-L2 GB/s", "streaming GB/s");
     for (t = 0; t < 4; t++) {
         int type = types[t], m, r, sz;

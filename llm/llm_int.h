@@ -49,20 +49,24 @@ typedef void (*cl_dot4_fn)(int type, const uint8_t *row, const float *x, size_t 
 cl_dot4_fn cl_dot4_select(int simd);
 /* The integer path for quantised weights (qdot.c, simd.c): the input
  * vector is quantised once per matrix product to 8-bit blocks, then each
- * weight row is multiplied with it in integers. Q8_0 rows take cl_act_q8
- * blocks of 32 values, Q4_0 rows cl_act_q8s (the same, with 8 * the sum of
- * each pair of quants: Q4_0's offset of 8 applied in 16-bit lanes), Q4_K
+ * weight row is multiplied with it in integers. Q8_0 rows take cl_act_q8x4
+ * groups of four blocks of 32 values (the scales together, so that the
+ * kernel converts four weight scales at once; a last group of fewer
+ * blocks is padded with zero blocks), Q4_0 rows cl_act_q8x2 (two blocks of 32 laid out
+ * as the AVX2 kernel reads two 18-byte Q4_0 blocks: first halves, second
+ * halves, then 8 * the sums that Q4_0's offset of 8 multiplies), Q4_K
  * and Q6_K rows cl_act_q8k blocks of 256 (with the sums of each 16 quants);
  * |qs| <= 127, x ~ d * qs. */
-typedef struct cl_act_q8 {
-    float d;
-    int8_t qs[32];
-} cl_act_q8;
-typedef struct cl_act_q8s {
-    float d;
-    int8_t qs[32];
-    int16_t s8[16]; /* 8 * (qs[2j] + qs[2j+1]) */
-} cl_act_q8s;
+typedef struct cl_act_q8x4 {
+    float d[4];      /* the scale of block j */
+    int8_t qs[4][32]; /* the quants of block j */
+} cl_act_q8x4;
+typedef struct cl_act_q8x2 { /* blocks h = 0, 1 (an odd count ends with an all-zero block 1) */
+    int8_t lo[32]; /* lo[16h + j] = quant j of block h (j < 16) */
+    int8_t hi[32]; /* hi[16h + j] = quant 16 + j of block h */
+    int16_t s8[16]; /* s8[8h + i] = 8 * (lo[16h+2i] + lo[16h+2i+1] + hi[16h+2i] + hi[16h+2i+1]) */
+    float d[8];     /* d[4h..4h+3] = the scale of block h (four copies: the kernel's lanes) */
+} cl_act_q8x2;
 typedef struct cl_act_q8k {
     float d;
     int16_t bsums[16];
@@ -89,7 +93,8 @@ cl_qdot_fn cl_qdot_select(int simd);
  * group g) for a Q6_K block. */
 int32_t cl_q4k_mins(const uint8_t *b, const cl_act_q8k *y);
 void cl_act_bsums(cl_act_q8k *y); /* fills y->bsums from y->qs */
-void cl_act_pairs8(cl_act_q8s *y); /* fills y->s8 from y->qs */
+/* stores block h (of two) of y: the 32 quants q and scale d, with its sums */
+void cl_act_q4_put(cl_act_q8x2 *y, int h, const int8_t *q, float d);
 int32_t cl_q6k_offs(const uint8_t *b, const cl_act_q8k *y);
 /* Decode attention (attn.c): one chunk of nt cache positions (rows ld
  * floats apart at k and v) for the ng query heads q[0..ng*hd) that share a

@@ -7,10 +7,10 @@
  *
  * This file is the portable reference. simd.c's AVX2 kernels compute the
  * same values bit for bit: every integer sum is exact, and the float steps
- * are written here in the AVX2 kernels' order (for Q8_0/Q4_0: block k of a
+ * are written here in the AVX2 kernels' order (for Q8_0: block k of a
  * row goes to accumulator k % 4, eight lanes each, lane l taking the
  * integer sum of values 4l..4l+3 of the block, then the lanes are added as
- * hsum8 does; for the K-quants: one integer per super-block and one fused
+ * hsum8 does; for Q4_0 see dot_q4_0; for the K-quants: one integer per super-block and one fused
  * multiply-add). tests/test_llm_simd.c checks the equality. */
 #include "llm_int.h"
 
@@ -20,8 +20,8 @@
 size_t cl_act_bytes(int wtype, uint64_t n)
 {
     switch (wtype) {
-    case CL_TYPE_Q8_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8);
-    case CL_TYPE_Q4_0: return n % 32 ? 0 : (size_t)(n / 32) * sizeof(cl_act_q8s);
+    case CL_TYPE_Q8_0: return n % 32 ? 0 : (size_t)((n / 32 + 3) / 4) * sizeof(cl_act_q8x4);
+    case CL_TYPE_Q4_0: return n % 32 ? 0 : (size_t)((n / 32 + 1) / 2) * sizeof(cl_act_q8x2);
     case CL_TYPE_Q4_K:
     case CL_TYPE_Q6_K: return n % 256 ? 0 : (size_t)(n / 256) * sizeof(cl_act_q8k);
     }
@@ -55,23 +55,32 @@ void cl_act_bsums(cl_act_q8k *y)
     }
 }
 
-void cl_act_pairs8(cl_act_q8s *y)
+void cl_act_q4_put(cl_act_q8x2 *y, int h, const int8_t *q, float d)
 {
-    int j;
-    for (j = 0; j < 16; j++) y->s8[j] = (int16_t)(8 * (y->qs[2 * j] + y->qs[2 * j + 1]));
+    int i;
+    memcpy(y->lo + 16 * h, q, 16);
+    memcpy(y->hi + 16 * h, q + 16, 16);
+    for (i = 0; i < 8; i++)
+        y->s8[8 * h + i] = (int16_t)(8 * (q[2 * i] + q[2 * i + 1] + q[16 + 2 * i] + q[16 + 2 * i + 1]));
+    for (i = 0; i < 4; i++) y->d[4 * h + i] = d;
 }
 
 void cl_act_quantize_ref(int wtype, const float *x, uint64_t n, void *out)
 {
     uint64_t i;
     if (wtype == CL_TYPE_Q8_0) {
-        cl_act_q8 *y = out;
-        for (i = 0; i < n; i += 32, y++) y->d = quant_block(x + i, 32, y->qs);
+        cl_act_q8x4 *y = out;
+        for (i = 0; i < n; i += 32) {
+            if (i % 128 == 0) memset(y + i / 128, 0, sizeof *y); /* padding blocks stay zero */
+            y[i / 128].d[i / 32 % 4] = quant_block(x + i, 32, y[i / 128].qs[i / 32 % 4]);
+        }
     } else if (wtype == CL_TYPE_Q4_0) {
-        cl_act_q8s *y = out;
-        for (i = 0; i < n; i += 32, y++) {
-            y->d = quant_block(x + i, 32, y->qs);
-            cl_act_pairs8(y);
+        cl_act_q8x2 *y = out;
+        int8_t q[32];
+        for (i = 0; i < n; i += 32) {
+            float d = quant_block(x + i, 32, q);
+            if (i % 64 == 0) memset(y + i / 64, 0, sizeof *y); /* block 1 stays zero when n / 32 is odd */
+            cl_act_q4_put(y + i / 64, (int)(i / 32 % 2), q, d);
         }
     } else {
         cl_act_q8k *y = out;
@@ -89,41 +98,51 @@ static float hsum8_ref(const float *v)
     return (a0 + a2) + (a1 + a3);
 }
 
-/* Rows of 32-value blocks with signed weights w[32] per block (Q8_0, or
- * Q4_0 unpacked to -8..7). */
-static float dot_blocks32(int wtype, const uint8_t *b, const void *xq, uint64_t n)
+/* Q8_0 rows. */
+static float dot_q8_0(const uint8_t *b, const cl_act_q8x4 *y4, uint64_t n)
 {
     float acc[4][8], sum[8];
     uint64_t i, k;
     int l, j;
     memset(acc, 0, sizeof acc);
-    for (i = 0, k = 0; i < n; i += 32, k++) {
-        const int8_t *yq;
-        int8_t w[32];
-        float dd;
-        if (wtype == CL_TYPE_Q8_0) {
-            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;
-            memcpy(w, b + 2, 32);
-            dd = cl_fp16_to_f32(cl_ld16(b)) * y->d;
-            yq = y->qs;
-            b += 34;
-        } else {
-            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;
-            for (j = 0; j < 16; j++) {
-                w[j] = (int8_t)((b[2 + j] & 0x0f) - 8);
-                w[j + 16] = (int8_t)((b[2 + j] >> 4) - 8);
-            }
-            dd = cl_fp16_to_f32(cl_ld16(b)) * y->d;
-            yq = y->qs;
-            b += 18;
-        }
+    for (i = 0, k = 0; i < n; i += 32, k++, b += 34) {
+        const cl_act_q8x4 *y = y4 + k / 4;
+        float dd = cl_fp16_to_f32(cl_ld16(b)) * y->d[k % 4];
         for (l = 0; l < 8; l++) {
             int s = 0;
-            for (j = 4 * l; j < 4 * l + 4; j++) s += w[j] * yq[j];
+            for (j = 4 * l; j < 4 * l + 4; j++) s += (int8_t)b[2 + j] * y->qs[k % 4][j];
             acc[k % 4][l] = fmaf(dd, (float)s, acc[k % 4][l]);
         }
     }
     for (l = 0; l < 8; l++) sum[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    return hsum8_ref(sum);
+}
+
+/* Q4_0 rows, two blocks at a time (the AVX2 order): pair p goes to
+ * accumulator p % 2, block h of the pair to lanes 4h..4h+3, lane 4h + l
+ * taking the integer sum of (quant - 8) * input over quants 4l..4l+3 and
+ * 16+4l..16+4l+3 of the block. With an odd number of blocks the last
+ * pair's block 1 adds 0 * 0 (as the AVX2 kernel does). */
+static float dot_q4_0(const uint8_t *b, const cl_act_q8x2 *y, uint64_t n)
+{
+    float acc[2][8], sum[8];
+    uint64_t nb = n / 32, k;
+    int l, j;
+    memset(acc, 0, sizeof acc);
+    for (k = 0; k < nb + nb % 2; k++) {
+        const cl_act_q8x2 *yp = y + k / 2;
+        int h = (int)(k % 2);
+        float dd = k < nb ? cl_fp16_to_f32(cl_ld16(b + 18 * k)) * yp->d[4 * h] : 0.0f;
+        for (l = 0; l < 4; l++) {
+            int s = 0;
+            for (j = 4 * l; j < 4 * l + 4 && k < nb; j++) {
+                const uint8_t q = b[18 * k + 2 + j];
+                s += ((q & 0x0f) - 8) * yp->lo[16 * h + j] + ((q >> 4) - 8) * yp->hi[16 * h + j];
+            }
+            acc[k / 2 % 2][4 * h + l] = fmaf(dd, (float)s, acc[k / 2 % 2][4 * h + l]);
+        }
+    }
+    for (l = 0; l < 8; l++) sum[l] = acc[0][l] + acc[1][l];
     return hsum8_ref(sum);
 }
 
@@ -215,8 +234,8 @@ static float dot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 float cl_qdot_ref(int wtype, const uint8_t *row, const void *xq, uint64_t n)
 {
     switch (wtype) {
-    case CL_TYPE_Q8_0:
-    case CL_TYPE_Q4_0: return dot_blocks32(wtype, row, xq, n);
+    case CL_TYPE_Q8_0: return dot_q8_0(row, xq, n);
+    case CL_TYPE_Q4_0: return dot_q4_0(row, xq, n);
     case CL_TYPE_Q4_K: return dot_q4_k(row, xq, n);
     case CL_TYPE_Q6_K: return dot_q6_k(row, xq, n);
     }

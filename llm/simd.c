@@ -374,52 +374,86 @@ TGT static inline __m256 dot32_i8(__m256i w, __m256i y)
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-/* Lane l (of 8): sum of (q[j] - 8) * y[j] over j = 4l..4l+3 for the 32
- * nibbles q of a Q4_0 block (unsigned, so maddubs takes them as they are),
- * the offset subtracted in 16-bit lanes with s8 = 8 * pair sums of y
- * (|pair| <= 2*15*127, |8 * pair of y| <= 2032: no saturation). */
-TGT static inline __m256 dot32_q4(const uint8_t *b, const cl_act_q8s *y)
-{
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + 2));
-    __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0f));
-    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, ld256(y->qs)), ld256(y->s8));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
+/* Block k goes to accumulator k % 4 (qdot.c's order); dd is its scale
+ * product (fp16 weight scale x input scale, one float rounding). */
+#define B32_STEP(A, DD, J)                                                                                          \
+    A = _mm256_fmadd_ps(DD, dot32_i8(ld256(b + 34 * (J) + 2), ld256(y->qs[J])), A)
 
-#define B32_STEP(A)                                                                                                 \
-    do {                                                                                                            \
-        if (q8) {                                                                                                   \
-            const cl_act_q8 *y = (const cl_act_q8 *)xq + k;                                                         \
-            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_i8(ld256(b + 2), ld256(y->qs)), A);         \
-        } else {                                                                                                    \
-            const cl_act_q8s *y = (const cl_act_q8s *)xq + k;                                                       \
-            A = _mm256_fmadd_ps(_mm256_set1_ps(h2f_ld(b) * y->d), dot32_q4(b, y), A);                               \
-        }                                                                                                           \
-        b += bb;                                                                                                    \
-        k++;                                                                                                        \
-    } while (0)
-
-/* Block k goes to accumulator k % 4 (qdot.c's order). */
-TGT static inline __attribute__((always_inline)) float qdot_b32(const uint8_t *b, const void *xq, uint64_t n, int q8)
+TGT static float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n)
 {
+    const cl_act_q8x4 *y = xq;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    const __m256i i1 = _mm256_set1_epi32(1), i2 = _mm256_set1_epi32(2), i3 = _mm256_set1_epi32(3);
     uint64_t nb = n / 32, k = 0;
-    size_t bb = q8 ? 34 : 18;
-    while (k + 4 <= nb) {
-        B32_STEP(a0);
-        B32_STEP(a1);
-        B32_STEP(a2);
-        B32_STEP(a3);
+    for (; k + 4 <= nb; k += 4, b += 136, y++) { /* the four weight scales converted together */
+        int32_t w;
+        __m128i h;
+        __m256 d4;
+        memcpy(&w, b, 4);
+        h = _mm_insert_epi16(_mm_cvtsi32_si128(w), cl_ld16(b + 34), 1);
+        h = _mm_insert_epi16(_mm_insert_epi16(h, cl_ld16(b + 68), 2), cl_ld16(b + 102), 3);
+        d4 = _mm256_castps128_ps256(_mm_mul_ps(_mm_cvtph_ps(h), _mm_loadu_ps(y->d)));
+        B32_STEP(a0, _mm256_broadcastss_ps(_mm256_castps256_ps128(d4)), 0);
+        B32_STEP(a1, _mm256_permutevar8x32_ps(d4, i1), 1);
+        B32_STEP(a2, _mm256_permutevar8x32_ps(d4, i2), 2);
+        B32_STEP(a3, _mm256_permutevar8x32_ps(d4, i3), 3);
     }
-    if (k < nb) B32_STEP(a0);
-    if (k < nb) B32_STEP(a1);
-    if (k < nb) B32_STEP(a2);
+    if (k < nb) B32_STEP(a0, _mm256_set1_ps(h2f_ld(b) * y->d[0]), 0);
+    if (k + 1 < nb) B32_STEP(a1, _mm256_set1_ps(h2f_ld(b + 34) * y->d[1]), 1);
+    if (k + 2 < nb) B32_STEP(a2, _mm256_set1_ps(h2f_ld(b + 68) * y->d[2]), 2);
     return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 #undef B32_STEP
 
-TGT static float qdot_q8_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 1); }
-TGT static float qdot_q4_0(const uint8_t *b, const void *y, uint64_t n) { return qdot_b32(b, y, n, 0); }
+/* Two Q4_0 blocks (v: their 16 quant bytes each, block 0 in the low half;
+ * hw: their fp16 scales) against a cl_act_q8x2 pair: the nibbles taken
+ * unsigned by maddubs, the offset of 8 subtracted in 16-bit lanes
+ * (|lo + hi - s8| <= 2 * 3810 + 4064, no saturation), lane 4h + l the
+ * integer sum of quants 4l..4l+3 and 16+4l..16+4l+3 of block h; qdot.c's
+ * dot_q4_0 in the same order. */
+TGT static inline __m256 q4_pair(__m256i v, __m128i hw, const cl_act_q8x2 *y, __m256 acc)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m128i bc = _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3); /* [d0 x 4, d1 x 4] */
+    __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ld256(y->lo)), _mm256_maddubs_epi16(hi, ld256(y->hi)));
+    __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_sub_epi16(p, ld256(y->s8)), _mm256_set1_epi16(1)));
+    __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_shuffle_epi8(hw, bc)), _mm256_loadu_ps(y->d));
+    return _mm256_fmadd_ps(dd, s, acc);
+}
+
+/* the fp16 scales of the blocks at b and b + 18 in 16-bit lanes 0 and 1
+ * (lane 1 zero for one block: b2 NULL) */
+TGT static inline __m128i q4_scales(const uint8_t *b, const uint8_t *b2)
+{
+    int32_t w;
+    memcpy(&w, b, 4); /* the scale and the first quant byte; lane 1 is replaced */
+    return _mm_insert_epi16(_mm_cvtsi32_si128(w), b2 ? cl_ld16(b2) : 0, 1);
+}
+
+/* Pair p goes to accumulator p % 2. */
+TGT static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
+{
+    const cl_act_q8x2 *y = xq;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    uint64_t nb = n / 32, k = 0;
+    for (; k + 4 <= nb; k += 4, b += 72, y += 2) {
+        a0 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 20), (const __m128i *)(const void *)(b + 2)),
+                     q4_scales(b, b + 18), y, a0);
+        a1 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 56), (const __m128i *)(const void *)(b + 38)),
+                     q4_scales(b + 36, b + 54), y + 1, a1);
+    }
+    if (k + 2 <= nb) {
+        a0 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 20), (const __m128i *)(const void *)(b + 2)),
+                     q4_scales(b, b + 18), y, a0);
+        k += 2, b += 36, y++;
+        if (k < nb) /* the odd last block: its pair's block 1 is zero (and so is its scale) */
+            a1 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), q4_scales(b, NULL), y, a1);
+    } else if (k < nb) {
+        a0 = q4_pair(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(b + 2))), q4_scales(b, NULL), y, a0);
+    }
+    return hsum8(_mm256_add_ps(a0, a1));
+}
 
 /* A Q4_K block's eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) from
  * its 12 packed bytes, four at a time in 32-bit words (as scmin_k4 in
@@ -435,6 +469,9 @@ static inline void q4k_scmins(const uint8_t *p, uint32_t u[4])
     u[0] &= 0x3f3f3f3fu; /* scales 0..3 */
 }
 
+/* The eight 6-bit scales widened to 16 bits once per super-block, the
+ * scale of each 32-value sub-block picked into all lanes by one byte
+ * shuffle; two integer accumulators (integer sums are exact in any order). */
 TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -442,13 +479,14 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
     uint64_t i;
     for (i = 0; i < n; i += 256, b += 144, y++) {
         const uint8_t *q = b + 16;
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256(), sc;
         __m128i mins, pairs, mm;
         uint32_t u[4];
         uint8_t sm[16];
         int j;
         q4k_scmins(b + 4, u);
         memcpy(sm, u, 16);
+        sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
         /* sum_j min_j * (bsums[2j] + bsums[2j+1]): pairs fit int16 (|sum| <= 32 * 127) */
         mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(sm + 8)));
         pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums), _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
@@ -459,41 +497,58 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
             __m256i v = ld256(q + 32 * j);
             __m256i plo = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), ld256(y->qs + 64 * j));
             __m256i phi = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), ld256(y->qs + 64 * j + 32));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sm[2 * j])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sm[2 * j + 1])));
+            /* 16-bit lane 2j (bytes 4j, 4j+1) and lane 2j+1 of sc in every lane */
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0101 * 4 * j)))));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)(0x0100 + 0x0101 * (4 * j + 2))))));
         }
-        acc = fmaf(h2f_ld(b) * y->d, (float)hsum_i32(sumi), acc);
+        acc = fmaf(h2f_ld(b) * y->d, (float)hsum_i32(_mm256_add_epi32(s0, s1)), acc);
         accm = fmaf(h2f_ld(b + 2) * y->d, (float)_mm_cvtsi128_si32(mm), accm);
     }
     return acc - accm;
 }
 
+/* Q6_K: the quants unsigned (0..63), the -32 taken once per super-block
+ * as 32 * sum(scale * bsums) (cl_q6k_offs, here in one madd); the 16
+ * scales are widened once and each pair [sc(2k) x 8 | sc(2k+1) x 8] is
+ * picked with one byte shuffle. All integer sums are exact, so the result
+ * is qdot.c's bit for bit. */
 TGT static float qdot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const __m256i pick[4] = {
+        _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3),
+        _mm256_setr_epi8(4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7),
+        _mm256_setr_epi8(8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11,
+                         10, 11, 10, 11),
+        _mm256_setr_epi8(12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15,
+                         14, 15, 14, 15, 14, 15, 14, 15)};
     float acc = 0.0f;
     uint64_t i;
     for (i = 0; i < n; i += 256, b += 210, y++) {
         const uint8_t *ql = b, *qh = b + 128;
-        const int8_t *sc = (const int8_t *)(b + 192);
-        __m256i sumi = _mm256_setzero_si256();
-        int h, k;
-        for (h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
-            __m256i l0 = ld256(ql), l1 = ld256(ql + 32), hb = ld256(qh), q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-            for (k = 0; k < 4; k++) {
-                __m256i p = _mm256_maddubs_epi16(q[k], ld256(y->qs + 128 * h + 32 * k));
-                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
-            }
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + 192)));
+        /* -32 * sum_g sc[g] * bsums[g] */
+        __m256i s0 = _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(y->bsums)), 5), s1 = _mm256_setzero_si256();
+        int h;
+        s0 = _mm256_sub_epi32(_mm256_setzero_si256(), s0);
+        for (h = 0; h < 2; h++, ql += 64, qh += 32) {
+            const int8_t *yq = y->qs + 128 * h;
+            __m256i l0 = ld256(ql), l1 = ld256(ql + 32), hb = ld256(qh);
+            __m256i sc = h ? _mm256_permute2x128_si256(sc16, sc16, 0x11) : _mm256_permute2x128_si256(sc16, sc16, 0x00); /* this half's 8 scales, twice */
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m30));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                         _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(q0, ld256(yq)), _mm256_shuffle_epi8(sc, pick[0])));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(q1, ld256(yq + 32)),
+                                                        _mm256_shuffle_epi8(sc, pick[1])));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_maddubs_epi16(q2, ld256(yq + 64)),
+                                                        _mm256_shuffle_epi8(sc, pick[2])));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_maddubs_epi16(q3, ld256(yq + 96)),
+                                                        _mm256_shuffle_epi8(sc, pick[3])));
         }
-        acc = fmaf(h2f_ld(b + 208) * y->d, (float)(hsum_i32(sumi) - cl_q6k_offs(b, y)), acc);
+        acc = fmaf(h2f_ld(b + 208) * y->d, (float)hsum_i32(_mm256_add_epi32(s0, s1)), acc);
     }
     return acc;
 }
@@ -534,13 +589,18 @@ static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
 {
     uint64_t i;
     if (wtype == CL_TYPE_Q8_0) {
-        cl_act_q8 *y = out;
-        for (i = 0; i < n; i += 32, y++) y->d = quant_block_avx2(x + i, 32, y->qs);
+        cl_act_q8x4 *y = out;
+        for (i = 0; i < n; i += 32) {
+            if (i % 128 == 0) memset(y + i / 128, 0, sizeof *y);
+            y[i / 128].d[i / 32 % 4] = quant_block_avx2(x + i, 32, y[i / 128].qs[i / 32 % 4]);
+        }
     } else if (wtype == CL_TYPE_Q4_0) {
-        cl_act_q8s *y = out;
-        for (i = 0; i < n; i += 32, y++) {
-            y->d = quant_block_avx2(x + i, 32, y->qs);
-            cl_act_pairs8(y);
+        cl_act_q8x2 *y = out;
+        int8_t q[32];
+        for (i = 0; i < n; i += 32) {
+            float d = quant_block_avx2(x + i, 32, q);
+            if (i % 64 == 0) memset(y + i / 64, 0, sizeof *y);
+            cl_act_q4_put(y + i / 64, (int)(i / 32 % 2), q, d);
         }
     } else {
         cl_act_q8k *y = out;

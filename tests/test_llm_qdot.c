@@ -33,11 +33,13 @@ static void test_quantizer(void)
     static uint8_t q[8192], q2[8192];
     int n = 4864, i, g, bad = 0;
     const cl_act_q8k *y = (const cl_act_q8k *)q;
-    const cl_act_q8 *y8 = (const cl_act_q8 *)q;
-    CHECK(cl_act_bytes(CL_TYPE_Q8_0, 4864) == 152 * sizeof(cl_act_q8));
+    const cl_act_q8x4 *y8 = (const cl_act_q8x4 *)q;
+    CHECK(cl_act_bytes(CL_TYPE_Q8_0, 4864) == 38 * sizeof(cl_act_q8x4));
+    CHECK(cl_act_bytes(CL_TYPE_Q8_0, 96) == sizeof(cl_act_q8x4) && cl_act_bytes(CL_TYPE_Q8_0, 160) == 2 * sizeof(cl_act_q8x4));
     CHECK(cl_act_bytes(CL_TYPE_Q6_K, 4864) == 19 * sizeof(cl_act_q8k));
     CHECK(cl_act_bytes(CL_TYPE_Q4_K, 96) == 0 && cl_act_bytes(CL_TYPE_F32, 256) == 0 && cl_act_bytes(CL_TYPE_F16, 256) == 0);
-    CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0 && cl_act_bytes(CL_TYPE_Q4_0, 64) == 2 * sizeof(cl_act_q8s));
+    CHECK(cl_act_bytes(CL_TYPE_Q4_0, 100) == 0 && cl_act_bytes(CL_TYPE_Q4_0, 64) == sizeof(cl_act_q8x2) &&
+          cl_act_bytes(CL_TYPE_Q4_0, 96) == 2 * sizeof(cl_act_q8x2));
     random_x(x, n, 1);
     cl_act_quantize_ref(CL_TYPE_Q6_K, x, (uint64_t)n, q);
     cl_act_quantize_select(1)(CL_TYPE_Q6_K, x, (uint64_t)n, q2);
@@ -57,12 +59,37 @@ static void test_quantizer(void)
     cl_act_quantize_ref(CL_TYPE_Q8_0, x, (uint64_t)n, q);
     cl_act_quantize_select(1)(CL_TYPE_Q8_0, x, (uint64_t)n, q2);
     CHECK(memcmp(q, q2, cl_act_bytes(CL_TYPE_Q8_0, (uint64_t)n)) == 0);
-    CHECK(y8[1].d == 0.0f); /* the zero block */
+    CHECK(y8[0].d[1] == 0.0f); /* the zero block */
     for (i = 0; i < n; i++) {
-        int v = y8[i / 32].qs[i % 32];
-        bad += v < -127 || v > 127 || fabsf(y8[i / 32].d * (float)v - x[i]) > y8[i / 32].d * 0.5001f + 1e-7f;
+        int v = y8[i / 128].qs[i / 32 % 4][i % 32];
+        float d = y8[i / 128].d[i / 32 % 4];
+        bad += v < -127 || v > 127 || fabsf(d * (float)v - x[i]) > d * 0.5001f + 1e-7f;
     }
     CHECK_MSG(bad == 0, "%d Q8 activation values wrong", bad);
+    { /* Q4_0's pair layout, with an odd block count (7 blocks = 4 pairs, the last block 1 all zero) */
+        const cl_act_q8x2 *p = (const cl_act_q8x2 *)q;
+        int nq = 224, h, k;
+        CHECK(cl_act_bytes(CL_TYPE_Q4_0, (uint64_t)nq) == 4 * sizeof(cl_act_q8x2));
+        memset(q, 0x55, sizeof q);
+        memset(q2, 0xaa, sizeof q2);
+        cl_act_quantize_ref(CL_TYPE_Q4_0, x, (uint64_t)nq, q);
+        cl_act_quantize_select(1)(CL_TYPE_Q4_0, x, (uint64_t)nq, q2);
+        CHECK(memcmp(q, q2, cl_act_bytes(CL_TYPE_Q4_0, (uint64_t)nq)) == 0);
+        for (k = 0, bad = 0; k < 8; k++) {
+            const cl_act_q8x2 *y2 = p + k / 2;
+            h = k % 2;
+            for (i = 0; i < 4; i++) bad += y2->d[4 * h + i] != y2->d[4 * h]; /* four copies */
+            for (i = 0; i < 32; i++) {
+                int v = i < 16 ? y2->lo[16 * h + i] : y2->hi[16 * h + i - 16];
+                if (k == 7) bad += v != 0 || y2->d[4 * h] != 0.0f; /* the padding block */
+                else bad += v < -127 || v > 127 || fabsf(y2->d[4 * h] * (float)v - x[32 * k + i]) > y2->d[4 * h] * 0.5001f + 1e-7f;
+            }
+            for (i = 0; i < 8; i++)
+                bad += y2->s8[8 * h + i] != 8 * (y2->lo[16 * h + 2 * i] + y2->lo[16 * h + 2 * i + 1] +
+                                                  y2->hi[16 * h + 2 * i] + y2->hi[16 * h + 2 * i + 1]);
+        }
+        CHECK_MSG(bad == 0, "%d Q4_0 pair-layout values, scales or sums wrong", bad);
+    }
     for (g = 0, bad = 0; g < 300; g++) { /* the AVX2 quantiser gives the same bytes: random magnitudes, */
         int t = g % 3 == 0 ? CL_TYPE_Q4_K : g % 3 == 1 ? CL_TYPE_Q8_0 : CL_TYPE_Q4_0, m = g % 4 ? 512 : 256;
         float scale = ldexpf(1.0f, (int)(rnd() % 40) - 20);
@@ -78,11 +105,11 @@ static void test_quantizer(void)
     for (i = 0; i < 32; i++) x[i] = (float)(i % 50) - 24.5f;
     x[0] = 127.0f;
     cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
-    CHECK(y8[0].d * 127.0f == 127.0f && y8[0].qs[1] == -24 && y8[0].qs[2] == -22 && y8[0].qs[3] == -22);
+    CHECK(y8[0].d[0] * 127.0f == 127.0f && y8[0].qs[0][1] == -24 && y8[0].qs[0][2] == -22 && y8[0].qs[0][3] == -22);
     { /* an infinite input: no undefined conversion, values stay in range */
         x[5] = INFINITY;
         cl_act_quantize_ref(CL_TYPE_Q8_0, x, 32, q);
-        for (i = 0, bad = 0; i < 32; i++) bad += y8[0].qs[i] < -127;
+        for (i = 0, bad = 0; i < 32; i++) bad += y8[0].qs[0][i] < -127;
         CHECK(bad == 0);
     }
 }
@@ -91,11 +118,12 @@ static void test_quantizer(void)
 static void act_value(int wtype, const void *xq, int i, float *d, int *q)
 {
     if (wtype == CL_TYPE_Q8_0) {
-        const cl_act_q8 *y = (const cl_act_q8 *)xq + i / 32;
-        *d = y->d, *q = y->qs[i % 32];
+        const cl_act_q8x4 *y = (const cl_act_q8x4 *)xq + i / 128;
+        *d = y->d[i / 32 % 4], *q = y->qs[i / 32 % 4][i % 32];
     } else if (wtype == CL_TYPE_Q4_0) {
-        const cl_act_q8s *y = (const cl_act_q8s *)xq + i / 32;
-        *d = y->d, *q = y->qs[i % 32];
+        const cl_act_q8x2 *y = (const cl_act_q8x2 *)xq + i / 64;
+        int h = i / 32 % 2, j = i % 32;
+        *d = y->d[4 * h], *q = j < 16 ? y->lo[16 * h + j] : y->hi[16 * h + j - 16];
     } else {
         const cl_act_q8k *y = (const cl_act_q8k *)xq + i / 256;
         *d = y->d, *q = y->qs[i % 256];
