@@ -624,11 +624,10 @@ cc_status cg_model_sha256(const char *path, cc_kb *kb, char hex[65], int *hashed
     if (stat(path, &sa) || file_key(path, &sa, &val) || strcmp(val.data, key.data)) goto out;
     if (kb && cc_kb_writable(kb)) {
         cc_buf_reset(&val);
+        /* only a cache: if it cannot be written, the next open hashes again */
         if (!cc_buf_puts(&val, "{\"key\":") && !cc_buf_json_str(&val, key.data, key.len) &&
-            !cc_buf_printf(&val, ",\"sha256\":\"%s\"}", hex) &&
-            cc_kb_setting_set(kb, "graph.llm_model_hash", val.data) != CC_OK) {
-            /* only a cache: the next open hashes again */
-        }
+            !cc_buf_printf(&val, ",\"sha256\":\"%s\"}", hex))
+            (void)cc_kb_setting_set(kb, "graph.llm_model_hash", val.data);
     }
 keep:
     pthread_mutex_lock(&hash_mu);
