@@ -7,6 +7,10 @@
  *
  * This file is the portable path; simd.c has the AVX2 one (same
  * operations, other rounding: a vectorised exp, other summation orders).
+ * The cache holds floats or IEEE halves (cl_kv_type): the _h variants
+ * read halves directly, converting each value as it is used, so that no
+ * whole-cache conversion is ever made.
+ *
  * Both are deterministic: a result depends only on the query, the cache
  * rows and the chunk boundaries (fixed multiples of CL_ATTN_CHUNK), never
  * on the thread count or on how the cache was filled. */
@@ -15,29 +19,50 @@
 #include <math.h>
 #include <string.h>
 
-void cl_attn_part_ref(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld, uint32_t nt,
-                      float scale, float *s, float *part)
+/* One cache value: float, or IEEE half (portable conversion, exact). */
+static inline float kv_at(const void *base, size_t i, int f16)
+{
+    return f16 ? cl_fp16_to_f32(((const uint16_t *)base)[i]) : ((const float *)base)[i];
+}
+
+static void part_ref(const float *q, uint32_t ng, uint32_t hd, const void *k, const void *v, size_t ld, uint32_t nt,
+                     float scale, float *s, float *part, int f16)
 {
     uint32_t g, t, i;
     for (g = 0; g < ng; g++) {
         const float *qg = q + (size_t)g * hd;
         float *pg = part + (size_t)g * (hd + 2), *o = pg + 2, mx = -INFINITY, l = 0.0f;
         for (t = 0; t < nt; t++) {
-            const float *kt = k + (size_t)t * ld;
             float d = 0.0f;
-            for (i = 0; i < hd; i++) d += kt[i] * qg[i];
+            for (i = 0; i < hd; i++) d += kv_at(k, (size_t)t * ld + i, f16) * qg[i];
             s[t] = d * scale;
             if (s[t] > mx) mx = s[t];
         }
         for (t = 0; t < nt; t++) l += (s[t] = expf(s[t] - mx));
         memset(o, 0, hd * sizeof *o);
-        for (t = 0; t < nt; t++) {
-            const float *vt = v + (size_t)t * ld;
-            for (i = 0; i < hd; i++) o[i] += s[t] * vt[i];
-        }
+        for (t = 0; t < nt; t++)
+            for (i = 0; i < hd; i++) o[i] += s[t] * kv_at(v, (size_t)t * ld + i, f16);
         pg[0] = mx;
         pg[1] = l;
     }
+}
+
+void cl_attn_part_ref(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld, uint32_t nt,
+                      float scale, float *s, float *part)
+{
+    part_ref(q, ng, hd, k, v, ld, nt, scale, s, part, 0);
+}
+
+void cl_attn_part_h_ref(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v, size_t ld,
+                        uint32_t nt, float scale, float *s, float *part)
+{
+    part_ref(q, ng, hd, k, v, ld, nt, scale, s, part, 1);
+}
+
+void cl_kv_store_f16(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = cl_f32_to_fp16(src[i]);
 }
 
 void cl_attn_merge(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out)

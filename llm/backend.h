@@ -17,12 +17,13 @@
 /* Causal attention over a KV cache for nb consecutive query tokens. */
 typedef struct cl_attn_args {
     const float *q;      /* (nb, n_head * head_dim) */
-    const float *kcache; /* (n_ctx, n_head_kv * head_dim): positions 0..pos0+nb-1 filled */
-    const float *vcache; /* same shape as kcache */
+    const void *kcache;  /* (n_ctx, n_head_kv * head_dim): positions 0..pos0+nb-1 filled */
+    const void *vcache;  /* same shape as kcache */
     float *out;          /* (nb, n_head * head_dim) */
     uint32_t nb, pos0;   /* query b sits at position pos0 + b and sees 0..pos0+b */
     uint32_t n_head, n_head_kv, head_dim;
     float scale;         /* usually 1/sqrt(head_dim) */
+    int kv_f16;          /* 1: the caches hold IEEE halves (CL_KV_F16; CPU backend only), 0: floats */
 } cl_attn_args;
 
 /* A decoder as the whole-step path sees it (model.c fills it; every pointer

@@ -8,7 +8,9 @@
  * a job the same way. Matrix products with quantised weights take the
  * integer path (qdot.c): the input is quantised once per product.
  * Attention (attn.c) takes the query heads of one KV head together over
- * chunks of positions and merges the chunks per head afterwards.
+ * chunks of positions and merges the chunks per head afterwards; the cache
+ * it reads holds floats or IEEE halves (cl_attn_args.kv_f16), halves being
+ * widened as they are loaded.
  * Results do not depend on the thread count: each output value is computed
  * by one thread in a fixed order. */
 #include "backend.h"
@@ -52,6 +54,7 @@ typedef struct cpu_ctx {
     float *scratch; /* n_threads * scratch_per floats, for attention scores */
     size_t scratch_per;
     cl_attn_part_fn attn_part;
+    cl_attn_part_h_fn attn_part_h; /* over an F16 cache */
     float *parts; /* attention's per-chunk partial results */
     size_t parts_cap; /* floats at parts */
 } cpu_ctx;
@@ -383,9 +386,15 @@ static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
         uint32_t b = (uint32_t)(task / j->n_chunk / a->n_head_kv), pos = a->pos0 + b, t0p = ch * CL_ATTN_CHUNK;
         uint32_t nt = pos + 1 - t0p < CL_ATTN_CHUNK ? pos + 1 - t0p : CL_ATTN_CHUNK;
         if (t0p > pos) continue;
-        j->c->attn_part(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, a->kcache + (size_t)t0p * kvd + kh * hd,
-                        a->vcache + (size_t)t0p * kvd + kh * hd, kvd, nt, a->scale, s,
-                        j->c->parts + at_rec(j, b, ch, kh * grp));
+        size_t at = (size_t)t0p * kvd + kh * hd; /* the chunk's first value of this KV head */
+        if (a->kv_f16)
+            j->c->attn_part_h(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, (const uint16_t *)a->kcache + at,
+                              (const uint16_t *)a->vcache + at, kvd, nt, a->scale, s,
+                              j->c->parts + at_rec(j, b, ch, kh * grp));
+        else
+            j->c->attn_part(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, (const float *)a->kcache + at,
+                            (const float *)a->vcache + at, kvd, nt, a->scale, s,
+                            j->c->parts + at_rec(j, b, ch, kh * grp));
     }
 }
 
@@ -448,6 +457,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->qdot = cl_qdot_select(simd);
     c->actq = cl_act_quantize_select(simd);
     c->attn_part = cl_attn_part_select(simd);
+    c->attn_part_h = cl_attn_part_h_select(simd);
     c->float_dot = getenv("CAIRN_CPU_DOT") && !strcmp(getenv("CAIRN_CPU_DOT"), "float");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);

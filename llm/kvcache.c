@@ -11,8 +11,10 @@
  * reused), so by induction every earlier token is verified too. A changed
  * early token therefore misses at its block and everything after it.
  *
- * Memory. Each block holds its K and V as floats, layout
- * [2][n_layer][B][kvd] (K first). Blocks are reference-counted: a lookup
+ * Memory. Each block holds its K and V in the model's KV element type
+ * (floats or IEEE halves: part of the identity, so a block is only ever
+ * found by a model whose cache has its type), layout [2][n_layer][B][kvd]
+ * (K first). Blocks are reference-counted: a lookup
  * pins what it returns until cl_kvc_release; eviction (least recently used
  * first) only ever frees blocks with no pins, so the bytes held can exceed
  * the budget only while pinned blocks alone exceed it (insertion then
@@ -29,11 +31,11 @@ struct cl_kv_block {
     uint64_t hash, serial, parent; /* parent: serial of block depth-1 (0 at depth 0) */
     uint64_t ident[2];
     uint32_t depth, refs;
-    size_t bytes;
+    size_t bytes, data_bytes; /* bytes: data_bytes + the header, what the budget counts */
     struct cl_kv_block *next_h;          /* hash bucket chain */
     struct cl_kv_block *lru_prev, *lru_next; /* lru_prev: more recent */
     cl_token toks[CL_KV_BLOCK];
-    float *data; /* [2][n_layer][CL_KV_BLOCK][kvd] */
+    void *data; /* [2][n_layer][CL_KV_BLOCK][kvd] values of the model's KV type */
 };
 
 struct cl_kvcache {
@@ -256,7 +258,7 @@ void cl_kvc_release(cl_kvcache *c, cl_kv_block *const *b, size_t n)
 }
 
 cl_kv_block *cl_kvc_insert(cl_kvcache *c, const uint64_t ident[2], const cl_token *toks, size_t depth,
-                           cl_kv_block *parent, float *data, size_t bytes)
+                           cl_kv_block *parent, void *data, size_t bytes)
 {
     uint64_t h = ident[0] ^ ident[1];
     cl_kv_block *b = NULL;
@@ -278,6 +280,7 @@ cl_kv_block *cl_kvc_insert(cl_kvcache *c, const uint64_t ident[2], const cl_toke
         b->ident[1] = ident[1];
         b->depth = (uint32_t)depth;
         b->bytes = bytes + sizeof *b;
+        b->data_bytes = bytes;
         memcpy(b->toks, toks + depth * CL_KV_BLOCK, sizeof b->toks);
         b->data = data;
         b->next_h = c->bucket[h % c->n_bucket];
@@ -295,26 +298,30 @@ cl_kv_block *cl_kvc_insert(cl_kvcache *c, const uint64_t ident[2], const cl_toke
     return b;
 }
 
-const float *cl_kv_block_data(const cl_kv_block *b) { return b->data; }
+const void *cl_kv_block_data(const cl_kv_block *b) { return b->data; }
+
+size_t cl_kv_block_bytes(const cl_kv_block *b) { return b->data_bytes; }
 
 /* ------------------------------------------------------------ copies */
 
-void cl_kv_block_load(const float *blk, float *kcache, float *vcache, uint32_t n_layer, uint32_t n_ctx, uint32_t kvd,
-                      uint32_t pos)
+void cl_kv_block_load(const void *blk, void *kcache, void *vcache, uint32_t n_layer, uint32_t n_ctx, uint32_t kvd,
+                      size_t esz, uint32_t pos)
 {
-    size_t row = (size_t)CL_KV_BLOCK * kvd, l;
+    size_t row = (size_t)CL_KV_BLOCK * kvd * esz, l;
+    const uint8_t *b = blk;
     for (l = 0; l < n_layer; l++) {
-        memcpy(kcache + ((size_t)l * n_ctx + pos) * kvd, blk + l * row, row * sizeof(float));
-        memcpy(vcache + ((size_t)l * n_ctx + pos) * kvd, blk + (n_layer + l) * row, row * sizeof(float));
+        memcpy((uint8_t *)kcache + ((size_t)l * n_ctx + pos) * kvd * esz, b + l * row, row);
+        memcpy((uint8_t *)vcache + ((size_t)l * n_ctx + pos) * kvd * esz, b + (n_layer + l) * row, row);
     }
 }
 
-void cl_kv_block_save(float *blk, const float *kcache, const float *vcache, uint32_t n_layer, uint32_t n_ctx,
-                      uint32_t kvd, uint32_t pos)
+void cl_kv_block_save(void *blk, const void *kcache, const void *vcache, uint32_t n_layer, uint32_t n_ctx,
+                      uint32_t kvd, size_t esz, uint32_t pos)
 {
-    size_t row = (size_t)CL_KV_BLOCK * kvd, l;
+    size_t row = (size_t)CL_KV_BLOCK * kvd * esz, l;
+    uint8_t *b = blk;
     for (l = 0; l < n_layer; l++) {
-        memcpy(blk + l * row, kcache + ((size_t)l * n_ctx + pos) * kvd, row * sizeof(float));
-        memcpy(blk + (n_layer + l) * row, vcache + ((size_t)l * n_ctx + pos) * kvd, row * sizeof(float));
+        memcpy(b + l * row, (const uint8_t *)kcache + ((size_t)l * n_ctx + pos) * kvd * esz, row);
+        memcpy(b + (n_layer + l) * row, (const uint8_t *)vcache + ((size_t)l * n_ctx + pos) * kvd * esz, row);
     }
 }

@@ -272,11 +272,35 @@ typedef struct cl_model_info {
     uint32_t n_ctx;       /* KV cache size in tokens */
     float eps, rope_base;
     float rope_freq_scale; /* 1 / linear RoPE scaling factor (1 = none) */
+    int kv_type;           /* cl_kv_type of the KV cache (never CL_KV_DEFAULT once open) */
 } cl_model_info;
 
+/* The element type of the KV cache. CL_KV_F16 (IEEE half, the CPU default)
+ * halves the bytes that decode attention reads per token against CL_KV_F32;
+ * K and V are rounded to half when stored (round to nearest even) and read
+ * back exactly. CL_KV_DEFAULT takes the environment variable CAIRN_KV
+ * (f16 or f32; anything else is an error at open) and else F16. The CUDA
+ * backend keeps its device cache in F32 whatever is asked (info.kv_type
+ * then says F32). */
+typedef enum cl_kv_type { CL_KV_DEFAULT = 0, CL_KV_F32 = 1, CL_KV_F16 = 2 } cl_kv_type;
+const char *cl_kv_type_name(int kv_type); /* "f32", "f16"; "default" for 0; NULL when invalid */
+/* Parses "f32" / "f16" (case-insensitive); -1 when name is neither. */
+int cl_kv_type_parse(const char *name);
+size_t cl_kv_type_size(int kv_type); /* bytes per stored value: 4, 2 (0 when invalid or default) */
+/* Bytes of a KV cache of n_ctx positions: 2 x n_layer x n_ctx x n_head_kv x
+ * head_dim x the element size of info's kv_type. */
+uint64_t cl_model_kv_bytes(const cl_model_info *info, uint32_t n_ctx);
+
+typedef struct cl_model_params {
+    uint32_t n_ctx; /* KV cache size in tokens (0 or more than the trained context = the trained context) */
+    int kv_type;    /* cl_kv_type; CL_KV_DEFAULT: see above */
+} cl_model_params;
+
 /* Opens and checks every tensor's presence, type and shape. n_ctx: KV cache
- * size in tokens (0 or more than the trained context = the trained context). */
+ * size in tokens (0 or more than the trained context = the trained context).
+ * cl_model_open is cl_model_open_params with kv_type CL_KV_DEFAULT. */
 cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out);
+cl_status cl_model_open_params(const char *path, const cl_model_params *p, cl_model **out);
 void cl_model_free(cl_model *m); /* NULL is a no-op */
 const cl_model_info *cl_model_get_info(const cl_model *m);
 const cl_tokenizer *cl_model_tokenizer(const cl_model *m); /* owned by the model */

@@ -110,6 +110,20 @@ typedef void (*cl_attn_part_fn)(const float *q, uint32_t ng, uint32_t hd, const 
 void cl_attn_part_ref(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld, uint32_t nt,
                       float scale, float *s, float *part);
 cl_attn_part_fn cl_attn_part_select(int simd);
+/* The same over a cache of IEEE halves (CL_KV_F16; ld counts halves): the
+ * values are converted as they are read (F16C in the AVX2 version, exact
+ * either way), so the result equals the float version's over the widened
+ * cache up to summation order. */
+typedef void (*cl_attn_part_h_fn)(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v,
+                                  size_t ld, uint32_t nt, float scale, float *s, float *part);
+void cl_attn_part_h_ref(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v, size_t ld,
+                        uint32_t nt, float scale, float *s, float *part);
+cl_attn_part_h_fn cl_attn_part_h_select(int simd);
+/* dst[i] = src[i] rounded to half (round to nearest even), for storing K/V;
+ * cl_kv_store_f16_select(1) is the F16C version when in use (same bits). */
+typedef void (*cl_kv_store_f16_fn)(uint16_t *dst, const float *src, size_t n);
+void cl_kv_store_f16(uint16_t *dst, const float *src, size_t n);
+cl_kv_store_f16_fn cl_kv_store_f16_select(int simd);
 void cl_attn_merge(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out);
 
 /* Streaming with stop strings (sample.c): text[0..len) is everything
@@ -185,18 +199,22 @@ size_t cl_kvc_lookup(cl_kvcache *c, const uint64_t ident[2], const cl_token *tok
 void cl_kvc_release(cl_kvcache *c, cl_kv_block *const *b, size_t n);
 /* Adds block `depth` of toks (whose parent, the block at depth-1, is pinned by
  * the caller; NULL at depth 0) with data (malloc'd, bytes long, layout
- * [2][n_layer][CL_KV_BLOCK][kvd]); the cache takes data in every case (frees
+ * [2][n_layer][CL_KV_BLOCK][kvd] of the model's KV element type: floats or
+ * halves; the identity includes that type, so blocks of the two types never
+ * match each other); the cache takes data in every case (frees
  * it when the block exists already or does not fit the budget). Returns the
  * block, pinned (release it), or NULL when it could not be stored. */
 cl_kv_block *cl_kvc_insert(cl_kvcache *c, const uint64_t ident[2], const cl_token *toks, size_t depth,
-                           cl_kv_block *parent, float *data, size_t bytes);
-const float *cl_kv_block_data(const cl_kv_block *b);
+                           cl_kv_block *parent, void *data, size_t bytes);
+const void *cl_kv_block_data(const cl_kv_block *b);
+size_t cl_kv_block_bytes(const cl_kv_block *b); /* the data's length as inserted */
 /* The copy step between a block and a sequence's contiguous caches (each
- * (n_layer, n_ctx, kvd)), positions pos .. pos+CL_KV_BLOCK-1. Host memory;
- * a GPU backend supplies its own pair for device caches. */
-void cl_kv_block_load(const float *blk, float *kcache, float *vcache, uint32_t n_layer, uint32_t n_ctx, uint32_t kvd,
-                      uint32_t pos);
-void cl_kv_block_save(float *blk, const float *kcache, const float *vcache, uint32_t n_layer, uint32_t n_ctx,
-                      uint32_t kvd, uint32_t pos);
+ * (n_layer, n_ctx, kvd) values of esz bytes: 4 for F32, 2 for F16),
+ * positions pos .. pos+CL_KV_BLOCK-1. Host memory; a GPU backend supplies
+ * its own pair for device caches. */
+void cl_kv_block_load(const void *blk, void *kcache, void *vcache, uint32_t n_layer, uint32_t n_ctx, uint32_t kvd,
+                      size_t esz, uint32_t pos);
+void cl_kv_block_save(void *blk, const void *kcache, const void *vcache, uint32_t n_layer, uint32_t n_ctx,
+                      uint32_t kvd, size_t esz, uint32_t pos);
 
 #endif

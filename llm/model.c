@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CL_BATCH 32 /* tokens per forward batch */
 #ifndef M_PI
@@ -29,7 +30,9 @@ struct cl_model {
     const cl_tensor *embd, *out_norm, *out;
     layer *layers;
     cl_backend be;
-    float *kcache, *vcache; /* (n_layer, n_ctx, n_head_kv*head_dim) */
+    void *kcache, *vcache; /* (n_layer, n_ctx, n_head_kv*head_dim) values of info.kv_type */
+    size_t kv_esz;         /* bytes per cache value: 4 (F32) or 2 (F16) */
+    cl_kv_store_f16_fn kv_store; /* floats -> halves when storing K/V (F16) */
     /* work buffers for a batch of CL_BATCH tokens, each (CL_BATCH, width) */
     float *x, *xb, *q, *k, *v, *hb, *hb2, *ao; /* widths n_embd, n_embd, qd, kvd, kvd, n_ff, n_ff, qd */
     float *cs;        /* (CL_BATCH, head_dim/2, 2) RoPE cosines and sines */
@@ -197,6 +200,8 @@ static cl_status pick_backend(cl_model *m)
         if (!(s = cl_backend_cuda_new(&m->be))) {
             if (m->be.i->version >= 2 && m->be.i->load && !(s = m->be.i->load(m->be.ctx, f))) {
                 m->gpu = 1;
+                m->info.kv_type = CL_KV_F32; /* the device cache is F32, whatever was asked */
+                m->kv_esz = 4;
                 free(m->kcache); /* the cache lives on the device */
                 free(m->vcache);
                 m->kcache = m->vcache = NULL;
@@ -212,9 +217,53 @@ static cl_status pick_backend(cl_model *m)
 
 const char *cl_model_backend(const cl_model *m) { return m->be.i ? m->be.i->name : "none"; }
 
+const char *cl_kv_type_name(int kv_type)
+{
+    return kv_type == CL_KV_F32 ? "f32" : kv_type == CL_KV_F16 ? "f16" : kv_type == CL_KV_DEFAULT ? "default" : NULL;
+}
+
+int cl_kv_type_parse(const char *name)
+{
+    if (!name) return -1;
+    if (!strcasecmp(name, "f32")) return CL_KV_F32;
+    if (!strcasecmp(name, "f16")) return CL_KV_F16;
+    return -1;
+}
+
+size_t cl_kv_type_size(int kv_type) { return kv_type == CL_KV_F32 ? 4 : kv_type == CL_KV_F16 ? 2 : 0; }
+
+uint64_t cl_model_kv_bytes(const cl_model_info *I, uint32_t n_ctx)
+{
+    return 2ull * I->n_layer * n_ctx * I->n_head_kv * I->head_dim * cl_kv_type_size(I->kv_type);
+}
+
+/* The KV type asked for: the parameter, else CAIRN_KV, else F16. */
+static cl_status kv_type_pick(int asked, int *out)
+{
+    const char *e = getenv("CAIRN_KV");
+    *out = CL_KV_F16;
+    if (asked == CL_KV_F32 || asked == CL_KV_F16) {
+        *out = asked;
+        return CL_OK;
+    }
+    if (asked != CL_KV_DEFAULT) return cl_err(CL_ERR_INVALID, "model: KV cache type %d is not one of f32, f16", asked);
+    if (e && *e) {
+        if ((*out = cl_kv_type_parse(e)) < 0)
+            return cl_err(CL_ERR_INVALID, "model: CAIRN_KV='%.32s' is not a KV cache type (f16 or f32)", e);
+    }
+    return CL_OK;
+}
+
 cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
 {
+    cl_model_params p = {n_ctx, CL_KV_DEFAULT};
+    return cl_model_open_params(path, &p, out);
+}
+
+cl_status cl_model_open_params(const char *path, const cl_model_params *P, cl_model **out)
+{
     cl_model *m;
+    uint32_t n_ctx = P->n_ctx;
     cl_model_info *I;
     const char *arch;
     size_t alen;
@@ -226,6 +275,9 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
     *out = NULL;
     if (!(m = calloc(1, sizeof *m))) return cl_err(CL_ERR_NOMEM, "model: out of memory");
     I = &m->info;
+    if ((s = kv_type_pick(P->kv_type, &I->kv_type))) goto fail;
+    m->kv_esz = cl_kv_type_size(I->kv_type);
+    m->kv_store = cl_kv_store_f16_select(1);
     if ((s = cl_gguf_open(path, &m->g))) goto fail;
     if ((s = cl_gguf_get_str(m->g, "general.architecture", &arch, &alen))) {
         s = cl_err(s, "model: general.architecture: %s", cl_errmsg());
@@ -313,7 +365,7 @@ cl_status cl_model_open(const char *path, uint32_t n_ctx, cl_model **out)
     if (I->n_ctx > I->n_ctx_train) I->n_ctx = I->n_ctx_train;
     kv_n = (uint64_t)I->n_layer * I->n_ctx * kvd;
 #define BUF(n) malloc((size_t)CL_BATCH * (n) * sizeof(float))
-    if (!(m->kcache = malloc(kv_n * sizeof(float))) || !(m->vcache = malloc(kv_n * sizeof(float))) ||
+    if (!(m->kcache = malloc(kv_n * m->kv_esz)) || !(m->vcache = malloc(kv_n * m->kv_esz)) ||
         !(m->x = BUF(I->n_embd)) || !(m->xb = BUF(I->n_embd)) || !(m->q = BUF(qd)) || !(m->k = BUF(kvd)) ||
         !(m->v = BUF(kvd)) || !(m->hb = BUF(I->n_ff)) || !(m->hb2 = BUF(I->n_ff)) || !(m->ao = BUF(qd)) ||
         !(m->cs = BUF(I->head_dim)) || !(m->inv_freq = malloc(I->head_dim / 2 * sizeof(double))))
@@ -372,9 +424,10 @@ static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint
     at.n_head_kv = I->n_head_kv;
     at.head_dim = hd;
     at.scale = 1.0f / sqrtf((float)hd);
+    at.kv_f16 = I->kv_type == CL_KV_F16;
     for (l = 0; l < I->n_layer; l++) {
         const layer *L = &m->layers[l];
-        float *kc = m->kcache + (size_t)l * I->n_ctx * kvd, *vc = m->vcache + (size_t)l * I->n_ctx * kvd;
+        size_t lo = (size_t)l * I->n_ctx * kvd; /* the layer's first cache value */
         cl_be_rmsnorm(be, m->xb, m->x, L->attn_norm->data, E, nb, I->eps);
         cl_be_matmul(be, L->wq, L->bq ? L->bq->data : NULL, m->xb, nb, m->q);
         cl_be_matmul(be, L->wk, L->bk ? L->bk->data : NULL, m->xb, nb, m->k);
@@ -385,10 +438,19 @@ static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint
             cl_be_rope(be, m->q + (size_t)b * qd, I->n_head, hd, m->cs + (size_t)b * hd, m->neox);
             cl_be_rope(be, m->k + (size_t)b * kvd, I->n_head_kv, hd, m->cs + (size_t)b * hd, m->neox);
         }
-        memcpy(kc + (size_t)pos * kvd, m->k, (size_t)nb * kvd * sizeof(float));
-        memcpy(vc + (size_t)pos * kvd, m->v, (size_t)nb * kvd * sizeof(float));
-        at.kcache = kc;
-        at.vcache = vc;
+        if (I->kv_type == CL_KV_F16) { /* rounded to half once, here; attention reads halves */
+            uint16_t *kc = (uint16_t *)m->kcache + lo, *vc = (uint16_t *)m->vcache + lo;
+            m->kv_store(kc + (size_t)pos * kvd, m->k, (size_t)nb * kvd);
+            m->kv_store(vc + (size_t)pos * kvd, m->v, (size_t)nb * kvd);
+            at.kcache = kc;
+            at.vcache = vc;
+        } else {
+            float *kc = (float *)m->kcache + lo, *vc = (float *)m->vcache + lo;
+            memcpy(kc + (size_t)pos * kvd, m->k, (size_t)nb * kvd * sizeof(float));
+            memcpy(vc + (size_t)pos * kvd, m->v, (size_t)nb * kvd * sizeof(float));
+            at.kcache = kc;
+            at.vcache = vc;
+        }
         if ((s = cl_be_attention(be, &at))) return s;
         cl_be_matmul(be, L->wo, NULL, m->ao, nb, m->xb);
         for (i = 0; i < nb * E; i++) m->x[i] += m->xb[i];
@@ -462,10 +524,11 @@ cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to)
                       I->n_ctx);
     if (m->gpu) return m->be.i->kv_fill(m->be.ctx, n_have, n_to);
     for (l = 0; l < I->n_layer; l++) {
-        float *kc = m->kcache + (size_t)l * I->n_ctx * kvd, *vc = m->vcache + (size_t)l * I->n_ctx * kvd;
+        size_t row = kvd * m->kv_esz; /* bytes of one position */
+        uint8_t *kc = (uint8_t *)m->kcache + (size_t)l * I->n_ctx * row, *vc = (uint8_t *)m->vcache + (size_t)l * I->n_ctx * row;
         for (p = n_have; p < n_to; p++) {
-            memcpy(kc + p * kvd, kc + (p % n_have) * kvd, kvd * sizeof(float));
-            memcpy(vc + p * kvd, vc + (p % n_have) * kvd, kvd * sizeof(float));
+            memcpy(kc + p * row, kc + (p % n_have) * row, row);
+            memcpy(vc + p * row, vc + (p % n_have) * row, row);
         }
     }
     return CL_OK;
@@ -533,7 +596,8 @@ void cl_model_hidden(const cl_model *m, float *out)
  * each of up to 64 places of every tensor's data (two files that differ
  * only elsewhere in their weights would collide: the 4 KiB sample per
  * tensor is the cost bound), and the settings derived at open (RoPE
- * frequencies and factor, epsilon, pair layout, the backend's name). */
+ * frequencies and factor, epsilon, pair layout, the backend's name, the
+ * KV element type: blocks of F32 and F16 caches never match each other). */
 static cl_status kv_identity(cl_model *m)
 {
     const uint8_t *base;
@@ -564,6 +628,7 @@ static cl_status kv_identity(cl_model *m)
     cl_kv_ident_add(m->kv_ident, &m->rope_mscale, sizeof m->rope_mscale);
     cl_kv_ident_add(m->kv_ident, &m->neox, sizeof m->neox);
     cl_kv_ident_add(m->kv_ident, m->be.i->name, strlen(m->be.i->name));
+    cl_kv_ident_add(m->kv_ident, cl_kv_type_name(m->info.kv_type), 3); /* also in info: said twice on purpose */
     return CL_OK;
 }
 
@@ -584,7 +649,7 @@ cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *l
 {
     const cl_model_info *I = &m->info;
     uint32_t kvd = I->n_head_kv * I->head_dim;
-    size_t bytes = (size_t)2 * I->n_layer * CL_KV_BLOCK * kvd * sizeof(float);
+    size_t bytes = (size_t)2 * I->n_layer * CL_KV_BLOCK * kvd * m->kv_esz;
     size_t n_full, n_hit = 0, i, hit_cap;
     cl_kv_block **blk = NULL;
     cl_kv_stats dummy;
@@ -607,9 +672,16 @@ cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *l
             return cl_err(CL_ERR_RANGE, "model: token %d is outside the vocabulary (%u)", toks[i], I->n_vocab);
     if (!(blk = calloc(n_full, sizeof *blk))) return cl_err(CL_ERR_NOMEM, "model: out of memory");
     n_hit = cl_kvc_lookup(m->kvc, m->kv_ident, toks, hit_cap, blk);
-    for (i = 0; i < n_hit; i++)
-        cl_kv_block_load(cl_kv_block_data(blk[i]), m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd,
+    for (i = 0; i < n_hit; i++) { /* a block of another size (so another KV type) is refused: a miss from there */
+        if (cl_kv_block_bytes(blk[i]) != bytes) {
+            cl_kvc_release(m->kvc, blk + i, n_hit - i);
+            memset(blk + i, 0, (n_hit - i) * sizeof *blk);
+            n_hit = i;
+            break;
+        }
+        cl_kv_block_load(cl_kv_block_data(blk[i]), m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd, m->kv_esz,
                          (uint32_t)(i * CL_KV_BLOCK));
+    }
     st->hit_blocks = (uint32_t)n_hit;
     st->hit_tokens = (uint32_t)(n_hit * CL_KV_BLOCK);
     st->prefill_tokens = (uint32_t)(n - n_hit * CL_KV_BLOCK);
@@ -617,9 +689,9 @@ cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *l
                             logits, 0);
     /* store the new whole blocks, each under its (pinned) parent */
     for (i = n_hit; !s && i < n_full; i++) {
-        float *d = malloc(bytes);
+        void *d = malloc(bytes);
         if (!d) break; /* the cache is an optimisation: no memory, no entry */
-        cl_kv_block_save(d, m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd, (uint32_t)(i * CL_KV_BLOCK));
+        cl_kv_block_save(d, m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd, m->kv_esz, (uint32_t)(i * CL_KV_BLOCK));
         if (!(blk[i] = cl_kvc_insert(m->kvc, m->kv_ident, toks, i, i ? blk[i - 1] : NULL, d, bytes))) break;
         st->stored_blocks++;
     }

@@ -647,35 +647,45 @@ TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
+/* 8 cache values from element i on: floats, or halves widened by F16C */
+TGT static inline __m256 ld8(const void *base, size_t i, const int f16)
+{
+    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)));
+    return _mm256_loadu_ps((const float *)base + i);
+}
+
 /* Positions in blocks of 8 rows (scores) and 16 rows (V sums): a block is
  * loaded from memory once and reused from L1 by every head of the group. */
-TGT static void attn_part_avx2(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld,
-                               uint32_t nt, float scale, float *s, float *part)
+TGT static inline __attribute__((always_inline)) void attn_part_any(const float *q, uint32_t ng, uint32_t hd,
+                                                                    const void *k, const void *v, size_t ld,
+                                                                    uint32_t nt, float scale, float *s, float *part,
+                                                                    const int f16)
 {
     const __m256 vs = _mm256_set1_ps(scale);
     uint32_t g, t, i, d, j;
     if (hd % 8) {
-        cl_attn_part_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        if (f16) cl_attn_part_h_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        else cl_attn_part_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
         return;
     }
     for (t = 0; t < nt; t += 8) {
         uint32_t n8 = nt - t < 8 ? nt - t : 8;
-        const float *kr[8];
-        for (i = 0; i < 8; i++) kr[i] = k + (size_t)(t + (i < n8 ? i : 0)) * ld;
+        size_t kr[8]; /* element offsets of the 8 rows */
+        for (i = 0; i < 8; i++) kr[i] = (size_t)(t + (i < n8 ? i : 0)) * ld;
         for (g = 0; g < ng; g++) {
             const float *qg = q + (size_t)g * hd;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, r;
             float tmp[8];
             for (d = 0; d < hd; d += 8) {
                 __m256 qv = _mm256_loadu_ps(qg + d);
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[0] + d), qv, a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[1] + d), qv, a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[2] + d), qv, a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[3] + d), qv, a3);
-                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[4] + d), qv, a4);
-                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[5] + d), qv, a5);
-                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[6] + d), qv, a6);
-                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[7] + d), qv, a7);
+                a0 = _mm256_fmadd_ps(ld8(k, kr[0] + d, f16), qv, a0);
+                a1 = _mm256_fmadd_ps(ld8(k, kr[1] + d, f16), qv, a1);
+                a2 = _mm256_fmadd_ps(ld8(k, kr[2] + d, f16), qv, a2);
+                a3 = _mm256_fmadd_ps(ld8(k, kr[3] + d, f16), qv, a3);
+                a4 = _mm256_fmadd_ps(ld8(k, kr[4] + d, f16), qv, a4);
+                a5 = _mm256_fmadd_ps(ld8(k, kr[5] + d, f16), qv, a5);
+                a6 = _mm256_fmadd_ps(ld8(k, kr[6] + d, f16), qv, a6);
+                a7 = _mm256_fmadd_ps(ld8(k, kr[7] + d, f16), qv, a7);
             }
             r = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), vs);
             if (n8 == 8) {
@@ -725,16 +735,16 @@ TGT static void attn_part_avx2(const float *q, uint32_t ng, uint32_t hd, const f
                            o4 = _mm256_loadu_ps(o + d + 32), o5 = _mm256_loadu_ps(o + d + 40),
                            o6 = _mm256_loadu_ps(o + d + 48), o7 = _mm256_loadu_ps(o + d + 56);
                     for (j = t; j < te; j++) {
-                        const float *vr = v + (size_t)j * ld + d;
+                        const size_t vr = (size_t)j * ld + d;
                         __m256 p = _mm256_broadcast_ss(sg + j);
-                        o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr), o0);
-                        o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8), o1);
-                        o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 16), o2);
-                        o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 24), o3);
-                        o4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 32), o4);
-                        o5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 40), o5);
-                        o6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 48), o6);
-                        o7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 56), o7);
+                        o0 = _mm256_fmadd_ps(p, ld8(v, vr, f16), o0);
+                        o1 = _mm256_fmadd_ps(p, ld8(v, vr + 8, f16), o1);
+                        o2 = _mm256_fmadd_ps(p, ld8(v, vr + 16, f16), o2);
+                        o3 = _mm256_fmadd_ps(p, ld8(v, vr + 24, f16), o3);
+                        o4 = _mm256_fmadd_ps(p, ld8(v, vr + 32, f16), o4);
+                        o5 = _mm256_fmadd_ps(p, ld8(v, vr + 40, f16), o5);
+                        o6 = _mm256_fmadd_ps(p, ld8(v, vr + 48, f16), o6);
+                        o7 = _mm256_fmadd_ps(p, ld8(v, vr + 56, f16), o7);
                     }
                     _mm256_storeu_ps(o + d, o0);
                     _mm256_storeu_ps(o + d + 8, o1);
@@ -749,13 +759,36 @@ TGT static void attn_part_avx2(const float *q, uint32_t ng, uint32_t hd, const f
                         __m256 p = _mm256_broadcast_ss(sg + j);
                         for (i = 0; i < nv; i++)
                             _mm256_storeu_ps(o + d + 8 * i,
-                                             _mm256_fmadd_ps(p, _mm256_loadu_ps(v + (size_t)j * ld + d + 8 * i),
+                                             _mm256_fmadd_ps(p, ld8(v, (size_t)j * ld + d + 8 * i, f16),
                                                              _mm256_loadu_ps(o + d + 8 * i)));
                     }
                 }
             }
         }
     }
+}
+
+TGT static void attn_part_avx2(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld,
+                               uint32_t nt, float scale, float *s, float *part)
+{
+    attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, 0);
+}
+
+/* the same over halves: each K/V block is widened in registers as it is
+ * loaded, never stored as floats */
+TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v,
+                                 size_t ld, uint32_t nt, float scale, float *s, float *part)
+{
+    attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, 1);
+}
+
+/* F16C rounding (to nearest even, as cl_f32_to_fp16) */
+TGT static void kv_store_f16c(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = cl_f32_to_fp16(src[i]);
 }
 
 static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n)
@@ -851,3 +884,7 @@ cl_act_quantize_fn cl_act_quantize_select(int simd) { return PICK(simd, simd_act
 cl_dot_fn cl_dot_select(int simd) { return PICK(simd, simd_dot, cl_dot_ref); }
 
 cl_attn_part_fn cl_attn_part_select(int simd) { return PICK(simd, attn_part_avx2, cl_attn_part_ref); }
+
+cl_attn_part_h_fn cl_attn_part_h_select(int simd) { return PICK(simd, attn_part_h_avx2, cl_attn_part_h_ref); }
+
+cl_kv_store_f16_fn cl_kv_store_f16_select(int simd) { return PICK(simd, kv_store_f16c, cl_kv_store_f16); }

@@ -450,20 +450,24 @@ static int model_bench_gpu(int argc, char **argv)
     return 0;
 }
 
-/* model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N]
+/* model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N] [--kv f16|f32]
  * Prefill: the first min(ctx, prefill-max) tokens in batches; the rest of
  * the KV cache up to ctx is filled with copies (cl_model_kv_fill); decode:
- * N tokens after ctx. */
+ * N tokens after ctx. "of roofline" is the issue's measure: decode tokens/s
+ * over bandwidth / weight bytes per token; "incl. KV" also counts the K/V
+ * bytes that attention reads per token (at the mean position decoded). */
 static int model_bench(int argc, char **argv)
 {
     long threads = 0, n_dec = 16, pmax = 256;
+    int kv = CL_KV_DEFAULT;
+    cl_model_params mp;
     const char *ctx_arg = "128,1024,4096";
     cl_token *ctxs = NULL, *toks = NULL;
     size_t n_ctx = 0, k, i;
     uint32_t max_ctx = 0;
     cl_model *m = NULL;
     float *lg = NULL;
-    double bw = 0, wb;
+    double bw = 0, wb, kvb;
     int rc = 1;
     uint64_t rng = 12345;
     struct rusage ru;
@@ -474,6 +478,10 @@ static int model_bench(int argc, char **argv)
         else if (!strcmp(o, "--decode")) { if (parse_l(o, val, 1, 100000, &n_dec)) return 1; }
         else if (!strcmp(o, "--prefill-max")) { if (parse_l(o, val, 1, 1000000, &pmax)) return 1; }
         else if (!strcmp(o, "--ctx")) ctx_arg = val;
+        else if (!strcmp(o, "--kv")) {
+            if ((kv = cl_kv_type_parse(val)) < 0)
+                return cli_error("model bench: --kv wants f16 or f32 (the KV cache's element type), got '%s'", val);
+        }
         else return cli_error("model bench: unknown option %s", o);
     }
     if (i != (size_t)argc) return cli_error("model bench: option %s wants a value", argv[i]);
@@ -488,7 +496,9 @@ static int model_bench(int argc, char **argv)
         }
         if ((uint32_t)ctxs[k] > max_ctx) max_ctx = (uint32_t)ctxs[k];
     }
-    if (cl_model_open(argv[2], max_ctx + (uint32_t)n_dec, &m) != CL_OK) {
+    mp.n_ctx = max_ctx + (uint32_t)n_dec;
+    mp.kv_type = kv;
+    if (cl_model_open_params(argv[2], &mp, &m) != CL_OK) {
         free(ctxs);
         return cli_error("%s", cl_errmsg());
     }
@@ -518,9 +528,11 @@ static int model_bench(int argc, char **argv)
     printf("model: %s (%s, %u layers, embd %u, vocab %u)\n", argv[2], I->arch, I->n_layer, I->n_embd, I->n_vocab);
     printf("threads: %d\nweights read per token: %.1f MiB\n", cl_model_threads(m), wb / 1048576.0);
     printf("copy bandwidth (STREAM copy, read+write, 2 x 256 MiB, %d threads): %.2f GB/s\n", cl_model_threads(m), bw);
+    printf("KV cache: %s, %llu bytes (%.1f MiB) for %u positions\n", cl_kv_type_name(I->kv_type),
+           (unsigned long long)cl_model_kv_bytes(I, I->n_ctx), cl_model_kv_bytes(I, I->n_ctx) / 1048576.0, I->n_ctx);
     printf("roofline decode (bandwidth / weight bytes per token): %.1f tokens/s\n", bw * 1e9 / wb);
-    printf("%8s %10s %14s %13s %12s %9s\n", "context", "prefilled", "prefill tok/s", "decode tok/s", "of roofline",
-           "cpu busy");
+    printf("%8s %10s %14s %13s %12s %9s %9s %9s\n", "context", "prefilled", "prefill tok/s", "decode tok/s",
+           "of roofline", "KV MiB/t", "incl. KV", "cpu busy");
     for (k = 0; k < n_ctx; k++) {
         uint32_t c = (uint32_t)ctxs[k], np = c < (uint32_t)pmax ? c : (uint32_t)pmax, p;
         double t0 = now_s(), tp, td, c0;
@@ -541,8 +553,11 @@ static int model_bench(int argc, char **argv)
                 goto out;
             }
         td = now_s() - t0;
+        /* KV bytes read per token at the mean position decoded (c + (n_dec + 1) / 2 positions seen) */
+        kvb = (double)cl_model_kv_bytes(I, 1) * (c + (n_dec + 1) / 2.0);
         /* cpu busy: CPU time over wall time times threads during decode (1 = every thread ran all the time) */
-        printf("%8u %10u %14.1f %13.2f %12.2f %9.2f\n", c, np, np / tp, n_dec / td, (n_dec / td) / (bw * 1e9 / wb),
+        printf("%8u %10u %14.1f %13.2f %12.2f %9.1f %9.2f %9.2f\n", c, np, np / tp, n_dec / td,
+               (n_dec / td) / (bw * 1e9 / wb), kvb / 1048576.0, (n_dec / td) / (bw * 1e9 / (wb + kvb)),
                (cpu_s() - c0) / td / cl_model_threads(m));
         fflush(stdout);
     }
@@ -653,7 +668,7 @@ int cmd_model(int argc, char **argv)
         "       cairn model logits FILE --tokens ID,ID,... [--threads N]\n"
         "       cairn model embed FILE TEXT... [--json] [--pooling mean|cls|last] [--threads N]\n"
         "                         [--max-tokens N]\n"
-        "       cairn model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N]\n"
+        "       cairn model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N] [--kv f16|f32]\n"
         "       cairn model bench --gpu FILE [--ctx 128,4096] [--decode N] [--prompt N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
@@ -668,7 +683,9 @@ int cmd_model(int argc, char **argv)
         "  embed: one L2-normalised vector per TEXT (a bert model, or a decoder whose\n"
         "  metadata names a pooling), all texts in one batch.\n"
         "  bench: prefill and decode tokens/s at each context (decode after filling\n"
-        "  the KV cache to it), STREAM-like copy bandwidth, peak RSS.\n"
+        "  the KV cache to it), STREAM-like copy bandwidth, peak RSS; --kv: the KV\n"
+        "  cache's element type (default f16 on the CPU, or CAIRN_KV=f32|f16 for every\n"
+        "  command that opens a decoder).\n"
         "  bench --gpu: the same on the CUDA backend, against the device's copy\n"
         "  bandwidth (CAIRN_GPU=0/1 otherwise picks the CPU or insists on the GPU).\n"
         "  make-tiny --arch bert [--pooling mean|cls|last] [--vocab FILE|builtin]: a tiny\n"

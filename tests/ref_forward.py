@@ -11,9 +11,15 @@ quantised weights first quantises its input vector to 8 bits per block of
 q = rint(x * (127/max|x|)) in float32 arithmetic (ties to even), and
 multiplies the dequantised weights with d*q. F32/F16 weights take x as is.
 
+The KV cache: as cairn's CPU backend stores it, K and V are rounded to
+IEEE half (numpy float16, round to nearest even) when stored and used as
+such, unless CAIRN_KV=f32 (the same variable cairn reads): then they stay
+as computed. Attention itself runs in float64 either way.
+
 usage: ref_forward.py FILE logits ID,ID,...   one line of logits per position
        ref_forward.py FILE greedy ID,ID,... N generated ids (stops after EOS)
 """
+import os
 import struct
 import sys
 
@@ -214,6 +220,10 @@ class Model:
             raise SystemExit("ref_forward: rope scaling %s not handled" % st)
         self.eos = kv.get("tokenizer.ggml.eos_token_id", -1)
         self.cache = [([], []) for _ in range(self.n_layer)]
+        kvt = os.environ.get("CAIRN_KV", "") or "f16"
+        if kvt.lower() not in ("f16", "f32"):
+            raise SystemExit("ref_forward: CAIRN_KV=%s is not f16 or f32" % kvt)
+        self.kv_f16 = kvt.lower() == "f16"
 
     def mv(self, name, x):
         bs = ACT_BLOCK.get(self.types.get(name))
@@ -237,6 +247,9 @@ class Model:
                 k = rmsnorm(k, t[p + "attn_k_norm.weight"], self.eps)
             q = rope(q, pos, self.base, self.neox, self.freq, self.mscale)
             k = rope(k, pos, self.base, self.neox, self.freq, self.mscale)
+            if self.kv_f16:  # the cache holds halves: K/V rounded once, when stored
+                k = k.astype(np.float16).astype(np.float64)
+                v = v.astype(np.float16).astype(np.float64)
             ks, vs = self.cache[l]
             ks.append(k)
             vs.append(v)
