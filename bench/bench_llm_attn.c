@@ -4,8 +4,10 @@
  * values, 24 calls (one per layer, each over its own cache as in decode),
  * repeated; prints ms per token (24 layers) and the KV bytes read per
  * token. Usage: bench_llm_attn [--ctx 128,1024,4096] [--threads 2]
- * [--reps 20]. It uses only the backend interface, so the same source
- * linked against an older libcairn_llm measures the old attention. */
+ * [--reps 20] [--kv f32|f16] (f16: the cache holds the same values rounded
+ * to IEEE half, read as halves). It uses only the backend interface, so
+ * the same source linked against an older libcairn_llm measures the old
+ * attention (--kv f32 there). */
 #include "backend.h"
 
 #include <stdio.h>
@@ -25,14 +27,17 @@ int main(int argc, char **argv)
     enum { NH = 14, NKV = 2, HD = 64, NL = 24 };
     const char *ctxs = "128,1024,4096";
     long threads = 2, reps = 20;
-    int i;
+    int i, f16 = 0;
     cl_backend be;
     for (i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--ctx")) ctxs = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--reps")) reps = strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--kv") && (!strcmp(argv[i + 1], "f16") || !strcmp(argv[i + 1], "f32")))
+            f16 = !strcmp(argv[i + 1], "f16");
         else {
-            fprintf(stderr, "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N)\n", argv[i]);
+            fprintf(stderr, "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N, --kv f32|f16)\n",
+                    argv[i]);
             return 2;
         }
     }
@@ -40,14 +45,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_llm_attn: bad --threads/--reps or no CPU backend\n");
         return 2;
     }
-    printf("attention, %d heads / %d KV heads, head_dim %d, %d layers, %ld threads, best of %ld\n", NH, NKV, HD, NL,
-           threads, reps);
+    printf("attention, %d heads / %d KV heads, head_dim %d, %d layers, %ld threads, best of %ld, %s cache\n", NH, NKV,
+           HD, NL, threads, reps, f16 ? "f16" : "f32");
     printf("%8s %12s %14s %10s\n", "context", "ms/token", "KV MiB/token", "GB/s");
     while (*ctxs) {
         char *end;
         long ctx = strtol(ctxs, &end, 10);
         size_t kvn = (size_t)ctx * NKV * HD, k;
         float *kv, q[NH * HD], out[NH * HD];
+        uint16_t *kvh = NULL;
+        size_t esz = f16 ? 2 : 4;
         double best = 1e30;
         long r;
         int l;
@@ -56,19 +63,25 @@ int main(int argc, char **argv)
         if (!(kv = malloc(kvn * 2 * NL * sizeof *kv))) return 1;
         for (k = 0; k < kvn * 2 * NL; k++) kv[k] = (float)((k * 2654435761u) % 2001) / 1000.0f - 1.0f;
         for (k = 0; k < NH * HD; k++) q[k] = (float)((k * 40503u) % 201) / 100.0f - 1.0f;
+        if (f16) {
+            if (!(kvh = malloc(kvn * 2 * NL * sizeof *kvh))) return 1;
+            for (k = 0; k < kvn * 2 * NL; k++) kvh[k] = cl_f32_to_fp16(kv[k]);
+        }
         for (r = 0; r < reps; r++) {
             double t0 = now(), t;
             for (l = 0; l < NL; l++) {
                 cl_attn_args a = {q, kv + kvn * 2 * l, kv + kvn * (2 * l + 1), out, 1, (uint32_t)ctx - 1,
-                                  NH, NKV, HD, 0.125f};
+                                  NH, NKV, HD, 0.125f, f16};
+                if (f16) a.kcache = kvh + kvn * 2 * l, a.vcache = kvh + kvn * (2 * l + 1);
                 if (cl_be_attention(&be, &a) != CL_OK) return 1;
             }
             t = now() - t0;
             if (t < best) best = t;
         }
-        printf("%8ld %12.3f %14.2f %10.2f\n", ctx, best * 1e3, kvn * 2.0 * NL * 4 / 1048576.0,
-               kvn * 2.0 * NL * 4 / best / 1e9);
+        printf("%8ld %12.3f %14.2f %10.2f\n", ctx, best * 1e3, kvn * 2.0 * NL * esz / 1048576.0,
+               kvn * 2.0 * NL * esz / best / 1e9);
         free(kv);
+        free(kvh);
     }
     cl_backend_free(&be);
     return 0;

@@ -6,7 +6,10 @@
  * a group of 7 heads per KV head with head_dim 64 (the Qwen2.5-0.5B shape)
  * and an ungrouped head_dim of 20 (not a multiple of 8); then the same bits
  * with 1 and 3 threads, and in a batch and one query at a time (a decode
- * step must not depend on how the earlier positions were filled). */
+ * step must not depend on how the earlier positions were filled). Then the
+ * same over an F16 cache (kv_f16): the exact reference runs over the
+ * halves widened to double, so the tolerance stays the float one (the
+ * halves are read exactly, F16C or portable). */
 #include "backend.h"
 #include "check.h"
 #define LLM_RAND_SEED 4242
@@ -22,6 +25,7 @@ typedef struct shape {
 } shape;
 
 static float *kc, *vc, *qs, *o1, *o2;
+static uint16_t *kh, *vh; /* the F16 cache: kc/vc rounded to half */
 
 static void fill(const shape *s)
 {
@@ -35,7 +39,7 @@ static void fill(const shape *s)
 
 static cl_attn_args args(const shape *s, uint32_t pos0, uint32_t nb, float *out)
 {
-    cl_attn_args a = {qs + (size_t)pos0 * s->n_head * s->hd, kc, vc, out, nb, pos0, s->n_head, s->n_kv, s->hd, 0};
+    cl_attn_args a = {qs + (size_t)pos0 * s->n_head * s->hd, kc, vc, out, nb, pos0, s->n_head, s->n_kv, s->hd, 0, 0};
     a.scale = 1.0f / sqrtf((float)s->hd);
     return a;
 }
@@ -109,6 +113,44 @@ static void test_shape(const shape *s)
         CHECK_MSG(diff == 0, "pos0 %u nb %u: %d queries differ between batch and one at a time", cases[c][0],
                   cases[c][1], diff);
     }
+    /* the F16 cache: kc/vc become their halves' values, exactly what the kernels read */
+    for (c = 0; c < LMAX * s->n_kv * s->hd; c++) {
+        kh[c] = cl_f32_to_fp16(kc[c]);
+        vh[c] = cl_f32_to_fp16(vc[c]);
+        kc[c] = cl_fp16_to_f32(kh[c]);
+        vc[c] = cl_fp16_to_f32(vh[c]);
+    }
+    {
+        uint16_t st[40];
+        float src[40];
+        cl_kv_store_f16_fn fast = cl_kv_store_f16_select(1);
+        for (c = 0; c < 40; c++) src[c] = kc[c] * 1.0009765625f + (c == 39 ? 1e-6f : 0.0f); /* between halves */
+        fast(st, src, 40);
+        for (c = 0; c < 40; c++) CHECK_MSG(st[c] == cl_f32_to_fp16(src[c]), "half store %u differs", c);
+    }
+    for (simd = 0; simd < 2; simd++) {
+        double worst = 0;
+        for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+            cl_attn_args a = args(s, cases[c][0], cases[c][1], o1);
+            double e;
+            a.kcache = kh, a.vcache = vh, a.kv_f16 = 1;
+            CHECK(cl_be_attention(simd ? &simd3 : &port, &a) == CL_OK);
+            e = worst_error(s, &a);
+            if (e > worst) worst = e;
+        }
+        CHECK_MSG(worst < 2e-6, "F16 cache, heads %u/%u, head_dim %u, %s path: max error %.3g", s->n_head, s->n_kv,
+                  s->hd, simd ? "SIMD" : "portable", worst);
+        printf("heads %u/%u head_dim %u %-8s F16 cache: max |out - exact| = %.2g\n", s->n_head, s->n_kv, s->hd,
+               simd ? "SIMD" : "portable", worst);
+    }
+    for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+        cl_attn_args a = args(s, cases[c][0], cases[c][1], o1), a3 = args(s, cases[c][0], cases[c][1], o2);
+        a.kcache = a3.kcache = kh, a.vcache = a3.vcache = vh, a.kv_f16 = a3.kv_f16 = 1;
+        CHECK(cl_be_attention(&simd1, &a) == CL_OK);
+        CHECK(cl_be_attention(&simd3, &a3) == CL_OK);
+        CHECK_MSG(memcmp(o1, o2, cases[c][1] * per * sizeof(float)) == 0,
+                  "F16 cache, pos0 %u nb %u: 1 and 3 threads differ", cases[c][0], cases[c][1]);
+    }
     cl_backend_free(&simd1);
     cl_backend_free(&simd3);
     cl_backend_free(&port);
@@ -120,13 +162,16 @@ int main(void)
     size_t i;
     kc = malloc((size_t)LMAX * 8 * 128 * sizeof(float) * 2);
     vc = kc + (size_t)LMAX * 8 * 128;
+    kh = malloc((size_t)LMAX * 8 * 128 * sizeof(uint16_t) * 2);
+    vh = kh ? kh + (size_t)LMAX * 8 * 128 : NULL;
     qs = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
     o1 = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
     o2 = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
-    if (!kc || !qs || !o1 || !o2) return 1;
+    if (!kc || !kh || !qs || !o1 || !o2) return 1;
     if (!cl_simd_avx2()) printf("note: no AVX2 here (or CAIRN_LLM_SIMD=0): the SIMD path is the portable one\n");
     for (i = 0; i < sizeof shapes / sizeof *shapes; i++) test_shape(&shapes[i]);
     free(kc);
+    free(kh);
     free(qs);
     free(o1);
     free(o2);

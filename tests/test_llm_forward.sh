@@ -11,8 +11,8 @@
 # cairn its float32 K/V; a value within float32 noise (~1e-7 relative) of a
 # half rounding boundary then rounds the other way on one side: one
 # half-ulp (2^-11 relative, ~5e-4 of the value) in one K or V value, which
-# moves later logits by up to a few 1e-3 (measured: at most 3.5e-3, the
-# YaRN file whose cos/sin factor enlarges K). The F32 run keeps TOL
+# moves later logits by up to a few 1e-3 (measured: at most 1.6e-4 on the
+# files below, 3.5e-3 on the YaRN file, whose cos/sin factor enlarges K). The F32 run keeps TOL
 # (1e-4), so the forward pass itself is still checked tightly; greedy
 # tokens must be equal in both.
 set -u
@@ -60,9 +60,9 @@ print("%.3g %d %d" % (e.max(), off[0] if len(off) else len(e), len(e)))' "$T/c.t
       # input quant at any position, even the first (measured: qwen2 q6_k at
       # position 0, 0.47), so there only the TOLQ bound and the greedy tokens
       # are asserted; the F32 run above checks these files tightly.
-      [ $KV = f32 ] && half=2 || half=0
+      [ $KV = f32 ] && half=1 || half=0
       chk "kv $KV $arch $type: logits within $TK before any quant flip, within $TOLQ after (got $diff)" \
-        '[ $rc = 0 ] && [ "$diff" != shape ] && awk -v d="$diff" "BEGIN{split(d, a, \" \"); exit !(a[1] <= $TOLQ && $half * a[2] >= a[3])}"'
+        '[ $rc = 0 ] && [ "$diff" != shape ] && awk -v d="$diff" "BEGIN{split(d, a, \" \"); exit !(a[1] <= $TOLQ && ($half == 0 || 2 * a[2] >= a[3]))}"'
     fi
     got=$("$BIN" model run "$f" --prompt "hello world" -n 24 --ids)
     want=$("$PY" "$REF" "$f" greedy "$("$BIN" model tokenize "$f" "hello world" | awk 'NR>1 && /^ *[0-9]+  /{printf "%s%s", s, $1; s=","}')" 24)

@@ -6,7 +6,10 @@
  * reuse (block size = prefill batch, so the same arithmetic runs in the
  * same batches: equality is exact, checked with memcmp), the per-prefill
  * stats, a model with other weights or RoPE settings sharing one cache
- * without ever hitting, and cl_generate reporting its hits. */
+ * without ever hitting, and cl_generate reporting its hits; then the KV
+ * element type: F16 (the default) and F32 models of one file sharing a
+ * cache never take each other's blocks, an F16 block holds half the bytes,
+ * and reuse is exact for both types. */
 #include "llm_int.h"
 #include "check.h"
 
@@ -284,10 +287,80 @@ out:
     unlink(pc);
 }
 
+/* F32 and F16 caches of one file: blocks kept apart, half the bytes for
+ * F16, exact reuse for each. */
+static void test_kv_types(const char *dir)
+{
+    char pa[512];
+    cl_tiny_opts o;
+    cl_model_params p32 = {0, CL_KV_F32}, p16 = {0, CL_KV_F16}, p32b = {200, CL_KV_F32};
+    cl_model *m16 = NULL, *m32 = NULL, *m32b = NULL, *cold32 = NULL;
+    cl_kvcache *shared = NULL;
+    cl_kvcache_stats a, b, c;
+    cl_kv_stats st;
+    float *lc = NULL, *lw = NULL;
+    cl_token t[100];
+    uint32_t nv, kvd;
+    size_t i;
+    snprintf(pa, sizeof pa, "%s/kv_t.gguf", dir);
+    memset(&o, 0, sizeof o);
+    o.arch = "qwen2";
+    o.type = CL_TYPE_Q8_0;
+    o.seed = 21;
+    o.n_ctx = 256;
+    CHECK(cl_make_tiny_opts(&o, pa) == CL_OK);
+    CHECK_MSG(cl_model_open_params(pa, &p16, &m16) == CL_OK, "%s", cl_errmsg());
+    CHECK_MSG(cl_model_open_params(pa, &p32, &m32) == CL_OK, "%s", cl_errmsg());
+    CHECK(cl_model_open_params(pa, &p32b, &m32b) == CL_OK);
+    CHECK(cl_model_open_params(pa, &p32, &cold32) == CL_OK);
+    if (!m16 || !m32 || !m32b || !cold32) goto out;
+    CHECK(cl_model_get_info(m16)->kv_type == CL_KV_F16 && cl_model_get_info(m32)->kv_type == CL_KV_F32);
+    cl_model_set_kvcache(cold32, NULL);
+    CHECK(cl_kvcache_new(CL_KVCACHE_DEFAULT_BYTES, &shared) == CL_OK);
+    if (!shared) goto out;
+    cl_model_set_kvcache(m16, shared);
+    cl_model_set_kvcache(m32, shared);
+    cl_model_set_kvcache(m32b, shared);
+    cl_kvcache_free(shared);
+    nv = cl_model_get_info(m16)->n_vocab;
+    kvd = cl_model_get_info(m16)->n_head_kv * cl_model_get_info(m16)->head_dim;
+    if (!(lc = malloc(nv * sizeof *lc)) || !(lw = malloc(nv * sizeof *lw))) goto out;
+    for (i = 0; i < 100; i++) t[i] = (cl_token)(3 + (i * 41 + i / 3) % 250);
+    cl_kvcache_get_stats(cl_model_kvcache(m16), &a);
+    if (!prefill(m16, t, 100, lw, &st)) goto out;
+    CHECK(st.hit_blocks == 0 && st.stored_blocks == 3);
+    cl_kvcache_get_stats(cl_model_kvcache(m16), &b);
+    if (!prefill(m32, t, 100, lw, &st)) goto out; /* the F16 blocks are not its own */
+    CHECK(st.hit_blocks == 0 && st.stored_blocks == 3);
+    cl_kvcache_get_stats(cl_model_kvcache(m16), &c);
+    /* per block: 2 x n_layer x 32 positions x kvd values, plus the same header */
+    CHECK_MSG((c.bytes - b.bytes) - (b.bytes - a.bytes) == 3 * (size_t)2 * cl_model_get_info(m16)->n_layer * B * kvd * 2,
+              "F32 blocks %zu bytes, F16 blocks %zu bytes", c.bytes - b.bytes, b.bytes - a.bytes);
+    if (!prefill(m32b, t, 100, lw, &st)) goto out; /* another F32 model of the file: its blocks */
+    CHECK(st.hit_blocks == 3);
+    if (!prefill(cold32, t, 100, lc, NULL)) goto out;
+    CHECK(!memcmp(lc, lw, nv * sizeof *lc));
+    if (!prefill(m16, t, 100, lw, &st)) goto out; /* and F16 still finds its own */
+    CHECK(st.hit_blocks == 3);
+    /* the halves differ from the floats: F16 logits are not F32's (how
+     * close they are is test_llm_forward.sh's business: a half flip can
+     * turn an 8-bit input quant of these Q8_0 weights) */
+    CHECK(memcmp(lc, lw, nv * sizeof *lc) != 0);
+out:
+    free(lc);
+    free(lw);
+    cl_model_free(m16);
+    cl_model_free(m32);
+    cl_model_free(m32b);
+    cl_model_free(cold32);
+    unlink(pa);
+}
+
 int main(void)
 {
     const char *tmp = getenv("CAIRN_TMP");
     test_bookkeeping();
     test_model(tmp && *tmp ? tmp : "/tmp");
+    test_kv_types(tmp && *tmp ? tmp : "/tmp");
     return check_done("llm_kvcache");
 }
