@@ -76,7 +76,19 @@ typedef struct cl_backend_i {
     cl_status (*hidden_row)(void *ctx, float *out);
     /* Fills cache positions n_have..n_to-1 with copies of 0..n_have-1. */
     cl_status (*kv_fill)(void *ctx, uint32_t n_have, uint32_t n_to);
+    /* ---- optional fused per-op entries (NULL: the wrappers below run the
+     * separate ops; results are the same bits either way) ---- */
+    /* Y[i] = W[i] X (+ bias[i]) for n <= CL_BE_MATMUL_N products of one
+     * input X (nb rows), in one round of the thread pool: q, k and v. */
+    void (*matmul_n)(void *ctx, uint32_t n, const cl_tensor *const *W, const float *const *bias, const float *X,
+                     uint32_t nb, float *const *Y);
+    /* G = gate X, U = up X, then G[i] = silu(G[i]) * U[i] (swiglu), in one
+     * round: G and U are (nb, gate->ne[1]); U is scratch. */
+    void (*ffn_up)(void *ctx, const cl_tensor *gate, const cl_tensor *up, const float *X, uint32_t nb, float *G,
+                   float *U);
 } cl_backend_i;
+
+#define CL_BE_MATMUL_N 3
 
 typedef struct cl_backend {
     const cl_backend_i *i;
@@ -110,6 +122,27 @@ static inline void cl_be_rmsnorm(cl_backend *b, float *out, const float *x, cons
 static inline void cl_be_rope(cl_backend *b, float *x, uint32_t n_heads, uint32_t hd, const float *cs, int neox)
 {
     b->i->rope(b->ctx, x, n_heads, hd, cs, neox);
+}
+static inline void cl_be_matmul_n(cl_backend *b, uint32_t n, const cl_tensor *const *W, const float *const *bias,
+                                  const float *X, uint32_t nb, float *const *Y)
+{
+    uint32_t i;
+    if (b->i->matmul_n && n <= CL_BE_MATMUL_N) {
+        b->i->matmul_n(b->ctx, n, W, bias, X, nb, Y);
+        return;
+    }
+    for (i = 0; i < n; i++) b->i->matmul(b->ctx, W[i], bias[i], X, nb, Y[i]);
+}
+static inline void cl_be_ffn_up(cl_backend *b, const cl_tensor *gate, const cl_tensor *up, const float *X, uint32_t nb,
+                                float *G, float *U)
+{
+    if (b->i->ffn_up) {
+        b->i->ffn_up(b->ctx, gate, up, X, nb, G, U);
+        return;
+    }
+    b->i->matmul(b->ctx, gate, NULL, X, nb, G);
+    b->i->matmul(b->ctx, up, NULL, X, nb, U);
+    b->i->swiglu(b->ctx, G, U, (size_t)nb * gate->ne[1]);
 }
 static inline cl_status cl_be_attention(cl_backend *b, const cl_attn_args *a) { return b->i->attention(b->ctx, a); }
 static inline void cl_be_swiglu(cl_backend *b, float *g, const float *u, size_t n) { b->i->swiglu(b->ctx, g, u, n); }

@@ -3,7 +3,7 @@
  * counter (a thread that the OS puts aside delays only its current chunk,
  * not a fixed slice), with the dot products from simd.c (AVX2/FMA when
  * present) or the portable reference. Between jobs the workers spin a
- * little on the job counter (a decode token runs ~170 jobs back to back)
+ * little on the job counter (a decode token runs ~120 jobs back to back)
  * and then sleep on a condition variable; the caller waits for the end of
  * a job the same way. Matrix products with quantised weights take the
  * integer path (qdot.c): the input is quantised once per product.
@@ -11,6 +11,9 @@
  * chunks of positions and merges the chunks per head afterwards; the cache
  * it reads holds floats or IEEE halves (cl_attn_args.kv_f16), halves being
  * widened as they are loaded.
+ * A decode layer takes 5 pool rounds: q/k/v as one job (matmul_n),
+ * attention, the output projection, gate/up with swiglu as one job
+ * (ffn_up), down.
  * Results do not depend on the thread count: each output value is computed
  * by one thread in a fixed order. */
 #include "backend.h"
@@ -287,25 +290,122 @@ static void mm_rows(void *p, uint64_t r0, uint64_t r1, int tid)
     }
 }
 
+/* Quantises X for W's integer path into c->xq at byte offset off (growing
+ * the buffer) and fills j; returns the bytes used (0: the float path). On a
+ * failed allocation the float path still gives the product. */
+static size_t mm_prepare(cpu_ctx *c, mm_job *j, const cl_tensor *W, const float *bias, const float *X, uint32_t nb,
+                         float *Y, size_t off)
+{
+    size_t qb = cl_act_bytes(W->type, W->ne[0]);
+    uint32_t b;
+    mm_job z = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1], NULL, 0};
+    *j = z;
+    if (c->float_dot) qb = 0;
+    if (qb && off + (size_t)nb * qb > c->xq_cap) {
+        void *p = realloc(c->xq, off + (size_t)nb * qb);
+        if (p) c->xq = p, c->xq_cap = off + (size_t)nb * qb;
+    }
+    if (!qb || off + (size_t)nb * qb > c->xq_cap) return 0;
+    for (b = 0; b < nb; b++) c->actq(W->type, X + (size_t)b * W->ne[0], W->ne[0], (uint8_t *)c->xq + off + b * qb);
+    j->xq_row = qb;
+    return (size_t)nb * qb;
+}
+
+static job_fn mm_fn(const mm_job *j) { return j->xq_row ? mm_rows_q : mm_rows; }
+
 static void cpu_matmul(void *ctx, const cl_tensor *W, const float *bias, const float *X, uint32_t nb, float *Y)
 {
     cpu_ctx *c = ctx;
-    mm_job j = {c, W, bias, X, Y, nb, W->n_bytes / W->ne[1], NULL, 0};
-    size_t qb = cl_act_bytes(W->type, W->ne[0]);
+    mm_job j;
+    mm_prepare(c, &j, W, bias, X, nb, Y, 0);
+    if (j.xq_row) j.xq = c->xq;
+    run_job(c, mm_fn(&j), &j, W->ne[1], 16);
+}
+
+/* Several products in one job: rows [start[i], start[i+1]) of the job are
+ * the rows of matrix i. The rows of each are computed exactly as
+ * cpu_matmul computes them (the same kernel and quantised input), so the
+ * bits are the same; the pool wakes once instead of n times. */
+typedef struct mm_multi {
+    uint32_t n;
+    mm_job j[CL_BE_MATMUL_N];
+    uint64_t start[CL_BE_MATMUL_N + 1];
+} mm_multi;
+
+static void mm_multi_rows(void *p, uint64_t r0, uint64_t r1, int tid)
+{
+    const mm_multi *m = p;
+    uint32_t i;
+    for (i = 0; i < m->n; i++) {
+        uint64_t a = r0 > m->start[i] ? r0 : m->start[i], b = r1 < m->start[i + 1] ? r1 : m->start[i + 1];
+        if (a < b) mm_fn(&m->j[i])((void *)&m->j[i], a - m->start[i], b - m->start[i], tid);
+    }
+}
+
+/* Prepares the n products' quantised inputs: one quantisation per distinct
+ * (type, row length) run, consecutive matrices of the same kind sharing it.
+ * Offsets are kept until every input is written (the buffer may move). */
+static void mm_prepare_n(cpu_ctx *c, mm_multi *m, uint32_t n, const cl_tensor *const *W, const float *const *bias,
+                         const float *X, uint32_t nb, float *const *Y)
+{
+    size_t off = 0, at[CL_BE_MATMUL_N];
+    uint32_t i;
+    m->n = n;
+    m->start[0] = 0;
+    for (i = 0; i < n; i++) {
+        int same = i && m->j[i - 1].xq_row && W[i]->type == W[i - 1]->type && W[i]->ne[0] == W[i - 1]->ne[0];
+        if (same) {
+            mm_job z = {c, W[i], bias[i], X, Y[i], nb, W[i]->n_bytes / W[i]->ne[1], NULL, m->j[i - 1].xq_row};
+            m->j[i] = z;
+            at[i] = at[i - 1];
+        } else {
+            at[i] = off;
+            off += mm_prepare(c, &m->j[i], W[i], bias[i], X, nb, Y[i], off);
+        }
+        m->start[i + 1] = m->start[i] + W[i]->ne[1];
+    }
+    for (i = 0; i < n; i++)
+        if (m->j[i].xq_row) m->j[i].xq = (const uint8_t *)c->xq + at[i];
+}
+
+static void cpu_matmul_n(void *ctx, uint32_t n, const cl_tensor *const *W, const float *const *bias, const float *X,
+                         uint32_t nb, float *const *Y)
+{
+    cpu_ctx *c = ctx;
+    mm_multi m;
+    mm_prepare_n(c, &m, n, W, bias, X, nb, Y);
+    run_job(c, mm_multi_rows, &m, m.start[n], 16);
+}
+
+/* gate and up rows [r0, r1) for every input row, then swiglu on them: the
+ * same operations as cpu_matmul twice and cpu_swiglu, in one job. */
+static void ffn_rows(void *p, uint64_t r0, uint64_t r1, int tid)
+{
+    const mm_multi *m = p;
+    const uint64_t R = m->j[0].W->ne[1];
+    float *g = m->j[0].Y;
+    const float *u = m->j[1].Y;
+    uint64_t r;
     uint32_t b;
-    if (c->float_dot) qb = 0;
-    if (qb && (size_t)nb * qb > c->xq_cap) { /* on failure the float path below still gives the product */
-        void *p = realloc(c->xq, (size_t)nb * qb);
-        if (p) c->xq = p, c->xq_cap = (size_t)nb * qb;
-    }
-    if (qb && (size_t)nb * qb <= c->xq_cap) {
-        for (b = 0; b < nb; b++) c->actq(W->type, X + (size_t)b * W->ne[0], W->ne[0], (uint8_t *)c->xq + b * qb);
-        j.xq = c->xq;
-        j.xq_row = qb;
-        run_job(c, mm_rows_q, &j, W->ne[1], 16);
-        return;
-    }
-    run_job(c, mm_rows, &j, W->ne[1], 16);
+    mm_fn(&m->j[0])((void *)&m->j[0], r0, r1, tid);
+    mm_fn(&m->j[1])((void *)&m->j[1], r0, r1, tid);
+    for (b = 0; b < m->j[0].nb; b++)
+        for (r = r0; r < r1; r++) {
+            size_t i = (size_t)b * R + r;
+            g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        }
+}
+
+static void cpu_ffn_up(void *ctx, const cl_tensor *gate, const cl_tensor *up, const float *X, uint32_t nb, float *G,
+                       float *U)
+{
+    cpu_ctx *c = ctx;
+    const cl_tensor *W[2] = {gate, up};
+    const float *bias[2] = {NULL, NULL};
+    float *Y[2] = {G, U};
+    mm_multi m;
+    mm_prepare_n(c, &m, 2, W, bias, X, nb, Y);
+    run_job(c, ffn_rows, &m, gate->ne[1], 16);
 }
 
 /* ------------------------------------------------------------ small ops */
@@ -442,6 +542,7 @@ static const cl_backend_i cpu_iface = {
     CL_BACKEND_VERSION, "cpu", cpu_free, cpu_set_threads, cpu_threads, cpu_matmul,
     cpu_rmsnorm,        cpu_rope, cpu_attention, cpu_swiglu,
     NULL,               NULL,     NULL,          NULL, /* no whole-step path */
+    cpu_matmul_n,       cpu_ffn_up,
 };
 
 cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)

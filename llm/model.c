@@ -429,9 +429,13 @@ static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint
         const layer *L = &m->layers[l];
         size_t lo = (size_t)l * I->n_ctx * kvd; /* the layer's first cache value */
         cl_be_rmsnorm(be, m->xb, m->x, L->attn_norm->data, E, nb, I->eps);
-        cl_be_matmul(be, L->wq, L->bq ? L->bq->data : NULL, m->xb, nb, m->q);
-        cl_be_matmul(be, L->wk, L->bk ? L->bk->data : NULL, m->xb, nb, m->k);
-        cl_be_matmul(be, L->wv, L->bv ? L->bv->data : NULL, m->xb, nb, m->v);
+        {
+            const cl_tensor *W[3] = {L->wq, L->wk, L->wv};
+            const float *bias[3] = {L->bq ? L->bq->data : NULL, L->bk ? L->bk->data : NULL,
+                                    L->bv ? L->bv->data : NULL};
+            float *Y[3] = {m->q, m->k, m->v};
+            cl_be_matmul_n(be, 3, W, bias, m->xb, nb, Y); /* one pool round for the three */
+        }
         if (L->q_norm) cl_be_rmsnorm(be, m->q, m->q, L->q_norm->data, hd, nb * I->n_head, I->eps);
         if (L->k_norm) cl_be_rmsnorm(be, m->k, m->k, L->k_norm->data, hd, nb * I->n_head_kv, I->eps);
         for (b = 0; b < nb; b++) {
@@ -455,9 +459,7 @@ static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint
         cl_be_matmul(be, L->wo, NULL, m->ao, nb, m->xb);
         for (i = 0; i < nb * E; i++) m->x[i] += m->xb[i];
         cl_be_rmsnorm(be, m->xb, m->x, L->ffn_norm->data, E, nb, I->eps);
-        cl_be_matmul(be, L->gate, NULL, m->xb, nb, m->hb);
-        cl_be_matmul(be, L->up, NULL, m->xb, nb, m->hb2);
-        cl_be_swiglu(be, m->hb, m->hb2, (size_t)nb * I->n_ff);
+        cl_be_ffn_up(be, L->gate, L->up, m->xb, nb, m->hb, m->hb2); /* gate, up and swiglu in one round */
         cl_be_matmul(be, L->down, NULL, m->hb, nb, m->xb);
         for (i = 0; i < nb * E; i++) m->x[i] += m->xb[i];
     }

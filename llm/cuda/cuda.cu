@@ -846,6 +846,7 @@ static void cu_free(void *ctx)
 static const cl_backend_i cuda_iface = {
     CL_BACKEND_VERSION, "cuda",  cu_free,   cu_set_threads, cu_threads,    cu_matmul, cu_rmsnorm,
     cu_rope,            cu_attention, cu_swiglu, cu_load,   cu_forward,    cu_hidden_row, cu_kv_fill,
+    NULL,               NULL, /* no fused per-op entries: the whole-step path is what runs */
 };
 
 /* Device 0 when a driver and a device of compute capability 8.0 or newer
