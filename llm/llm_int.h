@@ -119,8 +119,9 @@ typedef void (*cl_attn_part_h_fn)(const float *q, uint32_t ng, uint32_t hd, cons
 void cl_attn_part_h_ref(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v, size_t ld,
                         uint32_t nt, float scale, float *s, float *part);
 cl_attn_part_h_fn cl_attn_part_h_select(int simd);
-/* dst[i] = src[i] rounded to half (round to nearest even), for storing K/V;
- * cl_kv_store_f16_select(1) is the F16C version when in use (same bits). */
+/* dst[i] = src[i] rounded to half (round to nearest even; beyond the half
+ * range: infinity), for storing K/V; cl_kv_store_f16_select(1) is the F16C
+ * version when in use (the same bits for every value but NaN payloads). */
 typedef void (*cl_kv_store_f16_fn)(uint16_t *dst, const float *src, size_t n);
 void cl_kv_store_f16(uint16_t *dst, const float *src, size_t n);
 cl_kv_store_f16_fn cl_kv_store_f16_select(int simd);
