@@ -178,6 +178,7 @@ static void test_attention(void)
         for (i = 0; i < kvn; i++) k[i] = uni(), v[i] = uni();
         a.q = q, a.kcache = k, a.vcache = v, a.nb = nb, a.pos0 = pos0, a.n_head = H, a.n_head_kv = KH, a.head_dim = hd;
         a.scale = 1.0f / sqrtf((float)hd);
+        a.kv_f16 = 0; /* float caches: the CUDA per-op attention takes F32 only */
         a.out = o1;
         CHECK(cl_be_attention(&cpu, &a) == CL_OK);
         a.out = o2;
