@@ -217,7 +217,10 @@ static void test_model(const char *arch, int type)
         return;
     }
     setenv("CAIRN_GPU", "0", 1);
-    CHECK(cl_model_open(path, 800, &mc) == CL_OK);
+    { /* the device cache is F32: so is the CPU reference's (the CPU default is F16) */
+        cl_model_params p32 = {800, CL_KV_F32};
+        CHECK(cl_model_open_params(path, &p32, &mc) == CL_OK);
+    }
     setenv("CAIRN_GPU", "1", 1);
     CHECK_MSG(cl_model_open(path, 800, &mg) == CL_OK, "%s", cl_errmsg());
     if (!mc || !mg) goto out;

@@ -13,6 +13,7 @@ chk() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: 
 f="$T/m.gguf"
 "$BIN" model make-tiny --arch qwen3 --type q8_0 --seed 5 --out "$f" || { echo "FAIL: make-tiny"; exit 1; }
 
+export CAIRN_KV=f32 # the CUDA device cache is F32: the CPU runs compared with it keep floats too
 cpu=$(CAIRN_GPU=0 "$BIN" model run "$f" --prompt "hello" -n 12 --ids 2>"$T/e0"); rc=$?
 chk "CAIRN_GPU=0 runs" '[ $rc = 0 ] && [ -n "$cpu" ]'
 chk "CAIRN_GPU=0 says nothing on stderr ($(cat "$T/e0"))" '[ ! -s "$T/e0" ]'
