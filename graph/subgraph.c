@@ -321,12 +321,27 @@ static int all_caps(const char *s, size_t n)
     return letters > 0;
 }
 
+/* How many entity names a question word is in (FTS5, as a quoted
+ * phrase).  WORD_ABSENT_ALONE: in none, and maybe no token at all (only
+ * bytes >= 0x80, which unicode61 may all take as separators), so a phrase
+ * with a neighbour is still asked for. */
+typedef enum { WORD_IN_NAMES, WORD_COMMON, WORD_ABSENT, WORD_ABSENT_ALONE } word_df;
+
+/* 1 when the word has an ASCII letter or digit: at least one FTS5 token. */
+static int has_token(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isalnum((unsigned char)s[i])) return 1;
+    return 0;
+}
+
 static cc_status question_seeds(work *w, const char *q)
 {
     cc_buf match = CC_BUF_INIT(1 << 16), qkey = CC_BUF_INIT(0), akey = CC_BUF_INIT(0);
     sqlite3_stmt *st = NULL, *df = NULL;
     const char *p = q, *wb[MAX_QTOKENS];
     size_t wn[MAX_QTOKENS], nw = 0, i;
+    word_df wdf[MAX_QTOKENS];
     int ntok = 0;
     cc_status s = CC_OK;
 
@@ -343,7 +358,12 @@ static cc_status question_seeds(work *w, const char *q)
     }
     /* a word in more than MAX_WORD_NAMES names ("Systems", "Group") would
      * make the query rank thousands of names: it only counts in a phrase
-     * with a neighbour ("Tarimarven Systems"); the others are OR-ed */
+     * with a neighbour ("Tarimarven Systems"); the others are OR-ed.  A
+     * word in no name ("What", "agree") is left out, and so is a phrase
+     * with it (when it has a token: an ASCII letter or digit): neither
+     * matches a row, so the rows and their bm25 ranks are the same (a
+     * phrase without a hit adds exactly 0 to a row's score), and FTS5 does
+     * not look its terms up three times (match, sort, idf) */
     if (nw && sqlite3_prepare_v2(w->db, "SELECT count(*) FROM (SELECT 1 FROM entity_names"
                                  " WHERE entity_names MATCH ?1 LIMIT ?2)", -1, &df, NULL)
                   != SQLITE_OK) {
@@ -351,7 +371,7 @@ static cc_status question_seeds(work *w, const char *q)
         goto done;
     }
     for (i = 0; i < nw; i++) {
-        int common = 0;
+        int n = 0;
         cc_buf_reset(&akey);
         if (cc_buf_putc(&akey, '"') || cc_buf_append(&akey, wb[i], wn[i]) || cc_buf_putc(&akey, '"')) {
             s = nomem(w);
@@ -359,11 +379,18 @@ static cc_status question_seeds(work *w, const char *q)
         }
         sqlite3_bind_text(df, 1, akey.data, (int)akey.len, SQLITE_STATIC);
         sqlite3_bind_int(df, 2, MAX_WORD_NAMES + 1);
-        if (sqlite3_step(df) == SQLITE_ROW) common = sqlite3_column_int(df, 0) > MAX_WORD_NAMES;
+        if (sqlite3_step(df) == SQLITE_ROW) n = sqlite3_column_int(df, 0);
         sqlite3_reset(df);
+        wdf[i] = n > MAX_WORD_NAMES ? WORD_COMMON : n > 0 ? WORD_IN_NAMES
+               : has_token(wb[i], wn[i]) ? WORD_ABSENT : WORD_ABSENT_ALONE;
+    }
+    for (i = 0; i < nw; i++) {
+        int common = wdf[i] == WORD_COMMON;
+        if (wdf[i] == WORD_ABSENT || wdf[i] == WORD_ABSENT_ALONE) continue;
         for (int side = common ? -1 : 0; side <= (common ? 1 : 0); side += common ? 2 : 1) {
             size_t a = side < 0 ? i - 1 : i, z = side > 0 ? i + 1 : i;
             if ((side < 0 && i == 0) || (side > 0 && i + 1 >= nw)) continue;
+            if (wdf[a] == WORD_ABSENT || wdf[z] == WORD_ABSENT) continue;
             if ((ntok++ && cc_buf_puts(&match, " OR ")) || cc_buf_putc(&match, '"')) {
                 s = nomem(w);
                 goto done;
