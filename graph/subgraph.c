@@ -62,9 +62,11 @@ static size_t hash64(uint64_t x)
     return (size_t)x;
 }
 
-static int imap_grow(imap *m)
+/* Resizes the map to cap slots (a power of two, more than twice its
+ * entries).  -1: out of memory. */
+static int imap_resize(imap *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 256, i;
+    size_t i;
     ient *e = malloc(cap * sizeof *e);
     if (!e) return -1;
     for (i = 0; i < cap; i++) e[i].key = INT64_MIN;
@@ -79,6 +81,8 @@ static int imap_grow(imap *m)
     m->cap = cap;
     return 0;
 }
+
+static int imap_grow(imap *m) { return imap_resize(m, m->cap ? m->cap * 2 : 256); }
 
 /* Inserts key with value val unless present. Returns 1 when inserted, 0
  * when it was there (*val_out = its value, when val_out is given), -1 out
@@ -216,9 +220,9 @@ static size_t tri_hash(size_t s, size_t o, const char *p)
     return hash64(((uint64_t)s << 32 | (uint64_t)o) ^ (uint64_t)(uintptr_t)p);
 }
 
-static int tmap_grow(work *w)
+static int tmap_resize(work *w, size_t cap)
 {
-    size_t cap = w->tmap_cap ? w->tmap_cap * 2 : 256, i;
+    size_t i;
     struct tslot *m = malloc(cap * sizeof *m);
     if (!m) return -1;
     for (i = 0; i < cap; i++) m[i].idx = UINT32_MAX;
@@ -234,6 +238,8 @@ static int tmap_grow(work *w)
     w->tmap_cap = cap;
     return 0;
 }
+
+static int tmap_grow(work *w) { return tmap_resize(w, w->tmap_cap ? w->tmap_cap * 2 : 256); }
 
 /* The triple (s, pred, o), added when new; pred is a pred_str.  SIZE_MAX:
  * out of memory. */
@@ -487,6 +493,35 @@ static cc_status chunk_seeds(work *w, const int64_t *ids, size_t n)
 
 /* ---------------------------------------------------------------- expansion */
 
+/* Capacity for n rows, nodes and triples (and their maps).  -1: out of
+ * memory. */
+static int reserve(work *w, size_t n)
+{
+    size_t cap = 256;
+    void *p;
+    while (cap < 2 * n) cap *= 2;
+    if ((w->node_of.cap < cap && imap_resize(&w->node_of, cap)) ||
+        (w->seen_rel.cap < cap && imap_resize(&w->seen_rel, cap)) ||
+        (w->tmap_cap < cap && tmap_resize(w, cap)))
+        return -1;
+    if (w->cap_rows < n) {
+        if (!(p = realloc(w->rows, n * sizeof *w->rows))) return -1;
+        w->rows = p;
+        w->cap_rows = n;
+    }
+    if (w->cap_nodes < n) {
+        if (!(p = realloc(w->nodes, n * sizeof *w->nodes))) return -1;
+        w->nodes = p;
+        w->cap_nodes = n;
+    }
+    if (w->cap_tris < n) {
+        if (!(p = realloc(w->tris, n * sizeof *w->tris))) return -1;
+        w->tris = p;
+        w->cap_tris = n;
+    }
+    return 0;
+}
+
 static cc_status expand(work *w, int hops)
 {
     static const char *const sql[2] = {
@@ -502,6 +537,9 @@ static cc_status expand(work *w, int hops)
     size_t i, lo = 0, hi;
     int h, k;
 
+    /* room for what a full read usually needs (MAX_ROWS rows, about as
+     * many nodes and triples): no regrowing and rehashing on the way */
+    if (reserve(w, MAX_ROWS + 2)) { s = nomem(w); goto done; }
     for (k = 0; k < 2; k++)
         if (sqlite3_prepare_v2(w->db, sql[k], -1, &st[k], NULL) != SQLITE_OK) {
             s = cc_kb_sqlerr(w->kb, "reading relations");
@@ -522,9 +560,10 @@ static cc_status expand(work *w, int hops)
                     row *r;
                     int seen = imap_add(&w->seen_rel, rid, 0, NULL);
                     if (!seen) continue;
+                    /* the end bound to ?1 is node i itself: not looked up */
                     if (seen < 0 ||
-                        (a = node_add(w, sqlite3_column_int64(st[k], 1), h + 1)) == SIZE_MAX ||
-                        (b = node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
+                        (a = k ? node_add(w, sqlite3_column_int64(st[k], 1), h + 1) : i) == SIZE_MAX ||
+                        (b = k ? i : node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
                         !(pred = pred_str(w, (const char *)sqlite3_column_text(st[k], 3))) ||
                         (t = tri_get(w, a, b, pred)) == SIZE_MAX) {
                         s = nomem(w);
