@@ -680,12 +680,15 @@ typedef struct edge { uint32_t s, o; double x; } edge;
 
 static int pagerank(work *w, size_t n_seeds)
 {
-    size_t i, it, nn = w->n_nodes, ne = w->n_tris;
+    size_t i, it, nn = w->n_nodes, ne = w->n_tris, n_dead = 0, n_src = 0;
     double *ppr = malloc((nn ? nn : 1) * sizeof *ppr), *next = malloc((nn ? nn : 1) * sizeof *next),
            *wdeg = calloc(nn ? nn : 1, sizeof *wdeg), restart = 1.0 / n_seeds;
+    /* the nodes without edges (their rank is spread over the seeds) and
+     * the seeds (dist 0), each in node order */
+    size_t *dead = malloc((nn ? nn : 1) * sizeof *dead), *src = malloc((nn ? nn : 1) * sizeof *src);
     edge *e = malloc((ne ? ne : 1) * sizeof *e);
-    if (!ppr || !next || !wdeg || !e) {
-        free(ppr); free(next); free(wdeg); free(e);
+    if (!ppr || !next || !wdeg || !e || !dead || !src) {
+        free(ppr); free(next); free(wdeg); free(e); free(dead); free(src);
         return -1;
     }
     for (i = 0; i < ne; i++) {
@@ -696,29 +699,35 @@ static int pagerank(work *w, size_t n_seeds)
         wdeg[e[i].s] += x;
         wdeg[e[i].o] += x;
     }
-    for (i = 0; i < nn; i++) ppr[i] = w->nodes[i].dist == 0 ? restart : 0;
+    for (i = 0; i < nn; i++) {
+        ppr[i] = w->nodes[i].dist == 0 ? restart : 0;
+        if (w->nodes[i].dist == 0) src[n_src++] = i;
+        if (wdeg[i] == 0) dead[n_dead++] = i;
+    }
+    /* each pass is the textbook one, in the same order of operations (so
+     * the same bits): the restart term is 0 for a node that is not a seed
+     * and adding 0 changes no rank, so it is added to the seeds only */
     for (it = 0; it < PPR_ITERS; it++) {
-        double dangling = 0;
-        for (i = 0; i < nn; i++) {
-            next[i] = 0;
-            if (wdeg[i] == 0) dangling += ppr[i];
-        }
+        double dangling = 0, *t, teleport;
+        for (i = 0; i < n_dead; i++) dangling += ppr[dead[i]];
+        memset(next, 0, nn * sizeof *next);
         for (i = 0; i < ne; i++) {
             uint32_t a = e[i].s, b = e[i].o;
             double x = e[i].x;
             next[b] += ppr[a] * x / wdeg[a];
             next[a] += ppr[b] * x / wdeg[b];
         }
-        for (i = 0; i < nn; i++)
-            ppr[i] = (1 - PPR_ALPHA) * next[i] +
-                     (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * (w->nodes[i].dist == 0 ? restart : 0);
+        teleport = (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * restart;
+        for (i = 0; i < nn; i++) next[i] = (1 - PPR_ALPHA) * next[i];
+        for (i = 0; i < n_src; i++) next[src[i]] = next[src[i]] + teleport;
+        t = ppr; ppr = next; next = t;
     }
     for (i = 0; i < ne; i++) {
         tri *t = &w->tris[i];
         double pr = (ppr[t->s] + ppr[t->o]) * (double)nn / 2;
         t->score = t->weight / (1.0 + t->hops) * (1.0 + pr);
     }
-    free(ppr); free(next); free(wdeg); free(e);
+    free(ppr); free(next); free(wdeg); free(e); free(dead); free(src);
     return 0;
 }
 
