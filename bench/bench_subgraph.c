@@ -136,6 +136,13 @@ static int cmp_d(const void *a, const void *b)
 
 /* Runs n queries; hubs: seeds among the 50 most connected entities;
  * chunks: also pass two chunks (their entities are seeds too). */
+/* FNV-1a over n bytes at p, continuing from h. */
+static unsigned long long mix(unsigned long long h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+    return h;
+}
+
 static double cpu_ms(void)
 {
     struct timespec ts;
@@ -147,6 +154,7 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
 {
     double *ms = calloc((size_t)n, sizeof *ms), *cpu = calloc((size_t)n, sizeof *cpu), tot = 0;
     unsigned long long sum = 1469598103934665603ull;   /* of the answers, in order */
+    unsigned long long full = sum;     /* and of everything else: scores' bits, provenance, seeds */
     cc_buf q = CC_BUF_INIT(0), l = CC_BUF_INIT(0);
     cg_subgraph_opts o = { 2, 60 };
     size_t triples = 0, seeds = 0;
@@ -178,6 +186,29 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
                                         (unsigned long long)t->support, t->n_prov };
             for (int k = 0; k < 4; k++) sum = (sum ^ v[k]) * 1099511628211ull;
             for (const char *c = t->predicate; *c; c++) sum = (sum ^ (unsigned char)*c) * 1099511628211ull;
+            full = mix(full, &t->score, sizeof t->score);
+            full = mix(full, &t->confidence, sizeof t->confidence);
+            full = mix(full, &t->hops, sizeof t->hops);
+            full = mix(full, &t->status, sizeof t->status);
+            full = mix(full, t->subject, strlen(t->subject));
+            full = mix(full, t->object, strlen(t->object));
+            full = mix(full, t->subject_type, strlen(t->subject_type));
+            full = mix(full, t->object_type, strlen(t->object_type));
+            for (size_t p = 0; p < t->n_prov; p++) {
+                const cg_prov *v = &t->prov[p];
+                int64_t x[5] = { v->relation_id, v->chunk_id, v->doc_id, v->start_char, v->end_char };
+                full = mix(full, x, sizeof x);
+                full = mix(full, &v->confidence, sizeof v->confidence);
+                full = mix(full, &v->status, sizeof v->status);
+                full = mix(full, v->doc_uri, strlen(v->doc_uri));
+                full = mix(full, v->pattern, strlen(v->pattern));
+                full = mix(full, v->extractor, strlen(v->extractor));
+            }
+        }
+        for (size_t j = 0; j < g.n_seeds; j++) {
+            full = mix(full, &g.seeds[j].entity_id, sizeof g.seeds[j].entity_id);
+            full = mix(full, g.seeds[j].label, strlen(g.seeds[j].label));
+            full = mix(full, g.seeds[j].from, strlen(g.seeds[j].from));
         }
         tot += ms[i];
         triples += g.n_triples;
@@ -187,10 +218,11 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
     qsort(ms, (size_t)n, sizeof *ms, cmp_d);
     qsort(cpu, (size_t)n, sizeof *cpu, cmp_d);
     printf("%-13s%-9s %4d queries  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  mean %7.2f ms"
-           "  cpu p50 %6.2f p99 %6.2f ms  (%.1f seeds, %.1f triples per answer; answers %016llx)\n",
+           "  cpu p50 %6.2f p99 %6.2f ms  (%.1f seeds, %.1f triples per answer; answers %016llx,"
+           " in full %016llx)\n",
            hubs ? "hub names" : "random names", chunks ? "+chunks" : "", n,
            ms[n / 2], ms[(int)(n * 0.99)], ms[n - 1], tot / n, cpu[n / 2], cpu[(int)(n * 0.99)],
-           (double)seeds / n, (double)triples / n, sum);
+           (double)seeds / n, (double)triples / n, sum, full);
     free(ms);
     free(cpu);
     cc_buf_free(&q);
