@@ -889,6 +889,12 @@ labels:
         goto done;
     }
     for (i = 0; i < g->n_seeds; i++) {
+        /* seed i is node i (seeds are added first, each once): its label
+         * was read already when it is an end of a kept triple */
+        if (i < w->n_nodes && w->nodes[i].id == g->seeds[i].entity_id && w->nodes[i].label) {
+            g->seeds[i].label = w->nodes[i].label;
+            continue;
+        }
         sqlite3_bind_int64(ent, 1, g->seeds[i].entity_id);
         g->seeds[i].label = keep_str(g, sqlite3_step(ent) == SQLITE_ROW
                                             ? (const char *)sqlite3_column_text(ent, 0) : "");
