@@ -6,7 +6,10 @@
  * relation, the names index.  Each query names two entities in the
  * question and passes two chunks; k = 2 hops, budget 60.
  * Queries name two entities, with or without two chunks passed as well.
- * Usage: bench_subgraph KBDIR [relations (1000000)] [queries (300)] [cache MB]
+ * Usage: bench_subgraph KBDIR [relations (1000000)] [queries (300)] [cache MB] [set]
+ * set (names | chunks | hubs | hubchunks): run only that query set (the
+ * others' questions are drawn and not asked, so each set's questions are
+ * the same as in a full run): for instruction counts of one set.
  * KBDIR is created (and filled) when it does not exist, reused otherwise. */
 #include "graph.h"
 
@@ -150,7 +153,7 @@ static double cpu_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int chunks)
+static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int chunks, int skip)
 {
     double *ms = calloc((size_t)n, sizeof *ms), *cpu = calloc((size_t)n, sizeof *cpu), tot = 0;
     unsigned long long sum = 1469598103934665603ull;   /* of the answers, in order */
@@ -164,6 +167,7 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
         int64_t b = hubs ? 1 + rnd(50) : 1 + rnd((unsigned)n_ent);
         int64_t ch[2] = { 1 + rnd((unsigned)n_chunks), 1 + rnd((unsigned)n_chunks) };
         double t0, c0;
+        if (skip) continue;
         cc_buf_reset(&q);
         label(&l, a);
         cc_buf_printf(&q, "What did %s agree with ", l.data);
@@ -215,6 +219,13 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
         seeds += g.n_seeds;
         cg_subgraph_free(&g);
     }
+    if (skip) {
+        free(ms);
+        free(cpu);
+        cc_buf_free(&q);
+        cc_buf_free(&l);
+        return 0;
+    }
     qsort(ms, (size_t)n, sizeof *ms, cmp_d);
     qsort(cpu, (size_t)n, sizeof *cpu, cmp_d);
     printf("%-13s%-9s %4d queries  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  mean %7.2f ms"
@@ -234,19 +245,27 @@ int main(int argc, char **argv)
 {
     const char *dir;
     long n_rel = 1000000, cache_mb = 0;
-    int n_q = 300;
+    int n_q = 300, only = -1;       /* -1: every set */
     int64_t n_ent, n_chunks;
     struct stat st;
     cc_kb *kb;
     sqlite3_stmt *s;
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_subgraph KBDIR [relations] [queries] [cache MB]\n");
+        fprintf(stderr, "usage: bench_subgraph KBDIR [relations] [queries] [cache MB] [set]\n");
         return 2;
     }
     dir = argv[1];
     if (argc > 2) n_rel = strtol(argv[2], NULL, 10);
     if (argc > 3) n_q = (int)strtol(argv[3], NULL, 10);
     if (argc > 4) cache_mb = strtol(argv[4], NULL, 10);
+    if (argc > 5) {
+        static const char *const names[4] = { "names", "chunks", "hubs", "hubchunks" };
+        for (only = 0; only < 4 && strcmp(argv[5], names[only]); only++) {}
+        if (only == 4) {
+            fprintf(stderr, "bench_subgraph: set is names, chunks, hubs or hubchunks\n");
+            return 2;
+        }
+    }
     if (n_rel < 1000 || n_rel > 100000000 || n_q < 10 || n_q > 100000) {
         fprintf(stderr, "bench_subgraph: relations 1000..1e8, queries 10..1e5\n");
         return 2;
@@ -270,9 +289,11 @@ int main(int argc, char **argv)
     sqlite3_finalize(s);
     if (n_ent < 50 || n_chunks < 1) { fprintf(stderr, "bench_subgraph: empty graph\n"); return 1; }
     /* warm the page cache as a running server would have it */
-    run(kb, 20, n_ent, n_chunks, 0, 1);
-    if (run(kb, n_q, n_ent, n_chunks, 0, 0) || run(kb, n_q, n_ent, n_chunks, 0, 1) ||
-        run(kb, n_q / 3, n_ent, n_chunks, 1, 0) || run(kb, n_q / 3, n_ent, n_chunks, 1, 1))
+    run(kb, 20, n_ent, n_chunks, 0, 1, 0);
+    if (run(kb, n_q, n_ent, n_chunks, 0, 0, only >= 0 && only != 0) ||
+        run(kb, n_q, n_ent, n_chunks, 0, 1, only >= 0 && only != 1) ||
+        run(kb, n_q / 3, n_ent, n_chunks, 1, 0, only >= 0 && only != 2) ||
+        run(kb, n_q / 3, n_ent, n_chunks, 1, 1, only >= 0 && only != 3))
         return 1;
     cc_kb_close(kb);
     return 0;
