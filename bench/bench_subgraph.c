@@ -250,6 +250,11 @@ int main(int argc, char **argv)
     struct stat st;
     cc_kb *kb;
     sqlite3_stmt *s;
+    /* as cairn (server/main.c) runs: no global allocation statistics,
+     * which cost a mutex per SQLite malloc; CAIRN_BENCH_MEMSTATUS=1 keeps
+     * them (how this bench ran before 2 December) */
+    if (!getenv("CAIRN_BENCH_MEMSTATUS") || strcmp(getenv("CAIRN_BENCH_MEMSTATUS"), "1"))
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_subgraph KBDIR [relations] [queries] [cache MB] [set]\n");
         return 2;
