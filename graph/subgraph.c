@@ -378,6 +378,12 @@ static cc_status question_seeds(work *w, const char *q)
     }
     for (i = 0; i < nw; i++) {
         int n = 0;
+        size_t j;
+        for (j = 0; j < i && (wn[j] != wn[i] || memcmp(wb[j], wb[i], wn[i])); j++) {}
+        if (j < i) {                      /* the same word again: asked once */
+            wdf[i] = wdf[j];
+            continue;
+        }
         cc_buf_reset(&akey);
         if (cc_buf_putc(&akey, '"') || cc_buf_append(&akey, wb[i], wn[i]) || cc_buf_putc(&akey, '"')) {
             s = nomem(w);
@@ -681,7 +687,7 @@ typedef struct edge { uint32_t s, o; double x; } edge;
 static int pagerank(work *w, size_t n_seeds)
 {
     size_t i, it, nn = w->n_nodes, ne = w->n_tris, n_dead = 0, n_src = 0;
-    double *ppr = malloc((nn ? nn : 1) * sizeof *ppr), *next = malloc((nn ? nn : 1) * sizeof *next),
+    double *ppr = malloc((nn ? nn : 1) * sizeof *ppr), *next = calloc(nn ? nn : 1, sizeof *next),
            *wdeg = calloc(nn ? nn : 1, sizeof *wdeg), restart = 1.0 / n_seeds;
     /* the nodes without edges (their rank is spread over the seeds) and
      * the seeds (dist 0), each in node order */
@@ -708,19 +714,20 @@ static int pagerank(work *w, size_t n_seeds)
      * the same bits): the restart term is 0 for a node that is not a seed
      * and adding 0 changes no rank, so it is added to the seeds only */
     for (it = 0; it < PPR_ITERS; it++) {
-        double dangling = 0, *t, teleport;
+        double dangling = 0, teleport;
         for (i = 0; i < n_dead; i++) dangling += ppr[dead[i]];
-        memset(next, 0, nn * sizeof *next);
-        for (i = 0; i < ne; i++) {
+        for (i = 0; i < ne; i++) {                /* next is all 0 here */
             uint32_t a = e[i].s, b = e[i].o;
             double x = e[i].x;
             next[b] += ppr[a] * x / wdeg[a];
             next[a] += ppr[b] * x / wdeg[b];
         }
         teleport = (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * restart;
-        for (i = 0; i < nn; i++) next[i] = (1 - PPR_ALPHA) * next[i];
-        for (i = 0; i < n_src; i++) next[src[i]] = next[src[i]] + teleport;
-        t = ppr; ppr = next; next = t;
+        for (i = 0; i < nn; i++) {
+            ppr[i] = (1 - PPR_ALPHA) * next[i];
+            next[i] = 0;
+        }
+        for (i = 0; i < n_src; i++) ppr[src[i]] = ppr[src[i]] + teleport;
     }
     for (i = 0; i < ne; i++) {
         tri *t = &w->tris[i];

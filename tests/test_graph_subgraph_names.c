@@ -104,6 +104,7 @@ int main(void)
         "What did Korimar say about Systems Venlo?",
         "Who runs Quabelde Systems and Korimar Labs Holdings International?",
         "Did Systems Venlo and Tarimarven Systems agree?",
+        "Did Tarimarven Systems or Quabelde Systems sign with Korimar and Korimar Labs?",
         "What agree last year?",          /* no word in a name: no seeds */
     };
     const char *tmp = getenv("CAIRN_TMP");
