@@ -6,7 +6,10 @@
  * relation, the names index.  Each query names two entities in the
  * question and passes two chunks; k = 2 hops, budget 60.
  * Queries name two entities, with or without two chunks passed as well.
- * Usage: bench_subgraph KBDIR [relations (1000000)] [queries (300)] [cache MB]
+ * Usage: bench_subgraph KBDIR [relations (1000000)] [queries (300)] [cache MB] [set]
+ * set (names | chunks | hubs | hubchunks): run only that query set (the
+ * others' questions are drawn and not asked, so each set's questions are
+ * the same as in a full run): for instruction counts of one set.
  * KBDIR is created (and filled) when it does not exist, reused otherwise. */
 #include "graph.h"
 
@@ -136,6 +139,13 @@ static int cmp_d(const void *a, const void *b)
 
 /* Runs n queries; hubs: seeds among the 50 most connected entities;
  * chunks: also pass two chunks (their entities are seeds too). */
+/* FNV-1a over n bytes at p, continuing from h. */
+static unsigned long long mix(unsigned long long h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+    return h;
+}
+
 static double cpu_ms(void)
 {
     struct timespec ts;
@@ -143,10 +153,11 @@ static double cpu_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int chunks)
+static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int chunks, int skip)
 {
     double *ms = calloc((size_t)n, sizeof *ms), *cpu = calloc((size_t)n, sizeof *cpu), tot = 0;
     unsigned long long sum = 1469598103934665603ull;   /* of the answers, in order */
+    unsigned long long full = sum;     /* and of everything else: scores' bits, provenance, seeds */
     cc_buf q = CC_BUF_INIT(0), l = CC_BUF_INIT(0);
     cg_subgraph_opts o = { 2, 60 };
     size_t triples = 0, seeds = 0;
@@ -156,6 +167,7 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
         int64_t b = hubs ? 1 + rnd(50) : 1 + rnd((unsigned)n_ent);
         int64_t ch[2] = { 1 + rnd((unsigned)n_chunks), 1 + rnd((unsigned)n_chunks) };
         double t0, c0;
+        if (skip) continue;
         cc_buf_reset(&q);
         label(&l, a);
         cc_buf_printf(&q, "What did %s agree with ", l.data);
@@ -178,19 +190,50 @@ static int run(cc_kb *kb, int n, int64_t n_ent, int64_t n_chunks, int hubs, int 
                                         (unsigned long long)t->support, t->n_prov };
             for (int k = 0; k < 4; k++) sum = (sum ^ v[k]) * 1099511628211ull;
             for (const char *c = t->predicate; *c; c++) sum = (sum ^ (unsigned char)*c) * 1099511628211ull;
+            full = mix(full, &t->score, sizeof t->score);
+            full = mix(full, &t->confidence, sizeof t->confidence);
+            full = mix(full, &t->hops, sizeof t->hops);
+            full = mix(full, &t->status, sizeof t->status);
+            full = mix(full, t->subject, strlen(t->subject));
+            full = mix(full, t->object, strlen(t->object));
+            full = mix(full, t->subject_type, strlen(t->subject_type));
+            full = mix(full, t->object_type, strlen(t->object_type));
+            for (size_t p = 0; p < t->n_prov; p++) {
+                const cg_prov *v = &t->prov[p];
+                int64_t x[5] = { v->relation_id, v->chunk_id, v->doc_id, v->start_char, v->end_char };
+                full = mix(full, x, sizeof x);
+                full = mix(full, &v->confidence, sizeof v->confidence);
+                full = mix(full, &v->status, sizeof v->status);
+                full = mix(full, v->doc_uri, strlen(v->doc_uri));
+                full = mix(full, v->pattern, strlen(v->pattern));
+                full = mix(full, v->extractor, strlen(v->extractor));
+            }
+        }
+        for (size_t j = 0; j < g.n_seeds; j++) {
+            full = mix(full, &g.seeds[j].entity_id, sizeof g.seeds[j].entity_id);
+            full = mix(full, g.seeds[j].label, strlen(g.seeds[j].label));
+            full = mix(full, g.seeds[j].from, strlen(g.seeds[j].from));
         }
         tot += ms[i];
         triples += g.n_triples;
         seeds += g.n_seeds;
         cg_subgraph_free(&g);
     }
+    if (skip) {
+        free(ms);
+        free(cpu);
+        cc_buf_free(&q);
+        cc_buf_free(&l);
+        return 0;
+    }
     qsort(ms, (size_t)n, sizeof *ms, cmp_d);
     qsort(cpu, (size_t)n, sizeof *cpu, cmp_d);
     printf("%-13s%-9s %4d queries  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  mean %7.2f ms"
-           "  cpu p50 %6.2f p99 %6.2f ms  (%.1f seeds, %.1f triples per answer; answers %016llx)\n",
+           "  cpu p50 %6.2f p99 %6.2f ms  (%.1f seeds, %.1f triples per answer; answers %016llx,"
+           " in full %016llx)\n",
            hubs ? "hub names" : "random names", chunks ? "+chunks" : "", n,
            ms[n / 2], ms[(int)(n * 0.99)], ms[n - 1], tot / n, cpu[n / 2], cpu[(int)(n * 0.99)],
-           (double)seeds / n, (double)triples / n, sum);
+           (double)seeds / n, (double)triples / n, sum, full);
     free(ms);
     free(cpu);
     cc_buf_free(&q);
@@ -202,19 +245,32 @@ int main(int argc, char **argv)
 {
     const char *dir;
     long n_rel = 1000000, cache_mb = 0;
-    int n_q = 300;
+    int n_q = 300, only = -1;       /* -1: every set */
     int64_t n_ent, n_chunks;
     struct stat st;
     cc_kb *kb;
     sqlite3_stmt *s;
+    /* as cairn (server/main.c) runs: no global allocation statistics,
+     * which cost a mutex per SQLite malloc; CAIRN_BENCH_MEMSTATUS=1 keeps
+     * them (how this bench ran before 2 December) */
+    if (!getenv("CAIRN_BENCH_MEMSTATUS") || strcmp(getenv("CAIRN_BENCH_MEMSTATUS"), "1"))
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_subgraph KBDIR [relations] [queries] [cache MB]\n");
+        fprintf(stderr, "usage: bench_subgraph KBDIR [relations] [queries] [cache MB] [set]\n");
         return 2;
     }
     dir = argv[1];
     if (argc > 2) n_rel = strtol(argv[2], NULL, 10);
     if (argc > 3) n_q = (int)strtol(argv[3], NULL, 10);
     if (argc > 4) cache_mb = strtol(argv[4], NULL, 10);
+    if (argc > 5) {
+        static const char *const names[4] = { "names", "chunks", "hubs", "hubchunks" };
+        for (only = 0; only < 4 && strcmp(argv[5], names[only]); only++) {}
+        if (only == 4) {
+            fprintf(stderr, "bench_subgraph: set is names, chunks, hubs or hubchunks\n");
+            return 2;
+        }
+    }
     if (n_rel < 1000 || n_rel > 100000000 || n_q < 10 || n_q > 100000) {
         fprintf(stderr, "bench_subgraph: relations 1000..1e8, queries 10..1e5\n");
         return 2;
@@ -238,9 +294,11 @@ int main(int argc, char **argv)
     sqlite3_finalize(s);
     if (n_ent < 50 || n_chunks < 1) { fprintf(stderr, "bench_subgraph: empty graph\n"); return 1; }
     /* warm the page cache as a running server would have it */
-    run(kb, 20, n_ent, n_chunks, 0, 1);
-    if (run(kb, n_q, n_ent, n_chunks, 0, 0) || run(kb, n_q, n_ent, n_chunks, 0, 1) ||
-        run(kb, n_q / 3, n_ent, n_chunks, 1, 0) || run(kb, n_q / 3, n_ent, n_chunks, 1, 1))
+    run(kb, 20, n_ent, n_chunks, 0, 1, 0);
+    if (run(kb, n_q, n_ent, n_chunks, 0, 0, only >= 0 && only != 0) ||
+        run(kb, n_q, n_ent, n_chunks, 0, 1, only >= 0 && only != 1) ||
+        run(kb, n_q / 3, n_ent, n_chunks, 1, 0, only >= 0 && only != 2) ||
+        run(kb, n_q / 3, n_ent, n_chunks, 1, 1, only >= 0 && only != 3))
         return 1;
     cc_kb_close(kb);
     return 0;

@@ -62,9 +62,11 @@ static size_t hash64(uint64_t x)
     return (size_t)x;
 }
 
-static int imap_grow(imap *m)
+/* Resizes the map to cap slots (a power of two, more than twice its
+ * entries).  -1: out of memory. */
+static int imap_resize(imap *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 256, i;
+    size_t i;
     ient *e = malloc(cap * sizeof *e);
     if (!e) return -1;
     for (i = 0; i < cap; i++) e[i].key = INT64_MIN;
@@ -79,6 +81,8 @@ static int imap_grow(imap *m)
     m->cap = cap;
     return 0;
 }
+
+static int imap_grow(imap *m) { return imap_resize(m, m->cap ? m->cap * 2 : 256); }
 
 /* Inserts key with value val unless present. Returns 1 when inserted, 0
  * when it was there (*val_out = its value, when val_out is given), -1 out
@@ -216,9 +220,9 @@ static size_t tri_hash(size_t s, size_t o, const char *p)
     return hash64(((uint64_t)s << 32 | (uint64_t)o) ^ (uint64_t)(uintptr_t)p);
 }
 
-static int tmap_grow(work *w)
+static int tmap_resize(work *w, size_t cap)
 {
-    size_t cap = w->tmap_cap ? w->tmap_cap * 2 : 256, i;
+    size_t i;
     struct tslot *m = malloc(cap * sizeof *m);
     if (!m) return -1;
     for (i = 0; i < cap; i++) m[i].idx = UINT32_MAX;
@@ -234,6 +238,8 @@ static int tmap_grow(work *w)
     w->tmap_cap = cap;
     return 0;
 }
+
+static int tmap_grow(work *w) { return tmap_resize(w, w->tmap_cap ? w->tmap_cap * 2 : 256); }
 
 /* The triple (s, pred, o), added when new; pred is a pred_str.  SIZE_MAX:
  * out of memory. */
@@ -321,12 +327,27 @@ static int all_caps(const char *s, size_t n)
     return letters > 0;
 }
 
+/* How many entity names a question word is in (FTS5, as a quoted
+ * phrase).  WORD_ABSENT_ALONE: in none, and maybe no token at all (only
+ * bytes >= 0x80, which unicode61 may all take as separators), so a phrase
+ * with a neighbour is still asked for. */
+typedef enum { WORD_IN_NAMES, WORD_COMMON, WORD_ABSENT, WORD_ABSENT_ALONE } word_df;
+
+/* 1 when the word has an ASCII letter or digit: at least one FTS5 token. */
+static int has_token(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isalnum((unsigned char)s[i])) return 1;
+    return 0;
+}
+
 static cc_status question_seeds(work *w, const char *q)
 {
     cc_buf match = CC_BUF_INIT(1 << 16), qkey = CC_BUF_INIT(0), akey = CC_BUF_INIT(0);
     sqlite3_stmt *st = NULL, *df = NULL;
     const char *p = q, *wb[MAX_QTOKENS];
     size_t wn[MAX_QTOKENS], nw = 0, i;
+    word_df wdf[MAX_QTOKENS];
     int ntok = 0;
     cc_status s = CC_OK;
 
@@ -343,7 +364,12 @@ static cc_status question_seeds(work *w, const char *q)
     }
     /* a word in more than MAX_WORD_NAMES names ("Systems", "Group") would
      * make the query rank thousands of names: it only counts in a phrase
-     * with a neighbour ("Tarimarven Systems"); the others are OR-ed */
+     * with a neighbour ("Tarimarven Systems"); the others are OR-ed.  A
+     * word in no name ("What", "agree") is left out, and so is a phrase
+     * with it (when it has a token: an ASCII letter or digit): neither
+     * matches a row, so the rows and their bm25 ranks are the same (a
+     * phrase without a hit adds exactly 0 to a row's score), and FTS5 does
+     * not look its terms up three times (match, sort, idf) */
     if (nw && sqlite3_prepare_v2(w->db, "SELECT count(*) FROM (SELECT 1 FROM entity_names"
                                  " WHERE entity_names MATCH ?1 LIMIT ?2)", -1, &df, NULL)
                   != SQLITE_OK) {
@@ -351,7 +377,13 @@ static cc_status question_seeds(work *w, const char *q)
         goto done;
     }
     for (i = 0; i < nw; i++) {
-        int common = 0;
+        int n = 0;
+        size_t j;
+        for (j = 0; j < i && (wn[j] != wn[i] || memcmp(wb[j], wb[i], wn[i])); j++) {}
+        if (j < i) {                      /* the same word again: asked once */
+            wdf[i] = wdf[j];
+            continue;
+        }
         cc_buf_reset(&akey);
         if (cc_buf_putc(&akey, '"') || cc_buf_append(&akey, wb[i], wn[i]) || cc_buf_putc(&akey, '"')) {
             s = nomem(w);
@@ -359,11 +391,18 @@ static cc_status question_seeds(work *w, const char *q)
         }
         sqlite3_bind_text(df, 1, akey.data, (int)akey.len, SQLITE_STATIC);
         sqlite3_bind_int(df, 2, MAX_WORD_NAMES + 1);
-        if (sqlite3_step(df) == SQLITE_ROW) common = sqlite3_column_int(df, 0) > MAX_WORD_NAMES;
+        if (sqlite3_step(df) == SQLITE_ROW) n = sqlite3_column_int(df, 0);
         sqlite3_reset(df);
+        wdf[i] = n > MAX_WORD_NAMES ? WORD_COMMON : n > 0 ? WORD_IN_NAMES
+               : has_token(wb[i], wn[i]) ? WORD_ABSENT : WORD_ABSENT_ALONE;
+    }
+    for (i = 0; i < nw; i++) {
+        int common = wdf[i] == WORD_COMMON;
+        if (wdf[i] == WORD_ABSENT || wdf[i] == WORD_ABSENT_ALONE) continue;
         for (int side = common ? -1 : 0; side <= (common ? 1 : 0); side += common ? 2 : 1) {
             size_t a = side < 0 ? i - 1 : i, z = side > 0 ? i + 1 : i;
             if ((side < 0 && i == 0) || (side > 0 && i + 1 >= nw)) continue;
+            if (wdf[a] == WORD_ABSENT || wdf[z] == WORD_ABSENT) continue;
             if ((ntok++ && cc_buf_puts(&match, " OR ")) || cc_buf_putc(&match, '"')) {
                 s = nomem(w);
                 goto done;
@@ -460,6 +499,35 @@ static cc_status chunk_seeds(work *w, const int64_t *ids, size_t n)
 
 /* ---------------------------------------------------------------- expansion */
 
+/* Capacity for n rows, nodes and triples (and their maps).  -1: out of
+ * memory. */
+static int reserve(work *w, size_t n)
+{
+    size_t cap = 256;
+    void *p;
+    while (cap < 2 * n) cap *= 2;
+    if ((w->node_of.cap < cap && imap_resize(&w->node_of, cap)) ||
+        (w->seen_rel.cap < cap && imap_resize(&w->seen_rel, cap)) ||
+        (w->tmap_cap < cap && tmap_resize(w, cap)))
+        return -1;
+    if (w->cap_rows < n) {
+        if (!(p = realloc(w->rows, n * sizeof *w->rows))) return -1;
+        w->rows = p;
+        w->cap_rows = n;
+    }
+    if (w->cap_nodes < n) {
+        if (!(p = realloc(w->nodes, n * sizeof *w->nodes))) return -1;
+        w->nodes = p;
+        w->cap_nodes = n;
+    }
+    if (w->cap_tris < n) {
+        if (!(p = realloc(w->tris, n * sizeof *w->tris))) return -1;
+        w->tris = p;
+        w->cap_tris = n;
+    }
+    return 0;
+}
+
 static cc_status expand(work *w, int hops)
 {
     static const char *const sql[2] = {
@@ -475,6 +543,9 @@ static cc_status expand(work *w, int hops)
     size_t i, lo = 0, hi;
     int h, k;
 
+    /* room for what a full read usually needs (MAX_ROWS rows, about as
+     * many nodes and triples): no regrowing and rehashing on the way */
+    if (reserve(w, MAX_ROWS + 2)) { s = nomem(w); goto done; }
     for (k = 0; k < 2; k++)
         if (sqlite3_prepare_v2(w->db, sql[k], -1, &st[k], NULL) != SQLITE_OK) {
             s = cc_kb_sqlerr(w->kb, "reading relations");
@@ -495,9 +566,10 @@ static cc_status expand(work *w, int hops)
                     row *r;
                     int seen = imap_add(&w->seen_rel, rid, 0, NULL);
                     if (!seen) continue;
+                    /* the end bound to ?1 is node i itself: not looked up */
                     if (seen < 0 ||
-                        (a = node_add(w, sqlite3_column_int64(st[k], 1), h + 1)) == SIZE_MAX ||
-                        (b = node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
+                        (a = k ? node_add(w, sqlite3_column_int64(st[k], 1), h + 1) : i) == SIZE_MAX ||
+                        (b = k ? i : node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
                         !(pred = pred_str(w, (const char *)sqlite3_column_text(st[k], 3))) ||
                         (t = tri_get(w, a, b, pred)) == SIZE_MAX) {
                         s = nomem(w);
@@ -614,12 +686,15 @@ typedef struct edge { uint32_t s, o; double x; } edge;
 
 static int pagerank(work *w, size_t n_seeds)
 {
-    size_t i, it, nn = w->n_nodes, ne = w->n_tris;
-    double *ppr = malloc((nn ? nn : 1) * sizeof *ppr), *next = malloc((nn ? nn : 1) * sizeof *next),
+    size_t i, it, nn = w->n_nodes, ne = w->n_tris, n_dead = 0, n_src = 0;
+    double *ppr = malloc((nn ? nn : 1) * sizeof *ppr), *next = calloc(nn ? nn : 1, sizeof *next),
            *wdeg = calloc(nn ? nn : 1, sizeof *wdeg), restart = 1.0 / n_seeds;
+    /* the nodes without edges (their rank is spread over the seeds) and
+     * the seeds (dist 0), each in node order */
+    size_t *dead = malloc((nn ? nn : 1) * sizeof *dead), *src = malloc((nn ? nn : 1) * sizeof *src);
     edge *e = malloc((ne ? ne : 1) * sizeof *e);
-    if (!ppr || !next || !wdeg || !e) {
-        free(ppr); free(next); free(wdeg); free(e);
+    if (!ppr || !next || !wdeg || !e || !dead || !src) {
+        free(ppr); free(next); free(wdeg); free(e); free(dead); free(src);
         return -1;
     }
     for (i = 0; i < ne; i++) {
@@ -630,29 +705,36 @@ static int pagerank(work *w, size_t n_seeds)
         wdeg[e[i].s] += x;
         wdeg[e[i].o] += x;
     }
-    for (i = 0; i < nn; i++) ppr[i] = w->nodes[i].dist == 0 ? restart : 0;
+    for (i = 0; i < nn; i++) {
+        ppr[i] = w->nodes[i].dist == 0 ? restart : 0;
+        if (w->nodes[i].dist == 0) src[n_src++] = i;
+        if (wdeg[i] == 0) dead[n_dead++] = i;
+    }
+    /* each pass is the textbook one, in the same order of operations (so
+     * the same bits): the restart term is 0 for a node that is not a seed
+     * and adding 0 changes no rank, so it is added to the seeds only */
     for (it = 0; it < PPR_ITERS; it++) {
-        double dangling = 0;
-        for (i = 0; i < nn; i++) {
-            next[i] = 0;
-            if (wdeg[i] == 0) dangling += ppr[i];
-        }
-        for (i = 0; i < ne; i++) {
+        double dangling = 0, teleport;
+        for (i = 0; i < n_dead; i++) dangling += ppr[dead[i]];
+        for (i = 0; i < ne; i++) {                /* next is all 0 here */
             uint32_t a = e[i].s, b = e[i].o;
             double x = e[i].x;
             next[b] += ppr[a] * x / wdeg[a];
             next[a] += ppr[b] * x / wdeg[b];
         }
-        for (i = 0; i < nn; i++)
-            ppr[i] = (1 - PPR_ALPHA) * next[i] +
-                     (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * (w->nodes[i].dist == 0 ? restart : 0);
+        teleport = (PPR_ALPHA + (1 - PPR_ALPHA) * dangling) * restart;
+        for (i = 0; i < nn; i++) {
+            ppr[i] = (1 - PPR_ALPHA) * next[i];
+            next[i] = 0;
+        }
+        for (i = 0; i < n_src; i++) ppr[src[i]] = ppr[src[i]] + teleport;
     }
     for (i = 0; i < ne; i++) {
         tri *t = &w->tris[i];
         double pr = (ppr[t->s] + ppr[t->o]) * (double)nn / 2;
         t->score = t->weight / (1.0 + t->hops) * (1.0 + pr);
     }
-    free(ppr); free(next); free(wdeg); free(e);
+    free(ppr); free(next); free(wdeg); free(e); free(dead); free(src);
     return 0;
 }
 
@@ -814,6 +896,12 @@ labels:
         goto done;
     }
     for (i = 0; i < g->n_seeds; i++) {
+        /* seed i is node i (seeds are added first, each once): its label
+         * was read already when it is an end of a kept triple */
+        if (i < w->n_nodes && w->nodes[i].id == g->seeds[i].entity_id && w->nodes[i].label) {
+            g->seeds[i].label = w->nodes[i].label;
+            continue;
+        }
         sqlite3_bind_int64(ent, 1, g->seeds[i].entity_id);
         g->seeds[i].label = keep_str(g, sqlite3_step(ent) == SQLITE_ROW
                                             ? (const char *)sqlite3_column_text(ent, 0) : "");
