@@ -20,7 +20,10 @@
  * (the prompt's token budget, 2048), ask.graph_hops (1: the subgraph's
  * depth for ask; graph.hops stays the graph module's default),
  * ask.kv_cache_mb (256: the byte budget of the model's prefix KV cache,
- * kept with the model between asks in one process; 0 = off).
+ * kept with the model between asks in one process; 0 = off), ask.kv_type
+ * (the element type of the model's KV cache: "f16", the CPU default, or
+ * "f32"; "" = the engine's default, which the environment variable
+ * CAIRN_KV can set).
  *
  * Prefix: ca_.  Errors are on the KB handle (cc_kb_errmsg).
  */

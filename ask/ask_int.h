@@ -67,9 +67,10 @@ typedef struct ca_gen {
     int     model_kept;        /* 1: the model stayed loaded from an earlier ask in this process */
 } ca_gen;
 
-/* Opens the model at path with a KV cache of n_ctx tokens and hashes the
- * file (sha256). Errors on the KB handle. */
-cc_status   ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out);
+/* Opens the model at path with a KV cache of n_ctx tokens whose elements
+ * are kv_type ("f16", "f32"; NULL or "" = the engine's default, see
+ * cl_kv_type) and hashes the file (sha256). Errors on the KB handle. */
+cc_status   ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, const char *kv_type, ca_llm **out);
 void        ca_llm_close(ca_llm *m);   /* NULL-safe */
 /* The KV cache size in tokens (the trained context at most). */
 uint32_t    ca_llm_n_ctx(const ca_llm *m);
@@ -85,7 +86,7 @@ void        ca_llm_set_cache_budget(ca_llm *m, size_t bytes);
 /* A ca_count_fn over the model's tokenizer (ctx = the ca_llm). */
 size_t      ca_llm_count(void *ctx, const char *s, size_t n);
 /* The model's identity as a JSON object (file, sha256, architecture,
- * tensor types, backend, context); borrowed from m. */
+ * tensor types, backend, context, KV cache type); borrowed from m. */
 const char *ca_llm_identity(const ca_llm *m);
 /* Greedy generation from the prompt (evidence tokenised with
  * parse_special = 0, so role markers in documents stay text), at most

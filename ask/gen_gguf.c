@@ -28,6 +28,7 @@ struct ca_llm {
     /* what the slot matches on */
     char     *path;
     uint32_t  want_ctx;
+    int       want_kv;    /* cl_kv_type asked for */
     struct stat st;
 };
 
@@ -101,8 +102,9 @@ static int file_sha256(const char *path, char hex[65], long long *size)
 
 static cl_status prompt_tokens(const cl_model *m, const ca_prompt *p, cl_token **out, size_t *n, int *chat);
 
-cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
+cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, const char *kv_type, ca_llm **out)
 {
+    cl_model_params mp = {0};
     ca_llm *m;
     cl_gguf *g = NULL;
     char hex[65];
@@ -111,9 +113,13 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
     int first = 1;
     struct stat st;
     *out = NULL;
+    mp.n_ctx = n_ctx;
+    if (kv_type && *kv_type && (mp.kv_type = cl_kv_type_parse(kv_type)) < 0)
+        return cc_kb_seterr(kb, CC_INVALID, "setting ask.kv_type must be \"f16\" or \"f32\" (is \"%s\")",
+                            kv_type);
     if (stat(path, &st) == 0) {   /* the model kept from an earlier ask, when it is this one */
         pthread_mutex_lock(&slot_mu);
-        if (slot && slot->want_ctx == n_ctx && !strcmp(slot->path, path) && same_file(&slot->st, &st)) {
+        if (slot && slot->want_ctx == n_ctx && slot->want_kv == mp.kv_type && !strcmp(slot->path, path) && same_file(&slot->st, &st)) {
             m = slot;
             slot = NULL;
             pthread_mutex_unlock(&slot_mu);
@@ -124,7 +130,7 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
         pthread_mutex_unlock(&slot_mu);
     }
     if (!(m = calloc(1, sizeof *m))) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
-    if (cl_model_open(path, n_ctx, &m->m) != CL_OK) {
+    if (cl_model_open_params(path, &mp, &m->m) != CL_OK) {
         cc_status s = cc_kb_seterr(kb, CC_INVALID, "model %s: %s", path, cl_errmsg());
         ca_llm_close(m);
         return s;
@@ -152,7 +158,8 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
             first = 0;
         }
     cc_buf_printf(b, "},\"backend\":\"%s\",\"n_layer\":%u,\"n_embd\":%u,\"n_vocab\":%u,"
-                  "\"n_ctx\":%u}", cl_model_backend(m->m), in->n_layer, in->n_embd, in->n_vocab, in->n_ctx);
+                  "\"n_ctx\":%u,\"kv_cache\":\"%s\"}", cl_model_backend(m->m), in->n_layer, in->n_embd, in->n_vocab,
+                  in->n_ctx, cl_kv_type_name(in->kv_type));
     if (!b->data) {
         ca_llm_close(m);
         return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
@@ -169,6 +176,7 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, ca_llm **out)
     if (stat(path, &m->st) == 0 && (m->path = malloc(strlen(path) + 1)))
         memcpy(m->path, path, strlen(path) + 1);
     m->want_ctx = n_ctx;
+    m->want_kv = mp.kv_type;
     *out = m;
     return CC_OK;
 }
