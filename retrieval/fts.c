@@ -440,6 +440,289 @@ done:
     return 1;
 }
 
+/* ---------------------------------------------------------------- the scan
+ *
+ * FTS5's ORDER BY rank runs bm25() two or three times per matching row
+ * (the sort key, the rank column, the caller's -bm25()), each time reading
+ * the row's size from chunks_fts_docsize, and re-reads every phrase's
+ * doclist to count its rows (the idf), on a nested statement it prepares
+ * and sorts per query. The scan gets the same numbers in one pass: an
+ * unordered MATCH of the same expression whose auxiliary function
+ * (cairn_lane_row, registered per connection through the fts5_api) records,
+ * per row, its id, its token count (all columns) and each phrase's number
+ * of instances (xInst). A phrase's document count is the number of rows
+ * of the OR-ed match holding it (every row holding a phrase matches the
+ * OR), which is what bm25()'s xQueryPhrase counts. Scores are then FTS5's
+ * bm25() formula with its constants, evaluated in its order of operations
+ * and phrases, so they are the same doubles; ties go to the lower id, as
+ * FTS5's sort of rows visited in id order leaves them. When an ASCII
+ * phrase passes the common-term threshold the scan stops and the pruned
+ * search above takes the query (it would have pruned it).
+ *
+ * Row sizes are cached per connection (a row's id is never reused and its
+ * size never changes, schemas/catalog.sql), for ids below 2^22 and sizes
+ * below 65,536; the cache lives and dies with the connection (the
+ * function's destructor runs when SQLite closes it). */
+
+#define LANE_FN       "cairn_lane_row"
+#define LANE_PTR      "cairn_lane_scan"
+#define DSZ_MAX_ID    ((int64_t)1 << 22)
+#define SCAN_MAX_ROWS ((size_t)1 << 22)
+
+typedef struct lane_conn {
+    sqlite3          *db;
+    uint16_t         *dsz;     /* tokens of row id, 0 = not cached */
+    size_t            ndsz;
+    struct lane_conn *next;
+} lane_conn;
+
+static pthread_mutex_t lane_mu = PTHREAD_MUTEX_INITIALIZER;
+static lane_conn *lanes;
+
+typedef struct lane_scan {
+    int       np;              /* phrases in the MATCH (<= MAX_TERMS) */
+    unsigned  may_common;      /* bit i: phrase i counts towards the threshold */
+    double    share;           /* common share; 0 = no threshold */
+    int64_t   cmin;
+    int64_t   thr;             /* set at the first row; 0 = none */
+    int       started, over;   /* over: a phrase passed thr */
+    int       full;            /* more than SCAN_MAX_ROWS rows */
+    sqlite3_int64 nrow, ntok;  /* rows and tokens of the table */
+    int64_t   nhit[MAX_TERMS];
+    size_t    n, cap;
+    int64_t  *id;              /* n */
+    int      *dl;              /* n: tokens in the row, all columns */
+    uint32_t *f;               /* n x np: instances of phrase i in the row */
+} lane_scan;
+
+static void lane_conn_free(void *p)
+{
+    lane_conn *c = p, **pp;
+    pthread_mutex_lock(&lane_mu);
+    for (pp = &lanes; *pp; pp = &(*pp)->next)
+        if (*pp == c) { *pp = c->next; break; }
+    pthread_mutex_unlock(&lane_mu);
+    free(c->dsz);
+    free(c);
+}
+
+/* The row's tokens (all columns), from the cache or xColumnSize. */
+static int row_tokens(const Fts5ExtensionApi *api, Fts5Context *fc, lane_conn *c,
+                      int64_t id, int *dl)
+{
+    int rc;
+    if (c && id >= 0 && (size_t)id < c->ndsz && c->dsz[id]) { *dl = c->dsz[id]; return SQLITE_OK; }
+    if ((rc = api->xColumnSize(fc, -1, dl)) != SQLITE_OK) return rc;
+    if (c && id >= 0 && id < DSZ_MAX_ID && *dl > 0 && *dl < 65536) {
+        if ((size_t)id >= c->ndsz) {
+            size_t nn = c->ndsz ? c->ndsz : 4096;
+            uint16_t *d;
+            while (nn <= (size_t)id) nn *= 2;
+            if (nn > (size_t)DSZ_MAX_ID) nn = (size_t)DSZ_MAX_ID;
+            if (!(d = realloc(c->dsz, nn * sizeof *d))) return SQLITE_OK;   /* uncached */
+            memset(d + c->ndsz, 0, (nn - c->ndsz) * sizeof *d);
+            c->dsz = d;
+            c->ndsz = nn;
+        }
+        c->dsz[id] = (uint16_t)*dl;
+    }
+    return SQLITE_OK;
+}
+
+/* cairn_lane_row(chunks_fts, scan): records the current row in *scan. */
+static void lane_row(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx,
+                     int nval, sqlite3_value **val)
+{
+    lane_conn *c = api->xUserData(fc);
+    lane_scan *s = nval == 1 ? sqlite3_value_pointer(val[0], LANE_PTR) : NULL;
+    uint32_t *f;
+    int ninst, rc, i;
+    if (!s) { sqlite3_result_error(ctx, LANE_FN ": no scan to record into", -1); return; }
+    if (s->over || s->full) return;
+    if (!s->started) {
+        if (api->xPhraseCount(fc) != s->np) {
+            sqlite3_result_error(ctx, LANE_FN ": phrase count differs from the query's", -1);
+            return;
+        }
+        if ((rc = api->xRowCount(fc, &s->nrow)) || (rc = api->xColumnTotalSize(fc, -1, &s->ntok))) {
+            sqlite3_result_error_code(ctx, rc);
+            return;
+        }
+        if (s->share > 0 && s->nrow > 0) {      /* as bm25_pruned decides */
+            int64_t thr = (int64_t)(s->share * (double)s->nrow);
+            if (thr < s->cmin) thr = s->cmin;
+            if (s->nrow > thr && s->ntok > 0) s->thr = thr;
+        }
+        s->started = 1;
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 256;
+        int64_t *id;
+        int *dl;
+        uint32_t *nf;
+        if (nc > SCAN_MAX_ROWS) { s->full = 1; return; }
+        if (!(id = realloc(s->id, nc * sizeof *id))) goto nomem;
+        s->id = id;
+        if (!(dl = realloc(s->dl, nc * sizeof *dl))) goto nomem;
+        s->dl = dl;
+        if (!(nf = realloc(s->f, nc * (size_t)s->np * sizeof *nf))) goto nomem;
+        s->f = nf;
+        s->cap = nc;
+    }
+    f = s->f + s->n * (size_t)s->np;
+    memset(f, 0, (size_t)s->np * sizeof *f);
+    if ((rc = api->xInstCount(fc, &ninst))) { sqlite3_result_error_code(ctx, rc); return; }
+    for (i = 0; i < ninst; i++) {
+        int ip, ic, io;
+        if ((rc = api->xInst(fc, i, &ip, &ic, &io))) { sqlite3_result_error_code(ctx, rc); return; }
+        if (ip >= 0 && ip < s->np) f[ip]++;
+    }
+    s->id[s->n] = api->xRowid(fc);
+    if ((rc = row_tokens(api, fc, c, s->id[s->n], &s->dl[s->n]))) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    for (i = 0; i < s->np; i++)
+        if (f[i] && ++s->nhit[i] > s->thr && s->thr && (s->may_common >> i & 1)) s->over = 1;
+    s->n++;
+    return;
+nomem:
+    sqlite3_result_error_nomem(ctx);
+}
+
+/* The connection's registration of cairn_lane_row: 0 when FTS5's API is
+ * unavailable (the caller uses FTS5's own ranking). */
+static int lane_ready(sqlite3 *db)
+{
+    lane_conn *c;
+    fts5_api *api = NULL;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&lane_mu);
+    for (c = lanes; c && c->db != db; c = c->next) {}
+    pthread_mutex_unlock(&lane_mu);
+    if (c) return 1;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) return 0;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2 || !(c = calloc(1, sizeof *c))) return 0;
+    c->db = db;
+    if (api->xCreateFunction(api, LANE_FN, c, lane_row, lane_conn_free) != SQLITE_OK) {
+        free(c);
+        return 0;
+    }
+    pthread_mutex_lock(&lane_mu);
+    c->next = lanes;
+    lanes = c;
+    pthread_mutex_unlock(&lane_mu);
+    return 1;
+}
+
+static int cmp_score(const void *a, const void *b)
+{
+    const cr_hit *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+}
+
+enum { SCAN_DONE, SCAN_COMMON, SCAN_NONE };
+
+/* Ranks the MATCH expression q (phrases t[0..nt), in order) as FTS5's
+ * ORDER BY rank LIMIT k would. prune: stop with SCAN_COMMON when an ASCII
+ * phrase passes the common-term threshold. SCAN_DONE: hits and n set, or
+ * an error in *s; SCAN_NONE: the scan is unavailable here. */
+static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int prune, int k,
+                     cr_hit **hits, size_t *n, cc_status *s)
+{
+    sqlite3 *db = cc_kb_db(kb);
+    sqlite3_stmt *st = NULL;
+    lane_scan sc;
+    cr_hit *h = NULL;
+    double idf[MAX_TERMS], avgdl;
+    size_t i, m;
+    int rc, r = SCAN_DONE;
+
+    if (!nt || nt > MAX_TERMS || !lane_ready(db)) return SCAN_NONE;
+    memset(&sc, 0, sizeof sc);
+    sc.np = (int)nt;
+    if (prune && nt >= 2 &&
+        !cc_kb_setting_f64(kb, "search.common_share", 0.05, &sc.share) &&
+        !cc_kb_setting_i64(kb, "search.common_min", 1000, &sc.cmin) && sc.share > 0 && sc.cmin >= 1) {
+        for (i = 0; i < nt; i++) {
+            int ascii = 1;
+            for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
+            if (ascii) sc.may_common |= 1u << i;
+        }
+    } else {
+        sc.share = 0;
+    }
+    if (sqlite3_prepare_v2(db, "SELECT " LANE_FN "(chunks_fts, ?2) FROM chunks_fts "
+                           "WHERE chunks_fts MATCH ?1", -1, &st, NULL) != SQLITE_OK) {
+        r = SCAN_NONE;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, q->data, (int)q->len, SQLITE_STATIC);
+    sqlite3_bind_pointer(st, 2, &sc, LANE_PTR, NULL);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !sc.over && !sc.full) {}
+    if (sc.over || sc.full) { r = sc.over ? SCAN_COMMON : SCAN_NONE; goto out; }
+    if (rc != SQLITE_DONE) { *s = cc_kb_sqlerr(kb, "BM25 search"); goto out; }
+    *hits = NULL;
+    *n = 0;
+    *s = CC_OK;
+    if (!sc.n) goto out;
+    /* fts5Bm25GetData and fts5Bm25Function (SQLite's fts5_aux.c), term by term */
+    avgdl = (double)sc.ntok / (double)sc.nrow;
+    for (i = 0; i < nt; i++) {
+        double d = log(((double)(sc.nrow - sc.nhit[i]) + 0.5) / ((double)sc.nhit[i] + 0.5));
+        idf[i] = d <= 0.0 ? 1e-6 : d;
+    }
+    if (!(h = calloc(sc.n, sizeof *h))) { *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+    for (m = 0; m < sc.n; m++) {
+        const double k1 = BM25_K1, b = BM25_B, D = (double)sc.dl[m];
+        const uint32_t *f = sc.f + m * nt;
+        double score = 0.0;
+        for (i = 0; i < nt; i++) {
+            double fr = (double)f[i];
+            if (!f[i]) continue;       /* adds 0.0 */
+            score += idf[i] * ((fr * (k1 + 1.0)) / (fr + k1 * (1 - b + b * D / avgdl)));
+        }
+        h[m].chunk_id = sc.id[m];
+        h[m].score = h[m].lane_score[CR_LANE_BM25] = score;   /* -bm25() */
+    }
+    qsort(h, sc.n, sizeof *h, cmp_score);
+    m = sc.n < (size_t)k ? sc.n : (size_t)k;
+    for (i = 0; i < m; i++) h[i].rank[CR_LANE_BM25] = (int)i + 1;
+    *hits = h;
+    *n = m;
+    h = NULL;
+out:
+    sqlite3_finalize(st);
+    free(h);
+    free(sc.id);
+    free(sc.dl);
+    free(sc.f);
+    return r;
+}
+
+/* 1 when a word of the query is in the common-term cache (the pruned
+ * search decides for it). */
+static int any_cached(cc_kb *kb, const term *t, size_t nt)
+{
+    const char *dir = cc_kb_dir(kb);
+    size_t dl = strlen(dir);
+    int hit = 0;
+    pthread_mutex_lock(&df_mu);
+    for (size_t e = 0; e < df_count && !hit; e++) {
+        const char *key = df_cache[e].key;
+        if (df_cache[e].klen <= dl || memcmp(key, dir, dl + 1)) continue;
+        for (size_t i = 0; i < nt && !hit; i++)
+            hit = df_cache[e].klen - dl - 1 == t[i].n &&
+                  tok_eq(key + dl + 1, t[i].n, t[i].w, t[i].n);
+    }
+    pthread_mutex_unlock(&df_mu);
+    return hit;
+}
+
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n)
 {
@@ -459,8 +742,17 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
     } else if ((s = cr_fts_query(query, &q, &err))) {
         cc_kb_seterr(kb, s, "%s", err.data ? err.data : "bad query");
         goto out;
-    } else if (bm25_pruned(kb, query, k, hits, n, &s)) {
-        goto out;
+    } else {
+        term t[MAX_TERMS];
+        size_t nt = query_words(query, t, MAX_TERMS);
+        int scan = nt > 0, r;
+        /* the scan, unless a word may be common (then the pruned search) */
+        if (scan && !any_cached(kb, t, nt)) {
+            if ((r = bm25_scan(kb, &q, t, nt, 1, k, hits, n, &s)) == SCAN_DONE) goto out;
+            scan = r != SCAN_NONE;
+        }
+        if (bm25_pruned(kb, query, k, hits, n, &s)) goto out;
+        if (scan && bm25_scan(kb, &q, t, nt, 0, k, hits, n, &s) == SCAN_DONE) goto out;
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb),
                            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
