@@ -468,11 +468,14 @@ done:
 #define LANE_PTR      "cairn_lane_scan"
 #define DSZ_MAX_ID    ((int64_t)1 << 22)
 #define SCAN_MAX_ROWS ((size_t)1 << 22)
+#define DSZ_BULK_AFTER 8192
 
 typedef struct lane_conn {
     sqlite3          *db;
     uint16_t         *dsz;     /* tokens of row id, 0 = not cached */
     size_t            ndsz;
+    size_t            misses;  /* sizes read one by one */
+    int               bulk;    /* the whole table was loaded once */
     struct lane_conn *next;
 } lane_conn;
 
@@ -506,6 +509,44 @@ static void lane_conn_free(void *p)
     free(c);
 }
 
+static void dsz_put(lane_conn *c, int64_t id, int dl)
+{
+    if (id < 0 || id >= DSZ_MAX_ID || dl <= 0 || dl >= 65536) return;
+    if ((size_t)id >= c->ndsz) {
+        size_t nn = c->ndsz ? c->ndsz : 4096;
+        uint16_t *d;
+        while (nn <= (size_t)id) nn *= 2;
+        if (nn > (size_t)DSZ_MAX_ID) nn = (size_t)DSZ_MAX_ID;
+        if (!(d = realloc(c->dsz, nn * sizeof *d))) return;    /* stays uncached */
+        memset(d + c->ndsz, 0, (nn - c->ndsz) * sizeof *d);
+        c->dsz = d;
+        c->ndsz = nn;
+    }
+    c->dsz[id] = (uint16_t)dl;
+}
+
+/* A busy connection (DSZ_BULK_AFTER sizes read one by one) reads the rest
+ * in one pass over chunks_fts_docsize, far cheaper per row than a lookup.
+ * A failure leaves the cache as it was. */
+static void dsz_load(sqlite3 *db, lane_conn *c)
+{
+    sqlite3_stmt *st;
+    c->bulk = 1;
+    if (sqlite3_prepare_v2(db, "SELECT id, sz FROM chunks_fts_docsize WHERE id < ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, DSZ_MAX_ID);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *p = sqlite3_column_blob(st, 1);
+        const unsigned char *end = p + sqlite3_column_bytes(st, 1);
+        uint64_t v, tot = 0;
+        size_t used;
+        for (; p && p < end && (used = get_varint(p, end, &v)); p += used) tot += v;
+        if (tot < 65536) dsz_put(c, sqlite3_column_int64(st, 0), (int)tot);
+    }
+    sqlite3_finalize(st);
+}
+
 /* The row's tokens (all columns), from the cache or xColumnSize. */
 static int row_tokens(const Fts5ExtensionApi *api, Fts5Context *fc, lane_conn *c,
                       int64_t id, int *dl)
@@ -513,18 +554,9 @@ static int row_tokens(const Fts5ExtensionApi *api, Fts5Context *fc, lane_conn *c
     int rc;
     if (c && id >= 0 && (size_t)id < c->ndsz && c->dsz[id]) { *dl = c->dsz[id]; return SQLITE_OK; }
     if ((rc = api->xColumnSize(fc, -1, dl)) != SQLITE_OK) return rc;
-    if (c && id >= 0 && id < DSZ_MAX_ID && *dl > 0 && *dl < 65536) {
-        if ((size_t)id >= c->ndsz) {
-            size_t nn = c->ndsz ? c->ndsz : 4096;
-            uint16_t *d;
-            while (nn <= (size_t)id) nn *= 2;
-            if (nn > (size_t)DSZ_MAX_ID) nn = (size_t)DSZ_MAX_ID;
-            if (!(d = realloc(c->dsz, nn * sizeof *d))) return SQLITE_OK;   /* uncached */
-            memset(d + c->ndsz, 0, (nn - c->ndsz) * sizeof *d);
-            c->dsz = d;
-            c->ndsz = nn;
-        }
-        c->dsz[id] = (uint16_t)*dl;
+    if (c) {
+        c->misses++;
+        dsz_put(c, id, *dl);
     }
     return SQLITE_OK;
 }
@@ -590,9 +622,9 @@ nomem:
     sqlite3_result_error_nomem(ctx);
 }
 
-/* The connection's registration of cairn_lane_row: 0 when FTS5's API is
- * unavailable (the caller uses FTS5's own ranking). */
-static int lane_ready(sqlite3 *db)
+/* The connection's registration of cairn_lane_row: NULL when FTS5's API
+ * is unavailable (the caller uses FTS5's own ranking). */
+static lane_conn *lane_ready(sqlite3 *db)
 {
     lane_conn *c;
     fts5_api *api = NULL;
@@ -600,29 +632,53 @@ static int lane_ready(sqlite3 *db)
     pthread_mutex_lock(&lane_mu);
     for (c = lanes; c && c->db != db; c = c->next) {}
     pthread_mutex_unlock(&lane_mu);
-    if (c) return 1;
-    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) return 0;
+    if (c) return c;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) return NULL;
     sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
     sqlite3_step(st);
     sqlite3_finalize(st);
-    if (!api || api->iVersion < 2 || !(c = calloc(1, sizeof *c))) return 0;
+    if (!api || api->iVersion < 2 || !(c = calloc(1, sizeof *c))) return NULL;
     c->db = db;
     if (api->xCreateFunction(api, LANE_FN, c, lane_row, lane_conn_free) != SQLITE_OK) {
         free(c);
-        return 0;
+        return NULL;
     }
     pthread_mutex_lock(&lane_mu);
     c->next = lanes;
     lanes = c;
     pthread_mutex_unlock(&lane_mu);
-    return 1;
+    return c;
 }
 
-static int cmp_score(const void *a, const void *b)
+/* The k best of the scan's rows: a heap whose root is the worst kept. */
+typedef struct scored { double score; int64_t id; } scored;
+
+static int below(const scored *a, const scored *b)     /* a ranks after b */
 {
-    const cr_hit *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
+    return a->score < b->score || (a->score == b->score && a->id > b->id);
+}
+
+static void heap_down(scored *hp, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        scored x;
+        if (l < n && below(&hp[l], &hp[w])) w = l;
+        if (r < n && below(&hp[r], &hp[w])) w = r;
+        if (w == i) return;
+        x = hp[i]; hp[i] = hp[w]; hp[w] = x;
+        i = w;
+    }
+}
+
+static void heap_up(scored *hp, size_t i)
+{
+    while (i && below(&hp[i], &hp[(i - 1) / 2])) {
+        scored x = hp[i];
+        hp[i] = hp[(i - 1) / 2];
+        hp[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
 }
 
 enum { SCAN_DONE, SCAN_COMMON, SCAN_NONE };
@@ -636,13 +692,16 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
 {
     sqlite3 *db = cc_kb_db(kb);
     sqlite3_stmt *st = NULL;
+    lane_conn *c;
     lane_scan sc;
     cr_hit *h = NULL;
+    scored *hp = NULL;
     double idf[MAX_TERMS], avgdl;
-    size_t i, m;
+    size_t i, m, kk, nh;
     int rc, r = SCAN_DONE;
 
-    if (!nt || nt > MAX_TERMS || !lane_ready(db)) return SCAN_NONE;
+    if (!nt || nt > MAX_TERMS || !(c = lane_ready(db))) return SCAN_NONE;
+    if (c->misses >= DSZ_BULK_AFTER && !c->bulk) dsz_load(db, c);
     memset(&sc, 0, sizeof sc);
     sc.np = (int)nt;
     if (prune && nt >= 2 &&
@@ -676,28 +735,42 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
         double d = log(((double)(sc.nrow - sc.nhit[i]) + 0.5) / ((double)sc.nhit[i] + 0.5));
         idf[i] = d <= 0.0 ? 1e-6 : d;
     }
-    if (!(h = calloc(sc.n, sizeof *h))) { *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
-    for (m = 0; m < sc.n; m++) {
+    kk = sc.n < (size_t)k ? sc.n : (size_t)k;
+    if (!(hp = malloc(kk * sizeof *hp)) || !(h = calloc(kk, sizeof *h))) {
+        *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        goto out;
+    }
+    for (m = 0, nh = 0; m < sc.n; m++) {
         const double k1 = BM25_K1, b = BM25_B, D = (double)sc.dl[m];
         const uint32_t *f = sc.f + m * nt;
-        double score = 0.0;
+        scored x = {0.0, sc.id[m]};
         for (i = 0; i < nt; i++) {
             double fr = (double)f[i];
             if (!f[i]) continue;       /* adds 0.0 */
-            score += idf[i] * ((fr * (k1 + 1.0)) / (fr + k1 * (1 - b + b * D / avgdl)));
+            x.score += idf[i] * ((fr * (k1 + 1.0)) / (fr + k1 * (1 - b + b * D / avgdl)));
         }
-        h[m].chunk_id = sc.id[m];
-        h[m].score = h[m].lane_score[CR_LANE_BM25] = score;   /* -bm25() */
+        if (nh < kk) {
+            hp[nh] = x;
+            heap_up(hp, nh++);
+        } else if (below(&hp[0], &x)) {
+            hp[0] = x;
+            heap_down(hp, nh, 0);
+        }
     }
-    qsort(h, sc.n, sizeof *h, cmp_score);
-    m = sc.n < (size_t)k ? sc.n : (size_t)k;
-    for (i = 0; i < m; i++) h[i].rank[CR_LANE_BM25] = (int)i + 1;
+    for (m = 0; m < nh; m++) {
+        h[m].chunk_id = hp[m].id;
+        h[m].score = h[m].lane_score[CR_LANE_BM25] = hp[m].score;   /* -bm25() */
+    }
+    qsort(h, nh, sizeof *h, cmp_hit);
+    for (m = 0; m < nh; m++) h[m].rank[CR_LANE_BM25] = (int)m + 1;
+    m = nh;
     *hits = h;
     *n = m;
     h = NULL;
 out:
     sqlite3_finalize(st);
     free(h);
+    free(hp);
     free(sc.id);
     free(sc.dl);
     free(sc.f);
