@@ -653,7 +653,7 @@ static lane_conn *lane_ready(sqlite3 *db)
 }
 
 /* The k best of the scan's rows: a heap whose root is the worst kept. */
-typedef struct scored { double score; int64_t id; } scored;
+typedef struct scored { double score; int64_t id; size_t row; } scored;
 
 static int below(const scored *a, const scored *b)     /* a ranks after b */
 {
@@ -673,6 +673,11 @@ static void heap_down(scored *hp, size_t n, size_t i)
     }
 }
 
+static int cmp_scored(const void *a, const void *b)     /* best first */
+{
+    return below(a, b) ? 1 : below(b, a) ? -1 : 0;
+}
+
 static void heap_up(scored *hp, size_t i)
 {
     while (i && below(&hp[i], &hp[(i - 1) / 2])) {
@@ -687,10 +692,11 @@ enum { SCAN_DONE, SCAN_COMMON, SCAN_NONE };
 
 /* Ranks the MATCH expression q (phrases t[0..nt), in order) as FTS5's
  * ORDER BY rank LIMIT k would. prune: stop with SCAN_COMMON when an ASCII
- * phrase passes the common-term threshold. SCAN_DONE: hits and n set, or
+ * phrase passes the common-term threshold (search.common_share and
+ * search.common_min, as bm25_pruned computes it). SCAN_DONE: hits and n set, or
  * an error in *s; SCAN_NONE: the scan is unavailable here. */
 static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int prune, int k,
-                     cr_hit **hits, size_t *n, cc_status *s)
+                     cr_hit **hits, size_t *n, int **dls, cc_status *s)
 {
     sqlite3 *db = cc_kb_db(kb);
     sqlite3_stmt *st = NULL;
@@ -708,7 +714,7 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
         dsz_load(db, c);
     memset(&sc, 0, sizeof sc);
     sc.np = (int)nt;
-    if (prune && nt >= 2 &&
+    if (prune &&
         !cc_kb_setting_f64(kb, "search.common_share", 0.05, &sc.share) &&
         !cc_kb_setting_i64(kb, "search.common_min", 1000, &sc.cmin) && sc.share > 0 && sc.cmin >= 1) {
         for (i = 0; i < nt; i++) {
@@ -733,6 +739,7 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
     *hits = NULL;
     *n = 0;
     *s = CC_OK;
+    if (dls) *dls = NULL;
     if (!sc.n) goto out;
     /* fts5Bm25GetData and fts5Bm25Function (SQLite's fts5_aux.c), term by term */
     avgdl = (double)sc.ntok / (double)sc.nrow;
@@ -748,7 +755,7 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
     for (m = 0, nh = 0; m < sc.n; m++) {
         const double k1 = BM25_K1, b = BM25_B, D = (double)sc.dl[m];
         const uint32_t *f = sc.f + m * nt;
-        scored x = {0.0, sc.id[m]};
+        scored x = {0.0, sc.id[m], m};
         for (i = 0; i < nt; i++) {
             double fr = (double)f[i];
             if (!f[i]) continue;       /* adds 0.0 */
@@ -762,15 +769,20 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
             heap_down(hp, nh, 0);
         }
     }
+    qsort(hp, nh, sizeof *hp, cmp_scored);
     for (m = 0; m < nh; m++) {
         h[m].chunk_id = hp[m].id;
         h[m].score = h[m].lane_score[CR_LANE_BM25] = hp[m].score;   /* -bm25() */
+        h[m].rank[CR_LANE_BM25] = (int)m + 1;
     }
-    qsort(h, nh, sizeof *h, cmp_hit);
-    for (m = 0; m < nh; m++) h[m].rank[CR_LANE_BM25] = (int)m + 1;
-    m = nh;
+    if (dls) {                /* the rows' token counts, in the hits' order */
+        int *d = malloc((nh ? nh : 1) * sizeof *d);
+        if (!d) { *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+        for (m = 0; m < nh; m++) d[m] = sc.dl[hp[m].row];
+        *dls = d;
+    }
     *hits = h;
-    *n = m;
+    *n = nh;
     h = NULL;
 out:
     sqlite3_finalize(st);
@@ -780,6 +792,110 @@ out:
     free(sc.dl);
     free(sc.f);
     return r;
+}
+
+/* The pruned search (above) with the scan ranking the pool: when every
+ * common word of the query is in the cache, the other words are ranked by
+ * one scan (no probes: a scan that completes proves each of them under the
+ * threshold, a scan that stops hands the query to bm25_pruned), and the
+ * pool's common-term shares are added as bm25_pruned adds them, with the
+ * row sizes the scan read. 1: done (or an error in s); 0: use
+ * bm25_pruned. */
+static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, size_t *n,
+                            cc_status *s)
+{
+    sqlite3 *db = cc_kb_db(kb);
+    term t[MAX_TERMS], rt[MAX_TERMS];
+    size_t nt = query_words(query, t, MAX_TERMS), i, m, np = 0, ncommon = 0, nrare = 0;
+    int64_t nrow = 0, cmin, thr;
+    double avgdl = 0, share;
+    cc_buf q = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
+    sqlite3_stmt *tx = NULL;
+    cr_hit *h = NULL;
+    int *dl = NULL, pool, r, done = 0;
+
+    if (nt < 2) return 0;
+    if (cc_kb_setting_f64(kb, "search.common_share", 0.05, &share) ||
+        cc_kb_setting_i64(kb, "search.common_min", 1000, &cmin) || share <= 0 || cmin < 1)
+        return 0;
+    if (!fts_averages(db, &nrow, &avgdl)) return 0;
+    thr = (int64_t)(share * (double)nrow);
+    if (thr < cmin) thr = cmin;
+    if (nrow <= thr) return 0;
+    for (i = 0; i < nt; i++) {
+        int ascii = 1;
+        int64_t c;
+        for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
+        if (ascii) {
+            cc_buf_reset(&key);
+            if (cc_buf_puts(&key, cc_kb_dir(kb)) || cc_buf_putc(&key, 0)) goto nomem;
+            for (size_t j = 0; j < t[i].n; j++)
+                if (cc_buf_putc(&key, (char)tolower((unsigned char)t[i].w[j]))) goto nomem;
+            if (df_get(key.data, key.len, nrow, &c) && c > thr) {
+                t[i].common = 1;
+                t[i].df = c;
+                ncommon++;
+                continue;
+            }
+        }
+        if ((nrare && cc_buf_puts(&q, " OR ")) || put_phrase(&q, t[i].w, t[i].n)) goto nomem;
+        rt[nrare++] = t[i];
+    }
+    if (!ncommon || !nrare) goto out;
+    pool = k * 4 > POOL_MIN ? k * 4 : POOL_MIN;
+    if (pool > 10000) pool = 10000;
+    r = bm25_scan(kb, &q, rt, nrare, 1, pool, &h, &np, &dl, s);
+    if (r != SCAN_DONE) goto out;
+    done = 1;
+    if (*s) goto out;
+    if (sqlite3_prepare_v2(db, "SELECT text, section FROM chunks WHERE id = ?1", -1, &tx, NULL)) {
+        *s = cc_kb_sqlerr(kb, "preparing the BM25 query");
+        goto out;
+    }
+    for (m = 0; m < np; m++) {
+        const char *te = NULL, *se = NULL;
+        size_t ten = 0, sen = 0;
+        double score = h[m].score, d = (double)dl[m];
+        int rc;
+        sqlite3_bind_int64(tx, 1, h[m].chunk_id);
+        if ((rc = sqlite3_step(tx)) == SQLITE_ROW) {
+            te = (const char *)sqlite3_column_text(tx, 0);
+            ten = (size_t)sqlite3_column_bytes(tx, 0);
+            se = (const char *)sqlite3_column_text(tx, 1);
+            sen = (size_t)sqlite3_column_bytes(tx, 1);
+        } else if (rc != SQLITE_DONE) {
+            *s = cc_kb_sqlerr(kb, "BM25 search");
+            goto out;
+        }
+        for (i = 0; i < nt; i++) {
+            double f, idf;
+            if (!t[i].common) continue;
+            f = (double)(phrase_count(t[i].w, t[i].n, te, ten) + phrase_count(t[i].w, t[i].n, se, sen));
+            if (f <= 0) continue;
+            idf = log(((double)nrow - (double)t[i].df + 0.5) / ((double)t[i].df + 0.5));
+            if (idf <= 0) idf = 1e-6;
+            score += idf * (f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + BM25_B * d / avgdl));
+        }
+        sqlite3_reset(tx);
+        h[m].score = h[m].lane_score[CR_LANE_BM25] = score;
+    }
+    qsort(h, np, sizeof *h, cmp_hit);
+    if (np > (size_t)k) np = (size_t)k;
+    for (m = 0; m < np; m++) h[m].rank[CR_LANE_BM25] = (int)m + 1;
+    *hits = h;
+    *n = np;
+    h = NULL;
+    goto out;
+nomem:
+    *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    done = 1;
+out:
+    sqlite3_finalize(tx);
+    free(h);
+    free(dl);
+    cc_buf_free(&q);
+    cc_buf_free(&key);
+    return done;
 }
 
 /* 1 when a word of the query is in the common-term cache (the pruned
@@ -826,11 +942,12 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
         int scan = nt > 0, r;
         /* the scan, unless a word may be common (then the pruned search) */
         if (scan && !any_cached(kb, t, nt)) {
-            if ((r = bm25_scan(kb, &q, t, nt, 1, k, hits, n, &s)) == SCAN_DONE) goto out;
+            if ((r = bm25_scan(kb, &q, t, nt, nt >= 2, k, hits, n, NULL, &s)) == SCAN_DONE) goto out;
             scan = r != SCAN_NONE;
         }
+        if (scan && bm25_pruned_scan(kb, query, k, hits, n, &s)) goto out;
         if (bm25_pruned(kb, query, k, hits, n, &s)) goto out;
-        if (scan && bm25_scan(kb, &q, t, nt, 0, k, hits, n, &s) == SCAN_DONE) goto out;
+        if (scan && bm25_scan(kb, &q, t, nt, 0, k, hits, n, NULL, &s) == SCAN_DONE) goto out;
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb),
                            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
