@@ -459,10 +459,11 @@ done:
  * phrase passes the common-term threshold the scan stops and the pruned
  * search above takes the query (it would have pruned it).
  *
- * Row sizes are cached per connection (a row's id is never reused and its
- * size never changes, schemas/catalog.sql), for ids below 2^22 and sizes
- * below 65,536; the cache lives and dies with the connection (the
- * function's destructor runs when SQLite closes it). */
+ * Row sizes are cached per connection (a committed row's id is never
+ * reused and its size never changes, schemas/catalog.sql; so the cache is
+ * not used inside a transaction), for ids below 2^22 and sizes below
+ * 65,536; the cache lives and dies with the connection (the function's
+ * destructor runs when SQLite closes it). */
 
 #define LANE_FN       "cairn_lane_row"
 #define LANE_PTR      "cairn_lane_scan"
@@ -484,6 +485,7 @@ static pthread_mutex_t lane_mu = PTHREAD_MUTEX_INITIALIZER;
 static lane_conn *lanes;
 
 typedef struct lane_scan {
+    lane_conn *cache;          /* row sizes; NULL inside a transaction */
     int       np;              /* phrases in the MATCH (<= MAX_TERMS) */
     unsigned  may_common;      /* bit i: phrase i counts towards the threshold */
     double    share;           /* common share; 0 = no threshold */
@@ -567,7 +569,6 @@ static int row_tokens(const Fts5ExtensionApi *api, Fts5Context *fc, lane_conn *c
 static void lane_row(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx,
                      int nval, sqlite3_value **val)
 {
-    lane_conn *c = api->xUserData(fc);
     lane_scan *s = nval == 1 ? sqlite3_value_pointer(val[0], LANE_PTR) : NULL;
     uint32_t *f;
     int ninst, rc, i;
@@ -612,7 +613,7 @@ static void lane_row(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_conte
         if (ip >= 0 && ip < s->np) f[ip]++;
     }
     s->id[s->n] = api->xRowid(fc);
-    if ((rc = row_tokens(api, fc, c, s->id[s->n], &s->dl[s->n]))) {
+    if ((rc = row_tokens(api, fc, s->cache, s->id[s->n], &s->dl[s->n]))) {
         sqlite3_result_error_code(ctx, rc);
         return;
     }
@@ -709,10 +710,15 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
     int rc, r = SCAN_DONE;
 
     if (!nt || nt > MAX_TERMS || !(c = lane_ready(db))) return SCAN_NONE;
-    if (!c->bulk && c->nrow > 0 && c->misses >= (size_t)(c->nrow / 4 < DSZ_BULK_AFTER ?
-                                                          c->nrow / 4 : DSZ_BULK_AFTER))
-        dsz_load(db, c);
     memset(&sc, 0, sizeof sc);
+    /* in a transaction this connection may have written rows that a
+     * rollback takes back, ids and all: no cache there */
+    if (sqlite3_get_autocommit(db)) {
+        sc.cache = c;
+        if (!c->bulk && c->nrow > 0 && c->misses >= (size_t)(c->nrow / 4 < DSZ_BULK_AFTER ?
+                                                              c->nrow / 4 : DSZ_BULK_AFTER))
+            dsz_load(db, c);
+    }
     sc.np = (int)nt;
     if (prune &&
         !cc_kb_setting_f64(kb, "search.common_share", 0.05, &sc.share) &&
