@@ -442,11 +442,11 @@ done:
 
 /* ---------------------------------------------------------------- the scan
  *
- * FTS5's ORDER BY rank runs bm25() two or three times per matching row
- * (the sort key, the rank column, the caller's -bm25()), each time reading
- * the row's size from chunks_fts_docsize, and re-reads every phrase's
- * doclist to count its rows (the idf), on a nested statement it prepares
- * and sorts per query. The scan gets the same numbers in one pass: an
+ * FTS5's ORDER BY rank runs bm25() for every matching row (and again for
+ * the rows returned, for the caller's -bm25()), each call reading the
+ * row's size from chunks_fts_docsize, re-reads every phrase's doclist to
+ * count its rows (the idf), and sorts on a nested statement it prepares
+ * per query. The scan gets the same numbers in one pass: an
  * unordered MATCH of the same expression whose auxiliary function
  * (cairn_lane_row, registered per connection through the fts5_api) records,
  * per row, its id, its token count (all columns) and each phrase's number
@@ -468,7 +468,8 @@ done:
 #define LANE_FN       "cairn_lane_row"
 #define LANE_PTR      "cairn_lane_scan"
 #define DSZ_MAX_ID    ((int64_t)1 << 22)
-#define SCAN_MAX_ROWS ((size_t)1 << 22)
+#define SCAN_MAX_ROWS ((size_t)1 << 21)    /* beyond: FTS5 ranks (memory) */
+#define SCAN_MAX_CELLS ((size_t)1 << 23)   /* rows x phrases */
 #define DSZ_BULK_AFTER 8192
 
 typedef struct lane_conn {
@@ -595,7 +596,7 @@ static void lane_row(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_conte
         int64_t *id;
         int *dl;
         uint32_t *nf;
-        if (nc > SCAN_MAX_ROWS) { s->full = 1; return; }
+        if (nc > SCAN_MAX_ROWS || nc * (size_t)s->np > SCAN_MAX_CELLS) { s->full = 1; return; }
         if (!(id = realloc(s->id, nc * sizeof *id))) goto nomem;
         s->id = id;
         if (!(dl = realloc(s->dl, nc * sizeof *dl))) goto nomem;
