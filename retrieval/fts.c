@@ -440,6 +440,490 @@ done:
     return 1;
 }
 
+/* ---------------------------------------------------------------- the scan
+ *
+ * FTS5's ORDER BY rank runs bm25() for every matching row (and again for
+ * the rows returned, for the caller's -bm25()), each call reading the
+ * row's size from chunks_fts_docsize, re-reads every phrase's doclist to
+ * count its rows (the idf), and sorts on a nested statement it prepares
+ * per query. The scan gets the same numbers in one pass: an
+ * unordered MATCH of the same expression whose auxiliary function
+ * (cairn_lane_row, registered per connection through the fts5_api) records,
+ * per row, its id, its token count (all columns) and each phrase's number
+ * of instances (xInst). A phrase's document count is the number of rows
+ * of the OR-ed match holding it (every row holding a phrase matches the
+ * OR), which is what bm25()'s xQueryPhrase counts. Scores are then FTS5's
+ * bm25() formula with its constants, evaluated in its order of operations
+ * and phrases, so they are the same doubles; ties go to the lower id, as
+ * FTS5's sort of rows visited in id order leaves them. When an ASCII
+ * phrase passes the common-term threshold the scan stops and the pruned
+ * search above takes the query (it would have pruned it).
+ *
+ * Row sizes are cached per connection (a committed row's id is never
+ * reused and its size never changes, schemas/catalog.sql; so the cache is
+ * not used inside a transaction), for ids below 2^22 and sizes below
+ * 65,536; the cache lives and dies with the connection (the function's
+ * destructor runs when SQLite closes it). */
+
+#define LANE_FN       "cairn_lane_row"
+#define LANE_PTR      "cairn_lane_scan"
+#define DSZ_MAX_ID    ((int64_t)1 << 22)
+#define SCAN_MAX_ROWS ((size_t)1 << 21)    /* beyond: FTS5 ranks (memory) */
+#define SCAN_MAX_CELLS ((size_t)1 << 23)   /* rows x phrases */
+#define DSZ_BULK_AFTER 8192
+
+typedef struct lane_conn {
+    sqlite3          *db;
+    uint16_t         *dsz;     /* tokens of row id, 0 = not cached */
+    size_t            ndsz;
+    size_t            misses;  /* sizes read one by one */
+    int64_t           nrow;    /* the table's rows at the last scan */
+    int               bulk;    /* the whole table was loaded once */
+    struct lane_conn *next;
+} lane_conn;
+
+static pthread_mutex_t lane_mu = PTHREAD_MUTEX_INITIALIZER;
+static lane_conn *lanes;
+
+typedef struct lane_scan {
+    lane_conn *cache;          /* row sizes; NULL inside a transaction */
+    int       np;              /* phrases in the MATCH (<= MAX_TERMS) */
+    unsigned  may_common;      /* bit i: phrase i counts towards the threshold */
+    double    share;           /* common share; 0 = no threshold */
+    int64_t   cmin;
+    int64_t   thr;             /* set at the first row; 0 = none */
+    int       started, over;   /* over: a phrase passed thr */
+    int       full;            /* more than SCAN_MAX_ROWS rows */
+    sqlite3_int64 nrow, ntok;  /* rows and tokens of the table */
+    int64_t   nhit[MAX_TERMS];
+    size_t    n, cap;
+    int64_t  *id;              /* n */
+    int      *dl;              /* n: tokens in the row, all columns */
+    uint32_t *f;               /* n x np: instances of phrase i in the row */
+} lane_scan;
+
+static void lane_conn_free(void *p)
+{
+    lane_conn *c = p, **pp;
+    pthread_mutex_lock(&lane_mu);
+    for (pp = &lanes; *pp; pp = &(*pp)->next)
+        if (*pp == c) { *pp = c->next; break; }
+    pthread_mutex_unlock(&lane_mu);
+    free(c->dsz);
+    free(c);
+}
+
+static void dsz_put(lane_conn *c, int64_t id, int dl)
+{
+    if (id < 0 || id >= DSZ_MAX_ID || dl <= 0 || dl >= 65536) return;
+    if ((size_t)id >= c->ndsz) {
+        size_t nn = c->ndsz ? c->ndsz : 4096;
+        uint16_t *d;
+        while (nn <= (size_t)id) nn *= 2;
+        if (nn > (size_t)DSZ_MAX_ID) nn = (size_t)DSZ_MAX_ID;
+        if (!(d = realloc(c->dsz, nn * sizeof *d))) return;    /* stays uncached */
+        memset(d + c->ndsz, 0, (nn - c->ndsz) * sizeof *d);
+        c->dsz = d;
+        c->ndsz = nn;
+    }
+    c->dsz[id] = (uint16_t)dl;
+}
+
+/* A busy connection (sizes of a quarter of the rows, at most
+ * DSZ_BULK_AFTER, read one by one) reads the rest in one pass over
+ * chunks_fts_docsize, about a fifth of a lookup's cost per row. A failure
+ * leaves the cache as it was. */
+static void dsz_load(sqlite3 *db, lane_conn *c)
+{
+    sqlite3_stmt *st;
+    c->bulk = 1;
+    if (sqlite3_prepare_v2(db, "SELECT id, sz FROM chunks_fts_docsize WHERE id < ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, DSZ_MAX_ID);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *p = sqlite3_column_blob(st, 1);
+        const unsigned char *end = p + sqlite3_column_bytes(st, 1);
+        uint64_t v, tot = 0;
+        size_t used;
+        for (; p && p < end && (used = get_varint(p, end, &v)); p += used) tot += v;
+        if (tot < 65536) dsz_put(c, sqlite3_column_int64(st, 0), (int)tot);
+    }
+    sqlite3_finalize(st);
+}
+
+/* The row's tokens (all columns), from the cache or xColumnSize. */
+static int row_tokens(const Fts5ExtensionApi *api, Fts5Context *fc, lane_conn *c,
+                      int64_t id, int *dl)
+{
+    int rc;
+    if (c && id >= 0 && (size_t)id < c->ndsz && c->dsz[id]) { *dl = c->dsz[id]; return SQLITE_OK; }
+    if ((rc = api->xColumnSize(fc, -1, dl)) != SQLITE_OK) return rc;
+    if (c) {
+        c->misses++;
+        dsz_put(c, id, *dl);
+    }
+    return SQLITE_OK;
+}
+
+/* cairn_lane_row(chunks_fts, scan): records the current row in *scan. */
+static void lane_row(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_context *ctx,
+                     int nval, sqlite3_value **val)
+{
+    lane_scan *s = nval == 1 ? sqlite3_value_pointer(val[0], LANE_PTR) : NULL;
+    uint32_t *f;
+    int ninst, rc, i;
+    if (!s) { sqlite3_result_error(ctx, LANE_FN ": no scan to record into", -1); return; }
+    if (s->over || s->full) return;
+    if (!s->started) {
+        if (api->xPhraseCount(fc) != s->np) {
+            sqlite3_result_error(ctx, LANE_FN ": phrase count differs from the query's", -1);
+            return;
+        }
+        if ((rc = api->xRowCount(fc, &s->nrow)) || (rc = api->xColumnTotalSize(fc, -1, &s->ntok))) {
+            sqlite3_result_error_code(ctx, rc);
+            return;
+        }
+        if (s->share > 0 && s->nrow > 0) {      /* as bm25_pruned decides */
+            int64_t thr = (int64_t)(s->share * (double)s->nrow);
+            if (thr < s->cmin) thr = s->cmin;
+            if (s->nrow > thr && s->ntok > 0) s->thr = thr;
+        }
+        s->started = 1;
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 256;
+        int64_t *id;
+        int *dl;
+        uint32_t *nf;
+        if (nc > SCAN_MAX_ROWS || nc * (size_t)s->np > SCAN_MAX_CELLS) { s->full = 1; return; }
+        if (!(id = realloc(s->id, nc * sizeof *id))) goto nomem;
+        s->id = id;
+        if (!(dl = realloc(s->dl, nc * sizeof *dl))) goto nomem;
+        s->dl = dl;
+        if (!(nf = realloc(s->f, nc * (size_t)s->np * sizeof *nf))) goto nomem;
+        s->f = nf;
+        s->cap = nc;
+    }
+    f = s->f + s->n * (size_t)s->np;
+    memset(f, 0, (size_t)s->np * sizeof *f);
+    if ((rc = api->xInstCount(fc, &ninst))) { sqlite3_result_error_code(ctx, rc); return; }
+    for (i = 0; i < ninst; i++) {
+        int ip, ic, io;
+        if ((rc = api->xInst(fc, i, &ip, &ic, &io))) { sqlite3_result_error_code(ctx, rc); return; }
+        if (ip >= 0 && ip < s->np) f[ip]++;
+    }
+    s->id[s->n] = api->xRowid(fc);
+    if ((rc = row_tokens(api, fc, s->cache, s->id[s->n], &s->dl[s->n]))) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    for (i = 0; i < s->np; i++)
+        if (f[i] && ++s->nhit[i] > s->thr && s->thr && (s->may_common >> i & 1)) s->over = 1;
+    s->n++;
+    return;
+nomem:
+    sqlite3_result_error_nomem(ctx);
+}
+
+/* The connection's registration of cairn_lane_row: NULL when FTS5's API
+ * is unavailable (the caller uses FTS5's own ranking). */
+static lane_conn *lane_ready(sqlite3 *db)
+{
+    lane_conn *c;
+    fts5_api *api = NULL;
+    sqlite3_stmt *st;
+    pthread_mutex_lock(&lane_mu);
+    for (c = lanes; c && c->db != db; c = c->next) {}
+    pthread_mutex_unlock(&lane_mu);
+    if (c) return c;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK) return NULL;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2 || !(c = calloc(1, sizeof *c))) return NULL;
+    c->db = db;
+    if (api->xCreateFunction(api, LANE_FN, c, lane_row, lane_conn_free) != SQLITE_OK) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_lock(&lane_mu);
+    c->next = lanes;
+    lanes = c;
+    pthread_mutex_unlock(&lane_mu);
+    return c;
+}
+
+/* The k best of the scan's rows: a heap whose root is the worst kept. */
+typedef struct scored { double score; int64_t id; size_t row; } scored;
+
+static int below(const scored *a, const scored *b)     /* a ranks after b */
+{
+    return a->score < b->score || (a->score == b->score && a->id > b->id);
+}
+
+static void heap_down(scored *hp, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        scored x;
+        if (l < n && below(&hp[l], &hp[w])) w = l;
+        if (r < n && below(&hp[r], &hp[w])) w = r;
+        if (w == i) return;
+        x = hp[i]; hp[i] = hp[w]; hp[w] = x;
+        i = w;
+    }
+}
+
+static int cmp_scored(const void *a, const void *b)     /* best first */
+{
+    return below(a, b) ? 1 : below(b, a) ? -1 : 0;
+}
+
+static void heap_up(scored *hp, size_t i)
+{
+    while (i && below(&hp[i], &hp[(i - 1) / 2])) {
+        scored x = hp[i];
+        hp[i] = hp[(i - 1) / 2];
+        hp[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
+}
+
+enum { SCAN_DONE, SCAN_COMMON, SCAN_NONE };
+
+/* Ranks the MATCH expression q (phrases t[0..nt), in order) as FTS5's
+ * ORDER BY rank LIMIT k would. prune: stop with SCAN_COMMON when an ASCII
+ * phrase passes the common-term threshold (search.common_share and
+ * search.common_min, as bm25_pruned computes it). SCAN_DONE: hits and n set, or
+ * an error in *s; SCAN_NONE: the scan is unavailable here. */
+static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int prune, int k,
+                     cr_hit **hits, size_t *n, int **dls, cc_status *s)
+{
+    sqlite3 *db = cc_kb_db(kb);
+    sqlite3_stmt *st = NULL;
+    lane_conn *c;
+    lane_scan sc;
+    cr_hit *h = NULL;
+    scored *hp = NULL;
+    double idf[MAX_TERMS], avgdl;
+    size_t i, m, kk, nh;
+    int rc, r = SCAN_DONE;
+
+    if (!nt || nt > MAX_TERMS || !(c = lane_ready(db))) return SCAN_NONE;
+    memset(&sc, 0, sizeof sc);
+    /* in a transaction this connection may have written rows that a
+     * rollback takes back, ids and all: no cache there */
+    if (sqlite3_get_autocommit(db)) {
+        sc.cache = c;
+        if (!c->bulk && c->nrow > 0 && c->misses >= (size_t)(c->nrow / 4 < DSZ_BULK_AFTER ?
+                                                              c->nrow / 4 : DSZ_BULK_AFTER))
+            dsz_load(db, c);
+    }
+    sc.np = (int)nt;
+    if (prune &&
+        !cc_kb_setting_f64(kb, "search.common_share", 0.05, &sc.share) &&
+        !cc_kb_setting_i64(kb, "search.common_min", 1000, &sc.cmin) && sc.share > 0 && sc.cmin >= 1) {
+        for (i = 0; i < nt; i++) {
+            int ascii = 1;
+            for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
+            if (ascii) sc.may_common |= 1u << i;
+        }
+    } else {
+        sc.share = 0;
+    }
+    if (sqlite3_prepare_v2(db, "SELECT " LANE_FN "(chunks_fts, ?2) FROM chunks_fts "
+                           "WHERE chunks_fts MATCH ?1", -1, &st, NULL) != SQLITE_OK) {
+        r = SCAN_NONE;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, q->data, (int)q->len, SQLITE_STATIC);
+    sqlite3_bind_pointer(st, 2, &sc, LANE_PTR, NULL);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !sc.over && !sc.full) {}
+    if (sc.started) c->nrow = sc.nrow;
+    if (sc.over || sc.full) { r = sc.over ? SCAN_COMMON : SCAN_NONE; goto out; }
+    if (rc != SQLITE_DONE) { *s = cc_kb_sqlerr(kb, "BM25 search"); goto out; }
+    *hits = NULL;
+    *n = 0;
+    *s = CC_OK;
+    if (dls) *dls = NULL;
+    if (!sc.n) goto out;
+    /* fts5Bm25GetData and fts5Bm25Function (SQLite's fts5_aux.c), term by term */
+    avgdl = (double)sc.ntok / (double)sc.nrow;
+    for (i = 0; i < nt; i++) {
+        double d = log(((double)(sc.nrow - sc.nhit[i]) + 0.5) / ((double)sc.nhit[i] + 0.5));
+        idf[i] = d <= 0.0 ? 1e-6 : d;
+    }
+    kk = sc.n < (size_t)k ? sc.n : (size_t)k;
+    if (!(hp = malloc(kk * sizeof *hp)) || !(h = calloc(kk, sizeof *h))) {
+        *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        goto out;
+    }
+    for (m = 0, nh = 0; m < sc.n; m++) {
+        const double k1 = BM25_K1, b = BM25_B, D = (double)sc.dl[m];
+        const uint32_t *f = sc.f + m * nt;
+        scored x = {0.0, sc.id[m], m};
+        for (i = 0; i < nt; i++) {
+            double fr = (double)f[i];
+            if (!f[i]) continue;       /* adds 0.0 */
+            x.score += idf[i] * ((fr * (k1 + 1.0)) / (fr + k1 * (1 - b + b * D / avgdl)));
+        }
+        if (nh < kk) {
+            hp[nh] = x;
+            heap_up(hp, nh++);
+        } else if (below(&hp[0], &x)) {
+            hp[0] = x;
+            heap_down(hp, nh, 0);
+        }
+    }
+    qsort(hp, nh, sizeof *hp, cmp_scored);
+    for (m = 0; m < nh; m++) {
+        h[m].chunk_id = hp[m].id;
+        h[m].score = h[m].lane_score[CR_LANE_BM25] = hp[m].score;   /* -bm25() */
+        h[m].rank[CR_LANE_BM25] = (int)m + 1;
+    }
+    if (dls) {                /* the rows' token counts, in the hits' order */
+        int *d = malloc((nh ? nh : 1) * sizeof *d);
+        if (!d) { *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
+        for (m = 0; m < nh; m++) d[m] = sc.dl[hp[m].row];
+        *dls = d;
+    }
+    *hits = h;
+    *n = nh;
+    h = NULL;
+out:
+    sqlite3_finalize(st);
+    free(h);
+    free(hp);
+    free(sc.id);
+    free(sc.dl);
+    free(sc.f);
+    return r;
+}
+
+/* The pruned search (above) with the scan ranking the pool: when every
+ * common word of the query is in the cache, the other words are ranked by
+ * one scan (no probes: a scan that completes proves each of them under the
+ * threshold, a scan that stops hands the query to bm25_pruned), and the
+ * pool's common-term shares are added as bm25_pruned adds them, with the
+ * row sizes the scan read. 1: done (or an error in s); 0: use
+ * bm25_pruned. */
+static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, size_t *n,
+                            cc_status *s)
+{
+    sqlite3 *db = cc_kb_db(kb);
+    term t[MAX_TERMS], rt[MAX_TERMS];
+    size_t nt = query_words(query, t, MAX_TERMS), i, m, np = 0, ncommon = 0, nrare = 0;
+    int64_t nrow = 0, cmin, thr;
+    double avgdl = 0, share;
+    cc_buf q = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
+    sqlite3_stmt *tx = NULL;
+    cr_hit *h = NULL;
+    int *dl = NULL, pool, r, done = 0;
+
+    if (nt < 2) return 0;
+    if (cc_kb_setting_f64(kb, "search.common_share", 0.05, &share) ||
+        cc_kb_setting_i64(kb, "search.common_min", 1000, &cmin) || share <= 0 || cmin < 1)
+        return 0;
+    if (!fts_averages(db, &nrow, &avgdl)) return 0;
+    thr = (int64_t)(share * (double)nrow);
+    if (thr < cmin) thr = cmin;
+    if (nrow <= thr) return 0;
+    for (i = 0; i < nt; i++) {
+        int ascii = 1;
+        int64_t c;
+        for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
+        if (ascii) {
+            cc_buf_reset(&key);
+            if (cc_buf_puts(&key, cc_kb_dir(kb)) || cc_buf_putc(&key, 0)) goto nomem;
+            for (size_t j = 0; j < t[i].n; j++)
+                if (cc_buf_putc(&key, (char)tolower((unsigned char)t[i].w[j]))) goto nomem;
+            if (df_get(key.data, key.len, nrow, &c) && c > thr) {
+                t[i].common = 1;
+                t[i].df = c;
+                ncommon++;
+                continue;
+            }
+        }
+        if ((nrare && cc_buf_puts(&q, " OR ")) || put_phrase(&q, t[i].w, t[i].n)) goto nomem;
+        rt[nrare++] = t[i];
+    }
+    if (!ncommon || !nrare) goto out;
+    pool = k * 4 > POOL_MIN ? k * 4 : POOL_MIN;
+    if (pool > 10000) pool = 10000;
+    r = bm25_scan(kb, &q, rt, nrare, 1, pool, &h, &np, &dl, s);
+    if (r != SCAN_DONE) goto out;
+    done = 1;
+    if (*s) goto out;
+    if (sqlite3_prepare_v2(db, "SELECT text, section FROM chunks WHERE id = ?1", -1, &tx, NULL)) {
+        *s = cc_kb_sqlerr(kb, "preparing the BM25 query");
+        goto out;
+    }
+    for (m = 0; m < np; m++) {
+        const char *te = NULL, *se = NULL;
+        size_t ten = 0, sen = 0;
+        double score = h[m].score, d = (double)dl[m];
+        int rc;
+        sqlite3_bind_int64(tx, 1, h[m].chunk_id);
+        if ((rc = sqlite3_step(tx)) == SQLITE_ROW) {
+            te = (const char *)sqlite3_column_text(tx, 0);
+            ten = (size_t)sqlite3_column_bytes(tx, 0);
+            se = (const char *)sqlite3_column_text(tx, 1);
+            sen = (size_t)sqlite3_column_bytes(tx, 1);
+        } else if (rc != SQLITE_DONE) {
+            *s = cc_kb_sqlerr(kb, "BM25 search");
+            goto out;
+        }
+        for (i = 0; i < nt; i++) {
+            double f, idf;
+            if (!t[i].common) continue;
+            f = (double)(phrase_count(t[i].w, t[i].n, te, ten) + phrase_count(t[i].w, t[i].n, se, sen));
+            if (f <= 0) continue;
+            idf = log(((double)nrow - (double)t[i].df + 0.5) / ((double)t[i].df + 0.5));
+            if (idf <= 0) idf = 1e-6;
+            score += idf * (f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + BM25_B * d / avgdl));
+        }
+        sqlite3_reset(tx);
+        h[m].score = h[m].lane_score[CR_LANE_BM25] = score;
+    }
+    qsort(h, np, sizeof *h, cmp_hit);
+    if (np > (size_t)k) np = (size_t)k;
+    for (m = 0; m < np; m++) h[m].rank[CR_LANE_BM25] = (int)m + 1;
+    *hits = h;
+    *n = np;
+    h = NULL;
+    goto out;
+nomem:
+    *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    done = 1;
+out:
+    sqlite3_finalize(tx);
+    free(h);
+    free(dl);
+    cc_buf_free(&q);
+    cc_buf_free(&key);
+    return done;
+}
+
+/* 1 when a word of the query is in the common-term cache (the pruned
+ * search decides for it). */
+static int any_cached(cc_kb *kb, const term *t, size_t nt)
+{
+    const char *dir = cc_kb_dir(kb);
+    size_t dl = strlen(dir);
+    int hit = 0;
+    pthread_mutex_lock(&df_mu);
+    for (size_t e = 0; e < df_count && !hit; e++) {
+        const char *key = df_cache[e].key;
+        if (df_cache[e].klen <= dl || memcmp(key, dir, dl + 1)) continue;
+        for (size_t i = 0; i < nt && !hit; i++)
+            hit = df_cache[e].klen - dl - 1 == t[i].n &&
+                  tok_eq(key + dl + 1, t[i].n, t[i].w, t[i].n);
+    }
+    pthread_mutex_unlock(&df_mu);
+    return hit;
+}
+
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n)
 {
@@ -459,8 +943,18 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
     } else if ((s = cr_fts_query(query, &q, &err))) {
         cc_kb_seterr(kb, s, "%s", err.data ? err.data : "bad query");
         goto out;
-    } else if (bm25_pruned(kb, query, k, hits, n, &s)) {
-        goto out;
+    } else {
+        term t[MAX_TERMS];
+        size_t nt = query_words(query, t, MAX_TERMS);
+        int scan = nt > 0, r;
+        /* the scan, unless a word may be common (then the pruned search) */
+        if (scan && !any_cached(kb, t, nt)) {
+            if ((r = bm25_scan(kb, &q, t, nt, nt >= 2, k, hits, n, NULL, &s)) == SCAN_DONE) goto out;
+            scan = r != SCAN_NONE;
+        }
+        if (scan && bm25_pruned_scan(kb, query, k, hits, n, &s)) goto out;
+        if (bm25_pruned(kb, query, k, hits, n, &s)) goto out;
+        if (scan && bm25_scan(kb, &q, t, nt, 0, k, hits, n, NULL, &s) == SCAN_DONE) goto out;
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb),
                            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
