@@ -338,7 +338,12 @@ typedef struct builder {
     cc_buf          a, b;          /* scratch IRIs */
     int             assertions;    /* AS_* */
     cg_graph_stats *stats;
+    cg_bdb_batch   *batch;         /* pairs written sorted (bdb_direct.c), or NULL: through librdf */
 } builder;
+
+/* Bytes of encoded pairs a batch holds before it is written: at ~100
+ * bytes a record, ~130k (triple, context) pairs per write. */
+#define BATCH_BYTES ((size_t)64 << 20)
 
 static cc_status b_err(builder *b, cc_status s, const char *what)
 {
@@ -422,6 +427,15 @@ static void trips_dedup(tq *q)
     q->n = q->uniq = k;
 }
 
+/* Writes the pairs batched so far (nothing when the builder has no batch). */
+static cc_status batch_write(builder *b)
+{
+    cc_status s;
+    if (!b->batch) return CC_OK;
+    s = cg_bdb_batch_write(b->batch);
+    return s ? b_err(b, s, "writing triples") : CC_OK;
+}
+
 /* Adds the triples queued in q, each once, in context ctx; clears q. */
 static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
 {
@@ -458,14 +472,21 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
         }
         stmt = librdf_new_statement_from_nodes(w, ns, np, no);   /* owns the nodes */
         if (!stmt) { s = b_err(b, CC_NOMEM, "making a statement"); break; }
-        if (librdf_model_context_add_statement(b->st->model, c, stmt))
+        if (b->batch) {
+            if ((s = cg_bdb_batch_add(b->batch, stmt, c)))
+                s = b_err(b, s, s == CC_NOMEM ? "" : "encoding a triple");
+            else
+                b->stats->triples_added++;
+        } else if (librdf_model_context_add_statement(b->st->model, c, stmt)) {
             s = b_err(b, CC_IO, "adding a triple");
-        else
+        } else {
             b->stats->triples_added++;
+        }
         librdf_free_statement(stmt);
     }
     librdf_free_node(c);
     trips_clear(q);
+    if (!s && b->batch && cg_bdb_batch_bytes(b->batch) >= BATCH_BYTES) s = batch_write(b);
     return s;
 }
 
@@ -675,6 +696,7 @@ static cc_status remove_ctx(builder *b, const char *kind, int64_t id)
     size_t n = 0;
     cc_status s;
     if (!iri_id(&c, kind, id)) return b_err(b, CC_NOMEM, "");
+    if ((s = batch_write(b))) { cc_buf_free(&c); return s; }   /* librdf reads what was added */
     /* count first: only contexts that were there are reported removed */
     if ((s = cg_store_count(b->st, c.data, &n)) == CC_OK && n &&
         (s = cg_store_remove_context(b->st, c.data)) == CC_OK)
@@ -723,6 +745,9 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
     cc_status s;
     memset(b, 0, sizeof *b);
     if ((s = assertions_setting(kb, &b->assertions))) return s;
+    /* the store just opened by this thread: its BDB handles, when found */
+    if ((s = cg_bdb_batch_new(st, &b->batch)) == CC_NOMEM)
+        return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     b->kb = kb;
     b->st = st;
     b->stats = stats;
@@ -746,6 +771,8 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
 static void builder_free(builder *b)
 {
     int i;
+    cg_bdb_batch_free(b->batch);
+    b->batch = NULL;
     trips_clear(&b->cq);
     trips_clear(&b->dq);
     free(b->cq.t);
@@ -797,6 +824,7 @@ static cc_status add_all(builder *b)
     }
     if (!s && rc != SQLITE_DONE) s = cc_kb_sqlerr(b->kb, "graph store: listing documents");
     sqlite3_finalize(q);
+    if (!s) s = batch_write(b);
     return s;
 }
 
@@ -822,6 +850,7 @@ static cc_status apply_changes(builder *b, int64_t from)
     }
     if (!s && rc != SQLITE_DONE) s = cc_kb_sqlerr(b->kb, "graph store: reading the change log");
     sqlite3_finalize(q);
+    if (!s) s = batch_write(b);
     return s;
 }
 
@@ -899,6 +928,7 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     if ((s = cc_kb_generation(kb, &cur))) goto out;
     why = rebuild ? "requested" : needs_rebuild(kb, &sg, cur, &g);
     if (!why && g.generation == cur) { stats->generation = cur; goto out; }   /* current */
+    cg_bdb_handles_forget();                    /* builder_init finds the store's own */
     if (!why && cg_store_open_storage(&sg, CG_STORE_OPEN, &st) != CC_OK) {
         if (sg.kind != CG_STORAGE_BDB) {   /* a server out of reach is no reason to rebuild */
             s = cc_kb_seterr(kb, CC_IO, "graph store: %s (if the model is gone, cairn graph "
@@ -913,6 +943,7 @@ again:
         stats->rebuilt = 1;
         stats->rebuild_reason = why;
         remove_files(kb, &sg);
+        cg_bdb_handles_forget();
         if ((s = cg_store_open_storage(&sg, CG_STORE_CREATE, &st))) {
             s = cc_kb_seterr(kb, s, "graph store: %s", cc_errmsg());
             goto out;

@@ -1,0 +1,240 @@
+/* bdb_direct.c — writing (triple, context) pairs into a Redland "hashes"
+ * store on Berkeley DB in batches sorted by key, through librdf's own
+ * handles.
+ *
+ * librdf's context_add_statement puts five records per pair, one per file,
+ * each a B-tree insert at a random position (the keys are encoded nodes):
+ *   sp2o      key: subject, predicate        value: object, context
+ *   po2s      key: predicate, object         value: subject, context
+ *   so2p      key: subject, object           value: predicate, context
+ *   p2so      key: predicate                 value: subject, object, context
+ *   contexts  key: context                   value: subject, predicate, object
+ * (librdf_statement_encode_parts2 / librdf_node_encode /
+ * librdf_statement_encode2: the bytes are librdf's own.)  Once the B-trees
+ * outgrow the page cache every such insert reads and writes pages.  Here
+ * the same records are queued in memory and, at cg_bdb_batch_write, sorted
+ * by key (Berkeley DB's default order: bytes, then length) and put file by
+ * file, so consecutive puts land on the same leaf pages.  The files are
+ * opened by librdf (cg_store_open_storage) with DB_DUP (unsorted
+ * duplicates): a put appends to the key's values exactly as librdf's
+ * does; the order of a key's values is the only difference, and nothing
+ * reads it as meaningful (tests/test_graph_bdb_direct.c compares the files
+ * record by record with librdf's).
+ *
+ * The DB handles are librdf's (found through bdb_cache.c's db_create):
+ * same handle, same cache, so librdf sees the records at once; the batch
+ * is written before librdf reads or removes anything (rdf.c).
+ * CAIRN_GRAPH_WRITER=librdf in the environment turns this off (every pair
+ * through librdf, as before: for comparisons). */
+#define _GNU_SOURCE          /* qsort_r */
+#include "graph_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CAIRN_HAVE_DB_H
+#include <db.h>
+#endif
+
+enum { F_SP2O, F_PO2S, F_SO2P, F_P2SO, F_CONTEXTS, N_DIRECT };
+
+static const char *const file_suffix[N_DIRECT] = {
+    "/cairn-sp2o.db", "/cairn-po2s.db", "/cairn-so2p.db", "/cairn-p2so.db", "/cairn-contexts.db"
+};
+
+typedef struct rec {
+    size_t   off;            /* into the arena: key bytes, then value bytes */
+    uint32_t klen, vlen;
+} rec;
+
+struct cg_bdb_batch {
+    cg_store *st;
+    void     *db[N_DIRECT];  /* DB * (librdf's) */
+    char     *mem;           /* arena of encoded keys and values */
+    size_t    len, cap;
+    rec      *r[N_DIRECT];
+    size_t    n[N_DIRECT], ncap[N_DIRECT];
+};
+
+size_t cg_bdb_batch_bytes(const cg_bdb_batch *b)
+{
+    size_t i, n = b ? b->len : 0;
+    for (i = 0; b && i < N_DIRECT; i++) n += b->n[i] * sizeof(rec);
+    return n;
+}
+
+void cg_bdb_batch_free(cg_bdb_batch *b)
+{
+    int i;
+    if (!b) return;
+    for (i = 0; i < N_DIRECT; i++) free(b->r[i]);
+    free(b->mem);
+    free(b);
+}
+
+#ifndef CAIRN_HAVE_DB_H
+
+cc_status cg_bdb_batch_new(cg_store *st, cg_bdb_batch **out) { (void)st; *out = NULL; return CC_NOTFOUND; }
+cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node *ctx)
+{ (void)b; (void)stmt; (void)ctx; return CC_INVALID; }
+cc_status cg_bdb_batch_write(cg_bdb_batch *b) { (void)b; return CC_OK; }
+
+#else
+
+cc_status cg_bdb_batch_new(cg_store *st, cg_bdb_batch **out)
+{
+    const char *env = getenv("CAIRN_GRAPH_WRITER");
+    cg_bdb_batch *b;
+    unsigned i;
+    int f, found = 0;
+    *out = NULL;
+    if (env && !strcmp(env, "librdf")) return CC_NOTFOUND;
+    if (!(b = calloc(1, sizeof *b))) return CC_NOMEM;
+    b->st = st;
+    /* the handles librdf just opened for this store, by their file names */
+    for (i = 0; cg_bdb_handle(i); i++) {
+        DB *db = cg_bdb_handle(i);
+        const char *fname = NULL, *dname = NULL;
+        size_t fl;
+        if (db->get_dbname(db, &fname, &dname) || !fname) continue;
+        fl = strlen(fname);
+        for (f = 0; f < N_DIRECT; f++) {
+            size_t sl = strlen(file_suffix[f]);
+            if (fl >= sl && !strcmp(fname + fl - sl, file_suffix[f]) && !b->db[f]) {
+                b->db[f] = db;
+                found++;
+            }
+        }
+    }
+    if (found != N_DIRECT) {
+        free(b);
+        return CC_NOTFOUND;
+    }
+    *out = b;
+    return CC_OK;
+}
+
+/* Reserves n bytes at the end of the arena; their offset into *off. */
+static cc_status reserve(cg_bdb_batch *b, size_t n, size_t *off)
+{
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : (size_t)1 << 20;
+        char *m;
+        while (cap - b->len < n) cap *= 2;
+        if (!(m = realloc(b->mem, cap))) return CC_NOMEM;
+        b->mem = m;
+        b->cap = cap;
+    }
+    *off = b->len;
+    b->len += n;
+    return CC_OK;
+}
+
+static cc_status push(cg_bdb_batch *b, int f, size_t off, size_t klen, size_t vlen)
+{
+    if (b->n[f] == b->ncap[f]) {
+        size_t cap = b->ncap[f] ? b->ncap[f] * 2 : 4096;
+        rec *r = realloc(b->r[f], cap * sizeof *r);
+        if (!r) return CC_NOMEM;
+        b->r[f] = r;
+        b->ncap[f] = cap;
+    }
+    b->r[f][b->n[f]++] = (rec){off, (uint32_t)klen, (uint32_t)vlen};
+    return CC_OK;
+}
+
+/* One index file's record: key = parts kf of stmt, value = parts vf and ctx. */
+static cc_status add_index(cg_bdb_batch *b, int f, librdf_statement *stmt, librdf_node *ctx,
+                           int kparts, int vparts)
+{
+    librdf_statement_part kf = (librdf_statement_part)kparts, vf = (librdf_statement_part)vparts;
+    librdf_world *w = b->st->world;
+    size_t kl = librdf_statement_encode_parts2(w, stmt, NULL, NULL, 0, kf);
+    size_t vl = librdf_statement_encode_parts2(w, stmt, ctx, NULL, 0, vf);
+    size_t off;
+    if (!kl || !vl || kl > UINT32_MAX || vl > UINT32_MAX) return CC_INVALID;
+    if (reserve(b, kl + vl, &off)) return CC_NOMEM;
+    if (librdf_statement_encode_parts2(w, stmt, NULL, (unsigned char *)b->mem + off, kl, kf) != kl ||
+        librdf_statement_encode_parts2(w, stmt, ctx, (unsigned char *)b->mem + off + kl, vl, vf) != vl) {
+        b->len = off;
+        return CC_INVALID;
+    }
+    return push(b, f, off, kl, vl);
+}
+
+cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node *ctx)
+{
+    const int S = LIBRDF_STATEMENT_SUBJECT, P = LIBRDF_STATEMENT_PREDICATE,
+              O = LIBRDF_STATEMENT_OBJECT;
+    size_t kl, vl, off;
+    cc_status s;
+    if ((s = add_index(b, F_SP2O, stmt, ctx, S | P, O)) ||
+        (s = add_index(b, F_PO2S, stmt, ctx, P | O, S)) ||
+        (s = add_index(b, F_SO2P, stmt, ctx, S | O, P)) ||
+        (s = add_index(b, F_P2SO, stmt, ctx, P, S | O)))
+        return s;
+    kl = librdf_node_encode(ctx, NULL, 0);
+    vl = librdf_statement_encode2(b->st->world, stmt, NULL, 0);
+    if (!kl || !vl || kl > UINT32_MAX || vl > UINT32_MAX) return CC_INVALID;
+    if (reserve(b, kl + vl, &off)) return CC_NOMEM;
+    if (librdf_node_encode(ctx, (unsigned char *)b->mem + off, kl) != kl ||
+        librdf_statement_encode2(b->st->world, stmt, (unsigned char *)b->mem + off + kl, vl) != vl) {
+        b->len = off;
+        return CC_INVALID;
+    }
+    return push(b, F_CONTEXTS, off, kl, vl);
+}
+
+/* Berkeley DB's default B-tree order on the keys (bytes, then the shorter
+ * first).  Values are not compared: a key's values go to the end of its
+ * duplicates in any order, and qsort_r's merge sort keeps the order they
+ * were queued in. */
+static int rec_cmp(const void *x, const void *y, void *arena)
+{
+    const rec *a = x, *b = y;
+    const char *m = arena;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(m + a->off, m + b->off, n);
+    if (c) return c;
+    return a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+cc_status cg_bdb_batch_write(cg_bdb_batch *b)
+{
+    cc_status s = CC_OK;
+    int f;
+    size_t i;
+    for (f = 0; f < N_DIRECT && !s; f++) {
+        DB *db = b->db[f];
+        DBC *cur = NULL;
+        int rc = 0;
+        /* the contexts file's records come grouped by context already */
+        if (f != F_CONTEXTS) qsort_r(b->r[f], b->n[f], sizeof(rec), rec_cmp, b->mem);
+        if (b->n[f]) rc = db->cursor(db, NULL, &cur, 0);
+        for (i = 0; i < b->n[f] && !rc; i++) {
+            const rec *r = &b->r[f][i];
+            DBT k, v;
+            memset(&k, 0, sizeof k);
+            memset(&v, 0, sizeof v);
+            k.data = b->mem + r->off;
+            k.size = r->klen;
+            v.data = b->mem + r->off + r->klen;
+            v.size = r->vlen;
+            /* after the key's other values, as DB->put does with DB_DUP */
+            rc = cur->put(cur, &k, &v, DB_KEYLAST);
+        }
+        if (cur && cur->close(cur) && !rc) rc = EIO;
+        if (rc) {
+            s = rc == ENOSPC ? CC_FULL : CC_IO;
+            cc_buf_reset(&b->st->err);
+            cc_buf_printf(&b->st->err, "Berkeley DB put into %s failed: %s", file_suffix[f] + 1,
+                          rc > 0 ? strerror(rc) : "error inside Berkeley DB");
+        }
+    }
+    for (f = 0; f < N_DIRECT; f++) b->n[f] = 0;
+    b->len = 0;
+    return s;
+}
+
+#endif
