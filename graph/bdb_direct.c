@@ -186,34 +186,125 @@ cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node 
     return push(b, F_CONTEXTS, off, kl, vl);
 }
 
-/* Berkeley DB's default B-tree order on the keys (bytes, then the shorter
- * first).  Values are not compared: a key's values go to the end of its
- * duplicates in any order, and qsort_r's merge sort keeps the order they
- * were queued in. */
-static int rec_cmp(const void *x, const void *y, void *arena)
+/* One distinct key of a file's batch: its hash, the first and last of its
+ * records (queued order, chained through next[]). */
+typedef struct grp {
+    uint64_t h;
+    uint32_t first, last;
+} grp;
+
+typedef struct sort_ctx {
+    const char *mem;
+    const rec  *r;
+} sort_ctx;
+
+static uint64_t key_hash(const unsigned char *p, size_t n)
 {
-    const rec *a = x, *b = y;
-    const char *m = arena;
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL, v;
+    for (; n >= 8; p += 8, n -= 8) {             /* 8 bytes a step */
+        memcpy(&v, p, 8);
+        h = (h ^ (v * 0xBF58476D1CE4E5B9ULL));
+        h = ((h << 31) | (h >> 33)) * 0x94D049BB133111EBULL;
+    }
+    v = 0;
+    memcpy(&v, p, n);
+    h ^= v * 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 29;
+    h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 32);
+}
+
+static int same_key(const char *m, const rec *a, const rec *b)
+{
+    return a->klen == b->klen && !memcmp(m + a->off, m + b->off, a->klen);
+}
+
+/* Berkeley DB's default B-tree order (bytes, then the shorter first) on
+ * the groups' keys. */
+static int grp_cmp(const void *x, const void *y, void *arg)
+{
+    const sort_ctx *c = arg;
+    const rec *a = &c->r[((const grp *)x)->first], *b = &c->r[((const grp *)y)->first];
     size_t n = a->klen < b->klen ? a->klen : b->klen;
-    int c = memcmp(m + a->off, m + b->off, n);
-    if (c) return c;
+    int d = memcmp(c->mem + a->off, c->mem + b->off, n);
+    if (d) return d;
     return a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+/* The order file f's records are put in, into ord: by key (records with
+ * the same key together, in the order they were queued: a key's values
+ * go to the end of its duplicates anyway), so that consecutive puts land
+ * on the same leaf pages.  Equal keys are grouped through a hash table
+ * first and only the distinct keys are sorted (most keys repeat: a
+ * predicate, an entity's type, a triple stated by many chunks).  The
+ * contexts file's records come grouped by context already: queued order. */
+static cc_status put_order(cg_bdb_batch *b, int f, uint32_t *ord)
+{
+    const rec *r = b->r[f];
+    size_t n = b->n[f], cap = 64, ng = 0, i, k = 0;
+    uint32_t *slot = NULL, *next = NULL;
+    grp *g = NULL;
+    sort_ctx sc = {b->mem, r};
+    if (f == F_CONTEXTS) {
+        for (i = 0; i < n; i++) ord[i] = (uint32_t)i;
+        return CC_OK;
+    }
+    while (cap < 2 * n) cap *= 2;
+    slot = calloc(cap, sizeof *slot);           /* group index + 1; 0: empty */
+    next = malloc(n * sizeof *next);
+    g = malloc(n * sizeof *g);
+    if (!slot || !next || !g) { free(slot); free(next); free(g); return CC_NOMEM; }
+    for (i = 0; i < n; i++) {
+        uint64_t h = key_hash((const unsigned char *)b->mem + r[i].off, r[i].klen);
+        size_t j = (size_t)h & (cap - 1);
+        next[i] = UINT32_MAX;
+        for (;; j = (j + 1) & (cap - 1)) {
+            grp *e;
+            if (!slot[j]) {
+                g[ng] = (grp){h, (uint32_t)i, (uint32_t)i};
+                slot[j] = (uint32_t)++ng;
+                break;
+            }
+            e = &g[slot[j] - 1];
+            if (e->h == h && same_key(b->mem, &r[e->first], &r[i])) {
+                next[e->last] = (uint32_t)i;
+                e->last = (uint32_t)i;
+                break;
+            }
+        }
+    }
+    qsort_r(g, ng, sizeof *g, grp_cmp, &sc);
+    for (i = 0; i < ng; i++) {
+        uint32_t x;
+        for (x = g[i].first; x != UINT32_MAX; x = next[x]) ord[k++] = x;
+    }
+    free(slot);
+    free(next);
+    free(g);
+    return CC_OK;
 }
 
 cc_status cg_bdb_batch_write(cg_bdb_batch *b)
 {
     cc_status s = CC_OK;
+    uint32_t *ord = NULL;
     int f;
     size_t i;
     for (f = 0; f < N_DIRECT && !s; f++) {
         DB *db = b->db[f];
         DBC *cur = NULL;
         int rc = 0;
-        /* the contexts file's records come grouped by context already */
-        if (f != F_CONTEXTS) qsort_r(b->r[f], b->n[f], sizeof(rec), rec_cmp, b->mem);
-        if (b->n[f]) rc = db->cursor(db, NULL, &cur, 0);
+        if (!b->n[f]) continue;
+        free(ord);
+        if (!(ord = malloc(b->n[f] * sizeof *ord)) || put_order(b, f, ord)) {
+            s = CC_NOMEM;
+            cc_buf_reset(&b->st->err);
+            cc_buf_puts(&b->st->err, "out of memory");
+            break;
+        }
+        rc = db->cursor(db, NULL, &cur, 0);
         for (i = 0; i < b->n[f] && !rc; i++) {
-            const rec *r = &b->r[f][i];
+            const rec *r = &b->r[f][ord[i]];
             DBT k, v;
             memset(&k, 0, sizeof k);
             memset(&v, 0, sizeof v);
@@ -232,6 +323,7 @@ cc_status cg_bdb_batch_write(cg_bdb_batch *b)
                           rc > 0 ? strerror(rc) : "error inside Berkeley DB");
         }
     }
+    free(ord);
     for (f = 0; f < N_DIRECT; f++) b->n[f] = 0;
     b->len = 0;
     return s;
