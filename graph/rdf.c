@@ -26,6 +26,12 @@
  * the catalog whose generation they name.  State naming another storage
  * than the settings' means a rebuild.
  *
+ * On bdb the triples of a context are not added one by one through
+ * librdf: they are queued in a batch (bdb_direct.c) and put into the five
+ * files sorted by key, through librdf's own handles; the batch is written
+ * before a removal and at the end of the update (BATCH_BYTES at most in
+ * memory).
+ *
  * A chunk from which nothing was extracted (no mention, no relation) gets
  * no context: a large corpus of plain text costs no store space.
  *
