@@ -43,6 +43,10 @@ static const char *const file_suffix[N_DIRECT] = {
     "/cairn-sp2o.db", "/cairn-po2s.db", "/cairn-so2p.db", "/cairn-p2so.db", "/cairn-contexts.db"
 };
 
+/* In the put order (put_order): the record has the previous one's key.
+ * A file's batch therefore holds fewer than 2^31 records. */
+#define SAME_KEY 0x80000000u
+
 typedef struct rec {
     size_t   off;            /* into the arena: key bytes, then value bytes */
     uint32_t klen, vlen;
@@ -133,6 +137,7 @@ static cc_status reserve(cg_bdb_batch *b, size_t n, size_t *off)
 
 static cc_status push(cg_bdb_batch *b, int f, size_t off, size_t klen, size_t vlen)
 {
+    if (b->n[f] >= SAME_KEY - 1) return CC_NOMEM;    /* write the batch first */
     if (b->n[f] == b->ncap[f]) {
         size_t cap = b->ncap[f] ? b->ncap[f] * 2 : 4096;
         rec *r = realloc(b->r[f], cap * sizeof *r);
@@ -231,7 +236,8 @@ static int grp_cmp(const void *x, const void *y, void *arg)
     return a->klen < b->klen ? -1 : a->klen > b->klen;
 }
 
-/* The order file f's records are put in, into ord: by key (records with
+/* The order file f's records are put in, into ord (record indices, with
+ * SAME_KEY): by key (records with
  * the same key together, in the order they were queued: a key's values
  * go to the end of its duplicates anyway), so that consecutive puts land
  * on the same leaf pages.  Equal keys are grouped through a hash table
@@ -246,7 +252,8 @@ static cc_status put_order(cg_bdb_batch *b, int f, uint32_t *ord)
     grp *g = NULL;
     sort_ctx sc = {b->mem, r};
     if (f == F_CONTEXTS) {
-        for (i = 0; i < n; i++) ord[i] = (uint32_t)i;
+        for (i = 0; i < n; i++)
+            ord[i] = (uint32_t)i | (i && same_key(b->mem, &r[i - 1], &r[i]) ? SAME_KEY : 0);
         return CC_OK;
     }
     while (cap < 2 * n) cap *= 2;
@@ -276,7 +283,8 @@ static cc_status put_order(cg_bdb_batch *b, int f, uint32_t *ord)
     qsort_r(g, ng, sizeof *g, grp_cmp, &sc);
     for (i = 0; i < ng; i++) {
         uint32_t x;
-        for (x = g[i].first; x != UINT32_MAX; x = next[x]) ord[k++] = x;
+        for (x = g[i].first; x != UINT32_MAX; x = next[x])
+            ord[k++] = x | (x != g[i].first ? SAME_KEY : 0);
     }
     free(slot);
     free(next);
@@ -304,7 +312,7 @@ cc_status cg_bdb_batch_write(cg_bdb_batch *b)
         }
         rc = db->cursor(db, NULL, &cur, 0);
         for (i = 0; i < b->n[f] && !rc; i++) {
-            const rec *r = &b->r[f][ord[i]];
+            const rec *r = &b->r[f][ord[i] & ~SAME_KEY];
             DBT k, v;
             memset(&k, 0, sizeof k);
             memset(&v, 0, sizeof v);
@@ -312,8 +320,10 @@ cc_status cg_bdb_batch_write(cg_bdb_batch *b)
             k.size = r->klen;
             v.data = b->mem + r->off + r->klen;
             v.size = r->vlen;
-            /* after the key's other values, as DB->put does with DB_DUP */
-            rc = cur->put(cur, &k, &v, DB_KEYLAST);
+            /* after the key's other values, as DB->put does with DB_DUP; the
+             * cursor stays on the value just put, the last of its key's, so
+             * the next value of the same key goes right after it, no search */
+            rc = cur->put(cur, &k, &v, ord[i] & SAME_KEY ? DB_AFTER : DB_KEYLAST);
         }
         if (cur && cur->close(cur) && !rc) rc = EIO;
         if (rc) {

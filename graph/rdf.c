@@ -446,7 +446,7 @@ static cc_status batch_write(builder *b)
 static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
 {
     librdf_world *w = b->st->world;
-    librdf_node *c;
+    librdf_node *c, *ps = NULL, *pp = NULL;     /* the previous triple's subject, predicate */
     cc_status s = CC_OK;
     size_t i;
     if (!q->n) return CC_OK;
@@ -459,8 +459,12 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
         const trip *t = &q->t[i];
         librdf_node *ns, *np, *no;
         librdf_statement *stmt;
-        ns = librdf_new_node_from_uri_string(w, (const unsigned char *)t->s);
-        np = librdf_new_node_from_uri_string(w, (const unsigned char *)t->p);
+        /* sorted: a triple mostly has the previous one's subject (and
+         * predicate); a copy of that node is a reference, not a parse */
+        ns = i && !strcmp(t->s, t[-1].s) && ps ? librdf_new_node_from_node(ps)
+                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->s);
+        np = i && !strcmp(t->p, t[-1].p) && pp ? librdf_new_node_from_node(pp)
+                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->p);
         if (t->kind == T_IRI)
             no = librdf_new_node_from_uri_string(w, (const unsigned char *)t->o);
         else if (t->kind == T_LIT)
@@ -476,6 +480,10 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
             s = b_err(b, CC_INVALID, "making nodes");
             break;
         }
+        if (ps) librdf_free_node(ps);
+        if (pp) librdf_free_node(pp);
+        ps = librdf_new_node_from_node(ns);       /* NULL: the next one is made anew */
+        pp = librdf_new_node_from_node(np);
         stmt = librdf_new_statement_from_nodes(w, ns, np, no);   /* owns the nodes */
         if (!stmt) { s = b_err(b, CC_NOMEM, "making a statement"); break; }
         if (b->batch) {
@@ -490,6 +498,8 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
         }
         librdf_free_statement(stmt);
     }
+    if (ps) librdf_free_node(ps);
+    if (pp) librdf_free_node(pp);
     librdf_free_node(c);
     trips_clear(q);
     if (!s && b->batch && cg_bdb_batch_bytes(b->batch) >= BATCH_BYTES) s = batch_write(b);
