@@ -14,7 +14,10 @@
  * outgrow the page cache every such insert reads and writes pages.  Here
  * the same records are queued in memory and, at cg_bdb_batch_write, sorted
  * by key (Berkeley DB's default order: bytes, then length) and put file by
- * file, so consecutive puts land on the same leaf pages.  The files are
+ * file, so consecutive puts land on the same leaf pages (equal keys are
+ * grouped through a hash table and only the distinct keys sorted; a key's
+ * further values go in with DB_AFTER on the cursor, without a search).
+ * The files are
  * opened by librdf (cg_store_open_storage) with DB_DUP (unsorted
  * duplicates): a put appends to the key's values exactly as librdf's
  * does; the order of a key's values is the only difference, and nothing
