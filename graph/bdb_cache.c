@@ -14,7 +14,10 @@
  * calling thread asked for it with cg_bdb_cache_begin, sets the new
  * handle's cache size before librdf opens the file.  Nothing else
  * changes: same files, same format, same flags; a thread that did not
- * ask (readers, SPARQL) gets Berkeley DB's default.  When the build has
+ * ask (readers, SPARQL) gets Berkeley DB's default.  The handles it sized
+ * are remembered (cg_bdb_handle) until the thread forgets them, so that
+ * the writer can put pairs through librdf's own handles (bdb_direct.c).
+ * When the build has
  * no <db.h> (libdb5.3-dev), the two functions below do nothing. */
 #define _GNU_SOURCE          /* RTLD_NEXT */
 #include "graph_int.h"
@@ -28,10 +31,18 @@
 
 static _Thread_local unsigned cache_mb;
 static _Atomic unsigned long sized;      /* handles given a cache, ever */
+/* the handles made for this thread since cg_bdb_handles_forget (while a
+ * cache was asked for): bdb_direct.c writes through librdf's own */
+#define MAX_HANDLES 16
+static _Thread_local void *handles[MAX_HANDLES];
+static _Thread_local unsigned nhandles;
 
-void cg_bdb_cache_begin(unsigned mb) { cache_mb = mb; }
-void cg_bdb_cache_end(void) { cache_mb = 0; }
+void cg_bdb_cache_begin(unsigned mb) { cache_mb = mb; nhandles = 0; }
+void cg_bdb_cache_end(void) { cache_mb = 0; nhandles = 0; }
 unsigned long cg_bdb_cache_sized(void) { return sized; }
+void cg_bdb_handles_forget(void) { nhandles = 0; }
+
+void *cg_bdb_handle(unsigned i) { return i < nhandles ? handles[i] : NULL; }
 
 #ifdef CAIRN_HAVE_DB_H
 typedef int (*db_create_fn)(DB **, DB_ENV *, u_int32_t);
@@ -56,8 +67,10 @@ int db_create(DB **dbp, DB_ENV *env, u_int32_t flags)
     /* only a handle with its own private environment has its own cache;
      * a failure to size it leaves the default (slower, not wrong) */
     if (!rc && !env && cache_mb && *dbp &&
-        (*dbp)->set_cachesize(*dbp, cache_mb / 1024, (cache_mb % 1024) << 20, 1) == 0)
+        (*dbp)->set_cachesize(*dbp, cache_mb / 1024, (cache_mb % 1024) << 20, 1) == 0) {
         sized++;
+        if (nhandles < MAX_HANDLES) handles[nhandles++] = *dbp;
+    }
     return rc;
 }
 #endif

@@ -64,6 +64,35 @@ void cg_bdb_cache_end(void);
  * process's; 0 when the build has no <db.h>): lets a test see that
  * librdf's db_create calls come here. */
 unsigned long cg_bdb_cache_sized(void);
+/* The i-th Berkeley DB handle (a DB *) given a cache on this thread since
+ * cg_bdb_cache_begin or cg_bdb_handles_forget, or NULL.  Valid only while
+ * whoever opened it keeps it open: forget before opening a store, look
+ * the handles up right after, drop them with the store. */
+void *cg_bdb_handle(unsigned i);
+void  cg_bdb_handles_forget(void);
+
+/* ---------------------------------------------------------------- bdb_direct.c */
+
+/* A batch of (triple, context) pairs for a "hashes" store on Berkeley DB
+ * that this thread opened for writing under cg_bdb_cache_begin: the same
+ * key/value records librdf's context_add_statement puts into its five
+ * files (sp2o, po2s, so2p, p2so, contexts: librdf's own encodings), kept
+ * in memory and written by cg_bdb_batch_write sorted by key, file by file,
+ * through librdf's own handles (so librdf reads and removes them as its
+ * own).  The caller writes the batch before anything else reads or
+ * removes from the store. */
+typedef struct cg_bdb_batch cg_bdb_batch;
+/* CC_NOTFOUND when there is no direct path (a build without <db.h>, the
+ * handles not found, CAIRN_GRAPH_WRITER=librdf): add through librdf. */
+cc_status cg_bdb_batch_new(cg_store *st, cg_bdb_batch **out);
+/* Queues stmt in context ctx (both stay the caller's).  CC_NOMEM, or
+ * CC_INVALID when librdf cannot encode them. */
+cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node *ctx);
+size_t    cg_bdb_batch_bytes(const cg_bdb_batch *b);
+/* Writes what is queued and empties the batch.  CC_IO / CC_FULL with the
+ * store's message (cg_store_errmsg). */
+cc_status cg_bdb_batch_write(cg_bdb_batch *b);
+void      cg_bdb_batch_free(cg_bdb_batch *b);           /* NULL safe; drops what is queued */
 
 /* ---------------------------------------------------------------- pgindex.c */
 

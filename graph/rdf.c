@@ -26,6 +26,12 @@
  * the catalog whose generation they name.  State naming another storage
  * than the settings' means a rebuild.
  *
+ * On bdb the triples of a context are not added one by one through
+ * librdf: they are queued in a batch (bdb_direct.c) and put into the five
+ * files sorted by key, through librdf's own handles; the batch is written
+ * before a removal and at the end of the update (BATCH_BYTES at most in
+ * memory).
+ *
  * A chunk from which nothing was extracted (no mention, no relation) gets
  * no context: a large corpus of plain text costs no store space.
  *
@@ -338,7 +344,12 @@ typedef struct builder {
     cc_buf          a, b;          /* scratch IRIs */
     int             assertions;    /* AS_* */
     cg_graph_stats *stats;
+    cg_bdb_batch   *batch;         /* pairs written sorted (bdb_direct.c), or NULL: through librdf */
 } builder;
+
+/* Bytes of encoded pairs a batch holds before it is written: at ~100
+ * bytes a record, ~130k (triple, context) pairs per write. */
+#define BATCH_BYTES ((size_t)64 << 20)
 
 static cc_status b_err(builder *b, cc_status s, const char *what)
 {
@@ -422,11 +433,20 @@ static void trips_dedup(tq *q)
     q->n = q->uniq = k;
 }
 
+/* Writes the pairs batched so far (nothing when the builder has no batch). */
+static cc_status batch_write(builder *b)
+{
+    cc_status s;
+    if (!b->batch) return CC_OK;
+    s = cg_bdb_batch_write(b->batch);
+    return s ? b_err(b, s, "writing triples") : CC_OK;
+}
+
 /* Adds the triples queued in q, each once, in context ctx; clears q. */
 static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
 {
     librdf_world *w = b->st->world;
-    librdf_node *c;
+    librdf_node *c, *ps = NULL, *pp = NULL;     /* the previous triple's subject, predicate */
     cc_status s = CC_OK;
     size_t i;
     if (!q->n) return CC_OK;
@@ -439,8 +459,12 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
         const trip *t = &q->t[i];
         librdf_node *ns, *np, *no;
         librdf_statement *stmt;
-        ns = librdf_new_node_from_uri_string(w, (const unsigned char *)t->s);
-        np = librdf_new_node_from_uri_string(w, (const unsigned char *)t->p);
+        /* sorted: a triple mostly has the previous one's subject (and
+         * predicate); a copy of that node is a reference, not a parse */
+        ns = i && !strcmp(t->s, t[-1].s) && ps ? librdf_new_node_from_node(ps)
+                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->s);
+        np = i && !strcmp(t->p, t[-1].p) && pp ? librdf_new_node_from_node(pp)
+                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->p);
         if (t->kind == T_IRI)
             no = librdf_new_node_from_uri_string(w, (const unsigned char *)t->o);
         else if (t->kind == T_LIT)
@@ -456,16 +480,29 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
             s = b_err(b, CC_INVALID, "making nodes");
             break;
         }
+        if (ps) librdf_free_node(ps);
+        if (pp) librdf_free_node(pp);
+        ps = librdf_new_node_from_node(ns);       /* NULL: the next one is made anew */
+        pp = librdf_new_node_from_node(np);
         stmt = librdf_new_statement_from_nodes(w, ns, np, no);   /* owns the nodes */
         if (!stmt) { s = b_err(b, CC_NOMEM, "making a statement"); break; }
-        if (librdf_model_context_add_statement(b->st->model, c, stmt))
+        if (b->batch) {
+            if ((s = cg_bdb_batch_add(b->batch, stmt, c)))
+                s = b_err(b, s, s == CC_NOMEM ? "" : "encoding a triple");
+            else
+                b->stats->triples_added++;
+        } else if (librdf_model_context_add_statement(b->st->model, c, stmt)) {
             s = b_err(b, CC_IO, "adding a triple");
-        else
+        } else {
             b->stats->triples_added++;
+        }
         librdf_free_statement(stmt);
     }
+    if (ps) librdf_free_node(ps);
+    if (pp) librdf_free_node(pp);
     librdf_free_node(c);
     trips_clear(q);
+    if (!s && b->batch && cg_bdb_batch_bytes(b->batch) >= BATCH_BYTES) s = batch_write(b);
     return s;
 }
 
@@ -675,6 +712,7 @@ static cc_status remove_ctx(builder *b, const char *kind, int64_t id)
     size_t n = 0;
     cc_status s;
     if (!iri_id(&c, kind, id)) return b_err(b, CC_NOMEM, "");
+    if ((s = batch_write(b))) { cc_buf_free(&c); return s; }   /* librdf reads what was added */
     /* count first: only contexts that were there are reported removed */
     if ((s = cg_store_count(b->st, c.data, &n)) == CC_OK && n &&
         (s = cg_store_remove_context(b->st, c.data)) == CC_OK)
@@ -723,6 +761,9 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
     cc_status s;
     memset(b, 0, sizeof *b);
     if ((s = assertions_setting(kb, &b->assertions))) return s;
+    /* the store just opened by this thread: its BDB handles, when found */
+    if ((s = cg_bdb_batch_new(st, &b->batch)) == CC_NOMEM)
+        return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     b->kb = kb;
     b->st = st;
     b->stats = stats;
@@ -746,6 +787,8 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
 static void builder_free(builder *b)
 {
     int i;
+    cg_bdb_batch_free(b->batch);
+    b->batch = NULL;
     trips_clear(&b->cq);
     trips_clear(&b->dq);
     free(b->cq.t);
@@ -797,6 +840,7 @@ static cc_status add_all(builder *b)
     }
     if (!s && rc != SQLITE_DONE) s = cc_kb_sqlerr(b->kb, "graph store: listing documents");
     sqlite3_finalize(q);
+    if (!s) s = batch_write(b);
     return s;
 }
 
@@ -822,6 +866,7 @@ static cc_status apply_changes(builder *b, int64_t from)
     }
     if (!s && rc != SQLITE_DONE) s = cc_kb_sqlerr(b->kb, "graph store: reading the change log");
     sqlite3_finalize(q);
+    if (!s) s = batch_write(b);
     return s;
 }
 
@@ -899,6 +944,7 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     if ((s = cc_kb_generation(kb, &cur))) goto out;
     why = rebuild ? "requested" : needs_rebuild(kb, &sg, cur, &g);
     if (!why && g.generation == cur) { stats->generation = cur; goto out; }   /* current */
+    cg_bdb_handles_forget();                    /* builder_init finds the store's own */
     if (!why && cg_store_open_storage(&sg, CG_STORE_OPEN, &st) != CC_OK) {
         if (sg.kind != CG_STORAGE_BDB) {   /* a server out of reach is no reason to rebuild */
             s = cc_kb_seterr(kb, CC_IO, "graph store: %s (if the model is gone, cairn graph "
@@ -913,6 +959,7 @@ again:
         stats->rebuilt = 1;
         stats->rebuild_reason = why;
         remove_files(kb, &sg);
+        cg_bdb_handles_forget();
         if ((s = cg_store_open_storage(&sg, CG_STORE_CREATE, &st))) {
             s = cc_kb_seterr(kb, s, "graph store: %s", cc_errmsg());
             goto out;

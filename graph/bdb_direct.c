@@ -1,0 +1,345 @@
+/* bdb_direct.c — writing (triple, context) pairs into a Redland "hashes"
+ * store on Berkeley DB in batches sorted by key, through librdf's own
+ * handles.
+ *
+ * librdf's context_add_statement puts five records per pair, one per file,
+ * each a B-tree insert at a random position (the keys are encoded nodes):
+ *   sp2o      key: subject, predicate        value: object, context
+ *   po2s      key: predicate, object         value: subject, context
+ *   so2p      key: subject, object           value: predicate, context
+ *   p2so      key: predicate                 value: subject, object, context
+ *   contexts  key: context                   value: subject, predicate, object
+ * (librdf_statement_encode_parts2 / librdf_node_encode /
+ * librdf_statement_encode2: the bytes are librdf's own.)  Once the B-trees
+ * outgrow the page cache every such insert reads and writes pages.  Here
+ * the same records are queued in memory and, at cg_bdb_batch_write, sorted
+ * by key (Berkeley DB's default order: bytes, then length) and put file by
+ * file, so consecutive puts land on the same leaf pages (equal keys are
+ * grouped through a hash table and only the distinct keys sorted; a key's
+ * further values go in with DB_AFTER on the cursor, without a search).
+ * The files are
+ * opened by librdf (cg_store_open_storage) with DB_DUP (unsorted
+ * duplicates): a put appends to the key's values exactly as librdf's
+ * does; the order of a key's values is the only difference, and nothing
+ * reads it as meaningful (tests/test_graph_bdb_direct.c compares the files
+ * record by record with librdf's).
+ *
+ * The DB handles are librdf's (found through bdb_cache.c's db_create):
+ * same handle, same cache, so librdf sees the records at once; the batch
+ * is written before librdf reads or removes anything (rdf.c).
+ * CAIRN_GRAPH_WRITER=librdf in the environment turns this off (every pair
+ * through librdf, as before: for comparisons). */
+#define _GNU_SOURCE          /* qsort_r */
+#include "graph_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CAIRN_HAVE_DB_H
+#include <db.h>
+#endif
+
+enum { F_SP2O, F_PO2S, F_SO2P, F_P2SO, F_CONTEXTS, N_DIRECT };
+
+static const char *const file_suffix[N_DIRECT] = {
+    "/cairn-sp2o.db", "/cairn-po2s.db", "/cairn-so2p.db", "/cairn-p2so.db", "/cairn-contexts.db"
+};
+
+/* In the put order (put_order): the record has the previous one's key.
+ * A file's batch therefore holds fewer than 2^31 records. */
+#define SAME_KEY 0x80000000u
+
+typedef struct rec {
+    size_t   off;            /* into the arena: key bytes, then value bytes */
+    uint32_t klen, vlen;
+} rec;
+
+struct cg_bdb_batch {
+    cg_store *st;
+    void     *db[N_DIRECT];  /* DB * (librdf's) */
+    char     *mem;           /* arena of encoded keys and values */
+    size_t    len, cap;
+    rec      *r[N_DIRECT];
+    size_t    n[N_DIRECT], ncap[N_DIRECT];
+};
+
+size_t cg_bdb_batch_bytes(const cg_bdb_batch *b)
+{
+    size_t i, n = b ? b->len : 0;
+    for (i = 0; b && i < N_DIRECT; i++) n += b->n[i] * sizeof(rec);
+    return n;
+}
+
+void cg_bdb_batch_free(cg_bdb_batch *b)
+{
+    int i;
+    if (!b) return;
+    for (i = 0; i < N_DIRECT; i++) free(b->r[i]);
+    free(b->mem);
+    free(b);
+}
+
+#ifndef CAIRN_HAVE_DB_H
+
+cc_status cg_bdb_batch_new(cg_store *st, cg_bdb_batch **out) { (void)st; *out = NULL; return CC_NOTFOUND; }
+cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node *ctx)
+{ (void)b; (void)stmt; (void)ctx; return CC_INVALID; }
+cc_status cg_bdb_batch_write(cg_bdb_batch *b) { (void)b; return CC_OK; }
+
+#else
+
+cc_status cg_bdb_batch_new(cg_store *st, cg_bdb_batch **out)
+{
+    const char *env = getenv("CAIRN_GRAPH_WRITER");
+    cg_bdb_batch *b;
+    unsigned i;
+    int f, found = 0;
+    *out = NULL;
+    if (env && !strcmp(env, "librdf")) return CC_NOTFOUND;
+    if (!(b = calloc(1, sizeof *b))) return CC_NOMEM;
+    b->st = st;
+    /* the handles librdf just opened for this store, by their file names */
+    for (i = 0; cg_bdb_handle(i); i++) {
+        DB *db = cg_bdb_handle(i);
+        const char *fname = NULL, *dname = NULL;
+        size_t fl;
+        if (db->get_dbname(db, &fname, &dname) || !fname) continue;
+        fl = strlen(fname);
+        for (f = 0; f < N_DIRECT; f++) {
+            size_t sl = strlen(file_suffix[f]);
+            if (fl >= sl && !strcmp(fname + fl - sl, file_suffix[f]) && !b->db[f]) {
+                b->db[f] = db;
+                found++;
+            }
+        }
+    }
+    if (found != N_DIRECT) {
+        free(b);
+        return CC_NOTFOUND;
+    }
+    *out = b;
+    return CC_OK;
+}
+
+/* Reserves n bytes at the end of the arena; their offset into *off. */
+static cc_status reserve(cg_bdb_batch *b, size_t n, size_t *off)
+{
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : (size_t)1 << 20;
+        char *m;
+        while (cap - b->len < n) cap *= 2;
+        if (!(m = realloc(b->mem, cap))) return CC_NOMEM;
+        b->mem = m;
+        b->cap = cap;
+    }
+    *off = b->len;
+    b->len += n;
+    return CC_OK;
+}
+
+static cc_status push(cg_bdb_batch *b, int f, size_t off, size_t klen, size_t vlen)
+{
+    if (b->n[f] >= SAME_KEY - 1) return CC_NOMEM;    /* write the batch first */
+    if (b->n[f] == b->ncap[f]) {
+        size_t cap = b->ncap[f] ? b->ncap[f] * 2 : 4096;
+        rec *r = realloc(b->r[f], cap * sizeof *r);
+        if (!r) return CC_NOMEM;
+        b->r[f] = r;
+        b->ncap[f] = cap;
+    }
+    b->r[f][b->n[f]++] = (rec){off, (uint32_t)klen, (uint32_t)vlen};
+    return CC_OK;
+}
+
+/* One index file's record: key = parts kf of stmt, value = parts vf and ctx. */
+static cc_status add_index(cg_bdb_batch *b, int f, librdf_statement *stmt, librdf_node *ctx,
+                           int kparts, int vparts)
+{
+    librdf_statement_part kf = (librdf_statement_part)kparts, vf = (librdf_statement_part)vparts;
+    librdf_world *w = b->st->world;
+    size_t kl = librdf_statement_encode_parts2(w, stmt, NULL, NULL, 0, kf);
+    size_t vl = librdf_statement_encode_parts2(w, stmt, ctx, NULL, 0, vf);
+    size_t off;
+    if (!kl || !vl || kl > UINT32_MAX || vl > UINT32_MAX) return CC_INVALID;
+    if (reserve(b, kl + vl, &off)) return CC_NOMEM;
+    if (librdf_statement_encode_parts2(w, stmt, NULL, (unsigned char *)b->mem + off, kl, kf) != kl ||
+        librdf_statement_encode_parts2(w, stmt, ctx, (unsigned char *)b->mem + off + kl, vl, vf) != vl) {
+        b->len = off;
+        return CC_INVALID;
+    }
+    return push(b, f, off, kl, vl);
+}
+
+cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node *ctx)
+{
+    const int S = LIBRDF_STATEMENT_SUBJECT, P = LIBRDF_STATEMENT_PREDICATE,
+              O = LIBRDF_STATEMENT_OBJECT;
+    size_t kl, vl, off;
+    cc_status s;
+    if ((s = add_index(b, F_SP2O, stmt, ctx, S | P, O)) ||
+        (s = add_index(b, F_PO2S, stmt, ctx, P | O, S)) ||
+        (s = add_index(b, F_SO2P, stmt, ctx, S | O, P)) ||
+        (s = add_index(b, F_P2SO, stmt, ctx, P, S | O)))
+        return s;
+    kl = librdf_node_encode(ctx, NULL, 0);
+    vl = librdf_statement_encode2(b->st->world, stmt, NULL, 0);
+    if (!kl || !vl || kl > UINT32_MAX || vl > UINT32_MAX) return CC_INVALID;
+    if (reserve(b, kl + vl, &off)) return CC_NOMEM;
+    if (librdf_node_encode(ctx, (unsigned char *)b->mem + off, kl) != kl ||
+        librdf_statement_encode2(b->st->world, stmt, (unsigned char *)b->mem + off + kl, vl) != vl) {
+        b->len = off;
+        return CC_INVALID;
+    }
+    return push(b, F_CONTEXTS, off, kl, vl);
+}
+
+/* One distinct key of a file's batch: its hash, the first and last of its
+ * records (queued order, chained through next[]). */
+typedef struct grp {
+    uint64_t h;
+    uint32_t first, last;
+} grp;
+
+typedef struct sort_ctx {
+    const char *mem;
+    const rec  *r;
+} sort_ctx;
+
+static uint64_t key_hash(const unsigned char *p, size_t n)
+{
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL, v;
+    for (; n >= 8; p += 8, n -= 8) {             /* 8 bytes a step */
+        memcpy(&v, p, 8);
+        h = (h ^ (v * 0xBF58476D1CE4E5B9ULL));
+        h = ((h << 31) | (h >> 33)) * 0x94D049BB133111EBULL;
+    }
+    v = 0;
+    memcpy(&v, p, n);
+    h ^= v * 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 29;
+    h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 32);
+}
+
+static int same_key(const char *m, const rec *a, const rec *b)
+{
+    return a->klen == b->klen && !memcmp(m + a->off, m + b->off, a->klen);
+}
+
+/* Berkeley DB's default B-tree order (bytes, then the shorter first) on
+ * the groups' keys. */
+static int grp_cmp(const void *x, const void *y, void *arg)
+{
+    const sort_ctx *c = arg;
+    const rec *a = &c->r[((const grp *)x)->first], *b = &c->r[((const grp *)y)->first];
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int d = memcmp(c->mem + a->off, c->mem + b->off, n);
+    if (d) return d;
+    return a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+/* The order file f's records are put in, into ord (record indices, with
+ * SAME_KEY): by key (records with
+ * the same key together, in the order they were queued: a key's values
+ * go to the end of its duplicates anyway), so that consecutive puts land
+ * on the same leaf pages.  Equal keys are grouped through a hash table
+ * first and only the distinct keys are sorted (most keys repeat: a
+ * predicate, an entity's type, a triple stated by many chunks).  The
+ * contexts file's records come grouped by context already: queued order. */
+static cc_status put_order(cg_bdb_batch *b, int f, uint32_t *ord)
+{
+    const rec *r = b->r[f];
+    size_t n = b->n[f], cap = 64, ng = 0, i, k = 0;
+    uint32_t *slot = NULL, *next = NULL;
+    grp *g = NULL;
+    sort_ctx sc = {b->mem, r};
+    if (f == F_CONTEXTS) {
+        for (i = 0; i < n; i++)
+            ord[i] = (uint32_t)i | (i && same_key(b->mem, &r[i - 1], &r[i]) ? SAME_KEY : 0);
+        return CC_OK;
+    }
+    while (cap < 2 * n) cap *= 2;
+    slot = calloc(cap, sizeof *slot);           /* group index + 1; 0: empty */
+    next = malloc(n * sizeof *next);
+    g = malloc(n * sizeof *g);
+    if (!slot || !next || !g) { free(slot); free(next); free(g); return CC_NOMEM; }
+    for (i = 0; i < n; i++) {
+        uint64_t h = key_hash((const unsigned char *)b->mem + r[i].off, r[i].klen);
+        size_t j = (size_t)h & (cap - 1);
+        next[i] = UINT32_MAX;
+        for (;; j = (j + 1) & (cap - 1)) {
+            grp *e;
+            if (!slot[j]) {
+                g[ng] = (grp){h, (uint32_t)i, (uint32_t)i};
+                slot[j] = (uint32_t)++ng;
+                break;
+            }
+            e = &g[slot[j] - 1];
+            if (e->h == h && same_key(b->mem, &r[e->first], &r[i])) {
+                next[e->last] = (uint32_t)i;
+                e->last = (uint32_t)i;
+                break;
+            }
+        }
+    }
+    qsort_r(g, ng, sizeof *g, grp_cmp, &sc);
+    for (i = 0; i < ng; i++) {
+        uint32_t x;
+        for (x = g[i].first; x != UINT32_MAX; x = next[x])
+            ord[k++] = x | (x != g[i].first ? SAME_KEY : 0);
+    }
+    free(slot);
+    free(next);
+    free(g);
+    return CC_OK;
+}
+
+cc_status cg_bdb_batch_write(cg_bdb_batch *b)
+{
+    cc_status s = CC_OK;
+    uint32_t *ord = NULL;
+    int f;
+    size_t i;
+    for (f = 0; f < N_DIRECT && !s; f++) {
+        DB *db = b->db[f];
+        DBC *cur = NULL;
+        int rc = 0;
+        if (!b->n[f]) continue;
+        free(ord);
+        if (!(ord = malloc(b->n[f] * sizeof *ord)) || put_order(b, f, ord)) {
+            s = CC_NOMEM;
+            cc_buf_reset(&b->st->err);
+            cc_buf_puts(&b->st->err, "out of memory");
+            break;
+        }
+        rc = db->cursor(db, NULL, &cur, 0);
+        for (i = 0; i < b->n[f] && !rc; i++) {
+            const rec *r = &b->r[f][ord[i] & ~SAME_KEY];
+            DBT k, v;
+            memset(&k, 0, sizeof k);
+            memset(&v, 0, sizeof v);
+            k.data = b->mem + r->off;
+            k.size = r->klen;
+            v.data = b->mem + r->off + r->klen;
+            v.size = r->vlen;
+            /* after the key's other values, as DB->put does with DB_DUP; the
+             * cursor stays on the value just put, the last of its key's, so
+             * the next value of the same key goes right after it, no search */
+            rc = cur->put(cur, &k, &v, ord[i] & SAME_KEY ? DB_AFTER : DB_KEYLAST);
+        }
+        if (cur && cur->close(cur) && !rc) rc = EIO;
+        if (rc) {
+            s = rc == ENOSPC ? CC_FULL : CC_IO;
+            cc_buf_reset(&b->st->err);
+            cc_buf_printf(&b->st->err, "Berkeley DB put into %s failed: %s", file_suffix[f] + 1,
+                          rc > 0 ? strerror(rc) : "error inside Berkeley DB");
+        }
+    }
+    free(ord);
+    for (f = 0; f < N_DIRECT; f++) b->n[f] = 0;
+    b->len = 0;
+    return s;
+}
+
+#endif
