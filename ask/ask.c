@@ -554,6 +554,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     sqlite3_stmt *st = NULL;
     cc_buf norm = CC_BUF_INIT(0), tr = CC_BUF_INIT(0), ans = CC_BUF_INIT(0);
     const char *model = "";
+    const char *kvtype = "";
     int64_t ptok, maxtok, ghops, kvmb;
     ca_llm *llm = NULL;
     ca_ev *ev = NULL;
@@ -605,6 +606,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
         (s = cc_kb_setting_i64(kb, "ask.max_tokens", 256, &maxtok)) ||
         (s = cc_kb_setting_i64(kb, "ask.graph_hops", 1, &ghops)) ||
         (s = cc_kb_setting_i64(kb, "ask.kv_cache_mb", 256, &kvmb)) ||
+        (s = cc_kb_setting_str(kb, "ask.kv_type", "", &kvtype)) ||
         (s = cc_kb_setting_str(kb, "ask.model", "", &model)))
         return s;   /* the message names the setting */
     k = o && o->k ? o->k : (int)k64;
@@ -842,7 +844,7 @@ cc_status ca_ask(cc_kb *kb, const char *question, const ca_ask_opts *o, ca_answe
     /* CA_CHAT_RESERVE: tokens the model's chat template wraps the prompt in */
     /* and the slack (ctx_slack of the context asked for, rounded up) */
     if (model[0] && (s = ca_llm_open(kb, model, (uint32_t)(ptok + maxtok + CA_CHAT_RESERVE + 8 +
-                                                           (ptok + maxtok) / 50), &llm)))
+                                                           (ptok + maxtok) / 50), kvtype, &llm)))
         goto out;
     t_load = cc_now_ms() - t0;
     if (llm) ca_llm_set_cache_budget(llm, (size_t)kvmb << 20);
