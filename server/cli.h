@@ -13,6 +13,7 @@ int cmd_rm(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_optimize(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_model(int argc, char **argv);

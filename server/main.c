@@ -24,6 +24,7 @@ static const struct command {
     {"serve",  cmd_serve,  "serve KB [--listen H:P]      REST API over HTTP (keys and TLS off loopback)"},
     {"keys",   cmd_keys,   "keys KB add|list|revoke      API keys and roles for serve"},
     {"check",  cmd_check,  "check KB                     verify catalog and index consistency"},
+    {"optimize", cmd_optimize, "optimize KB                  merge the full-text indexes after large ingests"},
     {"demo",   cmd_demo,   "demo [KB]                    build a KB from datasets/ and search it"},
 };
 
