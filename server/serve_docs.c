@@ -17,6 +17,7 @@ enum MHD_Result serve_search(serve_req *r)
     cr_search_opts so;
     cr_hit *hits = NULL;
     size_t n = 0, i, count = 0;
+    int bad = 0;
     cc_buf b = CC_BUF_INIT(0);
     serve_slot *s;
     sqlite3_stmt *st = NULL;
@@ -87,41 +88,40 @@ enum MHD_Result serve_search(serve_req *r)
         goto out;
     }
     st = s->hydrate;
-    cc_buf_puts(&b, "{\"hits\":[");
+    /* bad: any append failed (out of memory); the response is then 500,
+     * never a truncated document */
+    bad |= cc_buf_puts(&b, "{\"hits\":[") != CC_OK;
     for (i = 0; i < n; i++) {
         sqlite3_bind_int64(st, 1, hits[i].chunk_id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             const char *uri = (const char *)sqlite3_column_text(st, 0);
             const char *snip = (const char *)sqlite3_column_text(st, 3);
-            if (count) cc_buf_putc(&b, ',');
+            if (count) bad |= cc_buf_putc(&b, ',') != CC_OK;
             count++;
-            cc_buf_puts(&b, "{\"rank\":");
-            serve_json_num(&b, (double)i + 1);
-            cc_buf_puts(&b, ",\"chunk\":");
-            serve_json_num(&b, (double)hits[i].chunk_id);
-            cc_buf_puts(&b, ",\"score\":");
-            serve_json_num(&b, hits[i].score);
-            cc_buf_puts(&b, ",\"document\":");
-            cc_buf_json_str(&b, uri ? uri : "", uri ? (size_t)sqlite3_column_bytes(st, 0) : 0);
-            cc_buf_puts(&b, ",\"document_id\":");
-            serve_json_num(&b, (double)sqlite3_column_int64(st, 1));
-            cc_buf_puts(&b, ",\"ordinal\":");
-            serve_json_num(&b, sqlite3_column_int(st, 2));
-            cc_buf_puts(&b, ",\"snippet\":");
-            cc_buf_json_str(&b, snip ? snip : "", snip ? (size_t)sqlite3_column_bytes(st, 3) : 0);
-            cc_buf_putc(&b, '}');
+            bad |= cc_buf_puts(&b, "{\"rank\":") || serve_json_num(&b, (double)i + 1) ||
+                   cc_buf_puts(&b, ",\"chunk\":") ||
+                   serve_json_num(&b, (double)hits[i].chunk_id) ||
+                   cc_buf_puts(&b, ",\"score\":") || serve_json_num(&b, hits[i].score) ||
+                   cc_buf_puts(&b, ",\"document\":") ||
+                   cc_buf_json_str(&b, uri ? uri : "", uri ? (size_t)sqlite3_column_bytes(st, 0) : 0) ||
+                   cc_buf_puts(&b, ",\"document_id\":") ||
+                   serve_json_num(&b, (double)sqlite3_column_int64(st, 1)) ||
+                   cc_buf_puts(&b, ",\"ordinal\":") ||
+                   serve_json_num(&b, sqlite3_column_int(st, 2)) ||
+                   cc_buf_puts(&b, ",\"snippet\":") ||
+                   cc_buf_json_str(&b, snip ? snip : "", snip ? (size_t)sqlite3_column_bytes(st, 3) : 0) ||
+                   cc_buf_putc(&b, '}');
         }
         sqlite3_reset(st);
     }
-    sqlite3_clear_bindings(st);
-    cc_buf_puts(&b, "],\"count\":");
-    serve_json_num(&b, (double)count);
+    bad |= cc_buf_puts(&b, "],\"count\":") || serve_json_num(&b, (double)count);
     if (cr_searcher_vector_status(s->se)) {
-        cc_buf_puts(&b, ",\"note\":");
-        cc_buf_json_str(&b, cr_searcher_vector_status(s->se), strlen(cr_searcher_vector_status(s->se)));
+        const char *note = cr_searcher_vector_status(s->se);
+        bad |= cc_buf_puts(&b, ",\"note\":") || cc_buf_json_str(&b, note, strlen(note));
     }
-    if (cc_buf_putc(&b, '}') != CC_OK) {
-        ret = serve_send_error(r, 500, "internal", "out of memory");
+    bad |= cc_buf_putc(&b, '}') != CC_OK;
+    if (bad) {
+        ret = serve_send_error(r, 500, "internal", "out of memory writing the response");
         goto out;
     }
     ret = serve_send_json_buf(r, 200, &b);
