@@ -284,6 +284,10 @@ int       cr_vindex_disk_same(cr_vindex *vi);
  * that is not possible (a new base file, a delta that needs a rebuild):
  * open the file again. */
 cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
+/* 1 when the delta read by cr_vindex_open had bytes past its last intact
+ * record (a damaged or torn record: it and the rest were left out, so the
+ * index is behind); *at = the bytes applied, *size = the file's size then. */
+int       cr_vindex_delta_damaged(const cr_vindex *vi, uint64_t *at, uint64_t *size);
 
 int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);

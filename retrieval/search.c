@@ -351,7 +351,40 @@ struct cr_searcher {
     int          no_lane_thread; /* 1: the vector lane runs on the caller's thread */
     int          vector_state;   /* 0 not tried, 1 ready, -1 unavailable */
     char         vector_why[512];
+    /* prepared once per searcher (a request's SQL costs ~1/3 more when
+     * compiled each time); always reset after use, so that no read
+     * transaction stays open between searches */
+    sqlite3_stmt *gen_st;   /* the catalog's generation */
+    sqlite3_stmt *live_st;  /* is chunk ?1 still there */
 };
+
+/* Prepares *st with sql on first use (kept by the searcher); an error
+ * status (the KB's message set) when it cannot be. */
+static cc_status cached_stmt(cr_searcher *s, sqlite3_stmt **st, const char *sql)
+{
+    cc_status r;
+    if (*st) return CC_OK;
+    if (sqlite3_prepare_v3(cc_kb_db(s->kb), sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL)
+        == SQLITE_OK)
+        return CC_OK;
+    r = cc_kb_sqlerr(s->kb, "search");
+    sqlite3_finalize(*st);
+    *st = NULL;
+    return r;
+}
+
+/* The catalog's generation (as cc_kb_generation, on the searcher's cached
+ * statement). */
+static cc_status catalog_generation(cr_searcher *s, int64_t *out)
+{
+    cc_status r = cached_stmt(s, &s->gen_st, "SELECT coalesce(max(generation), 0) FROM changes");
+    sqlite3_stmt *st = s->gen_st;
+    if (r) return r;
+    if (sqlite3_step(st) == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+    else r = cc_kb_sqlerr(s->kb, "reading the generation");
+    sqlite3_reset(st);
+    return r;
+}
 
 cc_status cr_searcher_open(cc_kb *kb, cr_searcher **out)
 {
@@ -369,6 +402,8 @@ void cr_searcher_close(cr_searcher *s)
     if (s->shared_mode) cr_vshared_unref(s->shared);
     else cr_vindex_close(s->vi);
     cr_embedder_close(s->emb);
+    sqlite3_finalize(s->gen_st);
+    sqlite3_finalize(s->live_st);
     free(s);
 }
 
@@ -442,13 +477,12 @@ fail:
 }
 
 /* Drops hits whose chunk no longer exists (an index behind the catalog). */
-static cc_status filter_live(cc_kb *kb, cr_hit *h, size_t *n)
+static cc_status filter_live(cr_searcher *s, cr_hit *h, size_t *n)
 {
-    sqlite3_stmt *st;
+    cc_status r = cached_stmt(s, &s->live_st, "SELECT 1 FROM chunks WHERE id = ?1");
+    sqlite3_stmt *st = s->live_st;
     size_t i, m = 0;
-    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT 1 FROM chunks WHERE id = ?1", -1, &st, NULL)
-        != SQLITE_OK)
-        return cc_kb_sqlerr(kb, "search");
+    if (r) return r;
     for (i = 0; i < *n; i++) {
         sqlite3_bind_int64(st, 1, h[i].chunk_id);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -458,7 +492,6 @@ static cc_status filter_live(cc_kb *kb, cr_hit *h, size_t *n)
         }
         sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
     *n = m;
     return CC_OK;
 }
@@ -586,8 +619,8 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
          * holds no removed chunk: skip the per-hit lookups, the common case
          * (docs/benchmarks.md: ~50 B-tree descents per hybrid query). */
         if (nl[CR_LANE_VECTOR] &&
-            !(cc_kb_generation(kb, &cat_gen) == CC_OK && cat_gen == vec_gen) &&
-            (st = filter_live(kb, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR])))
+            !(catalog_generation(s, &cat_gen) == CC_OK && cat_gen == vec_gen) &&
+            (st = filter_live(s, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR])))
             goto out;
     }
     if (bm25_st && !nl[CR_LANE_VECTOR]) { st = cc_kb_seterr(kb, bm25_st, "%s", bm25_why); goto out; }

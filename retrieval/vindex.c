@@ -206,6 +206,8 @@ struct cr_vindex {
     uint64_t       base_sum;  /* its checksum */
     uint64_t       base_gen;  /* its generation */
     uint64_t       delta_off; /* bytes of path.delta reflected (0: none) */
+    uint64_t       delta_seen; /* path.delta's size when opened (0: none or another base's) */
+    int            delta_bad;  /* a delta record read at open did not apply */
     cc_buf         jr;        /* ops since then, not yet in the delta (a record body) */
     uint32_t       jr_ops;
     int            jr_over;   /* the journal overflowed: the next save is a full one */
@@ -991,9 +993,18 @@ static void delta_load(cr_vindex *vi)
     FILE *f;
     uint64_t size;
     if (delta_open(vi, &f, &size) != 1) return;
-    delta_apply(vi, f, DELTA_HDR, size);   /* a failed op: the change log replays it */
+    /* a failed op: the change log replays it */
+    vi->delta_bad = delta_apply(vi, f, DELTA_HDR, size) != CC_OK;
     if (vi->delta_off == 0) vi->delta_off = DELTA_HDR;
+    vi->delta_seen = size;
     fclose(f);
+}
+
+int cr_vindex_delta_damaged(const cr_vindex *vi, uint64_t *at, uint64_t *size)
+{
+    *at = vi->delta_off;
+    *size = vi->delta_seen;
+    return vi->delta_seen && (vi->delta_bad || vi->delta_off < vi->delta_seen);
 }
 
 cc_status cr_vindex_save_delta(cr_vindex *vi)

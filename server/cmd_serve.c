@@ -16,6 +16,9 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -248,6 +251,43 @@ enum MHD_Result serve_send_json(serve_req *r, int status, cJSON *j)
     ret = serve_send_buf(r, status, "application/json", s, strlen(s), NULL);
     free(s);
     return ret;
+}
+
+enum MHD_Result serve_send_json_buf(serve_req *r, int status, cc_buf *b)
+{
+    struct MHD_Response *resp;
+    size_t len = b->len;
+    char *p = cc_buf_detach(b);
+    if (!p) {
+        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        return serve_send_buf(r, 500, "application/json", oom, sizeof oom - 1, NULL);
+    }
+    resp = MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE);
+    if (!resp) { free(p); return MHD_NO; }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    return serve_send_response(r, status, resp);
+}
+
+cc_status serve_json_num(cc_buf *b, double d)
+{
+    char num[32];
+    double back, m;
+    int iv;
+    if (isnan(d) || isinf(d)) return cc_buf_append(b, "null", 4);
+    /* cJSON's valueint: the double saturated to int */
+    iv = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+    if (d == (double)iv) {   /* %d, by hand: printf was most of a response's cost */
+        char *e = num + sizeof num, *p = e;
+        unsigned u = iv < 0 ? 0u - (unsigned)iv : (unsigned)iv;
+        do { *--p = (char)('0' + u % 10); u /= 10; } while (u);
+        if (iv < 0) *--p = '-';
+        return cc_buf_append(b, p, (size_t)(e - p));
+    }
+    snprintf(num, sizeof num, "%1.15g", d);
+    back = strtod(num, NULL);
+    m = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+    if (!(fabs(back - d) <= m * DBL_EPSILON)) snprintf(num, sizeof num, "%1.17g", d);
+    return cc_buf_puts(b, num);
 }
 
 static enum MHD_Result send_error_v(serve_req *r, int status, const char *code, const char *allow,
@@ -850,6 +890,7 @@ out:
     serve_writer_stop();
     serve_chat_close();
     for (i = 0; i < S.n_slots; i++) {
+        sqlite3_finalize(S.slots[i].pub.hydrate);
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);
         if (S.slots[i].pub.kb) cc_kb_close(S.slots[i].pub.kb);
         pthread_mutex_destroy(&S.slots[i].mu);

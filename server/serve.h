@@ -25,6 +25,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sqlite3.h>
 
 #define SERVE_BODY_MAX ((size_t)4 << 20)   /* request body limit: 4 MiB */
 
@@ -88,6 +89,12 @@ enum MHD_Result serve_send_buf(serve_req *r, int status, const char *ctype, cons
                                size_t len, const char *allow);
 /* Takes ownership of j. */
 enum MHD_Result serve_send_json(serve_req *r, int status, cJSON *j);
+/* Sends b's bytes as application/json, taking them (b is left empty). */
+enum MHD_Result serve_send_json_buf(serve_req *r, int status, cc_buf *b);
+/* Appends d as cJSON_PrintUnformatted writes a number (an integer value
+ * with %d, else the shortest of %1.15g / %1.17g that reads back), so a
+ * response built by hand has the same bytes as one from a cJSON tree. */
+cc_status serve_json_num(cc_buf *b, double d);
 enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Queues a response built by the handler (streaming); counts it as status. */
@@ -113,6 +120,10 @@ int serve_check_fields(serve_req *r, cJSON *j, const char *const *allowed, const
 typedef struct serve_slot {   /* a reader: read-only KB handle and searcher */
     cc_kb       *kb;
     cr_searcher *se;
+    /* statements a route prepares once on this handle (finalized when the
+     * slot closes); always reset after use, so no read transaction stays
+     * open between requests */
+    sqlite3_stmt *hydrate;       /* serve_search: a hit's document and snippet */
 } serve_slot;
 
 /* Takes a free reader slot (waits for one). kb or se may be NULL when the KB

@@ -13,10 +13,12 @@
 enum MHD_Result serve_search(serve_req *r)
 {
     static const char *const fields[] = {"query", "mode", "k", "weights", NULL};
-    cJSON *j = serve_parse_body(r), *q, *mode, *k, *w, *out, *arr;
+    cJSON *j = serve_parse_body(r), *q, *mode, *k, *w;
     cr_search_opts so;
     cr_hit *hits = NULL;
-    size_t n = 0, i;
+    size_t n = 0, i, count = 0;
+    int bad = 0;
+    cc_buf b = CC_BUF_INIT(0);
     serve_slot *s;
     sqlite3_stmt *st = NULL;
     enum MHD_Result ret;
@@ -71,33 +73,60 @@ enum MHD_Result serve_search(serve_req *r)
         ret = serve_send_error(r, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
         goto out;
     }
-    out = cJSON_CreateObject();
-    arr = cJSON_AddArrayToObject(out, "hits");
-    sqlite3_prepare_v2(cc_kb_db(s->kb), "SELECT d.uri, d.id, c.ordinal, substr(c.text, 1, 160)"
-                       " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
-                       -1, &st, NULL);
-    for (i = 0; st && i < n; i++) {
-        cJSON *h;
+    /* The response, written directly (the bytes cJSON_PrintUnformatted
+     * would give for the same tree): building and printing a cJSON tree of
+     * k hits cost more than the hydration itself. One cached statement per
+     * slot fetches each hit's document and snippet. */
+    if (!s->hydrate &&
+        sqlite3_prepare_v3(cc_kb_db(s->kb), "SELECT d.uri, d.id, c.ordinal, substr(c.text, 1, 160)"
+                           " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?1",
+                           -1, SQLITE_PREPARE_PERSISTENT, &s->hydrate, NULL) != SQLITE_OK) {
+        sqlite3_finalize(s->hydrate);
+        s->hydrate = NULL;
+        ret = serve_send_error(r, 500, "internal", "reading the hits: %s",
+                               sqlite3_errmsg(cc_kb_db(s->kb)));
+        goto out;
+    }
+    st = s->hydrate;
+    /* bad: any append failed (out of memory); the response is then 500,
+     * never a truncated document */
+    bad |= cc_buf_puts(&b, "{\"hits\":[") != CC_OK;
+    for (i = 0; i < n; i++) {
         sqlite3_bind_int64(st, 1, hits[i].chunk_id);
         if (sqlite3_step(st) == SQLITE_ROW) {
-            h = cJSON_CreateObject();
-            cJSON_AddNumberToObject(h, "rank", (double)i + 1);
-            cJSON_AddNumberToObject(h, "chunk", (double)hits[i].chunk_id);
-            cJSON_AddNumberToObject(h, "score", hits[i].score);
-            cJSON_AddStringToObject(h, "document", (const char *)sqlite3_column_text(st, 0));
-            cJSON_AddNumberToObject(h, "document_id", (double)sqlite3_column_int64(st, 1));
-            cJSON_AddNumberToObject(h, "ordinal", sqlite3_column_int(st, 2));
-            cJSON_AddStringToObject(h, "snippet", (const char *)sqlite3_column_text(st, 3));
-            cJSON_AddItemToArray(arr, h);
+            const char *uri = (const char *)sqlite3_column_text(st, 0);
+            const char *snip = (const char *)sqlite3_column_text(st, 3);
+            if (count) bad |= cc_buf_putc(&b, ',') != CC_OK;
+            count++;
+            bad |= cc_buf_puts(&b, "{\"rank\":") || serve_json_num(&b, (double)i + 1) ||
+                   cc_buf_puts(&b, ",\"chunk\":") ||
+                   serve_json_num(&b, (double)hits[i].chunk_id) ||
+                   cc_buf_puts(&b, ",\"score\":") || serve_json_num(&b, hits[i].score) ||
+                   cc_buf_puts(&b, ",\"document\":") ||
+                   cc_buf_json_str(&b, uri ? uri : "", uri ? (size_t)sqlite3_column_bytes(st, 0) : 0) ||
+                   cc_buf_puts(&b, ",\"document_id\":") ||
+                   serve_json_num(&b, (double)sqlite3_column_int64(st, 1)) ||
+                   cc_buf_puts(&b, ",\"ordinal\":") ||
+                   serve_json_num(&b, sqlite3_column_int(st, 2)) ||
+                   cc_buf_puts(&b, ",\"snippet\":") ||
+                   cc_buf_json_str(&b, snip ? snip : "", snip ? (size_t)sqlite3_column_bytes(st, 3) : 0) ||
+                   cc_buf_putc(&b, '}');
         }
         sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
-    cJSON_AddNumberToObject(out, "count", cJSON_GetArraySize(arr));
-    if (cr_searcher_vector_status(s->se))
-        cJSON_AddStringToObject(out, "note", cr_searcher_vector_status(s->se));
-    ret = serve_send_json(r, 200, out);
+    bad |= cc_buf_puts(&b, "],\"count\":") || serve_json_num(&b, (double)count);
+    if (cr_searcher_vector_status(s->se)) {
+        const char *note = cr_searcher_vector_status(s->se);
+        bad |= cc_buf_puts(&b, ",\"note\":") || cc_buf_json_str(&b, note, strlen(note));
+    }
+    bad |= cc_buf_putc(&b, '}') != CC_OK;
+    if (bad) {
+        ret = serve_send_error(r, 500, "internal", "out of memory writing the response");
+        goto out;
+    }
+    ret = serve_send_json_buf(r, 200, &b);
 out:
+    cc_buf_free(&b);
     free(hits);
     serve_slot_give(s);
     cJSON_Delete(j);

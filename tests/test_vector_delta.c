@@ -158,6 +158,11 @@ int main(void)
     cr_vindex_close(c);
     CHECK(cr_vindex_open(path, EMB, D, &o, &c) == CC_OK);
     CHECK(cr_vindex_generation(c) == 8 && cr_vindex_count(c) == N - 5 + M - 1);
+    {
+        uint64_t dat = 0, dsize = 0;          /* every record intact */
+        CHECK(cr_vindex_delta_damaged(c, &dat, &dsize) == 0);
+        CHECK((long long)dsize == fsize(dpath) && dat == dsize);
+    }
     CHECK(!finds(c, x + (size_t)N * D, ids[N]));
     cr_vindex_close(c);
     c = NULL;
@@ -178,6 +183,9 @@ int main(void)
         fclose(g);
         CHECK(cr_vindex_open(path, EMB, D, &o, &c) == CC_OK);
         CHECK(cr_vindex_generation(c) == 6 && cr_vindex_count(c) == N - 5 + M / 2);
+        uint64_t dat = 0, dsize = 0;          /* and the open says so (cairn check) */
+        CHECK(cr_vindex_delta_damaged(c, &dat, &dsize) == 1);
+        CHECK((long long)dat == d1 && (long long)dsize == fsize(dpath));
         cr_vindex_close(c);
         c = NULL;
     }
