@@ -3,6 +3,7 @@
 #include "retrieval.h"
 
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,25 +38,32 @@ static void put_hit_json(cc_buf *out, size_t rank, int64_t chunk, double score, 
     cc_buf_json_str(out, snippet, strlen(snippet));
 }
 
-/* Runs the search and prints hits. Shared with `cairn demo`. */
+/* Runs the search and prints hits. Shared with `cairn demo`. The ranking is
+ * the BM25 lane's (cr_bm25_search: the one /v1/search and hybrid search use,
+ * common-term pruning included), so the CLI and the server agree; each hit
+ * then gets its FTS5 snippet and location from one statement. */
 int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json)
 {
     cc_buf q = CC_BUF_INIT(0), err = CC_BUF_INIT(0), out = CC_BUF_INIT(0);
     sqlite3_stmt *st = NULL;
+    cr_hit *hits = NULL;
+    size_t nh = 0, i;
     int rc, n = 0, ret = 0;
-    /* CROSS JOIN keeps chunks_fts the outer loop, so ORDER BY rank is served
-     * by FTS5 itself (no temp B-tree sort). */
     static const char sql[] =
-        "SELECT f.rowid, -bm25(chunks_fts), snippet(chunks_fts, 0, ?3, ?4, '...', 16),"
+        "SELECT snippet(chunks_fts, 0, ?3, ?4, '...', 16),"
         " c.ordinal, c.start_char, c.end_char, d.uri, d.id, c.section"
         " FROM chunks_fts AS f CROSS JOIN chunks AS c ON c.id = f.rowid"
         " CROSS JOIN documents AS d ON d.id = c.doc_id"
-        " WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2";
+        " WHERE chunks_fts MATCH ?1 AND f.rowid = ?2";
 
     if (raw) {
         if (cc_buf_puts(&q, text)) { ret = cli_error("out of memory"); goto out; }
     } else if (cr_fts_query(text, &q, &err) != CC_OK) {
         ret = cli_error("%s", err.data ? err.data : "bad query");
+        goto out;
+    }
+    if (cr_bm25_search(kb, text, k, raw ? CR_FTS_RAW : 0, &hits, &nh) != CC_OK) {
+        ret = cli_error("%s", cc_kb_errmsg(kb));
         goto out;
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb), sql, -1, &st, NULL) != SQLITE_OK) {
@@ -64,30 +72,39 @@ int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json)
         goto out;
     }
     sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, k);
     {   /* bold on a terminal, brackets elsewhere */
         int bold = !json && isatty(1);
         sqlite3_bind_text(st, 3, bold ? "\033[1m" : "[", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, bold ? "\033[0m" : "]", -1, SQLITE_STATIC);
     }
     if (json) cc_buf_puts(&out, "{\"hits\":[");
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *snip = (const char *)sqlite3_column_text(st, 2);
-        const char *uri = (const char *)sqlite3_column_text(st, 6);
-        const char *section = (const char *)sqlite3_column_text(st, 8);
+    for (i = 0; i < nh; i++) {
+        const char *snip, *uri, *section;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 2, hits[i].chunk_id);
+        /* a writer may remove the chunk between the ranking and this read */
+        if ((rc = sqlite3_step(st)) == SQLITE_DONE) continue;
+        if (rc != SQLITE_ROW) {
+            cc_kb_sqlerr(kb, raw ? "FTS5 query" : "search");
+            ret = cli_error("%s", cc_kb_errmsg(kb));
+            goto out;
+        }
+        snip = (const char *)sqlite3_column_text(st, 0);
+        uri = (const char *)sqlite3_column_text(st, 4);
+        section = (const char *)sqlite3_column_text(st, 6);
         if (!snip) snip = "";
+        if (!uri) uri = "";
         if (json) {
             if (n) cc_buf_putc(&out, ',');
-            put_hit_json(&out, (size_t)n + 1, sqlite3_column_int64(st, 0),
-                         sqlite3_column_double(st, 1), uri, sqlite3_column_int64(st, 7),
-                         sqlite3_column_int(st, 3), sqlite3_column_int64(st, 4),
-                         sqlite3_column_int64(st, 5), section, snip);
+            put_hit_json(&out, (size_t)n + 1, hits[i].chunk_id, hits[i].score, uri,
+                         sqlite3_column_int64(st, 5), sqlite3_column_int(st, 1),
+                         sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), section, snip);
             cc_buf_putc(&out, '}');
         } else {
             cc_buf_printf(&out, "%2d. %s  chunk %lld (#%d, chars %lld-%lld)  score %.3f\n",
-                          n + 1, uri, (long long)sqlite3_column_int64(st, 0),
-                          sqlite3_column_int(st, 3), (long long)sqlite3_column_int64(st, 4),
-                          (long long)sqlite3_column_int64(st, 5), sqlite3_column_double(st, 1));
+                          n + 1, uri, (long long)hits[i].chunk_id, sqlite3_column_int(st, 1),
+                          (long long)sqlite3_column_int64(st, 2),
+                          (long long)sqlite3_column_int64(st, 3), hits[i].score);
             if (section) cc_buf_printf(&out, "    [%s]\n", section);
             cc_buf_puts(&out, "    ");
             for (const char *p = snip; *p; p++)   /* one line per snippet */
@@ -96,16 +113,12 @@ int cli_search_print(cc_kb *kb, const char *text, int k, int raw, int json)
         }
         n++;
     }
-    if (rc != SQLITE_DONE) {
-        cc_kb_sqlerr(kb, raw ? "FTS5 query" : "search");
-        ret = cli_error("%s", cc_kb_errmsg(kb));
-        goto out;
-    }
     if (json) cc_buf_printf(&out, "],\"count\":%d}\n", n);
     else if (!n) cc_buf_puts(&out, "no matches\n");
     fwrite(out.data, 1, out.len, stdout);
 out:
     sqlite3_finalize(st);
+    free(hits);
     cc_buf_free(&q);
     cc_buf_free(&err);
     cc_buf_free(&out);
@@ -235,7 +248,7 @@ int cmd_search(int argc, char **argv)
         return 2;
     }
     if (cc_kb_open(kbdir, CC_KB_READ, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
-    /* plain BM25: one SQL statement with FTS5 snippets */
+    /* plain BM25: the lane's ranking with FTS5 snippets */
     if (!strcmp(mode_s, "bm25") && !explain) {
         ret = cli_search_print(kb, text, (int)k, raw, json);
         cc_kb_close(kb);
