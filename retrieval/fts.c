@@ -317,6 +317,42 @@ static int cmp_hit(const void *a, const void *b)
     return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
 }
 
+/* The common-term threshold of the KB (settings search.common_share and
+ * search.common_min against the row count, fts_averages). 1 when a term
+ * can be common here (nrow, avgdl and thr set); 0 when pruning does not
+ * apply (a small KB, settings off or unreadable, no averages). */
+static int common_threshold(cc_kb *kb, int64_t *nrow, double *avgdl, int64_t *thr)
+{
+    double share;
+    int64_t cmin;
+    if (cc_kb_setting_f64(kb, "search.common_share", 0.05, &share) ||
+        cc_kb_setting_i64(kb, "search.common_min", 1000, &cmin) || share <= 0 || cmin < 1)
+        return 0;
+    if (!fts_averages(cc_kb_db(kb), nrow, avgdl)) return 0;
+    *thr = (int64_t)(share * (double)*nrow);
+    if (*thr < cmin) *thr = cmin;
+    return *nrow > *thr;
+}
+
+/* score plus the common terms' shares of a row's BM25 (FTS5's formula),
+ * added one term at a time in query order: each common term of t counted
+ * in the row's text and section, idf from its document count, dl the
+ * row's length in tokens. */
+static double add_common(double score, const term *t, size_t nt, int64_t nrow, double avgdl,
+                         double dl, const char *tx, size_t txn, const char *se, size_t sen)
+{
+    for (size_t i = 0; i < nt; i++) {
+        double f, idf;
+        if (!t[i].common) continue;
+        f = (double)(phrase_count(t[i].w, t[i].n, tx, txn) + phrase_count(t[i].w, t[i].n, se, sen));
+        if (f <= 0) continue;
+        idf = log(((double)nrow - (double)t[i].df + 0.5) / ((double)t[i].df + 0.5));
+        if (idf <= 0) idf = 1e-6;
+        score += idf * (f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl));
+    }
+    return score;
+}
+
 /* The pruned search (see above). 1: done (hits and n set, or an error in s);
  * 0: not applicable here (no common term, or no rarer one), use the plain
  * query. */
@@ -326,21 +362,14 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     sqlite3 *db = cc_kb_db(kb);
     term t[MAX_TERMS];
     size_t nt = query_words(query, t, MAX_TERMS), i, ncommon = 0, nrare = 0, m = 0;
-    int64_t nrow = 0, cmin, thr;
-    double avgdl = 0, share;
+    int64_t nrow = 0, thr = 0;
+    double avgdl = 0;
     cc_buf q = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
     sqlite3_stmt *st = NULL, *sz = NULL;
     cr_hit *h = NULL;
     int rc, pool;
 
-    if (nt < 2) return 0;
-    if (cc_kb_setting_f64(kb, "search.common_share", 0.05, &share) ||
-        cc_kb_setting_i64(kb, "search.common_min", 1000, &cmin) || share <= 0 || cmin < 1)
-        return 0;
-    if (!fts_averages(db, &nrow, &avgdl)) return 0;
-    thr = (int64_t)(share * (double)nrow);
-    if (thr < cmin) thr = cmin;
-    if (nrow <= thr) return 0;
+    if (nt < 2 || !common_threshold(kb, &nrow, &avgdl, &thr)) return 0;
     /* common or not: a common term's count is cached (no probe); others
      * are probed, and a common one is counted in full once */
     for (i = 0; i < nt; i++) {
@@ -402,15 +431,7 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
             dl = (double)tot;
         }
         if (sz) sqlite3_reset(sz);
-        for (i = 0; i < nt; i++) {
-            double f, idf;
-            if (!t[i].common) continue;
-            f = (double)(phrase_count(t[i].w, t[i].n, tx, txn) + phrase_count(t[i].w, t[i].n, se, sen));
-            if (f <= 0) continue;
-            idf = log(((double)nrow - (double)t[i].df + 0.5) / ((double)t[i].df + 0.5));
-            if (idf <= 0) idf = 1e-6;
-            score += idf * (f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl));
-        }
+        score = add_common(score, t, nt, nrow, avgdl, dl, tx, txn, se, sen);
         h[m].score = h[m].lane_score[CR_LANE_BM25] = score;
         m++;
     }
@@ -814,21 +835,14 @@ static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, 
     sqlite3 *db = cc_kb_db(kb);
     term t[MAX_TERMS], rt[MAX_TERMS];
     size_t nt = query_words(query, t, MAX_TERMS), i, m, np = 0, ncommon = 0, nrare = 0;
-    int64_t nrow = 0, cmin, thr;
-    double avgdl = 0, share;
+    int64_t nrow = 0, thr = 0;
+    double avgdl = 0;
     cc_buf q = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
     sqlite3_stmt *tx = NULL;
     cr_hit *h = NULL;
     int *dl = NULL, pool, r, done = 0;
 
-    if (nt < 2) return 0;
-    if (cc_kb_setting_f64(kb, "search.common_share", 0.05, &share) ||
-        cc_kb_setting_i64(kb, "search.common_min", 1000, &cmin) || share <= 0 || cmin < 1)
-        return 0;
-    if (!fts_averages(db, &nrow, &avgdl)) return 0;
-    thr = (int64_t)(share * (double)nrow);
-    if (thr < cmin) thr = cmin;
-    if (nrow <= thr) return 0;
+    if (nt < 2 || !common_threshold(kb, &nrow, &avgdl, &thr)) return 0;
     for (i = 0; i < nt; i++) {
         int ascii = 1;
         int64_t c;
@@ -874,15 +888,7 @@ static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, 
             *s = cc_kb_sqlerr(kb, "BM25 search");
             goto out;
         }
-        for (i = 0; i < nt; i++) {
-            double f, idf;
-            if (!t[i].common) continue;
-            f = (double)(phrase_count(t[i].w, t[i].n, te, ten) + phrase_count(t[i].w, t[i].n, se, sen));
-            if (f <= 0) continue;
-            idf = log(((double)nrow - (double)t[i].df + 0.5) / ((double)t[i].df + 0.5));
-            if (idf <= 0) idf = 1e-6;
-            score += idf * (f * (BM25_K1 + 1)) / (f + BM25_K1 * (1 - BM25_B + BM25_B * d / avgdl));
-        }
+        score = add_common(score, t, nt, nrow, avgdl, d, te, ten, se, sen);
         sqlite3_reset(tx);
         h[m].score = h[m].lane_score[CR_LANE_BM25] = score;
     }
