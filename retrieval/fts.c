@@ -109,7 +109,8 @@ cc_status cr_fts_query(const char *text, cc_buf *out, cc_buf *err)
  * the average from the index's averages record; the term counted in the
  * row's text and section with unicode61's rules for ASCII). Within the pool
  * the order is then the full query's; rows holding only common terms are
- * not ranked. Only ASCII terms are treated as common. The document count of
+ * not ranked (when no row holds a rarer term, the query is ranked in full,
+ * not answered with nothing). Only ASCII terms are treated as common. The document count of
  * a common term is counted once and cached per KB (kept while the KB's row
  * count stays within 10%); deciding "common" costs a probe that stops after
  * the threshold's rows. */
@@ -438,6 +439,14 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         *s = cc_kb_sqlerr(kb, "BM25 search");
         goto done;
+    }
+    if (!m) {   /* no rarer word is in the KB: the common ones in full, not an empty answer */
+        sqlite3_finalize(st);
+        sqlite3_finalize(sz);
+        free(h);
+        cc_buf_free(&q);
+        cc_buf_free(&key);
+        return 0;
     }
     qsort(h, m, sizeof *h, cmp_hit);
     if (m > (size_t)k) m = (size_t)k;
@@ -866,7 +875,7 @@ static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, 
     pool = k * 4 > POOL_MIN ? k * 4 : POOL_MIN;
     if (pool > 10000) pool = 10000;
     r = bm25_scan(kb, &q, rt, nrare, 1, pool, &h, &np, &dl, s);
-    if (r != SCAN_DONE) goto out;
+    if (r != SCAN_DONE || (!*s && !np)) goto out;   /* none: bm25_pruned decides */
     done = 1;
     if (*s) goto out;
     if (sqlite3_prepare_v2(db, "SELECT text, section FROM chunks WHERE id = ?1", -1, &tx, NULL)) {

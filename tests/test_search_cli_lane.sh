@@ -5,7 +5,9 @@
 # those of `--explain` (which goes through the searcher); the KB is set so
 # that frequent words count as common, and at least one query must rank
 # differently from FTS5's plain ranking (--raw), or pruning was never
-# exercised and the test would prove nothing. Snippets mark the words.
+# exercised and the test would prove nothing. A query whose rarer words
+# are in no chunk gets its common words ranked in full. Snippets mark the
+# words.
 set -u
 BIN="${CAIRN_BIN:?}"; SRC="${CAIRN_SRC:?}"
 T="${CAIRN_TMP:-/tmp}/searchcli.$$"; rm -rf "$T"; mkdir -p "$T"; trap 'rm -rf "$T"' EXIT
@@ -23,7 +25,7 @@ json.dump(s, open(p, "w"))
 PY
 hits='import json,sys; print(" ".join("%d:%.4f" % (h["chunk"], h["score"]) for h in json.load(sys.stdin)["hits"]))'
 differ=0
-for q in "company Greyhaven" "million recall" "said Quillon" "the company chief" "battery factory Marlow" "director said"; do
+for q in "company Greyhaven" "million recall" "said Quillon" "said acquired" "the company chief" "battery factory Marlow" "director said"; do
   cli=$("$BIN" search "$KB" "$q" --mode bm25 -k 8 --json | $PY -c "$hits")
   lane=$("$BIN" search "$KB" "$q" --mode bm25 -k 8 --explain --json | $PY -c "$hits")
   [ "$cli" = "$lane" ] && ok || bad "'$q': cli [$cli] lane [$lane]"
@@ -31,6 +33,12 @@ for q in "company Greyhaven" "million recall" "said Quillon" "the company chief"
   [ "$raw" != "$cli" ] && differ=$((differ + 1))
 done
 [ "$differ" -ge 1 ] && ok || bad "no query ranked differently from plain FTS5: pruning not exercised"
+# a rarer word that is in no chunk leaves the common one ranked in full
+# (not an empty answer); one in two chunks gives those two only
+n=$("$BIN" search "$KB" "said Quillon" --mode bm25 -k 8 --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["hits"]))')
+[ "$n" = 8 ] && ok || bad "'said Quillon' (no chunk has quillon): $n hits, want 8"
+n=$("$BIN" search "$KB" "said acquired" --mode bm25 -k 8 --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["hits"]))')
+[ "$n" = 2 ] && ok || bad "'said acquired' (two chunks have acquired): $n hits, want 2"
 
 "$BIN" search "$KB" "Marlow Cells director" --mode bm25 -k 3 > "$T/out" || bad "plain search"
 grep -q "\[Marlow\]" "$T/out" && grep -q "^ 1\. datasets/corpus/" "$T/out" && ok || bad "snippet or hit line: $(head -3 "$T/out")"
