@@ -110,10 +110,10 @@ cc_status cr_fts_query(const char *text, cc_buf *out, cc_buf *err)
  * row's text and section with unicode61's rules for ASCII). Within the pool
  * the order is then the full query's; rows holding only common terms are
  * not ranked (when no row holds a rarer term, the query is ranked in full,
- * not answered with nothing). Only ASCII terms are treated as common. The document count of
- * a common term is counted once and cached per KB (kept while the KB's row
- * count stays within 10%); deciding "common" costs a probe that stops after
- * the threshold's rows. */
+ * not answered with nothing). Only ASCII terms are treated as common. The
+ * document count of a common term is counted once and cached per KB (kept
+ * while the KB's row count stays within 10%); deciding "common" costs a
+ * probe that stops after the threshold's rows. */
 
 #define BM25_K1     1.2
 #define BM25_B      0.75
