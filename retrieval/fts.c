@@ -318,21 +318,51 @@ static int cmp_hit(const void *a, const void *b)
     return x->chunk_id < y->chunk_id ? -1 : x->chunk_id > y->chunk_id;
 }
 
-/* The common-term threshold of the KB (settings search.common_share and
- * search.common_min against the row count, fts_averages). 1 when a term
- * can be common here (nrow, avgdl and thr set); 0 when pruning does not
- * apply (a small KB, settings off or unreadable, no averages). */
+/* The settings search.common_share and search.common_min: 1 when pruning
+ * is on (both valid), 0 when off or unreadable. */
+static int common_settings(cc_kb *kb, double *share, int64_t *cmin)
+{
+    return !cc_kb_setting_f64(kb, "search.common_share", 0.05, share) &&
+           !cc_kb_setting_i64(kb, "search.common_min", 1000, cmin) && *share > 0 && *cmin >= 1;
+}
+
+/* The row count above which a term is common in a table of nrow rows; 0
+ * when no term can be (the table is not larger than the threshold). */
+static int64_t common_thr(double share, int64_t cmin, int64_t nrow)
+{
+    int64_t thr = (int64_t)(share * (double)nrow);
+    if (thr < cmin) thr = cmin;
+    return nrow > thr ? thr : 0;
+}
+
+/* The KB's common-term threshold (common_settings, common_thr over the
+ * averages record's row count). 1 when a term can be common here (nrow,
+ * avgdl and thr set); 0 when pruning does not apply. */
 static int common_threshold(cc_kb *kb, int64_t *nrow, double *avgdl, int64_t *thr)
 {
     double share;
     int64_t cmin;
-    if (cc_kb_setting_f64(kb, "search.common_share", 0.05, &share) ||
-        cc_kb_setting_i64(kb, "search.common_min", 1000, &cmin) || share <= 0 || cmin < 1)
-        return 0;
-    if (!fts_averages(cc_kb_db(kb), nrow, avgdl)) return 0;
-    *thr = (int64_t)(share * (double)*nrow);
-    if (*thr < cmin) *thr = cmin;
-    return *nrow > *thr;
+    if (!common_settings(kb, &share, &cmin) || !fts_averages(cc_kb_db(kb), nrow, avgdl)) return 0;
+    return (*thr = common_thr(share, cmin, *nrow)) != 0;
+}
+
+/* 1 when the term is ASCII (only those can be common). */
+static int term_ascii(const term *t)
+{
+    for (size_t j = 0; j < t->n; j++)
+        if ((unsigned char)t->w[j] >= 0x80) return 0;
+    return 1;
+}
+
+/* The common-term cache's key of an ASCII term: the KB's directory, a NUL,
+ * the term in lower case. 0, or -1 when out of memory. */
+static int common_key(cc_kb *kb, const term *t, cc_buf *key)
+{
+    cc_buf_reset(key);
+    if (cc_buf_puts(key, cc_kb_dir(kb)) || cc_buf_putc(key, 0)) return -1;
+    for (size_t j = 0; j < t->n; j++)
+        if (cc_buf_putc(key, (char)tolower((unsigned char)t->w[j]))) return -1;
+    return 0;
 }
 
 /* score plus the common terms' shares of a row's BM25 (FTS5's formula),
@@ -368,20 +398,15 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     cc_buf q = CC_BUF_INIT(0), key = CC_BUF_INIT(0);
     sqlite3_stmt *st = NULL, *sz = NULL;
     cr_hit *h = NULL;
-    int rc, pool;
+    int rc, pool, ret = 1;
 
     if (nt < 2 || !common_threshold(kb, &nrow, &avgdl, &thr)) return 0;
     /* common or not: a common term's count is cached (no probe); others
      * are probed, and a common one is counted in full once */
     for (i = 0; i < nt; i++) {
-        int ascii = 1;
         int64_t c;
-        for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
-        if (!ascii) { nrare++; continue; }
-        cc_buf_reset(&key);
-        if (cc_buf_puts(&key, cc_kb_dir(kb)) || cc_buf_putc(&key, 0)) goto nomem;
-        for (size_t j = 0; j < t[i].n; j++)
-            if (cc_buf_putc(&key, (char)tolower((unsigned char)t[i].w[j]))) goto nomem;
+        if (!term_ascii(&t[i])) { nrare++; continue; }
+        if (common_key(kb, &t[i], &key)) goto nomem;
         if (df_get(key.data, key.len, nrow, &c) && c > thr) {
             t[i].common = 1;
             t[i].df = c;
@@ -440,14 +465,7 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
         *s = cc_kb_sqlerr(kb, "BM25 search");
         goto done;
     }
-    if (!m) {   /* no rarer word is in the KB: the common ones in full, not an empty answer */
-        sqlite3_finalize(st);
-        sqlite3_finalize(sz);
-        free(h);
-        cc_buf_free(&q);
-        cc_buf_free(&key);
-        return 0;
-    }
+    if (!m) goto plain;   /* no rarer word is in the KB: all in full, not an empty answer */
     qsort(h, m, sizeof *h, cmp_hit);
     if (m > (size_t)k) m = (size_t)k;
     for (i = 0; i < m; i++) h[i].rank[CR_LANE_BM25] = (int)i + 1;
@@ -457,8 +475,8 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     *s = CC_OK;
     goto done;
 plain:
-    cc_buf_free(&key);
-    return 0;
+    ret = 0;
+    goto done;
 nomem:
     *s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
 done:
@@ -467,7 +485,7 @@ done:
     sqlite3_finalize(sz);
     cc_buf_free(&q);
     cc_buf_free(&key);
-    return 1;
+    return ret;
 }
 
 /* ---------------------------------------------------------------- the scan
@@ -614,11 +632,8 @@ static void lane_row(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_conte
             sqlite3_result_error_code(ctx, rc);
             return;
         }
-        if (s->share > 0 && s->nrow > 0) {      /* as bm25_pruned decides */
-            int64_t thr = (int64_t)(s->share * (double)s->nrow);
-            if (thr < s->cmin) thr = s->cmin;
-            if (s->nrow > thr && s->ntok > 0) s->thr = thr;
-        }
+        if (s->share > 0 && s->nrow > 0 && s->ntok > 0)   /* as bm25_pruned decides */
+            s->thr = common_thr(s->share, s->cmin, s->nrow);
         s->started = 1;
     }
     if (s->n == s->cap) {
@@ -751,14 +766,9 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
             dsz_load(db, c);
     }
     sc.np = (int)nt;
-    if (prune &&
-        !cc_kb_setting_f64(kb, "search.common_share", 0.05, &sc.share) &&
-        !cc_kb_setting_i64(kb, "search.common_min", 1000, &sc.cmin) && sc.share > 0 && sc.cmin >= 1) {
-        for (i = 0; i < nt; i++) {
-            int ascii = 1;
-            for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
-            if (ascii) sc.may_common |= 1u << i;
-        }
+    if (prune && common_settings(kb, &sc.share, &sc.cmin)) {
+        for (i = 0; i < nt; i++)
+            if (term_ascii(&t[i])) sc.may_common |= 1u << i;
     } else {
         sc.share = 0;
     }
@@ -853,14 +863,9 @@ static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, 
 
     if (nt < 2 || !common_threshold(kb, &nrow, &avgdl, &thr)) return 0;
     for (i = 0; i < nt; i++) {
-        int ascii = 1;
         int64_t c;
-        for (size_t j = 0; j < t[i].n; j++) ascii &= (unsigned char)t[i].w[j] < 0x80;
-        if (ascii) {
-            cc_buf_reset(&key);
-            if (cc_buf_puts(&key, cc_kb_dir(kb)) || cc_buf_putc(&key, 0)) goto nomem;
-            for (size_t j = 0; j < t[i].n; j++)
-                if (cc_buf_putc(&key, (char)tolower((unsigned char)t[i].w[j]))) goto nomem;
+        if (term_ascii(&t[i])) {
+            if (common_key(kb, &t[i], &key)) goto nomem;
             if (df_get(key.data, key.len, nrow, &c) && c > thr) {
                 t[i].common = 1;
                 t[i].df = c;
