@@ -394,6 +394,7 @@ int cmd_ingest(int argc, char **argv)
         cli_error("rebuilding the graph store: %s", cc_kb_errmsg(kb));
         failed++;
     }
+    cli_fts_tidy(kb);   /* merge the full-text indexes when their segments call for it */
     {
         double secs = (cc_now_ms() - t0) / 1e3;
         if (json) {
@@ -461,6 +462,7 @@ int cmd_rm(int argc, char **argv)
             failed++;
         }
     }
+    cli_fts_tidy(kb);
     cc_kb_close(kb);
     return failed ? 1 : 0;
 }
