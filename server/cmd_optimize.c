@@ -22,11 +22,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#define USAGE "optimize KB\n" \
+#define USAGE "optimize KB [--if-needed]\n" \
               "  Merges the full-text indexes (chunk text, entity names) into one segment\n" \
               "  each, refreshes SQLite's planner statistics and checkpoints the log.\n" \
-              "  Worth running after large ingests; searches go on while it runs, other\n" \
-              "  writers (ingest, serve) must not hold the KB."
+              "  Writers merge by themselves when the segments call for it; this is for\n" \
+              "  KBs built by older versions. --if-needed: only what a writer would merge.\n" \
+              "  Searches go on while it runs; other writers (ingest, serve) must not hold\n" \
+              "  the KB."
 
 static int merge_index(cc_kb *kb, int which, const char *what)
 {
@@ -50,12 +52,42 @@ static int merge_index(cc_kb *kb, int which, const char *what)
     return 0;
 }
 
+/* --if-needed: the writers' policy (cr_fts_tidy), with the shapes before
+ * and after; closes kb. */
+static int tidy(cc_kb *kb, const char *dir)
+{
+    cr_fts_shape a[CR_FTS_INDEXES], b;
+    int i, merged = 0;
+    double t0 = cc_now_ms();
+    for (i = 0; i < CR_FTS_INDEXES; i++)
+        if (cr_fts_shape_get(kb, i, &a[i]) != CC_OK) goto fail;
+    if (cr_fts_tidy(kb, NULL, NULL, &merged) != CC_OK) goto fail;
+    for (i = 0; i < CR_FTS_INDEXES; i++) {
+        if (cr_fts_shape_get(kb, i, &b) != CC_OK) goto fail;
+        printf("%-12s index: %lld segment%s (%lld pages, largest %lld) -> %lld\n",
+               i == CR_FTS_CHUNKS ? "chunk text" : "entity names", (long long)a[i].segments,
+               a[i].segments == 1 ? "" : "s", (long long)a[i].pages, (long long)a[i].largest,
+               (long long)b.segments);
+    }
+    printf("%s: %d index%s merged in %.2f s\n", dir, merged, merged == 1 ? "" : "es",
+           (cc_now_ms() - t0) / 1000.0);
+    cc_kb_close(kb);
+    return 0;
+fail:
+    cli_error("merging the full-text indexes: %s", cc_kb_errmsg(kb));
+    cc_kb_close(kb);
+    return 1;
+}
+
 int cmd_optimize(int argc, char **argv)
 {
     cc_kb *kb;
     int rc = 0;
-    if (argc != 2 || !strcmp(argv[1], "--help") || argv[1][0] == '-') return cli_usage(USAGE);
+    int if_needed = argc == 3 && !strcmp(argv[2], "--if-needed");
+    if ((argc != 2 && !if_needed) || !strcmp(argv[1], "--help") || argv[1][0] == '-')
+        return cli_usage(USAGE);
     if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
+    if (if_needed) return tidy(kb, argv[1]);
     rc = merge_index(kb, CR_FTS_CHUNKS, "chunk text");
     if (!rc) rc = merge_index(kb, CR_FTS_NAMES, "entity names");
     if (!rc && cc_kb_exec(kb, "PRAGMA optimize") != CC_OK)
