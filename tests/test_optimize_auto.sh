@@ -9,7 +9,8 @@
 #    search finds the documents;
 #  - `cairn serve` merges an index whose segments call for it (made here
 #    with the sqlite3 shell, one transaction per row rewritten) on its
-#    writer thread, while it answers searches.
+#    writer thread, while it answers searches; `cairn optimize KB
+#    --if-needed` applies the same policy by hand.
 # Segments are counted as `cairn optimize` counts them: the distinct
 # segment ids in the index's %_idx table.
 set -u
@@ -71,6 +72,14 @@ c0=$(segs "$C" chunks_fts); e0=$(segs "$C" entity_names)
 [ "$(wants "$C" chunks_fts)" = 1 ] && [ "$(wants "$C" entity_names)" = 1 ] && ok \
   || bad "setup: the rewrites should leave indexes to merge ($c0 and $e0 segments)"
 "$BIN" search "$C" "Marlow Cells managing director" -k 5 --mode bm25 >"$T/s.before" 2>&1
+
+# the same policy by hand: `cairn optimize KB --if-needed`
+cp -a "$C" "$T/c2"
+expect 0 "chunk text *index: $c0 segments .* -> 1" -- "$BIN" optimize "$T/c2" --if-needed
+[ "$(segs "$T/c2" chunks_fts)" = 1 ] && [ "$(segs "$T/c2" entity_names)" = 1 ] && ok \
+  || bad "optimize --if-needed left $(segs "$T/c2" chunks_fts) and $(segs "$T/c2" entity_names) segments"
+expect 0 "0 indexes merged" -- "$BIN" optimize "$T/c2" --if-needed
+expect 2 "usage: cairn optimize KB" -- "$BIN" optimize "$T/c2" --if-not
 
 rm -f "$T/log"
 "$BIN" serve "$C" --listen 127.0.0.1:0 >"$T/log" 2>&1 &
