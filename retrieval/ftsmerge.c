@@ -21,6 +21,15 @@
  * a KB's life stay a bounded multiple of its size, never a full rewrite per
  * write.
  *
+ * A bulk write (`cairn ingest`, cr_fts_bulk_begin) turns FTS5's automerge
+ * off first: each input file is a savepoint and FTS5 writes a segment at
+ * every savepoint, so automerge would merge those hundreds of segments
+ * level by level only for the full merge at the end to rewrite them again;
+ * with it off, FTS5's crisis merge (16 segments of a level) bounds them
+ * meanwhile. cr_fts_tidy sets it back (also after a crash: any writer's
+ * next tidy does) and, when the policy does not merge the whole index,
+ * does the level merges automerge would have done.
+ *
  * The merge runs as FTS5 'merge' commands with a negative page count (all
  * segments into one, a bounded number of pages written per command; an
  * unfinished merge is recorded in the index and the next command goes
@@ -33,6 +42,7 @@
 #include <stdio.h>
 
 #define STEP_PAGES 2048   /* FTS5 pages (4 KB) written per merge transaction */
+#define FTS5_AUTOMERGE 4  /* FTS5's default 'automerge' (fts5_config.c) */
 
 static const char *const tables[CR_FTS_INDEXES] = { "chunks_fts", "entity_names" };
 
@@ -102,15 +112,91 @@ cc_status cr_fts_merge(cc_kb *kb, int which, int (*stop)(void *), void *arg, int
     }
 }
 
+/* FTS5's 'automerge' setting of index `which` (its %_config row; FTS5's
+ * default 4 when there is none), or -1 on error. */
+static int automerge_of(cc_kb *kb, int which)
+{
+    sqlite3_stmt *st;
+    char sql[120];
+    int v = -1, rc;
+    snprintf(sql, sizeof sql, "SELECT v FROM \"%s_config\" WHERE k = 'automerge'", tables[which]);
+    if (sqlite3_prepare_v2(cc_kb_db(kb), sql, -1, &st, NULL) != SQLITE_OK) return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    else if (rc == SQLITE_DONE) v = FTS5_AUTOMERGE;
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Sets 'automerge' of every index to v, in one transaction. */
+static cc_status set_automerge(cc_kb *kb, int v)
+{
+    cc_status s;
+    if ((s = cc_kb_begin(kb))) return s;
+    for (int i = 0; i < CR_FTS_INDEXES; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "INSERT INTO \"%s\"(\"%s\", rank) VALUES ('automerge', %d)",
+                 tables[i], tables[i], v);
+        if ((s = cc_kb_exec(kb, sql))) {
+            cc_kb_rollback(kb);
+            return s;
+        }
+    }
+    return cc_kb_commit(kb);
+}
+
+cc_status cr_fts_bulk_begin(cc_kb *kb)
+{
+    return set_automerge(kb, 0);
+}
+
+/* After a bulk write: the merging FTS5's automerge would have done (levels
+ * of FTS5_AUTOMERGE segments or more, FTS5 'merge' with a positive page
+ * count), a bounded step per transaction, until a step finds nothing to
+ * do (FTS5 then changes fewer than two rows, as its documentation says). */
+static cc_status catch_up(cc_kb *kb, int which, int (*stop)(void *), void *arg)
+{
+    sqlite3 *db = cc_kb_db(kb);
+    char sql[160];
+    snprintf(sql, sizeof sql, "INSERT INTO \"%s\"(\"%s\", rank) VALUES ('merge', %d)",
+             tables[which], tables[which], STEP_PAGES);
+    for (int i = 0; i < 10000; i++) {
+        int64_t before;
+        cc_status s;
+        if (stop && stop(arg)) return CC_OK;
+        if ((s = cc_kb_begin(kb))) return s;
+        before = sqlite3_total_changes64(db);
+        if ((s = cc_kb_exec(kb, sql))) {
+            cc_kb_rollback(kb);
+            return s;
+        }
+        if (sqlite3_total_changes64(db) - before < 2) {
+            cc_kb_rollback(kb);   /* nothing was merged */
+            return CC_OK;
+        }
+        if ((s = cc_kb_commit(kb))) return s;
+    }
+    return CC_OK;
+}
+
 cc_status cr_fts_tidy(cc_kb *kb, int (*stop)(void *), void *arg, int *merged)
 {
-    int n = 0;
+    int n = 0, bulk = 0;
+    cc_status s;
+    for (int i = 0; i < CR_FTS_INDEXES; i++) {
+        int v = automerge_of(kb, i);
+        if (v < 0) return cc_kb_sqlerr(kb, "reading the full-text index's settings");
+        if (v != FTS5_AUTOMERGE) bulk = 1;
+    }
+    if (bulk && (s = set_automerge(kb, FTS5_AUTOMERGE))) return s;
     for (int i = 0; i < CR_FTS_INDEXES; i++) {
         cr_fts_shape sh;
         int done;
-        cc_status s = cr_fts_shape_get(kb, i, &sh);
-        if (s) return s;
-        if (!cr_fts_wants_merge(&sh)) continue;
+        if ((s = cr_fts_shape_get(kb, i, &sh))) return s;
+        if (!cr_fts_wants_merge(&sh)) {
+            if (bulk && sh.segments > 1 && (s = catch_up(kb, i, stop, arg))) return s;
+            continue;
+        }
         if ((s = cr_fts_merge(kb, i, stop, arg, &done))) return s;
         n += done;
         if (!done) break;   /* stopped */

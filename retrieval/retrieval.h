@@ -526,9 +526,14 @@ int         cr_fts_wants_merge(const cr_fts_shape *s);
  * *done = 1 when one segment is left. Needs a CC_KB_WRITE handle and no
  * open transaction; errors on the KB handle. */
 cc_status   cr_fts_merge(cc_kb *kb, int which, int (*stop)(void *), void *arg, int *done);
-/* What writers run after their last commit: cr_fts_merge on each index
- * for which cr_fts_wants_merge. *merged (may be NULL): indexes merged
- * into one segment. Same rules as cr_fts_merge. */
+/* Before a bulk write of many inputs (`cairn ingest`): FTS5's automerge off
+ * in both indexes (one transaction; cr_fts_tidy turns it back on). */
+cc_status   cr_fts_bulk_begin(cc_kb *kb);
+/* What writers run after their last commit: automerge back on if a bulk
+ * write turned it off, then cr_fts_merge on each index for which
+ * cr_fts_wants_merge (after a bulk write, the others get the level merges
+ * automerge would have done). *merged (may be NULL): indexes merged into
+ * one segment. Same rules as cr_fts_merge. */
 cc_status   cr_fts_tidy(cc_kb *kb, int (*stop)(void *), void *arg, int *merged);
 
 #ifdef __cplusplus

@@ -350,6 +350,9 @@ int cmd_ingest(int argc, char **argv)
         }
         cc_buf_free(&in);
     }
+    /* many files: FTS5's automerge waits for cli_fts_tidy's merge at the end */
+    if (list.n > 1 && cr_fts_bulk_begin(kb) != CC_OK)
+        fprintf(stderr, "cairn: warning: %s\n", cc_kb_errmsg(kb));
     for (f = 0; f < list.n; f++) {
         cc_status s;
         if (!batch_files && (s = cc_kb_begin(kb)) != CC_OK) {

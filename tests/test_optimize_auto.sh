@@ -7,8 +7,10 @@
 #  - one ingest of many files (a segment per file) ends with one segment
 #    in each index; FTS5's integrity check and `cairn check` pass and
 #    search finds the documents;
+#  - a bulk ingest turns FTS5's automerge back on at its end;
 #  - `cairn serve` merges an index whose segments call for it (made here
-#    with the sqlite3 shell, one transaction per row rewritten) on its
+#    with the sqlite3 shell: automerge off as a killed bulk ingest leaves
+#    it, one transaction per row rewritten), turning automerge back on, on its
 #    writer thread, while it answers searches; `cairn optimize KB
 #    --if-needed` applies the same policy by hand.
 # Segments are counted as `cairn optimize` counts them: the distinct
@@ -54,14 +56,21 @@ B="$T/b"
 [ "$(segs "$B" chunks_fts)" = 1 ] && [ "$(segs "$B" entity_names)" = 1 ] && ok \
   || bad "after one ingest of the corpus: $(segs "$B" chunks_fts) and $(segs "$B" entity_names) segments (want 1)"
 [ -z "$(fts_ok "$B")" ] && ok || bad "FTS5 integrity check: $(fts_ok "$B")"
+# the bulk ingest turned FTS5's automerge off while it ran, and back on
+am() { sqlite3 "$1/cairn.db" "SELECT coalesce((SELECT v FROM $2_config WHERE k = 'automerge'), 4)"; }
+[ "$(am "$B" chunks_fts)" = 4 ] && [ "$(am "$B" entity_names)" = 4 ] && ok \
+  || bad "automerge after the ingest: $(am "$B" chunks_fts), $(am "$B" entity_names) (want 4)"
 "$BIN" check "$B" >/dev/null 2>&1 && ok || bad "check: $("$BIN" check "$B" 2>&1 | grep FAIL)"
 expect 0 "companies" -- "$BIN" search "$B" "Marlow Cells managing director" -k 3 --mode bm25
 
 # ---------------------------------------------------------------- the server's writer
-# Rewrite rows one transaction each (same content), so that both indexes
+# Automerge off, as a bulk ingest killed before its end leaves it, then
+# rows rewritten one transaction each (same content), so that both indexes
 # get many small segments beside the big one.
 C="$T/c"
 cp -a "$B" "$C"
+sqlite3 "$C/cairn.db" "INSERT INTO chunks_fts(chunks_fts, rank) VALUES('automerge', 0);
+  INSERT INTO entity_names(entity_names, rank) VALUES('automerge', 0);" || bad "automerge 0"
 for i in $(seq 1 40); do
   sqlite3 "$C/cairn.db" "INSERT INTO chunks_fts(chunks_fts, rowid, text, section)
     SELECT 'delete', id, text, section FROM chunks WHERE id = $i;
@@ -98,6 +107,8 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 20 -H 'Content-Type: ap
 [ "$code" = 200 ] && grep -q '"document"' "$T/body" && ok || bad "search during serve: $code $(head -c 200 "$T/body")"
 kill -TERM "$PID"; wait "$PID" 2>/dev/null; PID=""
 ! grep -qi "merging the full-text" "$T/log" && ok || bad "server log: $(cat "$T/log")"
+[ "$(am "$C" chunks_fts)" = 4 ] && [ "$(am "$C" entity_names)" = 4 ] && ok \
+  || bad "automerge after serve: $(am "$C" chunks_fts), $(am "$C" entity_names) (want 4)"
 [ -z "$(fts_ok "$C")" ] && ok || bad "FTS5 integrity check after serve: $(fts_ok "$C")"
 "$BIN" search "$C" "Marlow Cells managing director" -k 5 --mode bm25 >"$T/s.after" 2>&1
 grep -q . "$T/s.before" && cmp -s "$T/s.before" "$T/s.after" && ok \
