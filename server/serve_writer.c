@@ -62,11 +62,16 @@ static struct {
 
 /* The full-text indexes merged when their segments call for it
  * (cr_fts_tidy), a bounded step at a time, stopping as soon as a job
- * waits: the next catch-up goes on. Readers keep searching meanwhile. */
+ * waits or the server stops: the next catch-up goes on. Readers keep
+ * searching meanwhile. */
 static int job_waiting(void *arg)
 {
+    int r;
     (void)arg;
-    return serve_write_queued() > 0;
+    pthread_mutex_lock(&W.mu);
+    r = W.n_queued > 0 || W.stop;
+    pthread_mutex_unlock(&W.mu);
+    return r;
 }
 
 static void fts_tidy(cc_kb *kb)
