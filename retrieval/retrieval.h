@@ -507,6 +507,35 @@ void      cr_searcher_share_vectors(cr_searcher *s, cr_vshared *v, const char *w
  * (better throughput when many requests run at once). */
 void      cr_searcher_set_lane_thread(cr_searcher *s, int on);
 
+/* Keeping the full-text indexes merged (ftsmerge.c). Index numbers:
+ * CR_FTS_CHUNKS (chunks_fts), CR_FTS_NAMES (entity_names). A shape is an
+ * index's segment count and size in FTS5 pages (the largest segment's and
+ * all of them; sizes estimated from the %_idx table). */
+enum { CR_FTS_CHUNKS, CR_FTS_NAMES, CR_FTS_INDEXES };
+typedef struct cr_fts_shape { int64_t segments, pages, largest; } cr_fts_shape;
+cc_status   cr_fts_shape_get(cc_kb *kb, int which, cr_fts_shape *out);
+const char *cr_fts_table(int which);    /* its table's name; NULL: no such index */
+/* 1 when the policy merges this index (ftsmerge.c): more than two
+ * segments and (segments - 1) x (pages outside the largest) >= 2 x the
+ * largest's pages. */
+int         cr_fts_wants_merge(const cr_fts_shape *s);
+/* Merges index `which` into one segment, one transaction per bounded step
+ * (readers see the old segments until each step commits). Before each step
+ * stop(arg) (when not NULL) may return 1 to leave the rest for later (the
+ * index records an unfinished merge; any later merge goes on with it).
+ * *done = 1 when one segment is left. Needs a CC_KB_WRITE handle and no
+ * open transaction; errors on the KB handle. */
+cc_status   cr_fts_merge(cc_kb *kb, int which, int (*stop)(void *), void *arg, int *done);
+/* Before a bulk write of many inputs (`cairn ingest`): FTS5's automerge off
+ * in both indexes (one transaction; cr_fts_tidy turns it back on). */
+cc_status   cr_fts_bulk_begin(cc_kb *kb);
+/* What writers run after their last commit: automerge back on if a bulk
+ * write turned it off, then cr_fts_merge on each index for which
+ * cr_fts_wants_merge (after a bulk write, the others get the level merges
+ * automerge would have done). *merged (may be NULL): indexes merged into
+ * one segment. Same rules as cr_fts_merge. */
+cc_status   cr_fts_tidy(cc_kb *kb, int (*stop)(void *), void *arg, int *merged);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,10 @@ int cmd_search(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_optimize(int argc, char **argv);
+/* After a write command's last commit (cmd_optimize.c): cr_fts_tidy, the
+ * full-text indexes merged when their segments call for it; a failure is
+ * a warning on stderr (the writes stand; `cairn optimize` merges later). */
+void cli_fts_tidy(cc_kb *kb);
 int cmd_sql(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 int cmd_model(int argc, char **argv);

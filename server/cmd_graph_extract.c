@@ -179,6 +179,7 @@ int cmd_graph_extract(int argc, char **argv)
     }
     cg_extractor_free(ex);
     cg_ingest_done();
+    if (!dry) cli_fts_tidy(kb);   /* the pass added entity names */
     cc_kb_close(kb);
     return rc;
 }

@@ -350,6 +350,9 @@ int cmd_ingest(int argc, char **argv)
         }
         cc_buf_free(&in);
     }
+    /* many files: FTS5's automerge waits for cli_fts_tidy's merge at the end */
+    if (list.n > 1 && cr_fts_bulk_begin(kb) != CC_OK)
+        fprintf(stderr, "cairn: warning: %s\n", cc_kb_errmsg(kb));
     for (f = 0; f < list.n; f++) {
         cc_status s;
         if (!batch_files && (s = cc_kb_begin(kb)) != CC_OK) {
@@ -394,6 +397,7 @@ int cmd_ingest(int argc, char **argv)
         cli_error("rebuilding the graph store: %s", cc_kb_errmsg(kb));
         failed++;
     }
+    cli_fts_tidy(kb);   /* merge the full-text indexes when their segments call for it */
     {
         double secs = (cc_now_ms() - t0) / 1e3;
         if (json) {
@@ -461,6 +465,7 @@ int cmd_rm(int argc, char **argv)
             failed++;
         }
     }
+    cli_fts_tidy(kb);
     cc_kb_close(kb);
     return failed ? 1 : 0;
 }

@@ -10,40 +10,34 @@
  *
  * It takes the writer lock (CC_BUSY while an ingest or `cairn serve`
  * holds it) and runs as one transaction per index: readers keep searching
- * the old segments until it commits, and an interruption loses nothing. */
+ * the old segments until it commits, and an interruption loses nothing.
+ *
+ * Writers keep the indexes merged themselves (cli_fts_tidy below, the
+ * policy in retrieval/ftsmerge.c): this command is for KBs built by older
+ * versions, or to merge before the policy would. */
 #include "cli.h"
+#include "retrieval.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
-#define USAGE "optimize KB\n" \
+#define USAGE "optimize KB [--if-needed]\n" \
               "  Merges the full-text indexes (chunk text, entity names) into one segment\n" \
               "  each, refreshes SQLite's planner statistics and checkpoints the log.\n" \
-              "  Worth running after large ingests; searches go on while it runs, other\n" \
-              "  writers (ingest, serve) must not hold the KB."
+              "  Writers merge by themselves when the segments call for it; this is for\n" \
+              "  KBs built by older versions. --if-needed: only what a writer would merge.\n" \
+              "  Searches go on while it runs; other writers (ingest, serve) must not hold\n" \
+              "  the KB."
 
-/* Segments of an FTS5 index (the distinct segment ids of its %_idx
- * table, which has a row per leaf-page range of every segment); -1 on error. */
-static int64_t index_segments(sqlite3 *db, const char *table)
+static int merge_index(cc_kb *kb, int which, const char *what)
 {
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(DISTINCT segid) FROM \"%s_idx\"", table);
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
-
-static int merge_index(cc_kb *kb, const char *table, const char *what)
-{
-    sqlite3 *db = cc_kb_db(kb);
+    const char *table = cr_fts_table(which);
+    cr_fts_shape sh;
     char sql[160];
     int64_t before, after;
     double t0 = cc_now_ms();
-    before = index_segments(db, table);
+    before = cr_fts_shape_get(kb, which, &sh) == CC_OK ? sh.segments : -1;
     snprintf(sql, sizeof sql, "INSERT INTO \"%s\"(\"%s\") VALUES ('optimize')", table, table);
     if (cc_kb_begin(kb) != CC_OK) return cli_error("%s", cc_kb_errmsg(kb));
     if (cc_kb_exec(kb, sql) != CC_OK) {
@@ -52,20 +46,50 @@ static int merge_index(cc_kb *kb, const char *table, const char *what)
         return 1;
     }
     if (cc_kb_commit(kb) != CC_OK) return cli_error("merging the %s index: %s", what, cc_kb_errmsg(kb));
-    after = index_segments(db, table);
+    after = cr_fts_shape_get(kb, which, &sh) == CC_OK ? sh.segments : -1;
     printf("%-12s index: %lld segment%s -> %lld in %.2f s\n", what, (long long)before,
            before == 1 ? "" : "s", (long long)after, (cc_now_ms() - t0) / 1000.0);
     return 0;
+}
+
+/* --if-needed: the writers' policy (cr_fts_tidy), with the shapes before
+ * and after; closes kb. */
+static int tidy(cc_kb *kb, const char *dir)
+{
+    cr_fts_shape a[CR_FTS_INDEXES], b;
+    int i, merged = 0;
+    double t0 = cc_now_ms();
+    for (i = 0; i < CR_FTS_INDEXES; i++)
+        if (cr_fts_shape_get(kb, i, &a[i]) != CC_OK) goto fail;
+    if (cr_fts_tidy(kb, NULL, NULL, &merged) != CC_OK) goto fail;
+    for (i = 0; i < CR_FTS_INDEXES; i++) {
+        if (cr_fts_shape_get(kb, i, &b) != CC_OK) goto fail;
+        printf("%-12s index: %lld segment%s (%lld pages, largest %lld) -> %lld\n",
+               i == CR_FTS_CHUNKS ? "chunk text" : "entity names", (long long)a[i].segments,
+               a[i].segments == 1 ? "" : "s", (long long)a[i].pages, (long long)a[i].largest,
+               (long long)b.segments);
+    }
+    printf("%s: %d index%s merged in %.2f s\n", dir, merged, merged == 1 ? "" : "es",
+           (cc_now_ms() - t0) / 1000.0);
+    cc_kb_close(kb);
+    return 0;
+fail:
+    cli_error("merging the full-text indexes: %s", cc_kb_errmsg(kb));
+    cc_kb_close(kb);
+    return 1;
 }
 
 int cmd_optimize(int argc, char **argv)
 {
     cc_kb *kb;
     int rc = 0;
-    if (argc != 2 || !strcmp(argv[1], "--help") || argv[1][0] == '-') return cli_usage(USAGE);
+    int if_needed = argc == 3 && !strcmp(argv[2], "--if-needed");
+    if ((argc != 2 && !if_needed) || !strcmp(argv[1], "--help") || argv[1][0] == '-')
+        return cli_usage(USAGE);
     if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
-    rc = merge_index(kb, "chunks_fts", "chunk text");
-    if (!rc) rc = merge_index(kb, "entity_names", "entity names");
+    if (if_needed) return tidy(kb, argv[1]);
+    rc = merge_index(kb, CR_FTS_CHUNKS, "chunk text");
+    if (!rc) rc = merge_index(kb, CR_FTS_NAMES, "entity names");
     if (!rc && cc_kb_exec(kb, "PRAGMA optimize") != CC_OK)
         rc = cli_error("refreshing planner statistics: %s", cc_kb_errmsg(kb));
     if (!rc && cc_kb_exec(kb, "PRAGMA wal_checkpoint(TRUNCATE)") != CC_OK)
@@ -73,4 +97,11 @@ int cmd_optimize(int argc, char **argv)
     cc_kb_close(kb);
     if (!rc) printf("%s: optimized\n", argv[1]);
     return rc;
+}
+
+void cli_fts_tidy(cc_kb *kb)
+{
+    if (cr_fts_tidy(kb, NULL, NULL, NULL) != CC_OK)
+        fprintf(stderr, "cairn: warning: merging the full-text indexes: %s (the writes are"
+                " stored; `cairn optimize` merges them later)\n", cc_kb_errmsg(kb));
 }

@@ -60,6 +60,27 @@ static struct {
     cr_vindex      *vec_keep;       /* the writer's index, kept between syncs */
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+/* The full-text indexes merged when their segments call for it
+ * (cr_fts_tidy), a bounded step at a time, stopping as soon as a job
+ * waits or the server stops: the next catch-up goes on. Readers keep
+ * searching meanwhile. */
+static int job_waiting(void *arg)
+{
+    int r;
+    (void)arg;
+    pthread_mutex_lock(&W.mu);
+    r = W.n_queued > 0 || W.stop;
+    pthread_mutex_unlock(&W.mu);
+    return r;
+}
+
+static void fts_tidy(cc_kb *kb)
+{
+    if (cr_fts_tidy(kb, job_waiting, NULL, NULL) != CC_OK)
+        fprintf(stderr, "cairn: merging the full-text indexes: %s; retrying later\n",
+                cc_kb_errmsg(kb));
+}
+
 /* Catches vectors.faiss up with the catalog (never while a job runs). */
 static void vector_sync(void)
 {
@@ -80,6 +101,7 @@ static void vector_sync(void)
     pthread_mutex_lock(&W.mu);
     W.vec_dirty = 0;    /* commits from here on need another sync */
     pthread_mutex_unlock(&W.mu);
+    fts_tidy(kb);
     memset(&vs, 0, sizeof vs);
     /* the index the readers loaded is already at the catalog's generation
      * (a restart after a clean stop): nothing to replay, skip the load */
