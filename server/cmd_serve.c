@@ -830,6 +830,7 @@ int cmd_serve(int argc, char **argv)
         S.path_of[i] = p;
     }
     S.path_name[S.n_paths++] = "other";
+    if ((ret = serve_timing_open())) goto out;
     if ((ret = serve_vectors_start(kbdir))) goto out;
     if ((ret = serve_writer_start((int)write_queue))) goto out;
     S.n_slots = (int)threads;
@@ -899,5 +900,6 @@ out:
     serve_vectors_stop();
     cc_buf_free(&cert);
     cc_buf_free(&key);
+    serve_timing_close();
     return ret;
 }

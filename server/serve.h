@@ -326,6 +326,15 @@ int  serve_upload_is(const serve_req *r);   /* 1: r is a multipart upload */
 int  serve_upload_finish(serve_req *r, const char **uri, cr_format *format, const char **data,
                          size_t *len, int *if_absent, serve_bad *bad);
 
+/* ---------------------------------------------------------------- timing log (serve_timing.c)
+ * A diagnostic, off unless CAIRN_SERVE_TIMING=FILE is set. A line is
+ * "KIND T_MS TID " then the caller's fields. */
+
+int  serve_timing_open(void);    /* nonzero after printing why FILE cannot be opened */
+int  serve_timing_on(void);
+void serve_timing(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void serve_timing_close(void);
+
 /* ---------------------------------------------------------------- handlers */
 
 enum MHD_Result serve_healthz(serve_req *r);

@@ -10,6 +10,30 @@
 
 /* ---------------------------------------------------------------- search */
 
+/* One timing-log line (serve_timing.c) for an answered search: "S T TID
+ * conn total_ms wait_ms slot_ms search_ms bm25_ms vector_ms hydrate_ms
+ * send_ms live_checked mode query", total from the request's headers to
+ * the response queued, wait from the headers to the handler (the body
+ * arriving), slot the reader slot's taking (its lock, the vector index
+ * swap), search the searcher, the lanes inside it, hydrate the hits' rows
+ * and the JSON, send handing it to libmicrohttpd. */
+static void log_search(serve_req *r, cr_searcher *se, const char *query, int mode, double t_in,
+                       double t_slot, double t_search, double t_hyd)
+{
+    cr_search_timing t;
+    char q[81];
+    size_t i;
+    double now = cc_now_ms();
+    for (i = 0; i + 1 < sizeof q && query[i]; i++)
+        q[i] = (unsigned char)query[i] < 0x20 ? '?' : query[i];
+    q[i] = 0;
+    cr_searcher_last_timing(se, &t);
+    serve_timing("S", "%lx %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f %d %d %s",
+                 (unsigned long)(uintptr_t)r->c, now - r->t0, t_in - r->t0, t_slot - t_in,
+                 t_search - t_slot, t.lane_ms[CR_LANE_BM25], t.lane_ms[CR_LANE_VECTOR],
+                 t_hyd - t_search, now - t_hyd, t.live_checked, mode, q);
+}
+
 enum MHD_Result serve_search(serve_req *r)
 {
     static const char *const fields[] = {"query", "mode", "k", "weights", NULL};
@@ -22,6 +46,7 @@ enum MHD_Result serve_search(serve_req *r)
     serve_slot *s;
     sqlite3_stmt *st = NULL;
     enum MHD_Result ret;
+    double t_in = 0, t_slot = 0, t_search = 0, t_hyd = 0;
     if (!j) return MHD_YES;
     if (serve_check_fields(r, j, fields, "ssno")) { cJSON_Delete(j); return MHD_YES; }
     q = cJSON_GetObjectItemCaseSensitive(j, "query");
@@ -32,7 +57,9 @@ enum MHD_Result serve_search(serve_req *r)
         cJSON_Delete(j);
         return serve_send_error(r, 400, "bad_field", "field \"query\" (a non-empty string) is required");
     }
+    if (serve_timing_on()) t_in = cc_now_ms();
     s = serve_slot_take();
+    if (t_in) t_slot = cc_now_ms();
     if (!s->kb || !s->se) {
         serve_slot_give(s);
         cJSON_Delete(j);
@@ -73,6 +100,7 @@ enum MHD_Result serve_search(serve_req *r)
         ret = serve_send_error(r, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
         goto out;
     }
+    if (t_in) t_search = cc_now_ms();
     /* The response, written directly (the bytes cJSON_PrintUnformatted
      * would give for the same tree): building and printing a cJSON tree of
      * k hits cost more than the hydration itself. One cached statement per
@@ -124,7 +152,9 @@ enum MHD_Result serve_search(serve_req *r)
         ret = serve_send_error(r, 500, "internal", "out of memory writing the response");
         goto out;
     }
+    if (t_in) t_hyd = cc_now_ms();
     ret = serve_send_json_buf(r, 200, &b);
+    if (t_in) log_search(r, s->se, q->valuestring, so.mode, t_in, t_slot, t_search, t_hyd);
 out:
     cc_buf_free(&b);
     free(hits);

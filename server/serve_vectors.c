@@ -60,7 +60,9 @@ static void reload(int force)
         /* only the delta changed: apply its new records in place */
         int again = 0;
         if (same_file(&dst, &V.dseen)) return;
+        double t0 = cc_now_ms();
         if (V.vec && cr_vshared_refresh(V.vec, &again) == CC_OK && !again) {
+            serve_timing("V", "refresh %.3f", cc_now_ms() - t0);
             V.dseen = dst;
             __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
             return;
@@ -113,6 +115,7 @@ static void *reloader(void *arg)
             double t0 = cc_now_ms(), took;
             reload(0);
             took = cc_now_ms() - t0;
+            serve_timing("V", "reload_or_refresh %.3f", took);
             next_ok = t0 + (2 * took > MIN_GAP_MS ? 2 * took : MIN_GAP_MS);
         }
         pthread_mutex_lock(&V.mu);
