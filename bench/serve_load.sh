@@ -115,7 +115,7 @@ sleep 0.5
 # ---- cairn
 "$BIN" serve "$KB" --listen 127.0.0.1:0 --threads "${THREADS:-2}" > "$T/serve.log" 2>&1 &
 SPID=$!
-for _ in $(seq 100); do grep -q 'http://' "$T/serve.log" && break; sleep 0.1; done
+for _ in $(seq 1200); do grep -q 'http://' "$T/serve.log" && break; sleep 0.1; done   # 2 min: the index loads first
 U=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/serve.log")
 [ -n "$U" ] || { cat "$T/serve.log"; exit 1; }
 

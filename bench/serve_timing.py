@@ -23,7 +23,7 @@ def row(name, v):
 S, ev = [], []
 t_first = None
 for line in open(sys.argv[1], errors="replace"):
-    f = line.split(" ", 15)
+    f = line.split(" ", 14)
     if len(f) < 3: continue
     t = float(f[1])
     if t_first is None: t_first = t
@@ -33,8 +33,7 @@ for line in open(sys.argv[1], errors="replace"):
                       hyd=float(f[10]), send=float(f[11]), live=int(f[12]), mode=int(f[13]),
                       q=f[14].strip() if len(f) > 14 else ""))
     elif f[0] in ("V", "W"):
-        w = f[3].split()
-        ev.append((t, f[0] + ":" + w[0], float(w[1])))
+        ev.append((t, f[0] + ":" + f[3], float(f[4])))
 MODES = {"bm25": 0, "vector": 1, "hybrid": 2}
 mode = sys.argv[2] if len(sys.argv) > 2 else "hybrid"
 phase = sys.argv[3] if len(sys.argv) > 3 else "all"
@@ -71,8 +70,10 @@ byt = collections.defaultdict(lambda: [0, 0.0, set()])
 for s in S:
     x = byt[s["tid"]]; x[0] += 1; x[1] += s["total"]; x[2].add(s["conn"])
 for tid, (n, busy, conns) in sorted(byt.items()):
-    print("thread %d: %d connections, %d requests, busy %.1f%% of the window" % (
-        tid, len(conns), n, 100 * busy / 1e3 / max(dur, 1e-9)))
+    tc = [c[0] for c in cyc if c[3]["tid"] == tid]
+    print("thread %d: %d connections, %d requests, busy %.1f%% of the window;"
+          " cycle p50 %.1f p99 %.1f ms" % (tid, len(conns), n, 100 * busy / 1e3 / max(dur, 1e-9),
+                                           pct(tc, 50), pct(tc, 99)))
 # the slowest 1% of cycles: what did the thread do during the gap
 cyc.sort(key=lambda c: c[0])
 tail = cyc[int(0.99 * len(cyc)):]

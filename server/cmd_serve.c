@@ -184,12 +184,15 @@ enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp)
     struct MHD_Response *resp = rp->stream;
     int i, status = rp->status;
     rp->stream = NULL;
-    if (!resp)
-        resp = rp->static_body
-            ? MHD_create_response_from_buffer(rp->static_len, (void *)rp->static_body,
-                                              MHD_RESPMEM_PERSISTENT)
-            : MHD_create_response_from_buffer(rp->body.len, rp->body.data ? rp->body.data : "",
-                                              MHD_RESPMEM_MUST_COPY);
+    if (!resp && rp->static_body) {
+        resp = MHD_create_response_from_buffer(rp->static_len, (void *)rp->static_body,
+                                               MHD_RESPMEM_PERSISTENT);
+    } else if (!resp) {   /* the body's bytes handed over, not copied */
+        size_t len = rp->body.len;
+        char *p = cc_buf_detach(&rp->body);
+        if (p && !(resp = MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE)))
+            free(p);
+    }
     if (!resp) { serve_reply_free(rp); return MHD_NO; }
     MHD_add_response_header(resp, "Content-Type", rp->ctype);
     if (rp->allow) MHD_add_response_header(resp, "Allow", rp->allow);
@@ -347,6 +350,16 @@ serve_slot *serve_slot_take(void)
     }
     if (s->pub.se) serve_vectors_apply(s->pub.se, &s->vec_version);
     return &s->pub;
+}
+
+void serve_slots_apply_vectors(void)
+{
+    int i;
+    for (i = 0; i < S.n_slots; i++) {
+        pthread_mutex_lock(&S.slots[i].mu);
+        if (S.slots[i].pub.se) serve_vectors_apply(S.slots[i].pub.se, &S.slots[i].vec_version);
+        pthread_mutex_unlock(&S.slots[i].mu);
+    }
 }
 
 void serve_slot_give(serve_slot *p)
@@ -651,6 +664,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     serve_req *r = *con_cls;
     (void)cls; (void)version;
     if (r && r->wjob) return serve_write_resumed(r);   /* back from the writer thread */
+    if (r && r->rjob) return serve_read_resumed(r);    /* back from a search worker */
     if (!r) {   /* first call: headers only */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = cc_now_ms();
@@ -688,6 +702,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     __atomic_sub_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
     if (r->ext_free) r->ext_free(r->ext);
     serve_wjob_free(r->wjob);
+    serve_rjob_free(r->rjob);
     cc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -833,6 +848,7 @@ int cmd_serve(int argc, char **argv)
     if ((ret = serve_timing_open())) goto out;
     if ((ret = serve_vectors_start(kbdir))) goto out;
     if ((ret = serve_writer_start((int)write_queue))) goto out;
+    if ((ret = serve_readers_start((int)threads))) goto out;
     S.n_slots = (int)threads;
     if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
@@ -886,9 +902,11 @@ int cmd_serve(int argc, char **argv)
      * suspended: libmicrohttpd must not stop with one), then the vector
      * index is caught up a last time */
     serve_writer_stop();
+    serve_readers_stop();   /* the searches still queued are answered */
     MHD_stop_daemon(d);
 out:
     serve_writer_stop();
+    serve_readers_stop();
     serve_chat_close();
     for (i = 0; i < S.n_slots; i++) {
         sqlite3_finalize(S.slots[i].pub.hydrate);
