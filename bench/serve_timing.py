@@ -66,6 +66,13 @@ for c, v in byc.items():
 print("-- per connection (%d connections)" % len(byc))
 row("cycle (~wrk latency)", [c[0] for c in cyc])
 row("gap (resp -> next req)", [c[1] for c in cyc])
+# the cycle counted in requests the server completed meanwhile (all
+# threads): what the latency is on a machine of steady speed, free of the
+# noise of other processes taking the CPU for a while
+import bisect as _b
+done_t = sorted(s["t"] for s in S)
+row("cycle in requests", [float(_b.bisect_left(done_t, b["t"]) - _b.bisect_right(done_t, a["t"]))
+                          for _, _, a, b in cyc])
 byt = collections.defaultdict(lambda: [0, 0.0, set()])
 for s in S:
     x = byt[s["tid"]]; x[0] += 1; x[1] += s["total"]; x[2].add(s["conn"])

@@ -2,7 +2,9 @@
  * (first cut of issue 7). libmicrohttpd with an internal epoll thread pool.
  *
  * Readers: a pool of read-only KB handles, each with its own searcher; a
- * request takes a free slot (never shared between threads at once). The
+ * request takes a free slot (never shared between threads at once).
+ * Searches run on N search workers from one queue (serve_readers.c), not
+ * on the libmicrohttpd thread that owns the connection. The
  * searchers share one vector index, reloaded in the background after writes
  * (serve_vectors.c); BM25 needs no reload (SQLite WAL readers see each
  * commit), so a write never makes a reader wait.
