@@ -847,13 +847,14 @@ int cmd_serve(int argc, char **argv)
         S.path_of[i] = p;
     }
     S.path_name[S.n_paths++] = "other";
+    /* the slots before the reloader: it moves them onto a swapped-in index */
+    if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
+    S.n_slots = (int)threads;
+    for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     if ((ret = serve_timing_open())) goto out;
     if ((ret = serve_vectors_start(kbdir))) goto out;
     if ((ret = serve_writer_start((int)write_queue))) goto out;
     if ((ret = serve_readers_start((int)threads))) goto out;
-    S.n_slots = (int)threads;
-    if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
-    for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     signal(SIGPIPE, SIG_IGN);
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (tls_cert)
@@ -910,6 +911,7 @@ out:
     serve_writer_stop();
     serve_readers_stop();
     serve_chat_close();
+    serve_vectors_stop();   /* the reloader touches the slots: ended before they close */
     for (i = 0; i < S.n_slots; i++) {
         sqlite3_finalize(S.slots[i].pub.hydrate);
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);
@@ -917,7 +919,6 @@ out:
         pthread_mutex_destroy(&S.slots[i].mu);
     }
     free(S.slots);
-    serve_vectors_stop();
     cc_buf_free(&cert);
     cc_buf_free(&key);
     serve_timing_close();
