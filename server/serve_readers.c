@@ -21,7 +21,6 @@
 #define _GNU_SOURCE
 #include "serve.h"
 
-#include <errno.h>
 #include <string.h>
 
 struct serve_rjob {
@@ -72,8 +71,8 @@ int serve_readers_start(int n_threads)
     int i;
     if (!(R.tid = calloc((size_t)n_threads, sizeof *R.tid))) return cli_error("out of memory");
     for (i = 0; i < n_threads; i++) {
-        if (pthread_create(&R.tid[i], NULL, worker_main, NULL)) {
-            int e = errno;
+        int e = pthread_create(&R.tid[i], NULL, worker_main, NULL);
+        if (e) {
             serve_readers_stop();
             return cli_error("cannot start the search threads: %s", strerror(e));
         }
