@@ -6,7 +6,9 @@
 # run, so the ratio to nginx holds even on a loaded machine.
 #
 # Needs: apt-get install wrk nginx-light   (not in bootstrap: CI runs no benches)
-# Usage: [SKIP_STATIC=1] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+#   CAIRN_SERVE_TIMING=LOG: the server logs each search's parts (bench/serve_timing.py
+#   LOG [MODE [PHASE]] says where the latency tail comes from).
 #   defaults: build 100000 20 64. The KB (CHUNKS chunks of ~48 tokens, one
 #   generated .txt file, hash embedder, flat vector index, no graph
 #   extraction) is kept in
@@ -115,7 +117,7 @@ sleep 0.5
 # ---- cairn
 "$BIN" serve "$KB" --listen 127.0.0.1:0 --threads "${THREADS:-2}" > "$T/serve.log" 2>&1 &
 SPID=$!
-for _ in $(seq 100); do grep -q 'http://' "$T/serve.log" && break; sleep 0.1; done
+for _ in $(seq 1200); do grep -q 'http://' "$T/serve.log" && break; sleep 0.1; done   # 2 min: the index loads first
 U=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/serve.log")
 [ -n "$U" ] || { cat "$T/serve.log"; exit 1; }
 
@@ -140,6 +142,9 @@ RUN=$(date +%s)
       -d "{\"uri\":\"load/$RUN-$i.txt\",\"text\":\"Load document $i about w$((i % 50000)) and w$(( (i * 31) % 50000)).\"}" "$U/v1/documents"
   done ) &
 WPID=$!
+# WRITER_WARMUP=S: let the writer run S seconds before the writer rows (its
+# first catch-up loads the whole vector index: seconds on a loaded machine)
+[ -n "${WRITER_WARMUP:-}" ] && sleep "$WRITER_WARMUP"
 MODE=bm25 run "cairn /v1/search bm25, writer ingesting" "$U/v1/search" "$T/search.lua"
 if [ -f "$KB/vectors.faiss" ]; then
   MODE=hybrid run "cairn /v1/search hybrid, writer ingesting" "$U/v1/search" "$T/search.lua"

@@ -478,6 +478,14 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
                              cr_hit **hits, size_t *n);
 /* NULL when the vector lane is usable, else why not (borrowed). */
 const char *cr_searcher_vector_status(const cr_searcher *s);
+/* Where the searcher's last search spent its time (diagnostics: `cairn
+ * serve`'s CAIRN_SERVE_TIMING log); a lane not run has 0 ms. */
+typedef struct cr_search_timing {
+    double lane_ms[CR_LANE_COUNT];   /* wall time of each lane */
+    int    live_checked;             /* 1: the vector hits were looked up one by one
+                                      * (the index was behind the catalog) */
+} cr_search_timing;
+void cr_searcher_last_timing(const cr_searcher *s, cr_search_timing *t);
 
 /* Sharing one loaded vector index between searchers (a server's reader
  * slots), so that a write costs one reload in the background instead of one

@@ -356,6 +356,7 @@ struct cr_searcher {
      * transaction stays open between searches */
     sqlite3_stmt *gen_st;   /* the catalog's generation */
     sqlite3_stmt *live_st;  /* is chunk ?1 still there */
+    cr_search_timing last;  /* the last search's (cr_searcher_last_timing) */
 };
 
 /* Prepares *st with sql on first use (kept by the searcher); an error
@@ -506,6 +507,7 @@ typedef struct vec_job {
     size_t       n;
     cc_status    st;
     char         why[256];
+    double       ms;        /* the lane's wall time */
 } vec_job;
 
 static void *vector_lane(void *arg)
@@ -513,6 +515,7 @@ static void *vector_lane(void *arg)
     vec_job *j = arg;
     size_t dim = (size_t)cr_embedder_dim(j->s->emb), d;
     float *q = malloc(dim * sizeof *q);
+    double t0 = cc_now_ms();
     if (!q) {
         j->st = CC_NOMEM;
         snprintf(j->why, sizeof j->why, "out of memory");
@@ -528,6 +531,7 @@ static void *vector_lane(void *arg)
         (j->st = cr_vindex_search_hits(j->s->vi, q, j->depth, &j->hits, &j->n)))
         snprintf(j->why, sizeof j->why, "vector search: %s", cr_vindex_errmsg(j->s->vi));
     free(q);
+    j->ms = cc_now_ms() - t0;
     return NULL;
 }
 
@@ -566,6 +570,7 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
     pthread_t tid;
 
     memset(&job, 0, sizeof job);
+    memset(&s->last, 0, sizeof s->last);
 
     *hits = NULL;
     *n = 0;
@@ -599,6 +604,7 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
         }
     }
     if (o->mode != CR_MODE_VECTOR) {
+        double t0 = cc_now_ms();
         st = cr_bm25_search(kb, query, depth, o->flags, &lane[CR_LANE_BM25], &nl[CR_LANE_BM25]);
         /* a query with no searchable words can still match by vectors */
         if (st == CC_INVALID && o->mode == CR_MODE_HYBRID && !(o->flags & CR_FTS_RAW)) {
@@ -606,8 +612,10 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
             snprintf(bm25_why, sizeof bm25_why, "%s", cc_kb_errmsg(kb));
             st = CC_OK;
         }
+        s->last.lane_ms[CR_LANE_BM25] = cc_now_ms() - t0;
     }
     if (threaded) pthread_join(tid, NULL);
+    s->last.lane_ms[CR_LANE_VECTOR] = job.ms;
     if (st) goto out;
     if (have_vec) {
         if (job.st) { st = cc_kb_seterr(kb, job.st, "%s", job.why); goto out; }
@@ -619,9 +627,10 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
          * holds no removed chunk: skip the per-hit lookups, the common case
          * (docs/benchmarks.md: ~50 B-tree descents per hybrid query). */
         if (nl[CR_LANE_VECTOR] &&
-            !(catalog_generation(s, &cat_gen) == CC_OK && cat_gen == vec_gen) &&
-            (st = filter_live(s, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR])))
-            goto out;
+            !(catalog_generation(s, &cat_gen) == CC_OK && cat_gen == vec_gen)) {
+            s->last.live_checked = 1;
+            if ((st = filter_live(s, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR]))) goto out;
+        }
     }
     if (bm25_st && !nl[CR_LANE_VECTOR]) { st = cc_kb_seterr(kb, bm25_st, "%s", bm25_why); goto out; }
     if (o->mode == CR_MODE_HYBRID) {
@@ -644,6 +653,8 @@ out:
     free(lane[1]);
     return st;
 }
+
+void cr_searcher_last_timing(const cr_searcher *s, cr_search_timing *t) { *t = s->last; }
 
 const char *cr_searcher_vector_status(const cr_searcher *s)
 {

@@ -2,7 +2,9 @@
  * (first cut of issue 7). libmicrohttpd with an internal epoll thread pool.
  *
  * Readers: a pool of read-only KB handles, each with its own searcher; a
- * request takes a free slot (never shared between threads at once). The
+ * request takes a free slot (never shared between threads at once).
+ * Searches run on N search workers from one queue (serve_readers.c), not
+ * on the libmicrohttpd thread that owns the connection. The
  * searchers share one vector index, reloaded in the background after writes
  * (serve_vectors.c); BM25 needs no reload (SQLite WAL readers see each
  * commit), so a write never makes a reader wait.
@@ -184,12 +186,15 @@ enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp)
     struct MHD_Response *resp = rp->stream;
     int i, status = rp->status;
     rp->stream = NULL;
-    if (!resp)
-        resp = rp->static_body
-            ? MHD_create_response_from_buffer(rp->static_len, (void *)rp->static_body,
-                                              MHD_RESPMEM_PERSISTENT)
-            : MHD_create_response_from_buffer(rp->body.len, rp->body.data ? rp->body.data : "",
-                                              MHD_RESPMEM_MUST_COPY);
+    if (!resp && rp->static_body) {
+        resp = MHD_create_response_from_buffer(rp->static_len, (void *)rp->static_body,
+                                               MHD_RESPMEM_PERSISTENT);
+    } else if (!resp) {   /* the body's bytes handed over, not copied */
+        size_t len = rp->body.len;
+        char *p = cc_buf_detach(&rp->body);
+        if (p && !(resp = MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE)))
+            free(p);
+    }
     if (!resp) { serve_reply_free(rp); return MHD_NO; }
     MHD_add_response_header(resp, "Content-Type", rp->ctype);
     if (rp->allow) MHD_add_response_header(resp, "Allow", rp->allow);
@@ -347,6 +352,16 @@ serve_slot *serve_slot_take(void)
     }
     if (s->pub.se) serve_vectors_apply(s->pub.se, &s->vec_version);
     return &s->pub;
+}
+
+void serve_slots_apply_vectors(void)
+{
+    int i;
+    for (i = 0; i < S.n_slots; i++) {
+        pthread_mutex_lock(&S.slots[i].mu);
+        if (S.slots[i].pub.se) serve_vectors_apply(S.slots[i].pub.se, &S.slots[i].vec_version);
+        pthread_mutex_unlock(&S.slots[i].mu);
+    }
 }
 
 void serve_slot_give(serve_slot *p)
@@ -651,6 +666,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     serve_req *r = *con_cls;
     (void)cls; (void)version;
     if (r && r->wjob) return serve_write_resumed(r);   /* back from the writer thread */
+    if (r && r->rjob) return serve_read_resumed(r);    /* back from a search worker */
     if (!r) {   /* first call: headers only */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = cc_now_ms();
@@ -688,6 +704,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     __atomic_sub_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
     if (r->ext_free) r->ext_free(r->ext);
     serve_wjob_free(r->wjob);
+    serve_rjob_free(r->rjob);
     cc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -830,11 +847,14 @@ int cmd_serve(int argc, char **argv)
         S.path_of[i] = p;
     }
     S.path_name[S.n_paths++] = "other";
+    /* the slots before the reloader: it moves them onto a swapped-in index */
+    if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
+    S.n_slots = (int)threads;
+    for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
+    if ((ret = serve_timing_open())) goto out;
     if ((ret = serve_vectors_start(kbdir))) goto out;
     if ((ret = serve_writer_start((int)write_queue))) goto out;
-    S.n_slots = (int)threads;
-    if (!(S.slots = calloc((size_t)threads, sizeof *S.slots))) return cli_error("out of memory");
-    for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
+    if ((ret = serve_readers_start((int)threads))) goto out;
     signal(SIGPIPE, SIG_IGN);
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     if (tls_cert)
@@ -885,10 +905,13 @@ int cmd_serve(int argc, char **argv)
      * suspended: libmicrohttpd must not stop with one), then the vector
      * index is caught up a last time */
     serve_writer_stop();
+    serve_readers_stop();   /* the searches still queued are answered */
     MHD_stop_daemon(d);
 out:
     serve_writer_stop();
+    serve_readers_stop();
     serve_chat_close();
+    serve_vectors_stop();   /* the reloader touches the slots: ended before they close */
     for (i = 0; i < S.n_slots; i++) {
         sqlite3_finalize(S.slots[i].pub.hydrate);
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);
@@ -896,8 +919,8 @@ out:
         pthread_mutex_destroy(&S.slots[i].mu);
     }
     free(S.slots);
-    serve_vectors_stop();
     cc_buf_free(&cert);
     cc_buf_free(&key);
+    serve_timing_close();
     return ret;
 }

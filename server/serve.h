@@ -46,6 +46,7 @@ typedef enum serve_role {
 
 typedef struct serve_req serve_req;
 typedef struct serve_wjob serve_wjob;   /* a queued write (serve_writer.c) */
+typedef struct serve_rjob serve_rjob;   /* a queued search (serve_readers.c) */
 typedef struct serve_reply serve_reply; /* below (replies) */
 typedef enum MHD_Result (*serve_handler)(serve_req *r);
 
@@ -80,6 +81,8 @@ struct serve_req {
     int       (*body_fn)(serve_req *r, const char *data, size_t n);
     /* the write queued for the writer thread, if any (serve_write_submit) */
     serve_wjob *wjob;
+    /* the search queued for a search worker, if any (serve_read_submit) */
+    serve_rjob *rjob;
 };
 
 /* ---------------------------------------------------------------- responses
@@ -171,6 +174,29 @@ enum MHD_Result serve_write_resumed(serve_req *r);   /* sends the job's reply */
 void            serve_wjob_free(serve_wjob *j);
 int             serve_write_queued(void);            /* jobs waiting now */
 
+/* ---------------------------------------------------------------- the search workers (serve_readers.c)
+ * Searches run on a pool of worker threads from one first-come,
+ * first-served queue, not on the libmicrohttpd thread that owns the
+ * connection (whose share of the connections is uneven). A job fills rp
+ * (serve_reply_error, or a body) and may read r (borrowed; the connection
+ * is suspended meanwhile) but must not send on it. */
+typedef void (*serve_read_fn)(serve_req *r, void *arg, serve_reply *rp);
+
+/* Starts n worker threads; nonzero after printing an error. */
+int  serve_readers_start(int n);
+/* Runs the queued jobs to the end and ends the threads; later submissions
+ * get 503 shutting_down. */
+void serve_readers_stop(void);
+/* In a handler, once the request is validated: queues fn(arg) and suspends
+ * the connection (MHD_YES); the handler is called again when it is done
+ * and must then call serve_read_resumed (the dispatcher does). Without
+ * workers (none started) fn runs at once and its reply is sent. arg_free
+ * (may be NULL) frees arg in every case. */
+enum MHD_Result serve_read_submit(serve_req *r, serve_read_fn fn, void *arg,
+                                  void (*arg_free)(void *));
+enum MHD_Result serve_read_resumed(serve_req *r);   /* sends the job's reply */
+void            serve_rjob_free(serve_rjob *j);
+
 /* The shared vector index (serve_vectors.c): loaded once at startup, then
  * reloaded in the background when vectors.faiss changes; readers keep
  * searching the old one meanwhile. _start loads it (a missing or damaged
@@ -180,6 +206,10 @@ int             serve_write_queued(void);            /* jobs waiting now */
 int  serve_vectors_start(const char *kbdir);
 void serve_vectors_poke(void);
 void serve_vectors_apply(cr_searcher *se, long *version);
+/* Every reader slot's searcher onto the current index now (waits for a
+ * slot's request in flight): after a swap, so that no search still uses
+ * the index swapped out (cmd_serve.c). */
+void serve_slots_apply_vectors(void);
 void serve_vectors_stop(void);
 /* The catalog generation the loaded index reflects; -1 when none. */
 int64_t serve_vectors_generation(void);
@@ -325,6 +355,15 @@ int  serve_upload_is(const serve_req *r);   /* 1: r is a multipart upload */
  * bad_multipart, invalid_utf8 or bad_field; 413 body_too_large; 500). */
 int  serve_upload_finish(serve_req *r, const char **uri, cr_format *format, const char **data,
                          size_t *len, int *if_absent, serve_bad *bad);
+
+/* ---------------------------------------------------------------- timing log (serve_timing.c)
+ * A diagnostic, off unless CAIRN_SERVE_TIMING=FILE is set. A line is
+ * "KIND T_MS TID " then the caller's fields. */
+
+int  serve_timing_open(void);    /* nonzero after printing why FILE cannot be opened */
+int  serve_timing_on(void);
+void serve_timing(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void serve_timing_close(void);
 
 /* ---------------------------------------------------------------- handlers */
 

@@ -10,36 +10,57 @@
 
 /* ---------------------------------------------------------------- search */
 
-enum MHD_Result serve_search(serve_req *r)
+/* One timing-log line (serve_timing.c) for an answered search: "S T TID
+ * conn total_ms wait_ms slot_ms search_ms bm25_ms vector_ms hydrate_ms
+ * send_ms live_checked mode query", T when the reply was ready, total from
+ * the request's headers to then, wait from the headers to a search worker
+ * starting it (the body arriving, the queue), slot the reader slot's taking
+ * (its lock, the vector index swap), search the searcher, the lanes inside
+ * it, hydrate the hits' rows and the JSON; send is 0 (the reply is sent on
+ * the connection's libmicrohttpd thread after the worker resumes it). */
+static void log_search(serve_req *r, cr_searcher *se, const char *query, int mode, double t_in,
+                       double t_slot, double t_search, double t_hyd)
 {
-    static const char *const fields[] = {"query", "mode", "k", "weights", NULL};
-    cJSON *j = serve_parse_body(r), *q, *mode, *k, *w;
+    cr_search_timing t;
+    char q[81];
+    size_t i;
+    for (i = 0; i + 1 < sizeof q && query[i]; i++)
+        q[i] = (unsigned char)query[i] < 0x20 ? '?' : query[i];
+    q[i] = 0;
+    cr_searcher_last_timing(se, &t);
+    serve_timing("S", "%lx %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f %d %d %s",
+                 (unsigned long)(uintptr_t)r->c, t_hyd - r->t0, t_in - r->t0, t_slot - t_in,
+                 t_search - t_slot, t.lane_ms[CR_LANE_BM25], t.lane_ms[CR_LANE_VECTOR],
+                 t_hyd - t_search, 0.0, t.live_checked, mode, q);
+}
+
+/* The search itself, on a search worker (serve_readers.c): j is the
+ * request's JSON body, its fields' names and types already checked. */
+static void search_job(serve_req *r, void *arg, serve_reply *rp)
+{
+    cJSON *j = arg, *q, *mode, *k, *w;
     cr_search_opts so;
     cr_hit *hits = NULL;
     size_t n = 0, i, count = 0;
     int bad = 0;
-    cc_buf b = CC_BUF_INIT(0);
+    cc_buf *b = &rp->body;
     serve_slot *s;
     sqlite3_stmt *st = NULL;
-    enum MHD_Result ret;
-    if (!j) return MHD_YES;
-    if (serve_check_fields(r, j, fields, "ssno")) { cJSON_Delete(j); return MHD_YES; }
+    double t_in = 0, t_slot = 0, t_search = 0, t_hyd = 0;
     q = cJSON_GetObjectItemCaseSensitive(j, "query");
     mode = cJSON_GetObjectItemCaseSensitive(j, "mode");
     k = cJSON_GetObjectItemCaseSensitive(j, "k");
     w = cJSON_GetObjectItemCaseSensitive(j, "weights");
-    if (!q || !*q->valuestring) {
-        cJSON_Delete(j);
-        return serve_send_error(r, 400, "bad_field", "field \"query\" (a non-empty string) is required");
-    }
+    if (serve_timing_on()) t_in = cc_now_ms();
     s = serve_slot_take();
+    if (t_in) t_slot = cc_now_ms();
     if (!s->kb || !s->se) {
         serve_slot_give(s);
-        cJSON_Delete(j);
-        return serve_send_error(r, 500, "internal", "cannot open the KB: %s", cc_errmsg());
+        serve_reply_error(rp, 500, "internal", "cannot open the KB: %s", cc_errmsg());
+        return;
     }
     if (cr_search_opts_from_kb(s->kb, &so) != CC_OK) {
-        ret = serve_send_error(r, 500, "internal", "%s", cc_kb_errmsg(s->kb));
+        serve_reply_error(rp, 500, "internal", "%s", cc_kb_errmsg(s->kb));
         goto out;
     }
     if (mode) {
@@ -47,12 +68,12 @@ enum MHD_Result serve_search(serve_req *r)
         if (!strcmp(m, "bm25")) so.mode = CR_MODE_BM25;
         else if (!strcmp(m, "vector")) so.mode = CR_MODE_VECTOR;
         else if (!strcmp(m, "hybrid")) so.mode = CR_MODE_HYBRID;
-        else { ret = serve_send_error(r, 400, "bad_field", "field \"mode\": use bm25, vector or hybrid"); goto out; }
+        else { serve_reply_error(rp, 400, "bad_field", "field \"mode\": use bm25, vector or hybrid"); goto out; }
     }
     if (k) {
         if (!(k->valuedouble >= 1 && k->valuedouble <= 10000) ||
             k->valuedouble != (int)k->valuedouble) {
-            ret = serve_send_error(r, 400, "bad_field", "field \"k\" must be an integer in 1..10000");
+            serve_reply_error(rp, 400, "bad_field", "field \"k\" must be an integer in 1..10000");
             goto out;
         }
         so.k = (int)k->valuedouble;
@@ -63,16 +84,17 @@ enum MHD_Result serve_search(serve_req *r)
             int lane = !strcmp(m->string, "bm25") ? CR_LANE_BM25
                      : !strcmp(m->string, "vector") ? CR_LANE_VECTOR : -1;
             if (lane < 0 || !cJSON_IsNumber(m) || m->valuedouble < 0) {
-                ret = serve_send_error(r, 400, "bad_field", "field \"weights\": use {\"bm25\": B, \"vector\": V} with numbers >= 0 (got \"%s\")", m->string);
+                serve_reply_error(rp, 400, "bad_field", "field \"weights\": use {\"bm25\": B, \"vector\": V} with numbers >= 0 (got \"%s\")", m->string);
                 goto out;
             }
             so.weight[lane] = m->valuedouble;
         }
     }
     if (cr_searcher_search(s->se, q->valuestring, &so, &hits, &n) != CC_OK) {
-        ret = serve_send_error(r, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
+        serve_reply_error(rp, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
         goto out;
     }
+    if (t_in) t_search = cc_now_ms();
     /* The response, written directly (the bytes cJSON_PrintUnformatted
      * would give for the same tree): building and printing a cJSON tree of
      * k hits cost more than the hydration itself. One cached statement per
@@ -83,54 +105,74 @@ enum MHD_Result serve_search(serve_req *r)
                            -1, SQLITE_PREPARE_PERSISTENT, &s->hydrate, NULL) != SQLITE_OK) {
         sqlite3_finalize(s->hydrate);
         s->hydrate = NULL;
-        ret = serve_send_error(r, 500, "internal", "reading the hits: %s",
-                               sqlite3_errmsg(cc_kb_db(s->kb)));
+        serve_reply_error(rp, 500, "internal", "reading the hits: %s",
+                          sqlite3_errmsg(cc_kb_db(s->kb)));
         goto out;
     }
     st = s->hydrate;
     /* bad: any append failed (out of memory); the response is then 500,
      * never a truncated document */
-    bad |= cc_buf_puts(&b, "{\"hits\":[") != CC_OK;
+    bad |= cc_buf_puts(b, "{\"hits\":[") != CC_OK;
     for (i = 0; i < n; i++) {
         sqlite3_bind_int64(st, 1, hits[i].chunk_id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             const char *uri = (const char *)sqlite3_column_text(st, 0);
             const char *snip = (const char *)sqlite3_column_text(st, 3);
-            if (count) bad |= cc_buf_putc(&b, ',') != CC_OK;
+            if (count) bad |= cc_buf_putc(b, ',') != CC_OK;
             count++;
-            bad |= cc_buf_puts(&b, "{\"rank\":") || serve_json_num(&b, (double)i + 1) ||
-                   cc_buf_puts(&b, ",\"chunk\":") ||
-                   serve_json_num(&b, (double)hits[i].chunk_id) ||
-                   cc_buf_puts(&b, ",\"score\":") || serve_json_num(&b, hits[i].score) ||
-                   cc_buf_puts(&b, ",\"document\":") ||
-                   cc_buf_json_str(&b, uri ? uri : "", uri ? (size_t)sqlite3_column_bytes(st, 0) : 0) ||
-                   cc_buf_puts(&b, ",\"document_id\":") ||
-                   serve_json_num(&b, (double)sqlite3_column_int64(st, 1)) ||
-                   cc_buf_puts(&b, ",\"ordinal\":") ||
-                   serve_json_num(&b, sqlite3_column_int(st, 2)) ||
-                   cc_buf_puts(&b, ",\"snippet\":") ||
-                   cc_buf_json_str(&b, snip ? snip : "", snip ? (size_t)sqlite3_column_bytes(st, 3) : 0) ||
-                   cc_buf_putc(&b, '}');
+            bad |= cc_buf_puts(b, "{\"rank\":") || serve_json_num(b, (double)i + 1) ||
+                   cc_buf_puts(b, ",\"chunk\":") ||
+                   serve_json_num(b, (double)hits[i].chunk_id) ||
+                   cc_buf_puts(b, ",\"score\":") || serve_json_num(b, hits[i].score) ||
+                   cc_buf_puts(b, ",\"document\":") ||
+                   cc_buf_json_str(b, uri ? uri : "", uri ? (size_t)sqlite3_column_bytes(st, 0) : 0) ||
+                   cc_buf_puts(b, ",\"document_id\":") ||
+                   serve_json_num(b, (double)sqlite3_column_int64(st, 1)) ||
+                   cc_buf_puts(b, ",\"ordinal\":") ||
+                   serve_json_num(b, sqlite3_column_int(st, 2)) ||
+                   cc_buf_puts(b, ",\"snippet\":") ||
+                   cc_buf_json_str(b, snip ? snip : "", snip ? (size_t)sqlite3_column_bytes(st, 3) : 0) ||
+                   cc_buf_putc(b, '}');
         }
         sqlite3_reset(st);
     }
-    bad |= cc_buf_puts(&b, "],\"count\":") || serve_json_num(&b, (double)count);
+    bad |= cc_buf_puts(b, "],\"count\":") || serve_json_num(b, (double)count);
     if (cr_searcher_vector_status(s->se)) {
         const char *note = cr_searcher_vector_status(s->se);
-        bad |= cc_buf_puts(&b, ",\"note\":") || cc_buf_json_str(&b, note, strlen(note));
+        bad |= cc_buf_puts(b, ",\"note\":") || cc_buf_json_str(b, note, strlen(note));
     }
-    bad |= cc_buf_putc(&b, '}') != CC_OK;
+    bad |= cc_buf_putc(b, '}') != CC_OK;
     if (bad) {
-        ret = serve_send_error(r, 500, "internal", "out of memory writing the response");
+        serve_reply_error(rp, 500, "internal", "out of memory writing the response");
         goto out;
     }
-    ret = serve_send_json_buf(r, 200, &b);
+    rp->status = 200;
+    rp->ctype = "application/json";
+    if (t_in) {
+        t_hyd = cc_now_ms();
+        log_search(r, s->se, q->valuestring, so.mode, t_in, t_slot, t_search, t_hyd);
+    }
 out:
-    cc_buf_free(&b);
     free(hits);
     serve_slot_give(s);
-    cJSON_Delete(j);
-    return ret;
+}
+
+static void json_free(void *j) { cJSON_Delete(j); }
+
+/* POST /v1/search: the body is checked here, the search queued for a
+ * search worker (serve_readers.c). */
+enum MHD_Result serve_search(serve_req *r)
+{
+    static const char *const fields[] = {"query", "mode", "k", "weights", NULL};
+    cJSON *j = serve_parse_body(r), *q;
+    if (!j) return MHD_YES;
+    if (serve_check_fields(r, j, fields, "ssno")) { cJSON_Delete(j); return MHD_YES; }
+    q = cJSON_GetObjectItemCaseSensitive(j, "query");
+    if (!q || !*q->valuestring) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 400, "bad_field", "field \"query\" (a non-empty string) is required");
+    }
+    return serve_read_submit(r, search_job, j, json_free);
 }
 
 /* ---------------------------------------------------------------- documents */

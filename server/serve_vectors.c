@@ -4,16 +4,26 @@
  * A writer (through the API or the command line) appends its changes to
  * vectors.faiss.delta, and now and then saves a whole new vectors.faiss by
  * rename. A reloader thread notices (a poke from the API's writer, or a
- * stat of the files every POLL_MS). A grown delta is applied to the shared
- * index in place (cr_vshared_refresh: the new records only; searches wait
- * the few ms it takes). A new vectors.faiss is loaded while searches keep
- * using the old index, then the pointer is swapped under a mutex; each slot picks
- * the new one up at its next request (serve_vectors_apply, a pointer swap).
- * The old index is freed by its last user. Loads are spaced at least
- * max(MIN_GAP_MS, twice the last load's time) apart, so a continuous writer
- * costs the readers a bounded share of the CPU; meanwhile the vector lane
- * is a little behind the catalog (BM25 is not: SQLite WAL readers see each
- * commit) and hits whose chunk is gone are dropped by the searcher. */
+ * stat of the files every POLL_MS). A new vectors.faiss is loaded while
+ * searches keep using the old index, then the pointer is swapped under a
+ * mutex; each slot picks the new one up at its next request
+ * (serve_vectors_apply, a pointer swap). The old index is freed by its last
+ * user. A grown delta is applied to a second copy of the index that no
+ * search uses (the spare: the index before the previous swap), which then
+ * becomes the current one, and the slots are moved onto it at once
+ * (serve_slots_apply_vectors), so the copy swapped out is unused when it is
+ * next brought up to date. Applying the delta in place instead would hold
+ * the index's write lock for the whole apply (the HNSW inserts and the
+ * search copy's rebuild: tens of ms on a 100k-vector index), and every
+ * search waits meanwhile: that was the hybrid tail under a writer
+ * (docs/benchmarks.md, "The hybrid tail and the writer"). The price: the
+ * server holds the index twice once a delta has been seen (the spare is
+ * made by loading the file again, once), and each delta is applied twice.
+ * Loads are spaced at least max(MIN_GAP_MS, twice the last load's time)
+ * apart, so a continuous writer costs the readers a bounded share of the
+ * CPU; meanwhile the vector lane is a little behind the catalog (BM25 is
+ * not: SQLite WAL readers see each commit) and hits whose chunk is gone are
+ * dropped by the searcher. */
 #define _GNU_SOURCE
 #include "serve.h"
 
@@ -32,6 +42,8 @@ static struct {
     pthread_t       tid;
     int             running, stop, poked;
     cr_vshared     *vec;          /* current index; NULL: none (why says why) */
+    cr_vshared     *spare;        /* the one before: same base file, delta behind;
+                                   * reloader thread only */
     char            why[512];
     long            version;      /* bumped at each swap */
     struct stat     seen;         /* vectors.faiss when last loaded (st_ino 0: absent) */
@@ -47,6 +59,37 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* Makes the spare, brought up to date with the delta, the current index.
+ * 0 when done; -1 when the spare cannot be (its base file changed, an
+ * error): it is dropped and the caller loads the file instead. */
+static int swap_in_spare(const struct stat *dst)
+{
+    cr_vshared *old;
+    int again = 0;
+    double t0 = cc_now_ms();
+    cc_status s = cr_vshared_refresh(V.spare, &again);
+    if (s != CC_OK || again) {
+        if (s != CC_OK)
+            fprintf(stderr, "cairn: applying the vector delta: %s; reloading the index\n",
+                    cr_vshared_errmsg(V.spare));
+        cr_vshared_unref(V.spare);
+        V.spare = NULL;
+        return -1;
+    }
+    pthread_mutex_lock(&V.mu);
+    old = V.vec;
+    V.vec = V.spare;
+    V.spare = old;
+    V.dseen = *dst;
+    __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&V.mu);
+    /* every slot onto the new one now, so none searches the spare when the
+     * next delta is applied to it (a slot's request in flight finishes first) */
+    serve_slots_apply_vectors();
+    serve_timing("V", "swap %.3f", cc_now_ms() - t0);
+    return 0;
+}
+
 /* Loads the file if it differs from the one loaded last; swaps it in.
  * force: load even when it looks the same (startup). */
 static void reload(int force)
@@ -54,20 +97,16 @@ static void reload(int force)
     struct stat st, dst;
     cr_vshared *v = NULL, *old;
     char why[512] = "";
+    int delta_only = 0;
+    double t0 = cc_now_ms();
     if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
     if (stat(V.dpath.data, &dst)) memset(&dst, 0, sizeof dst);
     if (!force && same_file(&st, &V.seen)) {
-        /* only the delta changed: apply its new records in place */
-        int again = 0;
         if (same_file(&dst, &V.dseen)) return;
-        if (V.vec && cr_vshared_refresh(V.vec, &again) == CC_OK && !again) {
-            V.dseen = dst;
-            __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
-            return;
-        }
-        if (V.vec && !again)
-            fprintf(stderr, "cairn: applying the vector delta: %s; reloading the index\n",
-                    cr_vshared_errmsg(V.vec));
+        /* only the delta changed: bring the spare up and swap it in; the
+         * first time there is no spare: load a second copy (below) */
+        if (V.vec && V.spare && !swap_in_spare(&dst)) return;
+        delta_only = V.vec != NULL;
     }
     if (!cr_vectors_enabled(V.kb))
         snprintf(why, sizeof why, "vectors are disabled (embedder.name is \"none\")");
@@ -83,7 +122,17 @@ static void reload(int force)
     V.dseen = dst;
     __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&V.mu);
+    if (delta_only && v && !V.spare) {
+        /* same base file: the old index becomes the spare */
+        V.spare = old;
+        old = NULL;
+        serve_slots_apply_vectors();
+    } else if (V.spare) {   /* a new base file (or none): the spare is of no use */
+        cr_vshared_unref(V.spare);
+        V.spare = NULL;
+    }
     cr_vshared_unref(old);
+    serve_timing("V", "load %.3f", cc_now_ms() - t0);
 }
 
 static void *reloader(void *arg)
@@ -175,6 +224,8 @@ void serve_vectors_stop(void)
     }
     cr_vshared_unref(V.vec);
     V.vec = NULL;
+    cr_vshared_unref(V.spare);
+    V.spare = NULL;
     cr_embedder_close(V.emb);
     V.emb = NULL;
     cc_kb_close(V.kb);

@@ -118,6 +118,8 @@ static void vector_sync(void)
     }
     serve_writer_release(kb, st == CC_OK && (vs.added || vs.removed || vs.rebuilt));
     took = cc_now_ms() - t0;
+    serve_timing("W", "sync %.3f added %lld removed %lld", took, (long long)vs.added,
+                 (long long)vs.removed);
     pthread_mutex_lock(&W.mu);
     if (st != CC_OK)   /* a lasting failure (say, a damaged KB) retries ever more slowly */
         W.vec_gap_ms = W.vec_gap_ms * 2 < FAIL_GAP_MS ? W.vec_gap_ms * 2 : FAIL_GAP_MS;
@@ -130,6 +132,7 @@ static void vector_sync(void)
 static void run_job(serve_wjob *j)
 {
     cc_kb *kb;
+    double t0 = cc_now_ms();
     cc_status st = serve_writer_acquire(&kb);
     struct MHD_Connection *c = j->r->c;
     if (st != CC_OK) {
@@ -148,6 +151,7 @@ static void run_job(serve_wjob *j)
         }
         serve_writer_release(kb, 0);
     }
+    serve_timing("W", "job %.3f", cc_now_ms() - t0);
     __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
     MHD_resume_connection(c);   /* j may be freed from here on */
 }
