@@ -71,6 +71,20 @@ unsigned long cg_bdb_cache_sized(void);
 void *cg_bdb_handle(unsigned i);
 void  cg_bdb_handles_forget(void);
 
+/* Until cg_bdb_sync_flush or cg_bdb_sync_drop, Berkeley DB's fsyncs of
+ * files on the calling thread only remember the file (once per file);
+ * other threads' sync as usual.  1 when deferring (0: the build or the
+ * loaded libdb cannot replace Berkeley DB's fsync; it then syncs as
+ * before and flush has nothing to do).  Drops what an earlier defer left. */
+int       cg_bdb_sync_defer(void);
+/* fdatasyncs each remembered file once (concurrently, a thread per
+ * file) and stops deferring.  CC_IO or
+ * CC_FULL (cc_errmsg) when a sync failed: the files may not be on disk. */
+cc_status cg_bdb_sync_flush(void);
+/* Stops deferring and forgets the files without syncing them. */
+void      cg_bdb_sync_drop(void);
+unsigned  cg_bdb_sync_pending(void);   /* files remembered (for tests) */
+
 /* ---------------------------------------------------------------- bdb_direct.c */
 
 /* A batch of (triple, context) pairs for a "hashes" store on Berkeley DB

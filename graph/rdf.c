@@ -15,8 +15,10 @@
  *   lock    flock()ed: LOCK_EX by the updater, LOCK_SH by readers
  *
  * An update first rewrites state with clean 0, then changes the store,
- * closes it (BDB flushes) and rewrites state with clean 1, the new
- * generation and the files' sizes.  A crash in between leaves clean 0:
+ * closes it (BDB writes its pages), fdatasyncs each store file once
+ * (Berkeley DB's own syncs are deferred to that point, bdb_cache.c) and
+ * rewrites state with clean 1, the new generation and the files'
+ * sizes.  A crash in between leaves clean 0:
  * the next writer rebuilds.  A file whose size differs from the recorded
  * one (truncated, replaced) also means a rebuild.
  *
@@ -936,6 +938,7 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     if ((s = cg_storage_from_kb(kb, &sg))) return s;
     if ((s = lock_take(kb, 1, &fd))) { cg_storage_free(&sg); return s; }
     cg_bdb_cache_begin(WRITER_CACHE_MB);       /* for the store opened below */
+    cg_bdb_sync_defer();                       /* one fdatasync per file, before clean 1 */
     /* one read snapshot: the generation and the tables agree */
     if (sqlite3_get_autocommit(cc_kb_db(kb))) {
         if ((s = cc_kb_exec(kb, "BEGIN"))) goto out;
@@ -953,7 +956,11 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
         }
         why = "damaged";
     }
-    if ((s = state_write(kb, &sg, why ? 0 : g.generation, 0))) goto out;   /* under way */
+    /* under way; a store never built has no state to say otherwise: a
+     * crash leaves it "missing" as it was (two fsyncs saved on a first
+     * ingestion) */
+    if ((!why || strcmp(why, "missing")) && (s = state_write(kb, &sg, why ? 0 : g.generation, 0)))
+        goto out;
 again:
     if (why) {
         stats->rebuilt = 1;
@@ -975,6 +982,7 @@ again:
         built = 0;
         cg_store_close(st);
         st = NULL;
+        cg_bdb_sync_defer();                    /* the files are removed: not synced */
         why = "damaged";
         stats->contexts_added = stats->contexts_removed = stats->triples_added = 0;
         stats->skipped = 0;
@@ -983,13 +991,18 @@ again:
     if (s) goto out;
     builder_free(&b);
     built = 0;
-    cg_store_close(st);                         /* syncs: BDB flushes; sizes are final */
+    cg_store_close(st);                         /* BDB writes its pages; sizes are final */
     st = NULL;
+    if ((s = cg_bdb_sync_flush())) {            /* on disk before the state says clean */
+        s = cc_kb_seterr(kb, s, "graph store: %s", cc_errmsg());
+        goto out;
+    }
     if ((s = state_write(kb, &sg, cur, 1))) goto out;
     stats->generation = cur;
 out:
     if (built) builder_free(&b);
     cg_store_close(st);    /* on failure state stays "clean 0": the next writer rebuilds */
+    cg_bdb_sync_drop();
     if (began) cc_kb_exec(kb, "COMMIT");
     cg_bdb_cache_end();
     lock_drop(fd);
