@@ -20,11 +20,14 @@
  * upper layers, then the usual best-first search of layer 0 with a result
  * set of efSearch) scores by the int8 copy against the float query, with
  * the next neighbours' codes prefetched while one is scored, and a
- * pooled visited table (no 100 KB allocation and clearing per query). The efSearch
+ * pooled visited table (no 100 KB allocation and clearing per query); the
+ * copy is laid out for the walk (SimdFlatIP below: whole cache lines per
+ * vector, numbered breadth-first). The efSearch
  * results are then re-scored exactly from the float vectors and the best k
  * returned, so scores are the exact inner products and the order is exact
- * among the candidates; the int8 copy only decides which candidates are
- * looked at (recall measured in docs/benchmarks.md). The file format is
+ * among the candidates (only those that can reach the best k are
+ * re-scored, by an error bound); the int8 copy only decides which
+ * candidates are looked at (recall measured in docs/benchmarks.md). The file format is
  * unchanged: the copy is derived when an index is loaded or built.
  */
 #include <faiss/c_api/Index_c.h>
@@ -477,9 +480,9 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
     /* Exact re-scoring from the float vectors, of the candidates that can
      * be among the best k. Per component |x - scale*code| <= scale/2, so a
      * candidate's exact score is within scale*(|q|_1/2) of its walk score,
-     * up to float rounding in both sums (relative 384 * 2^-24 * 127 < 0.3%
-     * of scale*|q|_1 at 384 dimensions, each sum; the margin below is 1.8%, growing
-     * with d). A candidate whose upper bound is below the k-th largest
+     * up to float rounding in both sums (each under d * 2^-24 * 127 of
+     * scale*|q|_1: 0.3% at 384 dimensions; the margin below adds 1% plus
+     * 2e-5 * d, twice that). A candidate whose upper bound is below the k-th largest
      * lower bound cannot be in the best k (k others are surely above it),
      * so leaving it out changes nothing in the answer. Then ids go back to
      * storage ids (ties below break on them, as before). */
