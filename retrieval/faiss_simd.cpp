@@ -20,14 +20,13 @@
  * upper layers, then the usual best-first search of layer 0 with a result
  * set of efSearch) scores by the int8 copy against the float query, with
  * the next neighbours' codes prefetched while one is scored, and a
- * pooled visited table (no 100 KB allocation and clearing per query); the
- * copy is laid out for the walk (SimdFlatIP below: whole cache lines per
- * vector, numbered breadth-first). The efSearch
+ * pooled visited table (no 100 KB allocation and clearing per query). The efSearch
  * results are then re-scored exactly from the float vectors and the best k
  * returned, so scores are the exact inner products and the order is exact
- * among the candidates (only those that can reach the best k are
- * re-scored, by an error bound); the int8 copy only decides which
- * candidates are looked at (recall measured in docs/benchmarks.md). The file format is
+ * among the candidates (only those that can still reach the best k are
+ * re-scored, by an error bound: the same answer); the int8 copy only
+ * decides which candidates are looked at (recall measured in
+ * docs/benchmarks.md). The file format is
  * unchanged: the copy is derived when an index is loaded or built.
  */
 #include <faiss/c_api/Index_c.h>
@@ -183,31 +182,17 @@ struct HugeBuf {
 
 struct SimdFlatIP : faiss::IndexFlatIP {
     /* The search copy (see the top of this file), made by prepare() for
-     * the current vectors and graph: per vector its d int8 codes in a
-     * record of q8_stride bytes, a whole number of cache lines on a line
-     * boundary (384 codes: 6 lines, where codes and scale together took
-     * 7), its scale in a separate array (4 bytes a vector: mostly cached),
-     * and its layer-0 neighbour list (nb0_w ints, -1 padded).
-     *
-     * The copy is in walk order, not storage order: a full prepare numbers
-     * the vectors breadth-first over layer 0 from the entry point (the
-     * ones it does not reach after, in storage order), so that the
-     * vectors one walk scores lie close together in the copy (fewer pages
-     * and DRAM rows touched; neighbours' records are often adjacent).
-     * pos_of[id] is a vector's position in the copy, id_at[pos] the
-     * reverse; the layer-0 lists hold positions. Vectors added later are
-     * appended in storage order until the next full prepare. The walk
-     * makes the same choices in either numbering (its comparisons see only
-     * scores and list order), so results do not change. */
-    HugeBuf q8, sc8, nb0;
-    std::vector<int> pos_of, id_at;
-    /* CAIRN_HNSW_PLAIN=1 in the environment at a full prepare: storage
-     * order and every candidate re-scored, i.e. the walk as it was before
-     * either change (tests/test_vector_walk.c compares the two). */
-    bool plain = false;
+     * the current vectors and graph: per vector a record of q8_stride
+     * bytes, d int8 codes then the float scale (one record, one miss),
+     * and each vector's layer-0 neighbour list (nb0_w ints, -1 padded). */
+    HugeBuf q8, nb0;
     size_t q8_stride = 0;
     size_t q8_n = 0;               /* vectors quantised (a valid prefix: adds append) */
     int nb0_w = 0;
+    /* CAIRN_HNSW_PLAIN=1 in the environment when the copy is made from
+     * scratch: every candidate re-scored (no bound), the search as it was
+     * before the bound (tests/test_vector_walk.c compares the two). */
+    bool plain = false;
     idx_t prepared = -1;           /* ntotal when prepared; -1: stale */
     std::mutex prep_mu;
 
@@ -216,7 +201,6 @@ struct SimdFlatIP : faiss::IndexFlatIP {
         return new SimdIPDis(*this);
     }
     const int8_t* codes8() const { return static_cast<const int8_t*>(q8.p); }
-    const float* scales8() const { return static_cast<const float*>(sc8.p); }
     const int* nbr0() const { return static_cast<const int*>(nb0.p); }
 
     /* Builds the search copy for graph g over the current vectors; false
@@ -224,77 +208,42 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     bool prepare(const faiss::HNSW& g) {
         const size_t n = (size_t)ntotal, dd = (size_t)d;
         int w = g.nb_neighbors(0);
-        size_t stride = (dd + 63) / 64 * 64;
+        size_t stride = (dd + sizeof(float) + 15) / 16 * 16;
         size_t from = stride == q8_stride ? std::min(q8_n, n) : 0;
-        q8_n = 0;
-        if (!q8.alloc(n * stride, from * stride) ||
-            !sc8.alloc(n * sizeof(float), from * sizeof(float)) ||
-            !nb0.alloc(n * (size_t)w * sizeof(int)))
-            return false;
-        pos_of.resize(n);
-        id_at.resize(n);
         if (from == 0) {
             const char* e = std::getenv("CAIRN_HNSW_PLAIN");
             plain = e && std::strcmp(e, "1") == 0;
-            order(g, n);
-        } else {
-            for (size_t i = from; i < n; i++) pos_of[i] = id_at[i] = (int)i;
         }
-        float* scl = static_cast<float*>(sc8.p);
+        q8_n = 0;
+        if (!q8.alloc(n * stride, from * stride) || !nb0.alloc(n * (size_t)w * sizeof(int)))
+            return false;
         const float* xb = get_xb();
         int8_t* c8 = static_cast<int8_t*>(q8.p);
         int* nb = static_cast<int*>(nb0.p);
-        for (size_t p = 0; p < n; p++) {
+        for (size_t i = 0; i < n; i++) {
             size_t b, e;
-            g.neighbor_range((idx_t)id_at[p], 0, &b, &e);
-            for (int j = 0; j < w; j++) {
-                int v = b + (size_t)j < e ? g.neighbors[b + (size_t)j] : -1;
-                nb[p * (size_t)w + (size_t)j] = v < 0 ? -1 : pos_of[(size_t)v];
-            }
+            g.neighbor_range((idx_t)i, 0, &b, &e);
+            for (int j = 0; j < w; j++)
+                nb[i * (size_t)w + (size_t)j] = b + (size_t)j < e ? g.neighbors[b + (size_t)j] : -1;
         }
         for (size_t i = from; i < n; i++) {
-            const size_t p = (size_t)pos_of[i];
             const float* x = xb + i * dd;
             float m = 0;
             for (size_t j = 0; j < dd; j++) m = std::max(m, std::fabs(x[j]));
             float inv = m > 0 ? 127.0f / m : 0.0f;
-            int8_t* c = c8 + p * stride;
+            int8_t* c = c8 + i * stride;
             std::memset(c, 0, stride);
             for (size_t j = 0; j < dd; j++) {
                 float v = std::nearbyint(x[j] * inv);
                 c[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
             }
-            scl[p] = m > 0 ? m / 127.0f : 0.0f;
+            float sc = m > 0 ? m / 127.0f : 0.0f;
+            std::memcpy(c + dd, &sc, sizeof sc);
         }
         nb0_w = w;
         q8_stride = stride;
         q8_n = n;
         return true;
-    }
-    /* Walk order for all n vectors (see q8 above) into pos_of/id_at. */
-    void order(const faiss::HNSW& g, size_t n) {
-        if (plain) {
-            for (size_t i = 0; i < n; i++) pos_of[i] = id_at[i] = (int)i;
-            return;
-        }
-        std::fill(pos_of.begin(), pos_of.end(), -1);
-        size_t next = 0;
-        auto take = [&](int v) {
-            if (pos_of[(size_t)v] >= 0) return;
-            pos_of[(size_t)v] = (int)next;
-            id_at[next++] = v;
-        };
-        if (g.entry_point >= 0 && (size_t)g.entry_point < n) take((int)g.entry_point);
-        for (size_t head = 0; head < next; head++) {   /* id_at[head..next) is the queue */
-            size_t b, e;
-            g.neighbor_range((idx_t)id_at[head], 0, &b, &e);
-            for (size_t j = b; j < e; j++) {
-                int v = g.neighbors[j];
-                if (v < 0) break;
-                if ((size_t)v < n) take(v);
-            }
-        }
-        for (size_t i = 0; i < n; i++) take((int)i);
     }
     /* The search copy is current (prepares it once, under a mutex, when
      * stale: searches may arrive on many threads at once). */
@@ -411,14 +360,15 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
     const size_t stride = st.q8_stride;
     const int* nbr0 = st.nbr0();
     const size_t w = (size_t)st.nb0_w;
-    const float* scales = st.scales8();
-    const int* pos_of = st.pos_of.data();
-    const int* id_at = st.id_at.data();
-    /* i: a position in the search copy */
-    auto score = [&](int i) { return scales[i] * ip8(q, codes + (size_t)i * stride, d); };
+    auto score = [&](int i) {
+        const int8_t* c = codes + (size_t)i * stride;
+        float sc;
+        std::memcpy(&sc, c + d, sizeof sc);
+        return sc * ip8(q, c, d);
+    };
 
-    int cur = g.entry_point;                 /* storage ids in the upper layers */
-    float cs = score(pos_of[cur]);
+    int cur = g.entry_point;
+    float cs = score(cur);
     for (int level = g.max_level; level > 0; level--) {
         for (bool moved = true; moved;) {
             moved = false;
@@ -427,12 +377,11 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
             for (size_t j = b; j < e; j++) {
                 int v = g.neighbors[j];
                 if (v < 0) break;
-                float s = score(pos_of[v]);
+                float s = score(v);
                 if (s > cs) { cs = s; cur = v; moved = true; }
             }
         }
     }
-    cur = pos_of[cur];                       /* positions in layer 0 */
 
     std::vector<Cand> cand, res;
     std::vector<int> nb;
@@ -459,10 +408,10 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
         }
         const size_t ahead = 3;
         for (size_t j = 0; j < nb.size() && j < ahead; j++)
-            prefetch_code(codes + (size_t)nb[j] * stride, d);
+            prefetch_code(codes + (size_t)nb[j] * stride, stride);
         for (size_t j = 0; j < nb.size(); j++) {
             if (j + ahead < nb.size())
-                prefetch_code(codes + (size_t)nb[j + ahead] * stride, d);
+                prefetch_code(codes + (size_t)nb[j + ahead] * stride, stride);
             int v = nb[j];
             float s = score(v);
             if ((int)res.size() < ef || s > res.front().s) {
@@ -479,35 +428,34 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
     }
     /* Exact re-scoring from the float vectors, of the candidates that can
      * be among the best k. Per component |x - scale*code| <= scale/2, so a
-     * candidate's exact score is within scale*(|q|_1/2) of its walk score,
+     * candidate's exact score is within scale*|q|_1/2 of its walk score,
      * up to float rounding in both sums (each under d * 2^-24 * 127 of
      * scale*|q|_1: 0.3% at 384 dimensions; the margin below adds 1% plus
-     * 2e-5 * d, twice that). A candidate whose upper bound is below the k-th largest
-     * lower bound cannot be in the best k (k others are surely above it),
-     * so leaving it out changes nothing in the answer. Then ids go back to
-     * storage ids (ties below break on them, as before). */
+     * 2e-5 * d, twice that). A candidate whose upper bound is below the
+     * k-th largest lower bound cannot be in the best k (k others are
+     * surely above it), so leaving it out changes nothing in the answer. */
     const float* xb = st.get_xb();
-    size_t keep = res.size();
     if (res.size() > (size_t)k && !st.plain) {
         float q1 = 0;
         for (size_t j = 0; j < d; j++) q1 += std::fabs(q[j]);
         const float half = q1 * (0.5f + 0.01f + 2e-5f * (float)d);
+        auto scale = [&](int i) {
+            float sc;
+            std::memcpy(&sc, codes + (size_t)i * stride + d, sizeof sc);
+            return sc;
+        };
         std::vector<float> lo(res.size());
-        for (size_t j = 0; j < res.size(); j++)
-            lo[j] = res[j].s - half * scales[res[j].id];
+        for (size_t j = 0; j < res.size(); j++) lo[j] = res[j].s - half * scale(res[j].id);
         std::nth_element(lo.begin(), lo.begin() + (k - 1), lo.end(), std::greater<float>());
         const float bar = lo[(size_t)k - 1];
         if (std::isfinite(q1) && std::isfinite(bar)) {
-            keep = 0;
+            size_t keep = 0;
             for (size_t j = 0; j < res.size(); j++)
-                if (!(res[j].s + half * scales[res[j].id] < bar)) res[keep++] = res[j];
+                if (!(res[j].s + half * scale(res[j].id) < bar)) res[keep++] = res[j];
+            res.resize(keep);
         }
     }
-    res.resize(keep);
-    for (Cand& r : res) {
-        r.id = id_at[r.id];
-        r.s = ip(q, xb + (size_t)r.id * d, d);
-    }
+    for (Cand& r : res) r.s = ip(q, xb + (size_t)r.id * d, d);
     int m = std::min((int)res.size(), k);
     std::partial_sort(res.begin(), res.begin() + m, res.end(),
                       [](const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); });

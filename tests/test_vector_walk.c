@@ -1,15 +1,16 @@
-/* test_vector_walk.c — cairn's HNSW search in walk order (the search copy
- * renumbered breadth-first, faiss_simd.cpp) and with the bounded re-rank
- * gives bit for bit the answers of the walk in storage order with every
- * candidate re-scored (CAIRN_HNSW_PLAIN=1 at open: the walk as it was
- * before). Two readers open the same files, one each way, and answer the
- * same queries: random and stored vectors (exact duplicates among them,
- * so ties), the zero vector, a huge one, k from 1 to past the count; at
- * 384 dimensions (the unrolled kernel) and 100 (the tail loop, records
- * padded to 128 bytes). Then a writer's catch-up (adds and removals as a
- * delta, small enough to stay one) is applied in place by both (the walk-order copy appends the new
- * vectors) and by a fresh open (renumbered whole), and all agree again.
- * Scores are also checked against exact inner products, best first. */
+/* test_vector_walk.c — cairn's HNSW search with the bounded re-rank (only
+ * the candidates whose int8 score, widened by the int8 error bound, can
+ * still reach the best k are re-scored; faiss_simd.cpp) gives bit for bit
+ * the answers of the search that re-scores every candidate
+ * (CAIRN_HNSW_PLAIN=1 at open: the search as it was before). Two readers
+ * open the same files, one each way, and answer the same queries: random
+ * and stored vectors (exact duplicates among them, so ties), the zero
+ * vector, a huge one, a tiny one, a one-hot one, k from 1 to past the
+ * count; at 384 dimensions (the unrolled kernel) and 100 (the tail loop).
+ * Then a writer's catch-up (adds and removals as a delta, small enough to
+ * stay one) is applied in place by both (the search copy appends the new
+ * vectors) and by a fresh open, and all agree again. Scores are also
+ * checked against exact inner products, best first. */
 #include "retrieval.h"
 #include "check.h"
 
@@ -137,7 +138,7 @@ static void run(int d)
     CHECK(cr_vindex_open(path, emb, d, &o, &walk) == CC_OK);
     if (!w || !plain || !walk) exit(1);
     int diff = compare(plain, walk, q, NQ, d, x, 100, N);
-    CHECK_MSG(diff == 0, "d %d: %d answers differ between storage and walk order", d, diff);
+    CHECK_MSG(diff == 0, "d %d: %d answers differ with and without the bound", d, diff);
 
     /* the catch-up: adds and removals, applied in place by both readers */
     CHECK(cr_vindex_add(w, MORE, ids + N, x + (size_t)N * d) == CC_OK);
@@ -154,7 +155,7 @@ static void run(int d)
     diff = compare(plain, walk, q, NQ, d, x, 100, N + MORE);
     CHECK_MSG(diff == 0, "d %d after the catch-up: %d answers differ", d, diff);
 
-    /* a fresh open renumbers the whole graph; a plain one too */
+    /* a fresh open makes the copy whole; a plain one too */
     CHECK(cr_vindex_open(path, emb, d, &o, &fresh) == CC_OK);
     setenv("CAIRN_HNSW_PLAIN", "1", 1);
     CHECK(cr_vindex_open(path, emb, d, &o, &fplain) == CC_OK);
@@ -163,7 +164,7 @@ static void run(int d)
     diff = compare(fplain, fresh, q, NQ, d, x, 100, N + MORE);
     CHECK_MSG(diff == 0, "d %d fresh open: %d answers differ", d, diff);
     diff = compare(walk, fresh, q, NQ, d, x, 100, N + MORE);
-    CHECK_MSG(diff == 0, "d %d appended vs renumbered whole: %d answers differ", d, diff);
+    CHECK_MSG(diff == 0, "d %d appended vs made whole: %d answers differ", d, diff);
 
     /* a removed id is never returned */
     size_t n = 0;
