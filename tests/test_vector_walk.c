@@ -10,7 +10,10 @@
  * Then a writer's catch-up (adds and removals as a delta, small enough to
  * stay one) is applied in place by both (the search copy appends the new
  * vectors) and by a fresh open, and all agree again. Scores are also
- * checked against exact inner products, best first. */
+ * checked against exact inner products, best first. Last, vectors made
+ * so that the int8 error is as large as the bound allows (each component
+ * just off a rounding boundary, the query all positive): a bound cut too
+ * tight would drop true members of the best k there. */
 #include "retrieval.h"
 #include "check.h"
 
@@ -183,10 +186,67 @@ static void run(int d)
     free(q);
 }
 
+/* Vectors whose every component sits just off a rounding boundary of the
+ * int8 copy, against all-positive queries: half of them (A) just below,
+ * so the int8 score overstates each by nearly the bound, the other half
+ * (B) just above, understated, with codes that put every A far ahead of
+ * every B in the walk (by 60 codes) while every B is truly ahead of every
+ * A (by ~2.8 codes' worth): the best k are all B, found only if the
+ * bound is wide enough. efSearch = the count: every vector a candidate. */
+static void adversarial(void)
+{
+    enum { AN = 400, AD = 64 };
+    const char *tmp = getenv("CAIRN_TMP");
+    char path[512], dpath[600];
+    snprintf(path, sizeof path, "%s/test_vector_walk_adv_%d.faiss", tmp ? tmp : "/tmp",
+             (int)getpid());
+    snprintf(dpath, sizeof dpath, "%s.delta", path);
+    unlink(path);
+    float *x = malloc((size_t)AN * AD * sizeof *x), q[3 * AD];
+    int64_t *ids = malloc((size_t)AN * sizeof *ids);
+    CHECK(x && ids);
+    if (!x || !ids) exit(1);
+    for (int i = 0; i < AN; i++) {
+        int r = (i / 2) % 4, b = i % 2;
+        x[(size_t)i * AD] = 1.0f;                   /* the max: scale 1/127 */
+        for (int j = 1; j < AD; j++) {
+            int c = b ? j <= 3 - r : j > r;
+            x[(size_t)i * AD + j] = ((float)c + (b ? 0.499f : -0.499f)) / 127.0f;
+        }
+        ids[i] = i;
+    }
+    for (int t = 0; t < 3; t++)
+        for (int j = 0; j < AD; j++)
+            q[t * AD + j] = j == 0 ? 0.0f : t == 0 ? 1.0f : (float)(0.5 + urand());
+    cr_vindex_opts o = { 50, 16, AN, 40, 0 };
+    cr_vindex *w = NULL, *plain = NULL, *bound = NULL;
+    CHECK(cr_vindex_create(path, "hash/1:dim=64", AD, &o, &w) == CC_OK);
+    CHECK(cr_vindex_add(w, AN, ids, x) == CC_OK);
+    CHECK(cr_vindex_save(w) == CC_OK);
+    setenv("CAIRN_HNSW_PLAIN", "1", 1);
+    CHECK(cr_vindex_open(path, "hash/1:dim=64", AD, &o, &plain) == CC_OK);
+    unsetenv("CAIRN_HNSW_PLAIN");
+    CHECK(cr_vindex_open(path, "hash/1:dim=64", AD, &o, &bound) == CC_OK);
+    if (!w || !plain || !bound) exit(1);
+    int diff = compare(plain, bound, q, 3, AD, x, 0, AN);
+    CHECK_MSG(diff == 0, "adversarial: %d answers differ with and without the bound", diff);
+    size_t n = 0;                                  /* the best 10 are all B */
+    CHECK(cr_vindex_search(bound, q, 10, ia, sa, &n) == CC_OK && n == 10);
+    for (size_t j = 0; j < n; j++) CHECK(ia[j] % 2 == 1);
+    cr_vindex_close(w);
+    cr_vindex_close(plain);
+    cr_vindex_close(bound);
+    unlink(path);
+    unlink(dpath);
+    free(x);
+    free(ids);
+}
+
 int main(void)
 {
     omp_set_num_threads(1);    /* the same graph in every handle that adds */
     run(384);
     run(100);
+    adversarial();
     return check_done("test_vector_walk");
 }
