@@ -18,6 +18,13 @@
  *       cairn.db), and p50/p99 per query, at efSearch 32..256, cairn's
  *       search vs FAISS's (CAIRN_FAISS_SEARCH=1). Queries are those of
  *       bench/serve_load.sh ("wA wB").
+ *   bench_vector walk KBDIR [queries=2000] [k=50] [reps=3]
+ *       the vector lane alone on the KB's own vectors.faiss: the serve_load
+ *       queries searched k deep (the hybrid depth) on one thread, reps
+ *       times; CPU microseconds per query and a checksum of every result's
+ *       id and score bits (equal checksums: the same results, bit for
+ *       bit). Under callgrind (--instr-atstart=no) only the searches are
+ *       instrumented (the open, with its delta, is not).
  * "text" vectors are the hash embedder's, over generated chunks of ~40 words
  * (a 4,000-word Zipf vocabulary, 200 topics); queries are 2-6 words embedded
  * the same way. "random" vectors are isotropic unit vectors (HNSW's worst
@@ -39,6 +46,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>    /* walk: instrument only the searches */
+#endif
+#endif
+#ifndef CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
@@ -489,6 +505,66 @@ static void bench_kb(const char *dir, int64_t Q)
     cc_kb_close(kb);
 }
 
+static void bench_walk(const char *dir, int64_t Q, int k, int reps)
+{
+    cc_kb *kb;
+    cr_embedder *e;
+    cc_buf path = CC_BUF_INIT(0);
+    if (cc_kb_open(dir, CC_KB_READ, &kb) != CC_OK) die(dir, cc_errmsg());
+    if (cr_embedder_from_kb(kb, &e) != CC_OK) die("embedder", cc_kb_errmsg(kb));
+    if (cc_kb_path(kb, "vectors.faiss", &path)) die("path", "out of memory");
+    int d = cr_embedder_dim(e);
+    float *q = malloc((size_t)Q * d * sizeof *q);
+    int64_t *ids = malloc((size_t)k * sizeof *ids);
+    float *sc = malloc((size_t)k * sizeof *sc);
+    if (!q || !ids || !sc) die("alloc", "out of memory");
+    for (int64_t i = 0; i < Q; i++) {
+        char qs[64];
+        int64_t m = i + 1;
+        snprintf(qs, sizeof qs, "w%lld w%lld", (long long)((m * 7919) % 50000),
+                 (long long)((m * 104729) % 50000));
+        if (cr_embedder_embed_query(e, qs, strlen(qs), q + i * d) != CC_OK)
+            die("embed", cr_embedder_errmsg(e));
+    }
+    cr_vindex *h;
+    double t0 = cc_now_ms();
+    if (cr_vindex_open(path.data, cr_embedder_identity(e), d, NULL, &h) != CC_OK)
+        die("open", cc_errmsg());
+    if (!cr_vindex_is_hnsw(h)) die("open", "the KB's vector index is not HNSW");
+    printf("opened %lld vectors in %.1f s\n", (long long)cr_vindex_count(h),
+           (cc_now_ms() - t0) / 1000);
+    CALLGRIND_START_INSTRUMENTATION;
+    for (int r = 0; r < reps; r++) {
+        uint64_t sum = 0xcbf29ce484222325ULL;     /* FNV-1a over ids and score bits */
+        size_t nres = 0;
+        double c0 = cpu_ms(), w0 = cc_now_ms();
+        for (int64_t i = 0; i < Q; i++) {
+            size_t nr;
+            if (cr_vindex_search(h, q + i * d, k, ids, sc, &nr) != CC_OK)
+                die("search", cr_vindex_errmsg(h));
+            for (size_t j = 0; j < nr; j++) {
+                uint32_t b;
+                memcpy(&b, &sc[j], sizeof b);
+                uint64_t x = (uint64_t)ids[j] ^ ((uint64_t)b << 32);
+                for (int t = 0; t < 8; t++) { sum ^= (x >> (8 * t)) & 0xff; sum *= 0x100000001b3ULL; }
+            }
+            nres += nr;
+        }
+        printf("walk rep %d: %lld queries k %d: %.1f us CPU/query, %.1f us wall/query, "
+               "%zu results, checksum %016llx\n", r, (long long)Q, k,
+               (cpu_ms() - c0) * 1000 / Q, (cc_now_ms() - w0) * 1000 / Q, nres,
+               (unsigned long long)sum);
+    }
+    CALLGRIND_STOP_INSTRUMENTATION;
+    cr_vindex_close(h);
+    free(q);
+    free(ids);
+    free(sc);
+    cr_embedder_close(e);
+    cc_buf_free(&path);
+    cc_kb_close(kb);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -514,10 +590,15 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "kb") == 0 && argc > 2 &&
                !(argc > 3 && cc_parse_i64(argv[3], 10, 1000000, &b))) {
         bench_kb(argv[2], argc > 3 ? b : 300);
+    } else if (strcmp(cmd, "walk") == 0 && argc > 2 &&
+               !(argc > 3 && cc_parse_i64(argv[3], 1, 1000000, &a)) &&
+               !(argc > 4 && cc_parse_i64(argv[4], 1, 10000, &b)) &&
+               !(argc > 5 && cc_parse_i64(argv[5], 1, 1000, &c))) {
+        bench_walk(argv[2], argc > 3 ? a : 2000, argc > 4 ? (int)b : 50, argc > 5 ? (int)c : 3);
     } else {
         fprintf(stderr, "usage: bench_vector embed [chunks] | build N [efC] [batch] | "
                         "sweep N random|text [queries] [efC] | flat N random|text [queries] | "
-                        "kb KBDIR [queries]\n");
+                        "kb KBDIR [queries] | walk KBDIR [queries] [k] [reps]\n");
         return 2;
     }
     for (int i = 0; i < VOCAB; i++) free(vocab[i]);

@@ -1,0 +1,252 @@
+/* test_vector_walk.c — cairn's HNSW search with the bounded re-rank (only
+ * the candidates whose int8 score, widened by the int8 error bound, can
+ * still reach the best k are re-scored; faiss_simd.cpp) gives bit for bit
+ * the answers of the search that re-scores every candidate
+ * (CAIRN_HNSW_PLAIN=1 at open: the search as it was before). Two readers
+ * open the same files, one each way, and answer the same queries: random
+ * and stored vectors (exact duplicates among them, so ties), the zero
+ * vector, a huge one, a tiny one, a one-hot one, k from 1 to past the
+ * count; at 384 dimensions (the unrolled kernel) and 100 (the tail loop).
+ * Then a writer's catch-up (adds and removals as a delta, small enough to
+ * stay one) is applied in place by both (the search copy appends the new
+ * vectors) and by a fresh open, and all agree again. Scores are also
+ * checked against exact inner products, best first. Last, vectors made
+ * so that the int8 error is as large as the bound allows (each component
+ * just off a rounding boundary, the query all positive): a bound cut too
+ * tight would drop true members of the best k there. */
+#include "retrieval.h"
+#include "check.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void omp_set_num_threads(int n);   /* libgomp, through cairn_retrieval */
+
+enum { N = 3000, MORE = 30, CENTERS = 30, DUPS = 60, KMAX = 3500 };
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static double urand(void)
+{
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static void unit(float *v, int d)
+{
+    double s = 0;
+    for (int i = 0; i < d; i++) s += (double)v[i] * v[i];
+    for (int i = 0; i < d; i++) v[i] = (float)(v[i] / sqrt(s));
+}
+
+/* n clustered unit vectors (CENTERS topics), the last DUPS copies of
+ * earlier ones. */
+static float *make(int n, int d)
+{
+    float *c = malloc((size_t)CENTERS * d * sizeof *c), *x = malloc((size_t)n * d * sizeof *x);
+    if (!c || !x) { fprintf(stderr, "out of memory\n"); exit(1); }
+    for (int i = 0; i < CENTERS * d; i++) c[i] = (float)(urand() * 2 - 1);
+    for (int i = 0; i < n; i++) {
+        const float *ci = c + (size_t)(i % CENTERS) * d;
+        for (int j = 0; j < d; j++) x[(size_t)i * d + j] = ci[j] + (float)(urand() - 0.5);
+        unit(x + (size_t)i * d, d);
+    }
+    for (int i = n - DUPS; i < n; i++)
+        memcpy(x + (size_t)i * d, x + (size_t)(i - n / 2) * d, (size_t)d * sizeof *x);
+    free(c);
+    return x;
+}
+
+static int64_t ia[KMAX], ib[KMAX];
+static float sa[KMAX], sb[KMAX];
+
+/* Queries q (nq of them) at every k in ks answered the same by a and b,
+ * ids and score bits; the answers best first with exact scores (x holds
+ * the vectors of ids base..). Returns the count of differing answers. */
+static int compare(cr_vindex *a, cr_vindex *b, const float *q, int nq, int d, const float *x,
+                   int64_t base, int64_t nx)
+{
+    static const int ks[] = { 1, 10, 50, 64, 200, KMAX };
+    int diff = 0, bad = 0;
+    for (int i = 0; i < nq; i++) {
+        for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+            size_t na = 0, nb = 0;
+            const float *qi = q + (size_t)i * d;
+            if (cr_vindex_search(a, qi, ks[t], ia, sa, &na) != CC_OK ||
+                cr_vindex_search(b, qi, ks[t], ib, sb, &nb) != CC_OK) {
+                bad++;
+                continue;
+            }
+            if (na != nb || memcmp(ia, ib, na * sizeof *ia) || memcmp(sa, sb, na * sizeof *sa))
+                diff++;
+            for (size_t j = 0; j < na; j++) {
+                if (j && (sa[j] > sa[j - 1] || (sa[j] == sa[j - 1] && ia[j] < ia[j - 1]))) bad++;
+                if (ia[j] < base || ia[j] >= base + nx) { bad++; continue; }
+                double e = 0, m = 0;
+                const float *v = x + (size_t)(ia[j] - base) * d;
+                for (int c = 0; c < d; c++) { e += (double)qi[c] * v[c]; m += fabs((double)qi[c] * v[c]); }
+                if (fabs(e - sa[j]) > 1e-5 * (m + 1e-30)) bad++;
+            }
+        }
+    }
+    CHECK_MSG(bad == 0, "%d answers out of order, failed or with inexact scores", bad);
+    return diff;
+}
+
+static void run(int d)
+{
+    const char *tmp = getenv("CAIRN_TMP");
+    char path[512], dpath[600], emb[64];
+    snprintf(path, sizeof path, "%s/test_vector_walk_%d_%d.faiss", tmp ? tmp : "/tmp",
+             (int)getpid(), d);
+    snprintf(dpath, sizeof dpath, "%s.delta", path);
+    snprintf(emb, sizeof emb, "hash/1:dim=%d", d);
+    unlink(path);
+    unlink(dpath);
+    float *x = make(N + MORE, d);
+    int64_t *ids = malloc((size_t)(N + MORE) * sizeof *ids);
+    const int NQ = 150;
+    float *q = malloc((size_t)NQ * d * sizeof *q);
+    CHECK(x && ids && q);
+    if (!x || !ids || !q) exit(1);
+    for (int i = 0; i < N + MORE; i++) ids[i] = 100 + i;
+    for (int i = 0; i < 60; i++) {                 /* random directions */
+        for (int j = 0; j < d; j++) q[(size_t)i * d + j] = (float)(urand() * 2 - 1);
+        unit(q + (size_t)i * d, d);
+    }
+    for (int i = 60; i < 140; i++)                 /* stored ones, duplicates among them */
+        memcpy(q + (size_t)i * d, x + (size_t)((i * 37) % N) * d, (size_t)d * sizeof *q);
+    memcpy(q + (size_t)140 * d, x + (size_t)(N - 1) * d, (size_t)d * sizeof *q);
+    for (int i = 141; i < NQ; i++) {               /* zero, huge, tiny, one-hot, near-ties */
+        for (int j = 0; j < d; j++) {
+            float v = x[(size_t)(i * 11) * d + j];
+            q[(size_t)i * d + j] = i == 141 ? 0.0f : i == 142 ? v * 1e37f : i == 143 ? v * 1e-30f
+                                 : i == 144 ? (float)(j == 3) : v + (float)(urand() - 0.5) * 1e-6f;
+        }
+    }
+
+    cr_vindex_opts o = { 50, 16, 48, 40, 0 };
+    cr_vindex *w = NULL, *plain = NULL, *walk = NULL, *fresh = NULL, *fplain = NULL;
+    CHECK(cr_vindex_create(path, emb, d, &o, &w) == CC_OK);
+    CHECK(cr_vindex_add(w, N, ids, x) == CC_OK);
+    CHECK(cr_vindex_is_hnsw(w));
+    cr_vindex_set_generation(w, 1);
+    CHECK(cr_vindex_save(w) == CC_OK);
+
+    setenv("CAIRN_HNSW_PLAIN", "1", 1);
+    CHECK(cr_vindex_open(path, emb, d, &o, &plain) == CC_OK);
+    unsetenv("CAIRN_HNSW_PLAIN");
+    CHECK(cr_vindex_open(path, emb, d, &o, &walk) == CC_OK);
+    if (!w || !plain || !walk) exit(1);
+    int diff = compare(plain, walk, q, NQ, d, x, 100, N);
+    CHECK_MSG(diff == 0, "d %d: %d answers differ with and without the bound", d, diff);
+
+    /* the catch-up: adds and removals, applied in place by both readers */
+    CHECK(cr_vindex_add(w, MORE, ids + N, x + (size_t)N * d) == CC_OK);
+    size_t got = 0;
+    int64_t rm[5];
+    for (int i = 0; i < 5; i++) rm[i] = ids[i * 97];
+    CHECK(cr_vindex_remove(w, 5, rm, &got) == CC_OK && got == 5);
+    cr_vindex_set_generation(w, 2);
+    CHECK(cr_vindex_save_delta(w) == CC_OK);
+    int reload = -1;
+    CHECK(cr_vindex_refresh(plain, &reload) == CC_OK && reload == 0);
+    CHECK(cr_vindex_refresh(walk, &reload) == CC_OK && reload == 0);
+    CHECK(cr_vindex_count(walk) == N + MORE - 5);
+    diff = compare(plain, walk, q, NQ, d, x, 100, N + MORE);
+    CHECK_MSG(diff == 0, "d %d after the catch-up: %d answers differ", d, diff);
+
+    /* a fresh open makes the copy whole; a plain one too */
+    CHECK(cr_vindex_open(path, emb, d, &o, &fresh) == CC_OK);
+    setenv("CAIRN_HNSW_PLAIN", "1", 1);
+    CHECK(cr_vindex_open(path, emb, d, &o, &fplain) == CC_OK);
+    unsetenv("CAIRN_HNSW_PLAIN");
+    if (!fresh || !fplain) exit(1);
+    diff = compare(fplain, fresh, q, NQ, d, x, 100, N + MORE);
+    CHECK_MSG(diff == 0, "d %d fresh open: %d answers differ", d, diff);
+    diff = compare(walk, fresh, q, NQ, d, x, 100, N + MORE);
+    CHECK_MSG(diff == 0, "d %d appended vs made whole: %d answers differ", d, diff);
+
+    /* a removed id is never returned */
+    size_t n = 0;
+    CHECK(cr_vindex_search(fresh, x, 10, ia, sa, &n) == CC_OK && n == 10);
+    for (size_t j = 0; j < n; j++) CHECK(ia[j] != ids[0]);
+
+    cr_vindex_close(w);
+    cr_vindex_close(plain);
+    cr_vindex_close(walk);
+    cr_vindex_close(fresh);
+    cr_vindex_close(fplain);
+    unlink(path);
+    unlink(dpath);
+    free(x);
+    free(ids);
+    free(q);
+}
+
+/* Vectors whose every component sits just off a rounding boundary of the
+ * int8 copy, against all-positive queries: half of them (A) just below,
+ * so the int8 score overstates each by nearly the bound, the other half
+ * (B) just above, understated, with codes that put every A far ahead of
+ * every B in the walk (by 60 codes) while every B is truly ahead of every
+ * A (by ~2.8 codes' worth): the best k are all B, found only if the
+ * bound is wide enough. efSearch = the count: every vector a candidate. */
+static void adversarial(void)
+{
+    enum { AN = 400, AD = 64 };
+    const char *tmp = getenv("CAIRN_TMP");
+    char path[512], dpath[600];
+    snprintf(path, sizeof path, "%s/test_vector_walk_adv_%d.faiss", tmp ? tmp : "/tmp",
+             (int)getpid());
+    snprintf(dpath, sizeof dpath, "%s.delta", path);
+    unlink(path);
+    float *x = malloc((size_t)AN * AD * sizeof *x), q[3 * AD];
+    int64_t *ids = malloc((size_t)AN * sizeof *ids);
+    CHECK(x && ids);
+    if (!x || !ids) exit(1);
+    for (int i = 0; i < AN; i++) {
+        int r = (i / 2) % 4, b = i % 2;
+        x[(size_t)i * AD] = 1.0f;                   /* the max: scale 1/127 */
+        for (int j = 1; j < AD; j++) {
+            int c = b ? j <= 3 - r : j > r;
+            x[(size_t)i * AD + j] = ((float)c + (b ? 0.499f : -0.499f)) / 127.0f;
+        }
+        ids[i] = i;
+    }
+    for (int t = 0; t < 3; t++)
+        for (int j = 0; j < AD; j++)
+            q[t * AD + j] = j == 0 ? 0.0f : t == 0 ? 1.0f : (float)(0.5 + urand());
+    cr_vindex_opts o = { 50, 16, AN, 40, 0 };
+    cr_vindex *w = NULL, *plain = NULL, *bound = NULL;
+    CHECK(cr_vindex_create(path, "hash/1:dim=64", AD, &o, &w) == CC_OK);
+    CHECK(cr_vindex_add(w, AN, ids, x) == CC_OK);
+    CHECK(cr_vindex_save(w) == CC_OK);
+    setenv("CAIRN_HNSW_PLAIN", "1", 1);
+    CHECK(cr_vindex_open(path, "hash/1:dim=64", AD, &o, &plain) == CC_OK);
+    unsetenv("CAIRN_HNSW_PLAIN");
+    CHECK(cr_vindex_open(path, "hash/1:dim=64", AD, &o, &bound) == CC_OK);
+    if (!w || !plain || !bound) exit(1);
+    int diff = compare(plain, bound, q, 3, AD, x, 0, AN);
+    CHECK_MSG(diff == 0, "adversarial: %d answers differ with and without the bound", diff);
+    size_t n = 0;                                  /* the best 10 are all B */
+    CHECK(cr_vindex_search(bound, q, 10, ia, sa, &n) == CC_OK && n == 10);
+    for (size_t j = 0; j < n; j++) CHECK(ia[j] % 2 == 1);
+    cr_vindex_close(w);
+    cr_vindex_close(plain);
+    cr_vindex_close(bound);
+    unlink(path);
+    unlink(dpath);
+    free(x);
+    free(ids);
+}
+
+int main(void)
+{
+    omp_set_num_threads(1);    /* the same graph in every handle that adds */
+    run(384);
+    run(100);
+    adversarial();
+    return check_done("test_vector_walk");
+}
