@@ -821,8 +821,9 @@ TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const
 
 /* cl_attn_merge with 8 values per operation (it runs on one thread, per
  * head, over every chunk: at ctx 4096, 32 chunks x 14 heads x 64 values per
- * layer); mul then add, unfused, as the portable loop compiles. */
-TGT static void attn_merge_avx2(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out)
+ * layer); mul then add, unfused, as the portable loop compiles (GCC would
+ * otherwise contract them into FMAs here, the target having FMA). */
+__attribute__((target("avx2,fma,f16c"), optimize("fp-contract=off"))) static void attn_merge_avx2(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out)
 {
     float mx = -INFINITY, l = 0.0f;
     uint32_t c, i;
