@@ -823,8 +823,17 @@ TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const
  * head, over every chunk: at ctx 4096, 32 chunks x 14 heads x 64 values per
  * layer); mul then add, unfused, as the portable loop compiles (GCC would
  * otherwise contract them into FMAs here, the target having FMA). */
-__attribute__((target("avx2,fma,f16c"), optimize("fp-contract=off"))) static void attn_merge_avx2(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out)
+#if defined(__clang__)
+#define NO_FMA_CONTRACT_FN TGT
+#define NO_FMA_CONTRACT_BODY _Pragma("clang fp contract(off)")
+#else
+#define NO_FMA_CONTRACT_FN __attribute__((target("avx2,fma,f16c"), optimize("fp-contract=off")))
+#define NO_FMA_CONTRACT_BODY
+#endif
+NO_FMA_CONTRACT_FN static void attn_merge_avx2(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd,
+                                               float *out)
 {
+    NO_FMA_CONTRACT_BODY
     float mx = -INFINITY, l = 0.0f;
     uint32_t c, i;
     if (hd % 8) {
