@@ -58,6 +58,7 @@ typedef struct cpu_ctx {
     size_t scratch_per;
     cl_attn_part_fn attn_part;
     cl_attn_part_h_fn attn_part_h; /* over an F16 cache */
+    cl_attn_merge_fn attn_merge;
     float *parts; /* attention's per-chunk partial results */
     size_t parts_cap; /* floats at parts */
 } cpu_ctx;
@@ -471,9 +472,12 @@ static size_t at_rec(const at_job *j, uint32_t b, uint32_t ch, uint32_t h)
     return (((size_t)b * j->n_chunk + ch) * j->a->n_head + h) * (j->a->head_dim + 2);
 }
 
-/* Tasks are (query token, KV head, chunk of positions) triples: the query
- * heads of the group against the chunk's K and V rows (read once for all
- * of them). Chunks past the token's position are empty. */
+/* Tasks are (query token, chunk of positions, KV head) triples, the KV
+ * head varying fastest: the query heads of the group against the chunk's K
+ * and V rows (read once for all of them). A cache row holds every KV head
+ * of a position, so consecutive tasks, which one thread usually takes
+ * together, read whole rows (and whole cache lines) rather than one head's
+ * part of each. Chunks past the token's position are empty. */
 static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
 {
     const at_job *j = p;
@@ -482,8 +486,8 @@ static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
     float *s = j->c->scratch + (size_t)tid * j->c->scratch_per;
     uint64_t task;
     for (task = t0; task < t1; task++) {
-        uint32_t ch = (uint32_t)(task % j->n_chunk), kh = (uint32_t)(task / j->n_chunk % a->n_head_kv);
-        uint32_t b = (uint32_t)(task / j->n_chunk / a->n_head_kv), pos = a->pos0 + b, t0p = ch * CL_ATTN_CHUNK;
+        uint32_t kh = (uint32_t)(task % a->n_head_kv), ch = (uint32_t)(task / a->n_head_kv % j->n_chunk);
+        uint32_t b = (uint32_t)(task / a->n_head_kv / j->n_chunk), pos = a->pos0 + b, t0p = ch * CL_ATTN_CHUNK;
         uint32_t nt = pos + 1 - t0p < CL_ATTN_CHUNK ? pos + 1 - t0p : CL_ATTN_CHUNK;
         if (t0p > pos) continue;
         size_t at = (size_t)t0p * kvd + kh * hd; /* the chunk's first value of this KV head */
@@ -507,7 +511,7 @@ static void at_merge(void *p, uint64_t t0, uint64_t t1, int tid)
     (void)tid;
     for (task = t0; task < t1; task++) {
         uint32_t b = (uint32_t)(task / a->n_head), h = (uint32_t)(task % a->n_head);
-        cl_attn_merge(j->c->parts + at_rec(j, b, 0, h), (a->pos0 + b) / CL_ATTN_CHUNK + 1,
+        j->c->attn_merge(j->c->parts + at_rec(j, b, 0, h), (a->pos0 + b) / CL_ATTN_CHUNK + 1,
                       (size_t)a->n_head * (a->head_dim + 2), a->head_dim,
                       a->out + ((size_t)b * a->n_head + h) * a->head_dim);
     }
@@ -559,6 +563,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->actq = cl_act_quantize_select(simd);
     c->attn_part = cl_attn_part_select(simd);
     c->attn_part_h = cl_attn_part_h_select(simd);
+    c->attn_merge = cl_attn_merge_select(simd);
     c->float_dot = getenv("CAIRN_CPU_DOT") && !strcmp(getenv("CAIRN_CPU_DOT"), "float");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);

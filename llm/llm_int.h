@@ -126,6 +126,10 @@ typedef void (*cl_kv_store_f16_fn)(uint16_t *dst, const float *src, size_t n);
 void cl_kv_store_f16(uint16_t *dst, const float *src, size_t n);
 cl_kv_store_f16_fn cl_kv_store_f16_select(int simd);
 void cl_attn_merge(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out);
+/* cl_attn_merge_select(1): the AVX2 version when in use, the same bits (the
+ * same multiplies and adds, unfused, in the same order; the weights by expf). */
+typedef void (*cl_attn_merge_fn)(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out);
+cl_attn_merge_fn cl_attn_merge_select(int simd);
 
 /* Streaming with stop strings (sample.c): text[0..len) is everything
  * generated so far and text[0..emitted) has been given out. Sets *emit_to

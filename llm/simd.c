@@ -647,45 +647,66 @@ TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-/* 8 cache values from element i on: floats, or halves widened by F16C */
-TGT static inline __m256 ld8(const void *base, size_t i, const int f16)
+/* Widens rows [t, t + n) of a half cache (row i at c + i * ld) into
+ * blk[(i - t) * hd ..] (floats, L1-resident); rows n .. rows-1 of the block
+ * repeat row t (the padding of a last, short block of scores). */
+TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t *c, size_t ld, uint32_t t, uint32_t n, uint32_t rows, uint32_t hd,
+                                  float *blk)
 {
-    if (f16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)));
-    return _mm256_loadu_ps((const float *)base + i);
+    uint32_t i, d;
+    for (i = 0; i < rows; i++) {
+        const uint16_t *r = c + (size_t)(t + (i < n ? i : 0)) * ld;
+        float *b = blk + (size_t)i * hd;
+        for (d = 0; d + 32 <= hd; d += 32) {
+            __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d))),
+                   w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d + 8))),
+                   w2 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d + 16))),
+                   w3 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d + 24)));
+            _mm256_store_ps(b + d, w0);
+            _mm256_store_ps(b + d + 8, w1);
+            _mm256_store_ps(b + d + 16, w2);
+            _mm256_store_ps(b + d + 24, w3);
+        }
+        for (; d < hd; d += 8) _mm256_store_ps(b + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d))));
+    }
 }
 
 /* Positions in blocks of 8 rows (scores) and 16 rows (V sums): a block is
- * loaded from memory once and reused from L1 by every head of the group. */
+ * loaded from memory once and reused from L1 by every head of the group.
+ * Over halves (blk != NULL, room for 16 rows of hd floats) each block is
+ * first widened into blk by F16C, once for the whole group, and the heads
+ * read the floats: one conversion per cached value rather than one per
+ * value and head (7 at the Qwen2.5-0.5B shape; converting as loaded, the
+ * conversions were as many as the multiply-adds). Either way the same
+ * operations in the same order on the same float values, so the same bits
+ * as converting as loaded. */
 TGT static inline __attribute__((always_inline)) void attn_part_any(const float *q, uint32_t ng, uint32_t hd,
                                                                     const void *k, const void *v, size_t ld,
                                                                     uint32_t nt, float scale, float *s, float *part,
-                                                                    const int f16)
+                                                                    float *blk)
 {
     const __m256 vs = _mm256_set1_ps(scale);
     uint32_t g, t, i, d, j;
-    if (hd % 8) {
-        if (f16) cl_attn_part_h_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
-        else cl_attn_part_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
-        return;
-    }
     for (t = 0; t < nt; t += 8) {
         uint32_t n8 = nt - t < 8 ? nt - t : 8;
-        size_t kr[8]; /* element offsets of the 8 rows */
-        for (i = 0; i < 8; i++) kr[i] = (size_t)(t + (i < n8 ? i : 0)) * ld;
+        const float *kr[8]; /* the 8 rows (a short block repeats row t) */
+        if (blk) widen_rows(k, ld, t, n8, 8, hd, blk);
+        for (i = 0; i < 8; i++)
+            kr[i] = blk ? blk + (size_t)i * hd : (const float *)k + (size_t)(t + (i < n8 ? i : 0)) * ld;
         for (g = 0; g < ng; g++) {
             const float *qg = q + (size_t)g * hd;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, r;
             float tmp[8];
             for (d = 0; d < hd; d += 8) {
                 __m256 qv = _mm256_loadu_ps(qg + d);
-                a0 = _mm256_fmadd_ps(ld8(k, kr[0] + d, f16), qv, a0);
-                a1 = _mm256_fmadd_ps(ld8(k, kr[1] + d, f16), qv, a1);
-                a2 = _mm256_fmadd_ps(ld8(k, kr[2] + d, f16), qv, a2);
-                a3 = _mm256_fmadd_ps(ld8(k, kr[3] + d, f16), qv, a3);
-                a4 = _mm256_fmadd_ps(ld8(k, kr[4] + d, f16), qv, a4);
-                a5 = _mm256_fmadd_ps(ld8(k, kr[5] + d, f16), qv, a5);
-                a6 = _mm256_fmadd_ps(ld8(k, kr[6] + d, f16), qv, a6);
-                a7 = _mm256_fmadd_ps(ld8(k, kr[7] + d, f16), qv, a7);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[0] + d), qv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[1] + d), qv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[2] + d), qv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[3] + d), qv, a3);
+                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[4] + d), qv, a4);
+                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[5] + d), qv, a5);
+                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[6] + d), qv, a6);
+                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[7] + d), qv, a7);
             }
             r = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), vs);
             if (n8 == 8) {
@@ -724,6 +745,9 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
     }
     for (t = 0; t < nt; t += 16) { /* o += p * V, 16 rows at a time for all heads */
         uint32_t te = nt - t < 16 ? nt : t + 16;
+        const float *vb = blk ? blk : (const float *)v + (size_t)t * ld; /* row j at vb + (j - t) * vld */
+        const size_t vld = blk ? hd : ld;
+        if (blk) widen_rows(v, ld, t, te - t, te - t, hd, blk);
         for (g = 0; g < ng; g++) {
             const float *sg = s + (size_t)g * nt;
             float *o = part + (size_t)g * (hd + 2) + 2;
@@ -735,16 +759,16 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
                            o4 = _mm256_loadu_ps(o + d + 32), o5 = _mm256_loadu_ps(o + d + 40),
                            o6 = _mm256_loadu_ps(o + d + 48), o7 = _mm256_loadu_ps(o + d + 56);
                     for (j = t; j < te; j++) {
-                        const size_t vr = (size_t)j * ld + d;
+                        const float *vr = vb + (size_t)(j - t) * vld + d;
                         __m256 p = _mm256_broadcast_ss(sg + j);
-                        o0 = _mm256_fmadd_ps(p, ld8(v, vr, f16), o0);
-                        o1 = _mm256_fmadd_ps(p, ld8(v, vr + 8, f16), o1);
-                        o2 = _mm256_fmadd_ps(p, ld8(v, vr + 16, f16), o2);
-                        o3 = _mm256_fmadd_ps(p, ld8(v, vr + 24, f16), o3);
-                        o4 = _mm256_fmadd_ps(p, ld8(v, vr + 32, f16), o4);
-                        o5 = _mm256_fmadd_ps(p, ld8(v, vr + 40, f16), o5);
-                        o6 = _mm256_fmadd_ps(p, ld8(v, vr + 48, f16), o6);
-                        o7 = _mm256_fmadd_ps(p, ld8(v, vr + 56, f16), o7);
+                        o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr), o0);
+                        o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8), o1);
+                        o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 16), o2);
+                        o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 24), o3);
+                        o4 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 32), o4);
+                        o5 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 40), o5);
+                        o6 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 48), o6);
+                        o7 = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 56), o7);
                     }
                     _mm256_storeu_ps(o + d, o0);
                     _mm256_storeu_ps(o + d + 8, o1);
@@ -756,11 +780,11 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
                     _mm256_storeu_ps(o + d + 56, o7);
                 } else {
                     for (j = t; j < te; j++) {
+                        const float *vr = vb + (size_t)(j - t) * vld + d;
                         __m256 p = _mm256_broadcast_ss(sg + j);
                         for (i = 0; i < nv; i++)
-                            _mm256_storeu_ps(o + d + 8 * i,
-                                             _mm256_fmadd_ps(p, ld8(v, (size_t)j * ld + d + 8 * i, f16),
-                                                             _mm256_loadu_ps(o + d + 8 * i)));
+                            _mm256_storeu_ps(o + d + 8 * i, _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * i),
+                                                                            _mm256_loadu_ps(o + d + 8 * i)));
                     }
                 }
             }
@@ -771,15 +795,66 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
 TGT static void attn_part_avx2(const float *q, uint32_t ng, uint32_t hd, const float *k, const float *v, size_t ld,
                                uint32_t nt, float scale, float *s, float *part)
 {
-    attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, 0);
+    if (hd % 8) {
+        cl_attn_part_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        return;
+    }
+    if (hd == 64) attn_part_any(q, ng, 64, k, v, ld, nt, scale, s, part, NULL); /* constant offsets */
+    else if (hd == 128) attn_part_any(q, ng, 128, k, v, ld, nt, scale, s, part, NULL);
+    else attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, NULL);
 }
 
-/* the same over halves: each K/V block is widened in registers as it is
- * loaded, never stored as floats */
+/* the same over halves, widened block by block on the stack */
+#define CL_ATTN_HD_MAX 256
 TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v,
                                  size_t ld, uint32_t nt, float scale, float *s, float *part)
 {
-    attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, 1);
+    float blk[16 * CL_ATTN_HD_MAX] __attribute__((aligned(32)));
+    if (hd % 8 || hd > CL_ATTN_HD_MAX) {
+        cl_attn_part_h_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        return;
+    }
+    if (hd == 64) attn_part_any(q, ng, 64, k, v, ld, nt, scale, s, part, blk); /* the common head sizes: */
+    else if (hd == 128) attn_part_any(q, ng, 128, k, v, ld, nt, scale, s, part, blk); /* constant offsets */
+    else attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, blk);
+}
+
+/* cl_attn_merge with 8 values per operation (it runs on one thread, per
+ * head, over every chunk: at ctx 4096, 32 chunks x 14 heads x 64 values per
+ * layer); mul then add, unfused, as the portable loop compiles (GCC would
+ * otherwise contract them into FMAs here, the target having FMA). */
+#if defined(__clang__)
+#define NO_FMA_CONTRACT_FN TGT
+#define NO_FMA_CONTRACT_BODY _Pragma("clang fp contract(off)")
+#else
+#define NO_FMA_CONTRACT_FN __attribute__((target("avx2,fma,f16c"), optimize("fp-contract=off")))
+#define NO_FMA_CONTRACT_BODY
+#endif
+NO_FMA_CONTRACT_FN static void attn_merge_avx2(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd,
+                                               float *out)
+{
+    NO_FMA_CONTRACT_BODY
+    float mx = -INFINITY, l = 0.0f;
+    uint32_t c, i;
+    if (hd % 8) {
+        cl_attn_merge(parts, n_parts, stride, hd, out);
+        return;
+    }
+    for (c = 0; c < n_parts; c++)
+        if (parts[c * stride] > mx) mx = parts[c * stride];
+    memset(out, 0, hd * sizeof *out);
+    for (c = 0; c < n_parts; c++) {
+        const float *p = parts + c * stride;
+        float w = expf(p[0] - mx);
+        __m256 vw = _mm256_set1_ps(w);
+        l += w * p[1];
+        for (i = 0; i < hd; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(out + i), _mm256_mul_ps(vw, _mm256_loadu_ps(p + 2 + i))));
+    }
+    if (l > 0.0f) {
+        __m256 vl = _mm256_set1_ps(l);
+        for (i = 0; i < hd; i += 8) _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_loadu_ps(out + i), vl));
+    }
 }
 
 /* F16C rounding (to nearest even, as cl_f32_to_fp16) */
@@ -888,3 +963,5 @@ cl_attn_part_fn cl_attn_part_select(int simd) { return PICK(simd, attn_part_avx2
 cl_attn_part_h_fn cl_attn_part_h_select(int simd) { return PICK(simd, attn_part_h_avx2, cl_attn_part_h_ref); }
 
 cl_kv_store_f16_fn cl_kv_store_f16_select(int simd) { return PICK(simd, kv_store_f16c, cl_kv_store_f16); }
+
+cl_attn_merge_fn cl_attn_merge_select(int simd) { return PICK(simd, attn_merge_avx2, cl_attn_merge); }

@@ -9,7 +9,8 @@
  * step must not depend on how the earlier positions were filled). Then the
  * same over an F16 cache (kv_f16): the exact reference runs over the
  * halves widened to double, so the tolerance stays the float one (the
- * halves are read exactly, F16C or portable). */
+ * halves are read exactly, F16C or portable). The AVX2 chunk merge gives
+ * the portable merge's bits. */
 #include "backend.h"
 #include "check.h"
 #define LLM_RAND_SEED 4242
@@ -156,9 +157,30 @@ static void test_shape(const shape *s)
     cl_backend_free(&port);
 }
 
+/* The chunk merge: the AVX2 version gives the portable one's bits (records
+ * with scores far apart, so that some chunks' weights underflow). */
+static void test_merge(void)
+{
+    enum { NP = 37, HD = 96 };
+    static float parts[NP * (HD + 2)], a[HD], b[HD];
+    cl_attn_merge_fn fast = cl_attn_merge_select(1);
+    uint32_t n, i;
+    for (i = 0; i < NP * (HD + 2); i++) parts[i] = uni();
+    for (n = 0; n < NP; n++) {
+        parts[n * (HD + 2)] = 40.0f * uni(); /* the chunk's max score */
+        parts[n * (HD + 2) + 1] = 1.0f + 60.0f * (uni() + 1.0f); /* its sum of exp */
+    }
+    for (n = 1; n <= NP; n++) {
+        cl_attn_merge(parts, n, HD + 2, HD, a);
+        fast(parts, n, HD + 2, HD, b);
+        CHECK_MSG(memcmp(a, b, sizeof a) == 0, "merge of %u chunks: the SIMD and portable results differ", n);
+    }
+}
+
 int main(void)
 {
-    static const shape shapes[] = {{14, 2, 64}, {4, 4, 20}, {8, 1, 128}};
+    /* head_dim 64 and 128 take the SIMD kernel's constant-offset versions, 32 and 96 its general one */
+    static const shape shapes[] = {{14, 2, 64}, {4, 4, 20}, {8, 1, 128}, {6, 2, 32}, {6, 2, 96}};
     size_t i;
     kc = malloc((size_t)LMAX * 8 * 128 * sizeof(float) * 2);
     vc = kc + (size_t)LMAX * 8 * 128;
@@ -170,6 +192,7 @@ int main(void)
     if (!kc || !kh || !qs || !o1 || !o2) return 1;
     if (!cl_simd_avx2()) printf("note: no AVX2 here (or CAIRN_LLM_SIMD=0): the SIMD path is the portable one\n");
     for (i = 0; i < sizeof shapes / sizeof *shapes; i++) test_shape(&shapes[i]);
+    test_merge();
     free(kc);
     free(kh);
     free(qs);
