@@ -201,8 +201,11 @@ cc_status cg_bdb_sync_flush(void)
         if (job[i].err && !err) err = job[i].err;
     }
     cg_bdb_sync_drop();
-    if (err) s = cc_seterr(err == ENOSPC ? CC_FULL : CC_IO, "syncing the graph store's files: %s",
-                           strerror(err));
+    if (err == ENOSPC || err == EFBIG)
+        s = cc_seterr(CC_FULL, "syncing the graph store's files: disk full or file size limit reached (%s)",
+                      strerror(err));
+    else if (err)
+        s = cc_seterr(CC_IO, "syncing the graph store's files: %s", strerror(err));
 #endif
     return s;
 }

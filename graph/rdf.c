@@ -242,8 +242,11 @@ static cc_status state_write(cc_kb *kb, const cg_storage *sg, int64_t gen, int c
     s = CC_OK;
     goto out;
 err:
-    s = cc_kb_seterr(kb, errno == ENOSPC ? CC_FULL : CC_IO, "graph store: writing %s: %s",
-                     tmp.data ? tmp.data : "state", strerror(errno));
+    if (errno == ENOSPC || errno == EFBIG)
+        s = cc_kb_seterr(kb, CC_FULL, "graph store: writing %s: disk full or file size limit reached (%s)",
+                         tmp.data ? tmp.data : "state", strerror(errno));
+    else
+        s = cc_kb_seterr(kb, CC_IO, "graph store: writing %s: %s", tmp.data ? tmp.data : "state", strerror(errno));
     if (f) fclose(f);
     if (tmp.data) unlink(tmp.data);
 out:

@@ -448,7 +448,7 @@ void serve_count_ingest(unsigned long docs_added, unsigned long docs_replaced,
 enum MHD_Result serve_metrics(serve_req *r)
 {
     cc_buf b = CC_BUF_INIT(0);
-    int p;
+    int p, wq, wr;
     size_t i, k;
     enum MHD_Result ret;
     pthread_mutex_lock(&S.metrics_mu);
@@ -486,6 +486,14 @@ enum MHD_Result serve_metrics(serve_req *r)
                   __atomic_load_n(&S.ingest_docs_added, __ATOMIC_RELAXED),
                   __atomic_load_n(&S.ingest_docs_replaced, __ATOMIC_RELAXED),
                   __atomic_load_n(&S.ingest_chunks, __ATOMIC_RELAXED));
+    serve_write_state(&wq, &wr);
+    cc_buf_printf(&b, "# HELP cairn_write_queue_jobs Document writes waiting for the writer thread.\n"
+                      "# TYPE cairn_write_queue_jobs gauge\n"
+                      "cairn_write_queue_jobs %d\n"
+                      "# HELP cairn_write_running Document writes running now (0 or 1).\n"
+                      "# TYPE cairn_write_running gauge\n"
+                      "cairn_write_running %d\n",
+                  wq, wr);
     serve_chat_metrics(&b);
     ret = serve_send_buf(r, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
     cc_buf_free(&b);

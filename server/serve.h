@@ -172,7 +172,7 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
                                    void (*arg_free)(void *));
 enum MHD_Result serve_write_resumed(serve_req *r);   /* sends the job's reply */
 void            serve_wjob_free(serve_wjob *j);
-int             serve_write_queued(void);            /* jobs waiting now */
+void            serve_write_state(int *queued, int *running); /* jobs waiting; 1 if one runs */
 
 /* ---------------------------------------------------------------- the search workers (serve_readers.c)
  * Searches run on a pool of worker threads from one first-come,

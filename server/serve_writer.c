@@ -54,6 +54,7 @@ static struct {
     int             running, stop;
     serve_wjob     *head, *tail;
     int             n_queued, queue_max;   /* waiting jobs (not the running one) */
+    int             n_running;      /* 1 while a job runs */
     int             vec_dirty;      /* commits since the last vector sync */
     double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
     double          vec_gap_ms;
@@ -167,9 +168,11 @@ static void *writer_main(void *arg)
             W.head = j->next;
             if (!W.head) W.tail = NULL;
             W.n_queued--;
+            W.n_running = 1;
             pthread_mutex_unlock(&W.mu);
             run_job(j);
             pthread_mutex_lock(&W.mu);
+            W.n_running = 0;
             continue;
         }
         if (W.vec_dirty && (W.stop || now >= W.vec_due_ms)) {
@@ -290,11 +293,10 @@ void serve_wjob_free(serve_wjob *j)
     free(j);
 }
 
-int serve_write_queued(void)
+void serve_write_state(int *queued, int *running)
 {
-    int n;
     pthread_mutex_lock(&W.mu);
-    n = W.n_queued;
+    *queued = W.n_queued;
+    *running = W.n_running;
     pthread_mutex_unlock(&W.mu);
-    return n;
 }
