@@ -149,6 +149,7 @@ typedef struct work {
     /* predicates: one copy each in the output (pred_str), found by hash */
     struct pslot { size_t hash; const char *str; } *preds; size_t pred_cap, n_preds;
     struct adj_cache *cache;    /* the connection's (NULL: read every row through SQLite) */
+    int cache_ok;               /* checked against this call's snapshot (cache_validate) */
     const char **cpred; size_t n_cpred;   /* cache predicate index -> pred_str */
 } work;
 
@@ -312,7 +313,11 @@ typedef struct adj_cache {
     arow *rows; size_t n_rows, cap_rows, max_rows;
     char **preds; size_t n_preds, cap_preds;          /* predicate texts by index */
     struct { size_t hash; uint32_t idx; } *pmap; size_t pmap_cap;   /* idx UINT32_MAX: empty */
+    /* question words: how many entity names each is in (a word_df) */
+    struct wslot { char *word; size_t hash; int df; } *words; size_t n_words;
 } adj_cache;
+
+#define CACHE_WORDS 4096      /* slots of the words' table (half filled at most) */
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static adj_cache **reg;
@@ -320,6 +325,13 @@ static size_t n_reg, cap_reg;
 
 static void cache_empty(adj_cache *c)
 {
+    if (c->words) {
+        for (size_t i = 0; i < CACHE_WORDS; i++) {
+            free(c->words[i].word);
+            c->words[i].word = NULL;
+        }
+        c->n_words = 0;
+    }
     for (int k = 0; k < 2; k++) {
         for (size_t i = 0; i < c->at[k].cap; i++) c->at[k].e[i].key = INT64_MIN;
         c->at[k].n = 0;
@@ -330,6 +342,8 @@ static void cache_empty(adj_cache *c)
 
 static void cache_free(adj_cache *c)
 {
+    cache_empty(c);
+    free(c->words);
     for (size_t i = 0; i < c->n_preds; i++) free(c->preds[i]);
     free(c->preds);
     free(c->pmap);
@@ -437,6 +451,64 @@ static uint32_t cache_pred(adj_cache *c, const char *p)
     c->pmap[j].hash = h;
     c->pmap[j].idx = (uint32_t)c->n_preds;
     return (uint32_t)c->n_preds++;
+}
+
+/* The cached count class of question word w (n bytes); -1: not cached. */
+static int cache_word_get(const adj_cache *c, const char *w, size_t n)
+{
+    size_t h = 1469598103934665603ULL, j;
+    if (!c->words) return -1;
+    for (j = 0; j < n; j++) h = (h ^ (unsigned char)w[j]) * 1099511628211ULL;
+    for (j = h & (CACHE_WORDS - 1); c->words[j].word; j = (j + 1) & (CACHE_WORDS - 1))
+        if (c->words[j].hash == h && !strncmp(c->words[j].word, w, n) && !c->words[j].word[n])
+            return c->words[j].df;
+    return -1;
+}
+
+/* Records word w's count class (nothing when out of memory; the table is
+ * emptied when half full). */
+static void cache_word_put(adj_cache *c, const char *w, size_t n, int df)
+{
+    size_t h = 1469598103934665603ULL, j;
+    char *d;
+    if (!c->words && !(c->words = calloc(CACHE_WORDS, sizeof *c->words))) return;
+    if (c->n_words * 2 >= CACHE_WORDS) {
+        for (j = 0; j < CACHE_WORDS; j++) {
+            free(c->words[j].word);
+            c->words[j].word = NULL;
+        }
+        c->n_words = 0;
+    }
+    for (j = 0; j < n; j++) h = (h ^ (unsigned char)w[j]) * 1099511628211ULL;
+    for (j = h & (CACHE_WORDS - 1); c->words[j].word; j = (j + 1) & (CACHE_WORDS - 1))
+        if (c->words[j].hash == h && !strncmp(c->words[j].word, w, n) && !c->words[j].word[n])
+            return;
+    if (!(d = malloc(n + 1))) return;
+    memcpy(d, w, n);
+    d[n] = 0;
+    c->words[j].word = d;
+    c->words[j].hash = h;
+    c->words[j].df = df;
+    c->n_words++;
+}
+
+/* Checks the cache against this call's snapshot, once, after the call's
+ * first read (the data version is the snapshot's only then): emptied when
+ * the catalog changed since it was filled; not used when the version
+ * cannot be read. */
+static void cache_validate(work *w)
+{
+    unsigned v = 0;
+    if (!w->cache || w->cache_ok) return;
+    if (sqlite3_file_control(w->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK) {
+        w->cache = NULL;
+        return;
+    }
+    if (v != w->cache->version) {
+        cache_empty(w->cache);
+        w->cache->version = v;
+    }
+    w->cache_ok = 1;
 }
 
 /* ---------------------------------------------------------------- seeds */
@@ -550,6 +622,10 @@ static cc_status question_seeds(work *w, const char *q)
             wdf[i] = wdf[j];
             continue;
         }
+        if (w->cache_ok && (n = cache_word_get(w->cache, wb[i], wn[i])) >= 0) {
+            wdf[i] = (word_df)n;          /* counted by an earlier call on this snapshot's data */
+            continue;
+        }
         cc_buf_reset(&akey);
         if (cc_buf_putc(&akey, '"') || cc_buf_append(&akey, wb[i], wn[i]) || cc_buf_putc(&akey, '"')) {
             s = nomem(w);
@@ -561,6 +637,8 @@ static cc_status question_seeds(work *w, const char *q)
         sqlite3_reset(df);
         wdf[i] = n > MAX_WORD_NAMES ? WORD_COMMON : n > 0 ? WORD_IN_NAMES
                : has_token(wb[i], wn[i]) ? WORD_ABSENT : WORD_ABSENT_ALONE;
+        cache_validate(w);                /* the statement has read: the snapshot is open */
+        if (w->cache_ok) cache_word_put(w->cache, wb[i], wn[i], (int)wdf[i]);
     }
     for (i = 0; i < nw; i++) {
         int common = wdf[i] == WORD_COMMON;
@@ -660,6 +738,7 @@ static cc_status chunk_seeds(work *w, const int64_t *ids, size_t n)
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
+    if (!s) cache_validate(w);   /* a statement has read: the snapshot is open */
     return s;
 }
 
@@ -1247,22 +1326,14 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
         map_catalog(w.db);
         if (sqlite3_exec(w.db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) own_txn = 1;
     }
+    /* the connection's cache, when this call holds its own snapshot (no
+     * pending writes of the caller's); checked after the first read */
+    if (own_txn && cache_mb > 0)
+        w.cache = cache_of(w.db, (size_t)cache_mb * (1u << 20) / sizeof(arow));
     if ((s = chunk_seeds(&w, chunk_ids, chunk_ids ? n_chunks : 0))) goto done;
     if (question && *question && (s = question_seeds(&w, question))) goto done;
     if (out->n_seeds) {
-        /* the connection's cache, when this call holds its own snapshot
-         * (read above: the data version is that snapshot's) */
-        if (own_txn && cache_mb > 0) {
-            adj_cache *c = cache_of(w.db, (size_t)cache_mb * (1u << 20) / sizeof(arow));
-            unsigned v = 0;
-            if (c && sqlite3_file_control(w.db, "main", SQLITE_FCNTL_DATA_VERSION, &v) == SQLITE_OK) {
-                if (v != c->version) {
-                    cache_empty(c);
-                    c->version = v;
-                }
-                w.cache = c;
-            }
-        }
+        cache_validate(&w);      /* the seeds were read: the snapshot is open */
         if ((s = expand(&w, (int)hops))) goto done;
         if (aggregate(&w)) { s = nomem(&w); goto done; }
         if (pagerank(&w, out->n_seeds)) { s = nomem(&w); goto done; }
