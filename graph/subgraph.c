@@ -773,18 +773,16 @@ static int reserve(work *w, size_t n)
     return 0;
 }
 
-/* Takes relations row rid (read for node i, bound as subject when k is 0,
- * as object when 1, at hop h) unless seen already: its other end a node,
- * its triple found or added.  1: taken, 0: seen, -1: out of memory. */
+/* Takes relations row rid, not seen before (read for node i, bound as
+ * subject when k is 0, as object when 1, at hop h): its other end a node,
+ * its triple found or added.  -1: out of memory. */
 static int take_row(work *w, size_t i, int k, int h, int64_t rid, int64_t other,
                     const char *pred, int64_t chunk, float conf, int confirmed)
 {
     size_t a, b, t;
     row *r;
-    int seen = imap_add(&w->seen_rel, rid, 0, NULL);
-    if (!seen) return 0;
     /* the end bound to ?1 is node i itself: not looked up */
-    if (seen < 0 || !pred ||
+    if (!pred ||
         (a = k ? node_add(w, other, h + 1) : i) == SIZE_MAX ||
         (b = k ? i : node_add(w, other, h + 1)) == SIZE_MAX ||
         (t = tri_get(w, a, b, pred)) == SIZE_MAX)
@@ -803,7 +801,7 @@ static int take_row(work *w, size_t i, int k, int h, int64_t rid, int64_t other,
     r->status = confirmed ? CG_REL_CONFIRMED : CG_REL_INFERRED;
     r->triple = t;
     if (h < w->tris[t].hops) w->tris[t].hops = h;
-    return 1;
+    return 0;
 }
 
 /* The cached rows of entity nid in direction k: read through st (bound,
@@ -928,29 +926,32 @@ static cc_status expand(work *w, int hops)
                 if (l) {             /* the same rows, in the same order, from the cache */
                     const arow *a = w->cache->rows + l->off, *end = a + l->n;
                     for (; a < end; a++) {
-                        if ((r = take_row(w, i, k, h, a->id, a->other, cached_pred(w, a->pred >> 1),
-                                          a->chunk, a->conf, (int)(a->pred & 1))) < 0) {
+                        if (!(r = imap_add(&w->seen_rel, a->id, 0, NULL))) continue;   /* seen */
+                        if (r < 0 || take_row(w, i, k, h, a->id, a->other,
+                                              cached_pred(w, a->pred >> 1), a->chunk, a->conf,
+                                              (int)(a->pred & 1))) {
                             s = nomem(w);
                             goto done;
                         }
-                        if (r && w->n_rows >= MAX_ROWS) break;
+                        if (w->n_rows >= MAX_ROWS) break;
                     }
                     continue;
                 }
                 sqlite3_bind_int64(st[k], 1, nid);
                 sqlite3_bind_int(st[k], 2, MAX_PER_NODE);
                 while ((rc = sqlite3_step(st[k])) == SQLITE_ROW) {
-                    const char *pred = pred_str(w, (const char *)sqlite3_column_text(st[k], 2));
-                    if ((r = take_row(w, i, k, h, sqlite3_column_int64(st[k], 0),
-                                      sqlite3_column_int64(st[k], 1), pred,
-                                      sqlite3_column_int64(st[k], 3),
-                                      (float)sqlite3_column_double(st[k], 4),
-                                      !strcmp((const char *)sqlite3_column_text(st[k], 5),
-                                              "confirmed"))) < 0) {
+                    int64_t rid = sqlite3_column_int64(st[k], 0);
+                    if (!(r = imap_add(&w->seen_rel, rid, 0, NULL))) continue;     /* seen */
+                    if (r < 0 ||
+                        take_row(w, i, k, h, rid, sqlite3_column_int64(st[k], 1),
+                                 pred_str(w, (const char *)sqlite3_column_text(st[k], 2)),
+                                 sqlite3_column_int64(st[k], 3),
+                                 (float)sqlite3_column_double(st[k], 4),
+                                 !strcmp((const char *)sqlite3_column_text(st[k], 5), "confirmed"))) {
                         s = nomem(w);
                         goto done;
                     }
-                    if (r && w->n_rows >= MAX_ROWS) break;
+                    if (w->n_rows >= MAX_ROWS) break;
                 }
                 if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
                     s = cc_kb_sqlerr(w->kb, "reading relations");
