@@ -285,7 +285,8 @@ static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
  * order), kept per database connection across calls: a server, ask and
  * the bench run many subgraphs over the same hubs, and most of a call's
  * time was SQLite stepping these rows.  A list is replayed exactly as the
- * statement would return it, so the answers are the same bits.
+ * statement would return it, so the answers are the same bits.  Each
+ * question word's count class (question_seeds) is kept the same way.
  *
  * Validity: the cache records the connection's data version
  * (SQLITE_FCNTL_DATA_VERSION: it changes on every commit to the catalog,
