@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #define MAX_QTOKENS   64
 #define PPR_ALPHA     0.15
 #define PPR_ITERS     20
+#define CACHE_MB      16      /* default graph.subgraph_cache_mb (per connection) */
 
 /* ---------------------------------------------------------------- output strings */
 
@@ -146,6 +148,9 @@ typedef struct work {
     const char *interned[32]; size_t n_interned;
     /* predicates: one copy each in the output (pred_str), found by hash */
     struct pslot { size_t hash; const char *str; } *preds; size_t pred_cap, n_preds;
+    struct adj_cache *cache;    /* the connection's (NULL: read every row through SQLite) */
+    int cache_ok;               /* checked against this call's snapshot (cache_validate) */
+    const char **cpred; size_t n_cpred;   /* cache predicate index -> pred_str */
 } work;
 
 static cc_status nomem(work *w) { return cc_kb_seterr(w->kb, CC_NOMEM, "out of memory"); }
@@ -273,6 +278,240 @@ static size_t tri_get(work *w, size_t s, size_t o, const char *pred)
     return w->n_tris++;
 }
 
+/* ---------------------------------------------------------------- adjacency cache */
+
+/* The rows the expansion reads for an entity (its first MAX_PER_NODE
+ * relations rows as subject, or as object, in the covering index's
+ * order), kept per database connection across calls: a server, ask and
+ * the bench run many subgraphs over the same hubs, and most of a call's
+ * time was SQLite stepping these rows.  A list is replayed exactly as the
+ * statement would return it, so the answers are the same bits.  Each
+ * question word's count class (question_seeds) is kept the same way.
+ *
+ * Validity: the cache records the connection's data version
+ * (SQLITE_FCNTL_DATA_VERSION: it changes on every commit to the catalog,
+ * by this connection or any other, in this process or another) read
+ * inside the call's read transaction, and is emptied when it differs.  It
+ * is used only when the call opened that transaction itself (no pending
+ * writes of the caller's).  It lives as long as the connection: it hangs
+ * on a no-op SQL function whose destructor SQLite calls at close (SQLite
+ * 3.40 has no client data), found through a registry under a mutex.
+ * Size: graph.subgraph_cache_mb (default CACHE_MB, 0: off) of rows; when
+ * full it is emptied and refilled. */
+typedef struct arow {            /* one relations row, as the expansion reads it */
+    int64_t id, other, chunk;    /* other: the end that is not the entity */
+    float conf;
+    uint32_t pred;               /* predicate index << 1 | confirmed */
+} arow;
+
+typedef struct alist { uint32_t off, n; } alist;
+
+typedef struct adj_cache {
+    sqlite3 *db;
+    unsigned version;
+    imap at[2];                  /* entity id -> lists index: as subject, as object */
+    alist *lists; size_t n_lists, cap_lists;
+    arow *rows; size_t n_rows, cap_rows, max_rows;
+    char **preds; size_t n_preds, cap_preds;          /* predicate texts by index */
+    struct { size_t hash; uint32_t idx; } *pmap; size_t pmap_cap;   /* idx UINT32_MAX: empty */
+    /* question words: how many entity names each is in (a word_df) */
+    struct wslot { char *word; size_t hash; int df; } *words; size_t n_words;
+} adj_cache;
+
+#define CACHE_WORDS 4096      /* slots of the words' table (half filled at most) */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static adj_cache **reg;
+static size_t n_reg, cap_reg;
+
+static void cache_empty(adj_cache *c)
+{
+    if (c->words) {
+        for (size_t i = 0; i < CACHE_WORDS; i++) {
+            free(c->words[i].word);
+            c->words[i].word = NULL;
+        }
+        c->n_words = 0;
+    }
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < c->at[k].cap; i++) c->at[k].e[i].key = INT64_MIN;
+        c->at[k].n = 0;
+    }
+    c->n_lists = 0;
+    c->n_rows = 0;
+}
+
+static void cache_free(adj_cache *c)
+{
+    cache_empty(c);
+    free(c->words);
+    for (size_t i = 0; i < c->n_preds; i++) free(c->preds[i]);
+    free(c->preds);
+    free(c->pmap);
+    imap_free(&c->at[0]);
+    imap_free(&c->at[1]);
+    free(c->lists);
+    free(c->rows);
+    free(c);
+}
+
+/* SQLite's destructor of the marker function: the connection closes. */
+static void cache_destroy(void *p)
+{
+    adj_cache *c = p;
+    pthread_mutex_lock(&reg_lock);
+    for (size_t i = 0; i < n_reg; i++)
+        if (reg[i] == c) {
+            reg[i] = reg[--n_reg];
+            break;
+        }
+    pthread_mutex_unlock(&reg_lock);
+    cache_free(c);
+}
+
+static void cache_marker(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc; (void)argv;
+    sqlite3_result_null(ctx);
+}
+
+/* The cache of connection db, made on first use; NULL: none (out of
+ * memory, or SQLite refused the marker). */
+static adj_cache *cache_of(sqlite3 *db, size_t max_rows)
+{
+    adj_cache *c = NULL;
+    size_t i;
+    pthread_mutex_lock(&reg_lock);
+    for (i = 0; i < n_reg && reg[i]->db != db; i++) {}
+    if (i < n_reg) c = reg[i];
+    pthread_mutex_unlock(&reg_lock);
+    if (c) {
+        if (c->max_rows != max_rows) {          /* the setting changed */
+            cache_empty(c);
+            c->max_rows = max_rows;
+        }
+        return c;
+    }
+    if (!(c = calloc(1, sizeof *c))) return NULL;
+    c->db = db;
+    c->max_rows = max_rows;
+    pthread_mutex_lock(&reg_lock);
+    if (n_reg == cap_reg) {
+        size_t cap = cap_reg ? cap_reg * 2 : 8;
+        adj_cache **p = realloc(reg, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&reg_lock);
+            free(c);
+            return NULL;
+        }
+        reg = p;
+        cap_reg = cap;
+    }
+    reg[n_reg++] = c;
+    pthread_mutex_unlock(&reg_lock);
+    /* on failure SQLite calls cache_destroy itself */
+    if (sqlite3_create_function_v2(db, "cairn_subgraph_cache", 0, SQLITE_UTF8, c, cache_marker,
+                                   NULL, NULL, cache_destroy) != SQLITE_OK)
+        return NULL;
+    return c;
+}
+
+/* The index of predicate p in c (added when new); UINT32_MAX: out of
+ * memory or too many. */
+static uint32_t cache_pred(adj_cache *c, const char *p)
+{
+    size_t h, j, i;
+    if (!p) p = "";
+    h = str_hash(p);
+    if ((c->n_preds + 1) * 2 > c->pmap_cap) {
+        size_t cap = c->pmap_cap ? c->pmap_cap * 2 : 32;
+        void *n = malloc(cap * sizeof *c->pmap);
+        if (!n) return UINT32_MAX;
+        free(c->pmap);
+        c->pmap = n;
+        c->pmap_cap = cap;
+        for (j = 0; j < cap; j++) c->pmap[j].idx = UINT32_MAX;
+        for (i = 0; i < c->n_preds; i++) {
+            size_t hi = str_hash(c->preds[i]);
+            for (j = hi & (cap - 1); c->pmap[j].idx != UINT32_MAX; j = (j + 1) & (cap - 1)) {}
+            c->pmap[j].hash = hi;
+            c->pmap[j].idx = (uint32_t)i;
+        }
+    }
+    for (j = h & (c->pmap_cap - 1); c->pmap[j].idx != UINT32_MAX; j = (j + 1) & (c->pmap_cap - 1))
+        if (c->pmap[j].hash == h && !strcmp(c->preds[c->pmap[j].idx], p)) return c->pmap[j].idx;
+    if (c->n_preds >= (UINT32_MAX >> 1) - 1) return UINT32_MAX;
+    if (c->n_preds == c->cap_preds) {
+        size_t cap = c->cap_preds ? c->cap_preds * 2 : 32;
+        char **q = realloc(c->preds, cap * sizeof *q);
+        if (!q) return UINT32_MAX;
+        c->preds = q;
+        c->cap_preds = cap;
+    }
+    if (!(c->preds[c->n_preds] = strdup(p))) return UINT32_MAX;
+    c->pmap[j].hash = h;
+    c->pmap[j].idx = (uint32_t)c->n_preds;
+    return (uint32_t)c->n_preds++;
+}
+
+/* The cached count class of question word w (n bytes); -1: not cached. */
+static int cache_word_get(const adj_cache *c, const char *w, size_t n)
+{
+    size_t h = 1469598103934665603ULL, j;
+    if (!c->words) return -1;
+    for (j = 0; j < n; j++) h = (h ^ (unsigned char)w[j]) * 1099511628211ULL;
+    for (j = h & (CACHE_WORDS - 1); c->words[j].word; j = (j + 1) & (CACHE_WORDS - 1))
+        if (c->words[j].hash == h && !strncmp(c->words[j].word, w, n) && !c->words[j].word[n])
+            return c->words[j].df;
+    return -1;
+}
+
+/* Records word w's count class (nothing when out of memory; the table is
+ * emptied when half full). */
+static void cache_word_put(adj_cache *c, const char *w, size_t n, int df)
+{
+    size_t h = 1469598103934665603ULL, j;
+    char *d;
+    if (!c->words && !(c->words = calloc(CACHE_WORDS, sizeof *c->words))) return;
+    if (c->n_words * 2 >= CACHE_WORDS) {
+        for (j = 0; j < CACHE_WORDS; j++) {
+            free(c->words[j].word);
+            c->words[j].word = NULL;
+        }
+        c->n_words = 0;
+    }
+    for (j = 0; j < n; j++) h = (h ^ (unsigned char)w[j]) * 1099511628211ULL;
+    for (j = h & (CACHE_WORDS - 1); c->words[j].word; j = (j + 1) & (CACHE_WORDS - 1))
+        if (c->words[j].hash == h && !strncmp(c->words[j].word, w, n) && !c->words[j].word[n])
+            return;
+    if (!(d = malloc(n + 1))) return;
+    memcpy(d, w, n);
+    d[n] = 0;
+    c->words[j].word = d;
+    c->words[j].hash = h;
+    c->words[j].df = df;
+    c->n_words++;
+}
+
+/* Checks the cache against this call's snapshot, once, after the call's
+ * first read (the data version is the snapshot's only then): emptied when
+ * the catalog changed since it was filled; not used when the version
+ * cannot be read. */
+static void cache_validate(work *w)
+{
+    unsigned v = 0;
+    if (!w->cache || w->cache_ok) return;
+    if (sqlite3_file_control(w->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK) {
+        w->cache = NULL;
+        return;
+    }
+    if (v != w->cache->version) {
+        cache_empty(w->cache);
+        w->cache->version = v;
+    }
+    w->cache_ok = 1;
+}
+
 /* ---------------------------------------------------------------- seeds */
 
 static cc_status add_seed(work *w, int64_t id, const char *from)
@@ -384,6 +623,10 @@ static cc_status question_seeds(work *w, const char *q)
             wdf[i] = wdf[j];
             continue;
         }
+        if (w->cache_ok && (n = cache_word_get(w->cache, wb[i], wn[i])) >= 0) {
+            wdf[i] = (word_df)n;          /* counted by an earlier call on this snapshot's data */
+            continue;
+        }
         cc_buf_reset(&akey);
         if (cc_buf_putc(&akey, '"') || cc_buf_append(&akey, wb[i], wn[i]) || cc_buf_putc(&akey, '"')) {
             s = nomem(w);
@@ -395,6 +638,8 @@ static cc_status question_seeds(work *w, const char *q)
         sqlite3_reset(df);
         wdf[i] = n > MAX_WORD_NAMES ? WORD_COMMON : n > 0 ? WORD_IN_NAMES
                : has_token(wb[i], wn[i]) ? WORD_ABSENT : WORD_ABSENT_ALONE;
+        cache_validate(w);                /* the statement has read: the snapshot is open */
+        if (w->cache_ok) cache_word_put(w->cache, wb[i], wn[i], (int)wdf[i]);
     }
     for (i = 0; i < nw; i++) {
         int common = wdf[i] == WORD_COMMON;
@@ -494,6 +739,7 @@ static cc_status chunk_seeds(work *w, const int64_t *ids, size_t n)
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
+    if (!s) cache_validate(w);   /* a statement has read: the snapshot is open */
     return s;
 }
 
@@ -528,14 +774,133 @@ static int reserve(work *w, size_t n)
     return 0;
 }
 
+/* Takes relations row rid, not seen before (read for node i, bound as
+ * subject when k is 0, as object when 1, at hop h): its other end a node,
+ * its triple found or added.  -1: out of memory. */
+static int take_row(work *w, size_t i, int k, int h, int64_t rid, int64_t other,
+                    const char *pred, int64_t chunk, float conf, int confirmed)
+{
+    size_t a, b, t;
+    row *r;
+    /* the end bound to ?1 is node i itself: not looked up */
+    if (!pred ||
+        (a = k ? node_add(w, other, h + 1) : i) == SIZE_MAX ||
+        (b = k ? i : node_add(w, other, h + 1)) == SIZE_MAX ||
+        (t = tri_get(w, a, b, pred)) == SIZE_MAX)
+        return -1;
+    if (w->n_rows == w->cap_rows) {
+        size_t cap = w->cap_rows ? w->cap_rows * 2 : 256;
+        row *p = realloc(w->rows, cap * sizeof *p);
+        if (!p) return -1;
+        w->rows = p;
+        w->cap_rows = cap;
+    }
+    r = &w->rows[w->n_rows++];
+    r->id = rid;
+    r->chunk = chunk;
+    r->conf = conf;
+    r->status = confirmed ? CG_REL_CONFIRMED : CG_REL_INFERRED;
+    r->triple = t;
+    if (h < w->tris[t].hops) w->tris[t].hops = h;
+    return 0;
+}
+
+/* The cached rows of entity nid in direction k: read through st (bound,
+ * stepped to the end: the whole list, at most MAX_PER_NODE rows) when not
+ * cached yet.  *out NULL with CC_OK: the cache could not take them (out
+ * of memory); the caller reads them through st as without a cache. */
+static cc_status cache_list(work *w, sqlite3_stmt *st, int k, int64_t nid, const alist **out)
+{
+    adj_cache *c = w->cache;
+    size_t li = c->n_lists;
+    alist *l;
+    int rc, r;
+    *out = NULL;
+    if ((r = imap_add(&c->at[k], nid, li, &li)) < 0) return CC_OK;
+    if (!r) {
+        *out = &c->lists[li];
+        return CC_OK;
+    }
+    /* room for a whole list, or the cache starts over */
+    if (c->n_rows + MAX_PER_NODE > c->max_rows || c->n_lists >= UINT32_MAX) {
+        cache_empty(c);
+        li = 0;
+        if (imap_add(&c->at[k], nid, li, NULL) < 0) return CC_OK;
+    }
+    if (c->n_rows + MAX_PER_NODE > c->cap_rows) {
+        size_t cap = c->cap_rows ? c->cap_rows * 2 : 4096;
+        arow *p;
+        while (cap < c->n_rows + MAX_PER_NODE) cap *= 2;
+        if (cap > c->max_rows) cap = c->max_rows;
+        if (!(p = realloc(c->rows, cap * sizeof *p))) goto nomem;
+        c->rows = p;
+        c->cap_rows = cap;
+    }
+    if (c->n_lists == c->cap_lists) {
+        size_t cap = c->cap_lists ? c->cap_lists * 2 : 1024;
+        alist *p = realloc(c->lists, cap * sizeof *p);
+        if (!p) goto nomem;
+        c->lists = p;
+        c->cap_lists = cap;
+    }
+    l = &c->lists[c->n_lists++];
+    l->off = (uint32_t)c->n_rows;
+    l->n = 0;
+    sqlite3_bind_int64(st, 1, nid);
+    sqlite3_bind_int(st, 2, MAX_PER_NODE);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        arow *a = &c->rows[c->n_rows];
+        uint32_t pi = cache_pred(c, (const char *)sqlite3_column_text(st, 2));
+        if (pi == UINT32_MAX) {
+            sqlite3_reset(st);
+            goto nomem;
+        }
+        a->id = sqlite3_column_int64(st, 0);
+        a->other = sqlite3_column_int64(st, 1);
+        a->chunk = sqlite3_column_int64(st, 3);
+        a->conf = (float)sqlite3_column_double(st, 4);
+        a->pred = pi << 1 | !strcmp((const char *)sqlite3_column_text(st, 5), "confirmed");
+        c->n_rows++;
+        l->n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        cache_empty(c);
+        return cc_kb_sqlerr(w->kb, "reading relations");
+    }
+    *out = l;
+    return CC_OK;
+nomem:
+    cache_empty(c);      /* consistent again; this call reads without it */
+    w->cache = NULL;
+    return CC_OK;
+}
+
+/* The output's predicate for the cache's predicate index pi. */
+static const char *cached_pred(work *w, uint32_t pi)
+{
+    if (pi >= w->n_cpred) {
+        size_t cap = w->n_cpred ? w->n_cpred : 32;
+        const char **p;
+        while (cap <= pi) cap *= 2;
+        if (!(p = realloc(w->cpred, cap * sizeof *p))) return NULL;
+        memset(p + w->n_cpred, 0, (cap - w->n_cpred) * sizeof *p);
+        w->cpred = p;
+        w->n_cpred = cap;
+    }
+    if (!w->cpred[pi]) w->cpred[pi] = pred_str(w, w->cache->preds[pi]);
+    return w->cpred[pi];
+}
+
 static cc_status expand(work *w, int hops)
 {
     static const char *const sql[2] = {
         /* read from the covering indexes relations_subject / _object; the
-         * rest of a row is read for the triples kept (build_output) */
-        "SELECT id, subject_id, object_id, predicate, chunk_id, confidence, status"
+         * rest of a row is read for the triples kept (build_output).  The
+         * end bound to ?1 is not read: it is the entity expanded */
+        "SELECT id, object_id, predicate, chunk_id, confidence, status"
         " FROM relations WHERE subject_id = ?1 LIMIT ?2",
-        "SELECT id, subject_id, object_id, predicate, chunk_id, confidence, status"
+        "SELECT id, subject_id, predicate, chunk_id, confidence, status"
         " FROM relations WHERE object_id = ?1 LIMIT ?2",
     };
     sqlite3_stmt *st[2] = {NULL, NULL};
@@ -556,40 +921,37 @@ static cc_status expand(work *w, int hops)
         for (i = lo; i < hi && w->n_rows < MAX_ROWS; i++) {
             int64_t nid = w->nodes[i].id;
             for (k = 0; k < 2; k++) {
-                int rc;
+                const alist *l = NULL;
+                int rc, r;
+                if (w->cache && (s = cache_list(w, st[k], k, nid, &l))) goto done;
+                if (l) {             /* the same rows, in the same order, from the cache */
+                    const arow *a = w->cache->rows + l->off, *end = a + l->n;
+                    for (; a < end; a++) {
+                        if (!(r = imap_add(&w->seen_rel, a->id, 0, NULL))) continue;   /* seen */
+                        if (r < 0 || take_row(w, i, k, h, a->id, a->other,
+                                              cached_pred(w, a->pred >> 1), a->chunk, a->conf,
+                                              (int)(a->pred & 1))) {
+                            s = nomem(w);
+                            goto done;
+                        }
+                        if (w->n_rows >= MAX_ROWS) break;
+                    }
+                    continue;
+                }
                 sqlite3_bind_int64(st[k], 1, nid);
                 sqlite3_bind_int(st[k], 2, MAX_PER_NODE);
                 while ((rc = sqlite3_step(st[k])) == SQLITE_ROW) {
                     int64_t rid = sqlite3_column_int64(st[k], 0);
-                    size_t a, b, t;
-                    const char *pred;
-                    row *r;
-                    int seen = imap_add(&w->seen_rel, rid, 0, NULL);
-                    if (!seen) continue;
-                    /* the end bound to ?1 is node i itself: not looked up */
-                    if (seen < 0 ||
-                        (a = k ? node_add(w, sqlite3_column_int64(st[k], 1), h + 1) : i) == SIZE_MAX ||
-                        (b = k ? i : node_add(w, sqlite3_column_int64(st[k], 2), h + 1)) == SIZE_MAX ||
-                        !(pred = pred_str(w, (const char *)sqlite3_column_text(st[k], 3))) ||
-                        (t = tri_get(w, a, b, pred)) == SIZE_MAX) {
+                    if (!(r = imap_add(&w->seen_rel, rid, 0, NULL))) continue;     /* seen */
+                    if (r < 0 ||
+                        take_row(w, i, k, h, rid, sqlite3_column_int64(st[k], 1),
+                                 pred_str(w, (const char *)sqlite3_column_text(st[k], 2)),
+                                 sqlite3_column_int64(st[k], 3),
+                                 (float)sqlite3_column_double(st[k], 4),
+                                 !strcmp((const char *)sqlite3_column_text(st[k], 5), "confirmed"))) {
                         s = nomem(w);
                         goto done;
                     }
-                    if (w->n_rows == w->cap_rows) {
-                        size_t cap = w->cap_rows ? w->cap_rows * 2 : 256;
-                        row *p = realloc(w->rows, cap * sizeof *p);
-                        if (!p) { s = nomem(w); goto done; }
-                        w->rows = p;
-                        w->cap_rows = cap;
-                    }
-                    r = &w->rows[w->n_rows++];
-                    r->id = rid;
-                    r->chunk = sqlite3_column_int64(st[k], 4);
-                    r->conf = (float)sqlite3_column_double(st[k], 5);
-                    r->status = strcmp((const char *)sqlite3_column_text(st[k], 6), "confirmed")
-                                    ? CG_REL_INFERRED : CG_REL_CONFIRMED;
-                    r->triple = t;
-                    if (h < w->tris[t].hops) w->tris[t].hops = h;
                     if (w->n_rows >= MAX_ROWS) break;
                 }
                 if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -942,7 +1304,7 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
                               size_t n_chunks, const cg_subgraph_opts *o, cg_subgraph *out)
 {
     work w;
-    int64_t hops = o ? o->hops : 0, budget = o ? o->budget : 0;
+    int64_t hops = o ? o->hops : 0, budget = o ? o->budget : 0, cache_mb = 0;
     int own_txn = 0;
     cc_status s;
 
@@ -956,15 +1318,24 @@ cc_status cg_subgraph_extract(cc_kb *kb, const char *question, const int64_t *ch
     if (hops < 1 || hops > 4) return cc_kb_seterr(kb, CC_INVALID, "hops must be in 1..4");
     if (budget < 1 || budget > 10000)
         return cc_kb_seterr(kb, CC_INVALID, "budget must be in 1..10000");
+    if ((s = cc_kb_setting_i64(kb, "graph.subgraph_cache_mb", CACHE_MB, &cache_mb))) return s;
+    if (cache_mb < 0 || cache_mb > 65536)
+        return cc_kb_seterr(kb, CC_INVALID, "setting graph.subgraph_cache_mb in cairn.json must be"
+                            " in 0..65536 (MB per connection; 0: no cache)");
 
     /* one read transaction: one snapshot, and no lock taken per statement */
     if (sqlite3_get_autocommit(w.db)) {
         map_catalog(w.db);
         if (sqlite3_exec(w.db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) own_txn = 1;
     }
+    /* the connection's cache, when this call holds its own snapshot (no
+     * pending writes of the caller's); checked after the first read */
+    if (own_txn && cache_mb > 0)
+        w.cache = cache_of(w.db, (size_t)cache_mb * (1u << 20) / sizeof(arow));
     if ((s = chunk_seeds(&w, chunk_ids, chunk_ids ? n_chunks : 0))) goto done;
     if (question && *question && (s = question_seeds(&w, question))) goto done;
     if (out->n_seeds) {
+        cache_validate(&w);      /* the seeds were read: the snapshot is open */
         if ((s = expand(&w, (int)hops))) goto done;
         if (aggregate(&w)) { s = nomem(&w); goto done; }
         if (pagerank(&w, out->n_seeds)) { s = nomem(&w); goto done; }
@@ -980,5 +1351,6 @@ done:
     free(w.tris);
     free(w.tmap);
     free(w.preds);
+    free(w.cpred);
     return s;
 }
