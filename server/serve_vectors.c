@@ -41,6 +41,7 @@ static struct {
     pthread_cond_t  cv;
     pthread_t       tid;
     int             running, stop, poked;
+    int             nice;         /* the reloader's priority, lowered by this */
     cr_vshared     *vec;          /* current index; NULL: none (why says why) */
     cr_vshared     *spare;        /* the one before: same base file, delta behind;
                                    * reloader thread only */
@@ -139,6 +140,7 @@ static void *reloader(void *arg)
 {
     double next_ok = 0;   /* cc_now_ms() before which no load starts */
     (void)arg;
+    serve_thread_nice(V.nice);
     pthread_mutex_lock(&V.mu);
     while (!V.stop) {
         struct timespec ts;
@@ -170,8 +172,9 @@ static void *reloader(void *arg)
     return NULL;
 }
 
-int serve_vectors_start(const char *kbdir)
+int serve_vectors_start(const char *kbdir, int nice)
 {
+    V.nice = nice;
     if (cc_kb_open(kbdir, CC_KB_READ, &V.kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (cc_kb_path(V.kb, "vectors.faiss", &V.path) ||
         cc_kb_path(V.kb, "vectors.faiss.delta", &V.dpath))

@@ -7,7 +7,7 @@
  * The writer thread runs the job under the server's writer (write_mu and a
  * CC_KB_WRITE handle opened per job, so a CLI writer can interleave), builds
  * the reply and resumes the connection; libmicrohttpd then calls the handler
- * again, which sends the reply (serve_write_resumed). A full queue answers
+ * again, which sends the reply (the hand-off is serve_job.c's). A full queue answers
  * 503 queue_full with Retry-After.
  *
  * Group commit of the vector index: a job commits its SQLite transaction
@@ -31,30 +31,24 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SYNC_GAP_MS 2000      /* least time between two vector syncs */
 #define FAIL_GAP_MS 60000     /* most time between retries of a failing sync */
 #define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
-
-struct serve_wjob {
-    serve_wjob     *next;
-    serve_req      *r;
-    serve_write_fn  fn;
-    void           *arg;
-    void          (*arg_free)(void *);
-    serve_reply     rp;
-    int             done;     /* rp is ready (atomic) */
-};
 
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t  cv;
     pthread_t       tid;
     int             running, stop;
-    serve_wjob     *head, *tail;
+    serve_jobq      q;
     int             n_queued, queue_max;   /* waiting jobs (not the running one) */
     int             n_running;      /* 1 while a job runs */
+    int             nice;           /* the thread's priority, lowered by this */
     int             vec_dirty;      /* commits since the last vector sync */
     double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
     double          vec_gap_ms;
@@ -130,19 +124,18 @@ static void vector_sync(void)
     pthread_mutex_unlock(&W.mu);
 }
 
-static void run_job(serve_wjob *j)
+static void run_job(serve_job *j)
 {
     cc_kb *kb;
     double t0 = cc_now_ms();
     cc_status st = serve_writer_acquire(&kb);
-    struct MHD_Connection *c = j->r->c;
     if (st != CC_OK) {
         const char *code;
         int http = serve_write_status(st, 500, "internal", &code);
         serve_reply_error(&j->rp, http, code, "%s%s", cc_errmsg(),
                           st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
     } else {
-        int changed = j->fn(j->r, kb, j->arg, &j->rp);
+        int changed = j->write_fn(j->r, kb, j->arg, &j->rp);
         cg_ingest_done();   /* this thread's statements on kb, before it closes */
         if (changed) {
             pthread_mutex_lock(&W.mu);
@@ -153,20 +146,26 @@ static void run_job(serve_wjob *j)
         serve_writer_release(kb, 0);
     }
     serve_timing("W", "job %.3f", cc_now_ms() - t0);
-    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
-    MHD_resume_connection(c);   /* j may be freed from here on */
+    serve_job_done(j);
+}
+
+void serve_thread_nice(int nice)
+{
+    if (nice <= 0) return;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice))
+        fprintf(stderr, "cairn: cannot lower a background thread's priority (%s); it runs at "
+                        "the server's\n", strerror(errno));
 }
 
 static void *writer_main(void *arg)
 {
     (void)arg;
+    serve_thread_nice(W.nice);
     pthread_mutex_lock(&W.mu);
     for (;;) {
-        serve_wjob *j = W.head;
+        serve_job *j = serve_job_pop(&W.q);
         double now = cc_now_ms();
         if (j) {
-            W.head = j->next;
-            if (!W.head) W.tail = NULL;
             W.n_queued--;
             W.n_running = 1;
             pthread_mutex_unlock(&W.mu);
@@ -179,7 +178,7 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&W.mu);
             vector_sync();
             pthread_mutex_lock(&W.mu);
-            if (W.stop && W.vec_dirty && !W.head) break;   /* failed at shutdown: the next writer catches up */
+            if (W.stop && W.vec_dirty && !W.q.head) break;   /* failed at shutdown: the next writer catches up */
             continue;
         }
         if (W.stop) break;
@@ -201,9 +200,10 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int serve_writer_start(int queue_max)
+int serve_writer_start(int queue_max, int nice)
 {
     W.queue_max = queue_max;
+    W.nice = nice;
     W.vec_gap_ms = SYNC_GAP_MS;
     W.vec_dirty = 1;          /* catch up at startup (after a crash, say) */
     W.vec_due_ms = 0;
@@ -227,27 +227,15 @@ void serve_writer_stop(void)
 enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
                                    void (*arg_free)(void *))
 {
-    serve_wjob *j = calloc(1, sizeof *j);
+    serve_job *j = serve_job_new(r, arg, arg_free);
     const char *why = NULL;
-    if (!j) {
-        if (arg_free) arg_free(arg);
-        return serve_send_error(r, 500, "internal", "out of memory");
-    }
-    j->r = r;
-    j->fn = fn;
-    j->arg = arg;
-    j->arg_free = arg_free;
-    serve_reply_init(&j->rp);
+    if (!j) return serve_send_error(r, 500, "internal", "out of memory");
+    j->write_fn = fn;
     pthread_mutex_lock(&W.mu);
     if (!W.running || W.stop) why = "the server is shutting down";
     else if (W.n_queued >= W.queue_max) why = "the write queue is full";
     if (!why) {
-        /* suspend before the job is visible: the writer's resume comes after */
-        r->wjob = j;
-        MHD_suspend_connection(r->c);
-        if (W.tail) W.tail->next = j;
-        else W.head = j;
-        W.tail = j;
+        serve_job_push(&W.q, j);
         W.n_queued++;
         pthread_cond_signal(&W.cv);
     }
@@ -256,7 +244,7 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
         cJSON *e = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(e, "error");
         char *s, msg[160];
         struct MHD_Response *resp;
-        serve_wjob_free(j);
+        serve_job_free(j);
         snprintf(msg, sizeof msg, "%s (%d writes waiting at most); retry in " RETRY_AFTER " s",
                  why, W.queue_max);
         cJSON_AddStringToObject(o, "code", W.stop || !W.running ? "shutting_down" : "queue_full");
@@ -271,26 +259,6 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
         return serve_send_response(r, 503, resp);
     }
     return MHD_YES;
-}
-
-enum MHD_Result serve_write_resumed(serve_req *r)
-{
-    serve_wjob *j = r->wjob;
-    if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {   /* not ours: wait on */
-        MHD_suspend_connection(r->c);
-        return MHD_YES;
-    }
-    if (j->done == 2) return MHD_YES;   /* already answered */
-    j->done = 2;
-    return serve_send_reply(r, &j->rp);
-}
-
-void serve_wjob_free(serve_wjob *j)
-{
-    if (!j) return;
-    if (j->arg_free) j->arg_free(j->arg);
-    serve_reply_free(&j->rp);
-    free(j);
 }
 
 void serve_write_state(int *queued, int *running)
