@@ -187,6 +187,24 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
     return cr_vectors_sync_keep(kb, NULL, stats);
 }
 
+cc_status cr_vectors_load(cc_kb *kb, cr_vindex **out)
+{
+    cr_embedder *e = NULL;
+    cr_vindex_opts vo;
+    cc_buf path = CC_BUF_INIT(0);
+    cc_status s;
+    *out = NULL;
+    if (!cr_vectors_enabled(kb))
+        return cc_kb_seterr(kb, CC_NOTFOUND, "vectors are disabled (embedder.name is \"none\")");
+    if ((s = vindex_opts_from_kb(kb, &vo)) || (s = cr_embedder_from_kb(kb, &e))) return s;
+    if (cc_kb_path(kb, "vectors.faiss", &path)) s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    else if ((s = cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), &vo, out)))
+        cc_kb_seterr(kb, s, "vector index: %s", cc_errmsg());
+    cc_buf_free(&path);
+    cr_embedder_close(e);
+    return s;
+}
+
 cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *stats)
 {
     cr_embedder *e = NULL;

@@ -397,6 +397,8 @@ int  serve_timing_open(void);    /* nonzero after printing why FILE cannot be op
 int  serve_timing_on(void);
 void serve_timing(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void serve_timing_close(void);
+/* CPU time the calling thread has used, ms (for the background events' lines) */
+double serve_thread_cpu_ms(void);
 
 /* ---------------------------------------------------------------- handlers */
 

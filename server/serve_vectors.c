@@ -67,7 +67,7 @@ static int swap_in_spare(const struct stat *dst)
 {
     cr_vshared *old;
     int again = 0;
-    double t0 = cc_now_ms();
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
     cc_status s = cr_vshared_refresh(V.spare, &again);
     if (s != CC_OK || again) {
         if (s != CC_OK)
@@ -87,7 +87,7 @@ static int swap_in_spare(const struct stat *dst)
     /* every slot onto the new one now, so none searches the spare when the
      * next delta is applied to it (a slot's request in flight finishes first) */
     serve_slots_apply_vectors();
-    serve_timing("V", "swap %.3f", cc_now_ms() - t0);
+    serve_timing("V", "swap %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
     return 0;
 }
 
@@ -99,7 +99,7 @@ static void reload(int force)
     cr_vshared *v = NULL, *old;
     char why[512] = "";
     int delta_only = 0;
-    double t0 = cc_now_ms();
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
     if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
     if (stat(V.dpath.data, &dst)) memset(&dst, 0, sizeof dst);
     if (!force && same_file(&st, &V.seen)) {
@@ -133,7 +133,7 @@ static void reload(int force)
         V.spare = NULL;
     }
     cr_vshared_unref(old);
-    serve_timing("V", "load %.3f", cc_now_ms() - t0);
+    serve_timing("V", "load %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
 }
 
 static void *reloader(void *arg)

@@ -53,6 +53,10 @@ static struct {
     double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
     double          vec_gap_ms;
     cr_vindex      *vec_keep;       /* the writer's index, kept between syncs */
+    /* the first load of vec_keep, on its own thread (preload) */
+    pthread_t       pre_tid;
+    int             pre_state;      /* 0 not started, 1 loading, 2 loaded (pre), 3 taken */
+    cr_vindex      *pre;
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* The full-text indexes merged when their segments call for it
@@ -76,6 +80,52 @@ static void fts_tidy(cc_kb *kb)
                 cc_kb_errmsg(kb));
 }
 
+/* The writer's first catch-up needs its own copy of the index, and loading
+ * it takes as long as the server's startup load (tens of seconds on a
+ * loaded machine, 112k vectors). Done on the writer thread it held every
+ * write queued behind it; so the first committed write starts this thread
+ * to load it while the writer goes on committing, and the catch-up waits
+ * for it (cr_vectors_sync_keep takes it as its kept copy when the files are
+ * still as it loaded them, else loads them again itself). */
+static void *preload_main(void *arg)
+{
+    cc_kb *kb = NULL;
+    cr_vindex *vi = NULL;
+    double t0 = cc_now_ms(), c0;
+    (void)arg;
+    serve_thread_nice(W.nice);
+    c0 = serve_thread_cpu_ms();
+    if (cc_kb_open(serve_kbdir(), CC_KB_READ, &kb) == CC_OK) {
+        cc_status st = cr_vectors_load(kb, &vi);
+        if (st != CC_OK && st != CC_NOTFOUND)   /* none yet: the catch-up builds it */
+            fprintf(stderr, "cairn: loading the writer's vector index: %s; the catch-up loads "
+                            "it\n", cc_kb_errmsg(kb));
+    }
+    cc_kb_close(kb);
+    serve_timing("W", "preload %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
+    pthread_mutex_lock(&W.mu);
+    W.pre = vi;
+    W.pre_state = 2;
+    pthread_cond_signal(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    return NULL;
+}
+
+/* Under W.mu, on the writer thread: 1 while the preload runs (the catch-up
+ * waits), else 0, with its index taken into vec_keep when it has ended. */
+static int preload_pending(void)
+{
+    if (W.pre_state == 1) return 1;
+    if (W.pre_state == 2) {
+        pthread_join(W.pre_tid, NULL);
+        if (!W.vec_keep) W.vec_keep = W.pre;
+        else cr_vindex_close(W.pre);
+        W.pre = NULL;
+        W.pre_state = 3;
+    }
+    return 0;
+}
+
 /* Catches vectors.faiss up with the catalog (never while a job runs). */
 static void vector_sync(void)
 {
@@ -83,7 +133,7 @@ static void vector_sync(void)
     cr_vectors_stats vs;
     cc_status st;
     int64_t gen;
-    double t0 = cc_now_ms(), took;
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms(), took;
     if ((st = serve_writer_acquire(&kb)) != CC_OK) {
         /* a CLI writer holds the KB: it catches the index up itself; retry later */
         if (st != CC_BUSY)
@@ -113,8 +163,8 @@ static void vector_sync(void)
     }
     serve_writer_release(kb, st == CC_OK && (vs.added || vs.removed || vs.rebuilt));
     took = cc_now_ms() - t0;
-    serve_timing("W", "sync %.3f added %lld removed %lld", took, (long long)vs.added,
-                 (long long)vs.removed);
+    serve_timing("W", "sync %.3f added %lld removed %lld cpu %.3f", took, (long long)vs.added,
+                 (long long)vs.removed, serve_thread_cpu_ms() - c0);
     pthread_mutex_lock(&W.mu);
     if (st != CC_OK)   /* a lasting failure (say, a damaged KB) retries ever more slowly */
         W.vec_gap_ms = W.vec_gap_ms * 2 < FAIL_GAP_MS ? W.vec_gap_ms * 2 : FAIL_GAP_MS;
@@ -141,6 +191,10 @@ static void run_job(serve_job *j)
             pthread_mutex_lock(&W.mu);
             if (!W.vec_dirty && W.vec_due_ms < cc_now_ms()) W.vec_due_ms = cc_now_ms();
             W.vec_dirty = 1;
+            if (W.pre_state == 0 && !W.vec_keep) {   /* the first write: load the index aside */
+                W.pre_state = 1;
+                if (pthread_create(&W.pre_tid, NULL, preload_main, NULL)) W.pre_state = 3;
+            }
             pthread_mutex_unlock(&W.mu);
         }
         serve_writer_release(kb, 0);
@@ -175,6 +229,10 @@ static void *writer_main(void *arg)
             continue;
         }
         if (W.vec_dirty && (W.stop || now >= W.vec_due_ms)) {
+            if (preload_pending()) {   /* woken by its end, or by a job */
+                pthread_cond_wait(&W.cv, &W.mu);
+                continue;
+            }
             pthread_mutex_unlock(&W.mu);
             vector_sync();
             pthread_mutex_lock(&W.mu);
@@ -194,6 +252,7 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&W.cv, &W.mu);
         }
     }
+    while (preload_pending()) pthread_cond_wait(&W.cv, &W.mu);
     pthread_mutex_unlock(&W.mu);
     cr_vindex_close(W.vec_keep);
     W.vec_keep = NULL;
