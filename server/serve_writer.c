@@ -17,7 +17,8 @@
  * the change log from the index's generation and append the changes to
  * vectors.faiss.delta: cr_vectors_sync_keep, the cr_vectors_sync every
  * writer uses, with the writer's index kept in memory between catch-ups
- * so that it is loaded once, not at every catch-up; the whole file is
+ * so that it is loaded once, not at every catch-up, and that once on its
+ * own thread while writes go on (preload_main); the whole file is
  * rewritten only when the delta grows past 1/64 of it) at most once per
  * max(SYNC_GAP_MS, twice the last sync's time) while writes keep coming, at
  * startup, and on shutdown after the queue is drained. A crash between a
