@@ -820,8 +820,12 @@ int cmd_serve(int argc, char **argv)
                             write_queue < 1 || write_queue > 4096))
         write_queue = 64;
     if (cc_kb_setting_i64(probe, "serve.background_nice", 0, &bg_nice) != CC_OK || bg_nice < 0 ||
-        bg_nice > 19)
-        bg_nice = 0;
+        bg_nice > 19) {
+        cc_kb_close(probe);
+        return cli_error("setting serve.background_nice in %s/cairn.json: want a whole number "
+                         "0-19 (0: the writer and the vector reloader at the server's priority)",
+                         kbdir);
+    }
     if (n_keys < 0) {
         ret = cli_error("%s", cc_kb_errmsg(probe));
         cc_kb_close(probe);
