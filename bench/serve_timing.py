@@ -21,6 +21,7 @@ def row(name, v):
         sum(v) / len(v) if v else 0))
 
 S, ev = [], []
+evcpu = collections.defaultdict(list)
 t_first = None
 for line in open(sys.argv[1], errors="replace"):
     f = line.split(" ", 14)
@@ -34,6 +35,9 @@ for line in open(sys.argv[1], errors="replace"):
                       q=f[14].strip() if len(f) > 14 else ""))
     elif f[0] in ("V", "W"):
         ev.append((t, f[0] + ":" + f[3], float(f[4])))
+        rest = line.split()
+        if "cpu" in rest[:-1]:   # the event's own thread CPU, ms
+            evcpu[f[0] + ":" + f[3]].append(float(rest[rest.index("cpu") + 1]))
 MODES = {"bm25": 0, "vector": 1, "hybrid": 2}
 mode = sys.argv[2] if len(sys.argv) > 2 else "hybrid"
 phase = sys.argv[3] if len(sys.argv) > 3 else "all"
@@ -54,6 +58,9 @@ print("live-checked (index behind the catalog): %.1f%%" % (100 * sum(s["live"] f
 kinds = collections.defaultdict(list)
 for t, k, d in ev: kinds[k].append(d)
 for k, v in sorted(kinds.items()): row("event " + k, v)
+for k, v in sorted(evcpu.items()):   # whole log, not only the window
+    print("event %s thread CPU ms: n %d, median %.1f, mean %.1f, total %.0f" % (
+        k, len(v), pct(v, 50), sum(v) / len(v), sum(v)))
 # per connection cycles
 byc = collections.defaultdict(list)
 for s in S: byc[s["conn"]].append(s)

@@ -438,6 +438,12 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats);
  * as it left them, and the handle is left in *keep again on success (NULL
  * on failure). The caller closes it with cr_vindex_close. */
 cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *stats);
+/* Loads the KB's vector index as cr_vectors_sync_keep would, on any handle
+ * (a read handle is enough; no lock is taken), for a later
+ * cr_vectors_sync_keep to take as *keep: so that a server's writer can
+ * load it on another thread while writes go on. Errors on the KB handle
+ * (CC_NOTFOUND also when vectors are disabled). */
+cc_status cr_vectors_load(cc_kb *kb, cr_vindex **out);
 
 /* Progress of the embedding done by cr_vectors_sync: fn(ud, done, total)
  * in chunks, called at the start and after every batch. Process-wide, for

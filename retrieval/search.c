@@ -187,6 +187,24 @@ cc_status cr_vectors_sync(cc_kb *kb, cr_vectors_stats *stats)
     return cr_vectors_sync_keep(kb, NULL, stats);
 }
 
+cc_status cr_vectors_load(cc_kb *kb, cr_vindex **out)
+{
+    cr_embedder *e = NULL;
+    cr_vindex_opts vo;
+    cc_buf path = CC_BUF_INIT(0);
+    cc_status s;
+    *out = NULL;
+    if (!cr_vectors_enabled(kb))
+        return cc_kb_seterr(kb, CC_NOTFOUND, "vectors are disabled (embedder.name is \"none\")");
+    if ((s = vindex_opts_from_kb(kb, &vo)) || (s = cr_embedder_from_kb(kb, &e))) return s;
+    if (cc_kb_path(kb, "vectors.faiss", &path)) s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    else if ((s = cr_vindex_open(path.data, cr_embedder_identity(e), cr_embedder_dim(e), &vo, out)))
+        cc_kb_seterr(kb, s, "vector index: %s", cc_errmsg());
+    cc_buf_free(&path);
+    cr_embedder_close(e);
+    return s;
+}
+
 cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *stats)
 {
     cr_embedder *e = NULL;
@@ -355,7 +373,15 @@ struct cr_searcher {
      * compiled each time); always reset after use, so that no read
      * transaction stays open between searches */
     sqlite3_stmt *gen_st;   /* the catalog's generation */
+    sqlite3_stmt *gone_st;  /* chunk ranges removed in generations (?1, ?2] */
     sqlite3_stmt *live_st;  /* is chunk ?1 still there */
+    /* the chunks removed from the catalog after the vector index's
+     * generation gone_from, up to gone_to: ranges sorted by lo, disjoint,
+     * not adjacent; valid when gone_ok (see gone_update) */
+    int          gone_ok;
+    int64_t      gone_from, gone_to;
+    struct gone_range { int64_t lo, hi; } *gone;
+    size_t       n_gone, cap_gone;
     cr_search_timing last;  /* the last search's (cr_searcher_last_timing) */
 };
 
@@ -404,7 +430,9 @@ void cr_searcher_close(cr_searcher *s)
     else cr_vindex_close(s->vi);
     cr_embedder_close(s->emb);
     sqlite3_finalize(s->gen_st);
+    sqlite3_finalize(s->gone_st);
     sqlite3_finalize(s->live_st);
+    free(s->gone);
     free(s);
 }
 
@@ -477,21 +505,112 @@ fail:
     return st;
 }
 
-/* Drops hits whose chunk no longer exists (an index behind the catalog). */
-static cc_status filter_live(cr_searcher *s, cr_hit *h, size_t *n)
+/* Brings s->gone to the chunk ranges removed after generation vec_gen (the
+ * index's) up to cat_gen (the catalog's, vec_gen < cat_gen). Chunk ids are
+ * never reused (AUTOINCREMENT) and a catch-up removes exactly these ranges
+ * from the index (cr_vectors_sync_keep), so a hit of an index at vec_gen is
+ * a live chunk unless it lies in one of them. Kept between searches: under
+ * a writer a search reads only the changes since the last one (usually
+ * none or a few rows) instead of looking its ~50 vector hits up one by
+ * one; a newer index (or a catalog that went back) starts it again. */
+static int gone_cmp(const void *a, const void *b)
 {
-    cc_status r = cached_stmt(s, &s->live_st, "SELECT 1 FROM chunks WHERE id = ?1");
-    sqlite3_stmt *st = s->live_st;
-    size_t i, m = 0;
-    if (r) return r;
-    for (i = 0; i < *n; i++) {
-        sqlite3_bind_int64(st, 1, h[i].chunk_id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            h[m] = h[i];
-            h[m].rank[CR_LANE_VECTOR] = (int)m + 1;
-            m++;
+    const struct gone_range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static cc_status gone_update(cr_searcher *s, int64_t vec_gen, int64_t cat_gen)
+{
+    sqlite3_stmt *st;
+    size_t n0, i, m;
+    int rc;
+    cc_status r;
+    if (!s->gone_ok || s->gone_from != vec_gen || cat_gen < s->gone_to) {
+        s->gone_ok = 1;
+        s->gone_from = s->gone_to = vec_gen;
+        s->n_gone = 0;
+    }
+    if (cat_gen == s->gone_to) return CC_OK;
+    if ((r = cached_stmt(s, &s->gone_st, "SELECT chunk_lo, chunk_hi FROM changes WHERE"
+                         " generation > ?1 AND generation <= ?2 AND op = 'remove'")))
+        return r;
+    st = s->gone_st;
+    sqlite3_bind_int64(st, 1, s->gone_to);
+    sqlite3_bind_int64(st, 2, cat_gen);
+    n0 = s->n_gone;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t lo = sqlite3_column_int64(st, 0), hi = sqlite3_column_int64(st, 1);
+        if (lo > hi) continue;
+        if (s->n_gone == s->cap_gone) {
+            size_t cap = s->cap_gone ? 2 * s->cap_gone : 16;
+            struct gone_range *g = realloc(s->gone, cap * sizeof *g);
+            if (!g) { rc = SQLITE_NOMEM; break; }
+            s->gone = g;
+            s->cap_gone = cap;
         }
-        sqlite3_reset(st);
+        s->gone[s->n_gone].lo = lo;
+        s->gone[s->n_gone].hi = hi;
+        s->n_gone++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        s->gone_ok = 0;
+        return rc == SQLITE_NOMEM ? cc_kb_seterr(s->kb, CC_NOMEM, "out of memory")
+                                  : cc_kb_sqlerr(s->kb, "reading the change log");
+    }
+    if (s->n_gone > n0) {   /* sort and merge, so that a hit is one binary search */
+        qsort(s->gone, s->n_gone, sizeof *s->gone, gone_cmp);
+        for (i = 1, m = 0; i < s->n_gone; i++) {
+            if (s->gone[i].lo <= s->gone[m].hi + 1) {
+                if (s->gone[i].hi > s->gone[m].hi) s->gone[m].hi = s->gone[i].hi;
+            } else {
+                s->gone[++m] = s->gone[i];
+            }
+        }
+        s->n_gone = m + 1;
+    }
+    s->gone_to = cat_gen;
+    return CC_OK;
+}
+
+static int is_gone(const cr_searcher *s, int64_t id)
+{
+    size_t lo = 0, hi = s->n_gone;   /* the first range with .hi >= id is in [lo, hi] */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->gone[mid].hi < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < s->n_gone && s->gone[lo].lo <= id;
+}
+
+/* Drops hits whose chunk no longer exists: for an index behind the
+ * catalog (vec_gen < cat_gen) those removed since vec_gen (gone_update);
+ * for one ahead of it (a catalog restored from a copy: the next writer
+ * drops that index) each hit looked up in the catalog. */
+static cc_status filter_live(cr_searcher *s, int64_t vec_gen, int64_t cat_gen, cr_hit *h,
+                             size_t *n)
+{
+    size_t i, m = 0;
+    cc_status r;
+    sqlite3_stmt *st = NULL;
+    if (vec_gen < cat_gen) r = gone_update(s, vec_gen, cat_gen);
+    else r = cached_stmt(s, &s->live_st, "SELECT 1 FROM chunks WHERE id = ?1");
+    if (r) return r;
+    st = vec_gen < cat_gen ? NULL : s->live_st;
+    for (i = 0; i < *n; i++) {
+        int live;
+        if (st) {
+            sqlite3_bind_int64(st, 1, h[i].chunk_id);
+            live = sqlite3_step(st) == SQLITE_ROW;
+            sqlite3_reset(st);
+        } else {
+            live = !is_gone(s, h[i].chunk_id);
+        }
+        if (!live) continue;
+        h[m] = h[i];
+        h[m].rank[CR_LANE_VECTOR] = (int)m + 1;
+        m++;
     }
     *n = m;
     return CC_OK;
@@ -623,13 +742,18 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
         nl[CR_LANE_VECTOR] = job.n;
         job.hits = NULL;
         /* An index at the catalog's generation (read after the search, and
-         * the index's before it; an index is never ahead of the catalog)
-         * holds no removed chunk: skip the per-hit lookups, the common case
-         * (docs/benchmarks.md: ~50 B-tree descents per hybrid query). */
-        if (nl[CR_LANE_VECTOR] &&
-            !(catalog_generation(s, &cat_gen) == CC_OK && cat_gen == vec_gen)) {
-            s->last.live_checked = 1;
-            if ((st = filter_live(s, lane[CR_LANE_VECTOR], &nl[CR_LANE_VECTOR]))) goto out;
+         * the index's before it) holds no removed chunk: nothing to drop,
+         * the common case. One behind it (under a writer, always) drops
+         * the hits removed since its generation, from the searcher's
+         * in-memory list of removed ranges, not ~50 B-tree descents. */
+        if (nl[CR_LANE_VECTOR]) {
+            if ((st = catalog_generation(s, &cat_gen))) goto out;
+            if (cat_gen != vec_gen) {
+                s->last.live_checked = 1;
+                if ((st = filter_live(s, vec_gen, cat_gen, lane[CR_LANE_VECTOR],
+                                      &nl[CR_LANE_VECTOR])))
+                    goto out;
+            }
         }
     }
     if (bm25_st && !nl[CR_LANE_VECTOR]) { st = cc_kb_seterr(kb, bm25_st, "%s", bm25_why); goto out; }

@@ -673,8 +673,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 {
     serve_req *r = *con_cls;
     (void)cls; (void)version;
-    if (r && r->wjob) return serve_write_resumed(r);   /* back from the writer thread */
-    if (r && r->rjob) return serve_read_resumed(r);    /* back from a search worker */
+    if (r && r->job) return serve_job_resumed(r);   /* back from the writer or a search worker */
     if (!r) {   /* first call: headers only */
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = cc_now_ms();
@@ -711,8 +710,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r) return;
     __atomic_sub_fetch(&S.inflight, 1, __ATOMIC_RELAXED);
     if (r->ext_free) r->ext_free(r->ext);
-    serve_wjob_free(r->wjob);
-    serve_rjob_free(r->rjob);
+    serve_job_free(r->job);
     cc_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
@@ -742,7 +740,7 @@ int cmd_serve(int argc, char **argv)
 {
     const char *kbdir = NULL, *listen = "127.0.0.1:8080", *tls_cert = NULL, *tls_key = NULL;
     const char *model = NULL;
-    int64_t threads = N_THREADS, port, timeout_s = -1, n_keys, write_queue = -1;
+    int64_t threads = N_THREADS, port, timeout_s = -1, n_keys, write_queue = -1, bg_nice = 0;
     double rate = -1;
     struct sockaddr_in sa = {0};
     char host[64];
@@ -821,6 +819,13 @@ int cmd_serve(int argc, char **argv)
     if (write_queue < 0 && (cc_kb_setting_i64(probe, "serve.write_queue", 64, &write_queue) != CC_OK ||
                             write_queue < 1 || write_queue > 4096))
         write_queue = 64;
+    if (cc_kb_setting_i64(probe, "serve.background_nice", 0, &bg_nice) != CC_OK || bg_nice < 0 ||
+        bg_nice > 19) {
+        cc_kb_close(probe);
+        return cli_error("setting serve.background_nice in %s/cairn.json: want a whole number "
+                         "0-19 (0: the writer and the vector reloader at the server's priority)",
+                         kbdir);
+    }
     if (n_keys < 0) {
         ret = cli_error("%s", cc_kb_errmsg(probe));
         cc_kb_close(probe);
@@ -860,8 +865,8 @@ int cmd_serve(int argc, char **argv)
     S.n_slots = (int)threads;
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     if ((ret = serve_timing_open())) goto out;
-    if ((ret = serve_vectors_start(kbdir))) goto out;
-    if ((ret = serve_writer_start((int)write_queue))) goto out;
+    if ((ret = serve_vectors_start(kbdir, (int)bg_nice))) goto out;
+    if ((ret = serve_writer_start((int)write_queue, (int)bg_nice))) goto out;
     if ((ret = serve_readers_start((int)threads))) goto out;
     signal(SIGPIPE, SIG_IGN);
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;

@@ -45,10 +45,12 @@ typedef enum serve_role {
 } serve_role;
 
 typedef struct serve_req serve_req;
-typedef struct serve_wjob serve_wjob;   /* a queued write (serve_writer.c) */
-typedef struct serve_rjob serve_rjob;   /* a queued search (serve_readers.c) */
+typedef struct serve_job serve_job;     /* a request run on another thread (below) */
 typedef struct serve_reply serve_reply; /* below (replies) */
 typedef enum MHD_Result (*serve_handler)(serve_req *r);
+/* what a job runs (serve_job.c; contracts at the writer and the search workers) */
+typedef void (*serve_read_fn)(serve_req *r, void *arg, serve_reply *rp);
+typedef int (*serve_write_fn)(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp);
 
 typedef struct serve_route {
     const char   *method;    /* "GET", "POST", "DELETE" */
@@ -79,10 +81,9 @@ struct serve_req {
     char        early_allow[64];
     /* a route's own body reader (multipart); nonzero return = refuse (413) */
     int       (*body_fn)(serve_req *r, const char *data, size_t n);
-    /* the write queued for the writer thread, if any (serve_write_submit) */
-    serve_wjob *wjob;
-    /* the search queued for a search worker, if any (serve_read_submit) */
-    serve_rjob *rjob;
+    /* the job queued for the writer thread or a search worker, if any
+     * (serve_write_submit, serve_read_submit); freed with the request */
+    serve_job  *job;
 };
 
 /* ---------------------------------------------------------------- responses
@@ -149,38 +150,41 @@ const char *serve_kbdir(void);
 
 /* ---------------------------------------------------------------- the writer thread (serve_writer.c)
  * Document writes run on one writer thread, not on libmicrohttpd's workers.
- * A job runs with the writer's KB handle (write_mu held); it fills rp (the
+ * A job (serve_write_fn) runs with the writer's KB handle (write_mu held); it fills rp (the
  * reply: serve_reply_error, or a JSON body) and returns 1 when it committed
  * a change to the catalog (the vector index is then caught up later, in a
  * batch: group commit), 0 otherwise. It may read r (borrowed; the connection
  * is suspended meanwhile) but must not send on it. */
-typedef int (*serve_write_fn)(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp);
 
 /* Starts the writer thread with room for queue_max waiting jobs; its first
- * act is to catch the vector index up with the catalog. Nonzero after
- * printing an error. */
-int  serve_writer_start(int queue_max);
+ * act is to catch the vector index up with the catalog. nice (0..19,
+ * setting serve.background_nice) lowers its CPU priority (serve_thread_nice).
+ * Nonzero after printing an error. */
+int  serve_writer_start(int queue_max, int nice);
+/* Lowers the calling thread's CPU priority by nice (Linux: setpriority on
+ * the thread id; other threads keep theirs); 0 does nothing. A failure is
+ * reported on stderr, not fatal. For the writer and the vector reloader, so
+ * that searches keep their latency while they work. */
+void serve_thread_nice(int nice);
 /* Runs the queued jobs to the end, catches the vector index up once more,
  * and ends the thread. New submissions get 503 from the moment it is called. */
 void serve_writer_stop(void);
 /* In a handler, once the request is validated: queues fn(arg) and suspends
  * the connection (MHD_YES); the handler is called again when it is done and
- * must then call serve_write_resumed (the dispatcher does). A full queue or
+ * must then call serve_job_resumed (the dispatcher does). A full queue or
  * a server shutting down answers 503 queue_full with Retry-After at once.
  * arg_free (may be NULL) frees arg in every case. */
 enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
                                    void (*arg_free)(void *));
-enum MHD_Result serve_write_resumed(serve_req *r);   /* sends the job's reply */
-void            serve_wjob_free(serve_wjob *j);
 void            serve_write_state(int *queued, int *running); /* jobs waiting; 1 if one runs */
 
 /* ---------------------------------------------------------------- the search workers (serve_readers.c)
  * Searches run on a pool of worker threads from one first-come,
  * first-served queue, not on the libmicrohttpd thread that owns the
- * connection (whose share of the connections is uneven). A job fills rp
+ * connection (whose share of the connections is uneven). A job
+ * (serve_read_fn) fills rp
  * (serve_reply_error, or a body) and may read r (borrowed; the connection
  * is suspended meanwhile) but must not send on it. */
-typedef void (*serve_read_fn)(serve_req *r, void *arg, serve_reply *rp);
 
 /* Starts n worker threads; nonzero after printing an error. */
 int  serve_readers_start(int n);
@@ -189,13 +193,11 @@ int  serve_readers_start(int n);
 void serve_readers_stop(void);
 /* In a handler, once the request is validated: queues fn(arg) and suspends
  * the connection (MHD_YES); the handler is called again when it is done
- * and must then call serve_read_resumed (the dispatcher does). Without
+ * and must then call serve_job_resumed (the dispatcher does). Without
  * workers (none started) fn runs at once and its reply is sent. arg_free
  * (may be NULL) frees arg in every case. */
 enum MHD_Result serve_read_submit(serve_req *r, serve_read_fn fn, void *arg,
                                   void (*arg_free)(void *));
-enum MHD_Result serve_read_resumed(serve_req *r);   /* sends the job's reply */
-void            serve_rjob_free(serve_rjob *j);
 
 /* The shared vector index (serve_vectors.c): loaded once at startup, then
  * reloaded in the background when vectors.faiss changes; readers keep
@@ -203,7 +205,7 @@ void            serve_rjob_free(serve_rjob *j);
  * file is not fatal: hybrid answers from BM25 and says why); nonzero after
  * printing an error. _apply gives a slot's searcher the current index when
  * *version (the slot's, 0 at first) is behind; a pointer swap. */
-int  serve_vectors_start(const char *kbdir);
+int  serve_vectors_start(const char *kbdir, int nice);   /* nice: the reloader's */
 void serve_vectors_poke(void);
 void serve_vectors_apply(cr_searcher *se, long *version);
 /* Every reader slot's searcher onto the current index now (waits for a
@@ -292,6 +294,37 @@ void serve_reply_json(serve_reply *rp, int status, cJSON *j);
 /* Sends rp (and frees it); counts it in /metrics. */
 enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp);
 
+/* ---------------------------------------------------------------- jobs (serve_job.c)
+ * A request handed from its libmicrohttpd thread to the writer thread or a
+ * search worker, and back. The submitter makes the job, then under its
+ * queue's lock pushes it (the connection is suspended first); the thread
+ * that pops it fills rp and calls serve_job_done (the connection is
+ * resumed); the dispatcher, called again, sends rp (serve_job_resumed).
+ * The job is the request's (r->job) from the push on and is freed with it. */
+
+struct serve_job {
+    serve_job      *next;
+    serve_req      *r;        /* borrowed; suspended while queued and running */
+    serve_read_fn   read_fn;  /* the one of the two its queue runs */
+    serve_write_fn  write_fn;
+    void           *arg;
+    void          (*arg_free)(void *);
+    serve_reply     rp;
+    int             done;     /* 0 queued, 1 rp ready (atomic), 2 sent */
+};
+
+typedef struct serve_jobq { serve_job *head, *tail; } serve_jobq;   /* FIFO; caller locks */
+
+/* A job for r with arg (arg_free, may be NULL, frees it with the job); NULL
+ * when out of memory, arg already freed. Free an unqueued one with
+ * serve_job_free. */
+serve_job      *serve_job_new(serve_req *r, void *arg, void (*arg_free)(void *));
+void            serve_job_push(serve_jobq *q, serve_job *j);   /* sets r->job, suspends */
+serve_job      *serve_job_pop(serve_jobq *q);                  /* NULL when empty */
+void            serve_job_done(serve_job *j);   /* rp is ready: resumes; j may go at once */
+enum MHD_Result serve_job_resumed(serve_req *r);   /* sends the job's reply, once */
+void            serve_job_free(serve_job *j);   /* NULL: no-op */
+
 /* serve_traces.c: GET /v1/traces[/verify|/export|/{id}[/raw]] and
  * /v1/chunks/{id}. kb is a read handle borrowed for the call (NULL: the KB
  * could not be opened); kbdir is used to open a handle a streamed export
@@ -364,6 +397,8 @@ int  serve_timing_open(void);    /* nonzero after printing why FILE cannot be op
 int  serve_timing_on(void);
 void serve_timing(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void serve_timing_close(void);
+/* CPU time the calling thread has used, ms (for the background events' lines) */
+double serve_thread_cpu_ms(void);
 
 /* ---------------------------------------------------------------- handlers */
 

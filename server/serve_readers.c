@@ -15,7 +15,7 @@
  * libmicrohttpd thread, serve_read_submit queues a job and suspends the
  * connection, a worker runs the job (with a reader slot it takes itself),
  * builds the reply and resumes the connection; libmicrohttpd then calls the
- * handler again, which sends the reply (serve_read_resumed). A connection
+ * handler again, which sends the reply (the hand-off is serve_job.c's). A connection
  * has at most one request in flight, so the queue holds at most one job a
  * connection and needs no bound. */
 #define _GNU_SOURCE
@@ -23,22 +23,12 @@
 
 #include <string.h>
 
-struct serve_rjob {
-    serve_rjob     *next;
-    serve_req      *r;
-    serve_read_fn   fn;
-    void           *arg;
-    void          (*arg_free)(void *);
-    serve_reply     rp;
-    int             done;     /* 0 queued, 1 rp ready (atomic), 2 sent */
-};
-
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t  cv;
     pthread_t      *tid;
     int             n_threads, stop;
-    serve_rjob     *head, *tail;
+    serve_jobq      q;
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void *worker_main(void *arg)
@@ -46,20 +36,15 @@ static void *worker_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&R.mu);
     for (;;) {
-        serve_rjob *j = R.head;
-        struct MHD_Connection *c;
+        serve_job *j = serve_job_pop(&R.q);
         if (!j) {
             if (R.stop) break;
             pthread_cond_wait(&R.cv, &R.mu);
             continue;
         }
-        R.head = j->next;
-        if (!R.head) R.tail = NULL;
         pthread_mutex_unlock(&R.mu);
-        c = j->r->c;
-        j->fn(j->r, j->arg, &j->rp);
-        __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
-        MHD_resume_connection(c);   /* j may be freed from here on */
+        j->read_fn(j->r, j->arg, &j->rp);
+        serve_job_done(j);
         pthread_mutex_lock(&R.mu);
     }
     pthread_mutex_unlock(&R.mu);
@@ -97,7 +82,7 @@ void serve_readers_stop(void)
 enum MHD_Result serve_read_submit(serve_req *r, serve_read_fn fn, void *arg,
                                   void (*arg_free)(void *))
 {
-    serve_rjob *j;
+    serve_job *j;
     int queued = 0, workers;
     pthread_mutex_lock(&R.mu);
     workers = R.n_threads;
@@ -109,50 +94,19 @@ enum MHD_Result serve_read_submit(serve_req *r, serve_read_fn fn, void *arg,
         if (arg_free) arg_free(arg);
         return serve_send_reply(r, &rp);
     }
-    if (!(j = calloc(1, sizeof *j))) {
-        if (arg_free) arg_free(arg);
+    if (!(j = serve_job_new(r, arg, arg_free)))
         return serve_send_error(r, 500, "internal", "out of memory");
-    }
-    j->r = r;
-    j->fn = fn;
-    j->arg = arg;
-    j->arg_free = arg_free;
-    serve_reply_init(&j->rp);
+    j->read_fn = fn;
     pthread_mutex_lock(&R.mu);
     if (!R.stop) {
-        /* suspend before the job is visible: the worker's resume comes after */
-        r->rjob = j;
-        MHD_suspend_connection(r->c);
-        if (R.tail) R.tail->next = j;
-        else R.head = j;
-        R.tail = j;
+        serve_job_push(&R.q, j);
         pthread_cond_signal(&R.cv);
         queued = 1;
     }
     pthread_mutex_unlock(&R.mu);
     if (!queued) {
-        serve_rjob_free(j);
+        serve_job_free(j);
         return serve_send_error(r, 503, "shutting_down", "the server is shutting down; retry");
     }
     return MHD_YES;
-}
-
-enum MHD_Result serve_read_resumed(serve_req *r)
-{
-    serve_rjob *j = r->rjob;
-    if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {   /* not ours: wait on */
-        MHD_suspend_connection(r->c);
-        return MHD_YES;
-    }
-    if (j->done == 2) return MHD_YES;   /* already answered */
-    j->done = 2;
-    return serve_send_reply(r, &j->rp);
-}
-
-void serve_rjob_free(serve_rjob *j)
-{
-    if (!j) return;
-    if (j->arg_free) j->arg_free(j->arg);
-    serve_reply_free(&j->rp);
-    free(j);
 }

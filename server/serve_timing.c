@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static FILE *tlog;
@@ -42,6 +43,13 @@ void serve_timing(const char *kind, const char *fmt, ...)
     va_end(ap);
     fputc('\n', tlog);
     pthread_mutex_unlock(&tlog_mu);
+}
+
+double serve_thread_cpu_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) return 0;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 void serve_timing_close(void)

@@ -41,6 +41,7 @@ static struct {
     pthread_cond_t  cv;
     pthread_t       tid;
     int             running, stop, poked;
+    int             nice;         /* the reloader's priority, lowered by this */
     cr_vshared     *vec;          /* current index; NULL: none (why says why) */
     cr_vshared     *spare;        /* the one before: same base file, delta behind;
                                    * reloader thread only */
@@ -66,7 +67,7 @@ static int swap_in_spare(const struct stat *dst)
 {
     cr_vshared *old;
     int again = 0;
-    double t0 = cc_now_ms();
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
     cc_status s = cr_vshared_refresh(V.spare, &again);
     if (s != CC_OK || again) {
         if (s != CC_OK)
@@ -86,7 +87,7 @@ static int swap_in_spare(const struct stat *dst)
     /* every slot onto the new one now, so none searches the spare when the
      * next delta is applied to it (a slot's request in flight finishes first) */
     serve_slots_apply_vectors();
-    serve_timing("V", "swap %.3f", cc_now_ms() - t0);
+    serve_timing("V", "swap %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
     return 0;
 }
 
@@ -98,7 +99,7 @@ static void reload(int force)
     cr_vshared *v = NULL, *old;
     char why[512] = "";
     int delta_only = 0;
-    double t0 = cc_now_ms();
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
     if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
     if (stat(V.dpath.data, &dst)) memset(&dst, 0, sizeof dst);
     if (!force && same_file(&st, &V.seen)) {
@@ -132,13 +133,14 @@ static void reload(int force)
         V.spare = NULL;
     }
     cr_vshared_unref(old);
-    serve_timing("V", "load %.3f", cc_now_ms() - t0);
+    serve_timing("V", "load %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
 }
 
 static void *reloader(void *arg)
 {
     double next_ok = 0;   /* cc_now_ms() before which no load starts */
     (void)arg;
+    serve_thread_nice(V.nice);
     pthread_mutex_lock(&V.mu);
     while (!V.stop) {
         struct timespec ts;
@@ -170,8 +172,9 @@ static void *reloader(void *arg)
     return NULL;
 }
 
-int serve_vectors_start(const char *kbdir)
+int serve_vectors_start(const char *kbdir, int nice)
 {
+    V.nice = nice;
     if (cc_kb_open(kbdir, CC_KB_READ, &V.kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (cc_kb_path(V.kb, "vectors.faiss", &V.path) ||
         cc_kb_path(V.kb, "vectors.faiss.delta", &V.dpath))

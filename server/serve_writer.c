@@ -7,7 +7,7 @@
  * The writer thread runs the job under the server's writer (write_mu and a
  * CC_KB_WRITE handle opened per job, so a CLI writer can interleave), builds
  * the reply and resumes the connection; libmicrohttpd then calls the handler
- * again, which sends the reply (serve_write_resumed). A full queue answers
+ * again, which sends the reply (the hand-off is serve_job.c's). A full queue answers
  * 503 queue_full with Retry-After.
  *
  * Group commit of the vector index: a job commits its SQLite transaction
@@ -17,7 +17,8 @@
  * the change log from the index's generation and append the changes to
  * vectors.faiss.delta: cr_vectors_sync_keep, the cr_vectors_sync every
  * writer uses, with the writer's index kept in memory between catch-ups
- * so that it is loaded once, not at every catch-up; the whole file is
+ * so that it is loaded once, not at every catch-up, and that once on its
+ * own thread while writes go on (preload_main); the whole file is
  * rewritten only when the delta grows past 1/64 of it) at most once per
  * max(SYNC_GAP_MS, twice the last sync's time) while writes keep coming, at
  * startup, and on shutdown after the queue is drained. A crash between a
@@ -31,34 +32,32 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SYNC_GAP_MS 2000      /* least time between two vector syncs */
 #define FAIL_GAP_MS 60000     /* most time between retries of a failing sync */
 #define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
-
-struct serve_wjob {
-    serve_wjob     *next;
-    serve_req      *r;
-    serve_write_fn  fn;
-    void           *arg;
-    void          (*arg_free)(void *);
-    serve_reply     rp;
-    int             done;     /* rp is ready (atomic) */
-};
 
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t  cv;
     pthread_t       tid;
     int             running, stop;
-    serve_wjob     *head, *tail;
+    serve_jobq      q;
     int             n_queued, queue_max;   /* waiting jobs (not the running one) */
     int             n_running;      /* 1 while a job runs */
+    int             nice;           /* the thread's priority, lowered by this */
     int             vec_dirty;      /* commits since the last vector sync */
     double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
     double          vec_gap_ms;
     cr_vindex      *vec_keep;       /* the writer's index, kept between syncs */
+    /* the first load of vec_keep, on its own thread (preload) */
+    pthread_t       pre_tid;
+    int             pre_state;      /* 0 not started, 1 loading, 2 loaded (pre), 3 taken */
+    cr_vindex      *pre;
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* The full-text indexes merged when their segments call for it
@@ -82,6 +81,52 @@ static void fts_tidy(cc_kb *kb)
                 cc_kb_errmsg(kb));
 }
 
+/* The writer's first catch-up needs its own copy of the index, and loading
+ * it takes as long as the server's startup load (tens of seconds on a
+ * loaded machine, 112k vectors). Done on the writer thread it held every
+ * write queued behind it; so the first committed write starts this thread
+ * to load it while the writer goes on committing, and the catch-up waits
+ * for it (cr_vectors_sync_keep takes it as its kept copy when the files are
+ * still as it loaded them, else loads them again itself). */
+static void *preload_main(void *arg)
+{
+    cc_kb *kb = NULL;
+    cr_vindex *vi = NULL;
+    double t0 = cc_now_ms(), c0;
+    (void)arg;
+    serve_thread_nice(W.nice);
+    c0 = serve_thread_cpu_ms();
+    if (cc_kb_open(serve_kbdir(), CC_KB_READ, &kb) == CC_OK) {
+        cc_status st = cr_vectors_load(kb, &vi);
+        if (st != CC_OK && st != CC_NOTFOUND)   /* none yet: the catch-up builds it */
+            fprintf(stderr, "cairn: loading the writer's vector index: %s; the catch-up loads "
+                            "it\n", cc_kb_errmsg(kb));
+    }
+    cc_kb_close(kb);
+    serve_timing("W", "preload %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
+    pthread_mutex_lock(&W.mu);
+    W.pre = vi;
+    W.pre_state = 2;
+    pthread_cond_signal(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+    return NULL;
+}
+
+/* Under W.mu, on the writer thread: 1 while the preload runs (the catch-up
+ * waits), else 0, with its index taken into vec_keep when it has ended. */
+static int preload_pending(void)
+{
+    if (W.pre_state == 1) return 1;
+    if (W.pre_state == 2) {
+        pthread_join(W.pre_tid, NULL);
+        if (!W.vec_keep) W.vec_keep = W.pre;
+        else cr_vindex_close(W.pre);
+        W.pre = NULL;
+        W.pre_state = 3;
+    }
+    return 0;
+}
+
 /* Catches vectors.faiss up with the catalog (never while a job runs). */
 static void vector_sync(void)
 {
@@ -89,7 +134,7 @@ static void vector_sync(void)
     cr_vectors_stats vs;
     cc_status st;
     int64_t gen;
-    double t0 = cc_now_ms(), took;
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms(), took;
     if ((st = serve_writer_acquire(&kb)) != CC_OK) {
         /* a CLI writer holds the KB: it catches the index up itself; retry later */
         if (st != CC_BUSY)
@@ -119,8 +164,8 @@ static void vector_sync(void)
     }
     serve_writer_release(kb, st == CC_OK && (vs.added || vs.removed || vs.rebuilt));
     took = cc_now_ms() - t0;
-    serve_timing("W", "sync %.3f added %lld removed %lld", took, (long long)vs.added,
-                 (long long)vs.removed);
+    serve_timing("W", "sync %.3f added %lld removed %lld cpu %.3f", took, (long long)vs.added,
+                 (long long)vs.removed, serve_thread_cpu_ms() - c0);
     pthread_mutex_lock(&W.mu);
     if (st != CC_OK)   /* a lasting failure (say, a damaged KB) retries ever more slowly */
         W.vec_gap_ms = W.vec_gap_ms * 2 < FAIL_GAP_MS ? W.vec_gap_ms * 2 : FAIL_GAP_MS;
@@ -130,43 +175,52 @@ static void vector_sync(void)
     pthread_mutex_unlock(&W.mu);
 }
 
-static void run_job(serve_wjob *j)
+static void run_job(serve_job *j)
 {
     cc_kb *kb;
     double t0 = cc_now_ms();
     cc_status st = serve_writer_acquire(&kb);
-    struct MHD_Connection *c = j->r->c;
     if (st != CC_OK) {
         const char *code;
         int http = serve_write_status(st, 500, "internal", &code);
         serve_reply_error(&j->rp, http, code, "%s%s", cc_errmsg(),
                           st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
     } else {
-        int changed = j->fn(j->r, kb, j->arg, &j->rp);
+        int changed = j->write_fn(j->r, kb, j->arg, &j->rp);
         cg_ingest_done();   /* this thread's statements on kb, before it closes */
         if (changed) {
             pthread_mutex_lock(&W.mu);
             if (!W.vec_dirty && W.vec_due_ms < cc_now_ms()) W.vec_due_ms = cc_now_ms();
             W.vec_dirty = 1;
+            if (W.pre_state == 0 && !W.vec_keep) {   /* the first write: load the index aside */
+                W.pre_state = 1;
+                if (pthread_create(&W.pre_tid, NULL, preload_main, NULL)) W.pre_state = 3;
+            }
             pthread_mutex_unlock(&W.mu);
         }
         serve_writer_release(kb, 0);
     }
     serve_timing("W", "job %.3f", cc_now_ms() - t0);
-    __atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
-    MHD_resume_connection(c);   /* j may be freed from here on */
+    serve_job_done(j);
+}
+
+void serve_thread_nice(int nice)
+{
+    if (nice <= 0) return;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice))
+        fprintf(stderr, "cairn: cannot lower a background thread's priority (%s); it runs at "
+                        "the server's\n", strerror(errno));
 }
 
 static void *writer_main(void *arg)
 {
     (void)arg;
+    serve_thread_nice(W.nice);
     pthread_mutex_lock(&W.mu);
     for (;;) {
-        serve_wjob *j = W.head;
+        serve_job *j = serve_job_pop(&W.q);
         double now = cc_now_ms();
         if (j) {
-            W.head = j->next;
-            if (!W.head) W.tail = NULL;
             W.n_queued--;
             W.n_running = 1;
             pthread_mutex_unlock(&W.mu);
@@ -176,10 +230,14 @@ static void *writer_main(void *arg)
             continue;
         }
         if (W.vec_dirty && (W.stop || now >= W.vec_due_ms)) {
+            if (preload_pending()) {   /* woken by its end, or by a job */
+                pthread_cond_wait(&W.cv, &W.mu);
+                continue;
+            }
             pthread_mutex_unlock(&W.mu);
             vector_sync();
             pthread_mutex_lock(&W.mu);
-            if (W.stop && W.vec_dirty && !W.head) break;   /* failed at shutdown: the next writer catches up */
+            if (W.stop && W.vec_dirty && !W.q.head) break;   /* failed at shutdown: the next writer catches up */
             continue;
         }
         if (W.stop) break;
@@ -195,15 +253,17 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&W.cv, &W.mu);
         }
     }
+    while (preload_pending()) pthread_cond_wait(&W.cv, &W.mu);
     pthread_mutex_unlock(&W.mu);
     cr_vindex_close(W.vec_keep);
     W.vec_keep = NULL;
     return NULL;
 }
 
-int serve_writer_start(int queue_max)
+int serve_writer_start(int queue_max, int nice)
 {
     W.queue_max = queue_max;
+    W.nice = nice;
     W.vec_gap_ms = SYNC_GAP_MS;
     W.vec_dirty = 1;          /* catch up at startup (after a crash, say) */
     W.vec_due_ms = 0;
@@ -227,27 +287,15 @@ void serve_writer_stop(void)
 enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
                                    void (*arg_free)(void *))
 {
-    serve_wjob *j = calloc(1, sizeof *j);
+    serve_job *j = serve_job_new(r, arg, arg_free);
     const char *why = NULL;
-    if (!j) {
-        if (arg_free) arg_free(arg);
-        return serve_send_error(r, 500, "internal", "out of memory");
-    }
-    j->r = r;
-    j->fn = fn;
-    j->arg = arg;
-    j->arg_free = arg_free;
-    serve_reply_init(&j->rp);
+    if (!j) return serve_send_error(r, 500, "internal", "out of memory");
+    j->write_fn = fn;
     pthread_mutex_lock(&W.mu);
     if (!W.running || W.stop) why = "the server is shutting down";
     else if (W.n_queued >= W.queue_max) why = "the write queue is full";
     if (!why) {
-        /* suspend before the job is visible: the writer's resume comes after */
-        r->wjob = j;
-        MHD_suspend_connection(r->c);
-        if (W.tail) W.tail->next = j;
-        else W.head = j;
-        W.tail = j;
+        serve_job_push(&W.q, j);
         W.n_queued++;
         pthread_cond_signal(&W.cv);
     }
@@ -256,7 +304,7 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
         cJSON *e = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(e, "error");
         char *s, msg[160];
         struct MHD_Response *resp;
-        serve_wjob_free(j);
+        serve_job_free(j);
         snprintf(msg, sizeof msg, "%s (%d writes waiting at most); retry in " RETRY_AFTER " s",
                  why, W.queue_max);
         cJSON_AddStringToObject(o, "code", W.stop || !W.running ? "shutting_down" : "queue_full");
@@ -271,26 +319,6 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
         return serve_send_response(r, 503, resp);
     }
     return MHD_YES;
-}
-
-enum MHD_Result serve_write_resumed(serve_req *r)
-{
-    serve_wjob *j = r->wjob;
-    if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE)) {   /* not ours: wait on */
-        MHD_suspend_connection(r->c);
-        return MHD_YES;
-    }
-    if (j->done == 2) return MHD_YES;   /* already answered */
-    j->done = 2;
-    return serve_send_reply(r, &j->rp);
-}
-
-void serve_wjob_free(serve_wjob *j)
-{
-    if (!j) return;
-    if (j->arg_free) j->arg_free(j->arg);
-    serve_reply_free(&j->rp);
-    free(j);
 }
 
 void serve_write_state(int *queued, int *running)

@@ -2,8 +2,11 @@
  * server's reader slots): both find by vectors through it, the index
  * outlives a searcher that drops it, "none" with a reason makes hybrid
  * answer from BM25 and vector mode fail with that reason, a newer index
- * swapped in is seen, the lane can run on the caller's thread, and threads
- * search one shared index at once. */
+ * swapped in is seen, the lane can run on the caller's thread, threads
+ * search one shared index at once, and an index behind the catalog (a
+ * server's under a writer) never returns a chunk removed since: deleted,
+ * replaced, removed after a search has read the change log, and again
+ * with a newer index. */
 #include "retrieval.h"
 #include "check.h"
 
@@ -64,6 +67,71 @@ static const char *top(cc_kb *kb, cr_searcher *se, const char *q, int mode, cc_s
     if (s == CC_OK && !n) fprintf(stderr, "%s: no hits\n", q);
     free(h);
     return uri;
+}
+
+/* The chunk id of a live document's first chunk; 0 when none. */
+static int64_t chunk_of(cc_kb *kb, const char *uri)
+{
+    sqlite3_stmt *st;
+    int64_t id = 0;
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT min(c.id) FROM chunks c JOIN documents d"
+                           " ON d.id = c.doc_id WHERE d.uri = ?1 AND d.deleted = 0", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, uri, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return id;
+}
+
+/* Searches q (k 10, mode); returns the number of hits (-1 on failure) and
+ * sets *with to 1 when one of them is chunk id, and *checked to the
+ * timing's live_checked. */
+static int hits_of(cc_kb *kb, cr_searcher *se, const char *q, int mode, int64_t id, int *with,
+                   int *checked)
+{
+    cr_search_opts o;
+    cr_search_timing t;
+    cr_hit *h = NULL;
+    size_t n = 0;
+    *with = 0;
+    if (cr_search_opts_from_kb(kb, &o)) return -1;
+    o.mode = mode;
+    o.k = 10;
+    if (cr_searcher_search(se, q, &o, &h, &n) != CC_OK) {
+        fprintf(stderr, "%s: %s\n", q, cc_kb_errmsg(kb));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].chunk_id == id) *with = 1;
+        if (mode == CR_MODE_VECTOR && h[i].rank[CR_LANE_VECTOR] != (int)i + 1) {
+            fprintf(stderr, "%s: hit %zu has vector rank %d\n", q, i, h[i].rank[CR_LANE_VECTOR]);
+            *with = 1;
+        }
+    }
+    free(h);
+    cr_searcher_last_timing(se, &t);
+    *checked = t.live_checked;
+    return (int)n;
+}
+
+static void write_doc(const char *dir, const char *uri, const char *text)
+{
+    cc_kb *w = NULL;
+    cr_ingest_opts io;
+    cr_ingest_stats st;
+    int64_t removed = 0;
+    memset(&st, 0, sizeof st);
+    CHECK_OK(cc_kb_open(dir, CC_KB_WRITE, &w));
+    if (!w) return;
+    if (text) {
+        CHECK_OK(cr_ingest_opts_from_kb(w, &io));
+        CHECK_OK(cr_ingest_data(w, uri, CR_FMT_TXT, text, strlen(text), &io, &st));
+    } else {
+        CHECK_OK(cr_doc_remove(w, uri, &removed));
+        CHECK(removed == 1);
+    }
+    cc_kb_close(w);   /* no vector sync: the index stays behind */
 }
 
 typedef struct { const char *dir; cr_vshared *v; int bad; } job;
@@ -165,6 +233,52 @@ int main(void)
             pthread_join(t[i], NULL);
             CHECK_MSG(j[i].bad == 0, "thread %d: %d wrong answers", i, j[i].bad);
         }
+    }
+
+    /* the index behind the catalog: removed chunks never come back */
+    {
+        int64_t rev = chunk_of(kb, "revenue.txt"), crane = chunk_of(kb, "crane.txt");
+        int64_t fw = chunk_of(kb, "firmware.txt");
+        int with = 0, checked = 0;
+        cr_vectors_stats vs;
+        cr_vshared *v3 = NULL;
+        cc_kb *w = NULL;
+        CHECK(rev > 0 && crane > 0 && fw > 0);
+        CHECK(hits_of(kb, a, "revenues", CR_MODE_VECTOR, rev, &with, &checked) == 3);
+        CHECK(with && !checked);    /* at the catalog's generation: nothing to check */
+        write_doc(kbdir, "revenue.txt", NULL);
+        CHECK(hits_of(kb, a, "revenues", CR_MODE_VECTOR, rev, &with, &checked) == 2);
+        CHECK(!with && checked);
+        CHECK(hits_of(kb, b, "quarterly revenue growth", CR_MODE_HYBRID, rev, &with, &checked) >= 2);
+        CHECK(!with && checked);
+        /* replaced after a search has read the change log: its old chunk
+         * goes, its new one is not in the index yet */
+        write_doc(kbdir, "crane.txt", "The harbour crane was repainted yellow in spring.");
+        CHECK(chunk_of(kb, "crane.txt") > crane);
+        CHECK(hits_of(kb, a, "harbour crane", CR_MODE_VECTOR, crane, &with, &checked) == 1);
+        CHECK(!with && checked);
+        CHECK(hits_of(kb, a, "revenues", CR_MODE_VECTOR, rev, &with, &checked) == 1);
+        CHECK(!with);
+        CHECK(hits_of(kb, a, "harbour crane repainted", CR_MODE_HYBRID, crane, &with, &checked) == 2);
+        CHECK(!with);
+        /* a newer index (caught up) for a: nothing to check; then behind again */
+        CHECK_OK(cc_kb_open(kbdir, CC_KB_WRITE, &w));
+        if (w) {
+            CHECK_OK(cr_vectors_sync(w, &vs));
+            cc_kb_close(w);
+        }
+        CHECK_OK(cr_vshared_open(kb, e, &v3));
+        if (v3) {
+            cr_searcher_share_vectors(a, v3, NULL);
+            cr_vshared_unref(v3);
+            CHECK(hits_of(kb, a, "harbour crane", CR_MODE_VECTOR, fw, &with, &checked) == 2);
+            CHECK(with && !checked);
+            write_doc(kbdir, "firmware.txt", NULL);
+            CHECK(hits_of(kb, a, "harbour crane", CR_MODE_VECTOR, fw, &with, &checked) == 1);
+            CHECK(!with && checked);
+        }
+        /* b, still on the oldest index, has all three removed */
+        CHECK(hits_of(kb, b, "firmware heading controller", CR_MODE_VECTOR, fw, &with, &checked) == 0);
     }
 
     cr_searcher_close(a);
