@@ -215,8 +215,12 @@ const ip16_fn ip16 = ip == ip_avx2 ? ip16_avx2 : ip16_ref;
  * vector gives zeros and m 0. */
 bool quantise16(const float* q, size_t d, int16_t* out, float* qmax) {
     float m = 0;
-    for (size_t i = 0; i < d; i++) m = std::max(m, std::fabs(q[i]));
-    if (!std::isfinite(m)) return false;
+    bool finite = true;
+    for (size_t i = 0; i < d; i++) {
+        m = std::max(m, std::fabs(q[i]));
+        finite &= std::isfinite(q[i]);
+    }
+    if (!finite) return false;
     const int32_t top = q16_max(d);
     for (size_t i = 0; i < d; i++) {
         /* q[i] / m is within [-1, 1]: no overflow however large or tiny m */
