@@ -18,7 +18,8 @@
  *       cairn.db), and p50/p99 per query, at efSearch 32..256 (or the one
  *       given), cairn's search (its integer walk), cairn's with the float
  *       walk (CAIRN_HNSW_WALK=float) and FAISS's (CAIRN_FAISS_SEARCH=1).
- *       Queries are those of bench/serve_load.sh ("wA wB").
+ *       Queries are those of bench/serve_load.sh ("wA wB"), or the lines of
+ *       the file BENCH_QUERIES names.
  *   bench_vector walk KBDIR [queries=2000] [k=50] [reps=3]
  *       the vector lane alone on the KB's own vectors.faiss: the serve_load
  *       queries searched k deep (the hybrid depth) on one thread, reps
@@ -422,21 +423,36 @@ static void kb_open(const char *dir, cc_kb **kb, cr_embedder **e, cc_buf *path)
     if (cc_kb_path(*kb, "vectors.faiss", path)) die("path", "out of memory");
 }
 
-/* The first Q queries of bench/serve_load.sh ("wA wB") embedded by e;
- * caller frees. */
+/* Q queries embedded by e: the first Q of bench/serve_load.sh ("wA wB"),
+ * or, with BENCH_QUERIES=FILE in the environment, the file's non-empty
+ * lines (taken again from the top when Q is more). Caller frees. */
 static float *kb_queries(cr_embedder *e, int64_t Q)
 {
     int d = cr_embedder_dim(e);
     float *q = malloc((size_t)Q * d * sizeof *q);
     if (!q) die("alloc", "out of memory");
+    const char *qf = getenv("BENCH_QUERIES");
+    FILE *f = qf ? fopen(qf, "r") : NULL;
+    if (qf && !f) die(qf, "cannot open the queries file");
+    char line[4096];
     for (int64_t i = 0; i < Q; i++) {
-        char qs[64];
-        int64_t m = i + 1;
-        snprintf(qs, sizeof qs, "w%lld w%lld", (long long)((m * 7919) % 50000),
-                 (long long)((m * 104729) % 50000));
-        if (cr_embedder_embed_query(e, qs, strlen(qs), q + i * d) != CC_OK)
+        if (f) {
+            size_t n = 0;
+            for (int pass = 0; n == 0 && pass < 2; ) {
+                if (!fgets(line, sizeof line, f)) { rewind(f); pass++; continue; }
+                n = strcspn(line, "\r\n");
+                line[n] = 0;
+            }
+            if (n == 0) die(qf, "no queries in the file");
+        } else {
+            int64_t m = i + 1;
+            snprintf(line, sizeof line, "w%lld w%lld", (long long)((m * 7919) % 50000),
+                     (long long)((m * 104729) % 50000));
+        }
+        if (cr_embedder_embed_query(e, line, strlen(line), q + i * d) != CC_OK)
             die("embed", cr_embedder_errmsg(e));
     }
+    if (f) fclose(f);
     return q;
 }
 
