@@ -185,7 +185,7 @@ __attribute__((target("avx2"), always_inline)) inline int32_t ip16_body(const in
         a1 = _mm256_add_epi32(a1, mul16(q + i + 16, c + i + 16));
         /* two running sums kept as written: left free, GCC regroups the
          * (associative) integer adds of the unrolled loop into a tree that
-         * spills registers (~20% more instructions, callgrind) */
+         * spills registers (16% more instructions, callgrind) */
         __asm__("" : "+x"(a0), "+x"(a1));
     }
     for (; i + 16 <= d; i += 16) a0 = _mm256_add_epi32(a0, mul16(q + i, c + i));
