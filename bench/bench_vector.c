@@ -12,19 +12,22 @@
  *       against flat at efSearch 16..256, cairn's call vs the raw FAISS call.
  *   bench_vector flat N random|text [queries=100]
  *       flat only (1M fits in memory): p50/p99, cairn vs raw FAISS.
- *   bench_vector kb KBDIR [queries=300]
+ *   bench_vector kb KBDIR [queries=300] [efSearch]
  *       the KB's own vectors.faiss (HNSW): recall@10 and recall@50 against
  *       an exact flat search over the same chunks (re-embedded from
- *       cairn.db), and p50/p99 per query, at efSearch 32..256, cairn's
- *       search vs FAISS's (CAIRN_FAISS_SEARCH=1). Queries are those of
- *       bench/serve_load.sh ("wA wB").
+ *       cairn.db; raw FAISS, all queries in one call), and p50/p99 per query, at efSearch 32..256 (or the one
+ *       given), cairn's search (its integer walk), cairn's with the float
+ *       walk (CAIRN_HNSW_WALK=float) and FAISS's (CAIRN_FAISS_SEARCH=1).
+ *       Queries are those of bench/serve_load.sh ("wA wB"), or the lines of
+ *       the file BENCH_QUERIES names.
  *   bench_vector walk KBDIR [queries=2000] [k=50] [reps=3]
  *       the vector lane alone on the KB's own vectors.faiss: the serve_load
  *       queries searched k deep (the hybrid depth) on one thread, reps
  *       times; CPU microseconds per query and a checksum of every result's
  *       id and score bits (equal checksums: the same results, bit for
  *       bit). Under callgrind (--instr-atstart=no) only the searches are
- *       instrumented (the open, with its delta, is not).
+ *       instrumented (the open, with its delta, is not). CAIRN_HNSW_WALK=float
+ *       in the environment: the float walk.
  * "text" vectors are the hash embedder's, over generated chunks of ~40 words
  * (a 4,000-word Zipf vocabulary, 200 topics); queries are 2-6 words embedded
  * the same way. "random" vectors are isotropic unit vectors (HNSW's worst
@@ -412,21 +415,60 @@ static void search_all(cr_vindex *vi, const float *q, int64_t Q, int d, int k, i
     free(sc);
 }
 
-static void bench_kb(const char *dir, int64_t Q)
+/* The KB at dir opened to read, its embedder and its vectors.faiss path. */
+static void kb_open(const char *dir, cc_kb **kb, cr_embedder **e, cc_buf *path)
+{
+    if (cc_kb_open(dir, CC_KB_READ, kb) != CC_OK) die(dir, cc_errmsg());
+    if (cr_embedder_from_kb(*kb, e) != CC_OK) die("embedder", cc_kb_errmsg(*kb));
+    if (cc_kb_path(*kb, "vectors.faiss", path)) die("path", "out of memory");
+}
+
+/* Q queries embedded by e: the first Q of bench/serve_load.sh ("wA wB"),
+ * or, with BENCH_QUERIES=FILE in the environment, the file's non-empty
+ * lines (taken again from the top when Q is more). Caller frees. */
+static float *kb_queries(cr_embedder *e, int64_t Q)
+{
+    int d = cr_embedder_dim(e);
+    float *q = malloc((size_t)Q * d * sizeof *q);
+    if (!q) die("alloc", "out of memory");
+    const char *qf = getenv("BENCH_QUERIES");
+    FILE *f = qf ? fopen(qf, "r") : NULL;
+    if (qf && !f) die(qf, "cannot open the queries file");
+    char line[4096];
+    for (int64_t i = 0; i < Q; i++) {
+        if (f) {
+            size_t n = 0;
+            for (int pass = 0; n == 0 && pass < 2; ) {
+                if (!fgets(line, sizeof line, f)) { rewind(f); pass++; continue; }
+                n = strcspn(line, "\r\n");
+                line[n] = 0;
+            }
+            if (n == 0) die(qf, "no queries in the file");
+        } else {
+            int64_t m = i + 1;
+            snprintf(line, sizeof line, "w%lld w%lld", (long long)((m * 7919) % 50000),
+                     (long long)((m * 104729) % 50000));
+        }
+        if (cr_embedder_embed_query(e, line, strlen(line), q + i * d) != CC_OK)
+            die("embed", cr_embedder_errmsg(e));
+    }
+    if (f) fclose(f);
+    return q;
+}
+
+static void bench_kb(const char *dir, int64_t Q, int ef_only)
 {
     cc_kb *kb;
     cr_embedder *e;
     cc_buf path = CC_BUF_INIT(0);
-    if (cc_kb_open(dir, CC_KB_READ, &kb) != CC_OK) die(dir, cc_errmsg());
-    if (cr_embedder_from_kb(kb, &e) != CC_OK) die("embedder", cc_kb_errmsg(kb));
-    if (cc_kb_path(kb, "vectors.faiss", &path)) die("path", "out of memory");
+    kb_open(dir, &kb, &e, &path);
     int d = cr_embedder_dim(e);
     double t0 = cc_now_ms();
-    /* the exact reference: every chunk re-embedded into a flat index */
-    cr_vindex_opts fo = { INT64_MAX / 2, 0, 0, 0, 0 };
-    cr_vindex *flat;
-    if (cr_vindex_create("/nonexistent/flat.faiss", "bench", d, &fo, &flat) != CC_OK)
-        die("create", cc_errmsg());
+    /* the exact reference: every chunk re-embedded into a raw FAISS flat
+     * index, searched for all the queries in one call (BLAS) */
+    FaissIndex *flat;
+    if (faiss_index_factory(&flat, d, "IDMap,Flat", METRIC_INNER_PRODUCT))
+        die("flat", faiss_get_last_error());
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id, text FROM chunks ORDER BY id", -1, &st,
                            NULL) != SQLITE_OK)
@@ -448,7 +490,7 @@ static void bench_kb(const char *dir, int64_t Q)
         }
         if (n && (n == B || rc != SQLITE_ROW)) {
             if (cr_embedder_embed(e, texts, NULL, n, v) != CC_OK) die("embed", cr_embedder_errmsg(e));
-            if (cr_vindex_add(flat, n, ids, v) != CC_OK) die("add", cr_vindex_errmsg(flat));
+            if (faiss_Index_add_with_ids(flat, (idx_t)n, v, ids)) die("add", faiss_get_last_error());
             for (size_t i = 0; i < n; i++) free(own[i]);
             nch += (int64_t)n;
             n = 0;
@@ -459,30 +501,32 @@ static void bench_kb(const char *dir, int64_t Q)
     free(v);
     printf("%lld chunks re-embedded into a flat index in %.1f s\n", (long long)nch,
            (cc_now_ms() - t0) / 1000);
-    float *q = malloc((size_t)Q * d * sizeof *q);
-    for (int64_t i = 0; i < Q; i++) {
-        char qs[64];
-        int64_t m = i + 1;
-        snprintf(qs, sizeof qs, "w%lld w%lld", (long long)((m * 7919) % 50000),
-                 (long long)((m * 104729) % 50000));
-        if (cr_embedder_embed_query(e, qs, strlen(qs), q + i * d) != CC_OK)
-            die("embed", cr_embedder_errmsg(e));
-    }
+    float *q = kb_queries(e, Q);
     static const int ks[2] = { 10, 50 };
     int64_t *want[2], *got[2];
     double p50, p99;
+    float *dist = malloc((size_t)Q * 50 * sizeof *dist);
     for (int j = 0; j < 2; j++) {
         want[j] = malloc((size_t)Q * ks[j] * sizeof *want[j]);
         got[j] = malloc((size_t)Q * ks[j] * sizeof *got[j]);
-        search_all(flat, q, Q, d, ks[j], want[j], &p50, &p99);
+        if (!dist || !want[j] || !got[j]) die("alloc", "out of memory");
     }
-    printf("flat (exact) top-50: p50 %.0f us, p99 %.0f us\n", p50, p99);
+    t0 = cc_now_ms();
+    if (faiss_Index_search(flat, Q, q, 50, dist, want[1])) die("flat search", faiss_get_last_error());
+    for (int64_t i = 0; i < Q; i++)            /* the exact top 10: the top 50's first 10 */
+        memcpy(want[0] + i * 10, want[1] + i * 50, 10 * sizeof *want[0]);
+    printf("flat (exact) top-50 of %lld queries in one call: %.1f s\n", (long long)Q,
+           (cc_now_ms() - t0) / 1000);
+    free(dist);
     static const int efs[4] = { 32, 64, 128, 256 };
+    static const char *impls[3] = { "cairn", "cairn-float", "FAISS" };
     for (int ei = 0; ei < 4; ei++) {
-        for (int impl = 0; impl < 2; impl++) {
+        if (ef_only && efs[ei] != ef_only) continue;
+        for (int impl = 0; impl < 3; impl++) {
             cr_vindex_opts ho = { 1, 0, efs[ei], 0, 0 };
             cr_vindex *h;
-            setenv("CAIRN_FAISS_SEARCH", impl ? "1" : "0", 1);
+            setenv("CAIRN_FAISS_SEARCH", impl == 2 ? "1" : "0", 1);
+            setenv("CAIRN_HNSW_WALK", impl == 1 ? "float" : "int", 1);
             if (cr_vindex_open(path.data, cr_embedder_identity(e), d, &ho, &h) != CC_OK)
                 die("open", cc_errmsg());
             if (!cr_vindex_is_hnsw(h)) die("open", "the KB's vector index is not HNSW");
@@ -491,15 +535,16 @@ static void bench_kb(const char *dir, int64_t Q)
                 search_all(h, q, Q, d, ks[j], got[j], &p50, &p99);
                 r[j] = recall(got[j], want[j], Q, ks[j]);
             }
-            printf("efSearch %3d %-6s: top-50 p50 %5.0f us, p99 %5.0f us, recall@10 %.3f, "
-                   "recall@50 %.3f\n", efs[ei], impl ? "FAISS" : "cairn", p50, p99, r[0], r[1]);
+            printf("efSearch %3d %-11s: top-50 p50 %5.0f us, p99 %5.0f us, recall@10 %.4f, "
+                   "recall@50 %.4f\n", efs[ei], impls[impl], p50, p99, r[0], r[1]);
             cr_vindex_close(h);
         }
     }
     unsetenv("CAIRN_FAISS_SEARCH");
+    unsetenv("CAIRN_HNSW_WALK");
     for (int j = 0; j < 2; j++) { free(want[j]); free(got[j]); }
     free(q);
-    cr_vindex_close(flat);
+    faiss_Index_free(flat);
     cr_embedder_close(e);
     cc_buf_free(&path);
     cc_kb_close(kb);
@@ -510,22 +555,12 @@ static void bench_walk(const char *dir, int64_t Q, int k, int reps)
     cc_kb *kb;
     cr_embedder *e;
     cc_buf path = CC_BUF_INIT(0);
-    if (cc_kb_open(dir, CC_KB_READ, &kb) != CC_OK) die(dir, cc_errmsg());
-    if (cr_embedder_from_kb(kb, &e) != CC_OK) die("embedder", cc_kb_errmsg(kb));
-    if (cc_kb_path(kb, "vectors.faiss", &path)) die("path", "out of memory");
+    kb_open(dir, &kb, &e, &path);
     int d = cr_embedder_dim(e);
-    float *q = malloc((size_t)Q * d * sizeof *q);
+    float *q = kb_queries(e, Q);
     int64_t *ids = malloc((size_t)k * sizeof *ids);
     float *sc = malloc((size_t)k * sizeof *sc);
-    if (!q || !ids || !sc) die("alloc", "out of memory");
-    for (int64_t i = 0; i < Q; i++) {
-        char qs[64];
-        int64_t m = i + 1;
-        snprintf(qs, sizeof qs, "w%lld w%lld", (long long)((m * 7919) % 50000),
-                 (long long)((m * 104729) % 50000));
-        if (cr_embedder_embed_query(e, qs, strlen(qs), q + i * d) != CC_OK)
-            die("embed", cr_embedder_errmsg(e));
-    }
+    if (!ids || !sc) die("alloc", "out of memory");
     cr_vindex *h;
     double t0 = cc_now_ms();
     if (cr_vindex_open(path.data, cr_embedder_identity(e), d, NULL, &h) != CC_OK)
@@ -588,8 +623,9 @@ int main(int argc, char **argv)
         int sweep = strcmp(cmd, "sweep") == 0;
         bench_search(a, text, argc > 4 ? b : (sweep ? 300 : 100), argc > 5 ? (int)c : 40, sweep);
     } else if (strcmp(cmd, "kb") == 0 && argc > 2 &&
-               !(argc > 3 && cc_parse_i64(argv[3], 10, 1000000, &b))) {
-        bench_kb(argv[2], argc > 3 ? b : 300);
+               !(argc > 3 && cc_parse_i64(argv[3], 10, 1000000, &b)) &&
+               !(argc > 4 && cc_parse_i64(argv[4], 32, 256, &c))) {
+        bench_kb(argv[2], argc > 3 ? b : 300, argc > 4 ? (int)c : 0);
     } else if (strcmp(cmd, "walk") == 0 && argc > 2 &&
                !(argc > 3 && cc_parse_i64(argv[3], 1, 1000000, &a)) &&
                !(argc > 4 && cc_parse_i64(argv[4], 1, 10000, &b)) &&
@@ -598,7 +634,7 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr, "usage: bench_vector embed [chunks] | build N [efC] [batch] | "
                         "sweep N random|text [queries] [efC] | flat N random|text [queries] | "
-                        "kb KBDIR [queries] | walk KBDIR [queries] [k] [reps]\n");
+                        "kb KBDIR [queries] [efSearch] | walk KBDIR [queries] [k] [reps]\n");
         return 2;
     }
     for (int i = 0; i < VOCAB; i++) free(vocab[i]);

@@ -18,14 +18,17 @@
  * an int8 copy of every vector (one scale per vector: x ~ scale * code,
  * code in -127..127), 4x fewer bytes. The walk (greedy descent through the
  * upper layers, then the usual best-first search of layer 0 with a result
- * set of efSearch) scores by the int8 copy against the float query, with
+ * set of efSearch) scores by the int8 copy against the query rounded once
+ * to int16 (one scale per query, so a walk distance is an exact integer dot
+ * product: vpmaddwd, 16 dimensions in 3 instructions; CAIRN_HNSW_WALK=float
+ * at open scores against the float query instead, as before), with
  * the next neighbours' codes prefetched while one is scored, and a
  * pooled visited table (no 100 KB allocation and clearing per query). The efSearch
  * results are then re-scored exactly from the float vectors and the best k
  * returned, so scores are the exact inner products and the order is exact
  * among the candidates (only those that can still reach the best k are
- * re-scored, by an error bound: the same answer); the int8 copy only
- * decides which candidates are looked at (recall measured in
+ * re-scored, by an error bound: the same answer); the int8 copy and the
+ * int16 query only decide which candidates are looked at (recall measured in
  * docs/benchmarks.md). The file format is
  * unchanged: the copy is derived when an index is loaded or built.
  */
@@ -149,6 +152,89 @@ float ip8_ref(const float* q, const int8_t* c, size_t d) {
 
 const ip8_fn ip8 = ip == ip_avx2 ? ip8_avx2 : ip8_ref;
 
+/* ---- the integer walk: the query rounded once to int16 (q ~ step *
+ * q16), so a walk distance is an integer dot product of int16 by int8,
+ * exact in int32 (q16's range keeps every partial sum in it, see
+ * q16_max), the same whichever kernel computes it. */
+
+typedef int32_t (*ip16_fn)(const int16_t*, const int8_t*, size_t);
+
+/* The largest |q16| for d dimensions: 127 * d * q16_max fits in int32,
+ * so no sum of products, partial or whole, can overflow. */
+inline int32_t q16_max(size_t d) {
+    int64_t m = (int64_t)INT32_MAX / (127 * (int64_t)(d ? d : 1));
+    return (int32_t)std::min<int64_t>(m, 32767);
+}
+
+/* 16 codes widened to int16 (one vpmovsxbw from memory) times 16 query
+ * words, summed in pairs to 8 int32 (vpmaddwd): 3 instructions for 16
+ * dimensions where the float kernel takes 6. */
+__attribute__((target("avx2"), always_inline)) inline __m256i mul16(const int16_t* q,
+                                                                   const int8_t* c) {
+    __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c)));
+    return _mm256_madd_epi16(w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+}
+
+__attribute__((target("avx2"), always_inline)) inline int32_t ip16_body(const int16_t* q,
+                                                                       const int8_t* c, size_t d) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    size_t i = 0;
+#pragma GCC unroll 12
+    for (; i + 32 <= d; i += 32) {
+        a0 = _mm256_add_epi32(a0, mul16(q + i, c + i));
+        a1 = _mm256_add_epi32(a1, mul16(q + i + 16, c + i + 16));
+        /* two running sums kept as written: left free, GCC regroups the
+         * (associative) integer adds of the unrolled loop into a tree that
+         * spills registers (16% more instructions, callgrind) */
+        __asm__("" : "+x"(a0), "+x"(a1));
+    }
+    for (; i + 16 <= d; i += 16) a0 = _mm256_add_epi32(a0, mul16(q + i, c + i));
+    __m256i s = _mm256_add_epi32(a0, a1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    int32_t r = _mm_cvtsi128_si32(h);
+    for (; i < d; i++) r += (int32_t)q[i] * c[i];
+    return r;
+}
+
+__attribute__((target("avx2"))) int32_t ip16_avx2(const int16_t* q, const int8_t* c, size_t d) {
+    return d == 384 ? ip16_body(q, c, 384) : ip16_body(q, c, d);
+}
+
+/* The portable kernel (any CPU; the compiler may vectorise it). */
+int32_t ip16_ref(const int16_t* q, const int8_t* c, size_t d) {
+    int32_t r = 0;
+    for (size_t i = 0; i < d; i++) r += (int32_t)q[i] * c[i];
+    return r;
+}
+
+const ip16_fn ip16 = ip == ip_avx2 ? ip16_avx2 : ip16_ref;
+
+/* q rounded to int16 words: out[i] = round(q[i] / m * q16_max(d)) with m
+ * = max|q| (into *qmax), so the words are q in steps of m / q16_max,
+ * each within half a step (and float rounding). m is kept rather than the
+ * step, which for a tiny query would be a denormal float and imprecise.
+ * False (nothing written) when q has a non-finite component; the zero
+ * vector gives zeros and m 0. */
+bool quantise16(const float* q, size_t d, int16_t* out, float* qmax) {
+    float m = 0;
+    bool finite = true;
+    for (size_t i = 0; i < d; i++) {
+        m = std::max(m, std::fabs(q[i]));
+        finite &= std::isfinite(q[i]);
+    }
+    if (!finite) return false;
+    const int32_t top = q16_max(d);
+    for (size_t i = 0; i < d; i++) {
+        /* q[i] / m is within [-1, 1]: no overflow however large or tiny m */
+        float v = m > 0 ? std::nearbyint(q[i] / m * (float)top) : 0.0f;
+        out[i] = (int16_t)(v > (float)top ? top : v < -(float)top ? -top : v);
+    }
+    *qmax = m;
+    return true;
+}
+
 /* A buffer for search structures read at random: 2 MB aligned and
  * advised to be backed by huge pages (transparent huge pages in "madvise"
  * mode), since a walk touches a new 4 KB page at almost every step and,
@@ -193,6 +279,10 @@ struct SimdFlatIP : faiss::IndexFlatIP {
      * scratch: every candidate re-scored (no bound), the search as it was
      * before the bound (tests/test_vector_walk.c compares the two). */
     bool plain = false;
+    /* CAIRN_HNSW_WALK=float in the environment when the copy is made from
+     * scratch: the walk scores the codes against the float query (the
+     * walk before the integer query; bench_vector compares the two). */
+    bool float_walk = false;
     idx_t prepared = -1;           /* ntotal when prepared; -1: stale */
     std::mutex prep_mu;
 
@@ -213,6 +303,8 @@ struct SimdFlatIP : faiss::IndexFlatIP {
         if (from == 0) {
             const char* e = std::getenv("CAIRN_HNSW_PLAIN");
             plain = e && std::strcmp(e, "1") == 0;
+            const char* wk = std::getenv("CAIRN_HNSW_WALK");
+            float_walk = wk && std::strcmp(wk, "float") == 0;
         }
         q8_n = 0;
         if (!q8.alloc(n * stride, from * stride) || !nb0.alloc(n * (size_t)w * sizeof(int)))
@@ -346,26 +438,17 @@ inline void prefetch_code(const int8_t* c, size_t d) {
     for (size_t o = 0; o < d; o += 64) _mm_prefetch(reinterpret_cast<const char*>(c + o), _MM_HINT_T0);
 }
 
-/* The search described at the top of this file over HNSW index h with
- * storage st; fills up to k (id, score) pairs, best first, ids being
- * storage positions. Returns the count. */
-int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q, int k,
-                float* out_s, int64_t* out_i) {
-    const faiss::HNSW& g = h.hnsw;
-    const size_t d = (size_t)st.d;
+/* The walk (greedy descent, then the best-first search of layer 0) over
+ * HNSW graph g with the search copy of st, scoring vector i by score(i);
+ * leaves the ef best found, as (walk score, storage position), in res. */
+template <class Score>
+void walk(const faiss::HNSW& g, const SimdFlatIP& st, int ef, Score score,
+          std::vector<Cand>& res) {
     const idx_t nt = st.ntotal;
-    if (nt == 0 || g.entry_point < 0) return 0;
-    const int ef = std::max(g.efSearch, k);
     const int8_t* codes = st.codes8();
     const size_t stride = st.q8_stride;
     const int* nbr0 = st.nbr0();
     const size_t w = (size_t)st.nb0_w;
-    auto score = [&](int i) {
-        const int8_t* c = codes + (size_t)i * stride;
-        float sc;
-        std::memcpy(&sc, c + d, sizeof sc);
-        return sc * ip8(q, c, d);
-    };
 
     int cur = g.entry_point;
     float cs = score(cur);
@@ -383,7 +466,7 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
         }
     }
 
-    std::vector<Cand> cand, res;
+    std::vector<Cand> cand;
     std::vector<int> nb;
     nb.reserve(w);
     cand.reserve((size_t)ef * 2);
@@ -426,24 +509,73 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
             }
         }
     }
+}
+
+/* The search described at the top of this file over HNSW index h with
+ * storage st; fills up to k (id, score) pairs, best first, ids being
+ * storage positions. Returns the count. */
+int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q, int k,
+                float* out_s, int64_t* out_i) {
+    const faiss::HNSW& g = h.hnsw;
+    const size_t d = (size_t)st.d;
+    const idx_t nt = st.ntotal;
+    if (nt == 0 || g.entry_point < 0) return 0;
+    const int ef = std::max(g.efSearch, k);
+    const int8_t* codes = st.codes8();
+    const size_t stride = st.q8_stride;
+    auto scale = [&](int i) {
+        float sc;
+        std::memcpy(&sc, codes + (size_t)i * stride + d, sizeof sc);
+        return sc;
+    };
+    /* The integer walk: vector i scores scale_i * (q16 . code_i), its
+     * inner product with the query in units of the query's step (m /
+     * q16_max: a positive factor, the same for every vector, left out). */
+    std::vector<int16_t> q16(st.float_walk ? 0 : d);
+    float qm = 0;
+    const bool int_walk = !st.float_walk && quantise16(q, d, q16.data(), &qm);
+    std::vector<Cand> res;
+    if (int_walk) {
+        const int16_t* qw = q16.data();
+        walk(g, st, ef, [&](int i) {
+            const int8_t* c = codes + (size_t)i * stride;
+            float sc;
+            std::memcpy(&sc, c + d, sizeof sc);
+            return sc * (float)ip16(qw, c, d);
+        }, res);
+    } else {
+        walk(g, st, ef, [&](int i) {
+            const int8_t* c = codes + (size_t)i * stride;
+            float sc;
+            std::memcpy(&sc, c + d, sizeof sc);
+            return sc * ip8(q, c, d);
+        }, res);
+    }
     /* Exact re-scoring from the float vectors, of the candidates that can
      * be among the best k. Per component |x - scale*code| <= scale/2, so a
-     * candidate's exact score is within scale*|q|_1/2 of its walk score,
-     * up to float rounding in both sums (each under d * 2^-24 * 127 of
-     * scale*|q|_1: 0.3% at 384 dimensions; the margin below adds 1% plus
-     * 2e-5 * d, twice that). A candidate whose upper bound is below the
-     * k-th largest lower bound cannot be in the best k (k others are
+     * candidate's exact score is within scale*|q|_1/2 of the float walk's
+     * score, up to float rounding in both sums (each under d * 2^-24 * 127
+     * of scale*|q|_1: 0.3% at 384 dimensions; the margin below adds 1%
+     * plus 2e-5 * d, twice that). The integer walk's scores are in units
+     * of the query's step u (q ~ u * q16) and add the query's rounding:
+     * q . x / u - scale*(q16 . code) = (q/u) . (x - scale*code)
+     * + scale * code . (q/u - q16), the first under scale*|q/u|_1/2, the
+     * second under scale * 127 * d / 2 (the integer sum is exact; the
+     * float products round at 2^-24, inside the margin); the bounds are
+     * taken in those units. A candidate whose upper bound is below
+     * the k-th largest lower bound cannot be in the best k (k others are
      * surely above it), so leaving it out changes nothing in the answer. */
     const float* xb = st.get_xb();
     if (res.size() > (size_t)k && !st.plain) {
         float q1 = 0;
-        for (size_t j = 0; j < d; j++) q1 += std::fabs(q[j]);
+        if (!int_walk) {
+            for (size_t j = 0; j < d; j++) q1 += std::fabs(q[j]);
+        } else if (qm > 0) {
+            const float top = (float)q16_max(d);
+            for (size_t j = 0; j < d; j++) q1 += std::fabs(q[j] / qm) * top;
+            q1 += 127.0f * (float)d;
+        }
         const float half = q1 * (0.5f + 0.01f + 2e-5f * (float)d);
-        auto scale = [&](int i) {
-            float sc;
-            std::memcpy(&sc, codes + (size_t)i * stride + d, sizeof sc);
-            return sc;
-        };
         std::vector<float> lo(res.size());
         for (size_t j = 0; j < res.size(); j++) lo[j] = res[j].s - half * scale(res[j].id);
         std::nth_element(lo.begin(), lo.begin() + (k - 1), lo.end(), std::greater<float>());
@@ -533,6 +665,26 @@ int cr_faiss_hnsw_prepare(FaissIndex* index) {
     } catch (...) {
         return -1;
     }
+}
+
+/* For tests (tests/test_vector_walk.c): the integer walk's dot product of
+ * int16 query words q by int8 codes c over d dimensions, by the AVX2
+ * kernel (path 1) or the portable one (path 0), into *out. Returns 0, or
+ * -1 when that path is not available on this CPU (AVX2 missing). Exact:
+ * both equal the integer sum when |q[i]| <= cr_faiss_walk_q16_max(d). */
+int cr_faiss_walk_dot(int path, const int16_t* q, const int8_t* c, size_t d, int32_t* out) {
+    if (path == 1 && ip != ip_avx2) return -1;
+    *out = path == 1 ? ip16_avx2(q, c, d) : ip16_ref(q, c, d);
+    return 0;
+}
+
+/* For tests: the largest query word the walk uses at d dimensions, and
+ * the walk's rounding of query q to int16 words (out, d of them; a word
+ * is q in steps of max|q| / cr_faiss_walk_q16_max(d)), max|q| into
+ * *qmax; 0, or -1 when q has a non-finite component. */
+int32_t cr_faiss_walk_q16_max(size_t d) { return q16_max(d); }
+int cr_faiss_walk_quantise(const float* q, size_t d, int16_t* out, float* qmax) {
+    return quantise16(q, d, out, qmax) ? 0 : -1;
 }
 
 /* 1 when the vectorised kernel is in use on this CPU. */
