@@ -40,7 +40,7 @@ static void fill(const shape *s)
 
 static cl_attn_args args(const shape *s, uint32_t pos0, uint32_t nb, float *out)
 {
-    cl_attn_args a = {qs + (size_t)pos0 * s->n_head * s->hd, kc, vc, out, nb, pos0, s->n_head, s->n_kv, s->hd, 0, 0};
+    cl_attn_args a = {qs + (size_t)pos0 * s->n_head * s->hd, kc, vc, out, nb, pos0, s->n_head, s->n_kv, s->hd, 0, 0, 0};
     a.scale = 1.0f / sqrtf((float)s->hd);
     return a;
 }
