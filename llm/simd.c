@@ -682,12 +682,10 @@ TGT static inline __attribute__((always_inline)) void widen_rows_q8(const uint8_
         float *o = blk + (size_t)i * hd;
         for (b = 0; b < hd / 32; b++, r += CL_KV_Q8_BLOCK, o += 32) {
             __m256 d = _mm256_set1_ps(h2f(r));
-            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(r + 2));
-            __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-            _mm256_store_ps(o, _mm256_mul_ps(i8x8(lo), d));
-            _mm256_store_ps(o + 8, _mm256_mul_ps(i8x8(_mm_unpackhi_epi64(lo, lo)), d));
-            _mm256_store_ps(o + 16, _mm256_mul_ps(i8x8(hi), d));
-            _mm256_store_ps(o + 24, _mm256_mul_ps(i8x8(_mm_unpackhi_epi64(hi, hi)), d));
+            _mm256_store_ps(o, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 2))), d));
+            _mm256_store_ps(o + 8, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 10))), d));
+            _mm256_store_ps(o + 16, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 18))), d));
+            _mm256_store_ps(o + 24, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 26))), d));
         }
     }
 }
@@ -701,11 +699,12 @@ TGT static inline __m256i hsum8x8_i32(__m256i a0, __m256i a1, __m256i a2, __m256
     return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
-/* 8 int32 lanes whose sum is the dot product of 32 int8 w and y (|y| <= 127) */
-TGT static inline __m256i dot32_i8_i32(__m256i w, __m256i y)
+/* 8 int32 lanes whose sum is the dot product of 32 int8 k and y, given
+ * ya = |y| (|y|, |k| <= 127: no 16-bit pair sum saturates); y's sign moves
+ * to k, so one sign per row rather than two */
+TGT static inline __m256i dot32_i8_i32(__m256i k, __m256i y, __m256i ya)
 {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w)),
-                             _mm256_set1_epi16(1));
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ya, _mm256_sign_epi8(k, y)), _mm256_set1_epi16(1));
 }
 
 /* Scores of 8 rows of a Q8_0 cache (kr[i]: row i's first block of the
@@ -719,11 +718,11 @@ TGT static inline __attribute__((always_inline)) __m256 q8_scores8(const uint8_t
     uint32_t b;
     for (b = 0; b < nbk; b++) {
         uint32_t j = g * nbk + b, o = b * CL_KV_Q8_BLOCK + 2;
-        __m256i qv = ld256(y[j / 4].qs[j % 4]);
-        __m256i isum = hsum8x8_i32(dot32_i8_i32(ld256(kr[0] + o), qv), dot32_i8_i32(ld256(kr[1] + o), qv),
-                                   dot32_i8_i32(ld256(kr[2] + o), qv), dot32_i8_i32(ld256(kr[3] + o), qv),
-                                   dot32_i8_i32(ld256(kr[4] + o), qv), dot32_i8_i32(ld256(kr[5] + o), qv),
-                                   dot32_i8_i32(ld256(kr[6] + o), qv), dot32_i8_i32(ld256(kr[7] + o), qv));
+        __m256i qv = ld256(y[j / 4].qs[j % 4]), qa = _mm256_abs_epi8(qv);
+        __m256i isum = hsum8x8_i32(dot32_i8_i32(ld256(kr[0] + o), qv, qa), dot32_i8_i32(ld256(kr[1] + o), qv, qa),
+                                   dot32_i8_i32(ld256(kr[2] + o), qv, qa), dot32_i8_i32(ld256(kr[3] + o), qv, qa),
+                                   dot32_i8_i32(ld256(kr[4] + o), qv, qa), dot32_i8_i32(ld256(kr[5] + o), qv, qa),
+                                   dot32_i8_i32(ld256(kr[6] + o), qv, qa), dot32_i8_i32(ld256(kr[7] + o), qv, qa));
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dk[b], _mm256_set1_ps(y[j / 4].d[j % 4])), _mm256_cvtepi32_ps(isum), acc);
     }
     return acc;
