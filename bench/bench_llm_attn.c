@@ -40,7 +40,8 @@ int main(int argc, char **argv)
             q8 = !strcmp(argv[i + 1], "q8_0");
         }
         else {
-            fprintf(stderr, "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N, --kv f32|f16|q8_0)\n",
+            fprintf(stderr,
+                    "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N, --kv f32|f16|q8_0)\n",
                     argv[i]);
             return 2;
         }

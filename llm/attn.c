@@ -64,7 +64,7 @@ void cl_attn_part_h_ref(const float *q, uint32_t ng, uint32_t hd, const uint16_t
 
 /* Query values quantised at once (a larger group is taken in parts, each
  * reading the chunk's K and V again): 16 heads of 256. */
-#define Q8_QMAX 4096
+#define Q8_QMAX CL_KV_Q8_HD_MAX
 
 /* ng * hd <= Q8_QMAX; hd a multiple of 32 */
 static void part_q8_one(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,

@@ -494,7 +494,8 @@ static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
         if (t0p > pos) continue;
         size_t at = (size_t)t0p * kvd + kh * hd; /* the chunk's first value of this KV head */
         if (a->kv_q8) {
-            size_t ldb = (size_t)kvd / 32 * CL_KV_Q8_BLOCK, atb = (size_t)t0p * ldb + (size_t)kh * (hd / 32) * CL_KV_Q8_BLOCK;
+            size_t ldb = (size_t)kvd / 32 * CL_KV_Q8_BLOCK; /* bytes per row */
+            size_t atb = (size_t)t0p * ldb + (size_t)kh * (hd / 32) * CL_KV_Q8_BLOCK;
             j->c->attn_part_q8(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, (const uint8_t *)a->kcache + atb,
                                (const uint8_t *)a->vcache + atb, ldb, nt, a->scale, s,
                                j->c->parts + at_rec(j, b, ch, kh * grp));
@@ -529,9 +530,10 @@ static cl_status cpu_attention(void *ctx, const cl_attn_args *a)
     cpu_ctx *c = ctx;
     uint32_t grp = a->n_head / a->n_head_kv;
     at_job j = {c, a, (a->pos0 + a->nb - 1) / CL_ATTN_CHUNK + 1};
-    if (a->kv_q8 && a->head_dim % 32)
-        return cl_err(CL_ERR_INVALID, "cpu: a Q8_0 KV cache needs a head size that is a multiple of 32, not %u",
-                      a->head_dim);
+    if (a->kv_q8 && (a->head_dim % 32 || a->head_dim > CL_KV_Q8_HD_MAX))
+        return cl_err(CL_ERR_INVALID,
+                      "cpu: a Q8_0 KV cache needs a head size that is a multiple of 32 up to %d, not %u",
+                      CL_KV_Q8_HD_MAX, a->head_dim);
     size_t need = (size_t)grp * CL_ATTN_CHUNK, np = at_rec(&j, a->nb, 0, 0);
     if (need > c->scratch_per) {
         float *s = realloc(c->scratch, need * (size_t)c->n_threads * sizeof(float));

@@ -131,8 +131,10 @@ cl_kv_store_f16_fn cl_kv_store_f16_select(int simd);
  * score is sum over blocks of fma(dk * dq, integer dot, acc) in block
  * order, times scale (the AVX2 version: the same bits, by maddubs/madd),
  * and V rows are widened to d * q floats (once per group in the AVX2
- * version) and summed as the float path does. hd must be a multiple of 32. */
+ * version) and summed as the float path does. hd must be a multiple of 32
+ * and at most CL_KV_Q8_HD_MAX. */
 #define CL_KV_Q8_BLOCK 34 /* bytes of one block of 32: half scale, 32 int8 */
+#define CL_KV_Q8_HD_MAX 4096 /* the largest head_dim a Q8_0 cache takes (the quantised query lives on the stack) */
 typedef void (*cl_attn_part_q8_fn)(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v,
                                    size_t ld, uint32_t nt, float scale, float *s, float *part);
 void cl_attn_part_q8_ref(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,

@@ -30,7 +30,7 @@ struct cl_model {
     const cl_tensor *embd, *out_norm, *out;
     layer *layers;
     cl_backend be;
-    void *kcache, *vcache; /* (n_layer, n_ctx, n_head_kv*head_dim) values of info.kv_type */
+    void *kcache, *vcache; /* (n_layer, n_ctx) rows of kv_row bytes: n_head_kv*head_dim values of info.kv_type */
     size_t kv_row;         /* bytes per cache position (n_head_kv*head_dim values): cl_kv_row_bytes */
     cl_kv_store_f16_fn kv_store; /* floats -> halves when storing K/V (F16) */
     cl_act_quantize_fn kv_quant; /* floats -> 8-bit blocks when storing K/V (Q8_0) */
@@ -257,7 +257,8 @@ static cl_status kv_type_pick(int asked, int *out)
         *out = asked;
         return CL_OK;
     }
-    if (asked != CL_KV_DEFAULT) return cl_err(CL_ERR_INVALID, "model: KV cache type %d is not one of f32, f16, q8_0", asked);
+    if (asked != CL_KV_DEFAULT)
+        return cl_err(CL_ERR_INVALID, "model: KV cache type %d is not one of f32, f16, q8_0", asked);
     if (e && *e) {
         if ((*out = cl_kv_type_parse(e)) < 0)
             return cl_err(CL_ERR_INVALID, "model: CAIRN_KV='%.32s' is not a KV cache type (f16, f32 or q8_0)", e);
@@ -377,7 +378,8 @@ cl_status cl_model_open_params(const char *path, const cl_model_params *P, cl_mo
     /* Q8_0 blocks lie within one head: with a head_dim not a multiple of 32
      * there is no row size, and no cache (an error below unless the CUDA
      * backend, whose cache is F32, takes the model) */
-    m->kv_row = I->kv_type == CL_KV_Q8_0 && I->head_dim % 32 ? 0 : cl_kv_row_bytes(I->kv_type, kvd);
+    m->kv_row = I->kv_type == CL_KV_Q8_0 && (I->head_dim % 32 || I->head_dim > CL_KV_Q8_HD_MAX)
+                    ? 0 : cl_kv_row_bytes(I->kv_type, kvd);
     kv_n = (uint64_t)I->n_layer * I->n_ctx * m->kv_row;
 #define BUF(n) malloc((size_t)CL_BATCH * (n) * sizeof(float))
     if ((m->kv_row && (!(m->kcache = malloc(kv_n)) || !(m->vcache = malloc(kv_n)))) ||
@@ -398,8 +400,9 @@ cl_status cl_model_open_params(const char *path, const cl_model_params *P, cl_mo
     if ((s = pick_backend(m))) goto fail;
     if (!m->kv_row) {
         s = cl_err(CL_ERR_UNSUPPORTED,
-                   "model: a q8_0 KV cache needs a head size that is a multiple of 32 (this model's is %u); use f16",
-                   I->head_dim);
+                   "model: a q8_0 KV cache needs a head size that is a multiple of 32, at most %d "
+                   "(this model's is %u); use f16",
+                   CL_KV_Q8_HD_MAX, I->head_dim);
         goto fail;
     }
     if ((s = kv_identity(m)) || (s = cl_kvcache_new(CL_KVCACHE_DEFAULT_BYTES, &m->kvc))) goto fail;

@@ -903,7 +903,7 @@ TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const
 
 /* the same over Q8_0 blocks: the query heads quantised (in parts of at
  * most Q8_QMAX values), K.q in integers, V widened block by block */
-#define Q8_QMAX 4096
+#define Q8_QMAX CL_KV_Q8_HD_MAX
 TGT static void attn_part_q8_avx2(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v,
                                   size_t ld, uint32_t nt, float scale, float *s, float *part)
 {

@@ -480,7 +480,8 @@ static int model_bench(int argc, char **argv)
         else if (!strcmp(o, "--ctx")) ctx_arg = val;
         else if (!strcmp(o, "--kv")) {
             if ((kv = cl_kv_type_parse(val)) < 0)
-                return cli_error("model bench: --kv wants f16, f32 or q8_0 (the KV cache's element type), got '%s'", val);
+                return cli_error("model bench: --kv wants f16, f32 or q8_0 (the KV cache's element type), got '%s'",
+                                 val);
         }
         else return cli_error("model bench: unknown option %s", o);
     }

@@ -86,7 +86,8 @@ static double worst_error(const shape *s, const cl_attn_args *a)
 static void test_q8(const shape *s, cl_backend *simd1, cl_backend *simd3, cl_backend *port)
 {
     static const uint32_t cases[][2] = {{0, 1}, {5, 3}, {120, 16}, {126, 3}, {255, 2}, {290, 10}, {300, 1}};
-    size_t n = (size_t)LMAX * s->n_kv * s->hd, nq = (size_t)LMAX * s->n_head * s->hd, i, per = (size_t)s->n_head * s->hd;
+    size_t n = (size_t)LMAX * s->n_kv * s->hd, nq = (size_t)LMAX * s->n_head * s->hd, i;
+    size_t per = (size_t)s->n_head * s->hd;
     size_t qb = cl_act_bytes(CL_TYPE_Q8_0, s->hd);
     uint8_t *alt = malloc(n / 32 * CL_KV_Q8_BLOCK);
     cl_act_q8x4 *y = malloc(qb);
