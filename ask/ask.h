@@ -21,9 +21,9 @@
  * depth for ask; graph.hops stays the graph module's default),
  * ask.kv_cache_mb (256: the byte budget of the model's prefix KV cache,
  * kept with the model between asks in one process; 0 = off), ask.kv_type
- * (the element type of the model's KV cache: "f16", the CPU default, or
- * "f32"; "" = the engine's default, which the environment variable
- * CAIRN_KV can set).
+ * (the element type of the model's KV cache: "f16", the CPU default,
+ * "f32" or "q8_0"; "" = the engine's default, which the environment
+ * variable CAIRN_KV can set).
  *
  * Prefix: ca_.  Errors are on the KB handle (cc_kb_errmsg).
  */

@@ -68,7 +68,7 @@ typedef struct ca_gen {
 } ca_gen;
 
 /* Opens the model at path with a KV cache of n_ctx tokens whose elements
- * are kv_type ("f16", "f32"; NULL or "" = the engine's default, see
+ * are kv_type ("f16", "f32", "q8_0"; NULL or "" = the engine's default, see
  * cl_kv_type) and hashes the file (sha256). Errors on the KB handle. */
 cc_status   ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, const char *kv_type, ca_llm **out);
 void        ca_llm_close(ca_llm *m);   /* NULL-safe */

@@ -115,7 +115,7 @@ cc_status ca_llm_open(cc_kb *kb, const char *path, uint32_t n_ctx, const char *k
     *out = NULL;
     mp.n_ctx = n_ctx;
     if (kv_type && *kv_type && (mp.kv_type = cl_kv_type_parse(kv_type)) < 0)
-        return cc_kb_seterr(kb, CC_INVALID, "setting ask.kv_type must be \"f16\" or \"f32\" (is \"%s\")",
+        return cc_kb_seterr(kb, CC_INVALID, "setting ask.kv_type must be \"f16\", \"f32\" or \"q8_0\" (is \"%s\")",
                             kv_type);
     if (stat(path, &st) == 0) {   /* the model kept from an earlier ask, when it is this one */
         pthread_mutex_lock(&slot_mu);

@@ -4,8 +4,9 @@
  * values, 24 calls (one per layer, each over its own cache as in decode),
  * repeated; prints ms per token (24 layers) and the KV bytes read per
  * token. Usage: bench_llm_attn [--ctx 128,1024,4096] [--threads 2]
- * [--reps 20] [--kv f32|f16] (f16: the cache holds the same values rounded
- * to IEEE half, read as halves). It uses only the backend interface, so
+ * [--reps 20] [--kv f32|f16|q8_0] (f16: the cache holds the same values
+ * rounded to IEEE half, read as halves; q8_0: quantised to Q8_0 blocks of
+ * 32, the query quantised and K.q taken in integers). It uses only the backend interface, so
  * the same source linked against an older libcairn_llm measures the old
  * attention (--kv f32 there). */
 #include "backend.h"
@@ -27,16 +28,20 @@ int main(int argc, char **argv)
     enum { NH = 14, NKV = 2, HD = 64, NL = 24 };
     const char *ctxs = "128,1024,4096";
     long threads = 2, reps = 20;
-    int i, f16 = 0;
+    int i, f16 = 0, q8 = 0;
     cl_backend be;
     for (i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--ctx")) ctxs = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--reps")) reps = strtol(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--kv") && (!strcmp(argv[i + 1], "f16") || !strcmp(argv[i + 1], "f32")))
+        else if (!strcmp(argv[i], "--kv") && (!strcmp(argv[i + 1], "f16") || !strcmp(argv[i + 1], "f32") ||
+                                               !strcmp(argv[i + 1], "q8_0"))) {
             f16 = !strcmp(argv[i + 1], "f16");
+            q8 = !strcmp(argv[i + 1], "q8_0");
+        }
         else {
-            fprintf(stderr, "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N, --kv f32|f16)\n",
+            fprintf(stderr,
+                    "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N, --kv f32|f16|q8_0)\n",
                     argv[i]);
             return 2;
         }
@@ -46,7 +51,7 @@ int main(int argc, char **argv)
         return 2;
     }
     printf("attention, %d heads / %d KV heads, head_dim %d, %d layers, %ld threads, best of %ld, %s cache\n", NH, NKV,
-           HD, NL, threads, reps, f16 ? "f16" : "f32");
+           HD, NL, threads, reps, q8 ? "q8_0" : f16 ? "f16" : "f32");
     printf("%8s %12s %14s %10s\n", "context", "ms/token", "KV MiB/token", "GB/s");
     while (*ctxs) {
         char *end;
@@ -54,7 +59,8 @@ int main(int argc, char **argv)
         size_t kvn = (size_t)ctx * NKV * HD, k;
         float *kv, q[NH * HD], out[NH * HD];
         uint16_t *kvh = NULL;
-        size_t esz = f16 ? 2 : 4;
+        uint8_t *kvq = NULL;
+        double esz = q8 ? CL_KV_Q8_BLOCK / 32.0 : f16 ? 2 : 4; /* bytes per value */
         double best = 1e30;
         long r;
         int l;
@@ -67,12 +73,19 @@ int main(int argc, char **argv)
             if (!(kvh = malloc(kvn * 2 * NL * sizeof *kvh))) return 1;
             for (k = 0; k < kvn * 2 * NL; k++) kvh[k] = cl_f32_to_fp16(kv[k]);
         }
+        if (q8) {
+            if (!(kvq = malloc(kvn * 2 * NL / 32 * CL_KV_Q8_BLOCK))) return 1;
+            cl_kv_store_q8(kvq, kv, kvn * 2 * NL, cl_act_quantize_select(1));
+        }
         for (r = 0; r < reps; r++) {
             double t0 = now(), t;
             for (l = 0; l < NL; l++) {
                 cl_attn_args a = {q, kv + kvn * 2 * l, kv + kvn * (2 * l + 1), out, 1, (uint32_t)ctx - 1,
-                                  NH, NKV, HD, 0.125f, f16};
+                                  NH, NKV, HD, 0.125f, f16, q8};
                 if (f16) a.kcache = kvh + kvn * 2 * l, a.vcache = kvh + kvn * (2 * l + 1);
+                if (q8)
+                    a.kcache = kvq + kvn / 32 * CL_KV_Q8_BLOCK * 2 * l,
+                    a.vcache = kvq + kvn / 32 * CL_KV_Q8_BLOCK * (2 * l + 1);
                 if (cl_be_attention(&be, &a) != CL_OK) return 1;
             }
             t = now() - t0;
@@ -82,6 +95,7 @@ int main(int argc, char **argv)
                kvn * 2.0 * NL * esz / best / 1e9);
         free(kv);
         free(kvh);
+        free(kvq);
     }
     cl_backend_free(&be);
     return 0;

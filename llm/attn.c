@@ -9,7 +9,10 @@
  * operations, other rounding: a vectorised exp, other summation orders).
  * The cache holds floats or IEEE halves (cl_kv_type): the _h variants
  * read halves directly, converting each value as it is used, so that no
- * whole-cache conversion is ever made.
+ * whole-cache conversion is ever made. Over a Q8_0 cache (the _q8
+ * variant) the query heads are quantised to 8-bit blocks first and K.q is
+ * taken in integers, block by block (see llm_int.h for the exact order,
+ * which the AVX2 version follows bit for bit).
  *
  * Both are deterministic: a result depends only on the query, the cache
  * rows and the chunk boundaries (fixed multiples of CL_ATTN_CHUNK), never
@@ -57,6 +60,68 @@ void cl_attn_part_h_ref(const float *q, uint32_t ng, uint32_t hd, const uint16_t
                         uint32_t nt, float scale, float *s, float *part)
 {
     part_ref(q, ng, hd, k, v, ld, nt, scale, s, part, 1);
+}
+
+/* Query values quantised at once (a larger group is taken in parts, each
+ * reading the chunk's K and V again): 16 heads of 256. */
+#define Q8_QMAX CL_KV_Q8_HD_MAX
+
+/* ng * hd <= Q8_QMAX; hd a multiple of 32 */
+static void part_q8_one(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,
+                        uint32_t nt, float scale, float *s, float *part)
+{
+    cl_act_q8x4 y[Q8_QMAX / 128];
+    uint32_t g, t, i, b, nbk = hd / 32;
+    cl_act_quantize_ref(CL_TYPE_Q8_0, q, (uint64_t)ng * hd, y);
+    for (g = 0; g < ng; g++) {
+        float *pg = part + (size_t)g * (hd + 2), *o = pg + 2, mx = -INFINITY, l = 0.0f;
+        for (t = 0; t < nt; t++) {
+            float acc = 0.0f;
+            for (b = 0; b < nbk; b++) {
+                const uint8_t *kb = k + (size_t)t * ld + (size_t)b * CL_KV_Q8_BLOCK;
+                uint32_t j = g * nbk + b;
+                const int8_t *qq = y[j / 4].qs[j % 4];
+                int32_t isum = 0;
+                for (i = 0; i < 32; i++) isum += (int8_t)kb[2 + i] * qq[i];
+                acc = fmaf(cl_fp16_to_f32(cl_ld16(kb)) * y[j / 4].d[j % 4], (float)isum, acc);
+            }
+            s[t] = acc * scale;
+            if (s[t] > mx) mx = s[t];
+        }
+        for (t = 0; t < nt; t++) l += (s[t] = expf(s[t] - mx));
+        memset(o, 0, hd * sizeof *o);
+        for (t = 0; t < nt; t++)
+            for (b = 0; b < nbk; b++) {
+                const uint8_t *vb = v + (size_t)t * ld + (size_t)b * CL_KV_Q8_BLOCK;
+                float d = cl_fp16_to_f32(cl_ld16(vb));
+                for (i = 0; i < 32; i++) o[b * 32 + i] += s[t] * (d * (float)(int8_t)vb[2 + i]);
+            }
+        pg[0] = mx;
+        pg[1] = l;
+    }
+}
+
+void cl_attn_part_q8_ref(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,
+                         uint32_t nt, float scale, float *s, float *part)
+{
+    uint32_t g0, step = Q8_QMAX / hd;
+    for (g0 = 0; g0 < ng; g0 += step)
+        part_q8_one(q + (size_t)g0 * hd, ng - g0 < step ? ng - g0 : step, hd, k, v, ld, nt, scale, s,
+                    part + (size_t)g0 * (hd + 2));
+}
+
+void cl_kv_store_q8(uint8_t *dst, const float *src, size_t n, cl_act_quantize_fn quant)
+{
+    cl_act_q8x4 y;
+    size_t i;
+    for (i = 0; i + 32 <= n; i += 32, dst += CL_KV_Q8_BLOCK) {
+        uint16_t h;
+        quant(CL_TYPE_Q8_0, src + i, 32, &y);
+        h = cl_f32_to_fp16(y.d[0]);
+        dst[0] = (uint8_t)(h & 0xff);
+        dst[1] = (uint8_t)(h >> 8);
+        memcpy(dst + 2, y.qs[0], 32);
+    }
 }
 
 void cl_kv_store_f16(uint16_t *dst, const float *src, size_t n)

@@ -24,6 +24,7 @@ typedef struct cl_attn_args {
     uint32_t n_head, n_head_kv, head_dim;
     float scale;         /* usually 1/sqrt(head_dim) */
     int kv_f16;          /* 1: the caches hold IEEE halves (CL_KV_F16; CPU backend only), 0: floats */
+    int kv_q8;           /* 1: the caches hold Q8_0 rows (CL_KV_Q8_0; CPU backend only; kv_f16 is then 0) */
 } cl_attn_args;
 
 /* A decoder as the whole-step path sees it (model.c fills it; every pointer

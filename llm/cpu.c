@@ -9,8 +9,9 @@
  * integer path (qdot.c): the input is quantised once per product.
  * Attention (attn.c) takes the query heads of one KV head together over
  * chunks of positions and merges the chunks per head afterwards; the cache
- * it reads holds floats or IEEE halves (cl_attn_args.kv_f16), halves being
- * widened as they are loaded.
+ * it reads holds floats, IEEE halves (cl_attn_args.kv_f16), halves being
+ * widened as they are loaded, or Q8_0 blocks (kv_q8: the query quantised,
+ * K.q in integers, V widened once per group).
  * A decode layer takes 5 pool rounds: q/k/v as one job (matmul_n),
  * attention, the output projection, gate/up with swiglu as one job
  * (ffn_up), down.
@@ -58,6 +59,7 @@ typedef struct cpu_ctx {
     size_t scratch_per;
     cl_attn_part_fn attn_part;
     cl_attn_part_h_fn attn_part_h; /* over an F16 cache */
+    cl_attn_part_q8_fn attn_part_q8; /* over a Q8_0 cache */
     cl_attn_merge_fn attn_merge;
     float *parts; /* attention's per-chunk partial results */
     size_t parts_cap; /* floats at parts */
@@ -491,7 +493,13 @@ static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
         uint32_t nt = pos + 1 - t0p < CL_ATTN_CHUNK ? pos + 1 - t0p : CL_ATTN_CHUNK;
         if (t0p > pos) continue;
         size_t at = (size_t)t0p * kvd + kh * hd; /* the chunk's first value of this KV head */
-        if (a->kv_f16)
+        if (a->kv_q8) {
+            size_t ldb = (size_t)kvd / 32 * CL_KV_Q8_BLOCK; /* bytes per row */
+            size_t atb = (size_t)t0p * ldb + (size_t)kh * (hd / 32) * CL_KV_Q8_BLOCK;
+            j->c->attn_part_q8(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, (const uint8_t *)a->kcache + atb,
+                               (const uint8_t *)a->vcache + atb, ldb, nt, a->scale, s,
+                               j->c->parts + at_rec(j, b, ch, kh * grp));
+        } else if (a->kv_f16)
             j->c->attn_part_h(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, (const uint16_t *)a->kcache + at,
                               (const uint16_t *)a->vcache + at, kvd, nt, a->scale, s,
                               j->c->parts + at_rec(j, b, ch, kh * grp));
@@ -522,6 +530,10 @@ static cl_status cpu_attention(void *ctx, const cl_attn_args *a)
     cpu_ctx *c = ctx;
     uint32_t grp = a->n_head / a->n_head_kv;
     at_job j = {c, a, (a->pos0 + a->nb - 1) / CL_ATTN_CHUNK + 1};
+    if (a->kv_q8 && (a->head_dim % 32 || a->head_dim > CL_KV_Q8_HD_MAX))
+        return cl_err(CL_ERR_INVALID,
+                      "cpu: a Q8_0 KV cache needs a head size that is a multiple of 32 up to %d, not %u",
+                      CL_KV_Q8_HD_MAX, a->head_dim);
     size_t need = (size_t)grp * CL_ATTN_CHUNK, np = at_rec(&j, a->nb, 0, 0);
     if (need > c->scratch_per) {
         float *s = realloc(c->scratch, need * (size_t)c->n_threads * sizeof(float));
@@ -563,6 +575,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->actq = cl_act_quantize_select(simd);
     c->attn_part = cl_attn_part_select(simd);
     c->attn_part_h = cl_attn_part_h_select(simd);
+    c->attn_part_q8 = cl_attn_part_q8_select(simd);
     c->attn_merge = cl_attn_merge_select(simd);
     c->float_dot = getenv("CAIRN_CPU_DOT") && !strcmp(getenv("CAIRN_CPU_DOT"), "float");
     pthread_mutex_init(&c->mu, NULL);

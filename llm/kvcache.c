@@ -304,24 +304,24 @@ size_t cl_kv_block_bytes(const cl_kv_block *b) { return b->data_bytes; }
 
 /* ------------------------------------------------------------ copies */
 
-void cl_kv_block_load(const void *blk, void *kcache, void *vcache, uint32_t n_layer, uint32_t n_ctx, uint32_t kvd,
-                      size_t esz, uint32_t pos)
+void cl_kv_block_load(const void *blk, void *kcache, void *vcache, uint32_t n_layer, uint32_t n_ctx, size_t row_bytes,
+                      uint32_t pos)
 {
-    size_t row = (size_t)CL_KV_BLOCK * kvd * esz, l;
+    size_t row = (size_t)CL_KV_BLOCK * row_bytes, l;
     const uint8_t *b = blk;
     for (l = 0; l < n_layer; l++) {
-        memcpy((uint8_t *)kcache + ((size_t)l * n_ctx + pos) * kvd * esz, b + l * row, row);
-        memcpy((uint8_t *)vcache + ((size_t)l * n_ctx + pos) * kvd * esz, b + (n_layer + l) * row, row);
+        memcpy((uint8_t *)kcache + ((size_t)l * n_ctx + pos) * row_bytes, b + l * row, row);
+        memcpy((uint8_t *)vcache + ((size_t)l * n_ctx + pos) * row_bytes, b + (n_layer + l) * row, row);
     }
 }
 
 void cl_kv_block_save(void *blk, const void *kcache, const void *vcache, uint32_t n_layer, uint32_t n_ctx,
-                      uint32_t kvd, size_t esz, uint32_t pos)
+                      size_t row_bytes, uint32_t pos)
 {
-    size_t row = (size_t)CL_KV_BLOCK * kvd * esz, l;
+    size_t row = (size_t)CL_KV_BLOCK * row_bytes, l;
     uint8_t *b = blk;
     for (l = 0; l < n_layer; l++) {
-        memcpy(b + l * row, (const uint8_t *)kcache + ((size_t)l * n_ctx + pos) * kvd * esz, row);
-        memcpy(b + (n_layer + l) * row, (const uint8_t *)vcache + ((size_t)l * n_ctx + pos) * kvd * esz, row);
+        memcpy(b + l * row, (const uint8_t *)kcache + ((size_t)l * n_ctx + pos) * row_bytes, row);
+        memcpy(b + (n_layer + l) * row, (const uint8_t *)vcache + ((size_t)l * n_ctx + pos) * row_bytes, row);
     }
 }

@@ -278,17 +278,27 @@ typedef struct cl_model_info {
 /* The element type of the KV cache. CL_KV_F16 (IEEE half, the CPU default)
  * halves the bytes that decode attention reads per token against CL_KV_F32;
  * K and V are rounded to half when stored (round to nearest even) and read
- * back exactly. CL_KV_DEFAULT takes the environment variable CAIRN_KV
- * (f16 or f32; anything else is an error at open) and else F16. The CUDA
- * backend keeps its device cache in F32 whatever is asked (info.kv_type
- * then says F32). */
-typedef enum cl_kv_type { CL_KV_DEFAULT = 0, CL_KV_F32 = 1, CL_KV_F16 = 2 } cl_kv_type;
-const char *cl_kv_type_name(int kv_type); /* "f32", "f16"; "default" for 0; NULL when invalid */
-/* Parses "f32" / "f16" (case-insensitive); -1 when name is neither. */
+ * back exactly. CL_KV_Q8_0 (CPU only) halves them again: each (layer,
+ * position, KV head) row of head_dim values is stored as blocks of 32 as
+ * GGUF's Q8_0 lays them out (34 bytes: an IEEE half scale d, then 32 int8
+ * q with |q| <= 127, value = d * q; d = max|x| / 127, q = round-to-even(x *
+ * 127 / max|x|)); attention quantises the query the same way per block
+ * and takes K.q in integers, and widens V rows to floats once per group of
+ * query heads. It needs a head_dim that is a multiple of 32 (an error at
+ * open otherwise). CL_KV_DEFAULT takes the environment variable CAIRN_KV
+ * (f16, f32 or q8_0; anything else is an error at open) and else F16. The
+ * CUDA backend keeps its device cache in F32 whatever is asked
+ * (info.kv_type then says F32). */
+typedef enum cl_kv_type { CL_KV_DEFAULT = 0, CL_KV_F32 = 1, CL_KV_F16 = 2, CL_KV_Q8_0 = 3 } cl_kv_type;
+const char *cl_kv_type_name(int kv_type); /* "f32", "f16", "q8_0"; "default" for 0; NULL when invalid */
+/* Parses "f32" / "f16" / "q8_0" (case-insensitive); -1 when name is none of them. */
 int cl_kv_type_parse(const char *name);
-size_t cl_kv_type_size(int kv_type); /* bytes per stored value: 4, 2 (0 when invalid or default) */
-/* Bytes of a KV cache of n_ctx positions: 2 x n_layer x n_ctx x n_head_kv x
- * head_dim x the element size of info's kv_type. */
+/* Bytes that one cache row of n values takes: 4n (F32), 2n (F16), n/32 *
+ * 34 (Q8_0); 0 when kv_type is invalid or default, or n is not a multiple
+ * of 32 for Q8_0. */
+size_t cl_kv_row_bytes(int kv_type, uint64_t n);
+/* Bytes of a KV cache of n_ctx positions: 2 x n_layer x n_ctx x the row
+ * bytes of n_head_kv x head_dim values of info's kv_type. */
 uint64_t cl_model_kv_bytes(const cl_model_info *info, uint32_t n_ctx);
 
 typedef struct cl_model_params {

@@ -125,6 +125,25 @@ cl_attn_part_h_fn cl_attn_part_h_select(int simd);
 typedef void (*cl_kv_store_f16_fn)(uint16_t *dst, const float *src, size_t n);
 void cl_kv_store_f16(uint16_t *dst, const float *src, size_t n);
 cl_kv_store_f16_fn cl_kv_store_f16_select(int simd);
+/* The same over a Q8_0 cache (CL_KV_Q8_0; k and v point at the head's
+ * first block in a row, ld counts bytes between rows): the query heads are
+ * quantised per block of 32 as cl_act_quantize(CL_TYPE_Q8_0) does, each
+ * score is sum over blocks of fma(dk * dq, integer dot, acc) in block
+ * order, times scale (the AVX2 version: the same bits, by maddubs/madd),
+ * and V rows are widened to d * q floats (once per group in the AVX2
+ * version) and summed as the float path does. hd must be a multiple of 32
+ * and at most CL_KV_Q8_HD_MAX. */
+#define CL_KV_Q8_BLOCK 34 /* bytes of one block of 32: half scale, 32 int8 */
+#define CL_KV_Q8_HD_MAX 4096 /* the largest head_dim a Q8_0 cache takes (the quantised query lives on the stack) */
+typedef void (*cl_attn_part_q8_fn)(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v,
+                                   size_t ld, uint32_t nt, float scale, float *s, float *part);
+void cl_attn_part_q8_ref(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,
+                         uint32_t nt, float scale, float *s, float *part);
+cl_attn_part_q8_fn cl_attn_part_q8_select(int simd);
+/* Stores n (a multiple of 32) values as n/32 Q8_0 blocks at dst, quantised
+ * by quant (cl_act_quantize_select's: both give the same bytes) with the
+ * scale rounded to half. */
+void cl_kv_store_q8(uint8_t *dst, const float *src, size_t n, cl_act_quantize_fn quant);
 void cl_attn_merge(const float *parts, uint32_t n_parts, size_t stride, uint32_t hd, float *out);
 /* cl_attn_merge_select(1): the AVX2 version when in use, the same bits (the
  * same multiplies and adds, unfused, in the same order; the weights by expf). */
@@ -204,9 +223,9 @@ size_t cl_kvc_lookup(cl_kvcache *c, const uint64_t ident[2], const cl_token *tok
 void cl_kvc_release(cl_kvcache *c, cl_kv_block *const *b, size_t n);
 /* Adds block `depth` of toks (whose parent, the block at depth-1, is pinned by
  * the caller; NULL at depth 0) with data (malloc'd, bytes long, layout
- * [2][n_layer][CL_KV_BLOCK][kvd] of the model's KV element type: floats or
- * halves; the identity includes that type, so blocks of the two types never
- * match each other); the cache takes data in every case (frees
+ * [2][n_layer][CL_KV_BLOCK] rows of the model's KV type: floats, halves
+ * or Q8_0 blocks; the identity includes that type, so blocks of two types
+ * never match each other); the cache takes data in every case (frees
  * it when the block exists already or does not fit the budget). Returns the
  * block, pinned (release it), or NULL when it could not be stored. */
 cl_kv_block *cl_kvc_insert(cl_kvcache *c, const uint64_t ident[2], const cl_token *toks, size_t depth,
@@ -214,12 +233,12 @@ cl_kv_block *cl_kvc_insert(cl_kvcache *c, const uint64_t ident[2], const cl_toke
 const void *cl_kv_block_data(const cl_kv_block *b);
 size_t cl_kv_block_bytes(const cl_kv_block *b); /* the data's length as inserted */
 /* The copy step between a block and a sequence's contiguous caches (each
- * (n_layer, n_ctx, kvd) values of esz bytes: 4 for F32, 2 for F16),
- * positions pos .. pos+CL_KV_BLOCK-1. Host memory; a GPU backend supplies
- * its own pair for device caches. */
-void cl_kv_block_load(const void *blk, void *kcache, void *vcache, uint32_t n_layer, uint32_t n_ctx, uint32_t kvd,
-                      size_t esz, uint32_t pos);
+ * (n_layer, n_ctx) rows of row_bytes: cl_kv_row_bytes of the model's KV
+ * type and n_head_kv * head_dim values), positions pos .. pos+CL_KV_BLOCK-1.
+ * Host memory; a GPU backend supplies its own pair for device caches. */
+void cl_kv_block_load(const void *blk, void *kcache, void *vcache, uint32_t n_layer, uint32_t n_ctx, size_t row_bytes,
+                      uint32_t pos);
 void cl_kv_block_save(void *blk, const void *kcache, const void *vcache, uint32_t n_layer, uint32_t n_ctx,
-                      uint32_t kvd, size_t esz, uint32_t pos);
+                      size_t row_bytes, uint32_t pos);
 
 #endif

@@ -30,9 +30,10 @@ struct cl_model {
     const cl_tensor *embd, *out_norm, *out;
     layer *layers;
     cl_backend be;
-    void *kcache, *vcache; /* (n_layer, n_ctx, n_head_kv*head_dim) values of info.kv_type */
-    size_t kv_esz;         /* bytes per cache value: 4 (F32) or 2 (F16) */
+    void *kcache, *vcache; /* (n_layer, n_ctx) rows of kv_row bytes: n_head_kv*head_dim values of info.kv_type */
+    size_t kv_row;         /* bytes per cache position (n_head_kv*head_dim values): cl_kv_row_bytes */
     cl_kv_store_f16_fn kv_store; /* floats -> halves when storing K/V (F16) */
+    cl_act_quantize_fn kv_quant; /* floats -> 8-bit blocks when storing K/V (Q8_0) */
     /* work buffers for a batch of CL_BATCH tokens, each (CL_BATCH, width) */
     float *x, *xb, *q, *k, *v, *hb, *hb2, *ao; /* widths n_embd, n_embd, qd, kvd, kvd, n_ff, n_ff, qd */
     float *cs;        /* (CL_BATCH, head_dim/2, 2) RoPE cosines and sines */
@@ -201,7 +202,7 @@ static cl_status pick_backend(cl_model *m)
             if (m->be.i->version >= 2 && m->be.i->load && !(s = m->be.i->load(m->be.ctx, f))) {
                 m->gpu = 1;
                 m->info.kv_type = CL_KV_F32; /* the device cache is F32, whatever was asked */
-                m->kv_esz = 4;
+                m->kv_row = cl_kv_row_bytes(CL_KV_F32, (uint64_t)I->n_head_kv * I->head_dim);
                 free(m->kcache); /* the cache lives on the device */
                 free(m->vcache);
                 m->kcache = m->vcache = NULL;
@@ -219,7 +220,8 @@ const char *cl_model_backend(const cl_model *m) { return m->be.i ? m->be.i->name
 
 const char *cl_kv_type_name(int kv_type)
 {
-    return kv_type == CL_KV_F32 ? "f32" : kv_type == CL_KV_F16 ? "f16" : kv_type == CL_KV_DEFAULT ? "default" : NULL;
+    return kv_type == CL_KV_F32 ? "f32" : kv_type == CL_KV_F16 ? "f16" : kv_type == CL_KV_Q8_0 ? "q8_0"
+           : kv_type == CL_KV_DEFAULT ? "default" : NULL;
 }
 
 int cl_kv_type_parse(const char *name)
@@ -227,14 +229,23 @@ int cl_kv_type_parse(const char *name)
     if (!name) return -1;
     if (!strcasecmp(name, "f32")) return CL_KV_F32;
     if (!strcasecmp(name, "f16")) return CL_KV_F16;
+    if (!strcasecmp(name, "q8_0")) return CL_KV_Q8_0;
     return -1;
 }
 
-size_t cl_kv_type_size(int kv_type) { return kv_type == CL_KV_F32 ? 4 : kv_type == CL_KV_F16 ? 2 : 0; }
+size_t cl_kv_row_bytes(int kv_type, uint64_t n)
+{
+    switch (kv_type) {
+    case CL_KV_F32: return (size_t)n * 4;
+    case CL_KV_F16: return (size_t)n * 2;
+    case CL_KV_Q8_0: return n % 32 ? 0 : (size_t)(n / 32) * CL_KV_Q8_BLOCK;
+    }
+    return 0;
+}
 
 uint64_t cl_model_kv_bytes(const cl_model_info *I, uint32_t n_ctx)
 {
-    return 2ull * I->n_layer * n_ctx * I->n_head_kv * I->head_dim * cl_kv_type_size(I->kv_type);
+    return 2ull * I->n_layer * n_ctx * cl_kv_row_bytes(I->kv_type, (uint64_t)I->n_head_kv * I->head_dim);
 }
 
 /* The KV type asked for: the parameter, else CAIRN_KV, else F16. */
@@ -242,14 +253,15 @@ static cl_status kv_type_pick(int asked, int *out)
 {
     const char *e = getenv("CAIRN_KV");
     *out = CL_KV_F16;
-    if (asked == CL_KV_F32 || asked == CL_KV_F16) {
+    if (asked == CL_KV_F32 || asked == CL_KV_F16 || asked == CL_KV_Q8_0) {
         *out = asked;
         return CL_OK;
     }
-    if (asked != CL_KV_DEFAULT) return cl_err(CL_ERR_INVALID, "model: KV cache type %d is not one of f32, f16", asked);
+    if (asked != CL_KV_DEFAULT)
+        return cl_err(CL_ERR_INVALID, "model: KV cache type %d is not one of f32, f16, q8_0", asked);
     if (e && *e) {
         if ((*out = cl_kv_type_parse(e)) < 0)
-            return cl_err(CL_ERR_INVALID, "model: CAIRN_KV='%.32s' is not a KV cache type (f16 or f32)", e);
+            return cl_err(CL_ERR_INVALID, "model: CAIRN_KV='%.32s' is not a KV cache type (f16, f32 or q8_0)", e);
     }
     return CL_OK;
 }
@@ -276,8 +288,8 @@ cl_status cl_model_open_params(const char *path, const cl_model_params *P, cl_mo
     if (!(m = calloc(1, sizeof *m))) return cl_err(CL_ERR_NOMEM, "model: out of memory");
     I = &m->info;
     if ((s = kv_type_pick(P->kv_type, &I->kv_type))) goto fail;
-    m->kv_esz = cl_kv_type_size(I->kv_type);
     m->kv_store = cl_kv_store_f16_select(1);
+    m->kv_quant = cl_act_quantize_select(1);
     if ((s = cl_gguf_open(path, &m->g))) goto fail;
     if ((s = cl_gguf_get_str(m->g, "general.architecture", &arch, &alen))) {
         s = cl_err(s, "model: general.architecture: %s", cl_errmsg());
@@ -363,9 +375,14 @@ cl_status cl_model_open_params(const char *path, const cl_model_params *P, cl_mo
     }
     I->n_ctx = n_ctx ? n_ctx : I->n_ctx_train;
     if (I->n_ctx > I->n_ctx_train) I->n_ctx = I->n_ctx_train;
-    kv_n = (uint64_t)I->n_layer * I->n_ctx * kvd;
+    /* Q8_0 blocks lie within one head: with a head_dim not a multiple of 32
+     * there is no row size, and no cache (an error below unless the CUDA
+     * backend, whose cache is F32, takes the model) */
+    m->kv_row = I->kv_type == CL_KV_Q8_0 && (I->head_dim % 32 || I->head_dim > CL_KV_Q8_HD_MAX)
+                    ? 0 : cl_kv_row_bytes(I->kv_type, kvd);
+    kv_n = (uint64_t)I->n_layer * I->n_ctx * m->kv_row;
 #define BUF(n) malloc((size_t)CL_BATCH * (n) * sizeof(float))
-    if (!(m->kcache = malloc(kv_n * m->kv_esz)) || !(m->vcache = malloc(kv_n * m->kv_esz)) ||
+    if ((m->kv_row && (!(m->kcache = malloc(kv_n)) || !(m->vcache = malloc(kv_n)))) ||
         !(m->x = BUF(I->n_embd)) || !(m->xb = BUF(I->n_embd)) || !(m->q = BUF(qd)) || !(m->k = BUF(kvd)) ||
         !(m->v = BUF(kvd)) || !(m->hb = BUF(I->n_ff)) || !(m->hb2 = BUF(I->n_ff)) || !(m->ao = BUF(qd)) ||
         !(m->cs = BUF(I->head_dim)) || !(m->inv_freq = malloc(I->head_dim / 2 * sizeof(double))))
@@ -381,6 +398,13 @@ cl_status cl_model_open_params(const char *path, const cl_model_params *P, cl_mo
         m->inv_freq[l] = pow(I->rope_base, -2.0 * l / I->head_dim) * (fs * (1.0 - mix) + mix);
     }
     if ((s = pick_backend(m))) goto fail;
+    if (!m->kv_row) {
+        s = cl_err(CL_ERR_UNSUPPORTED,
+                   "model: a q8_0 KV cache needs a head size that is a multiple of 32, at most %d "
+                   "(this model's is %u); use f16",
+                   CL_KV_Q8_HD_MAX, I->head_dim);
+        goto fail;
+    }
     if ((s = kv_identity(m)) || (s = cl_kvcache_new(CL_KVCACHE_DEFAULT_BYTES, &m->kvc))) goto fail;
     *out = m;
     return CL_OK;
@@ -425,6 +449,7 @@ static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint
     at.head_dim = hd;
     at.scale = 1.0f / sqrtf((float)hd);
     at.kv_f16 = I->kv_type == CL_KV_F16;
+    at.kv_q8 = I->kv_type == CL_KV_Q8_0;
     for (l = 0; l < I->n_layer; l++) {
         const layer *L = &m->layers[l];
         size_t lo = (size_t)l * I->n_ctx * kvd; /* the layer's first cache value */
@@ -442,7 +467,14 @@ static cl_status eval_chunk(cl_model *m, const cl_token *toks, uint32_t nb, uint
             cl_be_rope(be, m->q + (size_t)b * qd, I->n_head, hd, m->cs + (size_t)b * hd, m->neox);
             cl_be_rope(be, m->k + (size_t)b * kvd, I->n_head_kv, hd, m->cs + (size_t)b * hd, m->neox);
         }
-        if (I->kv_type == CL_KV_F16) { /* rounded to half once, here; attention reads halves */
+        if (I->kv_type == CL_KV_Q8_0) { /* quantised once, here; attention reads the blocks */
+            uint8_t *kc = (uint8_t *)m->kcache + (size_t)l * I->n_ctx * m->kv_row;
+            uint8_t *vc = (uint8_t *)m->vcache + (size_t)l * I->n_ctx * m->kv_row;
+            cl_kv_store_q8(kc + (size_t)pos * m->kv_row, m->k, (size_t)nb * kvd, m->kv_quant);
+            cl_kv_store_q8(vc + (size_t)pos * m->kv_row, m->v, (size_t)nb * kvd, m->kv_quant);
+            at.kcache = kc;
+            at.vcache = vc;
+        } else if (I->kv_type == CL_KV_F16) { /* rounded to half once, here; attention reads halves */
             uint16_t *kc = (uint16_t *)m->kcache + lo, *vc = (uint16_t *)m->vcache + lo;
             m->kv_store(kc + (size_t)pos * kvd, m->k, (size_t)nb * kvd);
             m->kv_store(vc + (size_t)pos * kvd, m->v, (size_t)nb * kvd);
@@ -519,14 +551,13 @@ uint64_t cl_model_weight_bytes(const cl_model *m)
 cl_status cl_model_kv_fill(cl_model *m, uint32_t n_have, uint32_t n_to)
 {
     const cl_model_info *I = &m->info;
-    size_t kvd = (size_t)I->n_head_kv * I->head_dim;
     uint32_t l, p;
     if (!n_have || n_have > n_to || n_to > I->n_ctx)
         return cl_err(CL_ERR_RANGE, "model: cannot fill the cache from %u to %u positions (context %u)", n_have, n_to,
                       I->n_ctx);
     if (m->gpu) return m->be.i->kv_fill(m->be.ctx, n_have, n_to);
     for (l = 0; l < I->n_layer; l++) {
-        size_t row = kvd * m->kv_esz; /* bytes of one position */
+        size_t row = m->kv_row; /* bytes of one position */
         uint8_t *kc = (uint8_t *)m->kcache + (size_t)l * I->n_ctx * row, *vc = (uint8_t *)m->vcache + (size_t)l * I->n_ctx * row;
         for (p = n_have; p < n_to; p++) {
             memcpy(kc + p * row, kc + (p % n_have) * row, row);
@@ -650,8 +681,7 @@ cl_kvcache *cl_model_kvcache(const cl_model *m) { return m->kvc; }
 cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *logits, cl_kv_stats *st)
 {
     const cl_model_info *I = &m->info;
-    uint32_t kvd = I->n_head_kv * I->head_dim;
-    size_t bytes = (size_t)2 * I->n_layer * CL_KV_BLOCK * kvd * m->kv_esz;
+    size_t bytes = (size_t)2 * I->n_layer * CL_KV_BLOCK * m->kv_row;
     size_t n_full, n_hit = 0, i, hit_cap;
     cl_kv_block **blk = NULL;
     cl_kv_stats dummy;
@@ -681,7 +711,7 @@ cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *l
             n_hit = i;
             break;
         }
-        cl_kv_block_load(cl_kv_block_data(blk[i]), m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd, m->kv_esz,
+        cl_kv_block_load(cl_kv_block_data(blk[i]), m->kcache, m->vcache, I->n_layer, I->n_ctx, m->kv_row,
                          (uint32_t)(i * CL_KV_BLOCK));
     }
     st->hit_blocks = (uint32_t)n_hit;
@@ -693,7 +723,7 @@ cl_status cl_model_prefill(cl_model *m, const cl_token *toks, size_t n, float *l
     for (i = n_hit; !s && i < n_full; i++) {
         void *d = malloc(bytes);
         if (!d) break; /* the cache is an optimisation: no memory, no entry */
-        cl_kv_block_save(d, m->kcache, m->vcache, I->n_layer, I->n_ctx, kvd, m->kv_esz, (uint32_t)(i * CL_KV_BLOCK));
+        cl_kv_block_save(d, m->kcache, m->vcache, I->n_layer, I->n_ctx, m->kv_row, (uint32_t)(i * CL_KV_BLOCK));
         if (!(blk[i] = cl_kvc_insert(m->kvc, m->kv_ident, toks, i, i ? blk[i - 1] : NULL, d, bytes))) break;
         st->stored_blocks++;
     }

@@ -671,6 +671,65 @@ TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t 
     }
 }
 
+/* The same from a Q8_0 cache (row i at c + i * ld bytes, hd / 32 blocks):
+ * value = d * q, one float rounding, as the portable path computes it. */
+TGT static inline __attribute__((always_inline)) void widen_rows_q8(const uint8_t *c, size_t ld, uint32_t t, uint32_t n,
+                                                                    uint32_t rows, uint32_t hd, float *blk)
+{
+    uint32_t i, b;
+    for (i = 0; i < rows; i++) {
+        const uint8_t *r = c + (size_t)(t + (i < n ? i : 0)) * ld;
+        float *o = blk + (size_t)i * hd;
+        for (b = 0; b < hd / 32; b++, r += CL_KV_Q8_BLOCK, o += 32) {
+            __m256 d = _mm256_set1_ps(h2f(r));
+            _mm256_store_ps(o, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 2))), d));
+            _mm256_store_ps(o + 8, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 10))), d));
+            _mm256_store_ps(o + 16, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 18))), d));
+            _mm256_store_ps(o + 24, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 26))), d));
+        }
+    }
+}
+
+/* the eight integer sums of a0..a7, in that order (exact) */
+TGT static inline __m256i hsum8x8_i32(__m256i a0, __m256i a1, __m256i a2, __m256i a3, __m256i a4, __m256i a5,
+                                      __m256i a6, __m256i a7)
+{
+    __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a4, a5), _mm256_hadd_epi32(a6, a7));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+/* 8 int32 lanes whose sum is the dot product of 32 int8 k and y, given
+ * ya = |y| (|y|, |k| <= 127: no 16-bit pair sum saturates); y's sign moves
+ * to k, so one sign per row rather than two */
+TGT static inline __m256i dot32_i8_i32(__m256i k, __m256i y, __m256i ya)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ya, _mm256_sign_epi8(k, y)), _mm256_set1_epi16(1));
+}
+
+/* Scores of 8 rows of a Q8_0 cache (kr[i]: row i's first block of the
+ * head) against query head g (blocks y[g*nbk ..]): per block b the 8 exact
+ * integer dot products, then acc = fma(dk * dq, isum, acc) per row, in
+ * block order (the portable path's operations). */
+TGT static inline __attribute__((always_inline)) __m256 q8_scores8(const uint8_t *const *kr, const __m256 *dk,
+                                                                   const cl_act_q8x4 *y, uint32_t g, uint32_t nbk)
+{
+    __m256 acc = _mm256_setzero_ps();
+    uint32_t b;
+    for (b = 0; b < nbk; b++) {
+        uint32_t j = g * nbk + b, o = b * CL_KV_Q8_BLOCK + 2;
+        __m256i qv = ld256(y[j / 4].qs[j % 4]), qa = _mm256_abs_epi8(qv);
+        __m256i isum = hsum8x8_i32(dot32_i8_i32(ld256(kr[0] + o), qv, qa), dot32_i8_i32(ld256(kr[1] + o), qv, qa),
+                                   dot32_i8_i32(ld256(kr[2] + o), qv, qa), dot32_i8_i32(ld256(kr[3] + o), qv, qa),
+                                   dot32_i8_i32(ld256(kr[4] + o), qv, qa), dot32_i8_i32(ld256(kr[5] + o), qv, qa),
+                                   dot32_i8_i32(ld256(kr[6] + o), qv, qa), dot32_i8_i32(ld256(kr[7] + o), qv, qa));
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(dk[b], _mm256_set1_ps(y[j / 4].d[j % 4])), _mm256_cvtepi32_ps(isum), acc);
+    }
+    return acc;
+}
+
+#define CL_ATTN_HD_MAX 256 /* larger heads take the portable path */
+
 /* Positions in blocks of 8 rows (scores) and 16 rows (V sums): a block is
  * loaded from memory once and reused from L1 by every head of the group.
  * Over halves (blk != NULL, room for 16 rows of hd floats) each block is
@@ -683,11 +742,34 @@ TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t 
 TGT static inline __attribute__((always_inline)) void attn_part_any(const float *q, uint32_t ng, uint32_t hd,
                                                                     const void *k, const void *v, size_t ld,
                                                                     uint32_t nt, float scale, float *s, float *part,
-                                                                    float *blk)
+                                                                    float *blk, const cl_act_q8x4 *yq)
 {
     const __m256 vs = _mm256_set1_ps(scale);
     uint32_t g, t, i, d, j;
-    for (t = 0; t < nt; t += 8) {
+    for (t = 0; t < nt && yq; t += 8) { /* Q8_0 (yq: the quantised query heads): integer scores */
+        uint32_t n8 = nt - t < 8 ? nt - t : 8, nbk = hd / 32, b;
+        const uint8_t *kr[8];
+        __m256 dk[CL_ATTN_HD_MAX / 32]; /* per block: the 8 rows' scales */
+        for (i = 0; i < 8; i++) kr[i] = (const uint8_t *)k + (size_t)(t + (i < n8 ? i : 0)) * ld;
+        for (b = 0; b < nbk; b++) {
+            uint32_t o = b * CL_KV_Q8_BLOCK;
+            dk[b] = _mm256_cvtph_ps(_mm_setr_epi16((short)cl_ld16(kr[0] + o), (short)cl_ld16(kr[1] + o),
+                                                   (short)cl_ld16(kr[2] + o), (short)cl_ld16(kr[3] + o),
+                                                   (short)cl_ld16(kr[4] + o), (short)cl_ld16(kr[5] + o),
+                                                   (short)cl_ld16(kr[6] + o), (short)cl_ld16(kr[7] + o)));
+        }
+        for (g = 0; g < ng; g++) {
+            __m256 r = _mm256_mul_ps(q8_scores8(kr, dk, yq, g, nbk), vs);
+            float tmp[8];
+            if (n8 == 8) {
+                _mm256_storeu_ps(s + (size_t)g * nt + t, r);
+            } else {
+                _mm256_storeu_ps(tmp, r);
+                memcpy(s + (size_t)g * nt + t, tmp, n8 * sizeof *tmp);
+            }
+        }
+    }
+    for (t = 0; t < nt && !yq; t += 8) {
         uint32_t n8 = nt - t < 8 ? nt - t : 8;
         const float *kr[8]; /* the 8 rows (a short block repeats row t) */
         if (blk) widen_rows(k, ld, t, n8, 8, hd, blk);
@@ -747,7 +829,8 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
         uint32_t te = nt - t < 16 ? nt : t + 16;
         const float *vb = blk ? blk : (const float *)v + (size_t)t * ld; /* row j at vb + (j - t) * vld */
         const size_t vld = blk ? hd : ld;
-        if (blk) widen_rows(v, ld, t, te - t, te - t, hd, blk);
+        if (yq) widen_rows_q8(v, ld, t, te - t, te - t, hd, blk);
+        else if (blk) widen_rows(v, ld, t, te - t, te - t, hd, blk);
         for (g = 0; g < ng; g++) {
             const float *sg = s + (size_t)g * nt;
             float *o = part + (size_t)g * (hd + 2) + 2;
@@ -799,13 +882,12 @@ TGT static void attn_part_avx2(const float *q, uint32_t ng, uint32_t hd, const f
         cl_attn_part_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
         return;
     }
-    if (hd == 64) attn_part_any(q, ng, 64, k, v, ld, nt, scale, s, part, NULL); /* constant offsets */
-    else if (hd == 128) attn_part_any(q, ng, 128, k, v, ld, nt, scale, s, part, NULL);
-    else attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, NULL);
+    if (hd == 64) attn_part_any(q, ng, 64, k, v, ld, nt, scale, s, part, NULL, NULL); /* constant offsets */
+    else if (hd == 128) attn_part_any(q, ng, 128, k, v, ld, nt, scale, s, part, NULL, NULL);
+    else attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, NULL, NULL);
 }
 
 /* the same over halves, widened block by block on the stack */
-#define CL_ATTN_HD_MAX 256
 TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v,
                                  size_t ld, uint32_t nt, float scale, float *s, float *part)
 {
@@ -814,9 +896,34 @@ TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const
         cl_attn_part_h_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
         return;
     }
-    if (hd == 64) attn_part_any(q, ng, 64, k, v, ld, nt, scale, s, part, blk); /* the common head sizes: */
-    else if (hd == 128) attn_part_any(q, ng, 128, k, v, ld, nt, scale, s, part, blk); /* constant offsets */
-    else attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, blk);
+    if (hd == 64) attn_part_any(q, ng, 64, k, v, ld, nt, scale, s, part, blk, NULL); /* the common head sizes: */
+    else if (hd == 128) attn_part_any(q, ng, 128, k, v, ld, nt, scale, s, part, blk, NULL); /* constant offsets */
+    else attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, blk, NULL);
+}
+
+/* the same over Q8_0 blocks: the query heads quantised (in parts of at
+ * most Q8_QMAX values), K.q in integers, V widened block by block */
+#define Q8_QMAX CL_KV_Q8_HD_MAX
+TGT static void attn_part_q8_avx2(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v,
+                                  size_t ld, uint32_t nt, float scale, float *s, float *part)
+{
+    float blk[16 * CL_ATTN_HD_MAX] __attribute__((aligned(32)));
+    cl_act_q8x4 y[Q8_QMAX / 128];
+    uint32_t g0, step, n;
+    if (hd % 32 || hd > CL_ATTN_HD_MAX) {
+        cl_attn_part_q8_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        return;
+    }
+    step = Q8_QMAX / hd;
+    for (g0 = 0; g0 < ng; g0 += step) {
+        const float *qg = q + (size_t)g0 * hd;
+        float *pg = part + (size_t)g0 * (hd + 2);
+        n = ng - g0 < step ? ng - g0 : step;
+        simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, y);
+        if (hd == 64) attn_part_any(qg, n, 64, k, v, ld, nt, scale, s, pg, blk, y);
+        else if (hd == 128) attn_part_any(qg, n, 128, k, v, ld, nt, scale, s, pg, blk, y);
+        else attn_part_any(qg, n, hd, k, v, ld, nt, scale, s, pg, blk, y);
+    }
 }
 
 /* cl_attn_merge with 8 values per operation (it runs on one thread, per
@@ -961,6 +1068,8 @@ cl_dot_fn cl_dot_select(int simd) { return PICK(simd, simd_dot, cl_dot_ref); }
 cl_attn_part_fn cl_attn_part_select(int simd) { return PICK(simd, attn_part_avx2, cl_attn_part_ref); }
 
 cl_attn_part_h_fn cl_attn_part_h_select(int simd) { return PICK(simd, attn_part_h_avx2, cl_attn_part_h_ref); }
+
+cl_attn_part_q8_fn cl_attn_part_q8_select(int simd) { return PICK(simd, attn_part_q8_avx2, cl_attn_part_q8_ref); }
 
 cl_kv_store_f16_fn cl_kv_store_f16_select(int simd) { return PICK(simd, kv_store_f16c, cl_kv_store_f16); }
 

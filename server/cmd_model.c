@@ -450,7 +450,7 @@ static int model_bench_gpu(int argc, char **argv)
     return 0;
 }
 
-/* model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N] [--kv f16|f32]
+/* model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N] [--kv f16|f32|q8_0]
  * Prefill: the first min(ctx, prefill-max) tokens in batches; the rest of
  * the KV cache up to ctx is filled with copies (cl_model_kv_fill); decode:
  * N tokens after ctx. "of roofline" is the issue's measure: decode tokens/s
@@ -480,7 +480,8 @@ static int model_bench(int argc, char **argv)
         else if (!strcmp(o, "--ctx")) ctx_arg = val;
         else if (!strcmp(o, "--kv")) {
             if ((kv = cl_kv_type_parse(val)) < 0)
-                return cli_error("model bench: --kv wants f16 or f32 (the KV cache's element type), got '%s'", val);
+                return cli_error("model bench: --kv wants f16, f32 or q8_0 (the KV cache's element type), got '%s'",
+                                 val);
         }
         else return cli_error("model bench: unknown option %s", o);
     }
@@ -668,7 +669,7 @@ int cmd_model(int argc, char **argv)
         "       cairn model logits FILE --tokens ID,ID,... [--threads N]\n"
         "       cairn model embed FILE TEXT... [--json] [--pooling mean|cls|last] [--threads N]\n"
         "                         [--max-tokens N]\n"
-        "       cairn model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N] [--kv f16|f32]\n"
+        "       cairn model bench FILE [--threads N] [--ctx 128,1024,4096] [--decode N] [--prefill-max N] [--kv f16|f32|q8_0]\n"
         "       cairn model bench --gpu FILE [--ctx 128,4096] [--decode N] [--prompt N]\n"
         "  info: GGUF header, metadata and tensors of FILE.\n"
         "  tokenize: token ids of TEXT with FILE's tokenizer; --special adds BOS/EOS as\n"
@@ -684,8 +685,9 @@ int cmd_model(int argc, char **argv)
         "  metadata names a pooling), all texts in one batch.\n"
         "  bench: prefill and decode tokens/s at each context (decode after filling\n"
         "  the KV cache to it), STREAM-like copy bandwidth, peak RSS; --kv: the KV\n"
-        "  cache's element type (default f16 on the CPU, or CAIRN_KV=f32|f16 for every\n"
-        "  command that opens a decoder).\n"
+        "  cache's element type (default f16 on the CPU, or CAIRN_KV=f32|f16|q8_0 for\n"
+        "  every command that opens a decoder; q8_0: 8-bit blocks of 32, heads a\n"
+        "  multiple of 32).\n"
         "  bench --gpu: the same on the CUDA backend, against the device's copy\n"
         "  bandwidth (CAIRN_GPU=0/1 otherwise picks the CPU or insists on the GPU).\n"
         "  make-tiny --arch bert [--pooling mean|cls|last] [--vocab FILE|builtin]: a tiny\n"

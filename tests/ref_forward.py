@@ -14,7 +14,10 @@ multiplies the dequantised weights with d*q. F32/F16 weights take x as is.
 The KV cache: as cairn's CPU backend stores it, K and V are rounded to
 IEEE half (numpy float16, round to nearest even) when stored and used as
 such, unless CAIRN_KV=f32 (the same variable cairn reads): then they stay
-as computed. Attention itself runs in float64 either way.
+as computed. With CAIRN_KV=q8_0, K and V are stored as Q8_0 blocks of 32
+per head (the 8-bit quantisation above, the scale rounded to half) and
+each query head is quantised the same way before K.q, as cairn's kernels
+do. Attention itself runs in float64 in every case.
 
 usage: ref_forward.py FILE logits ID,ID,...   one line of logits per position
        ref_forward.py FILE greedy ID,ID,... N generated ids (stops after EOS)
@@ -114,6 +117,19 @@ def act_q8(x, bs):
         iscale = np.where(amax > 0, np.float32(127) / amax, np.float32(0)).astype(np.float32)
     q = np.clip(np.rint(x32 * iscale), -127, 127)
     return (d.astype(np.float64) * q.astype(np.float64)).reshape(-1)
+
+
+def kv_q8(x):
+    """x as a Q8_0 KV cache holds it: act_q8's quants with the scale
+    rounded to IEEE half (GGUF Q8_0 blocks; rows of a whole number of
+    blocks per head)."""
+    x32 = np.asarray(x, np.float32).reshape(-1, 32)
+    amax = np.abs(x32).max(axis=1, keepdims=True)
+    d = (amax / np.float32(127)).astype(np.float16).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        iscale = np.where(amax > 0, np.float32(127) / amax, np.float32(0)).astype(np.float32)
+    q = np.clip(np.rint(x32 * iscale), -127, 127)
+    return (d * q.astype(np.float64)).reshape(np.shape(x))
 
 
 ACT_BLOCK = {8: 32, 2: 32, 12: 256, 14: 256}  # Q8_0, Q4_0, Q4_K, Q6_K
@@ -221,9 +237,10 @@ class Model:
         self.eos = kv.get("tokenizer.ggml.eos_token_id", -1)
         self.cache = [([], []) for _ in range(self.n_layer)]
         kvt = os.environ.get("CAIRN_KV", "") or "f16"
-        if kvt.lower() not in ("f16", "f32"):
-            raise SystemExit("ref_forward: CAIRN_KV=%s is not f16 or f32" % kvt)
+        if kvt.lower() not in ("f16", "f32", "q8_0"):
+            raise SystemExit("ref_forward: CAIRN_KV=%s is not f16, f32 or q8_0" % kvt)
         self.kv_f16 = kvt.lower() == "f16"
+        self.kv_q8 = kvt.lower() == "q8_0"
 
     def mv(self, name, x):
         bs = ACT_BLOCK.get(self.types.get(name))
@@ -250,6 +267,9 @@ class Model:
             if self.kv_f16:  # the cache holds halves: K/V rounded once, when stored
                 k = k.astype(np.float16).astype(np.float64)
                 v = v.astype(np.float16).astype(np.float64)
+            if self.kv_q8:  # Q8_0 blocks of 32 per head, the scale rounded to half
+                k = kv_q8(k)
+                v = kv_q8(v)
             ks, vs = self.cache[l]
             ks.append(k)
             vs.append(v)
@@ -257,7 +277,9 @@ class Model:
             g = self.n_head // self.n_kv
             out = np.empty((self.n_head, self.hd))
             for hh in range(self.n_head):
-                sc = K[:, hh // g, :] @ q[hh] / np.sqrt(self.hd)
+                # with a Q8_0 cache the query is quantised as the kernels do (per block of 32)
+                qh = act_q8(q[hh], 32) if self.kv_q8 else q[hh]
+                sc = K[:, hh // g, :] @ qh / np.sqrt(self.hd)
                 w = np.exp(sc - sc.max())
                 out[hh] = (w / w.sum()) @ V[:, hh // g, :]
             x = x + mv(p + "attn_output.weight", out.reshape(-1))

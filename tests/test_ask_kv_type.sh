@@ -47,7 +47,7 @@ CAIRN_KV=f32 "$BIN" ask "$KB" "$Q" --model "$T/m.gguf" --max-tokens 4 --json > "
 
 set_kv q8
 before=$(ntraces)
-expect 1 'setting ask.kv_type must be "f16" or "f32" \(is "q8"\)' -- "$BIN" ask "$KB" "$Q" --model "$T/m.gguf" --max-tokens 4
+expect 1 'setting ask.kv_type must be "f16", "f32" or "q8_0" \(is "q8"\)' -- "$BIN" ask "$KB" "$Q" --model "$T/m.gguf" --max-tokens 4
 [ "$(ntraces)" = "$before" ] && [ -n "$before" ] && ok || bad "a refused ask stored a trace ($before -> $(ntraces))"
 
 echo "test_ask_kv_type: $pass passed, $fail failed"

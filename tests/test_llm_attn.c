@@ -9,8 +9,13 @@
  * step must not depend on how the earlier positions were filled). Then the
  * same over an F16 cache (kv_f16): the exact reference runs over the
  * halves widened to double, so the tolerance stays the float one (the
- * halves are read exactly, F16C or portable). The AVX2 chunk merge gives
- * the portable merge's bits. */
+ * halves are read exactly, F16C or portable). Then over a Q8_0 cache
+ * (kv_q8): the reference runs over the dequantised blocks and over the
+ * query as the kernels quantise it (per block of 32), so again only float
+ * rounding separates them; the AVX2 and portable stores give the same
+ * bytes, the two paths the same scores (outputs within float tolerance),
+ * and a head size that is not a multiple of 32 is refused. The AVX2 chunk
+ * merge gives the portable merge's bits. */
 #include "backend.h"
 #include "check.h"
 #define LLM_RAND_SEED 4242
@@ -27,6 +32,9 @@ typedef struct shape {
 
 static float *kc, *vc, *qs, *o1, *o2;
 static uint16_t *kh, *vh; /* the F16 cache: kc/vc rounded to half */
+static uint8_t *k8, *v8;   /* the Q8_0 cache of kc/vc */
+static float *qref;        /* when set: the query values the reference uses (the quantised ones) */
+static float *qbuf;        /* the quantised query values */
 
 static void fill(const shape *s)
 {
@@ -40,7 +48,7 @@ static void fill(const shape *s)
 
 static cl_attn_args args(const shape *s, uint32_t pos0, uint32_t nb, float *out)
 {
-    cl_attn_args a = {qs + (size_t)pos0 * s->n_head * s->hd, kc, vc, out, nb, pos0, s->n_head, s->n_kv, s->hd, 0, 0};
+    cl_attn_args a = {qs + (size_t)pos0 * s->n_head * s->hd, kc, vc, out, nb, pos0, s->n_head, s->n_kv, s->hd, 0, 0, 0};
     a.scale = 1.0f / sqrtf((float)s->hd);
     return a;
 }
@@ -52,7 +60,7 @@ static double worst_error(const shape *s, const cl_attn_args *a)
     double worst = 0, *sc = malloc(LMAX * sizeof *sc);
     for (b = 0; b < a->nb; b++)
         for (h = 0; h < s->n_head; h++) {
-            const float *q = a->q + ((size_t)b * s->n_head + h) * s->hd;
+            const float *q = (qref ? qref + (a->q - qs) : a->q) + ((size_t)b * s->n_head + h) * s->hd;
             uint32_t pos = a->pos0 + b, kh = h / grp;
             double mx = -INFINITY, l = 0;
             for (t = 0; t <= pos; t++) {
@@ -71,6 +79,87 @@ static double worst_error(const shape *s, const cl_attn_args *a)
         }
     free(sc);
     return worst;
+}
+
+/* The Q8_0 cache of the (already F16-rounded) kc/vc; kc/vc and qref
+ * become the values the kernels compute with. */
+static void test_q8(const shape *s, cl_backend *simd1, cl_backend *simd3, cl_backend *port)
+{
+    static const uint32_t cases[][2] = {{0, 1}, {5, 3}, {120, 16}, {126, 3}, {255, 2}, {290, 10}, {300, 1}};
+    size_t n = (size_t)LMAX * s->n_kv * s->hd, nq = (size_t)LMAX * s->n_head * s->hd, i;
+    size_t per = (size_t)s->n_head * s->hd;
+    size_t qb = cl_act_bytes(CL_TYPE_Q8_0, s->hd);
+    uint8_t *alt = malloc(n / 32 * CL_KV_Q8_BLOCK);
+    cl_act_q8x4 *y = malloc(qb);
+    uint32_t c, j;
+    int simd;
+    if (s->hd % 32) { /* refused, with a message */
+        cl_attn_args a = args(s, 0, 1, o1);
+        a.kcache = a.vcache = kc, a.kv_q8 = 1;
+        CHECK(cl_be_attention(port, &a) == CL_ERR_INVALID && strstr(cl_errmsg(), "multiple of 32"));
+        free(alt);
+        free(y);
+        return;
+    }
+    if (!alt || !y) {
+        CHECK(0);
+        free(alt);
+        free(y);
+        return;
+    }
+    for (i = 0; i < n; i++) kc[i] *= 1.0f + 0.25f * uni(); /* away from half values */
+    cl_kv_store_q8(k8, kc, n, cl_act_quantize_select(1));
+    cl_kv_store_q8(v8, vc, n, cl_act_quantize_select(1));
+    cl_kv_store_q8(alt, kc, n, cl_act_quantize_ref);
+    CHECK_MSG(memcmp(alt, k8, n / 32 * CL_KV_Q8_BLOCK) == 0, "Q8_0 store: the SIMD and portable bytes differ");
+    for (i = 0; i < n; i += 32) { /* the cache's values, exactly: d * q */
+        const uint8_t *kb = k8 + i / 32 * CL_KV_Q8_BLOCK, *vb = v8 + i / 32 * CL_KV_Q8_BLOCK;
+        for (j = 0; j < 32; j++) {
+            kc[i + j] = cl_fp16_to_f32(cl_ld16(kb)) * (float)(int8_t)kb[2 + j];
+            vc[i + j] = cl_fp16_to_f32(cl_ld16(vb)) * (float)(int8_t)vb[2 + j];
+        }
+    }
+    for (i = 0; i < nq; i += s->hd) { /* each head's query as the kernels quantise it */
+        cl_act_quantize_ref(CL_TYPE_Q8_0, qs + i, s->hd, y);
+        for (j = 0; j < s->hd; j++) qbuf[i + j] = y[j / 128].d[j / 32 % 4] * (float)y[j / 128].qs[j / 32 % 4][j % 32];
+    }
+    qref = qbuf;
+    for (simd = 0; simd < 2; simd++) {
+        double worst = 0;
+        for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+            cl_attn_args a = args(s, cases[c][0], cases[c][1], o1);
+            double e;
+            a.kcache = k8, a.vcache = v8, a.kv_q8 = 1;
+            CHECK(cl_be_attention(simd ? simd3 : port, &a) == CL_OK);
+            e = worst_error(s, &a);
+            if (e > worst) worst = e;
+        }
+        CHECK_MSG(worst < 2e-6, "Q8_0 cache, heads %u/%u, head_dim %u, %s path: max error %.3g", s->n_head, s->n_kv,
+                  s->hd, simd ? "SIMD" : "portable", worst);
+        printf("heads %u/%u head_dim %u %-8s Q8_0 cache: max |out - exact| = %.2g\n", s->n_head, s->n_kv, s->hd,
+               simd ? "SIMD" : "portable", worst);
+    }
+    qref = NULL;
+    for (c = 0; c < sizeof cases / sizeof *cases; c++) {
+        cl_attn_args a = args(s, cases[c][0], cases[c][1], o1), a3 = args(s, cases[c][0], cases[c][1], o2);
+        uint32_t b;
+        int diff = 0;
+        a.kcache = a3.kcache = k8, a.vcache = a3.vcache = v8, a.kv_q8 = a3.kv_q8 = 1;
+        CHECK(cl_be_attention(simd1, &a) == CL_OK);
+        CHECK(cl_be_attention(simd3, &a3) == CL_OK);
+        CHECK_MSG(memcmp(o1, o2, cases[c][1] * per * sizeof(float)) == 0,
+                  "Q8_0 cache, pos0 %u nb %u: 1 and 3 threads differ", cases[c][0], cases[c][1]);
+        for (b = 0; b < cases[c][1]; b++) {
+            cl_attn_args one = args(s, cases[c][0] + b, 1, o2);
+            one.kcache = k8, one.vcache = v8, one.kv_q8 = 1;
+            CHECK(cl_be_attention(simd3, &one) == CL_OK);
+            diff += memcmp(o2, o1 + b * per, per * sizeof(float)) != 0;
+        }
+        CHECK_MSG(diff == 0, "Q8_0 cache, pos0 %u nb %u: %d queries differ between batch and one at a time",
+                  cases[c][0], cases[c][1], diff);
+    }
+    free(alt);
+    free(y);
 }
 
 static void test_shape(const shape *s)
@@ -152,6 +241,7 @@ static void test_shape(const shape *s)
         CHECK_MSG(memcmp(o1, o2, cases[c][1] * per * sizeof(float)) == 0,
                   "F16 cache, pos0 %u nb %u: 1 and 3 threads differ", cases[c][0], cases[c][1]);
     }
+    test_q8(s, &simd1, &simd3, &port);
     cl_backend_free(&simd1);
     cl_backend_free(&simd3);
     cl_backend_free(&port);
@@ -179,23 +269,30 @@ static void test_merge(void)
 
 int main(void)
 {
-    /* head_dim 64 and 128 take the SIMD kernel's constant-offset versions, 32 and 96 its general one */
-    static const shape shapes[] = {{14, 2, 64}, {4, 4, 20}, {8, 1, 128}, {6, 2, 32}, {6, 2, 96}};
+    /* head_dim 64 and 128 take the SIMD kernel's constant-offset versions, 32 and 96 its general one
+
+     * (and 20 heads of 256 in one group: the Q8_0 kernels quantise such a group's query in two parts) */
+    static const shape shapes[] = {{14, 2, 64}, {4, 4, 20}, {8, 1, 128}, {6, 2, 32}, {6, 2, 96}, {20, 1, 256}};
     size_t i;
     kc = malloc((size_t)LMAX * 8 * 128 * sizeof(float) * 2);
     vc = kc + (size_t)LMAX * 8 * 128;
     kh = malloc((size_t)LMAX * 8 * 128 * sizeof(uint16_t) * 2);
     vh = kh ? kh + (size_t)LMAX * 8 * 128 : NULL;
-    qs = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
-    o1 = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
-    o2 = malloc((size_t)LMAX * 14 * 128 * sizeof(float));
-    if (!kc || !kh || !qs || !o1 || !o2) return 1;
+    k8 = malloc((size_t)LMAX * 8 * 128 / 32 * CL_KV_Q8_BLOCK * 2);
+    v8 = k8 ? k8 + (size_t)LMAX * 8 * 128 / 32 * CL_KV_Q8_BLOCK : NULL;
+    qs = malloc((size_t)LMAX * 20 * 256 * sizeof(float));
+    qbuf = malloc((size_t)LMAX * 20 * 256 * sizeof(float));
+    o1 = malloc((size_t)LMAX * 20 * 256 * sizeof(float));
+    o2 = malloc((size_t)LMAX * 20 * 256 * sizeof(float));
+    if (!kc || !kh || !k8 || !qs || !qbuf || !o1 || !o2) return 1;
     if (!cl_simd_avx2()) printf("note: no AVX2 here (or CAIRN_LLM_SIMD=0): the SIMD path is the portable one\n");
     for (i = 0; i < sizeof shapes / sizeof *shapes; i++) test_shape(&shapes[i]);
     test_merge();
     free(kc);
     free(kh);
+    free(k8);
     free(qs);
+    free(qbuf);
     free(o1);
     free(o2);
     return check_done("llm_attn");

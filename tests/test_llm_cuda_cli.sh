@@ -41,6 +41,20 @@ fi
 "$BIN" model bench --gpu >"$T/o4" 2>&1; rc=$?
 chk "bench --gpu without a file is refused" '[ $rc != 0 ] && grep -q "FILE" "$T/o4"'
 
+# asking for the 8-bit cache with the GPU: the device cache stays F32, so
+# the tokens are the CPU's F32 ones (heads of 64: q8_0 blocks fit)
+f64="$T/m64.gguf"
+"$BIN" model make-tiny --arch qwen2 --type q8_0 --embd 256 --heads 4 --kv-heads 2 --seed 5 --out "$f64" || chk "make-tiny h64" false
+cpu64=$(CAIRN_GPU=0 "$BIN" model run "$f64" --prompt "hello" -n 12 --ids 2>/dev/null)
+CAIRN_KV=q8_0 CAIRN_GPU=1 "$BIN" model run "$f64" --prompt "hello" -n 12 --ids >"$T/o6" 2>"$T/e6"; rc=$?
+if [ $rc = 0 ]; then
+    chk "CAIRN_KV=q8_0 on the GPU gives the F32 cache's tokens" '[ "$(cat "$T/o6")" = "$cpu64" ]'
+else
+    chk "CAIRN_KV=q8_0 CAIRN_GPU=1 without a GPU says why ($(cat "$T/e6"))" 'grep -q "CAIRN_GPU=1" "$T/e6" && grep -qi "cuda" "$T/e6"'
+fi
+q8=$(CAIRN_KV=q8_0 CAIRN_GPU=0 "$BIN" model run "$f64" --prompt "hello" -n 12 --ids 2>/dev/null); rc=$?
+chk "CAIRN_KV=q8_0 on the CPU runs" '[ $rc = 0 ] && [ -n "$q8" ]'
+
 CAIRN_GPU=sometimes "$BIN" model run "$f" --prompt "hello" -n 2 >/dev/null 2>"$T/e5"; rc=$?
 chk "a bad CAIRN_GPU is refused" '[ $rc != 0 ] && grep -q "CAIRN_GPU" "$T/e5"'
 

@@ -356,11 +356,93 @@ out:
     unlink(pa);
 }
 
+/* Q8_0 caches (head_dim 64): blocks of 2 x n_layer x 32 rows of kvd/32
+ * blocks of 34 bytes, kept apart from F16's, reused exactly (the logits of
+ * a warm prefill are a cold one's, bit for bit); cl_model_kv_bytes says
+ * the same row size; a head_dim of 16 is refused at open. */
+static void test_kv_q8(const char *dir)
+{
+    char pa[512], pb[512];
+    cl_tiny_opts o;
+    cl_model_params p8 = {0, CL_KV_Q8_0}, p16 = {0, CL_KV_F16};
+    cl_model *m8 = NULL, *m8b = NULL, *cold8 = NULL, *m16 = NULL, *bad = NULL;
+    cl_kvcache *shared = NULL;
+    cl_kvcache_stats a, b;
+    cl_kv_stats st;
+    float *lc = NULL, *lw = NULL;
+    cl_token t[150];
+    uint32_t nv, kvd;
+    size_t i;
+    cl_status s;
+    snprintf(pa, sizeof pa, "%s/kv_q8.gguf", dir);
+    snprintf(pb, sizeof pb, "%s/kv_q8_hd16.gguf", dir);
+    memset(&o, 0, sizeof o);
+    o.arch = "qwen2";
+    o.type = CL_TYPE_Q4_K;
+    o.seed = 5;
+    o.n_ctx = 256;
+    o.n_embd = 256; /* 4 heads of 64, 2 KV heads */
+    CHECK(cl_make_tiny_opts(&o, pa) == CL_OK);
+    o.type = CL_TYPE_F32;
+    o.n_embd = 64; /* heads of 16 */
+    CHECK(cl_make_tiny_opts(&o, pb) == CL_OK);
+    s = cl_model_open_params(pb, &p8, &bad);
+    CHECK_MSG(s == CL_ERR_UNSUPPORTED && !bad && strstr(cl_errmsg(), "multiple of 32"), "head_dim 16: %d %s", s,
+              cl_errmsg());
+    CHECK_MSG(cl_model_open_params(pa, &p8, &m8) == CL_OK, "%s", cl_errmsg());
+    CHECK(cl_model_open_params(pa, &p8, &m8b) == CL_OK);
+    CHECK(cl_model_open_params(pa, &p8, &cold8) == CL_OK);
+    CHECK(cl_model_open_params(pa, &p16, &m16) == CL_OK);
+    if (!m8 || !m8b || !cold8 || !m16) goto out;
+    CHECK(cl_model_get_info(m8)->kv_type == CL_KV_Q8_0 && !strcmp(cl_kv_type_name(CL_KV_Q8_0), "q8_0"));
+    kvd = cl_model_get_info(m8)->n_head_kv * cl_model_get_info(m8)->head_dim;
+    CHECK(kvd == 128 && cl_kv_row_bytes(CL_KV_Q8_0, kvd) == 4 * 34 && cl_kv_row_bytes(CL_KV_Q8_0, 100) == 0);
+    CHECK(cl_model_kv_bytes(cl_model_get_info(m8), 10) == 2ull * cl_model_get_info(m8)->n_layer * 10 * 4 * 34);
+    cl_model_set_kvcache(cold8, NULL);
+    CHECK(cl_kvcache_new(CL_KVCACHE_DEFAULT_BYTES, &shared) == CL_OK);
+    if (!shared) goto out;
+    cl_model_set_kvcache(m8, shared);
+    cl_model_set_kvcache(m8b, shared);
+    cl_model_set_kvcache(m16, shared);
+    cl_kvcache_free(shared);
+    nv = cl_model_get_info(m8)->n_vocab;
+    if (!(lc = malloc(nv * sizeof *lc)) || !(lw = malloc(nv * sizeof *lw))) goto out;
+    for (i = 0; i < 150; i++) t[i] = (cl_token)(3 + (i * 37 + i / 5) % 250);
+    cl_kvcache_get_stats(cl_model_kvcache(m8), &a);
+    if (!prefill(m8, t, 100, lw, &st)) goto out;
+    CHECK(st.hit_blocks == 0 && st.stored_blocks == 3);
+    cl_kvcache_get_stats(cl_model_kvcache(m8), &b);
+    CHECK_MSG(b.bytes - a.bytes >= 3 * (size_t)2 * cl_model_get_info(m8)->n_layer * B * 4 * 34 &&
+                  b.bytes - a.bytes < 3 * (size_t)2 * cl_model_get_info(m8)->n_layer * B * kvd * 2,
+              "3 Q8_0 blocks took %zu bytes", b.bytes - a.bytes);
+    if (!prefill(m16, t, 100, lw, &st)) goto out; /* the Q8_0 blocks are not F16's */
+    CHECK(st.hit_blocks == 0 && st.stored_blocks == 3);
+    if (!prefill(m8b, t, 150, lw, &st)) goto out; /* another Q8_0 model of the file: its blocks, then 54 more */
+    CHECK(st.hit_blocks == 3 && st.prefill_tokens == 54);
+    if (!prefill(cold8, t, 150, lc, NULL)) goto out;
+    CHECK_MSG(!memcmp(lc, lw, nv * sizeof *lc), "Q8_0: a warm prefill's logits differ from a cold one's");
+    { /* and decoding on from there: the same next logits */
+        cl_token nx = 7;
+        CHECK(cl_model_eval(m8b, nx, 150, lw) == CL_OK && cl_model_eval(cold8, nx, 150, lc) == CL_OK);
+        CHECK(!memcmp(lc, lw, nv * sizeof *lc));
+    }
+out:
+    free(lc);
+    free(lw);
+    cl_model_free(m8);
+    cl_model_free(m8b);
+    cl_model_free(cold8);
+    cl_model_free(m16);
+    unlink(pa);
+    unlink(pb);
+}
+
 int main(void)
 {
     const char *tmp = getenv("CAIRN_TMP");
     test_bookkeeping();
     test_model(tmp && *tmp ? tmp : "/tmp");
     test_kv_types(tmp && *tmp ? tmp : "/tmp");
+    test_kv_q8(tmp && *tmp ? tmp : "/tmp");
     return check_done("llm_kvcache");
 }

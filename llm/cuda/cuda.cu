@@ -575,8 +575,8 @@ static cl_status cu_attention(void *ctx, const cl_attn_args *a)
     uint8_t *s;
     if (hd > CL_GPU_MAX_HEAD_DIM || hd % 2 || !a->n_head_kv || a->n_head % a->n_head_kv)
         return cl_err(CL_ERR_UNSUPPORTED, "cuda: attention with head size %zu is not supported", hd);
-    if (a->kv_f16) /* the device cache (whole-step path) is F32; this per-op path takes host floats only */
-        return cl_err(CL_ERR_UNSUPPORTED, "cuda: attention over an F16 KV cache is not supported (F32 only)");
+    if (a->kv_f16 || a->kv_q8) /* the device cache (whole-step path) is F32; this per-op path takes host floats only */
+        return cl_err(CL_ERR_UNSUPPORTED, "cuda: attention over an F16 or Q8_0 KV cache is not supported (F32 only)");
     if (!(s = scratch(c, o4 + al(qn * 4))))
         return cl_err(CL_ERR_NOMEM, "cuda: out of device memory for attention (%zu positions)", kvn);
     CK(cudaMemcpyAsync(s, a->q, qn * 4, cudaMemcpyHostToDevice, c->st), "attention inputs");
