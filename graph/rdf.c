@@ -390,6 +390,58 @@ static int iri_set_add(iri_set *m, const char *iri)
     return 0;
 }
 
+/* IRI nodes made for the triples written so far, by IRI: a node is
+ * parsed and interned by raptor once and then copied (a reference) for
+ * every triple naming it again: entity, class and predicate IRIs recur
+ * in almost every triple.  Cleared when it holds NODE_CACHE_MAX nodes
+ * (assertion and chunk IRIs are mostly seen once). */
+#define NODE_CACHE_MAX 65536
+typedef struct node_cache {
+    struct { char *iri; librdf_node *node; } *slot;
+    size_t cap, n;
+} node_cache;
+
+static void node_cache_clear(node_cache *m)
+{
+    size_t i;
+    for (i = 0; i < m->cap; i++) {
+        if (!m->slot[i].iri) continue;
+        free(m->slot[i].iri);
+        librdf_free_node(m->slot[i].node);
+        m->slot[i].iri = NULL;
+        m->slot[i].node = NULL;
+    }
+    m->n = 0;
+}
+
+static void node_cache_free(node_cache *m)
+{
+    node_cache_clear(m);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+/* A new reference to the node of IRI iri (the caller frees it), or NULL. */
+static librdf_node *node_uri(librdf_world *w, node_cache *m, const char *iri)
+{
+    librdf_node *n;
+    size_t i;
+    if (m->n >= NODE_CACHE_MAX) node_cache_clear(m);
+    if (!m->cap) {
+        if (!(m->slot = calloc(2 * NODE_CACHE_MAX, sizeof *m->slot))) goto uncached;
+        m->cap = 2 * NODE_CACHE_MAX;         /* at most half full */
+    }
+    for (i = str_hash(iri) & (m->cap - 1); m->slot[i].iri; i = (i + 1) & (m->cap - 1))
+        if (!strcmp(m->slot[i].iri, iri)) return librdf_new_node_from_node(m->slot[i].node);
+    if (!(n = librdf_new_node_from_uri_string(w, (const unsigned char *)iri))) return NULL;
+    if (!(m->slot[i].iri = cc_strdup(iri))) return n;
+    m->slot[i].node = n;
+    m->n++;
+    return librdf_new_node_from_node(n);
+uncached:
+    return librdf_new_node_from_uri_string(w, (const unsigned char *)iri);
+}
+
 /* graph.store_assertions levels (assertions_setting) */
 enum { AS_NONE = 0, AS_CONFIRMED, AS_COMPACT, AS_ALL };
 
@@ -405,6 +457,7 @@ typedef struct builder {
     sqlite3_stmt   *q_doc, *q_chunk, *q_ments, *q_rels, *q_xs;
     tq              cq, dq, *q;
     iri_set         described;     /* descriptions already in dq (put_entity, put_predicate) */
+    node_cache      nodes;         /* IRI nodes by IRI (flush_ctx) */
     cc_buf          a, b;          /* scratch IRIs */
     int             assertions;    /* AS_* */
     cg_graph_stats *stats;
@@ -526,11 +579,11 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
         /* sorted: a triple mostly has the previous one's subject (and
          * predicate); a copy of that node is a reference, not a parse */
         ns = i && !strcmp(t->s, t[-1].s) && ps ? librdf_new_node_from_node(ps)
-                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->s);
+                                               : node_uri(w, &b->nodes, t->s);
         np = i && !strcmp(t->p, t[-1].p) && pp ? librdf_new_node_from_node(pp)
-                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->p);
+                                               : node_uri(w, &b->nodes, t->p);
         if (t->kind == T_IRI)
-            no = librdf_new_node_from_uri_string(w, (const unsigned char *)t->o);
+            no = node_uri(w, &b->nodes, t->o);
         else if (t->kind == T_LIT)
             no = librdf_new_node_from_typed_counted_literal(w, (const unsigned char *)t->o,
                                                             strlen(t->o), NULL, 0, NULL);
@@ -860,6 +913,7 @@ static void builder_free(builder *b)
     trips_clear(&b->cq);
     trips_clear(&b->dq);
     iri_set_free(&b->described);
+    node_cache_free(&b->nodes);
     free(b->cq.t);
     free(b->dq.t);
     for (i = 0; i < 5; i++) if (b->dt[i]) librdf_free_uri(b->dt[i]);
