@@ -9,6 +9,8 @@
 # With BASE=OTHER_BUILD_DIR the same runs are made with OTHER_BUILD_DIR/cairn
 # too, interleaved with this build's (a same-run baseline), and both are
 # printed ("base" and "new").  SKIP_GEN=1 skips the generated corpus.
+# GEN_ONLY=DIR writes the generated corpus of MB megabytes to DIR (which
+# must not exist) and stops (for instruction counts of one ingestion).
 # Usage: [BASE=DIR] bench/graph_ingest.sh BUILD_DIR [MB] [ROUNDS]
 set -eu
 BIN="${1:?build dir}/cairn"; MB="${2:-50}"; ROUNDS="${3:-1}"; EXT="$1/bench/bench_extract"
@@ -40,6 +42,7 @@ while total < mb * 1000000:
     with open(f"{out}/d{i:05d}.txt", "w") as f: f.write(text)
     total += len(text); i += 1
 PY
+if [ -n "${GEN_ONLY:-}" ]; then mv "$T/gen" "$GEN_ONLY"; echo "$GEN_ONLY: $(ls "$GEN_ONLY" | wc -l) files"; exit 0; fi
 run() {   # run DIR EXTRACTOR STORE -> "wall cpu" seconds
   rm -rf "$T/kb"; "$BIN" init "$T/kb" >/dev/null
   sed -i "s/\"format\": 1,.*/\"format\": 1, \"graph\": {\"extractor\": \"$2\", \"store\": \"$3\"},/" "$T/kb/cairn.json"

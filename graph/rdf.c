@@ -332,6 +332,116 @@ typedef struct tq {
     size_t uniq;       /* n after the last dedup (doc queue: bounds its growth) */
 } tq;
 
+/* IRIs whose description (entity: type, label, key; predicate: type,
+ * label) is already queued in the current document's context: a
+ * document's chunks name the same entities and predicates again and
+ * again (dense text: ~18 queued copies of each description per document
+ * before this), and the description depends on the IRI alone (an
+ * entity's key is unique, its label and type come with the row), so a
+ * description is queued once per document.  Open addressing on strings
+ * owned by the set; cleared per document. */
+typedef struct iri_set {
+    char  **slot;
+    size_t  cap, n;
+} iri_set;
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
+    return h ^ (h >> 29);
+}
+
+static void iri_set_clear(iri_set *m)
+{
+    size_t i;
+    for (i = 0; i < m->cap; i++) { free(m->slot[i]); m->slot[i] = NULL; }
+    m->n = 0;
+}
+
+static void iri_set_free(iri_set *m)
+{
+    iri_set_clear(m);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+/* 1: iri was in the set; 0: added now; -1: out of memory (not added). */
+static int iri_set_add(iri_set *m, const char *iri)
+{
+    size_t i;
+    if (2 * (m->n + 1) > m->cap) {          /* grow: at most half full */
+        size_t cap = m->cap ? m->cap * 2 : 256, k;
+        char **ns = calloc(cap, sizeof *ns);
+        if (!ns) return -1;
+        for (k = 0; k < m->cap; k++) {
+            if (!m->slot[k]) continue;
+            for (i = str_hash(m->slot[k]) & (cap - 1); ns[i]; i = (i + 1) & (cap - 1)) {}
+            ns[i] = m->slot[k];
+        }
+        free(m->slot);
+        m->slot = ns;
+        m->cap = cap;
+    }
+    for (i = str_hash(iri) & (m->cap - 1); m->slot[i]; i = (i + 1) & (m->cap - 1))
+        if (!strcmp(m->slot[i], iri)) return 1;
+    if (!(m->slot[i] = cc_strdup(iri))) return -1;
+    m->n++;
+    return 0;
+}
+
+/* IRI nodes made for the triples written so far, by IRI: a node is
+ * parsed and interned by raptor once and then copied (a reference) for
+ * every triple naming it again: entity, class and predicate IRIs recur
+ * in almost every triple.  Cleared when it holds NODE_CACHE_MAX nodes
+ * (assertion and chunk IRIs are mostly seen once). */
+#define NODE_CACHE_MAX 65536
+typedef struct node_cache {
+    struct { char *iri; librdf_node *node; } *slot;
+    size_t cap, n;
+} node_cache;
+
+static void node_cache_clear(node_cache *m)
+{
+    size_t i;
+    for (i = 0; i < m->cap; i++) {
+        if (!m->slot[i].iri) continue;
+        free(m->slot[i].iri);
+        librdf_free_node(m->slot[i].node);
+        m->slot[i].iri = NULL;
+        m->slot[i].node = NULL;
+    }
+    m->n = 0;
+}
+
+static void node_cache_free(node_cache *m)
+{
+    node_cache_clear(m);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+/* A new reference to the node of IRI iri (the caller frees it), or NULL. */
+static librdf_node *node_uri(librdf_world *w, node_cache *m, const char *iri)
+{
+    librdf_node *n;
+    size_t i;
+    if (m->n >= NODE_CACHE_MAX) node_cache_clear(m);
+    if (!m->cap) {
+        if (!(m->slot = calloc(2 * NODE_CACHE_MAX, sizeof *m->slot))) goto uncached;
+        m->cap = 2 * NODE_CACHE_MAX;         /* at most half full */
+    }
+    for (i = str_hash(iri) & (m->cap - 1); m->slot[i].iri; i = (i + 1) & (m->cap - 1))
+        if (!strcmp(m->slot[i].iri, iri)) return librdf_new_node_from_node(m->slot[i].node);
+    if (!(n = librdf_new_node_from_uri_string(w, (const unsigned char *)iri))) return NULL;
+    if (!(m->slot[i].iri = cc_strdup(iri))) return n;
+    m->slot[i].node = n;
+    m->n++;
+    return librdf_new_node_from_node(n);
+uncached:
+    return librdf_new_node_from_uri_string(w, (const unsigned char *)iri);
+}
+
 /* graph.store_assertions levels (assertions_setting) */
 enum { AS_NONE = 0, AS_CONFIRMED, AS_COMPACT, AS_ALL };
 
@@ -346,6 +456,8 @@ typedef struct builder {
     librdf_uri     *dt[5];         /* datatypes by kind (T_INT, T_DBL, T_TIME) */
     sqlite3_stmt   *q_doc, *q_chunk, *q_ments, *q_rels, *q_xs;
     tq              cq, dq, *q;
+    iri_set         described;     /* descriptions already in dq (put_entity, put_predicate) */
+    node_cache      nodes;         /* IRI nodes by IRI (flush_ctx) */
     cc_buf          a, b;          /* scratch IRIs */
     int             assertions;    /* AS_* */
     cg_graph_stats *stats;
@@ -467,11 +579,11 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
         /* sorted: a triple mostly has the previous one's subject (and
          * predicate); a copy of that node is a reference, not a parse */
         ns = i && !strcmp(t->s, t[-1].s) && ps ? librdf_new_node_from_node(ps)
-                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->s);
+                                               : node_uri(w, &b->nodes, t->s);
         np = i && !strcmp(t->p, t[-1].p) && pp ? librdf_new_node_from_node(pp)
-                                               : librdf_new_node_from_uri_string(w, (const unsigned char *)t->p);
+                                               : node_uri(w, &b->nodes, t->p);
         if (t->kind == T_IRI)
-            no = librdf_new_node_from_uri_string(w, (const unsigned char *)t->o);
+            no = node_uri(w, &b->nodes, t->o);
         else if (t->kind == T_LIT)
             no = librdf_new_node_from_typed_counted_literal(w, (const unsigned char *)t->o,
                                                             strlen(t->o), NULL, 0, NULL);
@@ -535,7 +647,9 @@ static cc_status put_entity(builder *b, sqlite3_stmt *q, int col_key, int col_la
     const char *cls = type_class((const char *)sqlite3_column_text(q, col_type));
     tq *save = b->q;
     cc_status s;
+    int seen;
     if (!e) return CC_NOMEM;
+    if ((seen = iri_set_add(&b->described, e)) != 0) return seen > 0 ? CC_OK : CC_NOMEM;
     b->q = &b->dq;
     if (!(s = put(b, e, NS_RDF "type", cls, strlen(cls), T_IRI)) &&
         !(s = put_col(b, e, NS_RDFS "label", q, col_label, T_LIT)))
@@ -549,6 +663,8 @@ static cc_status put_predicate(builder *b, const char *p, sqlite3_stmt *q, int c
 {
     tq *save = b->q;
     cc_status s;
+    int seen;
+    if ((seen = iri_set_add(&b->described, p)) != 0) return seen > 0 ? CC_OK : CC_NOMEM;
     b->q = &b->dq;
     if (!(s = put(b, p, NS_RDF "type", NS_CAIRN "Predicate", strlen(NS_CAIRN "Predicate"), T_IRI)))
         s = put_col(b, p, NS_RDFS "label", q, col, T_LIT);
@@ -796,6 +912,8 @@ static void builder_free(builder *b)
     b->batch = NULL;
     trips_clear(&b->cq);
     trips_clear(&b->dq);
+    iri_set_free(&b->described);
+    node_cache_free(&b->nodes);
     free(b->cq.t);
     free(b->dq.t);
     for (i = 0; i < 5; i++) if (b->dt[i]) librdf_free_uri(b->dt[i]);
@@ -815,7 +933,9 @@ static cc_status add_range(builder *b, int64_t doc_id, int64_t lo, int64_t hi)
     int live = 0;
     int64_t gen = 0, c;
     cc_buf ctx = CC_BUF_INIT(0);
-    cc_status s = add_doc(b, doc_id, &live, &gen);
+    cc_status s;
+    iri_set_clear(&b->described);      /* dq holds this document's context only */
+    s = add_doc(b, doc_id, &live, &gen);
     if (s || !live) return s;
     for (c = lo; c <= hi && !s; c++) {
         s = add_chunk(b, c, gen);

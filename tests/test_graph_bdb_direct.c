@@ -3,7 +3,7 @@
  * (graph/bdb_direct.c).  The same pairs written through librdf
  * (context_add_statement) and through a batch (in two writes, out of
  * order, a triple in several contexts, typed, plain and language
- * literals, non-ASCII) give the same records in all five files (key and
+ * literals, a literal over 64 KB, a blank node, non-ASCII) give the same records in all five files (key and
  * value bytes, as multisets); librdf then counts, finds and removes them
  * as its own.  A build without <db.h> skips. */
 #include "graph_int.h"
@@ -48,6 +48,17 @@ static librdf_statement *make(librdf_world *w, int i, int j)
         np = librdf_new_node_from_uri_string(w, (const unsigned char *)"http://www.w3.org/2000/01/rdf-schema#label");
         no = librdf_new_node_from_literal(w, (const unsigned char *)o, "fr", 0);
         break;
+    case 4:
+        if (k < 50) {       /* a literal over 64 KB (librdf's long form), and a blank node */
+            static char big[70016];
+            memset(big, 'x', sizeof big - 16);
+            snprintf(big + sizeof big - 16, 16, "%d", k);
+            np = librdf_new_node_from_uri_string(w, (const unsigned char *)"urn:cairn:ns#text");
+            no = k % 2 ? librdf_new_node_from_literal(w, (const unsigned char *)big, NULL, 0)
+                       : librdf_new_node_from_blank_identifier(w, (const unsigned char *)"b1");
+            break;
+        }
+        /* fall through */
     default:
         snprintf(o, sizeof o, "name %d", k);
         np = librdf_new_node_from_uri_string(w, (const unsigned char *)"http://www.w3.org/2000/01/rdf-schema#label");
