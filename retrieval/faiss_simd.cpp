@@ -538,18 +538,10 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
     if (int_walk) {
         const int16_t* qw = q16.data();
         walk(g, st, ef, [&](int i) {
-            const int8_t* c = codes + (size_t)i * stride;
-            float sc;
-            std::memcpy(&sc, c + d, sizeof sc);
-            return sc * (float)ip16(qw, c, d);
+            return scale(i) * (float)ip16(qw, codes + (size_t)i * stride, d);
         }, res);
     } else {
-        walk(g, st, ef, [&](int i) {
-            const int8_t* c = codes + (size_t)i * stride;
-            float sc;
-            std::memcpy(&sc, c + d, sizeof sc);
-            return sc * ip8(q, c, d);
-        }, res);
+        walk(g, st, ef, [&](int i) { return scale(i) * ip8(q, codes + (size_t)i * stride, d); }, res);
     }
     /* Exact re-scoring from the float vectors, of the candidates that can
      * be among the best k. Per component |x - scale*code| <= scale/2, so a
