@@ -4,7 +4,8 @@
  * (fts5vocab), weighted towards mid-frequency terms, with a fixed seed.
  * mix "serve": the two-word queries of bench/serve_load.sh ("wA wB", A =
  * n*7919 mod 50000, B = n*104729 mod 50000, n from 1), for the KBs that
- * script generates; k 50 is the hybrid mode's lane depth.
+ * script generates; k 50 is the hybrid mode's lane depth. mix "@FILE": the
+ * lines of FILE (questions.txt, say), in turn, as many as queries asks.
  * Prints p50, p90, p99 and mean latency of cr_bm25_search in microseconds.
  * With dump (a file path), writes every hit as "query<TAB>rank<TAB>chunk id
  * <TAB>score" (%.17g), so two builds' answers can be compared. Under
@@ -29,19 +30,33 @@ int main(int argc, char **argv)
     int nq = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 2000;
     int k = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 10;
     int serve = argc > 4 && !strcmp(argv[4], "serve");
+    int lines = argc > 4 && argv[4][0] == '@';
     FILE *dump = NULL;
     double *lat, sum = 0;
     unsigned seed = 12345;
     int64_t nchunks = 0;
     size_t total_hits = 0;
 
-    if (argc < 2 || nq < 1 || (argc > 4 && !serve && strcmp(argv[4], "vocab"))) {
-        fprintf(stderr, "usage: bench_bm25 KB [queries] [k] [vocab|serve] [dump-file]\n");
+    if (argc < 2 || nq < 1 || (argc > 4 && !serve && !lines && strcmp(argv[4], "vocab"))) {
+        fprintf(stderr, "usage: bench_bm25 KB [queries] [k] [vocab|serve|@FILE] [dump-file]\n");
         return 2;
+    }
+    if (lines) {     /* the file's non-empty lines are the "vocabulary", asked in turn */
+        FILE *f = fopen(argv[4] + 1, "r");
+        char line[1024];
+        if (!f) { perror(argv[4] + 1); return 1; }
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = 0;
+            if (!line[0]) continue;
+            if (nv == cap) vocab = realloc(vocab, (cap = cap ? cap * 2 : 1024) * sizeof *vocab);
+            vocab[nv++] = cc_strdup(line);
+        }
+        fclose(f);
+        if (!nv) { fprintf(stderr, "%s: no queries\n", argv[4] + 1); return 1; }
     }
     if (argc > 5 && !(dump = fopen(argv[5], "w"))) { perror(argv[5]); return 1; }
     if (cc_kb_open(argv[1], CC_KB_READ, &kb)) { fprintf(stderr, "%s\n", cc_errmsg()); return 1; }
-    if (!serve) {
+    if (!serve && !lines) {
         sqlite3_exec(cc_kb_db(kb), "CREATE VIRTUAL TABLE IF NOT EXISTS temp.v USING "
                      "fts5vocab(main, 'chunks_fts', 'row')", NULL, NULL, NULL);
         if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT term FROM temp.v WHERE doc BETWEEN 3 AND "
@@ -68,7 +83,9 @@ int main(int argc, char **argv)
         size_t n;
         double t0;
         q[0] = 0;
-        if (serve) {
+        if (lines) {
+            snprintf(q, sizeof q, "%s", vocab[i % nv]);
+        } else if (serve) {
             uint64_t r = i + 1;
             snprintf(q, sizeof q, "w%llu w%llu", (unsigned long long)(r * 7919 % 50000),
                      (unsigned long long)(r * 104729 % 50000));
@@ -96,7 +113,7 @@ int main(int argc, char **argv)
     }
     qsort(lat, (size_t)nq, sizeof *lat, cmp_d);
     printf("bm25: chunks=%lld queries=%d k=%d mix=%s  p50=%.0f us  p90=%.0f us  p99=%.0f us  "
-           "mean=%.0f us  hits/query=%.1f\n", (long long)nchunks, nq, k, serve ? "serve" : "vocab",
+           "mean=%.0f us  hits/query=%.1f\n", (long long)nchunks, nq, k, lines ? argv[4] : serve ? "serve" : "vocab",
            lat[nq / 2], lat[nq * 9 / 10], lat[nq * 99 / 100], sum / nq,
            (double)total_hits / nq);
     if (dump) fclose(dump);

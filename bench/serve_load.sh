@@ -6,7 +6,10 @@
 # run, so the ratio to nginx holds even on a loaded machine.
 #
 # Needs: apt-get install wrk nginx-light   (not in bootstrap: CI runs no benches)
-# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [SERVE_WAIT=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+#   SERVE_WAIT=S: the most seconds to wait for the server to listen and for
+#   its vector index to be loaded and caught up (default 600; then it stops
+#   with a message rather than measure a server still loading).
 #   CAIRN_SERVE_TIMING=LOG: the server logs each search's parts (bench/serve_timing.py
 #   LOG [MODE [PHASE]] says where the latency tail comes from).
 #   defaults: build 100000 20 64. The KB (CHUNKS chunks of ~48 tokens, one
@@ -117,9 +120,44 @@ sleep 0.5
 # ---- cairn
 "$BIN" serve "$KB" --listen 127.0.0.1:0 --threads "${THREADS:-2}" > "$T/serve.log" 2>&1 &
 SPID=$!
-for _ in $(seq 1200); do grep -q 'http://' "$T/serve.log" && break; sleep 0.1; done   # 2 min: the index loads first
-U=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/serve.log")
-[ -n "$U" ] || { cat "$T/serve.log"; exit 1; }
+# The address is printed once the readers' vector index is loaded (tens of
+# seconds for 112k vectors on a loaded machine). SERVE_WAIT (seconds,
+# default 600) bounds that wait and the one below.
+WAIT="${SERVE_WAIT:-600}"; t0=$(date +%s); U=""
+while :; do
+  U=$(grep -o 'http://127.0.0.1:[0-9]*' "$T/serve.log")
+  [ -n "$U" ] && break
+  kill -0 "$SPID" 2>/dev/null || { echo "cairn serve exited before listening:"; cat "$T/serve.log"; exit 1; }
+  if [ $(( $(date +%s) - t0 )) -ge "$WAIT" ]; then
+    echo "cairn serve printed no address in $WAIT s (still loading the vector index? raise SERVE_WAIT); its log:"
+    cat "$T/serve.log"; exit 1
+  fi
+  sleep 0.2
+done
+echo "cairn serve listening $(( $(date +%s) - t0 )) s after start"
+# Then the index searches use must hold the whole catalog: /metrics's
+# cairn_vector_index_generation equal to the catalog's generation. A KB whose
+# index is behind is caught up by the writer thread at startup and loaded
+# again by the readers, in the background: a row measured meanwhile would
+# share the CPU with that load (and search an older index).
+if [ -f "$KB/vectors.faiss" ]; then
+  want=$(sqlite3 "$KB/cairn.db" 'SELECT coalesce(max(generation), 0) FROM changes')
+  while :; do
+    have=$(curl -s "$U/metrics" | awk '$1 == "cairn_vector_index_generation" { print $2 }')
+    if [ -z "$have" ] && curl -sf -o /dev/null "$U/metrics"; then   # a build without the gauge
+      echo "(no cairn_vector_index_generation in /metrics: an older build; not waiting for the vector index)"
+      break
+    fi
+    [ "$have" = "$want" ] && { echo "vector index loaded at the catalog's generation $want, $(( $(date +%s) - t0 )) s after start"; break; }
+    kill -0 "$SPID" 2>/dev/null || { echo "cairn serve exited while loading:"; cat "$T/serve.log"; exit 1; }
+    if [ $(( $(date +%s) - t0 )) -ge "$WAIT" ]; then
+      echo "after $WAIT s the vector index of searches is at generation ${have:-?}, the catalog at $want:" \
+           "still loading or catching up (raise SERVE_WAIT, or run cairn optimize on the KB first); its log:"
+      cat "$T/serve.log"; exit 1
+    fi
+    sleep 0.5
+  done
+fi
 
 echo "wrk -t2 -c$CONNS -d${SECS}s, cairn --threads ${THREADS:-2}, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| target | result |"

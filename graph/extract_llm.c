@@ -646,7 +646,7 @@ cc_status cg_extractor_llm_new(const cg_llm_opts *o, cg_extractor **out)
     llm_ctx *c;
     struct stat sb;
     char hex[65];
-    uint32_t n_ctx;
+    cl_model_params mp = {0};
     cc_status s;
     C_ASSERT(o && out);
     *out = NULL;
@@ -660,12 +660,18 @@ cc_status cg_extractor_llm_new(const cg_llm_opts *o, cg_extractor **out)
     if (!(c = calloc(1, sizeof *c))) return CC_NOMEM;
     cc_buf_init(&c->last, (size_t)64 << 20);
     c->max_out = o->max_tokens ? o->max_tokens : DEFAULT_MAX_OUT;
-    n_ctx = o->n_ctx ? o->n_ctx : DEFAULT_CTX;
-    if (cl_model_open(o->model_path, n_ctx, &c->m) != CL_OK) {
+    mp.n_ctx = o->n_ctx ? o->n_ctx : DEFAULT_CTX;
+    if (o->kv_type && *o->kv_type && (mp.kv_type = cl_kv_type_parse(o->kv_type)) < 0) {
+        llm_free(c);
+        return cc_seterr(CC_INVALID, "setting graph.llm_kv_type must be \"f16\", \"f32\" or "
+                         "\"q8_0\" (is \"%s\")", o->kv_type);
+    }
+    if (cl_model_open_params(o->model_path, &mp, &c->m) != CL_OK) {
         s = cc_seterr(CC_INVALID, "model %s: %s", o->model_path, cl_errmsg());
         llm_free(c);
         return s;
     }
+    c->st.kv_cache = cl_kv_type_name(cl_model_get_info(c->m)->kv_type);
     if (o->n_threads) cl_model_set_threads(c->m, o->n_threads);
     if (cl_json_schema_parse(schema_json, sizeof schema_json - 1, &c->schema) != CL_OK ||
         build_prompt(c) != CL_OK) {

@@ -588,6 +588,8 @@ typedef struct cg_llm_opts {
     size_t      max_tokens;     /* output tokens per chunk; 0: 512 */
     int         n_threads;      /* 0: the online cores */
     cc_kb      *kb;             /* optional: caches the model's sha256 in its settings */
+    const char *kv_type;        /* KV cache elements, setting graph.llm_kv_type: "f16",
+                                 * "f32", "q8_0"; NULL or "": CAIRN_KV, else f16 */
 } cg_llm_opts;
 
 /* The sha256 (hex) of the model file at path, from the process's cache or,
@@ -609,6 +611,7 @@ typedef struct cg_llm_stats {
     size_t mentions;            /* occurrences of kept names */
     size_t prompt_tokens, output_tokens;
     double model_ms;            /* prefill + decode */
+    const char *kv_cache;       /* the model's KV cache type ("f16", "f32", "q8_0") */
     char   first_failure[200];  /* why the first failed chunk failed ("" when none) */
 } cg_llm_stats;
 

@@ -108,9 +108,16 @@ cc_status cr_fts_query(const char *text, cc_buf *out, cc_buf *err)
  * term's document count, the row's token count from chunks_fts_docsize over
  * the average from the index's averages record; the term counted in the
  * row's text and section with unicode61's rules for ASCII). Within the pool
- * the order is then the full query's; rows holding only common terms are
- * not ranked (when no row holds a rarer term, the query is ranked in full,
- * not answered with nothing). Only ASCII terms are treated as common. The
+ * the order is then the full query's. Rows holding only common terms come
+ * after every row holding a rarer term: when the pool holds k rows or more
+ * they are not ranked; when it holds fewer (so every row holding a rarer
+ * term is in it) the list is filled up to k with the rows holding only
+ * common terms, in the full query's order and with its scores (a MATCH of
+ * the common terms alone, ranked by the scan below or by FTS5, gives those
+ * rows the same scores as the full query: a rarer term adds nothing to a
+ * row without it), so a query gets k hits whenever k rows match it. When
+ * no row holds a rarer term, the query is ranked in full, not answered
+ * with nothing. Only ASCII terms are treated as common. The
  * document count of a common term is counted once and cached per KB (kept
  * while the KB's row count stays within 10%); deciding "common" costs a
  * probe that stops after the threshold's rows. */
@@ -384,6 +391,9 @@ static double add_common(double score, const term *t, size_t nt, int64_t nrow, d
     return score;
 }
 
+static cc_status fill_common(cc_kb *kb, const term *t, size_t nt, int k, cr_hit **h,
+                             size_t *m);
+
 /* The pruned search (see above). 1: done (hits and n set, or an error in s);
  * 0: not applicable here (no common term, or no rarer one), use the plain
  * query. */
@@ -469,6 +479,8 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     qsort(h, m, sizeof *h, cmp_hit);
     if (m > (size_t)k) m = (size_t)k;
     for (i = 0; i < m; i++) h[i].rank[CR_LANE_BM25] = (int)i + 1;
+    /* a short pool holds every row with a rarer term: fill from the rest */
+    if (m < (size_t)k && (*s = fill_common(kb, t, nt, k, &h, &m))) goto done;
     *hits = h;
     *n = m;
     h = NULL;
@@ -841,6 +853,84 @@ out:
     return r;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The fill of a short pruned list ("common terms" above). h[0..*m), *m <
+ * k, are every row holding a rarer term of t (those marked common), ranked
+ * 1..*m. Appends, up to k rows in all, the rows holding only common terms,
+ * best first as the full query ranks them and with its scores: the best
+ * k + *m of a MATCH of the common terms alone (the scan, or FTS5's ranking
+ * when the scan is unavailable), less the rows already in h. *h is
+ * reallocated to k entries. An error leaves *h[0..*m) as it was. */
+static cc_status fill_common(cc_kb *kb, const term *t, size_t nt, int k, cr_hit **h,
+                             size_t *m)
+{
+    sqlite3 *db = cc_kb_db(kb);
+    sqlite3_stmt *st = NULL;
+    term ct[MAX_TERMS];
+    cc_buf q = CC_BUF_INIT(0);
+    cr_hit *f = NULL, *nh;
+    int64_t *ids = NULL;
+    size_t nc = 0, nf = 0, have = *m, i, j;
+    int want = k + (int)have, rc;
+    cc_status s = CC_OK;
+
+    for (i = 0; i < nt; i++) {
+        if (!t[i].common) continue;
+        if ((nc && cc_buf_puts(&q, " OR ")) || put_phrase(&q, t[i].w, t[i].n)) goto nomem;
+        ct[nc++] = t[i];
+    }
+    if (!nc || have >= (size_t)k) goto out;
+    if (bm25_scan(kb, &q, ct, nc, 0, want, &f, &nf, NULL, &s) != SCAN_DONE) {
+        if (sqlite3_prepare_v2(db, "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
+                               "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2", -1, &st,
+                               NULL)) {
+            s = cc_kb_sqlerr(kb, "preparing the BM25 query");
+            goto out;
+        }
+        sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, want);
+        if (!(f = calloc((size_t)want, sizeof *f))) goto nomem;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW && nf < (size_t)want) {
+            f[nf].chunk_id = sqlite3_column_int64(st, 0);
+            f[nf].score = sqlite3_column_double(st, 1);
+            nf++;
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+            s = cc_kb_sqlerr(kb, "BM25 search");
+            goto out;
+        }
+    }
+    if (s) goto out;
+    if (!(nh = realloc(*h, (size_t)k * sizeof *nh))) goto nomem;
+    *h = nh;
+    if (!(ids = malloc((have ? have : 1) * sizeof *ids))) goto nomem;
+    for (i = 0; i < have; i++) ids[i] = nh[i].chunk_id;
+    qsort(ids, have, sizeof *ids, cmp_id);
+    for (j = 0, i = have; j < nf && i < (size_t)k; j++) {
+        if (bsearch(&f[j].chunk_id, ids, have, sizeof *ids, cmp_id)) continue;
+        memset(&nh[i], 0, sizeof nh[i]);
+        nh[i].chunk_id = f[j].chunk_id;
+        nh[i].score = nh[i].lane_score[CR_LANE_BM25] = f[j].score;
+        nh[i].rank[CR_LANE_BM25] = (int)i + 1;
+        i++;
+    }
+    *m = i;
+    goto out;
+nomem:
+    s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+out:
+    sqlite3_finalize(st);
+    free(f);
+    free(ids);
+    cc_buf_free(&q);
+    return s;
+}
+
 /* The pruned search (above) with the scan ranking the pool: when every
  * common word of the query is in the cache, the other words are ranked by
  * one scan (no probes: a scan that completes proves each of them under the
@@ -909,6 +999,7 @@ static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, 
     qsort(h, np, sizeof *h, cmp_hit);
     if (np > (size_t)k) np = (size_t)k;
     for (m = 0; m < np; m++) h[m].rank[CR_LANE_BM25] = (int)m + 1;
+    if (np < (size_t)k && (*s = fill_common(kb, t, nt, k, &h, &np))) goto out;
     *hits = h;
     *n = np;
     h = NULL;

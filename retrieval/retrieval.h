@@ -126,8 +126,10 @@ typedef struct cr_hit {
 
 enum { CR_FTS_RAW = 1 << 0 };  /* query is FTS5 syntax (expert option) */
 
-/* BM25 search over live chunks: at most k hits, best first (k in 1..10000).
- * *hits is malloc'ed (caller frees); *n may be 0. A syntax error in a RAW
+/* BM25 search over live chunks: at most k hits, best first (k in 1..10000);
+ * fewer only when fewer rows match. When common terms are pruned (fts.c),
+ * rows holding a rarer query term come before rows holding only common
+ * ones. *hits is malloc'ed (caller frees); *n may be 0. A syntax error in a RAW
  * query is CC_INVALID with FTS5's message on the KB handle. */
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n);

@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 /* The LLM extractor from the options, else the settings graph.llm_model,
- * graph.llm_ctx, graph.llm_max_tokens.  NULL with a message printed. */
+ * graph.llm_ctx, graph.llm_max_tokens, graph.llm_kv_type.  NULL with a
+ * message printed. */
 cg_extractor *cli_llm_open(cc_kb *kb, const char *model)
 {
     cg_llm_opts o;
     int64_t ctx = 0, max_out = 0;
+    const char *kv = "";
     cg_extractor *ex = NULL;
     memset(&o, 0, sizeof o);
     if (!model && cc_kb_setting_str(kb, "graph.llm_model", "", &model) != CC_OK) {
@@ -22,7 +24,8 @@ cg_extractor *cli_llm_open(cc_kb *kb, const char *model)
         return NULL;
     }
     if (cc_kb_setting_i64(kb, "graph.llm_ctx", 4096, &ctx) != CC_OK ||
-        cc_kb_setting_i64(kb, "graph.llm_max_tokens", 512, &max_out) != CC_OK) {
+        cc_kb_setting_i64(kb, "graph.llm_max_tokens", 512, &max_out) != CC_OK ||
+        cc_kb_setting_str(kb, "graph.llm_kv_type", "", &kv) != CC_OK) {
         cli_error("%s", cc_kb_errmsg(kb));
         return NULL;
     }
@@ -33,6 +36,7 @@ cg_extractor *cli_llm_open(cc_kb *kb, const char *model)
     o.model_path = model;
     o.n_ctx = (uint32_t)ctx;
     o.max_tokens = (size_t)max_out;
+    o.kv_type = kv;
     o.kb = kb;   /* the model's sha256 is cached in the KB's settings */
     if (cg_extractor_llm_new(&o, &ex) != CC_OK) {
         cli_error("%s", cc_errmsg());
@@ -50,14 +54,14 @@ static void progress(void *ud, size_t done, size_t total)
     fflush(stderr);
 }
 
-static void print_estimate(const char *xid, const cg_llm_estimate *e, int json)
+static void print_estimate(const char *xid, const char *kv, const cg_llm_estimate *e, int json)
 {
     if (json) {
-        printf("{\"extractor\":\"%s\",\"estimate\":{\"chunks\":%zu,\"chunks_cached\":%zu,"
+        printf("{\"extractor\":\"%s\",\"kv_cache\":\"%s\",\"estimate\":{\"chunks\":%zu,\"chunks_cached\":%zu,"
                "\"chunks_done\":%zu,\"chunks_too_long\":%zu,\"prompt_tokens\":%zu,"
                "\"output_tokens\":%zu,\"output_tokens_max\":%zu,\"prefill_ms_per_token\":%.4f,"
                "\"decode_ms_per_token\":%.4f,\"seconds\":%.3f}",
-               xid, e->chunks, e->chunks_cached, e->chunks_done, e->chunks_too_long,
+               xid, kv ? kv : "", e->chunks, e->chunks_cached, e->chunks_done, e->chunks_too_long,
                e->prompt_tokens, e->output_tokens, e->output_tokens_max,
                e->prefill_ms_per_token, e->decode_ms_per_token, e->seconds);
         return;
@@ -111,7 +115,7 @@ int cli_llm_pass(cc_kb *kb, cg_extractor *ex, int64_t new_after, int dry_run, in
     int tty = isatty(2) && !json;
     *store_stale = 0;
     if (cg_llm_estimate_kb(kb, ex, 0, &e) != CC_OK) return cli_error("%s", cc_kb_errmsg(kb));
-    print_estimate(cg_extractor_id(ex), &e, json);
+    print_estimate(cg_extractor_id(ex), st ? st->kv_cache : NULL, &e, json);
     if (dry_run) {
         if (json) printf("}\n");
         return 0;
@@ -139,7 +143,8 @@ static const char usage[] =
     "  Runs the LLM extractor over the chunks it has not read yet (a chunk with the\n"
     "  text of one already read reuses that output), after printing a cost estimate.\n"
     "  --model: else the setting graph.llm_model. --dry-run: the estimate only.\n"
-    "  Settings: graph.llm_ctx (4096), graph.llm_max_tokens (512 per chunk).\n";
+    "  Settings: graph.llm_ctx (4096), graph.llm_max_tokens (512 per chunk),\n"
+    "  graph.llm_kv_type (KV cache: f16, f32 or q8_0; empty: CAIRN_KV, else f16).\n";
 
 int cmd_graph_extract(int argc, char **argv)
 {

@@ -494,6 +494,15 @@ enum MHD_Result serve_metrics(serve_req *r)
                       "# TYPE cairn_write_running gauge\n"
                       "cairn_write_running %d\n",
                   wq, wr);
+    /* the vector index searches use: its catalog generation, so a client
+     * can wait for it (bench/serve_load.sh: loaded, and caught up with the
+     * catalog's generation, the largest changes.generation) */
+    cc_buf_printf(&b, "# HELP cairn_vector_index_generation Catalog generation the vector index of"
+                      " searches reflects (-1: none loaded: vectors off, no index built, or a"
+                      " failed load).\n"
+                      "# TYPE cairn_vector_index_generation gauge\n"
+                      "cairn_vector_index_generation %lld\n",
+                  (long long)serve_vectors_generation());
     serve_chat_metrics(&b);
     ret = serve_send_buf(r, 200, "text/plain; version=0.0.4", b.data, b.len, NULL);
     cc_buf_free(&b);
