@@ -1130,6 +1130,64 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload)
     return s;
 }
 
+/* ---------------------------------------------------------------- clone */
+
+/* vclone.cpp: a deep copy of the FAISS index (0, -1 failure, -2 not of
+ * the shapes this file makes). */
+int cr_faiss_clone(const FaissIndex *index, FaissIndex **out);
+
+static cc_status idset_copy(idset *dst, const idset *src)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!src->cap) return CC_OK;
+    if (!(dst->slot = malloc(src->cap * sizeof *dst->slot))) return CC_NOMEM;
+    memcpy(dst->slot, src->slot, src->cap * sizeof *dst->slot);
+    dst->cap = src->cap;
+    dst->count = src->count;
+    dst->used = src->used;
+    return CC_OK;
+}
+
+cc_status cr_vindex_clone(cr_vindex *src, cr_vindex **out)
+{
+    C_ASSERT(src && out);
+    cr_vindex *vi;
+    *out = NULL;
+    cc_status s = handle_new(src->path, src->embedder, src->dim, &src->opts, &vi);
+    if (s != CC_OK) return verr(src, s, "%s", cc_errmsg());
+    pthread_rwlock_rdlock(&src->lock);
+    /* the source's search copy brought up to date first, so that the copy
+     * carries it (the writer's own index is never searched) */
+    if (src->hnsw) cr_faiss_hnsw_prepare(src->idx);
+    int rc = cr_faiss_clone(src->idx, &vi->idx);
+    if (rc == 0 && (idset_copy(&vi->ids, &src->ids) != CC_OK ||
+                    idset_copy(&vi->tomb, &src->tomb) != CC_OK))
+        rc = -1;
+    if (rc == 0) {
+        vi->hnsw = src->hnsw;
+        vi->generation = cr_vindex_generation(src);
+        vi->has_base = src->has_base;
+        vi->base_st = src->base_st;
+        vi->base_sum = src->base_sum;
+        vi->base_gen = src->base_gen;
+        vi->delta_off = src->delta_off;
+        vi->delta_seen = src->delta_seen;
+        vi->delta_bad = src->delta_bad;
+        /* what src has not saved yet stays src's to save: the copy's
+         * journal starts empty, or full when src's overflowed */
+        vi->jr_over = src->jr_over || src->jr_ops;
+    }
+    pthread_rwlock_unlock(&src->lock);
+    if (rc != 0) {
+        cr_vindex_close(vi);
+        return verr(src, rc == -2 ? CC_INVALID : CC_NOMEM,
+                    rc == -2 ? "cannot copy a vector index of this kind"
+                             : "out of memory copying the vector index");
+    }
+    *out = vi;
+    return CC_OK;
+}
+
 /* Loads the file into vi (fresh handle). Messages go to cc_seterr. */
 static cc_status load(cr_vindex *vi)
 {

@@ -1,0 +1,71 @@
+/*
+ * vclone.cpp — a deep copy of the FAISS index inside a cr_vindex
+ * (cr_vindex_clone, vindex.c): the id map, the HNSW graph and the stored
+ * vectors copied as arrays (memcpy, no HNSW inserts), and for cairn's
+ * vectorised HNSW storage its int8 search copy too (faiss_simd.cpp), so
+ * the copy searches exactly as its source and is ready for its first
+ * search. FAISS's own clone_index is not used for the HNSW case: it
+ * copies the storage by its FAISS class, which would drop the search copy
+ * (a full re-quantisation of every vector at the first search).
+ */
+#include <faiss/c_api/Index_c.h>
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/clone_index.h>
+
+#include <memory>
+#include <typeinfo>
+
+extern "C" {
+/* faiss_simd.cpp */
+int cr_faiss_simd_storage(FaissIndex* index);
+int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to);
+
+/* A deep copy of `index` (an IndexIDMap2 over IndexFlatIP or over
+ * IndexHNSWFlat, as vindex.c makes them) into *out. 0 done, -1 out of
+ * memory or a FAISS error, -2 an index of another shape. The source may
+ * be searched on other threads meanwhile (nothing in it is written, bar
+ * its search copy's own mutex); it must not be changed meanwhile.
+ * Declared in vindex.c, its one caller. */
+int cr_faiss_clone(const FaissIndex* index, FaissIndex** out) {
+    *out = nullptr;
+    try {
+        auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+        if (!m || !m->index || !m->own_fields) return -2;
+        std::unique_ptr<faiss::Index> sub;
+        if (auto* h = dynamic_cast<const faiss::IndexHNSWFlat*>(m->index)) {
+            auto* st = dynamic_cast<const faiss::IndexFlat*>(h->storage);
+            if (typeid(*h) != typeid(faiss::IndexHNSWFlat) || !st || !h->own_fields ||
+                st->metric_type != faiss::METRIC_INNER_PRODUCT)
+                return -2;
+            /* the graph (levels, offsets, neighbours), then the vectors as a
+             * plain IndexFlat, swapped for the vectorised one below */
+            std::unique_ptr<faiss::IndexFlat> nst(new faiss::IndexFlat(*st));
+            std::unique_ptr<faiss::IndexHNSWFlat> nh(new faiss::IndexHNSWFlat(*h));
+            nh->storage = nst.release();   /* owned by nh from here (own_fields) */
+            sub.reset(nh.release());
+        } else if (m->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
+                   (typeid(*m->index) == typeid(faiss::IndexFlat) ||
+                    typeid(*m->index) == typeid(faiss::IndexFlatIP))) {
+            auto* f = static_cast<const faiss::IndexFlat*>(m->index);
+            if (typeid(*f) == typeid(faiss::IndexFlatIP))
+                sub.reset(new faiss::IndexFlatIP(*static_cast<const faiss::IndexFlatIP*>(f)));
+            else
+                sub.reset(new faiss::IndexFlat(*f));
+        } else {
+            return -2;
+        }
+        std::unique_ptr<faiss::IndexIDMap2> nm(new faiss::IndexIDMap2(*m));
+        nm->index = sub.release();         /* owned by nm from here (own_fields) */
+        FaissIndex* c = reinterpret_cast<FaissIndex*>(nm.get());
+        if (cr_faiss_simd_storage(c) < 0 || cr_faiss_simd_copy_search(index, c) < 0) return -1;
+        *out = reinterpret_cast<FaissIndex*>(nm.release());
+        return 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
+} /* extern "C" */
