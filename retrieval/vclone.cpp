@@ -68,4 +68,61 @@ int cr_faiss_clone(const FaissIndex* index, FaissIndex** out) {
     }
 }
 
+/* The same into `dst`, an index of the same shape (both HNSW or both
+ * flat, same dimension) that no other thread uses: its arrays are
+ * overwritten in place, reusing their memory when it is large enough
+ * (std::vector copy-assignment keeps the capacity; the search copy's
+ * buffers likewise), so the copy costs a memcpy of memory already
+ * faulted in rather than fresh pages (on a VM a fresh page costs more than
+ * the copy: docs/benchmarks.md, spareclone). 0 done, -1 failure (dst is
+ * then unusable: close it), -2 not the same shape (dst unchanged). */
+int cr_faiss_clone_into(const FaissIndex* index, FaissIndex* dst) {
+    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+    auto* dm = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(dst));
+    if (!m || !dm || !m->index || !dm->index || !m->own_fields || !dm->own_fields ||
+        m->d != dm->d || typeid(*m->index) != typeid(*dm->index))
+        return -2;
+    auto* h = dynamic_cast<const faiss::IndexHNSWFlat*>(m->index);
+    auto* dh = dynamic_cast<faiss::IndexHNSWFlat*>(dm->index);
+    const faiss::IndexFlat *st;
+    faiss::IndexFlat* dst_st;
+    if (h && dh) {
+        st = dynamic_cast<const faiss::IndexFlat*>(h->storage);
+        dst_st = dynamic_cast<faiss::IndexFlat*>(dh->storage);
+        if (typeid(*h) != typeid(faiss::IndexHNSWFlat) || !st || !dst_st || !h->own_fields ||
+            !dh->own_fields || st->metric_type != faiss::METRIC_INNER_PRODUCT ||
+            dst_st->metric_type != faiss::METRIC_INNER_PRODUCT)
+            return -2;
+    } else if (!h && !dh && m->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
+               dm->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
+               (typeid(*m->index) == typeid(faiss::IndexFlat) ||
+                typeid(*m->index) == typeid(faiss::IndexFlatIP))) {
+        st = static_cast<const faiss::IndexFlat*>(m->index);
+        dst_st = static_cast<faiss::IndexFlat*>(dm->index);
+    } else {
+        return -2;
+    }
+    try {
+        /* the vectors: reset() marks a vectorised storage's search copy
+         * stale (and keeps the vector's capacity), then the bytes */
+        dst_st->reset();
+        dst_st->codes = st->codes;
+        dst_st->ntotal = st->ntotal;
+        dst_st->is_trained = st->is_trained;
+        if (h) {   /* the graph and the HNSW fields, the storage kept */
+            faiss::Index* keep = dh->storage;
+            *dh = *h;
+            dh->storage = keep;
+            dh->own_fields = true;
+        }
+        faiss::Index* keep = dm->index;   /* the id map and its reverse */
+        *dm = *m;
+        dm->index = keep;
+        dm->own_fields = true;
+        return cr_faiss_simd_copy_search(index, dst) < 0 ? -1 : 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
 } /* extern "C" */

@@ -45,6 +45,10 @@ static struct {
     cr_vshared     *vec;          /* current index; NULL: none (why says why) */
     cr_vshared     *spare;        /* the one before: same base file, delta behind;
                                    * reloader thread only */
+    cr_vshared     *retired;      /* the current one before the last handoff, until
+                                   * no slot searches it */
+    cr_vshared     *recycle;      /* an older one no search uses: the writer's next
+                                   * copy is made into it (serve_vectors_recycled) */
     long            handoffs;     /* bumped by each serve_vectors_handoff */
     long            spare_handoffs; /* handoffs when the spare was last valid (reloader) */
     int             held;         /* the API's writer is catching up (serve_vectors_hold) */
@@ -202,13 +206,23 @@ static void *reloader(void *arg)
         V.poked = 0;
         if (V.spare_handoffs != V.handoffs) {
             /* the writer handed a copy over: the spare is of no use now, and
-             * every slot goes onto the new copy so the old one is freed */
-            cr_vshared *sp = V.spare;
+             * every slot goes onto the new copy, so that the one it replaced
+             * is idle and can take the writer's next copy */
+            cr_vshared *sp = V.spare, *r = V.retired, *drop = NULL;
+            long h = V.handoffs;
             V.spare = NULL;
-            V.spare_handoffs = V.handoffs;
+            V.spare_handoffs = h;
             pthread_mutex_unlock(&V.mu);
             cr_vshared_unref(sp);
             serve_slots_apply_vectors();
+            pthread_mutex_lock(&V.mu);
+            if (r && V.retired == r && V.handoffs == h) {   /* else a newer handoff came */
+                drop = V.recycle;
+                V.recycle = r;
+                V.retired = NULL;
+            }
+            pthread_mutex_unlock(&V.mu);
+            cr_vshared_unref(drop);
             pthread_mutex_lock(&V.mu);
             continue;
         }
@@ -268,22 +282,23 @@ void serve_vectors_hold(int on)
     pthread_mutex_unlock(&V.mu);
 }
 
-int serve_vectors_handoff(cr_vindex *vi)
+int serve_vectors_handoff(cr_vshared *v)
 {
-    cr_vshared *v = NULL, *old;
+    cr_vshared *old;
     struct stat st, dst;
     double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
     /* the copy must be of the files as they are now (the caller holds the
      * writer lock, so no other writer can change them until it returns) */
-    if (!cr_vindex_disk_same(vi) || cr_vshared_adopt(vi, &v) != CC_OK) {
-        cr_vindex_close(vi);
+    if (!cr_vindex_disk_same(cr_vshared_index(v))) {
+        cr_vshared_unref(v);
         serve_vectors_hold(0);
         return -1;
     }
     if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
     if (stat(V.dpath.data, &dst)) memset(&dst, 0, sizeof dst);
     pthread_mutex_lock(&V.mu);
-    old = V.vec;
+    old = V.retired;          /* never became idle: slots still on it, or freed */
+    V.retired = V.vec;
     V.vec = v;
     V.why[0] = 0;
     V.seen = st;
@@ -297,6 +312,16 @@ int serve_vectors_handoff(cr_vindex *vi)
     cr_vshared_unref(old);
     serve_timing("V", "handoff %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
     return 0;
+}
+
+cr_vshared *serve_vectors_recycled(void)
+{
+    cr_vshared *r;
+    pthread_mutex_lock(&V.mu);
+    r = V.recycle;
+    V.recycle = NULL;
+    pthread_mutex_unlock(&V.mu);
+    return r;
 }
 
 cr_vindex *serve_vectors_clone(void) { return clone_current("writer"); }
@@ -333,6 +358,10 @@ void serve_vectors_stop(void)
     V.vec = NULL;
     cr_vshared_unref(V.spare);
     V.spare = NULL;
+    cr_vshared_unref(V.retired);
+    V.retired = NULL;
+    cr_vshared_unref(V.recycle);
+    V.recycle = NULL;
     cr_embedder_close(V.emb);
     V.emb = NULL;
     cc_kb_close(V.kb);

@@ -75,19 +75,26 @@ wait_for "$B_TEXT" api/b.txt
 C_TEXT="Umbrian beekeepers measured the violet clover harvest."
 post api/c.txt "$C_TEXT" >/dev/null
 wait_for "$C_TEXT" api/c.txt
+D_TEXT="Zanzibar cartographers redrew the coral shoals by lantern."
+post api/d.txt "$D_TEXT" >/dev/null
+wait_for "$D_TEXT" api/d.txt
+wait_for "$C_TEXT" api/c.txt
 out=$(search "$A_TEXT" hybrid)
 grep -q '"note"' <<<"$out" && bad "hybrid reports the vector lane unavailable: $out" || ok
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""
 [ "$rc" = 0 ] && ok || bad "server exit $rc: $(tail -5 "$T/log")"
 # the timing log (written out at the stop): the API's writes reached the
-# readers as handoffs (one per catch-up: a.txt, b.txt and the delete, c.txt
-# at least 2), the readers loaded the files once (startup) and swapped
+# readers as handoffs (one per catch-up: a.txt, b.txt and the delete, c.txt,
+# d.txt: at least 3), the readers loaded the files once (startup) and swapped
 # only for the CLI writer (its delta applied to a spare copied from the
 # current index, not loaded); the writer's first index was a copy too
-[ "$(count V handoff)" -ge 2 ] && ok || bad "handoffs: $(count V handoff) (want >= 2)"
+[ "$(count V handoff)" -ge 3 ] && ok || bad "handoffs: $(count V handoff) (want >= 3)"
 [ "$(count V load)" = 1 ] && ok || bad "reader loads: $(count V load) (want 1: startup)"
 [ "$(count V swap)" -le 2 ] && [ "$(count V clone-spare)" -ge 1 ] && ok \
   || bad "reader swaps $(count V swap) (want <= 2), spare copies $(count V clone-spare) (want >= 1)"
+# from the third handoff on, the copy is made into one the slots have left
+grep -q '^W [0-9.]* [0-9]* clone [0-9.]* into 1 ' "$T/timing" && ok \
+  || bad "no copy made into a recycled index: $(grep '^W [0-9.]* [0-9]* clone ' "$T/timing")"
 [ "$(count V clone-writer)" -ge 1 ] && [ "$(count W preload)" = 1 ] && ok \
   || bad "the writer's first index is not a copy of the readers': $(grep -v '^S' "$T/timing" | head)"
 # what the files hold after the stop, read afresh

@@ -164,6 +164,22 @@ static void run(const char *tmp, int hnsw)
     CHECK(!finds(rd, x + 205 * D, ids[205]));
     CHECK(!cr_vindex_disk_same(src));                 /* another handle wrote */
 
+    /* a copy made into an older copy (cr_vindex_clone_into, its memory
+     * reused): the same answers as its new source, then independent again */
+    CHECK(cr_vindex_count(cp) != cr_vindex_count(cp2));
+    CHECK(cr_vindex_clone_into(cp2, cp) == CC_OK);
+    CHECK(cr_vindex_count(cp) == cr_vindex_count(cp2));
+    CHECK(cr_vindex_generation(cp) == 9);
+    CHECK(cr_vindex_disk_same(cp));
+    CHECK(same_answers(cp2, cp));
+    CHECK(finds(cp, x + (size_t)(N + M + 7) * D, ids[N + M + 7]));
+    CHECK(!finds(cp, x + 205 * D, ids[205]));
+    snapshot(cp, snap_i, snap_s);
+    CHECK(cr_vindex_remove(cp2, 5, ids + 300, &got) == CC_OK && got == 5);
+    CHECK(same_snapshot(cp, snap_i, snap_s));
+    CHECK(finds(cp, x + 302 * D, ids[302]));
+    CHECK(!finds(cp2, x + 302 * D, ids[302]));
+
     /* unsaved changes in the source: the copy's next save is a full one,
      * so the file never lacks what the copy holds */
     cr_vindex_close(cp);
