@@ -16,7 +16,20 @@
 #include <faiss/clone_index.h>
 
 #include <memory>
+#include <vector>
 #include <typeinfo>
+
+namespace {
+/* Room for n elements in dst before a copy-assignment, which otherwise
+ * reallocates to exactly n whenever the index has grown (every catch-up):
+ * a fresh allocation of ~170 MB of vectors, faulted in page by page. The
+ * old storage is freed first (no peak of two), and 1/8 is kept spare. */
+template <class T> void room(std::vector<T>& dst, size_t n) {
+    if (dst.capacity() >= n) return;
+    std::vector<T>().swap(dst);
+    dst.reserve(n + n / 8);
+}
+} // namespace
 
 extern "C" {
 /* faiss_simd.cpp */
@@ -106,16 +119,21 @@ int cr_faiss_clone_into(const FaissIndex* index, FaissIndex* dst) {
         /* the vectors: reset() marks a vectorised storage's search copy
          * stale (and keeps the vector's capacity), then the bytes */
         dst_st->reset();
+        room(dst_st->codes, st->codes.size());
         dst_st->codes = st->codes;
         dst_st->ntotal = st->ntotal;
         dst_st->is_trained = st->is_trained;
         if (h) {   /* the graph and the HNSW fields, the storage kept */
             faiss::Index* keep = dh->storage;
+            room(dh->hnsw.neighbors, h->hnsw.neighbors.size());
+            room(dh->hnsw.offsets, h->hnsw.offsets.size());
+            room(dh->hnsw.levels, h->hnsw.levels.size());
             *dh = *h;
             dh->storage = keep;
             dh->own_fields = true;
         }
         faiss::Index* keep = dm->index;   /* the id map and its reverse */
+        room(dm->id_map, m->id_map.size());
         *dm = *m;
         dm->index = keep;
         dm->own_fields = true;
