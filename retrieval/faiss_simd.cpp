@@ -659,6 +659,36 @@ int cr_faiss_hnsw_prepare(FaissIndex* index) {
     }
 }
 
+/* Copies the search copy of HNSW index `from` into `to` (its clone, the
+ * storage already swapped by cr_faiss_simd_storage: vclone.cpp), so the
+ * clone needs no preparing. 0 done or not applicable (the clone prepares
+ * itself at its first search), -1 out of memory. */
+int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
+    try {
+        auto* fm = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(from));
+        auto* tm = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(to));
+        auto* fh = fm ? dynamic_cast<const faiss::IndexHNSW*>(fm->index) : nullptr;
+        auto* th = tm ? dynamic_cast<faiss::IndexHNSW*>(tm->index) : nullptr;
+        auto* a = fh ? dynamic_cast<SimdFlatIP*>(fh->storage) : nullptr;
+        auto* b = th ? dynamic_cast<SimdFlatIP*>(th->storage) : nullptr;
+        if (!a || !b) return 0;
+        std::lock_guard<std::mutex> lk(a->prep_mu);
+        if (a->prepared != a->ntotal || a->ntotal != b->ntotal) return 0;
+        if (!b->q8.alloc(a->q8.n) || !b->nb0.alloc(a->nb0.n)) return -1;
+        if (a->q8.n) std::memcpy(b->q8.p, a->q8.p, a->q8.n);
+        if (a->nb0.n) std::memcpy(b->nb0.p, a->nb0.p, a->nb0.n);
+        b->q8_stride = a->q8_stride;
+        b->q8_n = a->q8_n;
+        b->nb0_w = a->nb0_w;
+        b->plain = a->plain;
+        b->float_walk = a->float_walk;
+        __atomic_store_n(&b->prepared, a->prepared, __ATOMIC_RELEASE);
+        return 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
 /* For tests (tests/test_vector_walk.c): the integer walk's dot product of
  * int16 query words q by int8 codes c over d dimensions, by the AVX2
  * kernel (path 1) or the portable one (path 0), into *out. Returns 0, or

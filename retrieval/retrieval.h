@@ -286,6 +286,23 @@ int       cr_vindex_disk_same(cr_vindex *vi);
  * that is not possible (a new base file, a delta that needs a rebuild):
  * open the file again. */
 cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
+/* A copy of src in *out that searches exactly as src (the same FAISS
+ * graph, vectors, ids, tombstones and int8 search copy, copied as arrays:
+ * no HNSW inserts, so it costs memory traffic, not a rebuild) and is
+ * then independent: adds, removes and refreshes on either side leave the
+ * other alone. It reflects the same files (path, the delta read so far),
+ * so cr_vindex_refresh and cr_vindex_disk_same work on it as on src;
+ * what src has journaled but not saved makes the copy's next save a full
+ * one. src may be searched meanwhile but not changed (its read lock is
+ * held). Errors on src: CC_NOMEM, CC_INVALID (an index this file did not
+ * make). */
+cc_status cr_vindex_clone(cr_vindex *src, cr_vindex **out);
+/* The same into dst, an index of the same kind (path, embedder, flat or
+ * HNSW) that no other thread uses, overwriting its contents and reusing
+ * its memory (no fresh pages to fault in: several times cheaper than a
+ * new copy on a VM). CC_INVALID: not the same kind (dst unchanged); any
+ * other error leaves dst unusable (close it). */
+cc_status cr_vindex_clone_into(cr_vindex *src, cr_vindex *dst);
 /* 1 when the delta read by cr_vindex_open had bytes past its last intact
  * record (a damaged or torn record: it and the rest were left out, so the
  * index is behind); *at = the bytes applied, *size = the file's size then. */
@@ -506,6 +523,13 @@ typedef struct cr_vshared cr_vshared;
  * match the file). Errors as cr_vindex_open, on the KB handle. */
 cc_status cr_vshared_open(cc_kb *kb, cr_embedder *e, cr_vshared **out);
 int64_t   cr_vshared_generation(const cr_vshared *v);   /* the catalog generation it reflects */
+/* A cr_vshared over an index loaded or copied elsewhere (cr_vindex_clone:
+ * a server's writer hands its caught-up index to the readers); it takes
+ * vi (closed with the last reference). CC_NOMEM: vi stays the caller's. */
+cc_status cr_vshared_adopt(cr_vindex *vi, cr_vshared **out);
+/* The index inside (borrowed; searched by other threads: only read it,
+ * e.g. cr_vindex_clone). */
+cr_vindex *cr_vshared_index(cr_vshared *v);
 /* Applies what writers appended to vectors.faiss.delta since, in place
  * (cr_vindex_refresh: searches wait meanwhile); *reload = 1 when the file
  * must be opened again instead. Errors: cr_vshared_errmsg. */

@@ -339,6 +339,15 @@ cc_status cr_vshared_open(cc_kb *kb, cr_embedder *e, cr_vshared **out)
 }
 
 int64_t cr_vshared_generation(const cr_vshared *v) { return cr_vindex_generation(v->vi); }
+cc_status cr_vshared_adopt(cr_vindex *vi, cr_vshared **out)
+{
+    if (!(*out = calloc(1, sizeof **out))) return CC_NOMEM;
+    (*out)->vi = vi;
+    (*out)->refs = 1;
+    return CC_OK;
+}
+
+cr_vindex *cr_vshared_index(cr_vshared *v) { return v->vi; }
 
 cc_status cr_vshared_refresh(cr_vshared *v, int *reload)
 {

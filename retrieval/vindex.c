@@ -1130,6 +1130,92 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload)
     return s;
 }
 
+/* ---------------------------------------------------------------- clone */
+
+/* vclone.cpp: a deep copy of the FAISS index (0, -1 failure, -2 not of
+ * the shapes this file makes). */
+int cr_faiss_clone(const FaissIndex *index, FaissIndex **out);
+
+int cr_faiss_clone_into(const FaissIndex *index, FaissIndex *dst);
+
+/* dst (a valid set, maybe empty) becomes a copy of src, reusing dst's
+ * table when it is the same size. */
+static cc_status idset_copy(idset *dst, const idset *src)
+{
+    if (dst->cap != src->cap) {
+        idset_free(dst);
+        if (!src->cap) return CC_OK;
+        if (!(dst->slot = malloc(src->cap * sizeof *dst->slot))) return CC_NOMEM;
+    }
+    if (!src->cap) return CC_OK;
+    memcpy(dst->slot, src->slot, src->cap * sizeof *dst->slot);
+    dst->cap = src->cap;
+    dst->count = src->count;
+    dst->used = src->used;
+    return CC_OK;
+}
+
+/* The body of cr_vindex_clone and cr_vindex_clone_into: vi (a fresh
+ * handle, or an idle one of the same shape when into) becomes src's copy. */
+static cc_status clone_to(cr_vindex *src, cr_vindex *vi, int into)
+{
+    pthread_rwlock_rdlock(&src->lock);
+    /* the source's search copy brought up to date first, so that the copy
+     * carries it (the writer's own index is never searched) */
+    if (src->hnsw) cr_faiss_hnsw_prepare(src->idx);
+    int rc = into ? cr_faiss_clone_into(src->idx, vi->idx) : cr_faiss_clone(src->idx, &vi->idx);
+    if (rc == 0 && (idset_copy(&vi->ids, &src->ids) != CC_OK ||
+                    idset_copy(&vi->tomb, &src->tomb) != CC_OK))
+        rc = -1;
+    if (rc == 0) {
+        vi->hnsw = src->hnsw;
+        vi->generation = cr_vindex_generation(src);
+        vi->has_base = src->has_base;
+        vi->base_st = src->base_st;
+        vi->base_sum = src->base_sum;
+        vi->base_gen = src->base_gen;
+        vi->delta_off = src->delta_off;
+        vi->delta_seen = src->delta_seen;
+        vi->delta_bad = src->delta_bad;
+        /* what src has not saved yet stays src's to save: the copy's
+         * journal starts empty, or full when src's overflowed */
+        vi->jr_over = src->jr_over || src->jr_ops;
+        cc_buf_reset(&vi->jr);
+        vi->jr_ops = 0;
+    }
+    pthread_rwlock_unlock(&src->lock);
+    if (rc != 0)
+        return verr(src, rc == -2 ? CC_INVALID : CC_NOMEM,
+                    rc == -2 ? "cannot copy a vector index of this kind"
+                             : "out of memory copying the vector index");
+    return CC_OK;
+}
+
+cc_status cr_vindex_clone(cr_vindex *src, cr_vindex **out)
+{
+    C_ASSERT(src && out);
+    cr_vindex *vi;
+    *out = NULL;
+    cc_status s = handle_new(src->path, src->embedder, src->dim, &src->opts, &vi);
+    if (s != CC_OK) return verr(src, s, "%s", cc_errmsg());
+    if ((s = clone_to(src, vi, 0)) != CC_OK) {
+        cr_vindex_close(vi);
+        return s;
+    }
+    *out = vi;
+    return CC_OK;
+}
+
+cc_status cr_vindex_clone_into(cr_vindex *src, cr_vindex *dst)
+{
+    C_ASSERT(src && dst && src != dst);
+    if (strcmp(src->path, dst->path) || strcmp(src->embedder, dst->embedder) ||
+        src->dim != dst->dim || src->hnsw != dst->hnsw || !dst->idx)
+        return verr(src, CC_INVALID, "the target is not an index of the same kind");
+    dst->opts = src->opts;
+    return clone_to(src, dst, 1);
+}
+
 /* Loads the file into vi (fresh handle). Messages go to cc_seterr. */
 static cc_status load(cr_vindex *vi)
 {

@@ -212,6 +212,23 @@ void serve_vectors_apply(cr_searcher *se, long *version);
  * slot's request in flight): after a swap, so that no search still uses
  * the index swapped out (cmd_serve.c). */
 void serve_slots_apply_vectors(void);
+/* The API's writer hands the readers its caught-up index (serve_writer.c):
+ * _hold(1) after taking the writer lock and before catching up, so the
+ * reloader does not chase the files meanwhile; then _handoff(copy), a
+ * cr_vindex_clone of the writer's index made while still holding the lock
+ * (its reference taken; 0 when it became the current index, -1 when it
+ * does not match the files and was dropped), or _hold(0) when there is
+ * nothing to hand over (the reloader then looks at the files as usual).
+ * _recycled: an index handed over earlier that no search uses any more
+ * (the one before the previous handoff, once the slots have moved off
+ * it), for the next copy to be made into (cr_vindex_clone_into), or NULL;
+ * the caller gets its reference. */
+void serve_vectors_hold(int on);
+int  serve_vectors_handoff(cr_vshared *copy);
+cr_vshared *serve_vectors_recycled(void);
+/* A copy of the readers' current index (cr_vindex_clone), for the
+ * writer's first catch-up instead of a load; NULL when none. */
+cr_vindex *serve_vectors_clone(void);
 void serve_vectors_stop(void);
 /* The catalog generation the loaded index reflects; -1 when none. */
 int64_t serve_vectors_generation(void);

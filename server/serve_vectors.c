@@ -45,6 +45,13 @@ static struct {
     cr_vshared     *vec;          /* current index; NULL: none (why says why) */
     cr_vshared     *spare;        /* the one before: same base file, delta behind;
                                    * reloader thread only */
+    cr_vshared     *retired;      /* the current one before the last handoff, until
+                                   * no slot searches it */
+    cr_vshared     *recycle;      /* an older one no search uses: the writer's next
+                                   * copy is made into it (serve_vectors_recycled) */
+    long            handoffs;     /* bumped by each serve_vectors_handoff */
+    long            spare_handoffs; /* handoffs when the spare was last valid (reloader) */
+    int             held;         /* the API's writer is catching up (serve_vectors_hold) */
     char            why[512];
     long            version;      /* bumped at each swap */
     struct stat     seen;         /* vectors.faiss when last loaded (st_ino 0: absent) */
@@ -60,6 +67,38 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* A copy of the current index (cr_vindex_clone; it stays searchable
+ * meanwhile); NULL when none or out of memory. */
+static cr_vindex *clone_current(const char *for_whom)
+{
+    cr_vshared *cur;
+    cr_vindex *vi = NULL;
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
+    pthread_mutex_lock(&V.mu);
+    cur = V.vec;
+    cr_vshared_ref(cur);
+    pthread_mutex_unlock(&V.mu);
+    if (!cur) return NULL;
+    if (cr_vindex_clone(cr_vshared_index(cur), &vi) != CC_OK) {
+        fprintf(stderr, "cairn: copying the vector index: %s; loading it instead\n",
+                cr_vindex_errmsg(cr_vshared_index(cur)));
+        vi = NULL;
+    }
+    cr_vshared_unref(cur);
+    serve_timing("V", "clone-%s %.3f cpu %.3f", for_whom, cc_now_ms() - t0,
+                 serve_thread_cpu_ms() - c0);
+    return vi;
+}
+
+/* The same as a spare (see reload). */
+static cr_vshared *clone_spare(void)
+{
+    cr_vindex *vi = clone_current("spare");
+    cr_vshared *v = NULL;
+    if (vi && cr_vshared_adopt(vi, &v) != CC_OK) cr_vindex_close(vi);
+    return v;
+}
+
 /* Makes the spare, brought up to date with the delta, the current index.
  * 0 when done; -1 when the spare cannot be (its base file changed, an
  * error): it is dropped and the caller loads the file instead. */
@@ -68,6 +107,7 @@ static int swap_in_spare(const struct stat *dst)
     cr_vshared *old;
     int again = 0;
     double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
+    long h0 = __atomic_load_n(&V.handoffs, __ATOMIC_ACQUIRE);
     cc_status s = cr_vshared_refresh(V.spare, &again);
     if (s != CC_OK || again) {
         if (s != CC_OK)
@@ -78,6 +118,10 @@ static int swap_in_spare(const struct stat *dst)
         return -1;
     }
     pthread_mutex_lock(&V.mu);
+    if (V.handoffs != h0) {   /* the writer handed a newer copy over meanwhile */
+        pthread_mutex_unlock(&V.mu);
+        return 0;
+    }
     old = V.vec;
     V.vec = V.spare;
     V.spare = old;
@@ -100,12 +144,15 @@ static void reload(int force)
     char why[512] = "";
     int delta_only = 0;
     double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
+    long h0 = __atomic_load_n(&V.handoffs, __ATOMIC_ACQUIRE);
     if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
     if (stat(V.dpath.data, &dst)) memset(&dst, 0, sizeof dst);
     if (!force && same_file(&st, &V.seen)) {
         if (same_file(&dst, &V.dseen)) return;
         /* only the delta changed: bring the spare up and swap it in; the
-         * first time there is no spare: load a second copy (below) */
+         * first time there is no spare: copy the current one (a clone,
+         * far cheaper than loading the files again) */
+        if (V.vec && !V.spare) V.spare = clone_spare();
         if (V.vec && V.spare && !swap_in_spare(&dst)) return;
         delta_only = V.vec != NULL;
     }
@@ -116,6 +163,11 @@ static void reload(int force)
     else if (cr_vshared_open(V.kb, V.emb, &v) != CC_OK)
         snprintf(why, sizeof why, "%s", cc_kb_errmsg(V.kb));
     pthread_mutex_lock(&V.mu);
+    if (V.handoffs != h0) {   /* the writer handed a newer copy over meanwhile */
+        pthread_mutex_unlock(&V.mu);
+        cr_vshared_unref(v);
+        return;
+    }
     old = V.vec;
     V.vec = v;
     snprintf(V.why, sizeof V.why, "%s", why);
@@ -152,7 +204,29 @@ static void *reloader(void *arg)
         if (!V.poked) pthread_cond_timedwait(&V.cv, &V.mu, &ts);
         if (V.stop) break;
         V.poked = 0;
-        if (cc_now_ms() < next_ok) continue;
+        if (V.spare_handoffs != V.handoffs) {
+            /* the writer handed a copy over: the spare is of no use now, and
+             * every slot goes onto the new copy, so that the one it replaced
+             * is idle and can take the writer's next copy */
+            cr_vshared *sp = V.spare, *r = V.retired, *drop = NULL;
+            long h = V.handoffs;
+            V.spare = NULL;
+            V.spare_handoffs = h;
+            pthread_mutex_unlock(&V.mu);
+            cr_vshared_unref(sp);
+            serve_slots_apply_vectors();
+            pthread_mutex_lock(&V.mu);
+            if (r && V.retired == r && V.handoffs == h) {   /* else a newer handoff came */
+                drop = V.recycle;
+                V.recycle = r;
+                V.retired = NULL;
+            }
+            pthread_mutex_unlock(&V.mu);
+            cr_vshared_unref(drop);
+            pthread_mutex_lock(&V.mu);
+            continue;
+        }
+        if (V.held || cc_now_ms() < next_ok) continue;
         if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
         changed = !same_file(&st, &V.seen);
         if (!changed) {
@@ -197,6 +271,61 @@ void serve_vectors_poke(void)
     pthread_mutex_unlock(&V.mu);
 }
 
+void serve_vectors_hold(int on)
+{
+    pthread_mutex_lock(&V.mu);
+    V.held = on;
+    if (!on) {
+        V.poked = 1;   /* look at the files now: the writer may have saved them */
+        pthread_cond_signal(&V.cv);
+    }
+    pthread_mutex_unlock(&V.mu);
+}
+
+int serve_vectors_handoff(cr_vshared *v)
+{
+    cr_vshared *old;
+    struct stat st, dst;
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
+    /* the copy must be of the files as they are now (the caller holds the
+     * writer lock, so no other writer can change them until it returns) */
+    if (!cr_vindex_disk_same(cr_vshared_index(v))) {
+        cr_vshared_unref(v);
+        serve_vectors_hold(0);
+        return -1;
+    }
+    if (stat(V.path.data, &st)) memset(&st, 0, sizeof st);
+    if (stat(V.dpath.data, &dst)) memset(&dst, 0, sizeof dst);
+    pthread_mutex_lock(&V.mu);
+    old = V.retired;          /* never became idle: slots still on it, or freed */
+    V.retired = V.vec;
+    V.vec = v;
+    V.why[0] = 0;
+    V.seen = st;
+    V.dseen = dst;
+    V.held = 0;
+    __atomic_add_fetch(&V.handoffs, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&V.version, 1, __ATOMIC_RELEASE);
+    V.poked = 1;   /* the reloader drops its spare and moves the slots over */
+    pthread_cond_signal(&V.cv);
+    pthread_mutex_unlock(&V.mu);
+    cr_vshared_unref(old);
+    serve_timing("V", "handoff %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
+    return 0;
+}
+
+cr_vshared *serve_vectors_recycled(void)
+{
+    cr_vshared *r;
+    pthread_mutex_lock(&V.mu);
+    r = V.recycle;
+    V.recycle = NULL;
+    pthread_mutex_unlock(&V.mu);
+    return r;
+}
+
+cr_vindex *serve_vectors_clone(void) { return clone_current("writer"); }
+
 void serve_vectors_apply(cr_searcher *se, long *version)
 {
     if (__atomic_load_n(&V.version, __ATOMIC_ACQUIRE) == *version && *version) return;
@@ -229,6 +358,10 @@ void serve_vectors_stop(void)
     V.vec = NULL;
     cr_vshared_unref(V.spare);
     V.spare = NULL;
+    cr_vshared_unref(V.retired);
+    V.retired = NULL;
+    cr_vshared_unref(V.recycle);
+    V.recycle = NULL;
     cr_embedder_close(V.emb);
     V.emb = NULL;
     cc_kb_close(V.kb);

@@ -1,0 +1,146 @@
+/*
+ * vclone.cpp — a deep copy of the FAISS index inside a cr_vindex
+ * (cr_vindex_clone, vindex.c): the id map, the HNSW graph and the stored
+ * vectors copied as arrays (memcpy, no HNSW inserts), and for cairn's
+ * vectorised HNSW storage its int8 search copy too (faiss_simd.cpp), so
+ * the copy searches exactly as its source and is ready for its first
+ * search. FAISS's own clone_index is not used for the HNSW case: it
+ * copies the storage by its FAISS class, which would drop the search copy
+ * (a full re-quantisation of every vector at the first search).
+ */
+#include <faiss/c_api/Index_c.h>
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/clone_index.h>
+
+#include <memory>
+#include <vector>
+#include <typeinfo>
+
+namespace {
+/* Room for n elements in dst before a copy-assignment, which otherwise
+ * reallocates to exactly n whenever the index has grown (every catch-up):
+ * a fresh allocation of ~170 MB of vectors, faulted in page by page. The
+ * old storage is freed first (no peak of two), and 1/8 is kept spare. */
+template <class T> void room(std::vector<T>& dst, size_t n) {
+    if (dst.capacity() >= n) return;
+    std::vector<T>().swap(dst);
+    dst.reserve(n + n / 8);
+}
+} // namespace
+
+extern "C" {
+/* faiss_simd.cpp */
+int cr_faiss_simd_storage(FaissIndex* index);
+int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to);
+
+/* A deep copy of `index` (an IndexIDMap2 over IndexFlatIP or over
+ * IndexHNSWFlat, as vindex.c makes them) into *out. 0 done, -1 out of
+ * memory or a FAISS error, -2 an index of another shape. The source may
+ * be searched on other threads meanwhile (nothing in it is written, bar
+ * its search copy's own mutex); it must not be changed meanwhile.
+ * Declared in vindex.c, its one caller. */
+int cr_faiss_clone(const FaissIndex* index, FaissIndex** out) {
+    *out = nullptr;
+    try {
+        auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+        if (!m || !m->index || !m->own_fields) return -2;
+        std::unique_ptr<faiss::Index> sub;
+        if (auto* h = dynamic_cast<const faiss::IndexHNSWFlat*>(m->index)) {
+            auto* st = dynamic_cast<const faiss::IndexFlat*>(h->storage);
+            if (typeid(*h) != typeid(faiss::IndexHNSWFlat) || !st || !h->own_fields ||
+                st->metric_type != faiss::METRIC_INNER_PRODUCT)
+                return -2;
+            /* the graph (levels, offsets, neighbours), then the vectors as a
+             * plain IndexFlat, swapped for the vectorised one below */
+            std::unique_ptr<faiss::IndexFlat> nst(new faiss::IndexFlat(*st));
+            std::unique_ptr<faiss::IndexHNSWFlat> nh(new faiss::IndexHNSWFlat(*h));
+            nh->storage = nst.release();   /* owned by nh from here (own_fields) */
+            sub.reset(nh.release());
+        } else if (m->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
+                   (typeid(*m->index) == typeid(faiss::IndexFlat) ||
+                    typeid(*m->index) == typeid(faiss::IndexFlatIP))) {
+            auto* f = static_cast<const faiss::IndexFlat*>(m->index);
+            if (typeid(*f) == typeid(faiss::IndexFlatIP))
+                sub.reset(new faiss::IndexFlatIP(*static_cast<const faiss::IndexFlatIP*>(f)));
+            else
+                sub.reset(new faiss::IndexFlat(*f));
+        } else {
+            return -2;
+        }
+        std::unique_ptr<faiss::IndexIDMap2> nm(new faiss::IndexIDMap2(*m));
+        nm->index = sub.release();         /* owned by nm from here (own_fields) */
+        FaissIndex* c = reinterpret_cast<FaissIndex*>(nm.get());
+        if (cr_faiss_simd_storage(c) < 0 || cr_faiss_simd_copy_search(index, c) < 0) return -1;
+        *out = reinterpret_cast<FaissIndex*>(nm.release());
+        return 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
+/* The same into `dst`, an index of the same shape (both HNSW or both
+ * flat, same dimension) that no other thread uses: its arrays are
+ * overwritten in place, reusing their memory when it is large enough
+ * (std::vector copy-assignment keeps the capacity; the search copy's
+ * buffers likewise), so the copy costs a memcpy of memory already
+ * faulted in rather than fresh pages (on a VM a fresh page costs more than
+ * the copy: docs/benchmarks.md, spareclone). 0 done, -1 failure (dst is
+ * then unusable: close it), -2 not the same shape (dst unchanged). */
+int cr_faiss_clone_into(const FaissIndex* index, FaissIndex* dst) {
+    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+    auto* dm = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(dst));
+    if (!m || !dm || !m->index || !dm->index || !m->own_fields || !dm->own_fields ||
+        m->d != dm->d || typeid(*m->index) != typeid(*dm->index))
+        return -2;
+    auto* h = dynamic_cast<const faiss::IndexHNSWFlat*>(m->index);
+    auto* dh = dynamic_cast<faiss::IndexHNSWFlat*>(dm->index);
+    const faiss::IndexFlat *st;
+    faiss::IndexFlat* dst_st;
+    if (h && dh) {
+        st = dynamic_cast<const faiss::IndexFlat*>(h->storage);
+        dst_st = dynamic_cast<faiss::IndexFlat*>(dh->storage);
+        if (typeid(*h) != typeid(faiss::IndexHNSWFlat) || !st || !dst_st || !h->own_fields ||
+            !dh->own_fields || st->metric_type != faiss::METRIC_INNER_PRODUCT ||
+            dst_st->metric_type != faiss::METRIC_INNER_PRODUCT)
+            return -2;
+    } else if (!h && !dh && m->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
+               dm->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
+               (typeid(*m->index) == typeid(faiss::IndexFlat) ||
+                typeid(*m->index) == typeid(faiss::IndexFlatIP))) {
+        st = static_cast<const faiss::IndexFlat*>(m->index);
+        dst_st = static_cast<faiss::IndexFlat*>(dm->index);
+    } else {
+        return -2;
+    }
+    try {
+        /* the vectors: reset() marks a vectorised storage's search copy
+         * stale (and keeps the vector's capacity), then the bytes */
+        dst_st->reset();
+        room(dst_st->codes, st->codes.size());
+        dst_st->codes = st->codes;
+        dst_st->ntotal = st->ntotal;
+        dst_st->is_trained = st->is_trained;
+        if (h) {   /* the graph and the HNSW fields, the storage kept */
+            faiss::Index* keep = dh->storage;
+            room(dh->hnsw.neighbors, h->hnsw.neighbors.size());
+            room(dh->hnsw.offsets, h->hnsw.offsets.size());
+            room(dh->hnsw.levels, h->hnsw.levels.size());
+            *dh = *h;
+            dh->storage = keep;
+            dh->own_fields = true;
+        }
+        faiss::Index* keep = dm->index;   /* the id map and its reverse */
+        room(dm->id_map, m->id_map.size());
+        *dm = *m;
+        dm->index = keep;
+        dm->own_fields = true;
+        return cr_faiss_simd_copy_search(index, dst) < 0 ? -1 : 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
+} /* extern "C" */

@@ -1,0 +1,222 @@
+/* test_vclone.c — cr_vindex_clone: a copy of an index searches
+ * bit-identically to its source (ids and scores, for flat and HNSW
+ * indexes, with tombstones), and stays correct after further changes on
+ * either side: adds and removes on one leave the other's answers as they
+ * were; the copy follows the delta file like its source
+ * (cr_vindex_refresh) and saves its own catch-ups; a source with unsaved
+ * changes makes the copy's next save a full one. */
+#include "retrieval.h"
+#include "check.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { D = 48, N = 600, M = 60, Q = 40, K = 20 };
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static double urand(void)
+{
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static void rand_unit(float *v)
+{
+    double s = 0;
+    for (int i = 0; i < D; i++) { v[i] = (float)(urand() * 2 - 1); s += (double)v[i] * v[i]; }
+    for (int i = 0; i < D; i++) v[i] = (float)(v[i] / sqrt(s));
+}
+
+static const char *EMB = "hash/1:dim=48";
+static float qs[Q * D];
+
+/* Every query's top K on a and b: the same ids and bit-identical scores. */
+static int same_answers(cr_vindex *a, cr_vindex *b)
+{
+    for (int q = 0; q < Q; q++) {
+        int64_t ia[K], ib[K];
+        float sa[K], sb[K];
+        size_t na = 0, nb = 0;
+        if (cr_vindex_search(a, qs + q * D, K, ia, sa, &na) != CC_OK ||
+            cr_vindex_search(b, qs + q * D, K, ib, sb, &nb) != CC_OK || na != nb || na == 0)
+            return 0;
+        if (memcmp(ia, ib, na * sizeof *ia) || memcmp(sa, sb, na * sizeof *sa)) return 0;
+    }
+    return 1;
+}
+
+/* 1 when id is among the top 50 for its own vector v. */
+static int finds(cr_vindex *vi, const float *v, int64_t id)
+{
+    int64_t ids[50];
+    float sc[50];
+    size_t n = 0;
+    if (cr_vindex_search(vi, v, 50, ids, sc, &n) != CC_OK) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id) return 1;
+    return 0;
+}
+
+/* The answers of every query on vi, to compare later. */
+static void snapshot(cr_vindex *vi, int64_t *ids, float *sc)
+{
+    for (int q = 0; q < Q; q++) {
+        size_t n = 0;
+        memset(ids + q * K, 0xff, K * sizeof *ids);
+        cr_vindex_search(vi, qs + q * D, K, ids + q * K, sc + q * K, &n);
+    }
+}
+
+static int same_snapshot(cr_vindex *vi, const int64_t *ids, const float *sc)
+{
+    int64_t i2[Q * K];
+    float s2[Q * K];
+    snapshot(vi, i2, s2);
+    for (int q = 0; q < Q * K; q++)
+        if (i2[q] != ids[q] || (ids[q] >= 0 && memcmp(&s2[q], &sc[q], sizeof *sc))) return 0;
+    return 1;
+}
+
+static void run(const char *tmp, int hnsw)
+{
+    char path[512], dpath[600];
+    snprintf(path, sizeof path, "%s/test_vclone_%d_%d.faiss", tmp, (int)getpid(), hnsw);
+    snprintf(dpath, sizeof dpath, "%s.delta", path);
+    unlink(path);
+    unlink(dpath);
+    float *x = malloc((size_t)(N + 3 * M) * D * sizeof *x);
+    int64_t ids[N + 3 * M];
+    for (int i = 0; i < N + 3 * M; i++) { rand_unit(x + (size_t)i * D); ids[i] = 100 + i; }
+    cr_vindex_opts o = { hnsw ? 50 : 1000000, 16, 64, 40, 0 };
+    cr_vindex *src = NULL, *cp = NULL, *rd = NULL, *cp2 = NULL;
+    int64_t *snap_i = malloc(Q * K * sizeof *snap_i);
+    float *snap_s = malloc(Q * K * sizeof *snap_s);
+
+    CHECK(cr_vindex_create(path, EMB, D, &o, &src) == CC_OK);
+    CHECK(cr_vindex_add(src, N, ids, x) == CC_OK);
+    CHECK(cr_vindex_is_hnsw(src) == hnsw);
+    size_t got = 0;
+    /* tombstones in the HNSW case (fewer than 10%: no rebuild) */
+    CHECK(cr_vindex_remove(src, 20, ids + 40, &got) == CC_OK && got == 20);
+    cr_vindex_set_generation(src, 7);
+    CHECK(cr_vindex_save(src) == CC_OK);
+
+    /* the copy answers exactly as the source */
+    CHECK(cr_vindex_clone(src, &cp) == CC_OK);
+    CHECK(cr_vindex_count(cp) == cr_vindex_count(src));
+    CHECK(cr_vindex_generation(cp) == 7);
+    CHECK(cr_vindex_is_hnsw(cp) == hnsw);
+    CHECK(cr_vindex_disk_same(cp));
+    CHECK(same_answers(src, cp));
+    CHECK(!finds(cp, x + 45 * D, ids[45]));       /* removed before the copy */
+    CHECK(finds(cp, x + 5 * D, ids[5]));
+
+    /* changes to the source leave the copy as it was */
+    snapshot(cp, snap_i, snap_s);
+    CHECK(cr_vindex_add(src, M, ids + N, x + (size_t)N * D) == CC_OK);
+    CHECK(cr_vindex_remove(src, 10, ids + 100, &got) == CC_OK && got == 10);
+    cr_vindex_set_generation(src, 8);
+    CHECK(cr_vindex_save_delta(src) == CC_OK);
+    CHECK(same_snapshot(cp, snap_i, snap_s));
+    CHECK(!finds(cp, x + (size_t)(N + 3) * D, ids[N + 3]));
+    CHECK(finds(src, x + (size_t)(N + 3) * D, ids[N + 3]));
+    CHECK(!finds(src, x + 105 * D, ids[105]));
+    CHECK(finds(cp, x + 105 * D, ids[105]));
+    CHECK(cr_vindex_generation(cp) == 7);
+
+    /* the copy follows the delta the source wrote, like a reader that
+     * loaded the files: then both answer as the files do */
+    int reload = 0;
+    CHECK(cr_vindex_refresh(cp, &reload) == CC_OK && !reload);
+    CHECK(cr_vindex_generation(cp) == 8);
+    CHECK(cr_vindex_disk_same(cp));
+    CHECK(cr_vindex_count(cp) == cr_vindex_count(src));
+    CHECK(finds(cp, x + (size_t)(N + 3) * D, ids[N + 3]));
+    CHECK(!finds(cp, x + 105 * D, ids[105]));
+    CHECK(cr_vindex_open(path, EMB, D, &o, &rd) == CC_OK);
+    CHECK(cr_vindex_count(rd) == cr_vindex_count(cp));
+    if (!hnsw) CHECK(same_answers(rd, cp));          /* flat: exact, the same order */
+
+    /* a copy taken after the source changed, then changes to the copy:
+     * the source is unaffected */
+    CHECK(cr_vindex_clone(src, &cp2) == CC_OK);
+    CHECK(same_answers(src, cp2));
+    snapshot(src, snap_i, snap_s);
+    CHECK(cr_vindex_add(cp2, M, ids + N + M, x + (size_t)(N + M) * D) == CC_OK);
+    CHECK(cr_vindex_remove(cp2, 10, ids + 200, &got) == CC_OK && got == 10);
+    CHECK(same_snapshot(src, snap_i, snap_s));
+    CHECK(finds(cp2, x + (size_t)(N + M + 7) * D, ids[N + M + 7]));
+    CHECK(!finds(src, x + (size_t)(N + M + 7) * D, ids[N + M + 7]));
+    CHECK(!finds(cp2, x + 205 * D, ids[205]));
+    CHECK(finds(src, x + 205 * D, ids[205]));
+
+    /* the copy saves its own catch-up as a delta record; a reader of the
+     * files then has what the copy has */
+    cr_vindex_set_generation(cp2, 9);
+    CHECK(cr_vindex_save_delta(cp2) == CC_OK);
+    CHECK(cr_vindex_refresh(rd, &reload) == CC_OK && !reload);
+    CHECK(cr_vindex_generation(rd) == 9);
+    CHECK(cr_vindex_count(rd) == cr_vindex_count(cp2));
+    CHECK(finds(rd, x + (size_t)(N + M + 7) * D, ids[N + M + 7]));
+    CHECK(!finds(rd, x + 205 * D, ids[205]));
+    CHECK(!cr_vindex_disk_same(src));                 /* another handle wrote */
+
+    /* a copy made into an older copy (cr_vindex_clone_into, its memory
+     * reused): the same answers as its new source, then independent again */
+    CHECK(cr_vindex_count(cp) != cr_vindex_count(cp2));
+    CHECK(cr_vindex_clone_into(cp2, cp) == CC_OK);
+    CHECK(cr_vindex_count(cp) == cr_vindex_count(cp2));
+    CHECK(cr_vindex_generation(cp) == 9);
+    CHECK(cr_vindex_disk_same(cp));
+    CHECK(same_answers(cp2, cp));
+    CHECK(finds(cp, x + (size_t)(N + M + 7) * D, ids[N + M + 7]));
+    CHECK(!finds(cp, x + 205 * D, ids[205]));
+    snapshot(cp, snap_i, snap_s);
+    CHECK(cr_vindex_remove(cp2, 5, ids + 300, &got) == CC_OK && got == 5);
+    CHECK(same_snapshot(cp, snap_i, snap_s));
+    CHECK(finds(cp, x + 302 * D, ids[302]));
+    CHECK(!finds(cp2, x + 302 * D, ids[302]));
+
+    /* unsaved changes in the source: the copy's next save is a full one,
+     * so the file never lacks what the copy holds */
+    cr_vindex_close(cp);
+    cp = NULL;
+    CHECK(cr_vindex_add(cp2, M, ids + N + 2 * M, x + (size_t)(N + 2 * M) * D) == CC_OK);
+    CHECK(cr_vindex_clone(cp2, &cp) == CC_OK);
+    cr_vindex_set_generation(cp, 10);
+    CHECK(cr_vindex_save_delta(cp) == CC_OK);
+    struct stat st;
+    CHECK(stat(dpath, &st) != 0);                     /* a full save drops the delta */
+    cr_vindex_close(rd);
+    rd = NULL;
+    CHECK(cr_vindex_open(path, EMB, D, &o, &rd) == CC_OK);
+    CHECK(cr_vindex_generation(rd) == 10);
+    CHECK(cr_vindex_count(rd) == cr_vindex_count(cp));
+    CHECK(finds(rd, x + (size_t)(N + 2 * M + 9) * D, ids[N + 2 * M + 9]));
+
+    cr_vindex_close(src);
+    cr_vindex_close(cp);
+    cr_vindex_close(cp2);
+    cr_vindex_close(rd);
+    free(x);
+    free(snap_i);
+    free(snap_s);
+    unlink(path);
+    unlink(dpath);
+    char ok[600];
+    snprintf(ok, sizeof ok, "%s.ok", path);
+    unlink(ok);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("CAIRN_TMP");
+    if (!tmp) tmp = "/tmp";
+    for (int q = 0; q < Q; q++) rand_unit(qs + q * D);
+    run(tmp, 0);
+    run(tmp, 1);
+    return check_done("test_vclone");
+}
