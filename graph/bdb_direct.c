@@ -58,6 +58,13 @@ typedef struct rec {
     uint32_t klen, vlen;
 } rec;
 
+/* One write of a batch by its threads (put_worker). */
+typedef struct put_job {
+    struct cg_bdb_batch *b;
+    atomic_uint   next;             /* index into claim_order */
+    int           rc[N_DIRECT];     /* by file: 0 or the put's error */
+} put_job;
+
 struct cg_bdb_batch {
     cg_store *st;
     void     *db[N_DIRECT];  /* DB * (librdf's) */
@@ -68,6 +75,10 @@ struct cg_bdb_batch {
     unsigned char *enc;      /* scratch: one pair's four node encodings */
     size_t    enc_cap;
     unsigned  threads;       /* that put the files at once (put_worker) */
+    put_job   job;           /* the write under way or last made */
+    pthread_t th[N_DIRECT];  /* its threads */
+    unsigned  nth;
+    int       started;       /* cg_bdb_batch_start without cg_bdb_batch_wait yet */
 };
 
 size_t cg_bdb_batch_bytes(const cg_bdb_batch *b)
@@ -81,6 +92,7 @@ void cg_bdb_batch_free(cg_bdb_batch *b)
 {
     int i;
     if (!b) return;
+    if (b->started) (void)cg_bdb_batch_wait(b);   /* its threads read the batch */
     for (i = 0; i < N_DIRECT; i++) free(b->r[i]);
     free(b->mem);
     free(b->enc);
@@ -94,6 +106,9 @@ cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node 
 { (void)b; (void)stmt; (void)ctx; return CC_INVALID; }
 cc_status cg_bdb_batch_write(cg_bdb_batch *b) { (void)b; return CC_OK; }
 void cg_bdb_batch_set_threads(cg_bdb_batch *b, unsigned n) { (void)b; (void)n; }
+void cg_bdb_batch_start(cg_bdb_batch *b) { (void)b; }
+int cg_bdb_batch_started(const cg_bdb_batch *b) { (void)b; return 0; }
+cc_status cg_bdb_batch_wait(cg_bdb_batch *b) { (void)b; return CC_OK; }
 
 #else
 
@@ -246,6 +261,7 @@ cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node 
     enc e;
     cc_status s;
     int i;
+    if (b->started) return CC_INVALID;     /* its threads read the arena */
     for (i = 0; i < 4; i++) {
         start[i] = at;
         if ((s = enc_node(b, node[i], &at, &e.n[i]))) return s;
@@ -413,12 +429,6 @@ static int write_file(cg_bdb_batch *b, int f)
  * the sample corpus: 19-21 ms each but contexts, 15). */
 static const int claim_order[N_DIRECT] = {F_SO2P, F_SP2O, F_P2SO, F_PO2S, F_CONTEXTS};
 
-typedef struct put_job {
-    cg_bdb_batch *b;
-    atomic_uint   next;             /* index into claim_order */
-    int           rc[N_DIRECT];
-} put_job;
-
 static void *put_worker(void *p)
 {
     put_job *j = p;
@@ -435,24 +445,14 @@ void cg_bdb_batch_set_threads(cg_bdb_batch *b, unsigned n)
     if (b) b->threads = n < 1 ? 1 : n > N_DIRECT ? N_DIRECT : n;
 }
 
-cc_status cg_bdb_batch_write(cg_bdb_batch *b)
+/* The first thread error of the last write (rc[] by file) as the store's
+ * message and a status; empties the batch. */
+static cc_status write_done(cg_bdb_batch *b)
 {
     cc_status s = CC_OK;
-    put_job job;
-    pthread_t th[N_DIRECT];
-    unsigned t, nth = 0, files = 0;
     int f;
-    memset(&job, 0, sizeof job);
-    job.b = b;
-    atomic_init(&job.next, 0);
-    for (f = 0; f < N_DIRECT; f++) files += b->n[f] > 0;
-    /* the caller is one of the threads; one that cannot start: fewer */
-    for (t = 1; t < b->threads && t < files; t++)
-        if (!pthread_create(&th[nth], NULL, put_worker, &job)) nth++;
-    put_worker(&job);
-    for (t = 0; t < nth; t++) pthread_join(th[t], NULL);
     for (f = 0; f < N_DIRECT; f++) {
-        int rc = job.rc[f];
+        int rc = b->job.rc[f];
         if (!rc) continue;
         cc_buf_reset(&b->st->err);
         if (rc == ENOMEM) {
@@ -468,6 +468,63 @@ cc_status cg_bdb_batch_write(cg_bdb_batch *b)
     for (f = 0; f < N_DIRECT; f++) b->n[f] = 0;
     b->len = 0;
     return s;
+}
+
+/* Files with records queued. */
+static unsigned files_queued(const cg_bdb_batch *b)
+{
+    unsigned files = 0;
+    int f;
+    for (f = 0; f < N_DIRECT; f++) files += b->n[f] > 0;
+    return files;
+}
+
+static void job_reset(cg_bdb_batch *b)
+{
+    memset(b->job.rc, 0, sizeof b->job.rc);
+    b->job.b = b;
+    atomic_store(&b->job.next, 0);
+    b->nth = 0;
+}
+
+cc_status cg_bdb_batch_write(cg_bdb_batch *b)
+{
+    unsigned t, files;
+    if (b->started) return CC_INVALID;     /* cg_bdb_batch_wait first */
+    job_reset(b);
+    files = files_queued(b);
+    /* the caller is one of the threads; one that cannot start: fewer */
+    for (t = 1; t < b->threads && t < files; t++)
+        if (!pthread_create(&b->th[b->nth], NULL, put_worker, &b->job)) b->nth++;
+    put_worker(&b->job);
+    for (t = 0; t < b->nth; t++) pthread_join(b->th[t], NULL);
+    b->nth = 0;
+    return write_done(b);
+}
+
+void cg_bdb_batch_start(cg_bdb_batch *b)
+{
+    unsigned t, files;
+    if (b->started) return;
+    job_reset(b);
+    files = files_queued(b);
+    b->started = 1;
+    for (t = 0; t < b->threads && t < files; t++)
+        if (!pthread_create(&b->th[b->nth], NULL, put_worker, &b->job)) b->nth++;
+    /* no thread started: the files are put by cg_bdb_batch_wait's caller */
+}
+
+int cg_bdb_batch_started(const cg_bdb_batch *b) { return b && b->started; }
+
+cc_status cg_bdb_batch_wait(cg_bdb_batch *b)
+{
+    unsigned t;
+    if (!b->started) return CC_OK;
+    put_worker(&b->job);                   /* what no thread has claimed yet */
+    for (t = 0; t < b->nth; t++) pthread_join(b->th[t], NULL);
+    b->nth = 0;
+    b->started = 0;
+    return write_done(b);
 }
 
 #endif

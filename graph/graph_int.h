@@ -111,6 +111,16 @@ size_t    cg_bdb_batch_bytes(const cg_bdb_batch *b);
  * store's message (cg_store_errmsg). */
 cc_status cg_bdb_batch_write(cg_bdb_batch *b);
 void      cg_bdb_batch_set_threads(cg_bdb_batch *b, unsigned n);    /* 1-5 */
+/* The same write in the background: cg_bdb_batch_start returns at once
+ * with the batch's threads putting the files; until cg_bdb_batch_wait
+ * (the write's status and message, as cg_bdb_batch_write's; the batch
+ * empty again) the caller neither adds to this batch (CC_INVALID) nor
+ * uses the store (librdf's handles are the threads'); it may fill another
+ * batch of the same store.  A start that could make no thread leaves the
+ * puts to the wait.  cg_bdb_batch_free waits first. */
+void      cg_bdb_batch_start(cg_bdb_batch *b);
+int       cg_bdb_batch_started(const cg_bdb_batch *b);
+cc_status cg_bdb_batch_wait(cg_bdb_batch *b);
 void      cg_bdb_batch_free(cg_bdb_batch *b);           /* NULL safe; drops what is queued */
 
 /* ---------------------------------------------------------------- pgindex.c */

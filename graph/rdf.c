@@ -31,7 +31,9 @@
  *
  * On bdb the triples of a context are not added one by one through
  * librdf: they are queued in a batch (bdb_direct.c) and put into the five
- * files sorted by key, through librdf's own handles; the batch is written
+ * files sorted by key, through librdf's own handles, by a thread per
+ * file up to one per CPU; a full batch is written in the background
+ * while the next is filled (batch_send); the batch is written
  * before a removal and at the end of the update (BATCH_BYTES at most in
  * memory).
  *
@@ -481,11 +483,19 @@ typedef struct builder {
     int             assertions;    /* AS_* */
     cg_graph_stats *stats;
     cg_bdb_batch   *batch;         /* pairs written sorted (bdb_direct.c), or NULL: through librdf */
+    cg_bdb_batch   *spare;         /* the batch filled before, written in the background; or NULL */
+    size_t          batch_limit;   /* bytes at which batch is sent (batch_send) */
 } builder;
 
-/* Bytes of encoded pairs a batch holds before it is written: at ~100
- * bytes a record, ~130k (triple, context) pairs per write. */
+/* Bytes of encoded pairs the two batches hold at most: at ~100 bytes a
+ * record, up to ~65k (triple, context) pairs per write.  A batch is sent
+ * to be written in the background (batch_send) at BATCH_FIRST bytes, the
+ * next at twice that, and so on up to half of BATCH_BYTES: while one
+ * batch's files are put by their threads the next is filled, so a small
+ * store's sync is not build, then write, and a large one's batches are
+ * still large (puts sorted by key land on the same pages). */
 #define BATCH_BYTES ((size_t)64 << 20)
+#define BATCH_FIRST ((size_t)2 << 20)
 
 static cc_status b_err(builder *b, cc_status s, const char *what)
 {
@@ -569,13 +579,32 @@ static void trips_dedup(tq *q)
     q->n = q->uniq = k;
 }
 
-/* Writes the pairs batched so far (nothing when the builder has no batch). */
+/* Writes the pairs batched so far, the background write first (nothing
+ * when the builder has no batch): librdf may use the store after it. */
 static cc_status batch_write(builder *b)
 {
     cc_status s;
     if (!b->batch) return CC_OK;
+    if (b->spare && (s = cg_bdb_batch_wait(b->spare))) return b_err(b, s, "writing triples");
     s = cg_bdb_batch_write(b->batch);
     return s ? b_err(b, s, "writing triples") : CC_OK;
+}
+
+/* The batch is full: it is written in the background (once the one sent
+ * before is written) and the spare becomes the batch to fill.  Without a
+ * spare: written now. */
+static cc_status batch_send(builder *b)
+{
+    cg_bdb_batch *t;
+    cc_status s;
+    if (!b->spare) return batch_write(b);
+    if ((s = cg_bdb_batch_wait(b->spare))) return b_err(b, s, "writing triples");
+    cg_bdb_batch_start(b->batch);
+    t = b->spare;
+    b->spare = b->batch;
+    b->batch = t;
+    if (b->batch_limit < BATCH_BYTES / 2) b->batch_limit *= 2;
+    return CC_OK;
 }
 
 /* Adds the triples queued in q, each once, in context ctx; clears q. */
@@ -638,7 +667,7 @@ static cc_status flush_ctx(builder *b, tq *q, const char *ctx)
     if (pp) librdf_free_node(pp);
     librdf_free_node(c);
     trips_clear(q);
-    if (!s && b->batch && cg_bdb_batch_bytes(b->batch) >= BATCH_BYTES) s = batch_write(b);
+    if (!s && b->batch && cg_bdb_batch_bytes(b->batch) >= b->batch_limit) s = batch_send(b);
     return s;
 }
 
@@ -902,8 +931,10 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
     memset(b, 0, sizeof *b);
     if ((s = assertions_setting(kb, &b->assertions))) return s;
     /* the store just opened by this thread: its BDB handles, when found */
-    if ((s = cg_bdb_batch_new(st, &b->batch)) == CC_NOMEM)
+    if ((s = cg_bdb_batch_new(st, &b->batch)) == CC_NOMEM ||
+        (b->batch && cg_bdb_batch_new(st, &b->spare) == CC_NOMEM))
         return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    b->batch_limit = BATCH_FIRST;
     b->kb = kb;
     b->st = st;
     b->stats = stats;
@@ -927,8 +958,9 @@ static cc_status builder_init(builder *b, cc_kb *kb, cg_store *st, cg_graph_stat
 static void builder_free(builder *b)
 {
     int i;
+    cg_bdb_batch_free(b->spare);      /* waits for its background write */
     cg_bdb_batch_free(b->batch);
-    b->batch = NULL;
+    b->batch = b->spare = NULL;
     trips_clear(&b->cq);
     trips_clear(&b->dq);
     iri_set_free(&b->described);
