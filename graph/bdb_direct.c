@@ -509,7 +509,8 @@ void cg_bdb_batch_start(cg_bdb_batch *b)
     job_reset(b);
     files = files_queued(b);
     b->started = 1;
-    for (t = 0; t < b->threads && t < files; t++)
+    /* one CPU is left to the caller, which fills the next batch meanwhile */
+    for (t = 0; t + 1 < b->threads && t < files; t++)
         if (!pthread_create(&b->th[b->nth], NULL, put_worker, &b->job)) b->nth++;
     /* no thread started: the files are put by cg_bdb_batch_wait's caller */
 }
