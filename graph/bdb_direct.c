@@ -13,8 +13,10 @@
  * librdf_statement_encode2: the bytes are librdf's own.)  Once the B-trees
  * outgrow the page cache every such insert reads and writes pages.  Here
  * the same records are queued in memory and, at cg_bdb_batch_write, sorted
- * by key (Berkeley DB's default order: bytes, then length) and put file by
- * file, so consecutive puts land on the same leaf pages (equal keys are
+ * by key (Berkeley DB's default order: bytes, then length) and put, each
+ * file by one thread (the five at once, up to one thread per CPU; or in
+ * the background: cg_bdb_batch_start), so consecutive puts land on the
+ * same leaf pages (equal keys are
  * grouped through a hash table and only the distinct keys sorted; a key's
  * further values go in with DB_AFTER on the cursor, without a search).
  * The files are
