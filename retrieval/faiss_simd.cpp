@@ -22,8 +22,9 @@
  * to int16 (one scale per query, so a walk distance is an exact integer dot
  * product: vpmaddwd, 16 dimensions in 3 instructions; CAIRN_HNSW_WALK=float
  * at open scores against the float query instead, as before), with
- * the next neighbours' codes prefetched while one is scored, and a
- * pooled visited table (no 100 KB allocation and clearing per query). The efSearch
+ * the next neighbours' codes prefetched while one is scored (the rest of
+ * each batch into L2 at once, the next candidate's neighbour list too), and
+ * a pooled visited table of one bit per vector (no allocation per query). The efSearch
  * results are then re-scored exactly from the float vectors and the best k
  * returned, so scores are the exact inner products and the order is exact
  * among the candidates (only those that can still reach the best k are
