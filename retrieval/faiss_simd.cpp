@@ -22,8 +22,9 @@
  * to int16 (one scale per query, so a walk distance is an exact integer dot
  * product: vpmaddwd, 16 dimensions in 3 instructions; CAIRN_HNSW_WALK=float
  * at open scores against the float query instead, as before), with
- * the next neighbours' codes prefetched while one is scored, and a
- * pooled visited table (no 100 KB allocation and clearing per query). The efSearch
+ * the next neighbours' codes prefetched while one is scored (the rest of
+ * each batch into L2 at once, the next candidate's neighbour list too), and
+ * a pooled visited table of one bit per vector (no allocation per query). The efSearch
  * results are then re-scored exactly from the float vectors and the best k
  * returned, so scores are the exact inner products and the order is exact
  * among the candidates (only those that can still reach the best k are
@@ -365,30 +366,28 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     }
 };
 
-/* Visited marks for one thread's searches: a one-byte stamp per vector,
- * so a new search only bumps the stamp (the table is cleared once every
- * 255 searches), in huge pages like the rest. */
+/* Visited marks for one thread's searches: one bit per vector, cleared at
+ * the start of each search (14 KB for 112k vectors, one memset). A byte per
+ * vector (a stamp) was 8x larger: the walk streams ~3.5 MB of codes a query
+ * through L1 and L2, and a mark's test missed there (perf: 13% of the
+ * walk's samples at that load); the bits stay cached. */
 struct Visited {
     HugeBuf mark;
-    size_t n = 0;
-    uint8_t stamp = 0;
+    size_t words = 0;
     bool start(size_t want) {
-        if (n < want) {
-            if (!mark.alloc(want)) return false;
-            std::memset(mark.p, 0, want);
-            n = want;
-            stamp = 0;
+        size_t w = (want + 63) / 64;
+        if (words < w) {
+            if (!mark.alloc(w * sizeof(uint64_t))) return false;
+            words = w;
         }
-        if (++stamp == 0) {
-            std::memset(mark.p, 0, n);
-            stamp = 1;
-        }
+        std::memset(mark.p, 0, w * sizeof(uint64_t));
         return true;
     }
     bool test_set(int i) {
-        uint8_t* m = static_cast<uint8_t*>(mark.p) + i;
-        if (*m == stamp) return true;
-        *m = stamp;
+        uint64_t* m = static_cast<uint64_t*>(mark.p) + ((unsigned)i >> 6);
+        const uint64_t bit = (uint64_t)1 << ((unsigned)i & 63);
+        if (*m & bit) return true;
+        *m |= bit;
         return false;
     }
 };
@@ -434,8 +433,9 @@ struct WorstFirst {  /* min-heap on s: the least similar result on top */
     bool operator()(const Cand& a, const Cand& b) const { return a.s > b.s; }
 };
 
+template <int Hint = _MM_HINT_T0>
 inline void prefetch_code(const int8_t* c, size_t d) {
-    for (size_t o = 0; o < d; o += 64) _mm_prefetch(reinterpret_cast<const char*>(c + o), _MM_HINT_T0);
+    for (size_t o = 0; o < d; o += 64) _mm_prefetch(reinterpret_cast<const char*>(c + o), (_mm_hint)Hint);
 }
 
 /* The walk (greedy descent, then the best-first search of layer 0) over
@@ -482,6 +482,12 @@ void walk(const faiss::HNSW& g, const SimdFlatIP& st, int ef, Score score,
         if ((int)res.size() >= ef && c.s < res.front().s) break;
         std::pop_heap(cand.begin(), cand.end(), BestFirst());
         cand.pop_back();
+        /* the neighbour list of the candidate likely next (the best left),
+         * fetched while this one's neighbours are scored: the load of a
+         * list was the walk's largest single stall after the codes (perf) */
+        if (!cand.empty())
+            prefetch_code(reinterpret_cast<const int8_t*>(nbr0 + (size_t)cand.front().id * w),
+                          w * sizeof(int));
         const int* ns = nbr0 + (size_t)c.id * w;
         nb.clear();
         for (size_t j = 0; j < w; j++) {
@@ -489,7 +495,12 @@ void walk(const faiss::HNSW& g, const SimdFlatIP& st, int ef, Score score,
             if (v < 0) break;
             if (!visited.test_set(v)) nb.push_back(v);
         }
+        /* the first codes into L1 now and each later one a few ahead of
+         * its scoring, as before; the rest of the batch into L2 at once, so
+         * that more of its misses are in flight together */
         const size_t ahead = 3;
+        for (size_t j = ahead; j < nb.size(); j++)
+            prefetch_code<_MM_HINT_T1>(codes + (size_t)nb[j] * stride, stride);
         for (size_t j = 0; j < nb.size() && j < ahead; j++)
             prefetch_code(codes + (size_t)nb[j] * stride, stride);
         for (size_t j = 0; j < nb.size(); j++) {
