@@ -39,6 +39,7 @@ typedef struct cpu_ctx {
     cl_dot_fn dot;
     cl_dot4_fn dot4;
     cl_qdot_fn qdot;
+    cl_qdot_rows_fn qdot_rows; /* decode: a range of rows against one input */
     int float_dot; /* CAIRN_CPU_DOT=float: quantised products take the float path (GPU parity reference) */
     cl_act_quantize_fn actq;
     void *xq;       /* quantised matmul inputs (integer path) */
@@ -266,7 +267,7 @@ static void mm_rows_q(void *p, uint64_t r0, uint64_t r1, int tid)
     (void)tid;
     if (nb == 1) { /* decode: one input row (a two-row kernel, the input loaded once for both rows, ran slower
                       from memory in bench_llm_dot and in decode: 69 against 55 CPU ms per token) */
-        for (r = r0; r < r1; r++) Y[r] = qdot(type, w + r * rb, xq, K) + (bias ? bias[r] : 0.0f);
+        j->c->qdot_rows(type, w, rb, xq, K, bias, Y, r0, r1);
         return;
     }
     for (r = r0; r < r1; r++)
@@ -572,6 +573,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->dot = cl_dot_select(simd);
     c->dot4 = cl_dot4_select(simd);
     c->qdot = cl_qdot_select(simd);
+    c->qdot_rows = cl_qdot_rows_select(simd);
     c->actq = cl_act_quantize_select(simd);
     c->attn_part = cl_attn_part_select(simd);
     c->attn_part_h = cl_attn_part_h_select(simd);

@@ -88,6 +88,15 @@ cl_act_quantize_fn cl_act_quantize_select(int simd);
 typedef float (*cl_qdot_fn)(int wtype, const uint8_t *row, const void *xq, uint64_t n);
 float cl_qdot_ref(int wtype, const uint8_t *row, const void *xq, uint64_t n);
 cl_qdot_fn cl_qdot_select(int simd);
+/* y[r] = qdot(row r) + (bias ? bias[r] : 0) for r in [r0, r1), row r at
+ * w + r * rb: the decode matrix-vector product, the type dispatched once
+ * per range rather than once per row (the same bits as the cl_qdot_fn of
+ * the same select per row, the bias added after it in float). */
+typedef void (*cl_qdot_rows_fn)(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
+                                float *y, uint64_t r0, uint64_t r1);
+void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
+                      uint64_t r0, uint64_t r1);
+cl_qdot_rows_fn cl_qdot_rows_select(int simd);
 /* Integer corrections shared by both paths: sum_j min_j * (sum of the
  * inputs of sub-block j) for a Q4_K block, 32 * sum_g scale_g * (sum of
  * group g) for a Q6_K block. */
