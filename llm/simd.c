@@ -909,21 +909,22 @@ TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const
  * most Q8_QMAX values), K.q in integers, V widened block by block */
 #define Q8_QMAX CL_KV_Q8_HD_MAX
 TGT static void attn_part_q8_avx2(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v,
-                                  size_t ld, uint32_t nt, float scale, float *s, float *part)
+                                  size_t ld, uint32_t nt, float scale, float *s, float *part, const cl_act_q8x4 *yq)
 {
     float blk[16 * CL_ATTN_HD_MAX] __attribute__((aligned(32)));
-    cl_act_q8x4 y[Q8_QMAX / 128];
+    cl_act_q8x4 yl[Q8_QMAX / 128];
     uint32_t g0, step, n;
     if (hd % 32 || hd > CL_ATTN_HD_MAX) {
-        cl_attn_part_q8_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        cl_attn_part_q8_ref(q, ng, hd, k, v, ld, nt, scale, s, part, yq);
         return;
     }
     step = Q8_QMAX / hd;
     for (g0 = 0; g0 < ng; g0 += step) {
         const float *qg = q + (size_t)g0 * hd;
         float *pg = part + (size_t)g0 * (hd + 2);
+        const cl_act_q8x4 *y = yq ? yq + (size_t)g0 * hd / 128 : yl;
         n = ng - g0 < step ? ng - g0 : step;
-        simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, y);
+        if (!yq) simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, yl);
         if (hd == 64) attn_part_any(qg, n, 64, k, v, ld, nt, scale, s, pg, blk, y);
         else if (hd == 128) attn_part_any(qg, n, 128, k, v, ld, nt, scale, s, pg, blk, y);
         else attn_part_any(qg, n, hd, k, v, ld, nt, scale, s, pg, blk, y);
