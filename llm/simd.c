@@ -845,6 +845,7 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
                            o2 = _mm256_loadu_ps(o + d + 16), o3 = _mm256_loadu_ps(o + d + 24),
                            o4 = _mm256_loadu_ps(o + d + 32), o5 = _mm256_loadu_ps(o + d + 40),
                            o6 = _mm256_loadu_ps(o + d + 48), o7 = _mm256_loadu_ps(o + d + 56);
+                    _Pragma("GCC unroll 4") /* loop overhead: 3 of 12 instructions per row and head */
                     for (j = t; j < te; j++) {
                         const float *vr = vb + (size_t)(j - t) * vld + d;
                         __m256 p = _mm256_broadcast_ss(sg + j);
