@@ -66,13 +66,24 @@ void cl_attn_part_h_ref(const float *q, uint32_t ng, uint32_t hd, const uint16_t
  * reading the chunk's K and V again): 16 heads of 256. */
 #define Q8_QMAX CL_KV_Q8_HD_MAX
 
-/* ng * hd <= Q8_QMAX; hd a multiple of 32 */
-static void part_q8_one(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,
-                        uint32_t nt, float scale, float *s, float *part)
+size_t cl_attn_q8_query_len(uint32_t ng, uint32_t hd) { return ((size_t)ng * hd + 127) / 128; }
+
+void cl_attn_q8_query(const float *q, uint32_t ng, uint32_t hd, cl_act_q8x4 *y, cl_act_quantize_fn quant)
 {
-    cl_act_q8x4 y[Q8_QMAX / 128];
+    uint32_t g0, step = Q8_QMAX / hd;
+    for (g0 = 0; g0 < ng; g0 += step) /* part g0 starts at value g0 * hd, a multiple of Q8_QMAX (of 128) */
+        quant(CL_TYPE_Q8_0, q + (size_t)g0 * hd, (uint64_t)(ng - g0 < step ? ng - g0 : step) * hd,
+              y + (size_t)g0 * hd / 128);
+}
+
+/* ng * hd <= Q8_QMAX; hd a multiple of 32; yq: q quantised, or NULL */
+static void part_q8_one(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,
+                        uint32_t nt, float scale, float *s, float *part, const cl_act_q8x4 *yq)
+{
+    cl_act_q8x4 yl[Q8_QMAX / 128];
+    const cl_act_q8x4 *y = yq ? yq : yl;
     uint32_t g, t, i, b, nbk = hd / 32;
-    cl_act_quantize_ref(CL_TYPE_Q8_0, q, (uint64_t)ng * hd, y);
+    if (!yq) cl_act_quantize_ref(CL_TYPE_Q8_0, q, (uint64_t)ng * hd, yl);
     for (g = 0; g < ng; g++) {
         float *pg = part + (size_t)g * (hd + 2), *o = pg + 2, mx = -INFINITY, l = 0.0f;
         for (t = 0; t < nt; t++) {
@@ -102,12 +113,12 @@ static void part_q8_one(const float *q, uint32_t ng, uint32_t hd, const uint8_t 
 }
 
 void cl_attn_part_q8_ref(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,
-                         uint32_t nt, float scale, float *s, float *part)
+                         uint32_t nt, float scale, float *s, float *part, const cl_act_q8x4 *yq)
 {
     uint32_t g0, step = Q8_QMAX / hd;
     for (g0 = 0; g0 < ng; g0 += step)
         part_q8_one(q + (size_t)g0 * hd, ng - g0 < step ? ng - g0 : step, hd, k, v, ld, nt, scale, s,
-                    part + (size_t)g0 * (hd + 2));
+                    part + (size_t)g0 * (hd + 2), yq ? yq + (size_t)g0 * hd / 128 : NULL);
 }
 
 void cl_kv_store_q8(uint8_t *dst, const float *src, size_t n, cl_act_quantize_fn quant)

@@ -39,6 +39,7 @@ typedef struct cpu_ctx {
     cl_dot_fn dot;
     cl_dot4_fn dot4;
     cl_qdot_fn qdot;
+    cl_qdot_rows_fn qdot_rows; /* decode: a range of rows against one input */
     int float_dot; /* CAIRN_CPU_DOT=float: quantised products take the float path (GPU parity reference) */
     cl_act_quantize_fn actq;
     void *xq;       /* quantised matmul inputs (integer path) */
@@ -63,6 +64,8 @@ typedef struct cpu_ctx {
     cl_attn_merge_fn attn_merge;
     float *parts; /* attention's per-chunk partial results */
     size_t parts_cap; /* floats at parts */
+    cl_act_q8x4 *aq;  /* attention over a Q8_0 cache: the query groups quantised once per call */
+    size_t aq_cap;    /* entries at aq */
 } cpu_ctx;
 
 typedef struct worker_arg {
@@ -231,6 +234,7 @@ static void cpu_free(void *ctx)
     pthread_cond_destroy(&c->done);
     free(c->scratch);
     free(c->parts);
+    free(c->aq);
     free(c->xq);
     free(c);
 }
@@ -266,7 +270,7 @@ static void mm_rows_q(void *p, uint64_t r0, uint64_t r1, int tid)
     (void)tid;
     if (nb == 1) { /* decode: one input row (a two-row kernel, the input loaded once for both rows, ran slower
                       from memory in bench_llm_dot and in decode: 69 against 55 CPU ms per token) */
-        for (r = r0; r < r1; r++) Y[r] = qdot(type, w + r * rb, xq, K) + (bias ? bias[r] : 0.0f);
+        j->c->qdot_rows(type, w, rb, xq, K, bias, Y, r0, r1);
         return;
     }
     for (r = r0; r < r1; r++)
@@ -465,6 +469,7 @@ typedef struct at_job {
     cpu_ctx *c;
     const cl_attn_args *a;
     uint32_t n_chunk; /* chunks of CL_ATTN_CHUNK positions that the last query sees */
+    size_t aq_len;    /* Q8_0: entries of c->aq per (query token, KV head) group */
 } at_job;
 
 /* Partial results: record (b, chunk, head) at ((b * n_chunk + chunk) *
@@ -498,7 +503,8 @@ static void at_tasks(void *p, uint64_t t0, uint64_t t1, int tid)
             size_t atb = (size_t)t0p * ldb + (size_t)kh * (hd / 32) * CL_KV_Q8_BLOCK;
             j->c->attn_part_q8(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, (const uint8_t *)a->kcache + atb,
                                (const uint8_t *)a->vcache + atb, ldb, nt, a->scale, s,
-                               j->c->parts + at_rec(j, b, ch, kh * grp));
+                               j->c->parts + at_rec(j, b, ch, kh * grp),
+                               j->c->aq + ((size_t)b * a->n_head_kv + kh) * j->aq_len);
         } else if (a->kv_f16)
             j->c->attn_part_h(a->q + (size_t)b * qd + (size_t)kh * grp * hd, grp, hd, (const uint16_t *)a->kcache + at,
                               (const uint16_t *)a->vcache + at, kvd, nt, a->scale, s,
@@ -529,7 +535,7 @@ static cl_status cpu_attention(void *ctx, const cl_attn_args *a)
 {
     cpu_ctx *c = ctx;
     uint32_t grp = a->n_head / a->n_head_kv;
-    at_job j = {c, a, (a->pos0 + a->nb - 1) / CL_ATTN_CHUNK + 1};
+    at_job j = {c, a, (a->pos0 + a->nb - 1) / CL_ATTN_CHUNK + 1, 0};
     if (a->kv_q8 && (a->head_dim % 32 || a->head_dim > CL_KV_Q8_HD_MAX))
         return cl_err(CL_ERR_INVALID,
                       "cpu: a Q8_0 KV cache needs a head size that is a multiple of 32 up to %d, not %u",
@@ -546,6 +552,22 @@ static cl_status cpu_attention(void *ctx, const cl_attn_args *a)
         if (!pp) return cl_err(CL_ERR_NOMEM, "cpu: out of memory for attention partial sums (%u chunks)", j.n_chunk);
         c->parts = pp;
         c->parts_cap = np;
+    }
+    if (a->kv_q8) { /* each group's query quantised here, once, rather than by every chunk's task */
+        uint32_t b, kh;
+        size_t na;
+        j.aq_len = cl_attn_q8_query_len(grp, a->head_dim);
+        na = (size_t)a->nb * a->n_head_kv * j.aq_len;
+        if (na > c->aq_cap) {
+            cl_act_q8x4 *p = realloc(c->aq, na * sizeof *p);
+            if (!p) return cl_err(CL_ERR_NOMEM, "cpu: out of memory for the quantised attention query");
+            c->aq = p;
+            c->aq_cap = na;
+        }
+        for (b = 0; b < a->nb; b++)
+            for (kh = 0; kh < a->n_head_kv; kh++)
+                cl_attn_q8_query(a->q + ((size_t)b * a->n_head + (size_t)kh * grp) * a->head_dim, grp, a->head_dim,
+                                 c->aq + ((size_t)b * a->n_head_kv + kh) * j.aq_len, c->actq);
     }
     run_job(c, at_tasks, &j, (uint64_t)a->nb * a->n_head_kv * j.n_chunk, 1);
     run_job(c, at_merge, &j, (uint64_t)a->nb * a->n_head, 16); /* decode (one token): on the caller */
@@ -572,6 +594,7 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->dot = cl_dot_select(simd);
     c->dot4 = cl_dot4_select(simd);
     c->qdot = cl_qdot_select(simd);
+    c->qdot_rows = cl_qdot_rows_select(simd);
     c->actq = cl_act_quantize_select(simd);
     c->attn_part = cl_attn_part_select(simd);
     c->attn_part_h = cl_attn_part_h_select(simd);

@@ -88,6 +88,15 @@ cl_act_quantize_fn cl_act_quantize_select(int simd);
 typedef float (*cl_qdot_fn)(int wtype, const uint8_t *row, const void *xq, uint64_t n);
 float cl_qdot_ref(int wtype, const uint8_t *row, const void *xq, uint64_t n);
 cl_qdot_fn cl_qdot_select(int simd);
+/* y[r] = qdot(row r) + (bias ? bias[r] : 0) for r in [r0, r1), row r at
+ * w + r * rb: the decode matrix-vector product, the type dispatched once
+ * per range rather than once per row (the same bits as the cl_qdot_fn of
+ * the same select per row, the bias added after it in float). */
+typedef void (*cl_qdot_rows_fn)(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
+                                float *y, uint64_t r0, uint64_t r1);
+void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
+                      uint64_t r0, uint64_t r1);
+cl_qdot_rows_fn cl_qdot_rows_select(int simd);
 /* Integer corrections shared by both paths: sum_j min_j * (sum of the
  * inputs of sub-block j) for a Q4_K block, 32 * sum_g scale_g * (sum of
  * group g) for a Q6_K block. */
@@ -135,10 +144,18 @@ cl_kv_store_f16_fn cl_kv_store_f16_select(int simd);
  * and at most CL_KV_Q8_HD_MAX. */
 #define CL_KV_Q8_BLOCK 34 /* bytes of one block of 32: half scale, 32 int8 */
 #define CL_KV_Q8_HD_MAX 4096 /* the largest head_dim a Q8_0 cache takes (the quantised query lives on the stack) */
+/* yq: the ng heads already quantised (cl_attn_q8_query: the same bytes),
+ * read instead of quantising q again for every chunk; NULL: quantised here. */
 typedef void (*cl_attn_part_q8_fn)(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v,
-                                   size_t ld, uint32_t nt, float scale, float *s, float *part);
+                                   size_t ld, uint32_t nt, float scale, float *s, float *part,
+                                   const cl_act_q8x4 *yq);
 void cl_attn_part_q8_ref(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v, size_t ld,
-                         uint32_t nt, float scale, float *s, float *part);
+                         uint32_t nt, float scale, float *s, float *part, const cl_act_q8x4 *yq);
+/* Quantises ng query heads of hd values for the _q8 kernels, as they would
+ * (in parts of CL_KV_Q8_HD_MAX values, each starting a new cl_act_q8x4),
+ * into y: cl_attn_q8_query_len(ng, hd) of them. */
+size_t cl_attn_q8_query_len(uint32_t ng, uint32_t hd);
+void cl_attn_q8_query(const float *q, uint32_t ng, uint32_t hd, cl_act_q8x4 *y, cl_act_quantize_fn quant);
 cl_attn_part_q8_fn cl_attn_part_q8_select(int simd);
 /* Stores n (a multiple of 32) values as n/32 Q8_0 blocks at dst, quantised
  * by quant (cl_act_quantize_select's: both give the same bytes) with the

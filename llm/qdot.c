@@ -241,3 +241,10 @@ float cl_qdot_ref(int wtype, const uint8_t *row, const void *xq, uint64_t n)
     }
     return 0.0f;
 }
+
+void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
+                      uint64_t r0, uint64_t r1)
+{
+    uint64_t r;
+    for (r = r0; r < r1; r++) y[r] = cl_qdot_ref(wtype, w + r * rb, xq, n) + (bias ? bias[r] : 0.0f);
+}

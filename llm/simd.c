@@ -708,22 +708,23 @@ TGT static inline __m256i dot32_i8_i32(__m256i k, __m256i y, __m256i ya)
 }
 
 /* Scores of 8 rows of a Q8_0 cache (kr[i]: row i's first block of the
- * head) against query head g (blocks y[g*nbk ..]): per block b the 8 exact
+ * head) against one query head (block b: quants qp[b], scale dq[b]): per block b the 8 exact
  * integer dot products, then acc = fma(dk * dq, isum, acc) per row, in
  * block order (the portable path's operations). */
 TGT static inline __attribute__((always_inline)) __m256 q8_scores8(const uint8_t *const *kr, const __m256 *dk,
-                                                                   const cl_act_q8x4 *y, uint32_t g, uint32_t nbk)
+                                                                   const int8_t *const *qp, const float *dq,
+                                                                   uint32_t nbk)
 {
     __m256 acc = _mm256_setzero_ps();
     uint32_t b;
     for (b = 0; b < nbk; b++) {
-        uint32_t j = g * nbk + b, o = b * CL_KV_Q8_BLOCK + 2;
-        __m256i qv = ld256(y[j / 4].qs[j % 4]), qa = _mm256_abs_epi8(qv);
+        uint32_t o = b * CL_KV_Q8_BLOCK + 2;
+        __m256i qv = ld256(qp[b]), qa = _mm256_abs_epi8(qv);
         __m256i isum = hsum8x8_i32(dot32_i8_i32(ld256(kr[0] + o), qv, qa), dot32_i8_i32(ld256(kr[1] + o), qv, qa),
                                    dot32_i8_i32(ld256(kr[2] + o), qv, qa), dot32_i8_i32(ld256(kr[3] + o), qv, qa),
                                    dot32_i8_i32(ld256(kr[4] + o), qv, qa), dot32_i8_i32(ld256(kr[5] + o), qv, qa),
                                    dot32_i8_i32(ld256(kr[6] + o), qv, qa), dot32_i8_i32(ld256(kr[7] + o), qv, qa));
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(dk[b], _mm256_set1_ps(y[j / 4].d[j % 4])), _mm256_cvtepi32_ps(isum), acc);
+        acc = _mm256_fmadd_ps(_mm256_mul_ps(dk[b], _mm256_set1_ps(dq[b])), _mm256_cvtepi32_ps(isum), acc);
     }
     return acc;
 }
@@ -746,6 +747,9 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
 {
     const __m256 vs = _mm256_set1_ps(scale);
     uint32_t g, t, i, d, j;
+    const int8_t *qp[CL_KV_Q8_HD_MAX / 32]; /* Q8_0: query block j's quants and scale (j = head * hd / 32 + block) */
+    float dq[CL_KV_Q8_HD_MAX / 32];
+    for (j = 0; yq && j < ng * hd / 32; j++) qp[j] = yq[j / 4].qs[j % 4], dq[j] = yq[j / 4].d[j % 4];
     for (t = 0; t < nt && yq; t += 8) { /* Q8_0 (yq: the quantised query heads): integer scores */
         uint32_t n8 = nt - t < 8 ? nt - t : 8, nbk = hd / 32, b;
         const uint8_t *kr[8];
@@ -759,7 +763,7 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
                                                    (short)cl_ld16(kr[6] + o), (short)cl_ld16(kr[7] + o)));
         }
         for (g = 0; g < ng; g++) {
-            __m256 r = _mm256_mul_ps(q8_scores8(kr, dk, yq, g, nbk), vs);
+            __m256 r = _mm256_mul_ps(q8_scores8(kr, dk, qp + g * nbk, dq + g * nbk, nbk), vs);
             float tmp[8];
             if (n8 == 8) {
                 _mm256_storeu_ps(s + (size_t)g * nt + t, r);
@@ -841,6 +845,7 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
                            o2 = _mm256_loadu_ps(o + d + 16), o3 = _mm256_loadu_ps(o + d + 24),
                            o4 = _mm256_loadu_ps(o + d + 32), o5 = _mm256_loadu_ps(o + d + 40),
                            o6 = _mm256_loadu_ps(o + d + 48), o7 = _mm256_loadu_ps(o + d + 56);
+                    _Pragma("GCC unroll 4") /* loop overhead: 3 of 12 instructions per row and head */
                     for (j = t; j < te; j++) {
                         const float *vr = vb + (size_t)(j - t) * vld + d;
                         __m256 p = _mm256_broadcast_ss(sg + j);
@@ -905,21 +910,22 @@ TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const
  * most Q8_QMAX values), K.q in integers, V widened block by block */
 #define Q8_QMAX CL_KV_Q8_HD_MAX
 TGT static void attn_part_q8_avx2(const float *q, uint32_t ng, uint32_t hd, const uint8_t *k, const uint8_t *v,
-                                  size_t ld, uint32_t nt, float scale, float *s, float *part)
+                                  size_t ld, uint32_t nt, float scale, float *s, float *part, const cl_act_q8x4 *yq)
 {
     float blk[16 * CL_ATTN_HD_MAX] __attribute__((aligned(32)));
-    cl_act_q8x4 y[Q8_QMAX / 128];
+    cl_act_q8x4 yl[Q8_QMAX / 128];
     uint32_t g0, step, n;
     if (hd % 32 || hd > CL_ATTN_HD_MAX) {
-        cl_attn_part_q8_ref(q, ng, hd, k, v, ld, nt, scale, s, part);
+        cl_attn_part_q8_ref(q, ng, hd, k, v, ld, nt, scale, s, part, yq);
         return;
     }
     step = Q8_QMAX / hd;
     for (g0 = 0; g0 < ng; g0 += step) {
         const float *qg = q + (size_t)g0 * hd;
         float *pg = part + (size_t)g0 * (hd + 2);
+        const cl_act_q8x4 *y = yq ? yq + (size_t)g0 * hd / 128 : yl;
         n = ng - g0 < step ? ng - g0 : step;
-        simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, y);
+        if (!yq) simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, yl);
         if (hd == 64) attn_part_any(qg, n, 64, k, v, ld, nt, scale, s, pg, blk, y);
         else if (hd == 128) attn_part_any(qg, n, 128, k, v, ld, nt, scale, s, pg, blk, y);
         else attn_part_any(qg, n, hd, k, v, ld, nt, scale, s, pg, blk, y);
@@ -983,6 +989,29 @@ static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n
     }
     return cl_qdot_ref(wtype, row, xq, n);
 }
+
+/* The kernels inlined into one loop per type. The empty asm keeps the
+ * kernel's result a separate float rounding before the bias is added (no
+ * contraction into the kernel's last operation), as in the per-row path. */
+#define QDOT_ROWS(KERNEL)                                                                                          \
+    for (r = r0; r < r1; r++) {                                                                                    \
+        float d = KERNEL(w + r * rb, xq, n);                                                                       \
+        __asm__("" : "+x"(d));                                                                                     \
+        y[r] = d + (bias ? bias[r] : 0.0f);                                                                        \
+    }
+TGT static void simd_qdot_rows(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
+                               float *y, uint64_t r0, uint64_t r1)
+{
+    uint64_t r;
+    switch (wtype) {
+    case CL_TYPE_Q8_0: QDOT_ROWS(qdot_q8_0); return;
+    case CL_TYPE_Q4_0: QDOT_ROWS(qdot_q4_0); return;
+    case CL_TYPE_Q4_K: QDOT_ROWS(qdot_q4_k); return;
+    case CL_TYPE_Q6_K: QDOT_ROWS(qdot_q6_k); return;
+    }
+    cl_qdot_rows_ref(wtype, w, rb, xq, n, bias, y, r0, r1);
+}
+#undef QDOT_ROWS
 
 static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
 {
@@ -1060,6 +1089,7 @@ int cl_simd_avx2(void)
 #endif
 
 cl_qdot_fn cl_qdot_select(int simd) { return PICK(simd, simd_qdot, cl_qdot_ref); }
+cl_qdot_rows_fn cl_qdot_rows_select(int simd) { return PICK(simd, simd_qdot_rows, cl_qdot_rows_ref); }
 
 cl_act_quantize_fn cl_act_quantize_select(int simd) { return PICK(simd, simd_act_quantize, cl_act_quantize_ref); }
 

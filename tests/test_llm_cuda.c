@@ -173,7 +173,7 @@ static void test_attention(void)
         size_t qn = (size_t)nb * H * hd, kvn = ((size_t)pos0 + nb) * KH * hd;
         float *q = malloc(qn * 4), *k = malloc(kvn * 4), *v = malloc(kvn * 4), *o1 = malloc(qn * 4),
               *o2 = malloc(qn * 4);
-        cl_attn_args a;
+        cl_attn_args a = {0}; /* zero: no warm ranges, float caches */
         for (i = 0; i < qn; i++) q[i] = uni();
         for (i = 0; i < kvn; i++) k[i] = uni(), v[i] = uni();
         a.q = q, a.kcache = k, a.vcache = v, a.nb = nb, a.pos0 = pos0, a.n_head = H, a.n_head_kv = KH, a.head_dim = hd;

@@ -8,7 +8,8 @@
  * activation quantisation bound of the float path: |int - float| <=
  * sum_i |w_i| * d(i) / 2, d(i) the scale of x_i's activation block. Then
  * the CPU backend's matrix product on the integer path: the same bits with
- * 1 and 3 threads, in a batch and one row at a time. */
+ * 1 and 3 threads, in a batch and one row at a time, and the row-range
+ * kernel of decode equal to the per-row kernel over a sub-range. */
 #include "backend.h"
 #include "check.h"
 #define LLM_RAND_SEED 777
@@ -266,6 +267,23 @@ static void test_backend(int type)
         }
     }
     CHECK_MSG(diff == 0, "%s: %d products differ from the portable integer path", cl_type_name(type), diff);
+    { /* the row-range kernel (decode) against the per-row one, on a sub-range, with and without bias */
+        cl_qdot_rows_fn rows = cl_qdot_rows_select(1);
+        cl_qdot_fn one = cl_qdot_select(1);
+        float Ya[R], Yb[R];
+        cl_act_quantize_ref(type, X, K, xq);
+        for (b = 0; b < 2; b++) {
+            memset(Ya, 0, sizeof Ya), memset(Yb, 0, sizeof Yb);
+            rows(type, w, rb, xq, K, b ? bias : NULL, Ya, 3, R - 2);
+            cl_qdot_rows_ref(type, w, rb, xq, K, b ? bias : NULL, Yb, 3, R - 2);
+            diff += memcmp(Ya, Yb, sizeof Ya) != 0;
+            for (i = 0; i < R; i++) {
+                float want = i < 3 || i >= R - 2 ? 0.0f : one(type, w + (size_t)i * rb, xq, K) + (b ? bias[i] : 0.0f);
+                diff += memcmp(&want, &Ya[i], sizeof want) != 0;
+            }
+        }
+        CHECK_MSG(diff == 0, "%s: %d row-range results differ from the per-row kernel", cl_type_name(type), diff);
+    }
     cl_backend_free(&b1);
     cl_backend_free(&b3);
 }
