@@ -247,7 +247,8 @@ def run(b, dl):
 
     # ---- one trace
     click('a.trace-link[data-trace="%s"]' % SCRIPT_TRACE)
-    wait("!document.getElementById('traceview').hidden && document.querySelectorAll('#t-answer button.cite').length",
+    wait("!document.getElementById('traceview').hidden && document.querySelectorAll('#t-answer button.cite').length"
+         " && document.getElementById('t-title').textContent == %s" % json.dumps("Trace " + SCRIPT_TRACE),
          "the trace view")
     check(js("document.getElementById('t-question').textContent") == want["question"], "question shown verbatim")
     check(js("document.querySelector('#t-verify .badge').textContent") == "ok", "trace verification ok")

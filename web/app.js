@@ -145,7 +145,13 @@
     return p;
   }
 
+  /* Each load is numbered; a response that comes back after a later load
+   * started is dropped, so a slow answer never repaints over a newer one
+   * (a sort clicked while a filter reset is still loading, say). */
+  let listSeq = 0, traceSeq = 0;
+
   async function loadList() {
+    const my = ++listSeq;
     const p = filterQuery();
     p.set('sort', list.sort);
     p.set('order', list.order);
@@ -154,8 +160,9 @@
     let res;
     try {
       res = await api('/v1/traces?' + p.toString());
+      if (my !== listSeq) return;
       showError(null);
-    } catch (e) { showError(e); return; }
+    } catch (e) { if (my === listSeq) showError(e); return; }
     const tbody = clear($('trace-list').tBodies[0]);
     for (const t of res.traces) {
       const link = el('a', {href: '#/trace/' + encodeURIComponent(t.id), class: 'trace-link',
@@ -190,11 +197,13 @@
   let current = null;   /* {id, trace, chunkDoc: Map chunk -> document uri} */
 
   async function loadTrace(id) {
+    const my = ++traceSeq;
     let res;
     try {
       res = await api('/v1/traces/' + encodeURIComponent(id));
+      if (my !== traceSeq) return;
       showError(null);
-    } catch (e) { showError(e); return; }
+    } catch (e) { if (my === traceSeq) showError(e); return; }
     const t = res.trace;
     current = {id: res.id, res, trace: t};
     $('t-title').textContent = 'Trace ' + res.id;
