@@ -433,9 +433,10 @@ struct WorstFirst {  /* min-heap on s: the least similar result on top */
     bool operator()(const Cand& a, const Cand& b) const { return a.s > b.s; }
 };
 
-template <int Hint = _MM_HINT_T0>
+/* The hint's type is GCC's enum _mm_hint but clang's int: take whichever. */
+template <decltype(_MM_HINT_T0) Hint = _MM_HINT_T0>
 inline void prefetch_code(const int8_t* c, size_t d) {
-    for (size_t o = 0; o < d; o += 64) _mm_prefetch(reinterpret_cast<const char*>(c + o), (_mm_hint)Hint);
+    for (size_t o = 0; o < d; o += 64) _mm_prefetch(reinterpret_cast<const char*>(c + o), Hint);
 }
 
 /* The walk (greedy descent, then the best-first search of layer 0) over
