@@ -995,13 +995,24 @@ static cc_status apply_changes(builder *b, int64_t from)
     return s;
 }
 
+/* Removes the store's files before they are created again, and Berkeley
+ * DB's create-time temporaries ("__db." + the name): a process killed
+ * while creating a file leaves one, and without an environment Berkeley DB
+ * then takes it for another process's create under way, waits 100 s and
+ * fails ("__fop_file_setup: Retry limit (100) exceeded"), at every later
+ * rebuild.  Called under the store's lock and the KB's writer lock, so no
+ * other creator can be under way. */
 static void remove_files(cc_kb *kb, const cg_storage *sg)
 {
-    cc_buf p = CC_BUF_INIT(0);
+    cc_buf p = CC_BUF_INIT(0), tmp = CC_BUF_INIT(0);
     int i;
-    for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++)
+    for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++) {
         if (!gpath(kb, db_files[i], &p)) unlink(p.data);
+        cc_buf_reset(&tmp);
+        if (!cc_buf_printf(&tmp, "__db.%s", db_files[i]) && !gpath(kb, tmp.data, &p)) unlink(p.data);
+    }
     cc_buf_free(&p);
+    cc_buf_free(&tmp);
 }
 
 /* 1 when state g names the storage sg. */

@@ -205,5 +205,13 @@ A_CHUNK=$(q "select id from chunks limit 1")
 [ "$(ask "GRAPH <urn:cairn:chunk:$A_CHUNK> { ?a a <${CN}Assertion> ; <http://www.w3.org/ns/prov#wasDerivedFrom> <urn:cairn:chunk:$A_CHUNK> ; <${CN}confidence> ?c ; <${CN}status> <${CN}inferred> ; <${CN}startChar> ?x ; <http://www.w3.org/ns/prov#wasAttributedTo> <urn:cairn:extractor:rules%2F1> }")" = true ] && ok || bad "all: full assertion provenance in its chunk's context"
 expect 0 "all checks passed" -- "$BIN" check "$KB"
 
+# A process killed while Berkeley DB created a store file leaves its
+# temporary "__db.<file>"; the next rebuild must not take it for another
+# process's create (it would wait 100 s and fail)
+for f in "$KB"/graph/cairn-*.db; do : >"$KB/graph/__db.${f##*/}"; done
+timeout 60 "$BIN" graph rebuild "$KB" >/dev/null 2>&1 && ok || bad "rebuild with create temporaries left by a killed process"
+ls "$KB"/graph/__db.* >/dev/null 2>&1 && bad "create temporaries still there" || ok
+expect 0 "all checks passed" -- "$BIN" check "$KB"
+
 echo "graph_rdf: $pass passed, $fail failed"
 [ $fail = 0 ]
