@@ -286,6 +286,11 @@ int       cr_vindex_disk_same(cr_vindex *vi);
  * that is not possible (a new base file, a delta that needs a rebuild):
  * open the file again. */
 cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
+/* The most threads FAISS's batch work (HNSW adds, rebuilds) started on
+ * the calling thread may use from now on (OpenMP's setting, per thread;
+ * n < 1: unchanged). A server's writer sets 1: its catch-ups then leave
+ * the other cores to searches, and no OpenMP team spins between them. */
+void      cr_vindex_batch_threads(int n);
 /* A copy of src in *out that searches exactly as src (the same FAISS
  * graph, vectors, ids, tombstones and int8 search copy, copied as arrays:
  * no HNSW inserts, so it costs memory traffic, not a rebuild) and is
@@ -296,11 +301,6 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
  * one. src may be searched meanwhile but not changed (its read lock is
  * held). Errors on src: CC_NOMEM, CC_INVALID (an index this file did not
  * make). */
-/* The most threads FAISS's batch work (HNSW adds, rebuilds) started on
- * the calling thread may use from now on (OpenMP's setting, per thread;
- * n < 1: unchanged). A server's writer sets 1: its catch-ups then leave
- * the other cores to searches, and no OpenMP team spins between them. */
-void      cr_vindex_batch_threads(int n);
 cc_status cr_vindex_clone(cr_vindex *src, cr_vindex **out);
 /* The same into dst, an index of the same kind (path, embedder, flat or
  * HNSW) that no other thread uses, overwriting its contents and reusing
