@@ -4,7 +4,8 @@
 # the API, one after another, for SECS seconds, with no searches; prints the
 # documents that got in, the server's CPU after its startup load (total and
 # per document), its peak RSS, and per background event (CAIRN_SERVE_TIMING:
-# catch-ups, copies, handoffs, reader loads and swaps) the count and CPU.
+# catch-ups, copies, handoffs, reader loads and swaps) the count and CPU,
+# and how many of the copies for the readers took only the tail.
 #
 # Usage: bench/serve_writer_cpu.sh BUILD_DIR KB [SECS]
 #   KB is written to: use a fresh copy (cp -a) per run, e.g. of
@@ -36,13 +37,18 @@ echo "documents in: $n in $SECS s; server CPU after startup: $ms ms ($(awk -v m=
 /usr/bin/python3 - "$T/t.log" <<'PY'
 import collections, statistics, sys
 ev = collections.defaultdict(list)
+kept = []   # vectors each copy into an older copy kept (the tail copy; 0: whole)
 for line in open(sys.argv[1], errors="replace"):
     p = line.split()
     if len(p) < 5 or p[0] not in ("V", "W") or p[3] == "job" or "cpu" not in p: continue
     k = p[0] + " " + p[3] + (" into" + p[6] if p[0] == "W" and p[3] == "clone" else "")
     ev[k].append(float(p[p.index("cpu") + 1]))
+    if "kept" in p: kept.append(int(p[p.index("kept") + 1]))
 print("| event | count | CPU ms: median | min | max | sum |")
 print("|---|---|---|---|---|---|")
 for k, c in sorted(ev.items()):
     print("| %s | %d | %.1f | %.1f | %.1f | %.1f |" % (k, len(c), statistics.median(c), min(c), max(c), sum(c)))
+if kept:
+    print("copies for the readers that took the tail only: %d of %d (vectors kept: median %d)" % (
+        sum(1 for v in kept if v > 0), len(kept), statistics.median(kept)))
 PY

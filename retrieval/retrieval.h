@@ -286,6 +286,11 @@ int       cr_vindex_disk_same(cr_vindex *vi);
  * that is not possible (a new base file, a delta that needs a rebuild):
  * open the file again. */
 cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
+/* The most threads FAISS's batch work (HNSW adds, rebuilds) started on
+ * the calling thread may use from now on (OpenMP's setting, per thread;
+ * n < 1: unchanged). A server's writer sets 1: its catch-ups then leave
+ * the other cores to searches, and no OpenMP team spins between them. */
+void      cr_vindex_batch_threads(int n);
 /* A copy of src in *out that searches exactly as src (the same FAISS
  * graph, vectors, ids, tombstones and int8 search copy, copied as arrays:
  * no HNSW inserts, so it costs memory traffic, not a rebuild) and is
@@ -303,6 +308,13 @@ cc_status cr_vindex_clone(cr_vindex *src, cr_vindex **out);
  * new copy on a VM). CC_INVALID: not the same kind (dst unchanged); any
  * other error leaves dst unusable (close it). */
 cc_status cr_vindex_clone_into(cr_vindex *src, cr_vindex *dst);
+/* How many vectors the last cr_vindex_clone_into into vi kept instead of
+ * copying: when vi is an unchanged copy of the same src and src has only
+ * had vectors added (or HNSW removals, which only mark) since, the copy
+ * takes only the vectors, ids and graph levels added after that copy,
+ * plus the neighbour lists and the search copy whole; 0 after a whole
+ * copy (src rebuilt, a flat removal, vi changed or a copy of another). */
+int64_t   cr_vindex_copy_kept(const cr_vindex *vi);
 /* 1 when the delta read by cr_vindex_open had bytes past its last intact
  * record (a damaged or torn record: it and the rest were left out, so the
  * index is behind); *at = the bytes applied, *size = the file's size then. */

@@ -213,6 +213,16 @@ struct cr_vindex {
     int            jr_over;   /* the journal overflowed: the next save is a full one */
     int            applying;  /* replaying the delta: no journal, and (refresh) no rebuilds */
     int            no_rebuild;
+    /* copies (clone_to): the handle's own number, and its era, bumped
+     * whenever its FAISS index changes other than by appending (a rebuild,
+     * a flat removal, a copy into it); for a copy, whose copy it is (the
+     * source's number, 0 none: cleared by any change to the copy), at
+     * which of the source's eras and with how many vectors: the next copy
+     * from the same source in the same era copies only what follows */
+    uint64_t       uid, era;
+    uint64_t       copy_of, copy_era;
+    int64_t        copy_n;
+    int64_t        copy_kept; /* vectors the last copy into it kept (0: all copied) */
     pthread_rwlock_t lock;    /* searches read, cr_vindex_refresh writes */
 };
 
@@ -270,6 +280,8 @@ static cc_status opts_check(const cr_vindex_opts *in, cr_vindex_opts *out)
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_threshold_set(void) { faiss_set_distance_compute_blas_threshold(1); }
 
+static uint64_t next_uid;   /* cr_vindex.uid: 1, 2, ... per process */
+
 static cc_status handle_new(const char *path, const char *embedder_id, int dim,
                             const cr_vindex_opts *opts, cr_vindex **out)
 {
@@ -291,6 +303,7 @@ static cc_status handle_new(const char *path, const char *embedder_id, int dim,
     }
     vi->dim = dim;
     vi->opts = o;
+    vi->uid = __atomic_add_fetch(&next_uid, 1, __ATOMIC_RELAXED);
     cc_buf_init(&vi->err, 4096);
     cc_buf_init(&vi->jr, JR_MAX);
     pthread_rwlock_init(&vi->lock, NULL);
@@ -414,6 +427,8 @@ static cc_status rebuild(cr_vindex *vi, const idset *drop, size_t extra)
     faiss_Index_free(vi->idx);
     vi->idx = idx;
     vi->hnsw = hnsw;
+    vi->era++;
+    vi->copy_of = 0;
     idset_free(&vi->tomb);
     return CC_OK;
 }
@@ -471,8 +486,11 @@ cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids, const float
         if (vi->no_rebuild) return verr(vi, CC_BUSY, "the delta needs a rebuild: reload");
         if ((s = rebuild(vi, NULL, n)) != CC_OK) return s;
     }
-    if (faiss_Index_add_with_ids(vi->idx, (idx_t)n, vecs, ids))
+    vi->copy_of = 0;   /* no longer a copy; to its own copies an append */
+    if (faiss_Index_add_with_ids(vi->idx, (idx_t)n, vecs, ids)) {
+        vi->era++;       /* maybe part of the batch in: not an append to trust */
         return verr(vi, CC_ERROR, "FAISS: adding %zu vectors: %s", n, ferr());
+    }
     for (size_t i = 0; i < n; i++) idset_put(&vi->ids, ids[i]);   /* cannot fail: reserved */
     for (size_t i = 0; i < n; i++) jr_op(vi, OP_ADD, ids[i], vecs + i * (size_t)vi->dim);
     return CC_OK;
@@ -514,6 +532,8 @@ cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *
     } else if (np) {
         FaissIDSelectorBatch *sel = NULL;
         size_t got = 0;
+        vi->era++;         /* a flat removal moves the vectors after it */
+        vi->copy_of = 0;
         if (faiss_IDSelectorBatch_new(&sel, np, present))
             s = verr(vi, CC_ERROR, "FAISS: %s", ferr());
         else if (faiss_Index_remove_ids(vi->idx, (const FaissIDSelector *)sel, &got))
@@ -561,6 +581,11 @@ static cc_status index_search(cr_vindex *vi, const float *query, idx_t kk, float
 /* One query's search (the body of cr_vindex_search below). */
 static cc_status search_one(cr_vindex *vi, const float *query, int k,
                             int64_t *ids, float *scores, size_t *n_out);
+
+void cr_vindex_batch_threads(int n)
+{
+    if (n >= 1) omp_set_num_threads(n);
+}
 
 /* One query is searched on the calling thread alone: FAISS opens an OpenMP
  * team per call, which for a single query costs more CPU than it saves
@@ -1136,7 +1161,7 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload)
  * the shapes this file makes). */
 int cr_faiss_clone(const FaissIndex *index, FaissIndex **out);
 
-int cr_faiss_clone_into(const FaissIndex *index, FaissIndex *dst);
+int cr_faiss_clone_into(const FaissIndex *index, FaissIndex *dst, int64_t same);
 
 /* dst (a valid set, maybe empty) becomes a copy of src, reusing dst's
  * table when it is the same size. */
@@ -1163,7 +1188,14 @@ static cc_status clone_to(cr_vindex *src, cr_vindex *vi, int into)
     /* the source's search copy brought up to date first, so that the copy
      * carries it (the writer's own index is never searched) */
     if (src->hnsw) cr_faiss_hnsw_prepare(src->idx);
-    int rc = into ? cr_faiss_clone_into(src->idx, vi->idx) : cr_faiss_clone(src->idx, &vi->idx);
+    /* into an unchanged copy of src from src's same era: only the tail */
+    int64_t same = into && vi->copy_of == src->uid && vi->copy_era == src->era ? vi->copy_n : 0;
+    int rc = into ? cr_faiss_clone_into(src->idx, vi->idx, same)
+                  : cr_faiss_clone(src->idx, &vi->idx);
+    vi->era++;
+    vi->copy_of = 0;
+    vi->copy_kept = rc == 1 ? same : 0;
+    if (rc == 1) rc = 0;
     if (rc == 0 && (idset_copy(&vi->ids, &src->ids) != CC_OK ||
                     idset_copy(&vi->tomb, &src->tomb) != CC_OK))
         rc = -1;
@@ -1182,6 +1214,9 @@ static cc_status clone_to(cr_vindex *src, cr_vindex *vi, int into)
         vi->jr_over = src->jr_over || src->jr_ops;
         cc_buf_reset(&vi->jr);
         vi->jr_ops = 0;
+        vi->copy_of = src->uid;
+        vi->copy_era = src->era;
+        vi->copy_n = (int64_t)faiss_Index_ntotal(src->idx);
     }
     pthread_rwlock_unlock(&src->lock);
     if (rc != 0)
@@ -1205,6 +1240,8 @@ cc_status cr_vindex_clone(cr_vindex *src, cr_vindex **out)
     *out = vi;
     return CC_OK;
 }
+
+int64_t cr_vindex_copy_kept(const cr_vindex *vi) { return vi ? vi->copy_kept : 0; }
 
 cc_status cr_vindex_clone_into(cr_vindex *src, cr_vindex *dst)
 {

@@ -168,8 +168,9 @@ static int hand_over(void)
             return 0;
         }
     }
-    serve_timing("W", "clone %.3f into %d cpu %.3f", cc_now_ms() - t0, into,
-                 serve_thread_cpu_ms() - c0);
+    serve_timing("W", "clone %.3f into %d cpu %.3f kept %lld", cc_now_ms() - t0, into,
+                 serve_thread_cpu_ms() - c0,
+                 (long long)(into ? cr_vindex_copy_kept(cr_vshared_index(v)) : 0));
     return serve_vectors_handoff(v) == 0;
 }
 
@@ -266,6 +267,11 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     serve_thread_nice(W.nice);
+    /* the catch-ups' HNSW adds on this thread alone: with an OpenMP team
+     * they took both cores from the searches for their length (and the
+     * team's threads spun on after each); a catch-up of tens of vectors a
+     * few seconds apart needs no second core */
+    cr_vindex_batch_threads(1);
     pthread_mutex_lock(&W.mu);
     for (;;) {
         serve_job *j = serve_job_pop(&W.q);

@@ -4,7 +4,11 @@
  * either side: adds and removes on one leave the other's answers as they
  * were; the copy follows the delta file like its source
  * (cr_vindex_refresh) and saves its own catch-ups; a source with unsaved
- * changes makes the copy's next save a full one. */
+ * changes makes the copy's next save a full one. Copies made again into
+ * the same copy from the same source take only what was added since
+ * (cr_vindex_copy_kept), and answer bit for bit as a whole copy would;
+ * after a rebuild or a flat removal of the source, a change to the copy,
+ * or a copy from another source, the whole index is copied. */
 #include "retrieval.h"
 #include "check.h"
 
@@ -211,6 +215,92 @@ static void run(const char *tmp, int hnsw)
     unlink(ok);
 }
 
+/* Copies into the same copy again and again (the server's handoffs): the
+ * tail only while the source has only grown, a whole copy otherwise, and
+ * the same answers as the source either way. */
+static void run_tail(const char *tmp, int hnsw)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_vclone_tail_%d_%d.faiss", tmp, (int)getpid(), hnsw);
+    enum { T = N + 8 * M };
+    float *x = malloc((size_t)T * D * sizeof *x);
+    int64_t ids[T];
+    for (int i = 0; i < T; i++) { rand_unit(x + (size_t)i * D); ids[i] = 5000 + i; }
+    cr_vindex_opts o = { hnsw ? 50 : 1000000, 16, 64, 40, 0 };
+    cr_vindex *src = NULL, *cp = NULL, *other = NULL;
+    int64_t *snap_i = malloc(Q * K * sizeof *snap_i);
+    float *snap_s = malloc(Q * K * sizeof *snap_s);
+    size_t got = 0;
+    int at = N;                                   /* vectors added to src so far */
+
+    CHECK(cr_vindex_create(path, EMB, D, &o, &src) == CC_OK);
+    CHECK(cr_vindex_add(src, N, ids, x) == CC_OK);
+    CHECK(cr_vindex_remove(src, 10, ids + 20, &got) == CC_OK && got == 10);
+    CHECK(cr_vindex_clone(src, &cp) == CC_OK);
+    CHECK(cr_vindex_copy_kept(cp) == 0);
+    /* the first copy into it sizes its arrays with room to grow */
+    CHECK(cr_vindex_add(src, M / 2, ids + at, x + (size_t)at * D) == CC_OK);
+    at += M / 2;
+    CHECK(cr_vindex_clone_into(src, cp) == CC_OK);
+    CHECK(same_answers(src, cp));
+    /* grown only (adds, and HNSW removals that mark): the tail */
+    for (int round = 0; round < 3; round++) {
+        int64_t before = hnsw ? at : at - 10;     /* vectors inside FAISS */
+        CHECK(cr_vindex_add(src, M / 6, ids + at, x + (size_t)at * D) == CC_OK);
+        at += M / 6;                              /* within the copy's 1/8 room */
+        if (hnsw) CHECK(cr_vindex_remove(src, 2, ids + 40 + 2 * round, &got) == CC_OK && got == 2);
+        CHECK(cr_vindex_clone_into(src, cp) == CC_OK);
+        if (cr_vindex_copy_kept(cp) != before)
+            fprintf(stderr, "hnsw %d round %d: kept %lld, expected %lld\n", hnsw, round,
+                    (long long)cr_vindex_copy_kept(cp), (long long)before);
+        CHECK(cr_vindex_copy_kept(cp) == before);
+        CHECK(cr_vindex_count(cp) == cr_vindex_count(src));
+        CHECK(same_answers(src, cp));
+        CHECK(finds(cp, x + (size_t)(at - 3) * D, ids[at - 3]));
+        if (hnsw) CHECK(!finds(cp, x + (size_t)(40 + 2 * round) * D, ids[40 + 2 * round]));
+    }
+    /* then independent: a change on either side leaves the other as it was */
+    snapshot(cp, snap_i, snap_s);
+    CHECK(cr_vindex_add(src, M / 2, ids + at, x + (size_t)at * D) == CC_OK);
+    at += M / 2;
+    CHECK(same_snapshot(cp, snap_i, snap_s));
+    CHECK(!finds(cp, x + (size_t)(at - 1) * D, ids[at - 1]));
+    /* a copy changed since: whole */
+    CHECK(cr_vindex_add(cp, 1, ids + T - 1, x + (size_t)(T - 1) * D) == CC_OK);
+    CHECK(cr_vindex_clone_into(src, cp) == CC_OK);
+    CHECK(cr_vindex_copy_kept(cp) == 0);
+    CHECK(same_answers(src, cp));
+    CHECK(!finds(cp, x + (size_t)(T - 1) * D, ids[T - 1]));
+    CHECK(cr_vindex_add(src, M / 6, ids + at, x + (size_t)at * D) == CC_OK);
+    at += M / 6;
+    CHECK(cr_vindex_clone_into(src, cp) == CC_OK);
+    CHECK(cr_vindex_copy_kept(cp) > 0);            /* and the tail again after it */
+    CHECK(same_answers(src, cp));
+    /* the source rebuilt (HNSW: past 10% tombstones) or compacted (flat
+     * removal): whole */
+    CHECK(cr_vindex_remove(src, hnsw ? N / 8 : 3, ids + 100, &got) == CC_OK);
+    CHECK(cr_vindex_add(src, M / 2, ids + at, x + (size_t)at * D) == CC_OK);
+    at += M / 2;
+    CHECK(cr_vindex_clone_into(src, cp) == CC_OK);
+    CHECK(cr_vindex_copy_kept(cp) == 0);
+    CHECK(same_answers(src, cp));
+    CHECK(!finds(cp, x + 102 * D, ids[102]));
+    /* a copy of another source: whole */
+    CHECK(cr_vindex_clone(src, &other) == CC_OK);
+    CHECK(cr_vindex_add(other, M / 2, ids + at, x + (size_t)at * D) == CC_OK);
+    CHECK(cr_vindex_clone_into(other, cp) == CC_OK);
+    CHECK(cr_vindex_copy_kept(cp) == 0);
+    CHECK(same_answers(other, cp));
+    CHECK(finds(cp, x + (size_t)(at + 1) * D, ids[at + 1]));
+    cr_vindex_close(other);
+    cr_vindex_close(cp);
+    cr_vindex_close(src);
+    free(x);
+    free(snap_i);
+    free(snap_s);
+    unlink(path);
+}
+
 int main(void)
 {
     const char *tmp = getenv("CAIRN_TMP");
@@ -218,5 +308,7 @@ int main(void)
     for (int q = 0; q < Q; q++) rand_unit(qs + q * D);
     run(tmp, 0);
     run(tmp, 1);
+    run_tail(tmp, 0);
+    run_tail(tmp, 1);
     return check_done("test_vclone");
 }
