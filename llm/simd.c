@@ -653,9 +653,10 @@ TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m
 TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t *c, size_t ld, uint32_t t, uint32_t n, uint32_t rows, uint32_t hd,
                                   float *blk)
 {
+    const uint16_t *const r0 = c + (size_t)t * ld, *ri = r0;
     uint32_t i, d;
-    for (i = 0; i < rows; i++) {
-        const uint16_t *r = c + (size_t)(t + (i < n ? i : 0)) * ld;
+    for (i = 0; i < rows; i++, ri += ld) { /* a running row pointer: no multiply per row */
+        const uint16_t *r = i < n ? ri : r0;
         float *b = blk + (size_t)i * hd;
         for (d = 0; d + 32 <= hd; d += 32) {
             __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d))),
