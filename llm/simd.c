@@ -653,9 +653,10 @@ TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m
 TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t *c, size_t ld, uint32_t t, uint32_t n, uint32_t rows, uint32_t hd,
                                   float *blk)
 {
+    const uint16_t *const r0 = c + (size_t)t * ld, *ri = r0;
     uint32_t i, d;
-    for (i = 0; i < rows; i++) {
-        const uint16_t *r = c + (size_t)(t + (i < n ? i : 0)) * ld;
+    for (i = 0; i < rows; i++, ri += ld) { /* a running row pointer: no multiply per row */
+        const uint16_t *r = i < n ? ri : r0;
         float *b = blk + (size_t)i * hd;
         for (d = 0; d + 32 <= hd; d += 32) {
             __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d))),
@@ -671,21 +672,24 @@ TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t 
     }
 }
 
-/* The same from a Q8_0 cache (row i at c + i * ld bytes, hd / 32 blocks):
- * value = d * q, one float rounding, as the portable path computes it. */
+/* Rows [t, t + n) of a Q8_0 cache (row i at c + i * ld bytes, hd / 32
+ * blocks) widened into blk[(i - t) * hd ..]: value = d * q, one float
+ * rounding, as the portable path computes it (the half scale broadcast and
+ * converted by F16C: the same float as converting it alone). */
 TGT static inline __attribute__((always_inline)) void widen_rows_q8(const uint8_t *c, size_t ld, uint32_t t, uint32_t n,
-                                                                    uint32_t rows, uint32_t hd, float *blk)
+                                                                    uint32_t hd, float *blk)
 {
+    const uint8_t *r = c + (size_t)t * ld;
     uint32_t i, b;
-    for (i = 0; i < rows; i++) {
-        const uint8_t *r = c + (size_t)(t + (i < n ? i : 0)) * ld;
+    for (i = 0; i < n; i++, r += ld) {
+        const uint8_t *rb = r;
         float *o = blk + (size_t)i * hd;
-        for (b = 0; b < hd / 32; b++, r += CL_KV_Q8_BLOCK, o += 32) {
-            __m256 d = _mm256_set1_ps(h2f(r));
-            _mm256_store_ps(o, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 2))), d));
-            _mm256_store_ps(o + 8, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 10))), d));
-            _mm256_store_ps(o + 16, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 18))), d));
-            _mm256_store_ps(o + 24, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(r + 26))), d));
+        for (b = 0; b < hd / 32; b++, rb += CL_KV_Q8_BLOCK, o += 32) {
+            __m256 d = _mm256_cvtph_ps(_mm_set1_epi16((short)cl_ld16(rb)));
+            _mm256_store_ps(o, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(rb + 2))), d));
+            _mm256_store_ps(o + 8, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(rb + 10))), d));
+            _mm256_store_ps(o + 16, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(rb + 18))), d));
+            _mm256_store_ps(o + 24, _mm256_mul_ps(i8x8(_mm_loadl_epi64((const __m128i *)(const void *)(rb + 26))), d));
         }
     }
 }
@@ -707,26 +711,33 @@ TGT static inline __m256i dot32_i8_i32(__m256i k, __m256i y, __m256i ya)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(ya, _mm256_sign_epi8(k, y)), _mm256_set1_epi16(1));
 }
 
-/* Scores of 8 rows of a Q8_0 cache (kr[i]: row i's first block of the
- * head) against one query head (block b: quants qp[b], scale dq[b]): per block b the 8 exact
- * integer dot products, then acc = fma(dk * dq, isum, acc) per row, in
- * block order (the portable path's operations). */
-TGT static inline __attribute__((always_inline)) __m256 q8_scores8(const uint8_t *const *kr, const __m256 *dk,
-                                                                   const int8_t *const *qp, const float *dq,
-                                                                   uint32_t nbk)
+/* Block b of the scores of 8 rows of a Q8_0 cache (kr[i]: row i's first
+ * block of the head) against ng query heads (head g's block b: quants
+ * qp[g * nbk], scale dq[g * nbk]): per head the 8 exact integer dot
+ * products, then acc[g] = fma(dk * dq, isum, acc[g]) per row (acc[g]
+ * starts at 0), so that over the blocks in order each row's score takes
+ * the portable path's operations. The 8 rows' quants stay in registers
+ * for all the heads (loaded once per block rather than once per head). */
+TGT static inline __attribute__((always_inline)) void q8_scores8_heads(const uint8_t *const *kr, uint32_t b,
+                                                                      const int8_t *const *qp, const float *dq,
+                                                                      uint32_t nbk, uint32_t ng, __m256 *acc)
 {
-    __m256 acc = _mm256_setzero_ps();
-    uint32_t b;
-    for (b = 0; b < nbk; b++) {
-        uint32_t o = b * CL_KV_Q8_BLOCK + 2;
-        __m256i qv = ld256(qp[b]), qa = _mm256_abs_epi8(qv);
-        __m256i isum = hsum8x8_i32(dot32_i8_i32(ld256(kr[0] + o), qv, qa), dot32_i8_i32(ld256(kr[1] + o), qv, qa),
-                                   dot32_i8_i32(ld256(kr[2] + o), qv, qa), dot32_i8_i32(ld256(kr[3] + o), qv, qa),
-                                   dot32_i8_i32(ld256(kr[4] + o), qv, qa), dot32_i8_i32(ld256(kr[5] + o), qv, qa),
-                                   dot32_i8_i32(ld256(kr[6] + o), qv, qa), dot32_i8_i32(ld256(kr[7] + o), qv, qa));
-        acc = _mm256_fmadd_ps(_mm256_mul_ps(dk[b], _mm256_set1_ps(dq[b])), _mm256_cvtepi32_ps(isum), acc);
+    const uint32_t o = b * CL_KV_Q8_BLOCK;
+    const __m256i k0 = ld256(kr[0] + o + 2), k1 = ld256(kr[1] + o + 2), k2 = ld256(kr[2] + o + 2),
+                  k3 = ld256(kr[3] + o + 2), k4 = ld256(kr[4] + o + 2), k5 = ld256(kr[5] + o + 2),
+                  k6 = ld256(kr[6] + o + 2), k7 = ld256(kr[7] + o + 2);
+    const __m256 dk = _mm256_cvtph_ps(_mm_setr_epi16((short)cl_ld16(kr[0] + o), (short)cl_ld16(kr[1] + o),
+                                                     (short)cl_ld16(kr[2] + o), (short)cl_ld16(kr[3] + o),
+                                                     (short)cl_ld16(kr[4] + o), (short)cl_ld16(kr[5] + o),
+                                                     (short)cl_ld16(kr[6] + o), (short)cl_ld16(kr[7] + o)));
+    uint32_t g;
+    for (g = 0; g < ng; g++) {
+        __m256i qv = ld256(qp[g * nbk]), qa = _mm256_abs_epi8(qv);
+        __m256i isum = hsum8x8_i32(dot32_i8_i32(k0, qv, qa), dot32_i8_i32(k1, qv, qa), dot32_i8_i32(k2, qv, qa),
+                                   dot32_i8_i32(k3, qv, qa), dot32_i8_i32(k4, qv, qa), dot32_i8_i32(k5, qv, qa),
+                                   dot32_i8_i32(k6, qv, qa), dot32_i8_i32(k7, qv, qa));
+        acc[g] = _mm256_fmadd_ps(_mm256_mul_ps(dk, _mm256_set1_ps(dq[g * nbk])), _mm256_cvtepi32_ps(isum), acc[g]);
     }
-    return acc;
 }
 
 #define CL_ATTN_HD_MAX 256 /* larger heads take the portable path */
@@ -753,17 +764,13 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
     for (t = 0; t < nt && yq; t += 8) { /* Q8_0 (yq: the quantised query heads): integer scores */
         uint32_t n8 = nt - t < 8 ? nt - t : 8, nbk = hd / 32, b;
         const uint8_t *kr[8];
-        __m256 dk[CL_ATTN_HD_MAX / 32]; /* per block: the 8 rows' scales */
+        __m256 acc[CL_KV_Q8_HD_MAX / 32]; /* per head: the 8 rows' scores so far (ng * hd <= CL_KV_Q8_HD_MAX) */
         for (i = 0; i < 8; i++) kr[i] = (const uint8_t *)k + (size_t)(t + (i < n8 ? i : 0)) * ld;
-        for (b = 0; b < nbk; b++) {
-            uint32_t o = b * CL_KV_Q8_BLOCK;
-            dk[b] = _mm256_cvtph_ps(_mm_setr_epi16((short)cl_ld16(kr[0] + o), (short)cl_ld16(kr[1] + o),
-                                                   (short)cl_ld16(kr[2] + o), (short)cl_ld16(kr[3] + o),
-                                                   (short)cl_ld16(kr[4] + o), (short)cl_ld16(kr[5] + o),
-                                                   (short)cl_ld16(kr[6] + o), (short)cl_ld16(kr[7] + o)));
-        }
+        for (g = 0; g < ng; g++) acc[g] = _mm256_setzero_ps();
+        for (b = 0; b < nbk; b++) /* block by block, the 8 rows' quants loaded once for every head */
+            q8_scores8_heads(kr, b, qp + b, dq + b, nbk, ng, acc);
         for (g = 0; g < ng; g++) {
-            __m256 r = _mm256_mul_ps(q8_scores8(kr, dk, qp + g * nbk, dq + g * nbk, nbk), vs);
+            __m256 r = _mm256_mul_ps(acc[g], vs);
             float tmp[8];
             if (n8 == 8) {
                 _mm256_storeu_ps(s + (size_t)g * nt + t, r);
@@ -833,7 +840,7 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
         uint32_t te = nt - t < 16 ? nt : t + 16;
         const float *vb = blk ? blk : (const float *)v + (size_t)t * ld; /* row j at vb + (j - t) * vld */
         const size_t vld = blk ? hd : ld;
-        if (yq) widen_rows_q8(v, ld, t, te - t, te - t, hd, blk);
+        if (yq) widen_rows_q8(v, ld, t, te - t, hd, blk);
         else if (blk) widen_rows(v, ld, t, te - t, te - t, hd, blk);
         for (g = 0; g < ng; g++) {
             const float *sg = s + (size_t)g * nt;

@@ -81,6 +81,38 @@ static double worst_error(const shape *s, const cl_attn_args *a)
     return worst;
 }
 
+/* The Q8_0 kernels' scores, SIMD against portable, bit for bit: a chunk
+ * record's first value is the largest score, so a window of one row gives
+ * that row's score (the SIMD kernel's padded short block) and windows of 8
+ * and 13 rows at every start give the largest of a whole block of 8 (its
+ * main path) and of a block and a short one; every KV head, every query
+ * head of the group. */
+static void q8_scores_same(const shape *s)
+{
+    static const uint32_t lens[] = {1, 8, 13};
+    uint32_t grp = s->n_head / s->n_kv, kh, t, w, g, bad = 0, n = 0;
+    size_t ld = (size_t)s->n_kv * s->hd / 32 * CL_KV_Q8_BLOCK, per = (size_t)grp * (s->hd + 2);
+    float *sc = malloc((size_t)grp * 16 * sizeof *sc), *pa = malloc(per * sizeof *pa), *pb = malloc(per * sizeof *pb);
+    cl_attn_part_q8_fn simd = cl_attn_part_q8_select(1);
+    if (!sc || !pa || !pb) {
+        CHECK(0);
+        free(sc), free(pa), free(pb);
+        return;
+    }
+    for (kh = 0; kh < s->n_kv; kh++)
+        for (w = 0; w < sizeof lens / sizeof *lens; w++)
+            for (t = 0; t + lens[w] <= LMAX; t++) {
+                const uint8_t *k = k8 + t * ld + (size_t)kh * (s->hd / 32) * CL_KV_Q8_BLOCK;
+                const float *q = qs + (size_t)kh * grp * s->hd;
+                simd(q, grp, s->hd, k, k, ld, lens[w], 0.125f, sc, pa, NULL);
+                cl_attn_part_q8_ref(q, grp, s->hd, k, k, ld, lens[w], 0.125f, sc, pb, NULL);
+                for (g = 0; g < grp; g++, n++) bad += memcmp(pa + g * (s->hd + 2), pb + g * (s->hd + 2), sizeof(float)) != 0;
+            }
+    CHECK_MSG(bad == 0, "Q8_0 scores, heads %u/%u head_dim %u: %u of %u SIMD maxima differ from the portable ones",
+              s->n_head, s->n_kv, s->hd, bad, n);
+    free(sc), free(pa), free(pb);
+}
+
 /* The Q8_0 cache of the (already F16-rounded) kc/vc; kc/vc and qref
  * become the values the kernels compute with. */
 static void test_q8(const shape *s, cl_backend *simd1, cl_backend *simd3, cl_backend *port)
@@ -112,6 +144,7 @@ static void test_q8(const shape *s, cl_backend *simd1, cl_backend *simd3, cl_bac
     cl_kv_store_q8(v8, vc, n, cl_act_quantize_select(1));
     cl_kv_store_q8(alt, kc, n, cl_act_quantize_ref);
     CHECK_MSG(memcmp(alt, k8, n / 32 * CL_KV_Q8_BLOCK) == 0, "Q8_0 store: the SIMD and portable bytes differ");
+    q8_scores_same(s);
     for (i = 0; i < n; i += 32) { /* the cache's values, exactly: d * q */
         const uint8_t *kb = k8 + i / 32 * CL_KV_Q8_BLOCK, *vb = v8 + i / 32 * CL_KV_Q8_BLOCK;
         for (j = 0; j < 32; j++) {
