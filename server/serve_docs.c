@@ -90,6 +90,16 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
             so.weight[lane] = m->valuedouble;
         }
     }
+    /* The whole request in one read transaction (BEGIN is deferred: the
+     * snapshot starts at the BM25 lane's first read, after the vector
+     * lane): the lane, the catalog's generation and the k hits' lookups
+     * each began and ended one of their own (a shared lock taken and
+     * dropped with two fcntl calls, the WAL's header checked), and the
+     * hits are read from the snapshot that found them. The BM25 lane's
+     * row-size cache stays valid in a read transaction (fts.c). A failed
+     * BEGIN leaves each statement in its own. */
+    in_txn = sqlite3_get_autocommit(cc_kb_db(s->kb)) &&
+             sqlite3_exec(cc_kb_db(s->kb), "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     if (cr_searcher_search(s->se, q->valuestring, &so, &hits, &n) != CC_OK) {
         serve_reply_error(rp, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
         goto out;
@@ -110,12 +120,6 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
         goto out;
     }
     st = s->hydrate;
-    /* The k lookups in one read transaction: each statement on its own
-     * would begin and end one (a shared lock taken and dropped with two
-     * fcntl calls, the WAL's header checked: ~12 transactions a hybrid
-     * request, 24 fcntl). A failed BEGIN leaves them each in their own. */
-    in_txn = n > 1 && sqlite3_get_autocommit(cc_kb_db(s->kb)) &&
-             sqlite3_exec(cc_kb_db(s->kb), "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     /* bad: any append failed (out of memory); the response is then 500,
      * never a truncated document */
     bad |= cc_buf_puts(b, "{\"hits\":[") != CC_OK;
@@ -142,7 +146,6 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
         }
         sqlite3_reset(st);
     }
-    if (in_txn) sqlite3_exec(cc_kb_db(s->kb), "COMMIT", NULL, NULL, NULL);   /* read only: cannot fail */
     bad |= cc_buf_puts(b, "],\"count\":") || serve_json_num(b, (double)count);
     if (cr_searcher_vector_status(s->se)) {
         const char *note = cr_searcher_vector_status(s->se);
@@ -160,6 +163,7 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
         log_search(r, s->se, q->valuestring, so.mode, t_in, t_slot, t_search, t_hyd);
     }
 out:
+    if (in_txn) sqlite3_exec(cc_kb_db(s->kb), "COMMIT", NULL, NULL, NULL);   /* read only: cannot fail */
     free(hits);
     serve_slot_give(s);
 }
