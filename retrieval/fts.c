@@ -391,14 +391,14 @@ static double add_common(double score, const term *t, size_t nt, int64_t nrow, d
     return score;
 }
 
-static cc_status fill_common(cc_kb *kb, const term *t, size_t nt, int k, cr_hit **h,
-                             size_t *m);
+static cc_status fill_common(cc_kb *kb, sqlite3_stmt **keep, const term *t, size_t nt, int k,
+                             cr_hit **h, size_t *m);
 
 /* The pruned search (see above). 1: done (hits and n set, or an error in s);
  * 0: not applicable here (no common term, or no rarer one), use the plain
  * query. */
-static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_t *n,
-                       cc_status *s)
+static int bm25_pruned(cc_kb *kb, sqlite3_stmt **keep, const char *query, int k, cr_hit **hits,
+                       size_t *n, cc_status *s)
 {
     sqlite3 *db = cc_kb_db(kb);
     term t[MAX_TERMS];
@@ -480,7 +480,7 @@ static int bm25_pruned(cc_kb *kb, const char *query, int k, cr_hit **hits, size_
     if (m > (size_t)k) m = (size_t)k;
     for (i = 0; i < m; i++) h[i].rank[CR_LANE_BM25] = (int)i + 1;
     /* a short pool holds every row with a rarer term: fill from the rest */
-    if (m < (size_t)k && (*s = fill_common(kb, t, nt, k, &h, &m))) goto done;
+    if (m < (size_t)k && (*s = fill_common(kb, keep, t, nt, k, &h, &m))) goto done;
     *hits = h;
     *n = m;
     h = NULL;
@@ -521,7 +521,9 @@ done:
  *
  * Row sizes are cached per connection (a committed row's id is never
  * reused and its size never changes, schemas/catalog.sql; so the cache is
- * not used inside a transaction), for ids below 2^22 and sizes below
+ * not used inside a transaction that has written: in autocommit mode or a
+ * read transaction every row the connection sees is committed), for ids
+ * below 2^22 and sizes below
  * 65,536; the cache lives and dies with the connection (the function's
  * destructor runs when SQLite closes it). */
 
@@ -732,11 +734,6 @@ static void heap_down(scored *hp, size_t n, size_t i)
     }
 }
 
-static int cmp_scored(const void *a, const void *b)     /* best first */
-{
-    return below(a, b) ? 1 : below(b, a) ? -1 : 0;
-}
-
 static void heap_up(scored *hp, size_t i)
 {
     while (i && below(&hp[i], &hp[(i - 1) / 2])) {
@@ -754,8 +751,8 @@ enum { SCAN_DONE, SCAN_COMMON, SCAN_NONE };
  * phrase passes the common-term threshold (search.common_share and
  * search.common_min, as bm25_pruned computes it). SCAN_DONE: hits and n set, or
  * an error in *s; SCAN_NONE: the scan is unavailable here. */
-static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int prune, int k,
-                     cr_hit **hits, size_t *n, int **dls, cc_status *s)
+static int bm25_scan(cc_kb *kb, sqlite3_stmt **keep, const cc_buf *q, const term *t, size_t nt,
+                     int prune, int k, cr_hit **hits, size_t *n, int **dls, cc_status *s)
 {
     sqlite3 *db = cc_kb_db(kb);
     sqlite3_stmt *st = NULL;
@@ -769,9 +766,9 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
 
     if (!nt || nt > MAX_TERMS || !(c = lane_ready(db))) return SCAN_NONE;
     memset(&sc, 0, sizeof sc);
-    /* in a transaction this connection may have written rows that a
-     * rollback takes back, ids and all: no cache there */
-    if (sqlite3_get_autocommit(db)) {
+    /* in a transaction that has written, this connection may see rows that
+     * a rollback takes back, ids and all: no cache there */
+    if (sqlite3_get_autocommit(db) || sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE) {
         sc.cache = c;
         if (!c->bulk && c->nrow > 0 && c->misses >= (size_t)(c->nrow / 4 < DSZ_BULK_AFTER ?
                                                               c->nrow / 4 : DSZ_BULK_AFTER))
@@ -784,8 +781,13 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
     } else {
         sc.share = 0;
     }
-    if (sqlite3_prepare_v2(db, "SELECT " LANE_FN "(chunks_fts, ?2) FROM chunks_fts "
-                           "WHERE chunks_fts MATCH ?1", -1, &st, NULL) != SQLITE_OK) {
+    if (keep && *keep) {
+        st = *keep;
+    } else if (sqlite3_prepare_v3(db, "SELECT " LANE_FN "(chunks_fts, ?2) FROM chunks_fts "
+                                  "WHERE chunks_fts MATCH ?1", -1,
+                                  keep ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
         r = SCAN_NONE;
         goto out;
     }
@@ -828,7 +830,14 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
             heap_down(hp, nh, 0);
         }
     }
-    qsort(hp, nh, sizeof *hp, cmp_scored);
+    /* best first: the heap's root (the worst kept) popped to the back, in
+     * place (below is a total order: the same order qsort gave) */
+    for (m = nh; m > 1; m--) {
+        scored x = hp[0];
+        hp[0] = hp[m - 1];
+        hp[m - 1] = x;
+        heap_down(hp, m - 1, 0);
+    }
     for (m = 0; m < nh; m++) {
         h[m].chunk_id = hp[m].id;
         h[m].score = h[m].lane_score[CR_LANE_BM25] = hp[m].score;   /* -bm25() */
@@ -844,7 +853,13 @@ static int bm25_scan(cc_kb *kb, const cc_buf *q, const term *t, size_t nt, int p
     *n = nh;
     h = NULL;
 out:
-    sqlite3_finalize(st);
+    if (keep && st) {          /* kept: no read transaction left open, no pointer to sc */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        *keep = st;
+    } else {
+        sqlite3_finalize(st);
+    }
     free(h);
     free(hp);
     free(sc.id);
@@ -866,8 +881,8 @@ static int cmp_id(const void *a, const void *b)
  * k + *m of a MATCH of the common terms alone (the scan, or FTS5's ranking
  * when the scan is unavailable), less the rows already in h. *h is
  * reallocated to k entries. An error leaves *h[0..*m) as it was. */
-static cc_status fill_common(cc_kb *kb, const term *t, size_t nt, int k, cr_hit **h,
-                             size_t *m)
+static cc_status fill_common(cc_kb *kb, sqlite3_stmt **keep, const term *t, size_t nt, int k,
+                             cr_hit **h, size_t *m)
 {
     sqlite3 *db = cc_kb_db(kb);
     sqlite3_stmt *st = NULL;
@@ -885,7 +900,7 @@ static cc_status fill_common(cc_kb *kb, const term *t, size_t nt, int k, cr_hit 
         ct[nc++] = t[i];
     }
     if (!nc || have >= (size_t)k) goto out;
-    if (bm25_scan(kb, &q, ct, nc, 0, want, &f, &nf, NULL, &s) != SCAN_DONE) {
+    if (bm25_scan(kb, keep, &q, ct, nc, 0, want, &f, &nf, NULL, &s) != SCAN_DONE) {
         if (sqlite3_prepare_v2(db, "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
                                "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2", -1, &st,
                                NULL)) {
@@ -938,8 +953,8 @@ out:
  * pool's common-term shares are added as bm25_pruned adds them, with the
  * row sizes the scan read. 1: done (or an error in s); 0: use
  * bm25_pruned. */
-static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, size_t *n,
-                            cc_status *s)
+static int bm25_pruned_scan(cc_kb *kb, sqlite3_stmt **keep, const char *query, int k,
+                            cr_hit **hits, size_t *n, cc_status *s)
 {
     sqlite3 *db = cc_kb_db(kb);
     term t[MAX_TERMS], rt[MAX_TERMS];
@@ -969,7 +984,7 @@ static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, 
     if (!ncommon || !nrare) goto out;
     pool = k * 4 > POOL_MIN ? k * 4 : POOL_MIN;
     if (pool > 10000) pool = 10000;
-    r = bm25_scan(kb, &q, rt, nrare, 1, pool, &h, &np, &dl, s);
+    r = bm25_scan(kb, keep, &q, rt, nrare, 1, pool, &h, &np, &dl, s);
     if (r != SCAN_DONE || (!*s && !np)) goto out;   /* none: bm25_pruned decides */
     done = 1;
     if (*s) goto out;
@@ -999,7 +1014,7 @@ static int bm25_pruned_scan(cc_kb *kb, const char *query, int k, cr_hit **hits, 
     qsort(h, np, sizeof *h, cmp_hit);
     if (np > (size_t)k) np = (size_t)k;
     for (m = 0; m < np; m++) h[m].rank[CR_LANE_BM25] = (int)m + 1;
-    if (np < (size_t)k && (*s = fill_common(kb, t, nt, k, &h, &np))) goto out;
+    if (np < (size_t)k && (*s = fill_common(kb, keep, t, nt, k, &h, &np))) goto out;
     *hits = h;
     *n = np;
     h = NULL;
@@ -1038,6 +1053,12 @@ static int any_cached(cc_kb *kb, const term *t, size_t nt)
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n)
 {
+    return cr_bm25_search_keep(kb, query, k, flags, NULL, hits, n);
+}
+
+cc_status cr_bm25_search_keep(cc_kb *kb, const char *query, int k, int flags,
+                              sqlite3_stmt **keep, cr_hit **hits, size_t *n)
+{
     cc_buf q = CC_BUF_INIT(0), err = CC_BUF_INIT(0);
     sqlite3_stmt *st = NULL;
     cr_hit *h = NULL;
@@ -1060,12 +1081,13 @@ cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
         int scan = nt > 0, r;
         /* the scan, unless a word may be common (then the pruned search) */
         if (scan && !any_cached(kb, t, nt)) {
-            if ((r = bm25_scan(kb, &q, t, nt, nt >= 2, k, hits, n, NULL, &s)) == SCAN_DONE) goto out;
+            if ((r = bm25_scan(kb, keep, &q, t, nt, nt >= 2, k, hits, n, NULL, &s)) == SCAN_DONE)
+                goto out;
             scan = r != SCAN_NONE;
         }
-        if (scan && bm25_pruned_scan(kb, query, k, hits, n, &s)) goto out;
-        if (bm25_pruned(kb, query, k, hits, n, &s)) goto out;
-        if (scan && bm25_scan(kb, &q, t, nt, 0, k, hits, n, NULL, &s) == SCAN_DONE) goto out;
+        if (scan && bm25_pruned_scan(kb, keep, query, k, hits, n, &s)) goto out;
+        if (bm25_pruned(kb, keep, query, k, hits, n, &s)) goto out;
+        if (scan && bm25_scan(kb, keep, &q, t, nt, 0, k, hits, n, NULL, &s) == SCAN_DONE) goto out;
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb),
                            "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "

@@ -134,6 +134,15 @@ enum { CR_FTS_RAW = 1 << 0 };  /* query is FTS5 syntax (expert option) */
 cc_status cr_bm25_search(cc_kb *kb, const char *query, int k, int flags,
                          cr_hit **hits, size_t *n);
 
+struct sqlite3_stmt;
+/* cr_bm25_search with the scan's statement kept in *scan between calls
+ * (prepared on kb's connection at the first call, left reset and unbound
+ * after each): a request's SQL compiled once per caller instead of once a
+ * search. The caller finalizes *scan (sqlite3_finalize) before closing kb;
+ * scan NULL is cr_bm25_search. */
+cc_status cr_bm25_search_keep(cc_kb *kb, const char *query, int k, int flags,
+                              struct sqlite3_stmt **scan, cr_hit **hits, size_t *n);
+
 /* ================================================================ embedders */
 
 /* An embedder turns texts into L2-normalised float vectors of a fixed

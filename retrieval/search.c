@@ -384,6 +384,7 @@ struct cr_searcher {
     sqlite3_stmt *gen_st;   /* the catalog's generation */
     sqlite3_stmt *gone_st;  /* chunk ranges removed in generations (?1, ?2] */
     sqlite3_stmt *live_st;  /* is chunk ?1 still there */
+    sqlite3_stmt *scan_st;  /* the BM25 lane's scan (cr_bm25_search_keep) */
     /* the chunks removed from the catalog after the vector index's
      * generation gone_from, up to gone_to: ranges sorted by lo, disjoint,
      * not adjacent; valid when gone_ok (see gone_update) */
@@ -441,6 +442,7 @@ void cr_searcher_close(cr_searcher *s)
     sqlite3_finalize(s->gen_st);
     sqlite3_finalize(s->gone_st);
     sqlite3_finalize(s->live_st);
+    sqlite3_finalize(s->scan_st);
     free(s->gone);
     free(s);
 }
@@ -733,7 +735,8 @@ cc_status cr_searcher_search(cr_searcher *s, const char *query, const cr_search_
     }
     if (o->mode != CR_MODE_VECTOR) {
         double t0 = cc_now_ms();
-        st = cr_bm25_search(kb, query, depth, o->flags, &lane[CR_LANE_BM25], &nl[CR_LANE_BM25]);
+        st = cr_bm25_search_keep(kb, query, depth, o->flags, &s->scan_st, &lane[CR_LANE_BM25],
+                                 &nl[CR_LANE_BM25]);
         /* a query with no searchable words can still match by vectors */
         if (st == CC_INVALID && o->mode == CR_MODE_HYBRID && !(o->flags & CR_FTS_RAW)) {
             bm25_st = st;

@@ -34,6 +34,39 @@ static void log_search(serve_req *r, cr_searcher *se, const char *query, int mod
                  t_hyd - t_search, 0.0, t.live_checked, mode, q);
 }
 
+/* A hit's score as serve_json_num writes it, from a per-thread cache of
+ * the last scores written: serve_json_num prints a fraction with
+ * snprintf("%.15g"), strtod and often snprintf("%.17g") again (~8,000
+ * instructions, 5% of a hybrid request's), and hybrid scores are RRF sums
+ * Σ w/(60 + rank) of a few thousand values that recur from request to
+ * request. A slot holds the double's bits and the bytes written for it,
+ * so a hit writes the same bytes as a miss. */
+#define SCORE_SLOTS 1024
+static _Thread_local struct score_slot {
+    uint64_t bits;
+    unsigned char len;         /* 0: empty */
+    char     text[31];
+} score_cache[SCORE_SLOTS];
+
+static cc_status score_num(cc_buf *b, double d)
+{
+    uint64_t bits, h;
+    struct score_slot *sl;
+    size_t at = b->len;
+    cc_status st;
+    memcpy(&bits, &d, sizeof bits);
+    h = bits * 0x9e3779b97f4a7c15ULL;
+    sl = &score_cache[h >> 54];        /* the top 10 bits: SCORE_SLOTS */
+    if (sl->len && sl->bits == bits) return cc_buf_append(b, sl->text, sl->len);
+    if ((st = serve_json_num(b, d))) return st;
+    if (b->len - at < sizeof sl->text) {
+        sl->bits = bits;
+        sl->len = (unsigned char)(b->len - at);
+        memcpy(sl->text, b->data + at, sl->len);
+    }
+    return CC_OK;
+}
+
 /* The search itself, on a search worker (serve_readers.c): j is the
  * request's JSON body, its fields' names and types already checked. */
 static void search_job(serve_req *r, void *arg, serve_reply *rp)
@@ -90,6 +123,16 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
             so.weight[lane] = m->valuedouble;
         }
     }
+    /* The whole request in one read transaction (BEGIN is deferred: the
+     * snapshot starts at the BM25 lane's first read, after the vector
+     * lane): the lane, the catalog's generation and the k hits' lookups
+     * each began and ended one of their own (a shared lock taken and
+     * dropped with two fcntl calls, the WAL's header checked), and the
+     * hits are read from the snapshot that found them. The BM25 lane's
+     * row-size cache stays valid in a read transaction (fts.c). A failed
+     * BEGIN leaves each statement in its own. */
+    in_txn = sqlite3_get_autocommit(cc_kb_db(s->kb)) &&
+             sqlite3_exec(cc_kb_db(s->kb), "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     if (cr_searcher_search(s->se, q->valuestring, &so, &hits, &n) != CC_OK) {
         serve_reply_error(rp, 400, "bad_query", "%s", cc_kb_errmsg(s->kb));
         goto out;
@@ -110,12 +153,6 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
         goto out;
     }
     st = s->hydrate;
-    /* The k lookups in one read transaction: each statement on its own
-     * would begin and end one (a shared lock taken and dropped with two
-     * fcntl calls, the WAL's header checked: ~12 transactions a hybrid
-     * request, 24 fcntl). A failed BEGIN leaves them each in their own. */
-    in_txn = n > 1 && sqlite3_get_autocommit(cc_kb_db(s->kb)) &&
-             sqlite3_exec(cc_kb_db(s->kb), "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     /* bad: any append failed (out of memory); the response is then 500,
      * never a truncated document */
     bad |= cc_buf_puts(b, "{\"hits\":[") != CC_OK;
@@ -129,7 +166,7 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
             bad |= cc_buf_puts(b, "{\"rank\":") || serve_json_num(b, (double)i + 1) ||
                    cc_buf_puts(b, ",\"chunk\":") ||
                    serve_json_num(b, (double)hits[i].chunk_id) ||
-                   cc_buf_puts(b, ",\"score\":") || serve_json_num(b, hits[i].score) ||
+                   cc_buf_puts(b, ",\"score\":") || score_num(b, hits[i].score) ||
                    cc_buf_puts(b, ",\"document\":") ||
                    cc_buf_json_str(b, uri ? uri : "", uri ? (size_t)sqlite3_column_bytes(st, 0) : 0) ||
                    cc_buf_puts(b, ",\"document_id\":") ||
@@ -142,7 +179,6 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
         }
         sqlite3_reset(st);
     }
-    if (in_txn) sqlite3_exec(cc_kb_db(s->kb), "COMMIT", NULL, NULL, NULL);   /* read only: cannot fail */
     bad |= cc_buf_puts(b, "],\"count\":") || serve_json_num(b, (double)count);
     if (cr_searcher_vector_status(s->se)) {
         const char *note = cr_searcher_vector_status(s->se);
@@ -160,6 +196,7 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
         log_search(r, s->se, q->valuestring, so.mode, t_in, t_slot, t_search, t_hyd);
     }
 out:
+    if (in_txn) sqlite3_exec(cc_kb_db(s->kb), "COMMIT", NULL, NULL, NULL);   /* read only: cannot fail */
     free(hits);
     serve_slot_give(s);
 }

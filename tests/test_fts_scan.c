@@ -9,9 +9,15 @@
  * answers must still agree; a writer's search inside a transaction that
  * it rolls back must not leave row sizes behind for the ids that come
  * back; connections opened and closed in turn must not leak or mix their
- * caches (ASan). */
+ * caches (ASan). Every search is also made by cr_bm25_search_keep with
+ * the scan's statement kept between searches (as a server's searcher
+ * keeps it) and must give the same hits; and the reader's searches are
+ * run again inside a read transaction (BEGIN: the row-size cache is used
+ * there) with the same answers. */
 #include "retrieval.h"
 #include "check.h"
+
+#include <sqlite3.h>
 
 static const char *const words[] = {
     "harbour", "clerk", "marlow", "co-op", "café", "zürich", "naïve", "ledger", "tide",
@@ -30,6 +36,35 @@ static const char *const queries[] = {
 };
 
 static int compared;
+static sqlite3_stmt *kept;     /* the scan statement kept for kept_kb */
+static cc_kb *kept_kb;
+
+static void keep_drop(void)
+{
+    sqlite3_finalize(kept);
+    kept = NULL;
+    kept_kb = NULL;
+}
+
+/* cr_bm25_search_keep's hits for q at k equal a[0..na) */
+static void same_kept(cc_kb *kb, const char *q, int k, const cr_hit *a, size_t na)
+{
+    cr_hit *c = NULL;
+    size_t nc = 0;
+    if (kb != kept_kb) {
+        keep_drop();
+        kept_kb = kb;
+    }
+    CHECK_OK(cr_bm25_search_keep(kb, q, k, 0, &kept, &c, &nc));
+    CHECK_MSG(nc == na, "'%s' k=%d: kept statement %zu hits vs %zu", q, k, nc, na);
+    for (size_t i = 0; i < na && i < nc; i++)
+        CHECK_MSG(c[i].chunk_id == a[i].chunk_id && c[i].score == a[i].score &&
+                  c[i].rank[CR_LANE_BM25] == a[i].rank[CR_LANE_BM25],
+                  "'%s' k=%d rank %zu: kept statement chunk %lld vs %lld", q, k, i + 1,
+                  (long long)c[i].chunk_id, (long long)a[i].chunk_id);
+    CHECK(kept == NULL || !sqlite3_stmt_busy(kept));   /* left reset: no transaction held */
+    free(c);
+}
 
 /* One query at one k: flags 0 (the scan) vs RAW (FTS5's ORDER BY rank). */
 static void same(cc_kb *kb, const char *q, int k)
@@ -52,6 +87,7 @@ static void same(cc_kb *kb, const char *q, int k)
         CHECK(a[i].rank[CR_LANE_BM25] == (int)i + 1);
         CHECK(a[i].lane_score[CR_LANE_BM25] == a[i].score);
     }
+    same_kept(kb, q, k, a, na);
     compared++;
     free(a);
     free(b);
@@ -134,6 +170,11 @@ int main(void)
         cc_kb_close(w);
     }
     all_queries(r);
+    /* in a read transaction: the row-size cache is used, same answers */
+    CHECK(sqlite3_exec(cc_kb_db(r), "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+    all_queries(r);
+    CHECK(sqlite3_exec(cc_kb_db(r), "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    keep_drop();
     cc_kb_close(r);
 
     /* a writer searching its own uncommitted rows, then rolling them back:
@@ -146,6 +187,7 @@ int main(void)
         cc_kb_rollback(w);
         add_docs(w, 300, 306);         /* committed, the same ids, other sizes */
         all_queries(w);
+        keep_drop();
         cc_kb_close(w);
     }
 
@@ -154,6 +196,7 @@ int main(void)
         r = NULL;
         CHECK_OK(cc_kb_open(kbdir, CC_KB_READ, &r));
         if (r) same(r, queries[i], 10);
+        keep_drop();
         cc_kb_close(r);
     }
     CHECK_MSG(compared > 150, "only %d comparisons ran", compared);

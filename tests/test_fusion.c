@@ -119,6 +119,45 @@ int main(void)
     CHECK(ok);
     free(out);
 
+    /* The fused order is total (score, then chunk id): a limit gives the
+     * first `limit` of the unlimited answer, for lanes of 0..300 hits with
+     * many ties (the heaps' partial sort against the full sort). */
+    for (int len = 0; len <= 300; len += 23) {
+        cr_hit *P = malloc((size_t)(len ? len : 1) * sizeof *P);
+        cr_hit *Q = malloc((size_t)(len ? len : 1) * sizeof *Q);
+        cr_hit *full = NULL, *part = NULL;
+        size_t nfull = 0, npart = 0;
+        static const size_t limits[] = {1, 2, 10, 50, 1000};
+        CHECK(P && Q);
+        if (!P || !Q) break;
+        for (int i = 0; i < len; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            P[i] = H((int64_t)(x >> 40) % (len + 1), 0, 1);
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            Q[i] = H((int64_t)(x >> 40) % (len + 1), 1, 1);
+        }
+        const cr_hit *pl[2] = { P, Q };
+        size_t pn[2] = { (size_t)len, (size_t)len / 2 };
+        CHECK_OK(cr_fuse_rrf(pl, pn, NULL, &full, &nfull));
+        for (size_t i = 1; i < nfull; i++)
+            CHECK(full[i - 1].score > full[i].score ||
+                  (full[i - 1].score == full[i].score && full[i - 1].chunk_id < full[i].chunk_id));
+        for (size_t l = 0; l < sizeof limits / sizeof *limits; l++) {
+            cr_fuse_opts lo = CR_FUSE_OPTS_DEFAULT;
+            lo.limit = limits[l];
+            CHECK_OK(cr_fuse_rrf(pl, pn, &lo, &part, &npart));
+            CHECK(npart == (nfull < limits[l] ? nfull : limits[l]));
+            for (size_t i = 0; i < npart && i < nfull; i++)
+                CHECK(part[i].chunk_id == full[i].chunk_id && part[i].score == full[i].score &&
+                      part[i].rank[0] == full[i].rank[0] && part[i].rank[1] == full[i].rank[1]);
+            free(part);
+            part = NULL;
+        }
+        free(full);
+        free(P);
+        free(Q);
+    }
+
     /* Speed: two lanes of 100 hits. Reported; checked loosely (shared CI). */
     double t0 = cc_now_ms();
     int reps = 2000;
