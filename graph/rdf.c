@@ -1050,24 +1050,43 @@ static cc_status apply_changes(builder *b, int64_t from)
     return s;
 }
 
-/* Removes the store's files before they are created again, and Berkeley
- * DB's create-time temporaries ("__db." + the name): a process killed
- * while creating a file leaves one, and without an environment Berkeley DB
- * then takes it for another process's create under way, waits 100 s and
- * fails ("__fop_file_setup: Retry limit (100) exceeded"), at every later
- * rebuild.  Called under the store's lock and the KB's writer lock, so no
- * other creator can be under way. */
-static void remove_files(cc_kb *kb, const cg_storage *sg)
+/* Removes Berkeley DB's create-time temporaries ("__db." + a store file's
+ * name).  Without an environment Berkeley DB creates a file under that
+ * name, writes its first pages and renames it (fileops/fop_util.c,
+ * __fop_file_setup); a process killed in between leaves the temporary,
+ * and every later create of that file takes it for another process's
+ * create under way, waits 100 retries (100 s) and fails ("Retry limit
+ * (100) exceeded").  A file that exists is opened, never created, whatever
+ * temporary lies beside it; so the only opens that can meet one are the
+ * creates of a rebuild (remove_files) and a catch-up's open of a store
+ * missing a file, which needs_rebuild turns into a rebuild first.  They
+ * are removed anyway by every writer as soon as it holds the store's lock
+ * (cg_graph_sync): under it and the KB's writer lock no other creator can
+ * be under way, and no open path is left to depend on the reasoning above.
+ * Readers (cg_graph_open_read, sparql.c) open read-only: no create. */
+static void remove_temps(cc_kb *kb, const cg_storage *sg)
 {
     cc_buf p = CC_BUF_INIT(0), tmp = CC_BUF_INIT(0);
     int i;
     for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++) {
-        if (!gpath(kb, db_files[i], &p)) unlink(p.data);
         cc_buf_reset(&tmp);
         if (!cc_buf_printf(&tmp, "__db.%s", db_files[i]) && !gpath(kb, tmp.data, &p)) unlink(p.data);
     }
     cc_buf_free(&p);
     cc_buf_free(&tmp);
+}
+
+/* Removes the store's files before they are created again, and their
+ * create-time temporaries (remove_temps).  Called under the store's lock
+ * and the KB's writer lock. */
+static void remove_files(cc_kb *kb, const cg_storage *sg)
+{
+    cc_buf p = CC_BUF_INIT(0);
+    int i;
+    for (i = 0; i < N_FILES && sg->kind == CG_STORAGE_BDB; i++)
+        if (!gpath(kb, db_files[i], &p)) unlink(p.data);
+    cc_buf_free(&p);
+    remove_temps(kb, sg);
 }
 
 /* 1 when state g names the storage sg. */
@@ -1126,6 +1145,7 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     }
     if ((s = cg_storage_from_kb(kb, &sg))) return s;
     if ((s = lock_take(kb, 1, &fd))) { cg_storage_free(&sg); return s; }
+    remove_temps(kb, &sg);                     /* a killed create's leftovers */
     cg_bdb_cache_begin(WRITER_CACHE_MB);       /* for the store opened below */
     cg_bdb_sync_defer();                       /* one fdatasync per file, before clean 1 */
     /* one read snapshot: the generation and the tables agree */
