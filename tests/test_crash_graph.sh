@@ -84,10 +84,12 @@ timed() {
   grep -q "Retry limit" "$T/out" && bad "$what: $(grep 'Retry limit' "$T/out")"
   echo "  $what: $ms ms"
 }
-# the store must equal a clean rebuild of a copy, and cairn check pass
+# the store must equal a clean rebuild of a copy; with a third argument
+# cairn check must pass too (not every round: under a sanitizer build it
+# is most of a round's time)
 agree() {
   local kb="$1" what="$2"
-  expect 0 "graph store matches" -- "$BIN" check "$kb"
+  [ -n "${3:-}" ] && expect 0 "graph store matches" -- "$BIN" check "$kb"
   rm -rf "$T/copy"; cp -a "$kb" "$T/copy"
   "$BIN" graph rebuild "$T/copy" >/dev/null 2>&1 || bad "$what: rebuild of the copy failed"
   "$BIN" graph triples "$kb" 2>/dev/null | sort >"$T/t.kb"
@@ -100,12 +102,12 @@ agree() {
 KB="$T/kb"
 killed=0; step=0
 # redo: the next writer after a kill, ingest and rebuild alternately
-redo() {
+redo() {   # redo WHAT [check]
   local what="$1"
   step=$((step + 1))
   if [ $((step % 2)) = 1 ]; then timed "$what: next ingest" "$BIN" ingest "$KB" "$T/a" "$T/b" "$T/c"
   else timed "$what: graph rebuild" "$BIN" graph rebuild "$KB"; fi
-  agree "$KB" "$what"
+  agree "$KB" "$what" "${2:-}"
 }
 count() { [ "$1" = killed ] && killed=$((killed + 1)); echo "$2: $1"; }
 
@@ -113,12 +115,12 @@ count() { [ "$1" = killed ] && killed=$((killed + 1)); echo "$2: $1"; }
 for d in 0 300; do
   rm -rf "$KB"; "$BIN" init "$KB" >/dev/null
   r=$(run_kill "$KB" "$d" "$BIN" ingest "$KB" "$T/a"); count "$r" "first build, +$d ms"
-  redo "first build +$d ms"
+  redo "first build +$d ms" $([ "$d" = 300 ] && echo check)
 done
 # catch-ups of a store with state (clean 0 while they run)
 for d in 0 100; do
   r=$(run_kill "$KB" "$d" "$BIN" ingest "$KB" "$T/b" "$T/c"); count "$r" "catch-up, +$d ms"
-  redo "catch-up +$d ms"
+  redo "catch-up +$d ms" $([ "$d" = 100 ] && echo check)
   # b and c out again, for the next catch-up to add
   mapfile -t ids < <(sqlite3 "$KB/cairn.db" "SELECT '#' || id FROM documents WHERE deleted = 0
                                                AND (uri LIKE '%/s2d%' OR uri LIKE '%/s3d%')")
@@ -127,7 +129,7 @@ done
 # a rebuild killed
 for d in 150; do
   r=$(run_kill "$KB" "$d" "$BIN" graph rebuild "$KB"); count "$r" "rebuild, +$d ms"
-  redo "rebuild +$d ms"
+  redo "rebuild +$d ms" check
 done
 # a kill between a create and its rename leaves "__db.<file>": planted
 # beside a clean store, then beside a store missing one file (size check:
@@ -139,7 +141,7 @@ rm -f "$KB/graph/cairn-po2s.db"
 redo "temporaries, a file missing"
 for f in "$KB"/graph/cairn-*.db; do : >"$KB/graph/__db.${f##*/}"; done
 rm -f "$KB"/graph/cairn-*.db "$KB/graph/state"
-redo "temporaries, no store"
+redo "temporaries, no store" check
 
 echo "crash_graph: $killed kills while the store's writers ran"
 [ "$killed" -ge 3 ] && ok || bad "only $killed kills landed while the writers ran: the test proves little"
