@@ -103,9 +103,24 @@ cc_status cg_bdb_batch_new(cg_store *st, cg_bdb_batch **out);
  * CC_INVALID when librdf cannot encode them. */
 cc_status cg_bdb_batch_add(cg_bdb_batch *b, librdf_statement *stmt, librdf_node *ctx);
 size_t    cg_bdb_batch_bytes(const cg_bdb_batch *b);
-/* Writes what is queued and empties the batch.  CC_IO / CC_FULL with the
+/* Writes what is queued and empties the batch: the five files at once,
+ * each by one of up to cg_bdb_batch_set_threads threads (the caller is
+ * one; default: one per online CPU, at most five, or
+ * CAIRN_GRAPH_WRITER_THREADS=1-5), joined before it returns.  The same
+ * records whatever the number.  CC_IO / CC_FULL / CC_NOMEM with the
  * store's message (cg_store_errmsg). */
 cc_status cg_bdb_batch_write(cg_bdb_batch *b);
+void      cg_bdb_batch_set_threads(cg_bdb_batch *b, unsigned n);    /* 1-5 */
+/* The same write in the background: cg_bdb_batch_start returns at once
+ * with the batch's threads putting the files; until cg_bdb_batch_wait
+ * (the write's status and message, as cg_bdb_batch_write's; the batch
+ * empty again) the caller neither adds to this batch (CC_INVALID) nor
+ * uses the store (librdf's handles are the threads'); it may fill another
+ * batch of the same store.  A start that could make no thread leaves the
+ * puts to the wait.  cg_bdb_batch_free waits first. */
+void      cg_bdb_batch_start(cg_bdb_batch *b);
+int       cg_bdb_batch_started(const cg_bdb_batch *b);
+cc_status cg_bdb_batch_wait(cg_bdb_batch *b);
 void      cg_bdb_batch_free(cg_bdb_batch *b);           /* NULL safe; drops what is queued */
 
 /* ---------------------------------------------------------------- pgindex.c */

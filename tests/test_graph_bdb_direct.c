@@ -4,7 +4,8 @@
  * (context_add_statement) and through a batch (in two writes, out of
  * order, a triple in several contexts, typed, plain and language
  * literals, a literal over 64 KB, a blank node, non-ASCII) give the same records in all five files (key and
- * value bytes, as multisets); librdf then counts, finds and removes them
+ * value bytes, as multisets), whether the batch's five files are put by
+ * one thread, two or five, and in the background (start, wait); librdf then counts, finds and removes them
  * as its own.  A build without <db.h> skips. */
 #include "graph_int.h"
 #include "check.h"
@@ -12,7 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifdef CAIRN_HAVE_DB_H
+#ifndef CAIRN_HAVE_DB_H
+int main(void)
+{
+    printf("graph_bdb_direct: built without <db.h> (libdb5.3-dev): skipped\n");
+    return 77;
+}
+#else
 #include <db.h>
 
 static const char *const files[5] = {
@@ -128,24 +135,91 @@ static void recs_free(recs *r)
     for (i = 0; i < r->n; i++) free(r->r[i]);
     free(r->r);
 }
-#endif
+
+/* Writes the test's pairs into a new store in dir through a batch put by
+ * `threads` threads (in two writes, the contexts in another order than
+ * a's); 1 when it was written. */
+static int write_direct(const char *dir, unsigned threads)
+{
+    cg_store *b = NULL;
+    cg_bdb_batch *batch = NULL;
+    size_t n = 0;
+    int i, j;
+    mkdir(dir, 0700);
+    cg_bdb_cache_begin(4);
+    CHECK_OK(cg_store_open(dir, CG_STORE_CREATE, &b));
+    if (b) CHECK_OK(cg_bdb_batch_new(b, &batch));
+    cg_bdb_cache_end();
+    if (!b || !batch) { cg_store_close(b); return 0; }
+    cg_bdb_batch_set_threads(batch, threads);
+    for (i = 0; i < NCTX; i++) {
+        int ib = (i * 5) % NCTX;
+        librdf_node *cb = ctx_node(b->world, ib);
+        for (j = 0; j < NTRIP; j++) {
+            librdf_statement *sb = make(b->world, ib, NTRIP - 1 - j);
+            CHECK(sb != NULL);
+            if (sb) CHECK_OK(cg_bdb_batch_add(batch, sb, cb));
+            if (sb) librdf_free_statement(sb);
+        }
+        if (i == NCTX / 2 && threads == 1) {
+            CHECK(cg_bdb_batch_bytes(batch) > 0);
+            CHECK_OK(cg_bdb_batch_write(batch));
+            CHECK(cg_bdb_batch_bytes(batch) == 0);
+        } else if (i == NCTX / 2) {    /* in the background; nothing added meanwhile */
+            librdf_statement *x = make(b->world, 0, 1);
+            CHECK(cg_bdb_batch_bytes(batch) > 0);
+            cg_bdb_batch_start(batch);
+            CHECK(cg_bdb_batch_started(batch));
+            if (x) CHECK(cg_bdb_batch_add(batch, x, cb) == CC_INVALID);
+            if (x) librdf_free_statement(x);
+            CHECK_OK(cg_bdb_batch_wait(batch));
+            CHECK(!cg_bdb_batch_started(batch) && cg_bdb_batch_bytes(batch) == 0);
+        }
+        librdf_free_node(cb);
+    }
+    CHECK_OK(cg_bdb_batch_write(batch));
+    cg_bdb_batch_free(batch);
+    /* librdf sees the batch's pairs as its own */
+    CHECK_OK(cg_store_count(b, "urn:cairn:chunk:3", &n));
+    CHECK_MSG(n == NTRIP, "threads %u: n=%zu", threads, n);
+    CHECK_OK(cg_store_count(b, NULL, &n));
+    CHECK_MSG(n == (size_t)NCTX * NTRIP, "threads %u: n=%zu", threads, n);
+    cg_store_close(b);
+    return 1;
+}
+
+/* The records of every file of da and db_ are the same (multisets). */
+static void same_files(const char *da, const char *db_, unsigned threads)
+{
+    size_t total = 0;
+    int f;
+    for (f = 0; f < 5; f++) {
+        recs ra, rb;
+        size_t k, diff = 0;
+        dump(da, files[f], &ra);
+        dump(db_, files[f], &rb);
+        CHECK_MSG(ra.n == rb.n && ra.n > 0, "%s, %u threads: %zu records through librdf, %zu direct",
+                  files[f], threads, ra.n, rb.n);
+        for (k = 0; k < ra.n && k < rb.n; k++) diff += strcmp(ra.r[k], rb.r[k]) != 0;
+        CHECK_MSG(diff == 0, "%s, %u threads: %zu records differ", files[f], threads, diff);
+        total += ra.n;
+        recs_free(&ra);
+        recs_free(&rb);
+    }
+    CHECK_MSG(total == 5 * (size_t)NCTX * NTRIP, "%u threads: total=%zu", threads, total);
+}
 
 int main(void)
 {
-#ifndef CAIRN_HAVE_DB_H
-    printf("graph_bdb_direct: built without <db.h> (libdb5.3-dev): skipped\n");
-    return 77;
-#else
     const char *tmp = getenv("CAIRN_TMP");
-    char da[1024], db_[1024];
+    static const unsigned nthreads[3] = {1, 2, 5};
+    char da[1024], db_[3][1024];
     cg_store *a = NULL, *b = NULL;
     cg_bdb_batch *batch = NULL;
-    size_t n = 0, total = 0;
-    int i, j, f;
+    size_t n = 0;
+    int i, j, t;
     snprintf(da, sizeof da, "%s/graph-direct-a-%ld", tmp ? tmp : "/tmp", (long)getpid());
-    snprintf(db_, sizeof db_, "%s/graph-direct-b-%ld", tmp ? tmp : "/tmp", (long)getpid());
     mkdir(da, 0700);
-    mkdir(db_, 0700);
 
     /* a: through librdf */
     cg_bdb_cache_begin(4);
@@ -153,60 +227,32 @@ int main(void)
     /* no batch without the writer's handles */
     cg_bdb_handles_forget();
     CHECK(cg_bdb_batch_new(a, &batch) == CC_NOTFOUND && !batch);
-    /* b: through a batch on librdf's handles */
-    CHECK_OK(cg_store_open(db_, CG_STORE_CREATE, &b));
-    CHECK_OK(cg_bdb_batch_new(b, &batch));
     cg_bdb_cache_end();
-    if (!a || !b || !batch) return check_done("graph_bdb_direct");
+    if (!a) return check_done("graph_bdb_direct");
     for (i = 0; i < NCTX; i++) {
-        /* b gets the contexts in another order, in two writes */
-        int ib = (i * 5) % NCTX;
-        librdf_node *ca = ctx_node(a->world, i), *cb = ctx_node(b->world, ib);
+        librdf_node *ca = ctx_node(a->world, i);
         for (j = 0; j < NTRIP; j++) {
-            librdf_statement *sa = make(a->world, i, j), *sb = make(b->world, ib, NTRIP - 1 - j);
-            CHECK(sa && sb);
+            librdf_statement *sa = make(a->world, i, j);
+            CHECK(sa != NULL);
             if (sa) CHECK(librdf_model_context_add_statement(a->model, ca, sa) == 0);
-            if (sb) CHECK_OK(cg_bdb_batch_add(batch, sb, cb));
             if (sa) librdf_free_statement(sa);
-            if (sb) librdf_free_statement(sb);
         }
         librdf_free_node(ca);
-        librdf_free_node(cb);
-        if (i == NCTX / 2) {
-            CHECK(cg_bdb_batch_bytes(batch) > 0);
-            CHECK_OK(cg_bdb_batch_write(batch));
-            CHECK(cg_bdb_batch_bytes(batch) == 0);
-        }
     }
-    CHECK_OK(cg_bdb_batch_write(batch));
-    cg_bdb_batch_free(batch);
-    /* librdf sees the batch's pairs as its own */
-    CHECK_OK(cg_store_count(b, "urn:cairn:chunk:3", &n));
-    CHECK_MSG(n == NTRIP, "n=%zu", n);
-    CHECK_OK(cg_store_count(b, NULL, &n));
-    CHECK_MSG(n == (size_t)NCTX * NTRIP, "n=%zu", n);
     cg_store_close(a);
-    cg_store_close(b);
-    a = b = NULL;
+    a = NULL;
 
-    /* same records, file by file */
-    for (f = 0; f < 5; f++) {
-        recs ra, rb;
-        size_t k, diff = 0;
-        dump(da, files[f], &ra);
-        dump(db_, files[f], &rb);
-        CHECK_MSG(ra.n == rb.n && ra.n > 0, "%s: %zu records through librdf, %zu direct",
-                  files[f], ra.n, rb.n);
-        for (k = 0; k < ra.n && k < rb.n; k++) diff += strcmp(ra.r[k], rb.r[k]) != 0;
-        CHECK_MSG(diff == 0, "%s: %zu records differ", files[f], diff);
-        total += ra.n;
-        recs_free(&ra);
-        recs_free(&rb);
+    /* b: through a batch on librdf's handles, put by one thread, two (the
+     * files split between them) and five (one each): same records in
+     * every file as librdf's */
+    for (t = 0; t < 3; t++) {
+        snprintf(db_[t], sizeof db_[t], "%s/graph-direct-b%u-%ld", tmp ? tmp : "/tmp",
+                 nthreads[t], (long)getpid());
+        if (write_direct(db_[t], nthreads[t])) same_files(da, db_[t], nthreads[t]);
     }
-    CHECK_MSG(total == 5 * (size_t)NCTX * NTRIP, "total=%zu", total);
 
     /* removing a context retracts exactly its pairs; a shared triple stays */
-    CHECK_OK(cg_store_open(db_, CG_STORE_OPEN, &b));
+    CHECK_OK(cg_store_open(db_[1], CG_STORE_OPEN, &b));
     if (b) {
         CHECK_OK(cg_store_remove_context(b, "urn:cairn:chunk:4"));
         CHECK_OK(cg_store_count(b, "urn:cairn:chunk:4", &n));
@@ -218,10 +264,10 @@ int main(void)
         cg_store_close(b);
     }
     {
-        char cmd[2200];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", da, db_);
+        char cmd[4400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s' '%s' '%s'", da, db_[0], db_[1], db_[2]);
         CHECK(system(cmd) == 0);
     }
     return check_done("graph_bdb_direct");
-#endif
 }
+#endif

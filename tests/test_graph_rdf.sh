@@ -99,6 +99,22 @@ rm -f "$KB/graph/state"
 expect 1 "not been built" -- "$BIN" check "$KB"
 expect 0 "rebuilt the graph store .* generation" -- "$BIN" graph rebuild "$KB"
 expect 0 "all checks passed" -- "$BIN" check "$KB"
+# the final "clean 1" is written without fsync (graph/rdf.c state_write):
+# a crash that loses its rename leaves the "clean 0" synced before the
+# update (above), one that loses its contents an empty or cut state file:
+# cairn check calls it damaged, the next write rebuilds
+cp "$KB/graph/state" "$T/state.good"
+for cut in 0 40; do
+  head -c "$cut" "$T/state.good" > "$KB/graph/state"
+  expect 1 "damaged" -- "$BIN" check "$KB"
+  printf 'Nils Berg joined Brightwater Labs.\n' > "$T/d/g$cut.txt"
+  expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/d"
+  grep -q '^clean 1$' "$KB/graph/state" && ok || bad "state $cut bytes: rebuilt, clean"
+  expect 0 "all checks passed" -- "$BIN" check "$KB"
+  expect 0 "" -- "$BIN" rm "$KB" "$T/d/g$cut.txt"
+  rm "$T/d/g$cut.txt"
+done
+expect 0 "all checks passed" -- "$BIN" check "$KB"
 # a store behind the catalog (the catalog changed without a sync) is caught
 cp -r "$KB/graph" "$T/graph.old"
 printf 'Eva Holm leads Tarn Foods.\n' > "$T/d/f.txt"
