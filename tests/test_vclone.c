@@ -20,19 +20,8 @@
 
 enum { D = 48, N = 600, M = 60, Q = 40, K = 20 };
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-static double urand(void)
-{
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static void rand_unit(float *v)
-{
-    double s = 0;
-    for (int i = 0; i < D; i++) { v[i] = (float)(urand() * 2 - 1); s += (double)v[i] * v[i]; }
-    for (int i = 0; i < D; i++) v[i] = (float)(v[i] / sqrt(s));
-}
+#define VEC_RAND_SEED 0x9E3779B97F4A7C15ULL
+#include "vec_rand.h"
 
 static const char *EMB = "hash/1:dim=48";
 static float qs[Q * D];
@@ -93,7 +82,7 @@ static void run(const char *tmp, int hnsw)
     unlink(dpath);
     float *x = malloc((size_t)(N + 3 * M) * D * sizeof *x);
     int64_t ids[N + 3 * M];
-    for (int i = 0; i < N + 3 * M; i++) { rand_unit(x + (size_t)i * D); ids[i] = 100 + i; }
+    for (int i = 0; i < N + 3 * M; i++) { rand_unit(x + (size_t)i * D, D); ids[i] = 100 + i; }
     cr_vindex_opts o = { hnsw ? 50 : 1000000, 16, 64, 40, 0 };
     cr_vindex *src = NULL, *cp = NULL, *rd = NULL, *cp2 = NULL;
     int64_t *snap_i = malloc(Q * K * sizeof *snap_i);
@@ -225,7 +214,7 @@ static void run_tail(const char *tmp, int hnsw)
     enum { T = N + 8 * M };
     float *x = malloc((size_t)T * D * sizeof *x);
     int64_t ids[T];
-    for (int i = 0; i < T; i++) { rand_unit(x + (size_t)i * D); ids[i] = 5000 + i; }
+    for (int i = 0; i < T; i++) { rand_unit(x + (size_t)i * D, D); ids[i] = 5000 + i; }
     cr_vindex_opts o = { hnsw ? 50 : 1000000, 16, 64, 40, 0 };
     cr_vindex *src = NULL, *cp = NULL, *other = NULL;
     int64_t *snap_i = malloc(Q * K * sizeof *snap_i);
@@ -305,7 +294,7 @@ int main(void)
 {
     const char *tmp = getenv("CAIRN_TMP");
     if (!tmp) tmp = "/tmp";
-    for (int q = 0; q < Q; q++) rand_unit(qs + q * D);
+    for (int q = 0; q < Q; q++) rand_unit(qs + q * D, D);
     run(tmp, 0);
     run(tmp, 1);
     run_tail(tmp, 0);

@@ -16,19 +16,8 @@
 
 enum { D = 32, N = 400, M = 40 };
 
-static uint64_t rng = 0x2545F4914F6CDD1DULL;
-static double urand(void)
-{
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static void rand_unit(float *v)
-{
-    double s = 0;
-    for (int i = 0; i < D; i++) { v[i] = (float)(urand() * 2 - 1); s += (double)v[i] * v[i]; }
-    for (int i = 0; i < D; i++) v[i] = (float)(v[i] / sqrt(s));
-}
+#define VEC_RAND_SEED 0x2545F4914F6CDD1DULL
+#include "vec_rand.h"
 
 static const char *EMB = "hash/1:dim=32";
 
@@ -72,7 +61,7 @@ int main(void)
 
     float *x = malloc((size_t)(N + M) * D * sizeof *x);
     int64_t ids[N + M];
-    for (int i = 0; i < N + M; i++) { rand_unit(x + i * D); ids[i] = 10 + i; }
+    for (int i = 0; i < N + M; i++) { rand_unit(x + i * D, D); ids[i] = 10 + i; }
     cr_vindex_opts o = { 50, 16, 64, 40, 0 };    /* HNSW from 50 vectors */
 
     /* the base: N vectors, HNSW, saved whole */

@@ -39,12 +39,8 @@ int cr_faiss_walk_quantise(const float *q, size_t d, int16_t *out, float *qmax);
 
 enum { N = 3000, MORE = 30, CENTERS = 30, DUPS = 60, KMAX = 3500 };
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-static double urand(void)
-{
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
+#define VEC_RAND_SEED 0x9E3779B97F4A7C15ULL
+#include "vec_rand.h"
 
 static void unit(float *v, int d)
 {

@@ -8,19 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint64_t rng = 88172645463325252ULL;
-static double urand(void)
-{
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static void rand_unit(float *v, int d)
-{
-    double s = 0;
-    for (int i = 0; i < d; i++) { v[i] = (float)(urand() * 2 - 1); s += (double)v[i] * v[i]; }
-    for (int i = 0; i < d; i++) v[i] = (float)(v[i] / sqrt(s));
-}
+#define VEC_RAND_SEED 88172645463325252ULL
+#include "vec_rand.h"
 
 /* Brute-force top-1 id among live vectors. */
 static int64_t brute_top1(const float *x, const int64_t *ids, const int *live, int n, int d,
