@@ -97,7 +97,8 @@ enum MHD_Result serve_send_json(serve_req *r, int status, cJSON *j);
 enum MHD_Result serve_send_json_buf(serve_req *r, int status, cc_buf *b);
 /* Appends d as cJSON_PrintUnformatted writes a number (an integer value
  * with %d, else the shortest of %1.15g / %1.17g that reads back), so a
- * response built by hand has the same bytes as one from a cJSON tree. */
+ * response built by hand has the same bytes as one from a cJSON tree.
+ * Fractions are remembered per thread (1,024 slots) with their bytes. */
 cc_status serve_json_num(cc_buf *b, double d);
 enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

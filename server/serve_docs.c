@@ -34,39 +34,6 @@ static void log_search(serve_req *r, cr_searcher *se, const char *query, int mod
                  t_hyd - t_search, 0.0, t.live_checked, mode, q);
 }
 
-/* A hit's score as serve_json_num writes it, from a per-thread cache of
- * the last scores written: serve_json_num prints a fraction with
- * snprintf("%.15g"), strtod and often snprintf("%.17g") again (~8,000
- * instructions, 5% of a hybrid request's), and hybrid scores are RRF sums
- * Σ w/(60 + rank) of a few thousand values that recur from request to
- * request. A slot holds the double's bits and the bytes written for it,
- * so a hit writes the same bytes as a miss. */
-#define SCORE_SLOTS 1024
-static _Thread_local struct score_slot {
-    uint64_t bits;
-    unsigned char len;         /* 0: empty */
-    char     text[31];
-} score_cache[SCORE_SLOTS];
-
-static cc_status score_num(cc_buf *b, double d)
-{
-    uint64_t bits, h;
-    struct score_slot *sl;
-    size_t at = b->len;
-    cc_status st;
-    memcpy(&bits, &d, sizeof bits);
-    h = bits * 0x9e3779b97f4a7c15ULL;
-    sl = &score_cache[h >> 54];        /* the top 10 bits: SCORE_SLOTS */
-    if (sl->len && sl->bits == bits) return cc_buf_append(b, sl->text, sl->len);
-    if ((st = serve_json_num(b, d))) return st;
-    if (b->len - at < sizeof sl->text) {
-        sl->bits = bits;
-        sl->len = (unsigned char)(b->len - at);
-        memcpy(sl->text, b->data + at, sl->len);
-    }
-    return CC_OK;
-}
-
 /* The search itself, on a search worker (serve_readers.c): j is the
  * request's JSON body, its fields' names and types already checked. */
 static void search_job(serve_req *r, void *arg, serve_reply *rp)
@@ -166,7 +133,7 @@ static void search_job(serve_req *r, void *arg, serve_reply *rp)
             bad |= cc_buf_puts(b, "{\"rank\":") || serve_json_num(b, (double)i + 1) ||
                    cc_buf_puts(b, ",\"chunk\":") ||
                    serve_json_num(b, (double)hits[i].chunk_id) ||
-                   cc_buf_puts(b, ",\"score\":") || score_num(b, hits[i].score) ||
+                   cc_buf_puts(b, ",\"score\":") || serve_json_num(b, hits[i].score) ||
                    cc_buf_puts(b, ",\"document\":") ||
                    cc_buf_json_str(b, uri ? uri : "", uri ? (size_t)sqlite3_column_bytes(st, 0) : 0) ||
                    cc_buf_puts(b, ",\"document_id\":") ||
