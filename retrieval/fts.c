@@ -874,6 +874,50 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* FTS5's own ranking: the best `want` rows of MATCH q (bm25() for every
+ * matching row), ranked 1.. into a new *out[0..*n). A failing step is
+ * CC_INVALID when raw (the query is the caller's FTS5 syntax), else the
+ * SQLite error; errors on the KB handle. */
+static cc_status fts_ranked(cc_kb *kb, const cc_buf *q, int want, int raw, cr_hit **out,
+                            size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    cr_hit *h = NULL;
+    size_t m = 0;
+    cc_status s = CC_OK;
+    int rc;
+    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
+                           "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2", -1, &st,
+                           NULL) != SQLITE_OK) {
+        s = cc_kb_sqlerr(kb, "preparing the BM25 query");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, q->data, (int)q->len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, want);
+    if (!(h = calloc((size_t)want, sizeof *h))) {
+        s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && m < (size_t)want) {
+        h[m].chunk_id = sqlite3_column_int64(st, 0);
+        h[m].score = h[m].lane_score[CR_LANE_BM25] = sqlite3_column_double(st, 1);
+        h[m].rank[CR_LANE_BM25] = (int)m + 1;
+        m++;
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        s = cc_kb_sqlerr(kb, "BM25 search");
+        if (raw) s = CC_INVALID;
+        goto out;
+    }
+    *out = h;
+    *n = m;
+    h = NULL;
+out:
+    free(h);
+    sqlite3_finalize(st);
+    return s;
+}
+
 /* The fill of a short pruned list ("common terms" above). h[0..*m), *m <
  * k, are every row holding a rarer term of t (those marked common), ranked
  * 1..*m. Appends, up to k rows in all, the rows holding only common terms,
@@ -884,14 +928,12 @@ static int cmp_id(const void *a, const void *b)
 static cc_status fill_common(cc_kb *kb, sqlite3_stmt **keep, const term *t, size_t nt, int k,
                              cr_hit **h, size_t *m)
 {
-    sqlite3 *db = cc_kb_db(kb);
-    sqlite3_stmt *st = NULL;
     term ct[MAX_TERMS];
     cc_buf q = CC_BUF_INIT(0);
     cr_hit *f = NULL, *nh;
     int64_t *ids = NULL;
     size_t nc = 0, nf = 0, have = *m, i, j;
-    int want = k + (int)have, rc;
+    int want = k + (int)have;
     cc_status s = CC_OK;
 
     for (i = 0; i < nt; i++) {
@@ -900,26 +942,8 @@ static cc_status fill_common(cc_kb *kb, sqlite3_stmt **keep, const term *t, size
         ct[nc++] = t[i];
     }
     if (!nc || have >= (size_t)k) goto out;
-    if (bm25_scan(kb, keep, &q, ct, nc, 0, want, &f, &nf, NULL, &s) != SCAN_DONE) {
-        if (sqlite3_prepare_v2(db, "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
-                               "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2", -1, &st,
-                               NULL)) {
-            s = cc_kb_sqlerr(kb, "preparing the BM25 query");
-            goto out;
-        }
-        sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, want);
-        if (!(f = calloc((size_t)want, sizeof *f))) goto nomem;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && nf < (size_t)want) {
-            f[nf].chunk_id = sqlite3_column_int64(st, 0);
-            f[nf].score = sqlite3_column_double(st, 1);
-            nf++;
-        }
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-            s = cc_kb_sqlerr(kb, "BM25 search");
-            goto out;
-        }
-    }
+    if (bm25_scan(kb, keep, &q, ct, nc, 0, want, &f, &nf, NULL, &s) != SCAN_DONE && !s)
+        s = fts_ranked(kb, &q, want, 0, &f, &nf);
     if (s) goto out;
     if (!(nh = realloc(*h, (size_t)k * sizeof *nh))) goto nomem;
     *h = nh;
@@ -939,7 +963,6 @@ static cc_status fill_common(cc_kb *kb, sqlite3_stmt **keep, const term *t, size
 nomem:
     s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
 out:
-    sqlite3_finalize(st);
     free(f);
     free(ids);
     cc_buf_free(&q);
@@ -1060,11 +1083,7 @@ cc_status cr_bm25_search_keep(cc_kb *kb, const char *query, int k, int flags,
                               sqlite3_stmt **keep, cr_hit **hits, size_t *n)
 {
     cc_buf q = CC_BUF_INIT(0), err = CC_BUF_INIT(0);
-    sqlite3_stmt *st = NULL;
-    cr_hit *h = NULL;
-    size_t m = 0;
     cc_status s = CC_OK;
-    int rc;
 
     *hits = NULL;
     *n = 0;
@@ -1089,34 +1108,8 @@ cc_status cr_bm25_search_keep(cc_kb *kb, const char *query, int k, int flags,
         if (bm25_pruned(kb, keep, query, k, hits, n, &s)) goto out;
         if (scan && bm25_scan(kb, keep, &q, t, nt, 0, k, hits, n, NULL, &s) == SCAN_DONE) goto out;
     }
-    if (sqlite3_prepare_v2(cc_kb_db(kb),
-                           "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts "
-                           "WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2",
-                           -1, &st, NULL) != SQLITE_OK) {
-        s = cc_kb_sqlerr(kb, "preparing the BM25 query");
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, k);
-    h = calloc((size_t)k, sizeof *h);
-    if (!h) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && m < (size_t)k) {
-        h[m].chunk_id = sqlite3_column_int64(st, 0);
-        h[m].score = h[m].lane_score[CR_LANE_BM25] = sqlite3_column_double(st, 1);
-        h[m].rank[CR_LANE_BM25] = (int)m + 1;
-        m++;
-    }
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        s = cc_kb_sqlerr(kb, "BM25 search");
-        if (flags & CR_FTS_RAW) s = CC_INVALID;
-        goto out;
-    }
-    *hits = h;
-    *n = m;
-    h = NULL;
+    s = fts_ranked(kb, &q, k, (flags & CR_FTS_RAW) != 0, hits, n);
 out:
-    free(h);
-    sqlite3_finalize(st);
     cc_buf_free(&q);
     cc_buf_free(&err);
     return s;
