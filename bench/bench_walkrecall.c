@@ -82,7 +82,11 @@ static int parse_list(const char *s, int64_t lo, int64_t hi, int *out, int max)
         memcpy(tok, s, l);
         tok[l] = 0;
         int64_t v;
-        if (cc_parse_i64(tok, lo, hi, &v)) die(tok, "out of range in the list");
+        if (cc_parse_i64(tok, lo, hi, &v)) {
+            fprintf(stderr, "'%s' in a list: want whole numbers %lld..%lld\n", tok,
+                    (long long)lo, (long long)hi);
+            exit(2);
+        }
         out[n++] = (int)v;
         s += l;
         if (*s == ',') s++;
@@ -353,9 +357,14 @@ int main(int argc, char **argv)
                 char ins[64];
                 if (instr_fd >= 0) snprintf(ins, sizeof ins, "%.0f k (%.3f)", tot / 1e3, tot / def_in);
                 else snprintf(ins, sizeof ins, "n/a");
-                printf("| %d | %d | %d | %.4f | %.4f | %.4f | %.0f k, %.0f | %.0f k, %.0f | %s |\n",
+                char vin[32] = "n/a", bin[32] = "n/a";
+                if (instr_fd >= 0) {
+                    snprintf(vin, sizeof vin, "%.0f k", in / Q / 1e3);
+                    snprintf(bin, sizeof bin, "%.0f k", bm_in[b] / 1e3);
+                }
+                printf("| %d | %d | %d | %.4f | %.4f | %.4f | %s, %.0f | %s, %.0f | %s |\n",
                        order[oi], vdeps[v], bdeps[b], rec / Q, (double)same / Q, hr / Q,
-                       in / Q / 1e3, us / Q, bm_in[b] / 1e3, bm_us[b], ins);
+                       vin, us / Q, bin, bm_us[b], ins);
                 fflush(stdout);
             }
         }
