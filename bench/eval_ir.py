@@ -2,7 +2,8 @@
 """eval_ir.py — retrieval quality of cairn on collections with relevance judgments.
 
     python3 bench/eval_ir.py [--build build] [--shared ../shared] [--modes bm25,...]
-                             [--collections cisi,medline,sample]
+                             [--collections cisi,medline,sample] [--k 300]
+                             [--set vectors.hnsw_ef_search=64 ...]
 
 For each collection: builds a fresh KB (documents as JSONL records, one per
 judged document id), runs every judged query through `cairn search --json`,
@@ -11,6 +12,12 @@ collapses chunk hits to documents (best chunk wins), and reports nDCG@10
 `sample` is datasets/eval/questions.jsonl over datasets/corpus (answerable
 questions only; relevant = the gold supporting documents).
 Collections missing from --shared are skipped with a message.
+--k: hits asked per query (300: the metrics over the top 100; 10 keeps a
+hybrid search's lanes at search.depth, as a server's k=10 search, so the
+vector lane's settings are the ones a server uses; R@100 is then R@10).
+--set KEY=VALUE (repeatable): a setting written into each KB's cairn.json
+before ingesting, dotted keys nested ("vectors.hnsw_threshold=1": HNSW
+even for these small collections; integers stay integers).
 """
 import argparse, json, math, os, re, shutil, subprocess, sys, tempfile
 
@@ -67,10 +74,37 @@ def metrics(ranked, relevant):
             "recall@100": sum(gains) / len(relevant),
             "mrr": rr, "map": ap / len(relevant)}
 
+def apply_settings(kb, pairs):
+    """Writes KEY=VALUE pairs (dotted keys nested) into kb/cairn.json."""
+    if not pairs:
+        return
+    p = os.path.join(kb, "cairn.json")
+    with open(p) as f:
+        s = json.load(f)
+    for pair in pairs:
+        key, sep, val = pair.partition("=")
+        if not sep or not key:
+            sys.exit("--set wants KEY=VALUE, got %r" % pair)
+        try:
+            val = int(val)
+        except ValueError:
+            try:
+                val = float(val)
+            except ValueError:
+                pass
+        node, parts = s, key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = val
+    with open(p, "w") as f:
+        json.dump(s, f)
+
+K = 300
+
 def search(cairn, kb, q, mode, has_mode, record_ids=True):
     """Ranked distinct documents for q: record ids ("file#id" -> "id") when
     record_ids, else whole uris."""
-    cmd = [cairn, "search", kb, q, "-k", "300", "--json"]
+    cmd = [cairn, "search", kb, q, "-k", str(K), "--json"]
     if has_mode: cmd += ["--mode", mode]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -90,7 +124,11 @@ def main():
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
     ap.add_argument("--modes", default="bm25")
     ap.add_argument("--collections", default="cisi,medline,sample")
+    ap.add_argument("--k", type=int, default=300)
+    ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args()
+    global K
+    K = a.k
     cairn = os.path.abspath(os.path.join(a.build, "cairn"))
     src = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
     has_mode = "--mode" in subprocess.run([cairn, "search", "--help"], capture_output=True, text=True).stdout
@@ -105,6 +143,7 @@ def main():
                 if not os.path.exists(qpath):
                     print("skipped sample: %s absent" % qpath, file=sys.stderr); continue
                 subprocess.run([cairn, "init", kb], check=True, capture_output=True)
+                apply_settings(kb, a.set)
                 subprocess.run([cairn, "ingest", kb, os.path.join(src, "datasets", "corpus")],
                                check=True, capture_output=True)
                 queries, rel = {}, {}
@@ -125,6 +164,7 @@ def main():
                     for i, d in docs.items():
                         f.write(json.dumps({"id": i, "title": d["title"], "text": d["text"]}) + "\n")
                 subprocess.run([cairn, "init", kb], check=True, capture_output=True)
+                apply_settings(kb, a.set)
                 subprocess.run([cairn, "ingest", kb, jl], check=True, capture_output=True)
                 run = lambda q, mode: search(cairn, kb, q, mode, has_mode)
             for mode in a.modes.split(","):

@@ -62,8 +62,21 @@ static cc_status vindex_opts_from_kb(cc_kb *kb, cr_vindex_opts *o)
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_search", 128, &ef)) ||
         (s = cc_kb_setting_i64(kb, "vectors.hnsw_ef_construction", 40, &efc)))
         return s;
-    if (thr < 1 || m < 4 || m > 256 || ef < 1 || ef > 4096 || efc < 1 || efc > 4096)
-        return cc_kb_seterr(kb, CC_INVALID, "vectors.hnsw_* settings out of range");
+    /* each out-of-range setting named with its range, so the user can fix
+     * cairn.json (vectors.hnsw_ef_search: the walk's result set; a search
+     * asking for more hits than it walks max(efSearch, k)) */
+    if (thr < 1)
+        return cc_kb_seterr(kb, CC_INVALID, "vectors.hnsw_threshold = %lld is out of range "
+                            "(at least 1)", (long long)thr);
+    if (m < 4 || m > 256)
+        return cc_kb_seterr(kb, CC_INVALID, "vectors.hnsw_m = %lld is out of range 4..256",
+                            (long long)m);
+    if (ef < 1 || ef > 4096)
+        return cc_kb_seterr(kb, CC_INVALID, "vectors.hnsw_ef_search = %lld is out of range "
+                            "1..4096", (long long)ef);
+    if (efc < 1 || efc > 4096)
+        return cc_kb_seterr(kb, CC_INVALID, "vectors.hnsw_ef_construction = %lld is out of "
+                            "range 1..4096", (long long)efc);
     o->hnsw_threshold = thr;
     o->hnsw_m = (int)m;
     o->hnsw_ef_search = (int)ef;
