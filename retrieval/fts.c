@@ -532,6 +532,19 @@ done:
 #define DSZ_MAX_ID    ((int64_t)1 << 22)
 #define SCAN_MAX_ROWS ((size_t)1 << 21)    /* beyond: FTS5 ranks (memory) */
 #define SCAN_MAX_CELLS ((size_t)1 << 23)   /* rows x phrases */
+
+/* The scan's row cap: SCAN_MAX_ROWS, or CAIRN_BM25_SCAN_ROWS (256 or
+ * more) read once per process, so the FTS5-ranked fallback can be run on a
+ * small KB (tests/test_bm25_fallback.c) and compared with the scan. */
+static size_t scan_rows = SCAN_MAX_ROWS;
+static pthread_once_t scan_rows_once = PTHREAD_ONCE_INIT;
+
+static void scan_rows_init(void)
+{
+    const char *e = getenv("CAIRN_BM25_SCAN_ROWS");
+    int64_t v;
+    if (e && cc_parse_i64(e, 256, (int64_t)SCAN_MAX_ROWS, &v) == CC_OK) scan_rows = (size_t)v;
+}
 #define DSZ_BULK_AFTER 8192
 
 typedef struct lane_conn {
@@ -555,7 +568,7 @@ typedef struct lane_scan {
     int64_t   cmin;
     int64_t   thr;             /* set at the first row; 0 = none */
     int       started, over;   /* over: a phrase passed thr */
-    int       full;            /* more than SCAN_MAX_ROWS rows */
+    int       full;            /* more than scan_rows rows */
     sqlite3_int64 nrow, ntok;  /* rows and tokens of the table */
     int64_t   nhit[MAX_TERMS];
     size_t    n, cap;
@@ -655,7 +668,7 @@ static void lane_row(const Fts5ExtensionApi *api, Fts5Context *fc, sqlite3_conte
         int64_t *id;
         int *dl;
         uint32_t *nf;
-        if (nc > SCAN_MAX_ROWS || nc * (size_t)s->np > SCAN_MAX_CELLS) { s->full = 1; return; }
+        if (nc > scan_rows || nc * (size_t)s->np > SCAN_MAX_CELLS) { s->full = 1; return; }
         if (!(id = realloc(s->id, nc * sizeof *id))) goto nomem;
         s->id = id;
         if (!(dl = realloc(s->dl, nc * sizeof *dl))) goto nomem;
@@ -765,6 +778,7 @@ static int bm25_scan(cc_kb *kb, sqlite3_stmt **keep, const cc_buf *q, const term
     int rc, r = SCAN_DONE;
 
     if (!nt || nt > MAX_TERMS || !(c = lane_ready(db))) return SCAN_NONE;
+    pthread_once(&scan_rows_once, scan_rows_init);
     memset(&sc, 0, sizeof sc);
     /* in a transaction that has written, this connection may see rows that
      * a rollback takes back, ids and all: no cache there */

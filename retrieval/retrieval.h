@@ -283,7 +283,8 @@ cc_status cr_vindex_search_hits(cr_vindex *vi, const float *query, int k,
 cc_status cr_vindex_save(cr_vindex *vi);
 /* Saves the changes since the handle was loaded or last saved as one
  * record appended to path.delta (fsync'ed), or, when there is no base file
- * yet or the delta would pass 1/64 of it, as cr_vindex_save. Opening
+ * yet or the delta would pass 1/64 of it or hold more adds than
+ * cr_vindex_set_delta_max_adds allows, as cr_vindex_save. Opening
  * applies the delta after the base (vindex.c, "The delta"). */
 cc_status cr_vindex_save_delta(cr_vindex *vi);
 /* 1 when path and path.delta are still what this handle loaded or wrote
@@ -328,6 +329,14 @@ int64_t   cr_vindex_copy_kept(const cr_vindex *vi);
  * record (a damaged or torn record: it and the rest were left out, so the
  * index is behind); *at = the bytes applied, *size = the file's size then. */
 int       cr_vindex_delta_damaged(const cr_vindex *vi, uint64_t *at, uint64_t *size);
+/* Adds held in path.delta as this handle knows it (applied at open or by
+ * cr_vindex_refresh, or appended by cr_vindex_save_delta); 0 after a whole
+ * save. Each costs an HNSW insert at every later open. */
+uint64_t  cr_vindex_delta_adds(const cr_vindex *vi);
+/* cr_vindex_save_delta saves the whole HNSW index instead once the delta
+ * would hold more than n adds (0, the default: only the 1/64 size rule; a
+ * flat index's adds replay cheaply and keep to that rule alone). */
+void      cr_vindex_set_delta_max_adds(cr_vindex *vi, uint64_t n);
 
 int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);
@@ -484,6 +493,19 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
  * load it on another thread while writes go on. Errors on the KB handle
  * (CC_NOTFOUND also when vectors are disabled). */
 cc_status cr_vectors_load(cc_kb *kb, cr_vindex **out);
+/* Writes the KB's vector index whole, removing vectors.faiss.delta, when
+ * it is an HNSW index and its delta holds more than max_adds adds, so that
+ * later opens stop
+ * replaying them as HNSW inserts (each ~3 ms of CPU on a 100k-vector
+ * index: the delta's cost falls on every reader that loads the file).
+ * Writable KB. keep: as cr_vectors_sync_keep's (NULL: the index is
+ * loaded). *folded = the adds folded, 0 when nothing was written (no
+ * index, vectors disabled, or a delta within max_adds). */
+cc_status cr_vectors_fold(cc_kb *kb, cr_vindex **keep, uint64_t max_adds, uint64_t *folded);
+/* The default of the setting vectors.delta_max_adds: one-shot writers
+ * (cr_vectors_sync) write the index whole rather than let the delta hold
+ * more adds; replaying 256 costs about what loading the whole index does. */
+#define CR_DELTA_MAX_ADDS 256
 
 /* Progress of the embedding done by cr_vectors_sync: fn(ud, done, total)
  * in chunks, called at the start and after every batch. Process-wide, for

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EMBED_BATCH 256
@@ -218,6 +219,42 @@ cc_status cr_vectors_load(cc_kb *kb, cr_vindex **out)
     return s;
 }
 
+cc_status cr_vectors_fold(cc_kb *kb, cr_vindex **keep, uint64_t max_adds, uint64_t *folded)
+{
+    cr_vindex *vi = NULL;
+    cc_status s = CC_OK;
+    *folded = 0;
+    if (!cc_kb_writable(kb))
+        return cc_kb_seterr(kb, CC_INVALID, "folding the vector delta needs the writer lock");
+    if (!cr_vectors_enabled(kb)) return CC_OK;
+    if (keep && *keep && cr_vindex_disk_same(*keep)) {
+        vi = *keep;
+        *keep = NULL;
+    } else {
+        cc_buf dp = CC_BUF_INIT(0);
+        struct stat sb;
+        int none = cc_kb_path(kb, "vectors.faiss.delta", &dp) == CC_OK && stat(dp.data, &sb);
+        cc_buf_free(&dp);
+        if (none) return CC_OK;   /* no delta: nothing to load the index for */
+        if (keep) { cr_vindex_close(*keep); *keep = NULL; }
+        if ((s = cr_vectors_load(kb, &vi)) == CC_NOTFOUND) return CC_OK;   /* no index yet */
+        if (s) return s;
+    }
+    uint64_t adds = cr_vindex_delta_adds(vi);
+    if (cr_vindex_is_hnsw(vi) && adds > max_adds) {   /* a flat index's adds replay cheaply */
+        if ((s = cr_vindex_save(vi)) != CC_OK)
+            cc_kb_seterr(kb, s, "saving vectors: %s", cr_vindex_errmsg(vi));
+        else
+            *folded = adds;
+    }
+    if (keep && s == CC_OK) {
+        *keep = vi;
+        vi = NULL;
+    }
+    cr_vindex_close(vi);
+    return s;
+}
+
 cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *stats)
 {
     cr_embedder *e = NULL;
@@ -298,6 +335,16 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
 save:
     if (from == cur && !stats->rebuilt) goto out;     /* nothing to write */
     cr_vindex_set_generation(vi, cur);
+    if (!keep) {   /* a one-shot writer: every later open replays the delta's adds */
+        int64_t ma;
+        if ((s = cc_kb_setting_i64(kb, "vectors.delta_max_adds", CR_DELTA_MAX_ADDS, &ma))) goto out;
+        if (ma < 0 || ma > 100000000) {
+            s = cc_kb_seterr(kb, CC_INVALID, "vectors.delta_max_adds must be 0 (no limit) to "
+                             "100000000 (got %lld)", (long long)ma);
+            goto out;
+        }
+        cr_vindex_set_delta_max_adds(vi, (uint64_t)ma);
+    }
     /* a rebuild is written whole; catch-ups append to the delta */
     s = stats->rebuilt ? cr_vindex_save(vi) : cr_vindex_save_delta(vi);
     if (s) cc_kb_seterr(kb, s, "saving vectors: %s", cr_vindex_errmsg(vi));

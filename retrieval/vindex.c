@@ -211,6 +211,9 @@ struct cr_vindex {
     cc_buf         jr;        /* ops since then, not yet in the delta (a record body) */
     uint32_t       jr_ops;
     int            jr_over;   /* the journal overflowed: the next save is a full one */
+    uint64_t       delta_adds; /* adds in path.delta up to delta_off */
+    uint64_t       jr_adds;   /* adds in jr */
+    uint64_t       max_adds;  /* cr_vindex_set_delta_max_adds; 0: no limit */
     int            applying;  /* replaying the delta: no journal, and (refresh) no rebuilds */
     int            no_rebuild;
     /* copies (clone_to): the handle's own number, and its era, bumped
@@ -891,8 +894,10 @@ cc_status cr_vindex_save(cr_vindex *vi)
         vi->base_sum = saved_sum;
         vi->base_gen = (uint64_t)vi->generation;
         vi->delta_off = 0;
+        vi->delta_adds = 0;
         cc_buf_reset(&vi->jr);
         vi->jr_ops = 0;
+        vi->jr_adds = 0;
         vi->jr_over = 0;
     }
     cc_buf_free(&tmp);
@@ -913,9 +918,11 @@ static void jr_op(cr_vindex *vi, int op, int64_t id, const float *vec)
         cc_buf_free(&vi->jr);
         cc_buf_init(&vi->jr, JR_MAX);
         vi->jr_ops = 0;
+        vi->jr_adds = 0;
         return;
     }
     vi->jr_ops++;
+    vi->jr_adds += op == OP_ADD;
 }
 
 /* The checksum of a delta record: gen, op count and body. */
@@ -935,7 +942,19 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
 {
     cc_status s = CC_OK;
     unsigned char *body = NULL;
-    size_t per_add = 9 + (size_t)vi->dim * sizeof(float);
+    size_t per_add = 9 + (size_t)vi->dim * sizeof(float), vbytes = (size_t)vi->dim * sizeof(float);
+    /* a record's consecutive adds go to FAISS as one batch: one by one,
+     * each add paid per-call costs that grow with the index (lock and
+     * visited tables over every vector, the search copy's update) */
+    int64_t *bid = NULL;
+    float *bv = NULL;
+    size_t nb = 0, cap = 0;
+    idset pend = { 0 };
+    /* on one thread: FAISS's batch insert spreads a level's vectors over
+     * an OpenMP team in no fixed order, and every open must build the same
+     * graph from the same delta (the same answers from every reader) */
+    int was = omp_get_max_threads();
+    if (was > 1) omp_set_num_threads(1);
     vi->applying = 1;
     while (s == CC_OK && from + REC_HDR + 8 <= size) {
         unsigned char h[REC_HDR], t[8];
@@ -947,43 +966,77 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
         if (blen > size - from - REC_HDR - 8 || gen > (uint64_t)INT64_MAX ||
             blen > (uint64_t)nops * per_add)
             break;
-        unsigned char *nb = realloc(body, blen ? (size_t)blen : 1);
-        if (!nb) { s = verr(vi, CC_NOMEM, "out of memory reading the vector delta"); break; }
-        body = nb;
+        unsigned char *nbody = realloc(body, blen ? (size_t)blen : 1);
+        if (!nbody) { s = verr(vi, CC_NOMEM, "out of memory reading the vector delta"); break; }
+        body = nbody;
         if (fread(body, 1, (size_t)blen, f) != blen || fread(t, 1, 8, f) != 8 ||
             get_u64(t) != rec_sum(gen, nops, body, (size_t)blen))
             break;
         size_t at = 0;
-        for (uint32_t i = 0; s == CC_OK && i < nops; i++) {
-            if (at + 9 > blen) { s = verr(vi, CC_CORRUPT, "vector delta: bad record"); break; }
-            int op = body[at];
-            int64_t id = (int64_t)get_u64(body + at + 1);
-            at += 9;
-            if (op == OP_ADD && at + (size_t)vi->dim * sizeof(float) <= blen) {
-                float *v = malloc((size_t)vi->dim * sizeof *v);
-                if (!v) { s = verr(vi, CC_NOMEM, "out of memory reading the vector delta"); break; }
-                memcpy(v, body + at, (size_t)vi->dim * sizeof *v);
-                at += (size_t)vi->dim * sizeof(float);
-                if (idset_has(&vi->ids, id)) {      /* replayed twice: same content */
+        uint64_t nadd = 0;
+        for (uint32_t i = 0; s == CC_OK && i <= nops; i++) {
+            int op = -1, bad = 0;   /* -1: the record's end */
+            int64_t id = 0;
+            if (i < nops) {
+                if (at + 9 > blen) { s = verr(vi, CC_CORRUPT, "vector delta: bad record"); break; }
+                op = body[at];
+                id = (int64_t)get_u64(body + at + 1);
+                at += 9;
+                bad = op == OP_ADD ? at + vbytes > blen : op != OP_RM;
+            }
+            /* the batch goes in before anything it must precede: the end
+             * of the record, a removal, an id already in the index
+             * (replayed twice: same content, removed first) or in the batch */
+            if (nb && (op != OP_ADD || bad || idset_has(&vi->ids, id) || idset_has(&pend, id))) {
+                s = cr_vindex_add(vi, nb, bid, bv);
+                nb = 0;
+                idset_free(&pend);
+                if (s != CC_OK) break;
+            }
+            if (i == nops) break;
+            if (bad) {
+                s = verr(vi, CC_CORRUPT, "vector delta: bad op %d", op);
+            } else if (op == OP_ADD) {
+                if (idset_has(&vi->ids, id)) {
                     size_t got;
-                    s = cr_vindex_remove(vi, 1, &id, &got);
+                    if ((s = cr_vindex_remove(vi, 1, &id, &got)) != CC_OK) break;
                 }
-                if (s == CC_OK) s = cr_vindex_add(vi, 1, &id, v);
-                free(v);
-            } else if (op == OP_RM) {
+                if (nb == cap) {
+                    size_t nc = cap ? cap * 2 : 64;
+                    int64_t *ni = realloc(bid, nc * sizeof *ni);
+                    if (ni) bid = ni;
+                    float *nv = ni ? realloc(bv, nc * vbytes) : NULL;
+                    if (nv) bv = nv;
+                    if (!nv) { s = verr(vi, CC_NOMEM, "out of memory reading the vector delta"); break; }
+                    cap = nc;
+                }
+                if (idset_put(&pend, id) != CC_OK) {
+                    s = verr(vi, CC_NOMEM, "out of memory reading the vector delta");
+                    break;
+                }
+                bid[nb] = id;
+                memcpy(bv + nb * (size_t)vi->dim, body + at, vbytes);
+                nb++;
+                nadd++;
+                at += vbytes;
+            } else {
                 size_t got;
                 s = cr_vindex_remove(vi, 1, &id, &got);
-            } else {
-                s = verr(vi, CC_CORRUPT, "vector delta: bad op %d", op);
             }
         }
+        nb = 0;
+        idset_free(&pend);
         if (s != CC_OK) break;
+        vi->delta_adds += nadd;
         cr_vindex_set_generation(vi, (int64_t)gen);
         from += REC_HDR + blen + 8;
         vi->delta_off = from;
     }
     vi->applying = 0;
+    if (was > 1) omp_set_num_threads(was);
     free(body);
+    free(bid);
+    free(bv);
     return s;
 }
 
@@ -1025,6 +1078,10 @@ static void delta_load(cr_vindex *vi)
     fclose(f);
 }
 
+void cr_vindex_set_delta_max_adds(cr_vindex *vi, uint64_t n) { vi->max_adds = n; }
+
+uint64_t cr_vindex_delta_adds(const cr_vindex *vi) { return vi->delta_adds; }
+
 int cr_vindex_delta_damaged(const cr_vindex *vi, uint64_t *at, uint64_t *size)
 {
     *at = vi->delta_off;
@@ -1038,7 +1095,8 @@ cc_status cr_vindex_save_delta(cr_vindex *vi)
     uint64_t cap = (uint64_t)vi->base_st.st_size / DELTA_SHARE;
     if (cap < DELTA_MIN) cap = DELTA_MIN;
     if (!vi->has_base || vi->jr_over ||
-        vi->delta_off + REC_HDR + vi->jr.len + 8 > DELTA_HDR + cap)
+        vi->delta_off + REC_HDR + vi->jr.len + 8 > DELTA_HDR + cap ||
+        (vi->max_adds && vi->hnsw && vi->delta_adds + vi->jr_adds > vi->max_adds))
         return cr_vindex_save(vi);
     cc_buf dp = CC_BUF_INIT(0);
     if (stamp_path(vi->path, ".delta", &dp)) return verr(vi, CC_NOMEM, "out of memory");
@@ -1092,8 +1150,10 @@ cc_status cr_vindex_save_delta(cr_vindex *vi)
         s = verr(vi, io_status(e), "cannot write %s: %s", dp.data, strerror(e));
     } else {
         vi->delta_off = at + REC_HDR + vi->jr.len + 8;
+        vi->delta_adds = (fresh ? 0 : vi->delta_adds) + vi->jr_adds;
         cc_buf_reset(&vi->jr);
         vi->jr_ops = 0;
+        vi->jr_adds = 0;
     }
     cc_buf_free(&dp);
     return s;
@@ -1207,6 +1267,8 @@ static cc_status clone_to(cr_vindex *src, cr_vindex *vi, int into)
         vi->base_sum = src->base_sum;
         vi->base_gen = src->base_gen;
         vi->delta_off = src->delta_off;
+        vi->delta_adds = src->delta_adds;
+        vi->max_adds = src->max_adds;
         vi->delta_seen = src->delta_seen;
         vi->delta_bad = src->delta_bad;
         /* what src has not saved yet stays src's to save: the copy's
@@ -1214,6 +1276,7 @@ static cc_status clone_to(cr_vindex *src, cr_vindex *vi, int into)
         vi->jr_over = src->jr_over || src->jr_ops;
         cc_buf_reset(&vi->jr);
         vi->jr_ops = 0;
+        vi->jr_adds = 0;
         vi->copy_of = src->uid;
         vi->copy_era = src->era;
         vi->copy_n = (int64_t)faiss_Index_ntotal(src->idx);

@@ -14,7 +14,13 @@
  *
  * Writers keep the indexes merged themselves (cli_fts_tidy below, the
  * policy in retrieval/ftsmerge.c): this command is for KBs built by older
- * versions, or to merge before the policy would. */
+ * versions, or to merge before the policy would.
+ *
+ * It also writes the vector index whole when vectors.faiss.delta holds
+ * adds (with --if-needed: more than vectors.delta_max_adds, the limit
+ * one-shot writers keep to): every open replays the delta's adds as HNSW
+ * inserts, so a delta a server's writer left (it keeps appending while it
+ * runs) makes each later `cairn search` load slowly. */
 #include "cli.h"
 #include "retrieval.h"
 
@@ -26,7 +32,9 @@
               "  Merges the full-text indexes (chunk text, entity names) into one segment\n" \
               "  each, refreshes SQLite's planner statistics and checkpoints the log.\n" \
               "  Writers merge by themselves when the segments call for it; this is for\n" \
-              "  KBs built by older versions. --if-needed: only what a writer would merge.\n" \
+              "  KBs built by older versions. Writes the vector index whole when its delta\n" \
+              "  holds added vectors (each is re-inserted at every open). --if-needed: only\n" \
+              "  what a writer would merge, and a delta over vectors.delta_max_adds.\n" \
               "  Searches go on while it runs; other writers (ingest, serve) must not hold\n" \
               "  the KB."
 
@@ -79,6 +87,19 @@ fail:
     return 1;
 }
 
+/* The vector delta's adds over max_adds written into the index; 0 or 1. */
+static int fold_vectors(cc_kb *kb, uint64_t max_adds)
+{
+    uint64_t n = 0;
+    double t0 = cc_now_ms();
+    if (cr_vectors_fold(kb, NULL, max_adds, &n) != CC_OK)
+        return cli_error("writing the vector index: %s", cc_kb_errmsg(kb));
+    if (n)
+        printf("vector index: %llu added vectors of the delta written into it in %.2f s\n",
+               (unsigned long long)n, (cc_now_ms() - t0) / 1000.0);
+    return 0;
+}
+
 int cmd_optimize(int argc, char **argv)
 {
     cc_kb *kb;
@@ -87,8 +108,20 @@ int cmd_optimize(int argc, char **argv)
     if ((argc != 2 && !if_needed) || !strcmp(argv[1], "--help") || argv[1][0] == '-')
         return cli_usage(USAGE);
     if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
-    if (if_needed) return tidy(kb, argv[1]);
-    rc = merge_index(kb, CR_FTS_CHUNKS, "chunk text");
+    if (if_needed) {
+        int64_t ma;
+        if (cc_kb_setting_i64(kb, "vectors.delta_max_adds", CR_DELTA_MAX_ADDS, &ma) != CC_OK)
+            rc = cli_error("%s", cc_kb_errmsg(kb));
+        else if (ma > 0)
+            rc = fold_vectors(kb, (uint64_t)ma);
+        if (rc) {
+            cc_kb_close(kb);
+            return rc;
+        }
+        return tidy(kb, argv[1]);
+    }
+    rc = fold_vectors(kb, 0);
+    if (!rc) rc = merge_index(kb, CR_FTS_CHUNKS, "chunk text");
     if (!rc) rc = merge_index(kb, CR_FTS_NAMES, "entity names");
     if (!rc && cc_kb_exec(kb, "PRAGMA optimize") != CC_OK)
         rc = cli_error("refreshing planner statistics: %s", cc_kb_errmsg(kb));

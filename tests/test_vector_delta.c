@@ -106,11 +106,13 @@ int main(void)
     CHECK(d1 > 0);
     CHECK(cr_vindex_disk_same(a));
     CHECK(!cr_vindex_disk_same(b));                           /* b has not seen it */
+    CHECK(cr_vindex_delta_adds(a) == M / 2);                  /* removals are not adds */
 
     /* the reader applies it in place */
     int reload = -1;
     CHECK(cr_vindex_refresh(b, &reload) == CC_OK && reload == 0);
     CHECK(cr_vindex_generation(b) == 6);
+    CHECK(cr_vindex_delta_adds(b) == M / 2);
     CHECK(cr_vindex_count(b) == cr_vindex_count(a));
     CHECK(cr_vindex_count(b) == N - 5 + M / 2);
     CHECK(top1_is(b, x + (size_t)N * D, ids[N]));
@@ -126,6 +128,10 @@ int main(void)
     CHECK(cr_vindex_open(path, EMB, D, &o, &c) == CC_OK);
     CHECK(cr_vindex_generation(c) == 7);
     CHECK(cr_vindex_count(c) == N - 5 + M);
+    CHECK(cr_vindex_delta_adds(c) == M && cr_vindex_delta_adds(a) == M);
+    ok = 1;                       /* the open put each record's adds in as one batch */
+    for (int i = N; i < N + M; i++) ok &= top1_is(c, x + (size_t)i * D, ids[i]);
+    CHECK(ok);
     CHECK(top1_is(c, x + (size_t)(N + M - 1) * D, ids[N + M - 1]));
     cr_vindex_close(c);
     c = NULL;
@@ -185,6 +191,7 @@ int main(void)
     cr_vindex_set_generation(a, 9);
     CHECK(cr_vindex_save(a) == CC_OK);
     CHECK(fsize(dpath) == -1);
+    CHECK(cr_vindex_delta_adds(a) == 0);
     CHECK(cr_vindex_refresh(b, &reload) == CC_OK && reload == 1);
     /* a delta naming the old base is ignored by an open of the new one */
     CHECK(cr_vindex_open(path, EMB, D, &o, &c) == CC_OK);
@@ -204,6 +211,45 @@ int main(void)
         cr_vindex_close(c);
     }
 
+    /* a limit on the delta's adds (one-shot writers): within it a catch-up
+     * appends, past it the index is saved whole and the delta goes; a
+     * record that removes and adds one id again (a replaced chunk) and
+     * adds some twice over records replays to the writer's contents */
+    {
+        cr_vindex *w = NULL, *r = NULL;
+        size_t g2 = 0;
+        cr_vindex_close(a);
+        CHECK(cr_vindex_open(path, EMB, D, &o, &w) == CC_OK);
+        if (!w) goto out;
+        int64_t n0 = (int64_t)cr_vindex_count(w);
+        cr_vindex_set_delta_max_adds(w, 6);
+        CHECK(cr_vindex_add(w, 3, ids, x) == CC_OK);          /* 3 removed earlier */
+        cr_vindex_set_generation(w, 10);
+        CHECK(cr_vindex_save_delta(w) == CC_OK && fsize(dpath) > 0);
+        CHECK(cr_vindex_remove(w, 1, ids + 1, &g2) == CC_OK && g2 == 1);
+        CHECK(cr_vindex_add(w, 1, ids + 1, x + D) == CC_OK);  /* removed and added again */
+        CHECK(cr_vindex_add(w, 2, ids + 3, x + 3 * D) == CC_OK);
+        cr_vindex_set_generation(w, 11);
+        CHECK(cr_vindex_save_delta(w) == CC_OK && fsize(dpath) > 0);   /* 6 adds: kept */
+        CHECK(cr_vindex_delta_adds(w) == 6);
+        CHECK(cr_vindex_open(path, EMB, D, &o, &r) == CC_OK);
+        CHECK(r && cr_vindex_generation(r) == 11 && cr_vindex_delta_adds(r) == 6);
+        CHECK(r && cr_vindex_count(r) == n0 + 5 && cr_vindex_count(w) == n0 + 5);
+        ok = 1;
+        for (int i = 0; i < 5 && r; i++) ok &= top1_is(r, x + i * D, ids[i]);
+        CHECK(ok);
+        cr_vindex_close(r);
+        r = NULL;
+        CHECK(cr_vindex_add(w, 1, ids + N + M / 2, x + (size_t)(N + M / 2) * D) == CC_OK);
+        cr_vindex_set_generation(w, 12);
+        CHECK(cr_vindex_save_delta(w) == CC_OK);              /* 7 adds: saved whole */
+        CHECK(fsize(dpath) == -1 && cr_vindex_delta_adds(w) == 0);
+        CHECK(cr_vindex_open(path, EMB, D, &o, &r) == CC_OK);
+        CHECK(r && cr_vindex_generation(r) == 12 && cr_vindex_count(r) == n0 + 6);
+        cr_vindex_close(r);
+        a = w;
+    }
+out:
     cr_vindex_close(a);
     cr_vindex_close(b);
     unlink(path);
