@@ -153,8 +153,8 @@ const char *serve_kbdir(void);
  * Document writes run on one writer thread, not on libmicrohttpd's workers.
  * A job (serve_write_fn) runs with the writer's KB handle (write_mu held); it fills rp (the
  * reply: serve_reply_error, or a JSON body) and returns 1 when it committed
- * a change to the catalog (the vector index is then caught up later, in a
- * batch: group commit), 0 otherwise. It may read r (borrowed; the connection
+ * a change to the catalog (the vector index and the graph store are then
+ * caught up later, in a batch: group commit), 0 otherwise. It may read r (borrowed; the connection
  * is suspended meanwhile) but must not send on it. */
 
 /* Starts the writer thread with room for queue_max waiting jobs; its first

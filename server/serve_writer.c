@@ -11,9 +11,9 @@
  * 503 queue_full with Retry-After.
  *
  * Group commit of the vector index: a job commits its SQLite transaction
- * (the acknowledgement) and catches up the graph store, but not
- * vectors.faiss, the derived index whose full rewrite is the expensive part
- * of a write on a large KB. The writer catches the vector index up (replay
+ * (the acknowledgement) but does not catch up vectors.faiss, the derived
+ * index whose full rewrite is the expensive part of a write on a large KB
+ * (nor the graph store: below). The writer catches the vector index up (replay
  * the change log from the index's generation and append the changes to
  * vectors.faiss.delta: cr_vectors_sync_keep, the cr_vectors_sync every
  * writer uses, with the writer's index kept in memory between catch-ups
