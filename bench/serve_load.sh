@@ -6,7 +6,7 @@
 # run, so the ratio to nginx holds even on a loaded machine.
 #
 # Needs: apt-get install wrk nginx-light   (not in bootstrap: CI runs no benches)
-# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [SERVE_WAIT=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [WRITER=curl|keepalive] [SERVE_WAIT=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
 #   SERVE_WAIT=S: the most seconds to wait for the server to listen and for
 #   its vector index to be loaded and caught up (default 600; then it stops
 #   with a message rather than measure a server still loading).
@@ -173,19 +173,54 @@ else
   echo "(no vector index in $KB: hybrid not measured)"
 fi
 # a writer: one small new document after another through the API (uris
-# unique to this run: a document already in the KB would be 'unchanged')
+# unique to this run: a document already in the KB would be 'unchanged').
+# Default: one curl process per document (the rows of every session so
+# far). WRITER=keepalive: one python3 process posting the same documents
+# over one keep-alive connection (the client's own CPU per document is far
+# smaller; an additional row option, not the default, so results stay
+# comparable).
 RUN=$(date +%s)
-( i=0; while :; do i=$((i+1))
-    curl -s -o /dev/null -H 'Content-Type: application/json' \
-      -d "{\"uri\":\"load/$RUN-$i.txt\",\"text\":\"Load document $i about w$((i % 50000)) and w$(( (i * 31) % 50000)).\"}" "$U/v1/documents"
-  done ) &
-WPID=$!
+if [ "${WRITER:-curl}" = keepalive ]; then
+  /usr/bin/python3 - "$U" "$RUN" <<'PY' &
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1]); run = sys.argv[2]
+c = http.client.HTTPConnection(u.hostname, u.port)
+i = 0
+while True:
+    i += 1
+    body = json.dumps({"uri": "load/%s-%d.txt" % (run, i),
+                       "text": "Load document %d about w%d and w%d." % (i, i % 50000, (i * 31) % 50000)})
+    try:
+        c.request("POST", "/v1/documents", body, {"Content-Type": "application/json"})
+        c.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        c.close(); c = http.client.HTTPConnection(u.hostname, u.port)
+PY
+  WPID=$!
+else
+  ( i=0; while :; do i=$((i+1))
+      curl -s -o /dev/null -H 'Content-Type: application/json' \
+        -d "{\"uri\":\"load/$RUN-$i.txt\",\"text\":\"Load document $i about w$((i % 50000)) and w$(( (i * 31) % 50000)).\"}" "$U/v1/documents"
+    done ) &
+  WPID=$!
+fi
+# the writer client's own CPU (its process and the curls it waited for:
+# utime + stime + cutime + cstime, clock ticks)
+wcpu() { awk '{print $14 + $15 + $16 + $17}' "/proc/$WPID/stat" 2>/dev/null || echo 0; }
 # WRITER_WARMUP=S: let the writer run S seconds before the writer rows (its
 # first catch-up loads the whole vector index: seconds on a loaded machine)
 [ -n "${WRITER_WARMUP:-}" ] && sleep "$WRITER_WARMUP"
+wn0=$(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%'")
+wc0=$(wcpu); wt0=$(date +%s.%N)
 MODE=bm25 run "cairn /v1/search bm25, writer ingesting" "$U/v1/search" "$T/search.lua"
 if [ -f "$KB/vectors.faiss" ]; then
   MODE=hybrid run "cairn /v1/search hybrid, writer ingesting" "$U/v1/search" "$T/search.lua"
 fi
+wc1=$(wcpu); wt1=$(date +%s.%N)
+wn1=$(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%'")
 kill "$WPID"; wait "$WPID" 2>/dev/null; WPID=""
+awk -v c=$((wc1 - wc0)) -v n=$((wn1 - wn0)) -v t0="$wt0" -v t1="$wt1" \
+    -v hz="$(getconf CLK_TCK)" -v m="${WRITER:-curl}" 'BEGIN {
+  printf "writer client (%s) during the writer rows: %d documents, its CPU %.0f ms (%.2f ms per document, %.1f%% of one core)\n",
+         m, n, c * 1000 / hz, n ? c * 1000 / hz / n : 0, 100 * c / hz / (t1 - t0) }'
 echo "documents written by the writer during the writer runs: $(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%' AND deleted = 0")"

@@ -153,15 +153,17 @@ const char *serve_kbdir(void);
  * Document writes run on one writer thread, not on libmicrohttpd's workers.
  * A job (serve_write_fn) runs with the writer's KB handle (write_mu held); it fills rp (the
  * reply: serve_reply_error, or a JSON body) and returns 1 when it committed
- * a change to the catalog (the vector index is then caught up later, in a
- * batch: group commit), 0 otherwise. It may read r (borrowed; the connection
+ * a change to the catalog (the vector index and the graph store are then
+ * caught up later, in a batch: group commit), 0 otherwise. It may read r (borrowed; the connection
  * is suspended meanwhile) but must not send on it. */
 
 /* Starts the writer thread with room for queue_max waiting jobs; its first
- * act is to catch the vector index up with the catalog. nice (0..19,
- * setting serve.background_nice) lowers its CPU priority (serve_thread_nice).
- * Nonzero after printing an error. */
-int  serve_writer_start(int queue_max, int nice);
+ * acts are to catch the graph store and the vector index up with the
+ * catalog. nice (0..19, setting serve.background_nice) lowers its CPU
+ * priority (serve_thread_nice). graph_sync_ms (setting serve.graph_sync_ms):
+ * the graph store is caught up once the oldest commit it lacks is this old
+ * (0: after every commit). Nonzero after printing an error. */
+int  serve_writer_start(int queue_max, int nice, int graph_sync_ms);
 /* Lowers the calling thread's CPU priority by nice (Linux: setpriority on
  * the thread id; other threads keep theirs); 0 does nothing. A failure is
  * reported on stderr, not fatal. For the writer and the vector reloader, so
@@ -178,6 +180,12 @@ void serve_writer_stop(void);
 enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
                                    void (*arg_free)(void *));
 void            serve_write_state(int *queued, int *running); /* jobs waiting; 1 if one runs */
+/* For a reader of the graph store (KB/graph/, not the catalog): waits until
+ * the writer has caught the store up with every write acknowledged before
+ * the call (asking for the catch-up at once; it runs after the job in
+ * progress). CC_OK then; CC_BUSY (error set) when the catch-up failed or
+ * took more than 30 s, or the writer is stopped. */
+cc_status       serve_graph_wait(void);
 
 /* ---------------------------------------------------------------- the search workers (serve_readers.c)
  * Searches run on a pool of worker threads from one first-come,

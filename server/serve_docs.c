@@ -281,7 +281,8 @@ static void doc_job_free(void *p)
 
 /* On the writer thread: ingests one document; answers 201 (added), 200
  * (replaced or unchanged) or 409 (if_absent and the uri is live). The
- * graph store catches up here; the vector index later (serve_writer.c). */
+ * commit is the acknowledgement; the graph store and the vector index
+ * catch up later, grouped (serve_writer.c). */
 static int ingest_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
 {
     doc_job *d = arg;
@@ -308,9 +309,6 @@ static int ingest_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
         http = serve_write_status(s, 400, "ingest_failed", &code);
         serve_reply_error(rp, http, code, "%s", cc_kb_errmsg(kb));
         changed = 1;   /* nothing committed, or a catch-up does no harm */
-    } else if ((changed = 1, s = cg_graph_sync(kb, 0, NULL)) != CC_OK) {
-        http = serve_write_status(s, 500, "internal", &code);
-        serve_reply_error(rp, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
     } else {
         char detail[96];
         out = cJSON_CreateObject();
@@ -423,11 +421,7 @@ static int delete_job(serve_req *r, cc_kb *kb, void *arg, serve_reply *rp)
             serve_reply_error(rp, 404, "not_found", "no document with id %lld", (long long)id);
         return 0;
     }
-    if ((st = cg_graph_sync(kb, 0, NULL)) != CC_OK) {
-        const char *code;
-        int http = serve_write_status(st, 500, "internal", &code);
-        serve_reply_error(rp, http, code, "derived indexes: %s", cc_kb_errmsg(kb));
-    } else {
+    {   /* the graph store and the vector index catch up later (serve_writer.c) */
         cJSON *out = cJSON_CreateObject();
         cJSON_AddNumberToObject(out, "id", (double)id);
         cJSON_AddNumberToObject(out, "removed", (double)n);

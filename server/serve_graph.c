@@ -11,7 +11,8 @@
  *   POST /v1/sparql {"query", "limit": 1..1000000, "timeout_ms": 1..60000}
  *        cg_sparql_exec over the Redland store, read-only: its JSON answer
  *        as it is (SPARQL 1.1 JSON result terms). limit defaults to 1000,
- *        timeout_ms to 10000. Update forms and queries that do not parse
+ *        timeout_ms to 10000. The store first catches up with every write
+ *        acknowledged before the request (serve_graph_wait). Update forms and queries that do not parse
  *        are 400 bad_query with the library's message; past the time limit
  *        400 query_timeout (the caller chose the limit, as /v1/sql's
  *        statement_timeout); no store 404 no_graph_store; a writer holding
@@ -348,6 +349,13 @@ enum MHD_Result serve_sparql(serve_req *r)
             return serve_send_error(r, 400, "bad_field", "field \"timeout_ms\" must be an integer in 1..60000");
         }
         timeout = (int64_t)tj->valuedouble;
+    }
+    /* read-your-writes: the store catches up first with every write
+     * acknowledged before this request (it lags them otherwise); no
+     * reader slot is held meanwhile */
+    if (serve_graph_wait() != CC_OK) {
+        cJSON_Delete(j);
+        return serve_send_error(r, 503, "busy", "%s; retry", cc_errmsg());
     }
     s = serve_slot_take();
     if (!s->kb) {

@@ -11,9 +11,9 @@
  * 503 queue_full with Retry-After.
  *
  * Group commit of the vector index: a job commits its SQLite transaction
- * (the acknowledgement) and catches up the graph store, but not
- * vectors.faiss, the derived index whose full rewrite is the expensive part
- * of a write on a large KB. The writer catches the vector index up (replay
+ * (the acknowledgement) but does not catch up vectors.faiss, the derived
+ * index whose full rewrite is the expensive part of a write on a large KB
+ * (nor the graph store: below). The writer catches the vector index up (replay
  * the change log from the index's generation and append the changes to
  * vectors.faiss.delta: cr_vectors_sync_keep, the cr_vectors_sync every
  * writer uses, with the writer's index kept in memory between catch-ups
@@ -25,7 +25,20 @@
  * commit and the next sync leaves the index at an older generation; the
  * next sync (the server's at startup, or any CLI writer's) replays the
  * change log, so no acknowledged document stays out of the vector lane.
- * Readers see the new file through serve_vectors.c's reloader. */
+ * Readers see the new file through serve_vectors.c's reloader.
+ *
+ * The graph store (KB/graph/, Redland) is grouped the same way: a job
+ * commits the record (SQLite) and marks the store behind; the writer
+ * catches it up (cg_graph_sync: the change log replayed from the store's
+ * generation, so one catch-up covers any number of commits) when the
+ * oldest commit it has not caught up is serve.graph_sync_ms old (queue
+ * drained or not), at startup, on shutdown after the queue is drained,
+ * and at once when a reader of the store asks (serve_graph_wait: POST
+ * /v1/sparql waits for a catch-up that covers every write acknowledged
+ * before it arrived, so it reads its writes and the cost falls only on
+ * it). A crash between a commit and the catch-up leaves the store at an
+ * older generation, which the next sync (the server's at startup, any CLI
+ * writer's) replays; `cairn check` reports it behind meanwhile. */
 #define _GNU_SOURCE
 #include "serve.h"
 #include "graph.h"
@@ -40,6 +53,7 @@
 #define SYNC_GAP_MS 2000      /* least time between two vector syncs */
 #define FAIL_GAP_MS 60000     /* most time between retries of a failing sync */
 #define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
+#define GRAPH_WAIT_MS 30000   /* most a reader waits for the graph store's catch-up */
 
 static struct {
     pthread_mutex_t mu;
@@ -58,7 +72,17 @@ static struct {
     pthread_t       pre_tid;
     int             pre_state;      /* 0 not started, 1 loading, 2 loaded (pre), 3 taken */
     cr_vindex      *pre;
-} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    /* the graph store: commits counted; a catch-up covers those counted
+     * when it began (graph_done then); graph_want: a reader waits */
+    pthread_cond_t  graph_cv;       /* a catch-up ended */
+    uint64_t        graph_commits, graph_done, graph_fails;
+    double          graph_since_ms; /* the oldest commit not caught up */
+    double          graph_due_ms;   /* a failing catch-up's next try */
+    double          graph_gap_ms;   /* serve.graph_sync_ms */
+    int             graph_want;
+    int             graph_gave_up;  /* failed at shutdown: the next writer catches up */
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+       .graph_cv = PTHREAD_COND_INITIALIZER};
 
 /* The full-text indexes merged when their segments call for it
  * (cr_fts_tidy), a bounded step at a time, stopping as soon as a job
@@ -226,6 +250,76 @@ static void vector_sync(void)
     pthread_mutex_unlock(&W.mu);
 }
 
+/* Under W.mu: 1 when the graph store is to be caught up now: commits it
+ * has not caught up, and a reader waits, the server stops with the queue
+ * drained, or the oldest is graph_gap_ms old; after a failure, not before
+ * graph_due_ms unless a reader waits. */
+static int graph_sync_now(double now)
+{
+    if (W.graph_done == W.graph_commits || W.graph_gave_up) return 0;
+    if (W.graph_fails && now < W.graph_due_ms && !W.stop && !W.graph_want) return 0;
+    return W.graph_want || (W.stop && !W.q.head) || now >= W.graph_since_ms + W.graph_gap_ms;
+}
+
+/* Catches the graph store up with the catalog (never while a job runs). */
+static void graph_sync(void)
+{
+    cc_kb *kb;
+    cc_status st;
+    cg_graph_stats gs;
+    uint64_t upto;
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
+    pthread_mutex_lock(&W.mu);
+    upto = W.graph_commits;   /* commits from here on need another catch-up */
+    W.graph_want = 0;
+    pthread_mutex_unlock(&W.mu);
+    memset(&gs, 0, sizeof gs);
+    if ((st = serve_writer_acquire(&kb)) == CC_OK) {
+        if ((st = cg_graph_sync(kb, 0, &gs)) != CC_OK)
+            fprintf(stderr, "cairn: graph store catch-up: %s; retrying\n", cc_kb_errmsg(kb));
+        serve_writer_release(kb, 0);
+    } else if (st != CC_BUSY) {   /* busy: a CLI writer holds the KB (and catches the store up) */
+        fprintf(stderr, "cairn: graph store catch-up: %s; retrying\n", cc_errmsg());
+    }
+    serve_timing("W", "graph %.3f contexts %lld cpu %.3f", cc_now_ms() - t0,
+                 (long long)(gs.contexts_added + gs.contexts_removed), serve_thread_cpu_ms() - c0);
+    pthread_mutex_lock(&W.mu);
+    if (st == CC_OK) {
+        W.graph_done = upto;
+        W.graph_fails = 0;
+        W.graph_since_ms = cc_now_ms();   /* for commits that came meanwhile */
+    } else {   /* a lasting failure retries ever more slowly; waiting readers are told */
+        double gap = W.graph_gap_ms > 100 ? W.graph_gap_ms : 100;
+        for (uint64_t i = 0; i < W.graph_fails && gap < FAIL_GAP_MS; i++) gap *= 2;
+        W.graph_fails++;
+        W.graph_due_ms = cc_now_ms() + (gap < FAIL_GAP_MS ? gap : FAIL_GAP_MS);
+    }
+    pthread_cond_broadcast(&W.graph_cv);
+    pthread_mutex_unlock(&W.mu);
+}
+
+cc_status serve_graph_wait(void)
+{
+    uint64_t target, fails;
+    struct timespec ts;
+    int rc = 0;
+    pthread_mutex_lock(&W.mu);
+    target = W.graph_commits;
+    fails = W.graph_fails;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += GRAPH_WAIT_MS / 1000;
+    while (W.running && W.graph_done < target && W.graph_fails == fails && rc == 0) {
+        W.graph_want = 1;
+        pthread_cond_signal(&W.cv);
+        rc = pthread_cond_timedwait(&W.graph_cv, &W.mu, &ts);
+    }
+    rc = W.graph_done >= target ? 0 : 1;
+    pthread_mutex_unlock(&W.mu);
+    if (rc) cc_seterr(CC_BUSY, "the graph store has not caught up with the writes acknowledged "
+                         "before this request (the writer is busy or a CLI writer holds the KB)");
+    return rc ? CC_BUSY : CC_OK;
+}
+
 static void run_job(serve_job *j)
 {
     cc_kb *kb;
@@ -243,6 +337,8 @@ static void run_job(serve_job *j)
             pthread_mutex_lock(&W.mu);
             if (!W.vec_dirty && W.vec_due_ms < cc_now_ms()) W.vec_due_ms = cc_now_ms();
             W.vec_dirty = 1;
+            if (W.graph_done == W.graph_commits) W.graph_since_ms = cc_now_ms();
+            W.graph_commits++;   /* before the reply is sent: a later reader waits for it */
             if (W.pre_state == 0 && !W.vec_keep) {   /* the first write: load the index aside */
                 W.pre_state = 1;
                 if (pthread_create(&W.pre_tid, NULL, preload_main, NULL)) W.pre_state = 3;
@@ -274,8 +370,16 @@ static void *writer_main(void *arg)
     cr_vindex_batch_threads(1);
     pthread_mutex_lock(&W.mu);
     for (;;) {
-        serve_job *j = serve_job_pop(&W.q);
+        serve_job *j;
         double now = cc_now_ms();
+        if (graph_sync_now(now)) {   /* before the next job: a reader waits, or it is due */
+            pthread_mutex_unlock(&W.mu);
+            graph_sync();
+            pthread_mutex_lock(&W.mu);
+            if (W.stop && W.graph_fails && !W.q.head) W.graph_gave_up = 1;
+            continue;
+        }
+        j = serve_job_pop(&W.q);
         if (j) {
             W.n_queued--;
             W.n_running = 1;
@@ -297,9 +401,15 @@ static void *writer_main(void *arg)
             continue;
         }
         if (W.stop) break;
-        if (W.vec_dirty) {
+        if (W.vec_dirty || (W.graph_done != W.graph_commits && !W.graph_gave_up)) {
             struct timespec ts;
-            double wait = W.vec_due_ms - now;
+            double wait = 1e9, gdue;
+            if (W.vec_dirty) wait = W.vec_due_ms - now;
+            if (W.graph_done != W.graph_commits) {
+                gdue = W.graph_fails ? W.graph_due_ms : W.graph_since_ms + W.graph_gap_ms;
+                if (gdue - now < wait) wait = gdue - now;
+            }
+            if (wait < 0) wait = 0;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += (time_t)(wait / 1000);
             ts.tv_nsec += (long)((wait - (double)(long)(wait / 1000) * 1000) * 1e6);
@@ -316,10 +426,14 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int serve_writer_start(int queue_max, int nice)
+int serve_writer_start(int queue_max, int nice, int graph_sync_ms)
 {
     W.queue_max = queue_max;
     W.nice = nice;
+    W.graph_gap_ms = graph_sync_ms;
+    W.graph_commits = 1;      /* catch the graph store up at startup (after a crash, say) */
+    W.graph_done = 0;
+    W.graph_since_ms = -1e12; /* at once */
     W.vec_gap_ms = SYNC_GAP_MS;
     W.vec_dirty = 1;          /* catch up at startup (after a crash, say) */
     W.vec_due_ms = 0;
@@ -337,7 +451,10 @@ void serve_writer_stop(void)
     pthread_cond_signal(&W.cv);
     pthread_mutex_unlock(&W.mu);
     pthread_join(W.tid, NULL);
+    pthread_mutex_lock(&W.mu);
     W.running = 0;
+    pthread_cond_broadcast(&W.graph_cv);   /* readers still waiting stop waiting */
+    pthread_mutex_unlock(&W.mu);
 }
 
 enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
