@@ -359,6 +359,28 @@ void serve_thread_nice(int nice)
                         "the server's\n", strerror(errno));
 }
 
+/* At shutdown: the delta the catch-ups appended while the server ran is
+ * written into the index once it holds more than vectors.delta_max_adds
+ * adds, so that the next open (a restart, `cairn search`) does not replay
+ * them as HNSW inserts. Not while running: the readers would reload. */
+static void fold_vectors(void)
+{
+    cc_kb *kb;
+    int64_t ma;
+    uint64_t n = 0;
+    double t0 = cc_now_ms();
+    if (serve_writer_acquire(&kb) != CC_OK) return;   /* a CLI writer holds the KB */
+    if (cc_kb_setting_i64(kb, "vectors.delta_max_adds", CR_DELTA_MAX_ADDS, &ma) == CC_OK && ma > 0) {
+        if (cr_vectors_fold(kb, &W.vec_keep, (uint64_t)ma, &n) != CC_OK)
+            fprintf(stderr, "cairn: writing the vector index at shutdown: %s (the delta stays; "
+                            "`cairn optimize` writes it in)\n", cc_kb_errmsg(kb));
+        else if (n)
+            fprintf(stderr, "cairn: vector index: %llu added vectors of the delta written into "
+                            "it in %.2f s\n", (unsigned long long)n, (cc_now_ms() - t0) / 1000.0);
+    }
+    serve_writer_release(kb, 0);
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -421,6 +443,7 @@ static void *writer_main(void *arg)
     }
     while (preload_pending()) pthread_cond_wait(&W.cv, &W.mu);
     pthread_mutex_unlock(&W.mu);
+    if (W.vec_keep && !W.vec_dirty) fold_vectors();
     cr_vindex_close(W.vec_keep);
     W.vec_keep = NULL;
     return NULL;
