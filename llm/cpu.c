@@ -5,11 +5,12 @@
  * present) or the portable reference. Between jobs the workers spin a
  * little on the job counter (a decode token runs ~120 jobs back to back)
  * and then sleep on a condition variable; the caller waits for the end of
- * a job the same way, for the job's items, not for the workers: a worker
- * the OS has put aside before it claimed a chunk does not hold the job up
- * (a chunk it has claimed does). CAIRN_POOL_STATS=1 prints where the
- * caller's time went when the backend is freed. Matrix products with quantised weights take the
- * integer path (qdot.c): the input is quantised once per product.
+ * a job the same way. CAIRN_POOL_STATS=1 prints where the caller's time
+ * went when the backend is freed (docs/benchmarks.md, decodepool: a pool
+ * whose caller did not wait for workers that had claimed nothing ran
+ * slower on the loaded 2-vCPU machine and was not kept). Matrix products
+ * with quantised weights take the integer path (qdot.c): the input is
+ * quantised once per product.
  * Attention (attn.c) takes the query heads of one KV head together over
  * chunks of positions and merges the chunks per head afterwards; the cache
  * it reads holds floats, IEEE halves (cl_attn_args.kv_f16), halves being
@@ -39,14 +40,10 @@
  * take in turn until none is left. */
 typedef void (*job_fn)(void *arg, uint64_t begin, uint64_t end, int tid);
 
-/* The claim word: the job generation's low 32 bits above the first item not
- * yet taken (32 bits; CL_CLOSED once the job is over). */
-#define CL_CLOSED 0xffffffffu
-
 typedef struct pool_stats { /* CAIRN_POOL_STATS=1: where the caller's time goes, printed when the backend is freed */
     uint64_t jobs, inline_jobs, alone; /* jobs on the pool, jobs run inline, pool jobs no worker took part in */
     uint64_t items, items_main;        /* items of pool jobs, of which the caller ran */
-    uint64_t ns_work, ns_wait;         /* caller: in its chunks, then waiting for the others' last chunks */
+    uint64_t ns_work, ns_wait;         /* caller: in its chunks, then waiting for the workers to be done */
     uint64_t waits_100us, waits_1ms;   /* waits longer than 0.1 ms and 1 ms */
     uint64_t slept;                    /* waits that ended asleep on the condition variable */
 } pool_stats;
@@ -68,16 +65,12 @@ typedef struct cpu_ctx {
     atomic_int sleepers;      /* workers asleep on go (or about to be) */
     atomic_int main_waiting;  /* the caller asleep on done (or about to be) */
     atomic_int quit;
+    atomic_int pending;       /* workers still running the current job */
     int spin;                 /* pause instructions before sleeping (CL_SPIN; CAIRN_POOL_SPIN) */
-    /* The current job. Written by the caller before it publishes the job's
-     * claim word (release), read by a worker after it reads that word
-     * (acquire); atomics because a late worker may read them while the next
-     * job's are written (its claim then fails, see take_chunks). */
-    _Atomic(job_fn) fn;
-    _Atomic(void *) arg;
-    atomic_uint_fast64_t n, chunk;
-    atomic_uint_fast64_t claim;   /* gen << 32 | first item not yet taken */
-    atomic_uint_fast64_t n_done;  /* items finished */
+    job_fn fn;
+    void *arg;
+    uint64_t n, chunk;
+    atomic_uint_fast64_t next; /* first item not yet taken */
     int stats_on;
     pool_stats st;
     float *scratch; /* n_threads * scratch_per floats, for attention scores */
@@ -98,42 +91,16 @@ typedef struct worker_arg {
     uint64_t seen; /* the job generation when the worker started: not its job */
 } worker_arg;
 
-/* Takes chunks of job generation g (low 32 bits) until none is left and
- * returns the items it ran; 0 at once when g is over. A chunk is claimed by
- * a compare-and-swap on the claim word, so a thread claims only from the
- * job it read the fields of: if the caller has moved on (closed g, written
- * the next job's fields), the word has changed and the claim fails. The
- * caller waits for the items finished (n_done), not for the workers: a
- * worker that the OS keeps off the CPU and has claimed nothing does not
- * hold the job up, and joins a later one when it runs again. The 32-bit
- * generation would need a thread held between its read and its claim for
- * 2^32 jobs to be fooled. */
-static uint64_t take_chunks(cpu_ctx *c, int tid, uint32_t g)
+/* Takes chunks until none is left; returns the items it ran. */
+static uint64_t take_chunks(cpu_ctx *c, int tid)
 {
-    uint64_t w = atomic_load_explicit(&c->claim, memory_order_acquire), got = 0;
+    uint64_t got = 0;
     for (;;) {
-        job_fn fn;
-        void *arg;
-        uint64_t n, b, e;
-        if ((uint32_t)(w >> 32) != g) return got;
-        fn = atomic_load_explicit(&c->fn, memory_order_acquire);
-        arg = atomic_load_explicit(&c->arg, memory_order_acquire);
-        n = atomic_load_explicit(&c->n, memory_order_acquire);
-        e = atomic_load_explicit(&c->chunk, memory_order_acquire);
-        b = w & 0xffffffffu;
-        if (b >= n) return got;
-        e = b + e < n ? b + e : n;
-        if (!atomic_compare_exchange_weak_explicit(&c->claim, &w, (w & ~(uint64_t)0xffffffffu) | e,
-                                                   memory_order_acq_rel, memory_order_acquire))
-            continue;
-        fn(arg, b, e, tid);
+        uint64_t b = atomic_fetch_add(&c->next, c->chunk), e;
+        if (b >= c->n) return got;
+        e = b + c->chunk < c->n ? b + c->chunk : c->n;
+        c->fn(c->arg, b, e, tid);
         got += e - b;
-        if (atomic_fetch_add(&c->n_done, e - b) + (e - b) == n && tid && atomic_load(&c->main_waiting)) {
-            pthread_mutex_lock(&c->mu);
-            pthread_cond_signal(&c->done);
-            pthread_mutex_unlock(&c->mu);
-        }
-        w = atomic_load_explicit(&c->claim, memory_order_acquire);
     }
 }
 
@@ -186,55 +153,56 @@ static void *worker(void *p)
         }
         if (atomic_load(&c->quit)) return NULL;
         seen = atomic_load(&c->gen);
-        take_chunks(c, wa.tid, (uint32_t)seen);
+        take_chunks(c, wa.tid);
+        if (atomic_fetch_sub(&c->pending, 1) == 1 && atomic_load(&c->main_waiting)) {
+            pthread_mutex_lock(&c->mu);
+            pthread_cond_signal(&c->done);
+            pthread_mutex_unlock(&c->mu);
+        }
     }
 }
 
-/* Runs a job on the pool (the caller is thread 0 and takes chunks too) and
- * returns when every item is finished. Chunks hold at least `grain` items
- * (and about 1/8 of a thread's share); jobs under two chunks run inline.
- * Which thread runs a chunk changes nothing in the results: each item's
- * values are computed by one thread in a fixed order. */
+/* Runs a job on all threads (the caller is thread 0) and waits for every
+ * worker to be done with it. Chunks hold at least `grain` items (and about
+ * 1/8 of a thread's share); jobs under two chunks run inline. Which thread
+ * runs a chunk changes nothing in the results: each item's values are
+ * computed by one thread in a fixed order. */
 static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
 {
-    uint64_t chunk = n / ((uint64_t)c->n_threads * 8), g, got, t0 = 0, t1 = 0;
+    uint64_t chunk = n / ((uint64_t)c->n_threads * 8), got, t0 = 0, t1 = 0;
     int i = 0;
-    if (c->n_threads == 1 || n < grain * 2 || n >= CL_CLOSED) {
+    if (c->n_threads == 1 || n < grain * 2) {
         if (c->stats_on) c->st.inline_jobs++;
         fn(arg, 0, n, 0);
         return;
     }
-    g = atomic_load(&c->gen) + 1;
-    atomic_store_explicit(&c->fn, fn, memory_order_release);
-    atomic_store_explicit(&c->arg, arg, memory_order_release);
-    atomic_store_explicit(&c->n, n, memory_order_release);
-    atomic_store_explicit(&c->chunk, chunk > grain ? chunk : grain, memory_order_release);
-    atomic_store(&c->n_done, 0);
-    atomic_store_explicit(&c->claim, (uint64_t)(uint32_t)g << 32, memory_order_release);
-    atomic_store(&c->gen, g);
+    c->fn = fn;
+    c->arg = arg;
+    c->n = n;
+    c->chunk = chunk > grain ? chunk : grain;
+    atomic_store(&c->next, 0);
+    atomic_store(&c->pending, c->n_threads - 1);
+    atomic_fetch_add(&c->gen, 1); /* publishes the fields above */
     if (atomic_load(&c->sleepers)) {
         pthread_mutex_lock(&c->mu);
         pthread_cond_broadcast(&c->go);
         pthread_mutex_unlock(&c->mu);
     }
     if (c->stats_on) t0 = now_ns();
-    got = take_chunks(c, 0, (uint32_t)g);
+    got = take_chunks(c, 0);
     if (c->stats_on) t1 = now_ns();
-    while (atomic_load(&c->n_done) < n) {
+    while (atomic_load(&c->pending)) {
         if (++i < c->spin) {
             relax(i);
             continue;
         }
         pthread_mutex_lock(&c->mu);
         atomic_store(&c->main_waiting, 1);
-        while (atomic_load(&c->n_done) < n) pthread_cond_wait(&c->done, &c->mu);
+        while (atomic_load(&c->pending)) pthread_cond_wait(&c->done, &c->mu);
         atomic_store(&c->main_waiting, 0);
         pthread_mutex_unlock(&c->mu);
         if (c->stats_on) c->st.slept++;
     }
-    /* closed before the next job's fields are written: a worker still
-     * holding this job's word fails its claim */
-    atomic_store(&c->claim, (uint64_t)(uint32_t)g << 32 | CL_CLOSED);
     if (c->stats_on) {
         uint64_t t2 = now_ns(), wt = t2 - t1;
         c->st.jobs++;
@@ -254,7 +222,7 @@ static void print_stats(const cpu_ctx *c)
     if (!c->stats_on || !s->jobs) return;
     fprintf(stderr,
             "pool: %d threads, %llu jobs (+%llu inline); the caller ran %.1f%% of the items, all of them in %llu "
-            "jobs; caller in chunks %.1f ms, waiting for others' last chunks %.1f ms (%.1f us per job; %llu waits "
+            "jobs; caller in chunks %.1f ms, waiting for the workers %.1f ms (%.1f us per job; %llu waits "
             "> 0.1 ms, %llu > 1 ms, %llu asleep)\n",
             c->n_threads, (unsigned long long)s->jobs, (unsigned long long)s->inline_jobs,
             100.0 * (double)s->items_main / (double)s->items, (unsigned long long)s->alone, s->ns_work / 1e6,
