@@ -5,8 +5,12 @@
  * present) or the portable reference. Between jobs the workers spin a
  * little on the job counter (a decode token runs ~120 jobs back to back)
  * and then sleep on a condition variable; the caller waits for the end of
- * a job the same way. Matrix products with quantised weights take the
- * integer path (qdot.c): the input is quantised once per product.
+ * a job the same way. CAIRN_POOL_STATS=1 prints where the caller's time
+ * went when the backend is freed (docs/benchmarks.md, decodepool: a pool
+ * whose caller did not wait for workers that had claimed nothing ran
+ * slower on the loaded 2-vCPU machine and was not kept). Matrix products
+ * with quantised weights take the integer path (qdot.c): the input is
+ * quantised once per product.
  * Attention (attn.c) takes the query heads of one KV head together over
  * chunks of positions and merges the chunks per head afterwards; the cache
  * it reads holds floats, IEEE halves (cl_attn_args.kv_f16), halves being
@@ -22,8 +26,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CL_MAX_THREADS 256
@@ -33,6 +39,14 @@
 /* A job runs fn(arg, begin, end, tid) on chunks of [0, n) that the threads
  * take in turn until none is left. */
 typedef void (*job_fn)(void *arg, uint64_t begin, uint64_t end, int tid);
+
+typedef struct pool_stats { /* CAIRN_POOL_STATS=1: where the caller's time goes, printed when the backend is freed */
+    uint64_t jobs, inline_jobs, alone; /* jobs on the pool, jobs run inline, pool jobs no worker took part in */
+    uint64_t items, items_main;        /* items of pool jobs, of which the caller ran */
+    uint64_t ns_work, ns_wait;         /* caller: in its chunks, then waiting for the workers to be done */
+    uint64_t waits_100us, waits_1ms;   /* waits longer than 0.1 ms and 1 ms */
+    uint64_t slept;                    /* waits that ended asleep on the condition variable */
+} pool_stats;
 
 typedef struct cpu_ctx {
     int n_threads;
@@ -48,14 +62,17 @@ typedef struct cpu_ctx {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     atomic_uint_fast64_t gen; /* job generation, bumped per job */
-    atomic_int pending;       /* workers still running the current job */
     atomic_int sleepers;      /* workers asleep on go (or about to be) */
     atomic_int main_waiting;  /* the caller asleep on done (or about to be) */
     atomic_int quit;
+    atomic_int pending;       /* workers still running the current job */
+    int spin;                 /* pause instructions before sleeping (CL_SPIN; CAIRN_POOL_SPIN) */
     job_fn fn;
     void *arg;
     uint64_t n, chunk;
     atomic_uint_fast64_t next; /* first item not yet taken */
+    int stats_on;
+    pool_stats st;
     float *scratch; /* n_threads * scratch_per floats, for attention scores */
     size_t scratch_per;
     cl_attn_part_fn attn_part;
@@ -74,12 +91,16 @@ typedef struct worker_arg {
     uint64_t seen; /* the job generation when the worker started: not its job */
 } worker_arg;
 
-static void take_chunks(cpu_ctx *c, int tid)
+/* Takes chunks until none is left; returns the items it ran. */
+static uint64_t take_chunks(cpu_ctx *c, int tid)
 {
+    uint64_t got = 0;
     for (;;) {
-        uint64_t b = atomic_fetch_add(&c->next, c->chunk);
-        if (b >= c->n) return;
-        c->fn(c->arg, b, b + c->chunk < c->n ? b + c->chunk : c->n, tid);
+        uint64_t b = atomic_fetch_add(&c->next, c->chunk), e;
+        if (b >= c->n) return got;
+        e = b + c->chunk < c->n ? b + c->chunk : c->n;
+        c->fn(c->arg, b, e, tid);
+        got += e - b;
     }
 }
 
@@ -88,7 +109,8 @@ static void take_chunks(cpu_ctx *c, int tid)
  * sched_yield on purpose: on an oversubscribed machine a thread that spins
  * or yields loses the scheduler's wake-up preference that a sleeper gets,
  * and a first version (4096 spins, yielding every 256) ran decode at a
- * tenth of the condition-variable pool's speed under load average 25. */
+ * tenth of the condition-variable pool's speed under load average 25.
+ * CAIRN_POOL_SPIN=N sets it (0-1000000) for measurements. */
 #define CL_SPIN 1000
 
 static inline void relax(int i)
@@ -97,6 +119,13 @@ static inline void relax(int i)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 /* Sleep protocol (no lost wake-up): the sleeper announces itself (sleepers
@@ -112,7 +141,7 @@ static void *worker(void *p)
     for (;;) {
         int i = 0;
         while (atomic_load(&c->gen) == seen && !atomic_load(&c->quit)) {
-            if (++i < CL_SPIN) {
+            if (++i < c->spin) {
                 relax(i);
                 continue;
             }
@@ -133,14 +162,17 @@ static void *worker(void *p)
     }
 }
 
-/* Runs a job on all threads (the caller is thread 0) and waits for it.
- * Chunks hold at least `grain` items (and about 1/8 of a thread's share);
- * jobs under two chunks run inline. */
+/* Runs a job on all threads (the caller is thread 0) and waits for every
+ * worker to be done with it. Chunks hold at least `grain` items (and about
+ * 1/8 of a thread's share); jobs under two chunks run inline. Which thread
+ * runs a chunk changes nothing in the results: each item's values are
+ * computed by one thread in a fixed order. */
 static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
 {
-    uint64_t chunk = n / ((uint64_t)c->n_threads * 8);
+    uint64_t chunk = n / ((uint64_t)c->n_threads * 8), got, t0 = 0, t1 = 0;
     int i = 0;
     if (c->n_threads == 1 || n < grain * 2) {
+        if (c->stats_on) c->st.inline_jobs++;
         fn(arg, 0, n, 0);
         return;
     }
@@ -156,9 +188,11 @@ static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain
         pthread_cond_broadcast(&c->go);
         pthread_mutex_unlock(&c->mu);
     }
-    take_chunks(c, 0);
+    if (c->stats_on) t0 = now_ns();
+    got = take_chunks(c, 0);
+    if (c->stats_on) t1 = now_ns();
     while (atomic_load(&c->pending)) {
-        if (++i < CL_SPIN) {
+        if (++i < c->spin) {
             relax(i);
             continue;
         }
@@ -167,7 +201,33 @@ static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain
         while (atomic_load(&c->pending)) pthread_cond_wait(&c->done, &c->mu);
         atomic_store(&c->main_waiting, 0);
         pthread_mutex_unlock(&c->mu);
+        if (c->stats_on) c->st.slept++;
     }
+    if (c->stats_on) {
+        uint64_t t2 = now_ns(), wt = t2 - t1;
+        c->st.jobs++;
+        c->st.alone += got == n;
+        c->st.items += n;
+        c->st.items_main += got;
+        c->st.ns_work += t1 - t0;
+        c->st.ns_wait += wt;
+        c->st.waits_100us += wt > 100000;
+        c->st.waits_1ms += wt > 1000000;
+    }
+}
+
+static void print_stats(const cpu_ctx *c)
+{
+    const pool_stats *s = &c->st;
+    if (!c->stats_on || !s->jobs) return;
+    fprintf(stderr,
+            "pool: %d threads, %llu jobs (+%llu inline); the caller ran %.1f%% of the items, all of them in %llu "
+            "jobs; caller in chunks %.1f ms, waiting for the workers %.1f ms (%.1f us per job; %llu waits "
+            "> 0.1 ms, %llu > 1 ms, %llu asleep)\n",
+            c->n_threads, (unsigned long long)s->jobs, (unsigned long long)s->inline_jobs,
+            100.0 * (double)s->items_main / (double)s->items, (unsigned long long)s->alone, s->ns_work / 1e6,
+            s->ns_wait / 1e6, s->ns_wait / 1e3 / (double)s->jobs, (unsigned long long)s->waits_100us,
+            (unsigned long long)s->waits_1ms, (unsigned long long)s->slept);
 }
 
 static void stop_workers(cpu_ctx *c)
@@ -228,6 +288,7 @@ static void cpu_free(void *ctx)
 {
     cpu_ctx *c = ctx;
     if (!c) return;
+    print_stats(c);
     stop_workers(c);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->go);
@@ -601,6 +662,13 @@ cl_status cl_backend_cpu_new(int n_threads, int simd, cl_backend *out)
     c->attn_part_q8 = cl_attn_part_q8_select(simd);
     c->attn_merge = cl_attn_merge_select(simd);
     c->float_dot = getenv("CAIRN_CPU_DOT") && !strcmp(getenv("CAIRN_CPU_DOT"), "float");
+    c->stats_on = getenv("CAIRN_POOL_STATS") && !strcmp(getenv("CAIRN_POOL_STATS"), "1");
+    c->spin = CL_SPIN;
+    if (getenv("CAIRN_POOL_SPIN")) {
+        char *end;
+        long v = strtol(getenv("CAIRN_POOL_SPIN"), &end, 10);
+        if (*end == 0 && v >= 0 && v <= 1000000) c->spin = (int)v;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->go, NULL);
     pthread_cond_init(&c->done, NULL);
