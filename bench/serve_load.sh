@@ -6,7 +6,7 @@
 # run, so the ratio to nginx holds even on a loaded machine.
 #
 # Needs: apt-get install wrk nginx-light   (not in bootstrap: CI runs no benches)
-# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [WRITER=curl|keepalive] [SERVE_WAIT=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [WRITER=curl|keepalive] [WRITER_RATE=N] [SERVE_WAIT=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
 #   SERVE_WAIT=S: the most seconds to wait for the server to listen and for
 #   its vector index to be loaded and caught up (default 600; then it stops
 #   with a message rather than measure a server still loading).
@@ -178,16 +178,21 @@ fi
 # far). WRITER=keepalive: one python3 process posting the same documents
 # over one keep-alive connection (the client's own CPU per document is far
 # smaller; an additional row option, not the default, so results stay
-# comparable).
+# comparable). WRITER_RATE=N (with keepalive): at most N documents a
+# second, so that builds are compared at the same documents written (a
+# writer that posts as fast as the server answers writes more on a faster
+# server, and the searches pay for those documents).
 RUN=$(date +%s)
 if [ "${WRITER:-curl}" = keepalive ]; then
-  /usr/bin/python3 - "$U" "$RUN" <<'PY' &
-import http.client, json, sys, urllib.parse
-u = urllib.parse.urlparse(sys.argv[1]); run = sys.argv[2]
+  /usr/bin/python3 - "$U" "$RUN" "${WRITER_RATE:-0}" <<'PY' &
+import http.client, json, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1]); run = sys.argv[2]; rate = float(sys.argv[3])
 c = http.client.HTTPConnection(u.hostname, u.port)
-i = 0
+i = 0; t0 = time.monotonic()
 while True:
     i += 1
+    if rate > 0:
+        time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
     body = json.dumps({"uri": "load/%s-%d.txt" % (run, i),
                        "text": "Load document %d about w%d and w%d." % (i, i % 50000, (i * 31) % 50000)})
     try:
@@ -220,7 +225,7 @@ wc1=$(wcpu); wt1=$(date +%s.%N)
 wn1=$(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%'")
 kill "$WPID"; wait "$WPID" 2>/dev/null; WPID=""
 awk -v c=$((wc1 - wc0)) -v n=$((wn1 - wn0)) -v t0="$wt0" -v t1="$wt1" \
-    -v hz="$(getconf CLK_TCK)" -v m="${WRITER:-curl}" 'BEGIN {
+    -v hz="$(getconf CLK_TCK)" -v m="${WRITER:-curl}${WRITER_RATE:+ at most $WRITER_RATE/s}" 'BEGIN {
   printf "writer client (%s) during the writer rows: %d documents, its CPU %.0f ms (%.2f ms per document, %.1f%% of one core)\n",
          m, n, c * 1000 / hz, n ? c * 1000 / hz / n : 0, 100 * c / hz / (t1 - t0) }'
 echo "documents written by the writer during the writer runs: $(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%' AND deleted = 0")"
