@@ -33,6 +33,7 @@
  * the same way. "random" vectors are isotropic unit vectors (HNSW's worst
  * case). Latencies are wall-clock microseconds on one thread. */
 #include "retrieval.h"
+#include "bench_queries.h"
 
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/Index_c.h>
@@ -423,36 +424,17 @@ static void kb_open(const char *dir, cc_kb **kb, cr_embedder **e, cc_buf *path)
     if (cc_kb_path(*kb, "vectors.faiss", path)) die("path", "out of memory");
 }
 
-/* Q queries embedded by e: the first Q of bench/serve_load.sh ("wA wB"),
- * or, with BENCH_QUERIES=FILE in the environment, the file's non-empty
- * lines (taken again from the top when Q is more). Caller frees. */
+/* Q queries (bench_queries.h) embedded by e. Caller frees. */
 static float *kb_queries(cr_embedder *e, int64_t Q)
 {
     int d = cr_embedder_dim(e);
     float *q = malloc((size_t)Q * d * sizeof *q);
+    char **qs = bench_queries(Q);
     if (!q) die("alloc", "out of memory");
-    const char *qf = getenv("BENCH_QUERIES");
-    FILE *f = qf ? fopen(qf, "r") : NULL;
-    if (qf && !f) die(qf, "cannot open the queries file");
-    char line[4096];
-    for (int64_t i = 0; i < Q; i++) {
-        if (f) {
-            size_t n = 0;
-            for (int pass = 0; n == 0 && pass < 2; ) {
-                if (!fgets(line, sizeof line, f)) { rewind(f); pass++; continue; }
-                n = strcspn(line, "\r\n");
-                line[n] = 0;
-            }
-            if (n == 0) die(qf, "no queries in the file");
-        } else {
-            int64_t m = i + 1;
-            snprintf(line, sizeof line, "w%lld w%lld", (long long)((m * 7919) % 50000),
-                     (long long)((m * 104729) % 50000));
-        }
-        if (cr_embedder_embed_query(e, line, strlen(line), q + i * d) != CC_OK)
+    for (int64_t i = 0; i < Q; i++)
+        if (cr_embedder_embed_query(e, qs[i], strlen(qs[i]), q + i * d) != CC_OK)
             die("embed", cr_embedder_errmsg(e));
-    }
-    if (f) fclose(f);
+    bench_queries_free(qs, Q);
     return q;
 }
 

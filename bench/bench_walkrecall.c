@@ -24,6 +24,7 @@
  * The default row is also checked against cr_searcher_search (the real
  * hybrid path) on the first queries: the program stops if they differ. */
 #include "retrieval.h"
+#include "bench_queries.h"
 
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/index_factory_c.h>
@@ -93,36 +94,6 @@ static int parse_list(const char *s, int64_t lo, int64_t hi, int *out, int max)
     }
     if (n == 0) die("list", "empty");
     return n;
-}
-
-/* The queries' texts: serve_load's sequence, or the file's lines. */
-static char **load_queries(int64_t Q)
-{
-    char **qs = calloc((size_t)Q, sizeof *qs);
-    if (!qs) die("alloc", "out of memory");
-    const char *qf = getenv("BENCH_QUERIES");
-    FILE *f = qf ? fopen(qf, "r") : NULL;
-    if (qf && !f) die(qf, "cannot open the queries file");
-    char line[8192];
-    for (int64_t i = 0; i < Q; i++) {
-        if (f) {
-            size_t n = 0;
-            for (int pass = 0; n == 0 && pass < 2; ) {
-                if (!fgets(line, sizeof line, f)) { rewind(f); pass++; continue; }
-                n = strcspn(line, "\r\n");
-                line[n] = 0;
-            }
-            if (n == 0) die(qf, "no queries in the file");
-        } else {
-            int64_t m = i + 1;
-            snprintf(line, sizeof line, "w%lld w%lld", (long long)((m * 7919) % 50000),
-                     (long long)((m * 104729) % 50000));
-        }
-        qs[i] = cc_strdup(line);
-        if (!qs[i]) die("alloc", "out of memory");
-    }
-    if (f) fclose(f);
-    return qs;
 }
 
 /* Every chunk re-embedded into a flat index: the exact reference. */
@@ -224,7 +195,7 @@ int main(int argc, char **argv)
     instr_open();
     if (instr_fd < 0) fprintf(stderr, "no instruction counter (perf_event_open refused): CPU time only\n");
 
-    char **qs = load_queries(Q);
+    char **qs = bench_queries(Q);
     float *qv = malloc((size_t)Q * d * sizeof *qv);
     char *novec = calloc((size_t)Q, 1);
     if (!qv || !novec) die("alloc", "out of memory");
@@ -389,8 +360,8 @@ int main(int argc, char **argv)
     printf("default row against cr_searcher_search (KB settings: efSearch from the KB, depth %d, "
            "k %d): %lld of %lld queries differ\n", so.depth, so.k, (long long)bad, (long long)chk);
     if (scan) sqlite3_finalize(scan);
-    for (int64_t i = 0; i < Q; i++) free(qs[i]);
-    free(qs); free(qv); free(novec); free(xid); free(xs); free(exact); free(bm); free(bm_us);
+    bench_queries_free(qs, Q);
+    free(qv); free(novec); free(xid); free(xs); free(exact); free(bm); free(bm_us);
     free(bm_in); free(def); free(ex); free(ndef); free(nex); free(vl);
     cr_embedder_close(e);
     cc_buf_free(&path);
