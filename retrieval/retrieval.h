@@ -495,9 +495,9 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
 cc_status cr_vectors_load(cc_kb *kb, cr_vindex **out);
 /* Writes the KB's vector index whole, removing vectors.faiss.delta, when
  * it is an HNSW index and its delta holds more than max_adds adds, so that
- * later opens stop
- * replaying them as HNSW inserts (each ~3 ms of CPU on a 100k-vector
- * index: the delta's cost falls on every reader that loads the file).
+ * later opens stop replaying them as HNSW inserts (each ~3 ms of CPU on a
+ * 100k-vector index: the delta's cost falls on every reader that loads
+ * the file).
  * Writable KB. keep: as cr_vectors_sync_keep's (NULL: the index is
  * loaded). *folded = the adds folded, 0 when nothing was written (no
  * index, vectors disabled, or a delta within max_adds). */
@@ -506,6 +506,9 @@ cc_status cr_vectors_fold(cc_kb *kb, cr_vindex **keep, uint64_t max_adds, uint64
  * (cr_vectors_sync) write the index whole rather than let the delta hold
  * more adds; replaying 256 costs about what loading the whole index does. */
 #define CR_DELTA_MAX_ADDS 256
+/* The setting vectors.delta_max_adds (default CR_DELTA_MAX_ADDS, 0: no
+ * limit), checked: CC_INVALID with a message naming it when out of range. */
+cc_status cr_vectors_delta_max_adds(cc_kb *kb, uint64_t *out);
 
 /* Progress of the embedding done by cr_vectors_sync: fn(ud, done, total)
  * in chunks, called at the start and after every batch. Process-wide, for

@@ -219,6 +219,18 @@ cc_status cr_vectors_load(cc_kb *kb, cr_vindex **out)
     return s;
 }
 
+cc_status cr_vectors_delta_max_adds(cc_kb *kb, uint64_t *out)
+{
+    int64_t ma;
+    cc_status s = cc_kb_setting_i64(kb, "vectors.delta_max_adds", CR_DELTA_MAX_ADDS, &ma);
+    if (s) return s;
+    if (ma < 0 || ma > 100000000)
+        return cc_kb_seterr(kb, CC_INVALID, "vectors.delta_max_adds must be 0 (no limit) to "
+                            "100000000 (got %lld)", (long long)ma);
+    *out = (uint64_t)ma;
+    return CC_OK;
+}
+
 cc_status cr_vectors_fold(cc_kb *kb, cr_vindex **keep, uint64_t max_adds, uint64_t *folded)
 {
     cr_vindex *vi = NULL;
@@ -336,14 +348,9 @@ save:
     if (from == cur && !stats->rebuilt) goto out;     /* nothing to write */
     cr_vindex_set_generation(vi, cur);
     if (!keep) {   /* a one-shot writer: every later open replays the delta's adds */
-        int64_t ma;
-        if ((s = cc_kb_setting_i64(kb, "vectors.delta_max_adds", CR_DELTA_MAX_ADDS, &ma))) goto out;
-        if (ma < 0 || ma > 100000000) {
-            s = cc_kb_seterr(kb, CC_INVALID, "vectors.delta_max_adds must be 0 (no limit) to "
-                             "100000000 (got %lld)", (long long)ma);
-            goto out;
-        }
-        cr_vindex_set_delta_max_adds(vi, (uint64_t)ma);
+        uint64_t ma;
+        if ((s = cr_vectors_delta_max_adds(kb, &ma))) goto out;
+        cr_vindex_set_delta_max_adds(vi, ma);
     }
     /* a rebuild is written whole; catch-ups append to the delta */
     s = stats->rebuilt ? cr_vindex_save(vi) : cr_vindex_save_delta(vi);

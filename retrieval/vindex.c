@@ -949,7 +949,6 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
     int64_t *bid = NULL;
     float *bv = NULL;
     size_t nb = 0, cap = 0;
-    idset pend = { 0 };
     /* on one thread: FAISS's batch insert spreads a level's vectors over
      * an OpenMP team in no fixed order, and every open must build the same
      * graph from the same delta (the same answers from every reader) */
@@ -985,12 +984,12 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
                 bad = op == OP_ADD ? at + vbytes > blen : op != OP_RM;
             }
             /* the batch goes in before anything it must precede: the end
-             * of the record, a removal, an id already in the index
-             * (replayed twice: same content, removed first) or in the batch */
-            if (nb && (op != OP_ADD || bad || idset_has(&vi->ids, id) || idset_has(&pend, id))) {
+             * of the record, a removal, or an id already in the index
+             * (replayed twice: same content, removed first); an id twice
+             * in one batch, which no writer records, fails the add */
+            if (nb && (op != OP_ADD || bad || idset_has(&vi->ids, id))) {
                 s = cr_vindex_add(vi, nb, bid, bv);
                 nb = 0;
-                idset_free(&pend);
                 if (s != CC_OK) break;
             }
             if (i == nops) break;
@@ -1010,10 +1009,6 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
                     if (!nv) { s = verr(vi, CC_NOMEM, "out of memory reading the vector delta"); break; }
                     cap = nc;
                 }
-                if (idset_put(&pend, id) != CC_OK) {
-                    s = verr(vi, CC_NOMEM, "out of memory reading the vector delta");
-                    break;
-                }
                 bid[nb] = id;
                 memcpy(bv + nb * (size_t)vi->dim, body + at, vbytes);
                 nb++;
@@ -1025,7 +1020,6 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
             }
         }
         nb = 0;
-        idset_free(&pend);
         if (s != CC_OK) break;
         vi->delta_adds += nadd;
         cr_vindex_set_generation(vi, (int64_t)gen);

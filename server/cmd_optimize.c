@@ -109,11 +109,11 @@ int cmd_optimize(int argc, char **argv)
         return cli_usage(USAGE);
     if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (if_needed) {
-        int64_t ma;
-        if (cc_kb_setting_i64(kb, "vectors.delta_max_adds", CR_DELTA_MAX_ADDS, &ma) != CC_OK)
+        uint64_t ma;
+        if (cr_vectors_delta_max_adds(kb, &ma) != CC_OK)
             rc = cli_error("%s", cc_kb_errmsg(kb));
         else if (ma > 0)
-            rc = fold_vectors(kb, (uint64_t)ma);
+            rc = fold_vectors(kb, ma);
         if (rc) {
             cc_kb_close(kb);
             return rc;

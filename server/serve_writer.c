@@ -366,12 +366,13 @@ void serve_thread_nice(int nice)
 static void fold_vectors(void)
 {
     cc_kb *kb;
-    int64_t ma;
-    uint64_t n = 0;
+    uint64_t ma, n = 0;
     double t0 = cc_now_ms();
     if (serve_writer_acquire(&kb) != CC_OK) return;   /* a CLI writer holds the KB */
-    if (cc_kb_setting_i64(kb, "vectors.delta_max_adds", CR_DELTA_MAX_ADDS, &ma) == CC_OK && ma > 0) {
-        if (cr_vectors_fold(kb, &W.vec_keep, (uint64_t)ma, &n) != CC_OK)
+    if (cr_vectors_delta_max_adds(kb, &ma) != CC_OK) {
+        fprintf(stderr, "cairn: %s\n", cc_kb_errmsg(kb));
+    } else if (ma > 0) {
+        if (cr_vectors_fold(kb, &W.vec_keep, ma, &n) != CC_OK)
             fprintf(stderr, "cairn: writing the vector index at shutdown: %s (the delta stays; "
                             "`cairn optimize` writes it in)\n", cc_kb_errmsg(kb));
         else if (n)
