@@ -33,7 +33,7 @@
  * the same way. "random" vectors are isotropic unit vectors (HNSW's worst
  * case). Latencies are wall-clock microseconds on one thread. */
 #include "retrieval.h"
-#include "bench_queries.h"
+#include "bench_kb.h"
 
 #include <faiss/c_api/AutoTune_c.h>
 #include <faiss/c_api/Index_c.h>
@@ -448,39 +448,8 @@ static void bench_kb(const char *dir, int64_t Q, int ef_only)
     double t0 = cc_now_ms();
     /* the exact reference: every chunk re-embedded into a raw FAISS flat
      * index, searched for all the queries in one call (BLAS) */
-    FaissIndex *flat;
-    if (faiss_index_factory(&flat, d, "IDMap,Flat", METRIC_INNER_PRODUCT))
-        die("flat", faiss_get_last_error());
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id, text FROM chunks ORDER BY id", -1, &st,
-                           NULL) != SQLITE_OK)
-        die("chunks", sqlite3_errmsg(cc_kb_db(kb)));
-    enum { B = 512 };
-    const char *texts[B];
-    char *own[B];
-    int64_t ids[B];
-    float *v = malloc((size_t)B * d * sizeof *v);
-    int64_t nch = 0;
-    size_t n = 0;
-    for (int rc;;) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            ids[n] = sqlite3_column_int64(st, 0);
-            own[n] = cc_strdup((const char *)sqlite3_column_text(st, 1));
-            texts[n] = own[n];
-            n++;
-        }
-        if (n && (n == B || rc != SQLITE_ROW)) {
-            if (cr_embedder_embed(e, texts, NULL, n, v) != CC_OK) die("embed", cr_embedder_errmsg(e));
-            if (faiss_Index_add_with_ids(flat, (idx_t)n, v, ids)) die("add", faiss_get_last_error());
-            for (size_t i = 0; i < n; i++) free(own[i]);
-            nch += (int64_t)n;
-            n = 0;
-        }
-        if (rc != SQLITE_ROW) break;
-    }
-    sqlite3_finalize(st);
-    free(v);
+    FaissIndex *flat = bench_exact_index(kb, e);
+    int64_t nch = (int64_t)faiss_Index_ntotal(flat);
     printf("%lld chunks re-embedded into a flat index in %.1f s\n", (long long)nch,
            (cc_now_ms() - t0) / 1000);
     float *q = kb_queries(e, Q);

@@ -24,7 +24,7 @@
  * The default row is also checked against cr_searcher_search (the real
  * hybrid path) on the first queries: the program stops if they differ. */
 #include "retrieval.h"
-#include "bench_queries.h"
+#include "bench_kb.h"
 
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/index_factory_c.h>
@@ -94,46 +94,6 @@ static int parse_list(const char *s, int64_t lo, int64_t hi, int *out, int max)
     }
     if (n == 0) die("list", "empty");
     return n;
-}
-
-/* Every chunk re-embedded into a flat index: the exact reference. */
-static FaissIndex *exact_index(cc_kb *kb, cr_embedder *e)
-{
-    int d = cr_embedder_dim(e);
-    FaissIndex *flat;
-    if (faiss_index_factory(&flat, d, "IDMap,Flat", METRIC_INNER_PRODUCT))
-        die("flat", faiss_get_last_error());
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT id, text FROM chunks ORDER BY id", -1, &st,
-                           NULL) != SQLITE_OK)
-        die("chunks", sqlite3_errmsg(cc_kb_db(kb)));
-    enum { B = 512 };
-    const char *texts[B];
-    char *own[B];
-    int64_t ids[B];
-    float *v = malloc((size_t)B * d * sizeof *v);
-    if (!v) die("alloc", "out of memory");
-    size_t n = 0;
-    for (int rc;;) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            ids[n] = sqlite3_column_int64(st, 0);
-            own[n] = cc_strdup((const char *)sqlite3_column_text(st, 1));
-            if (!own[n]) die("alloc", "out of memory");
-            texts[n] = own[n];
-            n++;
-        }
-        if (n && (n == B || rc != SQLITE_ROW)) {
-            if (cr_embedder_embed(e, texts, NULL, n, v) != CC_OK) die("embed", cr_embedder_errmsg(e));
-            if (faiss_Index_add_with_ids(flat, (idx_t)n, v, ids)) die("add", faiss_get_last_error());
-            for (size_t i = 0; i < n; i++) free(own[i]);
-            n = 0;
-        }
-        if (rc != SQLITE_ROW) break;
-    }
-    sqlite3_finalize(st);
-    free(v);
-    return flat;
 }
 
 /* A lane's hits for one query, at most MAXD. */
@@ -210,7 +170,7 @@ int main(int argc, char **argv)
 
     /* The exact vector top 50 of every query. */
     double t0 = cc_now_ms();
-    FaissIndex *flat = exact_index(kb, e);
+    FaissIndex *flat = bench_exact_index(kb, e);
     int64_t *xid = malloc((size_t)Q * MAXD * sizeof *xid);
     float *xs = malloc((size_t)Q * MAXD * sizeof *xs);
     if (!xid || !xs) die("alloc", "out of memory");
