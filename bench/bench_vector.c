@@ -424,7 +424,7 @@ static void kb_open(const char *dir, cc_kb **kb, cr_embedder **e, cc_buf *path)
     if (cc_kb_path(*kb, "vectors.faiss", path)) die("path", "out of memory");
 }
 
-/* Q queries (bench_queries.h) embedded by e. Caller frees. */
+/* Q queries (bench_kb.h) embedded by e. Caller frees. */
 static float *kb_queries(cr_embedder *e, int64_t Q)
 {
     int d = cr_embedder_dim(e);
