@@ -301,6 +301,15 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
  * n < 1: unchanged). A server's writer sets 1: its catch-ups then leave
  * the other cores to searches, and no OpenMP team spins between them. */
 void      cr_vindex_batch_threads(int n);
+/* Pacing of long vector work on the calling thread: with fn set, the
+ * HNSW inserts of cr_vindex_add (every distance they compute), an index's
+ * copy (cr_vindex_clone, cr_vindex_clone_into) and the search copy's
+ * refresh call fn(arg) between their steps, about every 10 us of work, so
+ * that fn can sleep and leave the cores to other threads. The work and its
+ * results are the same with or without it. Per thread; fn NULL: off. A
+ * server's writer paces its catch-ups while searches run. */
+typedef void (*cr_pace_fn)(void *arg);
+void      cr_pace_set(cr_pace_fn fn, void *arg);
 /* A copy of src in *out that searches exactly as src (the same FAISS
  * graph, vectors, ids, tombstones and int8 search copy, copied as arrays:
  * no HNSW inserts, so it costs memory traffic, not a rebuild) and is
