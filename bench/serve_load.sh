@@ -6,7 +6,9 @@
 # run, so the ratio to nginx holds even on a loaded machine.
 #
 # Needs: apt-get install wrk nginx-light   (not in bootstrap: CI runs no benches)
-# Usage: [SKIP_STATIC=1] [WRITER_WARMUP=S] [WRITER=curl|keepalive] [WRITER_RATE=N] [SERVE_WAIT=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+# Usage: [SKIP_STATIC=1] [SKIP_NOWRITER=1] [MODES="bm25 hybrid"] [WRITER_WARMUP=S] [WRITER=curl|keepalive] [WRITER_RATE=N] [SERVE_WAIT=S] [CAIRN_SERVE_TIMING=LOG] bench/serve_load.sh [BUILD_DIR] [CHUNKS] [SECONDS] [CONNECTIONS]
+#   SKIP_NOWRITER=1: only the rows with the writer; MODES: the search modes
+#   measured (default both).
 #   SERVE_WAIT=S: the most seconds to wait for the server to listen and for
 #   its vector index to be loaded and caught up (default 600; then it stops
 #   with a message rather than measure a server still loading).
@@ -166,11 +168,14 @@ if [ -z "${SKIP_STATIC:-}" ]; then   # SKIP_STATIC=1: the search rows only
   run "nginx static file" "http://127.0.0.1:$NPORT/healthz"
   run "cairn /healthz" "$U/healthz"
 fi
-MODE=bm25 run "cairn /v1/search bm25" "$U/v1/search" "$T/search.lua"
-if [ -f "$KB/vectors.faiss" ]; then
-  MODE=hybrid run "cairn /v1/search hybrid" "$U/v1/search" "$T/search.lua"
-else
-  echo "(no vector index in $KB: hybrid not measured)"
+want() { [[ " ${MODES:-bm25 hybrid} " == *" $1 "* ]]; }
+if [ -z "${SKIP_NOWRITER:-}" ]; then
+  want bm25 && MODE=bm25 run "cairn /v1/search bm25" "$U/v1/search" "$T/search.lua"
+  if [ ! -f "$KB/vectors.faiss" ]; then
+    echo "(no vector index in $KB: hybrid not measured)"
+  elif want hybrid; then
+    MODE=hybrid run "cairn /v1/search hybrid" "$U/v1/search" "$T/search.lua"
+  fi
 fi
 # a writer: one small new document after another through the API (uris
 # unique to this run: a document already in the KB would be 'unchanged').
@@ -217,8 +222,8 @@ wcpu() { awk '{print $14 + $15 + $16 + $17}' "/proc/$WPID/stat" 2>/dev/null || e
 [ -n "${WRITER_WARMUP:-}" ] && sleep "$WRITER_WARMUP"
 wn0=$(sqlite3 "$KB/cairn.db" "SELECT count(*) FROM documents WHERE uri LIKE 'load/$RUN-%'")
 wc0=$(wcpu); wt0=$(date +%s.%N)
-MODE=bm25 run "cairn /v1/search bm25, writer ingesting" "$U/v1/search" "$T/search.lua"
-if [ -f "$KB/vectors.faiss" ]; then
+want bm25 && MODE=bm25 run "cairn /v1/search bm25, writer ingesting" "$U/v1/search" "$T/search.lua"
+if [ -f "$KB/vectors.faiss" ] && want hybrid; then
   MODE=hybrid run "cairn /v1/search hybrid, writer ingesting" "$U/v1/search" "$T/search.lua"
 fi
 wc1=$(wcpu); wt1=$(date +%s.%N)

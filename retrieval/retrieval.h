@@ -301,6 +301,10 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
  * n < 1: unchanged). A server's writer sets 1: its catch-ups then leave
  * the other cores to searches, and no OpenMP team spins between them. */
 void      cr_vindex_batch_threads(int n);
+/* The most vectors a catch-up (cr_vectors_sync) puts into an index in one
+ * cr_vindex_add, and an open's replay of the delta likewise, so that the
+ * writer's index and every later open of its files are the same graph. */
+#define CR_ADD_BATCH 256
 /* Pacing of long vector work on the calling thread: with fn set, the
  * HNSW inserts of cr_vindex_add (every distance they compute), an index's
  * copy (cr_vindex_clone, cr_vindex_clone_into) and the search copy's

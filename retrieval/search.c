@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EMBED_BATCH 256
+#define EMBED_BATCH CR_ADD_BATCH   /* chunks embedded, and added, at a time */
 
 /* ---------------------------------------------------------------- settings */
 
@@ -123,16 +123,48 @@ static void progress_start(cc_kb *kb, int64_t from, int rebuild)
     if (progress_total > 0) progress_fn(progress_ud, 0, progress_total);
 }
 
-/* Embeds and adds the live chunks with ids in [lo, hi]. */
+/* Embedded chunks waiting for cr_vindex_add. A catch-up's add ranges
+ * (one per document written) go into the index together, CR_ADD_BATCH at
+ * a time (as an open replays them), not one call per range: FAISS's HNSW add costs O(index size)
+ * per call before its first insert (a lock per indexed vector allocated
+ * and initialised, ~0.6 ms at 110k vectors), which a server's writer paid
+ * for every one-chunk document. Flushed before a removal, so the index
+ * sees the changes in the log's order. */
+typedef struct {
+    int64_t ids[EMBED_BATCH];
+    float  *vecs;          /* EMBED_BATCH x dim */
+    size_t  n;
+    int64_t *added;        /* the stats' counter, bumped as they go in */
+} pend_adds;
+
+static cc_status pend_flush(cc_kb *kb, cr_vindex *vi, pend_adds *p)
+{
+    cc_status s;
+    if (!p->n) return CC_OK;
+    if ((s = cr_vindex_add(vi, p->n, p->ids, p->vecs)))
+        return cc_kb_seterr(kb, s, "vector index: %s", cr_vindex_errmsg(vi));
+    *p->added += (int64_t)p->n;
+    progress_done += (int64_t)p->n;
+    if (progress_fn && progress_total > 0) progress_fn(progress_ud, progress_done, progress_total);
+    p->n = 0;
+    return CC_OK;
+}
+
+static void pend_free(pend_adds *p)
+{
+    if (p) free(p->vecs);
+    free(p);
+}
+
+/* Embeds the live chunks with ids in [lo, hi] into p, adding p's
+ * vectors to vi whenever it fills. */
 static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo, int64_t hi,
-                           int64_t *added)
+                           pend_adds *p)
 {
     sqlite3_stmt *st;
     const char *texts[EMBED_BATCH];
     size_t lens[EMBED_BATCH];
-    int64_t ids[EMBED_BATCH];
     char *owned[EMBED_BATCH];
-    float *vecs;
     size_t n = 0, i, dim = (size_t)cr_embedder_dim(e);
     cc_status s = CC_OK;
     int rc;
@@ -142,12 +174,10 @@ static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo,
         return cc_kb_sqlerr(kb, "reading chunks to embed");
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int64(st, 2, hi);
-    vecs = malloc(EMBED_BATCH * dim * sizeof *vecs);
-    if (!vecs) { sqlite3_finalize(st); return cc_kb_seterr(kb, CC_NOMEM, "out of memory"); }
     for (;;) {
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            ids[n] = sqlite3_column_int64(st, 0);
+            p->ids[p->n + n] = sqlite3_column_int64(st, 0);
             lens[n] = (size_t)sqlite3_column_bytes(st, 1);
             owned[n] = cc_strndup((const char *)sqlite3_column_text(st, 1), lens[n]);
             if (!owned[n]) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); break; }
@@ -157,25 +187,19 @@ static cc_status add_range(cc_kb *kb, cr_embedder *e, cr_vindex *vi, int64_t lo,
             s = cc_kb_sqlerr(kb, "reading chunks to embed");
             break;
         }
-        if (n && (n == EMBED_BATCH || rc == SQLITE_DONE)) {
-            if ((s = cr_embedder_embed(e, texts, lens, n, vecs))) {
+        if (n && (p->n + n == EMBED_BATCH || rc == SQLITE_DONE)) {
+            if ((s = cr_embedder_embed(e, texts, lens, n, p->vecs + p->n * dim))) {
                 cc_kb_seterr(kb, s, "embedding: %s", cr_embedder_errmsg(e));
                 break;
             }
-            if ((s = cr_vindex_add(vi, n, ids, vecs))) {
-                cc_kb_seterr(kb, s, "vector index: %s", cr_vindex_errmsg(vi));
-                break;
-            }
-            *added += (int64_t)n;
-            progress_done += (int64_t)n;
-            if (progress_fn && progress_total > 0) progress_fn(progress_ud, progress_done, progress_total);
+            p->n += n;
             for (i = 0; i < n; i++) free(owned[i]);
             n = 0;
+            if (p->n == EMBED_BATCH && (s = pend_flush(kb, vi, p))) break;
         }
         if (rc == SQLITE_DONE) break;
     }
     for (i = 0; i < n; i++) free(owned[i]);
-    free(vecs);
     sqlite3_finalize(st);
     return s;
 }
@@ -275,6 +299,7 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
     cc_buf path = CC_BUF_INIT(0);
     sqlite3_stmt *st = NULL;
     int64_t cur, from;
+    pend_adds *pend = NULL;
     cc_status s;
     int rc;
 
@@ -283,7 +308,12 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
         return cc_kb_seterr(kb, CC_INVALID, "updating vectors needs the writer lock");
     if (!cr_vectors_enabled(kb)) return CC_OK;
     if ((s = vindex_opts_from_kb(kb, &vo)) || (s = cr_embedder_from_kb(kb, &e))) return s;
-    if (cc_kb_path(kb, "vectors.faiss", &path)) { s = CC_NOMEM; goto out; }
+    if (cc_kb_path(kb, "vectors.faiss", &path) || !(pend = calloc(1, sizeof *pend)) ||
+        !(pend->vecs = malloc(EMBED_BATCH * (size_t)cr_embedder_dim(e) * sizeof *pend->vecs))) {
+        s = cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        goto out;
+    }
+    pend->added = &stats->added;
     /* one read snapshot: the generation and the chunks agree */
     if ((s = cc_kb_exec(kb, "BEGIN"))) goto out;
     if ((s = cc_kb_generation(kb, &cur))) goto out;
@@ -307,8 +337,8 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
         }
         from = 0;
         progress_start(kb, 0, 1);
-        s = add_range(kb, e, vi, 1, INT64_MAX, &stats->added);
-        if (s) goto out;
+        if ((s = add_range(kb, e, vi, 1, INT64_MAX, pend)) || (s = pend_flush(kb, vi, pend)))
+            goto out;
         goto save;
     }
     if (s == CC_INVALID) {
@@ -325,6 +355,7 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
         cc_kb_exec(kb, "COMMIT");
         cc_buf_free(&path);
         cr_embedder_close(e);
+        pend_free(pend);
         return cr_vectors_sync_keep(kb, keep, stats);
     }
     if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT op, chunk_lo, chunk_hi FROM changes"
@@ -339,11 +370,14 @@ cc_status cr_vectors_sync_keep(cc_kb *kb, cr_vindex **keep, cr_vectors_stats *st
         const char *op = (const char *)sqlite3_column_text(st, 0);
         int64_t lo = sqlite3_column_int64(st, 1), hi = sqlite3_column_int64(st, 2);
         if (lo > hi) continue;
-        s = !strcmp(op, "add") ? add_range(kb, e, vi, lo, hi, &stats->added)
-                               : remove_range(kb, vi, lo, hi, &stats->removed);
+        if (!strcmp(op, "add"))
+            s = add_range(kb, e, vi, lo, hi, pend);
+        else if (!(s = pend_flush(kb, vi, pend)))   /* the adds before it first */
+            s = remove_range(kb, vi, lo, hi, &stats->removed);
         if (s) goto out;
     }
     if (rc != SQLITE_DONE) { s = cc_kb_sqlerr(kb, "reading the change log"); goto out; }
+    if ((s = pend_flush(kb, vi, pend))) goto out;
 save:
     if (from == cur && !stats->rebuilt) goto out;     /* nothing to write */
     cr_vindex_set_generation(vi, cur);
@@ -366,6 +400,7 @@ out:
     cr_vindex_close(vi);
     cr_embedder_close(e);
     cc_buf_free(&path);
+    pend_free(pend);
     return s;
 }
 

@@ -943,9 +943,11 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
     cc_status s = CC_OK;
     unsigned char *body = NULL;
     size_t per_add = 9 + (size_t)vi->dim * sizeof(float), vbytes = (size_t)vi->dim * sizeof(float);
-    /* a record's consecutive adds go to FAISS as one batch: one by one,
-     * each add paid per-call costs that grow with the index (lock and
-     * visited tables over every vector, the search copy's update) */
+    /* a record's consecutive adds go to FAISS together, CR_ADD_BATCH at a
+     * time as the writer that recorded them added them (cr_vectors_sync):
+     * one by one, each add paid per-call costs that grow with the index
+     * (lock and visited tables over every vector, the search copy's
+     * update) */
     int64_t *bid = NULL;
     float *bv = NULL;
     size_t nb = 0, cap = 0;
@@ -987,7 +989,7 @@ static cc_status delta_apply(cr_vindex *vi, FILE *f, uint64_t from, uint64_t siz
              * of the record, a removal, or an id already in the index
              * (replayed twice: same content, removed first); an id twice
              * in one batch, which no writer records, fails the add */
-            if (nb && (op != OP_ADD || bad || idset_has(&vi->ids, id))) {
+            if (nb && (op != OP_ADD || bad || idset_has(&vi->ids, id) || nb == CR_ADD_BATCH)) {
                 s = cr_vindex_add(vi, nb, bid, bv);
                 nb = 0;
                 if (s != CC_OK) break;
