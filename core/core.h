@@ -171,6 +171,10 @@ cc_status   cc_kb_seterr(cc_kb *kb, cc_status s, const char *fmt, ...)
 cc_status   cc_kb_sqlerr(cc_kb *kb, const char *what);
 
 struct sqlite3 *cc_kb_db(cc_kb *kb);       /* borrowed */
+/* The name of the SQLite VFS that read-only handles open cairn.db with
+ * (vfs.c: the unix VFS keeping a connection's memory map between read
+ * transactions), registered at the first call; NULL if it could not be. */
+const char *cc_sqlite_map_vfs(void);
 const char *cc_kb_dir(const cc_kb *kb);    /* borrowed */
 int         cc_kb_writable(const cc_kb *kb);
 /* Writes "<dir>/<name>" into out (reset first). */

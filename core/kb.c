@@ -436,7 +436,9 @@ static cc_status open_db(cc_kb *kb, int create)
     if (join(&path, kb->dir, "cairn.db")) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     /* Readers open read-write too: WAL readers need the -shm file; every write
      * path checks kb->writable (and holds the lock) before writing. */
-    rc = sqlite3_open_v2(path.data, &kb->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    /* readers map the file (below) and keep the map between transactions */
+    rc = sqlite3_open_v2(path.data, &kb->db, flags | SQLITE_OPEN_NOMUTEX,
+                         kb->writable || create ? NULL : cc_sqlite_map_vfs());
     cc_buf_free(&path);
     if (rc != SQLITE_OK) {
         cc_status s = kb->db ? cc_kb_sqlerr(kb, "opening cairn.db")
@@ -464,7 +466,8 @@ static cc_status open_db(cc_kb *kb, int create)
     /* readers read the catalog through a memory map (up to 1 GiB) instead of
      * copying each page through their small page cache with pread: under a
      * search load that copy was a sixth of the server's CPU. SQLite still
-     * reads the WAL with read(); a failure leaves pread in place. */
+     * reads the WAL with read(); a failure leaves pread in place. The map
+     * outlives other connections' commits (vfs.c). */
     if (!kb->writable)
         (void)sqlite3_exec(kb->db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
     return CC_OK;
