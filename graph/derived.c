@@ -160,13 +160,10 @@ static int step_ok(sqlite3_stmt *s)
     return rc == SQLITE_DONE || rc == SQLITE_ROW;
 }
 
-/* The entity with this key, created when there is none. */
-static cc_status ensure_entity(ingest_run *r, cc_kb *kb, const char *key, const char *label,
+/* A new entity with this key (the caller found none). */
+static cc_status insert_entity(ingest_run *r, cc_kb *kb, const char *key, const char *label,
                                const char *type, ent_ref *out)
 {
-    int f = lookup(r, Q_BY_KEY, key, out);
-    if (f < 0) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
-    if (f) return CC_OK;
     sqlite3_bind_text(r->q[Q_ENT_INSERT], 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(r->q[Q_ENT_INSERT], 2, label, -1, SQLITE_STATIC);
     sqlite3_bind_text(r->q[Q_ENT_INSERT], 3, type, -1, SQLITE_STATIC);
@@ -177,6 +174,15 @@ static cc_status ensure_entity(ingest_run *r, cc_kb *kb, const char *key, const 
     out->label = cc_strdup(label);
     if (!out->key || !out->label) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     return CC_OK;
+}
+
+/* The entity with this key, created when there is none. */
+static cc_status ensure_entity(ingest_run *r, cc_kb *kb, const char *key, const char *label,
+                               const char *type, ent_ref *out)
+{
+    int f = lookup(r, Q_BY_KEY, key, out);
+    if (f < 0) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    return f ? CC_OK : insert_entity(r, kb, key, label, type, out);
 }
 
 /* The do-not-merge rule for a name of entity `kept`, or NULL. */
@@ -191,7 +197,14 @@ static const nomerge *find_rule(const ingest_run *r, int64_t kept, const char *n
     return NULL;
 }
 
-static cc_status add_alias(ingest_run *r, cc_kb *kb, int64_t id, const cg_alias *a, int *added)
+/* Adds a name of entity id (and to its entity_names row).  *no_names
+ * (may be NULL): 1 when the entity has no entity_names row yet (made by
+ * this chunk: entity ids are AUTOINCREMENT, never reused, so no row can
+ * be there), so the row is inserted without trying the UPDATE first
+ * (real text makes a new entity for about every other mention); set to
+ * 0 once the row exists. */
+static cc_status add_alias(ingest_run *r, cc_kb *kb, int64_t id, const cg_alias *a, int *added,
+                           int *no_names)
 {
     sqlite3_stmt *s = r->q[Q_ALIAS_INSERT];
     *added = 0;
@@ -202,10 +215,13 @@ static cc_status add_alias(ingest_run *r, cc_kb *kb, int64_t id, const cg_alias 
     if (!step_ok(s)) return cc_kb_sqlerr(kb, "graph: adding an alias");
     if (!sqlite3_changes(r->db)) return CC_OK;      /* known alias */
     *added = 1;
-    sqlite3_bind_int64(r->q[Q_NAMES], 1, id);
-    sqlite3_bind_text(r->q[Q_NAMES], 2, a->alias, -1, SQLITE_STATIC);
-    if (!step_ok(r->q[Q_NAMES])) return cc_kb_sqlerr(kb, "graph: indexing a name");
-    if (sqlite3_changes(r->db)) return CC_OK;
+    if (!no_names || !*no_names) {
+        sqlite3_bind_int64(r->q[Q_NAMES], 1, id);
+        sqlite3_bind_text(r->q[Q_NAMES], 2, a->alias, -1, SQLITE_STATIC);
+        if (!step_ok(r->q[Q_NAMES])) return cc_kb_sqlerr(kb, "graph: indexing a name");
+        if (sqlite3_changes(r->db)) return CC_OK;
+    }
+    if (no_names) *no_names = 0;
     sqlite3_bind_int64(r->q[Q_NAMES_NEW], 1, id);
     sqlite3_bind_text(r->q[Q_NAMES_NEW], 2, a->alias, -1, SQLITE_STATIC);
     if (!step_ok(r->q[Q_NAMES_NEW])) return cc_kb_sqlerr(kb, "graph: indexing a name");
@@ -328,11 +344,16 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
     for (i = 0; i < r.n_entities; i++) {
         const cg_entity *e = &r.entities[i];
         const char *type = cg_type_str(e->type);
-        int f = lookup(run, Q_BY_KEY, e->key, &ents[i]), by_key = f > 0;
+        int f = lookup(run, Q_BY_KEY, e->key, &ents[i]), by_key = f > 0, fresh = 0;
         for (j = 0; !f && j < e->n_aliases; j++)
             f = lookup(run, Q_BY_ALIAS, e->aliases[j].norm, &ents[i]);
         if (f < 0) { st = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto out; }
-        if (!f && (st = ensure_entity(run, kb, e->key, e->label, type, &ents[i]))) goto out;
+        /* none by key nor alias: a new one, whose names row is inserted without
+         * trying the UPDATE (the key was looked up just above) */
+        if (!f) {
+            fresh = 1;
+            if ((st = insert_entity(run, kb, e->key, e->label, type, &ents[i]))) goto out;
+        }
         for (j = 0; j < e->n_aliases; j++) {
             const cg_alias *a = &e->aliases[j];
             const nomerge *nm = run->n_rules ? find_rule(run, ents[i].id, a->norm, a->alias) : NULL;
@@ -344,7 +365,7 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
                 if ((st = ensure_entity(run, kb, nm->split_key, a->alias, type, &tmp))) goto out;
                 id = tmp.id;
             }
-            if ((st = add_alias(run, kb, id, a, &added))) goto out;
+            if ((st = add_alias(run, kb, id, a, &added, id == ents[i].id ? &fresh : NULL))) goto out;
             if (added && id == ents[i].id && strcmp(a->norm, ents[i].key)) {
                 const cg_mention *ev = NULL;       /* the mention showing the merge */
                 for (k = 0; k < x.n_mentions && !ev; k++)
@@ -367,7 +388,7 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
             int added;
             if ((st = ensure_entity(run, kb, nm->split_key, m->surface,
                                     cg_type_str(r.entities[r.entity_of[i]].type), &tmp)) ||
-                (st = add_alias(run, kb, tmp.id, &own, &added)))   /* if it was made anew */
+                (st = add_alias(run, kb, tmp.id, &own, &added, NULL)))   /* if it was made anew */
                 goto out;
             mid[i] = tmp.id;
         } else if (!(m->flags & (CG_MF_VALUE | CG_MF_CONCEPT)) && !strcmp(r.key_of[i], E->key) &&

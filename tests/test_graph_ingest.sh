@@ -24,6 +24,15 @@ expect 0 "2 added" -- "$BIN" ingest "$KB" "$T/d"
 [ "$(q "select count(*) from aliases a join entities e on e.id=a.entity_id where a.norm='ibm' and e.key='international business machines'")" = 1 ] && ok || bad "IBM alias of its expansion"
 [ "$(q "select count(*) from relations r join entities s on s.id=r.subject_id join entities o on o.id=r.object_id where s.key='international business machines' and o.key='quillon labs'")" -ge 1 ] && ok || bad "IBM (by acronym) relation to Quillon"
 [ "$(q "select count(*) from mentions where extractor<>'rules/1'")" = 0 ] && ok || bad "extractor recorded"
+# the names index: one row per entity, its names joined by " | " (a new
+# entity's row is inserted directly, a known entity's row updated)
+[ "$(q "select names from entity_names where rowid=(select id from entities where key='international business machines')")" = "International Business Machines | IBM" ] && ok || bad "new entity with two names: one names row"
+[ "$(q "select count(*) from entities e where (select count(*) from entity_names n where n.rowid=e.id) <> 1")" = 0 ] && ok || bad "one names row per entity"
+printf 'Kestrel Avionics (KA) hired Ana Ruiz.\n' > "$T/d/c.txt"
+expect 0 "1 added" -- "$BIN" ingest "$KB" "$T/d/c.txt"
+[ "$(q "select names from entity_names where rowid=(select id from entities where key='kestrel avionics')")" = "Kestrel Avionics | KA" ] && ok || bad "known entity's names row gets its new name"
+[ "$(q "select count(*) from entity_names")" = "$(q "select count(*) from entities")" ] && ok || bad "no names row without entity"
+rm "$T/d/c.txt"; expect 0 "removed" -- "$BIN" rm "$KB" "$T/d/c.txt"
 # mention offsets are the document's: the surface is the text there
 [ "$(q "select count(*) from mentions m join chunks c on c.id=m.chunk_id where substr(c.text, m.start_char-c.start_char+1, m.end_char-m.start_char) <> m.surface")" = 0 ] && ok || bad "mention offsets match surfaces"
 
