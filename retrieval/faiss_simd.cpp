@@ -1,6 +1,8 @@
 /*
  * faiss_simd.cpp — a vectorised inner-product distance computer for the
- * storage of cairn's HNSW index, and cairn's own HNSW search over it.
+ * storage of cairn's HNSW index, cairn's own HNSW search over it, and
+ * cairn's own HNSW insert into it (the same graph as FAISS's, cheaper:
+ * the section "cairn's HNSW insert").
  *
  * Debian's libfaiss (1.7.3) is built for generic x86-64: its
  * fvec_inner_product is the scalar reference loop, and 88% of an HNSW
@@ -891,8 +893,9 @@ void hnsw_add(faiss::IndexHNSW& h, SimdFlatIP& st, idx_t n, const float* x, uint
         }
         i1 = i0;
     }
-    if (pairs) *pairs += ins.pairs;
-    if (skipped) *skipped += ins.pairs_skipped;
+    /* process-wide counters: adds may run on several threads at once */
+    if (pairs) __atomic_fetch_add(pairs, ins.pairs, __ATOMIC_RELAXED);
+    if (skipped) __atomic_fetch_add(skipped, ins.pairs_skipped, __ATOMIC_RELAXED);
 }
 
 uint64_t add_pairs, add_pairs_skipped;   /* for the bench: heuristic pairs computed, skipped */
@@ -1056,8 +1059,8 @@ int cr_faiss_hnsw_add(FaissIndex* index, int64_t n, const float* x, const int64_
 /* For the bench and tests: the selection heuristic's pairs computed and
  * skipped (known closed) by cairn's inserts in this process so far. */
 void cr_faiss_hnsw_add_stats(uint64_t* computed, uint64_t* skipped) {
-    *computed = add_pairs;
-    *skipped = add_pairs_skipped;
+    *computed = __atomic_load_n(&add_pairs, __ATOMIC_RELAXED);
+    *skipped = __atomic_load_n(&add_pairs_skipped, __ATOMIC_RELAXED);
 }
 
 /* For tests: 1 when the HNSW graphs inside indexes a and b (IndexIDMap2
