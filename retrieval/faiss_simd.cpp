@@ -1,6 +1,8 @@
 /*
  * faiss_simd.cpp — a vectorised inner-product distance computer for the
- * storage of cairn's HNSW index, and cairn's own HNSW search over it.
+ * storage of cairn's HNSW index, cairn's own HNSW search over it, and
+ * cairn's own HNSW insert into it (the same graph as FAISS's, cheaper:
+ * the section "cairn's HNSW insert").
  *
  * Debian's libfaiss (1.7.3) is built for generic x86-64: its
  * fvec_inner_product is the scalar reference loop, and 88% of an HNSW
@@ -40,16 +42,19 @@
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/DistanceComputer.h>
 #include <faiss/utils/distances.h>
+#include <faiss/utils/random.h>
 
 #include <immintrin.h>
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <queue>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -325,6 +330,15 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     bool float_walk = false;
     idx_t prepared = -1;           /* ntotal when prepared; -1: stale */
     std::mutex prep_mu;
+    /* For cairn's insert (the section "cairn's HNSW insert" below), per
+     * vector: how many entries at the start of its layer-0 neighbour list
+     * are known to be "closed" (the output of one neighbour-selection
+     * pass), and a hash of that count and those ids, checked before use,
+     * so that a list changed elsewhere (FAISS's own add, a copy of
+     * another graph) is just not known closed. In memory only; empty
+     * after a load (nothing known). */
+    std::vector<uint8_t> closed_k;
+    std::vector<uint64_t> closed_sum;
 
     explicit SimdFlatIP(idx_t d) : IndexFlatIP(d) {}
     faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
@@ -398,11 +412,15 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     void reset() override {
         __atomic_store_n(&prepared, (idx_t)-1, __ATOMIC_RELEASE);
         q8_n = 0;
+        closed_k.clear();
+        closed_sum.clear();
         IndexFlatIP::reset();
     }
     size_t remove_ids(const faiss::IDSelector& sel) override {
         __atomic_store_n(&prepared, (idx_t)-1, __ATOMIC_RELEASE);
         q8_n = 0;
+        closed_k.clear();
+        closed_sum.clear();
         return IndexFlatIP::remove_ids(sel);
     }
 };
@@ -643,6 +661,292 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
     return m;
 }
 
+/* ---- cairn's HNSW insert
+ *
+ * FAISS 1.7.3's insert (HNSW::add_with_locks, one vector at a time) with
+ * the same steps in the same order, so that it builds the very same graph
+ * (tests/test_hnsw_add.c compares them): levels drawn by the HNSW's own
+ * generator (prepare_level_tab), a batch inserted by level, highest first,
+ * each level's vectors shuffled by RandomGenerator(789); greedy descent
+ * through the levels above the vector's; on each of its levels the
+ * efConstruction best found (search_neighbors_to_add), cut to the level's
+ * list size by the selection heuristic, linked both ways (add_link).
+ * Distances are FAISS's through this storage's computer: -ip, by the
+ * same kernel, so every comparison has the same bits.
+ *
+ * What is cheaper: the selection heuristic when a layer-0 list is full
+ * (add_link: the 64 neighbours plus the new one "fight it out"), which
+ * was 65-70% of an insert's CPU on 112k vectors (perf, docs/benchmarks.md,
+ * hnswinsert). It walks the candidates nearest first and keeps one unless
+ * a kept one is nearer to it than the list's owner is:
+ * d(v1, v2) < d(v1, owner). Its output is "closed": for any two kept a, b,
+ * d(a, b) >= max(d(a, owner), d(b, owner)) (every such pair was checked
+ * and passed). The list is written back as that output, then later links
+ * are appended after it. The next time the list is full, a pair of two
+ * entries of the closed prefix needs no distance: the check is known to
+ * pass (it is the same comparison, whichever of the two comes first). Only
+ * pairs with an appended entry or the new one are computed, and the kept
+ * set is the same as FAISS's. The prefix length and a hash of it live in
+ * the storage (SimdFlatIP::closed_k, closed_sum) and are checked before
+ * use. Only layer 0 (the upper lists are few). Single-threaded: FAISS runs
+ * a batch of up to 100 on one thread too (its OpenMP loop has an `if`). */
+
+typedef faiss::HNSW::NodeDistCloser NodeDistCloser;
+typedef faiss::HNSW::NodeDistFarther NodeDistFarther;
+
+struct AddDis {   /* FAISS's NegativeDistanceComputer over SimdIPDis */
+    const float* b;
+    size_t d;
+    const float* q = nullptr;
+    float operator()(int i) const {
+        pace(1);
+        return -ip(q, b + (size_t)i * d, d);
+    }
+    float sym(int i, int j) const {
+        pace(1);
+        return -ip(b + (size_t)j * d, b + (size_t)i * d, d);
+    }
+};
+
+/* FAISS's VisitedTable: a byte per vector, stamped; cleared on wrap. */
+struct AddVisited {
+    std::vector<uint8_t> v;
+    uint8_t no = 1;
+    explicit AddVisited(size_t n) : v(n, 0) {}
+    bool get(int i) const { return v[(size_t)i] == no; }
+    void set(int i) { v[(size_t)i] = no; }
+    void advance() {
+        if (++no == 250) {
+            std::fill(v.begin(), v.end(), 0);
+            no = 1;
+        }
+    }
+};
+
+uint64_t closed_hash(const int* ids, size_t k) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)k;
+    for (size_t i = 0; i < k; i++) {
+        h = (h ^ (uint32_t)ids[i]) * 0x100000001B3ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+struct Inserter {
+    faiss::HNSW& g;
+    SimdFlatIP& st;
+    AddDis dis;
+    AddVisited vt;
+    std::vector<int> closed;   /* scratch: the closed prefix, sorted */
+    uint64_t pairs = 0, pairs_skipped = 0;
+
+    Inserter(faiss::HNSW& g, SimdFlatIP& st)
+            : g(g), st(st), vt((size_t)st.ntotal) {
+        dis.b = st.get_xb();
+        dis.d = (size_t)st.d;
+        if (st.closed_k.size() < (size_t)st.ntotal) {
+            st.closed_k.resize((size_t)st.ntotal, 0);
+            st.closed_sum.resize((size_t)st.ntotal, 0);
+        }
+    }
+
+    void greedy_update_nearest(int level, int& nearest, float& d_nearest) {
+        for (;;) {
+            int prev = nearest;
+            size_t b, e;
+            g.neighbor_range(nearest, level, &b, &e);
+            for (size_t i = b; i < e; i++) {
+                int v = g.neighbors[i];
+                if (v < 0) break;
+                float d = dis(v);
+                if (d < d_nearest) { nearest = v; d_nearest = d; }
+            }
+            if (nearest == prev) return;
+        }
+    }
+
+    void search_neighbors_to_add(std::priority_queue<NodeDistCloser>& results, int entry,
+                                 float d_entry, int level) {
+        std::priority_queue<NodeDistFarther> candidates;
+        candidates.emplace(d_entry, entry);
+        results.emplace(d_entry, entry);
+        vt.set(entry);
+        while (!candidates.empty()) {
+            const NodeDistFarther& cur = candidates.top();
+            if (cur.d > results.top().d) break;
+            int node = cur.id;
+            candidates.pop();
+            size_t b, e;
+            g.neighbor_range(node, level, &b, &e);
+            for (size_t i = b; i < e; i++) {
+                int v = g.neighbors[i];
+                if (v < 0) break;
+                if (vt.get(v)) continue;
+                vt.set(v);
+                float d = dis(v);
+                if (results.size() < (size_t)g.efConstruction || results.top().d > d) {
+                    results.emplace(d, v);
+                    candidates.emplace(d, v);
+                    if (results.size() > (size_t)g.efConstruction) results.pop();
+                }
+            }
+        }
+        vt.advance();
+    }
+
+    bool is_closed(int id) const { return std::binary_search(closed.begin(), closed.end(), id); }
+
+    /* HNSW::shrink_neighbor_list; with `known`, pairs of two closed
+     * entries are not computed (the check is known to pass). */
+    void shrink(std::priority_queue<NodeDistFarther>& input, std::vector<NodeDistFarther>& output,
+                size_t max_size, bool known) {
+        std::vector<char> out_closed;
+        while (!input.empty()) {
+            NodeDistFarther v1 = input.top();
+            input.pop();
+            bool c1 = known && is_closed(v1.id);
+            bool good = true;
+            for (size_t j = 0; j < output.size(); j++) {
+                if (c1 && out_closed[j]) { pairs_skipped++; continue; }
+                pairs++;
+                if (dis.sym(output[j].id, v1.id) < v1.d) { good = false; break; }
+            }
+            if (good) {
+                output.push_back(v1);
+                out_closed.push_back(c1);
+                if (output.size() >= max_size) return;
+            }
+        }
+    }
+
+    /* The anonymous-namespace shrink_neighbor_list of FAISS's HNSW.cpp. */
+    void shrink_list(std::priority_queue<NodeDistCloser>& rs1, size_t max_size, bool known) {
+        if (rs1.size() < max_size) return;
+        std::priority_queue<NodeDistFarther> rs;
+        std::vector<NodeDistFarther> ret;
+        while (!rs1.empty()) {
+            rs.emplace(rs1.top().d, rs1.top().id);
+            rs1.pop();
+        }
+        shrink(rs, ret, max_size, known);
+        for (const NodeDistFarther& c : ret) rs1.emplace(c.d, c.id);
+    }
+
+    void add_link(int src, int dest, int level) {
+        size_t b, e;
+        g.neighbor_range(src, level, &b, &e);
+        if (g.neighbors[e - 1] == -1) {
+            size_t i = e;
+            while (i > b) {
+                if (g.neighbors[i - 1] != -1) break;
+                i--;
+            }
+            g.neighbors[i] = dest;
+            return;
+        }
+        bool known = false;
+        if (level == 0) {
+            size_t k = st.closed_k[(size_t)src];
+            closed.clear();
+            if (k && k <= e - b && st.closed_sum[(size_t)src] == closed_hash(&g.neighbors[b], k)) {
+                closed.assign(g.neighbors.begin() + (ptrdiff_t)b, g.neighbors.begin() + (ptrdiff_t)(b + k));
+                std::sort(closed.begin(), closed.end());
+                known = true;
+            }
+        }
+        std::priority_queue<NodeDistCloser> rs;
+        rs.emplace(dis.sym(src, dest), dest);
+        for (size_t i = b; i < e; i++) {
+            int nb = g.neighbors[i];
+            rs.emplace(dis.sym(src, nb), nb);
+        }
+        shrink_list(rs, e - b, known);
+        size_t i = b;
+        while (!rs.empty()) {
+            g.neighbors[i++] = rs.top().id;
+            rs.pop();
+        }
+        if (level == 0) {
+            st.closed_k[(size_t)src] = (uint8_t)(i - b);
+            st.closed_sum[(size_t)src] = closed_hash(&g.neighbors[b], i - b);
+        }
+        while (i < e) g.neighbors[i++] = -1;
+    }
+
+    void add_links_starting_from(int pt, int nearest, float d_nearest, int level) {
+        std::priority_queue<NodeDistCloser> targets;
+        search_neighbors_to_add(targets, nearest, d_nearest, level);
+        shrink_list(targets, (size_t)g.nb_neighbors(level), false);
+        std::vector<int> nbs;
+        nbs.reserve(targets.size());
+        while (!targets.empty()) {
+            int other = targets.top().id;
+            add_link(pt, other, level);
+            nbs.push_back(other);
+            targets.pop();
+        }
+        for (int other : nbs) add_link(other, pt, level);
+    }
+
+    void add_one(int pt_level, int pt) {
+        int nearest = g.entry_point;
+        if (nearest == -1) {
+            g.max_level = pt_level;
+            g.entry_point = pt;
+            return;
+        }
+        int level = g.max_level;
+        float d_nearest = dis(nearest);
+        for (; level > pt_level; level--) greedy_update_nearest(level, nearest, d_nearest);
+        for (; level >= 0; level--) add_links_starting_from(pt, nearest, d_nearest, level);
+        if (pt_level > g.max_level) {
+            g.max_level = pt_level;
+            g.entry_point = pt;
+        }
+    }
+};
+
+/* IndexHNSW::add then hnsw_add_vertices (no preset levels), one thread. */
+void hnsw_add(faiss::IndexHNSW& h, SimdFlatIP& st, idx_t n, const float* x, uint64_t* pairs,
+              uint64_t* skipped) {
+    faiss::HNSW& g = h.hnsw;
+    const size_t n0 = (size_t)h.ntotal, d = (size_t)h.d;
+    st.add(n, x);
+    h.ntotal = st.ntotal;
+    if (n == 0) return;
+    g.prepare_level_tab((size_t)n, false);
+    std::vector<int> hist, order((size_t)n);
+    for (size_t i = 0; i < (size_t)n; i++) {
+        int l = g.levels[n0 + i] - 1;
+        while (l >= (int)hist.size()) hist.push_back(0);
+        hist[(size_t)l]++;
+    }
+    std::vector<int> offs(hist.size() + 1, 0);
+    for (size_t i = 0; i + 1 < hist.size(); i++) offs[i + 1] = offs[i] + hist[i];
+    for (size_t i = 0; i < (size_t)n; i++) {
+        int l = g.levels[n0 + i] - 1;
+        order[(size_t)offs[(size_t)l]++] = (int)(n0 + i);
+    }
+    Inserter ins(g, st);
+    faiss::RandomGenerator rng2(789);
+    int i1 = (int)n;
+    for (int l = (int)hist.size() - 1; l >= 0; l--) {
+        int i0 = i1 - hist[(size_t)l];
+        for (int j = i0; j < i1; j++) std::swap(order[(size_t)j], order[(size_t)(j + rng2.rand_int(i1 - j))]);
+        for (int i = i0; i < i1; i++) {
+            int pt = order[(size_t)i];
+            ins.dis.q = x + (size_t)(pt - (int)n0) * d;
+            ins.add_one(l, pt);
+        }
+        i1 = i0;
+    }
+    /* process-wide counters: adds may run on several threads at once */
+    if (pairs) __atomic_fetch_add(pairs, ins.pairs, __ATOMIC_RELAXED);
+    if (skipped) __atomic_fetch_add(skipped, ins.pairs_skipped, __ATOMIC_RELAXED);
+}
+
+uint64_t add_pairs, add_pairs_skipped;   /* for the bench: heuristic pairs computed, skipped */
+
 } // namespace
 
 extern "C" {
@@ -714,7 +1018,7 @@ int cr_faiss_hnsw_prepare(FaissIndex* index) {
 
 /* Copies the search copy of HNSW index `from` into `to` (its clone, the
  * storage already swapped by cr_faiss_simd_storage: vclone.cpp), so the
- * clone needs no preparing. 0 done or not applicable (the clone prepares
+ * clone needs no preparing, and what cairn's insert knows of its lists. 0 done or not applicable (the clone prepares
  * itself at its first search), -1 out of memory. */
 int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
     try {
@@ -725,6 +1029,10 @@ int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
         auto* a = fh ? dynamic_cast<SimdFlatIP*>(fh->storage) : nullptr;
         auto* b = th ? dynamic_cast<SimdFlatIP*>(th->storage) : nullptr;
         if (!a || !b) return 0;
+        /* what cairn's insert knows of the lists (checked by hash before
+         * use, so a copy that goes stale costs time, not answers) */
+        b->closed_k = a->closed_k;
+        b->closed_sum = a->closed_sum;
         std::lock_guard<std::mutex> lk(a->prep_mu);
         if (a->prepared != a->ntotal || a->ntotal != b->ntotal) return 0;
         if (!b->q8.alloc(a->q8.n) || !b->nb0.alloc(a->nb0.n)) return -1;
@@ -775,3 +1083,125 @@ void cr_pace_set(void (*fn)(void*), void* arg) {
 void cr_faiss_copy_paced(void* dst, const void* src, size_t n) { copy_paced(dst, src, n); }
 
 } /* extern "C" */
+
+extern "C" {
+
+/* cairn's HNSW insert (the section "cairn's HNSW insert" above) of n
+ * vectors x under ids into `index`, as faiss_Index_add_with_ids would do
+ * it on one thread: the same graph. `index` must be an IndexIDMap2 over
+ * an IndexHNSWFlat with the storage swapped in by cr_faiss_simd_storage.
+ * 0 done, 1 not applicable (nothing changed: use faiss_Index_add_with_ids),
+ * -1 failure (out of memory; the index may hold part of the batch).
+ * Declared in vindex.c, its one caller. */
+int cr_faiss_hnsw_add(FaissIndex* index, int64_t n, const float* x, const int64_t* ids) {
+    try {
+        auto* m = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(index));
+        auto* h = m ? dynamic_cast<faiss::IndexHNSWFlat*>(m->index) : nullptr;
+        auto* st = h ? dynamic_cast<SimdFlatIP*>(h->storage) : nullptr;
+        if (!st || n < 0 || !h->is_trained || h->ntotal != st->ntotal ||
+            h->hnsw.levels.size() != (size_t)h->ntotal || m->id_map.size() != (size_t)m->ntotal)
+            return 1;
+        const size_t prev = (size_t)m->ntotal;
+        hnsw_add(*h, *st, (idx_t)n, x, &add_pairs, &add_pairs_skipped);
+        for (int64_t i = 0; i < n; i++) m->id_map.push_back(ids[i]);
+        m->ntotal = h->ntotal;
+        for (size_t i = prev; i < (size_t)m->ntotal; i++) m->rev_map[m->id_map[i]] = (idx_t)i;
+        return 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
+/* For the bench and tests: the selection heuristic's pairs computed and
+ * skipped (known closed) by cairn's inserts in this process so far. */
+void cr_faiss_hnsw_add_stats(uint64_t* computed, uint64_t* skipped) {
+    *computed = __atomic_load_n(&add_pairs, __ATOMIC_RELAXED);
+    *skipped = __atomic_load_n(&add_pairs_skipped, __ATOMIC_RELAXED);
+}
+
+/* For tests: 1 when the HNSW graphs inside indexes a and b (IndexIDMap2
+ * over IndexHNSW) are the same (levels, offsets, neighbour lists, entry
+ * point, top level) and so are their id maps; 0 when not, -1 when either
+ * is not of that kind. */
+int cr_faiss_hnsw_graph_equal(const FaissIndex* a, const FaissIndex* b) {
+    auto* ma = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(a));
+    auto* mb = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(b));
+    auto* ha = ma ? dynamic_cast<const faiss::IndexHNSW*>(ma->index) : nullptr;
+    auto* hb = mb ? dynamic_cast<const faiss::IndexHNSW*>(mb->index) : nullptr;
+    if (!ha || !hb) return -1;
+    const faiss::HNSW &x = ha->hnsw, &y = hb->hnsw;
+    return x.levels == y.levels && x.offsets == y.offsets && x.neighbors == y.neighbors &&
+           x.entry_point == y.entry_point && x.max_level == y.max_level &&
+           ma->id_map == mb->id_map;
+}
+
+/* For tests: checks the HNSW graph inside `index` (an IndexIDMap2 over an
+ * IndexHNSW): the arrays' sizes agree; the entry point is on the top
+ * level; every list is within its level's size, its entries first and -1
+ * after, each entry a vector other than the list's owner that exists on
+ * that level, none twice; and every vector from storage position `from`
+ * on is reachable from the entry point (down the levels, then along layer
+ * 0). 0 all hold, 1 one does not (why says which, NUL-terminated, within
+ * n bytes), -1 not an HNSW index. */
+int cr_faiss_hnsw_check(const FaissIndex* index, int64_t from, char* why, size_t n) {
+    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+    auto* h = m ? dynamic_cast<const faiss::IndexHNSW*>(m->index) : nullptr;
+    if (!h) return -1;
+    const faiss::HNSW& g = h->hnsw;
+    const size_t nt = (size_t)h->ntotal;
+#define FAIL(...) do { snprintf(why, n, __VA_ARGS__); return 1; } while (0)
+    if (g.levels.size() != nt || g.offsets.size() != nt + 1 || g.neighbors.size() != g.offsets[nt])
+        FAIL("array sizes: %zu levels, %zu offsets, %zu neighbours for %zu vectors",
+             g.levels.size(), g.offsets.size(), g.neighbors.size(), nt);
+    if (nt == 0) return 0;
+    if (g.entry_point < 0 || (size_t)g.entry_point >= nt || g.levels[(size_t)g.entry_point] - 1 != g.max_level)
+        FAIL("entry point %d is not on the top level %d", g.entry_point, g.max_level);
+    for (size_t i = 0; i < nt; i++) {
+        if (g.levels[i] < 1 || g.levels[i] - 1 > g.max_level) FAIL("vector %zu has level %d", i, g.levels[i]);
+        for (int l = 0; l < g.levels[i]; l++) {
+            size_t b, e;
+            g.neighbor_range((idx_t)i, l, &b, &e);
+            if (e > g.offsets[i + 1] || e - b != (size_t)g.nb_neighbors(l))
+                FAIL("vector %zu level %d: list of %zu slots", i, l, e - b);
+            bool end = false;
+            for (size_t j = b; j < e; j++) {
+                int v = g.neighbors[j];
+                if (v == -1) { end = true; continue; }
+                if (end) FAIL("vector %zu level %d: an entry after -1", i, l);
+                if (v < 0 || (size_t)v >= nt) FAIL("vector %zu level %d: link to %d (not a vector)", i, l, v);
+                if ((size_t)v == i) FAIL("vector %zu level %d: links to itself", i, l);
+                if (g.levels[(size_t)v] <= l) FAIL("vector %zu level %d: link to %d, not on that level", i, l, v);
+                for (size_t k = b; k < j; k++)
+                    if (g.neighbors[k] == v) FAIL("vector %zu level %d: %d twice", i, l, v);
+            }
+        }
+    }
+    /* reachable: the nodes of each level reached from the entry point on
+     * the level above, then that level's links; layer 0 last */
+    std::vector<char> seen(nt, 0);
+    std::vector<int> stack;
+    seen[(size_t)g.entry_point] = 1;
+    for (int l = g.max_level; l >= 0; l--) {
+        stack.clear();
+        for (size_t i = 0; i < nt; i++)
+            if (seen[i]) stack.push_back((int)i);
+        while (!stack.empty()) {
+            int u = stack.back();
+            stack.pop_back();
+            if (g.levels[(size_t)u] <= l) continue;
+            size_t b, e;
+            g.neighbor_range(u, l, &b, &e);
+            for (size_t j = b; j < e && g.neighbors[j] >= 0; j++) {
+                int v = g.neighbors[j];
+                if (!seen[(size_t)v]) { seen[(size_t)v] = 1; stack.push_back(v); }
+            }
+        }
+    }
+    for (size_t i = from > 0 ? (size_t)from : 0; i < nt; i++)
+        if (!seen[i]) FAIL("vector %zu is not reachable from the entry point", i);
+#undef FAIL
+    return 0;
+}
+
+} /* extern "C" */
+

@@ -351,6 +351,16 @@ uint64_t  cr_vindex_delta_adds(const cr_vindex *vi);
  * flat index's adds replay cheaply and keep to that rule alone). */
 void      cr_vindex_set_delta_max_adds(cr_vindex *vi, uint64_t n);
 
+/* For tests and benches: 1 when two HNSW indexes hold the same graph and
+ * ids (levels, neighbour lists, entry point), 0 when not, -1 when either
+ * is not HNSW. */
+int       cr_vindex_hnsw_same(const cr_vindex *a, const cr_vindex *b);
+/* For tests: the HNSW graph's invariants (list sizes, no self links, links
+ * only to vectors on that level, none twice, the entry point on the top
+ * level, every vector from storage position `from` on reachable from
+ * it): 0 all hold, 1 not (why: which, within n bytes), -1 not HNSW. */
+int       cr_vindex_hnsw_check(const cr_vindex *vi, int64_t from, char *why, size_t n);
+
 int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);
 void        cr_vindex_set_generation(cr_vindex *vi, int64_t gen);  /* saved by save */

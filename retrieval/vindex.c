@@ -227,6 +227,8 @@ struct cr_vindex {
     int64_t        copy_n;
     int64_t        copy_kept; /* vectors the last copy into it kept (0: all copied) */
     pthread_rwlock_t lock;    /* searches read, cr_vindex_refresh writes */
+    int            faiss_add; /* CAIRN_HNSW_ADD=faiss at creation: FAISS's own
+                                 HNSW insert, not cairn's (for comparisons) */
 };
 
 static cc_status verr(cr_vindex *vi, cc_status s, const char *fmt, ...)
@@ -307,6 +309,8 @@ static cc_status handle_new(const char *path, const char *embedder_id, int dim,
     vi->dim = dim;
     vi->opts = o;
     vi->uid = __atomic_add_fetch(&next_uid, 1, __ATOMIC_RELAXED);
+    const char *add = getenv("CAIRN_HNSW_ADD");
+    vi->faiss_add = add && strcmp(add, "faiss") == 0;
     cc_buf_init(&vi->err, 4096);
     cc_buf_init(&vi->jr, JR_MAX);
     pthread_rwlock_init(&vi->lock, NULL);
@@ -346,6 +350,9 @@ const char *cr_vindex_embedder(const cr_vindex *vi) { return vi->embedder; }
 /* retrieval/faiss_simd.cpp: gives an HNSW index's inner-product storage a
  * vectorised distance computer (1 swapped, 0 not applicable, -1 failed). */
 int cr_faiss_simd_storage(FaissIndex *index);
+/* ... and inserts into it as FAISS would, cheaper (0 done, 1 not
+ * applicable, -1 out of memory). */
+int cr_faiss_hnsw_add(FaissIndex *index, int64_t n, const float *x, const int64_t *ids);
 
 /* HNSW: efSearch and efConstruction from the options, and the vectorised
  * storage. */
@@ -490,13 +497,40 @@ cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids, const float
         if ((s = rebuild(vi, NULL, n)) != CC_OK) return s;
     }
     vi->copy_of = 0;   /* no longer a copy; to its own copies an append */
-    if (faiss_Index_add_with_ids(vi->idx, (idx_t)n, vecs, ids)) {
+    /* HNSW: cairn's insert (faiss_simd.cpp; the same graph as FAISS's,
+     * cheaper) where FAISS's would run on one thread: a batch of up to 100
+     * (FAISS's OpenMP loop has that `if`) or one OpenMP thread allowed. */
+    int rc = 1;
+    if (vi->hnsw && !vi->faiss_add && (n <= 100 || omp_get_max_threads() == 1))
+        rc = cr_faiss_hnsw_add(vi->idx, (int64_t)n, vecs, ids);
+    if (rc < 0) {
+        vi->era++;       /* maybe part of the batch in: not an append to trust */
+        return verr(vi, CC_NOMEM, "out of memory adding %zu vectors", n);
+    }
+    if (rc == 1 && faiss_Index_add_with_ids(vi->idx, (idx_t)n, vecs, ids)) {
         vi->era++;       /* maybe part of the batch in: not an append to trust */
         return verr(vi, CC_ERROR, "FAISS: adding %zu vectors: %s", n, ferr());
     }
     for (size_t i = 0; i < n; i++) idset_put(&vi->ids, ids[i]);   /* cannot fail: reserved */
     for (size_t i = 0; i < n; i++) jr_op(vi, OP_ADD, ids[i], vecs + i * (size_t)vi->dim);
     return CC_OK;
+}
+
+/* faiss_simd.cpp: test hooks over the HNSW graph */
+int cr_faiss_hnsw_graph_equal(const FaissIndex *a, const FaissIndex *b);
+int cr_faiss_hnsw_check(const FaissIndex *index, int64_t from, char *why, size_t n);
+
+int cr_vindex_hnsw_same(const cr_vindex *a, const cr_vindex *b)
+{
+    C_ASSERT(a && b);
+    return cr_faiss_hnsw_graph_equal(a->idx, b->idx);
+}
+
+int cr_vindex_hnsw_check(const cr_vindex *vi, int64_t from, char *why, size_t n)
+{
+    C_ASSERT(vi && why && n);
+    why[0] = 0;
+    return cr_faiss_hnsw_check(vi->idx, from, why, n);
 }
 
 cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *n_removed)
