@@ -63,41 +63,6 @@
 
 namespace {
 
-/* ---- pacing (cr_pace_set, retrieval.h): per thread, the callback runs
- * after every PACE_STEP units of work, a unit being one distance over d
- * floats, one node of the search copy's refresh, or 512 bytes copied
- * (each ~40 ns here): about every 10 us. */
-typedef void (*pace_fn_t)(void*);
-thread_local pace_fn_t pace_fn = nullptr;
-thread_local void* pace_arg = nullptr;
-thread_local unsigned pace_left = 0;
-constexpr unsigned PACE_STEP = 256;
-
-inline void pace(unsigned units) {
-    if (__builtin_expect(pace_fn == nullptr, 1)) return;
-    if (pace_left > units) {
-        pace_left -= units;
-        return;
-    }
-    pace_left = PACE_STEP;
-    pace_fn(pace_arg);
-}
-
-/* memcpy in 64 KB steps, pacing between them */
-void copy_paced(void* dst, const void* src, size_t n) {
-    constexpr size_t STEP = 64 * 1024;
-    char* d = static_cast<char*>(dst);
-    const char* s = static_cast<const char*>(src);
-    while (n) {
-        size_t k = n < STEP ? n : STEP;
-        std::memcpy(d, s, k);
-        d += k;
-        s += k;
-        n -= k;
-        pace((unsigned)(k / 512));
-    }
-}
-
 typedef float (*ip_fn)(const float*, const float*, size_t);
 
 __attribute__((target("avx2,fma"))) float ip_avx2(const float* x, const float* y, size_t d) {
@@ -138,13 +103,9 @@ struct SimdIPDis : faiss::FlatCodesDistanceComputer {
               d(st.d), b(st.get_xb()) {}
     void set_query(const float* x) override { q = x; }
     float distance_to_code(const uint8_t* code) override {
-        pace(1);
         return ip(q, reinterpret_cast<const float*>(code), d);
     }
-    float symmetric_dis(idx_t i, idx_t j) override {
-        pace(1);
-        return ip(b + j * d, b + i * d, d);
-    }
+    float symmetric_dis(idx_t i, idx_t j) override { return ip(b + j * d, b + i * d, d); }
 };
 
 /* ---- the int8 copy: x[i] ~ scale * code[i] */
@@ -371,7 +332,6 @@ struct SimdFlatIP : faiss::IndexFlatIP {
             g.neighbor_range((idx_t)i, 0, &b, &e);
             for (int j = 0; j < w; j++)
                 nb[i * (size_t)w + (size_t)j] = b + (size_t)j < e ? g.neighbors[b + (size_t)j] : -1;
-            pace(1);
         }
         for (size_t i = from; i < n; i++) {
             const float* x = xb + i * dd;
@@ -386,7 +346,6 @@ struct SimdFlatIP : faiss::IndexFlatIP {
             }
             float sc = m > 0 ? m / 127.0f : 0.0f;
             std::memcpy(c + dd, &sc, sizeof sc);
-            pace(2);
         }
         nb0_w = w;
         q8_stride = stride;
@@ -698,14 +657,8 @@ struct AddDis {   /* FAISS's NegativeDistanceComputer over SimdIPDis */
     const float* b;
     size_t d;
     const float* q = nullptr;
-    float operator()(int i) const {
-        pace(1);
-        return -ip(q, b + (size_t)i * d, d);
-    }
-    float sym(int i, int j) const {
-        pace(1);
-        return -ip(b + (size_t)j * d, b + (size_t)i * d, d);
-    }
+    float operator()(int i) const { return -ip(q, b + (size_t)i * d, d); }
+    float sym(int i, int j) const { return -ip(b + (size_t)j * d, b + (size_t)i * d, d); }
 };
 
 /* FAISS's VisitedTable: a byte per vector, stamped; cleared on wrap. */
@@ -1036,8 +989,8 @@ int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
         std::lock_guard<std::mutex> lk(a->prep_mu);
         if (a->prepared != a->ntotal || a->ntotal != b->ntotal) return 0;
         if (!b->q8.alloc(a->q8.n) || !b->nb0.alloc(a->nb0.n)) return -1;
-        if (a->q8.n) copy_paced(b->q8.p, a->q8.p, a->q8.n);
-        if (a->nb0.n) copy_paced(b->nb0.p, a->nb0.p, a->nb0.n);
+        if (a->q8.n) std::memcpy(b->q8.p, a->q8.p, a->q8.n);
+        if (a->nb0.n) std::memcpy(b->nb0.p, a->nb0.p, a->nb0.n);
         b->q8_stride = a->q8_stride;
         b->q8_n = a->q8_n;
         b->nb0_w = a->nb0_w;
@@ -1072,15 +1025,6 @@ int cr_faiss_walk_quantise(const float* q, size_t d, int16_t* out, float* qmax) 
 
 /* 1 when the vectorised kernel is in use on this CPU. */
 int cr_faiss_simd_active(void) { return ip == ip_avx2; }
-
-void cr_pace_set(void (*fn)(void*), void* arg) {
-    pace_fn = fn;
-    pace_arg = arg;
-    pace_left = PACE_STEP;
-}
-
-/* vclone.cpp: copy_paced for its arrays */
-void cr_faiss_copy_paced(void* dst, const void* src, size_t n) { copy_paced(dst, src, n); }
 
 } /* extern "C" */
 

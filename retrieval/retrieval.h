@@ -305,15 +305,6 @@ void      cr_vindex_batch_threads(int n);
  * cr_vindex_add, and an open's replay of the delta likewise, so that the
  * writer's index and every later open of its files are the same graph. */
 #define CR_ADD_BATCH 256
-/* Pacing of long vector work on the calling thread: with fn set, the
- * HNSW inserts of cr_vindex_add (every distance they compute), an index's
- * copy (cr_vindex_clone, cr_vindex_clone_into) and the search copy's
- * refresh call fn(arg) between their steps, about every 10 us of work, so
- * that fn can sleep and leave the cores to other threads. The work and its
- * results are the same with or without it. Per thread; fn NULL: off. A
- * server's writer paces its catch-ups while searches run. */
-typedef void (*cr_pace_fn)(void *arg);
-void      cr_pace_set(cr_pace_fn fn, void *arg);
 /* A copy of src in *out that searches exactly as src (the same FAISS
  * graph, vectors, ids, tombstones and int8 search copy, copied as arrays:
  * no HNSW inserts, so it costs memory traffic, not a rebuild) and is

@@ -35,7 +35,6 @@ extern "C" {
 /* faiss_simd.cpp */
 int cr_faiss_simd_storage(FaissIndex* index);
 int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to);
-void cr_faiss_copy_paced(void* dst, const void* src, size_t n);
 
 /* A deep copy of `index` (an IndexIDMap2 over IndexFlatIP or over
  * IndexHNSWFlat, as vindex.c makes them) into *out. 0 done, -1 out of
@@ -149,9 +148,7 @@ int cr_faiss_clone_into(const FaissIndex* index, FaissIndex* dst, int64_t same) 
                 const faiss::HNSW& g = h->hnsw;
                 faiss::HNSW& dg = dh->hnsw;
                 room(dg.neighbors, g.neighbors.size());
-                dg.neighbors.resize(g.neighbors.size());
-                cr_faiss_copy_paced(dg.neighbors.data(), g.neighbors.data(),
-                                    g.neighbors.size() * sizeof g.neighbors[0]);
+                dg.neighbors = g.neighbors;
                 dg.levels.insert(dg.levels.end(), g.levels.begin() + un, g.levels.end());
                 dg.offsets.insert(dg.offsets.end(), g.offsets.begin() + un + 1, g.offsets.end());
                 dg.entry_point = g.entry_point;

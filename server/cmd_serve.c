@@ -34,7 +34,6 @@
 #define HEADER_MEM ((size_t)32 * 1024)
 #define SHUTDOWN_WAIT_MS 10000
 #define GRAPH_SYNC_MS 1000   /* serve.graph_sync_ms: see serve_writer.c */
-#define CATCHUP_SHARE 25     /* serve.catchup_share: see serve_writer.c */
 
 static const char serve_usage[] =
     "serve KB [--listen HOST:PORT] [--threads N] [--tls-cert PEM --tls-key PEM]\n"
@@ -773,7 +772,7 @@ int cmd_serve(int argc, char **argv)
     const char *kbdir = NULL, *listen = "127.0.0.1:8080", *tls_cert = NULL, *tls_key = NULL;
     const char *model = NULL;
     int64_t threads = N_THREADS, port, timeout_s = -1, n_keys, write_queue = -1, bg_nice = 0,
-            graph_sync_ms = GRAPH_SYNC_MS, catchup_share = CATCHUP_SHARE;
+            graph_sync_ms = GRAPH_SYNC_MS;
     double rate = -1;
     struct sockaddr_in sa = {0};
     char host[64];
@@ -866,13 +865,6 @@ int cmd_serve(int argc, char **argv)
                          "milliseconds 0-3600000 (how old the oldest write the graph store lacks "
                          "may grow before the writer catches it up; 0: after every write)", kbdir);
     }
-    if (cc_kb_setting_i64(probe, "serve.catchup_share", CATCHUP_SHARE, &catchup_share) != CC_OK ||
-        catchup_share < 1 || catchup_share > 100) {
-        cc_kb_close(probe);
-        return cli_error("setting serve.catchup_share in %s/cairn.json: want a whole number of "
-                         "percent 1-100 (the share of one core a vector catch-up takes while "
-                         "searches run; 100: never paused)", kbdir);
-    }
     if (n_keys < 0) {
         ret = cli_error("%s", cc_kb_errmsg(probe));
         cc_kb_close(probe);
@@ -913,8 +905,7 @@ int cmd_serve(int argc, char **argv)
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     if ((ret = serve_timing_open())) goto out;
     if ((ret = serve_vectors_start(kbdir, (int)bg_nice))) goto out;
-    if ((ret = serve_writer_start((int)write_queue, (int)bg_nice, (int)graph_sync_ms,
-                                  (int)catchup_share))) goto out;
+    if ((ret = serve_writer_start((int)write_queue, (int)bg_nice, (int)graph_sync_ms))) goto out;
     if ((ret = serve_readers_start((int)threads))) goto out;
     signal(SIGPIPE, SIG_IGN);
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;

@@ -162,12 +162,8 @@ const char *serve_kbdir(void);
  * catalog. nice (0..19, setting serve.background_nice) lowers its CPU
  * priority (serve_thread_nice). graph_sync_ms (setting serve.graph_sync_ms):
  * the graph store is caught up once the oldest commit it lacks is this old
- * (0: after every commit). catchup_share (1..100, setting
- * serve.catchup_share): while searches are queued or running, a vector
- * catch-up's HNSW inserts and copies pause so as to take about this
- * percent of one core, for up to PACE_MAX_MS of a catch-up (100: never
- * paused). Nonzero after printing an error. */
-int  serve_writer_start(int queue_max, int nice, int graph_sync_ms, int catchup_share);
+ * (0: after every commit). Nonzero after printing an error. */
+int  serve_writer_start(int queue_max, int nice, int graph_sync_ms);
 /* Lowers the calling thread's CPU priority by nice (Linux: setpriority on
  * the thread id; other threads keep theirs); 0 does nothing. A failure is
  * reported on stderr, not fatal. For the writer and the vector reloader, so
@@ -204,8 +200,6 @@ int  serve_readers_start(int n);
 /* Runs the queued jobs to the end and ends the threads; later submissions
  * get 503 shutting_down. */
 void serve_readers_stop(void);
-/* Searches queued or running now (a relaxed read: a hint for pacing). */
-int  serve_readers_busy(void);
 /* In a handler, once the request is validated: queues fn(arg) and suspends
  * the connection (MHD_YES); the handler is called again when it is done
  * and must then call serve_job_resumed (the dispatcher does). Without

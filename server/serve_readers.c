@@ -29,7 +29,6 @@ static struct {
     pthread_t      *tid;
     int             n_threads, stop;
     serve_jobq      q;
-    int             busy;       /* jobs queued or running (atomic reads) */
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void *worker_main(void *arg)
@@ -46,7 +45,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&R.mu);
         j->read_fn(j->r, j->arg, &j->rp);
         serve_job_done(j);
-        __atomic_sub_fetch(&R.busy, 1, __ATOMIC_RELAXED);
         pthread_mutex_lock(&R.mu);
     }
     pthread_mutex_unlock(&R.mu);
@@ -102,7 +100,6 @@ enum MHD_Result serve_read_submit(serve_req *r, serve_read_fn fn, void *arg,
     pthread_mutex_lock(&R.mu);
     if (!R.stop) {
         serve_job_push(&R.q, j);
-        __atomic_add_fetch(&R.busy, 1, __ATOMIC_RELAXED);
         pthread_cond_signal(&R.cv);
         queued = 1;
     }
@@ -113,5 +110,3 @@ enum MHD_Result serve_read_submit(serve_req *r, serve_read_fn fn, void *arg,
     }
     return MHD_YES;
 }
-
-int serve_readers_busy(void) { return __atomic_load_n(&R.busy, __ATOMIC_RELAXED); }

@@ -54,8 +54,6 @@
 #define FAIL_GAP_MS 60000     /* most time between retries of a failing sync */
 #define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
 #define GRAPH_WAIT_MS 30000   /* most a reader waits for the graph store's catch-up */
-#define PACE_SLICE_MS 2.0     /* a paced catch-up's work between two pauses */
-#define PACE_MAX_MS   1000.0  /* a catch-up is paced for at most this long */
 
 static struct {
     pthread_mutex_t mu;
@@ -83,9 +81,6 @@ static struct {
     double          graph_gap_ms;   /* serve.graph_sync_ms */
     int             graph_want;
     int             graph_gave_up;  /* failed at shutdown: the next writer catches up */
-    /* pacing of a vector catch-up (catchup_pace; writer thread only) */
-    int             pace_share;     /* serve.catchup_share, percent of a core */
-    double          pace_t0, pace_slice0, pace_slept;
 } W = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
        .graph_cv = PTHREAD_COND_INITIALIZER};
 
@@ -203,33 +198,6 @@ static int hand_over(void)
     return serve_vectors_handoff(v) == 0;
 }
 
-/* cr_pace_set's callback during a vector catch-up. The catch-up's CPU
- * comes in one burst every few seconds (~2-3 ms per HNSW insert and a copy
- * of the index for the readers on a 100k-vector KB: 50-150 ms at 15
- * documents/s), and on two cores a burst slows every search in flight at
- * once, which is the latency tail under a writer. So while searches are
- * queued or running, after each PACE_SLICE_MS of work it sleeps long
- * enough that the catch-up takes about pace_share percent of a core: the
- * same work, spread. Only for the first PACE_MAX_MS of a catch-up, since
- * document writes wait behind it. */
-static void catchup_pace(void *arg)
-{
-    double now = cc_now_ms(), ran = now - W.pace_slice0, rest;
-    struct timespec ts;
-    (void)arg;
-    if (ran < PACE_SLICE_MS) return;
-    if (now - W.pace_t0 < PACE_MAX_MS && serve_readers_busy() > 0) {
-        rest = ran * (100 - W.pace_share) / W.pace_share;
-        if (now + rest - W.pace_t0 > PACE_MAX_MS) rest = W.pace_t0 + PACE_MAX_MS - now;
-        ts.tv_sec = (time_t)(rest / 1000);
-        ts.tv_nsec = (long)((rest - (double)ts.tv_sec * 1000) * 1e6);
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-        now = cc_now_ms();
-        W.pace_slept += rest;
-    }
-    W.pace_slice0 = now;
-}
-
 /* Catches vectors.faiss up with the catalog (never while a job runs). */
 static void vector_sync(void)
 {
@@ -260,9 +228,6 @@ static void vector_sync(void)
         return;
     }
     serve_vectors_hold(1);
-    W.pace_t0 = W.pace_slice0 = cc_now_ms();
-    W.pace_slept = 0;
-    if (W.pace_share < 100) cr_pace_set(catchup_pace, NULL);
     st = cr_vectors_sync_keep(kb, &W.vec_keep, &vs);
     if (st != CC_OK) {
         fprintf(stderr, "cairn: vector index catch-up: %s; retrying\n", cc_kb_errmsg(kb));
@@ -271,19 +236,16 @@ static void vector_sync(void)
         pthread_mutex_unlock(&W.mu);
     }
     handed = st == CC_OK && hand_over();
-    cr_pace_set(NULL, NULL);
     if (!handed) serve_vectors_hold(0);
     serve_writer_release(kb, !handed && st == CC_OK && (vs.added || vs.removed || vs.rebuilt));
     took = cc_now_ms() - t0;
-    serve_timing("W", "sync %.3f added %lld removed %lld cpu %.3f paused %.3f", took,
-                 (long long)vs.added, (long long)vs.removed, serve_thread_cpu_ms() - c0,
-                 W.pace_slept);
+    serve_timing("W", "sync %.3f added %lld removed %lld cpu %.3f", took, (long long)vs.added,
+                 (long long)vs.removed, serve_thread_cpu_ms() - c0);
     pthread_mutex_lock(&W.mu);
     if (st != CC_OK)   /* a lasting failure (say, a damaged KB) retries ever more slowly */
         W.vec_gap_ms = W.vec_gap_ms * 2 < FAIL_GAP_MS ? W.vec_gap_ms * 2 : FAIL_GAP_MS;
     else
-        W.vec_gap_ms = 2 * (took - W.pace_slept) > SYNC_GAP_MS ? 2 * (took - W.pace_slept)
-                                                                : SYNC_GAP_MS;
+        W.vec_gap_ms = 2 * took > SYNC_GAP_MS ? 2 * took : SYNC_GAP_MS;
     W.vec_due_ms = cc_now_ms() + W.vec_gap_ms;
     pthread_mutex_unlock(&W.mu);
 }
@@ -488,9 +450,8 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int serve_writer_start(int queue_max, int nice, int graph_sync_ms, int catchup_share)
+int serve_writer_start(int queue_max, int nice, int graph_sync_ms)
 {
-    W.pace_share = catchup_share < 1 ? 1 : catchup_share > 100 ? 100 : catchup_share;
     W.queue_max = queue_max;
     W.nice = nice;
     W.graph_gap_ms = graph_sync_ms;
