@@ -125,11 +125,12 @@ static void progress_start(cc_kb *kb, int64_t from, int rebuild)
 
 /* Embedded chunks waiting for cr_vindex_add. A catch-up's add ranges
  * (one per document written) go into the index together, CR_ADD_BATCH at
- * a time (as an open replays them), not one call per range: FAISS's HNSW add costs O(index size)
- * per call before its first insert (a lock per indexed vector allocated
- * and initialised, ~0.6 ms at 110k vectors), which a server's writer paid
- * for every one-chunk document. Flushed before a removal, so the index
- * sees the changes in the log's order. */
+ * a time, as an open replays them (the same graph), not one call per
+ * range: an HNSW add costs O(index size) per call before its first insert
+ * (FAISS's: a lock per indexed vector allocated and initialised, ~0.6 ms
+ * at 110k vectors; cairn's: a visited table), which a server's writer
+ * paid for every one-chunk document. Flushed before a removal, so the
+ * index sees the changes in the log's order. */
 typedef struct {
     int64_t ids[EMBED_BATCH];
     float  *vecs;          /* EMBED_BATCH x dim */
