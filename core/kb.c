@@ -435,8 +435,9 @@ static cc_status open_db(cc_kb *kb, int create)
     if (create) flags |= SQLITE_OPEN_CREATE;
     if (join(&path, kb->dir, "cairn.db")) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     /* Readers open read-write too: WAL readers need the -shm file; every write
-     * path checks kb->writable (and holds the lock) before writing. */
-    /* readers map the file (below) and keep the map between transactions */
+     * path checks kb->writable (and holds the lock) before writing. Readers
+     * map the file (below) through a VFS that keeps the map between
+     * transactions (vfs.c). */
     rc = sqlite3_open_v2(path.data, &kb->db, flags | SQLITE_OPEN_NOMUTEX,
                          kb->writable || create ? NULL : cc_sqlite_map_vfs());
     cc_buf_free(&path);

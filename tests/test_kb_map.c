@@ -56,11 +56,12 @@ int main(void)
     wdb = cc_kb_db(w);
     rdb = cc_kb_db(r);
     CHECK(cc_sqlite_map_vfs() != NULL);
-    {
-        const char *vfs = NULL;
-        CHECK(sqlite3_file_control(rdb, "main", SQLITE_FCNTL_VFSNAME, &vfs) == SQLITE_OK);
-        CHECK(vfs && strstr(vfs, "unix"));   /* every method but the map is unix's */
-        sqlite3_free((void *)vfs);
+    {   /* the reader opened through it, the writer through SQLite's own */
+        sqlite3_vfs *rv = NULL, *wv = NULL;
+        CHECK(sqlite3_file_control(rdb, "main", SQLITE_FCNTL_VFS_POINTER, &rv) == SQLITE_OK);
+        CHECK(sqlite3_file_control(wdb, "main", SQLITE_FCNTL_VFS_POINTER, &wv) == SQLITE_OK);
+        CHECK(rv && cc_sqlite_map_vfs() && !strcmp(rv->zName, cc_sqlite_map_vfs()));
+        CHECK(wv && cc_sqlite_map_vfs() && strcmp(wv->zName, cc_sqlite_map_vfs()));
     }
     /* 1,000 rows of 1 KB, checkpointed into the file: ~260 pages to read */
     CHECK(sqlite3_exec(wdb, "CREATE TABLE t(x); BEGIN;"
