@@ -160,6 +160,16 @@ cc_status   cc_kb_create(const char *dir);
 /* Opens an existing KB. On failure *out is NULL and cc_errmsg() says why. */
 cc_status   cc_kb_open(const char *dir, int flags, cc_kb **out);
 void        cc_kb_close(cc_kb *kb);
+/* A writer kept open between writes (the server's): cc_kb_unlock rolls back
+ * any open transaction, resets any statement still stepping and gives up
+ * the writer lock, so another process may write; the connection, its page
+ * cache, its parsed schema and its prepared statements stay. The handle is
+ * read-only until cc_kb_relock takes the lock again: CC_BUSY (cc_errmsg()
+ * says who holds it) as cc_kb_open; CC_VERSION if the catalog was migrated
+ * meanwhile; cairn.json is read again if it changed. After any other
+ * failure close the handle and open a new one. Only on CC_KB_WRITE handles. */
+cc_status   cc_kb_unlock(cc_kb *kb);
+cc_status   cc_kb_relock(cc_kb *kb);
 /* Message of the last failure on this handle. Borrowed; valid until the next
  * call on the handle. */
 const char *cc_kb_errmsg(const cc_kb *kb);

@@ -24,6 +24,7 @@ struct cc_kb {
     int      lock_fd;     /* -1 for readers */
     int      writable;
     cJSON   *settings;
+    struct stat settings_st;  /* cairn.json as read (st_ino 0: absent) */
     char     errmsg[1024];
 };
 
@@ -170,6 +171,7 @@ static cc_status load_settings(cc_kb *kb)
     f = fopen(path.data, "rb");
     if (!f) {
         if (errno == ENOENT) {        /* settings are optional: defaults */
+            memset(&kb->settings_st, 0, sizeof kb->settings_st);
             kb->settings = cJSON_Parse(default_settings);
             cc_buf_free(&path);
             return kb->settings ? CC_OK : cc_kb_seterr(kb, CC_NOMEM, "out of memory");
@@ -177,7 +179,8 @@ static cc_status load_settings(cc_kb *kb)
         s = cc_kb_seterr(kb, CC_IO, "cannot read %s: %s", path.data, strerror(errno));
         goto out;
     }
-    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+    if (fstat(fileno(f), &kb->settings_st) != 0 ||
+        fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
         s = cc_kb_seterr(kb, CC_IO, "cannot read %s", path.data);
         goto out;
     }
@@ -622,6 +625,85 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
 fail:
     cc_seterr(s, "%s", cc_kb_errmsg(kb));
     kb_free(kb);
+    return s;
+}
+
+/* ---------------------------------------------------------------- kept writers */
+
+cc_status cc_kb_unlock(cc_kb *kb)
+{
+    sqlite3_stmt *st = NULL;
+    C_ASSERT(kb->writable && kb->lock_fd >= 0);
+    cc_kb_rollback(kb);
+    /* a statement left stepping would keep a read transaction open, and
+     * with it the WAL from being checkpointed while the handle waits */
+    while ((st = sqlite3_next_stmt(kb->db, st)))
+        if (sqlite3_stmt_busy(st)) sqlite3_reset(st);
+    kb->writable = 0;
+    if (flock(kb->lock_fd, LOCK_UN) != 0)
+        return cc_kb_seterr(kb, CC_IO, "cannot release the writer lock of %s: %s", kb->dir,
+                            strerror(errno));
+    return CC_OK;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+cc_status cc_kb_relock(cc_kb *kb)
+{
+    cc_buf path = CC_BUF_INIT(0);
+    struct stat sb;
+    char pid[32];
+    int v = 0, n;
+    cc_status s;
+
+    C_ASSERT(!kb->writable && kb->lock_fd >= 0);
+    if (flock(kb->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char other[32] = "";
+        ssize_t r = pread(kb->lock_fd, other, sizeof other - 1, 0);
+        if (r > 0) { other[r] = 0; other[strcspn(other, "\n")] = 0; }
+        s = cc_kb_seterr(kb, CC_BUSY,
+                         "knowledge base %s is being written by another process%s%s%s; "
+                         "wait for it to finish", kb->dir,
+                         other[0] ? " (pid " : "", other, other[0] ? ")" : "");
+        goto fail;
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(kb->lock_fd, 0) == 0 && pwrite(kb->lock_fd, pid, (size_t)n, 0) < 0) {
+        /* the pid is only a hint for another writer's message */
+    }
+    /* what another process may have changed meanwhile: the catalog's
+     * version (a newer cairn migrated it) and the settings */
+    if ((s = user_version(kb, &v))) goto unlock;
+    if (v != CC_SCHEMA_VERSION) {
+        s = cc_kb_seterr(kb, CC_VERSION, "%s was migrated to catalog schema %d while this "
+                         "process had it open (this cairn knows up to %d); reopen it", kb->dir,
+                         v, CC_SCHEMA_VERSION);
+        goto unlock;
+    }
+    if (join(&path, kb->dir, "cairn.json")) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto unlock; }
+    if (stat(path.data, &sb) != 0) memset(&sb, 0, sizeof sb);
+    cc_buf_free(&path);
+    if (!same_file(&sb, &kb->settings_st)) {
+        cJSON *old = kb->settings;
+        struct stat old_st = kb->settings_st;
+        kb->settings = NULL;
+        if ((s = load_settings(kb))) {
+            kb->settings = old;
+            kb->settings_st = old_st;
+            goto unlock;
+        }
+        cJSON_Delete(old);
+    }
+    kb->writable = 1;
+    return CC_OK;
+unlock:
+    flock(kb->lock_fd, LOCK_UN);
+fail:
+    cc_seterr(s, "%s", kb->errmsg);
     return s;
 }
 

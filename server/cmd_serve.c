@@ -8,9 +8,10 @@
  * searchers share one vector index, reloaded in the background after writes
  * (serve_vectors.c); BM25 needs no reload (SQLite WAL readers see each
  * commit), so a write never makes a reader wait.
- * Writers: one at a time (write_mu), each opening a CC_KB_WRITE handle for the
- * request, so the KB's writer flock is held only while writing and a CLI
- * writer can interleave (it gets 503 kb_busy while the other holds it).
+ * Writers: one at a time (write_mu), on one CC_KB_WRITE handle kept between
+ * writes with the writer flock given up (cc_kb_unlock), so the flock is held
+ * only while writing and a CLI writer can interleave (the server's write gets
+ * 503 kb_busy while the CLI holds it).
  * No API keys yet: only loopback addresses may be bound. */
 #define _GNU_SOURCE
 #include "serve.h"
@@ -139,6 +140,7 @@ static struct {
     slot           *slots;
     int             n_slots;
     pthread_mutex_t write_mu;
+    cc_kb          *wkb;                   /* the writer's handle, kept unlocked between writes */
     const char     *path_name[N_PATHS];    /* distinct patterns, then "other" */
     int             path_of[N_ROUTES];     /* route -> index in path_name */
     int             n_paths;
@@ -417,16 +419,35 @@ cc_status serve_writer_acquire(cc_kb **out)
 {
     cc_status st;
     pthread_mutex_lock(&S.write_mu);
-    if ((st = cc_kb_open(S.kbdir, CC_KB_WRITE, out)) != CC_OK) {
-        *out = NULL;
-        pthread_mutex_unlock(&S.write_mu);
+    /* the handle of the last write, its connection and statements kept: only
+     * the writer lock is taken again (opening the catalog was a seventh of
+     * the writer's CPU per document) */
+    if (S.wkb) {
+        if ((st = cc_kb_relock(S.wkb)) == CC_OK) {
+            *out = S.wkb;
+            return CC_OK;
+        }
+        if (st == CC_BUSY) goto fail;
+        cc_kb_close(S.wkb);     /* anything else: open afresh, as the first time */
+        S.wkb = NULL;
     }
+    if ((st = cc_kb_open(S.kbdir, CC_KB_WRITE, out)) == CC_OK) return CC_OK;
+fail:
+    *out = NULL;
+    pthread_mutex_unlock(&S.write_mu);
     return st;
 }
 
 void serve_writer_release(cc_kb *kb, int changed)
 {
-    cc_kb_close(kb);
+    /* kept for the next write; a handle that cannot give up the lock is closed */
+    if (cc_kb_unlock(kb) == CC_OK) {
+        S.wkb = kb;
+    } else {
+        fprintf(stderr, "cairn: %s; closing the writer's handle\n", cc_kb_errmsg(kb));
+        cc_kb_close(kb);
+        S.wkb = NULL;
+    }
     if (changed) serve_vectors_poke();
     pthread_mutex_unlock(&S.write_mu);
 }
@@ -964,6 +985,8 @@ out:
     serve_readers_stop();
     serve_chat_close();
     serve_vectors_stop();   /* the reloader touches the slots: ended before they close */
+    if (S.wkb) cc_kb_close(S.wkb);   /* nothing writes after the writer and the readers stop */
+    S.wkb = NULL;
     for (i = 0; i < S.n_slots; i++) {
         sqlite3_finalize(S.slots[i].pub.hydrate);
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);

@@ -136,9 +136,10 @@ typedef struct serve_slot {   /* a reader: read-only KB handle and searcher */
 serve_slot *serve_slot_take(void);
 void        serve_slot_give(serve_slot *s);
 
-/* The one writer: opens a CC_KB_WRITE handle under the writer mutex; NULL
- * after sending 503 (busy: a CLI writer holds the KB) or 500.
- * serve_writer_close closes it, tells the vector reloader to look for a new
+/* The one writer: under the writer mutex, takes the writer lock on the
+ * server's CC_KB_WRITE handle (kept between writes, opened at the first);
+ * NULL after sending 503 (busy: a CLI writer holds the KB) or 500.
+ * serve_writer_close gives the lock up (cc_kb_unlock), tells the vector reloader to look for a new
  * vectors.faiss, and releases the mutex. The _acquire/_release pair is the
  * same without a response (CC_BUSY when a CLI writer holds the KB;
  * cc_errmsg says why); changed = 0 skips the poke (audit rows only). */
