@@ -7,7 +7,9 @@
 #   - a full write queue (--write-queue 1) answers 503 queue_full with
 #     Retry-After; every write answered 200/201 is searchable;
 #   - SIGTERM finishes the writes already taken, and the vector index is
-#     caught up on the way out (cairn check passes at once).
+#     caught up on the way out (cairn check passes at once);
+#   - between writes the server gives the writer lock up (its handle kept):
+#     a CLI writer runs, a held lock gives 503 kb_busy, cairn.json is re-read.
 # Ordering and completion are asserted, not latency (the machine is shared).
 set -u
 BIN="${CAIRN_BIN:?}"
@@ -111,6 +113,41 @@ done
 [ "$n503" -ge 1 ] && ok || bad "four writes at once with --write-queue 1: no 503"
 [ "$nok" -ge 2 ] && ok || bad "four writes at once with --write-queue 1: only $nok taken (the running one and the queued one should be)"
 [ "$(search containers bm25)" = 200 ] && ok || bad "search after a full queue"
+
+# ---------------------------------------------------------------- the KB between writes
+# The server keeps its writer handle between writes but gives the writer
+# lock up: a CLI writer runs while the server is up, a write that finds the
+# lock held is refused with 503 kb_busy and the next one goes in, and
+# settings changed in cairn.json meanwhile are the next write's.
+small() { curl -s -o "$T/small.body" -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' \
+            -d "{\"uri\":\"$1\",\"text\":\"$2\"}" "$U/v1/documents"; }
+c=$(small api1.txt "quartzite api one") && [ "$c" = 201 ] && ok || bad "POST api1: $c $(cat "$T/small.body")"
+printf 'The basalt quarry closed in winter.\n' >"$T/cli1.txt"
+expect 0 "" -- "$BIN" ingest "$T/kb" "$T/cli1.txt"
+curl -s --max-time 20 -H 'Content-Type: application/json' -d '{"query":"basalt","k":1,"mode":"bm25"}' \
+  "$U/v1/search" | grep -q '"document":"[^"]*cli1.txt"' && ok || bad "the CLI's document not found through the server"
+command -v flock >/dev/null && {
+  flock -n "$T/kb/cairn.lock" sleep 4 & fl=$!
+  sleep 0.5
+  c=$(small api2.txt "quartzite api two")
+  [ "$c" = 503 ] && grep -q '"code":"kb_busy"' "$T/small.body" && ok \
+    || bad "a write while another process holds the lock: $c $(cat "$T/small.body")"
+  wait "$fl"
+} || echo "flock(1) not installed: the kb_busy check skipped"
+c=$(small api3.txt "feldspar api three") && [ "$c" = 201 ] && ok || bad "POST api3 after the lock was let go: $c $(cat "$T/small.body")"
+found feldspar api3.txt && ok || bad "api3.txt not found"
+words=$(python3 -c "print(' '.join('slate%d' % i for i in range(120)))")
+c=$(small long1.txt "$words") && [ "$c" = 201 ] && grep -q '"chunks":1}' "$T/small.body" && ok \
+  || bad "120 words at 300 tokens a chunk: $c $(cat "$T/small.body")"
+python3 - "$T/kb/cairn.json" <<'PY'
+import json, sys
+p = sys.argv[1]; s = json.load(open(p))
+s["chunk"] = {"target_tokens": 50, "overlap_tokens": 10}
+json.dump(s, open(p + ".new", "w"))
+import os; os.replace(p + ".new", p)
+PY
+c=$(small long2.txt "$words") && [ "$c" = 201 ] && ! grep -q '"chunks":1}' "$T/small.body" && ok \
+  || bad "the server did not take chunk.target_tokens 50 from cairn.json: $c $(cat "$T/small.body")"
 
 # ---------------------------------------------------------------- SIGTERM drains the queue
 kill -TERM "$PID"; wait "$PID"; PID=""
