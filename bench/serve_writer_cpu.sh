@@ -40,7 +40,7 @@ ev = collections.defaultdict(list)
 kept = []   # vectors each copy into an older copy kept (the tail copy; 0: whole)
 for line in open(sys.argv[1], errors="replace"):
     p = line.split()
-    if len(p) < 5 or p[0] not in ("V", "W") or p[3] == "job" or "cpu" not in p: continue
+    if len(p) < 5 or p[0] not in ("V", "W") or "cpu" not in p: continue
     k = p[0] + " " + p[3] + (" into" + p[6] if p[0] == "W" and p[3] == "clone" else "")
     ev[k].append(float(p[p.index("cpu") + 1]))
     if "kept" in p: kept.append(int(p[p.index("kept") + 1]))

@@ -323,7 +323,7 @@ cc_status serve_graph_wait(void)
 static void run_job(serve_job *j)
 {
     cc_kb *kb;
-    double t0 = cc_now_ms();
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
     cc_status st = serve_writer_acquire(&kb);
     if (st != CC_OK) {
         const char *code;
@@ -347,7 +347,7 @@ static void run_job(serve_job *j)
         }
         serve_writer_release(kb, 0);
     }
-    serve_timing("W", "job %.3f", cc_now_ms() - t0);
+    serve_timing("W", "job %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
     serve_job_done(j);
 }
 
