@@ -350,7 +350,36 @@ struct SimdFlatIP : faiss::IndexFlatIP {
         nb0_w = w;
         q8_stride = stride;
         q8_n = n;
+        huge_xb();
         return true;
+    }
+    /* The float vectors (FAISS's codes array) on transparent huge pages:
+     * the re-scoring after the walk reads ~126 of them at random per
+     * query (1.5 KB each at 384 dimensions), and on 4 KB pages nearly
+     * every one costs a TLB miss, a two-level page walk in a VM
+     * (docs/benchmarks.md, hugexb: the vector lane's CPU per query went
+     * from ~840 to ~390 us median on a loaded machine). Advised
+     * (MADV_HUGEPAGE, for the array's spare capacity too, so that pages
+     * faulted in later come huge) and collapsed at once (MADV_COLLAPSE,
+     * Linux 6.1; a no-op for blocks already huge) over the whole 2 MB
+     * blocks the vectors fill, every time (cheap for blocks already
+     * huge; an array reallocated elsewhere comes in 4 KB pages again).
+     * Advice only: a kernel without it, or with transparent huge pages
+     * off, leaves 4 KB pages and the same answers. CAIRN_HNSW_HUGE=0 in
+     * the environment turns it off (comparisons). */
+    void huge_xb() {
+        static const bool off = [] {
+            const char* e = std::getenv("CAIRN_HNSW_HUGE");
+            return e && !std::strcmp(e, "0");
+        }();
+        if (off || codes.empty()) return;
+        const uintptr_t H = (uintptr_t)2 << 20;
+        const uintptr_t a = (uintptr_t)codes.data(), z = a + codes.size(),
+                        cap = a + codes.capacity();
+        const uintptr_t a2 = (a + H - 1) & ~(H - 1), z2 = z & ~(H - 1), c2 = cap & ~(H - 1);
+        if (z2 <= a2) return;
+        madvise(reinterpret_cast<void*>(a2), c2 - a2, MADV_HUGEPAGE);
+        madvise(reinterpret_cast<void*>(a2), z2 - a2, 25 /* MADV_COLLAPSE */);
     }
     /* The search copy is current (prepares it once, under a mutex, when
      * stale: searches may arrive on many threads at once). */
@@ -1007,11 +1036,24 @@ int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
         b->nb0_w = a->nb0_w;
         b->plain = a->plain;
         b->float_walk = a->float_walk;
+        b->huge_xb();
         __atomic_store_n(&b->prepared, a->prepared, __ATOMIC_RELEASE);
         return 0;
     } catch (...) {
         return -1;
     }
+}
+
+/* For tests (tests/test_vector_huge.c): where the float vectors of HNSW
+ * index `index` lie (*p, *n bytes). 0, or -1 when it is not cairn's HNSW. */
+int cr_faiss_hnsw_vectors(const FaissIndex* index, const void** p, size_t* n) {
+    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+    auto* h = m ? dynamic_cast<const faiss::IndexHNSW*>(m->index) : nullptr;
+    auto* st = h ? dynamic_cast<const SimdFlatIP*>(h->storage) : nullptr;
+    if (!st) return -1;
+    *p = st->codes.data();
+    *n = st->codes.size();
+    return 0;
 }
 
 /* For tests (tests/test_vector_walk.c): the integer walk's dot product of

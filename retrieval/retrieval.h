@@ -351,6 +351,9 @@ int       cr_vindex_hnsw_same(const cr_vindex *a, const cr_vindex *b);
  * level, every vector from storage position `from` on reachable from
  * it): 0 all hold, 1 not (why: which, within n bytes), -1 not HNSW. */
 int       cr_vindex_hnsw_check(const cr_vindex *vi, int64_t from, char *why, size_t n);
+/* For tests: where an HNSW index's float vectors lie in memory (*p, *n
+ * bytes): 0, or -1 when not HNSW. */
+int       cr_vindex_hnsw_vectors(const cr_vindex *vi, const void **p, size_t *n);
 
 int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);

@@ -519,6 +519,13 @@ cc_status cr_vindex_add(cr_vindex *vi, size_t n, const int64_t *ids, const float
 /* faiss_simd.cpp: test hooks over the HNSW graph */
 int cr_faiss_hnsw_graph_equal(const FaissIndex *a, const FaissIndex *b);
 int cr_faiss_hnsw_check(const FaissIndex *index, int64_t from, char *why, size_t n);
+int cr_faiss_hnsw_vectors(const FaissIndex *index, const void **p, size_t *n);
+
+int cr_vindex_hnsw_vectors(const cr_vindex *vi, const void **p, size_t *n)
+{
+    C_ASSERT(vi && p && n);
+    return cr_faiss_hnsw_vectors(vi->idx, p, n);
+}
 
 int cr_vindex_hnsw_same(const cr_vindex *a, const cr_vindex *b)
 {
