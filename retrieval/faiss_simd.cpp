@@ -272,6 +272,24 @@ struct HugeBuf {
     }
 };
 
+/* Huge pages for the float vectors (SimdFlatIP::huge_xb), unless
+ * CAIRN_HNSW_HUGE=0 in the environment (read once). */
+bool huge_on() {
+    static const bool on = [] {
+        const char* e = std::getenv("CAIRN_HNSW_HUGE");
+        return !(e && !std::strcmp(e, "0"));
+    }();
+    return on;
+}
+
+/* MADV_HUGEPAGE over the whole 2 MB blocks of [p, p + n): pages faulted
+ * in there later come huge. Advice only. */
+void huge_advise(const void* p, size_t n) {
+    const uintptr_t H = (uintptr_t)2 << 20;
+    const uintptr_t a2 = ((uintptr_t)p + H - 1) & ~(H - 1), z2 = ((uintptr_t)p + n) & ~(H - 1);
+    if (huge_on() && z2 > a2) madvise(reinterpret_cast<void*>(a2), z2 - a2, MADV_HUGEPAGE);
+}
+
 struct SimdFlatIP : faiss::IndexFlatIP {
     /* The search copy (see the top of this file), made by prepare() for
      * the current vectors and graph: per vector a record of q8_stride
@@ -363,22 +381,19 @@ struct SimdFlatIP : faiss::IndexFlatIP {
      * faulted in later come huge) and collapsed at once (MADV_COLLAPSE,
      * Linux 6.1; a no-op for blocks already huge) over the whole 2 MB
      * blocks the vectors fill, every time (cheap for blocks already
-     * huge; an array reallocated elsewhere comes in 4 KB pages again).
+     * huge; an array FAISS reallocated elsewhere comes in 4 KB pages
+     * again; vclone.cpp advises the arrays it allocates before filling
+     * them).
      * Advice only: a kernel without it, or with transparent huge pages
      * off, leaves 4 KB pages and the same answers. CAIRN_HNSW_HUGE=0 in
      * the environment turns it off (comparisons). */
     void huge_xb() {
-        static const bool off = [] {
-            const char* e = std::getenv("CAIRN_HNSW_HUGE");
-            return e && !std::strcmp(e, "0");
-        }();
-        if (off || codes.empty()) return;
+        if (!huge_on() || codes.empty()) return;
         const uintptr_t H = (uintptr_t)2 << 20;
-        const uintptr_t a = (uintptr_t)codes.data(), z = a + codes.size(),
-                        cap = a + codes.capacity();
-        const uintptr_t a2 = (a + H - 1) & ~(H - 1), z2 = z & ~(H - 1), c2 = cap & ~(H - 1);
+        const uintptr_t a = (uintptr_t)codes.data(), z = a + codes.size();
+        const uintptr_t a2 = (a + H - 1) & ~(H - 1), z2 = z & ~(H - 1);
         if (z2 <= a2) return;
-        madvise(reinterpret_cast<void*>(a2), c2 - a2, MADV_HUGEPAGE);
+        huge_advise(codes.data(), codes.capacity());
         madvise(reinterpret_cast<void*>(a2), z2 - a2, 25 /* MADV_COLLAPSE */);
     }
     /* The search copy is current (prepares it once, under a mutex, when
@@ -1043,6 +1058,10 @@ int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
         return -1;
     }
 }
+
+/* For vclone.cpp: advise huge pages for an array about to be filled
+ * (huge_advise), so that the copy faults them in huge. */
+void cr_faiss_huge_advise(const void* p, size_t n) { huge_advise(p, n); }
 
 /* For tests (tests/test_vector_huge.c): where the float vectors of HNSW
  * index `index` lie (*p, *n bytes). 0, or -1 when it is not cairn's HNSW. */

@@ -24,10 +24,14 @@ namespace {
  * reallocates to exactly n whenever the index has grown (every catch-up):
  * a fresh allocation of ~170 MB of vectors, faulted in page by page. The
  * old storage is freed first (no peak of two), and 1/8 is kept spare. */
+extern "C" void cr_faiss_huge_advise(const void* p, size_t n);   /* faiss_simd.cpp */
 template <class T> void room(std::vector<T>& dst, size_t n) {
     if (dst.capacity() >= n) return;
     std::vector<T>().swap(dst);
     dst.reserve(n + n / 8);
+    /* large arrays on huge pages from the start (the float vectors are
+     * read at random by every search: faiss_simd.cpp, huge_xb) */
+    cr_faiss_huge_advise(dst.data(), dst.capacity() * sizeof(T));
 }
 } // namespace
 
