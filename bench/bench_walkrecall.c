@@ -136,6 +136,7 @@ int main(int argc, char **argv)
                         " [depths=50,40,30]  (BENCH_QUERIES=FILE: queries, one a line)\n");
         return 2;
     }
+    cr_vindex_huge_pages(1);   /* as `cairn serve` searches (CAIRN_HNSW_HUGE=0: not) */
     int nef = parse_list(argc > 3 ? argv[3] : "48,64,80,96,128", 1, 4096, efs, 16);
     int ndep = parse_list(argc > 4 ? argv[4] : "50,40,30", 1, MAXD, deps, 16);
     cc_kb *kb;

@@ -48,6 +48,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -272,14 +273,19 @@ struct HugeBuf {
     }
 };
 
-/* Huge pages for the float vectors (SimdFlatIP::huge_xb), unless
- * CAIRN_HNSW_HUGE=0 in the environment (read once). */
+/* Huge pages for the float vectors (SimdFlatIP::huge_xb): asked for by
+ * long-lived searchers (cr_faiss_set_huge: `cairn serve`), where the
+ * collapse (~40 ms of CPU for 158 MB, more when memory must be compacted)
+ * is repaid within seconds, and not by a one-shot `cairn search`, whose
+ * few queries would not repay it. CAIRN_HNSW_HUGE=0 or 1 in the
+ * environment overrides (read once). */
+std::atomic<int> huge_want{0};
 bool huge_on() {
-    static const bool on = [] {
+    static const int env = [] {
         const char* e = std::getenv("CAIRN_HNSW_HUGE");
-        return !(e && !std::strcmp(e, "0"));
+        return e && !std::strcmp(e, "0") ? 0 : e && !std::strcmp(e, "1") ? 1 : -1;
     }();
-    return on;
+    return env >= 0 ? env == 1 : huge_want.load(std::memory_order_relaxed) != 0;
 }
 
 /* MADV_HUGEPAGE over the whole 2 MB blocks of [p, p + n): pages faulted
@@ -385,8 +391,8 @@ struct SimdFlatIP : faiss::IndexFlatIP {
      * again; vclone.cpp advises the arrays it allocates before filling
      * them).
      * Advice only: a kernel without it, or with transparent huge pages
-     * off, leaves 4 KB pages and the same answers. CAIRN_HNSW_HUGE=0 in
-     * the environment turns it off (comparisons). */
+     * off, leaves 4 KB pages and the same answers. Only when asked for
+     * (huge_on). */
     void huge_xb() {
         if (!huge_on() || codes.empty()) return;
         const uintptr_t H = (uintptr_t)2 << 20;
@@ -1058,6 +1064,9 @@ int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
         return -1;
     }
 }
+
+/* cr_vindex_huge_pages (vindex.c) */
+void cr_faiss_set_huge(int on) { huge_want.store(on != 0, std::memory_order_relaxed); }
 
 /* For vclone.cpp: advise huge pages for an array about to be filled
  * (huge_advise), so that the copy faults them in huge. */

@@ -301,6 +301,13 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload);
  * n < 1: unchanged). A server's writer sets 1: its catch-ups then leave
  * the other cores to searches, and no OpenMP team spins between them. */
 void      cr_vindex_batch_threads(int n);
+/* From now on, HNSW indexes readied for search or copied put their float
+ * vectors on transparent huge pages (faiss_simd.cpp, huge_xb: the
+ * re-scoring reads them at random, and on 4 KB pages nearly each is a TLB
+ * miss). For long-lived searchers (`cairn serve`): making them huge costs
+ * ~40 ms of CPU per 158 MB once. Off by default; CAIRN_HNSW_HUGE=0 or 1 in
+ * the environment overrides. Same answers either way. */
+void      cr_vindex_huge_pages(int on);
 /* The most vectors a catch-up (cr_vectors_sync) puts into an index in one
  * cr_vindex_add, and an open's replay of the delta likewise, so that the
  * writer's index and every later open of its files are the same graph. */

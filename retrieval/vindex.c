@@ -631,6 +631,10 @@ void cr_vindex_batch_threads(int n)
     if (n >= 1) omp_set_num_threads(n);
 }
 
+void cr_faiss_set_huge(int on);   /* faiss_simd.cpp */
+
+void cr_vindex_huge_pages(int on) { cr_faiss_set_huge(on); }
+
 /* One query is searched on the calling thread alone: FAISS opens an OpenMP
  * team per call, which for a single query costs more CPU than it saves
  * (and a fresh team per request thread under a server's load). The

@@ -925,6 +925,7 @@ int cmd_serve(int argc, char **argv)
     S.n_slots = (int)threads;
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     if ((ret = serve_timing_open())) goto out;
+    cr_vindex_huge_pages(1);   /* a server searches for long: its vectors on huge pages */
     if ((ret = serve_vectors_start(kbdir, (int)bg_nice))) goto out;
     if ((ret = serve_writer_start((int)write_queue, (int)bg_nice, (int)graph_sync_ms))) goto out;
     if ((ret = serve_readers_start((int)threads))) goto out;

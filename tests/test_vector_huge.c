@@ -1,5 +1,6 @@
-/* test_vector_huge.c — an HNSW index's float vectors end up on transparent
- * huge pages once it is ready to search (retrieval/faiss_simd.cpp,
+/* test_vector_huge.c — with cr_vindex_huge_pages(1) (`cairn serve`), an
+ * HNSW index's float vectors end up on transparent huge pages once it is
+ * ready to search (retrieval/faiss_simd.cpp,
  * huge_xb: the re-scoring after the walk reads them at random), and so do
  * a copy's (cr_vindex_clone) and an index's after it grew. Counted from
  * /proc/self/smaps (AnonHugePages of the mappings the vectors lie in).
@@ -108,6 +109,7 @@ int main(void)
 
     if (!can_collapse())
         SKIP("transparent huge pages off, or no MADV_COLLAPSE in this kernel");
+    cr_vindex_huge_pages(1);   /* as `cairn serve` does */
     snprintf(path, sizeof path, "%s/test_vector_huge_%d.faiss", tmp, (int)getpid());
     x = malloc((size_t)(N + MORE) * D * sizeof *x);
     qs = malloc((size_t)Q * D * sizeof *qs);
