@@ -84,11 +84,14 @@ static const char *const sql_text[ST_COUNT] = {
                   " AND uri NOT IN (SELECT uri FROM temp.ingest_seen)",
 };
 
-/* The temp tables the statements above use; they live as long as the
- * connection, as the statements kept with the handle do. */
-static const char sql_temp[] =
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY);"
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY);";
+/* The temp tables the statements above use.  Made inside the input's
+ * transaction, so a failed first input of a batch rolls them back with it:
+ * they are made (if not there) at every input, by kept statements (a
+ * no-op, ~400 instructions, while they are there). */
+static const char *const sql_temp[2] = {
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)",
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)",
+};
 static const char sql_savepoint[] = "SAVEPOINT ingest_input";
 static const char sql_release[] = "RELEASE ingest_input";
 
@@ -107,16 +110,14 @@ static cc_status run(ingest_ctx *c, int which, const char *what);
 /* The statements, prepared at the handle's first input and kept with it
  * (cc_kb_stmt; prepared again for every input file they were half of
  * ingesting a small file); ingest_seen emptied for a JSON input. */
+static cc_status step_kept(cc_kb *kb, const char *sql);
+
 static cc_status prepare_all(ingest_ctx *c)
 {
     cc_status s;
     int i;
-    /* the temp tables are made at the handle's first input, when a
-     * statement on them cannot be prepared yet (a failure for another
-     * reason fails again below) */
-    if (cc_kb_stmt(c->kb, sql_text[ST_SEEN_CLEAR], &c->stmt[ST_SEEN_CLEAR]) != CC_OK &&
-        sqlite3_exec(cc_kb_db(c->kb), sql_temp, NULL, NULL, NULL) != SQLITE_OK)
-        return cc_kb_sqlerr(c->kb, "preparing ingestion");
+    for (i = 0; i < 2; i++)
+        if ((s = step_kept(c->kb, sql_temp[i]))) return s;
     for (i = 0; i < ST_COUNT; i++)
         if ((s = cc_kb_stmt(c->kb, sql_text[i], &c->stmt[i]))) return s;
     return c->records ? run(c, ST_SEEN_CLEAR, "preparing ingestion") : CC_OK;

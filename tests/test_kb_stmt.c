@@ -214,41 +214,52 @@ int main(void)
     CHECK(busy_stmts(db) == 0);
 
     /* an input that fails half-way, with a kept statement left mid-step by
-     * its hook: alone (its own transaction), then inside a batch (a
-     * savepoint, as cairn ingest does it) */
+     * its hook: inside a batch (a savepoint, as cairn ingest does it) as
+     * the first input of a fresh handle (what it made in the savepoint,
+     * the temp tables, is rolled back), then alone (its own transaction) */
     {
         static const char jl[] =
             "{\"id\": \"r1\", \"text\": \"Alan Turing visited Manchester in 1948.\"}\n"
             "{\"id\": \"r2\", \"text\": \"John von Neumann lived in Princeton.\"}\n";
         static const char t3[] = "Edsger Dijkstra taught in Austin.\n";
-        hook h = {opts.on_chunk, opts.on_chunk_ud, 0};
-        cr_ingest_opts o2 = opts;
+        hook h = {NULL, NULL, 0};
+        cr_ingest_opts o2;
+        cg_ingest_done();
+        cc_kb_close(kb);
+        kb = NULL;
+        CHECK(cc_kb_open(dir, CC_KB_WRITE, &kb) == CC_OK);
+        if (!kb) return check_done("test_kb_stmt");
+        db = cc_kb_db(kb);
+        CHECK(cg_ingest_opts_with(kb, "rules", &opts) == CC_OK);
+        o2 = opts;
+        h.inner = opts.on_chunk;
+        h.inner_ud = opts.on_chunk_ud;
         o2.on_chunk = failing_hook;
         o2.on_chunk_ud = &h;
+
+        CHECK(cc_kb_begin(kb) == CC_OK);
         s = cr_ingest_data(kb, "bad.jsonl", CR_FMT_UNKNOWN, jl, sizeof jl - 1, &o2, &stats);
         CHECK(s == CC_INVALID && h.calls == 2);
         CHECK(strstr(cc_kb_errmsg(kb), "second chunk is refused") != NULL);
+        CHECK_MSG(busy_stmts(db) == 0, "%d statements left mid-step", busy_stmts(db));
+        CHECK_MSG(cr_ingest_data(kb, "three.txt", CR_FMT_UNKNOWN, t3, sizeof t3 - 1, &opts,
+                                 &stats) == CC_OK, "%s", cc_kb_errmsg(kb));
+        CHECK(cc_kb_commit(kb) == CC_OK);
+        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
+        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri = 'three.txt'") == 1);
+        CHECK(busy_stmts(db) == 0);
+        CHECK(checkpoint_ok(db));
+
+        h.calls = 0;
+        s = cr_ingest_data(kb, "bad.jsonl", CR_FMT_UNKNOWN, jl, sizeof jl - 1, &o2, &stats);
+        CHECK(s == CC_INVALID && h.calls == 2);
         CHECK_MSG(busy_stmts(db) == 0, "%d statements left mid-step", busy_stmts(db));
         /* a statement of the connection still running: SQLITE_LOCKED */
         CHECK(checkpoint_ok(db));
         sqlite3_busy_timeout(other, 0);
         CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE; CREATE TABLE t2(a); COMMIT", NULL, NULL,
                            NULL) == SQLITE_OK);
-
-        h.calls = 0;
-        CHECK(cc_kb_begin(kb) == CC_OK);
-        s = cr_ingest_data(kb, "bad.jsonl", CR_FMT_UNKNOWN, jl, sizeof jl - 1, &o2, &stats);
-        CHECK(s == CC_INVALID && h.calls == 2);
-        CHECK_MSG(busy_stmts(db) == 0, "%d statements left mid-step", busy_stmts(db));
-        CHECK(cr_ingest_data(kb, "three.txt", CR_FMT_UNKNOWN, t3, sizeof t3 - 1, &opts, &stats)
-              == CC_OK);
-        CHECK(cc_kb_commit(kb) == CC_OK);
         CHECK(count(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri = 'three.txt'") == 1);
-        CHECK(busy_stmts(db) == 0);
-        CHECK(checkpoint_ok(db));
-        CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE; CREATE TABLE t3(a); COMMIT", NULL, NULL,
-                           NULL) == SQLITE_OK);
 
         /* a JSON input whose records are all gone removes them (ingest_seen) */
         static const char jl2[] = "{\"id\": \"r1\", \"text\": \"Alan Turing again.\"}\n";
@@ -283,7 +294,7 @@ int main(void)
         int n = 0;
         for (sqlite3_stmt *p = sqlite3_next_stmt(db, NULL); p; p = sqlite3_next_stmt(db, p))
             n += is_kept(sqlite3_sql(p));
-        CHECK_MSG(n >= 110, "%d kept statements before the close", n);   /* the check sees them */
+        CHECK_MSG(n >= 8, "%d kept statements before the close", n);   /* the check sees them */
     }
     sqlite3_trace_v2(db, SQLITE_TRACE_CLOSE, on_trace, NULL);
     cc_kb_close(kb);
