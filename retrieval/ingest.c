@@ -13,30 +13,34 @@
 
 /* ---------------------------------------------------------------- statements */
 
+/* In three groups, each fetched from the KB handle's kept statements at
+ * its first use in an input: adding, removing a document, a JSON input's
+ * records. */
 enum {
     ST_FIND_LIVE,     /* live document by uri */
+    ST_NEXT_VERSION,  /* of a uri not live (new, or deleted) */
     ST_DOC_INSERT,
     ST_DOC_FINISH,    /* set generation + n_chunks */
     ST_CHUNK_INSERT,
     ST_FTS_INSERT,
-    ST_FTS_DELETE_DOC,
-    ST_CHUNK_DELETE_DOC,
+    ST_CHANGE_INSERT,
+    ST_GONE_CLEAR,    /* removing: */
+    ST_CHUNK_RANGE,
     ST_GONE_ENTITIES,
     ST_REL_DELETE_DOC,
     ST_MENTION_DELETE_DOC,
     ST_NAMES_DELETE_GONE,
     ST_ALIAS_DELETE_GONE,
     ST_ENTITY_DELETE_GONE,
-    ST_CHUNK_RANGE,
+    ST_FTS_DELETE_DOC,
+    ST_CHUNK_DELETE_DOC,
     ST_DOC_MARK_DELETED,
-    ST_CHANGE_INSERT,
+    ST_SEEN_CLEAR,    /* a JSON input's records: */
     ST_SEEN_INSERT,
-    ST_SEEN_CLEAR,
-    ST_GONE_CLEAR,
-    ST_NEXT_VERSION,  /* of a uri not live (new, or deleted) */
     ST_UNSEEN,        /* records of a JSON input not in this version of it */
     ST_COUNT
 };
+enum { G_ADD, G_REMOVE, G_RECORDS };
 
 static const char *const sql_text[ST_COUNT] = {
     [ST_FIND_LIVE] = "SELECT id, sha256, version FROM documents WHERE uri = ?1 AND deleted = 0",
@@ -84,13 +88,17 @@ static const char *const sql_text[ST_COUNT] = {
                   " AND uri NOT IN (SELECT uri FROM temp.ingest_seen)",
 };
 
-/* The temp tables the statements above use.  Made inside the input's
- * transaction, so a failed first input of a batch rolls them back with it:
- * they are made (if not there) at every input, by kept statements (a
- * no-op, ~400 instructions, while they are there). */
-static const char *const sql_temp[2] = {
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)",
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)",
+/* The temp tables the removing and the records statements use.  Made
+ * inside the input's transaction, so a failed first input of a batch rolls
+ * them back with it: they are made (if not there) at the group's first use
+ * in every input, by kept statements (a no-op, ~1 k instructions, while
+ * they are there). */
+static const struct { int lo, hi; const char *temp; } groups[] = {
+    [G_ADD] = {ST_FIND_LIVE, ST_CHANGE_INSERT, NULL},
+    [G_REMOVE] = {ST_GONE_CLEAR, ST_DOC_MARK_DELETED,
+                  "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)"},
+    [G_RECORDS] = {ST_SEEN_CLEAR, ST_UNSEEN,
+                   "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)"},
 };
 static const char sql_savepoint[] = "SAVEPOINT ingest_input";
 static const char sql_release[] = "RELEASE ingest_input";
@@ -100,27 +108,38 @@ typedef struct ingest_ctx {
     const cr_ingest_opts *opts;
     cr_format             fmt;
     int                   records;   /* JSON: its records' uris noted in ingest_seen */
+    unsigned              fetched;   /* groups in stmt[] (1 << G_...) this input */
     cr_ingest_stats       st;     /* this input only; added on commit */
     sqlite3_stmt         *stmt[ST_COUNT];   /* borrowed: kept with the KB handle */
     char                  now[32];
 } ingest_ctx;
 
 static cc_status run(ingest_ctx *c, int which, const char *what);
-
-/* The statements, prepared at the handle's first input and kept with it
- * (cc_kb_stmt; prepared again for every input file they were half of
- * ingesting a small file); ingest_seen emptied for a JSON input. */
 static cc_status step_kept(cc_kb *kb, const char *sql);
 
-static cc_status prepare_all(ingest_ctx *c)
+/* A group of statements into c->stmt: prepared at the handle's first use
+ * and kept with it (cc_kb_stmt; prepared again for every input file they
+ * were half of ingesting a small file). */
+static cc_status fetch(ingest_ctx *c, int g)
 {
     cc_status s;
     int i;
-    for (i = 0; i < 2; i++)
-        if ((s = step_kept(c->kb, sql_temp[i]))) return s;
-    for (i = 0; i < ST_COUNT; i++)
+    if (c->fetched & (1u << g)) return CC_OK;
+    if (groups[g].temp && (s = step_kept(c->kb, groups[g].temp))) return s;
+    for (i = groups[g].lo; i <= groups[g].hi; i++)
         if ((s = cc_kb_stmt(c->kb, sql_text[i], &c->stmt[i]))) return s;
-    return c->records ? run(c, ST_SEEN_CLEAR, "preparing ingestion") : CC_OK;
+    c->fetched |= 1u << g;
+    return CC_OK;
+}
+
+/* The adding statements; for a JSON input the records', ingest_seen emptied. */
+static cc_status prepare_all(ingest_ctx *c)
+{
+    cc_status s;
+    if ((s = fetch(c, G_ADD))) return s;
+    if (!c->records) return CC_OK;
+    if ((s = fetch(c, G_RECORDS))) return s;
+    return run(c, ST_SEEN_CLEAR, "preparing ingestion");
 }
 
 /* Runs a kept statement that returns no row (a savepoint's). */
@@ -173,9 +192,11 @@ static cc_status log_change(ingest_ctx *c, const char *op, int64_t doc_id, int64
 
 static cc_status remove_doc(ingest_ctx *c, int64_t doc_id)
 {
-    sqlite3_stmt *s = c->stmt[ST_CHUNK_RANGE];
+    sqlite3_stmt *s;
     int64_t lo = 1, hi = 0;
     cc_status st;
+    if ((st = fetch(c, G_REMOVE))) return st;
+    s = c->stmt[ST_CHUNK_RANGE];
     sqlite3_bind_int64(s, 1, doc_id);
     if (sqlite3_step(s) == SQLITE_ROW) {
         lo = sqlite3_column_int64(s, 0);
