@@ -190,6 +190,29 @@ int         cc_kb_writable(const cc_kb *kb);
 /* Writes "<dir>/<name>" into out (reset first). */
 cc_status   cc_kb_path(const cc_kb *kb, const char *name, cc_buf *out);
 
+/* ---- statements kept with the handle (ingeststmt) ----
+ * A statement cache: the first call with `sql` prepares it (one statement,
+ * nothing after it; SQLITE_PREPARE_PERSISTENT) and keeps it until
+ * cc_kb_close, which finalizes every kept statement before closing the
+ * connection; later calls with the same `sql` give the same statement,
+ * reset, its bindings cleared.  Keyed by the string's ADDRESS: `sql` must
+ * have static storage (a literal or a static const table), so a lookup is
+ * a pointer hash, not a hash of the text; a different text at a known
+ * address is a caller's bug and aborts (the text is compared on every hit).
+ * When preparing fails, *out is NULL and the status and the handle's
+ * message say why (a failure is not kept: the next call prepares again).
+ * The statement is borrowed: never finalize it; reset it after use (or
+ * let cc_kb_stmt_reset_all do it) so that it holds no read open.  A
+ * schema change between uses is survived (SQLite prepares it again).
+ * Like the handle, used by one thread at a time. */
+struct sqlite3_stmt;
+cc_status   cc_kb_stmt(cc_kb *kb, const char *sql, struct sqlite3_stmt **out);
+/* Resets every kept statement and clears its bindings: afterwards none is
+ * mid-step (holding a read, or a write, open) or points at the caller's
+ * memory.  Ingestion calls it at the end of every input, failed or not. */
+void        cc_kb_stmt_reset_all(cc_kb *kb);
+/* ---- end of statements kept with the handle ---- */
+
 /* The change log's newest generation (0 for an empty KB). */
 cc_status   cc_kb_generation(cc_kb *kb, int64_t *out);
 

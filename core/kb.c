@@ -26,6 +26,10 @@ struct cc_kb {
     cJSON   *settings;
     struct stat settings_st;  /* cairn.json as read (st_ino 0: absent) */
     char     errmsg[1024];
+    /* statements kept with the handle (cc_kb_stmt): open addressing on the
+     * SQL text's address; cap_stmts a power of two (or 0), at most half full */
+    struct kb_stmt { const char *sql; sqlite3_stmt *st; } *stmts;
+    size_t   n_stmts, cap_stmts;
 };
 
 /* ---------------------------------------------------------------- messages */
@@ -406,9 +410,12 @@ static cc_status take_lock(cc_kb *kb)
     return CC_OK;
 }
 
+static void stmt_cache_free(cc_kb *kb);
+
 static void kb_free(cc_kb *kb)
 {
     if (!kb) return;
+    stmt_cache_free(kb);     /* before the close: kept statements would keep it open */
     if (kb->db) sqlite3_close_v2(kb->db);
     if (kb->lock_fd >= 0) close(kb->lock_fd);   /* releases the flock */
     cJSON_Delete(kb->settings);
@@ -753,4 +760,75 @@ cc_status cc_kb_generation(cc_kb *kb, int64_t *out)
     *out = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return CC_OK;
+}
+
+/* ---------------------------------------------------------------- statements kept with the handle (ingeststmt) */
+
+/* Slot of sql in a table of cap slots (a power of two): its own, or the
+ * empty one where it would go. */
+static size_t stmt_slot(const struct kb_stmt *t, size_t cap, const char *sql)
+{
+    size_t i = (size_t)(((uintptr_t)sql >> 3) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+    while (t[i].sql && t[i].sql != sql) i = (i + 1) & (cap - 1);
+    return i;
+}
+
+cc_status cc_kb_stmt(cc_kb *kb, const char *sql, sqlite3_stmt **out)
+{
+    sqlite3_stmt *st;
+    const char *tail = NULL;
+    size_t i;
+    *out = NULL;
+    if (kb->cap_stmts) {
+        i = stmt_slot(kb->stmts, kb->cap_stmts, sql);
+        if (kb->stmts[i].sql) {
+            st = kb->stmts[i].st;
+            /* another text at a known address: sql was not static (a bug) */
+            C_ASSERT(!strcmp(sqlite3_sql(st), sql));
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            *out = st;
+            return CC_OK;
+        }
+    }
+    if ((kb->n_stmts + 1) * 2 > kb->cap_stmts) {   /* grow (and rehash) first */
+        size_t cap = kb->cap_stmts ? kb->cap_stmts * 2 : 32, j;
+        struct kb_stmt *t = calloc(cap, sizeof *t);
+        if (!t) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+        for (j = 0; j < kb->cap_stmts; j++)
+            if (kb->stmts[j].sql) t[stmt_slot(t, cap, kb->stmts[j].sql)] = kb->stmts[j];
+        free(kb->stmts);
+        kb->stmts = t;
+        kb->cap_stmts = cap;
+    }
+    if (sqlite3_prepare_v3(kb->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, &tail) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "preparing a statement");
+    /* one statement, nothing after it (a hit compares the whole text) */
+    C_ASSERT(st && tail && !*tail);
+    i = stmt_slot(kb->stmts, kb->cap_stmts, sql);
+    kb->stmts[i].sql = sql;
+    kb->stmts[i].st = st;
+    kb->n_stmts++;
+    *out = st;
+    return CC_OK;
+}
+
+void cc_kb_stmt_reset_all(cc_kb *kb)
+{
+    size_t i;
+    for (i = 0; i < kb->cap_stmts; i++)
+        if (kb->stmts[i].sql) {
+            sqlite3_reset(kb->stmts[i].st);
+            sqlite3_clear_bindings(kb->stmts[i].st);
+        }
+}
+
+static void stmt_cache_free(cc_kb *kb)
+{
+    size_t i;
+    for (i = 0; i < kb->cap_stmts; i++)
+        if (kb->stmts[i].sql) sqlite3_finalize(kb->stmts[i].st);
+    free(kb->stmts);
+    kb->stmts = NULL;
+    kb->n_stmts = kb->cap_stmts = 0;
 }

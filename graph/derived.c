@@ -11,8 +11,9 @@
  * in the merges table (merge.c reads and undoes them); a merge undone by
  * cairn graph split is a rule: that name goes to its own entity.
  *
- * Speed: the statements are prepared once per thread and KB, not per
- * chunk; aliases are found through an index on their norm.
+ * Speed: the statements are kept with the KB handle (cc_kb_stmt),
+ * prepared once, not per chunk or per input; aliases are found through
+ * an index on their norm.
  * Removing a document's graph rows is done by retrieval (ingest.c) in the
  * same transaction as its chunks. */
 #include "graph_int.h"
@@ -56,9 +57,10 @@ typedef struct nomerge {
     char   *split_key;      /* key of the entity the name goes to */
 } nomerge;
 
-/* One thread's ingestion state, kept from run to run: the extractor, the
- * statements prepared on the KB last ingested into (prepared once, not
- * per chunk) and the do-not-merge rules read when the run started. */
+/* One thread's ingestion state, kept from run to run: the extractor and
+ * the do-not-merge rules read when the run started; while a chunk is
+ * written, its KB's connection and statements (kept with the KB handle:
+ * borrowed, fetched again for every chunk). */
 typedef struct ingest_run {
     cg_extractor *ex;
     sqlite3      *db;
@@ -74,9 +76,10 @@ static _Thread_local void *set_up_for;   /* db of the KB cg_ingest_chunk_with se
 static pthread_key_t  run_key;
 static pthread_once_t run_once = PTHREAD_ONCE_INIT;
 
-static void finalize_q(ingest_run *r)
+/* Forgets the borrowed statements (the KB handle finalizes them). */
+static void forget_q(ingest_run *r)
 {
-    for (int i = 0; i < Q_N; i++) { sqlite3_finalize(r->q[i]); r->q[i] = NULL; }
+    memset(r->q, 0, sizeof r->q);
     r->db = NULL;
 }
 
@@ -96,7 +99,6 @@ static void run_free(void *p)
 {
     ingest_run *r = p;
     if (!r) return;
-    finalize_q(r);
     free_rules(r);
     cg_extractor_free(r->ex);
     free(r);
@@ -112,7 +114,7 @@ void cg_ingest_warnings(size_t *chunks_skipped, size_t *limits_hit)
 
 void cg_ingest_done(void)
 {
-    if (run_tl) finalize_q(run_tl);
+    if (run_tl) forget_q(run_tl);
     set_up_for = NULL;
 }
 
@@ -322,17 +324,12 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
         st = cc_kb_seterr(kb, st, "graph: resolving entities failed");
         goto out;
     }
-    if (run->db != db) finalize_q(run);
-    if (!run->q[0]) {
-        for (i = 0; i < Q_N; i++)
-            if (sqlite3_prepare_v3(db, q_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &run->q[i],
-                                   NULL) != SQLITE_OK) {
-                st = cc_kb_sqlerr(kb, "graph: preparing extraction");
-                finalize_q(run);
-                goto out;
-            }
-        run->db = db;
-    }
+    for (i = 0; i < Q_N; i++)
+        if ((st = cc_kb_stmt(kb, q_sql[i], &run->q[i]))) {
+            forget_q(run);
+            goto out;
+        }
+    run->db = db;
     ents = calloc(r.n_entities ? r.n_entities : 1, sizeof *ents);
     mid = calloc(x.n_mentions, sizeof *mid);
     if (!ents || !mid) {
@@ -502,8 +499,7 @@ static cc_status run_setup(cc_kb *kb)
         pthread_setspecific(run_key, r);
         run_tl = r;
     }
-    /* statements of another KB (or of a closed one) are let go */
-    if (run_tl->db != cc_kb_db(kb)) finalize_q(run_tl);
+    forget_q(run_tl);
     cc_utc_iso8601(run_tl->now);
     if ((s = load_rules(run_tl, kb))) return s;
     return CC_OK;

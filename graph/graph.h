@@ -552,10 +552,11 @@ cc_status cg_split(cc_kb *kb, int64_t entity_id, const char *alias, int64_t *new
  * the graph store) up to the catalog generation; vs (may be NULL) gets the
  * vector index's counts.  Errors on the KB handle. */
 cc_status cg_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o);
-/* Lets go of this thread's prepared ingestion statements (kept from one
- * ingestion to the next on the same KB).  Call before closing a KB that
- * was ingested into; otherwise they are let go at the next
- * cg_ingest_opts_from_kb on another KB, or when the thread exits. */
+/* Ends this thread's ingestion run on a KB: forgets the statements it
+ * borrowed from the KB handle (kept there, cc_kb_stmt, and finalized by
+ * cc_kb_close) and that the LLM pass's do-not-merge rules were read for
+ * this KB (read again at the next chunk).  Call when a run ends, before
+ * closing the KB. */
 void      cg_ingest_done(void);
 /* Counted warnings of this thread's extraction since the last
  * cg_ingest_opts_from_kb: chunks the extractor refused (not valid UTF-8,

@@ -13,26 +13,34 @@
 
 /* ---------------------------------------------------------------- statements */
 
+/* In three groups, each fetched from the KB handle's kept statements at
+ * its first use in an input: adding, removing a document, a JSON input's
+ * records. */
 enum {
     ST_FIND_LIVE,     /* live document by uri */
+    ST_NEXT_VERSION,  /* of a uri not live (new, or deleted) */
     ST_DOC_INSERT,
     ST_DOC_FINISH,    /* set generation + n_chunks */
     ST_CHUNK_INSERT,
     ST_FTS_INSERT,
-    ST_FTS_DELETE_DOC,
-    ST_CHUNK_DELETE_DOC,
+    ST_CHANGE_INSERT,
+    ST_GONE_CLEAR,    /* removing: */
+    ST_CHUNK_RANGE,
     ST_GONE_ENTITIES,
     ST_REL_DELETE_DOC,
     ST_MENTION_DELETE_DOC,
     ST_NAMES_DELETE_GONE,
     ST_ALIAS_DELETE_GONE,
     ST_ENTITY_DELETE_GONE,
-    ST_CHUNK_RANGE,
+    ST_FTS_DELETE_DOC,
+    ST_CHUNK_DELETE_DOC,
     ST_DOC_MARK_DELETED,
-    ST_CHANGE_INSERT,
+    ST_SEEN_CLEAR,    /* a JSON input's records: */
     ST_SEEN_INSERT,
+    ST_UNSEEN,        /* records of a JSON input not in this version of it */
     ST_COUNT
 };
+enum { G_ADD, G_REMOVE, G_RECORDS };
 
 static const char *const sql_text[ST_COUNT] = {
     [ST_FIND_LIVE] = "SELECT id, sha256, version FROM documents WHERE uri = ?1 AND deleted = 0",
@@ -73,36 +81,84 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_CHANGE_INSERT] =
         "INSERT INTO changes(op, doc_id, chunk_lo, chunk_hi, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_SEEN_INSERT] = "INSERT OR IGNORE INTO temp.ingest_seen(uri) VALUES (?1)",
+    [ST_SEEN_CLEAR] = "DELETE FROM temp.ingest_seen",
+    [ST_GONE_CLEAR] = "DELETE FROM temp.ingest_gone",
+    [ST_NEXT_VERSION] = "SELECT coalesce(max(version), 0) + 1 FROM documents WHERE uri = ?1",
+    [ST_UNSEEN] = "SELECT id FROM documents WHERE deleted = 0 AND uri > ?1 AND uri < ?2"
+                  " AND uri NOT IN (SELECT uri FROM temp.ingest_seen)",
 };
+
+/* The temp tables the removing and the records statements use.  Made
+ * inside the input's transaction, so a failed first input of a batch rolls
+ * them back with it: they are made (if not there) at the group's first use
+ * in every input, by kept statements (a no-op, ~1 k instructions, while
+ * they are there). */
+static const struct { int lo, hi; const char *temp; } groups[] = {
+    [G_ADD] = {ST_FIND_LIVE, ST_CHANGE_INSERT, NULL},
+    [G_REMOVE] = {ST_GONE_CLEAR, ST_DOC_MARK_DELETED,
+                  "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)"},
+    [G_RECORDS] = {ST_SEEN_CLEAR, ST_UNSEEN,
+                   "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)"},
+};
+static const char sql_savepoint[] = "SAVEPOINT ingest_input";
+static const char sql_release[] = "RELEASE ingest_input";
 
 typedef struct ingest_ctx {
     cc_kb                *kb;
     const cr_ingest_opts *opts;
     cr_format             fmt;
+    int                   records;   /* JSON: its records' uris noted in ingest_seen */
+    unsigned              fetched;   /* groups in stmt[] (1 << G_...) this input */
     cr_ingest_stats       st;     /* this input only; added on commit */
-    sqlite3_stmt         *stmt[ST_COUNT];
+    sqlite3_stmt         *stmt[ST_COUNT];   /* borrowed: kept with the KB handle */
     char                  now[32];
 } ingest_ctx;
 
-static cc_status prepare_all(ingest_ctx *c)
+static cc_status run(ingest_ctx *c, int which, const char *what);
+static cc_status step_kept(cc_kb *kb, const char *sql);
+
+/* A group of statements into c->stmt: prepared at the handle's first use
+ * and kept with it (cc_kb_stmt; prepared again for every input file they
+ * were half of ingesting a small file). */
+static cc_status fetch(ingest_ctx *c, int g)
 {
+    cc_status s;
     int i;
-    sqlite3 *db = cc_kb_db(c->kb);
-    if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY);"
-                         "DELETE FROM temp.ingest_seen;"
-                         "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY);",
-                     NULL, NULL, NULL) != SQLITE_OK)
-        return cc_kb_sqlerr(c->kb, "preparing ingestion");
-    for (i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v2(db, sql_text[i], -1, &c->stmt[i], NULL) != SQLITE_OK)
-            return cc_kb_sqlerr(c->kb, "preparing ingestion");
+    if (c->fetched & (1u << g)) return CC_OK;
+    if (groups[g].temp && (s = step_kept(c->kb, groups[g].temp))) return s;
+    for (i = groups[g].lo; i <= groups[g].hi; i++)
+        if ((s = cc_kb_stmt(c->kb, sql_text[i], &c->stmt[i]))) return s;
+    c->fetched |= 1u << g;
     return CC_OK;
 }
 
-static void finalize_all(ingest_ctx *c)
+/* The adding statements; for a JSON input the records', ingest_seen emptied. */
+static cc_status prepare_all(ingest_ctx *c)
 {
-    int i;
-    for (i = 0; i < ST_COUNT; i++) sqlite3_finalize(c->stmt[i]);
+    cc_status s;
+    if ((s = fetch(c, G_ADD))) return s;
+    if (!c->records) return CC_OK;
+    if ((s = fetch(c, G_RECORDS))) return s;
+    return run(c, ST_SEEN_CLEAR, "preparing ingestion");
+}
+
+/* Runs a kept statement that returns no row (a savepoint's). */
+static cc_status step_kept(cc_kb *kb, const char *sql)
+{
+    sqlite3_stmt *t;
+    cc_status s;
+    if ((s = cc_kb_stmt(kb, sql, &t))) return s;
+    s = sqlite3_step(t) == SQLITE_DONE ? CC_OK : cc_kb_sqlerr(kb, "running SQL");
+    sqlite3_reset(t);
+    return s;
+}
+
+/* At the end of an input, failed or not: no statement of the handle stays
+ * mid-step (a read kept open would hold back checkpoints) or bound to
+ * this input's memory. */
+static void reset_all(ingest_ctx *c)
+{
+    cc_kb_stmt_reset_all(c->kb);
 }
 
 /* Steps a statement expected to finish with no row; resets it. */
@@ -136,18 +192,18 @@ static cc_status log_change(ingest_ctx *c, const char *op, int64_t doc_id, int64
 
 static cc_status remove_doc(ingest_ctx *c, int64_t doc_id)
 {
-    sqlite3_stmt *s = c->stmt[ST_CHUNK_RANGE];
+    sqlite3_stmt *s;
     int64_t lo = 1, hi = 0;
     cc_status st;
+    if ((st = fetch(c, G_REMOVE))) return st;
+    s = c->stmt[ST_CHUNK_RANGE];
     sqlite3_bind_int64(s, 1, doc_id);
     if (sqlite3_step(s) == SQLITE_ROW) {
         lo = sqlite3_column_int64(s, 0);
         hi = sqlite3_column_int64(s, 1);
     }
     sqlite3_reset(s);
-    if (sqlite3_exec(cc_kb_db(c->kb), "DELETE FROM temp.ingest_gone", NULL, NULL, NULL)
-        != SQLITE_OK)
-        return cc_kb_sqlerr(c->kb, "removing graph rows");
+    if ((st = run(c, ST_GONE_CLEAR, "removing graph rows"))) return st;
     sqlite3_bind_int64(c->stmt[ST_GONE_ENTITIES], 1, doc_id);
     if ((st = run(c, ST_GONE_ENTITIES, "removing graph rows"))) return st;
     sqlite3_bind_int64(c->stmt[ST_REL_DELETE_DOC], 1, doc_id);
@@ -196,8 +252,10 @@ static cc_status on_doc(void *ud, const cr_doc *d)
     cc_status st;
 
     content_hash(d, hash);
-    sqlite3_bind_text(c->stmt[ST_SEEN_INSERT], 1, d->uri, -1, SQLITE_STATIC);
-    if ((st = run(c, ST_SEEN_INSERT, "ingesting"))) return st;
+    if (c->records) {
+        sqlite3_bind_text(c->stmt[ST_SEEN_INSERT], 1, d->uri, -1, SQLITE_STATIC);
+        if ((st = run(c, ST_SEEN_INSERT, "ingesting"))) return st;
+    }
 
     s = c->stmt[ST_FIND_LIVE];
     sqlite3_bind_text(s, 1, d->uri, -1, SQLITE_STATIC);
@@ -213,13 +271,11 @@ static cc_status on_doc(void *ud, const cr_doc *d)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (!old_id) {   /* a deleted uri comes back with the next version number */
-        sqlite3_stmt *v;
-        if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) + 1 FROM documents"
-                               " WHERE uri = ?1", -1, &v, NULL) != SQLITE_OK)
-            return cc_kb_sqlerr(c->kb, "ingesting");
+        sqlite3_stmt *v = c->stmt[ST_NEXT_VERSION];
         sqlite3_bind_text(v, 1, d->uri, -1, SQLITE_STATIC);
         if (sqlite3_step(v) == SQLITE_ROW) version = sqlite3_column_int64(v, 0);
-        sqlite3_finalize(v);
+        sqlite3_reset(v);
+        sqlite3_clear_bindings(v);
     }
 
     if ((st = cr_chunk_text(d, &c->opts->chunk, &ch, &nch)))
@@ -290,20 +346,13 @@ out:
  * now are removed. */
 static cc_status remove_unseen_records(ingest_ctx *c, const char *uri)
 {
-    sqlite3 *db = cc_kb_db(c->kb);
-    sqlite3_stmt *q;
+    sqlite3_stmt *q = c->stmt[ST_UNSEEN];
     cc_buf lo = CC_BUF_INIT(0), hi = CC_BUF_INIT(0);
     cc_status st = CC_OK;
     int64_t *ids = NULL;
     size_t n = 0, cap = 0, i;
     if (cc_buf_printf(&lo, "%s#", uri) || cc_buf_printf(&hi, "%s$", uri))
         return cc_kb_seterr(c->kb, CC_NOMEM, "out of memory");
-    if (sqlite3_prepare_v2(db, "SELECT id FROM documents WHERE deleted = 0 AND uri > ?1"
-                           " AND uri < ?2 AND uri NOT IN (SELECT uri FROM temp.ingest_seen)",
-                           -1, &q, NULL) != SQLITE_OK) {
-        st = cc_kb_sqlerr(c->kb, "ingesting");
-        goto out;
-    }
     sqlite3_bind_text(q, 1, lo.data, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, hi.data, -1, SQLITE_STATIC);
     while (sqlite3_step(q) == SQLITE_ROW) {
@@ -314,9 +363,9 @@ static cc_status remove_unseen_records(ingest_ctx *c, const char *uri)
         }
         ids[n++] = sqlite3_column_int64(q, 0);
     }
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
     for (i = 0; !st && i < n; i++) st = remove_doc(c, ids[i]);
-out:
     free(ids);
     cc_buf_free(&lo);
     cc_buf_free(&hi);
@@ -367,11 +416,12 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
     if (c.fmt == CR_FMT_UNKNOWN)
         return cc_kb_seterr(kb, CC_UNSUPPORTED, "%s: unknown document type (supported: "
                             ".txt .md .html .htm .json .jsonl; or give --format)", uri);
+    c.records = c.fmt == CR_FMT_JSON || c.fmt == CR_FMT_JSONL;
     cc_utc_iso8601(c.now);
     /* inside a caller's transaction (a batch of inputs) this input is a
      * savepoint: it still goes in whole or not at all */
     nested = !sqlite3_get_autocommit(cc_kb_db(kb));
-    if (nested ? (s = cc_kb_exec(kb, "SAVEPOINT ingest_input")) : (s = cc_kb_begin(kb)))
+    if (nested ? (s = step_kept(kb, sql_savepoint)) : (s = cc_kb_begin(kb)))
         return s;
     if ((s = prepare_all(&c))) goto fail;
     s = cr_parse(uri, c.fmt, data, n, &opts->parse, on_doc, &c, &err);
@@ -380,10 +430,10 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
         if (err.len) cc_kb_seterr(kb, s, "%s: %s", uri, err.data);
         goto fail;
     }
-    if ((c.fmt == CR_FMT_JSON || c.fmt == CR_FMT_JSONL) && (s = remove_unseen_records(&c, uri)))
+    if (c.records && (s = remove_unseen_records(&c, uri)))
         goto fail;
-    finalize_all(&c);
-    if ((s = nested ? cc_kb_exec(kb, "RELEASE ingest_input") : cc_kb_commit(kb))) {
+    reset_all(&c);
+    if ((s = nested ? step_kept(kb, sql_release) : cc_kb_commit(kb))) {
         cc_buf_free(&err);
         return s;
     }
@@ -396,7 +446,7 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
     cc_buf_free(&err);
     return CC_OK;
 fail:
-    finalize_all(&c);
+    reset_all(&c);
     if (nested)
         sqlite3_exec(cc_kb_db(kb), "ROLLBACK TO ingest_input; RELEASE ingest_input",
                      NULL, NULL, NULL);
@@ -438,6 +488,11 @@ cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts
     return s;
 }
 
+/* A document's own uri, its records' ("uri#..."), or "#id". */
+static const char sql_remove_find[] =
+    "SELECT id FROM documents WHERE deleted = 0 AND (uri = ?1 OR"
+    " (uri > ?2 AND uri < ?3) OR ('#' || id) = ?1)";
+
 cc_status cr_doc_remove(cc_kb *kb, const char *uri, int64_t *removed)
 {
     ingest_ctx c;
@@ -457,13 +512,7 @@ cc_status cr_doc_remove(cc_kb *kb, const char *uri, int64_t *removed)
         return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
     if ((s = cc_kb_begin(kb))) goto done;
     if ((s = prepare_all(&c))) goto fail;
-    if (sqlite3_prepare_v2(cc_kb_db(kb),
-                           "SELECT id FROM documents WHERE deleted = 0 AND (uri = ?1 OR"
-                           " (uri > ?2 AND uri < ?3) OR ('#' || id) = ?1)", -1, &q, NULL)
-        != SQLITE_OK) {
-        s = cc_kb_sqlerr(kb, "deleting");
-        goto fail;
-    }
+    if ((s = cc_kb_stmt(kb, sql_remove_find, &q))) goto fail;
     sqlite3_bind_text(q, 1, uri, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, lo.data, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, hi.data, -1, SQLITE_STATIC);
@@ -475,18 +524,16 @@ cc_status cr_doc_remove(cc_kb *kb, const char *uri, int64_t *removed)
         }
         ids[n++] = sqlite3_column_int64(q, 0);
     }
-    sqlite3_finalize(q);
-    q = NULL;
+    sqlite3_reset(q);
     if (!n) { s = cc_kb_seterr(kb, CC_NOTFOUND, "no document %s", uri); goto fail; }
     for (i = 0; i < n; i++)
         if ((s = remove_doc(&c, ids[i]))) goto fail;
-    finalize_all(&c);
+    reset_all(&c);
     s = cc_kb_commit(kb);
     if (!s) *removed = (int64_t)n;
     goto done;
 fail:
-    sqlite3_finalize(q);
-    finalize_all(&c);
+    reset_all(&c);
     cc_kb_rollback(kb);
 done:
     free(ids);
