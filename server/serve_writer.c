@@ -332,7 +332,7 @@ static void run_job(serve_job *j)
                           st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
     } else {
         int changed = j->write_fn(j->r, kb, j->arg, &j->rp);
-        cg_ingest_done();   /* this thread's statements on kb, before it closes */
+        cg_ingest_done();   /* the run ends: the next job reads the do-not-merge rules again */
         if (changed) {
             pthread_mutex_lock(&W.mu);
             if (!W.vec_dirty && W.vec_due_ms < cc_now_ms()) W.vec_due_ms = cc_now_ms();
