@@ -377,37 +377,45 @@ static cc_status migrate(cc_kb *kb, int from)
 
 /* ---------------------------------------------------------------- open/close */
 
-static cc_status take_lock(cc_kb *kb)
+/* flock on the open cairn.lock: CC_BUSY with who holds it, else writes
+ * this process's pid into it (only a hint for that message). */
+static cc_status flock_now(cc_kb *kb)
 {
-    cc_buf path = CC_BUF_INIT(0);
     char pid[32];
     int n;
-    if (join(&path, kb->dir, "cairn.lock")) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
-    kb->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (kb->lock_fd < 0) {
-        cc_status s = cc_kb_seterr(kb, CC_IO, "cannot open %s: %s", path.data, strerror(errno));
-        cc_buf_free(&path);
-        return s;
-    }
     if (flock(kb->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         char other[32] = "";
         ssize_t r = pread(kb->lock_fd, other, sizeof other - 1, 0);
         if (r > 0) { other[r] = 0; other[strcspn(other, "\n")] = 0; }
-        cc_kb_seterr(kb, CC_BUSY,
-                     "knowledge base %s is being written by another process%s%s%s; "
-                     "wait for it to finish", kb->dir,
-                     other[0] ? " (pid " : "", other, other[0] ? ")" : "");
-        close(kb->lock_fd);
-        kb->lock_fd = -1;
-        cc_buf_free(&path);
-        return CC_BUSY;
+        return cc_kb_seterr(kb, CC_BUSY,
+                            "knowledge base %s is being written by another process%s%s%s; "
+                            "wait for it to finish", kb->dir,
+                            other[0] ? " (pid " : "", other, other[0] ? ")" : "");
     }
     n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(kb->lock_fd, 0) == 0 && pwrite(kb->lock_fd, pid, (size_t)n, 0) < 0) {
-        /* the pid is only a hint for the message above */
+        /* the pid is only a hint */
+    }
+    return CC_OK;
+}
+
+static cc_status take_lock(cc_kb *kb)
+{
+    cc_buf path = CC_BUF_INIT(0);
+    cc_status s;
+    if (join(&path, kb->dir, "cairn.lock")) return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    kb->lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (kb->lock_fd < 0) {
+        s = cc_kb_seterr(kb, CC_IO, "cannot open %s: %s", path.data, strerror(errno));
+        cc_buf_free(&path);
+        return s;
     }
     cc_buf_free(&path);
-    return CC_OK;
+    if ((s = flock_now(kb))) {
+        close(kb->lock_fd);
+        kb->lock_fd = -1;
+    }
+    return s;
 }
 
 static void stmt_cache_free(cc_kb *kb);
@@ -663,25 +671,11 @@ cc_status cc_kb_relock(cc_kb *kb)
 {
     cc_buf path = CC_BUF_INIT(0);
     struct stat sb;
-    char pid[32];
-    int v = 0, n;
+    int v = 0;
     cc_status s;
 
     C_ASSERT(!kb->writable && kb->lock_fd >= 0);
-    if (flock(kb->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        char other[32] = "";
-        ssize_t r = pread(kb->lock_fd, other, sizeof other - 1, 0);
-        if (r > 0) { other[r] = 0; other[strcspn(other, "\n")] = 0; }
-        s = cc_kb_seterr(kb, CC_BUSY,
-                         "knowledge base %s is being written by another process%s%s%s; "
-                         "wait for it to finish", kb->dir,
-                         other[0] ? " (pid " : "", other, other[0] ? ")" : "");
-        goto fail;
-    }
-    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(kb->lock_fd, 0) == 0 && pwrite(kb->lock_fd, pid, (size_t)n, 0) < 0) {
-        /* the pid is only a hint for another writer's message */
-    }
+    if ((s = flock_now(kb))) goto fail;
     /* what another process may have changed meanwhile: the catalog's
      * version (a newer cairn migrated it) and the settings */
     if ((s = user_version(kb, &v))) goto unlock;
