@@ -660,8 +660,8 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
         }
     }
     /* the float vectors are read at random (1.5 KB each at 384
-     * dimensions, one or two misses per line otherwise): each fetched a
-     * few candidates ahead of its scoring, so that the misses overlap */
+     * dimensions): each fetched four candidates ahead of its scoring, so
+     * that their misses overlap */
     const size_t fahead = 4, vbytes = d * sizeof(float);
     auto fetch = [&](size_t j) {
         prefetch_code(reinterpret_cast<const int8_t*>(xb + (size_t)res[j].id * d), vbytes);

@@ -19,12 +19,13 @@
 #include <vector>
 #include <typeinfo>
 
+extern "C" void cr_faiss_huge_advise(const void* p, size_t n);   /* faiss_simd.cpp */
+
 namespace {
 /* Room for n elements in dst before a copy-assignment, which otherwise
  * reallocates to exactly n whenever the index has grown (every catch-up):
  * a fresh allocation of ~170 MB of vectors, faulted in page by page. The
  * old storage is freed first (no peak of two), and 1/8 is kept spare. */
-extern "C" void cr_faiss_huge_advise(const void* p, size_t n);   /* faiss_simd.cpp */
 template <class T> void room(std::vector<T>& dst, size_t n) {
     if (dst.capacity() >= n) return;
     std::vector<T>().swap(dst);
