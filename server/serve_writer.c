@@ -4,8 +4,9 @@
  * A handler (POST/DELETE /v1/documents) validates the request on its worker
  * thread, then serve_write_submit queues a job and suspends the connection
  * (MHD_suspend_connection), so the worker goes on serving other connections.
- * The writer thread runs the job under the server's writer (write_mu and a
- * CC_KB_WRITE handle opened per job, so a CLI writer can interleave), builds
+ * The writer thread runs the job under the server's writer (write_mu and the
+ * writer lock, taken per job on the kept CC_KB_WRITE handle, so a CLI writer
+ * can interleave: serve_writer_acquire), builds
  * the reply and resumes the connection; libmicrohttpd then calls the handler
  * again, which sends the reply (the hand-off is serve_job.c's). A full queue answers
  * 503 queue_full with Retry-After.
