@@ -492,17 +492,19 @@ static cc_status open_db(cc_kb *kb, int create)
     return CC_OK;
 }
 
+/* A kept statement (cc_kb_stmt): a server's writer reads it at every
+ * cc_kb_relock. */
 static cc_status user_version(cc_kb *kb, int *v)
 {
+    static const char sql[] = "PRAGMA user_version";
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(kb->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return cc_kb_sqlerr(kb, "reading the schema version");
+    if (cc_kb_stmt(kb, sql, &st)) return cc_kb_sqlerr(kb, "reading the schema version");
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         return cc_kb_sqlerr(kb, "reading the schema version");
     }
     *v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return CC_OK;
 }
 
