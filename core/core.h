@@ -152,7 +152,10 @@ struct sqlite3;
 
 enum {
     CC_KB_READ  = 0,      /* readers never block and never see half a write */
-    CC_KB_WRITE = 1 << 0  /* takes the writer lock; CC_BUSY if held */
+    CC_KB_WRITE = 1 << 0, /* takes the writer lock; CC_BUSY if held (after the
+                             lock wait: cc_kb_set_lock_wait) */
+    CC_KB_NOWAIT = 1 << 1 /* with CC_KB_WRITE: CC_BUSY at once, whatever the
+                             lock wait (an opportunistic writer) */
 };
 
 /* Creates the directory (it must not exist, or be empty) and the catalog. */
@@ -160,6 +163,15 @@ cc_status   cc_kb_create(const char *dir);
 /* Opens an existing KB. On failure *out is NULL and cc_errmsg() says why. */
 cc_status   cc_kb_open(const char *dir, int flags, cc_kb **out);
 void        cc_kb_close(cc_kb *kb);
+/* How long opening for write (cc_kb_open with CC_KB_WRITE, and
+ * cc_kb_relock) waits for a writer lock another process holds before
+ * CC_BUSY, in milliseconds, for the whole process; 0 (the default): no
+ * wait. The CLI's --wait SECONDS and CAIRN_LOCK_WAIT set it; the server
+ * keeps 0 (its writer answers 503 at once). */
+void        cc_kb_set_lock_wait(int64_t ms);
+/* Text added to that CC_BUSY message when there was no wait (static
+ * storage; the CLI's says how to wait). Default: none. */
+void        cc_kb_set_lock_hint(const char *hint);
 /* A writer kept open between writes (the server's): cc_kb_unlock rolls back
  * any open transaction, resets any statement still stepping and gives up
  * the writer lock, so another process may write; the connection, its page

@@ -9,11 +9,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 extern const char cc_catalog_sql[];   /* schemas/catalog.sql, generated */
@@ -377,20 +380,54 @@ static cc_status migrate(cc_kb *kb, int from)
 
 /* ---------------------------------------------------------------- open/close */
 
+/* How long a writer waits for another process's writer lock
+ * (cc_kb_set_lock_wait); 0: not at all. */
+static _Atomic int64_t lock_wait_ms;
+
+static const char *lock_hint = "";
+
+void cc_kb_set_lock_wait(int64_t ms) { lock_wait_ms = ms > 0 ? ms : 0; }
+void cc_kb_set_lock_hint(const char *hint) { lock_hint = hint ? hint : ""; }
+
 /* flock on the open cairn.lock: CC_BUSY with who holds it, else writes
- * this process's pid into it (only a hint for that message). */
-static cc_status flock_now(cc_kb *kb)
+ * this process's pid into it (only a hint for that message). While the
+ * lock is held elsewhere it tries again, at 2 ms doubling to 50 ms apart,
+ * until the lock wait runs out: flock keeps no queue, so a waiter polls
+ * (a blocking flock could not be given a deadline without signals). */
+static cc_status flock_now(cc_kb *kb, int64_t wait)
 {
     char pid[32];
     int n;
-    if (flock(kb->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        char other[32] = "";
-        ssize_t r = pread(kb->lock_fd, other, sizeof other - 1, 0);
+    const double t0 = wait ? cc_now_ms() : 0;
+    unsigned nap = 2;
+    while (flock(kb->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char other[32] = "", waited[48] = "";
+        ssize_t r;
+        double left = wait ? (double)wait - (cc_now_ms() - t0) : 0;
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK && left > 0) {
+            struct timespec ts = {0, (long)(left < nap ? left : nap) * 1000000L};
+            if (ts.tv_nsec == 0) ts.tv_nsec = 1000000L;
+            nanosleep(&ts, NULL);
+            if (nap < 50) nap = nap * 2 > 50 ? 50 : nap * 2;
+            continue;
+        }
+        if (errno != EWOULDBLOCK)
+            return cc_kb_seterr(kb, CC_IO, "cannot lock %s/cairn.lock: %s", kb->dir,
+                                strerror(errno));
+        r = pread(kb->lock_fd, other, sizeof other - 1, 0);
         if (r > 0) { other[r] = 0; other[strcspn(other, "\n")] = 0; }
+        /* the pid is the last writer's: left out when that process is gone
+         * (the holder is then one that wrote none, such as flock(1)) */
+        if (other[0] && (strtol(other, NULL, 10) <= 0 ||
+                         (kill((pid_t)strtol(other, NULL, 10), 0) != 0 && errno == ESRCH)))
+            other[0] = 0;
+        if (wait) snprintf(waited, sizeof waited, " (waited %.1f s)", (double)wait / 1000.0);
         return cc_kb_seterr(kb, CC_BUSY,
                             "knowledge base %s is being written by another process%s%s%s; "
-                            "wait for it to finish", kb->dir,
-                            other[0] ? " (pid " : "", other, other[0] ? ")" : "");
+                            "wait for it to finish%s", kb->dir,
+                            other[0] ? " (pid " : "", other, other[0] ? ")" : "",
+                            wait ? waited : lock_hint);
     }
     n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(kb->lock_fd, 0) == 0 && pwrite(kb->lock_fd, pid, (size_t)n, 0) < 0) {
@@ -399,7 +436,7 @@ static cc_status flock_now(cc_kb *kb)
     return CC_OK;
 }
 
-static cc_status take_lock(cc_kb *kb)
+static cc_status take_lock(cc_kb *kb, int64_t wait)
 {
     cc_buf path = CC_BUF_INIT(0);
     cc_status s;
@@ -411,7 +448,7 @@ static cc_status take_lock(cc_kb *kb)
         return s;
     }
     cc_buf_free(&path);
-    if ((s = flock_now(kb))) {
+    if ((s = flock_now(kb, wait))) {
         close(kb->lock_fd);
         kb->lock_fd = -1;
     }
@@ -533,7 +570,7 @@ cc_status cc_kb_create(const char *dir)
     }
     kb->lock_fd = -1;
     kb->writable = 1;
-    if ((s = take_lock(kb)) || (s = open_db(kb, 1))) goto fail;
+    if ((s = take_lock(kb, 0)) || (s = open_db(kb, 1))) goto fail;
     if (join(&path, dir, "graph") || (mkdir(path.data, 0755) != 0 && errno != EEXIST)) {
         s = cc_kb_seterr(kb, CC_IO, "cannot create %s: %s", path.data, strerror(errno));
         goto fail;
@@ -588,6 +625,7 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
     struct stat sb;
     cc_status s;
     int v = 0;
+    int64_t wait;
 
     *out = NULL;
     if (!dir || !*dir) return cc_seterr(CC_INVALID, "no knowledge-base directory given");
@@ -611,7 +649,8 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
     }
     kb->lock_fd = -1;
     kb->writable = (flags & CC_KB_WRITE) != 0;
-    if (kb->writable && (s = take_lock(kb))) goto fail;
+    wait = flags & CC_KB_NOWAIT ? 0 : lock_wait_ms;
+    if (kb->writable && (s = take_lock(kb, wait))) goto fail;
     if ((s = open_db(kb, 0))) goto fail;
     if ((s = user_version(kb, &v))) goto fail;
     if (v == 0) {
@@ -629,7 +668,7 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
         int ro = !kb->writable;
         if (ro) {
             /* migrate needs the writer lock: take it briefly, and writes */
-            if ((s = take_lock(kb))) goto fail;
+            if ((s = take_lock(kb, wait))) goto fail;
             kb->writable = 1;
         }
         s = migrate(kb, v);
@@ -677,7 +716,7 @@ cc_status cc_kb_relock(cc_kb *kb)
     cc_status s;
 
     C_ASSERT(!kb->writable && kb->lock_fd >= 0);
-    if ((s = flock_now(kb))) goto fail;
+    if ((s = flock_now(kb, lock_wait_ms))) goto fail;
     /* what another process may have changed meanwhile: the catalog's
      * version (a newer cairn migrated it) and the settings */
     if ((s = user_version(kb, &v))) goto unlock;

@@ -45,6 +45,14 @@ int cli_usage(const char *usage);
 int cli_opt_str(int argc, char **argv, int *i, const char *name, const char **out);
 int cli_opt_int(int argc, char **argv, int *i, const char *name, int64_t lo, int64_t hi,
                 int64_t *out);
+/* --wait SECONDS (a decimal, at most a day): how long a writer waits for
+ * another process's writer lock (cc_kb_set_lock_wait). Returns as the
+ * helpers above. CAIRN_LOCK_WAIT=SECONDS in the environment sets the same
+ * for every command but serve (main.c); --wait wins. */
+int cli_opt_wait(int argc, char **argv, int *i);
+#define CLI_WAIT_USAGE \
+    "  --wait SECONDS    wait up to SECONDS for another writer (a running server's\n" \
+    "                    writer, another ingest) to let go of the KB (default 0)\n"
 
 /* The LLM extractor (cmd_graph_extract.c): opened from --model (NULL: the
  * setting graph.llm_model), or NULL with the message printed.  The pass:

@@ -19,9 +19,11 @@ static const char *const usage =
     "       cairn graph export KB --format nquads|turtle\n"
     "       cairn graph sparql KB 'SELECT ...' [--limit N] [--timeout-ms T] [--format table|json]\n"
     "       cairn graph triples KB [--subject IRI] [--predicate IRI] [--object IRI | --literal TEXT] [--chunk N]\n"
-    "       cairn graph rebuild KB\n"
+    "       cairn graph rebuild KB [--wait SECONDS]\n"
     "       cairn graph split KB ENTITY [ALIAS]   list merges into ENTITY, or undo one\n"
-    "       cairn graph extract KB --extractor llm [--model FILE.gguf] [--dry-run] [--json]";
+    "       cairn graph extract KB --extractor llm [--model FILE.gguf] [--dry-run] [--json]\n"
+    "  Writers (rebuild, split with ALIAS, extract) take --wait SECONDS: wait up to\n"
+    "  SECONDS for another writer (a running server's, an ingest) to let go of the KB.";
 
 /* ---------------------------------------------------------------- subgraph */
 
@@ -299,11 +301,12 @@ out:
 
 /* ---------------------------------------------------------------- store commands */
 
-/* Catches the store up when no other process is writing (it then will). */
+/* Catches the store up when no other process is writing (it then will):
+ * never waits for the lock (--wait / CAIRN_LOCK_WAIT are for writers). */
 static void catch_up(const char *dir)
 {
     cc_kb *kb;
-    if (cc_kb_open(dir, CC_KB_WRITE, &kb) != CC_OK) return;
+    if (cc_kb_open(dir, CC_KB_WRITE | CC_KB_NOWAIT, &kb) != CC_OK) return;
     if (cg_graph_sync(kb, 0, NULL) != CC_OK)
         fprintf(stderr, "cairn: warning: %s\n", cc_kb_errmsg(kb));
     cc_kb_close(kb);
@@ -421,6 +424,8 @@ static int do_rebuild(int argc, char **argv)
 {
     cg_graph_stats gs;
     cc_kb *kb;
+    int i = 2;
+    if (argc == 4 && cli_opt_wait(argc, argv, &i) == 1) argc = 2;
     if (argc != 2) return cli_usage(usage);
     if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (cg_graph_sync(kb, 1, &gs) != CC_OK) {

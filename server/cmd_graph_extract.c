@@ -140,6 +140,7 @@ int cli_llm_pass(cc_kb *kb, cg_extractor *ex, int64_t new_after, int dry_run, in
 
 static const char usage[] =
     "graph extract KB [--extractor llm] [--model FILE.gguf] [--dry-run] [--json]\n"
+    "                 [--wait SECONDS]\n"
     "  Runs the LLM extractor over the chunks it has not read yet (a chunk with the\n"
     "  text of one already read reuses that output), after printing a cost estimate.\n"
     "  --model: else the setting graph.llm_model. --dry-run: the estimate only.\n"
@@ -155,7 +156,8 @@ int cmd_graph_extract(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) { printf("usage: cairn %s", usage); return 0; }
         if ((r = cli_opt_str(argc, argv, &i, "--model", &model)) ||
-            (r = cli_opt_str(argc, argv, &i, "--extractor", &name))) {
+            (r = cli_opt_str(argc, argv, &i, "--extractor", &name)) ||
+            (r = cli_opt_wait(argc, argv, &i))) {
             if (r < 0) return 2;
             continue;
         }

@@ -15,7 +15,8 @@ static const char split_usage[] =
     "  ALIAS (a merged name, as listed, or its normalised form), undoes that\n"
     "  merge: the name's mentions go to an entity of their own, relations\n"
     "  stated in their sentences follow them, and later ingestion keeps the\n"
-    "  name apart from ENTITY.\n";
+    "  name apart from ENTITY.\n"
+    "  --wait SECONDS (after KB): wait up to SECONDS for another writer to let go.\n";
 
 int cmd_graph_split(int argc, char **argv)
 {
@@ -24,12 +25,17 @@ int cmd_graph_split(int argc, char **argv)
     int64_t eid, nid = 0;
     size_t nm = 0, nr = 0, n = 0, i;
     cg_merge *m = NULL;
-    int ret = 0;
+    int ret = 0, o = 0, wi = 2;
     if (argc >= 2 && !strcmp(argv[1], "--help")) { fputs(split_usage, stdout); return 0; }
-    if (argc < 3 || argc > 4) return cli_usage(split_usage);
+    if (argc >= 4 && (ret = cli_opt_wait(argc, argv, &wi))) {   /* right after KB */
+        if (ret < 0) return 2;
+        o = 2;
+        ret = 0;
+    }
+    if (argc - o < 3 || argc - o > 4) return cli_usage(split_usage);
     kbdir = argv[1];
-    name = argv[2];
-    alias = argc == 4 ? argv[3] : NULL;
+    name = argv[2 + o];
+    alias = argc - o == 4 ? argv[3 + o] : NULL;
     if (cc_kb_open(kbdir, alias ? CC_KB_WRITE : CC_KB_READ, &kb) != CC_OK)
         return cli_error("%s", cc_errmsg());
     if (cg_entity_find(kb, name, &eid) != CC_OK) {

@@ -231,6 +231,7 @@ static const char ingest_usage[] =
     "  --uri NAME        name of the document read from stdin (default: stdin)\n"
     "  --repair-utf8     replace invalid UTF-8 with U+FFFD instead of rejecting\n"
     "  --json            print a JSON summary\n"
+    CLI_WAIT_USAGE
     "  --extractor E     rules, llm, both or none (default: setting graph.extractor, rules)\n"
     "  --model FILE      GGUF model of the llm extractor (default: setting graph.llm_model);\n"
     "                    a cost estimate is printed before the model runs (with --json:\n"
@@ -270,7 +271,8 @@ int cmd_ingest(int argc, char **argv)
             continue;
         }
         if ((r = cli_opt_str(argc, argv, &i, "--extractor", &xname)) ||
-            (r = cli_opt_str(argc, argv, &i, "--model", &model))) {
+            (r = cli_opt_str(argc, argv, &i, "--model", &model)) ||
+            (r = cli_opt_wait(argc, argv, &i))) {
             if (r < 0) goto usage;
             continue;
         }
@@ -444,12 +446,18 @@ usage:
 int cmd_rm(int argc, char **argv)
 {
     cc_kb *kb;
-    int i, failed = 0;
-    if (argc < 3 || !strcmp(argv[1], "--help"))
-        return cli_usage("rm KB DOC...\n  Deletes documents by uri (as listed by ingest) or #id.\n"
-                         "  A JSON file's uri deletes all of its records.");
+    int i = 2, failed = 0, r;
+    /* options come before the documents: a uri may begin with '-' */
+    while (i < argc && (r = cli_opt_wait(argc, argv, &i))) {
+        if (r < 0) return 2;
+        i++;
+    }
+    if (argc < 3 || i >= argc || !strcmp(argv[1], "--help"))
+        return cli_usage("rm KB [--wait SECONDS] DOC...\n"
+                         "  Deletes documents by uri (as listed by ingest) or #id.\n"
+                         "  A JSON file's uri deletes all of its records.\n" CLI_WAIT_USAGE);
     if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
-    for (i = 2; i < argc; i++) {
+    for (; i < argc; i++) {
         int64_t n = 0;
         if (cr_doc_remove(kb, argv[i], &n) != CC_OK) {
             cli_error("%s", cc_kb_errmsg(kb));
@@ -483,7 +491,8 @@ int cmd_reindex(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help")) break;
         if ((r = cli_opt_str(argc, argv, &i, "--embedder", &emb)) ||
-            (r = cli_opt_int(argc, argv, &i, "--dim", 8, 65536, &dim))) {
+            (r = cli_opt_int(argc, argv, &i, "--dim", 8, 65536, &dim)) ||
+            (r = cli_opt_wait(argc, argv, &i))) {
             if (r < 0) return 2;
             continue;
         }
@@ -491,9 +500,10 @@ int cmd_reindex(int argc, char **argv)
         else { kbdir = NULL; break; }
     }
     if (!kbdir)
-        return cli_usage("reindex KB [--embedder NAME] [--dim N]\n"
+        return cli_usage("reindex KB [--embedder NAME] [--dim N] [--wait SECONDS]\n"
                          "  Rebuilds the vector index (with a new embedder when given).\n"
-                         "  NAME: hash, none, or gguf:/path/model.gguf (a GGUF embedding model).");
+                         "  NAME: hash, none, or gguf:/path/model.gguf (a GGUF embedding model).\n"
+                         CLI_WAIT_USAGE);
     if (cc_kb_open(kbdir, CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (emb) {
         cr_embedder *e;

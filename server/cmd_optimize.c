@@ -28,7 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define USAGE "optimize KB [--if-needed]\n" \
+#define USAGE "optimize KB [--if-needed] [--wait SECONDS]\n" \
               "  Merges the full-text indexes (chunk text, entity names) into one segment\n" \
               "  each, refreshes SQLite's planner statistics and checkpoints the log.\n" \
               "  Writers merge by themselves when the segments call for it; this is for\n" \
@@ -36,7 +36,7 @@
               "  holds added vectors (each is re-inserted at every open). --if-needed: only\n" \
               "  what a writer would merge, and a delta over vectors.delta_max_adds.\n" \
               "  Searches go on while it runs; other writers (ingest, serve) must not hold\n" \
-              "  the KB."
+              "  the KB (--wait SECONDS: wait up to SECONDS for them to let go).\n"
 
 static int merge_index(cc_kb *kb, int which, const char *what)
 {
@@ -104,9 +104,14 @@ int cmd_optimize(int argc, char **argv)
 {
     cc_kb *kb;
     int rc = 0;
-    int if_needed = argc == 3 && !strcmp(argv[2], "--if-needed");
-    if ((argc != 2 && !if_needed) || !strcmp(argv[1], "--help") || argv[1][0] == '-')
+    int if_needed = 0, i, r;
+    if (argc < 2 || argv[1][0] == '-') return cli_usage(USAGE);
+    for (i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--if-needed")) { if_needed = 1; continue; }
+        if ((r = cli_opt_wait(argc, argv, &i)) == 1) continue;
+        if (r == 0) cli_error("unexpected argument '%s'", argv[i]);
         return cli_usage(USAGE);
+    }
     if (cc_kb_open(argv[1], CC_KB_WRITE, &kb) != CC_OK) return cli_error("%s", cc_errmsg());
     if (if_needed) {
         uint64_t ma;

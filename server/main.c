@@ -1,7 +1,9 @@
 /* main.c — `cairn`: command dispatch and the shared CLI helpers. */
 #include "cli.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -69,6 +71,32 @@ int cli_opt_int(int argc, char **argv, int *i, const char *name, int64_t lo, int
     return 1;
 }
 
+/* SECONDS as a decimal in [0, 86400] into milliseconds; -1 if not one */
+static int64_t wait_ms(const char *v)
+{
+    char *end;
+    double x;
+    if (!v || !*v) return -1;
+    errno = 0;
+    x = strtod(v, &end);
+    if (errno || *end || !(x >= 0 && x <= 86400)) return -1;
+    return (int64_t)(x * 1000.0 + 0.5);
+}
+
+int cli_opt_wait(int argc, char **argv, int *i)
+{
+    const char *v;
+    int64_t ms;
+    int r = cli_opt_str(argc, argv, i, "--wait", &v);
+    if (r != 1) return r;
+    if ((ms = wait_ms(v)) < 0) {
+        cli_error("option --wait: '%s' is not a number of seconds from 0 to 86400", v);
+        return -1;
+    }
+    cc_kb_set_lock_wait(ms);
+    return 1;
+}
+
 static void help(FILE *f)
 {
     size_t i;
@@ -92,6 +120,17 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) { printf("cairn %s\n", CAIRN_VERSION); return 0; }
+    if (strcmp(argv[1], "serve") != 0) {   /* the server's writer answers 503 at once */
+        const char *w = getenv("CAIRN_LOCK_WAIT");
+        int64_t ms = wait_ms(w);
+        if (w && ms < 0) {
+            cli_error("CAIRN_LOCK_WAIT='%s' is not a number of seconds from 0 to 86400", w);
+            return 2;
+        }
+        if (ms > 0) cc_kb_set_lock_wait(ms);
+        cc_kb_set_lock_hint(", or give the command --wait SECONDS "
+                            "(or CAIRN_LOCK_WAIT=SECONDS) to wait for it");
+    }
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try: cairn --help)", argv[1]);
