@@ -12,21 +12,6 @@ expect() {
   ok
 }
 
-# while_busy command...: runs a CLI writer while a server runs on the KB,
-# again (up to 30 s) while it says the KB is being written by another
-# process: the server's own catch-ups hold the writer lock for moments, and
-# a user would simply retry. Output and status are the last try's.
-while_busy() {
-  local out rc i
-  for ((i = 0; i < 150; i++)); do
-    out=$("$@" 2>&1); rc=$?
-    [ "$rc" != 0 ] && grep -q "being written by another process" <<<"$out" || break
-    sleep 0.2
-  done
-  printf '%s\n' "$out"
-  return "$rc"
-}
-
 # start_server LOG ARGS...: starts "$BIN" serve ARGS in the background with
 # its output in LOG, then waits (up to ${CAIRN_SERVE_WAIT:-60} s: a loaded
 # machine or a sanitizer build starts slowly) for the address it prints.

@@ -68,7 +68,7 @@ wait_for "$B_TEXT" api/b.txt
 wait_for "$A_TEXT" api/a.txt absent
 # a CLI writer while the server runs: the readers follow the files
 printf 'Tarragon lighthouses signal the wandering pelicans of Corvo.\n' > "$T/docs/cli.txt"
-expect 0 "" -- while_busy "$BIN" ingest "$T/kb" "$T/docs/cli.txt"
+expect 0 "" -- "$BIN" ingest "$T/kb" "$T/docs/cli.txt" --wait 60
 wait_for "Tarragon lighthouses signal the wandering pelicans of Corvo." "$T/docs/cli.txt"
 wait_for "$B_TEXT" api/b.txt
 # and the API's writer again after it

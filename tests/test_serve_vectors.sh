@@ -42,7 +42,7 @@ grep -q '"document":"api/revenue.txt"' <<<"$out" && ok || bad "bm25 right after 
 wait_for "revenues" vector "api/revenue.txt"
 # through the command line while the server runs
 printf 'Firmware 4.2.1 froze the heading value of the PX-9000-v2 controller.\n' > "$T/docs/firmware.txt"
-expect 0 "" -- while_busy "$BIN" ingest "$T/kb" "$T/docs/firmware.txt"
+expect 0 "" -- "$BIN" ingest "$T/kb" "$T/docs/firmware.txt" --wait 60
 wait_for "firmware heading controller" vector "$T/docs/firmware.txt"
 out=$(search "containers" hybrid)
 grep -q '"note"' <<<"$out" && bad "hybrid reports the vector lane unavailable: $out" || ok

@@ -123,8 +123,8 @@ small() { curl -s -o "$T/small.body" -w '%{http_code}' --max-time 60 -H 'Content
             -d "{\"uri\":\"$1\",\"text\":\"$2\"}" "$U/v1/documents"; }
 c=$(small api1.txt "quartzite api one") && [ "$c" = 201 ] && ok || bad "POST api1: $c $(cat "$T/small.body")"
 printf 'The basalt quarry closed in winter.\n' >"$T/cli1.txt"
-# (the server's own catch-ups hold the lock for moments: while_busy retries)
-expect 0 "" -- while_busy "$BIN" ingest "$T/kb" "$T/cli1.txt"
+# (the server's own catch-ups hold the lock for moments: --wait waits them out)
+expect 0 "" -- "$BIN" ingest "$T/kb" "$T/cli1.txt" --wait 60
 curl -s --max-time 20 -H 'Content-Type: application/json' -d '{"query":"basalt","k":1,"mode":"bm25"}' \
   "$U/v1/search" | grep -q '"document":"[^"]*cli1.txt"' && ok || bad "the CLI's document not found through the server"
 if command -v flock >/dev/null; then
