@@ -199,6 +199,9 @@ struct sqlite3 *cc_kb_db(cc_kb *kb);       /* borrowed */
 const char *cc_sqlite_map_vfs(void);
 const char *cc_kb_dir(const cc_kb *kb);    /* borrowed */
 int         cc_kb_writable(const cc_kb *kb);
+/* A number no other handle of this process had: state kept for a handle
+ * elsewhere is keyed by it (a later handle may reuse an address). */
+uint64_t    cc_kb_serial(const cc_kb *kb);
 /* Writes "<dir>/<name>" into out (reset first). */
 cc_status   cc_kb_path(const cc_kb *kb, const char *name, cc_buf *out);
 

@@ -33,7 +33,10 @@ struct cc_kb {
      * SQL text's address; cap_stmts a power of two (or 0), at most half full */
     struct kb_stmt { const char *sql; sqlite3_stmt *st; } *stmts;
     size_t   n_stmts, cap_stmts;
+    uint64_t serial;      /* cc_kb_serial */
 };
+
+static _Atomic uint64_t last_serial;
 
 /* ---------------------------------------------------------------- messages */
 
@@ -106,6 +109,8 @@ cc_status cc_kb_sqlerr(cc_kb *kb, const char *what)
 
 const char *cc_kb_dir(const cc_kb *kb) { return kb->dir; }
 struct sqlite3 *cc_kb_db(cc_kb *kb) { return kb->db; }
+uint64_t cc_kb_serial(const cc_kb *kb) { return kb->serial; }
+
 int cc_kb_writable(const cc_kb *kb) { return kb->writable; }
 
 static cc_status join(cc_buf *out, const char *dir, const char *name)
@@ -569,6 +574,7 @@ cc_status cc_kb_create(const char *dir)
         return cc_seterr(CC_NOMEM, "out of memory");
     }
     kb->lock_fd = -1;
+    kb->serial = ++last_serial;
     kb->writable = 1;
     if ((s = take_lock(kb, 0)) || (s = open_db(kb, 1))) goto fail;
     if (join(&path, dir, "graph") || (mkdir(path.data, 0755) != 0 && errno != EEXIST)) {
@@ -648,6 +654,7 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
         return cc_seterr(CC_NOMEM, "out of memory");
     }
     kb->lock_fd = -1;
+    kb->serial = ++last_serial;
     kb->writable = (flags & CC_KB_WRITE) != 0;
     wait = flags & CC_KB_NOWAIT ? 0 : lock_wait_ms;
     if (kb->writable && (s = take_lock(kb, wait))) goto fail;

@@ -72,7 +72,8 @@ typedef struct ingest_run {
 } ingest_run;
 
 static _Thread_local ingest_run *run_tl;
-static _Thread_local void *set_up_for;   /* db of the KB cg_ingest_chunk_with set up for */
+static _Thread_local uint64_t set_up_for;   /* cc_kb_serial of the handle cg_ingest_chunk_with
+                                              * set up for; 0: none */
 static pthread_key_t  run_key;
 static pthread_once_t run_once = PTHREAD_ONCE_INIT;
 
@@ -115,7 +116,7 @@ void cg_ingest_warnings(size_t *chunks_skipped, size_t *limits_hit)
 void cg_ingest_done(void)
 {
     if (run_tl) forget_q(run_tl);
-    set_up_for = NULL;
+    set_up_for = 0;
 }
 
 /* An entity of the catalog: id and copies of key and label. */
@@ -535,9 +536,9 @@ cc_status cg_ingest_chunk_with(cc_kb *kb, cg_extractor *ex, int64_t doc_id, int6
     cg_extractor *keep;
     size_t skipped;
     cc_status s;
-    if (!run_tl || set_up_for != (void *)cc_kb_db(kb)) {
+    if (!run_tl || set_up_for != cc_kb_serial(kb)) {
         if ((s = run_setup(kb))) return s;
-        set_up_for = cc_kb_db(kb);
+        set_up_for = cc_kb_serial(kb);
     }
     keep = run_tl->ex;
     skipped = run_tl->chunks_skipped;
