@@ -178,7 +178,13 @@ static void count_response(serve_req *r, int status)
 
 enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Response *resp)
 {
-    enum MHD_Result ret = MHD_queue_response(r->c, (unsigned)status, resp);
+    enum MHD_Result ret;
+    /* every 503 (the KB held by a CLI writer, an index rebuild, the write
+     * queue full, shutting down) is a moment's condition: clients and
+     * proxies that honour Retry-After try again in a second */
+    if (status == 503 && !MHD_get_response_header(resp, "Retry-After"))
+        MHD_add_response_header(resp, "Retry-After", "1");
+    ret = MHD_queue_response(r->c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     count_response(r, status);
     return ret;

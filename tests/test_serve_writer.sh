@@ -119,7 +119,7 @@ done
 # lock up: a CLI writer runs while the server is up, a write that finds the
 # lock held is refused with 503 kb_busy and the next one goes in, and
 # settings changed in cairn.json meanwhile are the next write's.
-small() { curl -s -o "$T/small.body" -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' \
+small() { curl -s -D "$T/small.head" -o "$T/small.body" -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' \
             -d "{\"uri\":\"$1\",\"text\":\"$2\"}" "$U/v1/documents"; }
 c=$(small api1.txt "quartzite api one") && [ "$c" = 201 ] && ok || bad "POST api1: $c $(cat "$T/small.body")"
 printf 'The basalt quarry closed in winter.\n' >"$T/cli1.txt"
@@ -134,6 +134,7 @@ if command -v flock >/dev/null; then
   c=$(small api2.txt "quartzite api two")
   [ -f "$T/held" ] && [ "$c" = 503 ] && grep -q '"code":"kb_busy"' "$T/small.body" && ok \
     || bad "a write while another process holds the lock: $c $(cat "$T/small.body")"
+  grep -qi '^Retry-After: 1' "$T/small.head" && ok || bad "503 kb_busy without Retry-After: $(cat "$T/small.head")"
   wait "$fl"
 else
   echo "flock(1) not installed: the kb_busy check skipped"
