@@ -17,10 +17,11 @@
 #include <unistd.h>
 
 static const char shell_usage[] =
-    "shell KB [--write] [--mode table|json|csv|line] [--timeout MS]\n"
+    "shell KB [--write [--wait SECONDS]] [--mode table|json|csv|line] [--timeout MS]\n"
     "  Interactive SQL over the KB (see `cairn sql --help` for the language).\n"
     "  --write opens a writer session (INGEST, DELETE DOCUMENT); it holds the\n"
-    "  KB's writer lock until the shell ends.\n"
+    "  KB's writer lock until the shell ends (--wait: up to SECONDS for another\n"
+    "  writer to let go of it first).\n"
     "  History: $CAIRN_HISTORY, else ~/.cairn_history. Type .help inside.";
 
 static const char dot_help[] =
@@ -291,7 +292,8 @@ int cmd_shell(int argc, char **argv)
         if (!strcmp(argv[i], "--help")) { puts(shell_usage); return 0; }
         if (!strcmp(argv[i], "--write")) { writer = 1; continue; }
         if ((r = cli_opt_str(argc, argv, &i, "--mode", &mode_s)) ||
-            (r = cli_opt_int(argc, argv, &i, "--timeout", 0, 86400000, &timeout))) {
+            (r = cli_opt_int(argc, argv, &i, "--timeout", 0, 86400000, &timeout)) ||
+            (r = cli_opt_wait(argc, argv, &i))) {
             if (r < 0) return cli_usage(shell_usage);
             continue;
         }

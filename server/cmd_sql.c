@@ -12,7 +12,7 @@
 
 static const char sql_usage[] =
     "sql KB [\"STATEMENTS\" | -c \"STATEMENTS\" | -] [--mode table|json|csv|line]\n"
-    "       [--timeout MS] [--write]\n"
+    "       [--timeout MS] [--write [--wait SECONDS]]\n"
     "  Runs read-only SQL over the views documents, document_versions, chunks,\n"
     "  entities, mentions, relations, traces, the tables search(query, mode, k)\n"
     "  and subgraph(question_or_entity, hops, budget) and triples (the graph store:\n"
@@ -23,7 +23,8 @@ static const char sql_usage[] =
     "    TRACE 'id' [AS JSON]      VERIFY TRACES\n"
     "    SPARQL 'query' [LIMIT n]  (read-only, over the graph store)\n"
     "    INGEST 'path'             DELETE DOCUMENT id | 'uri'   (--write only)\n"
-    "  --write opens a writer session: it holds the KB's writer lock until it ends.\n"
+    "  --write opens a writer session: it holds the KB's writer lock until it ends\n"
+    "  (--wait SECONDS: wait up to SECONDS for another writer to let go of it).\n"
     "  Statements are separated by ';'. Stops at the first error (exit 1).";
 
 int cmd_sql(int argc, char **argv)
@@ -45,7 +46,8 @@ int cmd_sql(int argc, char **argv)
             if (r < 0) return cli_usage(sql_usage);
             continue;
         }
-        if ((r = cli_opt_int(argc, argv, &i, "--timeout", 0, 86400000, &timeout))) {
+        if ((r = cli_opt_int(argc, argv, &i, "--timeout", 0, 86400000, &timeout)) ||
+            (r = cli_opt_wait(argc, argv, &i))) {
             if (r < 0) return cli_usage(sql_usage);
             continue;
         }

@@ -60,6 +60,9 @@ wait
 hold 1 || bad "could not take the lock"
 expect 0 "" -- "$BIN" reindex "$KB" --wait 30
 wait
+hold 1 || bad "could not take the lock"
+expect 0 "^1$" -- "$BIN" sql "$KB" --write --wait 30 -c "SELECT count(*) FROM documents" --mode csv
+wait
 
 # bad values
 expect 2 "not a number of seconds" -- "$BIN" ingest "$KB" "$T/a.txt" --wait -1
