@@ -4,10 +4,10 @@
  * Full-text rows once per transaction (ftsstage): an input's chunks go
  * into `chunks`, not yet into `chunks_fts`; the transaction's first chunk
  * id is noted as a step before its commit (cc_kb_precommit_set), which
- * indexes every chunk from that id on (fts_flush).  In a
- * batch (inputs as savepoints of the caller's transaction) FTS5 so writes
- * one segment per batch instead of one per input: it flushes its pending
- * rows at every SAVEPOINT and RELEASE of a transaction that wrote to it.
+ * indexes every chunk from that id on (fts_flush).  So in a batch (inputs
+ * as savepoints of the caller's transaction) FTS5 writes one segment per
+ * batch instead of one per input: it flushes its pending rows at every
+ * SAVEPOINT and RELEASE of a transaction that wrote to it.
  * Why the id range is exact: chunk ids are AUTOINCREMENT, so every chunk
  * committed before the transaction (and so in chunks_fts) has a smaller
  * id, and every chunk made in it (ROLLBACK TO an input's savepoint rolls
