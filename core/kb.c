@@ -34,6 +34,9 @@ struct cc_kb {
     struct kb_stmt { const char *sql; sqlite3_stmt *st; } *stmts;
     size_t   n_stmts, cap_stmts;
     uint64_t serial;      /* cc_kb_serial */
+    /* the step cc_kb_commit runs before COMMIT (cc_kb_precommit_set) */
+    cc_kb_precommit_fn pre_fn;
+    int64_t  pre_arg;
 };
 
 static _Atomic uint64_t last_serial;
@@ -487,6 +490,8 @@ static int is_empty_dir(const char *dir)
     return empty;
 }
 
+static void precommit_hooks(cc_kb *kb);
+
 static cc_status open_db(cc_kb *kb, int create)
 {
     cc_buf path = CC_BUF_INIT(0);
@@ -508,6 +513,7 @@ static cc_status open_db(cc_kb *kb, int create)
     }
     sqlite3_extended_result_codes(kb->db, 1);
     sqlite3_busy_timeout(kb->db, 5000);
+    precommit_hooks(kb);
     /* a writer gets a larger page cache: big ingests touch many FTS pages;
      * and its temporary files in memory: ingestion's savepoint per input
      * copies every page the input changes into a sub-journal, which SQLite
@@ -756,6 +762,60 @@ fail:
     return s;
 }
 
+/* ---------------------------------------------------------------- a step before the commit (ftsstage) */
+
+/* SQLite's commit hook: a COMMIT with the step still set did not come
+ * through cc_kb_commit; non-zero turns it into a rollback. */
+static int precommit_guard(void *arg)
+{
+    cc_kb *kb = arg;
+    if (!kb->pre_fn) return 0;
+    cc_kb_seterr(kb, CC_ERROR, "a commit skipped the pending pre-commit step (commit with "
+                 "cc_kb_commit); the transaction was rolled back");
+    return 1;
+}
+
+/* SQLite's rollback hook (every rollback of the transaction, not ROLLBACK
+ * TO): what the step would have written is gone with it. */
+static void precommit_forget(void *arg)
+{
+    cc_kb *kb = arg;
+    kb->pre_fn = NULL;
+    kb->pre_arg = 0;
+}
+
+static void precommit_hooks(cc_kb *kb)
+{
+    sqlite3_commit_hook(kb->db, precommit_guard, kb);
+    sqlite3_rollback_hook(kb->db, precommit_forget, kb);
+}
+
+void cc_kb_precommit_set(cc_kb *kb, cc_kb_precommit_fn fn, int64_t arg)
+{
+    C_ASSERT(fn && !sqlite3_get_autocommit(kb->db));
+    C_ASSERT(!kb->pre_fn || kb->pre_fn == fn);
+    kb->pre_fn = fn;
+    kb->pre_arg = arg;
+}
+
+int cc_kb_precommit_get(cc_kb *kb, cc_kb_precommit_fn fn, int64_t *arg)
+{
+    if (kb->pre_fn != fn) return 0;
+    *arg = kb->pre_arg;
+    return 1;
+}
+
+/* Runs the step (once: cleared first); a failure rolls back. */
+static cc_status precommit_run(cc_kb *kb)
+{
+    cc_kb_precommit_fn fn = kb->pre_fn;
+    cc_status s;
+    kb->pre_fn = NULL;
+    if ((s = fn(kb, kb->pre_arg))) cc_kb_rollback(kb);
+    kb->pre_arg = 0;
+    return s;
+}
+
 /* ---------------------------------------------------------------- transactions */
 
 cc_status cc_kb_exec(cc_kb *kb, const char *sql)
@@ -775,6 +835,8 @@ cc_status cc_kb_begin(cc_kb *kb)
 
 cc_status cc_kb_commit(cc_kb *kb)
 {
+    cc_status ps;
+    if (kb->pre_fn && (ps = precommit_run(kb))) return ps;
     if (sqlite3_exec(kb->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         cc_status s = cc_kb_sqlerr(kb, "committing");
         sqlite3_exec(kb->db, "ROLLBACK", NULL, NULL, NULL);

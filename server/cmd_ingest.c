@@ -183,7 +183,9 @@ static void embed_progress_fn(void *ud, int64_t done, int64_t total)
 
 /* Small files share transactions (one commit per batch); each file is
  * still all-or-nothing inside it (a savepoint). Nothing in a batch is
- * visible to readers, or reported as stored, before its commit. */
+ * visible to readers, or reported as stored, before its commit. The
+ * commit is cc_kb_commit's: it writes the batch's full-text rows first
+ * (ingest.c's pre-commit step), one FTS5 segment per batch. */
 #define BATCH_BYTES ((int64_t)16 << 20)
 #define BATCH_FILES 1000
 
