@@ -1032,9 +1032,15 @@ int cr_faiss_hnsw_prepare(FaissIndex* index) {
 
 /* Copies the search copy of HNSW index `from` into `to` (its clone, the
  * storage already swapped by cr_faiss_simd_storage: vclone.cpp), so the
- * clone needs no preparing, and what cairn's insert knows of its lists. 0 done or not applicable (the clone prepares
- * itself at its first search), -1 out of memory. */
-int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
+ * clone needs no preparing, and what cairn's insert knows of its lists.
+ * `same` (vclone.cpp's tail copy; 0: unknown): `to` was a copy of `from`
+ * when it had `same` vectors and `from` has only been appended to since,
+ * so the int8 codes of the first `same` vectors, which nothing rewrites,
+ * are kept when `to` quantised them alike (a third of the bytes of a
+ * copy; the neighbour lists, which an add rewrites anywhere, are copied
+ * whole). 0 done or not applicable (the clone prepares itself at its
+ * first search), -1 out of memory. */
+int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to, int64_t same) {
     try {
         auto* fm = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(from));
         auto* tm = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(to));
@@ -1049,8 +1055,14 @@ int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to) {
         b->closed_sum = a->closed_sum;
         std::lock_guard<std::mutex> lk(a->prep_mu);
         if (a->prepared != a->ntotal || a->ntotal != b->ntotal) return 0;
-        if (!b->q8.alloc(a->q8.n) || !b->nb0.alloc(a->nb0.n)) return -1;
-        if (a->q8.n) std::memcpy(b->q8.p, a->q8.p, a->q8.n);
+        size_t keep = 0;
+        if (same > 0 && b->q8_stride == a->q8_stride && (size_t)same <= b->q8_n &&
+            (size_t)same <= a->q8_n)
+            keep = (size_t)same * a->q8_stride;
+        if (!b->q8.alloc(a->q8.n, keep) || !b->nb0.alloc(a->nb0.n)) return -1;
+        if (a->q8.n > keep)
+            std::memcpy(static_cast<char*>(b->q8.p) + keep, static_cast<const char*>(a->q8.p) + keep,
+                        a->q8.n - keep);
         if (a->nb0.n) std::memcpy(b->nb0.p, a->nb0.p, a->nb0.n);
         b->q8_stride = a->q8_stride;
         b->q8_n = a->q8_n;
@@ -1081,6 +1093,19 @@ int cr_faiss_hnsw_vectors(const FaissIndex* index, const void** p, size_t* n) {
     if (!st) return -1;
     *p = st->codes.data();
     *n = st->codes.size();
+    return 0;
+}
+
+/* For tests (tests/test_vclone.c): the int8 search copy of HNSW index
+ * `index`, its quantised prefix (*p, *n bytes). 0, or -1 when it is not
+ * cairn's HNSW. */
+int cr_faiss_hnsw_codes8(const FaissIndex* index, const void** p, size_t* n) {
+    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+    auto* h = m ? dynamic_cast<const faiss::IndexHNSW*>(m->index) : nullptr;
+    auto* st = h ? dynamic_cast<const SimdFlatIP*>(h->storage) : nullptr;
+    if (!st) return -1;
+    *p = st->q8.p;
+    *n = st->q8_n * st->q8_stride;
     return 0;
 }
 

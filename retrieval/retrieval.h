@@ -361,6 +361,9 @@ int       cr_vindex_hnsw_check(const cr_vindex *vi, int64_t from, char *why, siz
 /* For tests: where an HNSW index's float vectors lie in memory (*p, *n
  * bytes): 0, or -1 when not HNSW. */
 int       cr_vindex_hnsw_vectors(const cr_vindex *vi, const void **p, size_t *n);
+/* For tests: an HNSW index's int8 search copy, the vectors quantised so
+ * far (*p, *n bytes): 0, or -1 when not HNSW. */
+int       cr_vindex_hnsw_codes8(const cr_vindex *vi, const void **p, size_t *n);
 
 int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);

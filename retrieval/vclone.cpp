@@ -39,7 +39,7 @@ template <class T> void room(std::vector<T>& dst, size_t n) {
 extern "C" {
 /* faiss_simd.cpp */
 int cr_faiss_simd_storage(FaissIndex* index);
-int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to);
+int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to, int64_t same);
 
 /* A deep copy of `index` (an IndexIDMap2 over IndexFlatIP or over
  * IndexHNSWFlat, as vindex.c makes them) into *out. 0 done, -1 out of
@@ -78,7 +78,7 @@ int cr_faiss_clone(const FaissIndex* index, FaissIndex** out) {
         std::unique_ptr<faiss::IndexIDMap2> nm(new faiss::IndexIDMap2(*m));
         nm->index = sub.release();         /* owned by nm from here (own_fields) */
         FaissIndex* c = reinterpret_cast<FaissIndex*>(nm.get());
-        if (cr_faiss_simd_storage(c) < 0 || cr_faiss_simd_copy_search(index, c) < 0) return -1;
+        if (cr_faiss_simd_storage(c) < 0 || cr_faiss_simd_copy_search(index, c, 0) < 0) return -1;
         *out = reinterpret_cast<FaissIndex*>(nm.release());
         return 0;
     } catch (...) {
@@ -175,7 +175,7 @@ int cr_faiss_clone_into(const FaissIndex* index, FaissIndex* dst, int64_t same) 
             }
             dm->ntotal = m->ntotal;
             dm->is_trained = m->is_trained;
-            return cr_faiss_simd_copy_search(index, dst) < 0 ? -1 : 1;
+            return cr_faiss_simd_copy_search(index, dst, same) < 0 ? -1 : 1;
         }
         /* the vectors: reset() marks a vectorised storage's search copy
          * stale (and keeps the vector's capacity), then the bytes */
@@ -198,7 +198,7 @@ int cr_faiss_clone_into(const FaissIndex* index, FaissIndex* dst, int64_t same) 
         *dm = *m;
         dm->index = keep;
         dm->own_fields = true;
-        return cr_faiss_simd_copy_search(index, dst) < 0 ? -1 : 0;
+        return cr_faiss_simd_copy_search(index, dst, 0) < 0 ? -1 : 0;
     } catch (...) {
         return -1;
     }

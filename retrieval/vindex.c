@@ -527,6 +527,14 @@ int cr_vindex_hnsw_vectors(const cr_vindex *vi, const void **p, size_t *n)
     return cr_faiss_hnsw_vectors(vi->idx, p, n);
 }
 
+int cr_faiss_hnsw_codes8(const FaissIndex *index, const void **p, size_t *n);
+
+int cr_vindex_hnsw_codes8(const cr_vindex *vi, const void **p, size_t *n)
+{
+    C_ASSERT(vi && p && n);
+    return cr_faiss_hnsw_codes8(vi->idx, p, n);
+}
+
 int cr_vindex_hnsw_same(const cr_vindex *a, const cr_vindex *b)
 {
     C_ASSERT(a && b);
