@@ -352,10 +352,18 @@ static void run_job(serve_job *j)
     serve_job_done(j);
 }
 
+/* `nice` steps below the thread's own priority (the server's, when it was
+ * started under nice(1)), at most 19: relative, so that a server started
+ * at nice 10 does not raise its background threads to 7. */
 void serve_thread_nice(int nice)
 {
+    id_t tid = (id_t)syscall(SYS_gettid);
+    int cur;
     if (nice <= 0) return;
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice))
+    errno = 0;
+    cur = getpriority(PRIO_PROCESS, tid);
+    if (cur == -1 && errno) cur = 0;
+    if (setpriority(PRIO_PROCESS, tid, cur + nice > 19 ? 19 : cur + nice))
         fprintf(stderr, "cairn: cannot lower a background thread's priority (%s); it runs at "
                         "the server's\n", strerror(errno));
 }

@@ -4,6 +4,9 @@
 # other threads keep the server's), writes still reach the vector lane, and
 # a value out of 0-19 refuses to start with a message naming the setting.
 set -u
+# run at a nice above 0, so that "lower" is checked relative to the
+# server's own priority (a server started under nice(1))
+[ "$(nice)" = 0 ] && command -v nice >/dev/null && exec nice -n 3 bash "$0" "$@"
 BIN="${CAIRN_BIN:?}"
 . "$CAIRN_SRC/tests/lib.sh"
 command -v curl >/dev/null || { echo "curl not installed"; exit 77; }
@@ -35,11 +38,16 @@ J=(-H 'Content-Type: application/json')
 code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" \
   -d '{"uri":"lantern.txt","text":"The lighthouse keeper trimmed the lantern wick at dusk."}' "$U/v1/documents")
 [ "$code" = 201 ] && ok || bad "POST answered $code"
-# nice is field 19 of /proc/PID/task/TID/stat (after the ")" of the name)
+# nice is field 19 of /proc/PID/task/TID/stat (after the ")" of the name);
+# relative to the server's own (this test may itself run under nice(1))
+base=$(sed 's/.*) //' /proc/$PID/stat | awk '{print $17}')
+low=$(( base + 7 > 19 ? 19 : base + 7 ))
 nices=$(for f in /proc/$PID/task/*/stat; do sed 's/.*) //' "$f" | awk '{print $17}'; done | sort | uniq -c)
-n7=$(awk '$2 == 7 {print $1}' <<<"$nices"); n0=$(awk '$2 == 0 {print $1}' <<<"$nices")
-[ "${n7:-0}" -ge 2 ] && ok || bad "want the writer and the reloader at nice 7: $nices"
-[ "${n0:-0}" -ge 3 ] && ok || bad "want the other threads (main, searchers, libmicrohttpd) at nice 0: $nices"
+nlow=$(awk -v v="$low" '$2 == v {print $1}' <<<"$nices"); nbase=$(awk -v v="$base" '$2 == v {print $1}' <<<"$nices")
+if [ "$low" != "$base" ]; then
+  [ "${nlow:-0}" -ge 2 ] && ok || bad "want the writer and the reloader at nice $low (the server's $base + 7): $nices"
+fi
+[ "${nbase:-0}" -ge 3 ] && ok || bad "want the other threads (main, searchers, libmicrohttpd) at the server's nice $base: $nices"
 # the write reaches the vector lane (the catch-up runs at the lower priority)
 found=0
 for _ in $(seq 300); do
