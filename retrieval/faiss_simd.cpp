@@ -1084,12 +1084,17 @@ void cr_faiss_set_huge(int on) { huge_want.store(on != 0, std::memory_order_rela
  * (huge_advise), so that the copy faults them in huge. */
 void cr_faiss_huge_advise(const void* p, size_t n) { huge_advise(p, n); }
 
+/* cairn's vectorised storage of HNSW index `index`, or NULL. */
+static const SimdFlatIP* simd_storage_of(const FaissIndex* index) {
+    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
+    auto* h = m ? dynamic_cast<const faiss::IndexHNSW*>(m->index) : nullptr;
+    return h ? dynamic_cast<const SimdFlatIP*>(h->storage) : nullptr;
+}
+
 /* For tests (tests/test_vector_huge.c): where the float vectors of HNSW
  * index `index` lie (*p, *n bytes). 0, or -1 when it is not cairn's HNSW. */
 int cr_faiss_hnsw_vectors(const FaissIndex* index, const void** p, size_t* n) {
-    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
-    auto* h = m ? dynamic_cast<const faiss::IndexHNSW*>(m->index) : nullptr;
-    auto* st = h ? dynamic_cast<const SimdFlatIP*>(h->storage) : nullptr;
+    const SimdFlatIP* st = simd_storage_of(index);
     if (!st) return -1;
     *p = st->codes.data();
     *n = st->codes.size();
@@ -1100,9 +1105,7 @@ int cr_faiss_hnsw_vectors(const FaissIndex* index, const void** p, size_t* n) {
  * `index`, its quantised prefix (*p, *n bytes). 0, or -1 when it is not
  * cairn's HNSW. */
 int cr_faiss_hnsw_codes8(const FaissIndex* index, const void** p, size_t* n) {
-    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
-    auto* h = m ? dynamic_cast<const faiss::IndexHNSW*>(m->index) : nullptr;
-    auto* st = h ? dynamic_cast<const SimdFlatIP*>(h->storage) : nullptr;
+    const SimdFlatIP* st = simd_storage_of(index);
     if (!st) return -1;
     *p = st->q8.p;
     *n = st->q8_n * st->q8_stride;
