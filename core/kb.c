@@ -113,7 +113,6 @@ cc_status cc_kb_sqlerr(cc_kb *kb, const char *what)
 const char *cc_kb_dir(const cc_kb *kb) { return kb->dir; }
 struct sqlite3 *cc_kb_db(cc_kb *kb) { return kb->db; }
 uint64_t cc_kb_serial(const cc_kb *kb) { return kb->serial; }
-
 int cc_kb_writable(const cc_kb *kb) { return kb->writable; }
 
 static cc_status join(cc_buf *out, const char *dir, const char *name)
@@ -409,20 +408,20 @@ static cc_status flock_now(cc_kb *kb, int64_t wait)
     const double t0 = wait ? cc_now_ms() : 0;
     unsigned nap = 2;
     while (flock(kb->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
         char other[32] = "", waited[48] = "";
         ssize_t r;
         double left = wait ? (double)wait - (cc_now_ms() - t0) : 0;
-        if (errno == EINTR) continue;
-        if (errno == EWOULDBLOCK && left > 0) {
+        if (e == EINTR) continue;
+        if (e == EWOULDBLOCK && left > 0) {
             struct timespec ts = {0, (long)(left < nap ? left : nap) * 1000000L};
             if (ts.tv_nsec == 0) ts.tv_nsec = 1000000L;
             nanosleep(&ts, NULL);
             if (nap < 50) nap = nap * 2 > 50 ? 50 : nap * 2;
             continue;
         }
-        if (errno != EWOULDBLOCK)
-            return cc_kb_seterr(kb, CC_IO, "cannot lock %s/cairn.lock: %s", kb->dir,
-                                strerror(errno));
+        if (e != EWOULDBLOCK)
+            return cc_kb_seterr(kb, CC_IO, "cannot lock %s/cairn.lock: %s", kb->dir, strerror(e));
         r = pread(kb->lock_fd, other, sizeof other - 1, 0);
         if (r > 0) { other[r] = 0; other[strcspn(other, "\n")] = 0; }
         /* the pid is the last writer's: left out when that process is gone
