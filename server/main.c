@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "serve") != 0) {   /* the server's writer answers 503 at once */
         const char *w = getenv("CAIRN_LOCK_WAIT");
         int64_t ms = wait_ms(w);
-        if (w && ms < 0) {
+        if (w && *w && ms < 0) {   /* empty: as if unset */
             cli_error("CAIRN_LOCK_WAIT='%s' is not a number of seconds from 0 to 86400", w);
             return 2;
         }
