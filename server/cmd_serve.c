@@ -183,7 +183,7 @@ enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Respons
      * queue full, shutting down) is a moment's condition: clients and
      * proxies that honour Retry-After try again in a second */
     if (status == 503 && !MHD_get_response_header(resp, "Retry-After"))
-        MHD_add_response_header(resp, "Retry-After", "1");
+        MHD_add_response_header(resp, "Retry-After", SERVE_RETRY_AFTER);
     ret = MHD_queue_response(r->c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     count_response(r, status);

@@ -102,7 +102,11 @@ enum MHD_Result serve_send_json_buf(serve_req *r, int status, cc_buf *b);
 cc_status serve_json_num(cc_buf *b, double d);
 enum MHD_Result serve_send_error(serve_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Queues a response built by the handler (streaming); counts it as status. */
+/* Retry-After of every 503 (serve_send_response adds it when the response
+ * has none), seconds */
+#define SERVE_RETRY_AFTER "1"
+/* Queues a response built by the handler (streaming); counts it as status
+ * (a 503 gets Retry-After). */
 enum MHD_Result serve_send_response(serve_req *r, int status, struct MHD_Response *resp);
 
 /* The HTTP answer to a failed KB write with status s: 507

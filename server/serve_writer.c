@@ -53,7 +53,6 @@
 
 #define SYNC_GAP_MS 2000      /* least time between two vector syncs */
 #define FAIL_GAP_MS 60000     /* most time between retries of a failing sync */
-#define RETRY_AFTER "1"       /* seconds, on 503 queue_full */
 #define GRAPH_WAIT_MS 30000   /* most a reader waits for the graph store's catch-up */
 
 static struct {
@@ -511,7 +510,7 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
         char *s, msg[160];
         struct MHD_Response *resp;
         serve_job_free(j);
-        snprintf(msg, sizeof msg, "%s (%d writes waiting at most); retry in " RETRY_AFTER " s",
+        snprintf(msg, sizeof msg, "%s (%d writes waiting at most); retry in " SERVE_RETRY_AFTER " s",
                  why, W.queue_max);
         cJSON_AddStringToObject(o, "code", W.stop || !W.running ? "shutting_down" : "queue_full");
         cJSON_AddStringToObject(o, "message", msg);
@@ -521,7 +520,6 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
         resp = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
         if (!resp) { free(s); return MHD_NO; }
         MHD_add_response_header(resp, "Content-Type", "application/json");
-        MHD_add_response_header(resp, "Retry-After", RETRY_AFTER);
         return serve_send_response(r, 503, resp);
     }
     return MHD_YES;
