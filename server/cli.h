@@ -45,6 +45,8 @@ int cli_usage(const char *usage);
 int cli_opt_str(int argc, char **argv, int *i, const char *name, const char **out);
 int cli_opt_int(int argc, char **argv, int *i, const char *name, int64_t lo, int64_t hi,
                 int64_t *out);
+/* `name` SECONDS (a decimal from 0 to 86400) into *ms, milliseconds. */
+int cli_opt_secs(int argc, char **argv, int *i, const char *name, int64_t *ms);
 /* --wait SECONDS (a decimal, at most a day): how long a writer waits for
  * another process's writer lock (cc_kb_set_lock_wait). Returns as the
  * helpers above. CAIRN_LOCK_WAIT=SECONDS in the environment sets the same

@@ -10,8 +10,8 @@
  * commit), so a write never makes a reader wait.
  * Writers: one at a time (write_mu), on one CC_KB_WRITE handle kept between
  * writes with the writer flock given up (cc_kb_unlock), so the flock is held
- * only while writing and a CLI writer can interleave (the server's write gets
- * 503 kb_busy while the CLI holds it).
+ * only while writing and a CLI writer can interleave (the server's document
+ * write waits for it up to serve.lock_wait_s, then gets 503 kb_busy).
  * No API keys yet: only loopback addresses may be bound. */
 #define _GNU_SOURCE
 #include "serve.h"
@@ -35,10 +35,12 @@
 #define HEADER_MEM ((size_t)32 * 1024)
 #define SHUTDOWN_WAIT_MS 10000
 #define GRAPH_SYNC_MS 1000   /* serve.graph_sync_ms: see serve_writer.c */
+#define LOCK_WAIT_S   5      /* serve.lock_wait_s: see serve_writer_start */
 
 static const char serve_usage[] =
     "serve KB [--listen HOST:PORT] [--threads N] [--tls-cert PEM --tls-key PEM]\n"
-    "         [--rate-limit R] [--timeout S] [--write-queue N] [--model FILE.gguf]\n"
+    "         [--rate-limit R] [--timeout S] [--write-queue N] [--wait SECONDS]\n"
+    "         [--model FILE.gguf]\n"
     "  REST API over HTTP (default 127.0.0.1:8080; port 0 picks a free one).\n"
     "  With API keys in the KB (`cairn keys`), every /v1 route needs\n"
     "  Authorization: Bearer KEY. Without keys only loopback may be bound.\n"
@@ -48,6 +50,9 @@ static const char serve_usage[] =
     "  --timeout S     idle connection timeout (setting serve.timeout_s, 30)\n"
     "  --write-queue N document writes waiting for the writer thread before\n"
     "                  503 queue_full (setting serve.write_queue, 64)\n"
+    "  --wait SECONDS  how long a document write may wait for a CLI writer\n"
+    "                  (cairn ingest, ...) to let go of the KB before 503 kb_busy\n"
+    "                  (setting serve.lock_wait_s, 5; 0: at once)\n"
     "  --model FILE    GGUF decoder for the OpenAI-compatible /v1/chat/completions\n"
     "                  (default setting ask.model); loaded once at startup\n"
     "  Stops cleanly on SIGTERM or SIGINT.\n";
@@ -799,7 +804,7 @@ int cmd_serve(int argc, char **argv)
     const char *kbdir = NULL, *listen = "127.0.0.1:8080", *tls_cert = NULL, *tls_key = NULL;
     const char *model = NULL;
     int64_t threads = N_THREADS, port, timeout_s = -1, n_keys, write_queue = -1, bg_nice = 0,
-            graph_sync_ms = GRAPH_SYNC_MS;
+            graph_sync_ms = GRAPH_SYNC_MS, lock_wait_ms = -1;
     double rate = -1;
     struct sockaddr_in sa = {0};
     char host[64];
@@ -819,6 +824,7 @@ int cmd_serve(int argc, char **argv)
             (r = cli_opt_str(argc, argv, &i, "--model", &model)) ||
             (r = cli_opt_int(argc, argv, &i, "--timeout", 1, 3600, &timeout_s)) ||
             (r = cli_opt_int(argc, argv, &i, "--write-queue", 1, 4096, &write_queue)) ||
+            (r = cli_opt_secs(argc, argv, &i, "--wait", &lock_wait_ms)) ||
             (r = cli_opt_int(argc, argv, &i, "--threads", 1, 64, &threads))) {
             if (r < 0) return cli_usage(serve_usage);
             continue;
@@ -892,6 +898,16 @@ int cmd_serve(int argc, char **argv)
                          "milliseconds 0-3600000 (how old the oldest write the graph store lacks "
                          "may grow before the writer catches it up; 0: after every write)", kbdir);
     }
+    if (lock_wait_ms < 0) {
+        double w;
+        if (cc_kb_setting_f64(probe, "serve.lock_wait_s", LOCK_WAIT_S, &w) != CC_OK || !(w >= 0 && w <= 86400)) {
+            cc_kb_close(probe);
+            return cli_error("setting serve.lock_wait_s in %s/cairn.json: want a number of seconds "
+                             "0-86400 (how long a document write through the API waits for a CLI "
+                             "writer to let go of the KB; 0: answer 503 kb_busy at once)", kbdir);
+        }
+        lock_wait_ms = (int64_t)(w * 1000.0 + 0.5);
+    }
     if (n_keys < 0) {
         ret = cli_error("%s", cc_kb_errmsg(probe));
         cc_kb_close(probe);
@@ -933,7 +949,7 @@ int cmd_serve(int argc, char **argv)
     if ((ret = serve_timing_open())) goto out;
     cr_vindex_huge_pages(1);   /* a server searches for long: its vectors on huge pages */
     if ((ret = serve_vectors_start(kbdir, (int)bg_nice))) goto out;
-    if ((ret = serve_writer_start((int)write_queue, (int)bg_nice, (int)graph_sync_ms))) goto out;
+    if ((ret = serve_writer_start((int)write_queue, (int)bg_nice, (int)graph_sync_ms, lock_wait_ms))) goto out;
     if ((ret = serve_readers_start((int)threads))) goto out;
     signal(SIGPIPE, SIG_IGN);
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;

@@ -83,18 +83,24 @@ static int64_t wait_ms(const char *v)
     return (int64_t)(x * 1000.0 + 0.5);
 }
 
-int cli_opt_wait(int argc, char **argv, int *i)
+int cli_opt_secs(int argc, char **argv, int *i, const char *name, int64_t *ms)
 {
     const char *v;
-    int64_t ms;
-    int r = cli_opt_str(argc, argv, i, "--wait", &v);
+    int r = cli_opt_str(argc, argv, i, name, &v);
     if (r != 1) return r;
-    if ((ms = wait_ms(v)) < 0) {
-        cli_error("option --wait: '%s' is not a number of seconds from 0 to 86400", v);
+    if ((*ms = wait_ms(v)) < 0) {
+        cli_error("option %s: '%s' is not a number of seconds from 0 to 86400", name, v);
         return -1;
     }
-    cc_kb_set_lock_wait(ms);
     return 1;
+}
+
+int cli_opt_wait(int argc, char **argv, int *i)
+{
+    int64_t ms;
+    int r = cli_opt_secs(argc, argv, i, "--wait", &ms);
+    if (r == 1) cc_kb_set_lock_wait(ms);
+    return r;
 }
 
 static void help(FILE *f)

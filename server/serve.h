@@ -167,8 +167,13 @@ const char *serve_kbdir(void);
  * catalog. nice (0..19, setting serve.background_nice) lowers its CPU
  * priority (serve_thread_nice). graph_sync_ms (setting serve.graph_sync_ms):
  * the graph store is caught up once the oldest commit it lacks is this old
- * (0: after every commit). Nonzero after printing an error. */
-int  serve_writer_start(int queue_max, int nice, int graph_sync_ms);
+ * (0: after every commit). lock_wait_ms (--wait, setting serve.lock_wait_s):
+ * how long after it was queued a job may wait for a CLI writer to let go
+ * of the KB before it is answered 503 kb_busy (0: at once); the thread
+ * polls the lock meanwhile, between polls giving the writer mutex up (so
+ * the audit rows of request threads, which never wait, are not held up).
+ * Nonzero after printing an error. */
+int  serve_writer_start(int queue_max, int nice, int graph_sync_ms, int64_t lock_wait_ms);
 /* Lowers the calling thread's CPU priority by nice (Linux: setpriority on
  * the thread id; other threads keep theirs); 0 does nothing. A failure is
  * reported on stderr, not fatal. For the writer and the vector reloader, so
@@ -342,6 +347,7 @@ struct serve_job {
     void          (*arg_free)(void *);
     serve_reply     rp;
     int             done;     /* 0 queued, 1 rp ready (atomic), 2 sent */
+    double          t_queued; /* cc_now_ms() when a write job was queued */
 };
 
 typedef struct serve_jobq { serve_job *head, *tail; } serve_jobq;   /* FIFO; caller locks */

@@ -64,6 +64,7 @@ static struct {
     int             n_queued, queue_max;   /* waiting jobs (not the running one) */
     int             n_running;      /* 1 while a job runs */
     int             nice;           /* the thread's priority, lowered by this */
+    int64_t         lock_wait_ms;   /* serve.lock_wait_s: a job's wait for a CLI writer */
     int             vec_dirty;      /* commits since the last vector sync */
     double          vec_due_ms;     /* cc_now_ms() at which the next sync may run */
     double          vec_gap_ms;
@@ -320,16 +321,50 @@ cc_status serve_graph_wait(void)
     return rc ? CC_BUSY : CC_OK;
 }
 
+/* The writer for job j: while a CLI writer holds the KB (CC_BUSY), tries
+ * again every 5 ms doubling to 50 ms until the job is W.lock_wait_ms old
+ * or the server stops; between tries the writer mutex is free (the
+ * request threads' audit rows take it and fail at once, as before) and
+ * the thread sleeps on W.cv, which serve_writer_stop signals. *waited:
+ * milliseconds spent waiting here. */
+static cc_status acquire_for(serve_job *j, cc_kb **kb, double *waited)
+{
+    const double t0 = cc_now_ms(), deadline = j->t_queued + (double)W.lock_wait_ms;
+    double nap = 5;
+    cc_status st;
+    while ((st = serve_writer_acquire(kb)) == CC_BUSY) {
+        double now = cc_now_ms(), left = deadline - now;
+        struct timespec ts;
+        int stop;
+        if (left <= 0) break;
+        if (left > nap) left = nap;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(left * 1e6);
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_mutex_lock(&W.mu);
+        if (!(stop = W.stop)) pthread_cond_timedwait(&W.cv, &W.mu, &ts);
+        pthread_mutex_unlock(&W.mu);
+        if (stop) break;
+        if (nap < 50) nap = nap * 2 > 50 ? 50 : nap * 2;
+    }
+    *waited = cc_now_ms() - t0;
+    return st;
+}
+
 static void run_job(serve_job *j)
 {
     cc_kb *kb;
-    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms();
-    cc_status st = serve_writer_acquire(&kb);
+    double t0 = cc_now_ms(), c0 = serve_thread_cpu_ms(), waited;
+    cc_status st = acquire_for(j, &kb, &waited);
     if (st != CC_OK) {
         const char *code;
         int http = serve_write_status(st, 500, "internal", &code);
-        serve_reply_error(&j->rp, http, code, "%s%s", cc_errmsg(),
-                          st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
+        if (st == CC_BUSY && waited >= 1)
+            serve_reply_error(&j->rp, http, code, "%s (this write waited %.1f s for it: --wait, "
+                              "setting serve.lock_wait_s); try again", cc_errmsg(), waited / 1000.0);
+        else
+            serve_reply_error(&j->rp, http, code, "%s%s", cc_errmsg(),
+                              st == CC_BUSY ? "; try again" : st == CC_FULL ? "; free space and retry" : "");
     } else {
         int changed = j->write_fn(j->r, kb, j->arg, &j->rp);
         cg_ingest_done();   /* the run ends: the next job reads the do-not-merge rules again */
@@ -347,7 +382,8 @@ static void run_job(serve_job *j)
         }
         serve_writer_release(kb, 0);
     }
-    serve_timing("W", "job %.3f cpu %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0);
+    serve_timing("W", "job %.3f cpu %.3f lockwait %.3f", cc_now_ms() - t0, serve_thread_cpu_ms() - c0,
+                 waited);
     serve_job_done(j);
 }
 
@@ -458,10 +494,11 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int serve_writer_start(int queue_max, int nice, int graph_sync_ms)
+int serve_writer_start(int queue_max, int nice, int graph_sync_ms, int64_t lock_wait_ms)
 {
     W.queue_max = queue_max;
     W.nice = nice;
+    W.lock_wait_ms = lock_wait_ms;
     W.graph_gap_ms = graph_sync_ms;
     W.graph_commits = 1;      /* catch the graph store up at startup (after a crash, say) */
     W.graph_done = 0;
@@ -496,6 +533,7 @@ enum MHD_Result serve_write_submit(serve_req *r, serve_write_fn fn, void *arg,
     const char *why = NULL;
     if (!j) return serve_send_error(r, 500, "internal", "out of memory");
     j->write_fn = fn;
+    j->t_queued = cc_now_ms();
     pthread_mutex_lock(&W.mu);
     if (!W.running || W.stop) why = "the server is shutting down";
     else if (W.n_queued >= W.queue_max) why = "the write queue is full";

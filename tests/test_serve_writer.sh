@@ -84,7 +84,9 @@ kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""
 expect 0 "ok +vector index" -- "$BIN" check "$T/kb"
 
 # ---------------------------------------------------------------- a full queue
-start --threads 2 --write-queue 1
+# (--wait 0: the kb_busy check below wants the 503 at once; the wait
+# itself is test_serve_lockwait.sh's)
+start --threads 2 --write-queue 1 --wait 0
 # big4 first, and the others once the writer runs it (the writer may still
 # be busy with its startup catch-up: big4 would then wait in the queue's
 # one place and big5 be refused, which is right but not what this checks)
