@@ -413,7 +413,9 @@ static void chain_hash(const char *prev, const char *json, char hex[65])
 }
 
 /* Appends the trace (id and body already built) to the chain. The
- * transaction makes reading the previous hash and appending one step. */
+ * transaction (a log transaction: SQLite's write lock, which serialises
+ * every appender, whether or not it holds the writer lock) makes reading
+ * the previous hash and appending one step. */
 static cc_status store_trace(cc_kb *kb, const char *created, const char *caller,
                              const char *question, const cc_buf *body, ca_answer *a)
 {
@@ -421,7 +423,7 @@ static cc_status store_trace(cc_kb *kb, const char *created, const char *caller,
     sqlite3_stmt *st = NULL;
     char prev[65], hash[65], idsrc[65];
     cc_buf json = CC_BUF_INIT(0), seed = CC_BUF_INIT(0);
-    cc_status s = cc_kb_begin(kb);
+    cc_status s = cc_kb_begin_log(kb);
     if (s) return s;
     snprintf(prev, sizeof prev, "%s", zero_hash);
     if (sqlite3_prepare_v2(db, "SELECT hash FROM traces ORDER BY seq DESC LIMIT 1", -1, &st,

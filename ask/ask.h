@@ -62,12 +62,13 @@ typedef struct ca_ask_opts {
     void       *stage_ctx;
     /* Optional: where the trace is appended. NULL = kb itself, which must
      * then be writable. Otherwise kb may be read-only: once the answer is
-     * made, trace_open lends a writable handle on the same KB (the server's
-     * one writer; a CLI waiting for the writer lock), the trace is appended
-     * through it, and trace_done gives it back with the trace id (NULL when
-     * the append failed), so the caller can add its audit row in the same
-     * hold. The ask thus holds the KB's one writer only for the append, not
-     * while it retrieves and generates. A failing trace_open returns its
+     * made, trace_open lends a handle on the same KB that may append to its
+     * logs (cc_kb_begin_log: the server's CC_KB_LOG handle, which needs no
+     * writer lock; a CLI's CC_KB_WRITE handle, waiting for the writer
+     * lock), the trace is appended through it in one log transaction, and
+     * trace_done gives it back with the trace id (NULL when the append
+     * failed), so the caller can add its audit row. The ask thus holds a
+     * writer only for the append, not while it retrieves and generates. A failing trace_open returns its
      * status with the reason in cc_errmsg(); the ask then fails (no answer
      * without its trace). trace_done is called only after trace_open
      * succeeded. */

@@ -154,8 +154,11 @@ enum {
     CC_KB_READ  = 0,      /* readers never block and never see half a write */
     CC_KB_WRITE = 1 << 0, /* takes the writer lock; CC_BUSY if held (after the
                              lock wait: cc_kb_set_lock_wait) */
-    CC_KB_NOWAIT = 1 << 1 /* with CC_KB_WRITE: CC_BUSY at once, whatever the
+    CC_KB_NOWAIT = 1 << 1,/* with CC_KB_WRITE: CC_BUSY at once, whatever the
                              lock wait (an opportunistic writer) */
+    CC_KB_LOG   = 1 << 2  /* without CC_KB_WRITE: a reader that may also append
+                             to the KB's logs (cc_kb_begin_log), never taking
+                             the writer lock */
 };
 
 /* Creates the directory (it must not exist, or be empty) and the catalog. */
@@ -167,7 +170,7 @@ void        cc_kb_close(cc_kb *kb);
  * cc_kb_relock) waits for a writer lock another process holds before
  * CC_BUSY, in milliseconds, for the whole process; 0 (the default): no
  * wait. The CLI's --wait SECONDS and CAIRN_LOCK_WAIT set it; the server
- * keeps 0 (its writer answers 503 at once). */
+ * keeps 0 (its writer thread waits on its own: serve.lock_wait_s). */
 void        cc_kb_set_lock_wait(int64_t ms);
 /* Text added to that CC_BUSY message when there was no wait (static
  * storage; the CLI's says how to wait). Default: none. */
@@ -233,6 +236,17 @@ cc_status   cc_kb_generation(cc_kb *kb, int64_t *out);
 
 /* Write transactions (BEGIN IMMEDIATE). Only on a writable handle. */
 cc_status   cc_kb_begin(cc_kb *kb);
+/* A write transaction for the KB's append-only logs only (the traces' hash
+ * chain, the audit log), which need no writer lock: their rows are read
+ * and appended inside one SQLite write transaction, which SQLite's own
+ * lock serialises with every other writer's (a CLI ingest's batch, the
+ * server's writer): CC_BUSY when another transaction holds that lock past
+ * the busy timeout (5 s). On a CC_KB_LOG handle, or a CC_KB_WRITE one
+ * (held or given up: cc_kb_unlock). CC_VERSION, rolled back, when the
+ * catalog was migrated since the handle was opened. Ends with
+ * cc_kb_commit or cc_kb_rollback. Nothing but log rows may be written in
+ * it: the derived indexes and the change log are the writer lock's. */
+cc_status   cc_kb_begin_log(cc_kb *kb);
 cc_status   cc_kb_commit(cc_kb *kb);
 void        cc_kb_rollback(cc_kb *kb);
 

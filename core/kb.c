@@ -26,6 +26,7 @@ struct cc_kb {
     sqlite3 *db;
     int      lock_fd;     /* -1 for readers */
     int      writable;
+    int      log;         /* CC_KB_LOG: cc_kb_begin_log allowed */
     cJSON   *settings;
     struct stat settings_st;  /* cairn.json as read (st_ino 0: absent) */
     char     errmsg[1024];
@@ -503,7 +504,7 @@ static cc_status open_db(cc_kb *kb, int create)
      * map the file (below) through a VFS that keeps the map between
      * transactions (vfs.c). */
     rc = sqlite3_open_v2(path.data, &kb->db, flags | SQLITE_OPEN_NOMUTEX,
-                         kb->writable || create ? NULL : cc_sqlite_map_vfs());
+                         kb->writable || kb->log || create ? NULL : cc_sqlite_map_vfs());
     cc_buf_free(&path);
     if (rc != SQLITE_OK) {
         cc_status s = kb->db ? cc_kb_sqlerr(kb, "opening cairn.db")
@@ -534,7 +535,7 @@ static cc_status open_db(cc_kb *kb, int create)
      * search load that copy was a sixth of the server's CPU. SQLite still
      * reads the WAL with read(); a failure leaves pread in place. The map
      * outlives other connections' commits (vfs.c). */
-    if (!kb->writable)
+    if (!kb->writable && !kb->log)
         (void)sqlite3_exec(kb->db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
     return CC_OK;
 }
@@ -661,6 +662,7 @@ cc_status cc_kb_open(const char *dir, int flags, cc_kb **out)
     kb->lock_fd = -1;
     kb->serial = ++last_serial;
     kb->writable = (flags & CC_KB_WRITE) != 0;
+    kb->log = !kb->writable && (flags & CC_KB_LOG);
     wait = flags & CC_KB_NOWAIT ? 0 : lock_wait_ms;
     if (kb->writable && (s = take_lock(kb, wait))) goto fail;
     if ((s = open_db(kb, 0))) goto fail;
@@ -829,6 +831,26 @@ cc_status cc_kb_begin(cc_kb *kb)
     C_ASSERT(kb->writable);
     if (sqlite3_exec(kb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return cc_kb_sqlerr(kb, "starting a write");
+    return CC_OK;
+}
+
+cc_status cc_kb_begin_log(cc_kb *kb)
+{
+    int v = 0;
+    cc_status s;
+    C_ASSERT(kb->log || kb->lock_fd >= 0);
+    if (sqlite3_exec(kb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return cc_kb_sqlerr(kb, "starting a log write");
+    if ((s = user_version(kb, &v))) {
+        cc_kb_rollback(kb);
+        return s;
+    }
+    if (v != CC_SCHEMA_VERSION) {
+        cc_kb_rollback(kb);
+        return cc_kb_seterr(kb, CC_VERSION, "%s was migrated to catalog schema %d while this "
+                            "process had it open (this cairn knows up to %d); reopen it", kb->dir,
+                            v, CC_SCHEMA_VERSION);
+    }
     return CC_OK;
 }
 

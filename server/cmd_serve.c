@@ -146,6 +146,8 @@ static struct {
     int             n_slots;
     pthread_mutex_t write_mu;
     cc_kb          *wkb;                   /* the writer's handle, kept unlocked between writes */
+    pthread_mutex_t log_mu;
+    cc_kb          *lkb;                   /* the log appends' CC_KB_LOG handle (serve_log_acquire) */
     const char     *path_name[N_PATHS];    /* distinct patterns, then "other" */
     int             path_of[N_ROUTES];     /* route -> index in path_name */
     int             n_paths;
@@ -160,7 +162,8 @@ static struct {
     double          rate_per_s, rate_burst;   /* per-key request rate; 0 = off */
     pthread_mutex_t metrics_mu;
     int             inflight;              /* requests begun, not completed */
-} S = {.write_mu = PTHREAD_MUTEX_INITIALIZER, .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
+} S = {.write_mu = PTHREAD_MUTEX_INITIALIZER, .log_mu = PTHREAD_MUTEX_INITIALIZER,
+       .metrics_mu = PTHREAD_MUTEX_INITIALIZER};
 
 const char *serve_kbdir(void) { return S.kbdir; }
 
@@ -219,8 +222,8 @@ enum MHD_Result serve_send_reply(serve_req *r, serve_reply *rp)
 }
 
 /* The trace routes (serve_traces.c) on a reader slot. Reading one trace or
- * exporting them is audited (the audit row needs the writer: 503 when a
- * CLI writer holds the KB). */
+ * exporting them is audited first (serve_audit_log: no writer lock, so a
+ * CLI writer does not stop it; 503 when the audit row cannot be written). */
 enum MHD_Result serve_traces(serve_req *r)
 {
     serve_reply rp;
@@ -477,6 +480,29 @@ cc_kb *serve_writer_open(serve_req *r)
 }
 
 void serve_writer_close(cc_kb *kb) { serve_writer_release(kb, 1); }
+
+cc_status serve_log_acquire(cc_kb **out)
+{
+    cc_status st = CC_OK;
+    pthread_mutex_lock(&S.log_mu);
+    if (!S.lkb) st = cc_kb_open(S.kbdir, CC_KB_READ | CC_KB_LOG, &S.lkb);
+    if (st) {
+        *out = NULL;
+        pthread_mutex_unlock(&S.log_mu);
+        return st;
+    }
+    *out = S.lkb;
+    return CC_OK;
+}
+
+void serve_log_release(cc_kb *kb, cc_status st)
+{
+    if (st == CC_VERSION) {   /* migrated meanwhile: the next use opens it afresh */
+        cc_kb_close(kb);
+        S.lkb = NULL;
+    }
+    pthread_mutex_unlock(&S.log_mu);
+}
 
 /* ---------------------------------------------------------------- small routes */
 
@@ -1010,6 +1036,8 @@ out:
     serve_vectors_stop();   /* the reloader touches the slots: ended before they close */
     if (S.wkb) cc_kb_close(S.wkb);   /* nothing writes after the writer and the readers stop */
     S.wkb = NULL;
+    if (S.lkb) cc_kb_close(S.lkb);
+    S.lkb = NULL;
     for (i = 0; i < S.n_slots; i++) {
         sqlite3_finalize(S.slots[i].pub.hydrate);
         if (S.slots[i].pub.se) cr_searcher_close(S.slots[i].pub.se);

@@ -148,6 +148,15 @@ void        serve_slot_give(serve_slot *s);
  * same without a response (CC_BUSY when a CLI writer holds the KB;
  * cc_errmsg says why); changed = 0 skips the poke (audit rows only). */
 cc_kb    *serve_writer_open(serve_req *r);
+/* The log handle: the server's own CC_KB_LOG handle (opened at the first
+ * use, kept), under its own mutex (not the writer's), for appends to the
+ * KB's logs (cc_kb_begin_log): ask traces and the audit rows of reads. So
+ * asks and trace reads go on while a CLI writer holds the KB, and do not
+ * queue behind the writer thread's job (SQLite's write lock is held only
+ * for the job's transaction). _release(kb, st): st the status of the use
+ * (CC_VERSION: the handle is reopened at the next use). */
+cc_status serve_log_acquire(cc_kb **out);
+void      serve_log_release(cc_kb *kb, cc_status st);
 void      serve_writer_close(cc_kb *kb);
 cc_status serve_writer_acquire(cc_kb **out);
 void      serve_writer_release(cc_kb *kb, int changed);
@@ -170,8 +179,7 @@ const char *serve_kbdir(void);
  * (0: after every commit). lock_wait_ms (--wait, setting serve.lock_wait_s):
  * how long after it was queued a job may wait for a CLI writer to let go
  * of the KB before it is answered 503 kb_busy (0: at once); the thread
- * polls the lock meanwhile, between polls giving the writer mutex up (so
- * the audit rows of request threads, which never wait, are not held up).
+ * polls the lock meanwhile, between polls giving the writer mutex up.
  * Nonzero after printing an error. */
 int  serve_writer_start(int queue_max, int nice, int graph_sync_ms, int64_t lock_wait_ms);
 /* Lowers the calling thread's CPU priority by nice (Linux: setpriority on
@@ -262,9 +270,15 @@ cc_status serve_audit_row(cc_kb *kb, const char *actor, const char *action, cons
 /* As serve_audit_row with r's actor; a failure is reported on stderr. */
 void      serve_audit(cc_kb *kb, const serve_req *r, const char *action, const char *target,
                       const char *detail);
-/* As serve_audit, taking the server's writer itself (for audited reads:
- * trace reads). Fails (cc_errmsg) when a CLI writer holds the KB; the
- * caller then refuses the read with 503. */
+/* One audit row in its own log transaction (cc_kb_begin_log) on a log
+ * handle (serve_log_acquire): for audited reads (trace reads, asks, chat
+ * completions), which so never need the writer lock. Error on kb. */
+cc_status serve_audit_append(cc_kb *kb, const char *actor, const char *action, const char *target,
+                             const char *detail);
+/* serve_audit_append with r's actor on the server's log handle. Fails
+ * (cc_errmsg) when the row cannot be written (CC_BUSY: another writer's
+ * transaction held SQLite's write lock past its busy timeout); the caller
+ * then refuses the read with 503. */
 cc_status serve_audit_log(serve_req *r, const char *action, const char *target,
                           const char *detail);
 

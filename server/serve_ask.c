@@ -68,19 +68,21 @@ static int ask_status(cc_status s, const char **code)
 
 /* ---------------------------------------------------------------- running one */
 
-/* The trace append borrows the server's one writer for just that, and the
- * ask's audit row goes in the same hold (ctx: the caller's actor). */
+/* The trace append (a log transaction: no writer lock, so a CLI writer
+ * does not stop it) and then the ask's audit row go through the server's
+ * log handle (ctx: the caller's actor). */
 static cc_status trace_open(void *ctx, cc_kb **wkb)
 {
     (void)ctx;
-    return serve_writer_acquire(wkb);
+    return serve_log_acquire(wkb);
 }
 
 static void trace_done(void *ctx, cc_kb *wkb, const char *trace_id)
 {
-    if (trace_id && serve_audit_row(wkb, ctx, "ask", trace_id, NULL) != CC_OK)
+    cc_status s = CC_OK;
+    if (trace_id && (s = serve_audit_append(wkb, ctx, "ask", trace_id, NULL)) != CC_OK)
         fprintf(stderr, "cairn: audit log: %s\n", cc_kb_errmsg(wkb));
-    serve_writer_release(wkb, 0);
+    serve_log_release(wkb, s);
 }
 
 /* Asks that run a GGUF model go one at a time: the engine already uses

@@ -299,14 +299,26 @@ void serve_audit(cc_kb *kb, const serve_req *r, const char *action, const char *
         fprintf(stderr, "cairn: audit log: %s\n", cc_kb_errmsg(kb));
 }
 
+cc_status serve_audit_append(cc_kb *kb, const char *actor, const char *action, const char *target,
+                             const char *detail)
+{
+    cc_status s;
+    if ((s = cc_kb_begin_log(kb))) return s;
+    if ((s = serve_audit_row(kb, actor, action, target, detail)) || (s = cc_kb_commit(kb))) {
+        cc_kb_rollback(kb);
+        return s;
+    }
+    return CC_OK;
+}
+
 cc_status serve_audit_log(serve_req *r, const char *action, const char *target,
                           const char *detail)
 {
     cc_kb *kb;
     cc_status s;
-    if (serve_writer_acquire(&kb)) return cc_seterr(CC_BUSY, "cannot write the audit log: %s", cc_errmsg());
-    if ((s = serve_audit_row(kb, r->actor, action, target, detail)))
-        cc_seterr(s, "%s", cc_kb_errmsg(kb));
-    serve_writer_release(kb, 0);
+    if ((s = serve_log_acquire(&kb))) return cc_seterr(s, "cannot write the audit log: %s", cc_errmsg());
+    if ((s = serve_audit_append(kb, r->actor, action, target, detail)))
+        cc_seterr(s, "cannot write the audit log: %s", cc_kb_errmsg(kb));
+    serve_log_release(kb, s);
     return s;
 }

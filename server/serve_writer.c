@@ -323,9 +323,8 @@ cc_status serve_graph_wait(void)
 
 /* The writer for job j: while a CLI writer holds the KB (CC_BUSY), tries
  * again every 5 ms doubling to 50 ms until the job is W.lock_wait_ms old
- * or the server stops; between tries the writer mutex is free (the
- * request threads' audit rows take it and fail at once, as before) and
- * the thread sleeps on W.cv, which serve_writer_stop signals. *waited:
+ * or the server stops; between tries the writer mutex is free and the
+ * thread sleeps on W.cv, which serve_writer_stop signals. *waited:
  * milliseconds spent waiting here. */
 static cc_status acquire_for(serve_job *j, cc_kb **kb, double *waited)
 {
