@@ -648,8 +648,9 @@ cc_status   cr_fts_merge(cc_kb *kb, int which, int (*stop)(void *), void *arg, i
 cc_status   cr_fts_bulk_begin(cc_kb *kb);
 /* What writers run after their last commit: automerge back on if a bulk
  * write turned it off, then cr_fts_merge on each index for which
- * cr_fts_wants_merge (after a bulk write, the others get the level merges
- * automerge would have done). *merged (may be NULL): indexes merged into
+ * cr_fts_wants_merge, or, after a bulk write, whose segments outside the
+ * largest hold at least half its pages (after a bulk write, the others get
+ * the level merges automerge would have done). *merged (may be NULL): indexes merged into
  * one segment. Same rules as cr_fts_merge. */
 cc_status   cr_fts_tidy(cc_kb *kb, int (*stop)(void *), void *arg, int *merged);
 

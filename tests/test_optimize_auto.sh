@@ -8,6 +8,8 @@
 #    in each index; FTS5's integrity check and `cairn check` pass and
 #    search finds the documents;
 #  - a bulk ingest turns FTS5's automerge back on at its end;
+#  - two ingests of a size end with one segment, a small one after them
+#    does not merge;
 #  - `cairn serve` merges an index whose segments call for it (made here
 #    with the sqlite3 shell: automerge off as a killed bulk ingest leaves
 #    it, one transaction per row rewritten), turning automerge back on, on its
@@ -62,6 +64,24 @@ am() { sqlite3 "$1/cairn.db" "SELECT coalesce((SELECT v FROM $2_config WHERE k =
   || bad "automerge after the ingest: $(am "$B" chunks_fts), $(am "$B" entity_names) (want 4)"
 "$BIN" check "$B" >/dev/null 2>&1 && ok || bad "check: $("$BIN" check "$B" 2>&1 | grep FAIL)"
 expect 0 "companies" -- "$BIN" search "$B" "Marlow Cells managing director" -k 3 --mode bm25
+
+# ---------------------------------------------------------------- two ingests of a size
+# A bulk ingest that makes at least half the largest segment again merges
+# into one (two equal batches otherwise keep 2 segments, every query term
+# looked up in both); a small ingest into the merged index does not.
+D="$T/d"; mkdir -p "$T/half1" "$T/half2"
+i=0
+for f in $(find "$SRC/datasets/corpus" -type f -name '*.txt' | sort); do
+  [ $((i % 2)) = 0 ] && cp "$f" "$T/half1/" || cp "$f" "$T/half2/"
+  i=$((i + 1))
+done
+"$BIN" init "$D" >/dev/null && "$BIN" ingest "$D" "$T/half1" >/dev/null 2>"$T/err" \
+  && "$BIN" ingest "$D" "$T/half2" >/dev/null 2>"$T/err" || bad "ingest halves: $(cat "$T/err")"
+[ "$(segs "$D" chunks_fts)" = 1 ] && ok || bad "after two ingests of a size: $(segs "$D" chunks_fts) segments (want 1)"
+printf 'A short note on granite quarries.\n' >"$T/note.txt"
+"$BIN" ingest "$D" "$T/note.txt" >/dev/null 2>"$T/err" || bad "ingest note: $(cat "$T/err")"
+[ "$(segs "$D" chunks_fts)" = 2 ] && ok || bad "a small ingest into a merged index: $(segs "$D" chunks_fts) segments (want 2: not merged)"
+[ -z "$(fts_ok "$D")" ] && ok || bad "FTS5 integrity check: $(fts_ok "$D")"
 
 # ---------------------------------------------------------------- the server's writer
 # Automerge off, as a bulk ingest killed before its end leaves it, then
