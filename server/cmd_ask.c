@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "ask.h"
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,29 +34,38 @@ static void stream(void *ctx, const char *s, size_t n)
     fflush(stdout);
 }
 
-/* The ask runs on a read-only handle and takes the writer lock only to
- * append its trace, waiting up to the setting ask.trace_wait_s (60) for a
- * writer that holds it (an ingest), so an ask neither blocks ingestion
- * while it retrieves and generates nor fails because one is running. */
+/* The ask runs on a read-only handle and appends its trace through a
+ * CC_KB_LOG handle in a log transaction (cc_kb_begin_log): no writer lock,
+ * so an ask neither blocks an ingest nor waits for it to end. It waits only
+ * for SQLite's write lock (an ingest's batch transaction, the server's
+ * write), up to the setting ask.trace_wait_s (60), saying so once. */
 typedef struct trace_wait {
     const char *kbdir;
     int64_t     secs;
+    double      t0;
+    int         said, gave_up;
 } trace_wait;
+
+/* SQLite's busy handler on the trace handle: n is the number of earlier
+ * calls for this lock; 0 gives up (SQLITE_BUSY). */
+static int trace_busy(void *ctx, int n)
+{
+    trace_wait *tw = ctx;
+    if (n == 0) tw->t0 = cc_now_ms();
+    if (cc_now_ms() - tw->t0 >= (double)tw->secs * 1000.0) {
+        tw->gave_up = 1;
+        return 0;
+    }
+    if (!tw->said++) fprintf(stderr, "cairn: another writer holds the KB; waiting to store the trace\n");
+    usleep(20 * 1000);
+    return 1;
+}
 
 static cc_status trace_open(void *ctx, cc_kb **wkb)
 {
-    const trace_wait *tw = ctx;
-    double until = cc_now_ms() + (double)tw->secs * 1000.0;
-    int said = 0;
-    cc_status s;
-    while ((s = cc_kb_open(tw->kbdir, CC_KB_WRITE, wkb)) == CC_BUSY && cc_now_ms() < until) {
-        if (!said++) fprintf(stderr, "cairn: another writer holds the KB; waiting to store the trace\n");
-        usleep(50 * 1000);
-    }
-    if (s == CC_BUSY)
-        return cc_seterr(s, "another writer held the KB for %lld s (setting ask.trace_wait_s), "
-                         "so the trace could not be stored; ask again when it is done",
-                         (long long)tw->secs);
+    trace_wait *tw = ctx;
+    cc_status s = cc_kb_open(tw->kbdir, CC_KB_READ | CC_KB_LOG, wkb);
+    if (s == CC_OK) sqlite3_busy_handler(cc_kb_db(*wkb), trace_busy, tw);
     return s;
 }
 
@@ -82,7 +93,12 @@ static int ask_print(cc_kb *kb, const char *question, ca_ask_opts *o, int json)
         }
     }
     if (ca_ask(kb, question, o, &a) != CC_OK) {
+        const trace_wait *tw = o->trace_open == trace_open ? o->trace_ctx : NULL;
         if (streamed) putchar('\n');
+        if (tw && tw->gave_up)
+            return cli_error("another writer held the KB for %lld s (setting ask.trace_wait_s), "
+                             "so the trace could not be stored; ask again when it is done",
+                             (long long)tw->secs);
         return cli_error("%s", cc_kb_errmsg(kb));
     }
     if (json) {
