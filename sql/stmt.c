@@ -100,24 +100,36 @@ static void trace_select(cc_buf *sql, int ask)
 
 /* ---------------------------------------------------------------- ASK */
 
+/* A read session's ASK appends its trace through a CC_KB_LOG handle of
+ * its own (a log transaction: no writer lock, so it runs beside a writer;
+ * ctx: the KB directory). */
+static cc_status log_open(void *ctx, cc_kb **wkb)
+{
+    return cc_kb_open(ctx, CC_KB_READ | CC_KB_LOG, wkb);
+}
+
+static void log_done(void *ctx, cc_kb *wkb, const char *trace_id)
+{
+    (void)ctx;
+    (void)trace_id;
+    cc_kb_close(wkb);
+}
+
 static cc_status run_ask(cq_session *s, cq_stmt *st, char **param)
 {
-    cc_kb *kb = s->kb, *own = NULL;
+    cc_kb *kb = s->kb;
     ca_ask_opts o = {.k = st->k, .caller = "sql", .hops = st->hops};
     if (st->model && strcmp(st->model, "extractive")) o.model = st->model;   /* a GGUF file */
     else if (st->model) o.model = "";
     ca_answer *a = NULL;
     cc_status r;
-    if (!s->writer) {              /* the trace is appended: take the lock for this ASK */
-        if ((r = cc_kb_open(s->kbdir, CC_KB_WRITE, &own)) != CC_OK)
-            return fail(s, r, "%s%s", r == CC_BUSY ? "busy: ASK stores a trace and needs the "
-                        "writer lock, but " : "", cc_errmsg());
-        kb = own;
+    if (!s->writer) {
+        o.trace_open = log_open;
+        o.trace_done = log_done;
+        o.trace_ctx = (void *)s->kbdir;
     }
     r = ca_ask(kb, st->arg, &o, &a);
-    if (r) fail(s, r, "ASK: %s", cc_kb_errmsg(kb));
-    cc_kb_close(own);
-    if (r) return r;
+    if (r) return fail(s, r, "ASK: %s", cc_kb_errmsg(kb));
     *param = a->trace_json;
     a->trace_json = NULL;
     ca_answer_free(a);
