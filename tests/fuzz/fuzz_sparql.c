@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <rasqal/rasqal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,19 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
     return "leak:librdf.so.0\nleak:libraptor2.so.0\nleak:librasqal.so.3\n";
+}
+
+/* The query runs in a forked child. librdf 1.0.17 reads past a buffer in
+ * some queries (GRAPH ?g with GROUP BY: a memcmp of 21 bytes on a 19-byte
+ * node), which ASan reports in the child; the child then must just die
+ * (the parent answers CC_ERROR, as it would for any crash of the engine),
+ * not run libFuzzer's death callback, which would write a crash file for
+ * the parent's input. Weak: only sanitizer builds have it. */
+void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+static void child_dies(void) { _exit(1); }
+static void in_child(void)
+{
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(child_dies);
 }
 
 static char dir[1024];
@@ -90,6 +104,7 @@ static void setup(void)
     FUZZ_ASSERT(n_triples > 20);
     *strrchr(dir, '/') = 0;   /* cleanup removes the whole temporary directory */
     FUZZ_ASSERT((rw = rasqal_new_world()) && !rasqal_world_open(rw));
+    pthread_atfork(NULL, NULL, in_child);
 }
 
 static void quiet(void *user, raptor_log_message *m) { (void)user; (void)m; }
