@@ -120,6 +120,23 @@ int main(void)
         CHECK(prefixes_ok(x, "\"ab") && !prefixes_ok(x, "\"ab\xc3") && !whole(x, "\"ab\xc3\xa9\""));
         cl_json_schema_free(x);
     }
+    /* maxLength 65536: the count did wrap at 65536 in a 16-bit field */
+    CHECK(PARSE("{\"type\":\"string\",\"maxLength\":65536}", &x) == CL_OK && x);
+    if (x) {
+        char *big = malloc(65540);
+        if (big) {
+            memset(big, 'a', 65539);
+            big[0] = '"';
+            big[65538] = '"';     /* 65537 bytes of content */
+            big[65539] = 0;
+            CHECK(!whole(x, big));
+            big[65537] = '"';     /* 65536 */
+            big[65538] = 0;
+            CHECK(whole(x, big));
+            free(big);
+        }
+        cl_json_schema_free(x);
+    }
     /* a number at its 24-byte limit can always still end */
     CHECK(PARSE("{\"type\":\"array\",\"items\":{\"type\":\"number\"}}", &x) == CL_OK && x);
     if (x) {
