@@ -9,11 +9,13 @@
  *   boundaries; its surface is the slice; its document byte and code-point
  *   offsets agree with the chunk's; its type is in the enum;
  * - every relation joins two different existing mentions, has a
- *   predicate, a sentence inside the chunk on character boundaries;
+ *   predicate, a sentence inside the chunk on character boundaries that
+ *   holds both mentions;
  * - the rules extractor never makes offsets the sink must reject, and its
  *   warning total is the sum of the counters;
  * - resolution maps every mention to an existing entity whose key is one
- *   of its mentions' keys (cg_norm_key of the surface) and is not empty;
+ *   of its mentions' keys (cg_norm_key of the surface) and is not empty,
+ *   whose label is one of its mentions' surfaces and type one of theirs;
  *   every entity has a label and aliases with keys;
  * - an escaped key holds only unreserved IRI characters and %XX, and
  *   decodes back to the key. */
@@ -117,6 +119,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(boundary(text, size, rl->sent_chunk_start) && boundary(text, size, rl->sent_chunk_end));
         FUZZ_ASSERT(rl->sent_start_char == ch.start_char + (int64_t)cc_utf8_count(text, rl->sent_chunk_start));
         FUZZ_ASSERT(rl->status == CG_REL_CONFIRMED || rl->status == CG_REL_INFERRED);
+        FUZZ_ASSERT(x.mentions[rl->subj].chunk_start >= rl->sent_chunk_start &&
+                    x.mentions[rl->subj].chunk_end <= rl->sent_chunk_end &&
+                    x.mentions[rl->obj].chunk_start >= rl->sent_chunk_start &&
+                    x.mentions[rl->obj].chunk_end <= rl->sent_chunk_end);
         FUZZ_ASSERT(rl->confidence >= 0 && rl->confidence <= 1);
     }
     FUZZ_ASSERT(cg_resolve(&x, &r) == CC_OK);
@@ -128,12 +134,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (i = 0; i < r.n_entities; i++) {
         const cg_entity *e = &r.entities[i];
-        int own = 0;
+        int own = 0, label = 0, type = 0;
         FUZZ_ASSERT(e->key && *e->key && e->label && *e->label);
         FUZZ_ASSERT((unsigned)e->type < CG_TYPE_COUNT && e->n_aliases >= 1);
-        for (k = 0; k < x.n_mentions && !own; k++)
-            own = r.entity_of[k] == i && !strcmp(r.key_of[k], e->key);
-        FUZZ_ASSERT(own);
+        for (k = 0; k < x.n_mentions; k++) {
+            if (r.entity_of[k] != i) continue;
+            own |= !strcmp(r.key_of[k], e->key);
+            label |= !strcmp(x.mentions[k].surface, e->label);
+            type |= x.mentions[k].type == e->type;
+        }
+        FUZZ_ASSERT(own && label && type);
         for (k = 0; k < e->n_aliases; k++)
             FUZZ_ASSERT(e->aliases[k].alias && e->aliases[k].norm);
         check_iri(e->key, strlen(e->key));
