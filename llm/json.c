@@ -407,7 +407,30 @@ int cl_json_feed(cl_json_state *st, const uint8_t *s, size_t n)
             if (c != ',') goto again;
             break;
         case F_STR:
-            if (f->phase == S_ESC) {
+            if (f->phase == S_NORM) { /* the common case first: the mask feeds every token from here */
+                uint8_t lo, hi;
+                int need;
+                if (c == '"') {
+                    st->depth--;
+                    break;
+                }
+                /* maxLength counts bytes (never fewer than characters); a
+                 * character is taken only when all its bytes fit */
+                need = c < 0x80 ? 0 : utf8_lead(c, &lo, &hi);
+                if (c < 0x20 || need < 0 || (nd->max_len && f->pos + 1 + (uint32_t)need > (uint32_t)nd->max_len))
+                    return 0;
+                f->pos += 1 + (uint32_t)need;
+                if (c == '\\') f->phase = S_ESC;
+                if (need > 0) {
+                    f->phase = S_UTF8;
+                    f->idx = (uint16_t)need;
+                    f->alive = lo | (uint64_t)hi << 8;
+                }
+            } else if (f->phase == S_UTF8) {
+                if (c < (f->alive & 0xFF) || c > (f->alive >> 8 & 0xFF)) return 0;
+                f->alive = 0x80 | 0xBF << 8;
+                if (--f->idx == 0) f->phase = S_NORM;
+            } else if (f->phase == S_ESC) {
                 if (c == 'u') { f->phase = S_HEX; f->idx = 0; f->alive = 0; }
                 else if (strchr("\"\\/bfnrt", c) && c) f->phase = S_NORM;
                 else return 0;
@@ -426,31 +449,11 @@ int cl_json_feed(cl_json_state *st, const uint8_t *s, size_t n)
             } else if (f->phase == S_LOW_BS) {
                 if (c != '\\') return 0;
                 f->phase = S_LOW_U;
-            } else if (f->phase == S_LOW_U) {
+            } else { /* S_LOW_U */
                 if (c != 'u') return 0;
                 f->phase = S_HEX;
                 f->idx = 0;
                 f->alive = 1ull << 16;
-            } else if (f->phase == S_UTF8) {
-                if (c < (f->alive & 0xFF) || c > (f->alive >> 8 & 0xFF)) return 0;
-                f->alive = 0x80 | 0xBF << 8;
-                if (--f->idx == 0) f->phase = S_NORM;
-            } else if (c == '"') {
-                st->depth--;
-            } else {
-                /* maxLength counts bytes (never fewer than characters); a
-                 * character is taken only when all its bytes fit */
-                uint8_t lo, hi;
-                int need = c < 0x80 ? 0 : utf8_lead(c, &lo, &hi);
-                if (c < 0x20 || need < 0 || (nd->max_len && f->pos + 1 + (uint32_t)need > (uint32_t)nd->max_len))
-                    return 0;
-                f->pos += 1 + (uint32_t)need;
-                if (c == '\\') f->phase = S_ESC;
-                if (need > 0) {
-                    f->phase = S_UTF8;
-                    f->idx = (uint16_t)need;
-                    f->alive = lo | (uint64_t)hi << 8;
-                }
             }
             break;
         case F_LIT: {
