@@ -360,8 +360,8 @@ cc_status cg_iri_escape(cc_buf *out, const char *s, size_t n);
 /* SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE) over the store, through
  * Rasqal/librdf, read-only: the query is parsed first and any update form
  * (INSERT, DELETE, LOAD, CLEAR, CREATE, DROP, ...) is refused with
- * CC_INVALID, as is a query that does not parse (the parser's message, with
- * its line).  Named graphs are the contexts (GRAPH ?g { ... }: ?g is a
+ * CC_INVALID, as are a SERVICE pattern (Rasqal would fetch its URL) and a
+ * query that does not parse (the parser's message, with its line).  Named graphs are the contexts (GRAPH ?g { ... }: ?g is a
  * chunk or document IRI); the default graph is their union.
  *
  * limit: at most this many result rows (SELECT) or triples (CONSTRUCT,

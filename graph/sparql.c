@@ -45,7 +45,19 @@ static void on_rasqal_log(void *user, raptor_log_message *m)
     cc_buf_puts(&pl->msg, m->text ? m->text : "syntax error");
 }
 
-/* Parses query with Rasqal; CC_OK only for a read form.  *verb gets the
+/* rasqal_query_graph_pattern_visit2 callback: stops (nonzero) at a SERVICE
+ * pattern, which Rasqal would run by fetching the remote endpoint's URL. */
+static int find_service(rasqal_query *q, rasqal_graph_pattern *gp, void *found)
+{
+    (void)q;
+    if (rasqal_graph_pattern_get_operator(gp) != RASQAL_GRAPH_PATTERN_OPERATOR_SERVICE) return 0;
+    *(int *)found = 1;
+    return 1;
+}
+
+/* Parses query with Rasqal; CC_OK only for a read form that reads only the
+ * store (no SERVICE: a federated query would make the process that runs it
+ * fetch any URL the caller names).  *verb gets the
  * verb's name ("SELECT", ...).  Message on the KB. */
 static cc_status check_verb(cc_kb *kb, const char *query, rasqal_query_verb *verb)
 {
@@ -76,6 +88,13 @@ static cc_status check_verb(cc_kb *kb, const char *query, rasqal_query_verb *ver
                          *verb == RASQAL_QUERY_VERB_UNKNOWN ? "not a query"
                                                             : rasqal_query_verb_as_string(*verb),
                          *verb == RASQAL_QUERY_VERB_UNKNOWN ? "" : " is an update");
+    }
+    if (!s) {
+        int service = 0;
+        rasqal_query_graph_pattern_visit2(rq, find_service, &service);
+        if (service)
+            s = cc_kb_seterr(kb, CC_INVALID, "SPARQL: SERVICE (a federated query) is not allowed; "
+                             "queries read only the KB's graph store");
     }
 out:
     if (rq) rasqal_free_query(rq);

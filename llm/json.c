@@ -7,7 +7,9 @@
  * Simplifications, all producing valid instances: object properties come
  * in the schema's order (optional ones may be skipped), keys and enum
  * values may not contain escapes, whitespace runs are at most 8 bytes,
- * numbers at most 24 bytes, nesting at most CL_JSON_DEPTH. */
+ * numbers at most 24 bytes, nesting at most CL_JSON_DEPTH. Strings are
+ * well-formed UTF-8 (raw bytes and \u escapes: surrogates only in pairs),
+ * so every complete value is a JSON text cJSON and others read. */
 #include "llm_int.h"
 
 #include <stdlib.h>
@@ -56,6 +58,40 @@ static int eat(jp *p, char c)
     return 0;
 }
 
+/* Bytes a UTF-8 lead byte c needs after it (-1: not a lead byte), and the
+ * range of the first of them (RFC 3629: no overlongs, surrogates or code
+ * points past U+10FFFF); the others are 80..BF. */
+static int utf8_lead(uint8_t c, uint8_t *lo, uint8_t *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) return 1;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0) *lo = 0xA0;
+        if (c == 0xED) *hi = 0x9F;
+        return 2;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0) *lo = 0x90;
+        if (c == 0xF4) *hi = 0x8F;
+        return 3;
+    }
+    return -1;
+}
+
+static int utf8_ok(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = (uint8_t)s[i++], lo, hi;
+        int k, need = c < 0x80 ? 0 : utf8_lead(c, &lo, &hi);
+        if (need < 0 || (size_t)need > n - i) return 0;
+        for (k = 0; k < need; k++, i++, lo = 0x80, hi = 0xBF)
+            if ((uint8_t)s[i] < lo || (uint8_t)s[i] > hi) return 0;
+    }
+    return 1;
+}
+
 /* A string without escapes (schema keys, names and enum values): malloc'd. */
 static cl_status str(jp *p, char **out)
 {
@@ -66,6 +102,7 @@ static cl_status str(jp *p, char **out)
         if (*p->s == '\\' || (unsigned char)*p->s < 0x20)
             return cl_err(CL_ERR_UNSUPPORTED, "json schema: escapes in names and enum values are not supported");
     if (p->s >= p->e) return cl_err(CL_ERR_FORMAT, "json schema: unterminated string");
+    if (!utf8_ok(b, (size_t)(p->s - b))) return cl_err(CL_ERR_FORMAT, "json schema: a name or enum value is not UTF-8");
     if (!(*out = malloc((size_t)(p->s - b) + 1))) return cl_err(CL_ERR_NOMEM, "json schema: out of memory");
     memcpy(*out, b, (size_t)(p->s - b));
     (*out)[p->s - b] = 0;
@@ -82,7 +119,7 @@ static cl_status skip(jp *p)
         if (p->s >= p->e) return cl_err(CL_ERR_FORMAT, "json schema: truncated");
         if (*p->s == '"') {
             for (p->s++; p->s < p->e && *p->s != '"'; p->s++)
-                if (*p->s == '\\') p->s++;
+                if (*p->s == '\\' && p->e - p->s > 1) p->s++;
             if (p->s >= p->e) return cl_err(CL_ERR_FORMAT, "json schema: unterminated string");
             p->s++;
         } else if (*p->s == '{' || *p->s == '[') {
@@ -142,12 +179,16 @@ static cl_status node(jp *p, int *out)
             }
             ws(p);
             if (!strcmp(key, "type")) {
+                free(type); /* a repeated "type": the last one counts */
+                type = NULL;
                 if (p->s < p->e && *p->s != '"')
                     s = cl_err(CL_ERR_UNSUPPORTED, "json schema: \"type\" must be one string (type lists are not supported)");
                 else
                     s = str(p, &type);
             } else if (!strcmp(key, "properties")) {
-                if (!eat(p, '{')) s = cl_err(CL_ERR_FORMAT, "json schema: \"properties\" must be an object");
+                if (nd->type == N_ENUM)
+                    s = cl_err(CL_ERR_UNSUPPORTED, "json schema: \"enum\" and \"properties\" in one schema are not supported");
+                else if (!eat(p, '{')) s = cl_err(CL_ERR_FORMAT, "json schema: \"properties\" must be an object");
                 else if (!eat(p, '}')) {
                     do {
                         char **nn;
@@ -173,17 +214,21 @@ static cl_status node(jp *p, int *out)
             } else if (!strcmp(key, "required")) {
                 s = str_array(p, &req, &n_req);
             } else if (!strcmp(key, "enum")) {
-                s = str_array(p, &nd->names, &nd->n);
+                if (nd->n && nd->type != N_ENUM)
+                    s = cl_err(CL_ERR_UNSUPPORTED, "json schema: \"enum\" and \"properties\" in one schema are not supported");
+                else if (!(s = str_array(p, &nd->names, &nd->n)) && !nd->n)
+                    s = cl_err(CL_ERR_UNSUPPORTED, "json schema: an empty \"enum\" has no value");
                 if (!s) nd->type = N_ENUM;
             } else if (!strcmp(key, "items")) {
-                int ch;
+                int ch = -1;
                 s = node(p, &ch);
                 sc->nodes[idx].items = ch;
             } else if (!strcmp(key, "maxLength")) {
-                char *end;
-                long v = strtol(p->s, &end, 10);
-                if (end == p->s || v < 1 || v > 65536) s = cl_err(CL_ERR_FORMAT, "json schema: maxLength must be 1..65536");
-                else p->s = end;
+                long v = 0; /* digits only: the schema text is not NUL-terminated */
+                const char *d = p->s;
+                while (d < p->e && *d >= '0' && *d <= '9' && v <= 65536) v = v * 10 + (*d++ - '0');
+                if (d == p->s || v < 1 || v > 65536) s = cl_err(CL_ERR_FORMAT, "json schema: maxLength must be 1..65536");
+                else p->s = d;
                 nd->max_len = (int)v;
             } else {
                 s = skip(p); /* description, title, ... */
@@ -256,7 +301,11 @@ cl_status cl_json_schema_parse(const char *json, size_t len, cl_json_schema **ou
 enum { F_VALUE, F_OBJ, F_ARR, F_STR, F_LIT, F_NUM };
 enum { O_OPEN, O_KEY, O_COLON, O_AFTER }; /* object phases: after {, after a comma, after a key, after a value */
 enum { A_OPEN, A_AFTER };
-enum { S_NORM, S_ESC, S_HEX };
+/* string phases: S_UTF8 inside a multi-byte character (idx bytes to come,
+ * the next in alive's bytes 0..1 as lo, hi); S_HEX in a \u escape (idx digits
+ * read, their value in alive, bit 16 when it must be a low surrogate);
+ * S_LOW_BS, S_LOW_U: after a high surrogate, expecting its low one. */
+enum { S_NORM, S_ESC, S_HEX, S_UTF8, S_LOW_BS, S_LOW_U };
 enum { M_SIGN, M_ZERO, M_INT, M_DOT, M_FRAC, M_E, M_ESIGN, M_EXP }; /* number phases */
 
 void cl_json_state_init(cl_json_state *st, const cl_json_schema *sc)
@@ -358,19 +407,53 @@ int cl_json_feed(cl_json_state *st, const uint8_t *s, size_t n)
             if (c != ',') goto again;
             break;
         case F_STR:
-            if (f->phase == S_ESC) {
-                if (c == 'u') { f->phase = S_HEX; f->idx = 0; }
+            if (f->phase == S_NORM) { /* the common case first: the mask feeds every token from here */
+                uint8_t lo, hi;
+                int need;
+                if (c == '"') {
+                    st->depth--;
+                    break;
+                }
+                /* maxLength counts bytes (never fewer than characters); a
+                 * character is taken only when all its bytes fit */
+                need = c < 0x80 ? 0 : utf8_lead(c, &lo, &hi);
+                if (c < 0x20 || need < 0 || (nd->max_len && f->pos + 1 + (uint32_t)need > (uint32_t)nd->max_len))
+                    return 0;
+                f->pos += 1 + (uint32_t)need;
+                if (c == '\\') f->phase = S_ESC;
+                if (need > 0) {
+                    f->phase = S_UTF8;
+                    f->idx = (uint16_t)need;
+                    f->alive = lo | (uint64_t)hi << 8;
+                }
+            } else if (f->phase == S_UTF8) {
+                if (c < (f->alive & 0xFF) || c > (f->alive >> 8 & 0xFF)) return 0;
+                f->alive = 0x80 | 0xBF << 8;
+                if (--f->idx == 0) f->phase = S_NORM;
+            } else if (f->phase == S_ESC) {
+                if (c == 'u') { f->phase = S_HEX; f->idx = 0; f->alive = 0; }
                 else if (strchr("\"\\/bfnrt", c) && c) f->phase = S_NORM;
                 else return 0;
             } else if (f->phase == S_HEX) {
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return 0;
-                if (++f->idx == 4) f->phase = S_NORM;
-            } else if (c == '"') {
-                st->depth--;
-            } else {
-                if (c < 0x20 || (nd->max_len && f->pos >= nd->max_len)) return 0;
-                f->pos++;
-                if (c == '\\') f->phase = S_ESC;
+                int h = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                int low = (int)(f->alive >> 16 & 1);
+                uint64_t v;
+                if (h < 0) return 0;
+                v = (f->alive & 0xFFFF) << 4 | (uint64_t)h;
+                /* surrogates: a high one (D800..DBFF) only before a low one */
+                if (f->idx == 0 && low && h != 0xD) return 0;
+                if (f->idx == 1 && (v >> 4) == 0xD && (low ? h < 0xC : h >= 0xC)) return 0;
+                f->alive = (f->alive & ~0xFFFFull) | v;
+                if (++f->idx == 4) f->phase = !low && v >= 0xD800 && v <= 0xDBFF ? S_LOW_BS : S_NORM;
+            } else if (f->phase == S_LOW_BS) {
+                if (c != '\\') return 0;
+                f->phase = S_LOW_U;
+            } else { /* S_LOW_U */
+                if (c != 'u') return 0;
+                f->phase = S_HEX;
+                f->idx = 0;
+                f->alive = 1ull << 16;
             }
             break;
         case F_LIT: {
@@ -416,6 +499,7 @@ int cl_json_feed(cl_json_state *st, const uint8_t *s, size_t n)
             else if ((c == '+' || c == '-') && ph == M_E) f->phase = M_ESIGN;
             else if (num_done(ph)) { st->depth--; goto again; } /* the number ended: c belongs to the parent */
             else return 0;
+            if (f->pos + 1 >= 24 && !num_done(f->phase)) return 0; /* the last byte must leave a number */
             f->pos++;
             break;
         }

@@ -180,8 +180,9 @@ int cl_stop_scan(const char *const *stop, size_t n_stop, const char *text, size_
  * of a cl_json_schema. Plain struct: copy it to try a continuation. */
 #define CL_JSON_DEPTH 16
 typedef struct cl_json_frame {
-    uint64_t alive;     /* literal candidates still matching */
-    uint16_t node, idx, pos;
+    uint64_t alive;     /* literal candidates still matching; string: see json.c */
+    uint16_t node, idx;
+    uint32_t pos;       /* bytes of a string (up to maxLength 65536), a number or a literal */
     uint8_t kind, phase, quoted;
 } cl_json_frame;
 typedef struct cl_json_state {

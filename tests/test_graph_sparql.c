@@ -1,11 +1,15 @@
 /* test_graph_sparql.c — the graph store's library API on a real KB:
  * cg_iri_escape, cg_graph_sync (stats, catch-up), cg_sparql_exec (JSON,
- * limit, refusals, timeout), the triples iterator with each constraint,
+ * limit, refusals: updates and SERVICE, timeout), the triples iterator with each constraint,
  * cg_graph_export, cg_graph_check. */
 #include "graph.h"
 #include "check.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <redland.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* LeakSanitizer (sanitizer build): librdf 1.0.17's "hashes" storage leaks
@@ -140,6 +144,28 @@ int main(void)
     CHECK(cg_sparql_exec(kb, "INSERT DATA { <urn:a> <urn:b> <urn:c> }", 0, 0, &b) == CC_INVALID);
     CHECK(strstr(cc_kb_errmsg(kb), "read-only") != NULL);
     CHECK(cg_sparql_exec(kb, "DROP GRAPH <urn:cairn:chunk:1>", 0, 0, &b) == CC_INVALID);
+    {   /* SERVICE is refused before it runs: Rasqal would fetch the URL (a
+         * listener on loopback must see no connection; it did before) */
+        int ls = socket(AF_INET, SOCK_STREAM, 0), c = -1;
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof sa;
+        char q[256];
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(ls, 4) == 0 &&
+              getsockname(ls, (struct sockaddr *)&sa, &sl) == 0);
+        snprintf(q, sizeof q, "SELECT * WHERE { ?a ?b ?c OPTIONAL { SERVICE SILENT <http://127.0.0.1:%d/sparql> "
+                 "{ ?s ?p ?o } } }", ntohs(sa.sin_port));
+        CHECK(cg_sparql_exec(kb, q, 0, 0, &b) == CC_INVALID && b.len == 0);
+        CHECK_MSG(strstr(cc_kb_errmsg(kb), "SERVICE") != NULL, "%s", cc_kb_errmsg(kb));
+        if (ls >= 0) {
+            fcntl(ls, F_SETFL, O_NONBLOCK);
+            CHECK_MSG((c = accept(ls, NULL, NULL)) < 0, "the query connected to the SERVICE URL");
+            if (c >= 0) close(c);
+            close(ls);
+        }
+    }
     CHECK(cg_sparql_exec(kb, "SELECT ?x WHERE {", 0, 0, &b) == CC_INVALID);
     CHECK(cg_sparql_exec(kb, "SELECT ?s WHERE { ?s ?p ?o }", 2000000, 0, &b) == CC_INVALID);
     CHECK(cg_sparql_exec(kb, "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l "

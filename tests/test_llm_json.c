@@ -16,6 +16,8 @@ static const char schema[] =
     "\"pos\": {\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"number\"}}, \"required\": [\"x\"]}},"
     "\"required\": [\"name\", \"kind\"]}";
 
+#define PARSE(lit, out) cl_json_schema_parse(lit, sizeof lit - 1, out)
+
 /* 1 when text is a whole instance; 0 when rejected or incomplete. */
 static int whole(const cl_json_schema *sc, const char *text)
 {
@@ -91,5 +93,56 @@ int main(void)
           strstr(cl_errmsg(), "'a'"));
     CHECK(cl_json_schema_parse("{\"type\":\"object\"", 16, &x) != CL_OK && !x);
     CHECK(cl_json_schema_parse("{\"enum\":[\"a\\\"b\"]}", 17, &x) == CL_ERR_UNSUPPORTED);
+
+    /* found by tests/fuzz/fuzz_schema: a schema accepted must admit a value,
+     * and every value it admits is UTF-8 JSON */
+    CHECK(PARSE("{\"enum\":[]}", &x) == CL_ERR_UNSUPPORTED && !x && strstr(cl_errmsg(), "empty"));
+    CHECK(PARSE("{\"enum\":[\"x\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", &x) ==
+              CL_ERR_UNSUPPORTED && !x && strstr(cl_errmsg(), "properties"));
+    CHECK(PARSE("{\"properties\":{\"a\":{\"type\":\"string\"}},\"enum\":[\"x\"]}", &x) ==
+              CL_ERR_UNSUPPORTED && !x);
+    CHECK(PARSE("{\"enum\":[\"a\xff\"]}", &x) == CL_ERR_FORMAT && !x && strstr(cl_errmsg(), "UTF-8"));
+    CHECK(PARSE("{\"type\":\"string\",\"maxLength\":5", &x) != CL_OK && !x);
+    CHECK(PARSE("{\"type\":\"string\",\"maxLength\":12}", &x) == CL_OK && x);
+    if (x) {
+        CHECK(whole(x, "\"123456789012\"") && !whole(x, "\"1234567890123\""));
+        cl_json_schema_free(x);
+    }
+    CHECK(PARSE("{\"type\":\"string\",\"type\":\"string\"}", &x) == CL_OK && x);
+    cl_json_schema_free(x);
+    CHECK(PARSE("{\"type\":\"string\",\"maxLength\":3}", &x) == CL_OK && x);
+    if (x) {
+        CHECK(whole(x, "\"\xc3\xa9\"") && whole(x, "\"\xe2\x82\xac\"") && whole(x, "\"\\ud83d\\ude00\""));
+        CHECK(!whole(x, "\"\xff\"") && !whole(x, "\"\xc0\xaf\"") && !whole(x, "\"\xed\xa0\x80\""));
+        CHECK(!whole(x, "\"\xf4\x90\x80\x80\"") && !whole(x, "\"\xc3\""));
+        CHECK(!whole(x, "\"\\ud800\"") && !whole(x, "\"\\udc00\"") && !whole(x, "\"\\ud800\\u0041\""));
+        /* a character is taken only when all its bytes fit maxLength */
+        CHECK(prefixes_ok(x, "\"ab") && !prefixes_ok(x, "\"ab\xc3") && !whole(x, "\"ab\xc3\xa9\""));
+        cl_json_schema_free(x);
+    }
+    /* maxLength 65536: the count did wrap at 65536 in a 16-bit field */
+    CHECK(PARSE("{\"type\":\"string\",\"maxLength\":65536}", &x) == CL_OK && x);
+    if (x) {
+        char *big = malloc(65540);
+        if (big) {
+            memset(big, 'a', 65539);
+            big[0] = '"';
+            big[65538] = '"';     /* 65537 bytes of content */
+            big[65539] = 0;
+            CHECK(!whole(x, big));
+            big[65537] = '"';     /* 65536 */
+            big[65538] = 0;
+            CHECK(whole(x, big));
+            free(big);
+        }
+        cl_json_schema_free(x);
+    }
+    /* a number at its 24-byte limit can always still end */
+    CHECK(PARSE("{\"type\":\"array\",\"items\":{\"type\":\"number\"}}", &x) == CL_OK && x);
+    if (x) {
+        CHECK(whole(x, "[1234567890123456789012.5]") && whole(x, "[123456789012345678901e5]"));
+        CHECK(!prefixes_ok(x, "[12345678901234567890123.") && !prefixes_ok(x, "[1234567890123456789012e+"));
+        cl_json_schema_free(x);
+    }
     return check_done("llm_json");
 }

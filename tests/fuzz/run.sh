@@ -21,7 +21,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=None -DCAIRN_FU
   -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(gguf tokenizer parse fts sql body upload)
+[ ${#names[@]} -eq 0 ] && names=(gguf tokenizer parse fts sql body upload extract schema sparql)
 cmake --build build-fuzz -j"$(nproc)" --target $(printf 'fuzz_%s ' "${names[@]}") >/dev/null
 export CAIRN_SHARED="${CAIRN_SHARED:-$PWD/../shared}"
 export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1"
