@@ -183,6 +183,9 @@ req POST /v1/sparql "${J[@]}" -d '{"query":"CONSTRUCT { ?s <urn:x:cfo> ?o } WHER
 is 200 '^\{"type":"graph","triples":\[\[\{"type":"uri","value":"urn:cairn:entity:ana%20ruiz"\}' "sparql construct"
 req POST /v1/sparql "${J[@]}" -d '{"query":"INSERT DATA { <urn:x:a> <urn:x:b> <urn:x:c> }"}'
 is 400 '"code":"bad_query","message":"SPARQL: INSERT is an update; the graph store is read-only' "sparql update refused"
+# SERVICE would have the engine fetch any URL the caller names: refused
+req POST /v1/sparql "${J[@]}" -d '{"query":"SELECT * WHERE { SERVICE <http://127.0.0.1:9/x> { ?s ?p ?o } }"}'
+is 400 '"code":"bad_query","message":"SPARQL: SERVICE .a federated query. is not allowed' "sparql SERVICE refused"
 req POST /v1/sparql "${J[@]}" -d '{"query":"SELECT ?s WHERE { ?s ?p"}'; is 400 '"code":"bad_query","message":"SPARQL: line 1: syntax error' "sparql syntax"
 req POST /v1/sparql "${J[@]}" -d '{"query":"SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }","timeout_ms":100}'
 is 400 '"code":"query_timeout","message":"SPARQL: the query ran past its time limit of 100 ms' "sparql timeout"
