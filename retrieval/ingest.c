@@ -46,6 +46,7 @@ enum {
     ST_REL_DELETE_DOC,
     ST_MENTION_DELETE_DOC,
     ST_NAMES_DELETE_GONE,
+    ST_NAMES_UNSTAGE_GONE,
     ST_ALIAS_DELETE_GONE,
     ST_ENTITY_DELETE_GONE,
     ST_FTS_DELETE_DOC,
@@ -83,6 +84,11 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_NAMES_DELETE_GONE] =
         "DELETE FROM entity_names WHERE rowid IN (SELECT id FROM temp.ingest_gone g WHERE"
         " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
+    /* and their names the graph hook changed in this transaction (not yet
+     * in entity_names: CR_NAMES_STAGE_DDL) */
+    [ST_NAMES_UNSTAGE_GONE] =
+        "DELETE FROM temp.names_stage WHERE id IN (SELECT id FROM temp.ingest_gone g WHERE"
+        " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
     [ST_ALIAS_DELETE_GONE] =
         "DELETE FROM aliases WHERE entity_id IN (SELECT id FROM temp.ingest_gone g WHERE"
         " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
@@ -109,12 +115,14 @@ static const char *const sql_text[ST_COUNT] = {
  * them back with it: they are made (if not there) at the group's first use
  * in every input, by kept statements (a no-op, ~1 k instructions, while
  * they are there). */
-static const struct { int lo, hi; const char *temp; } groups[] = {
-    [G_ADD] = {ST_FIND_LIVE, ST_CHANGE_INSERT, NULL},
+static const char sql_names_stage[] = CR_NAMES_STAGE_DDL;
+static const struct { int lo, hi; const char *temp[2]; } groups[] = {
+    [G_ADD] = {ST_FIND_LIVE, ST_CHANGE_INSERT, {NULL, NULL}},
     [G_REMOVE] = {ST_GONE_CLEAR, ST_DOC_MARK_DELETED,
-                  "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)"},
+                  {"CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)",
+                   sql_names_stage}},
     [G_RECORDS] = {ST_SEEN_CLEAR, ST_UNSEEN,
-                   "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)"},
+                   {"CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)", NULL}},
 };
 /* the step before the commit: the transaction's chunks into chunks_fts,
  * a row at a time (one INSERT ... SELECT is a multi-row write: it opens a
@@ -150,7 +158,8 @@ static cc_status fetch(ingest_ctx *c, int g)
     cc_status s;
     int i;
     if (c->fetched & (1u << g)) return CC_OK;
-    if (groups[g].temp && (s = step_kept(c->kb, groups[g].temp))) return s;
+    for (i = 0; i < 2 && groups[g].temp[i]; i++)
+        if ((s = step_kept(c->kb, groups[g].temp[i]))) return s;
     for (i = groups[g].lo; i <= groups[g].hi; i++)
         if ((s = cc_kb_stmt(c->kb, sql_text[i], &c->stmt[i]))) return s;
     c->fetched |= 1u << g;
@@ -281,6 +290,7 @@ static cc_status remove_doc(ingest_ctx *c, int64_t doc_id)
     sqlite3_bind_int64(c->stmt[ST_MENTION_DELETE_DOC], 1, doc_id);
     if ((st = run(c, ST_MENTION_DELETE_DOC, "removing mentions"))) return st;
     if ((st = run(c, ST_NAMES_DELETE_GONE, "removing entity names"))) return st;
+    if ((st = run(c, ST_NAMES_UNSTAGE_GONE, "removing entity names"))) return st;
     if ((st = run(c, ST_ALIAS_DELETE_GONE, "removing aliases"))) return st;
     if ((st = run(c, ST_ENTITY_DELETE_GONE, "removing entities"))) return st;
     sqlite3_bind_int64(c->stmt[ST_FTS_DELETE_DOC], 1, doc_id);

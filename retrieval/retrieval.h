@@ -481,6 +481,16 @@ cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *opts);
 cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *data,
                          size_t n, const cr_ingest_opts *opts, cr_ingest_stats *stats);
 
+/* The entity names the graph hook (graph/derived.c, entnames) changed in
+ * the open transaction, written to entity_names by its pre-commit step:
+ * one row per entity, `names` its full new text, `old` 1 when the entity
+ * had an entity_names row before (replaced at the commit).  A removal (a
+ * document replaced or removed) that deletes an entity's entity_names row
+ * drops its row here too.  Made (if not there) in the transaction by
+ * whoever uses it first: a rollback may drop it. */
+#define CR_NAMES_STAGE_DDL "CREATE TEMP TABLE IF NOT EXISTS names_stage(id INTEGER PRIMARY KEY," \
+                           " names TEXT NOT NULL, old INTEGER NOT NULL)"
+
 /* Ingests a regular file (mmapped, so memory stays bounded). */
 cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts,
                          cr_ingest_stats *stats);
