@@ -16,7 +16,10 @@
  * transaction (replaced, or a JSON input's vanished records) takes its
  * chunks with it, so neither is indexed.  Removal therefore issues FTS5's
  * external-content 'delete' only for chunks below that id (issuing it for
- * a row not in the index corrupts it). */
+ * a row not in the index corrupts it).
+ * The graph hook stages entity names the same way (graph/derived.c,
+ * temp.names_stage); a removal that deletes an entity's entity_names row
+ * deletes its staged row too. */
 #define _GNU_SOURCE
 #include "retrieval.h"
 

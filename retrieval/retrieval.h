@@ -475,9 +475,10 @@ cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *opts);
  * is a savepoint of it instead: many small inputs then share one commit,
  * and a failed input still leaves nothing behind.  The caller commits that
  * transaction with cc_kb_commit: the inputs' full-text rows (chunks_fts)
- * are written by its pre-commit step, once for the whole transaction, so
- * before the commit a search on this handle does not see them yet (a
- * plain COMMIT statement is refused; a rollback drops them with the rest). */
+ * and, with the graph hook, their entity names (entity_names) are written
+ * by its pre-commit steps, once for the whole transaction, so before the
+ * commit a search on this handle does not see them yet (a plain COMMIT
+ * statement is refused; a rollback drops them with the rest). */
 cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *data,
                          size_t n, const cr_ingest_opts *opts, cr_ingest_stats *stats);
 
