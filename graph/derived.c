@@ -60,8 +60,10 @@ static const char sql_stage_table[] = CR_NAMES_STAGE_DDL;
 /* the step before the commit (names_flush): the staged rows into
  * entity_names, one single-row statement each (a multi-row write opens a
  * statement savepoint, at which FTS5 flushes its pending rows as a
- * segment); then the stage is emptied for the next transaction */
-static const char sql_stage_rows[] = "SELECT id, names, old FROM temp.names_stage";
+ * segment), in rowid order (FTS5 also flushes when a write's rowid is
+ * below the previous one's; a delete and an insert of one rowid do not);
+ * then the stage is emptied for the next transaction */
+static const char sql_stage_rows[] = "SELECT id, names, old FROM temp.names_stage ORDER BY id";
 static const char sql_names_del[] = "DELETE FROM entity_names WHERE rowid = ?1";
 static const char sql_names_ins[] = "INSERT INTO entity_names(rowid, names) VALUES (?1, ?2)";
 static const char sql_stage_clear[] = "DELETE FROM temp.names_stage";
