@@ -29,7 +29,8 @@
 #include <string.h>
 
 enum { Q_BY_KEY, Q_BY_ALIAS, Q_BY_ID, Q_ENT_INSERT, Q_ALIAS_INSERT, Q_MENTION_INSERT,
-       Q_REL_INSERT, Q_NAMES, Q_NAMES_OLD, Q_NAMES_NEW, Q_MERGE_SEEN, Q_MERGE_INSERT, Q_N };
+       Q_REL_INSERT, Q_NAMES, Q_NAMES_OLD, Q_NAMES_NEW, Q_NAMES_NOW, Q_NAMES_NOW_NEW,
+       Q_MERGE_SEEN, Q_MERGE_INSERT, Q_N };
 static const char *const q_sql[Q_N] = {
     [Q_BY_KEY] = "SELECT id, merged_into, key, label FROM entities WHERE key = ?1",
     [Q_BY_ALIAS] = "SELECT e.id, e.merged_into, e.key, e.label FROM aliases a JOIN entities e"
@@ -50,6 +51,11 @@ static const char *const q_sql[Q_N] = {
     [Q_NAMES] = "UPDATE temp.names_stage SET names = names || ' | ' || ?2 WHERE id = ?1",
     [Q_NAMES_OLD] = "SELECT names FROM entity_names WHERE rowid = ?1",
     [Q_NAMES_NEW] = "INSERT INTO temp.names_stage(id, names, old) VALUES (?1, ?2, ?3)",
+    /* a lone input's (no batch: cr_ingest_in_batch) straight into the
+     * index, the same way (FTS5's INSERT OR REPLACE re-parsed SQL on every
+     * call) */
+    [Q_NAMES_NOW] = "UPDATE entity_names SET names = names || ' | ' || ?2 WHERE rowid = ?1",
+    [Q_NAMES_NOW_NEW] = "INSERT INTO entity_names(rowid, names) VALUES (?1, ?2)",
     [Q_MERGE_SEEN] = "SELECT 1 FROM merges WHERE kept_id = ?1 AND norm = ?2 AND alias = ?3 LIMIT 1",
     [Q_MERGE_INSERT] = "INSERT INTO merges(kept_id, alias, norm, reason, chunk_id, start_char,"
                        " end_char, extractor, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -84,6 +90,7 @@ typedef struct ingest_run {
     cg_extractor *ex;
     sqlite3      *db;
     sqlite3_stmt *q[Q_N];
+    int           staging;   /* this chunk's names go to names_stage (a batch) */
     char          now[32];
     nomerge      *rules;
     size_t        n_rules;
@@ -266,9 +273,11 @@ static cc_status names_flush(cc_kb *kb, int64_t arg)
     return st;
 }
 
-/* Adds a name of entity id (and to its names, staged for entity_names
- * until the commit: names_flush).  The names text is the one base wrote
- * row by row: the aliases in the order added, joined by " | ".  *no_names
+/* Adds a name of entity id (and to its names: in a batch, staged for
+ * entity_names until the commit, names_flush; for a lone input, written
+ * to entity_names at once, as its commit writes one segment either way).
+ * The names text is the same either way: the aliases in the order added,
+ * joined by " | ".  *no_names
  * (may be NULL): 1 when the entity has no entity_names row nor staged row
  * yet (made by this chunk: entity ids are AUTOINCREMENT, never reused, so
  * none can be there), so the row is staged without trying the UPDATE
@@ -289,6 +298,19 @@ static cc_status add_alias(ingest_run *r, cc_kb *kb, int64_t id, const cg_alias 
     if (!step_ok(s)) return cc_kb_sqlerr(kb, "graph: adding an alias");
     if (!sqlite3_changes(r->db)) return CC_OK;      /* known alias */
     *added = 1;
+    if (!r->staging) {       /* a lone input: no savepoint, nothing to save */
+        if (!no_names || !*no_names) {
+            sqlite3_bind_int64(r->q[Q_NAMES_NOW], 1, id);
+            sqlite3_bind_text(r->q[Q_NAMES_NOW], 2, a->alias, -1, SQLITE_STATIC);
+            if (!step_ok(r->q[Q_NAMES_NOW])) return cc_kb_sqlerr(kb, "graph: indexing a name");
+            if (sqlite3_changes(r->db)) return CC_OK;
+        }
+        if (no_names) *no_names = 0;
+        sqlite3_bind_int64(r->q[Q_NAMES_NOW_NEW], 1, id);
+        sqlite3_bind_text(r->q[Q_NAMES_NOW_NEW], 2, a->alias, -1, SQLITE_STATIC);
+        if (!step_ok(r->q[Q_NAMES_NOW_NEW])) return cc_kb_sqlerr(kb, "graph: indexing a name");
+        return CC_OK;
+    }
     if (!no_names || !*no_names) {
         sqlite3_stmt *o = r->q[Q_NAMES_OLD];
         sqlite3_bind_int64(r->q[Q_NAMES], 1, id);
@@ -427,6 +449,11 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
             goto out;
         }
     run->db = db;
+    {   /* staged in a batch, and once staged in this transaction (names_flush
+         * then owns the rows it staged); else written at once */
+        int64_t set;
+        run->staging = cr_ingest_in_batch() || cc_kb_precommit_get(kb, names_flush, &set);
+    }
     ents = calloc(r.n_entities ? r.n_entities : 1, sizeof *ents);
     mid = calloc(x.n_mentions, sizeof *mid);
     if (!ents || !mid) {

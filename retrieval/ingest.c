@@ -454,6 +454,15 @@ static cc_status remove_unseen_records(ingest_ctx *c, const char *uri)
 
 /* ---------------------------------------------------------------- public */
 
+/* cr_ingest_in_batch: set while an input's documents are parsed and
+ * stored (the chunk hook runs then) */
+static _Thread_local int in_batch;
+
+int cr_ingest_in_batch(void)
+{
+    return in_batch;
+}
+
 cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
 {
     int64_t target, overlap;
@@ -504,7 +513,9 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
     if (nested ? (s = step_kept(kb, sql_savepoint)) : (s = cc_kb_begin(kb)))
         return s;
     if ((s = prepare_all(&c))) goto fail;
+    in_batch = nested;
     s = cr_parse(uri, c.fmt, data, n, &opts->parse, on_doc, &c, &err);
+    in_batch = 0;
     if (s) {
         /* a failure inside on_doc already set the KB message */
         if (err.len) cc_kb_seterr(kb, s, "%s: %s", uri, err.data);

@@ -482,6 +482,14 @@ cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *opts);
 cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *data,
                          size_t n, const cr_ingest_opts *opts, cr_ingest_stats *stats);
 
+/* For the chunk hook: 1 while this thread's cr_ingest_data runs an input
+ * as a savepoint of the caller's transaction (an input of a batch), 0 for
+ * an input in its own transaction (and outside cr_ingest_data).  The graph
+ * hook stages its entity names for the commit in a batch (below), and
+ * writes them at once for a lone input (no savepoint, so FTS5 writes its
+ * segment at the commit either way). */
+int cr_ingest_in_batch(void);
+
 /* The entity names the graph hook (graph/derived.c, entnames) changed in
  * the open transaction, written to entity_names by its pre-commit step:
  * one row per entity, `names` its full new text, `old` 1 when the entity

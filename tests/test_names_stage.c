@@ -245,6 +245,7 @@ int main(void)
     CHECK_OK(add(kb, "d01.txt", "another plain line.\n", &o, &st));
     CHECK(count(db, "SELECT count(*) FROM entities WHERE key = 'velma zqab'") == 0);
     CHECK_OK(add(kb, "again.txt", "Velma Zqab came back to Norvale Systems.\n", &o, &st));
+    CHECK_OK(add(kb, "quentor.txt", "Quentor Holdings bought a farm.\n", &o, &st));
     CHECK_OK(cc_kb_commit(kb));
     names_of(db, "norvale systems", names, sizeof names);
     CHECK_STR(names, "Norvale Systems | NS");
@@ -271,9 +272,16 @@ int main(void)
     CHECK(count(db, "SELECT count(*) FROM aliases WHERE alias = 'Gorvan Quillet'") == 0);
     CHECK(count(db, "SELECT count(*) FROM temp.names_stage") <= 0);   /* empty, or gone */
 
-    /* an input alone (its own transaction): its names at once */
-    CHECK_OK(add(kb, "alone.txt", "Hestra Vollmark joined Kestrel Avionics.\n", &o, &st));
+    /* an input alone (its own transaction, names written at once): a new
+     * entity with two names, a new name of a committed entity */
+    CHECK_OK(add(kb, "alone.txt", "Hestra Vollmark joined Brindle Optics (BO).\n", &o, &st));
     CHECK(hits(db, "vollmark") == 1);
+    names_of(db, "brindle optics", names, sizeof names);
+    CHECK_STR(names, "Brindle Optics | BO");
+    CHECK_OK(add(kb, "alone2.txt", "Quentor Holdings (QH) sold the farm.\n", &o, &st));
+    names_of(db, "quentor holdings", names, sizeof names);
+    CHECK_STR(names, "Quentor Holdings | QH");
+    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") == 0);
     CHECK(names_ok(db));
     CHECK(names_disagree(db) == 0);
     CHECK(count(db, "SELECT count(*) FROM entity_names_docsize") ==
