@@ -13,11 +13,11 @@
  *
  * Speed: the statements are kept with the KB handle (cc_kb_stmt),
  * prepared once, not per chunk or per input; aliases are found through
- * an index on their norm; entity_names (FTS5) is written once per
- * transaction (entnames): the names are staged in temp.names_stage and
- * written by a step before the commit (names_flush), since FTS5 writes a
- * segment at every SAVEPOINT/RELEASE of a transaction that wrote to it
- * (an input of a batch is a savepoint).
+ * an index on their norm; in a batch, entity_names (FTS5) is written
+ * once per transaction (entnames): the names are staged in
+ * temp.names_stage and written by a step before the commit (names_flush),
+ * since FTS5 writes a segment at every SAVEPOINT/RELEASE of a transaction
+ * that wrote to it (an input of a batch is a savepoint).
  * Removing a document's graph rows is done by retrieval (ingest.c) in the
  * same transaction as its chunks. */
 #include "graph_int.h"
