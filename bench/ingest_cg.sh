@@ -7,7 +7,7 @@
 # bench/graph_ingest.sh's `run` does.  Prints one line per setting: the
 # total over every thread, the main thread's, and the FTS5 segments of
 # chunks_fts after the ingestion (its %_idx segids; cairn ingest's final
-# tidy may merge them).
+# tidy may merge them), and entity_names'.
 #
 # Usage: bench/ingest_cg.sh BUILD_DIR INPUT_DIR [SETTINGS="none rules rules+redland"]
 # Needs: valgrind, sqlite3.
@@ -35,6 +35,7 @@ for s in $SETTINGS; do
     case $f in *-01) main=$n ;; esac
   done
   segs=$(sqlite3 "$T/kb/cairn.db" "SELECT count(DISTINCT segid) FROM chunks_fts_idx")
-  printf '%s %s %s: %d M instructions (main thread %d M); chunks_fts segments %s\n' \
-    "$B" "$(basename "$IN")" "$s" $((tot / 1000000)) $((main / 1000000)) "$segs"
+  nsegs=$(sqlite3 "$T/kb/cairn.db" "SELECT count(DISTINCT segid) FROM entity_names_idx")
+  printf '%s %s %s: %d M instructions (main thread %d M); chunks_fts segments %s, entity_names %s\n' \
+    "$B" "$(basename "$IN")" "$s" $((tot / 1000000)) $((main / 1000000)) "$segs" "$nsegs"
 done

@@ -250,24 +250,27 @@ cc_status   cc_kb_begin_log(cc_kb *kb);
 cc_status   cc_kb_commit(cc_kb *kb);
 void        cc_kb_rollback(cc_kb *kb);
 
-/* ---- a step before the commit (ftsstage) ----
- * cc_kb_commit runs fn(kb, arg) inside the open transaction just before
- * its COMMIT; when fn fails, the transaction is rolled back and
- * cc_kb_commit returns fn's status (the handle's message says why).  Set
- * for the open transaction only: any rollback of it (cc_kb_rollback, a
+/* ---- steps before the commit (ftsstage, entnames) ----
+ * cc_kb_commit runs each fn(kb, arg) set for the open transaction inside
+ * it just before its COMMIT, in the order they were first set; when one
+ * fails, the transaction is rolled back and cc_kb_commit returns its
+ * status (the handle's message says why; the steps after it do not run).
+ * Set for the open transaction only: any rollback of it (cc_kb_rollback, a
  * failed commit, a ROLLBACK statement; not ROLLBACK TO a savepoint)
- * forgets it, and a COMMIT that would skip it (a COMMIT or RELEASE
+ * forgets them, and a COMMIT that would skip them (a COMMIT or RELEASE
  * statement run on the connection) is refused by SQLite's commit hook:
  * the transaction rolls back and the statement fails
- * (SQLITE_CONSTRAINT_COMMITHOOK), never a silent commit without the step.
- * One step at a time (another fn while one is set is a caller's bug);
- * setting the same fn again replaces arg.  Ingestion uses it to write a
- * batch's full-text rows once (retrieval/ingest.c). */
+ * (SQLITE_CONSTRAINT_COMMITHOOK), never a silent commit without them.
+ * At most CC_KB_PRECOMMIT_MAX distinct fns (more is a caller's bug);
+ * setting a fn already set replaces its arg.  Ingestion uses them to write
+ * a batch's full-text rows (retrieval/ingest.c) and its entity names
+ * (graph/derived.c) once. */
+#define CC_KB_PRECOMMIT_MAX 4
 typedef cc_status (*cc_kb_precommit_fn)(cc_kb *kb, int64_t arg);
 void        cc_kb_precommit_set(cc_kb *kb, cc_kb_precommit_fn fn, int64_t arg);
 /* 1 with *arg when fn is set for the open transaction, else 0. */
 int         cc_kb_precommit_get(cc_kb *kb, cc_kb_precommit_fn fn, int64_t *arg);
-/* ---- end of a step before the commit ---- */
+/* ---- end of steps before the commit ---- */
 
 /* Runs SQL with no results (several statements allowed). */
 cc_status   cc_kb_exec(cc_kb *kb, const char *sql);

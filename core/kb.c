@@ -35,9 +35,10 @@ struct cc_kb {
     struct kb_stmt { const char *sql; sqlite3_stmt *st; } *stmts;
     size_t   n_stmts, cap_stmts;
     uint64_t serial;      /* cc_kb_serial */
-    /* the step cc_kb_commit runs before COMMIT (cc_kb_precommit_set) */
-    cc_kb_precommit_fn pre_fn;
-    int64_t  pre_arg;
+    /* the steps cc_kb_commit runs before COMMIT (cc_kb_precommit_set), in
+     * the order they were set; n_pre 0: none */
+    struct kb_pre { cc_kb_precommit_fn fn; int64_t arg; } pre[CC_KB_PRECOMMIT_MAX];
+    int      n_pre;
 };
 
 static _Atomic uint64_t last_serial;
@@ -765,24 +766,23 @@ fail:
 
 /* ---------------------------------------------------------------- a step before the commit (ftsstage) */
 
-/* SQLite's commit hook: a COMMIT with the step still set did not come
+/* SQLite's commit hook: a COMMIT with a step still set did not come
  * through cc_kb_commit; non-zero turns it into a rollback. */
 static int precommit_guard(void *arg)
 {
     cc_kb *kb = arg;
-    if (!kb->pre_fn) return 0;
+    if (!kb->n_pre) return 0;
     cc_kb_seterr(kb, CC_ERROR, "a commit skipped the pending pre-commit step (commit with "
                  "cc_kb_commit); the transaction was rolled back");
     return 1;
 }
 
 /* SQLite's rollback hook (every rollback of the transaction, not ROLLBACK
- * TO): what the step would have written is gone with it. */
+ * TO): what the steps would have written is gone with it. */
 static void precommit_forget(void *arg)
 {
     cc_kb *kb = arg;
-    kb->pre_fn = NULL;
-    kb->pre_arg = 0;
+    kb->n_pre = 0;
 }
 
 static void precommit_hooks(cc_kb *kb)
@@ -793,27 +793,37 @@ static void precommit_hooks(cc_kb *kb)
 
 void cc_kb_precommit_set(cc_kb *kb, cc_kb_precommit_fn fn, int64_t arg)
 {
+    int i;
     C_ASSERT(fn && !sqlite3_get_autocommit(kb->db));
-    C_ASSERT(!kb->pre_fn || kb->pre_fn == fn);
-    kb->pre_fn = fn;
-    kb->pre_arg = arg;
+    for (i = 0; i < kb->n_pre && kb->pre[i].fn != fn; i++) {}
+    if (i == kb->n_pre) {
+        C_ASSERT(kb->n_pre < CC_KB_PRECOMMIT_MAX);
+        kb->pre[kb->n_pre++].fn = fn;
+    }
+    kb->pre[i].arg = arg;
 }
 
 int cc_kb_precommit_get(cc_kb *kb, cc_kb_precommit_fn fn, int64_t *arg)
 {
-    if (kb->pre_fn != fn) return 0;
-    *arg = kb->pre_arg;
-    return 1;
+    for (int i = 0; i < kb->n_pre; i++)
+        if (kb->pre[i].fn == fn) {
+            *arg = kb->pre[i].arg;
+            return 1;
+        }
+    return 0;
 }
 
-/* Runs the step (once: cleared first); a failure rolls back. */
+/* Runs the steps (once: forgotten first), in the order set; the first
+ * failure rolls back. */
 static cc_status precommit_run(cc_kb *kb)
 {
-    cc_kb_precommit_fn fn = kb->pre_fn;
-    cc_status s;
-    kb->pre_fn = NULL;
-    if ((s = fn(kb, kb->pre_arg))) cc_kb_rollback(kb);
-    kb->pre_arg = 0;
+    struct kb_pre pre[CC_KB_PRECOMMIT_MAX];
+    int n = kb->n_pre;
+    cc_status s = CC_OK;
+    memcpy(pre, kb->pre, sizeof pre);
+    kb->n_pre = 0;
+    for (int i = 0; i < n && !s; i++) s = pre[i].fn(kb, pre[i].arg);
+    if (s) cc_kb_rollback(kb);
     return s;
 }
 
@@ -857,7 +867,7 @@ cc_status cc_kb_begin_log(cc_kb *kb)
 cc_status cc_kb_commit(cc_kb *kb)
 {
     cc_status ps;
-    if (kb->pre_fn && (ps = precommit_run(kb))) return ps;
+    if (kb->n_pre && (ps = precommit_run(kb))) return ps;
     if (sqlite3_exec(kb->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         cc_status s = cc_kb_sqlerr(kb, "committing");
         sqlite3_exec(kb->db, "ROLLBACK", NULL, NULL, NULL);

@@ -13,7 +13,11 @@
  *
  * Speed: the statements are kept with the KB handle (cc_kb_stmt),
  * prepared once, not per chunk or per input; aliases are found through
- * an index on their norm.
+ * an index on their norm; in a batch, entity_names (FTS5) is written
+ * once per transaction (entnames): the names are staged in
+ * temp.names_stage and written by a step before the commit (names_flush),
+ * since FTS5 writes a segment at every SAVEPOINT/RELEASE of a transaction
+ * that wrote to it (an input of a batch is a savepoint).
  * Removing a document's graph rows is done by retrieval (ingest.c) in the
  * same transaction as its chunks. */
 #include "graph_int.h"
@@ -25,7 +29,8 @@
 #include <string.h>
 
 enum { Q_BY_KEY, Q_BY_ALIAS, Q_BY_ID, Q_ENT_INSERT, Q_ALIAS_INSERT, Q_MENTION_INSERT,
-       Q_REL_INSERT, Q_NAMES, Q_NAMES_NEW, Q_MERGE_SEEN, Q_MERGE_INSERT, Q_N };
+       Q_REL_INSERT, Q_NAMES, Q_NAMES_OLD, Q_NAMES_NEW, Q_NAMES_NOW, Q_NAMES_NOW_NEW,
+       Q_MERGE_SEEN, Q_MERGE_INSERT, Q_N };
 static const char *const q_sql[Q_N] = {
     [Q_BY_KEY] = "SELECT id, merged_into, key, label FROM entities WHERE key = ?1",
     [Q_BY_ALIAS] = "SELECT e.id, e.merged_into, e.key, e.label FROM aliases a JOIN entities e"
@@ -39,15 +44,35 @@ static const char *const q_sql[Q_N] = {
     [Q_REL_INSERT] = "INSERT INTO relations(subject_id, predicate, object_id, chunk_id,"
                      " start_char, end_char, pattern, extractor, confidence, status)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    /* the entity's row of the names index gets the new alias; an entity
-     * with no row yet gets one (an UPDATE, then an INSERT when it changed
-     * nothing: FTS5's INSERT OR REPLACE re-parsed SQL on every call) */
-    [Q_NAMES] = "UPDATE entity_names SET names = names || ' | ' || ?2 WHERE rowid = ?1",
-    [Q_NAMES_NEW] = "INSERT INTO entity_names(rowid, names) VALUES (?1, ?2)",
+    /* the entity's names, staged for the commit (names_flush): its staged
+     * row gets the new alias; an entity with none yet gets one, from its
+     * committed entity_names row if it has one (an UPDATE, then a lookup
+     * and an INSERT when it changed nothing) */
+    [Q_NAMES] = "UPDATE temp.names_stage SET names = names || ' | ' || ?2 WHERE id = ?1",
+    [Q_NAMES_OLD] = "SELECT names FROM entity_names WHERE rowid = ?1",
+    [Q_NAMES_NEW] = "INSERT INTO temp.names_stage(id, names, old) VALUES (?1, ?2, ?3)",
+    /* a lone input's (no batch: cr_ingest_in_batch) straight into the
+     * index, the same way (FTS5's INSERT OR REPLACE re-parsed SQL on every
+     * call) */
+    [Q_NAMES_NOW] = "UPDATE entity_names SET names = names || ' | ' || ?2 WHERE rowid = ?1",
+    [Q_NAMES_NOW_NEW] = "INSERT INTO entity_names(rowid, names) VALUES (?1, ?2)",
     [Q_MERGE_SEEN] = "SELECT 1 FROM merges WHERE kept_id = ?1 AND norm = ?2 AND alias = ?3 LIMIT 1",
     [Q_MERGE_INSERT] = "INSERT INTO merges(kept_id, alias, norm, reason, chunk_id, start_char,"
                        " end_char, extractor, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
+/* made before the statements above are prepared, and in every chunk's
+ * transaction (a rolled-back first input of a batch drops it) */
+static const char sql_stage_table[] = CR_NAMES_STAGE_DDL;
+/* the step before the commit (names_flush): the staged rows into
+ * entity_names, one single-row statement each (a multi-row write opens a
+ * statement savepoint, at which FTS5 flushes its pending rows as a
+ * segment), in rowid order (FTS5 also flushes when a write's rowid is
+ * below the previous one's; a delete and an insert of one rowid do not);
+ * then the stage is emptied for the next transaction */
+static const char sql_stage_rows[] = "SELECT id, names, old FROM temp.names_stage ORDER BY id";
+static const char sql_names_del[] = "DELETE FROM entity_names WHERE rowid = ?1";
+static const char sql_names_ins[] = "INSERT INTO entity_names(rowid, names) VALUES (?1, ?2)";
+static const char sql_stage_clear[] = "DELETE FROM temp.names_stage";
 
 /* A merge undone by cairn graph split: the name goes to its own entity. */
 typedef struct nomerge {
@@ -65,6 +90,7 @@ typedef struct ingest_run {
     cg_extractor *ex;
     sqlite3      *db;
     sqlite3_stmt *q[Q_N];
+    int           staging;   /* this chunk's names go to names_stage (a batch) */
     char          now[32];
     nomerge      *rules;
     size_t        n_rules;
@@ -200,16 +226,70 @@ static const nomerge *find_rule(const ingest_run *r, int64_t kept, const char *n
     return NULL;
 }
 
-/* Adds a name of entity id (and to its entity_names row).  *no_names
- * (may be NULL): 1 when the entity has no entity_names row yet (made by
- * this chunk: entity ids are AUTOINCREMENT, never reused, so no row can
- * be there), so the row is inserted without trying the UPDATE first
- * (real text makes a new entity for about every other mention); set to
- * 0 once the row exists. */
+/* Runs a kept statement that returns no row. */
+static cc_status step_kept(cc_kb *kb, const char *sql, const char *what)
+{
+    sqlite3_stmt *t;
+    cc_status s;
+    if ((s = cc_kb_stmt(kb, sql, &t))) return s;
+    s = sqlite3_step(t) == SQLITE_DONE ? CC_OK : cc_kb_sqlerr(kb, what);
+    sqlite3_reset(t);
+    return s;
+}
+
+/* The step before the commit: every entity's staged names into
+ * entity_names (its committed row, if any, replaced), so FTS5 writes the
+ * transaction's names as one segment at the commit instead of one per
+ * input of a batch (it flushes at every SAVEPOINT and RELEASE of a
+ * transaction that wrote to it). */
+static cc_status names_flush(cc_kb *kb, int64_t arg)
+{
+    sqlite3_stmt *q, *del, *ins;
+    cc_status st;
+    int rc;
+    (void)arg;
+    /* the stage may have gone with the savepoint of the input that made it */
+    if ((st = step_kept(kb, sql_stage_table, "graph: indexing names")) ||
+        (st = cc_kb_stmt(kb, sql_stage_rows, &q)) || (st = cc_kb_stmt(kb, sql_names_del, &del)) ||
+        (st = cc_kb_stmt(kb, sql_names_ins, &ins)))
+        return st;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (sqlite3_column_int(q, 2)) {
+            sqlite3_bind_int64(del, 1, sqlite3_column_int64(q, 0));
+            rc = sqlite3_step(del);
+            sqlite3_reset(del);
+            if (rc != SQLITE_DONE) break;
+        }
+        sqlite3_bind_int64(ins, 1, sqlite3_column_int64(q, 0));
+        sqlite3_bind_value(ins, 2, sqlite3_column_value(q, 1));
+        rc = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        if (rc != SQLITE_DONE) break;
+    }
+    st = rc == SQLITE_DONE ? CC_OK : cc_kb_sqlerr(kb, "graph: indexing names");
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(ins);
+    if (!st) st = step_kept(kb, sql_stage_clear, "graph: indexing names");
+    return st;
+}
+
+/* Adds a name of entity id (and to its names: in a batch, staged for
+ * entity_names until the commit, names_flush; for a lone input, written
+ * to entity_names at once, as its commit writes one segment either way).
+ * The names text is the same either way: the aliases in the order added,
+ * joined by " | ".  *no_names
+ * (may be NULL): 1 when the entity has no entity_names row nor staged row
+ * yet (made by this chunk: entity ids are AUTOINCREMENT, never reused, so
+ * none can be there), so the row is staged without trying the UPDATE
+ * first (real text makes a new entity for about every other mention); set
+ * to 0 once the row exists. */
 static cc_status add_alias(ingest_run *r, cc_kb *kb, int64_t id, const cg_alias *a, int *added,
                            int *no_names)
 {
     sqlite3_stmt *s = r->q[Q_ALIAS_INSERT];
+    int old = 0;
+    cc_buf names = CC_BUF_INIT(0);
+    cc_status st;
     *added = 0;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, a->alias, -1, SQLITE_STATIC);
@@ -218,17 +298,53 @@ static cc_status add_alias(ingest_run *r, cc_kb *kb, int64_t id, const cg_alias 
     if (!step_ok(s)) return cc_kb_sqlerr(kb, "graph: adding an alias");
     if (!sqlite3_changes(r->db)) return CC_OK;      /* known alias */
     *added = 1;
+    if (!r->staging) {       /* a lone input: no savepoint, nothing to save */
+        if (!no_names || !*no_names) {
+            sqlite3_bind_int64(r->q[Q_NAMES_NOW], 1, id);
+            sqlite3_bind_text(r->q[Q_NAMES_NOW], 2, a->alias, -1, SQLITE_STATIC);
+            if (!step_ok(r->q[Q_NAMES_NOW])) return cc_kb_sqlerr(kb, "graph: indexing a name");
+            if (sqlite3_changes(r->db)) return CC_OK;
+        }
+        if (no_names) *no_names = 0;
+        sqlite3_bind_int64(r->q[Q_NAMES_NOW_NEW], 1, id);
+        sqlite3_bind_text(r->q[Q_NAMES_NOW_NEW], 2, a->alias, -1, SQLITE_STATIC);
+        if (!step_ok(r->q[Q_NAMES_NOW_NEW])) return cc_kb_sqlerr(kb, "graph: indexing a name");
+        return CC_OK;
+    }
     if (!no_names || !*no_names) {
+        sqlite3_stmt *o = r->q[Q_NAMES_OLD];
         sqlite3_bind_int64(r->q[Q_NAMES], 1, id);
         sqlite3_bind_text(r->q[Q_NAMES], 2, a->alias, -1, SQLITE_STATIC);
         if (!step_ok(r->q[Q_NAMES])) return cc_kb_sqlerr(kb, "graph: indexing a name");
         if (sqlite3_changes(r->db)) return CC_OK;
+        /* first change of its names in this transaction: from its committed row */
+        sqlite3_bind_int64(o, 1, id);
+        if (sqlite3_step(o) == SQLITE_ROW) {
+            old = 1;
+            if (cc_buf_append(&names, sqlite3_column_text(o, 0), (size_t)sqlite3_column_bytes(o, 0))
+                || cc_buf_puts(&names, " | ")) {
+                sqlite3_reset(o);
+                cc_buf_free(&names);
+                return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+            }
+        }
+        sqlite3_reset(o);
+        sqlite3_clear_bindings(o);
     }
     if (no_names) *no_names = 0;
+    if (old && cc_buf_puts(&names, a->alias)) {
+        cc_buf_free(&names);
+        return cc_kb_seterr(kb, CC_NOMEM, "out of memory");
+    }
     sqlite3_bind_int64(r->q[Q_NAMES_NEW], 1, id);
-    sqlite3_bind_text(r->q[Q_NAMES_NEW], 2, a->alias, -1, SQLITE_STATIC);
-    if (!step_ok(r->q[Q_NAMES_NEW])) return cc_kb_sqlerr(kb, "graph: indexing a name");
-    return CC_OK;
+    if (old) sqlite3_bind_text(r->q[Q_NAMES_NEW], 2, names.data, (int)names.len, SQLITE_STATIC);
+    else sqlite3_bind_text(r->q[Q_NAMES_NEW], 2, a->alias, -1, SQLITE_STATIC);
+    sqlite3_bind_int(r->q[Q_NAMES_NEW], 3, old);
+    st = step_ok(r->q[Q_NAMES_NEW]) ? CC_OK : cc_kb_sqlerr(kb, "graph: indexing a name");
+    cc_buf_free(&names);
+    /* the transaction's first staged name sets the step (again: a no-op) */
+    if (!st) cc_kb_precommit_set(kb, names_flush, 0);
+    return st;
 }
 
 static cc_status add_merge(ingest_run *r, cc_kb *kb, int64_t kept, const char *alias,
@@ -325,12 +441,19 @@ static cc_status on_chunk(void *ud, cc_kb *kb, int64_t doc_id, int64_t chunk_id,
         st = cc_kb_seterr(kb, st, "graph: resolving entities failed");
         goto out;
     }
+    /* the stage first: the statements below name it */
+    if ((st = step_kept(kb, sql_stage_table, "graph: staging names"))) goto out;
     for (i = 0; i < Q_N; i++)
         if ((st = cc_kb_stmt(kb, q_sql[i], &run->q[i]))) {
             forget_q(run);
             goto out;
         }
     run->db = db;
+    {   /* staged in a batch, and once staged in this transaction (names_flush
+         * then owns the rows it staged); else written at once */
+        int64_t set;
+        run->staging = cr_ingest_in_batch() || cc_kb_precommit_get(kb, names_flush, &set);
+    }
     ents = calloc(r.n_entities ? r.n_entities : 1, sizeof *ents);
     mid = calloc(x.n_mentions, sizeof *mid);
     if (!ents || !mid) {

@@ -151,8 +151,10 @@ void *cg_extractor_ctx(cg_extractor *ex);
 
 /* Runs ex on one stored chunk and writes its facts exactly as the
  * ingestion hook does (resolution, merges, aliases), in the caller's
- * transaction.  *refused = 1 when the extractor failed on the chunk
- * (nothing written; its message: cg_extractor_errmsg). */
+ * transaction, which the caller commits with cc_kb_commit (entity names
+ * staged in it by a batch's inputs are written by its pre-commit step).
+ * *refused = 1 when the extractor failed on the chunk (nothing written;
+ * its message: cg_extractor_errmsg). */
 cc_status cg_ingest_chunk_with(cc_kb *kb, cg_extractor *ex, int64_t doc_id, int64_t chunk_id,
                                const char *text, size_t len, int64_t start_byte,
                                int64_t start_char, int *refused);

@@ -25,9 +25,10 @@
  *
  * A bulk write (`cairn ingest`, cr_fts_bulk_begin) turns FTS5's automerge
  * off first: each input file is a savepoint and FTS5 writes a segment at
- * every savepoint of an index written in it (entity_names, by the graph
- * hook; chunks_fts is written once per batch, at its commit: ingest.c), so
- * automerge would merge those hundreds of segments
+ * every savepoint of an index written in it (both indexes are written once
+ * per batch, at its commit: ingest.c, graph/derived.c; but a replaced or
+ * removed document's rows are deleted in its input), so automerge would
+ * merge those segments
  * level by level only for the full merge at the end to rewrite them again;
  * with it off, FTS5's crisis merge (16 segments of a level) bounds them
  * meanwhile. cr_fts_tidy sets it back (also after a crash: any writer's

@@ -16,7 +16,10 @@
  * transaction (replaced, or a JSON input's vanished records) takes its
  * chunks with it, so neither is indexed.  Removal therefore issues FTS5's
  * external-content 'delete' only for chunks below that id (issuing it for
- * a row not in the index corrupts it). */
+ * a row not in the index corrupts it).
+ * The graph hook stages entity names the same way (graph/derived.c,
+ * temp.names_stage); a removal that deletes an entity's entity_names row
+ * deletes its staged row too. */
 #define _GNU_SOURCE
 #include "retrieval.h"
 
@@ -46,6 +49,7 @@ enum {
     ST_REL_DELETE_DOC,
     ST_MENTION_DELETE_DOC,
     ST_NAMES_DELETE_GONE,
+    ST_NAMES_UNSTAGE_GONE,
     ST_ALIAS_DELETE_GONE,
     ST_ENTITY_DELETE_GONE,
     ST_FTS_DELETE_DOC,
@@ -83,6 +87,11 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_NAMES_DELETE_GONE] =
         "DELETE FROM entity_names WHERE rowid IN (SELECT id FROM temp.ingest_gone g WHERE"
         " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
+    /* and their names the graph hook changed in this transaction (not yet
+     * in entity_names: CR_NAMES_STAGE_DDL) */
+    [ST_NAMES_UNSTAGE_GONE] =
+        "DELETE FROM temp.names_stage WHERE id IN (SELECT id FROM temp.ingest_gone g WHERE"
+        " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
     [ST_ALIAS_DELETE_GONE] =
         "DELETE FROM aliases WHERE entity_id IN (SELECT id FROM temp.ingest_gone g WHERE"
         " NOT EXISTS (SELECT 1 FROM mentions m WHERE m.entity_id = g.id))",
@@ -109,12 +118,14 @@ static const char *const sql_text[ST_COUNT] = {
  * them back with it: they are made (if not there) at the group's first use
  * in every input, by kept statements (a no-op, ~1 k instructions, while
  * they are there). */
-static const struct { int lo, hi; const char *temp; } groups[] = {
-    [G_ADD] = {ST_FIND_LIVE, ST_CHANGE_INSERT, NULL},
+static const char sql_names_stage[] = CR_NAMES_STAGE_DDL;
+static const struct { int lo, hi; const char *temp[2]; } groups[] = {
+    [G_ADD] = {ST_FIND_LIVE, ST_CHANGE_INSERT, {NULL, NULL}},
     [G_REMOVE] = {ST_GONE_CLEAR, ST_DOC_MARK_DELETED,
-                  "CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)"},
+                  {"CREATE TEMP TABLE IF NOT EXISTS ingest_gone(id INTEGER PRIMARY KEY)",
+                   sql_names_stage}},
     [G_RECORDS] = {ST_SEEN_CLEAR, ST_UNSEEN,
-                   "CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)"},
+                   {"CREATE TEMP TABLE IF NOT EXISTS ingest_seen(uri TEXT PRIMARY KEY)", NULL}},
 };
 /* the step before the commit: the transaction's chunks into chunks_fts,
  * a row at a time (one INSERT ... SELECT is a multi-row write: it opens a
@@ -150,7 +161,8 @@ static cc_status fetch(ingest_ctx *c, int g)
     cc_status s;
     int i;
     if (c->fetched & (1u << g)) return CC_OK;
-    if (groups[g].temp && (s = step_kept(c->kb, groups[g].temp))) return s;
+    for (i = 0; i < 2 && groups[g].temp[i]; i++)
+        if ((s = step_kept(c->kb, groups[g].temp[i]))) return s;
     for (i = groups[g].lo; i <= groups[g].hi; i++)
         if ((s = cc_kb_stmt(c->kb, sql_text[i], &c->stmt[i]))) return s;
     c->fetched |= 1u << g;
@@ -281,6 +293,7 @@ static cc_status remove_doc(ingest_ctx *c, int64_t doc_id)
     sqlite3_bind_int64(c->stmt[ST_MENTION_DELETE_DOC], 1, doc_id);
     if ((st = run(c, ST_MENTION_DELETE_DOC, "removing mentions"))) return st;
     if ((st = run(c, ST_NAMES_DELETE_GONE, "removing entity names"))) return st;
+    if ((st = run(c, ST_NAMES_UNSTAGE_GONE, "removing entity names"))) return st;
     if ((st = run(c, ST_ALIAS_DELETE_GONE, "removing aliases"))) return st;
     if ((st = run(c, ST_ENTITY_DELETE_GONE, "removing entities"))) return st;
     sqlite3_bind_int64(c->stmt[ST_FTS_DELETE_DOC], 1, doc_id);
@@ -441,6 +454,15 @@ static cc_status remove_unseen_records(ingest_ctx *c, const char *uri)
 
 /* ---------------------------------------------------------------- public */
 
+/* cr_ingest_in_batch: set while an input's documents are parsed and
+ * stored (the chunk hook runs then) */
+static _Thread_local int in_batch;
+
+int cr_ingest_in_batch(void)
+{
+    return in_batch;
+}
+
 cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *o)
 {
     int64_t target, overlap;
@@ -491,7 +513,9 @@ cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *
     if (nested ? (s = step_kept(kb, sql_savepoint)) : (s = cc_kb_begin(kb)))
         return s;
     if ((s = prepare_all(&c))) goto fail;
+    in_batch = nested;
     s = cr_parse(uri, c.fmt, data, n, &opts->parse, on_doc, &c, &err);
+    in_batch = 0;
     if (s) {
         /* a failure inside on_doc already set the KB message */
         if (err.len) cc_kb_seterr(kb, s, "%s: %s", uri, err.data);

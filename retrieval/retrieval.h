@@ -475,11 +475,30 @@ cc_status cr_ingest_opts_from_kb(cc_kb *kb, cr_ingest_opts *opts);
  * is a savepoint of it instead: many small inputs then share one commit,
  * and a failed input still leaves nothing behind.  The caller commits that
  * transaction with cc_kb_commit: the inputs' full-text rows (chunks_fts)
- * are written by its pre-commit step, once for the whole transaction, so
- * before the commit a search on this handle does not see them yet (a
- * plain COMMIT statement is refused; a rollback drops them with the rest). */
+ * and, with the graph hook, their entity names (entity_names) are written
+ * by its pre-commit steps, once for the whole transaction, so before the
+ * commit a search on this handle does not see them yet (a plain COMMIT
+ * statement is refused; a rollback drops them with the rest). */
 cc_status cr_ingest_data(cc_kb *kb, const char *uri, cr_format fmt, const char *data,
                          size_t n, const cr_ingest_opts *opts, cr_ingest_stats *stats);
+
+/* For the chunk hook: 1 while this thread's cr_ingest_data runs an input
+ * as a savepoint of the caller's transaction (an input of a batch), 0 for
+ * an input in its own transaction (and outside cr_ingest_data).  The graph
+ * hook stages its entity names for the commit in a batch (below), and
+ * writes them at once for a lone input (no savepoint, so FTS5 writes its
+ * segment at the commit either way). */
+int cr_ingest_in_batch(void);
+
+/* The entity names the graph hook (graph/derived.c, entnames) changed in
+ * the open transaction, written to entity_names by its pre-commit step:
+ * one row per entity, `names` its full new text, `old` 1 when the entity
+ * had an entity_names row before (replaced at the commit).  A removal (a
+ * document replaced or removed) that deletes an entity's entity_names row
+ * drops its row here too.  Made (if not there) in the transaction by
+ * whoever uses it first: a rollback may drop it. */
+#define CR_NAMES_STAGE_DDL "CREATE TEMP TABLE IF NOT EXISTS names_stage(id INTEGER PRIMARY KEY," \
+                           " names TEXT NOT NULL, old INTEGER NOT NULL)"
 
 /* Ingests a regular file (mmapped, so memory stays bounded). */
 cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts,

@@ -94,7 +94,8 @@ CREATE TABLE aliases (
 
 -- Entity names for seed matching (cg_subgraph_extract): one row per entity,
 -- rowid = entities.id, its aliases joined by " | ".  Written with the
--- aliases (graph/derived.c), deleted with the entity (retrieval/ingest.c).
+-- aliases (graph/derived.c: at the commit of their transaction), deleted
+-- with the entity (retrieval/ingest.c).
 CREATE VIRTUAL TABLE entity_names USING fts5(names, tokenize = 'unicode61 remove_diacritics 2');
 
 CREATE TABLE mentions (
