@@ -109,58 +109,89 @@ static int role_ok(const char *r)
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-cl_status cl_chat_render(const cl_chat_template *t, const cl_chat_msg *msgs, size_t n, int add_generation_prompt,
-                         char **out, size_t *len)
+/* The prompt text into b; spans (NULL, or 2 per message): where each
+ * message's content lies in it, [spans[2i], spans[2i+1]). */
+static cl_status render(const cl_chat_template *t, const cl_chat_msg *msgs, size_t n, int add_generation_prompt,
+                        sb *b, size_t *spans)
 {
-    sb b = {0};
     size_t i;
-    *out = NULL;
-    if (len) *len = 0;
     for (i = 0; i < n; i++)
         if (!role_ok(msgs[i].role) || !msgs[i].content)
             return cl_err(CL_ERR_INVALID, "chat: message %zu has role '%s' (system, user, assistant or tool) %s", i,
                           msgs[i].role ? msgs[i].role : "(none)", msgs[i].content ? "" : "and no content");
-    sb_str(&b, "");
+    sb_str(b, "");
     switch (t->format) {
     case CL_CHAT_CHATML:
         if (t->default_system && (!n || strcmp(msgs[0].role, "system"))) {
-            sb_str(&b, "<|im_start|>system\n");
-            sb_str(&b, t->default_system);
-            sb_str(&b, "<|im_end|>\n");
+            sb_str(b, "<|im_start|>system\n");
+            sb_str(b, t->default_system);
+            sb_str(b, "<|im_end|>\n");
         }
         for (i = 0; i < n; i++) {
-            sb_str(&b, "<|im_start|>");
-            sb_str(&b, msgs[i].role);
-            sb_str(&b, "\n");
-            sb_str(&b, msgs[i].content);
-            sb_str(&b, "<|im_end|>\n");
+            sb_str(b, "<|im_start|>");
+            sb_str(b, msgs[i].role);
+            sb_str(b, "\n");
+            if (spans) spans[2 * i] = b->len;
+            sb_str(b, msgs[i].content);
+            if (spans) spans[2 * i + 1] = b->len;
+            sb_str(b, "<|im_end|>\n");
         }
-        if (add_generation_prompt) sb_str(&b, "<|im_start|>assistant\n");
+        if (add_generation_prompt) sb_str(b, "<|im_start|>assistant\n");
         break;
     case CL_CHAT_LLAMA3:
-        sb_str(&b, "<|begin_of_text|>");
+        sb_str(b, "<|begin_of_text|>");
         for (i = 0; i < n; i++) {
             const char *c = msgs[i].content;
             size_t cl = strlen(c);
             while (cl && is_ws(*c)) c++, cl--;
             while (cl && is_ws(c[cl - 1])) cl--;
-            sb_str(&b, "<|start_header_id|>");
-            sb_str(&b, !strcmp(msgs[i].role, "tool") ? "ipython" : msgs[i].role);
-            sb_str(&b, "<|end_header_id|>\n\n");
-            sb_put(&b, c, cl);
-            sb_str(&b, "<|eot_id|>");
+            sb_str(b, "<|start_header_id|>");
+            sb_str(b, !strcmp(msgs[i].role, "tool") ? "ipython" : msgs[i].role);
+            sb_str(b, "<|end_header_id|>\n\n");
+            if (spans) spans[2 * i] = b->len;
+            sb_put(b, c, cl);
+            if (spans) spans[2 * i + 1] = b->len;
+            sb_str(b, "<|eot_id|>");
         }
-        if (add_generation_prompt) sb_str(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        if (add_generation_prompt) sb_str(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
         break;
     default:
-        free(b.p);
         return cl_err(CL_ERR_INVALID, "chat: no chat format chosen");
     }
-    if (b.oom) {
+    if (b->oom) return cl_err(CL_ERR_NOMEM, "chat: out of memory");
+    return CL_OK;
+}
+
+cl_status cl_chat_render(const cl_chat_template *t, const cl_chat_msg *msgs, size_t n, int add_generation_prompt,
+                         char **out, size_t *len)
+{
+    sb b = {0};
+    cl_status st;
+    *out = NULL;
+    if (len) *len = 0;
+    if ((st = render(t, msgs, n, add_generation_prompt, &b, NULL))) {
         free(b.p);
-        return cl_err(CL_ERR_NOMEM, "chat: out of memory");
+        return st;
     }
     *out = b.p;
     if (len) *len = b.len;
     return CL_OK;
+}
+
+cl_status cl_chat_tokenize(const cl_tokenizer *tk, const cl_chat_template *t, const cl_chat_msg *msgs, size_t n,
+                           int add_generation_prompt, cl_token **out, size_t *n_out)
+{
+    sb b = {0};
+    size_t *spans = NULL;
+    cl_status st;
+    *out = NULL;
+    *n_out = 0;
+    if (n && !(spans = malloc(2 * n * sizeof *spans))) return cl_err(CL_ERR_NOMEM, "chat: out of memory");
+    /* one pass over the whole text (so the tokens at a content's edges are
+     * those of the whole), control tokens matched only outside contents */
+    if (!(st = render(t, msgs, n, add_generation_prompt, &b, spans)))
+        st = cl_tokenize_plain(tk, b.p, b.len, 0, 1, spans, n, out, n_out);
+    free(spans);
+    free(b.p);
+    return st;
 }

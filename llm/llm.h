@@ -547,6 +547,14 @@ cl_status cl_chat_template_from_gguf(const cl_gguf *g, cl_chat_template *out);
  * the caller frees; len may be NULL. */
 cl_status cl_chat_render(const cl_chat_template *t, const cl_chat_msg *msgs, size_t n, int add_generation_prompt,
                          char **out, size_t *len);
+/* The rendered prompt's tokens (add_special = 0): the format's own text
+ * with its control tokens parsed, each message's content as plain text
+ * (parse_special = 0), so that a message cannot spell the format's control
+ * tokens (end its turn, open a system turn). *out is malloc'd (the caller
+ * frees), *n_out its length. For prompts from outside (the server's chat
+ * completions). */
+cl_status cl_chat_tokenize(const cl_tokenizer *tk, const cl_chat_template *t, const cl_chat_msg *msgs, size_t n,
+                           int add_generation_prompt, cl_token **out, size_t *n_out);
 
 /* Writes a tiny, fully standard GGUF decoder for tests: arch "llama",
  * "qwen2" (Q/K/V biases, tied output head) or "qwen3" (QK-norm), matrices of

@@ -9,6 +9,14 @@
 /* Sets the thread's message and returns s. */
 cl_status cl_err(cl_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* cl_tokenize, except that no control token is matched where it would
+ * overlap one of the n_plain spans [plain[2i], plain[2i+1]) (sorted, not
+ * overlapping): text there is encoded as plain text, and the text around
+ * is pre-tokenized as one, exactly as cl_tokenize would (tokenizer.c). */
+cl_status cl_tokenize_plain(const cl_tokenizer *t, const char *text, size_t len, int add_special,
+                            int parse_special, const size_t *plain, size_t n_plain, cl_token **out,
+                            size_t *n_out);
+
 /* Little-endian loads from possibly unaligned bytes. */
 static inline uint16_t cl_ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t cl_ld32(const uint8_t *p)

@@ -893,8 +893,15 @@ static cl_status encode_raw(const cl_tokenizer *t, const char *text, size_t n, i
 cl_status cl_tokenize(const cl_tokenizer *t, const char *text, size_t len, int add_special,
                       int parse_special, cl_token **out, size_t *n_out)
 {
+    return cl_tokenize_plain(t, text, len, add_special, parse_special, NULL, 0, out, n_out);
+}
+
+cl_status cl_tokenize_plain(const cl_tokenizer *t, const char *text, size_t len, int add_special,
+                            int parse_special, const size_t *plain, size_t n_plain, cl_token **out,
+                            size_t *n_out)
+{
     tokvec v = {0};
-    size_t pos = 0, raw_start = 0;
+    size_t pos = 0, raw_start = 0, j = 0;
     int prev_special = 1;
     cl_status s = CL_OK;
 
@@ -904,11 +911,13 @@ cl_status cl_tokenize(const cl_tokenizer *t, const char *text, size_t len, int a
     if (add_special && t->add_bos && t->bos >= 0) tv_push(&v, t->bos);
     while (pos <= len && !s) {
         int32_t hit = -1;
-        size_t k;
-        if (parse_special && pos < len)
+        size_t k, room = len - pos;   /* bytes a control token may take from pos */
+        while (j < n_plain && plain[2 * j + 1] <= pos) j++;
+        if (j < n_plain) room = plain[2 * j] > pos ? plain[2 * j] - pos : 0;
+        if (parse_special && pos < len && room)
             for (k = 0; k < t->n_special; k++) {
                 int32_t id = t->special[k];
-                if (t->len[id] <= len - pos && !memcmp(text + pos, t->text[id], t->len[id])) {
+                if (t->len[id] <= room && !memcmp(text + pos, t->text[id], t->len[id])) {
                     hit = id;
                     break;
                 }

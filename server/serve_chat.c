@@ -604,7 +604,7 @@ enum MHD_Result serve_chat_completions(serve_req *r)
     cJSON *j, *model;
     chat_req q = {.text = CC_BUF_INIT(0)};
     cl_token *prompt = NULL;
-    char *text = NULL, id[40], detail[256];
+    char id[40], detail[256];
     size_t np = 0;
     unsigned char rnd[12];
     time_t created = time(NULL);
@@ -632,12 +632,10 @@ enum MHD_Result serve_chat_completions(serve_req *r)
     if (parse_chat(r, j, &q)) { chat_req_free(&q); cJSON_Delete(j); return MHD_YES; }
     q.go.stop = (const char *const *)q.stop;
     q.go.n_stop = q.n_stop;
-    if (cl_chat_render(&M.tpl, q.msgs, q.n_msgs, 1, &text, NULL) != CL_OK) {
+    /* the messages' text as plain text: a message that spells a control
+     * token (<|im_end|>, <|start_header_id|>) cannot forge another turn */
+    if (cl_chat_tokenize(cl_model_tokenizer(M.m), &M.tpl, q.msgs, q.n_msgs, 1, &prompt, &np) != CL_OK) {
         ret = serve_send_error(r, 400, "bad_field", "messages: %s", cl_errmsg());
-        goto out;
-    }
-    if (cl_tokenize(cl_model_tokenizer(M.m), text, strlen(text), 0, 1, &prompt, &np) != CL_OK) {
-        ret = serve_send_error(r, 400, "bad_field", "tokenising the messages: %s", cl_errmsg());
         goto out;
     }
     if (np >= M.n_ctx || (q.max_tokens && np + (size_t)q.max_tokens > M.n_ctx)) {
@@ -698,7 +696,6 @@ enum MHD_Result serve_chat_completions(serve_req *r)
 out:
     cl_gen_result_free(&g);
     free(prompt);
-    free(text);
     chat_req_free(&q);
     cJSON_Delete(j);
     return ret;
