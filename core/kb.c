@@ -723,6 +723,15 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* CC_VERSION: another process migrated the catalog (now version v) while
+ * this handle had it open. */
+static cc_status migrated(cc_kb *kb, int v)
+{
+    return cc_kb_seterr(kb, CC_VERSION, "%s was migrated to catalog schema %d while this process "
+                        "had it open (this cairn knows up to %d); reopen it", kb->dir, v,
+                        CC_SCHEMA_VERSION);
+}
+
 cc_status cc_kb_relock(cc_kb *kb)
 {
     cc_buf path = CC_BUF_INIT(0);
@@ -736,9 +745,7 @@ cc_status cc_kb_relock(cc_kb *kb)
      * version (a newer cairn migrated it) and the settings */
     if ((s = user_version(kb, &v))) goto unlock;
     if (v != CC_SCHEMA_VERSION) {
-        s = cc_kb_seterr(kb, CC_VERSION, "%s was migrated to catalog schema %d while this "
-                         "process had it open (this cairn knows up to %d); reopen it", kb->dir,
-                         v, CC_SCHEMA_VERSION);
+        s = migrated(kb, v);
         goto unlock;
     }
     if (join(&path, kb->dir, "cairn.json")) { s = cc_kb_seterr(kb, CC_NOMEM, "out of memory"); goto unlock; }
@@ -857,9 +864,7 @@ cc_status cc_kb_begin_log(cc_kb *kb)
     }
     if (v != CC_SCHEMA_VERSION) {
         cc_kb_rollback(kb);
-        return cc_kb_seterr(kb, CC_VERSION, "%s was migrated to catalog schema %d while this "
-                            "process had it open (this cairn knows up to %d); reopen it", kb->dir,
-                            v, CC_SCHEMA_VERSION);
+        return migrated(kb, v);
     }
     return CC_OK;
 }
