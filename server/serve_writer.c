@@ -358,7 +358,7 @@ static void run_job(serve_job *j)
     if (st != CC_OK) {
         const char *code;
         int http = serve_write_status(st, 500, "internal", &code);
-        if (st == CC_BUSY && waited >= 1)
+        if (st == CC_BUSY && W.lock_wait_ms > 0)
             serve_reply_error(&j->rp, http, code, "%s (this write waited %.1f s for it: --wait, "
                               "setting serve.lock_wait_s); try again", cc_errmsg(), waited / 1000.0);
         else
