@@ -50,6 +50,7 @@
 #endif
 
 static _Thread_local unsigned cache_mb;
+static _Thread_local int fast_cmp;       /* cg_bdb_fast_compare */
 static _Atomic unsigned long sized;      /* handles given a cache, ever */
 /* the handles made for this thread since cg_bdb_handles_forget (while a
  * cache was asked for): bdb_direct.c writes through librdf's own */
@@ -58,7 +59,8 @@ static _Thread_local void *handles[MAX_HANDLES];
 static _Thread_local unsigned nhandles;
 
 void cg_bdb_cache_begin(unsigned mb) { cache_mb = mb; nhandles = 0; }
-void cg_bdb_cache_end(void) { cache_mb = 0; nhandles = 0; }
+void cg_bdb_cache_end(void) { cache_mb = 0; nhandles = 0; fast_cmp = 0; }
+void cg_bdb_fast_compare(int on) { fast_cmp = on; }
 unsigned long cg_bdb_cache_sized(void) { return sized; }
 void cg_bdb_handles_forget(void) { nhandles = 0; }
 
@@ -82,7 +84,11 @@ static void find_real(void)
  * first, through memcmp: the default comparison (__bam_defcmp) walks the
  * keys a byte at a time and was a seventh of a store sync's instructions
  * (1.0 G of MuSiQue's 7.2 G).  The order is the same, so the files are the
- * same and any reader (librdf, db_dump, an older cairn) finds the keys. */
+ * same and any reader (librdf, db_dump, an older cairn) finds the keys.
+ * Only for a writer that adds (cg_bdb_fast_compare): with a comparison of
+ * its own, Berkeley DB's DB_SET returns a malloc'd copy of the stored
+ * key, which librdf 1.0.17's lookups (librdf_hash_get_all: a removal's
+ * count and context_remove_statements) never free, ~20 bytes a lookup. */
 static int key_cmp(DB *db, const DBT *a, const DBT *b)
 {
     size_t n = a->size < b->size ? a->size : b->size;
@@ -128,9 +134,10 @@ int db_create(DB **dbp, DB_ENV *env, u_int32_t flags)
         (*dbp)->set_cachesize(*dbp, cache_mb / 1024, (cache_mb % 1024) << 20, 1) == 0) {
         sized++;
         if (nhandles < MAX_HANDLES) handles[nhandles++] = *dbp;
-        /* the writer's handles only; a failure leaves the default (same
-         * order, more instructions) */
-        if (!(*dbp)->set_bt_compare(*dbp, key_cmp)) (void)(*dbp)->set_bt_prefix(*dbp, key_prefix);
+        /* the writer's handles when asked; a failure leaves the default
+         * (same order, more instructions) */
+        if (fast_cmp && !(*dbp)->set_bt_compare(*dbp, key_cmp))
+            (void)(*dbp)->set_bt_prefix(*dbp, key_prefix);
     }
     return rc;
 }

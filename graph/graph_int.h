@@ -60,6 +60,11 @@ struct cg_store {
  * writer (rdf.c); readers keep the default. */
 void cg_bdb_cache_begin(unsigned mb);
 void cg_bdb_cache_end(void);
+/* While a cache is asked for, the handles made next also compare keys
+ * with memcmp (Berkeley DB's order, fewer instructions), when on: for a
+ * store that will only be added to (librdf leaks a key copy a lookup on
+ * such a handle: bdb_cache.c).  cg_bdb_cache_end turns it off. */
+void cg_bdb_fast_compare(int on);
 /* How many Berkeley DB handles were given such a cache so far (the
  * process's; 0 when the build has no <db.h>): lets a test see that
  * librdf's db_create calls come here. */
@@ -84,6 +89,16 @@ cc_status cg_bdb_sync_flush(void);
 /* Stops deferring and forgets the files without syncing them. */
 void      cg_bdb_sync_drop(void);
 unsigned  cg_bdb_sync_pending(void);   /* files remembered (for tests) */
+
+/* ---------------------------------------------------------------- sandbox.c */
+
+/* Confines the calling process for the rest of its life (the SPARQL query
+ * child, after it opened the store): files can no longer be opened,
+ * created or changed, no process or program started, nothing written
+ * but to out_fd and stderr, and without net no socket used (sandbox.c
+ * lists the calls; they fail with EPERM).  0, or the errno of the
+ * prctl that failed (ENOSYS: not Linux on x86-64 or aarch64). */
+int cg_sandbox_enter(int out_fd, int net);
 
 /* ---------------------------------------------------------------- bdb_direct.c */
 

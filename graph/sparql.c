@@ -10,7 +10,10 @@
  * Rasqal nor librdf can be interrupted in the middle of a join, so a
  * process is the only way to a hard time limit; it also keeps a crash or
  * runaway memory of the query engine out of a server.  The child touches
- * only the store (no SQLite, no KB handle) and ends with _exit.
+ * only the store (no SQLite, no KB handle) and ends with _exit.  It opens
+ * the store, then confines itself (sandbox.c: no file opened, created or
+ * changed, no process started, nothing written but to the pipe, no
+ * network but the PostgreSQL storage's) before Rasqal parses the query.
  *
  * Pipe protocol: one byte, 'O' (the rest is the answer) or 'E' (the rest
  * is an error message); then EOF. */
@@ -198,18 +201,24 @@ static cc_status nt_term(cc_buf *o, librdf_node *n)
 
 /* Runs the query on the store sg; the answer into out. */
 static cc_status run_query(const cg_storage *sg, const char *query, size_t limit, int table,
-                           int64_t generation, cc_buf *out, cc_buf *err)
+                           int64_t generation, int out_fd, cc_buf *out, cc_buf *err)
 {
     cg_store *st = NULL;
     librdf_query *q = NULL;
     librdf_query_results *r = NULL;
     double t0 = cc_now_ms();
     size_t rows = 0;
-    int truncated = 0;
+    int truncated = 0, rc;
     cc_status s;
     if ((s = cg_store_open_storage(sg, CG_STORE_READONLY, &st))) {
         cc_buf_printf(err, "graph store: %s", cc_errmsg());
         return s;
+    }
+    /* the query's text is parsed only inside the sandbox */
+    if ((rc = cg_sandbox_enter(out_fd, sg->kind == CG_STORAGE_POSTGRESQL))) {
+        cc_buf_printf(err, "SPARQL: cannot confine the query process (seccomp: %s)", strerror(rc));
+        s = CC_IO;
+        goto out;
     }
     q = librdf_new_query(st->world, "sparql", NULL, (const unsigned char *)query, NULL);
     r = q ? librdf_model_query_execute(st->model, q) : NULL;
@@ -355,7 +364,7 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
         cc_buf ans = CC_BUF_INIT(0), err = CC_BUF_INIT(1 << 16);
         cc_status cs;
         close(pfd[0]);
-        cs = run_query(&sg, query, limit, table, gen, &ans, &err);
+        cs = run_query(&sg, query, limit, table, gen, pfd[1], &ans, &err);
         if (cs == CC_OK) {
             write_all(pfd[1], "O", 1);
             write_all(pfd[1], ans.data ? ans.data : "", ans.len);

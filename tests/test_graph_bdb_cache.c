@@ -2,7 +2,8 @@
  * DB page cache (graph/bdb_cache.c): librdf's db_create calls reach
  * cairn's wrapper (one sized handle per store file) only while a thread
  * asked for it, and the store written that way reads back the same.
- * The writer's handles compare keys with memcmp (key_cmp, key_prefix):
+ * A writer that only adds (cg_bdb_fast_compare) gets handles that
+ * compare keys with memcmp (key_cmp, key_prefix):
  * a B-tree of keys that share long prefixes, are prefixes of one another
  * and hold bytes over 0x7f, written through such a handle on small pages
  * (several levels), reads back through a default handle in Berkeley DB's
@@ -55,7 +56,18 @@ static void order_check(const char *dir)
         }
         k[i].n = (u_int32_t)(len + extra);
     }
+    /* a cache alone: the default comparison (a catch-up that removes) */
     cg_bdb_cache_begin(1);
+    CHECK(db_create(&db, NULL, 0) == 0);
+    CHECK(db_create(&plain, NULL, 0) == 0);
+    if (!db || !plain) return;
+    CHECK(db->get_bt_compare(db, &fn_w) == 0 && plain->get_bt_compare(plain, &fn_p) == 0);
+    CHECK_MSG(fn_w == fn_p, "without cg_bdb_fast_compare the writer's handle keeps the default");
+    db->close(db, 0);
+    plain->close(plain, 0);
+    db = NULL;
+    /* asked: cairn's comparison; the default again after cg_bdb_cache_end */
+    cg_bdb_fast_compare(1);
     CHECK(db_create(&db, NULL, 0) == 0);
     cg_bdb_cache_end();
     CHECK(db_create(&plain, NULL, 0) == 0);
