@@ -13,6 +13,7 @@
 #include "core.h"
 #include "retrieval.h"
 #include "check.h"
+#include "check_sql.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,16 +21,6 @@
 #include <unistd.h>
 
 #define N_INPUTS 40
-
-static long long count(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -2;
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
 
 /* Rows of chunks_fts matching the FTS5 query q (-2: the query failed). */
 static long long hits(sqlite3 *db, const char *q)
@@ -53,7 +44,7 @@ static int hits_are_live_chunks(sqlite3 *db, const char *q, const char *w)
     char sql[300];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.doc_id"
              " WHERE d.deleted = 0 AND c.text LIKE '%%%s%%'", w);
-    return hits(db, q) == count(db, sql);
+    return hits(db, q) == check_count_rows(db, sql);
 }
 
 /* FTS5's check of chunks_fts, the content table included (rank 1). */
@@ -109,7 +100,7 @@ int main(void)
         snprintf(text, sizeof text, "Common heading.\nThe word zq%02dword marks input %d.\n", i, i);
         CHECK_OK(add(kb, uri, text, &o, &st));
     }
-    CHECK(count(db, "SELECT count(*) FROM chunks") == N_INPUTS);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM chunks") == N_INPUTS);
     CHECK(hits(db, "common") == 0);                   /* not written before the commit */
     CHECK_OK(cc_kb_commit(kb));
     CHECK(st.docs_added == N_INPUTS && st.chunks_added == N_INPUTS);
@@ -144,7 +135,7 @@ int main(void)
     CHECK_OK(cc_kb_commit(kb));
     CHECK(hits(db, "zqbeforeword") == 1 && hits(db, "zqafterword") == 1);
     CHECK(hits(db, "zqbadone") == 0 && hits(db, "zqbadtwo") == 0);
-    CHECK(count(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
     CHECK(fts_ok(db));
 
     /* the first input of a batch fails: the step set by it stays valid */
@@ -185,7 +176,7 @@ int main(void)
                            " COMMIT", NULL, NULL, NULL) == SQLITE_OK);
     CHECK(sqlite3_get_autocommit(db));
     CHECK(hits(db, "zqrolledback") == 0);
-    CHECK(count(db, "SELECT count(*) FROM documents WHERE uri = 'gone.txt'") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri = 'gone.txt'") == 0);
 
     /* a COMMIT statement that skips the step is refused: nothing of the
      * transaction is stored */
@@ -195,7 +186,7 @@ int main(void)
     CHECK(sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_COMMITHOOK);
     CHECK(sqlite3_get_autocommit(db));   /* rolled back */
     cc_kb_rollback(kb);
-    CHECK(count(db, "SELECT count(*) FROM documents WHERE uri = 'skip.txt'") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri = 'skip.txt'") == 0);
     CHECK(hits(db, "zqskipped") == 0);
     /* ... and forgotten with it: the next plain transaction commits */
     CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO meta(key, value) VALUES ('t2', '1');"
@@ -212,8 +203,8 @@ int main(void)
     }
     CHECK(fts_ok(db));
     CHECK(hits_are_live_chunks(db, "text", "text"));
-    CHECK(count(db, "SELECT count(*) FROM chunks_fts_docsize") ==
-          count(db, "SELECT count(*) FROM chunks"));
+    CHECK(check_count_rows(db, "SELECT count(*) FROM chunks_fts_docsize") ==
+          check_count_rows(db, "SELECT count(*) FROM chunks"));
 
     cc_kb_close(kb);
     {

@@ -11,6 +11,7 @@
 #include "graph.h"
 #include "retrieval.h"
 #include "check.h"
+#include "check_sql.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -95,16 +96,6 @@ static int on_trace(unsigned type, void *ud, void *p, void *x)
         }
     }
     return 0;
-}
-
-static long long count(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -2;
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
 }
 
 /* A TRUNCATE checkpoint on db completes and leaves an empty WAL. */
@@ -209,8 +200,8 @@ int main(void)
           == CC_OK);                           /* replaced: the remove statements */
     CHECK(cc_kb_commit(kb) == CC_OK);
     CHECK(stats.docs_added == 2 && stats.docs_replaced == 1);
-    CHECK(count(db, "SELECT count(*) FROM documents WHERE deleted = 0") == 2);
-    CHECK(count(db, "SELECT count(*) FROM mentions") > 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE deleted = 0") == 2);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM mentions") > 0);
     CHECK(busy_stmts(db) == 0);
 
     /* an input that fails half-way, with a kept statement left mid-step by
@@ -245,8 +236,8 @@ int main(void)
         CHECK_MSG(cr_ingest_data(kb, "three.txt", CR_FMT_UNKNOWN, t3, sizeof t3 - 1, &opts,
                                  &stats) == CC_OK, "%s", cc_kb_errmsg(kb));
         CHECK(cc_kb_commit(kb) == CC_OK);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri = 'three.txt'") == 1);
+        CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
+        CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri = 'three.txt'") == 1);
         CHECK(busy_stmts(db) == 0);
         CHECK(checkpoint_ok(db));
 
@@ -259,7 +250,7 @@ int main(void)
         sqlite3_busy_timeout(other, 0);
         CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE; CREATE TABLE t2(a); COMMIT", NULL, NULL,
                            NULL) == SQLITE_OK);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
+        CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri LIKE 'bad.jsonl%'") == 0);
 
         /* a JSON input whose records are all gone removes them (ingest_seen) */
         static const char jl2[] = "{\"id\": \"r1\", \"text\": \"Alan Turing again.\"}\n";
@@ -268,13 +259,13 @@ int main(void)
               == CC_OK);
         CHECK(cr_ingest_data(kb, "good.jsonl", CR_FMT_UNKNOWN, jl2, sizeof jl2 - 1, &opts,
                              &stats) == CC_OK);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri LIKE 'good.jsonl#%'"
+        CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri LIKE 'good.jsonl#%'"
                         " AND deleted = 0") == 1);
         CHECK(cr_ingest_data(kb, "good.jsonl", CR_FMT_UNKNOWN, jl3, sizeof jl3 - 1, &opts,
                              &stats) == CC_OK);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri = 'good.jsonl#r3'"
+        CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri = 'good.jsonl#r3'"
                         " AND deleted = 0") == 1);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE uri LIKE 'good.jsonl#%'"
+        CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE uri LIKE 'good.jsonl#%'"
                         " AND deleted = 0") == 1);
     }
 
@@ -285,7 +276,7 @@ int main(void)
         CHECK(cr_doc_remove(kb, "two.txt", &removed) == CC_NOTFOUND && removed == 0);
         CHECK(cr_doc_remove(kb, "three.txt", &removed) == CC_OK && removed == 1);
         CHECK(busy_stmts(db) == 0);
-        CHECK(count(db, "SELECT count(*) FROM documents WHERE deleted = 0") == 2);
+        CHECK(check_count_rows(db, "SELECT count(*) FROM documents WHERE deleted = 0") == 2);
     }
     cg_ingest_done();
 

@@ -16,6 +16,7 @@
 #include "retrieval.h"
 #include "graph.h"
 #include "check.h"
+#include "check_sql.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -23,16 +24,6 @@
 #include <unistd.h>
 
 #define N_INPUTS 40
-
-static long long count(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    long long n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -2;
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
-}
 
 /* Rows of entity_names matching the FTS5 query q (-2: the query failed). */
 static long long hits(sqlite3 *db, const char *q)
@@ -76,9 +67,9 @@ static int names_ok(sqlite3 *db)
  * aliases joined by " | "; no row without an entity (0: every row agrees). */
 static long long names_disagree(sqlite3 *db)
 {
-    return count(db, "SELECT count(*) FROM entity_names WHERE rowid NOT IN (SELECT id FROM"
+    return check_count_rows(db, "SELECT count(*) FROM entity_names WHERE rowid NOT IN (SELECT id FROM"
                      " entities)") +
-           count(db, "SELECT count(*) FROM entities e LEFT JOIN entity_names n ON n.rowid = e.id"
+           check_count_rows(db, "SELECT count(*) FROM entities e LEFT JOIN entity_names n ON n.rowid = e.id"
                      " WHERE (n.rowid IS NULL) <> NOT EXISTS (SELECT 1 FROM aliases a WHERE"
                      " a.entity_id = e.id) OR (n.rowid IS NOT NULL AND (length(n.names) <>"
                      " (SELECT sum(length(alias)) + 3 * (count(*) - 1) FROM aliases a WHERE"
@@ -153,7 +144,7 @@ static void two_batches(const char *dir, int with_bad, cc_kb **out)
                  'a' + i / 26, 'a' + i % 26);
         CHECK_OK(add(kb, uri, text, &o, &st));
     }
-    CHECK(count(db, "SELECT count(*) FROM aliases WHERE alias LIKE 'Velma Zq%'") == N_INPUTS);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM aliases WHERE alias LIKE 'Velma Zq%'") == N_INPUTS);
     CHECK(hits(db, "zqaa") == 0 && hits(db, "norvale") == 0);   /* not before the commit */
     CHECK_OK(cc_kb_commit(kb));
     CHECK(st.docs_added == N_INPUTS);
@@ -169,7 +160,7 @@ static void two_batches(const char *dir, int with_bad, cc_kb **out)
               (long long)sh.segments, N_INPUTS);
     CHECK_OK(cr_fts_shape_get(kb, CR_FTS_CHUNKS, &sh));      /* the other step ran too */
     CHECK_MSG(sh.segments == 1, "chunks_fts: %lld segments", (long long)sh.segments);
-    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM temp.names_stage") == 0);
     CHECK(names_ok(db));
 
     /* a batch with an input failing half-way: its first record's chunk
@@ -195,7 +186,7 @@ static void two_batches(const char *dir, int with_bad, cc_kb **out)
     CHECK(hits(db, "ns") == 0);
     names_of(db, "norvale systems", names, sizeof names);
     CHECK_STR(names, "Norvale Systems");
-    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM temp.names_stage") == 0);
     CHECK(names_ok(db));
     CHECK(names_disagree(db) == 0);
     *out = kb;
@@ -233,17 +224,17 @@ int main(void)
     free(b);
 
     CHECK_OK(cg_ingest_opts_with(kb, "rules", &o));
-    zqab_old = count(db, "SELECT id FROM entities WHERE key = 'velma zqab'");
+    zqab_old = check_count_rows(db, "SELECT id FROM entities WHERE key = 'velma zqab'");
     /* one batch: a committed entity gets a new name (NS, appended to its
      * row); an entity made and removed (its document replaced); a
      * committed one removed with its document and made again */
     CHECK_OK(cc_kb_begin(kb));
     CHECK_OK(add(kb, "ns.txt", "Norvale Systems (NS) opened an office in Porto.\n", &o, &st));
     CHECK_OK(add(kb, "twice.txt", "Dorvin Pellwick founded Zentrix Labs.\n", &o, &st));
-    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") > 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM temp.names_stage") > 0);
     CHECK_OK(add(kb, "twice.txt", "a plain line without any name.\n", &o, &st));
     CHECK_OK(add(kb, "d01.txt", "another plain line.\n", &o, &st));
-    CHECK(count(db, "SELECT count(*) FROM entities WHERE key = 'velma zqab'") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM entities WHERE key = 'velma zqab'") == 0);
     CHECK_OK(add(kb, "again.txt", "Velma Zqab came back to Norvale Systems.\n", &o, &st));
     CHECK_OK(add(kb, "quentor.txt", "Quentor Holdings bought a farm.\n", &o, &st));
     CHECK_OK(cc_kb_commit(kb));
@@ -251,11 +242,11 @@ int main(void)
     CHECK_STR(names, "Norvale Systems | NS");
     CHECK(hits(db, "ns") == 1 && hits(db, "norvale") == 1);
     CHECK(hits(db, "pellwick") == 0 && hits(db, "zentrix") == 0);
-    CHECK(count(db, "SELECT count(*) FROM entities WHERE key LIKE '%pellwick%'") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM entities WHERE key LIKE '%pellwick%'") == 0);
     CHECK(hits(db, "zqab") == 1);
-    CHECK(count(db, "SELECT n.rowid FROM entity_names n JOIN entities e ON e.id = n.rowid"
+    CHECK(check_count_rows(db, "SELECT n.rowid FROM entity_names n JOIN entities e ON e.id = n.rowid"
                     " WHERE e.key = 'velma zqab'") > zqab_old);
-    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM temp.names_stage") == 0);
     CHECK(names_ok(db));
     CHECK(names_disagree(db) == 0);
 
@@ -263,14 +254,14 @@ int main(void)
      * with a COMMIT statement, and the rolled-back names are nowhere */
     CHECK_OK(cc_kb_begin(kb));
     CHECK_OK(add(kb, "gone.txt", "Gorvan Quillet met Norvale Systems (NSY) people.\n", &o, &st));
-    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") > 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM temp.names_stage") > 0);
     cc_kb_rollback(kb);
     CHECK(sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO meta(key, value) VALUES ('t', '1');"
                            " COMMIT", NULL, NULL, NULL) == SQLITE_OK);
     CHECK(sqlite3_get_autocommit(db));
     CHECK(hits(db, "quillet") == 0 && hits(db, "nsy") == 0);
-    CHECK(count(db, "SELECT count(*) FROM aliases WHERE alias = 'Gorvan Quillet'") == 0);
-    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") <= 0);   /* empty, or gone */
+    CHECK(check_count_rows(db, "SELECT count(*) FROM aliases WHERE alias = 'Gorvan Quillet'") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM temp.names_stage") <= 0);   /* empty, or gone */
 
     /* an input alone (its own transaction, names written at once): a new
      * entity with two names, a new name of a committed entity */
@@ -281,11 +272,11 @@ int main(void)
     CHECK_OK(add(kb, "alone2.txt", "Quentor Holdings (QH) sold the farm.\n", &o, &st));
     names_of(db, "quentor holdings", names, sizeof names);
     CHECK_STR(names, "Quentor Holdings | QH");
-    CHECK(count(db, "SELECT count(*) FROM temp.names_stage") == 0);
+    CHECK(check_count_rows(db, "SELECT count(*) FROM temp.names_stage") == 0);
     CHECK(names_ok(db));
     CHECK(names_disagree(db) == 0);
-    CHECK(count(db, "SELECT count(*) FROM entity_names_docsize") ==
-          count(db, "SELECT count(*) FROM entity_names"));
+    CHECK(check_count_rows(db, "SELECT count(*) FROM entity_names_docsize") ==
+          check_count_rows(db, "SELECT count(*) FROM entity_names"));
 
     cg_ingest_done();
     cc_kb_close(kb);
