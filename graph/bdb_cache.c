@@ -50,7 +50,6 @@
 #endif
 
 static _Thread_local unsigned cache_mb;
-static _Thread_local int fast_cmp;       /* cg_bdb_fast_compare */
 static _Atomic unsigned long sized;      /* handles given a cache, ever */
 /* the handles made for this thread since cg_bdb_handles_forget (while a
  * cache was asked for): bdb_direct.c writes through librdf's own */
@@ -59,8 +58,7 @@ static _Thread_local void *handles[MAX_HANDLES];
 static _Thread_local unsigned nhandles;
 
 void cg_bdb_cache_begin(unsigned mb) { cache_mb = mb; nhandles = 0; }
-void cg_bdb_cache_end(void) { cache_mb = 0; nhandles = 0; fast_cmp = 0; }
-void cg_bdb_fast_compare(int on) { fast_cmp = on; }
+void cg_bdb_cache_end(void) { cache_mb = 0; nhandles = 0; }
 unsigned long cg_bdb_cache_sized(void) { return sized; }
 void cg_bdb_handles_forget(void) { nhandles = 0; }
 
@@ -80,48 +78,6 @@ static void find_real(void)
     if (f != db_create) real = f;    /* never this function itself */
 }
 
-/* Berkeley DB's default B-tree order, bytes as unsigned then the shorter
- * first, through memcmp: the default comparison (__bam_defcmp) walks the
- * keys a byte at a time and was a seventh of a store sync's instructions
- * (1.0 G of MuSiQue's 7.2 G).  The order is the same, so the files are the
- * same and any reader (librdf, db_dump, an older cairn) finds the keys.
- * Only for a writer that adds (cg_bdb_fast_compare): with a comparison of
- * its own, Berkeley DB's DB_SET returns a malloc'd copy of the stored
- * key, which librdf 1.0.17's lookups (librdf_hash_get_all: a removal's
- * count and context_remove_statements) never free, ~20 bytes a lookup. */
-static int key_cmp(DB *db, const DBT *a, const DBT *b)
-{
-    size_t n = a->size < b->size ? a->size : b->size;
-    int d = n ? memcmp(a->data, b->data, n) : 0;
-    (void)db;
-    if (d) return d;
-    return a->size < b->size ? -1 : a->size > b->size;
-}
-
-/* The prefix of b that sorts it after a (a < b), for the separators of
- * the internal pages: what Berkeley DB's default does (setting a
- * comparison drops it, and the internal pages would then hold whole
- * keys): the bytes up to and including the first that differs; when a
- * is a prefix of b, a's length plus one. */
-static size_t key_prefix(DB *db, const DBT *a, const DBT *b)
-{
-    const unsigned char *p = a->data, *q = b->data;
-    size_t n = a->size < b->size ? a->size : b->size, i = 0;
-    (void)db;
-    while (i + 8 <= n) {
-        uint64_t x, y;
-        memcpy(&x, p + i, 8);
-        memcpy(&y, q + i, 8);
-        if (x != y) break;
-        i += 8;
-    }
-    for (; i < n; i++)
-        if (p[i] != q[i]) return i + 1;
-    if (a->size < b->size) return a->size + 1;
-    if (b->size < a->size) return b->size + 1;
-    return b->size;
-}
-
 int db_create(DB **dbp, DB_ENV *env, u_int32_t flags)
 {
     int rc;
@@ -134,10 +90,6 @@ int db_create(DB **dbp, DB_ENV *env, u_int32_t flags)
         (*dbp)->set_cachesize(*dbp, cache_mb / 1024, (cache_mb % 1024) << 20, 1) == 0) {
         sized++;
         if (nhandles < MAX_HANDLES) handles[nhandles++] = *dbp;
-        /* the writer's handles when asked; a failure leaves the default
-         * (same order, more instructions) */
-        if (fast_cmp && !(*dbp)->set_bt_compare(*dbp, key_cmp))
-            (void)(*dbp)->set_bt_prefix(*dbp, key_prefix);
     }
     return rc;
 }

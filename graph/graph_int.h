@@ -60,11 +60,6 @@ struct cg_store {
  * writer (rdf.c); readers keep the default. */
 void cg_bdb_cache_begin(unsigned mb);
 void cg_bdb_cache_end(void);
-/* While a cache is asked for, the handles made next also compare keys
- * with memcmp (Berkeley DB's order, fewer instructions), when on: for a
- * store that will only be added to (librdf leaks a key copy a lookup on
- * such a handle: bdb_cache.c).  cg_bdb_cache_end turns it off. */
-void cg_bdb_fast_compare(int on);
 /* How many Berkeley DB handles were given such a cache so far (the
  * process's; 0 when the build has no <db.h>): lets a test see that
  * librdf's db_create calls come here. */

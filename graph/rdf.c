@@ -1024,21 +1024,6 @@ static cc_status add_all(builder *b)
     return s;
 }
 
-/* 1 when the change log after generation from removes something (or
- * cannot be read: the safe answer). */
-static int has_removals(cc_kb *kb, int64_t from)
-{
-    sqlite3_stmt *q;
-    int rc;
-    if (sqlite3_prepare_v2(cc_kb_db(kb), "SELECT 1 FROM changes WHERE generation > ?1 AND op <> 'add'"
-                           " LIMIT 1", -1, &q, NULL))
-        return 1;
-    sqlite3_bind_int64(q, 1, from);
-    rc = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return rc != SQLITE_DONE;
-}
-
 static cc_status apply_changes(builder *b, int64_t from)
 {
     sqlite3_stmt *q;
@@ -1172,7 +1157,6 @@ cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
     why = rebuild ? "requested" : needs_rebuild(kb, &sg, cur, &g);
     if (!why && g.generation == cur) { stats->generation = cur; goto out; }   /* current */
     cg_bdb_handles_forget();                    /* builder_init finds the store's own */
-    if (!why) cg_bdb_fast_compare(!has_removals(kb, g.generation));
     if (!why && cg_store_open_storage(&sg, CG_STORE_OPEN, &st) != CC_OK) {
         if (sg.kind != CG_STORAGE_BDB) {   /* a server out of reach is no reason to rebuild */
             s = cc_kb_seterr(kb, CC_IO, "graph store: %s (if the model is gone, cairn graph "
@@ -1192,7 +1176,6 @@ again:
         stats->rebuild_reason = why;
         remove_files(kb, &sg);
         cg_bdb_handles_forget();
-        cg_bdb_fast_compare(1);                 /* add_all: only adds */
         if ((s = cg_store_open_storage(&sg, CG_STORE_CREATE, &st))) {
             s = cc_kb_seterr(kb, s, "graph store: %s", cc_errmsg());
             goto out;
