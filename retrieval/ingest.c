@@ -547,6 +547,15 @@ fail:
     return s;
 }
 
+cc_status cr_ingest_batch_seconds(cc_kb *kb, double *secs)
+{
+    if (cc_kb_setting_f64(kb, "ingest.batch_seconds", 1, secs) != CC_OK || !(*secs >= 0) ||
+        *secs > 3600)
+        return cc_kb_seterr(kb, CC_INVALID, "setting ingest.batch_seconds must be 0..3600 seconds "
+                            "(how long a batch of files may hold the KB's write lock)");
+    return CC_OK;
+}
+
 cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts,
                          cr_ingest_stats *stats)
 {

@@ -504,6 +504,14 @@ int cr_ingest_in_batch(void);
 cc_status cr_ingest_file(cc_kb *kb, const char *path, const cr_ingest_opts *opts,
                          cr_ingest_stats *stats);
 
+/* The setting ingest.batch_seconds into *secs (1 when unset): how long a
+ * caller that ingests many files in one transaction keeps it open before
+ * it commits (0: a commit per file).  That transaction holds SQLite's
+ * write lock: whatever appends meanwhile (an ask's trace, the server's
+ * audit rows; they wait 5 s) or wants to see the files waits for it.
+ * CC_INVALID (cc_kb_errmsg names the setting) outside 0..3600. */
+cc_status cr_ingest_batch_seconds(cc_kb *kb, double *secs);
+
 /* Deletes the live document with this uri (or numeric id, given as
  * "#<id>"), with its chunks and FTS rows, in one transaction.  Replacing
  * or removing a document also deletes the graph rows of its chunks

@@ -187,11 +187,8 @@ static void embed_progress_fn(void *ud, int64_t done, int64_t total)
  * commit is cc_kb_commit's: it writes the batch's full-text rows first
  * (ingest.c's pre-commit step), one FTS5 segment per batch.
  * A batch also ends once it has been open for the setting
- * ingest.batch_seconds (1; 0: every file commits on its own): it holds
- * SQLite's write lock, and whatever else appends meanwhile (an ask's
- * trace, the server's audit rows: log transactions, which wait 5 s) or
- * reads the KB waits for its commit to see the files.  With extraction
- * on, a batch of 16 MB took 6 s here. */
+ * ingest.batch_seconds (cr_ingest_batch_seconds): with extraction on, a
+ * batch of 16 MB held SQLite's write lock for 6 s here. */
 #define BATCH_BYTES ((int64_t)16 << 20)
 #define BATCH_FILES 1000
 
@@ -311,10 +308,8 @@ int cmd_ingest(int argc, char **argv)
         free(inputs);
         return 2;
     }
-    if (cc_kb_setting_f64(kb, "ingest.batch_seconds", 1, &batch_s) != CC_OK || !(batch_s >= 0) ||
-        batch_s > 3600) {
-        cli_error("setting ingest.batch_seconds must be 0..3600 seconds (how long a batch of "
-                  "files may hold the KB's write lock)");
+    if (cr_ingest_batch_seconds(kb, &batch_s) != CC_OK) {
+        cli_error("%s", cc_kb_errmsg(kb));
         cc_kb_close(kb);
         free(inputs);
         return 1;

@@ -352,7 +352,7 @@ static cc_status walk(cq_session *s, paths *l, const char *path, int depth)
     return r;
 }
 
-#define INGEST_BATCH 256   /* files per commit */
+#define INGEST_BATCH 256   /* files per commit at most; and ingest.batch_seconds */
 
 static cc_status run_ingest(cq_session *s, cq_stmt *st, char **param)
 {
@@ -364,11 +364,16 @@ static cc_status run_ingest(cq_session *s, cq_stmt *st, char **param)
     cr_vectors_stats vs = {0};
     cc_buf j = CC_BUF_INIT(0), first = CC_BUF_INIT(1024);
     size_t i, failed = 0, in_batch = 0;
+    double batch_s, t0 = 0;
     cc_status r;
     if (!s->writer)
         return fail(s, CC_INVALID, "INGEST needs a writer session (cairn sql --write)");
     if (!*st->arg) return fail(s, CC_INVALID, "INGEST: the path is empty");
     if ((r = walk(s, &l, st->arg, 0))) goto out;
+    if ((r = cr_ingest_batch_seconds(s->kb, &batch_s))) {
+        fail(s, r, "INGEST: %s", cc_kb_errmsg(s->kb));
+        goto out;
+    }
     if ((r = cg_ingest_opts_from_kb(s->kb, &o))) {
         fail(s, r, "INGEST: %s", cc_kb_errmsg(s->kb));
         goto out;
@@ -379,12 +384,13 @@ static cc_status run_ingest(cq_session *s, cq_stmt *st, char **param)
             fail(s, r, "INGEST: %s", cc_kb_errmsg(s->kb));
             goto sync;
         }
+        if (!in_batch) t0 = cc_now_ms();
         in_batch++;
         if ((fr = cr_ingest_file(s->kb, l.v[i], &o, &stats)) != CC_OK) {
             if (!failed++) cc_buf_printf(&first, "%s", cc_kb_errmsg(s->kb));
             if (fr == CC_FULL || fr == CC_NOMEM) { cc_kb_rollback(s->kb); in_batch = 0; break; }
         }
-        if (in_batch == INGEST_BATCH || i + 1 == l.n) {
+        if (in_batch == INGEST_BATCH || i + 1 == l.n || cc_now_ms() - t0 >= batch_s * 1000) {
             in_batch = 0;
             if ((r = cc_kb_commit(s->kb))) {
                 fail(s, r, "INGEST: %s", cc_kb_errmsg(s->kb));

@@ -11,6 +11,8 @@
 #   - batch_seconds 0.2 and 0: the reader sees counts in between while the
 #     ingest runs; every file is stored once, the full-text index passes
 #     FTS5's integrity check and `cairn check` passes;
+#   - the same for the query language's INGEST (`cairn sql --write`,
+#     batches of at most 256 files);
 #   - a bad value (negative, over 3600, a string) is refused before
 #     anything is stored, naming the setting.
 set -u
@@ -38,12 +40,17 @@ setting() {
 }
 ndocs() { sqlite3 "$T/kb/cairn.db" "SELECT count(*) FROM documents" 2>/dev/null; }
 
-# ingest_watch: runs the ingest in the background and polls the document
-# count until it ends; the distinct counts strictly between 0 and 240
-# seen meanwhile into $between, the ingest's status into $irc
+# ingest_watch [sql]: runs the ingest (`cairn ingest`, or INGEST through
+# `cairn sql --write`) in the background and polls the document count
+# until it ends; the distinct counts strictly between 0 and 240 seen
+# meanwhile into $between, the ingest's status into $irc
 ingest_watch() {
   local c seen=" "
-  "$BIN" ingest "$T/kb" "$T/in" >"$T/out" 2>&1 & PID=$!
+  if [ "${1:-}" = sql ]; then
+    "$BIN" sql --write "$T/kb" -c "INGEST '$T/in'" >"$T/out" 2>&1 & PID=$!
+  else
+    "$BIN" ingest "$T/kb" "$T/in" >"$T/out" 2>&1 & PID=$!
+  fi
   while kill -0 "$PID" 2>/dev/null; do
     c=$(ndocs)
     if [ -n "$c" ] && [ "$c" -gt 0 ] && [ "$c" -lt 240 ]; then
@@ -73,6 +80,21 @@ for v in 0.2 0; do
     && ok || bad "batch_seconds $v: FTS5 integrity check"
   expect 0 "all checks passed" -- "$BIN" check "$T/kb"
 done
+
+# INGEST in the query language: 256 files a batch at most, so the 240
+# make one batch without the time bound
+setting 3600
+ingest_watch sql
+[ "$irc" = 0 ] && ok || bad "sql INGEST failed: $(tail -3 "$T/out")"
+[ "$between" = 0 ] && ok || bad "sql INGEST, one batch, yet $between counts seen between 0 and 240"
+setting 0.2
+ingest_watch sql
+[ "$irc" = 0 ] && ok || bad "sql INGEST failed: $(tail -3 "$T/out")"
+[ "$between" -ge 2 ] && ok || bad "sql INGEST, batch_seconds 0.2: $between counts seen between 0 and 240"
+[ "$(ndocs)" = 240 ] && ok || bad "sql INGEST: documents $(ndocs), want 240"
+setting -1
+expect 1 "ingest.batch_seconds" -- "$BIN" sql --write "$T/kb" -c "INGEST '$T/in'"
+[ "$(ndocs)" = 0 ] && ok || bad "sql INGEST with a bad setting stored $(ndocs) documents"
 
 for v in -1 3601 '"soon"'; do
   setting "$v"
