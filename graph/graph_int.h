@@ -94,6 +94,12 @@ unsigned  cg_bdb_sync_pending(void);   /* files remembered (for tests) */
  * lists the calls; they fail with EPERM).  0, or the errno of the
  * prctl that failed (ENOSYS: not Linux on x86-64 or aarch64). */
 int cg_sandbox_enter(int out_fd, int net);
+/* Makes the calling process the one the kernel kills first when memory
+ * runs out (oom_score_adj 1000; nothing where /proc cannot say so). */
+void cg_sandbox_oom_first(void);
+/* Process pid's resident memory in bytes (/proc/PID/statm), -1 when it
+ * cannot be read (gone, no /proc). */
+int64_t cg_sandbox_resident_bytes(pid_t pid);
 
 /* ---------------------------------------------------------------- bdb_direct.c */
 

@@ -25,14 +25,24 @@
  * still works; the filter also refuses the x32 system-call numbers and
  * any other architecture's.  PR_SET_NO_NEW_PRIVS is set first, as the
  * kernel requires of an unprivileged process; both hold until the
- * process exits and are inherited by nothing (it can make no children). */
+ * process exits and are inherited by nothing (it can make no children).
+ *
+ * Memory: a join can grow without end within the time limit.  The parent
+ * watches the child's resident memory (cg_sandbox_resident_bytes) and
+ * kills it past a bound, rather than the child getting allocation
+ * failures (with an address-space limit, Rasqal took a failed allocation
+ * for the end of its rows and answered wrongly); and the child makes
+ * itself the kernel's first choice when memory runs out
+ * (cg_sandbox_oom_first), so that a query cannot take a server down. */
 #define _GNU_SOURCE
 #include "graph_int.h"
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
 #include <linux/audit.h>
@@ -216,3 +226,27 @@ int cg_sandbox_enter(int out_fd, int net)
 }
 
 #endif
+
+/* ---------------------------------------------------------------- memory */
+
+void cg_sandbox_oom_first(void)
+{
+    FILE *f = fopen("/proc/self/oom_score_adj", "w");
+    if (f) {
+        fputs("1000", f);
+        fclose(f);
+    }
+}
+
+int64_t cg_sandbox_resident_bytes(pid_t pid)
+{
+    char path[64];
+    unsigned long size = 0, resident = 0;
+    long psz = sysconf(_SC_PAGESIZE);
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
+    if (!(f = fopen(path, "r"))) return -1;
+    if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0, psz = -1;
+    fclose(f);
+    return psz > 0 ? (int64_t)resident * psz : -1;
+}

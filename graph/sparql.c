@@ -32,6 +32,11 @@
 #define LIMIT_DEFAULT    1000
 #define LIMIT_MAX        1000000
 #define TIMEOUT_DEFAULT  10000
+/* the query child's resident memory beyond what it inherits
+ * (graph.sparql_memory_mb; 0: no bound) */
+#define MEMORY_DEFAULT_MB 2048
+#define MEMORY_MAX_MB     1048576
+#define MEMORY_POLL_MS    20
 
 /* ---------------------------------------------------------------- the verb */
 
@@ -339,7 +344,7 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
     cg_store *st = NULL;
     cc_buf got = CC_BUF_INIT(0);
     cg_storage sg;
-    int64_t gen = 0;
+    int64_t gen = 0, mem_mb = 0, base;
     int fd = -1, pfd[2] = {-1, -1}, status = 0, timed_out = 0;
     double deadline;
     pid_t pid;
@@ -352,6 +357,10 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
     if (strlen(query) > (1u << 20))
         return cc_kb_seterr(kb, CC_TOOBIG, "SPARQL: the query is over 1 MiB");
     if ((s = check_verb(kb, query, &verb))) return s;
+    if (cc_kb_setting_i64(kb, "graph.sparql_memory_mb", MEMORY_DEFAULT_MB, &mem_mb) != CC_OK ||
+        mem_mb < 0 || mem_mb > MEMORY_MAX_MB)
+        return cc_kb_seterr(kb, CC_INVALID, "setting graph.sparql_memory_mb must be 0 (no bound) "
+                            "..%d", MEMORY_MAX_MB);
     if ((s = cg_storage_from_kb(kb, &sg))) return s;
     if ((s = cg_graph_open_read(kb, &st, &fd, &gen))) { cg_storage_free(&sg); return s; }
     cg_store_close(st);                 /* checked; the child opens its own */
@@ -364,6 +373,7 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
         cc_buf ans = CC_BUF_INIT(0), err = CC_BUF_INIT(1 << 16);
         cc_status cs;
         close(pfd[0]);
+        cg_sandbox_oom_first();
         cs = run_query(&sg, query, limit, table, gen, pfd[1], &ans, &err);
         if (cs == CC_OK) {
             write_all(pfd[1], "O", 1);
@@ -377,6 +387,10 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
     close(pfd[1]);
     pfd[1] = -1;
     deadline = cc_now_ms() + (double)timeout_ms;
+    /* the child's memory is what it adds to what it inherited (fork
+     * counts the parent's pages as the child's too), looked at every
+     * MEMORY_POLL_MS */
+    base = mem_mb ? cg_sandbox_resident_bytes(pid) : -1;
     for (;;) {
         struct pollfd p = {pfd[0], POLLIN, 0};
         char buf[65536];
@@ -384,6 +398,16 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
         ssize_t n;
         int pr;
         if (left <= 0) { timed_out = 1; break; }
+        if (base >= 0) {
+            int64_t now = cg_sandbox_resident_bytes(pid);
+            if (now > base && now - base > mem_mb * ((int64_t)1 << 20)) {
+                s = cc_kb_seterr(kb, CC_TOOBIG, "SPARQL: the query needed more than %lld MB of "
+                                 "memory (setting graph.sparql_memory_mb); narrow it or raise the "
+                                 "setting", (long long)mem_mb);
+                break;
+            }
+            if (left > MEMORY_POLL_MS) left = MEMORY_POLL_MS;
+        }
         pr = poll(&p, 1, (int)(left > 1e9 ? 1e9 : left) + 1);
         if (pr < 0 && errno == EINTR) continue;
         if (pr < 0) { s = cc_kb_seterr(kb, CC_IO, "SPARQL: poll: %s", strerror(errno)); break; }

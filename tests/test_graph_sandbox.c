@@ -7,7 +7,9 @@
  * with EPERM and change nothing (checked from outside).  What a query
  * needs still works: reading an open descriptor, memory, the answer
  * pipe, stderr.  With net the socket calls work (the PostgreSQL
- * storage's connection).  Results come back through the pipe. */
+ * storage's connection).  Results come back through the pipe.  The
+ * memory watch's reading (cg_sandbox_resident_bytes) grows with touched
+ * memory, and cg_sandbox_oom_first sets oom_score_adj 1000. */
 #define _GNU_SOURCE
 #include "graph_int.h"
 #include "check.h"
@@ -146,6 +148,32 @@ int main(void)
                   strerror(r[R_SOCKET]), strerror(r[R_SEND]));
         CHECK(r[R_OPEN] == EPERM && r[R_WRITE_SOCK] == EPERM && r[R_FORK] == EPERM);
     } else CHECK_MSG(0, "no results from the sandboxed child (net)");
+
+    /* memory: resident bytes grow with what a process touches; the child
+     * made the kernel's first choice keeps oom_score_adj 1000 */
+    {
+        int64_t before = cg_sandbox_resident_bytes(getpid()), after;
+        size_t n = (size_t)64 << 20;
+        char *m = malloc(n);
+        int status = 0;
+        pid_t p;
+        if (m) memset(m, 1, n);
+        after = cg_sandbox_resident_bytes(getpid());
+        CHECK_MSG(m && before > 0 && after - before >= (int64_t)60 << 20,
+                  "resident %lld then %lld bytes", (long long)before, (long long)after);
+        free(m);
+        CHECK(cg_sandbox_resident_bytes((pid_t)0x7ffffff0) == -1);
+        p = fork();
+        if (p == 0) {
+            char v[16] = "";
+            FILE *o;
+            cg_sandbox_oom_first();
+            o = fopen("/proc/self/oom_score_adj", "r");
+            _exit(o && fgets(v, sizeof v, o) && atoi(v) == 1000 ? 0 : 1);
+        }
+        if (p > 0) waitpid(p, &status, 0);
+        CHECK_MSG(p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "oom_score_adj not 1000");
+    }
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

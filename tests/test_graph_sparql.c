@@ -171,6 +171,25 @@ int main(void)
     CHECK(cg_sparql_exec(kb, "SELECT ?a WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l "
                              "FILTER(?l = \"none\") }", 0, 200, &b) == CC_INTERRUPTED);
     CHECK(b.len == 0);
+    /* memory: a join that grows past graph.sparql_memory_mb is stopped,
+     * with a message naming the setting, not answered from what fitted */
+    CHECK_OK(cc_kb_setting_set(kb, "graph.sparql_memory_mb", "32"));
+    {
+        double t0 = cc_now_ms();
+        cc_status ms = cg_sparql_exec(kb, "SELECT ?a ?d ?g WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i ."
+                                          " ?j ?k ?l } ORDER BY ?a ?d ?g ?j LIMIT 1", 0, 120000, &b);
+        CHECK_MSG(ms == CC_TOOBIG && strstr(cc_kb_errmsg(kb), "graph.sparql_memory_mb"),
+                  "status %d after %.0f ms: %s", (int)ms, cc_now_ms() - t0, cc_kb_errmsg(kb));
+        CHECK(b.len == 0);
+    }
+    cc_buf_reset(&b);
+    CHECK_OK(cg_sparql_exec(kb, "SELECT ?s WHERE { ?s ?p ?o }", 3, 0, &b));   /* small: answered */
+    cc_buf_reset(&b);
+    CHECK_OK(cc_kb_setting_set(kb, "graph.sparql_memory_mb", "-1"));
+    CHECK(cg_sparql_exec(kb, "SELECT ?s WHERE { ?s ?p ?o }", 3, 0, &b) == CC_INVALID &&
+          strstr(cc_kb_errmsg(kb), "graph.sparql_memory_mb"));
+    CHECK_OK(cc_kb_setting_set(kb, "graph.sparql_memory_mb", "2048"));
+    cc_buf_reset(&b);
     /* the store is still whole and nothing was written */
     CHECK_OK(cg_graph_check(kb, &b, &problems));
     CHECK_MSG(problems == 0, "%s", b.data ? b.data : "");
