@@ -395,6 +395,12 @@ cc_status cg_sparql_exec(cc_kb *kb, const char *query, size_t limit, int64_t tim
  * "(stopped at the limit of N)" ends a truncated answer. */
 cc_status cg_sparql_exec_table(cc_kb *kb, const char *query, size_t limit, int64_t timeout_ms,
                                cc_buf *out);
+/* 1 when the calling thread's last cg_sparql_exec(_table) failed because
+ * the query process outgrew the setting graph.sparql_memory_mb (2048 MB
+ * of resident memory over what it inherited; 0 in the setting: no bound),
+ * with CC_TOOBIG, as an answer over its buffer also fails: the server
+ * tells them apart. */
+int cg_sparql_over_memory(void);
 
 /* A triple pattern: NULL / 0 fields match anything; given fields must be
  * equal.  subject and predicate are IRIs; object is an IRI, or with

@@ -337,6 +337,10 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* ---------------------------------------------------------------- cg_sparql_exec */
 
+static _Thread_local int over_memory;     /* cg_sparql_over_memory */
+
+int cg_sparql_over_memory(void) { return over_memory; }
+
 static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t timeout_ms,
                         int table, cc_buf *out)
 {
@@ -350,6 +354,7 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
     pid_t pid;
     cc_status s;
     C_ASSERT(kb && query && out);
+    over_memory = 0;
     if (!limit) limit = LIMIT_DEFAULT;
     if (limit > LIMIT_MAX)
         return cc_kb_seterr(kb, CC_INVALID, "SPARQL: limit %zu is over %d", limit, LIMIT_MAX);
@@ -401,6 +406,7 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
         if (base >= 0) {
             int64_t now = cg_sandbox_resident_bytes(pid);
             if (now > base && now - base > mem_mb * ((int64_t)1 << 20)) {
+                over_memory = 1;
                 s = cc_kb_seterr(kb, CC_TOOBIG, "SPARQL: the query needed more than %lld MB of "
                                  "memory (setting graph.sparql_memory_mb); narrow it or raise the "
                                  "setting", (long long)mem_mb);

@@ -374,6 +374,8 @@ enum MHD_Result serve_sparql(serve_req *r)
         ret = serve_send_error(r, 404, "no_graph_store", "%s", cc_kb_errmsg(s->kb));
     else if (st == CC_BUSY)
         ret = serve_send_error(r, 503, "busy", "%s", cc_kb_errmsg(s->kb));
+    else if (st == CC_TOOBIG && cg_sparql_over_memory())
+        ret = serve_send_error(r, 400, "query_memory", "%s", cc_kb_errmsg(s->kb));
     else if (st == CC_TOOBIG)
         ret = serve_send_error(r, 413, "result_too_large", "%s", cc_kb_errmsg(s->kb));
     else

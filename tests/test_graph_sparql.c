@@ -180,10 +180,11 @@ int main(void)
                                           " ?j ?k ?l } ORDER BY ?a ?d ?g ?j LIMIT 1", 0, 120000, &b);
         CHECK_MSG(ms == CC_TOOBIG && strstr(cc_kb_errmsg(kb), "graph.sparql_memory_mb"),
                   "status %d after %.0f ms: %s", (int)ms, cc_now_ms() - t0, cc_kb_errmsg(kb));
-        CHECK(b.len == 0);
+        CHECK(b.len == 0 && cg_sparql_over_memory());
     }
     cc_buf_reset(&b);
     CHECK_OK(cg_sparql_exec(kb, "SELECT ?s WHERE { ?s ?p ?o }", 3, 0, &b));   /* small: answered */
+    CHECK(!cg_sparql_over_memory());
     cc_buf_reset(&b);
     CHECK_OK(cc_kb_setting_set(kb, "graph.sparql_memory_mb", "-1"));
     CHECK(cg_sparql_exec(kb, "SELECT ?s WHERE { ?s ?p ?o }", 3, 0, &b) == CC_INVALID &&
