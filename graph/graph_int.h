@@ -94,6 +94,9 @@ unsigned  cg_bdb_sync_pending(void);   /* files remembered (for tests) */
  * lists the calls; they fail with EPERM).  0, or the errno of the
  * prctl that failed (ENOSYS: not Linux on x86-64 or aarch64). */
 int cg_sandbox_enter(int out_fd, int net);
+/* Closes every descriptor from 3 up but keep (the query child, first
+ * thing after the fork: it opens its own store). */
+void cg_sandbox_close_inherited(int keep);
 /* Makes the calling process the one the kernel kills first when memory
  * runs out (oom_score_adj 1000; nothing where /proc cannot say so). */
 void cg_sandbox_oom_first(void);

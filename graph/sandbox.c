@@ -27,6 +27,10 @@
  * kernel requires of an unprivileged process; both hold until the
  * process exits and are inherited by nothing (it can make no children).
  *
+ * Descriptors: the child first closes every descriptor it inherited but
+ * its pipe and 0-2 (cg_sandbox_close_inherited): a server's client
+ * sockets and open catalog files are not there to be read or written.
+ *
  * Memory: a join can grow without end within the time limit.  The parent
  * watches the child's resident memory (cg_sandbox_resident_bytes) and
  * kills it past a bound, rather than the child getting allocation
@@ -249,4 +253,20 @@ int64_t cg_sandbox_resident_bytes(pid_t pid)
     if (fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0, psz = -1;
     fclose(f);
     return psz > 0 ? (int64_t)resident * psz : -1;
+}
+
+/* ---------------------------------------------------------------- descriptors */
+
+void cg_sandbox_close_inherited(int keep)
+{
+    long max = sysconf(_SC_OPEN_MAX);
+    int fd;
+    if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) == 0 &&
+        close_range((unsigned)keep + 1, ~0u, 0) == 0)
+        return;
+    if (keep == 3 && close_range(4, ~0u, 0) == 0) return;
+    /* no close_range (a kernel before 5.9): one by one */
+    if (max < 0 || max > 65536) max = 65536;
+    for (fd = 3; fd < max; fd++)
+        if (fd != keep) (void)close(fd);
 }

@@ -10,8 +10,9 @@
  * Rasqal nor librdf can be interrupted in the middle of a join, so a
  * process is the only way to a hard time limit; it also keeps a crash or
  * runaway memory of the query engine out of a server.  The child touches
- * only the store (no SQLite, no KB handle) and ends with _exit.  It opens
- * the store, then confines itself (sandbox.c: no file opened, created or
+ * only the store (no SQLite, no KB handle) and ends with _exit.  It closes
+ * every descriptor it inherited but its pipe, opens the store, then
+ * confines itself (sandbox.c: no file opened, created or
  * changed, no process started, nothing written but to the pipe, no
  * network but the PostgreSQL storage's) before Rasqal parses the query.
  *
@@ -377,7 +378,7 @@ static cc_status sparql(cc_kb *kb, const char *query, size_t limit, int64_t time
     if (pid == 0) {                     /* child: run, write, _exit */
         cc_buf ans = CC_BUF_INIT(0), err = CC_BUF_INIT(1 << 16);
         cc_status cs;
-        close(pfd[0]);
+        cg_sandbox_close_inherited(pfd[1]);   /* pfd[0] and the server's sockets and files */
         cg_sandbox_oom_first();
         cs = run_query(&sg, query, limit, table, gen, pfd[1], &ans, &err);
         if (cs == CC_OK) {

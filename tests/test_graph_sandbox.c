@@ -9,7 +9,8 @@
  * pipe, stderr.  With net the socket calls work (the PostgreSQL
  * storage's connection).  Results come back through the pipe.  The
  * memory watch's reading (cg_sandbox_resident_bytes) grows with touched
- * memory, and cg_sandbox_oom_first sets oom_score_adj 1000. */
+ * memory, cg_sandbox_oom_first sets oom_score_adj 1000, and
+ * cg_sandbox_close_inherited leaves only the pipe and 0-2 open. */
 #define _GNU_SOURCE
 #include "graph_int.h"
 #include "check.h"
@@ -148,6 +149,31 @@ int main(void)
                   strerror(r[R_SOCKET]), strerror(r[R_SEND]));
         CHECK(r[R_OPEN] == EPERM && r[R_WRITE_SOCK] == EPERM && r[R_FORK] == EPERM);
     } else CHECK_MSG(0, "no results from the sandboxed child (net)");
+
+    /* descriptors: the child closes what it inherited but its pipe */
+    {
+        int sv[2] = {-1, -1}, p2[2] = {-1, -1}, fd = open(path, O_RDONLY), status = 0;
+        pid_t p;
+        CHECK(fd >= 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 && pipe(p2) == 0);
+        p = fork();
+        if (p == 0) {
+            int gone = 0;
+            cg_sandbox_close_inherited(p2[1]);
+            gone += fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+            gone += fcntl(sv[0], F_GETFD) < 0 && errno == EBADF;
+            gone += fcntl(sv[1], F_GETFD) < 0 && errno == EBADF;
+            gone += fcntl(p2[0], F_GETFD) < 0 && errno == EBADF;
+            _exit(gone == 4 && fcntl(p2[1], F_GETFD) >= 0 && fcntl(2, F_GETFD) >= 0 ? 0 : 1);
+        }
+        if (p > 0) waitpid(p, &status, 0);
+        CHECK_MSG(p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "inherited descriptors left open, or the pipe or stderr closed");
+        close(fd);
+        close(sv[0]);
+        close(sv[1]);
+        close(p2[0]);
+        close(p2[1]);
+    }
 
     /* memory: resident bytes grow with what a process touches; the child
      * made the kernel's first choice keeps oom_score_adj 1000 */
