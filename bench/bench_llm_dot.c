@@ -2,7 +2,9 @@
  * read) of llm/'s dot-product kernels for each quantised type, measured in
  * the same run: the float path (weights times a float vector, what decode
  * used before the integer path) against the integer path (the input
- * quantised once per pass, then one row at a time as decode does). Two sizes: 128 KiB of rows (stays in L2: the compute
+ * quantised once per pass, then one row at a time as decode does), the
+ * integer path with the AVX2 kernels and with the AVX-512 ones (simd512.c;
+ * the same as AVX2 where the processor lacks them). Two sizes: 128 KiB of rows (stays in L2: the compute
  * ceiling) and 256 MiB (streams from memory). Best of N interleaved
  * rounds, so that other processes on a shared machine disturb it less.
  *
@@ -30,7 +32,7 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     static const int types[] = {CL_TYPE_Q8_0, CL_TYPE_Q4_0, CL_TYPE_Q4_K, CL_TYPE_Q6_K};
-    static const char *mode_name[2] = {"float path", "integer"};
+    static const char *mode_name[3] = {"float path", "int AVX2", "int AVX-512"};
     int rounds = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 9, t;
     size_t big = (size_t)256 << 20, small = (size_t)128 << 10;
     uint8_t *w = malloc(big);
@@ -46,16 +48,17 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < big; i++) w[i] = (uint8_t)((i * 2654435761u) >> 13); /* random quants and scales */
     for (i = 0; i < 4864; i++) x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
-    printf("one thread, best of %d rounds, %s time; AVX2 kernels: %s\n", rounds,
-           clk == CLOCK_MONOTONIC ? "wall" : "thread CPU", cl_simd_avx2() ? "yes" : "no");
+    printf("one thread, best of %d rounds, %s time; AVX2 kernels: %s; AVX-512 kernels: %s\n", rounds,
+           clk == CLOCK_MONOTONIC ? "wall" : "thread CPU", cl_simd_avx2() ? "yes" : "no",
+           cl_simd_avx512() ? "yes" : "no");
     printf("%-5s %5s %-11s %14s %16s\n", "type", "K", "kernel", "in-L2 GB/s", "streaming GB/s");
     for (t = 0; t < 4; t++) {
         int type = types[t], m, r, sz;
         uint64_t K = type == CL_TYPE_Q8_0 || type == CL_TYPE_Q4_0 ? 896 : 4864; /* Qwen2.5-0.5B's row widths */
         size_t rb = 0, rows;
-        double best[2][2] = {{0}};
+        double best[3][2] = {{0}};
         cl_dot_fn fdot = cl_dot_select(1);
-        cl_qdot_fn qdot = cl_qdot_select(1);
+        cl_qdot_fn qdot[3] = {NULL, cl_qdot_select(CL_SIMD_AVX2), cl_qdot_select(CL_SIMD_BEST)};
         cl_act_quantize_fn actq = cl_act_quantize_select(1);
         size_t bb = cl_type_block_bytes(type), b;
         uint16_t h = cl_f32_to_fp16(0.01f);
@@ -66,7 +69,7 @@ int main(int argc, char **argv)
             if (type == CL_TYPE_Q4_K) w[b + 2] = (uint8_t)h, w[b + 3] = (uint8_t)(h >> 8);
         }
         for (r = 0; r < rounds; r++)
-            for (m = 0; m < 2; m++)
+            for (m = 0; m < 3; m++)
                 for (sz = 0; sz < 2; sz++) {
                     int reps = sz ? 1 : 400, rep;
                     double t0, g;
@@ -78,12 +81,12 @@ int main(int argc, char **argv)
                         if (m == 0)
                             for (k = 0; k < rows; k++) sink += fdot(type, w + k * rb, x, K);
                         else
-                            for (k = 0; k < rows; k++) sink += qdot(type, w + k * rb, xq, K);
+                            for (k = 0; k < rows; k++) sink += qdot[m](type, w + k * rb, xq, K);
                     }
                     g = (double)rows * rb * reps / (now_s() - t0) / 1e9;
                     if (g > best[m][sz]) best[m][sz] = g;
                 }
-        for (m = 0; m < 2; m++)
+        for (m = 0; m < 3; m++)
             printf("%-5s %5llu %-11s %14.2f %16.2f\n", cl_type_name(type), (unsigned long long)K, mode_name[m],
                    best[m][0], best[m][1]);
     }

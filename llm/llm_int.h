@@ -50,6 +50,14 @@ typedef float (*cl_dot_fn)(int type, const uint8_t *row, const float *x, uint64_
 float cl_dot_ref(int type, const uint8_t *row, const float *x, uint64_t n);
 cl_dot_fn cl_dot_select(int simd);
 int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
+/* The simd argument of the cl_*_select functions: CL_SIMD_OFF the portable
+ * kernels; CL_SIMD_BEST the widest the processor has (AVX-512 for
+ * cl_qdot_select and cl_qdot_rows_select, simd512.c, when cl_simd_avx512;
+ * AVX2 for the others); CL_SIMD_AVX2 at most AVX2 (for comparisons). */
+#define CL_SIMD_OFF 0
+#define CL_SIMD_BEST 1
+#define CL_SIMD_AVX2 2
+int cl_simd_avx512(void); /* 1 when the AVX-512 kernels are in use (CAIRN_LLM_SIMD=avx2 turns them off) */
 /* Four dot products of one row with x + r*ldx (r < 4), bit for bit equal
  * to four calls of the cl_dot_select(simd) kernel; faster for Q8_0, Q4_0,
  * Q4_K and Q6_K (the weights are converted once for the four). */
@@ -105,6 +113,10 @@ typedef void (*cl_qdot_rows_fn)(int wtype, const uint8_t *w, size_t rb, const vo
 void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
                       uint64_t r0, uint64_t r1);
 cl_qdot_rows_fn cl_qdot_rows_select(int simd);
+/* simd512.c's kernels (x86-64 only; call them only when cl_simd_avx512) */
+float cl_qdot_avx512(int wtype, const uint8_t *row, const void *xq, uint64_t n);
+void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
+                         uint64_t r0, uint64_t r1);
 /* Integer corrections shared by both paths: sum_j min_j * (sum of the
  * inputs of sub-block j) for a Q4_K block, 32 * sum_g scale_g * (sum of
  * group g) for a Q6_K block. */

@@ -1087,6 +1087,32 @@ int cl_simd_avx2(void)
 #endif
 }
 
+/* 1 when simd512.c's kernels are in use: AVX-512 F, BW, VL, VNNI and VBMI
+ * in the processor (CPUID leaf 7), their registers enabled by the
+ * operating system (XCR0: opmask and all 32 ZMM registers), the AVX2
+ * kernels in use, and CAIRN_LLM_SIMD not "avx2". */
+int cl_simd_avx512(void)
+{
+#if defined(CL_HAVE_X86) && defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        const char *e = getenv("CAIRN_LLM_SIMD");
+        unsigned a, b, c, d, xlo = 0, xhi = 0;
+        int ok = cl_simd_avx2() && !(e && !strcmp(e, "avx2")) && __get_cpuid(1, &a, &b, &c, &d) && (c >> 27 & 1);
+        if (ok) { /* OSXSAVE: XGETBV is allowed */
+            __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+            ok = (xlo & 0xe6) == 0xe6 && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 16 & 1) &&
+                 (b >> 30 & 1) && (b >> 31 & 1) && (c >> 1 & 1) && (c >> 11 & 1);
+        }
+        (void)xhi;
+        cached = ok;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 /* The AVX2 kernel when asked for (simd) and the processor has it, else the
  * portable one; on other processors the AVX2 kernels do not exist. */
 #ifdef CL_HAVE_X86
@@ -1095,8 +1121,17 @@ int cl_simd_avx2(void)
 #define PICK(simd, fast, ref) ((void)(simd), (ref))
 #endif
 
-cl_qdot_fn cl_qdot_select(int simd) { return PICK(simd, simd_qdot, cl_qdot_ref); }
-cl_qdot_rows_fn cl_qdot_rows_select(int simd) { return PICK(simd, simd_qdot_rows, cl_qdot_rows_ref); }
+#if defined(CL_HAVE_X86) && defined(__x86_64__)
+#define PICK512(simd, f512, fast, ref) ((simd) == CL_SIMD_BEST && cl_simd_avx512() ? (f512) : PICK(simd, fast, ref))
+#else
+#define PICK512(simd, f512, fast, ref) PICK(simd, fast, ref)
+#endif
+
+cl_qdot_fn cl_qdot_select(int simd) { return PICK512(simd, cl_qdot_avx512, simd_qdot, cl_qdot_ref); }
+cl_qdot_rows_fn cl_qdot_rows_select(int simd)
+{
+    return PICK512(simd, cl_qdot_rows_avx512, simd_qdot_rows, cl_qdot_rows_ref);
+}
 
 cl_act_quantize_fn cl_act_quantize_select(int simd) { return PICK(simd, simd_act_quantize, cl_act_quantize_ref); }
 

@@ -131,16 +131,25 @@ static void act_value(int wtype, const void *xq, int i, float *d, int *q)
     }
 }
 
-static void test_kernels(void)
+/* The kernels of a level: "AVX2" or "AVX-512" (CL_SIMD_BEST where the
+ * processor has it; elsewhere the same kernels as AVX2 again). */
+static const char *level_name(int lv)
+{
+    return lv == CL_SIMD_AVX2 ? "AVX2" : cl_simd_avx512() ? "AVX-512" : "best (AVX2)";
+}
+
+static void test_kernels(int lv)
 {
     static const int types[] = {CL_TYPE_Q8_0, CL_TYPE_Q4_0, CL_TYPE_Q4_K, CL_TYPE_Q6_K};
     static const int sizes32[] = {32, 64, 96, 128, 160, 224, 896, 928, 4864};
     static const int sizesK[] = {256, 512, 768, 1024, 1280, 4864};
     static uint8_t row[4864 * 2], xq[16384];
     static float x[4864], w[4864], xd[4864];
-    cl_qdot_fn simd = cl_qdot_select(1);
+    cl_qdot_fn simd = cl_qdot_select(lv);
     int t, it, i, k;
     if (!cl_simd_avx2()) printf("note: no AVX2 here (or CAIRN_LLM_SIMD=0): the SIMD path is the reference\n");
+    if (lv == CL_SIMD_BEST && !cl_simd_avx512())
+        printf("note: no AVX-512 VNNI/VBMI here (or CAIRN_LLM_SIMD=avx2): its kernels are not tested\n");
     for (t = 0; t < 4; t++) {
         int K = types[t] == CL_TYPE_Q4_K || types[t] == CL_TYPE_Q6_K, ns = K ? 6 : 9;
         int differ = 0, off_exact = 0, off_bound = 0;
@@ -181,12 +190,13 @@ static void test_kernels(void)
                 if (mass > 0 && fabs(b - exact) / mass > worst) worst = fabs(b - exact) / mass;
                 if (bound > 0 && fabs(b - fl) / bound > worst_bound) worst_bound = fabs(b - fl) / bound;
             }
-        CHECK_MSG(differ == 0, "%s: %d AVX2 results differ from the portable path", cl_type_name(types[t]), differ);
+        CHECK_MSG(differ == 0, "%s: %d %s results differ from the portable path", cl_type_name(types[t]), differ,
+                  level_name(lv));
         CHECK_MSG(off_exact == 0, "%s: %d results off the exact integer product", cl_type_name(types[t]), off_exact);
         CHECK_MSG(off_bound == 0, "%s: %d results outside the quantisation bound of the float path",
                   cl_type_name(types[t]), off_bound);
-        printf("%-5s int path: max |int - exact| / mass = %.2g, max |int - float| / bound = %.2f\n",
-               cl_type_name(types[t]), worst, worst_bound);
+        printf("%-5s %s int path: max |int - exact| / mass = %.2g, max |int - float| / bound = %.2f\n",
+               cl_type_name(types[t]), level_name(lv), worst, worst_bound);
     }
 }
 
@@ -195,13 +205,13 @@ static void test_kernels(void)
  * single bits and random, with activations at +-127 (the largest input
  * sums the min correction sees) and random; AVX2 == C bit for bit, and the
  * C path equal to the exact product of the dequantised values. */
-static void test_q4k_scales(void)
+static void test_q4k_scales(int lv)
 {
     enum { NSB = 3, N = 256 * NSB };
     static uint8_t row[144 * NSB];
     static cl_act_q8k y[NSB];
     static float w[N];
-    cl_qdot_fn simd = cl_qdot_select(1);
+    cl_qdot_fn simd = cl_qdot_select(lv);
     int it, i, k, differ = 0, off = 0;
     for (it = 0; it < 400; it++) {
         double exact = 0, mass = 0;
@@ -229,7 +239,7 @@ static void test_q4k_scales(void)
         differ += memcmp(&a, &b, sizeof a) != 0;
         off += fabs(b - exact) > 1e-5 * mass + 1e-6;
     }
-    CHECK_MSG(differ == 0, "Q4_K scales: %d AVX2 results differ from the portable path", differ);
+    CHECK_MSG(differ == 0, "Q4_K scales: %d %s results differ from the portable path", differ, level_name(lv));
     CHECK_MSG(off == 0, "Q4_K scales: %d results off the exact product", off);
 }
 
@@ -268,17 +278,17 @@ static void test_backend(int type)
     }
     CHECK_MSG(diff == 0, "%s: %d products differ from the portable integer path", cl_type_name(type), diff);
     { /* the row-range kernel (decode) against the per-row one, on a sub-range, with and without bias */
-        cl_qdot_rows_fn rows = cl_qdot_rows_select(1);
-        cl_qdot_fn one = cl_qdot_select(1);
         float Ya[R], Yb[R];
         cl_act_quantize_ref(type, X, K, xq);
-        for (b = 0; b < 2; b++) {
+        for (b = 0; b < 4; b++) { /* without and with bias, AVX2 and the best level */
+            cl_qdot_rows_fn rows = cl_qdot_rows_select(b < 2 ? CL_SIMD_AVX2 : CL_SIMD_BEST);
+            cl_qdot_fn one = cl_qdot_select(b < 2 ? CL_SIMD_AVX2 : CL_SIMD_BEST);
             memset(Ya, 0, sizeof Ya), memset(Yb, 0, sizeof Yb);
-            rows(type, w, rb, xq, K, b ? bias : NULL, Ya, 3, R - 2);
-            cl_qdot_rows_ref(type, w, rb, xq, K, b ? bias : NULL, Yb, 3, R - 2);
+            rows(type, w, rb, xq, K, b % 2 ? bias : NULL, Ya, 3, R - 2);
+            cl_qdot_rows_ref(type, w, rb, xq, K, b % 2 ? bias : NULL, Yb, 3, R - 2);
             diff += memcmp(Ya, Yb, sizeof Ya) != 0;
             for (i = 0; i < R; i++) {
-                float want = i < 3 || i >= R - 2 ? 0.0f : one(type, w + (size_t)i * rb, xq, K) + (b ? bias[i] : 0.0f);
+                float want = i < 3 || i >= R - 2 ? 0.0f : one(type, w + (size_t)i * rb, xq, K) + (b % 2 ? bias[i] : 0.0f);
                 diff += memcmp(&want, &Ya[i], sizeof want) != 0;
             }
         }
@@ -291,8 +301,10 @@ static void test_backend(int type)
 int main(void)
 {
     test_quantizer();
-    test_kernels();
-    test_q4k_scales();
+    test_kernels(CL_SIMD_AVX2);
+    test_kernels(CL_SIMD_BEST);
+    test_q4k_scales(CL_SIMD_AVX2);
+    test_q4k_scales(CL_SIMD_BEST);
     test_backend(CL_TYPE_Q8_0);
     test_backend(CL_TYPE_Q4_0);
     test_backend(CL_TYPE_Q4_K);

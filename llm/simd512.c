@@ -1,0 +1,301 @@
+/* simd512.c — AVX-512 kernels (F, BW, VL, VNNI, VBMI) for decode's integer
+ * dot products: a quantised weight row against the 8-bit input (qdot.c's
+ * cl_qdot_ref), for Q8_0, Q4_0, Q4_K and Q6_K. They do per 512-bit
+ * operation what simd.c's AVX2 kernels do per 256, and VNNI's dpbusd /
+ * dpwssd fold the widening multiply and the pair sums into one
+ * instruction. Each result is cl_qdot_ref's bit for bit: the integer sums
+ * are exact in any order, and every float operation (per-block products,
+ * accumulators, the final sums) is the reference's, in its order
+ * (tests/test_llm_qdot.c compares them).
+ *
+ * Chosen at run time (cl_simd_avx512, simd.c) when the processor and the
+ * operating system have these; CAIRN_LLM_SIMD=avx2 keeps to the AVX2
+ * kernels, CAIRN_LLM_SIMD=0 to the portable ones. Only decode's
+ * matrix-vector path (cl_qdot_rows_select) uses them: it is compute-bound
+ * on a few cores. */
+#include "llm_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
+
+T512 static inline __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+T512 static inline __m512i ld512(const void *p) { return _mm512_loadu_si512(p); }
+
+/* 32 bytes at lo, then 32 at hi */
+T512 static inline __m512i ld2x256(const void *lo, const void *hi)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(ld256(lo)), ld256(hi), 1);
+}
+
+T512 static inline float h2f(const uint8_t *p) { return _cvtsh_ss(cl_ld16(p)); }
+
+/* hsum8_ref's order: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)) */
+T512 static inline float hsum8(__m256 v)
+{
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, 1));
+    return _mm_cvtss_f32(a);
+}
+
+T512 static inline __m256 lo8(__m512 v) { return _mm512_castps512_ps256(v); }
+T512 static inline __m256 hi8(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+T512 static inline int32_t hsum_i32(__m512i v)
+{
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i a = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    a = _mm_add_epi32(a, _mm_unpackhi_epi64(a, a));
+    a = _mm_add_epi32(a, _mm_shuffle_epi32(a, 1));
+    return _mm_cvtsi128_si32(a);
+}
+
+/* ------------------------------------------------------------------ Q8_0 */
+
+/* Lane l (of 16): sum of w[j] * y[j] over j = 4l..4l+3, as floats (exact).
+ * dpbusd multiplies unsigned by signed bytes: |w| (128 for -128, right as
+ * unsigned), with w's sign moved to y (|y| <= 127). */
+T512 static inline __m512 dot64_i8(__m512i w, __m512i y)
+{
+    __m512i ys = _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(w), _mm512_setzero_si512(), y);
+    return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), ys));
+}
+
+/* Four blocks (136 bytes at b) against one cl_act_q8x4: block j's eight
+ * lane sums times its scale product go to accumulator j, as in dot_q8_0:
+ * a01 holds accumulators 0 (low half) and 1, a23 2 and 3. m01, m23: the
+ * lanes of the blocks that exist (a short last group leaves the others
+ * as they are). */
+T512 static inline void q8_group(const uint8_t *b, const cl_act_q8x4 *y, __m512 *a01, __m512 *a23, __mmask16 m01,
+                                 __mmask16 m23)
+{
+    const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i i23 = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    int32_t w;
+    __m128i h;
+    __m512 d4;
+    memcpy(&w, b, 4);
+    h = _mm_insert_epi16(_mm_cvtsi32_si128(w), cl_ld16(b + 34), 1);
+    h = _mm_insert_epi16(_mm_insert_epi16(h, cl_ld16(b + 68), 2), cl_ld16(b + 102), 3);
+    d4 = _mm512_castps128_ps512(_mm_mul_ps(_mm_cvtph_ps(h), _mm_loadu_ps(y->d)));
+    *a01 = _mm512_mask3_fmadd_ps(_mm512_permutexvar_ps(i01, d4), dot64_i8(ld2x256(b + 2, b + 36), ld512(y->qs[0])),
+                                 *a01, m01);
+    *a23 = _mm512_mask3_fmadd_ps(_mm512_permutexvar_ps(i23, d4), dot64_i8(ld2x256(b + 70, b + 104), ld512(y->qs[2])),
+                                 *a23, m23);
+}
+
+T512 static float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n)
+{
+    const cl_act_q8x4 *y = xq;
+    __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();
+    uint64_t nb = n / 32, k = 0;
+    for (; k + 4 <= nb; k += 4, b += 136, y++) q8_group(b, y, &a01, &a23, 0xffff, 0xffff);
+    if (k < nb) { /* 1..3 blocks: copied out (no read past the row); the input is padded with zero blocks */
+        uint8_t t[136] = {0};
+        uint64_t r = nb - k;
+        memcpy(t, b, 34 * r);
+        q8_group(t, y, &a01, &a23, r > 1 ? 0xffff : 0x00ff, r > 2 ? 0x00ff : 0);
+    }
+    return hsum8(_mm256_add_ps(_mm256_add_ps(lo8(a01), hi8(a01)), _mm256_add_ps(lo8(a23), hi8(a23))));
+}
+
+/* ------------------------------------------------------------------ Q4_0 */
+
+/* Two pairs of blocks (72 bytes at b) against y[0], y[1] (cl_act_q8x2):
+ * lane 8p + 4h + l as dot_q4_0 makes it for block h of pair p, the pairs
+ * going to accumulators 0 (low half of a) and 1; m: the lanes of the pairs
+ * that exist. The four blocks' quant bytes are gathered by one byte
+ * permutation of the 72 bytes (two overlapping loads). */
+T512 static inline __m512 q4_group(const uint8_t *b, const cl_act_q8x2 *y0, const cl_act_q8x2 *y1, __m512 a,
+                                   __mmask16 m)
+{
+    /* byte i of the result: quant byte i % 16 of block i / 16, at offset
+     * 18 * (i / 16) + 2 + i % 16 of b: from the first load (b) below 64, else
+     * from the second (b + 8), whose byte o - 8 is index 64 + o - 8 */
+    const __m512i gather = _mm512_set_epi8(127, 126, 125, 124, 123, 122, 121, 120, 63, 62, 61, 60, 59, 58, 57, 56,
+                                           53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38,
+                                           35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+                                           17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m256i bc = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
+                                        4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7);
+    __m512i v = _mm512_permutex2var_epi8(ld512(b), gather, ld512(b + 8));
+    __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    /* the offset of 8: minus the pair sums of s8, then the products */
+    __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                 _mm512_madd_epi16(ld2x256(y0->s8, y1->s8), _mm512_set1_epi16(1)));
+    __m128i hw = _mm_setr_epi16((short)cl_ld16(b), (short)cl_ld16(b + 18), (short)cl_ld16(b + 36),
+                                (short)cl_ld16(b + 54), 0, 0, 0, 0);
+    __m512 dd;
+    s = _mm512_dpbusd_epi32(s, lo, ld2x256(y0->lo, y1->lo));
+    s = _mm512_dpbusd_epi32(s, hi, ld2x256(y0->hi, y1->hi));
+    /* [d0 x 4, d1 x 4, d2 x 4, d3 x 4] times the inputs' scales */
+    dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_shuffle_epi8(_mm256_broadcastsi128_si256(hw), bc)),
+                       _mm512_castsi512_ps(ld2x256(y0->d, y1->d)));
+    return _mm512_mask3_fmadd_ps(dd, _mm512_cvtepi32_ps(s), a, m);
+}
+
+T512 static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
+{
+    static const cl_act_q8x2 zero; /* the input of a pair that does not exist */
+    const cl_act_q8x2 *y = xq;
+    __m512 a = _mm512_setzero_ps();
+    uint64_t nb = n / 32, k = 0;
+    for (; k + 4 <= nb; k += 4, b += 72, y += 2) a = q4_group(b, y, y + 1, a, 0xffff);
+    if (k < nb) { /* 1..3 blocks copied out; an odd last block's pair partner is all zero, as in dot_q4_0 */
+        uint8_t t[72] = {0};
+        uint64_t r = nb - k;
+        memcpy(t, b, 18 * r);
+        a = q4_group(t, y, r > 2 ? y + 1 : &zero, a, r > 2 ? 0xffff : 0x00ff);
+    }
+    return hsum8(_mm256_add_ps(lo8(a), hi8(a)));
+}
+
+/* ------------------------------------------------------------------ Q4_K */
+
+/* The eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) of a Q4_K block,
+ * as simd.c's q4k_scmins and qdot.c's scmin_k4. */
+static inline void q4k_scmins(const uint8_t *p, uint8_t sm[16])
+{
+    uint32_t u[4], lo_min;
+    memcpy(u, p, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+    lo_min = u[1] & 0x3f3f3f3fu;
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+    u[2] = lo_min;
+    u[0] &= 0x3f3f3f3fu;
+    memcpy(sm, u, 16);
+}
+
+/* 16-bit lanes 0..15 take scale a, lanes 16..31 scale b (of 8 in 16-bit lanes) */
+#define PICK2(A, B) _mm512_setr_epi64(A * 0x0001000100010001ll, A * 0x0001000100010001ll, A * 0x0001000100010001ll, \
+                                      A * 0x0001000100010001ll, B * 0x0001000100010001ll, B * 0x0001000100010001ll, \
+                                      B * 0x0001000100010001ll, B * 0x0001000100010001ll)
+
+/* Sub-block j's low nibbles meet inputs 64j/2.. — in dot_q4_k, sub-block
+ * pair j (32 bytes) gives quants 64j..64j+31 (low nibbles) and
+ * 64j+32..64j+63 (high). Here 64 bytes (pairs j, j+1) at once: the low
+ * nibbles against [y 64j.. | y 64j+64..], the high against the +32 inputs,
+ * each 16-bit pair sum times its sub-block's scale by dpwssd. */
+T512 static float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n)
+{
+    const cl_act_q8k *y = xq;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i p02 = PICK2(0, 2), p13 = PICK2(1, 3), p46 = PICK2(4, 6), p57 = PICK2(5, 7);
+    float acc = 0.0f, accm = 0.0f;
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 144, y++) {
+        const uint8_t *q = b + 16;
+        __m512i sc, s = _mm512_setzero_si512(), v0 = ld512(q), v1 = ld512(q + 64);
+        __m128i mins, pairs, mm;
+        uint8_t sm[16];
+        q4k_scmins(b + 4, sm);
+        sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
+        /* sum_j min_j * (bsums[2j] + bsums[2j+1]), as simd.c */
+        mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(sm + 8)));
+        pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums), _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
+        mm = _mm_madd_epi16(mins, pairs);
+        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(v0, m4), ld2x256(y->qs, y->qs + 64)),
+                                _mm512_permutexvar_epi16(p02, sc));
+        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
+                                                        ld2x256(y->qs + 32, y->qs + 96)),
+                                _mm512_permutexvar_epi16(p13, sc));
+        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(v1, m4), ld2x256(y->qs + 128, y->qs + 192)),
+                                _mm512_permutexvar_epi16(p46, sc));
+        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4),
+                                                        ld2x256(y->qs + 160, y->qs + 224)),
+                                _mm512_permutexvar_epi16(p57, sc));
+        acc = fmaf(h2f(b) * y->d, (float)hsum_i32(s), acc);
+        accm = fmaf(h2f(b + 2) * y->d, (float)_mm_cvtsi128_si32(mm), accm);
+    }
+    return acc - accm;
+}
+
+/* ------------------------------------------------------------------ Q6_K */
+
+/* 16-bit lanes 8g..8g+7 take scale a + g (g < 4) */
+#define PICK4(A) _mm512_setr_epi64((A) * 0x0001000100010001ll, (A) * 0x0001000100010001ll,             \
+                                   (A + 1) * 0x0001000100010001ll, (A + 1) * 0x0001000100010001ll, \
+                                   (A + 2) * 0x0001000100010001ll, (A + 2) * 0x0001000100010001ll, \
+                                   (A + 3) * 0x0001000100010001ll, (A + 3) * 0x0001000100010001ll)
+
+/* Per half of 128 quants: the 64 low-nibble bytes ql and 32 high-bit bytes
+ * qh make [q1 | q2] (inputs 0..63) and [q3 | q4] (64..127) of dot_q6_k,
+ * unsigned 0..63; the -32 is taken once per super-block as in simd.c
+ * (cl_q6k_offs). Each 16-bit pair sum times its group's scale by dpwssd. */
+T512 static float qdot_q6_k(const uint8_t *b, const void *xq, uint64_t n)
+{
+    const cl_act_q8k *y = xq;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    /* 16-bit shift counts: 4 and 2 (q1, q2), 0 and 2 (q3, q4) */
+    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    const __m512i pk[4] = {PICK4(0), PICK4(4), PICK4(8), PICK4(12)};
+    float acc = 0.0f;
+    uint64_t i;
+    for (i = 0; i < n; i += 256, b += 210, y++) {
+        const uint8_t *ql = b, *qh = b + 128;
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + 192)));
+        __m512i sc = _mm512_castsi256_si512(sc16);
+        /* -32 * sum_g sc[g] * bsums[g] */
+        __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(y->bsums)), 5);
+        __m512i s = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+        int h;
+        for (h = 0; h < 2; h++, ql += 64, qh += 32) {
+            const int8_t *yq = y->qs + 128 * h;
+            __m512i l = ld512(ql), hb = _mm512_broadcast_i64x4(ld256(qh));
+            /* (l & 0x0f) | (hi bits & 0x30): ternary logic A | (B & C) */
+            __m512i q12 = _mm512_ternarylogic_epi64(_mm512_and_si512(l, m4), _mm512_sllv_epi16(hb, shl), m30, 0xf8);
+            __m512i q34 = _mm512_ternarylogic_epi64(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                                    _mm512_srlv_epi16(hb, shr), m30, 0xf8);
+            s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(q12, ld512(yq)), _mm512_permutexvar_epi16(pk[2 * h], sc));
+            s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(q34, ld512(yq + 64)),
+                                    _mm512_permutexvar_epi16(pk[2 * h + 1], sc));
+        }
+        acc = fmaf(h2f(b + 208) * y->d, (float)hsum_i32(s), acc);
+    }
+    return acc;
+}
+
+/* ------------------------------------------------------------------ rows */
+
+/* As simd.c's: the empty asm keeps the kernel's result a separate float
+ * rounding before the bias is added. */
+#define QDOT_ROWS(KERNEL)                                                                                          \
+    for (r = r0; r < r1; r++) {                                                                                    \
+        float d = KERNEL(w + r * rb, xq, n);                                                                       \
+        __asm__("" : "+x"(d));                                                                                     \
+        y[r] = d + (bias ? bias[r] : 0.0f);                                                                        \
+    }
+T512 void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
+                              float *y, uint64_t r0, uint64_t r1)
+{
+    uint64_t r;
+    switch (wtype) {
+    case CL_TYPE_Q8_0: QDOT_ROWS(qdot_q8_0); return;
+    case CL_TYPE_Q4_0: QDOT_ROWS(qdot_q4_0); return;
+    case CL_TYPE_Q4_K: QDOT_ROWS(qdot_q4_k); return;
+    case CL_TYPE_Q6_K: QDOT_ROWS(qdot_q6_k); return;
+    }
+    cl_qdot_rows_ref(wtype, w, rb, xq, n, bias, y, r0, r1);
+}
+#undef QDOT_ROWS
+
+float cl_qdot_avx512(int wtype, const uint8_t *row, const void *xq, uint64_t n)
+{
+    switch (wtype) {
+    case CL_TYPE_Q8_0: return qdot_q8_0(row, xq, n);
+    case CL_TYPE_Q4_0: return qdot_q4_0(row, xq, n);
+    case CL_TYPE_Q4_K: return qdot_q4_k(row, xq, n);
+    case CL_TYPE_Q6_K: return qdot_q6_k(row, xq, n);
+    }
+    return cl_qdot_ref(wtype, row, xq, n);
+}
+#endif
