@@ -121,21 +121,21 @@ T512 static inline __m512 q4_group(const uint8_t *b, const cl_act_q8x2 *y0, cons
                                            53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38,
                                            35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
                                            17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
+    /* 16-bit lane k < 16: the fp16 scale of block k / 4 (bytes 18 * (k / 4), + 1) */
+    const __m512i scales = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x3736, 0x3736, 0x3736,
+                                            0x3736, 0x2524, 0x2524, 0x2524, 0x2524, 0x1312, 0x1312, 0x1312, 0x1312,
+                                            0x0100, 0x0100, 0x0100, 0x0100);
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const __m256i bc = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3,
-                                        4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7);
-    __m512i v = _mm512_permutex2var_epi8(ld512(b), gather, ld512(b + 8));
+    __m512i b0 = ld512(b), v = _mm512_permutex2var_epi8(b0, gather, ld512(b + 8));
     __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
     /* the offset of 8: minus the pair sums of s8, then the products */
     __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(),
                                  _mm512_madd_epi16(ld2x256(y0->s8, y1->s8), _mm512_set1_epi16(1)));
-    __m128i hw = _mm_setr_epi16((short)cl_ld16(b), (short)cl_ld16(b + 18), (short)cl_ld16(b + 36),
-                                (short)cl_ld16(b + 54), 0, 0, 0, 0);
     __m512 dd;
     s = _mm512_dpbusd_epi32(s, lo, ld2x256(y0->lo, y1->lo));
     s = _mm512_dpbusd_epi32(s, hi, ld2x256(y0->hi, y1->hi));
     /* [d0 x 4, d1 x 4, d2 x 4, d3 x 4] times the inputs' scales */
-    dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_shuffle_epi8(_mm256_broadcastsi128_si256(hw), bc)),
+    dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(scales, b0))),
                        _mm512_castsi512_ps(ld2x256(y0->d, y1->d)));
     return _mm512_mask3_fmadd_ps(dd, _mm512_cvtepi32_ps(s), a, m);
 }
