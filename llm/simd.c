@@ -1113,6 +1113,11 @@ int cl_simd_avx512(void)
 #endif
 }
 
+const char *cl_cpu_kernels(void)
+{
+    return cl_simd_avx512() ? "AVX-512 VNNI" : cl_simd_avx2() ? "AVX2" : "portable C";
+}
+
 /* The AVX2 kernel when asked for (simd) and the processor has it, else the
  * portable one; on other processors the AVX2 kernels do not exist. */
 #ifdef CL_HAVE_X86

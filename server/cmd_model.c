@@ -527,7 +527,8 @@ static int model_bench(int argc, char **argv)
     }
     wb = (double)cl_model_weight_bytes(m);
     printf("model: %s (%s, %u layers, embd %u, vocab %u)\n", argv[2], I->arch, I->n_layer, I->n_embd, I->n_vocab);
-    printf("threads: %d\nweights read per token: %.1f MiB\n", cl_model_threads(m), wb / 1048576.0);
+    printf("threads: %d (CPU kernels: %s)\nweights read per token: %.1f MiB\n", cl_model_threads(m),
+           cl_cpu_kernels(), wb / 1048576.0);
     printf("copy bandwidth (STREAM copy, read+write, 2 x 256 MiB, %d threads): %.2f GB/s\n", cl_model_threads(m), bw);
     printf("KV cache: %s, %llu bytes (%.1f MiB) for %u positions\n", cl_kv_type_name(I->kv_type),
            (unsigned long long)cl_model_kv_bytes(I, I->n_ctx), cl_model_kv_bytes(I, I->n_ctx) / 1048576.0, I->n_ctx);
