@@ -5,6 +5,7 @@
 #include "llm.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 /* Sets the thread's message and returns s. */
 cl_status cl_err(cl_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,6 +114,28 @@ typedef void (*cl_qdot_rows_fn)(int wtype, const uint8_t *w, size_t rb, const vo
 void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
                       uint64_t r0, uint64_t r1);
 cl_qdot_rows_fn cl_qdot_rows_select(int simd);
+/* The body of a SIMD cl_qdot_rows_fn (simd.c, simd512.c): each file's
+ * kernels qdot_q8_0, qdot_q4_0, qdot_q4_k and qdot_q6_k (float
+ * KERNEL(row, xq, n)) inlined into one row loop per type, other types by
+ * the portable path. The empty asm keeps the kernel's result a separate
+ * float rounding before the bias is added (no contraction into the
+ * kernel's last operation), as in the per-row path. */
+#define CL_QDOT_ROWS_1(KERNEL)                                                                                     \
+    for (r = r0; r < r1; r++) {                                                                                    \
+        float d_ = KERNEL(w + r * rb, xq, n);                                                                      \
+        __asm__("" : "+x"(d_));                                                                                    \
+        y[r] = d_ + (bias ? bias[r] : 0.0f);                                                                       \
+    }                                                                                                              \
+    return;
+#define CL_QDOT_ROWS_BODY()                                                                                        \
+    uint64_t r;                                                                                                    \
+    switch (wtype) {                                                                                               \
+    case CL_TYPE_Q8_0: CL_QDOT_ROWS_1(qdot_q8_0)                                                                   \
+    case CL_TYPE_Q4_0: CL_QDOT_ROWS_1(qdot_q4_0)                                                                   \
+    case CL_TYPE_Q4_K: CL_QDOT_ROWS_1(qdot_q4_k)                                                                   \
+    case CL_TYPE_Q6_K: CL_QDOT_ROWS_1(qdot_q6_k)                                                                   \
+    }                                                                                                              \
+    cl_qdot_rows_ref(wtype, w, rb, xq, n, bias, y, r0, r1)
 /* simd512.c's kernels (x86-64 only; call them only when cl_simd_avx512) */
 float cl_qdot_avx512(int wtype, const uint8_t *row, const void *xq, uint64_t n);
 void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
@@ -121,6 +144,19 @@ void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void *xq,
  * inputs of sub-block j) for a Q4_K block, 32 * sum_g scale_g * (sum of
  * group g) for a Q6_K block. */
 int32_t cl_q4k_mins(const uint8_t *b, const cl_act_q8k *y);
+/* A Q4_K block's eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) from
+ * its 12 packed bytes, four at a time in 32-bit words (as scmin_k4 in
+ * qdot.c, which gives the same values one at a time; simd.c, simd512.c). */
+static inline void cl_q4k_scmins(const uint8_t *p, uint32_t u[4])
+{
+    uint32_t lo_min;
+    memcpy(u, p, 12);
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4); /* mins 4..7 */
+    lo_min = u[1] & 0x3f3f3f3fu;                                              /* mins 0..3 */
+    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);         /* scales 4..7 */
+    u[2] = lo_min;
+    u[0] &= 0x3f3f3f3fu; /* scales 0..3 */
+}
 void cl_act_bsums(cl_act_q8k *y); /* fills y->bsums from y->qs */
 /* stores block h (of two) of y: the 32 quants q and scale d, with its sums */
 void cl_act_q4_put(cl_act_q8x2 *y, int h, const int8_t *q, float d);

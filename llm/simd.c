@@ -455,20 +455,6 @@ TGT static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
     return hsum8(_mm256_add_ps(a0, a1));
 }
 
-/* A Q4_K block's eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) from
- * its 12 packed bytes, four at a time in 32-bit words (as scmin_k4 in
- * qdot.c, which gives the same values one at a time). */
-static inline void q4k_scmins(const uint8_t *p, uint32_t u[4])
-{
-    uint32_t lo_min;
-    memcpy(u, p, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4); /* mins 4..7 */
-    lo_min = u[1] & 0x3f3f3f3fu;                                              /* mins 0..3 */
-    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);         /* scales 4..7 */
-    u[2] = lo_min;
-    u[0] &= 0x3f3f3f3fu; /* scales 0..3 */
-}
-
 /* The eight 6-bit scales widened to 16 bits once per super-block, the
  * scale of each 32-value sub-block picked into all lanes by one byte
  * shuffle; two integer accumulators (integer sums are exact in any order). */
@@ -484,7 +470,7 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
         uint32_t u[4];
         uint8_t sm[16];
         int j;
-        q4k_scmins(b + 4, u);
+        cl_q4k_scmins(b + 4, u);
         memcpy(sm, u, 16);
         sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
         /* sum_j min_j * (bsums[2j] + bsums[2j+1]): pairs fit int16 (|sum| <= 32 * 127) */
@@ -997,28 +983,11 @@ static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n
     return cl_qdot_ref(wtype, row, xq, n);
 }
 
-/* The kernels inlined into one loop per type. The empty asm keeps the
- * kernel's result a separate float rounding before the bias is added (no
- * contraction into the kernel's last operation), as in the per-row path. */
-#define QDOT_ROWS(KERNEL)                                                                                          \
-    for (r = r0; r < r1; r++) {                                                                                    \
-        float d = KERNEL(w + r * rb, xq, n);                                                                       \
-        __asm__("" : "+x"(d));                                                                                     \
-        y[r] = d + (bias ? bias[r] : 0.0f);                                                                        \
-    }
 TGT static void simd_qdot_rows(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
                                float *y, uint64_t r0, uint64_t r1)
 {
-    uint64_t r;
-    switch (wtype) {
-    case CL_TYPE_Q8_0: QDOT_ROWS(qdot_q8_0); return;
-    case CL_TYPE_Q4_0: QDOT_ROWS(qdot_q4_0); return;
-    case CL_TYPE_Q4_K: QDOT_ROWS(qdot_q4_k); return;
-    case CL_TYPE_Q6_K: QDOT_ROWS(qdot_q6_k); return;
-    }
-    cl_qdot_rows_ref(wtype, w, rb, xq, n, bias, y, r0, r1);
+    CL_QDOT_ROWS_BODY();
 }
-#undef QDOT_ROWS
 
 static float simd_dot(int type, const uint8_t *b, const float *x, uint64_t n)
 {

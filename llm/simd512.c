@@ -158,20 +158,6 @@ T512 static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
 
 /* ------------------------------------------------------------------ Q4_K */
 
-/* The eight 6-bit scales (sm[0..7]) and mins (sm[8..15]) of a Q4_K block,
- * as simd.c's q4k_scmins and qdot.c's scmin_k4. */
-static inline void q4k_scmins(const uint8_t *p, uint8_t sm[16])
-{
-    uint32_t u[4], lo_min;
-    memcpy(u, p, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-    lo_min = u[1] & 0x3f3f3f3fu;
-    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-    u[2] = lo_min;
-    u[0] &= 0x3f3f3f3fu;
-    memcpy(sm, u, 16);
-}
-
 /* 16-bit lanes 0..15 take scale a, lanes 16..31 scale b (of 8 in 16-bit lanes) */
 #define PICK2(A, B) _mm512_setr_epi64(A * 0x0001000100010001ll, A * 0x0001000100010001ll, A * 0x0001000100010001ll, \
                                       A * 0x0001000100010001ll, B * 0x0001000100010001ll, B * 0x0001000100010001ll, \
@@ -193,8 +179,10 @@ T512 static float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n)
         const uint8_t *q = b + 16;
         __m512i sc, s = _mm512_setzero_si512(), v0 = ld512(q), v1 = ld512(q + 64);
         __m128i mins, pairs, mm;
+        uint32_t u[4];
         uint8_t sm[16];
-        q4k_scmins(b + 4, sm);
+        cl_q4k_scmins(b + 4, u);
+        memcpy(sm, u, 16);
         sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
         /* sum_j min_j * (bsums[2j] + bsums[2j+1]), as simd.c */
         mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(sm + 8)));
@@ -266,27 +254,11 @@ T512 static float qdot_q6_k(const uint8_t *b, const void *xq, uint64_t n)
 
 /* ------------------------------------------------------------------ rows */
 
-/* As simd.c's: the empty asm keeps the kernel's result a separate float
- * rounding before the bias is added. */
-#define QDOT_ROWS(KERNEL)                                                                                          \
-    for (r = r0; r < r1; r++) {                                                                                    \
-        float d = KERNEL(w + r * rb, xq, n);                                                                       \
-        __asm__("" : "+x"(d));                                                                                     \
-        y[r] = d + (bias ? bias[r] : 0.0f);                                                                        \
-    }
 T512 void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
                               float *y, uint64_t r0, uint64_t r1)
 {
-    uint64_t r;
-    switch (wtype) {
-    case CL_TYPE_Q8_0: QDOT_ROWS(qdot_q8_0); return;
-    case CL_TYPE_Q4_0: QDOT_ROWS(qdot_q4_0); return;
-    case CL_TYPE_Q4_K: QDOT_ROWS(qdot_q4_k); return;
-    case CL_TYPE_Q6_K: QDOT_ROWS(qdot_q6_k); return;
-    }
-    cl_qdot_rows_ref(wtype, w, rb, xq, n, bias, y, r0, r1);
+    CL_QDOT_ROWS_BODY();
 }
-#undef QDOT_ROWS
 
 float cl_qdot_avx512(int wtype, const uint8_t *row, const void *xq, uint64_t n)
 {
