@@ -84,16 +84,19 @@ static double worst_error(const shape *s, const cl_attn_args *a)
 /* The Q8_0 kernels' scores, SIMD against portable, bit for bit: a chunk
  * record's first value is the largest score, so a window of one row gives
  * that row's score (the SIMD kernel's padded short block) and windows of 8
- * and 13 rows at every start give the largest of a whole block of 8 (its
- * main path) and of a block and a short one; every KV head, every query
- * head of the group. */
+ * and 13 rows at every start give the largest of a whole block of 8 (the
+ * AVX2 kernel's main path) and of a block and a short one, 16 and 21 the
+ * same for the AVX-512 kernel's blocks of 16; every KV head, every query
+ * head of the group. Then the AVX-512 kernel's whole records (maximum,
+ * sum, V sums) against the AVX2 kernel's, bit for bit, on windows of 1 to
+ * 40 rows (where the processor has AVX-512; elsewhere both are AVX2). */
 static void q8_scores_same(const shape *s)
 {
-    static const uint32_t lens[] = {1, 8, 13};
+    static const uint32_t lens[] = {1, 8, 13, 16, 21};
     uint32_t grp = s->n_head / s->n_kv, kh, t, w, g, bad = 0, n = 0;
     size_t ld = (size_t)s->n_kv * s->hd / 32 * CL_KV_Q8_BLOCK, per = (size_t)grp * (s->hd + 2);
-    float *sc = malloc((size_t)grp * 16 * sizeof *sc), *pa = malloc(per * sizeof *pa), *pb = malloc(per * sizeof *pb);
-    cl_attn_part_q8_fn simd = cl_attn_part_q8_select(1);
+    float *sc = malloc((size_t)grp * 40 * sizeof *sc), *pa = malloc(per * sizeof *pa), *pb = malloc(per * sizeof *pb);
+    cl_attn_part_q8_fn simd = cl_attn_part_q8_select(CL_SIMD_BEST), avx2 = cl_attn_part_q8_select(CL_SIMD_AVX2);
     if (!sc || !pa || !pb) {
         CHECK(0);
         free(sc), free(pa), free(pb);
@@ -109,6 +112,18 @@ static void q8_scores_same(const shape *s)
                 for (g = 0; g < grp; g++, n++) bad += memcmp(pa + g * (s->hd + 2), pb + g * (s->hd + 2), sizeof(float)) != 0;
             }
     CHECK_MSG(bad == 0, "Q8_0 scores, heads %u/%u head_dim %u: %u of %u SIMD maxima differ from the portable ones",
+              s->n_head, s->n_kv, s->hd, bad, n);
+    for (kh = 0, bad = n = 0; kh < s->n_kv; kh++)
+        for (w = 1; w <= 40; w++)
+            for (t = 0; t + w <= LMAX; t += 7) {
+                const uint8_t *k = k8 + t * ld + (size_t)kh * (s->hd / 32) * CL_KV_Q8_BLOCK;
+                const uint8_t *v = v8 + t * ld + (size_t)kh * (s->hd / 32) * CL_KV_Q8_BLOCK;
+                const float *q = qs + (size_t)kh * grp * s->hd;
+                simd(q, grp, s->hd, k, v, ld, w, 0.125f, sc, pa, NULL);
+                avx2(q, grp, s->hd, k, v, ld, w, 0.125f, sc, pb, NULL);
+                bad += memcmp(pa, pb, per * sizeof *pa) != 0, n++;
+            }
+    CHECK_MSG(bad == 0, "Q8_0 records, heads %u/%u head_dim %u: %u of %u AVX-512 records differ from the AVX2 ones",
               s->n_head, s->n_kv, s->hd, bad, n);
     free(sc), free(pa), free(pb);
 }
