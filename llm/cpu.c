@@ -1,8 +1,10 @@
 /* cpu.c — the CPU backend: a persistent pthread pool that shares matrix
- * rows and attention heads among threads in chunks taken from an atomic
- * counter (a thread that the OS puts aside delays only its current chunk,
- * not a fixed slice), with the dot products from simd.c (AVX2/FMA when
- * present) or the portable reference. Between jobs the workers spin a
+ * rows and attention heads among threads: each thread takes chunks from
+ * the front of its own contiguous share, so that it reads the weights as
+ * one stream, and then steals chunks from the back of the others' (a
+ * thread that the OS puts aside delays only its current chunk, not a
+ * fixed slice), with the dot products from simd.c / simd512.c (AVX2 or
+ * AVX-512 when present) or the portable reference. Between jobs the workers spin a
  * little on the job counter (a decode token runs ~120 jobs back to back)
  * and then sleep on a condition variable; the caller waits for the end of
  * a job the same way. CAIRN_POOL_STATS=1 prints where the caller's time
@@ -70,7 +72,10 @@ typedef struct cpu_ctx {
     job_fn fn;
     void *arg;
     uint64_t n, chunk;
-    atomic_uint_fast64_t next; /* first item not yet taken */
+    struct {
+        atomic_uint_fast64_t v; /* thread t's items not yet taken: [low 32 bits, high 32 bits) */
+        char pad[64 - sizeof(atomic_uint_fast64_t)]; /* one slot per cache line */
+    } share[CL_MAX_THREADS];
     int stats_on;
     pool_stats st;
     float *scratch; /* n_threads * scratch_per floats, for attention scores */
@@ -91,17 +96,36 @@ typedef struct worker_arg {
     uint64_t seen; /* the job generation when the worker started: not its job */
 } worker_arg;
 
-/* Takes chunks until none is left; returns the items it ran. */
+#define SHARE(b, e) ((uint64_t)(e) << 32 | (uint64_t)(b))
+
+/* Takes a chunk of share s: from its front (own) or its back (a thief);
+ * 0 when the share is empty. */
+static int take_one(cpu_ctx *c, int s, int own, uint64_t *b, uint64_t *e)
+{
+    uint64_t v = atomic_load(&c->share[s].v);
+    for (;;) {
+        uint64_t f = v & 0xffffffffu, l = v >> 32, nv;
+        if (f >= l) return 0;
+        if (own) *b = f, *e = l - f > c->chunk ? f + c->chunk : l, nv = SHARE(*e, l);
+        else *e = l, *b = l - f > c->chunk ? l - c->chunk : f, nv = SHARE(f, *b);
+        if (atomic_compare_exchange_weak(&c->share[s].v, &v, nv)) return 1;
+    }
+}
+
+/* Takes chunks until none is left, its own share first; returns the
+ * items it ran. */
 static uint64_t take_chunks(cpu_ctx *c, int tid)
 {
-    uint64_t got = 0;
-    for (;;) {
-        uint64_t b = atomic_fetch_add(&c->next, c->chunk), e;
-        if (b >= c->n) return got;
-        e = b + c->chunk < c->n ? b + c->chunk : c->n;
-        c->fn(c->arg, b, e, tid);
-        got += e - b;
+    uint64_t got = 0, b, e;
+    int k;
+    for (k = 0; k < c->n_threads; k++) {
+        int s = (tid + k) % c->n_threads;
+        while (take_one(c, s, k == 0, &b, &e)) {
+            c->fn(c->arg, b, e, tid);
+            got += e - b;
+        }
     }
+    return got;
 }
 
 /* Spin iterations (pause instructions) before sleeping: some microseconds,
@@ -164,14 +188,15 @@ static void *worker(void *p)
 
 /* Runs a job on all threads (the caller is thread 0) and waits for every
  * worker to be done with it. Chunks hold at least `grain` items (and about
- * 1/8 of a thread's share); jobs under two chunks run inline. Which thread
+ * 1/8 of a thread's share); jobs under two chunks (or of 2^32 items or
+ * more, which a share cannot hold) run inline. Which thread
  * runs a chunk changes nothing in the results: each item's values are
  * computed by one thread in a fixed order. */
 static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
 {
     uint64_t chunk = n / ((uint64_t)c->n_threads * 8), got, t0 = 0, t1 = 0;
     int i = 0;
-    if (c->n_threads == 1 || n < grain * 2) {
+    if (c->n_threads == 1 || n < grain * 2 || n >> 32) {
         if (c->stats_on) c->st.inline_jobs++;
         fn(arg, 0, n, 0);
         return;
@@ -180,7 +205,10 @@ static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain
     c->arg = arg;
     c->n = n;
     c->chunk = chunk > grain ? chunk : grain;
-    atomic_store(&c->next, 0);
+    for (i = 0; i < c->n_threads; i++)
+        atomic_store(&c->share[i].v, SHARE(n * (uint64_t)i / (uint64_t)c->n_threads,
+                                           n * (uint64_t)(i + 1) / (uint64_t)c->n_threads));
+    i = 0;
     atomic_store(&c->pending, c->n_threads - 1);
     atomic_fetch_add(&c->gen, 1); /* publishes the fields above */
     if (atomic_load(&c->sleepers)) {
