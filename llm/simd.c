@@ -762,6 +762,48 @@ TGT static inline __attribute__((always_inline)) void softmax_part(float *s, uin
     }
 }
 
+/* The scores of rows [0, nt) of a float cache (blk NULL) or a half cache
+ * (each block of 8 rows widened into blk first) against ng query heads,
+ * times scale, into s[g * nt + t]: 8 rows per pass, each row's products
+ * summed in 8 lanes, then the lanes. */
+TGT static inline __attribute__((always_inline)) void scores_float(const float *q, uint32_t ng, uint32_t hd,
+                                                                   const void *k, size_t ld, uint32_t nt, float scale,
+                                                                   float *s, float *blk)
+{
+    const __m256 vs = _mm256_set1_ps(scale);
+    uint32_t g, t, i, d;
+    for (t = 0; t < nt; t += 8) {
+        uint32_t n8 = nt - t < 8 ? nt - t : 8;
+        const float *kr[8]; /* the 8 rows (a short block repeats row t) */
+        if (blk) widen_rows(k, ld, t, n8, 8, hd, blk);
+        for (i = 0; i < 8; i++)
+            kr[i] = blk ? blk + (size_t)i * hd : (const float *)k + (size_t)(t + (i < n8 ? i : 0)) * ld;
+        for (g = 0; g < ng; g++) {
+            const float *qg = q + (size_t)g * hd;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, r;
+            float tmp[8];
+            for (d = 0; d < hd; d += 8) {
+                __m256 qv = _mm256_loadu_ps(qg + d);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[0] + d), qv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[1] + d), qv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[2] + d), qv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[3] + d), qv, a3);
+                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[4] + d), qv, a4);
+                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[5] + d), qv, a5);
+                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[6] + d), qv, a6);
+                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[7] + d), qv, a7);
+            }
+            r = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), vs);
+            if (n8 == 8) {
+                _mm256_storeu_ps(s + (size_t)g * nt + t, r);
+            } else {
+                _mm256_storeu_ps(tmp, r);
+                memcpy(s + (size_t)g * nt + t, tmp, n8 * sizeof *tmp);
+            }
+        }
+    }
+}
+
 /* Positions in blocks of 8 rows (scores) and 16 rows (V sums): a block is
  * loaded from memory once and reused from L1 by every head of the group.
  * Over halves (blk != NULL, room for 16 rows of hd floats) each block is
@@ -800,36 +842,7 @@ TGT static inline __attribute__((always_inline)) void attn_part_any(const float 
             }
         }
     }
-    for (t = 0; t < nt && !yq; t += 8) {
-        uint32_t n8 = nt - t < 8 ? nt - t : 8;
-        const float *kr[8]; /* the 8 rows (a short block repeats row t) */
-        if (blk) widen_rows(k, ld, t, n8, 8, hd, blk);
-        for (i = 0; i < 8; i++)
-            kr[i] = blk ? blk + (size_t)i * hd : (const float *)k + (size_t)(t + (i < n8 ? i : 0)) * ld;
-        for (g = 0; g < ng; g++) {
-            const float *qg = q + (size_t)g * hd;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, r;
-            float tmp[8];
-            for (d = 0; d < hd; d += 8) {
-                __m256 qv = _mm256_loadu_ps(qg + d);
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[0] + d), qv, a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[1] + d), qv, a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[2] + d), qv, a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[3] + d), qv, a3);
-                a4 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[4] + d), qv, a4);
-                a5 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[5] + d), qv, a5);
-                a6 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[6] + d), qv, a6);
-                a7 = _mm256_fmadd_ps(_mm256_loadu_ps(kr[7] + d), qv, a7);
-            }
-            r = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), vs);
-            if (n8 == 8) {
-                _mm256_storeu_ps(s + (size_t)g * nt + t, r);
-            } else {
-                _mm256_storeu_ps(tmp, r);
-                memcpy(s + (size_t)g * nt + t, tmp, n8 * sizeof *tmp);
-            }
-        }
-    }
+    if (!yq) scores_float(q, ng, hd, k, ld, nt, scale, s, blk);
     softmax_part(s, ng, hd, nt, part);
     for (t = 0; t < nt; t += 16) { /* o += p * V, 16 rows at a time for all heads */
         uint32_t te = nt - t < 16 ? nt : t + 16;
@@ -973,6 +986,59 @@ T512 static inline __attribute__((always_inline)) void q8_rows16_t(const uint8_t
     }
 }
 
+/* o += p * V for ng heads over rows [0, nt) of a Q8_0 cache (q8; ld in
+ * bytes) or a half cache (ld in halves): each block of 16 rows widened
+ * into blk once (for Q8_0 the next block prefetched), then 16 floats per operation,
+ * the same fma per value in the same row order as attn_part_any. */
+T512 static inline __attribute__((always_inline)) void v_sums512(const void *v, size_t ld, uint32_t nt, uint32_t hd,
+                                                                 uint32_t ng, const float *s, float *part, float *blk,
+                                                                 int q8)
+{
+    uint32_t g, t, i, d, j;
+    for (t = 0; t < nt; t += 16) { /* o += p * V, 16 rows at a time for all heads */
+        uint32_t te = nt - t < 16 ? nt : t + 16;
+        if (q8) /* the next block's rows (a half cache ran slower with this) */
+            for (i = 0; t + 16 + i < nt && i < 16; i++) {
+                const char *nr = (const char *)v + (size_t)(t + 16 + i) * ld;
+                __builtin_prefetch(nr);
+                __builtin_prefetch(nr + hd / 32 * CL_KV_Q8_BLOCK - 1);
+            }
+        if (q8) widen_rows_q8(v, ld, t, te - t, hd, blk);
+        else widen_rows(v, ld, t, te - t, te - t, hd, blk);
+        for (g = 0; g < ng; g++) {
+            const float *sg = s + (size_t)g * nt;
+            float *o = part + (size_t)g * (hd + 2) + 2;
+            for (d = 0; d + 64 <= hd; d += 64) {
+                __m512 o0 = _mm512_loadu_ps(o + d), o1 = _mm512_loadu_ps(o + d + 16), o2 = _mm512_loadu_ps(o + d + 32),
+                       o3 = _mm512_loadu_ps(o + d + 48);
+                for (j = t; j < te; j++) {
+                    const float *vr = blk + (size_t)(j - t) * hd + d;
+                    __m512 p = _mm512_set1_ps(sg[j]);
+                    o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
+                    o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
+                    o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
+                    o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
+                }
+                _mm512_storeu_ps(o + d, o0);
+                _mm512_storeu_ps(o + d + 16, o1);
+                _mm512_storeu_ps(o + d + 32, o2);
+                _mm512_storeu_ps(o + d + 48, o3);
+            }
+            if (d < hd) { /* the last 32 values */
+                __m512 o0 = _mm512_loadu_ps(o + d), o1 = _mm512_loadu_ps(o + d + 16);
+                for (j = t; j < te; j++) {
+                    const float *vr = blk + (size_t)(j - t) * hd + d;
+                    __m512 p = _mm512_set1_ps(sg[j]);
+                    o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
+                    o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
+                }
+                _mm512_storeu_ps(o + d, o0);
+                _mm512_storeu_ps(o + d + 16, o1);
+            }
+        }
+    }
+}
+
 /* attn_part_any over a Q8_0 cache with AVX-512 (cl_simd_avx512), the same
  * bits: 16 rows at a time, a lane per row. Scores: each row's block b is
  * transposed into eight 32-bit groups of quants (q8_rows16_t, shared by the
@@ -992,7 +1058,7 @@ T512 static inline __attribute__((always_inline)) void attn_q8_any512(uint32_t n
     const int8_t *qp[CL_KV_Q8_HD_MAX / 32]; /* query block j's quants, scale and sum (j = head * nbk + block) */
     float dq[CL_KV_Q8_HD_MAX / 32];
     int32_t qoff[CL_KV_Q8_HD_MAX / 32];
-    uint32_t g, t, i, d, j, b, l;
+    uint32_t g, t, i, j, b, l;
     for (j = 0; j < ng * nbk; j++) {
         int32_t sum = 0;
         qp[j] = yq[j / 4].qs[j % 4], dq[j] = yq[j / 4].d[j % 4];
@@ -1039,45 +1105,27 @@ T512 static inline __attribute__((always_inline)) void attn_q8_any512(uint32_t n
             _mm512_mask_storeu_ps(s + (size_t)g * nt + t, (__mmask16)((1u << n16) - 1), _mm512_mul_ps(acc[g], vs));
     }
     softmax_part(s, ng, hd, nt, part);
-    for (t = 0; t < nt; t += 16) { /* o += p * V, 16 rows at a time for all heads */
-        uint32_t te = nt - t < 16 ? nt : t + 16;
-        for (i = 0; t + 16 + i < nt && i < 16; i++) {
-            const char *nr = (const char *)v + (size_t)(t + 16 + i) * ld;
-            __builtin_prefetch(nr);
-            __builtin_prefetch(nr + nbk * CL_KV_Q8_BLOCK - 1);
-        }
-        widen_rows_q8(v, ld, t, te - t, hd, blk);
-        for (g = 0; g < ng; g++) {
-            const float *sg = s + (size_t)g * nt;
-            float *o = part + (size_t)g * (hd + 2) + 2;
-            for (d = 0; d + 64 <= hd; d += 64) {
-                __m512 o0 = _mm512_loadu_ps(o + d), o1 = _mm512_loadu_ps(o + d + 16), o2 = _mm512_loadu_ps(o + d + 32),
-                       o3 = _mm512_loadu_ps(o + d + 48);
-                for (j = t; j < te; j++) {
-                    const float *vr = blk + (size_t)(j - t) * hd + d;
-                    __m512 p = _mm512_set1_ps(sg[j]);
-                    o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
-                    o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
-                    o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
-                    o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
-                }
-                _mm512_storeu_ps(o + d, o0);
-                _mm512_storeu_ps(o + d + 16, o1);
-                _mm512_storeu_ps(o + d + 32, o2);
-                _mm512_storeu_ps(o + d + 48, o3);
-            }
-            if (d < hd) { /* the last 32 values */
-                __m512 o0 = _mm512_loadu_ps(o + d), o1 = _mm512_loadu_ps(o + d + 16);
-                for (j = t; j < te; j++) {
-                    const float *vr = blk + (size_t)(j - t) * hd + d;
-                    __m512 p = _mm512_set1_ps(sg[j]);
-                    o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
-                    o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
-                }
-                _mm512_storeu_ps(o + d, o0);
-                _mm512_storeu_ps(o + d + 16, o1);
-            }
-        }
+    v_sums512(v, ld, nt, hd, ng, s, part, blk, 1);
+}
+
+/* attn_part_h_avx2 with the V sums of v_sums512: the same bits (the
+ * scores and softmax are attn_part_any's). */
+T512 static void attn_part_h_avx512(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v,
+                                    size_t ld, uint32_t nt, float scale, float *s, float *part)
+{
+    float blk[16 * CL_ATTN_HD_MAX] __attribute__((aligned(64)));
+    if (hd % 32 || hd > CL_ATTN_HD_MAX) {
+        attn_part_h_avx2(q, ng, hd, k, v, ld, nt, scale, s, part);
+        return;
+    }
+    if (hd == 64) { /* constant offsets */
+        scores_float(q, ng, 64, k, ld, nt, scale, s, blk);
+        softmax_part(s, ng, 64, nt, part);
+        v_sums512(v, ld, nt, 64, ng, s, part, blk, 0);
+    } else {
+        scores_float(q, ng, hd, k, ld, nt, scale, s, blk);
+        softmax_part(s, ng, hd, nt, part);
+        v_sums512(v, ld, nt, hd, ng, s, part, blk, 0);
     }
 }
 
@@ -1293,7 +1341,10 @@ cl_dot_fn cl_dot_select(int simd) { return PICK(simd, simd_dot, cl_dot_ref); }
 
 cl_attn_part_fn cl_attn_part_select(int simd) { return PICK(simd, attn_part_avx2, cl_attn_part_ref); }
 
-cl_attn_part_h_fn cl_attn_part_h_select(int simd) { return PICK(simd, attn_part_h_avx2, cl_attn_part_h_ref); }
+cl_attn_part_h_fn cl_attn_part_h_select(int simd)
+{
+    return PICK512(simd, attn_part_h_avx512, attn_part_h_avx2, cl_attn_part_h_ref);
+}
 
 cl_attn_part_q8_fn cl_attn_part_q8_select(int simd)
 {

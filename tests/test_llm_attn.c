@@ -289,6 +289,25 @@ static void test_shape(const shape *s)
         CHECK_MSG(memcmp(o1, o2, cases[c][1] * per * sizeof(float)) == 0,
                   "F16 cache, pos0 %u nb %u: 1 and 3 threads differ", cases[c][0], cases[c][1]);
     }
+    { /* the AVX-512 kernel's records against the AVX2 kernel's, bit for bit, on windows of 1 to 40 rows
+         (where the processor has AVX-512; elsewhere both are AVX2) */
+        cl_attn_part_h_fn k512 = cl_attn_part_h_select(CL_SIMD_BEST), k256 = cl_attn_part_h_select(CL_SIMD_AVX2);
+        uint32_t grp = s->n_head / s->n_kv, kv, t, w, bad = 0, n = 0;
+        size_t ld = (size_t)s->n_kv * s->hd, rec = (size_t)grp * (s->hd + 2);
+        float *sc = malloc((size_t)grp * 40 * sizeof *sc), *pa = malloc(rec * sizeof *pa), *pb = malloc(rec * sizeof *pb);
+        CHECK(sc && pa && pb);
+        for (kv = 0; sc && pa && pb && kv < s->n_kv; kv++)
+            for (w = 1; w <= 40; w++)
+                for (t = 0; t + w <= LMAX; t += 7) {
+                    const float *q = qs + (size_t)kv * grp * s->hd;
+                    k512(q, grp, s->hd, kh + t * ld + kv * s->hd, vh + t * ld + kv * s->hd, ld, w, 0.125f, sc, pa);
+                    k256(q, grp, s->hd, kh + t * ld + kv * s->hd, vh + t * ld + kv * s->hd, ld, w, 0.125f, sc, pb);
+                    bad += memcmp(pa, pb, rec * sizeof *pa) != 0, n++;
+                }
+        CHECK_MSG(bad == 0, "F16 records, heads %u/%u head_dim %u: %u of %u AVX-512 records differ from the AVX2 ones",
+                  s->n_head, s->n_kv, s->hd, bad, n);
+        free(sc), free(pa), free(pb);
+    }
     test_q8(s, &simd1, &simd3, &port);
     cl_backend_free(&simd1);
     cl_backend_free(&simd3);
