@@ -322,8 +322,8 @@ const cl_gguf *cl_model_gguf(const cl_model *m);           /* owned by the model
 cl_status cl_model_set_threads(cl_model *m, int n_threads);
 int cl_model_threads(const cl_model *m);
 /* The CPU kernels this process uses: "AVX-512 VNNI" (the integer dot
- * products; the rest AVX2), "AVX2" or "portable C" (CAIRN_LLM_SIMD=avx2
- * or 0 choose the latter two). */
+ * products and decode attention; the rest AVX2), "AVX2" or "portable C"
+ * (CAIRN_LLM_SIMD=avx2 or 0 choose the latter two). */
 const char *cl_cpu_kernels(void);
 
 /* The backend the model runs on: "cuda" (weights, KV cache and activations

@@ -52,9 +52,10 @@ float cl_dot_ref(int type, const uint8_t *row, const float *x, uint64_t n);
 cl_dot_fn cl_dot_select(int simd);
 int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
 /* The simd argument of the cl_*_select functions: CL_SIMD_OFF the portable
- * kernels; CL_SIMD_BEST the widest the processor has (AVX-512 for
- * cl_qdot_select and cl_qdot_rows_select, simd512.c, when cl_simd_avx512;
- * AVX2 for the others); CL_SIMD_AVX2 at most AVX2 (for comparisons). */
+ * kernels; CL_SIMD_BEST the widest the processor has (when cl_simd_avx512:
+ * AVX-512 for cl_qdot_select and cl_qdot_rows_select, simd512.c, and for
+ * cl_attn_part_q8_select and cl_attn_part_h_select, simd.c; AVX2 for the
+ * others); CL_SIMD_AVX2 at most AVX2 (for comparisons). */
 #define CL_SIMD_OFF 0
 #define CL_SIMD_BEST 1
 #define CL_SIMD_AVX2 2

@@ -4,7 +4,10 @@
  * on other processors (or with CAIRN_LLM_SIMD=0 in the environment) the
  * portable reference cl_dot_ref in quant.c is used. Each kernel computes
  * the same sum as the reference in another order (float rounding differs;
- * tests/test_llm_simd.c states the tolerance). */
+ * tests/test_llm_simd.c states the tolerance). Decode attention has
+ * AVX-512 versions here too (attn_part_q8_avx512, attn_part_h_avx512:
+ * the AVX2 kernels' bits, chosen when cl_simd_avx512); the integer
+ * matrix-vector kernels' are in simd512.c. */
 #include "llm_int.h"
 
 #include <math.h>
