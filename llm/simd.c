@@ -924,6 +924,23 @@ TGT static void attn_part_h_avx2(const float *q, uint32_t ng, uint32_t hd, const
     else attn_part_any(q, ng, hd, k, v, ld, nt, scale, s, part, blk, NULL);
 }
 
+/* The body of the Q8_0 attention kernels: the query heads in groups of
+ * at most Q8_QMAX values, each quantised here unless yq holds them, and
+ * ANY(q, n, hd, k, v, ld, nt, scale, s, part, blk, y) per group (the
+ * common head sizes as constants). */
+#define Q8_GROUPS(ANY)                                                                                             \
+    step = Q8_QMAX / hd;                                                                                           \
+    for (g0 = 0; g0 < ng; g0 += step) {                                                                            \
+        const float *qg = q + (size_t)g0 * hd;                                                                     \
+        float *pg = part + (size_t)g0 * (hd + 2);                                                                  \
+        const cl_act_q8x4 *y = yq ? yq + (size_t)g0 * hd / 128 : yl;                                               \
+        n = ng - g0 < step ? ng - g0 : step;                                                                       \
+        if (!yq) simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, yl);                                        \
+        if (hd == 64) ANY(qg, n, 64, k, v, ld, nt, scale, s, pg, blk, y);                                          \
+        else if (hd == 128) ANY(qg, n, 128, k, v, ld, nt, scale, s, pg, blk, y);                                   \
+        else ANY(qg, n, hd, k, v, ld, nt, scale, s, pg, blk, y);                                                   \
+    }
+
 /* the same over Q8_0 blocks: the query heads quantised (in parts of at
  * most Q8_QMAX values), K.q in integers, V widened block by block */
 #define Q8_QMAX CL_KV_Q8_HD_MAX
@@ -937,17 +954,7 @@ TGT static void attn_part_q8_avx2(const float *q, uint32_t ng, uint32_t hd, cons
         cl_attn_part_q8_ref(q, ng, hd, k, v, ld, nt, scale, s, part, yq);
         return;
     }
-    step = Q8_QMAX / hd;
-    for (g0 = 0; g0 < ng; g0 += step) {
-        const float *qg = q + (size_t)g0 * hd;
-        float *pg = part + (size_t)g0 * (hd + 2);
-        const cl_act_q8x4 *y = yq ? yq + (size_t)g0 * hd / 128 : yl;
-        n = ng - g0 < step ? ng - g0 : step;
-        if (!yq) simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, yl);
-        if (hd == 64) attn_part_any(qg, n, 64, k, v, ld, nt, scale, s, pg, blk, y);
-        else if (hd == 128) attn_part_any(qg, n, 128, k, v, ld, nt, scale, s, pg, blk, y);
-        else attn_part_any(qg, n, hd, k, v, ld, nt, scale, s, pg, blk, y);
-    }
+    Q8_GROUPS(attn_part_any);
 }
 
 #ifdef __x86_64__
@@ -1051,13 +1058,14 @@ T512 static inline __attribute__((always_inline)) void v_sums512(const void *v, 
  * the same fma(dk * dq, isum, acc) per block as attn_part_any. The
  * softmax is attn_part_any's; the V sums take 16 values per operation, the
  * same fma per value in the same row order. */
-T512 static inline __attribute__((always_inline)) void attn_q8_any512(uint32_t ng, uint32_t hd, const uint8_t *k,
-                                                                      const uint8_t *v, size_t ld, uint32_t nt,
-                                                                      float scale, float *s, float *part, float *blk,
-                                                                      const cl_act_q8x4 *yq)
+T512 static inline __attribute__((always_inline)) void attn_q8_any512(const float *q, uint32_t ng, uint32_t hd,
+                                                                      const uint8_t *k, const uint8_t *v, size_t ld,
+                                                                      uint32_t nt, float scale, float *s, float *part,
+                                                                      float *blk, const cl_act_q8x4 *yq)
 {
     const __m512 vs = _mm512_set1_ps(scale);
     const uint32_t nbk = hd / 32;
+    (void)q; /* quantised in yq */
     const int8_t *qp[CL_KV_Q8_HD_MAX / 32]; /* query block j's quants, scale and sum (j = head * nbk + block) */
     float dq[CL_KV_Q8_HD_MAX / 32];
     int32_t qoff[CL_KV_Q8_HD_MAX / 32];
@@ -1143,16 +1151,7 @@ T512 static void attn_part_q8_avx512(const float *q, uint32_t ng, uint32_t hd, c
         cl_attn_part_q8_ref(q, ng, hd, k, v, ld, nt, scale, s, part, yq);
         return;
     }
-    step = Q8_QMAX / hd;
-    for (g0 = 0; g0 < ng; g0 += step) {
-        const float *qg = q + (size_t)g0 * hd;
-        float *pg = part + (size_t)g0 * (hd + 2);
-        const cl_act_q8x4 *y = yq ? yq + (size_t)g0 * hd / 128 : yl;
-        n = ng - g0 < step ? ng - g0 : step;
-        if (!yq) simd_act_quantize(CL_TYPE_Q8_0, qg, (uint64_t)n * hd, yl);
-        if (hd == 64) attn_q8_any512(n, 64, k, v, ld, nt, scale, s, pg, blk, y); /* constant offsets */
-        else attn_q8_any512(n, hd, k, v, ld, nt, scale, s, pg, blk, y);
-    }
+    Q8_GROUPS(attn_q8_any512);
 }
 #endif
 
