@@ -10,9 +10,9 @@
  *
  * Chosen at run time (cl_simd_avx512, simd.c) when the processor and the
  * operating system have these; CAIRN_LLM_SIMD=avx2 keeps to the AVX2
- * kernels, CAIRN_LLM_SIMD=0 to the portable ones. Only decode's
- * matrix-vector path (cl_qdot_rows_select) uses them: it is compute-bound
- * on a few cores. */
+ * kernels, CAIRN_LLM_SIMD=0 to the portable ones. Decode's
+ * matrix-vector product (cl_qdot_rows_select, compute-bound on a few
+ * cores) and the batched products of prefill (cl_qdot_select) use them. */
 #include "llm_int.h"
 
 #include <math.h>
@@ -163,11 +163,11 @@ T512 static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
                                       A * 0x0001000100010001ll, B * 0x0001000100010001ll, B * 0x0001000100010001ll, \
                                       B * 0x0001000100010001ll, B * 0x0001000100010001ll)
 
-/* Sub-block j's low nibbles meet inputs 64j/2.. — in dot_q4_k, sub-block
- * pair j (32 bytes) gives quants 64j..64j+31 (low nibbles) and
- * 64j+32..64j+63 (high). Here 64 bytes (pairs j, j+1) at once: the low
- * nibbles against [y 64j.. | y 64j+64..], the high against the +32 inputs,
- * each 16-bit pair sum times its sub-block's scale by dpwssd. */
+/* In dot_q4_k, the 32 bytes of sub-block pair j give quants 64j..64j+31
+ * (low nibbles, scale 2j) and 64j+32..64j+63 (high nibbles, scale 2j+1).
+ * Here 64 bytes (pairs j, j+1) at once: the low nibbles against [inputs
+ * 64j.. | 64j+64..], the high ones against the inputs 32 further on, each
+ * 16-bit pair sum times its sub-block's scale by dpwssd. */
 T512 static float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n)
 {
     const cl_act_q8k *y = xq;
