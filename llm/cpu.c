@@ -194,7 +194,7 @@ static void *worker(void *p)
  * computed by one thread in a fixed order. */
 static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain)
 {
-    uint64_t chunk = n / ((uint64_t)c->n_threads * 8), got, t0 = 0, t1 = 0;
+    uint64_t chunk = n / ((uint64_t)c->n_threads * 8), got, t0 = 0, t1 = 0, k;
     int i = 0;
     if (c->n_threads == 1 || n < grain * 2 || n >> 32) {
         if (c->stats_on) c->st.inline_jobs++;
@@ -205,10 +205,8 @@ static void run_job(cpu_ctx *c, job_fn fn, void *arg, uint64_t n, uint64_t grain
     c->arg = arg;
     c->n = n;
     c->chunk = chunk > grain ? chunk : grain;
-    for (i = 0; i < c->n_threads; i++)
-        atomic_store(&c->share[i].v, SHARE(n * (uint64_t)i / (uint64_t)c->n_threads,
-                                           n * (uint64_t)(i + 1) / (uint64_t)c->n_threads));
-    i = 0;
+    for (k = 0; k < (uint64_t)c->n_threads; k++)
+        atomic_store(&c->share[k].v, SHARE(n * k / (uint64_t)c->n_threads, n * (k + 1) / (uint64_t)c->n_threads));
     atomic_store(&c->pending, c->n_threads - 1);
     atomic_fetch_add(&c->gen, 1); /* publishes the fields above */
     if (atomic_load(&c->sleepers)) {

@@ -60,6 +60,8 @@ int cl_simd_avx2(void); /* 1 when the AVX2/FMA/F16C kernels are in use */
 #define CL_SIMD_BEST 1
 #define CL_SIMD_AVX2 2
 int cl_simd_avx512(void); /* 1 when the AVX-512 kernels are in use (CAIRN_LLM_SIMD=avx2 turns them off) */
+/* The target of the AVX-512 kernels (simd.c, simd512.c; x86-64 only) */
+#define CL_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
 /* Four dot products of one row with x + r*ldx (r < 4), bit for bit equal
  * to four calls of the cl_dot_select(simd) kernel; faster for Q8_0, Q4_0,
  * Q4_K and Q6_K (the weights are converted once for the four). */

@@ -958,13 +958,7 @@ TGT static void attn_part_q8_avx2(const float *q, uint32_t ng, uint32_t hd, cons
 }
 
 #ifdef __x86_64__
-#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
-
-T512 static inline __m512i ld2x256_512(const void *lo, const void *hi)
-{
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)lo)),
-                              _mm256_loadu_si256((const __m256i *)hi), 1);
-}
+#define T512 CL_T512
 
 /* The quants of block b of 16 rows (kr[r]: row r's first block) as eight
  * vectors kt[l], lane r holding row r's quants 4l..4l+3, made unsigned (k ^
@@ -979,7 +973,7 @@ T512 static inline __attribute__((always_inline)) void q8_rows16_t(const uint8_t
     const uint32_t o = b * CL_KV_Q8_BLOCK + 2;
     __m512i z[8], t[8], u[8];
     int p;
-    for (p = 0; p < 8; p++) z[p] = ld2x256_512(kr[p] + o, kr[p + 8] + o);
+    for (p = 0; p < 8; p++) z[p] = _mm512_inserti64x4(_mm512_castsi256_si512(ld256(kr[p] + o)), ld256(kr[p + 8] + o), 1);
     for (p = 0; p < 8; p += 2) {
         t[p] = _mm512_unpacklo_epi32(z[p], z[p + 1]);
         t[p + 1] = _mm512_unpackhi_epi32(z[p], z[p + 1]);
@@ -1065,11 +1059,11 @@ T512 static inline __attribute__((always_inline)) void attn_q8_any512(const floa
 {
     const __m512 vs = _mm512_set1_ps(scale);
     const uint32_t nbk = hd / 32;
-    (void)q; /* quantised in yq */
     const int8_t *qp[CL_KV_Q8_HD_MAX / 32]; /* query block j's quants, scale and sum (j = head * nbk + block) */
     float dq[CL_KV_Q8_HD_MAX / 32];
     int32_t qoff[CL_KV_Q8_HD_MAX / 32];
     uint32_t g, t, i, j, b, l;
+    (void)q; /* used quantised, in yq */
     for (j = 0; j < ng * nbk; j++) {
         int32_t sum = 0;
         qp[j] = yq[j / 4].qs[j % 4], dq[j] = yq[j / 4].d[j % 4];

@@ -21,7 +21,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
+#define T512 CL_T512
 
 T512 static inline __m256i ld256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 T512 static inline __m512i ld512(const void *p) { return _mm512_loadu_si512(p); }
