@@ -39,6 +39,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifdef CAIRN_HAVE_DB_H
@@ -83,6 +84,18 @@ struct cg_bdb_batch {
     int       started;       /* cg_bdb_batch_start without cg_bdb_batch_wait yet */
 };
 
+/* The batch's arena and record arrays live in anonymous mappings advised
+ * for transparent huge pages and grown by mremap (no copy).  A batch of a
+ * sync of 7.5 MB of text holds ~100 MB of records, written once each:
+ * from malloc, every 4 KB page cost a page fault on first touch (~10 us
+ * here, ~20% of the faults of a `cairn ingest` with the store), and a
+ * realloc copied the array each time it doubled. Where huge pages are off
+ * the advice does nothing and the pages fault as before (map_grow). */
+static void map_free(void *p, size_t n)
+{
+    if (p) munmap(p, n);
+}
+
 size_t cg_bdb_batch_bytes(const cg_bdb_batch *b)
 {
     size_t i, n = b ? b->len : 0;
@@ -95,8 +108,8 @@ void cg_bdb_batch_free(cg_bdb_batch *b)
     int i;
     if (!b) return;
     if (b->started) (void)cg_bdb_batch_wait(b);   /* its threads read the batch */
-    for (i = 0; i < N_DIRECT; i++) free(b->r[i]);
-    free(b->mem);
+    for (i = 0; i < N_DIRECT; i++) map_free(b->r[i], b->ncap[i] * sizeof(rec));
+    map_free(b->mem, b->cap);
     free(b->enc);
     free(b);
 }
@@ -160,14 +173,27 @@ cc_status cg_bdb_batch_new(cg_store *st, cg_bdb_batch **out)
     return CC_OK;
 }
 
+/* Grows the mapping p of old bytes (NULL: none yet) to n; NULL on failure
+ * (p is then unchanged). */
+static void *map_grow(void *p, size_t old, size_t n)
+{
+    void *m = p ? mremap(p, old, n, MREMAP_MAYMOVE)
+                : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(m, n, MADV_HUGEPAGE);
+#endif
+    return m;
+}
+
 /* Reserves n bytes at the end of the arena; their offset into *off. */
 static cc_status reserve(cg_bdb_batch *b, size_t n, size_t *off)
 {
     if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : (size_t)1 << 20;
+        size_t cap = b->cap ? b->cap : (size_t)2 << 20;
         char *m;
         while (cap - b->len < n) cap *= 2;
-        if (!(m = realloc(b->mem, cap))) return CC_NOMEM;
+        if (!(m = map_grow(b->mem, b->cap, cap))) return CC_NOMEM;
         b->mem = m;
         b->cap = cap;
     }
@@ -181,7 +207,7 @@ static cc_status push(cg_bdb_batch *b, int f, size_t off, size_t klen, size_t vl
     if (b->n[f] >= SAME_KEY - 1) return CC_NOMEM;    /* write the batch first */
     if (b->n[f] == b->ncap[f]) {
         size_t cap = b->ncap[f] ? b->ncap[f] * 2 : 4096;
-        rec *r = realloc(b->r[f], cap * sizeof *r);
+        rec *r = map_grow(b->r[f], b->ncap[f] * sizeof *r, cap * sizeof *r);
         if (!r) return CC_NOMEM;
         b->r[f] = r;
         b->ncap[f] = cap;

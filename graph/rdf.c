@@ -1116,10 +1116,15 @@ static const char *needs_rebuild(cc_kb *kb, const cg_storage *sg, int64_t cur, g
 }
 
 /* Berkeley DB page cache of each store file while the writer has it open
- * (bdb_cache.c): 5 files, so at most 160 MB, only as pages are touched.
- * On 1.3M (triple, context) pairs it took the sync from 25.9 s to 19.1 s
- * CPU, 11 s to 2.6 s of it in the kernel (docs/benchmarks.md). */
-#define WRITER_CACHE_MB 32
+ * (bdb_cache.c), instead of BDB's 256 KB default.  The writer puts its
+ * records sorted by key (bdb_direct.c), so a batch walks each B-tree once
+ * in key order and the cache needs the pages of that walk and the
+ * internal pages, not the file.  One that held whole files (32 MB before)
+ * filled with pages malloc'd and touched once each, a page fault per 4 KB
+ * (~10 us in this VM): MuSiQue's sync (a 124 MB store) took 0.84x the
+ * CPU with 4 MB, even though the pages evicted between batches are read
+ * and written again (docs/benchmarks.md, "the store writer's memory"). */
+#define WRITER_CACHE_MB 4
 
 cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
 {
