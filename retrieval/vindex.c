@@ -68,6 +68,7 @@
  * place, under the handle's write lock (searches take the read lock), and
  * asks for a reload when that would need a rebuild or the base changed.
  */
+#define _GNU_SOURCE          /* RTLD_DEFAULT */
 #include "retrieval.h"
 
 #include <faiss/c_api/AutoTune_c.h>
@@ -79,6 +80,7 @@
 #include <faiss/c_api/index_io_c.h>
 #include <faiss/c_api/utils/distances_c.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -284,6 +286,24 @@ static cc_status opts_check(const cr_vindex_opts *in, cr_vindex_opts *out)
  * Process-wide FAISS setting, set once. */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_threshold_set(void) { faiss_set_distance_compute_blas_threshold(1); }
+
+/* OpenBLAS's own entry points, looked up so that another BLAS links as
+ * well: openblas_set_num_threads(1) makes every later call run on its
+ * caller; blas_thread_shutdown_ (exported: OpenBLAS runs it before a fork)
+ * stops the workers and joins them, and OpenBLAS starts them again at the
+ * next call that shares work out. */
+void cr_blas_quiet(int one_thread)
+{
+    void (*set)(int);
+    int (*shutdown)(void);
+    if (getenv("OPENBLAS_NUM_THREADS") || getenv("GOTO_NUM_THREADS") || getenv("OMP_NUM_THREADS"))
+        return;
+    *(void **)&set = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    *(void **)&shutdown = dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    if (!set || !shutdown) return;      /* not OpenBLAS */
+    if (one_thread) set(1);
+    (void)shutdown();
+}
 
 static uint64_t next_uid;   /* cr_vindex.uid: 1, 2, ... per process */
 

@@ -974,6 +974,7 @@ int cmd_serve(int argc, char **argv)
     for (i = 0; i < S.n_slots; i++) pthread_mutex_init(&S.slots[i].mu, NULL);
     if ((ret = serve_timing_open())) goto out;
     cr_vindex_huge_pages(1);   /* a server searches for long: its vectors on huge pages */
+    cr_blas_quiet(1);          /* searches side by side, each BLAS call on its own thread */
     if ((ret = serve_vectors_start(kbdir, (int)bg_nice))) goto out;
     if ((ret = serve_writer_start((int)write_queue, (int)bg_nice, (int)graph_sync_ms, lock_wait_ms))) goto out;
     if ((ret = serve_readers_start((int)threads))) goto out;

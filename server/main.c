@@ -1,5 +1,6 @@
 /* main.c — `cairn`: command dispatch and the shared CLI helpers. */
 #include "cli.h"
+#include "retrieval.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
     size_t i;
     /* A file-size limit must surface as an error (EFBIG), not kill us. */
     signal(SIGXFSZ, SIG_IGN);
+    cr_blas_quiet(0);   /* no BLAS workers spinning beside us (retrieval.h) */
     /* No global allocation statistics: they cost a mutex per malloc. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (argc < 2) { help(stderr); return 2; }
