@@ -85,12 +85,12 @@ struct cg_bdb_batch {
 };
 
 /* The batch's arena and record arrays live in anonymous mappings advised
- * for transparent huge pages and grown by mremap (no copy).  A batch of a
- * sync of 7.5 MB of text holds ~100 MB of records, written once each:
- * from malloc, every 4 KB page cost a page fault on first touch (~10 us
- * here, ~20% of the faults of a `cairn ingest` with the store), and a
- * realloc copied the array each time it doubled. Where huge pages are off
- * the advice does nothing and the pages fault as before (map_grow). */
+ * for transparent huge pages and grown by mremap (no copy).  A sync of
+ * 7.5 MB of text queues ~100 MB of records, each written once: from
+ * malloc, every 4 KB page cost a page fault on first touch (~10 us here,
+ * about a third of the faults of a `cairn ingest` with the store), and a
+ * realloc copied the array each time it doubled.  Where huge pages are
+ * off the advice does nothing and the pages fault as before (map_grow). */
 static void map_free(void *p, size_t n)
 {
     if (p) munmap(p, n);

@@ -1121,9 +1121,10 @@ static const char *needs_rebuild(cc_kb *kb, const cg_storage *sg, int64_t cur, g
  * in key order and the cache needs the pages of that walk and the
  * internal pages, not the file.  One that held whole files (32 MB before)
  * filled with pages malloc'd and touched once each, a page fault per 4 KB
- * (~10 us in this VM): MuSiQue's sync (a 124 MB store) took 0.84x the
- * CPU with 4 MB, even though the pages evicted between batches are read
- * and written again (docs/benchmarks.md, "the store writer's memory"). */
+ * (~10 us in this VM): `cairn ingest` of MuSiQue (a 124 MB store) took
+ * 0.81x the CPU with 4 MB, even though the pages evicted between batches
+ * are read and written again (docs/benchmarks.md, "the store writer's
+ * memory"). */
 #define WRITER_CACHE_MB 4
 
 cc_status cg_graph_sync(cc_kb *kb, int rebuild, cg_graph_stats *stats)
