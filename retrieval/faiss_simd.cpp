@@ -14,7 +14,7 @@
  * same, and write_index sees an IndexFlatIP, so files are unchanged.
  * Works the same over an upstream libfaiss_c.
  *
- * Search (cr_faiss_hnsw_search): a query walks the graph memory-bound
+ * Search (cr_faiss_search): a query walks the graph memory-bound
  * (~8,000 vectors of 1.5 KB at efSearch 128 on 100k vectors, perf: most of
  * a hybrid /v1/search). The storage therefore also keeps, in memory only,
  * an int8 copy of every vector (one scale per vector: x ~ scale * code,
@@ -34,6 +34,12 @@
  * int16 query only decide which candidates are looked at (recall measured in
  * docs/benchmarks.md). The file format is
  * unchanged: the copy is derived when an index is loaded or built.
+ *
+ * A flat index (an IndexIDMap2 over IndexFlatIP below hnsw_threshold)
+ * gets the same storage and its own search (flat_search): every vector
+ * scored from the int8 copy, only those that can still be among the best
+ * k re-scored from the floats. The same answer as the exhaustive float
+ * scan, with a quarter of its bytes streamed.
  */
 #include <faiss/c_api/Index_c.h>
 
@@ -242,6 +248,61 @@ bool quantise16(const float* q, size_t d, int16_t* out, float* qmax) {
     return true;
 }
 
+/* ---- the int8 copy of one vector: code[i] = round(x[i] * 127 / m), m =
+ * max|x|, clamped to -127..127 (round to nearest, ties to even: the
+ * default rounding mode); returns the scale m / 127 (0 for the zero
+ * vector, whose codes are 0). Both versions give the same bytes. */
+float quantise8_ref(const float* x, size_t d, int8_t* c) {
+    float m = 0;
+    for (size_t j = 0; j < d; j++) m = std::max(m, std::fabs(x[j]));
+    const float inv = m > 0 ? 127.0f / m : 0.0f;
+    for (size_t j = 0; j < d; j++) {
+        float v = std::nearbyint(x[j] * inv);
+        c[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+    }
+    return m > 0 ? m / 127.0f : 0.0f;
+}
+
+/* 8 components times inv, rounded, clamped to -127..127, as int32 */
+__attribute__((target("avx2"), always_inline)) inline __m256i round8(const float* x, __m256 inv) {
+    __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x), inv),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm256_max_ps(_mm256_min_ps(v, _mm256_set1_ps(127.0f)), _mm256_set1_ps(-127.0f));
+    return _mm256_cvtps_epi32(v);
+}
+
+/* 32 at a time: four roundings, packed to bytes with saturation (which
+ * the clamp makes exact), the dwords put back in order. A NaN component
+ * has no place in an index (vindex.c refuses non-finite vectors). */
+__attribute__((target("avx2"))) float quantise8_avx2(const float* x, size_t d, int8_t* c) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mx = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 8 <= d; j += 8) mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float m = _mm_cvtss_f32(h);
+    for (; j < d; j++) m = std::max(m, std::fabs(x[j]));
+    const float inv = m > 0 ? 127.0f / m : 0.0f;
+    const __m256 vi = _mm256_set1_ps(inv);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (j = 0; j + 32 <= d; j += 32) {
+        __m256i ab = _mm256_packs_epi32(round8(x + j, vi), round8(x + j + 8, vi));
+        __m256i cd = _mm256_packs_epi32(round8(x + j + 16, vi), round8(x + j + 24, vi));
+        __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + j), b);
+    }
+    for (; j < d; j++) {
+        float v = std::nearbyint(x[j] * inv);
+        c[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+    }
+    return m > 0 ? m / 127.0f : 0.0f;
+}
+
+typedef float (*quantise8_fn)(const float*, size_t, int8_t*);
+const quantise8_fn quantise8 = ip == ip_avx2 ? quantise8_avx2 : quantise8_ref;
+
 /* A buffer for search structures read at random: 2 MB aligned and
  * advised to be backed by huge pages (transparent huge pages in "madvise"
  * mode), since a walk touches a new 4 KB page at almost every step and,
@@ -280,6 +341,9 @@ struct HugeBuf {
  * few queries would not repay it. CAIRN_HNSW_HUGE=0 or 1 in the
  * environment overrides (read once). */
 std::atomic<int> huge_want{0};
+/* flat searches made by flat_search and the candidates they re-scored
+ * (cr_faiss_flat_stats: tests, benchmarks) */
+std::atomic<uint64_t> flat_searches{0}, flat_rescored{0};
 bool huge_on() {
     static const int env = [] {
         const char* e = std::getenv("CAIRN_HNSW_HUGE");
@@ -300,7 +364,8 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     /* The search copy (see the top of this file), made by prepare() for
      * the current vectors and graph: per vector a record of q8_stride
      * bytes, d int8 codes then the float scale (one record, one miss),
-     * and each vector's layer-0 neighbour list (nb0_w ints, -1 padded). */
+     * and, for HNSW, each vector's layer-0 neighbour list (nb0_w ints, -1
+     * padded). A flat index has the codes only (flat_search). */
     HugeBuf q8, nb0;
     size_t q8_stride = 0;
     size_t q8_n = 0;               /* vectors quantised (a valid prefix: adds append) */
@@ -332,11 +397,12 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     const int8_t* codes8() const { return static_cast<const int8_t*>(q8.p); }
     const int* nbr0() const { return static_cast<const int*>(nb0.p); }
 
-    /* Builds the search copy for graph g over the current vectors; false
-     * when out of memory (the copy stays stale). */
-    bool prepare(const faiss::HNSW& g) {
+    /* Builds the search copy over the current vectors, with graph g's
+     * layer-0 lists (g null: a flat index, codes only); false when out of
+     * memory (the copy stays stale). */
+    bool prepare(const faiss::HNSW* g) {
         const size_t n = (size_t)ntotal, dd = (size_t)d;
-        int w = g.nb_neighbors(0);
+        int w = g ? g->nb_neighbors(0) : 0;
         size_t stride = (dd + sizeof(float) + 15) / 16 * 16;
         size_t from = stride == q8_stride ? std::min(q8_n, n) : 0;
         if (from == 0) {
@@ -346,29 +412,22 @@ struct SimdFlatIP : faiss::IndexFlatIP {
             float_walk = wk && std::strcmp(wk, "float") == 0;
         }
         q8_n = 0;
-        if (!q8.alloc(n * stride, from * stride) || !nb0.alloc(n * (size_t)w * sizeof(int)))
+        if (!q8.alloc(n * stride, from * stride) ||
+            (g && !nb0.alloc(n * (size_t)w * sizeof(int))))
             return false;
         const float* xb = get_xb();
         int8_t* c8 = static_cast<int8_t*>(q8.p);
         int* nb = static_cast<int*>(nb0.p);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; g && i < n; i++) {
             size_t b, e;
-            g.neighbor_range((idx_t)i, 0, &b, &e);
+            g->neighbor_range((idx_t)i, 0, &b, &e);
             for (int j = 0; j < w; j++)
-                nb[i * (size_t)w + (size_t)j] = b + (size_t)j < e ? g.neighbors[b + (size_t)j] : -1;
+                nb[i * (size_t)w + (size_t)j] = b + (size_t)j < e ? g->neighbors[b + (size_t)j] : -1;
         }
         for (size_t i = from; i < n; i++) {
-            const float* x = xb + i * dd;
-            float m = 0;
-            for (size_t j = 0; j < dd; j++) m = std::max(m, std::fabs(x[j]));
-            float inv = m > 0 ? 127.0f / m : 0.0f;
             int8_t* c = c8 + i * stride;
-            std::memset(c, 0, stride);
-            for (size_t j = 0; j < dd; j++) {
-                float v = std::nearbyint(x[j] * inv);
-                c[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-            }
-            float sc = m > 0 ? m / 127.0f : 0.0f;
+            std::memset(c + dd, 0, stride - dd);
+            float sc = quantise8(xb + i * dd, dd, c);
             std::memcpy(c + dd, &sc, sizeof sc);
         }
         nb0_w = w;
@@ -404,7 +463,7 @@ struct SimdFlatIP : faiss::IndexFlatIP {
     }
     /* The search copy is current (prepares it once, under a mutex, when
      * stale: searches may arrive on many threads at once). */
-    bool ready(const faiss::HNSW& g) {
+    bool ready(const faiss::HNSW* g) {
         if (__atomic_load_n(&prepared, __ATOMIC_ACQUIRE) == ntotal) return true;
         std::lock_guard<std::mutex> lk(prep_mu);
         if (prepared == ntotal) return true;
@@ -678,6 +737,99 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
         out_s[i] = res[(size_t)i].s;
         out_i[i] = res[(size_t)i].id;
     }
+    return m;
+}
+
+/* The exact search of a flat index over its search copy: every vector
+ * scored by its int8 codes against the query rounded to int16 (a quarter
+ * of the float vectors' bytes: a flat search streams all of them, so it
+ * is bound by memory), then only the candidates that can still be among
+ * the best k re-scored from the float vectors, as after the HNSW walk
+ * (the same error bound, see hnsw_search): the answer is the exhaustive
+ * search's, with exact scores. Fills up to k (id, score) pairs, best
+ * first, ids being storage positions; returns the count, or -1 when the
+ * query cannot be rounded (a non-finite or zero component set: the caller
+ * searches the plain way). */
+int flat_search(const SimdFlatIP& st, const float* q, int k, float* out_s, int64_t* out_i) {
+    const size_t d = (size_t)st.d, n = (size_t)st.ntotal;
+    const int8_t* codes = st.codes8();
+    const size_t stride = st.q8_stride;
+    std::vector<int16_t> q16(d);
+    float qm = 0;
+    if (!quantise16(q, d, q16.data(), &qm) || !(qm > 0)) return -1;
+    /* bounds in units of the query's step, as in hnsw_search */
+    const float top = (float)q16_max(d);
+    float q1 = 127.0f * (float)d;
+    for (size_t j = 0; j < d; j++) q1 += std::fabs(q[j] / qm) * top;
+    const float half = q1 * (0.5f + 0.01f + 2e-5f * (float)d);
+    if (!std::isfinite(half)) return -1;
+    /* lows: a min-heap of the k largest lower bounds so far; its top is the
+     * bar a candidate's upper bound must reach. The bar only rises, so a
+     * candidate kept early may fall below it later: filtered again at the
+     * end. */
+    std::vector<float> lows;
+    lows.reserve((size_t)k + 1);
+    std::vector<Cand> cand;
+    cand.reserve((size_t)k * 4 + 64);
+    float bar = -INFINITY;
+    const int16_t* qw = q16.data();
+    const size_t ahead = 8;
+    for (size_t i = 0; i < n && i < ahead; i++) prefetch_code(codes + i * stride, stride);
+    for (size_t i = 0; i < n; i++) {
+        if (i + ahead < n) prefetch_code(codes + (i + ahead) * stride, stride);
+        const int8_t* c = codes + i * stride;
+        float sc;
+        std::memcpy(&sc, c + d, sizeof sc);
+        const float s = sc * (float)ip16(qw, c, d), e = half * sc;
+        if (s + e < bar) continue;
+        cand.push_back({s, (int)i});
+        if (lows.size() < (size_t)k) {
+            lows.push_back(s - e);
+            std::push_heap(lows.begin(), lows.end(), std::greater<float>());
+            if (lows.size() == (size_t)k) bar = lows.front();
+        } else if (s - e > lows.front()) {
+            std::pop_heap(lows.begin(), lows.end(), std::greater<float>());
+            lows.back() = s - e;
+            std::push_heap(lows.begin(), lows.end(), std::greater<float>());
+            bar = lows.front();
+        }
+        /* keep the list short when the bar has moved far since */
+        if (cand.size() >= cand.capacity()) {
+            size_t keep = 0;
+            for (const Cand& x : cand) {
+                float sx;
+                std::memcpy(&sx, codes + (size_t)x.id * stride + d, sizeof sx);
+                if (!(x.s + half * sx < bar)) cand[keep++] = x;
+            }
+            cand.resize(keep);
+            if (cand.size() * 2 > cand.capacity()) cand.reserve(cand.capacity() * 2);
+        }
+    }
+    size_t keep = 0;
+    for (const Cand& x : cand) {
+        float sx;
+        std::memcpy(&sx, codes + (size_t)x.id * stride + d, sizeof sx);
+        if (!(x.s + half * sx < bar)) cand[keep++] = x;
+    }
+    cand.resize(keep);
+    const float* xb = st.get_xb();
+    const size_t fahead = 4, vbytes = d * sizeof(float);
+    for (size_t j = 0; j < cand.size() && j < fahead; j++)
+        prefetch_code(reinterpret_cast<const int8_t*>(xb + (size_t)cand[j].id * d), vbytes);
+    for (size_t j = 0; j < cand.size(); j++) {
+        if (j + fahead < cand.size())
+            prefetch_code(reinterpret_cast<const int8_t*>(xb + (size_t)cand[j + fahead].id * d), vbytes);
+        cand[j].s = ip(q, xb + (size_t)cand[j].id * d, d);
+    }
+    int m = std::min((int)cand.size(), k);
+    std::partial_sort(cand.begin(), cand.begin() + m, cand.end(),
+                      [](const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); });
+    for (int i = 0; i < m; i++) {
+        out_s[i] = cand[(size_t)i].s;
+        out_i[i] = cand[(size_t)i].id;
+    }
+    flat_searches.fetch_add(1, std::memory_order_relaxed);
+    flat_rescored.fetch_add(cand.size(), std::memory_order_relaxed);
     return m;
 }
 
@@ -961,29 +1113,65 @@ void hnsw_add(faiss::IndexHNSW& h, SimdFlatIP& st, idx_t n, const float* x, uint
 
 uint64_t add_pairs, add_pairs_skipped;   /* for the bench: heuristic pairs computed, skipped */
 
-} // namespace
+/* The vectorised storage under `index` (an IndexIDMap2 over an
+ * IndexHNSWFlat, or over a flat index), with the HNSW graph in *g (null
+ * for a flat index); null when the storage is not swapped in. */
+template <class IDMap, class HNSW>
+SimdFlatIP* storage_of(IDMap* m, HNSW** g) {
+    *g = nullptr;
+    if (!m) return nullptr;
+    if (auto* h = dynamic_cast<HNSW*>(m->index)) {
+        *g = h;
+        return dynamic_cast<SimdFlatIP*>(h->storage);
+    }
+    return dynamic_cast<SimdFlatIP*>(m->index);
+}
+SimdFlatIP* storage_of(FaissIndex* index, faiss::IndexHNSW** g) {
+    return storage_of(dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(index)), g);
+}
+const SimdFlatIP* storage_of(const FaissIndex* index, const faiss::IndexHNSW** g) {
+    return storage_of(
+            dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index)), g);
+}
+
+/* A SimdFlatIP holding st's vectors (st's array is taken, st left empty). */
+SimdFlatIP* simd_from(faiss::IndexFlat* st) {
+    auto* ns = new SimdFlatIP(st->d);
+    ns->codes.swap(st->codes);
+    ns->ntotal = st->ntotal;
+    ns->is_trained = st->is_trained;
+    return ns;
+}
+
+} /* namespace */
 
 extern "C" {
 
-/* Gives the IndexHNSWFlat (inner product) inside `index` (an IndexIDMap2 or
- * the HNSW index itself) the vectorised storage; anything else is left
- * alone. Returns 1 when swapped, 0 when not applicable, -1 on failure
- * (the index is unchanged then). Declared in vindex.c, its one caller. */
+/* Gives `index` (an IndexIDMap2 over an IndexHNSWFlat or over a flat
+ * index, inner product, or the HNSW index itself) the vectorised storage:
+ * the HNSW's storage or the flat index is replaced by a SimdFlatIP with
+ * the same vectors; anything else is left alone. Returns 1 when swapped, 0
+ * when not applicable, -1 on failure (the index is unchanged then).
+ * Declared in vindex.c and vclone.cpp. */
 int cr_faiss_simd_storage(FaissIndex* index) {
     try {
         faiss::Index* ix = reinterpret_cast<faiss::Index*>(index);
-        if (auto* m = dynamic_cast<faiss::IndexIDMap2*>(ix)) ix = m->index;
-        auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(ix);
-        if (!h || !h->own_fields) return 0;
-        auto* st = dynamic_cast<faiss::IndexFlat*>(h->storage);
-        if (!st || st->metric_type != faiss::METRIC_INNER_PRODUCT ||
+        auto* m = dynamic_cast<faiss::IndexIDMap2*>(ix);
+        if (m) ix = m->index;
+        if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(ix)) {
+            auto* st = dynamic_cast<faiss::IndexFlat*>(h->storage);
+            if (!h->own_fields || !st || st->metric_type != faiss::METRIC_INNER_PRODUCT ||
+                dynamic_cast<SimdFlatIP*>(st))
+                return 0;
+            h->storage = simd_from(st);
+            delete st;
+            return 1;
+        }
+        auto* st = dynamic_cast<faiss::IndexFlat*>(ix);
+        if (!m || !m->own_fields || !st || st->metric_type != faiss::METRIC_INNER_PRODUCT ||
             dynamic_cast<SimdFlatIP*>(st))
             return 0;
-        auto* ns = new SimdFlatIP(st->d);
-        ns->codes.swap(st->codes);
-        ns->ntotal = st->ntotal;
-        ns->is_trained = st->is_trained;
-        h->storage = ns;
+        m->index = simd_from(st);
         delete st;
         return 1;
     } catch (...) {
@@ -991,23 +1179,21 @@ int cr_faiss_simd_storage(FaissIndex* index) {
     }
 }
 
-/* cairn's HNSW search (top of this file) of one query over `index` (an
- * IndexIDMap2 over an IndexHNSWFlat with the storage swapped in by
- * cr_faiss_simd_storage): up to k results, best first, scores exact inner
- * products, ids from the id map. Returns the count (>= 0), -1 when the
- * index is not of that kind (use faiss_Index_search), -2 on failure (out
- * of memory). Thread-safe over an index no one is changing. */
-int cr_faiss_hnsw_search(const FaissIndex* index, const float* q, int k, float* scores,
-                         int64_t* ids) {
+/* cairn's search (the top of this file for HNSW, flat_search for a flat
+ * index) of one query over `index` (an IndexIDMap2 with the storage
+ * swapped in by cr_faiss_simd_storage): up to k results, best first,
+ * scores exact inner products, ids from the id map. Returns the count
+ * (>= 0), -1 when the index is not of that kind or the query is one
+ * cairn's search leaves to FAISS (use faiss_Index_search), -2 on failure
+ * (out of memory). Thread-safe over an index no one is changing. */
+int cr_faiss_search(const FaissIndex* index, const float* q, int k, float* scores, int64_t* ids) {
     try {
         auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
-        if (!m || k < 1) return -1;
-        auto* h = dynamic_cast<const faiss::IndexHNSW*>(m->index);
-        if (!h) return -1;
-        auto* st = dynamic_cast<SimdFlatIP*>(h->storage);
-        if (!st || m->id_map.size() != (size_t)st->ntotal) return -1;
-        if (!st->ready(h->hnsw)) return -2;
-        int n = hnsw_search(*h, *st, q, k, scores, ids);
+        const faiss::IndexHNSW* h;
+        SimdFlatIP* st = const_cast<SimdFlatIP*>(storage_of(index, &h));
+        if (!st || k < 1 || m->id_map.size() != (size_t)st->ntotal) return -1;
+        if (!st->ready(h ? &h->hnsw : nullptr)) return -2;
+        int n = h ? hnsw_search(*h, *st, q, k, scores, ids) : flat_search(*st, q, k, scores, ids);
         for (int i = 0; i < n; i++) ids[i] = m->id_map[(size_t)ids[i]];
         return n;
     } catch (...) {
@@ -1015,22 +1201,21 @@ int cr_faiss_hnsw_search(const FaissIndex* index, const float* q, int k, float* 
     }
 }
 
-/* Brings the search copy of an HNSW index with the swapped storage up to
- * date now (the vectors added since are quantised, the layer-0 lists
- * copied again) rather than at the next search. 0 done or not applicable,
- * -1 out of memory (the next search tries again). */
-int cr_faiss_hnsw_prepare(FaissIndex* index) {
+/* Brings the search copy of an index with the swapped storage (HNSW or
+ * flat) up to date now (the vectors added since are quantised, an HNSW's
+ * layer-0 lists copied again) rather than at the next search. 0 done or
+ * not applicable, -1 out of memory (the next search tries again). */
+int cr_faiss_prepare(FaissIndex* index) {
     try {
-        auto* m = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(index));
-        auto* h = m ? dynamic_cast<faiss::IndexHNSW*>(m->index) : nullptr;
-        auto* st = h ? dynamic_cast<SimdFlatIP*>(h->storage) : nullptr;
-        return !st || st->ready(h->hnsw) ? 0 : -1;
+        faiss::IndexHNSW* h;
+        SimdFlatIP* st = storage_of(index, &h);
+        return !st || st->ready(h ? &h->hnsw : nullptr) ? 0 : -1;
     } catch (...) {
         return -1;
     }
 }
 
-/* Copies the search copy of HNSW index `from` into `to` (its clone, the
+/* Copies the search copy of index `from` (HNSW or flat) into `to` (its clone, the
  * storage already swapped by cr_faiss_simd_storage: vclone.cpp), so the
  * clone needs no preparing, and what cairn's insert knows of its lists.
  * `same` (vclone.cpp's tail copy; 0: unknown): `to` was a copy of `from`
@@ -1042,13 +1227,11 @@ int cr_faiss_hnsw_prepare(FaissIndex* index) {
  * first search), -1 out of memory. */
 int cr_faiss_simd_copy_search(const FaissIndex* from, FaissIndex* to, int64_t same) {
     try {
-        auto* fm = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(from));
-        auto* tm = dynamic_cast<faiss::IndexIDMap2*>(reinterpret_cast<faiss::Index*>(to));
-        auto* fh = fm ? dynamic_cast<const faiss::IndexHNSW*>(fm->index) : nullptr;
-        auto* th = tm ? dynamic_cast<faiss::IndexHNSW*>(tm->index) : nullptr;
-        auto* a = fh ? dynamic_cast<SimdFlatIP*>(fh->storage) : nullptr;
-        auto* b = th ? dynamic_cast<SimdFlatIP*>(th->storage) : nullptr;
-        if (!a || !b) return 0;
+        const faiss::IndexHNSW* fh;
+        faiss::IndexHNSW* th;
+        auto* a = const_cast<SimdFlatIP*>(storage_of(from, &fh));
+        auto* b = storage_of(to, &th);
+        if (!a || !b || !fh != !th) return 0;
         /* what cairn's insert knows of the lists (checked by hash before
          * use, so a copy that goes stale costs time, not answers) */
         b->closed_k = a->closed_k;
@@ -1086,9 +1269,16 @@ void cr_faiss_huge_advise(const void* p, size_t n) { huge_advise(p, n); }
 
 /* cairn's vectorised storage of HNSW index `index`, or NULL. */
 static const SimdFlatIP* simd_storage_of(const FaissIndex* index) {
-    auto* m = dynamic_cast<const faiss::IndexIDMap2*>(reinterpret_cast<const faiss::Index*>(index));
-    auto* h = m ? dynamic_cast<const faiss::IndexHNSW*>(m->index) : nullptr;
-    return h ? dynamic_cast<const SimdFlatIP*>(h->storage) : nullptr;
+    const faiss::IndexHNSW* h;
+    const SimdFlatIP* st = storage_of(index, &h);
+    return h ? st : nullptr;
+}
+
+/* Flat searches made by cairn's flat search in this process and the
+ * candidates they re-scored from the float vectors (tests, benchmarks). */
+void cr_faiss_flat_stats(uint64_t* searches, uint64_t* rescored) {
+    *searches = flat_searches.load(std::memory_order_relaxed);
+    *rescored = flat_rescored.load(std::memory_order_relaxed);
 }
 
 /* For tests (tests/test_vector_huge.c): where the float vectors of HNSW
@@ -1130,6 +1320,16 @@ int cr_faiss_walk_dot(int path, const int16_t* q, const int8_t* c, size_t d, int
 int32_t cr_faiss_walk_q16_max(size_t d) { return q16_max(d); }
 int cr_faiss_walk_quantise(const float* q, size_t d, int16_t* out, float* qmax) {
     return quantise16(q, d, out, qmax) ? 0 : -1;
+}
+
+/* For tests (tests/test_vector_walk.c): the int8 copy of vector x (d
+ * floats) into c (d bytes) by the AVX2 version (path 1) or the portable
+ * one (path 0); the scale into *scale. 0, or -1 when that path is not
+ * available on this CPU. */
+int cr_faiss_quantise8(int path, const float* x, size_t d, int8_t* c, float* scale) {
+    if (path == 1 && ip != ip_avx2) return -1;
+    *scale = path == 1 ? quantise8_avx2(x, d, c) : quantise8_ref(x, d, c);
+    return 0;
 }
 
 /* 1 when the vectorised kernel is in use on this CPU. */

@@ -2,7 +2,8 @@
  * vclone.cpp — a deep copy of the FAISS index inside a cr_vindex
  * (cr_vindex_clone, vindex.c): the id map, the HNSW graph and the stored
  * vectors copied as arrays (memcpy, no HNSW inserts), and for cairn's
- * vectorised HNSW storage its int8 search copy too (faiss_simd.cpp), so
+ * vectorised storage (HNSW or flat) its int8 search copy too
+ * (faiss_simd.cpp), so
  * the copy searches exactly as its source and is ready for its first
  * search. FAISS's own clone_index is not used for the HNSW case: it
  * copies the storage by its FAISS class, which would drop the search copy
@@ -34,6 +35,13 @@ template <class T> void room(std::vector<T>& dst, size_t n) {
      * read at random by every search: faiss_simd.cpp, huge_xb) */
     cr_faiss_huge_advise(dst.data(), dst.capacity() * sizeof(T));
 }
+/* The flat index `ix` is (IndexFlat, IndexFlatIP or cairn's vectorised
+ * storage, a subclass of IndexFlatIP: faiss_simd.cpp), or null. */
+const faiss::IndexFlat* flat_of(const faiss::Index* ix) {
+    if (dynamic_cast<const faiss::IndexHNSW*>(ix)) return nullptr;
+    return dynamic_cast<const faiss::IndexFlat*>(ix);
+}
+
 } // namespace
 
 extern "C" {
@@ -64,14 +72,10 @@ int cr_faiss_clone(const FaissIndex* index, FaissIndex** out) {
             std::unique_ptr<faiss::IndexHNSWFlat> nh(new faiss::IndexHNSWFlat(*h));
             nh->storage = nst.release();   /* owned by nh from here (own_fields) */
             sub.reset(nh.release());
-        } else if (m->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
-                   (typeid(*m->index) == typeid(faiss::IndexFlat) ||
-                    typeid(*m->index) == typeid(faiss::IndexFlatIP))) {
-            auto* f = static_cast<const faiss::IndexFlat*>(m->index);
-            if (typeid(*f) == typeid(faiss::IndexFlatIP))
-                sub.reset(new faiss::IndexFlatIP(*static_cast<const faiss::IndexFlatIP*>(f)));
-            else
-                sub.reset(new faiss::IndexFlat(*f));
+        } else if (m->index->metric_type == faiss::METRIC_INNER_PRODUCT && flat_of(m->index)) {
+            /* the vectors as a plain IndexFlat, swapped for the vectorised
+             * one below */
+            sub.reset(new faiss::IndexFlat(*flat_of(m->index)));
         } else {
             return -2;
         }
@@ -122,11 +126,9 @@ int cr_faiss_clone_into(const FaissIndex* index, FaissIndex* dst, int64_t same) 
             dst_st->metric_type != faiss::METRIC_INNER_PRODUCT)
             return -2;
     } else if (!h && !dh && m->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
-               dm->index->metric_type == faiss::METRIC_INNER_PRODUCT &&
-               (typeid(*m->index) == typeid(faiss::IndexFlat) ||
-                typeid(*m->index) == typeid(faiss::IndexFlatIP))) {
-        st = static_cast<const faiss::IndexFlat*>(m->index);
-        dst_st = static_cast<faiss::IndexFlat*>(dm->index);
+               dm->index->metric_type == faiss::METRIC_INNER_PRODUCT && flat_of(m->index)) {
+        st = flat_of(m->index);
+        dst_st = dynamic_cast<faiss::IndexFlat*>(dm->index);
     } else {
         return -2;
     }

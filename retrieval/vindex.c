@@ -4,6 +4,8 @@
  * In memory: an IndexIDMap2 (ids = chunk ids) over IndexFlatIP, or over
  * IndexHNSWFlat (M = hnsw_m, inner product) once the index holds
  * hnsw_threshold vectors; a set of the live ids (to refuse duplicates).
+ * The flat index, or the HNSW's storage, is cairn's vectorised subclass of
+ * IndexFlatIP (faiss_simd.cpp), which both kinds' searches go through.
  *
  * FAISS cannot remove from HNSW, so removing from an HNSW index marks the
  * ids as tombstones: they stay in FAISS, searches over-fetch and skip them,
@@ -367,8 +369,9 @@ const char *cr_vindex_embedder(const cr_vindex *vi) { return vi->embedder; }
 
 /* ---------------------------------------------------------------- FAISS objects */
 
-/* retrieval/faiss_simd.cpp: gives an HNSW index's inner-product storage a
- * vectorised distance computer (1 swapped, 0 not applicable, -1 failed). */
+/* retrieval/faiss_simd.cpp: gives an HNSW index's inner-product storage,
+ * or a flat index, cairn's vectorised storage (distance computer and
+ * search copy; 1 swapped, 0 not applicable, -1 failed). */
 int cr_faiss_simd_storage(FaissIndex *index);
 /* ... and inserts into it as FAISS would, cheaper (0 done, 1 not
  * applicable, -1 out of memory). */
@@ -407,6 +410,9 @@ static cc_status make_index(cr_vindex *vi, int hnsw, FaissIndex **out)
     if (hnsw) {
         cc_status s = set_hnsw_params(vi, idx);
         if (s != CC_OK) { faiss_Index_free(idx); return s; }
+    } else if (cr_faiss_simd_storage(idx) < 0) {
+        faiss_Index_free(idx);
+        return verr(vi, CC_NOMEM, "out of memory preparing the flat vector index");
     }
     *out = idx;
     return CC_OK;
@@ -624,21 +630,22 @@ cc_status cr_vindex_remove(cr_vindex *vi, size_t n, const int64_t *ids, size_t *
     return s;
 }
 
-/* retrieval/faiss_simd.cpp: cairn's HNSW search (int8 walk, exact
- * re-rank); the count, or -1 not applicable, -2 failure. */
-int cr_faiss_hnsw_search(const FaissIndex *index, const float *q, int k, float *scores,
-                         int64_t *ids);
+/* retrieval/faiss_simd.cpp: cairn's search (HNSW: int8 walk, exact
+ * re-rank; flat: int8 scan, exact re-rank); the count, or -1 not
+ * applicable, -2 failure. */
+int cr_faiss_search(const FaissIndex *index, const float *q, int k, float *scores,
+                    int64_t *ids);
 
-/* One query's top kk: cairn's own HNSW search when the index is HNSW (see
- * faiss_simd.cpp; CAIRN_FAISS_SEARCH=1 in the environment uses FAISS's
- * instead, for comparisons), else FAISS's. Unfilled slots get id -1. */
+/* One query's top kk: cairn's own search (see faiss_simd.cpp;
+ * CAIRN_FAISS_SEARCH=1 in the environment uses FAISS's instead, for
+ * comparisons), else FAISS's. Unfilled slots get id -1. */
 static cc_status index_search(cr_vindex *vi, const float *query, idx_t kk, float *scores,
                               int64_t *ids)
 {
     const char *e = getenv("CAIRN_FAISS_SEARCH");
     int use_faiss = e && !strcmp(e, "1");
-    if (vi->hnsw && !use_faiss && kk <= INT32_MAX) {
-        int n = cr_faiss_hnsw_search(vi->idx, query, (int)kk, scores, ids);
+    if (!use_faiss && kk <= INT32_MAX) {
+        int n = cr_faiss_search(vi->idx, query, (int)kk, scores, ids);
         if (n == -2) return verr(vi, CC_NOMEM, "out of memory searching vectors");
         if (n >= 0) {
             for (idx_t i = n; i < kk; i++) { ids[i] = -1; scores[i] = 0; }
@@ -1245,7 +1252,7 @@ int cr_vindex_disk_same(cr_vindex *vi)
 }
 
 /* retrieval/faiss_simd.cpp */
-int cr_faiss_hnsw_prepare(FaissIndex *index);
+int cr_faiss_prepare(FaissIndex *index);
 
 cc_status cr_vindex_refresh(cr_vindex *vi, int *reload)
 {
@@ -1276,7 +1283,7 @@ cc_status cr_vindex_refresh(cr_vindex *vi, int *reload)
         vi->no_rebuild = 1;
         s = delta_apply(vi, f, from, size);
         vi->no_rebuild = 0;
-        if (vi->hnsw && s == CC_OK) cr_faiss_hnsw_prepare(vi->idx);
+        if (s == CC_OK) cr_faiss_prepare(vi->idx);
         pthread_rwlock_unlock(&vi->lock);
         if (s == CC_BUSY) { *reload = 1; s = CC_OK; }
     }
@@ -1316,7 +1323,7 @@ static cc_status clone_to(cr_vindex *src, cr_vindex *vi, int into)
     pthread_rwlock_rdlock(&src->lock);
     /* the source's search copy brought up to date first, so that the copy
      * carries it (the writer's own index is never searched) */
-    if (src->hnsw) cr_faiss_hnsw_prepare(src->idx);
+    cr_faiss_prepare(src->idx);
     /* into an unchanged copy of src from src's same era: only the tail */
     int64_t same = into && vi->copy_of == src->uid && vi->copy_era == src->era ? vi->copy_n : 0;
     int rc = into ? cr_faiss_clone_into(src->idx, vi->idx, same)
@@ -1524,12 +1531,18 @@ static cc_status load(cr_vindex *vi)
         cc_seterr(s, "%s: %s", path, cr_vindex_errmsg(vi));
         goto out;
     }
+    if (!vi->hnsw && cr_faiss_simd_storage(vi->idx) < 0) {
+        s = cc_seterr(CC_NOMEM, "%s: out of memory preparing the flat vector index", path);
+        goto out;
+    }
     vi->has_base = 1;
     vi->base_st = st;
     vi->base_sum = sum;
     vi->base_gen = gen;
     delta_load(vi);
-    if (vi->hnsw) cr_faiss_hnsw_prepare(vi->idx);   /* not at the first search */
+    /* HNSW: not at the first search; a flat index's copy waits for one
+     * (a command that only adds vectors, `cairn ingest`, never needs it) */
+    if (vi->hnsw) cr_faiss_prepare(vi->idx);
 out:
     if (idx) faiss_Index_free(idx);
     fclose(f);

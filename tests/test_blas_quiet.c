@@ -86,6 +86,9 @@ int main(void)
         printf("SKIP: OpenBLAS runs one thread here (one CPU): no workers to stop\n");
         return 77;
     }
+    /* FAISS's flat search (BLAS), not cairn's int8 scan, which makes no
+     * BLAS call */
+    setenv("CAIRN_FAISS_SEARCH", "1", 1);
     t0 = threads();
     CHECK_MSG(t0 >= get(), "%d threads, OpenBLAS has %d", t0, get());   /* its workers and us */
 

@@ -74,6 +74,23 @@ run_kill() {
     wait "$PID" 2>/dev/null; PID=""; echo done
   fi
 }
+# writer_ms KB CMD...: how long CMD's store writers run on KB, in ms from
+# the point run_kill waits for to CMD's exit: the later kills below are at
+# a share of it, so that they land inside the writers however fast this
+# machine (fixed delays missed them once the writers got faster)
+writer_ms() {
+  local kb="$1" i t t0; shift
+  "$@" >"$T/out" 2>&1 &
+  PID=$!
+  for ((i = 0; i < 20000; i++)); do
+    kill -0 "$PID" 2>/dev/null || break
+    t=(/proc/"$PID"/task/*)
+    [ "${#t[@]}" -ge 3 ] && [ -e "$kb/graph/cairn-sp2o.db" ] && break
+  done
+  t0=$(date +%s%N)
+  wait "$PID" 2>/dev/null; PID=""
+  echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
 # timed STEP CMD...: CMD must exit 0 within LIMIT_S seconds
 timed() {
   local what="$1" t0 ms; shift
@@ -111,23 +128,32 @@ redo() {   # redo WHAT [check]
 }
 count() { [ "$1" = killed ] && killed=$((killed + 1)); echo "$2: $1"; }
 
+# the writers' spans on a scratch KB: a first build, a catch-up, a rebuild
+"$BIN" init "$T/scratch" >/dev/null
+span_first=$(writer_ms "$T/scratch" "$BIN" ingest "$T/scratch" "$T/a")
+span_catch=$(writer_ms "$T/scratch" "$BIN" ingest "$T/scratch" "$T/b" "$T/c")
+span_rebuild=$(writer_ms "$T/scratch" "$BIN" graph rebuild "$T/scratch")
+rm -rf "$T/scratch"
+echo "writers ran $span_first ms (first build), $span_catch ms (catch-up), $span_rebuild ms (rebuild)"
+later() { echo $(( $1 * 2 / 5 )); }   # a kill at 40% of a span
+
 # first builds (no state file): killed at the writers' start, and later
-for d in 0 300; do
+for d in 0 "$(later "$span_first")"; do
   rm -rf "$KB"; "$BIN" init "$KB" >/dev/null
   r=$(run_kill "$KB" "$d" "$BIN" ingest "$KB" "$T/a"); count "$r" "first build, +$d ms"
-  redo "first build +$d ms" $([ "$d" = 300 ] && echo check)
+  redo "first build +$d ms" $([ "$d" != 0 ] && echo check)
 done
 # catch-ups of a store with state (clean 0 while they run)
-for d in 0 100; do
+for d in 0 "$(later "$span_catch")"; do
   r=$(run_kill "$KB" "$d" "$BIN" ingest "$KB" "$T/b" "$T/c"); count "$r" "catch-up, +$d ms"
-  redo "catch-up +$d ms" $([ "$d" = 100 ] && echo check)
+  redo "catch-up +$d ms" $([ "$d" != 0 ] && echo check)
   # b and c out again, for the next catch-up to add
   mapfile -t ids < <(sqlite3 "$KB/cairn.db" "SELECT '#' || id FROM documents WHERE deleted = 0
                                                AND (uri LIKE '%/s2d%' OR uri LIKE '%/s3d%')")
   "$BIN" rm "$KB" "${ids[@]}" >"$T/out" 2>&1 || bad "rm: $(head -c 300 "$T/out")"
 done
 # a rebuild killed
-for d in 150; do
+for d in "$(later "$span_rebuild")"; do
   r=$(run_kill "$KB" "$d" "$BIN" graph rebuild "$KB"); count "$r" "rebuild, +$d ms"
   redo "rebuild +$d ms" check
 done

@@ -36,6 +36,7 @@ void omp_set_num_threads(int n);   /* libgomp, through cairn_retrieval */
 int cr_faiss_walk_dot(int path, const int16_t *q, const int8_t *c, size_t d, int32_t *out);
 int32_t cr_faiss_walk_q16_max(size_t d);
 int cr_faiss_walk_quantise(const float *q, size_t d, int16_t *out, float *qmax);
+int cr_faiss_quantise8(int path, const float *x, size_t d, int8_t *c, float *scale);
 
 enum { N = 3000, MORE = 30, CENTERS = 30, DUPS = 60, KMAX = 3500 };
 
@@ -393,10 +394,46 @@ static void walk_recall(void)
     free(dot);
 }
 
+/* The int8 copy of a vector: the AVX2 version gives the portable one's
+ * bytes and scale (lengths 1..300 and 384, random components, halves that
+ * round to even, the zero vector), and the portable one is
+ * round(x * 127 / max|x|) with the largest component at +-127. */
+static void int8_copy(void)
+{
+    static float x[400];
+    static int8_t c0[400], c1[400];
+    int bad = 0, cases = 0, avx2 = 1;
+    for (int d = 1; d <= 384; d = d < 300 ? d + 1 : 384) {
+        for (int t = 0; t < 3; t++) {
+            for (int i = 0; i < d; i++)
+                x[i] = t == 0 ? (float)(urand() * 2 - 1)
+                     : t == 1 ? (i == 0 ? 127.0f : (float)((int)(urand() * 254) - 127) + 0.5f)
+                     : 0.0f;
+            float s0 = -1, s1 = -1, m = 0;
+            cases++;
+            CHECK(cr_faiss_quantise8(0, x, (size_t)d, c0, &s0) == 0);
+            for (int i = 0; i < d; i++) m = fmaxf(m, fabsf(x[i]));
+            for (int i = 0; i < d; i++) {
+                float want = m > 0 ? nearbyintf(x[i] * (127.0f / m)) : 0;
+                if (c0[i] != (int8_t)want) { bad++; break; }
+            }
+            if (m > 0 && s0 != m / 127.0f) bad++;
+            if (m == 0 && s0 != 0) bad++;
+            int r = cr_faiss_quantise8(1, x, (size_t)d, c1, &s1);
+            if (r == -1) { avx2 = 0; continue; }
+            if (r != 0 || s1 != s0 || memcmp(c0, c1, (size_t)d)) bad++;
+        }
+        if (d == 384) break;
+    }
+    CHECK_MSG(bad == 0, "int8 copy: %d of %d vectors differ", bad, cases);
+    if (!avx2) printf("test_vector_walk: no AVX2 on this CPU: the portable int8 copy alone checked\n");
+}
+
 int main(void)
 {
     omp_set_num_threads(1);    /* the same graph in every handle that adds */
     integer_kernel();
+    int8_copy();
     walk_recall();
     run(384);
     run(100);
