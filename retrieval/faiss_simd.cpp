@@ -1291,11 +1291,12 @@ int cr_faiss_hnsw_vectors(const FaissIndex* index, const void** p, size_t* n) {
     return 0;
 }
 
-/* For tests (tests/test_vclone.c): the int8 search copy of HNSW index
- * `index`, its quantised prefix (*p, *n bytes). 0, or -1 when it is not
- * cairn's HNSW. */
-int cr_faiss_hnsw_codes8(const FaissIndex* index, const void** p, size_t* n) {
-    const SimdFlatIP* st = simd_storage_of(index);
+/* For tests (tests/test_vclone.c, test_vector_flat.c): the int8 search
+ * copy of index `index` (HNSW or flat), its quantised prefix (*p, *n
+ * bytes). 0, or -1 when it has not cairn's storage. */
+int cr_faiss_codes8(const FaissIndex* index, const void** p, size_t* n) {
+    const faiss::IndexHNSW* h;
+    const SimdFlatIP* st = storage_of(index, &h);
     if (!st) return -1;
     *p = st->q8.p;
     *n = st->q8_n * st->q8_stride;

@@ -306,7 +306,10 @@ void      cr_vindex_batch_threads(int n);
  * re-scoring reads them at random, and on 4 KB pages nearly each is a TLB
  * miss). For long-lived searchers (`cairn serve`): making them huge costs
  * ~40 ms of CPU per 158 MB once. Off by default; CAIRN_HNSW_HUGE=0 or 1 in
- * the environment overrides. Same answers either way. */
+ * the environment overrides. Same answers either way. With it on, flat
+ * indexes too are readied for search when loaded (their int8 copy made,
+ * the vectors collapsed), not at their first search, where other
+ * searches would wait for it. */
 void      cr_vindex_huge_pages(int on);
 /* OpenBLAS's worker threads (the BLAS that FAISS's flat searches run on,
  * when the one installed is OpenBLAS's pthread build).  OpenBLAS starts a
@@ -375,9 +378,9 @@ int       cr_vindex_hnsw_check(const cr_vindex *vi, int64_t from, char *why, siz
 /* For tests: where an HNSW index's float vectors lie in memory (*p, *n
  * bytes): 0, or -1 when not HNSW. */
 int       cr_vindex_hnsw_vectors(const cr_vindex *vi, const void **p, size_t *n);
-/* For tests: an HNSW index's int8 search copy, the vectors quantised so
- * far (*p, *n bytes): 0, or -1 when not HNSW. */
-int       cr_vindex_hnsw_codes8(const cr_vindex *vi, const void **p, size_t *n);
+/* For tests: an index's int8 search copy (HNSW or flat), the vectors
+ * quantised so far (*p, *n bytes): 0, or -1 when the index has none. */
+int       cr_vindex_codes8(const cr_vindex *vi, const void **p, size_t *n);
 
 int64_t     cr_vindex_count(const cr_vindex *vi);      /* live vectors */
 int64_t     cr_vindex_generation(const cr_vindex *vi);

@@ -89,6 +89,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -553,12 +554,12 @@ int cr_vindex_hnsw_vectors(const cr_vindex *vi, const void **p, size_t *n)
     return cr_faiss_hnsw_vectors(vi->idx, p, n);
 }
 
-int cr_faiss_hnsw_codes8(const FaissIndex *index, const void **p, size_t *n);
+int cr_faiss_codes8(const FaissIndex *index, const void **p, size_t *n);
 
-int cr_vindex_hnsw_codes8(const cr_vindex *vi, const void **p, size_t *n)
+int cr_vindex_codes8(const cr_vindex *vi, const void **p, size_t *n)
 {
     C_ASSERT(vi && p && n);
-    return cr_faiss_hnsw_codes8(vi->idx, p, n);
+    return cr_faiss_codes8(vi->idx, p, n);
 }
 
 int cr_vindex_hnsw_same(const cr_vindex *a, const cr_vindex *b)
@@ -668,7 +669,15 @@ void cr_vindex_batch_threads(int n)
 
 void cr_faiss_set_huge(int on);   /* faiss_simd.cpp */
 
-void cr_vindex_huge_pages(int on) { cr_faiss_set_huge(on); }
+/* set by cr_vindex_huge_pages: a long-lived searcher, which readies a
+ * flat index at load (load) */
+static atomic_int searched_long;
+
+void cr_vindex_huge_pages(int on)
+{
+    atomic_store(&searched_long, on != 0);
+    cr_faiss_set_huge(on);
+}
 
 /* One query is searched on the calling thread alone: FAISS opens an OpenMP
  * team per call, which for a single query costs more CPU than it saves
@@ -1540,9 +1549,12 @@ static cc_status load(cr_vindex *vi)
     vi->base_sum = sum;
     vi->base_gen = gen;
     delta_load(vi);
-    /* HNSW: not at the first search; a flat index's copy waits for one
-     * (a command that only adds vectors, `cairn ingest`, never needs it) */
-    if (vi->hnsw) cr_faiss_prepare(vi->idx);
+    /* HNSW: not at the first search. A flat index's copy waits for one
+     * (a command that only adds vectors, `cairn ingest`, never needs it),
+     * except in a long-lived searcher, where that first search would hold
+     * up the others meanwhile (~0.3 s at 98k vectors with the huge-page
+     * collapse, docs/benchmarks.md) */
+    if (vi->hnsw || atomic_load(&searched_long)) cr_faiss_prepare(vi->idx);
 out:
     if (idx) faiss_Index_free(idx);
     fclose(f);

@@ -9,7 +9,8 @@
  * to past the index's size, on clustered vectors with exact duplicates
  * (ties), after removals (the vectors move, so the int8 copy is made
  * again), after adds (the copy grows), on a copy (cr_vindex_clone) and
- * after a save and reopen.  Also: the searches go through cairn's flat
+ * after a save and reopen.  The int8 copy is made at the first search,
+ * or at load in a long-lived searcher (cr_vindex_huge_pages).  Also: the searches go through cairn's flat
  * path (cr_faiss_flat_stats counts them) and re-score far fewer vectors
  * than the index holds (else it would be no faster than the float scan). */
 #include "retrieval.h"
@@ -178,10 +179,29 @@ static void run(int d, const char *tmp)
     vi = NULL;
     CHECK_OK(cr_vindex_open(path, "test:flat", dim, NULL, &vi));
     if (vi) {
+        /* the int8 copy waits for the first search... */
+        const void *p = NULL;
+        size_t n8 = 1;
+        CHECK(cr_vindex_codes8(vi, &p, &n8) == 0 && n8 == 0);
         snprintf(when, sizeof when, "d %d, reopened", d);
         queries(vi, 20, when);
+        CHECK(cr_vindex_codes8(vi, &p, &n8) == 0 && n8 >= (size_t)cr_vindex_count(vi) * dim);
         cr_vindex_close(vi);
     }
+    /* ...except in a long-lived searcher, which makes it at load */
+    cr_vindex_huge_pages(1);
+    vi = NULL;
+    CHECK_OK(cr_vindex_open(path, "test:flat", dim, NULL, &vi));
+    if (vi) {
+        const void *p = NULL;
+        size_t n8 = 0;
+        CHECK_MSG(cr_vindex_codes8(vi, &p, &n8) == 0 && n8 >= (size_t)cr_vindex_count(vi) * dim,
+                  "d %d: opened by a long-lived searcher, the int8 copy holds %zu bytes", d, n8);
+        snprintf(when, sizeof when, "d %d, reopened by a long-lived searcher", d);
+        queries(vi, 10, when);
+        cr_vindex_close(vi);
+    }
+    cr_vindex_huge_pages(0);
     unlink(path);
     strcat(path, ".ok");
     unlink(path);
