@@ -650,6 +650,32 @@ void walk(const faiss::HNSW& g, const SimdFlatIP& st, int ef, Score score,
     }
 }
 
+/* The candidates c (storage positions) re-scored exactly from the float
+ * vectors xb (d each) against q; the best k, best first (ties by
+ * position), into out_s and out_i; returns how many. The vectors are read
+ * at random (1.5 KB each at 384 dimensions): each is fetched four
+ * candidates ahead of its scoring, so that their misses overlap. */
+int rescore(const float* xb, size_t d, const float* q, std::vector<Cand>& c, int k, float* out_s,
+            int64_t* out_i) {
+    const size_t fahead = 4, vbytes = d * sizeof(float);
+    auto fetch = [&](size_t j) {
+        prefetch_code(reinterpret_cast<const int8_t*>(xb + (size_t)c[j].id * d), vbytes);
+    };
+    for (size_t j = 0; j < c.size() && j < fahead; j++) fetch(j);
+    for (size_t j = 0; j < c.size(); j++) {
+        if (j + fahead < c.size()) fetch(j + fahead);
+        c[j].s = ip(q, xb + (size_t)c[j].id * d, d);
+    }
+    int m = std::min((int)c.size(), k);
+    std::partial_sort(c.begin(), c.begin() + m, c.end(),
+                      [](const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); });
+    for (int i = 0; i < m; i++) {
+        out_s[i] = c[(size_t)i].s;
+        out_i[i] = c[(size_t)i].id;
+    }
+    return m;
+}
+
 /* The search described at the top of this file over HNSW index h with
  * storage st; fills up to k (id, score) pairs, best first, ids being
  * storage positions. Returns the count. */
@@ -718,26 +744,7 @@ int hnsw_search(const faiss::IndexHNSW& h, const SimdFlatIP& st, const float* q,
             res.resize(keep);
         }
     }
-    /* the float vectors are read at random (1.5 KB each at 384
-     * dimensions): each fetched four candidates ahead of its scoring, so
-     * that their misses overlap */
-    const size_t fahead = 4, vbytes = d * sizeof(float);
-    auto fetch = [&](size_t j) {
-        prefetch_code(reinterpret_cast<const int8_t*>(xb + (size_t)res[j].id * d), vbytes);
-    };
-    for (size_t j = 0; j < res.size() && j < fahead; j++) fetch(j);
-    for (size_t j = 0; j < res.size(); j++) {
-        if (j + fahead < res.size()) fetch(j + fahead);
-        res[j].s = ip(q, xb + (size_t)res[j].id * d, d);
-    }
-    int m = std::min((int)res.size(), k);
-    std::partial_sort(res.begin(), res.begin() + m, res.end(),
-                      [](const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); });
-    for (int i = 0; i < m; i++) {
-        out_s[i] = res[(size_t)i].s;
-        out_i[i] = res[(size_t)i].id;
-    }
-    return m;
+    return rescore(xb, d, q, res, k, out_s, out_i);
 }
 
 /* The exact search of a flat index over its search copy: every vector
@@ -773,6 +780,15 @@ int flat_search(const SimdFlatIP& st, const float* q, int k, float* out_s, int64
     cand.reserve((size_t)k * 4 + 64);
     float bar = -INFINITY;
     const int16_t* qw = q16.data();
+    auto drop_below_bar = [&] {   /* the candidates the bar has passed */
+        size_t keep = 0;
+        for (const Cand& x : cand) {
+            float sx;
+            std::memcpy(&sx, codes + (size_t)x.id * stride + d, sizeof sx);
+            if (!(x.s + half * sx < bar)) cand[keep++] = x;
+        }
+        cand.resize(keep);
+    };
     const size_t ahead = 8;
     for (size_t i = 0; i < n && i < ahead; i++) prefetch_code(codes + i * stride, stride);
     for (size_t i = 0; i < n; i++) {
@@ -795,42 +811,14 @@ int flat_search(const SimdFlatIP& st, const float* q, int k, float* out_s, int64
         }
         /* keep the list short when the bar has moved far since */
         if (cand.size() >= cand.capacity()) {
-            size_t keep = 0;
-            for (const Cand& x : cand) {
-                float sx;
-                std::memcpy(&sx, codes + (size_t)x.id * stride + d, sizeof sx);
-                if (!(x.s + half * sx < bar)) cand[keep++] = x;
-            }
-            cand.resize(keep);
+            drop_below_bar();
             if (cand.size() * 2 > cand.capacity()) cand.reserve(cand.capacity() * 2);
         }
     }
-    size_t keep = 0;
-    for (const Cand& x : cand) {
-        float sx;
-        std::memcpy(&sx, codes + (size_t)x.id * stride + d, sizeof sx);
-        if (!(x.s + half * sx < bar)) cand[keep++] = x;
-    }
-    cand.resize(keep);
-    const float* xb = st.get_xb();
-    const size_t fahead = 4, vbytes = d * sizeof(float);
-    for (size_t j = 0; j < cand.size() && j < fahead; j++)
-        prefetch_code(reinterpret_cast<const int8_t*>(xb + (size_t)cand[j].id * d), vbytes);
-    for (size_t j = 0; j < cand.size(); j++) {
-        if (j + fahead < cand.size())
-            prefetch_code(reinterpret_cast<const int8_t*>(xb + (size_t)cand[j + fahead].id * d), vbytes);
-        cand[j].s = ip(q, xb + (size_t)cand[j].id * d, d);
-    }
-    int m = std::min((int)cand.size(), k);
-    std::partial_sort(cand.begin(), cand.begin() + m, cand.end(),
-                      [](const Cand& a, const Cand& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); });
-    for (int i = 0; i < m; i++) {
-        out_s[i] = cand[(size_t)i].s;
-        out_i[i] = cand[(size_t)i].id;
-    }
+    drop_below_bar();
     flat_searches.fetch_add(1, std::memory_order_relaxed);
     flat_rescored.fetch_add(cand.size(), std::memory_order_relaxed);
-    return m;
+    return rescore(st.get_xb(), d, q, cand, k, out_s, out_i);
 }
 
 /* ---- cairn's HNSW insert
