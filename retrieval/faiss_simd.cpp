@@ -252,14 +252,16 @@ bool quantise16(const float* q, size_t d, int16_t* out, float* qmax) {
  * max|x|, clamped to -127..127 (round to nearest, ties to even: the
  * default rounding mode); returns the scale m / 127 (0 for the zero
  * vector, whose codes are 0). Both versions give the same bytes. */
+inline int8_t code8(float x, float inv) {
+    float v = std::nearbyint(x * inv);
+    return (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+}
+
 float quantise8_ref(const float* x, size_t d, int8_t* c) {
     float m = 0;
     for (size_t j = 0; j < d; j++) m = std::max(m, std::fabs(x[j]));
     const float inv = m > 0 ? 127.0f / m : 0.0f;
-    for (size_t j = 0; j < d; j++) {
-        float v = std::nearbyint(x[j] * inv);
-        c[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-    }
+    for (size_t j = 0; j < d; j++) c[j] = code8(x[j], inv);
     return m > 0 ? m / 127.0f : 0.0f;
 }
 
@@ -293,10 +295,7 @@ __attribute__((target("avx2"))) float quantise8_avx2(const float* x, size_t d, i
         __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + j), b);
     }
-    for (; j < d; j++) {
-        float v = std::nearbyint(x[j] * inv);
-        c[j] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
-    }
+    for (; j < d; j++) c[j] = code8(x[j], inv);
     return m > 0 ? m / 127.0f : 0.0f;
 }
 

@@ -311,17 +311,19 @@ void      cr_vindex_batch_threads(int n);
  * the vectors collapsed), not at their first search, where other
  * searches would wait for it. */
 void      cr_vindex_huge_pages(int on);
-/* OpenBLAS's worker threads (the BLAS that FAISS's flat searches run on,
- * when the one installed is OpenBLAS's pthread build).  OpenBLAS starts a
- * worker per core when it is loaded, and each spins on sched_yield for
- * ~0.1 s after its start and after every call it shares out (a one-query
- * flat search over a few thousand vectors is shared out).  cr_blas_quiet(0)
+/* OpenBLAS's worker threads (the BLAS that FAISS's own flat search runs
+ * on, when the one installed is OpenBLAS's pthread build: cairn's flat
+ * search leaves it the zero or non-finite query and CAIRN_FAISS_SEARCH=1).
+ * OpenBLAS starts a worker per core when it is loaded, and each spins on
+ * sched_yield for ~0.1 s after its start and after every call it shares
+ * out (a one-query flat search over a few thousand vectors is shared out).  cr_blas_quiet(0)
  * stops the workers started at load (`cairn` does it first thing: ~0.13 s
  * of a core saved per command); a call that shares work out starts them
  * again.  cr_blas_quiet(1) also keeps every later call on its caller
  * (`cairn serve`: its searches run side by side on their own threads, and
  * spinning workers took the cores from them: 1.6-1.7x the requests/s of
- * flat-index searches with it, docs/benchmarks.md).  Nothing when the BLAS
+ * flat-index searches with it while they went through FAISS,
+ * docs/benchmarks.md).  Nothing when the BLAS
  * is not OpenBLAS, or when OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or
  * OMP_NUM_THREADS is set: the user's choice stands. */
 void      cr_blas_quiet(int one_thread);

@@ -1552,8 +1552,8 @@ static cc_status load(cr_vindex *vi)
     /* HNSW: not at the first search. A flat index's copy waits for one
      * (a command that only adds vectors, `cairn ingest`, never needs it),
      * except in a long-lived searcher, where that first search would hold
-     * up the others meanwhile (~0.3 s at 98k vectors with the huge-page
-     * collapse, docs/benchmarks.md) */
+     * up the others meanwhile (a p99 of 350 ms at 98k vectors in `cairn
+     * serve`, docs/benchmarks.md) */
     if (vi->hnsw || atomic_load(&searched_long)) cr_faiss_prepare(vi->idx);
 out:
     if (idx) faiss_Index_free(idx);

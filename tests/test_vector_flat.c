@@ -108,7 +108,7 @@ static void queries(cr_vindex *vi, int nq, const char *when)
 
 static void run(int d, const char *tmp)
 {
-    char path[1024], when[128];
+    char path[1024], stamp[1040], when[128];
     cr_vindex *vi = NULL, *copy = NULL;
     int64_t *ids = malloc(NMAX * sizeof *ids);
     uint64_t s0, r0, s1, r1;
@@ -203,8 +203,8 @@ static void run(int d, const char *tmp)
     }
     cr_vindex_huge_pages(0);
     unlink(path);
-    strcat(path, ".ok");
-    unlink(path);
+    snprintf(stamp, sizeof stamp, "%s.ok", path);
+    unlink(stamp);
     free(vecs);
     free(ids);
 }
