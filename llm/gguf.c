@@ -512,7 +512,7 @@ static cl_status get_kv(const cl_gguf *g, const char *key, const kv **e)
 
 static cl_status get_int(const cl_gguf *g, const char *key, int64_t lo, int64_t hi, int64_t *out)
 {
-    const kv *e;
+    const kv *e = NULL; /* set by get_kv on success (GCC cannot tell) */
     int64_t v;
     uint64_t uv;
     int big;
@@ -544,7 +544,7 @@ cl_status cl_gguf_get_i32(const cl_gguf *g, const char *key, int32_t *out)
 
 cl_status cl_gguf_get_u64(const cl_gguf *g, const char *key, uint64_t *out)
 {
-    const kv *e;
+    const kv *e = NULL; /* set by get_kv on success (GCC cannot tell) */
     int64_t v;
     uint64_t uv;
     int big;
@@ -575,7 +575,7 @@ static double ld_f64(const uint8_t *p)
 
 cl_status cl_gguf_get_f32(const cl_gguf *g, const char *key, float *out)
 {
-    const kv *e;
+    const kv *e = NULL; /* set by get_kv on success (GCC cannot tell) */
     cl_status s = get_kv(g, key, &e);
     if (s) return s;
     if (e->type == CL_GGUF_FLOAT32) *out = ld_f32(e->v);
@@ -586,7 +586,7 @@ cl_status cl_gguf_get_f32(const cl_gguf *g, const char *key, float *out)
 
 cl_status cl_gguf_get_bool(const cl_gguf *g, const char *key, int *out)
 {
-    const kv *e;
+    const kv *e = NULL; /* set by get_kv on success (GCC cannot tell) */
     cl_status s = get_kv(g, key, &e);
     if (s) return s;
     if (e->type != CL_GGUF_BOOL)
@@ -608,7 +608,7 @@ cl_status cl_gguf_get_str(const cl_gguf *g, const char *key, const char **out, s
 
 cl_status cl_gguf_get_arr(const cl_gguf *g, const char *key, cl_gguf_arr *out)
 {
-    const kv *e;
+    const kv *e = NULL; /* set by get_kv on success (GCC cannot tell) */
     cl_status s = get_kv(g, key, &e);
     if (s) return s;
     if (e->type != CL_GGUF_ARRAY)
