@@ -119,12 +119,13 @@ void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, ui
 cl_qdot_rows_fn cl_qdot_rows_select(int simd);
 /* Bytes ahead of the row being multiplied that decode's row loops ask
  * the cache for (into L2: prefetcht1), one request per 64-byte line of
- * the next row's worth, never past row r1 of the range. The hardware
- * prefetchers stop at each 4 KiB page (the weights are a file mapping on
- * 4 KiB pages), so a thread streaming a matrix alone kept too few reads
- * in flight: on an Intel Xeon guest this lifted decode 1.3x (Q4_K mix,
- * Qwen2.5-0.5B shape, 2 threads; 2-16 KiB ahead the same, 1 KiB less,
- * into L1 0.9x of this, non-temporal 0.55x; docs/benchmarks.md). */
+ * the next row's worth, never past row r1 of the range. The likely
+ * reason it pays: the hardware prefetchers stop at each 4 KiB page (the
+ * weights are a file mapping on 4 KiB pages), so a thread streaming a
+ * matrix alone keeps too few reads in flight. Measured on an Intel Xeon
+ * guest, 2 threads, Qwen2.5-0.5B shape: decode 1.15-1.4x with the Q4_K
+ * mix, 1.0-1.13x with Q8_0 weights; 2-16 KiB ahead the same, 1 KiB less,
+ * into L1 0.9x of this, non-temporal 0.55x (docs/benchmarks.md). */
 #define CL_ROW_PREFETCH 4096
 static inline void cl_prefetch_ahead(const uint8_t *w, size_t rb, uint64_t r, uint64_t r1)
 {
