@@ -375,6 +375,7 @@ static void mm_rows(void *p, uint64_t r0, uint64_t r1, int tid)
     for (r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)j->W->data + r * j->rb;
         float bias = j->bias ? j->bias[r] : 0.0f, o[4];
+        cl_prefetch_ahead((const uint8_t *)j->W->data, j->rb, r, r1);
         for (b = 0; b + 4 <= j->nb; b += 4) { /* four tokens per pass over the row */
             int i;
             j->c->dot4(j->W->type, row, j->X + (size_t)b * K, K, K, o);

@@ -124,7 +124,8 @@ cl_qdot_rows_fn cl_qdot_rows_select(int simd);
  * weights are a file mapping on 4 KiB pages), so a thread streaming a
  * matrix alone keeps too few reads in flight. Measured on an Intel Xeon
  * guest, 2 threads, Qwen2.5-0.5B shape: decode 1.15-1.4x with the Q4_K
- * mix, 1.0-1.13x with Q8_0 weights; 2-16 KiB ahead the same, 1 KiB less,
+ * mix, 1.0-1.13x with Q8_0 weights, 1.08-1.19x with F16 weights (cpu.c's
+ * float row loop); 2-16 KiB ahead the same, 1 KiB less,
  * into L1 0.9x of this, non-temporal 0.55x (docs/benchmarks.md). */
 #define CL_ROW_PREFETCH 4096
 static inline void cl_prefetch_ahead(const uint8_t *w, size_t rb, uint64_t r, uint64_t r1)
