@@ -25,7 +25,7 @@ trap cleanup EXIT
 export CAIRN_GRAPH_WRITER_THREADS=5
 LIMIT_S=40
 # how long the kills wait for the writers to show, in seconds: a bound in
-# time, not in polls (20,000 polls, ~1 s, ran out under the sanitizer
+# time, not in polls (20,000 polls, ~0.2 s here, ran out under the sanitizer
 # build in CI, where the catalog part before the writers takes longer,
 # and two of the kills landed "early")
 POLL_S=60
