@@ -117,9 +117,10 @@ typedef void (*cl_qdot_rows_fn)(int wtype, const uint8_t *w, size_t rb, const vo
 void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
                       uint64_t r0, uint64_t r1);
 cl_qdot_rows_fn cl_qdot_rows_select(int simd);
-/* Bytes ahead of the row being multiplied that decode's row loops ask
- * the cache for (into L2: prefetcht1), one request per 64-byte line of
- * the next row's worth, never past row r1 of the range. The likely
+/* Bytes ahead of the row being multiplied that the matrix-vector row
+ * loops (decode's; cpu.c's float path also in prefill) ask the cache
+ * for (into L2: prefetcht1), one request per 64-byte line of the next
+ * row's worth, never past row r1 of the range. The likely
  * reason it pays: the hardware prefetchers stop at each 4 KiB page (the
  * weights are a file mapping on 4 KiB pages), so a thread streaming a
  * matrix alone keeps too few reads in flight. Measured on an Intel Xeon
