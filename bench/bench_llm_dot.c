@@ -2,7 +2,8 @@
  * read) of llm/'s dot-product kernels for each quantised type, measured in
  * the same run: the float path (weights times a float vector, what decode
  * used before the integer path) against the integer path (the input
- * quantised once per pass, then one row at a time as decode does), the
+ * quantised once per pass, then cl_qdot_rows_select's row loop over the
+ * whole matrix as decode does, prefetches included), the
  * integer path with the AVX2 kernels and with the AVX-512 ones (simd512.c;
  * the same as AVX2 where the processor lacks them). Two sizes: 128 KiB of rows (stays in L2: the compute
  * ceiling) and 256 MiB (streams from memory). Best of N interleaved
@@ -36,13 +37,14 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 9, t;
     size_t big = (size_t)256 << 20, small = (size_t)128 << 10;
     uint8_t *w = malloc(big);
+    float *y = malloc(big / 128 * sizeof(float)); /* one result per row: every row is over 128 bytes */
     static float x[4864];
     static uint8_t xq[32768];
     volatile float sink = 0;
     size_t i;
     if (rounds < 1) rounds = 1;
     if (argc > 2 && !strcmp(argv[2], "cpu")) clk = CLOCK_THREAD_CPUTIME_ID;
-    if (!w) {
+    if (!w || !y) {
         fprintf(stderr, "bench_llm_dot: out of memory for %zu bytes\n", big);
         return 1;
     }
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
         size_t rb = 0, rows;
         double best[3][2] = {{0}};
         cl_dot_fn fdot = cl_dot_select(1);
-        cl_qdot_fn qdot[3] = {NULL, cl_qdot_select(CL_SIMD_AVX2), cl_qdot_select(CL_SIMD_BEST)};
+        cl_qdot_rows_fn qrows[3] = {NULL, cl_qdot_rows_select(CL_SIMD_AVX2), cl_qdot_rows_select(CL_SIMD_BEST)};
         cl_act_quantize_fn actq = cl_act_quantize_select(1);
         size_t bb = cl_type_block_bytes(type), b;
         uint16_t h = cl_f32_to_fp16(0.01f);
@@ -80,8 +82,10 @@ int main(int argc, char **argv)
                         if (m) actq(type, x, K, xq);
                         if (m == 0)
                             for (k = 0; k < rows; k++) sink += fdot(type, w + k * rb, x, K);
-                        else
-                            for (k = 0; k < rows; k++) sink += qdot[m](type, w + k * rb, xq, K);
+                        else {
+                            qrows[m](type, w, rb, xq, K, NULL, y, 0, rows);
+                            sink += y[rows - 1];
+                        }
                     }
                     g = (double)rows * rb * reps / (now_s() - t0) / 1e9;
                     if (g > best[m][sz]) best[m][sz] = g;
@@ -91,5 +95,6 @@ int main(int argc, char **argv)
                    best[m][0], best[m][1]);
     }
     free(w);
+    free(y);
     return 0;
 }

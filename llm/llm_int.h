@@ -117,18 +117,32 @@ typedef void (*cl_qdot_rows_fn)(int wtype, const uint8_t *w, size_t rb, const vo
 void cl_qdot_rows_ref(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias, float *y,
                       uint64_t r0, uint64_t r1);
 cl_qdot_rows_fn cl_qdot_rows_select(int simd);
-/* Bytes ahead of the row being multiplied that the matrix-vector row
- * loops (decode's; cpu.c's float path also in prefill) ask the cache
- * for (into L2: prefetcht1), one request per 64-byte line of the next
- * row's worth, never past row r1 of the range. The likely
- * reason it pays: the hardware prefetchers stop at each 4 KiB page (the
- * weights are a file mapping on 4 KiB pages), so a thread streaming a
- * matrix alone keeps too few reads in flight. Measured on an Intel Xeon
- * guest, 2 threads, Qwen2.5-0.5B shape: decode 1.15-1.4x with the Q4_K
- * mix, 1.0-1.13x with Q8_0 weights, 1.08-1.19x with F16 weights (cpu.c's
- * float row loop); 2-16 KiB ahead the same, 1 KiB less,
- * into L1 0.9x of this, non-temporal 0.55x (docs/benchmarks.md). */
+/* Bytes ahead that the matrix-vector loops ask the cache for (into L2:
+ * prefetcht1). The likely reason it pays: the hardware prefetchers stop
+ * at each 4 KiB page (the weights are a file mapping on 4 KiB pages),
+ * so a thread streaming a matrix alone keeps too few reads in flight.
+ *
+ * The integer kernels (simd.c, simd512.c) ask inside their block loop
+ * when decode's row loop runs them (pf 1; not in prefill, which reads each
+ * row once per input): CL_PF_DECL at the start of a row, then
+ * CL_PF_STEP(pf, b, len) before each block of len bytes at b asks for the
+ * lines from CL_ROW_PREFETCH bytes past b to as far past the block's end
+ * that are not asked for yet, so the requests are spread over the
+ * arithmetic rather than sent in a burst per row. At the end of a range
+ * the last 4 KiB asked for lie past it (a prefetch never faults). cpu.c's
+ * float row loop asks once per row (cl_prefetch_ahead: the next row's
+ * worth, never past row r1 of the range), as the integer loop did before.
+ *
+ * Measured on an Intel Xeon guest, 2 threads, Qwen2.5-0.5B shape
+ * (docs/benchmarks.md). Once per row against none: decode 1.15-1.4x with
+ * the Q4_K mix, 1.0-1.13x with Q8_0 weights, 1.08-1.19x with F16
+ * weights; 2-16 KiB ahead the same, 1 KiB less, into L1 0.9x,
+ * non-temporal 0.55x, one line in two or one per page no gain. In the
+ * block loop against once per row: decode 1.10-1.17x more. */
 #define CL_ROW_PREFETCH 4096
+#define CL_PF_DECL(b) uintptr_t pf_ = ((uintptr_t)(b) + CL_ROW_PREFETCH) & ~(uintptr_t)63
+#define CL_PF_STEP(pf, b, len)                                                                                     \
+    for (; (pf) && pf_ < (uintptr_t)(b) + CL_ROW_PREFETCH + (len); pf_ += 64) __builtin_prefetch((const void *)pf_, 0, 2)
 static inline void cl_prefetch_ahead(const uint8_t *w, size_t rb, uint64_t r, uint64_t r1)
 {
     size_t at = (size_t)r * rb + CL_ROW_PREFETCH, end = (size_t)r1 * rb;
@@ -144,8 +158,7 @@ static inline void cl_prefetch_ahead(const uint8_t *w, size_t rb, uint64_t r, ui
 #define CL_QDOT_ROWS_1(KERNEL)                                                                                     \
     for (r = r0; r < r1; r++) {                                                                                    \
         float d_;                                                                                                  \
-        cl_prefetch_ahead(w, rb, r, r1);                                                                           \
-        d_ = KERNEL(w + r * rb, xq, n);                                                                            \
+        d_ = KERNEL(w + r * rb, xq, n, 1);                                                                         \
         __asm__("" : "+x"(d_));                                                                                    \
         y[r] = d_ + (bias ? bias[r] : 0.0f);                                                                       \
     }                                                                                                              \

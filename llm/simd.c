@@ -382,16 +382,18 @@ TGT static inline __m256 dot32_i8(__m256i w, __m256i y)
 #define B32_STEP(A, DD, J)                                                                                          \
     A = _mm256_fmadd_ps(DD, dot32_i8(ld256(b + 34 * (J) + 2), ld256(y->qs[J])), A)
 
-TGT static float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n)
+TGT static inline __attribute__((always_inline)) float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n, int pf)
 {
     const cl_act_q8x4 *y = xq;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     const __m256i i1 = _mm256_set1_epi32(1), i2 = _mm256_set1_epi32(2), i3 = _mm256_set1_epi32(3);
     uint64_t nb = n / 32, k = 0;
+    CL_PF_DECL(b);
     for (; k + 4 <= nb; k += 4, b += 136, y++) { /* the four weight scales converted together */
         int32_t w;
         __m128i h;
         __m256 d4;
+        CL_PF_STEP(pf, b, 136);
         memcpy(&w, b, 4);
         h = _mm_insert_epi16(_mm_cvtsi32_si128(w), cl_ld16(b + 34), 1);
         h = _mm_insert_epi16(_mm_insert_epi16(h, cl_ld16(b + 68), 2), cl_ld16(b + 102), 3);
@@ -435,12 +437,14 @@ TGT static inline __m128i q4_scales(const uint8_t *b, const uint8_t *b2)
 }
 
 /* Pair p goes to accumulator p % 2. */
-TGT static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
+TGT static inline __attribute__((always_inline)) float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n, int pf)
 {
     const cl_act_q8x2 *y = xq;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     uint64_t nb = n / 32, k = 0;
+    CL_PF_DECL(b);
     for (; k + 4 <= nb; k += 4, b += 72, y += 2) {
+        CL_PF_STEP(pf, b, 72);
         a0 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 20), (const __m128i *)(const void *)(b + 2)),
                      q4_scales(b, b + 18), y, a0);
         a1 = q4_pair(_mm256_loadu2_m128i((const __m128i *)(const void *)(b + 56), (const __m128i *)(const void *)(b + 38)),
@@ -461,11 +465,12 @@ TGT static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
 /* The eight 6-bit scales widened to 16 bits once per super-block, the
  * scale of each 32-value sub-block picked into all lanes by one byte
  * shuffle; two integer accumulators (integer sums are exact in any order). */
-TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
+TGT static inline __attribute__((always_inline)) float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n, int pf)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     float acc = 0.0f, accm = 0.0f;
     uint64_t i;
+    CL_PF_DECL(b);
     for (i = 0; i < n; i += 256, b += 144, y++) {
         const uint8_t *q = b + 16;
         __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256(), sc;
@@ -473,6 +478,7 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
         uint32_t u[4];
         uint8_t sm[16];
         int j;
+        CL_PF_STEP(pf, b, 144);
         cl_q4k_scmins(b + 4, u);
         memcpy(sm, u, 16);
         sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
@@ -501,7 +507,7 @@ TGT static float qdot_q4_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
  * scales are widened once and each pair [sc(2k) x 8 | sc(2k+1) x 8] is
  * picked with one byte shuffle. All integer sums are exact, so the result
  * is qdot.c's bit for bit. */
-TGT static float qdot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
+TGT static inline __attribute__((always_inline)) float qdot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n, int pf)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m256i pick[4] = {
@@ -513,12 +519,14 @@ TGT static float qdot_q6_k(const uint8_t *b, const cl_act_q8k *y, uint64_t n)
                          14, 15, 14, 15, 14, 15, 14, 15)};
     float acc = 0.0f;
     uint64_t i;
+    CL_PF_DECL(b);
     for (i = 0; i < n; i += 256, b += 210, y++) {
         const uint8_t *ql = b, *qh = b + 128;
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + 192)));
         /* -32 * sum_g sc[g] * bsums[g] */
         __m256i s0 = _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(y->bsums)), 5), s1 = _mm256_setzero_si256();
         int h;
+        CL_PF_STEP(pf, b, 210);
         s0 = _mm256_sub_epi32(_mm256_setzero_si256(), s0);
         for (h = 0; h < 2; h++, ql += 64, qh += 32) {
             const int8_t *yq = y->qs + 128 * h;
@@ -1196,13 +1204,13 @@ TGT static void kv_store_f16c(uint16_t *dst, const float *src, size_t n)
     for (; i < n; i++) dst[i] = cl_f32_to_fp16(src[i]);
 }
 
-static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n)
+TGT static float simd_qdot(int wtype, const uint8_t *row, const void *xq, uint64_t n)
 {
     switch (wtype) {
-    case CL_TYPE_Q8_0: return qdot_q8_0(row, xq, n);
-    case CL_TYPE_Q4_0: return qdot_q4_0(row, xq, n);
-    case CL_TYPE_Q4_K: return qdot_q4_k(row, xq, n);
-    case CL_TYPE_Q6_K: return qdot_q6_k(row, xq, n);
+    case CL_TYPE_Q8_0: return qdot_q8_0(row, xq, n, 0);
+    case CL_TYPE_Q4_0: return qdot_q4_0(row, xq, n, 0);
+    case CL_TYPE_Q4_K: return qdot_q4_k(row, xq, n, 0);
+    case CL_TYPE_Q6_K: return qdot_q6_k(row, xq, n, 0);
     }
     return cl_qdot_ref(wtype, row, xq, n);
 }

@@ -89,12 +89,16 @@ T512 static inline void q8_group(const uint8_t *b, const cl_act_q8x4 *y, __m512 
                                  *a23, m23);
 }
 
-T512 static float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n)
+T512 static inline __attribute__((always_inline)) float qdot_q8_0(const uint8_t *b, const void *xq, uint64_t n, int pf)
 {
     const cl_act_q8x4 *y = xq;
     __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();
     uint64_t nb = n / 32, k = 0;
-    for (; k + 4 <= nb; k += 4, b += 136, y++) q8_group(b, y, &a01, &a23, 0xffff, 0xffff);
+    CL_PF_DECL(b);
+    for (; k + 4 <= nb; k += 4, b += 136, y++) {
+        CL_PF_STEP(pf, b, 136);
+        q8_group(b, y, &a01, &a23, 0xffff, 0xffff);
+    }
     if (k < nb) { /* 1..3 blocks: copied out (no read past the row); the input is padded with zero blocks */
         uint8_t t[136] = {0};
         uint64_t r = nb - k;
@@ -140,13 +144,17 @@ T512 static inline __m512 q4_group(const uint8_t *b, const cl_act_q8x2 *y0, cons
     return _mm512_mask3_fmadd_ps(dd, _mm512_cvtepi32_ps(s), a, m);
 }
 
-T512 static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
+T512 static inline __attribute__((always_inline)) float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n, int pf)
 {
     static const cl_act_q8x2 zero; /* the input of a pair that does not exist */
     const cl_act_q8x2 *y = xq;
     __m512 a = _mm512_setzero_ps();
     uint64_t nb = n / 32, k = 0;
-    for (; k + 4 <= nb; k += 4, b += 72, y += 2) a = q4_group(b, y, y + 1, a, 0xffff);
+    CL_PF_DECL(b);
+    for (; k + 4 <= nb; k += 4, b += 72, y += 2) {
+        CL_PF_STEP(pf, b, 72);
+        a = q4_group(b, y, y + 1, a, 0xffff);
+    }
     if (k < nb) { /* 1..3 blocks copied out; an odd last block's pair partner is all zero, as in dot_q4_0 */
         uint8_t t[72] = {0};
         uint64_t r = nb - k;
@@ -168,19 +176,21 @@ T512 static float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n)
  * Here 64 bytes (pairs j, j+1) at once: the low nibbles against [inputs
  * 64j.. | 64j+64..], the high ones against the inputs 32 further on, each
  * 16-bit pair sum times its sub-block's scale by dpwssd. */
-T512 static float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n)
+T512 static inline __attribute__((always_inline)) float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n, int pf)
 {
     const cl_act_q8k *y = xq;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i p02 = PICK2(0, 2), p13 = PICK2(1, 3), p46 = PICK2(4, 6), p57 = PICK2(5, 7);
     float acc = 0.0f, accm = 0.0f;
     uint64_t i;
+    CL_PF_DECL(b);
     for (i = 0; i < n; i += 256, b += 144, y++) {
         const uint8_t *q = b + 16;
         __m512i sc, s = _mm512_setzero_si512(), v0 = ld512(q), v1 = ld512(q + 64);
         __m128i mins, pairs, mm;
         uint32_t u[4];
         uint8_t sm[16];
+        CL_PF_STEP(pf, b, 144);
         cl_q4k_scmins(b + 4, u);
         memcpy(sm, u, 16);
         sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
@@ -218,7 +228,7 @@ T512 static float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n)
  * qh make [q1 | q2] (inputs 0..63) and [q3 | q4] (64..127) of dot_q6_k,
  * unsigned 0..63; the -32 is taken once per super-block as in simd.c
  * (cl_q6k_offs). Each 16-bit pair sum times its group's scale by dpwssd. */
-T512 static float qdot_q6_k(const uint8_t *b, const void *xq, uint64_t n)
+T512 static inline __attribute__((always_inline)) float qdot_q6_k(const uint8_t *b, const void *xq, uint64_t n, int pf)
 {
     const cl_act_q8k *y = xq;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
@@ -228,6 +238,7 @@ T512 static float qdot_q6_k(const uint8_t *b, const void *xq, uint64_t n)
     const __m512i pk[4] = {PICK4(0), PICK4(4), PICK4(8), PICK4(12)};
     float acc = 0.0f;
     uint64_t i;
+    CL_PF_DECL(b);
     for (i = 0; i < n; i += 256, b += 210, y++) {
         const uint8_t *ql = b, *qh = b + 128;
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b + 192)));
@@ -236,6 +247,7 @@ T512 static float qdot_q6_k(const uint8_t *b, const void *xq, uint64_t n)
         __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, ld256(y->bsums)), 5);
         __m512i s = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
         int h;
+        CL_PF_STEP(pf, b, 210);
         for (h = 0; h < 2; h++, ql += 64, qh += 32) {
             const int8_t *yq = y->qs + 128 * h;
             __m512i l = ld512(ql), hb = _mm512_broadcast_i64x4(ld256(qh));
@@ -260,13 +272,13 @@ T512 void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void
     CL_QDOT_ROWS_BODY();
 }
 
-float cl_qdot_avx512(int wtype, const uint8_t *row, const void *xq, uint64_t n)
+T512 float cl_qdot_avx512(int wtype, const uint8_t *row, const void *xq, uint64_t n)
 {
     switch (wtype) {
-    case CL_TYPE_Q8_0: return qdot_q8_0(row, xq, n);
-    case CL_TYPE_Q4_0: return qdot_q4_0(row, xq, n);
-    case CL_TYPE_Q4_K: return qdot_q4_k(row, xq, n);
-    case CL_TYPE_Q6_K: return qdot_q6_k(row, xq, n);
+    case CL_TYPE_Q8_0: return qdot_q8_0(row, xq, n, 0);
+    case CL_TYPE_Q4_0: return qdot_q4_0(row, xq, n, 0);
+    case CL_TYPE_Q4_K: return qdot_q4_k(row, xq, n, 0);
+    case CL_TYPE_Q6_K: return qdot_q6_k(row, xq, n, 0);
     }
     return cl_qdot_ref(wtype, row, xq, n);
 }
