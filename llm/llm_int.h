@@ -123,12 +123,12 @@ cl_qdot_rows_fn cl_qdot_rows_select(int simd);
  * so a thread streaming a matrix alone keeps too few reads in flight.
  *
  * The integer kernels (simd.c, simd512.c) ask inside their block loop
- * when decode's row loop runs them (pf 1; not in prefill, which reads each
- * row once per input): CL_PF_DECL at the start of a row, then
- * CL_PF_STEP(pf, b, len) before each block of len bytes at b asks for the
- * lines from CL_ROW_PREFETCH bytes past b to as far past the block's end
- * that are not asked for yet, so the requests are spread over the
- * arithmetic rather than sent in a burst per row. At the end of a range
+ * when decode's row loop runs them (their argument pf 1; prefill passes
+ * 0: it reads each row once per input): CL_PF_DECL at the start of a row,
+ * then CL_PF_STEP(pf, b, len) before each block of len bytes at b asks
+ * for every line it has not asked for yet up to CL_ROW_PREFETCH bytes past
+ * the block's end, so the requests are spread over the arithmetic rather
+ * than sent in a burst per row. At the end of a range
  * the last 4 KiB asked for lie past it (a prefetch never faults). cpu.c's
  * float row loop asks once per row (cl_prefetch_ahead: the next row's
  * worth, never past row r1 of the range), as the integer loop did before.
@@ -151,8 +151,8 @@ static inline void cl_prefetch_ahead(const uint8_t *w, size_t rb, uint64_t r, ui
 }
 /* The body of a SIMD cl_qdot_rows_fn (simd.c, simd512.c): each file's
  * kernels qdot_q8_0, qdot_q4_0, qdot_q4_k and qdot_q6_k (float
- * KERNEL(row, xq, n)) inlined into one row loop per type, other types by
- * the portable path. The empty asm keeps the kernel's result a separate
+ * KERNEL(row, xq, n, pf), called with pf 1: see CL_PF_STEP) inlined into
+ * one row loop per type, other types by the portable path. The empty asm keeps the kernel's result a separate
  * float rounding before the bias is added (no contraction into the
  * kernel's last operation), as in the per-row path. */
 #define CL_QDOT_ROWS_1(KERNEL)                                                                                     \
