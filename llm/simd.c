@@ -646,15 +646,23 @@ TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m
 
 /* Widens rows [t, t + n) of a half cache (row i at c + i * ld) into
  * blk[(i - t) * hd ..] (floats, L1-resident); rows n .. rows-1 of the block
- * repeat row t (the padding of a last, short block of scores). */
+ * repeat row t (the padding of a last, short block of scores). Before each
+ * row it asks for the same head's row about CL_ROW_PREFETCH bytes further
+ * on (into L2; at least one row on; a prefetch past the cache never
+ * faults): attention at ctx 4096 1.25-1.46x in bench_llm_attn, decode
+ * 1.02-1.05x (docs/benchmarks.md). */
 TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t *c, size_t ld, uint32_t t, uint32_t n, uint32_t rows, uint32_t hd,
                                   float *blk)
 {
     const uint16_t *const r0 = c + (size_t)t * ld, *ri = r0;
+    const uintptr_t ahead = 2 * ld * (2 * ld < CL_ROW_PREFETCH ? CL_ROW_PREFETCH / (2 * ld) : 1);
     uint32_t i, d;
     for (i = 0; i < rows; i++, ri += ld) { /* a running row pointer: no multiply per row */
         const uint16_t *r = i < n ? ri : r0;
         float *b = blk + (size_t)i * hd;
+        uintptr_t o;
+        for (o = ((uintptr_t)ri + ahead) & ~(uintptr_t)63; o < (uintptr_t)ri + ahead + 2 * hd; o += 64)
+            __builtin_prefetch((const void *)o, 0, 2);
         for (d = 0; d + 32 <= hd; d += 32) {
             __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d))),
                    w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d + 8))),
