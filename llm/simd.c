@@ -649,7 +649,7 @@ TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m
  * repeat row t (the padding of a last, short block of scores). Before each
  * row it asks for the same head's row about CL_ROW_PREFETCH bytes further
  * on (into L2; at least one row on; a prefetch past the cache never
- * faults): attention at ctx 4096 1.25-1.46x in bench_llm_attn, decode
+ * faults): attention at ctx 4096 1.27-1.46x in bench_llm_attn, decode
  * 1.02-1.05x (docs/benchmarks.md). */
 TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t *c, size_t ld, uint32_t t, uint32_t n, uint32_t rows, uint32_t hd,
                                   float *blk)
