@@ -659,13 +659,14 @@ static size_t scan_name(rx *x, size_t i, size_t e, int shout, size_t *mt0, size_
     j = k;
     end = k;
     for (;;) {
+        /* a name ends with its sentence (every test below reads token j) */
+        if (j >= e) break;
         /* a name does not run over a paragraph break, nor onto a
          * capitalised function word starting a line ("Kestrel\nAnd") */
-        if (ntok && j < e && ((x->t[j].f & F_PARA) ||
-                              ((x->t[j].f & F_NL) && (x->t[j].lex & LX(STOP)) &&
-                               !(x->t[j].f & F_ALLCAP))))
+        if (ntok && ((x->t[j].f & F_PARA) ||
+                     ((x->t[j].f & F_NL) && (x->t[j].lex & LX(STOP)) && !(x->t[j].f & F_ALLCAP))))
             break;
-        if (j < e && is_capw(x, j) && !(x->t[j].lex & LX(ROLE)) &&
+        if (is_capw(x, j) && !(x->t[j].lex & LX(ROLE)) &&
             !((x->t[j].lex & LX(STOP)) && !(x->t[j].f & F_ALLCAP) && ntok == 0)) {
             if (ntok > 0 && (x->t[j].lex & LX(TITLE))) break;
             if ((x->t[j].lex & (LX(MONTH) | LX(DAY))) && ntok == 0 && j + 1 < e &&

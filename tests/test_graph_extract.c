@@ -373,11 +373,14 @@ static void test_pathological(void)
     }
     /* characters an IRI or a literal must escape stay out of names or
      * are kept verbatim; a name stops at a line-initial "And" and at a
-     * paragraph break; NUL bytes are refused with a message */
+     * paragraph break, also before a legal suffix ("plc", a fuzzer's find:
+     * the name ran into the next sentence); NUL bytes are refused with a
+     * message */
     {
         static const char t[] = "Acme <Widgets> Inc bought Foo{Bar} Ltd. Ana O'Neil, CFO of "
                                 "Back\\Slash GmbH, said \"no\". Kestrel Avionics\r\nAnd "
-                                "then Quillon Labs AB\tsaid so.\n\nNorvale Systems\n\nLyon";
+                                "then Quillon Labs AB\tsaid so.\n\nNorvale Systems\n\nLyon and "
+                                "Orca Marine\n\nplc staff met.";
         static const char nul[] = "Norvale Systems GmbH acquired Kestrel\0 Avionics.";
         cg_chunk c = { t, sizeof t - 1, 0, 0 };
         CHECK_OK(cg_extractor_run(ex, &c, &x));
@@ -390,6 +393,7 @@ static void test_pathological(void)
         CHECK(find_m(&x, "Ana O'Neil") != NULL);
         CHECK(find_m(&x, "Kestrel Avionics") != NULL);
         CHECK(find_m(&x, "Norvale Systems") != NULL);
+        CHECK(find_m(&x, "Orca Marine") != NULL);
         c.text = nul;
         c.len = sizeof nul - 1;
         CHECK(cg_extractor_run(ex, &c, &x) == CC_INVALID);
