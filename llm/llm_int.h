@@ -128,17 +128,17 @@ cl_qdot_rows_fn cl_qdot_rows_select(int simd);
  * then CL_PF_STEP(pf, b, len) before each block of len bytes at b asks
  * for every line it has not asked for yet up to CL_ROW_PREFETCH bytes past
  * the block's end, so the requests are spread over the arithmetic rather
- * than sent in a burst per row. At the end of a range
- * the last 4 KiB asked for lie past it (a prefetch never faults). cpu.c's
- * float row loop asks once per row (cl_prefetch_ahead: the next row's
- * worth, never past row r1 of the range), as the integer loop did before.
+ * than sent in a burst per row. At the end of a range the last 4 KiB
+ * asked for lie past it (a prefetch never faults). cpu.c's float row loop
+ * asks once per row (cl_prefetch_ahead: the next row's worth, never past
+ * row r1 of the range), as the integer loop did before.
  *
  * Measured on an Intel Xeon guest, 2 threads, Qwen2.5-0.5B shape
  * (docs/benchmarks.md). Once per row against none: decode 1.15-1.4x with
  * the Q4_K mix, 1.0-1.13x with Q8_0 weights, 1.08-1.19x with F16
  * weights; 2-16 KiB ahead the same, 1 KiB less, into L1 0.9x,
- * non-temporal 0.55x, one line in two or one per page no gain. In the
- * block loop against once per row: decode 1.10-1.17x more. */
+ * non-temporal 0.55x, one line in two or one per page little or no gain.
+ * In the block loop against once per row: decode 1.06-1.17x more. */
 #define CL_ROW_PREFETCH 4096
 #define CL_PF_DECL(b) uintptr_t pf_ = ((uintptr_t)(b) + CL_ROW_PREFETCH) & ~(uintptr_t)63
 #define CL_PF_STEP(pf, b, len)                                                                                     \
@@ -152,13 +152,13 @@ static inline void cl_prefetch_ahead(const uint8_t *w, size_t rb, uint64_t r, ui
 /* The body of a SIMD cl_qdot_rows_fn (simd.c, simd512.c): each file's
  * kernels qdot_q8_0, qdot_q4_0, qdot_q4_k and qdot_q6_k (float
  * KERNEL(row, xq, n, pf), called with pf 1: see CL_PF_STEP) inlined into
- * one row loop per type, other types by the portable path. The empty asm keeps the kernel's result a separate
- * float rounding before the bias is added (no contraction into the
- * kernel's last operation), as in the per-row path. */
+ * one row loop per type, other types by the portable path. The empty asm
+ * keeps the kernel's result a separate float rounding before the bias is
+ * added (no contraction into the kernel's last operation), as in the
+ * per-row path. */
 #define CL_QDOT_ROWS_1(KERNEL)                                                                                     \
     for (r = r0; r < r1; r++) {                                                                                    \
-        float d_;                                                                                                  \
-        d_ = KERNEL(w + r * rb, xq, n, 1);                                                                         \
+        float d_ = KERNEL(w + r * rb, xq, n, 1);                                                                   \
         __asm__("" : "+x"(d_));                                                                                    \
         y[r] = d_ + (bias ? bias[r] : 0.0f);                                                                       \
     }                                                                                                              \
