@@ -1006,56 +1006,131 @@ T512 static inline __attribute__((always_inline)) void q8_rows16_t(const uint8_t
     }
 }
 
-/* o += p * V for ng heads over rows [0, nt) of a Q8_0 cache (q8; ld in
- * bytes) or a half cache (ld in halves): each block of 16 rows widened
- * into blk once (for Q8_0 the next block prefetched), then 16 floats per operation,
- * the same fma per value in the same row order as attn_part_any. */
-T512 static inline __attribute__((always_inline)) void v_sums512(const void *v, size_t ld, uint32_t nt, uint32_t hd,
-                                                                 uint32_t ng, const float *s, float *part, float *blk,
-                                                                 int q8)
+/* exp256_neg on 16 lanes: the same operations, so the same bits per lane */
+T512 static inline __m512 exp512_neg(__m512 x)
 {
-    uint32_t g, t, i, d, j;
-    for (t = 0; t < nt; t += 16) { /* o += p * V, 16 rows at a time for all heads */
-        uint32_t te = nt - t < 16 ? nt : t + 16;
-        if (q8) /* the next block's rows (a half cache ran slower with this) */
-            for (i = 0; t + 16 + i < nt && i < 16; i++) {
-                const char *nr = (const char *)v + (size_t)(t + 16 + i) * ld;
-                __builtin_prefetch(nr);
-                __builtin_prefetch(nr + hd / 32 * CL_KV_Q8_BLOCK - 1);
+    const __m512 lo = _mm512_set1_ps(-87.3f);
+    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 fx, y, z;
+    __m512i e;
+    x = _mm512_max_ps(x, lo);
+    fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    z = _mm512_mul_ps(x, x);
+    y = _mm512_set1_ps(1.9875691500e-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(y, z, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps((__mmask16)~under, y, _mm512_castsi512_ps(e));
+}
+
+/* softmax_part with the exponentials 16 at a time, the same bits: the
+ * maximum as softmax_part takes it, the 16 lanes' exponentials as
+ * exp256_neg's, and the sum still 8 lanes at a time in row order (a short
+ * tail's padding lanes give 0, and adding 0 changes no sum). */
+T512 static inline __attribute__((always_inline)) void softmax_part512(float *s, uint32_t ng, uint32_t hd, uint32_t nt,
+                                                                       float *part)
+{
+    uint32_t g, t, i;
+    for (g = 0; g < ng; g++) {
+        float *sg = s + (size_t)g * nt, mx = -INFINITY, tmp[8];
+        __m256 vm = _mm256_set1_ps(-INFINITY), vl = _mm256_setzero_ps();
+        __m512 m16;
+        for (t = 0; t + 8 <= nt; t += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(sg + t));
+        _mm256_storeu_ps(tmp, vm);
+        for (i = 0; i < 8; i++)
+            if (tmp[i] > mx) mx = tmp[i];
+        for (; t < nt; t++)
+            if (sg[t] > mx) mx = sg[t];
+        m16 = _mm512_set1_ps(mx);
+        for (t = 0; t < nt; t += 16) {
+            const __mmask16 m = nt - t < 16 ? (__mmask16)((1u << (nt - t)) - 1) : (__mmask16)0xffff;
+            __m512 e = exp512_neg(_mm512_mask_sub_ps(_mm512_set1_ps(-INFINITY), m, _mm512_maskz_loadu_ps(m, sg + t), m16));
+            _mm512_mask_storeu_ps(sg + t, m, e);
+            vl = _mm256_add_ps(vl, _mm512_castps512_ps256(e));
+            vl = _mm256_add_ps(vl, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1)));
+        }
+        part[(size_t)g * (hd + 2)] = mx;
+        part[(size_t)g * (hd + 2) + 1] = hsum8(vl);
+        memset(part + (size_t)g * (hd + 2) + 2, 0, hd * sizeof(float));
+    }
+}
+
+/* o += p * V for the GH heads of s and part (GH a constant where
+ * inlined) over rows [0, nt) of a Q8_0 cache (q8; ld in bytes) or a half
+ * cache (ld in halves), each row's values converted to floats as loaded
+ * (no block in memory): 32 values of all GH heads at a time, 2 * GH
+ * independent fma chains, so that the chains' latency does not bound them.
+ * The same fma per value in the same row order as attn_part_any. A half
+ * row's whole part for the head is asked for CL_ROW_PREFETCH bytes ahead
+ * (into L2) on the first pass; a Q8_0 row's, 16 rows ahead. */
+T512 static inline __attribute__((always_inline)) void v_fused512(const void *v, size_t ld, uint32_t nt, uint32_t hd,
+                                                                  const float *s, float *part, int q8, const uint32_t GH)
+{
+    const size_t rb = q8 ? ld : 2 * ld, hb = q8 ? (size_t)hd / 32 * CL_KV_Q8_BLOCK : (size_t)2 * hd;
+    const uintptr_t ahead = q8 ? 16 * rb : rb * (rb < CL_ROW_PREFETCH ? CL_ROW_PREFETCH / rb : 1);
+    uint32_t d, j, h;
+    for (d = 0; d < hd; d += 32) {
+        __m512 a[32];
+        const char *r = (const char *)v + (q8 ? (size_t)d / 32 * CL_KV_Q8_BLOCK : (size_t)2 * d);
+        _Pragma("GCC unroll 16") for (h = 0; h < GH; h++)
+        {
+            a[2 * h] = _mm512_loadu_ps(part + (size_t)h * (hd + 2) + 2 + d);
+            a[2 * h + 1] = _mm512_loadu_ps(part + (size_t)h * (hd + 2) + 2 + d + 16);
+        }
+        for (j = 0; j < nt; j++, r += rb) {
+            __m512 v0, v1;
+            if (d == 0) {
+                uintptr_t o;
+                for (o = ((uintptr_t)r + ahead) & ~(uintptr_t)63; o < (uintptr_t)r + ahead + hb; o += 64)
+                    __builtin_prefetch((const void *)o, 0, 2);
             }
-        if (q8) widen_rows_q8(v, ld, t, te - t, hd, blk);
-        else widen_rows(v, ld, t, te - t, te - t, hd, blk);
-        for (g = 0; g < ng; g++) {
-            const float *sg = s + (size_t)g * nt;
-            float *o = part + (size_t)g * (hd + 2) + 2;
-            for (d = 0; d + 64 <= hd; d += 64) {
-                __m512 o0 = _mm512_loadu_ps(o + d), o1 = _mm512_loadu_ps(o + d + 16), o2 = _mm512_loadu_ps(o + d + 32),
-                       o3 = _mm512_loadu_ps(o + d + 48);
-                for (j = t; j < te; j++) {
-                    const float *vr = blk + (size_t)(j - t) * hd + d;
-                    __m512 p = _mm512_set1_ps(sg[j]);
-                    o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
-                    o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
-                    o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
-                    o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
-                }
-                _mm512_storeu_ps(o + d, o0);
-                _mm512_storeu_ps(o + d + 16, o1);
-                _mm512_storeu_ps(o + d + 32, o2);
-                _mm512_storeu_ps(o + d + 48, o3);
+            if (q8) {
+                const __m512 dv = _mm512_set1_ps(h2f((const uint8_t *)r));
+                v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(r + 2)))), dv);
+                v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(r + 18)))), dv);
+            } else {
+                v0 = _mm512_cvtph_ps(ld256(r));
+                v1 = _mm512_cvtph_ps(ld256(r + 32));
             }
-            if (d < hd) { /* the last 32 values */
-                __m512 o0 = _mm512_loadu_ps(o + d), o1 = _mm512_loadu_ps(o + d + 16);
-                for (j = t; j < te; j++) {
-                    const float *vr = blk + (size_t)(j - t) * hd + d;
-                    __m512 p = _mm512_set1_ps(sg[j]);
-                    o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
-                    o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
-                }
-                _mm512_storeu_ps(o + d, o0);
-                _mm512_storeu_ps(o + d + 16, o1);
+            _Pragma("GCC unroll 16") for (h = 0; h < GH; h++)
+            {
+                __m512 pj = _mm512_set1_ps(s[(size_t)h * nt + j]);
+                a[2 * h] = _mm512_fmadd_ps(pj, v0, a[2 * h]);
+                a[2 * h + 1] = _mm512_fmadd_ps(pj, v1, a[2 * h + 1]);
             }
         }
+        _Pragma("GCC unroll 16") for (h = 0; h < GH; h++)
+        {
+            _mm512_storeu_ps(part + (size_t)h * (hd + 2) + 2 + d, a[2 * h]);
+            _mm512_storeu_ps(part + (size_t)h * (hd + 2) + 2 + d + 16, a[2 * h + 1]);
+        }
+    }
+}
+
+/* v_fused512 over ng heads, in groups of at most 8 (16 chains and the two
+ * rows' registers fit the 32 vector registers); the group size a constant
+ * in each call. */
+T512 static inline __attribute__((always_inline)) void v_sums_fused(const void *v, size_t ld, uint32_t nt,
+                                                                    uint32_t hd, uint32_t ng, const float *s,
+                                                                    float *part, int q8)
+{
+    uint32_t g = 0;
+    for (; ng - g >= 8; g += 8) v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 8);
+    switch (ng - g) {
+    case 7: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 7); break;
+    case 6: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 6); break;
+    case 5: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 5); break;
+    case 4: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 4); break;
+    case 3: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 3); break;
+    case 2: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 2); break;
+    case 1: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 1); break;
     }
 }
 
@@ -1065,9 +1140,9 @@ T512 static inline __attribute__((always_inline)) void v_sums512(const void *v, 
  * heads), made unsigned by k ^ 0x80 = k + 128, and
  * dpbusd multiplies them with the head's query group broadcast; starting
  * from -128 * (sum of the query block) that is the exact integer sum, then
- * the same fma(dk * dq, isum, acc) per block as attn_part_any. The
- * softmax is attn_part_any's; the V sums take 16 values per operation, the
- * same fma per value in the same row order. */
+ * the same fma(dk * dq, isum, acc) per block as attn_part_any. Then
+ * softmax_part512 and v_sums_fused (blk unused: the V rows are converted
+ * as loaded). */
 T512 static inline __attribute__((always_inline)) void attn_q8_any512(const float *q, uint32_t ng, uint32_t hd,
                                                                       const uint8_t *k, const uint8_t *v, size_t ld,
                                                                       uint32_t nt, float scale, float *s, float *part,
@@ -1079,7 +1154,7 @@ T512 static inline __attribute__((always_inline)) void attn_q8_any512(const floa
     float dq[CL_KV_Q8_HD_MAX / 32];
     int32_t qoff[CL_KV_Q8_HD_MAX / 32];
     uint32_t g, t, i, j, b, l;
-    (void)q; /* used quantised, in yq */
+    (void)q, (void)blk; /* q used quantised, in yq; blk not needed */
     for (j = 0; j < ng * nbk; j++) {
         int32_t sum = 0;
         qp[j] = yq[j / 4].qs[j % 4], dq[j] = yq[j / 4].d[j % 4];
@@ -1125,12 +1200,85 @@ T512 static inline __attribute__((always_inline)) void attn_q8_any512(const floa
         for (g = 0; g < ng; g++)
             _mm512_mask_storeu_ps(s + (size_t)g * nt + t, (__mmask16)((1u << n16) - 1), _mm512_mul_ps(acc[g], vs));
     }
-    softmax_part(s, ng, hd, nt, part);
-    v_sums512(v, ld, nt, hd, ng, s, part, blk, 1);
+    softmax_part512(s, ng, hd, nt, part);
+    v_sums_fused(v, ld, nt, hd, ng, s, part, 1);
 }
 
-/* attn_part_h_avx2 with the V sums of v_sums512: the same bits (the
- * scores and softmax are attn_part_any's). */
+/* Rows [t, t + n) of a half cache (row i at c + i * ld) widened into blk
+ * as 8 pairs, rows r and r + 8 side by side: blk[(r * hd / 8 + j) * 16 ..]
+ * holds row r's values 8j .. 8j + 7, then row r + 8's (rows n .. 15 repeat
+ * row t). So one 16-float load gives two rows' 8 values for scores_h512.
+ * The same prefetch as widen_rows. */
+T512 static inline __attribute__((always_inline)) void widen_pairs16(const uint16_t *c, size_t ld, uint32_t t,
+                                                                     uint32_t n, uint32_t hd, float *blk)
+{
+    const uint16_t *const r0 = c + (size_t)t * ld;
+    const uintptr_t ahead = 2 * ld * (2 * ld < CL_ROW_PREFETCH ? CL_ROW_PREFETCH / (2 * ld) : 1);
+    uint32_t r, j;
+    for (r = 0; r < 8; r++) {
+        const uint16_t *a = r < n ? r0 + (size_t)r * ld : r0, *b = r + 8 < n ? r0 + (size_t)(r + 8) * ld : r0;
+        uintptr_t o;
+        for (o = ((uintptr_t)(r0 + (size_t)r * ld) + ahead) & ~(uintptr_t)63;
+             o < (uintptr_t)(r0 + (size_t)r * ld) + ahead + 2 * hd; o += 64)
+            __builtin_prefetch((const void *)o, 0, 2);
+        for (o = ((uintptr_t)(r0 + (size_t)(r + 8) * ld) + ahead) & ~(uintptr_t)63;
+             o < (uintptr_t)(r0 + (size_t)(r + 8) * ld) + ahead + 2 * hd; o += 64)
+            __builtin_prefetch((const void *)o, 0, 2);
+        for (j = 0; j < hd / 8; j++) {
+            __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(a + 8 * j))),
+                                                _mm_loadu_si128((const __m128i *)(b + 8 * j)), 1);
+            _mm512_store_ps(blk + ((size_t)r * hd / 8 + j) * 16, _mm512_cvtph_ps(h));
+        }
+    }
+}
+
+/* scores_float over a half cache with 16 rows per pass, the same bits:
+ * rows r and r + 8 share a register (widen_pairs16), each 256-bit half
+ * taking row r's or row r + 8's fma chains in scores_float's order, then
+ * hsum8x8's additions per half (hadd as an add of the even and the odd
+ * lanes, the final 128-bit exchange by two permutes); lanes 0-7 of the
+ * result are rows t .. t + 7, lanes 8-15 rows t + 8 .. t + 15. */
+T512 static inline __attribute__((always_inline)) void scores_h512(const float *q, uint32_t ng, uint32_t hd,
+                                                                   const uint16_t *k, size_t ld, uint32_t nt,
+                                                                   float scale, float *s, float *blk)
+{
+    const __m512 vs = _mm512_set1_ps(scale);
+    const __m512i xlo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+                  xhi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    const size_t pl = (size_t)2 * hd; /* floats per pair of rows */
+    uint32_t g, t, j;
+    for (t = 0; t < nt; t += 16) {
+        uint32_t n16 = nt - t < 16 ? nt - t : 16;
+        widen_pairs16(k, ld, t, n16, hd, blk);
+        for (g = 0; g < ng; g++) {
+            const float *qg = q + (size_t)g * hd;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, u0, u1;
+#define HADD512(x, y) _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x88), _mm512_shuffle_ps(x, y, 0xdd))
+            for (j = 0; j < hd / 8; j++) {
+                const float *b = blk + (size_t)j * 16;
+                __m512 qv = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)(qg + 8 * j))));
+                a0 = _mm512_fmadd_ps(_mm512_load_ps(b), qv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_load_ps(b + pl), qv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_load_ps(b + 2 * pl), qv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_load_ps(b + 3 * pl), qv, a3);
+                a4 = _mm512_fmadd_ps(_mm512_load_ps(b + 4 * pl), qv, a4);
+                a5 = _mm512_fmadd_ps(_mm512_load_ps(b + 5 * pl), qv, a5);
+                a6 = _mm512_fmadd_ps(_mm512_load_ps(b + 6 * pl), qv, a6);
+                a7 = _mm512_fmadd_ps(_mm512_load_ps(b + 7 * pl), qv, a7);
+            }
+            u0 = HADD512(HADD512(a0, a1), HADD512(a2, a3));
+            u1 = HADD512(HADD512(a4, a5), HADD512(a6, a7));
+#undef HADD512
+            _mm512_mask_storeu_ps(s + (size_t)g * nt + t, (__mmask16)((1u << n16) - 1),
+                                  _mm512_mul_ps(_mm512_add_ps(_mm512_permutex2var_ps(u0, xlo, u1),
+                                                              _mm512_permutex2var_ps(u0, xhi, u1)),
+                                                vs));
+        }
+    }
+}
+
+/* attn_part_h_avx2 with 16 values per operation, the same bits:
+ * scores_h512, softmax_part512, v_sums_fused. */
 T512 static void attn_part_h_avx512(const float *q, uint32_t ng, uint32_t hd, const uint16_t *k, const uint16_t *v,
                                     size_t ld, uint32_t nt, float scale, float *s, float *part)
 {
@@ -1140,13 +1288,13 @@ T512 static void attn_part_h_avx512(const float *q, uint32_t ng, uint32_t hd, co
         return;
     }
     if (hd == 64) { /* constant offsets */
-        scores_float(q, ng, 64, k, ld, nt, scale, s, blk);
-        softmax_part(s, ng, 64, nt, part);
-        v_sums512(v, ld, nt, 64, ng, s, part, blk, 0);
+        scores_h512(q, ng, 64, k, ld, nt, scale, s, blk);
+        softmax_part512(s, ng, 64, nt, part);
+        v_sums_fused(v, ld, nt, 64, ng, s, part, 0);
     } else {
-        scores_float(q, ng, hd, k, ld, nt, scale, s, blk);
-        softmax_part(s, ng, hd, nt, part);
-        v_sums512(v, ld, nt, hd, ng, s, part, blk, 0);
+        scores_h512(q, ng, hd, k, ld, nt, scale, s, blk);
+        softmax_part512(s, ng, hd, nt, part);
+        v_sums_fused(v, ld, nt, hd, ng, s, part, 0);
     }
 }
 
@@ -1154,7 +1302,7 @@ T512 static void attn_part_q8_avx512(const float *q, uint32_t ng, uint32_t hd, c
                                      size_t ld, uint32_t nt, float scale, float *s, float *part,
                                      const cl_act_q8x4 *yq)
 {
-    float blk[16 * CL_ATTN_HD_MAX] __attribute__((aligned(64)));
+    float *const blk = NULL; /* attn_q8_any512 needs no block */
     cl_act_q8x4 yl[Q8_QMAX / 128];
     uint32_t g0, step, n;
     if (hd % 32 || hd > CL_ATTN_HD_MAX || (uint64_t)15 * ld > 0x7fffffff) {
