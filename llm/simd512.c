@@ -164,6 +164,79 @@ T512 static inline __attribute__((always_inline)) float qdot_q4_0(const uint8_t 
     return hsum8(_mm256_add_ps(lo8(a), hi8(a)));
 }
 
+/* Two cl_act_q8x2 (four blocks) as q4_group reads them, each operand one
+ * 64-byte load: [y0 lo | y1 lo], [y0 hi | y1 hi], the 16 lanes' offsets
+ * (minus the sums of pairs of y0 s8 then y1 s8, as q4_group's madd takes
+ * them) and [y0 d | y1 d]. Decode's row loop lays the input out so once
+ * per call (q4_relay) rather than merging the halves in every row. */
+typedef struct q4_in {
+    int8_t lo[64], hi[64];
+    int32_t off[16];
+    float d[16];
+} q4_in;
+
+#define Q4_IN_MAX 160 /* groups of four blocks relaid on the stack: rows up to 20480 values */
+
+T512 static void q4_relay(const cl_act_q8x2 *y, uint64_t ng, q4_in *x)
+{
+    uint64_t g;
+    int i;
+    for (g = 0; g < ng; g++, y += 2, x++) {
+        memcpy(x->lo, y[0].lo, 32), memcpy(x->lo + 32, y[1].lo, 32);
+        memcpy(x->hi, y[0].hi, 32), memcpy(x->hi + 32, y[1].hi, 32);
+        for (i = 0; i < 8; i++) {
+            x->off[i] = -((int32_t)y[0].s8[2 * i] + y[0].s8[2 * i + 1]);
+            x->off[8 + i] = -((int32_t)y[1].s8[2 * i] + y[1].s8[2 * i + 1]);
+        }
+        memcpy(x->d, y[0].d, 32), memcpy(x->d + 8, y[1].d, 32);
+    }
+}
+
+/* q4_group over a relaid input: the same integer sums and float steps, so
+ * the same bits */
+T512 static inline __m512 q4_group_in(const uint8_t *b, const q4_in *x, __m512 a)
+{
+    const __m512i gather = _mm512_set_epi8(127, 126, 125, 124, 123, 122, 121, 120, 63, 62, 61, 60, 59, 58, 57, 56,
+                                           53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38,
+                                           35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
+                                           17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
+    const __m512i scales = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x3736, 0x3736, 0x3736,
+                                            0x3736, 0x2524, 0x2524, 0x2524, 0x2524, 0x1312, 0x1312, 0x1312, 0x1312,
+                                            0x0100, 0x0100, 0x0100, 0x0100);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512i b0 = ld512(b), v = _mm512_permutex2var_epi8(b0, gather, ld512(b + 8));
+    __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    __m512i s = _mm512_dpbusd_epi32(ld512(x->off), lo, ld512(x->lo));
+    __m512 dd;
+    s = _mm512_dpbusd_epi32(s, hi, ld512(x->hi));
+    dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(scales, b0))),
+                       _mm512_loadu_ps(x->d));
+    return _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), a);
+}
+
+/* qdot_q4_0 with the full groups' input relaid (x: n / 128 groups); y the
+ * original input, for a last group of 1..3 blocks */
+T512 static inline __attribute__((always_inline)) float qdot_q4_0_in(const uint8_t *b, const q4_in *x, const void *xq,
+                                                                     uint64_t n)
+{
+    static const cl_act_q8x2 zero;
+    const cl_act_q8x2 *y = xq;
+    __m512 a = _mm512_setzero_ps();
+    uint64_t nb = n / 32, k = 0;
+    CL_PF_DECL(b);
+    for (; k + 4 <= nb; k += 4, b += 72, y += 2, x++) {
+        CL_PF_STEP(1, b, 72);
+        a = q4_group_in(b, x, a);
+    }
+    if (k < nb) {
+        uint8_t t[72] = {0};
+        uint64_t r = nb - k;
+        memcpy(t, b, 18 * r);
+        a = q4_group(t, y, r > 2 ? y + 1 : &zero, a, r > 2 ? 0xffff : 0x00ff);
+    }
+    return hsum8(_mm256_add_ps(lo8(a), hi8(a)));
+}
+
 /* ------------------------------------------------------------------ Q4_K */
 
 /* 16-bit lanes 0..15 take scale a, lanes 16..31 scale b (of 8 in 16-bit lanes) */
@@ -269,6 +342,17 @@ T512 static inline __attribute__((always_inline)) float qdot_q6_k(const uint8_t 
 T512 void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
                               float *y, uint64_t r0, uint64_t r1)
 {
+    if (wtype == CL_TYPE_Q4_0 && n / 128 <= Q4_IN_MAX) { /* the input relaid once for the rows */
+        q4_in x[Q4_IN_MAX] __attribute__((aligned(64)));
+        uint64_t r;
+        q4_relay(xq, n / 128, x);
+        for (r = r0; r < r1; r++) {
+            float d = qdot_q4_0_in(w + r * rb, x, xq, n);
+            __asm__("" : "+x"(d));
+            y[r] = d + (bias ? bias[r] : 0.0f);
+        }
+        return;
+    }
     CL_QDOT_ROWS_BODY();
 }
 

@@ -298,6 +298,41 @@ static void test_backend(int type)
     cl_backend_free(&b3);
 }
 
+/* Decode's row-range kernel on rows of 32-value blocks whose count leaves
+ * 0..3 blocks after the groups of four (the Q4_0 kernel relays its input
+ * for whole groups and takes the rest as the per-row kernel does), and on
+ * rows longer than the relaid input's room: the per-row kernel's bits and
+ * the portable path's. */
+static void test_rows_tails(void)
+{
+    static const int types[] = {CL_TYPE_Q4_0, CL_TYPE_Q8_0};
+    static const int ks[] = {32, 64, 96, 128, 800, 864, 896, 928, 20480, 20512, 24576};
+    enum { R = 5, KMAX = 24576 };
+    static uint8_t w[R * KMAX * 2], xq[KMAX * 2];
+    static float X[KMAX], Y[R];
+    int t, k, i, lv, diff = 0, n = 0;
+    for (i = 0; i < KMAX; i++) X[i] = uni();
+    for (t = 0; t < 2; t++)
+        for (k = 0; k < (int)(sizeof ks / sizeof *ks); k++) {
+            size_t rb = 0;
+            CHECK(cl_type_row_bytes(types[t], ks[k], &rb) == CL_OK);
+            CHECK(cl_act_bytes(types[t], ks[k]) <= sizeof xq);
+            for (i = 0; i < R; i++) random_row(types[t], w + (size_t)i * rb, ks[k]);
+            cl_act_quantize_ref(types[t], X, ks[k], xq);
+            for (lv = 0; lv < 2; lv++) {
+                cl_qdot_rows_fn rows = cl_qdot_rows_select(lv ? CL_SIMD_BEST : CL_SIMD_AVX2);
+                cl_qdot_fn one = cl_qdot_select(lv ? CL_SIMD_BEST : CL_SIMD_AVX2);
+                rows(types[t], w, rb, xq, ks[k], NULL, Y, 0, R);
+                for (i = 0; i < R; i++) {
+                    float a = one(types[t], w + (size_t)i * rb, xq, ks[k]),
+                          b = cl_qdot_ref(types[t], w + (size_t)i * rb, xq, ks[k]);
+                    diff += memcmp(&a, &Y[i], sizeof a) != 0 || memcmp(&b, &Y[i], sizeof b) != 0, n++;
+                }
+            }
+        }
+    CHECK_MSG(diff == 0, "row-range kernel: %d of %d results differ from the per-row and portable ones", diff, n);
+}
+
 int main(void)
 {
     test_quantizer();
@@ -309,5 +344,6 @@ int main(void)
     test_backend(CL_TYPE_Q4_0);
     test_backend(CL_TYPE_Q4_K);
     test_backend(CL_TYPE_Q6_K);
+    test_rows_tails();
     return check_done("llm_qdot");
 }
