@@ -110,13 +110,16 @@ T512 static inline __attribute__((always_inline)) float qdot_q8_0(const uint8_t 
 
 /* ------------------------------------------------------------------ Q4_0 */
 
-/* Two pairs of blocks (72 bytes at b) against y[0], y[1] (cl_act_q8x2):
- * lane 8p + 4h + l as dot_q4_0 makes it for block h of pair p, the pairs
- * going to accumulators 0 (low half of a) and 1; m: the lanes of the pairs
- * that exist. The four blocks' quant bytes are gathered by one byte
- * permutation of the 72 bytes (two overlapping loads). */
-T512 static inline __m512 q4_group(const uint8_t *b, const cl_act_q8x2 *y0, const cl_act_q8x2 *y1, __m512 a,
-                                   __mmask16 m)
+/* Two pairs of blocks (72 bytes at b) against four blocks of input:
+ * their low and high quants ylo, yhi (block h of pair p at bytes 32p +
+ * 16h), s the starting integer sums (minus the pair sums of s8, for Q4_0's
+ * offset of 8) and yd the inputs' scales per lane: lane 8p + 4h + l as
+ * dot_q4_0 makes it for block h of pair p, the pairs going to accumulators
+ * 0 (low half of a) and 1; m: the lanes of the pairs that exist. The four
+ * blocks' quant bytes are gathered by one byte permutation of the 72 bytes
+ * (two overlapping loads). */
+T512 static inline __m512 q4_core(const uint8_t *b, __m512i ylo, __m512i yhi, __m512i s, __m512 yd, __m512 a,
+                                  __mmask16 m)
 {
     /* byte i of the result: quant byte i % 16 of block i / 16, at offset
      * 18 * (i / 16) + 2 + i % 16 of b: from the first load (b) below 64, else
@@ -132,36 +135,23 @@ T512 static inline __m512 q4_group(const uint8_t *b, const cl_act_q8x2 *y0, cons
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512i b0 = ld512(b), v = _mm512_permutex2var_epi8(b0, gather, ld512(b + 8));
     __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-    /* the offset of 8: minus the pair sums of s8, then the products */
-    __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                 _mm512_madd_epi16(ld2x256(y0->s8, y1->s8), _mm512_set1_epi16(1)));
     __m512 dd;
-    s = _mm512_dpbusd_epi32(s, lo, ld2x256(y0->lo, y1->lo));
-    s = _mm512_dpbusd_epi32(s, hi, ld2x256(y0->hi, y1->hi));
+    s = _mm512_dpbusd_epi32(s, lo, ylo);
+    s = _mm512_dpbusd_epi32(s, hi, yhi);
     /* [d0 x 4, d1 x 4, d2 x 4, d3 x 4] times the inputs' scales */
-    dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(scales, b0))),
-                       _mm512_castsi512_ps(ld2x256(y0->d, y1->d)));
+    dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(scales, b0))), yd);
     return _mm512_mask3_fmadd_ps(dd, _mm512_cvtepi32_ps(s), a, m);
 }
 
-T512 static inline __attribute__((always_inline)) float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n, int pf)
+/* q4_core against y[0], y[1] (cl_act_q8x2), each operand's two halves
+ * merged as loaded */
+T512 static inline __m512 q4_group(const uint8_t *b, const cl_act_q8x2 *y0, const cl_act_q8x2 *y1, __m512 a,
+                                   __mmask16 m)
 {
-    static const cl_act_q8x2 zero; /* the input of a pair that does not exist */
-    const cl_act_q8x2 *y = xq;
-    __m512 a = _mm512_setzero_ps();
-    uint64_t nb = n / 32, k = 0;
-    CL_PF_DECL(b);
-    for (; k + 4 <= nb; k += 4, b += 72, y += 2) {
-        CL_PF_STEP(pf, b, 72);
-        a = q4_group(b, y, y + 1, a, 0xffff);
-    }
-    if (k < nb) { /* 1..3 blocks copied out; an odd last block's pair partner is all zero, as in dot_q4_0 */
-        uint8_t t[72] = {0};
-        uint64_t r = nb - k;
-        memcpy(t, b, 18 * r);
-        a = q4_group(t, y, r > 2 ? y + 1 : &zero, a, r > 2 ? 0xffff : 0x00ff);
-    }
-    return hsum8(_mm256_add_ps(lo8(a), hi8(a)));
+    __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                 _mm512_madd_epi16(ld2x256(y0->s8, y1->s8), _mm512_set1_epi16(1)));
+    return q4_core(b, ld2x256(y0->lo, y1->lo), ld2x256(y0->hi, y1->hi), s,
+                   _mm512_castsi512_ps(ld2x256(y0->d, y1->d)), a, m);
 }
 
 /* Two cl_act_q8x2 (four blocks) as q4_group reads them, each operand one
@@ -196,45 +186,36 @@ T512 static void q4_relay(const cl_act_q8x2 *y, uint64_t ng, q4_in *x)
  * the same bits */
 T512 static inline __m512 q4_group_in(const uint8_t *b, const q4_in *x, __m512 a)
 {
-    const __m512i gather = _mm512_set_epi8(127, 126, 125, 124, 123, 122, 121, 120, 63, 62, 61, 60, 59, 58, 57, 56,
-                                           53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38,
-                                           35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,
-                                           17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
-    const __m512i scales = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x3736, 0x3736, 0x3736,
-                                            0x3736, 0x2524, 0x2524, 0x2524, 0x2524, 0x1312, 0x1312, 0x1312, 0x1312,
-                                            0x0100, 0x0100, 0x0100, 0x0100);
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    __m512i b0 = ld512(b), v = _mm512_permutex2var_epi8(b0, gather, ld512(b + 8));
-    __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-    __m512i s = _mm512_dpbusd_epi32(ld512(x->off), lo, ld512(x->lo));
-    __m512 dd;
-    s = _mm512_dpbusd_epi32(s, hi, ld512(x->hi));
-    dd = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi8(scales, b0))),
-                       _mm512_loadu_ps(x->d));
-    return _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), a);
+    return q4_core(b, ld512(x->lo), ld512(x->hi), ld512(x->off), _mm512_loadu_ps(x->d), a, 0xffff);
 }
 
-/* qdot_q4_0 with the full groups' input relaid (x: n / 128 groups); y the
- * original input, for a last group of 1..3 blocks */
-T512 static inline __attribute__((always_inline)) float qdot_q4_0_in(const uint8_t *b, const q4_in *x, const void *xq,
-                                                                     uint64_t n)
+/* Q4_0 row b against the input xq; x: the same input relaid (q4_relay,
+ * n / 128 groups) or NULL (a constant where inlined). A last group of 1..3
+ * blocks is copied out and takes xq either way. */
+T512 static inline __attribute__((always_inline)) float qdot_q4_0_x(const uint8_t *b, const q4_in *x, const void *xq,
+                                                                    uint64_t n, int pf)
 {
-    static const cl_act_q8x2 zero;
+    static const cl_act_q8x2 zero; /* the input of a pair that does not exist */
     const cl_act_q8x2 *y = xq;
     __m512 a = _mm512_setzero_ps();
     uint64_t nb = n / 32, k = 0;
     CL_PF_DECL(b);
-    for (; k + 4 <= nb; k += 4, b += 72, y += 2, x++) {
-        CL_PF_STEP(1, b, 72);
-        a = q4_group_in(b, x, a);
+    for (; k + 4 <= nb; k += 4, b += 72, y += 2) {
+        CL_PF_STEP(pf, b, 72);
+        a = x ? q4_group_in(b, x++, a) : q4_group(b, y, y + 1, a, 0xffff);
     }
-    if (k < nb) {
+    if (k < nb) { /* 1..3 blocks copied out; an odd last block's pair partner is all zero, as in dot_q4_0 */
         uint8_t t[72] = {0};
         uint64_t r = nb - k;
         memcpy(t, b, 18 * r);
         a = q4_group(t, y, r > 2 ? y + 1 : &zero, a, r > 2 ? 0xffff : 0x00ff);
     }
     return hsum8(_mm256_add_ps(lo8(a), hi8(a)));
+}
+
+T512 static inline __attribute__((always_inline)) float qdot_q4_0(const uint8_t *b, const void *xq, uint64_t n, int pf)
+{
+    return qdot_q4_0_x(b, NULL, xq, n, pf);
 }
 
 /* ------------------------------------------------------------------ Q4_K */
@@ -347,7 +328,7 @@ T512 void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void
         uint64_t r;
         q4_relay(xq, n / 128, x);
         for (r = r0; r < r1; r++) {
-            float d = qdot_q4_0_in(w + r * rb, x, xq, n);
+            float d = qdot_q4_0_x(w + r * rb, x, xq, n, 1);
             __asm__("" : "+x"(d));
             y[r] = d + (bias ? bias[r] : 0.0f);
         }
