@@ -611,24 +611,33 @@ static void simd_act_quantize(int wtype, const float *x, uint64_t n, void *out)
 /* ---- decode attention (attn.c's cl_attn_part_ref, vectorised) ---- */
 
 /* e^x for x <= 0 (Cephes' polynomial, relative error ~2e-7; below -87.3
- * the result is flushed to 0, as expf's underflow gives 0 or a denormal) */
+ * the result is flushed to 0, as expf's underflow gives 0 or a denormal).
+ * Its constants, shared with exp512_neg (which must give the same bits): */
+#define EXP_LO -87.3f
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_LN2_HI 0.693359375f
+#define EXP_LN2_LO -2.12194440e-4f
+#define EXP_P0 1.9875691500e-4f
+#define EXP_P1 1.3981999507e-3f
+#define EXP_P2 8.3334519073e-3f
+#define EXP_P3 4.1665795894e-2f
+#define EXP_P4 1.6666665459e-1f
+#define EXP_P5 5.0000001201e-1f
 TGT static inline __m256 exp256_neg(__m256 x)
 {
-    const __m256 lo = _mm256_set1_ps(-87.3f);
+    const __m256 lo = _mm256_set1_ps(EXP_LO);
     __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), fx, y, z;
     __m256i e;
     x = _mm256_max_ps(x, lo);
-    fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+    fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_LN2_HI), x);
+    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(EXP_LN2_LO), x);
     z = _mm256_mul_ps(x, x);
-    y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(_mm256_set1_ps(EXP_P0), x, _mm256_set1_ps(EXP_P1));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P2));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P3));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P4));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(EXP_P5));
     y = _mm256_fmadd_ps(y, z, _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
     e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
     y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
@@ -644,6 +653,17 @@ TGT static inline __m256 hsum8x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3, __m
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
+/* Bytes ahead at which attention asks for the cache rows of a stream of
+ * rows rb bytes apart: about CL_ROW_PREFETCH, at least one row */
+static inline uintptr_t rows_ahead(size_t rb) { return rb * (rb < CL_ROW_PREFETCH ? CL_ROW_PREFETCH / rb : 1); }
+
+/* Asks for every line of [p, p + len) into L2 (a prefetch never faults) */
+static inline void prefetch_span(uintptr_t p, size_t len)
+{
+    uintptr_t o;
+    for (o = p & ~(uintptr_t)63; o < p + len; o += 64) __builtin_prefetch((const void *)o, 0, 2);
+}
+
 /* Widens rows [t, t + n) of a half cache (row i at c + i * ld) into
  * blk[(i - t) * hd ..] (floats, L1-resident); rows n .. rows-1 of the block
  * repeat row t (the padding of a last, short block of scores). Before each
@@ -655,14 +675,12 @@ TGT static inline __attribute__((always_inline)) void widen_rows(const uint16_t 
                                   float *blk)
 {
     const uint16_t *const r0 = c + (size_t)t * ld, *ri = r0;
-    const uintptr_t ahead = 2 * ld * (2 * ld < CL_ROW_PREFETCH ? CL_ROW_PREFETCH / (2 * ld) : 1);
+    const uintptr_t ahead = rows_ahead(2 * ld);
     uint32_t i, d;
     for (i = 0; i < rows; i++, ri += ld) { /* a running row pointer: no multiply per row */
         const uint16_t *r = i < n ? ri : r0;
         float *b = blk + (size_t)i * hd;
-        uintptr_t o;
-        for (o = ((uintptr_t)ri + ahead) & ~(uintptr_t)63; o < (uintptr_t)ri + ahead + 2 * hd; o += 64)
-            __builtin_prefetch((const void *)o, 0, 2);
+        prefetch_span((uintptr_t)ri + ahead, 2 * hd);
         for (d = 0; d + 32 <= hd; d += 32) {
             __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d))),
                    w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + d + 8))),
@@ -747,6 +765,23 @@ TGT static inline __attribute__((always_inline)) void q8_scores8_heads(const uin
 
 #define CL_ATTN_HD_MAX 256 /* larger heads take the portable path */
 
+/* The maximum of sg[0 .. nt): 8 lanes over the whole blocks of 8, those
+ * lanes in order, then the rest in order (softmax_part and
+ * softmax_part512 take it so, for the same bits) */
+TGT static inline float head_max(const float *sg, uint32_t nt)
+{
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    float mx = -INFINITY, tmp[8];
+    uint32_t t, i;
+    for (t = 0; t + 8 <= nt; t += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(sg + t));
+    _mm256_storeu_ps(tmp, vm);
+    for (i = 0; i < 8; i++)
+        if (tmp[i] > mx) mx = tmp[i];
+    for (; t < nt; t++)
+        if (sg[t] > mx) mx = sg[t];
+    return mx;
+}
+
 /* Softmax numerators of each head's scores s[g * nt ..] in place, and the
  * head's record in part: the maximum, the sum, and its o[hd] zeroed. */
 TGT static inline __attribute__((always_inline)) void softmax_part(float *s, uint32_t ng, uint32_t hd, uint32_t nt,
@@ -754,15 +789,8 @@ TGT static inline __attribute__((always_inline)) void softmax_part(float *s, uin
 {
     uint32_t g, t, i;
     for (g = 0; g < ng; g++) { /* softmax numerators, max and sum */
-        float *sg = s + (size_t)g * nt, mx = -INFINITY, l = 0.0f, tmp[8];
-        __m256 vm = _mm256_set1_ps(-INFINITY), vl = _mm256_setzero_ps();
-        for (t = 0; t + 8 <= nt; t += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(sg + t));
-        _mm256_storeu_ps(tmp, vm);
-        for (i = 0; i < 8; i++)
-            if (tmp[i] > mx) mx = tmp[i];
-        for (; t < nt; t++)
-            if (sg[t] > mx) mx = sg[t];
-        vm = _mm256_set1_ps(mx);
+        float *sg = s + (size_t)g * nt, mx = head_max(sg, nt), l = 0.0f, tmp[8];
+        __m256 vm = _mm256_set1_ps(mx), vl = _mm256_setzero_ps();
         for (t = 0; t + 8 <= nt; t += 8) {
             __m256 e = exp256_neg(_mm256_sub_ps(_mm256_loadu_ps(sg + t), vm));
             _mm256_storeu_ps(sg + t, e);
@@ -1009,22 +1037,20 @@ T512 static inline __attribute__((always_inline)) void q8_rows16_t(const uint8_t
 /* exp256_neg on 16 lanes: the same operations, so the same bits per lane */
 T512 static inline __m512 exp512_neg(__m512 x)
 {
-    const __m512 lo = _mm512_set1_ps(-87.3f);
+    const __m512 lo = _mm512_set1_ps(EXP_LO);
     const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
     __m512 fx, y, z;
     __m512i e;
     x = _mm512_max_ps(x, lo);
-    fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_LN2_HI), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(EXP_LN2_LO), x);
     z = _mm512_mul_ps(x, x);
-    y = _mm512_set1_ps(1.9875691500e-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(_mm512_set1_ps(EXP_P0), x, _mm512_set1_ps(EXP_P1));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(EXP_P2));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(EXP_P3));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(EXP_P4));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(EXP_P5));
     y = _mm512_fmadd_ps(y, z, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
     e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
     return _mm512_maskz_mul_ps((__mmask16)~under, y, _mm512_castsi512_ps(e));
@@ -1037,18 +1063,11 @@ T512 static inline __m512 exp512_neg(__m512 x)
 T512 static inline __attribute__((always_inline)) void softmax_part512(float *s, uint32_t ng, uint32_t hd, uint32_t nt,
                                                                        float *part)
 {
-    uint32_t g, t, i;
+    uint32_t g, t;
     for (g = 0; g < ng; g++) {
-        float *sg = s + (size_t)g * nt, mx = -INFINITY, tmp[8];
-        __m256 vm = _mm256_set1_ps(-INFINITY), vl = _mm256_setzero_ps();
-        __m512 m16;
-        for (t = 0; t + 8 <= nt; t += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(sg + t));
-        _mm256_storeu_ps(tmp, vm);
-        for (i = 0; i < 8; i++)
-            if (tmp[i] > mx) mx = tmp[i];
-        for (; t < nt; t++)
-            if (sg[t] > mx) mx = sg[t];
-        m16 = _mm512_set1_ps(mx);
+        float *sg = s + (size_t)g * nt, mx = head_max(sg, nt);
+        const __m512 m16 = _mm512_set1_ps(mx);
+        __m256 vl = _mm256_setzero_ps();
         for (t = 0; t < nt; t += 16) {
             const __mmask16 m = nt - t < 16 ? (__mmask16)((1u << (nt - t)) - 1) : (__mmask16)0xffff;
             __m512 e = exp512_neg(_mm512_mask_sub_ps(_mm512_set1_ps(-INFINITY), m, _mm512_maskz_loadu_ps(m, sg + t), m16));
@@ -1074,7 +1093,7 @@ T512 static inline __attribute__((always_inline)) void v_fused512(const void *v,
                                                                   const float *s, float *part, int q8, const uint32_t GH)
 {
     const size_t rb = q8 ? ld : 2 * ld, hb = q8 ? (size_t)hd / 32 * CL_KV_Q8_BLOCK : (size_t)2 * hd;
-    const uintptr_t ahead = q8 ? 16 * rb : rb * (rb < CL_ROW_PREFETCH ? CL_ROW_PREFETCH / rb : 1);
+    const uintptr_t ahead = q8 ? 16 * rb : rows_ahead(rb);
     uint32_t d, j, h;
     for (d = 0; d < hd; d += 32) {
         __m512 a[32];
@@ -1086,11 +1105,7 @@ T512 static inline __attribute__((always_inline)) void v_fused512(const void *v,
         }
         for (j = 0; j < nt; j++, r += rb) {
             __m512 v0, v1;
-            if (d == 0) {
-                uintptr_t o;
-                for (o = ((uintptr_t)r + ahead) & ~(uintptr_t)63; o < (uintptr_t)r + ahead + hb; o += 64)
-                    __builtin_prefetch((const void *)o, 0, 2);
-            }
+            if (d == 0) prefetch_span((uintptr_t)r + ahead, hb);
             if (q8) {
                 const __m512 dv = _mm512_set1_ps(h2f((const uint8_t *)r));
                 v0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(r + 2)))), dv);
@@ -1122,16 +1137,18 @@ T512 static inline __attribute__((always_inline)) void v_sums_fused(const void *
                                                                     float *part, int q8)
 {
     uint32_t g = 0;
-    for (; ng - g >= 8; g += 8) v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 8);
+#define VF(GH) v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, GH)
+    for (; ng - g >= 8; g += 8) VF(8);
     switch (ng - g) {
-    case 7: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 7); break;
-    case 6: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 6); break;
-    case 5: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 5); break;
-    case 4: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 4); break;
-    case 3: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 3); break;
-    case 2: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 2); break;
-    case 1: v_fused512(v, ld, nt, hd, s + (size_t)g * nt, part + (size_t)g * (hd + 2), q8, 1); break;
+    case 7: VF(7); break;
+    case 6: VF(6); break;
+    case 5: VF(5); break;
+    case 4: VF(4); break;
+    case 3: VF(3); break;
+    case 2: VF(2); break;
+    case 1: VF(1); break;
     }
+#undef VF
 }
 
 /* attn_part_any over a Q8_0 cache with AVX-512 (cl_simd_avx512), the same
@@ -1213,17 +1230,12 @@ T512 static inline __attribute__((always_inline)) void widen_pairs16(const uint1
                                                                      uint32_t n, uint32_t hd, float *blk)
 {
     const uint16_t *const r0 = c + (size_t)t * ld;
-    const uintptr_t ahead = 2 * ld * (2 * ld < CL_ROW_PREFETCH ? CL_ROW_PREFETCH / (2 * ld) : 1);
+    const uintptr_t ahead = rows_ahead(2 * ld);
     uint32_t r, j;
     for (r = 0; r < 8; r++) {
         const uint16_t *a = r < n ? r0 + (size_t)r * ld : r0, *b = r + 8 < n ? r0 + (size_t)(r + 8) * ld : r0;
-        uintptr_t o;
-        for (o = ((uintptr_t)(r0 + (size_t)r * ld) + ahead) & ~(uintptr_t)63;
-             o < (uintptr_t)(r0 + (size_t)r * ld) + ahead + 2 * hd; o += 64)
-            __builtin_prefetch((const void *)o, 0, 2);
-        for (o = ((uintptr_t)(r0 + (size_t)(r + 8) * ld) + ahead) & ~(uintptr_t)63;
-             o < (uintptr_t)(r0 + (size_t)(r + 8) * ld) + ahead + 2 * hd; o += 64)
-            __builtin_prefetch((const void *)o, 0, 2);
+        prefetch_span((uintptr_t)(r0 + (size_t)r * ld) + ahead, 2 * hd);
+        prefetch_span((uintptr_t)(r0 + (size_t)(r + 8) * ld) + ahead, 2 * hd);
         for (j = 0; j < hd / 8; j++) {
             __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(a + 8 * j))),
                                                 _mm_loadu_si128((const __m128i *)(b + 8 * j)), 1);
