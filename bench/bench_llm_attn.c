@@ -4,14 +4,18 @@
  * values, 24 calls (one per layer, each over its own cache as in decode),
  * repeated; prints ms per token (24 layers) and the KV bytes read per
  * token. Usage: bench_llm_attn [--ctx 128,1024,4096] [--threads 2]
- * [--reps 20] [--kv f32|f16|q8_0] [--cold MiB] (f16: the cache holds the same values
- * rounded to IEEE half, read as halves; q8_0: quantised to Q8_0 blocks of
- * 32, the query quantised and K.q taken in integers). It uses only the backend interface, so
- * the same source linked against an older libcairn_llm measures the old
- * attention (--kv f32 there). --cold N reads N MiB of other memory before
- * each token, untimed, so that the cache rows come from memory as in
- * decode, where the weights pass through the caches between two tokens
- * (without it the rows of the last token may still be in the caches). */
+ * [--reps 20] [--kv f32|f16|q8_0] [--cold MiB] [--same-layer 0|1]
+ * (f16: the cache holds the same values rounded to IEEE half, read as
+ * halves; q8_0: quantised to Q8_0 blocks of 32, the query quantised and
+ * K.q taken in integers). It uses only the backend interface, so the same
+ * source linked against an older libcairn_llm measures the old attention
+ * (--kv f32 there). --cold N reads N MiB of other memory before each
+ * token, untimed, so that the cache rows come from memory as in decode,
+ * where the weights pass through the caches between two tokens (without
+ * it the rows of the last token may still be in the caches).
+ * --same-layer 1 points all 24 calls at layer 0's cache: at ctx 1024 that
+ * is 512 KiB of F16 rows, which stay in L2, so the time is the arithmetic
+ * alone. */
 #include "backend.h"
 
 #include <stdio.h>
@@ -30,7 +34,7 @@ int main(int argc, char **argv)
 {
     enum { NH = 14, NKV = 2, HD = 64, NL = 24 };
     const char *ctxs = "128,1024,4096";
-    long threads = 2, reps = 20, cold = 0;
+    long threads = 2, reps = 20, cold = 0, same = 0;
     unsigned char *evict = NULL;
     volatile unsigned sink = 0;
     int i, f16 = 0, q8 = 0;
@@ -40,6 +44,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads")) threads = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--reps")) reps = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--cold")) cold = strtol(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--same-layer")) same = strtol(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--kv") && (!strcmp(argv[i + 1], "f16") || !strcmp(argv[i + 1], "f32") ||
                                                !strcmp(argv[i + 1], "q8_0"))) {
             f16 = !strcmp(argv[i + 1], "f16");
@@ -48,19 +53,21 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "bench_llm_attn: unknown option %s (--ctx LIST, --threads N, --reps N, --kv f32|f16|q8_0, "
-                    "--cold MiB)\n",
+                    "--cold MiB, --same-layer 0|1)\n",
                     argv[i]);
             return 2;
         }
     }
-    if (threads < 1 || reps < 1 || cold < 0 || cold > 65536 || cl_backend_cpu_new((int)threads, 1, &be) != CL_OK) {
-        fprintf(stderr, "bench_llm_attn: bad --threads/--reps/--cold or no CPU backend\n");
+    if (threads < 1 || reps < 1 || cold < 0 || cold > 65536 || (same != 0 && same != 1) ||
+        cl_backend_cpu_new((int)threads, 1, &be) != CL_OK) {
+        fprintf(stderr, "bench_llm_attn: bad --threads/--reps/--cold/--same-layer or no CPU backend\n");
         return 2;
     }
     if (cold && !(evict = malloc((size_t)cold << 20))) return 1;
     if (evict) memset(evict, 1, (size_t)cold << 20);
-    printf("attention, %d heads / %d KV heads, head_dim %d, %d layers, %ld threads, best of %ld, %s cache%s\n", NH,
-           NKV, HD, NL, threads, reps, q8 ? "q8_0" : f16 ? "f16" : "f32", cold ? ", cold" : "");
+    printf("attention, %d heads / %d KV heads, head_dim %d, %d layers, %ld threads, best of %ld, %s cache%s%s\n", NH,
+           NKV, HD, NL, threads, reps, q8 ? "q8_0" : f16 ? "f16" : "f32", cold ? ", cold" : "",
+           same ? ", every layer reading layer 0's cache" : "");
     printf("%8s %12s %14s %10s\n", "context", "ms/token", "KV MiB/token", "GB/s");
     while (*ctxs) {
         char *end;
@@ -92,12 +99,13 @@ int main(int argc, char **argv)
             for (e = 0; evict && e < ((size_t)cold << 20); e += 64) sink += evict[e];
             t0 = now();
             for (l = 0; l < NL; l++) {
-                cl_attn_args a = {q, kv + kvn * 2 * l, kv + kvn * (2 * l + 1), out, 1, (uint32_t)ctx - 1,
+                const int c = same ? 0 : l; /* the cache read */
+                cl_attn_args a = {q, kv + kvn * 2 * c, kv + kvn * (2 * c + 1), out, 1, (uint32_t)ctx - 1,
                                   NH, NKV, HD, 0.125f, f16, q8};
-                if (f16) a.kcache = kvh + kvn * 2 * l, a.vcache = kvh + kvn * (2 * l + 1);
+                if (f16) a.kcache = kvh + kvn * 2 * c, a.vcache = kvh + kvn * (2 * c + 1);
                 if (q8)
-                    a.kcache = kvq + kvn / 32 * CL_KV_Q8_BLOCK * 2 * l,
-                    a.vcache = kvq + kvn / 32 * CL_KV_Q8_BLOCK * (2 * l + 1);
+                    a.kcache = kvq + kvn / 32 * CL_KV_Q8_BLOCK * 2 * c,
+                    a.vcache = kvq + kvn / 32 * CL_KV_Q8_BLOCK * (2 * c + 1);
                 if (cl_be_attention(&be, &a) != CL_OK) return 1;
             }
             t = now() - t0;
