@@ -225,49 +225,107 @@ T512 static inline __attribute__((always_inline)) float qdot_q4_0(const uint8_t 
                                       A * 0x0001000100010001ll, B * 0x0001000100010001ll, B * 0x0001000100010001ll, \
                                       B * 0x0001000100010001ll, B * 0x0001000100010001ll)
 
+/* cl_q4k_scmins in one register: the 8 scales in bytes 0..7, the 8 mins
+ * in bytes 8..15, from the 12 scale bytes at p (16 bytes read: the block
+ * goes on with its quants). With u = the three 32-bit words at p, lanes
+ * 0..3 are u0 & 0x3f.., (u2 & 0x0f..) | top bits of u0, u1 & 0x3f..,
+ * (u2 >> 4 & 0x0f..) | top bits of u1 (the top two bits of each byte, >> 2,
+ * are (x >> 6 & 3) << 4 per byte). */
+T512 static inline __m128i q4k_scmins128(const uint8_t *p)
+{
+    const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i a = _mm_shuffle_epi32(x, 0x98), /* u0 u2 u1 u2 */
+        t = _mm_shuffle_epi32(x, 0x50);           /* u0 u0 u1 u1 */
+    const __m128i lo = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)),
+                                     _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    return _mm_or_si128(lo, _mm_and_si128(_mm_srli_epi32(t, 2), _mm_setr_epi32(0, 0x30303030, 0, 0x30303030)));
+}
+
 /* In dot_q4_k, the 32 bytes of sub-block pair j give quants 64j..64j+31
  * (low nibbles, scale 2j) and 64j+32..64j+63 (high nibbles, scale 2j+1).
  * Here 64 bytes (pairs j, j+1) at once: the low nibbles against [inputs
- * 64j.. | 64j+64..], the high ones against the inputs 32 further on, each
- * 16-bit pair sum times its sub-block's scale by dpwssd. */
-T512 static inline __attribute__((always_inline)) float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n, int pf)
+ * 64j.. | 64j+64..] (y0, y2), the high ones against the inputs 32 further
+ * on (y1, y3), each 16-bit pair sum times its sub-block's scale by
+ * dpwssd; pairs: the input's 8 sums of two bsums, which the mins
+ * multiply. One super-block's float steps, as dot_q4_k takes them. */
+T512 static inline __attribute__((always_inline)) void q4k_block(const uint8_t *b, __m512i y0, __m512i y1,
+                                                                __m512i y2, __m512i y3, __m128i pairs, float yd,
+                                                                float *acc, float *accm)
 {
-    const cl_act_q8k *y = xq;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     const __m512i p02 = PICK2(0, 2), p13 = PICK2(1, 3), p46 = PICK2(4, 6), p57 = PICK2(5, 7);
+    const uint8_t *q = b + 16;
+    __m512i s = _mm512_setzero_si512(), v0 = ld512(q), v1 = ld512(q + 64);
+    __m128i sm = q4k_scmins128(b + 4), mm;
+    __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+    /* sum_j min_j * (bsums[2j] + bsums[2j+1]), as simd.c */
+    mm = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), pairs);
+    mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
+    mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
+    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(v0, m4), y0), _mm512_permutexvar_epi16(p02, sc));
+    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4), y1),
+                            _mm512_permutexvar_epi16(p13, sc));
+    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(v1, m4), y2), _mm512_permutexvar_epi16(p46, sc));
+    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4), y3),
+                            _mm512_permutexvar_epi16(p57, sc));
+    *acc = fmaf(h2f(b) * yd, (float)hsum_i32(s), *acc);
+    *accm = fmaf(h2f(b + 2) * yd, (float)_mm_cvtsi128_si32(mm), *accm);
+}
+
+/* A cl_act_q8k block as q4k_block reads it, each operand one 64-byte
+ * load: quants [0..31 | 64..95], [32..63 | 96..127], [128..159 |
+ * 192..223], [160..191 | 224..255], the 8 pair sums and the scale.
+ * Decode's row loop lays the input out so once per call (q4k_relay)
+ * rather than merging the halves in every row. */
+typedef struct q4k_in {
+    int8_t qs[4][64] __attribute__((aligned(64))); /* 320 bytes a block: each operand on its own line */
+    int16_t pairs[8];
+    float d;
+} q4k_in;
+
+#define Q4K_IN_MAX 80 /* super-blocks relaid on the stack: rows up to 20480 values */
+
+T512 static void q4k_relay(const cl_act_q8k *y, uint64_t nb, q4k_in *x)
+{
+    static const int at[4][2] = {{0, 64}, {32, 96}, {128, 192}, {160, 224}};
+    uint64_t k;
+    int i;
+    for (k = 0; k < nb; k++, y++, x++) {
+        for (i = 0; i < 4; i++) memcpy(x->qs[i], y->qs + at[i][0], 32), memcpy(x->qs[i] + 32, y->qs + at[i][1], 32);
+        for (i = 0; i < 8; i++) x->pairs[i] = (int16_t)(y->bsums[2 * i] + y->bsums[2 * i + 1]);
+        x->d = y->d;
+    }
+}
+
+/* Q4_K row b against the input xq; x: the same input relaid (q4k_relay,
+ * n / 256 blocks) or NULL (a constant where inlined). Either way the same
+ * integer sums and float steps, so the same bits. */
+T512 static inline __attribute__((always_inline)) float qdot_q4_k_x(const uint8_t *b, const q4k_in *x, const void *xq,
+                                                                    uint64_t n, int pf)
+{
+    const cl_act_q8k *y = xq;
     float acc = 0.0f, accm = 0.0f;
     uint64_t i;
     CL_PF_DECL(b);
     for (i = 0; i < n; i += 256, b += 144, y++) {
-        const uint8_t *q = b + 16;
-        __m512i sc, s = _mm512_setzero_si512(), v0 = ld512(q), v1 = ld512(q + 64);
-        __m128i mins, pairs, mm;
-        uint32_t u[4];
-        uint8_t sm[16];
         CL_PF_STEP(pf, b, 144);
-        cl_q4k_scmins(b + 4, u);
-        memcpy(sm, u, 16);
-        sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)sm)));
-        /* sum_j min_j * (bsums[2j] + bsums[2j+1]), as simd.c */
-        mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(const void *)(sm + 8)));
-        pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums), _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
-        mm = _mm_madd_epi16(mins, pairs);
-        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0x4e));
-        mm = _mm_add_epi32(mm, _mm_shuffle_epi32(mm, 0xb1));
-        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(v0, m4), ld2x256(y->qs, y->qs + 64)),
-                                _mm512_permutexvar_epi16(p02, sc));
-        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v0, 4), m4),
-                                                        ld2x256(y->qs + 32, y->qs + 96)),
-                                _mm512_permutexvar_epi16(p13, sc));
-        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(v1, m4), ld2x256(y->qs + 128, y->qs + 192)),
-                                _mm512_permutexvar_epi16(p46, sc));
-        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(v1, 4), m4),
-                                                        ld2x256(y->qs + 160, y->qs + 224)),
-                                _mm512_permutexvar_epi16(p57, sc));
-        acc = fmaf(h2f(b) * y->d, (float)hsum_i32(s), acc);
-        accm = fmaf(h2f(b + 2) * y->d, (float)_mm_cvtsi128_si32(mm), accm);
+        if (x) {
+            q4k_block(b, ld512(x->qs[0]), ld512(x->qs[1]), ld512(x->qs[2]), ld512(x->qs[3]),
+                      _mm_loadu_si128((const __m128i *)(const void *)x->pairs), x->d, &acc, &accm);
+            x++;
+        } else
+            q4k_block(b, ld2x256(y->qs, y->qs + 64), ld2x256(y->qs + 32, y->qs + 96),
+                      ld2x256(y->qs + 128, y->qs + 192), ld2x256(y->qs + 160, y->qs + 224),
+                      _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
+                                     _mm_loadu_si128((const __m128i *)(y->bsums + 8))),
+                      y->d, &acc, &accm);
     }
     return acc - accm;
+}
+
+T512 static inline __attribute__((always_inline)) float qdot_q4_k(const uint8_t *b, const void *xq, uint64_t n, int pf)
+{
+    return qdot_q4_k_x(b, NULL, xq, n, pf);
 }
 
 /* ------------------------------------------------------------------ Q6_K */
@@ -320,22 +378,29 @@ T512 static inline __attribute__((always_inline)) float qdot_q6_k(const uint8_t 
 
 /* ------------------------------------------------------------------ rows */
 
+/* Rows [r0, r1) against an input relaid once for them (RELAY into an
+ * array of IN, NB units) and read by KERNEL_X */
+#define RELAID_ROWS(IN, MAX, RELAY, NB, KERNEL_X)                                                                  \
+    {                                                                                                              \
+        IN x[MAX] __attribute__((aligned(64)));                                                                    \
+        uint64_t r;                                                                                                \
+        RELAY(xq, NB, x);                                                                                          \
+        for (r = r0; r < r1; r++) {                                                                                \
+            float d = KERNEL_X(w + r * rb, x, xq, n, 1);                                                           \
+            __asm__("" : "+x"(d));                                                                                 \
+            y[r] = d + (bias ? bias[r] : 0.0f);                                                                    \
+        }                                                                                                          \
+        return;                                                                                                    \
+    }
+
 T512 void cl_qdot_rows_avx512(int wtype, const uint8_t *w, size_t rb, const void *xq, uint64_t n, const float *bias,
                               float *y, uint64_t r0, uint64_t r1)
 {
-    if (wtype == CL_TYPE_Q4_0 && n / 128 <= Q4_IN_MAX) { /* the input relaid once for the rows */
-        q4_in x[Q4_IN_MAX] __attribute__((aligned(64)));
-        uint64_t r;
-        q4_relay(xq, n / 128, x);
-        for (r = r0; r < r1; r++) {
-            float d = qdot_q4_0_x(w + r * rb, x, xq, n, 1);
-            __asm__("" : "+x"(d));
-            y[r] = d + (bias ? bias[r] : 0.0f);
-        }
-        return;
-    }
+    if (wtype == CL_TYPE_Q4_0 && n / 128 <= Q4_IN_MAX) RELAID_ROWS(q4_in, Q4_IN_MAX, q4_relay, n / 128, qdot_q4_0_x)
+    if (wtype == CL_TYPE_Q4_K && n / 256 <= Q4K_IN_MAX) RELAID_ROWS(q4k_in, Q4K_IN_MAX, q4k_relay, n / 256, qdot_q4_k_x)
     CL_QDOT_ROWS_BODY();
 }
+#undef RELAID_ROWS
 
 T512 float cl_qdot_avx512(int wtype, const uint8_t *row, const void *xq, uint64_t n)
 {

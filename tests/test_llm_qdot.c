@@ -300,21 +300,23 @@ static void test_backend(int type)
 
 /* Decode's row-range kernel on rows of 32-value blocks whose count leaves
  * 0..3 blocks after the groups of four (the Q4_0 kernel relays its input
- * for whole groups and takes the rest as the per-row kernel does), and on
- * rows longer than the relaid input's room: the per-row kernel's bits and
- * the portable path's. */
+ * for whole groups and takes the rest as the per-row kernel does), on
+ * K-quant rows of 1 to 96 super-blocks (Q4_K relays its input up to 80),
+ * and on rows longer than the relaid input's room: the per-row kernel's
+ * bits and the portable path's. */
 static void test_rows_tails(void)
 {
-    static const int types[] = {CL_TYPE_Q4_0, CL_TYPE_Q8_0};
-    static const int ks[] = {32, 64, 96, 128, 800, 864, 896, 928, 20480, 20512, 24576};
+    static const int types[] = {CL_TYPE_Q4_0, CL_TYPE_Q8_0, CL_TYPE_Q4_K, CL_TYPE_Q6_K};
+    static const int ks[] = {32, 64, 96, 128, 256, 512, 800, 864, 896, 928, 4864, 20480, 20512, 20736, 24576};
     enum { R = 5, KMAX = 24576 };
     static uint8_t w[R * KMAX * 2], xq[KMAX * 2];
     static float X[KMAX], Y[R];
     int t, k, i, lv, diff = 0, n = 0;
     for (i = 0; i < KMAX; i++) X[i] = uni();
-    for (t = 0; t < 2; t++)
+    for (t = 0; t < (int)(sizeof types / sizeof *types); t++)
         for (k = 0; k < (int)(sizeof ks / sizeof *ks); k++) {
             size_t rb = 0;
+            if ((types[t] == CL_TYPE_Q4_K || types[t] == CL_TYPE_Q6_K) && ks[k] % 256) continue; /* whole super-blocks */
             CHECK(cl_type_row_bytes(types[t], ks[k], &rb) == CL_OK);
             CHECK(cl_act_bytes(types[t], ks[k]) <= sizeof xq);
             for (i = 0; i < R; i++) random_row(types[t], w + (size_t)i * rb, ks[k]);
